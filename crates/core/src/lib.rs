@@ -1,0 +1,23 @@
+//! rexist's domain model: what an indicator, an item, a source, a run and a
+//! sighting are, and the canonical form of every indicator type.
+//!
+//! No I/O happens here. Start with [`Indicator::parse`], the only way to get a
+//! canonical indicator value; everything that stores, matches or exports
+//! indicators relies on it. Data flows as DESIGN.md describes: connectors make
+//! [`NewItem`]s and [`NewSighting`]s, the store upserts them and hands back
+//! [`Item`]s, [`IndicatorRecord`]s and [`Sighting`]s.
+
+pub mod error;
+pub mod ids;
+pub mod indicator;
+pub mod model;
+pub mod tlp;
+
+pub use error::{InvalidIndicator, UnknownName};
+pub use ids::{Id, IndicatorId, ItemId, JobId, RunId, SightingId, SourceId};
+pub use indicator::{Indicator, IndicatorType, canonicalize};
+pub use model::{
+    IndicatorRecord, IndicatorStatus, Item, ItemKind, Mention, NewItem, NewSighting, Run,
+    RunCounts, RunOutcome, Sighting, Source, SourceHealth, SourceSpec, UpsertSummary,
+};
+pub use tlp::Tlp;

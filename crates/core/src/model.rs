@@ -1,0 +1,492 @@
+//! Sources, runs, items, sightings and relations (see DESIGN.md, "Data model").
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::error::UnknownName;
+use crate::ids::{IndicatorId, ItemId, RunId, SightingId, SourceId};
+use crate::indicator::{Indicator, IndicatorType};
+use crate::tlp::Tlp;
+
+/// Current time, cut to whole microseconds: the precision both stores keep,
+/// so a value read back equals the value written.
+pub fn now() -> OffsetDateTime {
+    from_unix_micros(unix_micros(OffsetDateTime::now_utc()))
+}
+
+/// Microseconds since the Unix epoch.
+pub fn unix_micros(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
+}
+
+/// The inverse of [`unix_micros`]; out-of-range values clamp to the epoch.
+pub fn from_unix_micros(us: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn unknown(field: &'static str, value: &str, expected: &'static str) -> UnknownName {
+    UnknownName {
+        field,
+        value: crate::indicator::truncate(value, 40),
+        expected,
+    }
+}
+
+/// What kind of content an item is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemKind {
+    /// A news article or blog post.
+    News,
+    /// A social media post.
+    Post,
+    /// A threat event: MISP event, OTX pulse, ThreatConnect group, STIX report.
+    Event,
+    /// A vulnerability record (CVE, JVN, KEV).
+    Vuln,
+    /// An exploit record.
+    Exploit,
+}
+
+impl ItemKind {
+    /// Every kind.
+    pub const ALL: [ItemKind; 5] = [
+        Self::News,
+        Self::Post,
+        Self::Event,
+        Self::Vuln,
+        Self::Exploit,
+    ];
+
+    /// The lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::News => "news",
+            Self::Post => "post",
+            Self::Event => "event",
+            Self::Vuln => "vuln",
+            Self::Exploit => "exploit",
+        }
+    }
+}
+
+impl fmt::Display for ItemKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ItemKind {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| unknown("item kind", s, "news, post, event, vuln, exploit"))
+    }
+}
+
+/// Lifecycle state of an indicator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IndicatorStatus {
+    /// Seen recently enough to act on.
+    #[default]
+    Active,
+    /// Past its lifetime without a new sighting; kept, not deleted.
+    Expired,
+    /// Matched a warning list or allow-list; the reason says which.
+    Allowlisted,
+}
+
+impl IndicatorStatus {
+    /// The lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Allowlisted => "allowlisted",
+        }
+    }
+}
+
+impl FromStr for IndicatorStatus {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "active" => Ok(Self::Active),
+            "expired" => Ok(Self::Expired),
+            "allowlisted" => Ok(Self::Allowlisted),
+            _ => Err(unknown(
+                "indicator status",
+                s,
+                "active, expired, allowlisted",
+            )),
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    /// Still going (or the process died while it was).
+    Running,
+    /// Everything fetched and stored.
+    Success,
+    /// Some data stored, then a failure: the cursor stays where it was.
+    Partial,
+    /// Nothing stored.
+    Failed,
+    /// The upstream said nothing changed (HTTP 304 or an unchanged cursor).
+    NotModified,
+}
+
+impl RunOutcome {
+    /// The snake-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Success => "success",
+            Self::Partial => "partial",
+            Self::Failed => "failed",
+            Self::NotModified => "not_modified",
+        }
+    }
+
+    /// Whether the run counts as a success for source health.
+    pub fn is_success(self) -> bool {
+        matches!(self, Self::Success | Self::NotModified)
+    }
+}
+
+impl FromStr for RunOutcome {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            Self::Running,
+            Self::Success,
+            Self::Partial,
+            Self::Failed,
+            Self::NotModified,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s.trim())
+        .ok_or_else(|| {
+            unknown(
+                "run outcome",
+                s,
+                "running, success, partial, failed, not_modified",
+            )
+        })
+    }
+}
+
+/// What a run did, counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunCounts {
+    /// Bytes or records fetched from upstream (records where the connector counts them).
+    pub fetched: u64,
+    /// Records parsed.
+    pub parsed: u64,
+    /// Objects stored for the first time (new sightings, new items).
+    pub new: u64,
+    /// Objects that existed and changed.
+    pub updated: u64,
+    /// Objects that existed unchanged (only `last_seen` moved).
+    pub unchanged: u64,
+    /// Records rejected.
+    pub rejected: u64,
+    /// Rejections counted by reason.
+    pub rejected_reasons: BTreeMap<String, u64>,
+}
+
+impl RunCounts {
+    /// Counts one rejection under `reason`.
+    pub fn reject(&mut self, reason: impl Into<String>) {
+        self.rejected += 1;
+        *self.rejected_reasons.entry(reason.into()).or_insert(0) += 1;
+    }
+
+    /// Adds another set of counts to this one.
+    pub fn add(&mut self, other: &RunCounts) {
+        self.fetched += other.fetched;
+        self.parsed += other.parsed;
+        self.new += other.new;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+        self.rejected += other.rejected;
+        for (reason, n) in &other.rejected_reasons {
+            *self.rejected_reasons.entry(reason.clone()).or_insert(0) += n;
+        }
+    }
+}
+
+/// A source as registered in the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    /// Row id.
+    pub id: SourceId,
+    /// Unique name, as in the config's `[[source]]` table.
+    pub name: String,
+    /// Connector kind (`urlhaus`, `csv`, `misp`, `file`, …).
+    pub kind: String,
+    /// Whether the scheduler runs it.
+    pub enabled: bool,
+    /// Default confidence (0–100) given to its sightings.
+    pub confidence: u8,
+    /// Default TLP of what it brings.
+    pub tlp: Tlp,
+    /// Tags added to everything it brings.
+    pub tags: Vec<String>,
+    /// Health, maintained from its runs.
+    pub health: SourceHealth,
+}
+
+/// Health of a source, derived from its runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceHealth {
+    /// Start of the most recent run.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_run_at: Option<OffsetDateTime>,
+    /// End of the most recent successful run.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_success_at: Option<OffsetDateTime>,
+    /// Failed runs since the last success.
+    pub consecutive_failures: u32,
+    /// Reason of the most recent failure, if the last run failed.
+    pub last_error: Option<String>,
+}
+
+/// Settings for registering or updating a source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceSpec {
+    /// Unique name.
+    pub name: String,
+    /// Connector kind.
+    pub kind: String,
+    /// Whether the scheduler runs it.
+    pub enabled: bool,
+    /// Default confidence (0–100).
+    pub confidence: u8,
+    /// Default TLP.
+    pub tlp: Tlp,
+    /// Tags added to everything it brings.
+    pub tags: Vec<String>,
+}
+
+/// One execution of a source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// Row id.
+    pub id: RunId,
+    /// The source that ran.
+    pub source_id: SourceId,
+    /// When it started.
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    /// When it ended; `None` while running.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+    /// How it ended.
+    pub outcome: RunOutcome,
+    /// What it did.
+    pub counts: RunCounts,
+    /// Cursor after the run (ETag, timestamp, `since_id`, …), opaque to the store.
+    pub cursor: Option<String>,
+    /// Why it failed, without secrets.
+    pub error: Option<String>,
+}
+
+/// An item to store; `(source, external_id)` identifies it across runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewItem {
+    /// What kind of content.
+    pub kind: ItemKind,
+    /// The upstream's id (GUID, event UUID, URL); unique per source.
+    pub external_id: String,
+    /// Title or subject.
+    pub title: String,
+    /// Body text.
+    pub body: String,
+    /// Link to the original.
+    pub url: Option<String>,
+    /// Language code (`en`, `ja`), if known.
+    pub lang: Option<String>,
+    /// When upstream published it.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub published_at: Option<OffsetDateTime>,
+    /// TLP of the item.
+    pub tlp: Tlp,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Structured extras of the upstream (JSON object).
+    pub extra: serde_json::Value,
+}
+
+/// A stored item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    /// Row id.
+    pub id: ItemId,
+    /// The source that brought it.
+    pub source_id: SourceId,
+    /// Content.
+    #[serde(flatten)]
+    pub content: NewItem,
+    /// When rexist first stored it.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When its content last changed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// An indicator as stored, with its aggregate state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndicatorRecord {
+    /// Row id.
+    pub id: IndicatorId,
+    /// Type.
+    #[serde(rename = "type")]
+    pub kind: IndicatorType,
+    /// Canonical value.
+    pub value: String,
+    /// Earliest sighting.
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_seen: OffsetDateTime,
+    /// Latest sighting.
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_seen: OffsetDateTime,
+    /// Number of distinct sightings.
+    pub sightings: u64,
+    /// Score 0–100 (see the lookup documentation).
+    pub score: u8,
+    /// Least restrictive TLP among its sightings.
+    pub tlp: Tlp,
+    /// Lifecycle state.
+    pub status: IndicatorStatus,
+    /// Why it is allow-listed or expired.
+    pub status_reason: Option<String>,
+}
+
+/// One observation of an indicator by a source, to be upserted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSighting {
+    /// What was seen.
+    pub indicator: Indicator,
+    /// The item it was seen in, if any (none for plain feed entries).
+    pub item_id: Option<ItemId>,
+    /// When it was seen (the upstream's time if it gives one, else now).
+    pub seen_at: OffsetDateTime,
+    /// Confidence 0–100; the source default if `None`.
+    pub confidence: Option<u8>,
+    /// TLP; the source default if `None`.
+    pub tlp: Option<Tlp>,
+    /// Threat or malware labels (`emotet`, `phishing`).
+    pub labels: Vec<String>,
+}
+
+/// A stored sighting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sighting {
+    /// Row id.
+    pub id: SightingId,
+    /// What was seen.
+    pub indicator_id: IndicatorId,
+    /// Who saw it.
+    pub source_id: SourceId,
+    /// Where (the item), if anywhere.
+    pub item_id: Option<ItemId>,
+    /// First time this source reported it here.
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_seen: OffsetDateTime,
+    /// Last time this source reported it here.
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_seen: OffsetDateTime,
+    /// Confidence 0–100.
+    pub confidence: u8,
+    /// TLP.
+    pub tlp: Tlp,
+    /// Threat or malware labels.
+    pub labels: Vec<String>,
+    /// Whether the source still lists it (snapshot feeds clear this when it leaves the feed).
+    pub listed: bool,
+}
+
+/// Outcome of a sighting upsert batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct UpsertSummary {
+    /// Sightings stored for the first time.
+    pub new: u64,
+    /// Sightings that existed; only `last_seen` moved.
+    pub unchanged: u64,
+    /// Indicators stored for the first time.
+    pub new_indicators: u64,
+}
+
+impl UpsertSummary {
+    /// Adds another summary to this one.
+    pub fn add(&mut self, other: UpsertSummary) {
+        self.new += other.new;
+        self.unchanged += other.unchanged;
+        self.new_indicators += other.new_indicators;
+    }
+}
+
+/// A mention of an indicator in an item's text, with its byte offsets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mention {
+    /// What is mentioned.
+    pub indicator: Indicator,
+    /// Byte offset of the first byte in the item's body.
+    pub start: u32,
+    /// Byte offset after the last byte.
+    pub end: u32,
+    /// Whether it was written defanged.
+    pub defanged: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn micros_round_trip() {
+        let t = now();
+        assert_eq!(from_unix_micros(unix_micros(t)), t);
+    }
+
+    #[test]
+    fn enum_names_round_trip() {
+        for k in ItemKind::ALL {
+            assert_eq!(k.as_str().parse::<ItemKind>(), Ok(k));
+        }
+        assert_eq!(
+            "not_modified".parse::<RunOutcome>(),
+            Ok(RunOutcome::NotModified)
+        );
+        assert!("bogus".parse::<IndicatorStatus>().is_err());
+    }
+
+    #[test]
+    fn counts_add_up() {
+        let mut a = RunCounts::default();
+        a.reject("invalid ipv4");
+        let mut b = RunCounts::default();
+        b.reject("invalid ipv4");
+        b.new = 3;
+        a.add(&b);
+        assert_eq!(a.rejected, 2);
+        assert_eq!(a.rejected_reasons["invalid ipv4"], 2);
+        assert_eq!(a.new, 3);
+    }
+}

@@ -1,0 +1,190 @@
+//! rexist's storage: one [`Store`] interface, two backends that behave
+//! identically — embedded SQLite (the default, one file under the data
+//! directory) and PostgreSQL (for several nodes sharing one database).
+//!
+//! Only this crate writes SQL. The conformance suite in `tests/conformance.rs`
+//! runs the same tests against both backends; a behaviour that differs between
+//! them is a bug. Start with [`open`], then the [`Store`] trait.
+//!
+//! Design notes:
+//! - The store is value-centric: an indicator `(type, canonical value)` exists
+//!   once; sightings say who reported it, where and when. Re-ingesting the same
+//!   data adds no sighting and moves only `last_seen`
+//!   ([`Store::upsert_sightings`]).
+//! - Full text is tokenised in Rust ([`fts`]) so both engines index the same
+//!   tokens, and unspaced Japanese is searchable.
+//! - The job queue ([`Store::lease_job`]) hands a job to one worker for a
+//!   lease; an expired lease makes the job available again, so a crashed worker
+//!   loses nothing.
+
+mod decode;
+mod error;
+pub mod fts;
+mod migrate;
+pub mod postgres;
+pub mod sqlite;
+mod types;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rexist_core::{
+    IndicatorRecord, IndicatorType, Item, ItemId, JobId, Mention, NewItem, NewSighting, Run,
+    RunCounts, RunId, RunOutcome, Sighting, Source, SourceId, SourceSpec, UpsertSummary,
+};
+
+pub use error::{ErrorKind, StoreError};
+pub use types::{IndicatorQuery, ItemChange, ItemQuery, Job, NewJob, Page, StoreStats};
+
+/// Result of store operations.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which backend a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite.
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+impl Backend {
+    /// Lower-case name, as printed in benchmark and health output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// Everything rexist keeps. Implemented by [`sqlite::SqliteStore`] and
+/// [`postgres::PgStore`], which must behave identically.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Which backend this is.
+    fn backend(&self) -> Backend;
+
+    /// Applies pending migrations; returns how many were applied.
+    async fn migrate(&self) -> Result<usize>;
+
+    /// Registers a source or updates its settings (not its health); by name.
+    async fn upsert_source(&self, spec: &SourceSpec) -> Result<Source>;
+    /// The source with this name.
+    async fn source_by_name(&self, name: &str) -> Result<Option<Source>>;
+    /// The source with this id.
+    async fn source(&self, id: SourceId) -> Result<Option<Source>>;
+    /// All sources, by name.
+    async fn list_sources(&self) -> Result<Vec<Source>>;
+    /// Enables or disables a source; false if there is no such source.
+    async fn set_source_enabled(&self, name: &str, enabled: bool) -> Result<bool>;
+
+    /// Records the start of a run.
+    async fn start_run(&self, source: SourceId) -> Result<Run>;
+    /// Records the end of a run and updates the source's health.
+    async fn finish_run(
+        &self,
+        run: RunId,
+        outcome: RunOutcome,
+        counts: &RunCounts,
+        cursor: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<Run>;
+    /// Runs, newest first, of one source or of all; `before` pages backwards.
+    async fn list_runs(
+        &self,
+        source: Option<SourceId>,
+        before: Option<RunId>,
+        limit: u32,
+    ) -> Result<Vec<Run>>;
+    /// Cursor of the source's latest successful or partial run that saved one.
+    async fn last_cursor(&self, source: SourceId) -> Result<Option<String>>;
+
+    /// Stores items of a source, keyed by `external_id`: new ones are inserted,
+    /// changed ones updated, identical ones left alone. One result per input, in order.
+    async fn upsert_items(&self, source: SourceId, items: &[NewItem]) -> Result<Vec<ItemChange>>;
+    /// The item with this id.
+    async fn item(&self, id: ItemId) -> Result<Option<Item>>;
+    /// Items matching a query, newest first.
+    async fn search_items(&self, query: &ItemQuery) -> Result<Page<Item>>;
+
+    /// Upserts sightings of `source`, in batches: a new (indicator, source,
+    /// item) triple is a new sighting; a known one only moves `last_seen`.
+    async fn upsert_sightings(
+        &self,
+        source: &Source,
+        sightings: &[NewSighting],
+    ) -> Result<UpsertSummary>;
+    /// Records where indicators occur in an item's text, and a sighting of each.
+    async fn record_mentions(
+        &self,
+        source: &Source,
+        item: ItemId,
+        mentions: &[Mention],
+    ) -> Result<UpsertSummary>;
+    /// The indicator with this type and canonical value.
+    async fn indicator(&self, kind: IndicatorType, value: &str) -> Result<Option<IndicatorRecord>>;
+    /// Indicators matching a query, in value order (so prefix pages are stable).
+    async fn list_indicators(&self, query: &IndicatorQuery) -> Result<Page<IndicatorRecord>>;
+    /// Sightings of an indicator, most recent first.
+    async fn sightings_of(&self, indicator: rexist_core::IndicatorId) -> Result<Vec<Sighting>>;
+
+    /// Counts for the home page and `/metrics`.
+    async fn stats(&self) -> Result<StoreStats>;
+
+    /// Queues a job. With a `dedup_key`, a job whose key is already queued or
+    /// running is not queued again: `None` is returned.
+    async fn enqueue_job(&self, job: &NewJob) -> Result<Option<JobId>>;
+    /// Hands the oldest due job of one of `kinds` to `worker` for `lease`, or
+    /// takes back a job whose lease expired.
+    async fn lease_job(&self, worker: &str, kinds: &[&str], lease: Duration)
+    -> Result<Option<Job>>;
+    /// Marks a leased job done (and removes it); false if the lease was lost.
+    async fn complete_job(&self, id: JobId, worker: &str) -> Result<bool>;
+    /// Marks a leased job failed: queued again at `retry_in` from now, or
+    /// failed for good; false if the lease was lost.
+    async fn fail_job(
+        &self,
+        id: JobId,
+        worker: &str,
+        error: &str,
+        retry_in: Option<Duration>,
+    ) -> Result<bool>;
+}
+
+/// Opens the store named by `database_url`, or the SQLite store in `data_dir`
+/// when there is none, and applies migrations.
+pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Arc<dyn Store>> {
+    let store: Arc<dyn Store> = match database_url {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Arc::new(postgres::PgStore::connect(url, None).await?)
+        }
+        Some(url) if url.starts_with("sqlite:") => {
+            let path = url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:");
+            Arc::new(sqlite::SqliteStore::open(Path::new(path)).await?)
+        }
+        Some(url) => {
+            return Err(StoreError::invalid(format!(
+                "unsupported database URL scheme in {:?} (expected postgres:// or sqlite:)",
+                error::redact_url(url)
+            )));
+        }
+        None => {
+            std::fs::create_dir_all(data_dir).map_err(|e| {
+                StoreError::unavailable(format!(
+                    "cannot create data directory {}: {e}",
+                    data_dir.display()
+                ))
+            })?;
+            Arc::new(sqlite::SqliteStore::open(&data_dir.join("rexist.db")).await?)
+        }
+    };
+    store.migrate().await?;
+    Ok(store)
+}
+
+pub use error::redact_url;

@@ -1,0 +1,22 @@
+//! Embedded migrations: numbered SQL files per backend, applied in order and
+//! recorded in `schema_migrations`; an applied file never changes.
+
+/// One migration.
+pub(crate) struct Migration {
+    /// Version number, increasing.
+    pub version: i64,
+    /// SQL, possibly several statements.
+    pub sql: &'static str,
+}
+
+/// SQLite migrations.
+pub(crate) const SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    sql: include_str!("../migrations/sqlite/0001_init.sql"),
+}];
+
+/// PostgreSQL migrations.
+pub(crate) const POSTGRES: &[Migration] = &[Migration {
+    version: 1,
+    sql: include_str!("../migrations/postgres/0001_init.sql"),
+}];

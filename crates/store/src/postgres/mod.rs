@@ -1,0 +1,874 @@
+//! PostgreSQL backend, for one database shared by several rexist nodes.
+//!
+//! Bulk writes are multi-row statements over `unnest` arrays. Rows are
+//! deduplicated and sorted before each statement, so every writer locks
+//! indicator and sighting rows in the same order and two concurrent writers
+//! wait for each other instead of deadlocking. The job queue leases with
+//! `FOR UPDATE SKIP LOCKED`.
+
+mod rows;
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rexist_core::model::{now, unix_micros};
+use rexist_core::{
+    IndicatorId, IndicatorRecord, IndicatorType, Item, ItemId, JobId, Mention, NewItem,
+    NewSighting, Run, RunCounts, RunId, RunOutcome, Sighting, Source, SourceId, SourceSpec,
+    UpsertSummary,
+};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Connection, Executor, Postgres, Row, Transaction};
+
+use crate::decode::{
+    INDICATOR_COLUMNS, ITEM_COLUMNS, RUN_COLUMNS, SIGHTING_COLUMNS, SOURCE_COLUMNS, content_hash,
+    decode_cursor, encode_cursor, json, micros,
+};
+use crate::error::redact_url;
+use crate::fts::{TextQuery, index_text};
+use crate::types::page_size;
+use crate::{
+    Backend, ErrorKind, IndicatorQuery, ItemChange, ItemQuery, Job, NewJob, Page, Result, Store,
+    StoreError, StoreStats, migrate,
+};
+use rows::{indicator_from_row, item_from_row, run_from_row, sighting_from_row, source_from_row};
+
+/// Rows per multi-row statement: large enough to amortise round trips,
+/// small enough to keep each statement's memory modest.
+const CHUNK: usize = 5000;
+
+/// Advisory lock key held while migrating, so nodes starting together do not race.
+const MIGRATION_LOCK: i64 = 0x7265_7869_7374; // "rexist"
+
+/// The PostgreSQL store.
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `url`. With `schema`, every connection works in that schema
+    /// (created if missing): tests use one schema per run to stay isolated.
+    pub async fn connect(url: &str, schema: Option<&str>) -> Result<Self> {
+        let unreachable = |e: sqlx::Error| {
+            StoreError::unavailable(format!(
+                "cannot connect to PostgreSQL at {}: {e}",
+                redact_url(url)
+            ))
+        };
+        let mut options = PgConnectOptions::from_str(url).map_err(|e| {
+            StoreError::invalid(format!("invalid PostgreSQL URL {}: {e}", redact_url(url)))
+        })?;
+        if let Some(schema) = schema {
+            if !schema
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            {
+                return Err(StoreError::invalid(format!(
+                    "invalid schema name {schema:?}"
+                )));
+            }
+            let mut conn = sqlx::PgConnection::connect_with(&options)
+                .await
+                .map_err(unreachable)?;
+            sqlx::raw_sql(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                .execute(&mut conn)
+                .await?;
+            conn.close().await?;
+            options = options.options([("search_path", schema)]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(unreachable)?;
+        Ok(Self { pool })
+    }
+
+    /// Upserts one chunk of sightings inside `tx`; returns the summary and the
+    /// indicator id of every input row, in order.
+    async fn upsert_chunk(
+        tx: &mut Transaction<'_, Postgres>,
+        source: &Source,
+        chunk: &[(NewSighting, i64)],
+    ) -> Result<(UpsertSummary, Vec<i64>)> {
+        // 1. Indicators, deduplicated and sorted by (value, kind): the lock order.
+        struct Agg {
+            first: i64,
+            last: i64,
+            score: i16,
+            tlp: i16,
+        }
+        let mut indicators: BTreeMap<(&str, &str), Agg> = BTreeMap::new();
+        for (s, _) in chunk {
+            let seen = unix_micros(s.seen_at);
+            let score = i16::from(s.confidence.unwrap_or(source.confidence));
+            let tlp = s.tlp.unwrap_or(source.tlp).rank();
+            indicators
+                .entry((s.indicator.value(), s.indicator.kind().as_str()))
+                .and_modify(|a| {
+                    a.first = a.first.min(seen);
+                    a.last = a.last.max(seen);
+                    a.score = a.score.max(score);
+                    a.tlp = a.tlp.min(tlp);
+                })
+                .or_insert(Agg {
+                    first: seen,
+                    last: seen,
+                    score,
+                    tlp,
+                });
+        }
+        let mut kinds = Vec::with_capacity(indicators.len());
+        let mut values = Vec::with_capacity(indicators.len());
+        let mut firsts = Vec::with_capacity(indicators.len());
+        let mut lasts = Vec::with_capacity(indicators.len());
+        let mut scores = Vec::with_capacity(indicators.len());
+        let mut tlps = Vec::with_capacity(indicators.len());
+        for ((value, kind), a) in &indicators {
+            kinds.push(*kind);
+            values.push(*value);
+            firsts.push(a.first);
+            lasts.push(a.last);
+            scores.push(a.score);
+            tlps.push(a.tlp);
+        }
+        let rows = sqlx::query(
+            "INSERT INTO indicators (kind, value, first_seen, last_seen, sightings, score, tlp, status)
+             SELECT k, v, f, l, 0, s, t, 'active'
+             FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int2[], $6::int2[]) AS u(k, v, f, l, s, t)
+             ORDER BY v, k
+             ON CONFLICT (value, kind) DO UPDATE SET
+               first_seen = LEAST(indicators.first_seen, EXCLUDED.first_seen),
+               last_seen = GREATEST(indicators.last_seen, EXCLUDED.last_seen),
+               score = GREATEST(indicators.score, EXCLUDED.score),
+               tlp = LEAST(indicators.tlp, EXCLUDED.tlp),
+               status = CASE indicators.status WHEN 'expired' THEN 'active' ELSE indicators.status END
+             RETURNING id, kind, value, (xmax = 0) AS inserted",
+        )
+        .bind(&kinds)
+        .bind(&values)
+        .bind(&firsts)
+        .bind(&lasts)
+        .bind(&scores)
+        .bind(&tlps)
+        .fetch_all(&mut **tx)
+        .await?;
+        let mut summary = UpsertSummary::default();
+        let mut ids: BTreeMap<(String, String), i64> = BTreeMap::new();
+        for row in rows {
+            let id: i64 = row.try_get(0)?;
+            let kind: String = row.try_get(1)?;
+            let value: String = row.try_get(2)?;
+            if row.try_get::<bool, _>(3)? {
+                summary.new_indicators += 1;
+            }
+            ids.insert((value, kind), id);
+        }
+        let mut row_ids = Vec::with_capacity(chunk.len());
+        for (s, _) in chunk {
+            let key = (
+                s.indicator.value().to_owned(),
+                s.indicator.kind().as_str().to_owned(),
+            );
+            let id = ids
+                .get(&key)
+                .copied()
+                .ok_or_else(|| StoreError::internal("indicator upsert returned no id"))?;
+            row_ids.push(id);
+        }
+
+        // 2. Sightings, deduplicated and sorted by (indicator, item).
+        struct SAgg<'a> {
+            first: i64,
+            last: i64,
+            confidence: i16,
+            tlp: i16,
+            labels: &'a [String],
+        }
+        let mut sightings: BTreeMap<(i64, i64), SAgg<'_>> = BTreeMap::new();
+        for ((s, item), id) in chunk.iter().zip(&row_ids) {
+            let seen = unix_micros(s.seen_at);
+            sightings
+                .entry((*id, *item))
+                .and_modify(|a| {
+                    a.first = a.first.min(seen);
+                    a.last = a.last.max(seen);
+                })
+                .or_insert(SAgg {
+                    first: seen,
+                    last: seen,
+                    confidence: i16::from(s.confidence.unwrap_or(source.confidence)),
+                    tlp: s.tlp.unwrap_or(source.tlp).rank(),
+                    labels: &s.labels,
+                });
+        }
+        let n = sightings.len();
+        let (mut ind, mut items, mut firsts, mut lasts) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let (mut confs, mut tlps, mut labels) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for ((indicator, item), a) in &sightings {
+            ind.push(*indicator);
+            items.push(*item);
+            firsts.push(a.first);
+            lasts.push(a.last);
+            confs.push(a.confidence);
+            tlps.push(a.tlp);
+            labels.push(json(&a.labels));
+        }
+        let rows = sqlx::query(
+            "INSERT INTO sightings (indicator_id, source_id, item_id, first_seen, last_seen, confidence, tlp, labels)
+             SELECT i, $1, it, f, l, c, t, lb
+             FROM unnest($2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int2[], $7::int2[], $8::text[])
+               AS u(i, it, f, l, c, t, lb)
+             ORDER BY i, it
+             ON CONFLICT (indicator_id, source_id, item_id) DO UPDATE SET
+               last_seen = GREATEST(sightings.last_seen, EXCLUDED.last_seen), listed = TRUE
+             RETURNING indicator_id, (xmax = 0) AS inserted",
+        )
+        .bind(source.id.get())
+        .bind(&ind)
+        .bind(&items)
+        .bind(&firsts)
+        .bind(&lasts)
+        .bind(&confs)
+        .bind(&tlps)
+        .bind(&labels)
+        .fetch_all(&mut **tx)
+        .await?;
+        let mut increments: BTreeMap<i64, i64> = BTreeMap::new();
+        for row in rows {
+            if row.try_get::<bool, _>(1)? {
+                *increments.entry(row.try_get::<i64, _>(0)?).or_insert(0) += 1;
+                summary.new += 1;
+            }
+        }
+        summary.unchanged = chunk.len() as u64 - summary.new;
+
+        // 3. Sighting counts of the indicators that gained sightings (rows already locked above).
+        if !increments.is_empty() {
+            let (ids, counts): (Vec<i64>, Vec<i64>) = increments.into_iter().unzip();
+            sqlx::query(
+                "UPDATE indicators SET sightings = indicators.sightings + d.n
+                 FROM unnest($1::int8[], $2::int8[]) AS d(id, n) WHERE indicators.id = d.id",
+            )
+            .bind(&ids)
+            .bind(&counts)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok((summary, row_ids))
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn migrate(&self) -> Result<usize> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        (&mut *tx)
+            .execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+            )
+            .await?;
+        let current: i64 =
+            sqlx::query_scalar("SELECT coalesce(max(version), 0)::int8 FROM schema_migrations")
+                .fetch_one(&mut *tx)
+                .await?;
+        let known = migrate::POSTGRES.last().map_or(0, |m| m.version);
+        if current > known {
+            return Err(StoreError::unavailable(format!(
+                "database schema version {current} is newer than this rexist knows ({known}); upgrade rexist"
+            )));
+        }
+        let mut applied = 0;
+        // Collected first: a closure held across `.await` trips the Send checker.
+        let pending: Vec<&migrate::Migration> = migrate::POSTGRES
+            .iter()
+            .filter(|m| m.version > current)
+            .collect();
+        for m in pending {
+            (&mut *tx).execute(m.sql).await.map_err(|e| {
+                StoreError::unavailable(format!("migration {} failed: {e}", m.version))
+            })?;
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(m.version)
+                .bind(unix_micros(now()))
+                .execute(&mut *tx)
+                .await?;
+            applied += 1;
+        }
+        tx.commit().await?;
+        Ok(applied)
+    }
+
+    async fn upsert_source(&self, spec: &SourceSpec) -> Result<Source> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO sources (name, kind, enabled, confidence, tlp, tags, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, enabled = EXCLUDED.enabled,
+               confidence = EXCLUDED.confidence, tlp = EXCLUDED.tlp, tags = EXCLUDED.tags
+             RETURNING {SOURCE_COLUMNS}"
+        ))
+        .bind(&spec.name)
+        .bind(&spec.kind)
+        .bind(spec.enabled)
+        .bind(i16::from(spec.confidence))
+        .bind(spec.tlp.rank())
+        .bind(json(&spec.tags))
+        .bind(unix_micros(now()))
+        .fetch_one(&self.pool)
+        .await?;
+        source_from_row(&row)
+    }
+
+    async fn source_by_name(&self, name: &str) -> Result<Option<Source>> {
+        sqlx::query(&format!(
+            "SELECT {SOURCE_COLUMNS} FROM sources WHERE name = $1"
+        ))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(source_from_row)
+        .transpose()
+    }
+
+    async fn source(&self, id: SourceId) -> Result<Option<Source>> {
+        sqlx::query(&format!(
+            "SELECT {SOURCE_COLUMNS} FROM sources WHERE id = $1"
+        ))
+        .bind(id.get())
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(source_from_row)
+        .transpose()
+    }
+
+    async fn list_sources(&self) -> Result<Vec<Source>> {
+        sqlx::query(&format!(
+            "SELECT {SOURCE_COLUMNS} FROM sources ORDER BY name"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(source_from_row)
+        .collect()
+    }
+
+    async fn set_source_enabled(&self, name: &str, enabled: bool) -> Result<bool> {
+        let done = sqlx::query("UPDATE sources SET enabled = $2 WHERE name = $1")
+            .bind(name)
+            .bind(enabled)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn start_run(&self, source: SourceId) -> Result<Run> {
+        let started = unix_micros(now());
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(&format!(
+            "INSERT INTO runs (source_id, started_at, outcome, counts) VALUES ($1, $2, 'running', $3)
+             RETURNING {RUN_COLUMNS}"
+        ))
+        .bind(source.get())
+        .bind(started)
+        .bind(json(&RunCounts::default()))
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE sources SET last_run_at = $2 WHERE id = $1")
+            .bind(source.get())
+            .bind(started)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        run_from_row(&row)
+    }
+
+    async fn finish_run(
+        &self,
+        run: RunId,
+        outcome: RunOutcome,
+        counts: &RunCounts,
+        cursor: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<Run> {
+        let finished = unix_micros(now());
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(&format!(
+            "UPDATE runs SET finished_at = $2, outcome = $3, counts = $4, cursor = $5, error = $6
+             WHERE id = $1 RETURNING {RUN_COLUMNS}"
+        ))
+        .bind(run.get())
+        .bind(finished)
+        .bind(outcome.as_str())
+        .bind(json(counts))
+        .bind(cursor)
+        .bind(error)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::new(ErrorKind::NotFound, format!("no run {run}")))?;
+        let updated = run_from_row(&row)?;
+        if outcome.is_success() {
+            sqlx::query(
+                "UPDATE sources SET last_success_at = $2, consecutive_failures = 0, last_error = NULL WHERE id = $1",
+            )
+            .bind(updated.source_id.get())
+            .bind(finished)
+            .execute(&mut *tx)
+            .await?;
+        } else if outcome != RunOutcome::Running {
+            sqlx::query(
+                "UPDATE sources SET consecutive_failures = consecutive_failures + 1, last_error = $2 WHERE id = $1",
+            )
+            .bind(updated.source_id.get())
+            .bind(&updated.error)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    async fn list_runs(
+        &self,
+        source: Option<SourceId>,
+        before: Option<RunId>,
+        limit: u32,
+    ) -> Result<Vec<Run>> {
+        sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs
+             WHERE ($1::int8 IS NULL OR source_id = $1) AND ($2::int8 IS NULL OR id < $2)
+             ORDER BY id DESC LIMIT $3"
+        ))
+        .bind(source.map(SourceId::get))
+        .bind(before.map(RunId::get))
+        .bind(i64::from(page_size(limit)))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(run_from_row)
+        .collect()
+    }
+
+    async fn last_cursor(&self, source: SourceId) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT cursor FROM runs WHERE source_id = $1 AND cursor IS NOT NULL
+             AND outcome IN ('success', 'not_modified', 'partial')
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(source.get())
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn upsert_items(&self, source: SourceId, items: &[NewItem]) -> Result<Vec<ItemChange>> {
+        let mut tx = self.pool.begin().await?;
+        let stamp = unix_micros(now());
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let hash = content_hash(item);
+            let existing: Option<(i64, String)> = sqlx::query_as(
+                "SELECT id, content_hash FROM items WHERE source_id = $1 AND external_id = $2 FOR UPDATE",
+            )
+            .bind(source.get())
+            .bind(&item.external_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let tokens = index_text(&[&item.title, &item.body]);
+            let published = item.published_at.map(unix_micros);
+            match existing {
+                Some((id, old)) if old == hash => out.push(ItemChange::Unchanged(ItemId::new(id))),
+                Some((id, _)) => {
+                    sqlx::query(
+                        "UPDATE items SET kind = $2, title = $3, body = $4, url = $5, lang = $6,
+                           published_at = $7, tlp = $8, tags = $9, extra = $10, content_hash = $11,
+                           updated_at = $12, fts = to_tsvector('simple', $13) WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(item.kind.as_str())
+                    .bind(&item.title)
+                    .bind(&item.body)
+                    .bind(&item.url)
+                    .bind(&item.lang)
+                    .bind(published)
+                    .bind(item.tlp.rank())
+                    .bind(json(&item.tags))
+                    .bind(json(&item.extra))
+                    .bind(&hash)
+                    .bind(stamp)
+                    .bind(&tokens)
+                    .execute(&mut *tx)
+                    .await?;
+                    out.push(ItemChange::Updated(ItemId::new(id)));
+                }
+                None => {
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO items (source_id, kind, external_id, title, body, url, lang, published_at,
+                           tlp, tags, extra, content_hash, created_at, updated_at, fts)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, to_tsvector('simple', $14))
+                         RETURNING id",
+                    )
+                    .bind(source.get())
+                    .bind(item.kind.as_str())
+                    .bind(&item.external_id)
+                    .bind(&item.title)
+                    .bind(&item.body)
+                    .bind(&item.url)
+                    .bind(&item.lang)
+                    .bind(published)
+                    .bind(item.tlp.rank())
+                    .bind(json(&item.tags))
+                    .bind(json(&item.extra))
+                    .bind(&hash)
+                    .bind(stamp)
+                    .bind(&tokens)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    out.push(ItemChange::New(ItemId::new(id)));
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn item(&self, id: ItemId) -> Result<Option<Item>> {
+        sqlx::query(&format!("SELECT {ITEM_COLUMNS} FROM items WHERE id = $1"))
+            .bind(id.get())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(item_from_row)
+            .transpose()
+    }
+
+    async fn search_items(&self, query: &ItemQuery) -> Result<Page<Item>> {
+        let limit = page_size(query.limit);
+        let text = match query
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            Some(t) => match TextQuery::parse(t) {
+                Some(tq) => Some(tq.to_tsquery()),
+                None => {
+                    return Ok(Page {
+                        items: Vec::new(),
+                        next: None,
+                    });
+                }
+            },
+            None => None,
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {ITEM_COLUMNS} FROM items
+             WHERE ($1::text IS NULL OR fts @@ to_tsquery('simple', $1))
+               AND ($2::text IS NULL OR kind = $2) AND ($3::int8 IS NULL OR source_id = $3)
+               AND ($4::int2 IS NULL OR tlp <= $4) AND ($5::int8 IS NULL OR id < $5)
+             ORDER BY id DESC LIMIT $6"
+        ))
+        .bind(text)
+        .bind(query.kind.map(|k| k.as_str()))
+        .bind(query.source.map(SourceId::get))
+        .bind(query.max_tlp.map(|t| t.rank()))
+        .bind(query.before.map(ItemId::get))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut items = rows.iter().map(item_from_row).collect::<Result<Vec<_>>>()?;
+        let next = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|i| i.id.to_string())
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn upsert_sightings(
+        &self,
+        source: &Source,
+        sightings: &[NewSighting],
+    ) -> Result<UpsertSummary> {
+        let rows: Vec<(NewSighting, i64)> = sightings
+            .iter()
+            .map(|s| (s.clone(), s.item_id.map_or(0, ItemId::get)))
+            .collect();
+        let mut tx = self.pool.begin().await?;
+        let mut summary = UpsertSummary::default();
+        for chunk in rows.chunks(CHUNK) {
+            let (s, _) = Self::upsert_chunk(&mut tx, source, chunk).await?;
+            summary.add(s);
+        }
+        tx.commit().await?;
+        Ok(summary)
+    }
+
+    async fn record_mentions(
+        &self,
+        source: &Source,
+        item: ItemId,
+        mentions: &[Mention],
+    ) -> Result<UpsertSummary> {
+        let seen_at = now();
+        let rows: Vec<(NewSighting, i64)> = mentions
+            .iter()
+            .map(|m| {
+                let s = NewSighting {
+                    indicator: m.indicator.clone(),
+                    item_id: Some(item),
+                    seen_at,
+                    confidence: None,
+                    tlp: None,
+                    labels: Vec::new(),
+                };
+                (s, item.get())
+            })
+            .collect();
+        let mut tx = self.pool.begin().await?;
+        let mut summary = UpsertSummary::default();
+        for (chunk, ms) in rows.chunks(CHUNK).zip(mentions.chunks(CHUNK)) {
+            let (s, ids) = Self::upsert_chunk(&mut tx, source, chunk).await?;
+            summary.add(s);
+            let starts: Vec<i32> = ms
+                .iter()
+                .map(|m| i32::try_from(m.start).unwrap_or(i32::MAX))
+                .collect();
+            let ends: Vec<i32> = ms
+                .iter()
+                .map(|m| i32::try_from(m.end).unwrap_or(i32::MAX))
+                .collect();
+            let defanged: Vec<bool> = ms.iter().map(|m| m.defanged).collect();
+            sqlx::query(
+                "INSERT INTO mentions (item_id, indicator_id, start_offset, end_offset, defanged)
+                 SELECT $1, i, s, e, d FROM unnest($2::int8[], $3::int4[], $4::int4[], $5::bool[]) AS u(i, s, e, d)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(item.get())
+            .bind(&ids)
+            .bind(&starts)
+            .bind(&ends)
+            .bind(&defanged)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(summary)
+    }
+
+    async fn indicator(&self, kind: IndicatorType, value: &str) -> Result<Option<IndicatorRecord>> {
+        sqlx::query(&format!(
+            "SELECT {INDICATOR_COLUMNS} FROM indicators WHERE value = $1 AND kind = $2"
+        ))
+        .bind(value)
+        .bind(kind.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(indicator_from_row)
+        .transpose()
+    }
+
+    async fn list_indicators(&self, query: &IndicatorQuery) -> Result<Page<IndicatorRecord>> {
+        let limit = page_size(query.limit);
+        let after = query.after.as_deref().map(decode_cursor).transpose()?;
+        let (after_value, after_kind) = after.unzip();
+        let upper = query.prefix.as_ref().map(|p| format!("{p}\u{10FFFF}"));
+        let rows = sqlx::query(&format!(
+            "SELECT {INDICATOR_COLUMNS} FROM indicators
+             WHERE ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR value = $2)
+               AND ($3::text IS NULL OR (value >= $3 AND value < $4))
+               AND ($5::text IS NULL OR status = $5) AND ($6::int2 IS NULL OR tlp <= $6)
+               AND ($7::text IS NULL OR value > $7 OR (value = $7 AND kind > $8))
+             ORDER BY value, kind LIMIT $9"
+        ))
+        .bind(query.kind.map(IndicatorType::as_str))
+        .bind(&query.value)
+        .bind(&query.prefix)
+        .bind(upper)
+        .bind(query.status.map(|s| s.as_str()))
+        .bind(query.max_tlp.map(|t| t.rank()))
+        .bind(after_value)
+        .bind(after_kind)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut items = rows
+            .iter()
+            .map(indicator_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        let next = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|i| encode_cursor(&i.value, i.kind))
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn sightings_of(&self, indicator: IndicatorId) -> Result<Vec<Sighting>> {
+        sqlx::query(&format!(
+            "SELECT {SIGHTING_COLUMNS} FROM sightings WHERE indicator_id = $1 ORDER BY last_seen DESC, id DESC"
+        ))
+        .bind(indicator.get())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(sighting_from_row)
+        .collect()
+    }
+
+    async fn stats(&self) -> Result<StoreStats> {
+        let grouped = |sql: &'static str| async move {
+            let rows: Vec<(String, i64)> = sqlx::query_as(sql).fetch_all(&self.pool).await?;
+            Ok::<_, StoreError>(
+                rows.into_iter()
+                    .map(|(k, n)| (k, u64::try_from(n).unwrap_or(0)))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let count = |sql: &'static str| async move {
+            let n: i64 = sqlx::query_scalar(sql).fetch_one(&self.pool).await?;
+            Ok::<_, StoreError>(u64::try_from(n).unwrap_or(0))
+        };
+        Ok(StoreStats {
+            indicators_by_type: grouped(
+                "SELECT kind, count(*) FROM indicators GROUP BY kind ORDER BY kind COLLATE \"C\"",
+            )
+            .await?,
+            items_by_kind: grouped(
+                "SELECT kind, count(*) FROM items GROUP BY kind ORDER BY kind COLLATE \"C\"",
+            )
+            .await?,
+            sightings: count("SELECT count(*) FROM sightings").await?,
+            sources: count("SELECT count(*) FROM sources").await?,
+            jobs_pending: count("SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')")
+                .await?,
+        })
+    }
+
+    async fn enqueue_job(&self, job: &NewJob) -> Result<Option<JobId>> {
+        let stamp = unix_micros(now());
+        let mut tx = self.pool.begin().await?;
+        if let Some(key) = &job.dedup_key {
+            sqlx::query("DELETE FROM jobs WHERE dedup_key = $1 AND status = 'failed'")
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO jobs (kind, payload, dedup_key, status, run_at, created_at)
+             VALUES ($1, $2, $3, 'queued', $4, $5)
+             ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+        )
+        .bind(&job.kind)
+        .bind(&job.payload)
+        .bind(&job.dedup_key)
+        .bind(stamp + micros(job.delay))
+        .bind(stamp)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id.map(JobId::new))
+    }
+
+    async fn lease_job(
+        &self,
+        worker: &str,
+        kinds: &[&str],
+        lease: Duration,
+    ) -> Result<Option<Job>> {
+        if kinds.is_empty() {
+            return Ok(None);
+        }
+        let stamp = unix_micros(now());
+        let row = sqlx::query(
+            "UPDATE jobs SET status = 'running', leased_by = $1, lease_until = $2, attempts = attempts + 1
+             WHERE id = (SELECT id FROM jobs WHERE kind = ANY($4)
+               AND ((status = 'queued' AND run_at <= $3) OR (status = 'running' AND lease_until < $3))
+               ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+             RETURNING id, kind, payload, attempts",
+        )
+        .bind(worker)
+        .bind(stamp + micros(lease))
+        .bind(stamp)
+        .bind(kinds)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(Job {
+                id: JobId::new(r.try_get(0)?),
+                kind: r.try_get(1)?,
+                payload: r.try_get(2)?,
+                attempts: u32::try_from(r.try_get::<i32, _>(3)?).unwrap_or(u32::MAX),
+            })
+        })
+        .transpose()
+    }
+
+    async fn complete_job(&self, id: JobId, worker: &str) -> Result<bool> {
+        let done =
+            sqlx::query("DELETE FROM jobs WHERE id = $1 AND leased_by = $2 AND status = 'running'")
+                .bind(id.get())
+                .bind(worker)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn fail_job(
+        &self,
+        id: JobId,
+        worker: &str,
+        error: &str,
+        retry_in: Option<Duration>,
+    ) -> Result<bool> {
+        let done = match retry_in {
+            Some(delay) => {
+                sqlx::query(
+                    "UPDATE jobs SET status = 'queued', run_at = $3, leased_by = NULL, lease_until = NULL, last_error = $4
+                     WHERE id = $1 AND leased_by = $2 AND status = 'running'",
+                )
+                .bind(id.get())
+                .bind(worker)
+                .bind(unix_micros(now()) + micros(delay))
+                .bind(error)
+                .execute(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(
+                    "UPDATE jobs SET status = 'failed', leased_by = NULL, lease_until = NULL, last_error = $3
+                     WHERE id = $1 AND leased_by = $2 AND status = 'running'",
+                )
+                .bind(id.get())
+                .bind(worker)
+                .bind(error)
+                .execute(&self.pool)
+                .await?
+            }
+        };
+        Ok(done.rows_affected() == 1)
+    }
+}

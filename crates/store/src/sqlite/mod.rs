@@ -1,0 +1,843 @@
+//! Embedded SQLite backend: one file, WAL mode, FTS5 for full text.
+//!
+//! SQLite allows one writer at a time, so writes go through one connection
+//! behind a mutex (two concurrent writers queue rather than fail with
+//! `SQLITE_BUSY`); reads use a small pool of their own connections, which WAL
+//! lets run beside the writer. All calls run on tokio's blocking pool.
+
+mod rows;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rexist_core::model::{now, unix_micros};
+use rexist_core::{
+    IndicatorId, IndicatorRecord, IndicatorType, Item, ItemId, JobId, Mention, NewItem,
+    NewSighting, Run, RunCounts, RunId, RunOutcome, Sighting, Source, SourceId, SourceSpec,
+    UpsertSummary,
+};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
+
+use crate::decode::{json, micros};
+use crate::fts::{TextQuery, index_text};
+use crate::types::page_size;
+use crate::{
+    Backend, IndicatorQuery, ItemChange, ItemQuery, Job, NewJob, Page, Result, Store, StoreError,
+    StoreStats, migrate,
+};
+use rows::{
+    INDICATOR_COLUMNS, ITEM_COLUMNS, RUN_COLUMNS, SIGHTING_COLUMNS, SOURCE_COLUMNS, content_hash,
+    decode_cursor, encode_cursor, indicator_from_row, item_from_row, run_from_row,
+    sighting_from_row, source_from_row,
+};
+
+/// Readers kept open for reuse.
+const MAX_IDLE_READERS: usize = 4;
+
+/// The SQLite store.
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Arc<Mutex<Connection>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+}
+
+fn open_connection(path: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| {
+        StoreError::unavailable(format!(
+            "cannot open SQLite database {}: {e}",
+            path.display()
+        ))
+    })?;
+    // WAL lets readers run beside the writer; NORMAL sync is durable across
+    // process crashes, which is what WAL mode guarantees with it.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 10000;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -65536;",
+    )
+    .map_err(|e| {
+        StoreError::unavailable(format!(
+            "cannot use SQLite database {}: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path`. Call
+    /// [`Store::migrate`] before use (or use [`crate::open`], which does).
+    pub async fn open(path: &Path) -> Result<Self> {
+        let path = path.to_path_buf();
+        let p = path.clone();
+        let writer = tokio::task::spawn_blocking(move || open_connection(&p))
+            .await
+            .map_err(|e| StoreError::internal(format!("sqlite open task: {e}")))??;
+        Ok(Self {
+            path,
+            writer: Arc::new(Mutex::new(writer)),
+            readers: Arc::new(Mutex::new(Vec::new())),
+        })
+    }
+
+    /// Runs `f` on the writer connection, on the blocking pool.
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let writer = Arc::clone(&self.writer);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = writer
+                .lock()
+                .map_err(|_| StoreError::internal("sqlite writer lock poisoned"))?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::internal(format!("sqlite write task: {e}")))?
+    }
+
+    /// Runs `f` on a reader connection, on the blocking pool.
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let readers = Arc::clone(&self.readers);
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let idle = readers
+                .lock()
+                .map_err(|_| StoreError::internal("sqlite reader pool lock poisoned"))?
+                .pop();
+            let conn = match idle {
+                Some(c) => c,
+                None => open_connection(&path)?,
+            };
+            let result = f(&conn);
+            if let Ok(mut pool) = readers.lock() {
+                if pool.len() < MAX_IDLE_READERS {
+                    pool.push(conn);
+                }
+            }
+            result
+        })
+        .await
+        .map_err(|e| StoreError::internal(format!("sqlite read task: {e}")))?
+    }
+}
+
+/// Outcome of one sighting upsert inside a transaction.
+struct OneSighting {
+    indicator: IndicatorId,
+    new_sighting: bool,
+    new_indicator: bool,
+}
+
+/// Upserts one sighting; the caller holds the write transaction.
+fn upsert_one(
+    tx: &Transaction<'_>,
+    source: &Source,
+    s: &NewSighting,
+    item_id: i64,
+) -> Result<OneSighting> {
+    let seen = unix_micros(s.seen_at);
+    let confidence = s.confidence.unwrap_or(source.confidence);
+    let tlp = s.tlp.unwrap_or(source.tlp).rank();
+    // Every stored indicator has at least one sighting, so `sightings = 0`
+    // in RETURNING means the row was inserted by this statement.
+    let (indicator, count): (i64, i64) = tx
+        .prepare_cached(
+            "INSERT INTO indicators (kind, value, first_seen, last_seen, sightings, score, tlp, status)
+             VALUES (?1, ?2, ?3, ?3, 0, ?4, ?5, 'active')
+             ON CONFLICT (value, kind) DO UPDATE SET
+               first_seen = min(first_seen, excluded.first_seen),
+               last_seen = max(last_seen, excluded.last_seen),
+               score = max(score, excluded.score),
+               tlp = min(tlp, excluded.tlp),
+               status = CASE status WHEN 'expired' THEN 'active' ELSE status END
+             RETURNING id, sightings",
+        )?
+        .query_row(
+            params![s.indicator.kind().as_str(), s.indicator.value(), seen, confidence, tlp],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO sightings (indicator_id, source_id, item_id, first_seen, last_seen, confidence, tlp, labels)
+             VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)
+             ON CONFLICT (indicator_id, source_id, item_id) DO NOTHING",
+        )?
+        .execute(params![indicator, source.id.get(), item_id, seen, confidence, tlp, json(&s.labels)])?;
+    if inserted == 1 {
+        tx.prepare_cached("UPDATE indicators SET sightings = sightings + 1 WHERE id = ?1")?
+            .execute(params![indicator])?;
+    } else {
+        tx.prepare_cached(
+            "UPDATE sightings SET last_seen = max(last_seen, ?4), listed = 1
+             WHERE indicator_id = ?1 AND source_id = ?2 AND item_id = ?3",
+        )?
+        .execute(params![indicator, source.id.get(), item_id, seen])?;
+    }
+    Ok(OneSighting {
+        indicator: IndicatorId::new(indicator),
+        new_sighting: inserted == 1,
+        new_indicator: count == 0,
+    })
+}
+
+fn tally(summary: &mut UpsertSummary, one: &OneSighting) {
+    if one.new_sighting {
+        summary.new += 1;
+    } else {
+        summary.unchanged += 1;
+    }
+    if one.new_indicator {
+        summary.new_indicators += 1;
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn migrate(&self) -> Result<usize> {
+        self.write(|conn| {
+            conn.execute_batch(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+            )?;
+            let current: i64 = conn.query_row(
+                "SELECT coalesce(max(version), 0) FROM schema_migrations",
+                [],
+                |r| r.get(0),
+            )?;
+            let known = migrate::SQLITE.last().map_or(0, |m| m.version);
+            if current > known {
+                return Err(StoreError::unavailable(format!(
+                    "database schema version {current} is newer than this rexist knows ({known}); upgrade rexist"
+                )));
+            }
+            let mut applied = 0;
+            for m in migrate::SQLITE.iter().filter(|m| m.version > current) {
+                let tx = conn.transaction()?;
+                tx.execute_batch(m.sql).map_err(|e| {
+                    StoreError::unavailable(format!("migration {} failed: {e}", m.version))
+                })?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                    params![m.version, unix_micros(now())],
+                )?;
+                tx.commit()?;
+                applied += 1;
+            }
+            Ok(applied)
+        })
+        .await
+    }
+
+    async fn upsert_source(&self, spec: &SourceSpec) -> Result<Source> {
+        let spec = spec.clone();
+        self.write(move |conn| {
+            let sql = format!(
+                "INSERT INTO sources (name, kind, enabled, confidence, tlp, tags, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, enabled = excluded.enabled,
+                   confidence = excluded.confidence, tlp = excluded.tlp, tags = excluded.tags
+                 RETURNING {SOURCE_COLUMNS}"
+            );
+            let source = conn.query_row(
+                &sql,
+                params![
+                    spec.name,
+                    spec.kind,
+                    spec.enabled,
+                    spec.confidence,
+                    spec.tlp.rank(),
+                    json(&spec.tags),
+                    unix_micros(now())
+                ],
+                source_from_row,
+            )?;
+            Ok(source)
+        })
+        .await
+    }
+
+    async fn source_by_name(&self, name: &str) -> Result<Option<Source>> {
+        let name = name.to_owned();
+        self.read(move |conn| {
+            let sql = format!("SELECT {SOURCE_COLUMNS} FROM sources WHERE name = ?1");
+            Ok(conn
+                .query_row(&sql, params![name], source_from_row)
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn source(&self, id: SourceId) -> Result<Option<Source>> {
+        self.read(move |conn| {
+            let sql = format!("SELECT {SOURCE_COLUMNS} FROM sources WHERE id = ?1");
+            Ok(conn
+                .query_row(&sql, params![id.get()], source_from_row)
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn list_sources(&self) -> Result<Vec<Source>> {
+        self.read(|conn| {
+            let sql = format!("SELECT {SOURCE_COLUMNS} FROM sources ORDER BY name");
+            let mut stmt = conn.prepare(&sql)?;
+            let rows = stmt.query_map([], source_from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn set_source_enabled(&self, name: &str, enabled: bool) -> Result<bool> {
+        let name = name.to_owned();
+        self.write(move |conn| {
+            let n = conn.execute(
+                "UPDATE sources SET enabled = ?2 WHERE name = ?1",
+                params![name, enabled],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn start_run(&self, source: SourceId) -> Result<Run> {
+        self.write(move |conn| {
+            let started = unix_micros(now());
+            let tx = conn.transaction()?;
+            let sql = format!(
+                "INSERT INTO runs (source_id, started_at, outcome, counts) VALUES (?1, ?2, 'running', ?3)
+                 RETURNING {RUN_COLUMNS}"
+            );
+            let run = tx.query_row(
+                &sql,
+                params![source.get(), started, json(&RunCounts::default())],
+                run_from_row,
+            )?;
+            tx.execute(
+                "UPDATE sources SET last_run_at = ?2 WHERE id = ?1",
+                params![source.get(), started],
+            )?;
+            tx.commit()?;
+            Ok(run)
+        })
+        .await
+    }
+
+    async fn finish_run(
+        &self,
+        run: RunId,
+        outcome: RunOutcome,
+        counts: &RunCounts,
+        cursor: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<Run> {
+        let counts = json(counts);
+        let cursor = cursor.map(str::to_owned);
+        let error = error.map(str::to_owned);
+        self.write(move |conn| {
+            let finished = unix_micros(now());
+            let tx = conn.transaction()?;
+            let sql = format!(
+                "UPDATE runs SET finished_at = ?2, outcome = ?3, counts = ?4, cursor = ?5, error = ?6
+                 WHERE id = ?1 RETURNING {RUN_COLUMNS}"
+            );
+            let updated = tx
+                .query_row(
+                    &sql,
+                    params![run.get(), finished, outcome.as_str(), counts, cursor, error],
+                    run_from_row,
+                )
+                .optional()?
+                .ok_or_else(|| {
+                    StoreError::new(crate::ErrorKind::NotFound, format!("no run {run}"))
+                })?;
+            if outcome.is_success() {
+                tx.execute(
+                    "UPDATE sources SET last_success_at = ?2, consecutive_failures = 0, last_error = NULL WHERE id = ?1",
+                    params![updated.source_id.get(), finished],
+                )?;
+            } else if outcome != RunOutcome::Running {
+                tx.execute(
+                    "UPDATE sources SET consecutive_failures = consecutive_failures + 1, last_error = ?2 WHERE id = ?1",
+                    params![updated.source_id.get(), updated.error],
+                )?;
+            }
+            tx.commit()?;
+            Ok(updated)
+        })
+        .await
+    }
+
+    async fn list_runs(
+        &self,
+        source: Option<SourceId>,
+        before: Option<RunId>,
+        limit: u32,
+    ) -> Result<Vec<Run>> {
+        let limit = page_size(limit);
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {RUN_COLUMNS} FROM runs
+                 WHERE (?1 IS NULL OR source_id = ?1) AND (?2 IS NULL OR id < ?2)
+                 ORDER BY id DESC LIMIT ?3"
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let rows = stmt.query_map(
+                params![source.map(SourceId::get), before.map(RunId::get), limit],
+                run_from_row,
+            )?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn last_cursor(&self, source: SourceId) -> Result<Option<String>> {
+        self.read(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT cursor FROM runs WHERE source_id = ?1 AND cursor IS NOT NULL
+                     AND outcome IN ('success', 'not_modified', 'partial')
+                     ORDER BY id DESC LIMIT 1",
+                    params![source.get()],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn upsert_items(&self, source: SourceId, items: &[NewItem]) -> Result<Vec<ItemChange>> {
+        let items = items.to_vec();
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let mut out = Vec::with_capacity(items.len());
+            let stamp = unix_micros(now());
+            for item in &items {
+                let hash = content_hash(item);
+                let existing: Option<(i64, String)> = tx
+                    .prepare_cached(
+                        "SELECT id, content_hash FROM items WHERE source_id = ?1 AND external_id = ?2",
+                    )?
+                    .query_row(params![source.get(), item.external_id], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .optional()?;
+                let tokens = index_text(&[&item.title, &item.body]);
+                let published = item.published_at.map(unix_micros);
+                match existing {
+                    Some((id, old)) if old == hash => out.push(ItemChange::Unchanged(ItemId::new(id))),
+                    Some((id, _)) => {
+                        tx.prepare_cached(
+                            "UPDATE items SET kind = ?2, title = ?3, body = ?4, url = ?5, lang = ?6,
+                               published_at = ?7, tlp = ?8, tags = ?9, extra = ?10, content_hash = ?11,
+                               updated_at = ?12 WHERE id = ?1",
+                        )?
+                        .execute(params![
+                            id,
+                            item.kind.as_str(),
+                            item.title,
+                            item.body,
+                            item.url,
+                            item.lang,
+                            published,
+                            item.tlp.rank(),
+                            json(&item.tags),
+                            json(&item.extra),
+                            hash,
+                            stamp
+                        ])?;
+                        tx.prepare_cached("DELETE FROM items_fts WHERE rowid = ?1")?
+                            .execute(params![id])?;
+                        tx.prepare_cached("INSERT INTO items_fts (rowid, tokens) VALUES (?1, ?2)")?
+                            .execute(params![id, tokens])?;
+                        out.push(ItemChange::Updated(ItemId::new(id)));
+                    }
+                    None => {
+                        let id: i64 = tx
+                            .prepare_cached(
+                                "INSERT INTO items (source_id, kind, external_id, title, body, url, lang,
+                                   published_at, tlp, tags, extra, content_hash, created_at, updated_at)
+                                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)
+                                 RETURNING id",
+                            )?
+                            .query_row(
+                                params![
+                                    source.get(),
+                                    item.kind.as_str(),
+                                    item.external_id,
+                                    item.title,
+                                    item.body,
+                                    item.url,
+                                    item.lang,
+                                    published,
+                                    item.tlp.rank(),
+                                    json(&item.tags),
+                                    json(&item.extra),
+                                    hash,
+                                    stamp
+                                ],
+                                |r| r.get(0),
+                            )?;
+                        tx.prepare_cached("INSERT INTO items_fts (rowid, tokens) VALUES (?1, ?2)")?
+                            .execute(params![id, tokens])?;
+                        out.push(ItemChange::New(ItemId::new(id)));
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn item(&self, id: ItemId) -> Result<Option<Item>> {
+        self.read(move |conn| {
+            let sql = format!("SELECT {ITEM_COLUMNS} FROM items WHERE id = ?1");
+            Ok(conn
+                .query_row(&sql, params![id.get()], item_from_row)
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn search_items(&self, query: &ItemQuery) -> Result<Page<Item>> {
+        let q = query.clone();
+        let limit = page_size(q.limit);
+        let text = match q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            Some(t) => match TextQuery::parse(t) {
+                Some(tq) => Some(tq.to_fts5()),
+                // Only punctuation: nothing can match.
+                None => {
+                    return Ok(Page {
+                        items: Vec::new(),
+                        next: None,
+                    });
+                }
+            },
+            None => None,
+        };
+        self.read(move |conn| {
+            let fts_clause = if text.is_some() {
+                "AND id IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?1)"
+            } else {
+                "AND ?1 IS NULL"
+            };
+            let sql = format!(
+                "SELECT {ITEM_COLUMNS} FROM items
+                 WHERE (?2 IS NULL OR kind = ?2) AND (?3 IS NULL OR source_id = ?3)
+                   AND (?4 IS NULL OR tlp <= ?4) AND (?5 IS NULL OR id < ?5) {fts_clause}
+                 ORDER BY id DESC LIMIT ?6"
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let rows = stmt.query_map(
+                params![
+                    text,
+                    q.kind.map(|k| k.as_str()),
+                    q.source.map(SourceId::get),
+                    q.max_tlp.map(|t| t.rank()),
+                    q.before.map(ItemId::get),
+                    i64::from(limit) + 1
+                ],
+                item_from_row,
+            )?;
+            let mut items = rows.collect::<Result<Vec<_>, _>>()?;
+            let next = if items.len() > limit as usize {
+                items.truncate(limit as usize);
+                items.last().map(|i| i.id.to_string())
+            } else {
+                None
+            };
+            Ok(Page { items, next })
+        })
+        .await
+    }
+
+    async fn upsert_sightings(
+        &self,
+        source: &Source,
+        sightings: &[NewSighting],
+    ) -> Result<UpsertSummary> {
+        let source = source.clone();
+        let sightings = sightings.to_vec();
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let mut summary = UpsertSummary::default();
+            for s in &sightings {
+                let item = s.item_id.map_or(0, ItemId::get);
+                let one = upsert_one(&tx, &source, s, item)?;
+                tally(&mut summary, &one);
+            }
+            tx.commit()?;
+            Ok(summary)
+        })
+        .await
+    }
+
+    async fn record_mentions(
+        &self,
+        source: &Source,
+        item: ItemId,
+        mentions: &[Mention],
+    ) -> Result<UpsertSummary> {
+        let source = source.clone();
+        let mentions = mentions.to_vec();
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let mut summary = UpsertSummary::default();
+            let seen_at = now();
+            for m in &mentions {
+                let sighting = NewSighting {
+                    indicator: m.indicator.clone(),
+                    item_id: Some(item),
+                    seen_at,
+                    confidence: None,
+                    tlp: None,
+                    labels: Vec::new(),
+                };
+                let one = upsert_one(&tx, &source, &sighting, item.get())?;
+                tally(&mut summary, &one);
+                tx.prepare_cached(
+                    "INSERT INTO mentions (item_id, indicator_id, start_offset, end_offset, defanged)
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                )?
+                .execute(params![item.get(), one.indicator.get(), m.start, m.end, m.defanged])?;
+            }
+            tx.commit()?;
+            Ok(summary)
+        })
+        .await
+    }
+
+    async fn indicator(&self, kind: IndicatorType, value: &str) -> Result<Option<IndicatorRecord>> {
+        let value = value.to_owned();
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {INDICATOR_COLUMNS} FROM indicators WHERE value = ?1 AND kind = ?2"
+            );
+            Ok(conn
+                .query_row(&sql, params![value, kind.as_str()], indicator_from_row)
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn list_indicators(&self, query: &IndicatorQuery) -> Result<Page<IndicatorRecord>> {
+        let q = query.clone();
+        let limit = page_size(q.limit);
+        let after = q.after.as_deref().map(decode_cursor).transpose()?;
+        self.read(move |conn| {
+            // Prefix as a range on the (value, kind) index: [prefix, prefix + U+10FFFF).
+            let upper = q.prefix.as_ref().map(|p| format!("{p}\u{10FFFF}"));
+            let sql = format!(
+                "SELECT {INDICATOR_COLUMNS} FROM indicators
+                 WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR value = ?2)
+                   AND (?3 IS NULL OR (value >= ?3 AND value < ?4))
+                   AND (?5 IS NULL OR status = ?5) AND (?6 IS NULL OR tlp <= ?6)
+                   AND (?7 IS NULL OR value > ?7 OR (value = ?7 AND kind > ?8))
+                 ORDER BY value, kind LIMIT ?9"
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let (after_value, after_kind) = after.unzip();
+            let rows = stmt.query_map(
+                params![
+                    q.kind.map(IndicatorType::as_str),
+                    q.value,
+                    q.prefix,
+                    upper,
+                    q.status.map(|s| s.as_str()),
+                    q.max_tlp.map(|t| t.rank()),
+                    after_value,
+                    after_kind,
+                    i64::from(limit) + 1
+                ],
+                indicator_from_row,
+            )?;
+            let mut items = rows.collect::<Result<Vec<_>, _>>()?;
+            let next = if items.len() > limit as usize {
+                items.truncate(limit as usize);
+                items.last().map(|i| encode_cursor(&i.value, i.kind))
+            } else {
+                None
+            };
+            Ok(Page { items, next })
+        })
+        .await
+    }
+
+    async fn sightings_of(&self, indicator: IndicatorId) -> Result<Vec<Sighting>> {
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {SIGHTING_COLUMNS} FROM sightings WHERE indicator_id = ?1 ORDER BY last_seen DESC, id DESC"
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let rows = stmt.query_map(params![indicator.get()], sighting_from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn stats(&self) -> Result<StoreStats> {
+        self.read(|conn| {
+            let grouped = |sql: &str| -> Result<Vec<(String, u64)>> {
+                let mut stmt = conn.prepare(sql)?;
+                let rows = stmt.query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                    ))
+                })?;
+                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            };
+            let count = |sql: &str| -> Result<u64> {
+                let n: i64 = conn.query_row(sql, [], |r| r.get(0))?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            };
+            Ok(StoreStats {
+                indicators_by_type: grouped(
+                    "SELECT kind, count(*) FROM indicators GROUP BY kind ORDER BY kind",
+                )?,
+                items_by_kind: grouped(
+                    "SELECT kind, count(*) FROM items GROUP BY kind ORDER BY kind",
+                )?,
+                sightings: count("SELECT count(*) FROM sightings")?,
+                sources: count("SELECT count(*) FROM sources")?,
+                jobs_pending: count(
+                    "SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')",
+                )?,
+            })
+        })
+        .await
+    }
+
+    async fn enqueue_job(&self, job: &NewJob) -> Result<Option<JobId>> {
+        let job = job.clone();
+        self.write(move |conn| {
+            let stamp = unix_micros(now());
+            let tx = conn.transaction()?;
+            if let Some(key) = &job.dedup_key {
+                // A job that failed for good must not block a new one with its key.
+                tx.execute(
+                    "DELETE FROM jobs WHERE dedup_key = ?1 AND status = 'failed'",
+                    params![key],
+                )?;
+            }
+            let id: Option<i64> = tx
+                .query_row(
+                    "INSERT INTO jobs (kind, payload, dedup_key, status, run_at, created_at)
+                     VALUES (?1, ?2, ?3, 'queued', ?4, ?5)
+                     ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+                    params![
+                        job.kind,
+                        job.payload,
+                        job.dedup_key,
+                        stamp + micros(job.delay),
+                        stamp
+                    ],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            tx.commit()?;
+            Ok(id.map(JobId::new))
+        })
+        .await
+    }
+
+    async fn lease_job(
+        &self,
+        worker: &str,
+        kinds: &[&str],
+        lease: Duration,
+    ) -> Result<Option<Job>> {
+        if kinds.is_empty() {
+            return Ok(None);
+        }
+        let worker = worker.to_owned();
+        let kinds: Vec<String> = kinds.iter().map(|k| (*k).to_owned()).collect();
+        self.write(move |conn| {
+            let stamp = unix_micros(now());
+            let placeholders = (0..kinds.len()).map(|i| format!("?{}", i + 4)).collect::<Vec<_>>().join(", ");
+            let sql = format!(
+                "UPDATE jobs SET status = 'running', leased_by = ?1, lease_until = ?2, attempts = attempts + 1
+                 WHERE id = (SELECT id FROM jobs WHERE kind IN ({placeholders})
+                   AND ((status = 'queued' AND run_at <= ?3) OR (status = 'running' AND lease_until < ?3))
+                   ORDER BY run_at, id LIMIT 1)
+                 RETURNING id, kind, payload, attempts"
+            );
+            let mut values: Vec<rusqlite::types::Value> = vec![
+                worker.into(),
+                (stamp + micros(lease)).into(),
+                stamp.into(),
+            ];
+            values.extend(kinds.into_iter().map(rusqlite::types::Value::from));
+            let job = conn
+                .query_row(&sql, rusqlite::params_from_iter(values), |r| {
+                    Ok(Job {
+                        id: JobId::new(r.get(0)?),
+                        kind: r.get(1)?,
+                        payload: r.get(2)?,
+                        attempts: u32::try_from(r.get::<_, i64>(3)?).unwrap_or(u32::MAX),
+                    })
+                })
+                .optional()?;
+            Ok(job)
+        })
+        .await
+    }
+
+    async fn complete_job(&self, id: JobId, worker: &str) -> Result<bool> {
+        let worker = worker.to_owned();
+        self.write(move |conn| {
+            let n = conn.execute(
+                "DELETE FROM jobs WHERE id = ?1 AND leased_by = ?2 AND status = 'running'",
+                params![id.get(), worker],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn fail_job(
+        &self,
+        id: JobId,
+        worker: &str,
+        error: &str,
+        retry_in: Option<Duration>,
+    ) -> Result<bool> {
+        let worker = worker.to_owned();
+        let error = error.to_owned();
+        self.write(move |conn| {
+            let stamp = unix_micros(now());
+            let n = match retry_in {
+                Some(delay) => conn.execute(
+                    "UPDATE jobs SET status = 'queued', run_at = ?3, leased_by = NULL, lease_until = NULL, last_error = ?4
+                     WHERE id = ?1 AND leased_by = ?2 AND status = 'running'",
+                    params![id.get(), worker, stamp + micros(delay), error],
+                )?,
+                None => conn.execute(
+                    "UPDATE jobs SET status = 'failed', leased_by = NULL, lease_until = NULL, last_error = ?3
+                     WHERE id = ?1 AND leased_by = ?2 AND status = 'running'",
+                    params![id.get(), worker, error],
+                )?,
+            };
+            Ok(n == 1)
+        })
+        .await
+    }
+}

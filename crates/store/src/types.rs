@@ -1,0 +1,121 @@
+//! Query and result types of the store interface.
+
+use rexist_core::{IndicatorStatus, IndicatorType, ItemId, ItemKind, JobId, SourceId, Tlp};
+use serde::Serialize;
+
+/// One page of results and the cursor of the next, if any.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page<T> {
+    /// The results.
+    pub items: Vec<T>,
+    /// Opaque cursor to pass for the next page.
+    pub next: Option<String>,
+}
+
+/// Filters for listing indicators.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IndicatorQuery {
+    /// Only this type.
+    pub kind: Option<IndicatorType>,
+    /// Only this exact canonical value.
+    pub value: Option<String>,
+    /// Only values starting with this.
+    pub prefix: Option<String>,
+    /// Only this status.
+    pub status: Option<IndicatorStatus>,
+    /// Only indicators whose TLP is at most this.
+    pub max_tlp: Option<Tlp>,
+    /// Cursor from the previous page.
+    pub after: Option<String>,
+    /// Page size (capped at 1000).
+    pub limit: u32,
+}
+
+/// Filters for searching items.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ItemQuery {
+    /// Full-text query over title and body (see [`crate::fts::TextQuery`]).
+    pub text: Option<String>,
+    /// Only this kind.
+    pub kind: Option<ItemKind>,
+    /// Only this source.
+    pub source: Option<SourceId>,
+    /// Only items whose TLP is at most this.
+    pub max_tlp: Option<Tlp>,
+    /// Cursor from the previous page.
+    pub before: Option<ItemId>,
+    /// Page size (capped at 1000).
+    pub limit: u32,
+}
+
+/// Largest page any listing returns.
+pub const MAX_PAGE: u32 = 1000;
+
+/// Clamps a requested page size to 1..=[`MAX_PAGE`], 50 when unset.
+pub(crate) fn page_size(limit: u32) -> u32 {
+    match limit {
+        0 => 50,
+        n => n.min(MAX_PAGE),
+    }
+}
+
+/// What happened to one item of an upsert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ItemChange {
+    /// Stored for the first time.
+    New(ItemId),
+    /// Existed with other content; updated.
+    Updated(ItemId),
+    /// Existed with the same content.
+    Unchanged(ItemId),
+}
+
+impl ItemChange {
+    /// The item's id.
+    pub fn id(self) -> ItemId {
+        match self {
+            Self::New(id) | Self::Updated(id) | Self::Unchanged(id) => id,
+        }
+    }
+}
+
+/// Counts over the whole store.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StoreStats {
+    /// Indicators per type, by type name.
+    pub indicators_by_type: Vec<(String, u64)>,
+    /// Items per kind, by kind name.
+    pub items_by_kind: Vec<(String, u64)>,
+    /// Number of sightings.
+    pub sightings: u64,
+    /// Number of sources.
+    pub sources: u64,
+    /// Jobs queued or running.
+    pub jobs_pending: u64,
+}
+
+/// A job to queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    /// What to do (`source.run`, `hunt.retro`, …).
+    pub kind: String,
+    /// Parameters, JSON.
+    pub payload: String,
+    /// At most one queued or running job per key.
+    pub dedup_key: Option<String>,
+    /// Delay before it is due.
+    pub delay: std::time::Duration,
+}
+
+/// A leased job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// Row id.
+    pub id: JobId,
+    /// What to do.
+    pub kind: String,
+    /// Parameters, JSON.
+    pub payload: String,
+    /// How many times it has been leased, this time included.
+    pub attempts: u32,
+}

@@ -1,0 +1,853 @@
+//! One behaviour, two backends: every test here runs against a fresh SQLite
+//! file and against PostgreSQL (a fresh schema per test, from
+//! `REXIST_TEST_DATABASE_URL`). A test that passes on one backend and fails
+//! on the other is a bug in the backend, not in the test.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use rexist_core::model::now;
+use rexist_core::{
+    Indicator, IndicatorType, ItemKind, Mention, NewItem, NewSighting, RunCounts, RunOutcome,
+    Source, SourceSpec, Tlp,
+};
+use rexist_store::postgres::PgStore;
+use rexist_store::sqlite::SqliteStore;
+use rexist_store::{IndicatorQuery, ItemChange, ItemQuery, NewJob, Store};
+use time::OffsetDateTime;
+
+/// A store under test and what keeps it alive (temp dir) or cleans it up (schema).
+struct Harness {
+    store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn sqlite() -> Option<Harness> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(&dir.path().join("rexist.db"))
+        .await
+        .expect("open sqlite");
+    store.migrate().await.expect("migrate sqlite");
+    Some(Harness {
+        store: Arc::new(store),
+        _dir: Some(dir),
+    })
+}
+
+static SCHEMA_SEQ: AtomicU32 = AtomicU32::new(0);
+
+async fn postgres() -> Option<Harness> {
+    let Ok(url) = std::env::var("REXIST_TEST_DATABASE_URL") else {
+        eprintln!(
+            "REXIST_TEST_DATABASE_URL not set: PostgreSQL half of the conformance suite skipped"
+        );
+        return None;
+    };
+    let schema = format!(
+        "rexist_t{}_{}_{}",
+        std::process::id(),
+        SCHEMA_SEQ.fetch_add(1, Ordering::Relaxed),
+        OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000_000
+    );
+    let store = PgStore::connect(&url, Some(&schema))
+        .await
+        .expect("connect postgres");
+    store.migrate().await.expect("migrate postgres");
+    Some(Harness {
+        store: Arc::new(store),
+        _dir: None,
+    })
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let h = super::sqlite().await.expect("sqlite harness");
+                    super::$name(h.store.clone()).await;
+                }
+            )*
+        }
+        mod postgres_backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(h) = super::postgres().await {
+                        super::$name(h.store.clone()).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    migrations_are_idempotent,
+    sources_register_and_toggle,
+    runs_record_counts_health_and_cursor,
+    reingest_adds_no_sighting_and_moves_last_seen,
+    indicators_filter_and_page,
+    concurrent_writers_lose_no_update,
+    random_batches_match_model,
+    items_upsert_and_full_text,
+    japanese_words_found_inside_sentences,
+    mentions_link_items_and_indicators,
+    job_queue_leases,
+    stats_count_everything,
+);
+
+fn spec(name: &str) -> SourceSpec {
+    SourceSpec {
+        name: name.to_owned(),
+        kind: "file".to_owned(),
+        enabled: true,
+        confidence: 70,
+        tlp: Tlp::Green,
+        tags: vec!["test".to_owned()],
+    }
+}
+
+fn sighting(kind: IndicatorType, value: &str, at: OffsetDateTime) -> NewSighting {
+    NewSighting {
+        indicator: Indicator::parse(kind, value).expect("valid indicator"),
+        item_id: None,
+        seen_at: at,
+        confidence: None,
+        tlp: None,
+        labels: vec!["botnet".to_owned()],
+    }
+}
+
+fn ips(range: std::ops::Range<u32>, at: OffsetDateTime) -> Vec<NewSighting> {
+    range
+        .map(|i| {
+            sighting(
+                IndicatorType::Ipv4,
+                &format!("10.{}.{}.{}", i >> 16 & 255, i >> 8 & 255, i & 255),
+                at,
+            )
+        })
+        .collect()
+}
+
+async fn source(store: &Arc<dyn Store>, name: &str) -> Source {
+    store
+        .upsert_source(&spec(name))
+        .await
+        .expect("upsert source")
+}
+
+async fn migrations_are_idempotent(store: Arc<dyn Store>) {
+    assert_eq!(
+        store.migrate().await.unwrap(),
+        0,
+        "second migrate applies nothing"
+    );
+}
+
+async fn sources_register_and_toggle(store: Arc<dyn Store>) {
+    let a = source(&store, "alpha").await;
+    assert_eq!(a.name, "alpha");
+    assert_eq!(a.tlp, Tlp::Green);
+    assert_eq!(a.tags, vec!["test"]);
+    let mut changed = spec("alpha");
+    changed.confidence = 20;
+    let again = store.upsert_source(&changed).await.unwrap();
+    assert_eq!(again.id, a.id, "same name, same source");
+    assert_eq!(again.confidence, 20);
+    source(&store, "beta").await;
+    let names: Vec<String> = store
+        .list_sources()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(names, ["alpha", "beta"]);
+    assert!(store.set_source_enabled("beta", false).await.unwrap());
+    assert!(!store.set_source_enabled("nope", false).await.unwrap());
+    assert!(!store.source_by_name("beta").await.unwrap().unwrap().enabled);
+    assert_eq!(store.source(a.id).await.unwrap().unwrap().name, "alpha");
+    assert!(store.source_by_name("gamma").await.unwrap().is_none());
+}
+
+async fn runs_record_counts_health_and_cursor(store: Arc<dyn Store>) {
+    let s = source(&store, "feed").await;
+    let run = store.start_run(s.id).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Running);
+    let mut counts = RunCounts {
+        parsed: 10,
+        new: 7,
+        ..RunCounts::default()
+    };
+    counts.reject("invalid ipv4: not a dotted-quad IPv4 address");
+    let done = store
+        .finish_run(run.id, RunOutcome::Success, &counts, Some("etag-1"), None)
+        .await
+        .unwrap();
+    assert_eq!(done.counts, counts);
+    assert!(done.finished_at.is_some());
+    let health = store.source(s.id).await.unwrap().unwrap().health;
+    assert!(health.last_success_at.is_some());
+    assert_eq!(health.consecutive_failures, 0);
+
+    for _ in 0..2 {
+        let r = store.start_run(s.id).await.unwrap();
+        store
+            .finish_run(
+                r.id,
+                RunOutcome::Failed,
+                &RunCounts::default(),
+                None,
+                Some("HTTP 500"),
+            )
+            .await
+            .unwrap();
+    }
+    let health = store.source(s.id).await.unwrap().unwrap().health;
+    assert_eq!(health.consecutive_failures, 2);
+    assert_eq!(health.last_error.as_deref(), Some("HTTP 500"));
+    assert_eq!(
+        store.last_cursor(s.id).await.unwrap().as_deref(),
+        Some("etag-1"),
+        "failed runs keep the cursor"
+    );
+
+    let runs = store.list_runs(Some(s.id), None, 2).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(runs[0].id > runs[1].id, "newest first");
+    let older = store
+        .list_runs(Some(s.id), Some(runs[1].id), 10)
+        .await
+        .unwrap();
+    assert_eq!(older.len(), 1);
+    assert_eq!(older[0].cursor.as_deref(), Some("etag-1"));
+
+    let r = store.start_run(s.id).await.unwrap();
+    store
+        .finish_run(r.id, RunOutcome::Success, &RunCounts::default(), None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .source(s.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .health
+            .consecutive_failures,
+        0
+    );
+}
+
+async fn reingest_adds_no_sighting_and_moves_last_seen(store: Arc<dyn Store>) {
+    let s = source(&store, "blocklist").await;
+    let t0 = now() - time::Duration::hours(2);
+    let batch = ips(0..500, t0);
+    let first = store.upsert_sightings(&s, &batch).await.unwrap();
+    assert_eq!(
+        (first.new, first.unchanged, first.new_indicators),
+        (500, 0, 500)
+    );
+
+    let t1 = now();
+    let again = store.upsert_sightings(&s, &ips(0..500, t1)).await.unwrap();
+    assert_eq!(
+        (again.new, again.unchanged, again.new_indicators),
+        (0, 500, 0)
+    );
+
+    let rec = store
+        .indicator(IndicatorType::Ipv4, "10.0.0.7")
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(rec.sightings, 1, "re-ingest adds no sighting");
+    assert_eq!(rec.first_seen, t0);
+    assert_eq!(rec.last_seen, t1, "re-ingest moves last_seen");
+    assert_eq!(rec.tlp, Tlp::Green, "source default TLP");
+    assert_eq!(rec.score, 70, "source default confidence");
+    let sightings = store.sightings_of(rec.id).await.unwrap();
+    assert_eq!(sightings.len(), 1);
+    assert_eq!((sightings[0].first_seen, sightings[0].last_seen), (t0, t1));
+    assert_eq!(sightings[0].labels, vec!["botnet"]);
+    assert!(sightings[0].listed);
+
+    // An older re-sighting does not move last_seen backwards.
+    store.upsert_sightings(&s, &ips(7..8, t0)).await.unwrap();
+    let rec = store
+        .indicator(IndicatorType::Ipv4, "10.0.0.7")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.last_seen, t1);
+
+    // Another source makes a second sighting of the same indicator.
+    let other = source(&store, "other").await;
+    let second = store
+        .upsert_sightings(&other, &ips(7..8, t1))
+        .await
+        .unwrap();
+    assert_eq!((second.new, second.new_indicators), (1, 0));
+    let rec = store
+        .indicator(IndicatorType::Ipv4, "10.0.0.7")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.sightings, 2);
+
+    // Duplicates inside one batch count once.
+    let dup = vec![
+        sighting(IndicatorType::Domain, "dup.example", t1),
+        sighting(IndicatorType::Domain, "dup.example", t1),
+    ];
+    let d = store.upsert_sightings(&s, &dup).await.unwrap();
+    assert_eq!((d.new, d.unchanged, d.new_indicators), (1, 1, 1));
+}
+
+async fn indicators_filter_and_page(store: Arc<dyn Store>) {
+    let s = source(&store, "mixed").await;
+    let t = now();
+    let mut batch = ips(0..120, t);
+    for d in [
+        "evil.com",
+        "a.evil.com",
+        "b.evil.com",
+        "evil.org",
+        "benign.net",
+    ] {
+        batch.push(sighting(IndicatorType::Domain, d, t));
+    }
+    batch.push(sighting(IndicatorType::Url, "http://evil.com/x", t));
+    store.upsert_sightings(&s, &batch).await.unwrap();
+
+    let by_type = |kind| IndicatorQuery {
+        kind: Some(kind),
+        limit: 1000,
+        ..IndicatorQuery::default()
+    };
+    assert_eq!(
+        store
+            .list_indicators(&by_type(IndicatorType::Domain))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        5
+    );
+    assert_eq!(
+        store
+            .list_indicators(&by_type(IndicatorType::Ipv4))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        120
+    );
+
+    let exact = IndicatorQuery {
+        value: Some("evil.org".into()),
+        ..IndicatorQuery::default()
+    };
+    let page = store.list_indicators(&exact).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].kind, IndicatorType::Domain);
+
+    let prefix = IndicatorQuery {
+        prefix: Some("evil.".into()),
+        ..IndicatorQuery::default()
+    };
+    let values: Vec<String> = store
+        .list_indicators(&prefix)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|i| i.value)
+        .collect();
+    assert_eq!(values, ["evil.com", "evil.org"]);
+    let prefix_any = IndicatorQuery {
+        prefix: Some("http://evil".into()),
+        ..IndicatorQuery::default()
+    };
+    assert_eq!(
+        store
+            .list_indicators(&prefix_any)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+
+    // Paging visits every indicator once, in value order.
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let q = IndicatorQuery {
+            after: after.clone(),
+            limit: 17,
+            ..IndicatorQuery::default()
+        };
+        let page = store.list_indicators(&q).await.unwrap();
+        seen.extend(page.items.into_iter().map(|i| i.value));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 126);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(seen, sorted);
+
+    let restricted = IndicatorQuery {
+        max_tlp: Some(Tlp::Clear),
+        ..IndicatorQuery::default()
+    };
+    assert!(
+        store
+            .list_indicators(&restricted)
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "green data hidden from clear-only"
+    );
+
+    let bad = IndicatorQuery {
+        after: Some("garbage".into()),
+        ..IndicatorQuery::default()
+    };
+    assert!(store.list_indicators(&bad).await.is_err());
+}
+
+async fn concurrent_writers_lose_no_update(store: Arc<dyn Store>) {
+    let a = source(&store, "writer-a").await;
+    let b = source(&store, "writer-b").await;
+    let t = now();
+    let mut tasks = Vec::new();
+    for (src, offset) in [
+        (a.clone(), 0u32),
+        (b.clone(), 100),
+        (a.clone(), 50),
+        (b.clone(), 0),
+    ] {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let batch = ips(offset..offset + 300, t);
+            let mut total = rexist_core::UpsertSummary::default();
+            for chunk in batch.chunks(60) {
+                total.add(
+                    store
+                        .upsert_sightings(&src, chunk)
+                        .await
+                        .expect("concurrent upsert"),
+                );
+            }
+            total
+        }));
+    }
+    let mut new = 0;
+    for t in tasks {
+        new += t.await.unwrap().new;
+    }
+    // Source a covers 0..350, source b covers 0..400: 750 distinct sightings.
+    assert_eq!(new, 750);
+    let q = IndicatorQuery {
+        kind: Some(IndicatorType::Ipv4),
+        limit: 1000,
+        ..IndicatorQuery::default()
+    };
+    let all = store.list_indicators(&q).await.unwrap().items;
+    assert_eq!(all.len(), 400);
+    let total: u64 = all.iter().map(|i| i.sightings).sum();
+    assert_eq!(total, 750, "every sighting counted exactly once");
+}
+
+/// Random batches against an in-memory model of which sightings exist.
+async fn random_batches_match_model(store: Arc<dyn Store>) {
+    let sources = [source(&store, "m1").await, source(&store, "m2").await];
+    let mut model: BTreeSet<(usize, String)> = BTreeSet::new();
+    let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let t = now();
+    for _ in 0..25 {
+        let which = usize::try_from(next() % 2).unwrap();
+        let len = next() % 40;
+        let batch: Vec<NewSighting> = (0..len)
+            .map(|_| {
+                sighting(
+                    IndicatorType::Domain,
+                    &format!("d{}.example", next() % 60),
+                    t,
+                )
+            })
+            .collect();
+        let mut expected_new = 0;
+        for s in &batch {
+            if model.insert((which, s.indicator.value().to_owned())) {
+                expected_new += 1;
+            }
+        }
+        let got = store
+            .upsert_sightings(&sources[which], &batch)
+            .await
+            .unwrap();
+        assert_eq!(got.new, expected_new);
+        assert_eq!(got.new + got.unchanged, len);
+    }
+    let mut per_value: BTreeMap<String, u64> = BTreeMap::new();
+    for (_, v) in &model {
+        *per_value.entry(v.clone()).or_default() += 1;
+    }
+    for (value, count) in per_value {
+        let rec = store
+            .indicator(IndicatorType::Domain, &value)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(rec.sightings, count, "{value}");
+    }
+}
+
+fn item(id: &str, title: &str, body: &str) -> NewItem {
+    NewItem {
+        kind: ItemKind::News,
+        external_id: id.to_owned(),
+        title: title.to_owned(),
+        body: body.to_owned(),
+        url: Some(format!("https://news.example/{id}")),
+        lang: Some("en".to_owned()),
+        published_at: Some(now()),
+        tlp: Tlp::Clear,
+        tags: vec!["news".to_owned()],
+        extra: serde_json::json!({"author": "someone"}),
+    }
+}
+
+async fn items_upsert_and_full_text(store: Arc<dyn Store>) {
+    let s = source(&store, "news").await;
+    let items = vec![
+        item(
+            "1",
+            "Log4Shell exploited",
+            "Attackers exploit CVE-2021-44228 in Apache Log4j.",
+        ),
+        item(
+            "2",
+            "Ransomware wave",
+            "A new ransomware family encrypts NAS devices.",
+        ),
+        item(
+            "3",
+            "Phishing kit",
+            "Kit targets Office365 logins via evil.com lures.",
+        ),
+    ];
+    let changes = store.upsert_items(s.id, &items).await.unwrap();
+    assert!(changes.iter().all(|c| matches!(c, ItemChange::New(_))));
+    let again = store.upsert_items(s.id, &items).await.unwrap();
+    assert!(again.iter().all(|c| matches!(c, ItemChange::Unchanged(_))));
+    assert_eq!(again[0].id(), changes[0].id());
+
+    let search = |text: &str| ItemQuery {
+        text: Some(text.to_owned()),
+        ..ItemQuery::default()
+    };
+    let titles = |page: rexist_store::Page<rexist_core::Item>| -> Vec<String> {
+        page.items.into_iter().map(|i| i.content.title).collect()
+    };
+    assert_eq!(
+        titles(store.search_items(&search("log4j")).await.unwrap()),
+        ["Log4Shell exploited"]
+    );
+    assert_eq!(
+        titles(store.search_items(&search("CVE-2021-44228")).await.unwrap()),
+        ["Log4Shell exploited"]
+    );
+    assert_eq!(
+        titles(store.search_items(&search("evil.com")).await.unwrap()),
+        ["Phishing kit"]
+    );
+    assert_eq!(
+        titles(store.search_items(&search("ransom*")).await.unwrap()),
+        ["Ransomware wave"]
+    );
+    assert!(
+        store
+            .search_items(&search("ransomware log4j"))
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "terms are ANDed"
+    );
+    assert!(
+        store
+            .search_items(&search("\" OR ( *"))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+
+    // An update replaces the indexed text.
+    let mut changed = items[1].clone();
+    changed.body = "Now it targets routers.".to_owned();
+    let upd = store.upsert_items(s.id, &[changed]).await.unwrap();
+    assert_eq!(upd, vec![ItemChange::Updated(changes[1].id())]);
+    assert!(
+        store
+            .search_items(&search("NAS"))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert_eq!(
+        titles(store.search_items(&search("routers")).await.unwrap()),
+        ["Ransomware wave"]
+    );
+    let stored = store.item(changes[1].id()).await.unwrap().unwrap();
+    assert_eq!(
+        stored.content.extra,
+        serde_json::json!({"author": "someone"})
+    );
+    assert!(stored.updated_at >= stored.created_at);
+
+    // Newest first, paged.
+    let first = store
+        .search_items(&ItemQuery {
+            limit: 2,
+            ..ItemQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(first.items.len(), 2);
+    let before = first.next.as_deref().unwrap().parse().unwrap();
+    let rest = store
+        .search_items(&ItemQuery {
+            before: Some(before),
+            ..ItemQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rest.items.len(), 1);
+    assert!(rest.next.is_none());
+    let vulns = ItemQuery {
+        kind: Some(ItemKind::Vuln),
+        ..ItemQuery::default()
+    };
+    assert!(store.search_items(&vulns).await.unwrap().items.is_empty());
+}
+
+async fn japanese_words_found_inside_sentences(store: Arc<dyn Store>) {
+    let s = source(&store, "jvn").await;
+    let mut ja = item(
+        "jvn-1",
+        "Apache Struts 2 における脆弱性",
+        "攻撃者はこの製品の脆弱性を悪用し、任意のコードを実行する可能性があります。",
+    );
+    ja.lang = Some("ja".to_owned());
+    let other = item("en-1", "Patch Tuesday", "Nothing Japanese here.");
+    store.upsert_items(s.id, &[ja, other]).await.unwrap();
+    for q in ["脆弱性", "悪用", "任意のコード", "Struts 脆弱性", "脆"] {
+        let page = store
+            .search_items(&ItemQuery {
+                text: Some(q.to_owned()),
+                ..ItemQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 1, "query {q}");
+        assert_eq!(page.items[0].content.external_id, "jvn-1");
+    }
+    let none = store
+        .search_items(&ItemQuery {
+            text: Some("脆弱化".to_owned()),
+            ..ItemQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(none.items.is_empty());
+}
+
+async fn mentions_link_items_and_indicators(store: Arc<dyn Store>) {
+    let s = source(&store, "blog").await;
+    let ids = store
+        .upsert_items(
+            s.id,
+            &[item("m1", "IOC dump", "C2 at 192.0.2.7 and evil.com")],
+        )
+        .await
+        .unwrap();
+    let item_id = ids[0].id();
+    let mention = |kind, value: &str, start, end| Mention {
+        indicator: Indicator::parse(kind, value).unwrap(),
+        start,
+        end,
+        defanged: false,
+    };
+    let mentions = vec![
+        mention(IndicatorType::Ipv4, "192.0.2.7", 6, 15),
+        mention(IndicatorType::Domain, "evil.com", 20, 28),
+    ];
+    let first = store.record_mentions(&s, item_id, &mentions).await.unwrap();
+    assert_eq!((first.new, first.new_indicators), (2, 2));
+    let again = store.record_mentions(&s, item_id, &mentions).await.unwrap();
+    assert_eq!((again.new, again.unchanged), (0, 2));
+    let rec = store
+        .indicator(IndicatorType::Domain, "evil.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let sightings = store.sightings_of(rec.id).await.unwrap();
+    assert_eq!(sightings.len(), 1);
+    assert_eq!(sightings[0].item_id, Some(item_id));
+    // The same indicator in a feed (no item) is a separate sighting.
+    let feed = store
+        .upsert_sightings(&s, &[sighting(IndicatorType::Domain, "evil.com", now())])
+        .await
+        .unwrap();
+    assert_eq!(feed.new, 1);
+    assert_eq!(store.sightings_of(rec.id).await.unwrap().len(), 2);
+}
+
+async fn job_queue_leases(store: Arc<dyn Store>) {
+    let job = |key: Option<&str>| NewJob {
+        kind: "source.run".to_owned(),
+        payload: r#"{"source":"x"}"#.to_owned(),
+        dedup_key: key.map(str::to_owned),
+        delay: Duration::ZERO,
+    };
+    let id = store
+        .enqueue_job(&job(Some("run:x")))
+        .await
+        .unwrap()
+        .expect("queued");
+    assert!(
+        store
+            .enqueue_job(&job(Some("run:x")))
+            .await
+            .unwrap()
+            .is_none(),
+        "deduplicated"
+    );
+    assert!(
+        store
+            .lease_job("w1", &["other.kind"], Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let leased = store
+        .lease_job("w1", &["source.run"], Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((leased.id, leased.attempts), (id, 1));
+    assert!(
+        store
+            .lease_job("w2", &["source.run"], Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_none(),
+        "leased once"
+    );
+    assert!(
+        !store.complete_job(id, "w2").await.unwrap(),
+        "only the holder completes"
+    );
+
+    // Failing with a retry delay makes it due later, not now.
+    assert!(
+        store
+            .fail_job(id, "w1", "HTTP 503", Some(Duration::from_secs(3600)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .lease_job("w2", &["source.run"], Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // An expired lease is taken over by another worker.
+    let quick = store
+        .enqueue_job(&job(Some("run:y")))
+        .await
+        .unwrap()
+        .unwrap();
+    let l1 = store
+        .lease_job("w1", &["source.run"], Duration::from_millis(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(l1.id, quick);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let l2 = store
+        .lease_job("w2", &["source.run"], Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((l2.id, l2.attempts), (quick, 2));
+    assert!(
+        !store.complete_job(quick, "w1").await.unwrap(),
+        "the old holder lost its lease"
+    );
+    assert!(store.complete_job(quick, "w2").await.unwrap());
+    assert!(
+        store
+            .enqueue_job(&job(Some("run:y")))
+            .await
+            .unwrap()
+            .is_some(),
+        "a completed key is free again"
+    );
+
+    // Failed for good frees the key too.
+    let l3 = store
+        .lease_job("w3", &["source.run"], Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(store.fail_job(l3.id, "w3", "gave up", None).await.unwrap());
+    assert!(
+        store
+            .enqueue_job(&job(Some("run:y")))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+async fn stats_count_everything(store: Arc<dyn Store>) {
+    let s = source(&store, "stats").await;
+    let t = now();
+    let mut batch = ips(0..3, t);
+    batch.push(sighting(IndicatorType::Sha256, &"a".repeat(64), t));
+    store.upsert_sightings(&s, &batch).await.unwrap();
+    store
+        .upsert_items(s.id, &[item("s1", "t", "b")])
+        .await
+        .unwrap();
+    let stats = store.stats().await.unwrap();
+    assert_eq!(
+        stats.indicators_by_type,
+        vec![("ipv4".to_owned(), 3), ("sha256".to_owned(), 1)]
+    );
+    assert_eq!(stats.items_by_kind, vec![("news".to_owned(), 1)]);
+    assert_eq!((stats.sightings, stats.sources), (4, 1));
+}
