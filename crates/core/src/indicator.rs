@@ -187,9 +187,12 @@ impl Indicator {
 
     /// Detects the type of `raw` and parses it (see [`IndicatorType::detect`]).
     pub fn detect(raw: &str) -> Result<Self, InvalidIndicator> {
-        let kind = IndicatorType::detect(raw)
-            .ok_or_else(|| InvalidIndicator::Undetected(truncate(raw, 80)))?;
-        Self::parse(kind, raw)
+        match IndicatorType::detect(raw) {
+            Some(kind) => Self::parse(kind, raw),
+            // A dotted quad that fails is a bad IPv4, not an unknown thing: say so.
+            None if looks_like_ipv4(raw.trim()) => Self::parse(IndicatorType::Ipv4, raw),
+            None => Err(InvalidIndicator::Undetected(truncate(raw, 80))),
+        }
     }
 
     /// The indicator's type.
@@ -257,6 +260,10 @@ pub fn canonicalize(kind: IndicatorType, raw: &str) -> Result<String, InvalidInd
         IndicatorType::Asn => canonical_asn(raw).ok_or_else(|| invalid("not an AS number")),
         IndicatorType::Btc => canonical_btc(raw).map_err(invalid),
     }
+}
+
+fn looks_like_ipv4(s: &str) -> bool {
+    s.split('.').count() == 4 && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
 }
 
 /// Longest value accepted (URLs in the wild rarely exceed 2 KB; 8 KB leaves room).
@@ -503,7 +510,7 @@ fn canonical_asn(raw: &str) -> Option<String> {
         return None;
     }
     let n: u64 = digits.parse().ok()?;
-    (n <= u64::from(u32::MAX)).then(|| format!("AS{n}"))
+    u32::try_from(n).is_ok().then(|| format!("AS{n}"))
 }
 
 fn canonical_btc(raw: &str) -> Result<String, &'static str> {
@@ -799,6 +806,8 @@ mod tests {
             assert_eq!(IndicatorType::detect(raw), Some(kind), "{raw}");
         }
         assert_eq!(IndicatorType::detect("12345"), None);
+        let bad_ip = Indicator::detect("1.2.3.999").unwrap_err();
+        assert!(bad_ip.reason().starts_with("invalid ipv4"), "{bad_ip}");
         assert_eq!(IndicatorType::detect("not an indicator"), None);
     }
 

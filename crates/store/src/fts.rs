@@ -108,7 +108,7 @@ pub struct QueryTerm {
 }
 
 impl TextQuery {
-    /// Parses user input: words are ANDed, `"quoted phrases"` kept together,
+    /// Parses user input: words are all required, `"quoted phrases"` kept together,
     /// a trailing `*` makes a prefix. Returns `None` if nothing searchable remains.
     pub fn parse(input: &str) -> Option<TextQuery> {
         let mut terms = Vec::new();

@@ -3,6 +3,8 @@
 //! `REXIST_TEST_DATABASE_URL`). A test that passes on one backend and fails
 //! on the other is a bug in the backend, not in the test.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -22,6 +24,19 @@ use time::OffsetDateTime;
 struct Harness {
     store: Arc<dyn Store>,
     _dir: Option<tempfile::TempDir>,
+    schema: Option<(String, String)>,
+}
+
+impl Harness {
+    /// Drops the PostgreSQL schema of a passed test (a failed one is kept to inspect).
+    async fn cleanup(self) {
+        if let Some((url, schema)) = self.schema {
+            drop(self.store);
+            rexist_store::postgres::drop_schema(&url, &schema)
+                .await
+                .expect("drop test schema");
+        }
+    }
 }
 
 async fn sqlite() -> Option<Harness> {
@@ -33,6 +48,7 @@ async fn sqlite() -> Option<Harness> {
     Some(Harness {
         store: Arc::new(store),
         _dir: Some(dir),
+        schema: None,
     })
 }
 
@@ -58,6 +74,7 @@ async fn postgres() -> Option<Harness> {
     Some(Harness {
         store: Arc::new(store),
         _dir: None,
+        schema: Some((url, schema)),
     })
 }
 
@@ -69,6 +86,7 @@ macro_rules! conformance {
                 async fn $name() {
                     let h = super::sqlite().await.expect("sqlite harness");
                     super::$name(h.store.clone()).await;
+                    h.cleanup().await;
                 }
             )*
         }
@@ -78,6 +96,7 @@ macro_rules! conformance {
                 async fn $name() {
                     if let Some(h) = super::postgres().await {
                         super::$name(h.store.clone()).await;
+                        h.cleanup().await;
                     }
                 }
             )*
@@ -603,7 +622,7 @@ async fn items_upsert_and_full_text(store: Arc<dyn Store>) {
 
     // An update replaces the indexed text.
     let mut changed = items[1].clone();
-    changed.body = "Now it targets routers.".to_owned();
+    "Now it targets routers.".clone_into(&mut changed.body);
     let upd = store.upsert_items(s.id, &[changed]).await.unwrap();
     assert_eq!(upd, vec![ItemChange::Updated(changes[1].id())]);
     assert!(

@@ -60,6 +60,20 @@ impl PgStore {
         let mut options = PgConnectOptions::from_str(url).map_err(|e| {
             StoreError::invalid(format!("invalid PostgreSQL URL {}: {e}", redact_url(url)))
         })?;
+        // One direct connection first: it fails fast with the real cause
+        // (refused, unknown host, bad password) where a pool would only time out.
+        let mut conn = tokio::time::timeout(
+            Duration::from_secs(10),
+            sqlx::PgConnection::connect_with(&options),
+        )
+        .await
+        .map_err(|_| {
+            StoreError::unavailable(format!(
+                "cannot connect to PostgreSQL at {}: no answer within 10 s",
+                redact_url(url)
+            ))
+        })?
+        .map_err(unreachable)?;
         if let Some(schema) = schema {
             if !schema
                 .bytes()
@@ -69,15 +83,12 @@ impl PgStore {
                     "invalid schema name {schema:?}"
                 )));
             }
-            let mut conn = sqlx::PgConnection::connect_with(&options)
-                .await
-                .map_err(unreachable)?;
-            sqlx::raw_sql(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-                .execute(&mut conn)
+            (&mut conn)
+                .execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str())
                 .await?;
-            conn.close().await?;
             options = options.options([("search_path", schema)]);
         }
+        conn.close().await?;
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
@@ -95,6 +106,13 @@ impl PgStore {
         chunk: &[(NewSighting, i64)],
     ) -> Result<(UpsertSummary, Vec<i64>)> {
         // 1. Indicators, deduplicated and sorted by (value, kind): the lock order.
+        struct SAgg<'a> {
+            first: i64,
+            last: i64,
+            confidence: i16,
+            tlp: i16,
+            labels: &'a [String],
+        }
         struct Agg {
             first: i64,
             last: i64,
@@ -181,13 +199,6 @@ impl PgStore {
         }
 
         // 2. Sightings, deduplicated and sorted by (indicator, item).
-        struct SAgg<'a> {
-            first: i64,
-            last: i64,
-            confidence: i16,
-            tlp: i16,
-            labels: &'a [String],
-        }
         let mut sightings: BTreeMap<(i64, i64), SAgg<'_>> = BTreeMap::new();
         for ((s, item), id) in chunk.iter().zip(&row_ids) {
             let seen = unix_micros(s.seen_at);
@@ -589,9 +600,9 @@ impl Store for PgStore {
              ORDER BY id DESC LIMIT $6"
         ))
         .bind(text)
-        .bind(query.kind.map(|k| k.as_str()))
+        .bind(query.kind.map(rexist_core::ItemKind::as_str))
         .bind(query.source.map(SourceId::get))
-        .bind(query.max_tlp.map(|t| t.rank()))
+        .bind(query.max_tlp.map(rexist_core::Tlp::rank))
         .bind(query.before.map(ItemId::get))
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
@@ -707,8 +718,8 @@ impl Store for PgStore {
         .bind(&query.value)
         .bind(&query.prefix)
         .bind(upper)
-        .bind(query.status.map(|s| s.as_str()))
-        .bind(query.max_tlp.map(|t| t.rank()))
+        .bind(query.status.map(rexist_core::IndicatorStatus::as_str))
+        .bind(query.max_tlp.map(rexist_core::Tlp::rank))
         .bind(after_value)
         .bind(after_kind)
         .bind(i64::from(limit) + 1)
@@ -871,4 +882,26 @@ impl Store for PgStore {
         };
         Ok(done.rows_affected() == 1)
     }
+}
+
+/// Drops a schema made by [`PgStore::connect`] with `schema` (benchmarks and
+/// tests clean up after themselves).
+pub async fn drop_schema(url: &str, schema: &str) -> Result<()> {
+    if !schema
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Err(StoreError::invalid(format!(
+            "invalid schema name {schema:?}"
+        )));
+    }
+    let options = PgConnectOptions::from_str(url).map_err(|e| {
+        StoreError::invalid(format!("invalid PostgreSQL URL {}: {e}", redact_url(url)))
+    })?;
+    let mut conn = sqlx::PgConnection::connect_with(&options).await?;
+    (&mut conn)
+        .execute(format!("DROP SCHEMA IF EXISTS {schema} CASCADE").as_str())
+        .await?;
+    conn.close().await?;
+    Ok(())
 }

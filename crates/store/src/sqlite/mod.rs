@@ -549,9 +549,9 @@ impl Store for SqliteStore {
             let rows = stmt.query_map(
                 params![
                     text,
-                    q.kind.map(|k| k.as_str()),
+                    q.kind.map(rexist_core::ItemKind::as_str),
                     q.source.map(SourceId::get),
-                    q.max_tlp.map(|t| t.rank()),
+                    q.max_tlp.map(rexist_core::Tlp::rank),
                     q.before.map(ItemId::get),
                     i64::from(limit) + 1
                 ],
@@ -661,8 +661,8 @@ impl Store for SqliteStore {
                     q.value,
                     q.prefix,
                     upper,
-                    q.status.map(|s| s.as_str()),
-                    q.max_tlp.map(|t| t.rank()),
+                    q.status.map(rexist_core::IndicatorStatus::as_str),
+                    q.max_tlp.map(rexist_core::Tlp::rank),
                     after_value,
                     after_kind,
                     i64::from(limit) + 1

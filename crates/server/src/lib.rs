@@ -1,0 +1,77 @@
+//! rexist's HTTP server: a minimal HTML home page, `/healthz`, `/metrics`
+//! (Prometheus text) and the JSON REST API under `/api/v1`.
+//!
+//! Handlers only translate HTTP to store calls and back; errors become the
+//! one JSON error body in [`error`]. Start with [`router`].
+
+pub mod api;
+pub mod error;
+mod home;
+mod metrics;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use rexist_store::Store;
+
+pub use metrics::RequestCounters;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Counts of answered requests, for `/metrics`.
+    pub requests: Arc<RequestCounters>,
+}
+
+impl AppState {
+    /// State over `store` with fresh counters.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            requests: Arc::new(RequestCounters::default()),
+        }
+    }
+}
+
+/// The application's routes.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/indicators", get(api::indicators))
+        .route("/indicators/{type}/{*value}", get(api::indicator))
+        .route("/items", get(api::items))
+        .route("/items/{id}", get(api::item))
+        .route("/sources", get(api::sources))
+        .route("/sources/{name}", get(api::source))
+        .route("/sources/{name}/runs", get(api::source_runs))
+        .route("/runs", get(api::runs))
+        .fallback(api::not_found);
+    Router::new()
+        .route("/", get(home::page))
+        .route("/healthz", get(metrics::healthz))
+        .route("/metrics", get(metrics::metrics))
+        .nest("/api/v1", api)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count_requests,
+        ))
+        .with_state(state)
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub(crate) fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -1,0 +1,250 @@
+//! `rexist bench …`: throughput measurements whose figures go in the README.
+//!
+//! `bench ingest --rows N` stores N generated indicators as new sightings into
+//! a fresh store, then ingests the same N rows again, through the same path
+//! as `ingest file` (parse → canonicalise → batched upsert, the generator on
+//! its own thread). Rows are generated batch by batch, so memory stays flat
+//! whatever N is; the peak RSS line shows it.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use rexist_core::model::now;
+use rexist_core::{Indicator, IndicatorType, NewSighting, UpsertSummary};
+use rexist_store::Store;
+use rexist_store::postgres::{PgStore, drop_schema};
+use rexist_store::sqlite::SqliteStore;
+use tokio::sync::mpsc;
+
+use super::ingest::{BATCH, ensure_source};
+use crate::config::Config;
+
+/// `bench` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Sightings per second into a fresh store: new, then the same rows again.
+    Ingest(IngestArgs),
+}
+
+/// Arguments of `bench ingest`.
+#[derive(Debug, clap::Args)]
+pub struct IngestArgs {
+    /// Number of generated indicators.
+    #[arg(long, default_value_t = 1_000_000)]
+    rows: u64,
+    /// PostgreSQL URL to measure instead of SQLite (a fresh schema is made and dropped).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "REXIST_BENCH_DATABASE_URL",
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
+}
+
+/// Runs a `bench` subcommand.
+pub async fn run(_config: &Config, command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Ingest(args) => ingest(args).await,
+    }
+}
+
+/// A deterministic pseudo-random 64-bit value of `i` (splitmix64).
+fn mix(i: u64) -> u64 {
+    let mut z = i.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The `i`-th generated indicator: a mix of IPv4, domains, URLs and SHA-256
+/// digests, as a blocklist-heavy store holds them. Distinct for distinct `i`.
+pub fn generated(i: u64) -> (IndicatorType, String) {
+    match i % 20 {
+        0..=7 => {
+            // Counter bits spread over the address so every i is distinct.
+            let a = i;
+            let v = format!(
+                "{}.{}.{}.{}",
+                1 + (a >> 24) % 223,
+                (a >> 16) & 255,
+                (a >> 8) & 255,
+                a & 255
+            );
+            (IndicatorType::Ipv4, v)
+        }
+        8..=12 => (
+            IndicatorType::Domain,
+            format!("h{:x}.bench-{}.example.com", i, i % 97),
+        ),
+        13..=16 => (
+            IndicatorType::Url,
+            format!("http://h{:x}.example.net/gate.php?id={}", i % 50_000, i),
+        ),
+        _ => {
+            let mut hex = String::with_capacity(64);
+            for k in 0..4 {
+                let _ = write!(hex, "{:016x}", mix(i * 4 + k));
+            }
+            (IndicatorType::Sha256, hex)
+        }
+    }
+}
+
+fn generate_batches(rows: u64, tx: &mpsc::Sender<Vec<NewSighting>>) -> Result<()> {
+    let seen_at = now();
+    let mut start = 0;
+    while start < rows {
+        let end = (start + BATCH as u64).min(rows);
+        let mut batch = Vec::with_capacity(BATCH);
+        for i in start..end {
+            let (kind, value) = generated(i);
+            let indicator = Indicator::parse(kind, &value)
+                .with_context(|| format!("generated {kind} {value}"))?;
+            batch.push(NewSighting {
+                indicator,
+                item_id: None,
+                seen_at,
+                confidence: None,
+                tlp: None,
+                labels: Vec::new(),
+            });
+        }
+        if tx.blocking_send(batch).is_err() {
+            break;
+        }
+        start = end;
+    }
+    Ok(())
+}
+
+async fn pass(store: &Arc<dyn Store>, rows: u64) -> Result<(UpsertSummary, Duration)> {
+    let source = ensure_source(store, "bench", "bench", None, None).await?;
+    let (tx, mut rx) = mpsc::channel(4);
+    let started = Instant::now();
+    let producer = tokio::task::spawn_blocking(move || generate_batches(rows, &tx));
+    let mut total = UpsertSummary::default();
+    while let Some(batch) = rx.recv().await {
+        total.add(store.upsert_sightings(&source, &batch).await?);
+    }
+    producer.await.context("generator task")??;
+    Ok((total, started.elapsed()))
+}
+
+/// Formats `n` with thousands separators.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn per_second(rows: u64, elapsed: Duration) -> u64 {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
+    let rate = (rows as f64 / secs).round() as u64;
+    rate
+}
+
+/// Peak resident set size of this process in KiB (Linux `VmHWM`).
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+async fn ingest(args: IngestArgs) -> Result<ExitCode> {
+    if args.rows == 0 {
+        bail!("--rows must be at least 1");
+    }
+    let mut _dir = None;
+    let mut schema = None;
+    let store: Arc<dyn Store> = if let Some(url) = &args.database_url {
+        let name = format!("rexist_bench_{}", std::process::id());
+        let store = PgStore::connect(url, Some(&name)).await?;
+        schema = Some(name);
+        Arc::new(store)
+    } else {
+        let dir = tempfile::tempdir().context("temporary data directory")?;
+        let store = SqliteStore::open(&dir.path().join("rexist.db")).await?;
+        _dir = Some(dir);
+        Arc::new(store)
+    };
+    store.migrate().await?;
+    let backend = store.backend().as_str();
+    let result = async {
+        let (first, t1) = pass(&store, args.rows).await?;
+        if first.new != args.rows {
+            bail!("expected {} new sightings, stored {}", args.rows, first.new);
+        }
+        println!(
+            "{backend} new sightings: {}/s ({} rows in {:.2} s)",
+            thousands(per_second(args.rows, t1)),
+            thousands(args.rows),
+            t1.as_secs_f64()
+        );
+        let (second, t2) = pass(&store, args.rows).await?;
+        if second.new != 0 || second.unchanged != args.rows {
+            bail!(
+                "re-ingest stored {} new sightings; expected none",
+                second.new
+            );
+        }
+        println!(
+            "{backend} re-ingest: {}/s ({} rows in {:.2} s)",
+            thousands(per_second(args.rows, t2)),
+            thousands(args.rows),
+            t2.as_secs_f64()
+        );
+        Ok(())
+    }
+    .await;
+    if let (Some(url), Some(name)) = (&args.database_url, &schema) {
+        if let Err(e) = drop_schema(url, name).await {
+            eprintln!("rexist: could not drop benchmark schema {name}: {e}");
+        }
+    }
+    result?;
+    if let Some(kib) = peak_rss_kib() {
+        println!("peak rss: {} MiB", kib / 1024);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_values_are_valid_and_distinct() {
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..20_000 {
+            let (kind, value) = generated(i);
+            let parsed = Indicator::parse(kind, &value).unwrap_or_else(|e| panic!("{i}: {e}"));
+            assert_eq!(parsed.value(), value, "generated values are canonical");
+            assert!(seen.insert((kind, value)), "{i} repeats");
+        }
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+}

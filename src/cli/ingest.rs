@@ -1,0 +1,544 @@
+//! `rexist ingest file`: load a local list of indicators — one per line, or
+//! one column of a CSV file — as sightings of a source, with a progress bar
+//! and a summary. A bad line is rejected with its line number and counted;
+//! the rest is stored. The load is recorded as a run of the source.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use rexist_core::model::now;
+use rexist_core::{
+    Indicator, IndicatorType, NewSighting, RunCounts, RunOutcome, Source, SourceSpec, Tlp,
+};
+use rexist_store::Store;
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+
+/// `ingest` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Load indicators from a local file (one per line, or a CSV column).
+    File(FileArgs),
+}
+
+/// Arguments of `ingest file`.
+#[derive(Debug, clap::Args)]
+pub struct FileArgs {
+    /// The file to read (`-` for standard input).
+    path: PathBuf,
+    /// Source the sightings are recorded under (created as kind `file` if new).
+    #[arg(long)]
+    source: String,
+    /// Indicator type of every value; detected per value when omitted.
+    #[arg(long = "type", value_name = "TYPE")]
+    kind: Option<IndicatorType>,
+    /// Read this CSV column: a number counting from 1, or a header name.
+    #[arg(long, value_name = "N|NAME")]
+    column: Option<String>,
+    /// CSV field delimiter.
+    #[arg(long, default_value = ",", value_name = "CHAR")]
+    delimiter: char,
+    /// TLP of a new source [default: clear].
+    #[arg(long)]
+    tlp: Option<Tlp>,
+    /// Confidence 0–100 of a new source [default: 50].
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=100))]
+    confidence: Option<u8>,
+    /// Label added to every sighting (repeatable), e.g. `--label botnet`.
+    #[arg(long = "label")]
+    labels: Vec<String>,
+}
+
+/// Rows per store batch.
+pub const BATCH: usize = 5000;
+/// Rejections printed with their line number; the rest are only counted.
+const SHOWN_REJECTIONS: usize = 20;
+
+/// Runs an `ingest` subcommand.
+pub async fn run(config: &Config, command: Command) -> Result<ExitCode> {
+    match command {
+        Command::File(args) => file(config, args).await,
+    }
+}
+
+/// One batch from the reader: parsed sightings and rejected lines.
+struct Batch {
+    sightings: Vec<NewSighting>,
+    rejected: Vec<(u64, String)>,
+    values: u64,
+}
+
+/// Where values are taken from in each line.
+#[derive(Debug, Clone)]
+pub enum Layout {
+    /// The whole line is the value.
+    Lines,
+    /// One CSV column, by zero-based index.
+    Index(usize),
+    /// One CSV column, by header name.
+    Header(String),
+}
+
+impl Layout {
+    fn from_arg(column: Option<&str>) -> Result<Self> {
+        Ok(match column {
+            None => Self::Lines,
+            Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => {
+                let n: usize = c.parse().with_context(|| format!("--column {c}"))?;
+                if n == 0 {
+                    bail!("--column 0: columns count from 1");
+                }
+                Self::Index(n - 1)
+            }
+            Some(name) => Self::Header(name.to_owned()),
+        })
+    }
+}
+
+/// Parses one raw value into an indicator, or says why not.
+pub fn parse_value(raw: &str, kind: Option<IndicatorType>) -> Result<Indicator, String> {
+    let value = raw.trim().trim_matches('"').trim();
+    let result = match kind {
+        Some(k) => Indicator::parse(k, value),
+        None => Indicator::detect(value),
+    };
+    result.map_err(|e| e.reason())
+}
+
+fn is_comment(line: &str) -> bool {
+    let t = line.trim_start();
+    t.is_empty() || t.starts_with('#') || t.starts_with("//") || t.starts_with(';')
+}
+
+/// Reads `input` and sends batches until the end or until the receiver is gone.
+#[allow(clippy::needless_pass_by_value)] // moved into a blocking task
+fn read_batches(
+    input: Box<dyn Read + Send>,
+    layout: Layout,
+    delimiter: u8,
+    kind: Option<IndicatorType>,
+    labels: Vec<String>,
+    bytes_read: Arc<AtomicU64>,
+    tx: mpsc::Sender<Result<Batch, String>>,
+) {
+    let seen_at = now();
+    let counted = CountingReader {
+        inner: input,
+        count: bytes_read,
+    };
+    let mut batch = Batch {
+        sightings: Vec::with_capacity(BATCH),
+        rejected: Vec::new(),
+        values: 0,
+    };
+    let push = |batch: &mut Batch, line: u64, raw: &str| -> bool {
+        batch.values += 1;
+        match parse_value(raw, kind) {
+            Ok(indicator) => batch.sightings.push(sighting(indicator, seen_at, &labels)),
+            Err(reason) => batch.rejected.push((line, reason)),
+        }
+        if batch.sightings.len() + batch.rejected.len() >= BATCH {
+            let full = std::mem::replace(
+                batch,
+                Batch {
+                    sightings: Vec::with_capacity(BATCH),
+                    rejected: Vec::new(),
+                    values: 0,
+                },
+            );
+            return tx.blocking_send(Ok(full)).is_ok();
+        }
+        true
+    };
+    match layout {
+        Layout::Lines => {
+            let mut reader = BufReader::with_capacity(1 << 16, counted);
+            let mut buf = Vec::new();
+            let mut line_no = 0u64;
+            loop {
+                buf.clear();
+                match reader.read_until(b'\n', &mut buf) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => {
+                        let _ =
+                            tx.blocking_send(Err(format!("read error after line {line_no}: {e}")));
+                        return;
+                    }
+                }
+                line_no += 1;
+                let Ok(line) = std::str::from_utf8(&buf) else {
+                    batch.values += 1;
+                    batch.rejected.push((line_no, "not UTF-8".to_owned()));
+                    continue;
+                };
+                let line = line.trim_end_matches(['\n', '\r']);
+                if is_comment(line) {
+                    continue;
+                }
+                if !push(&mut batch, line_no, line) {
+                    return;
+                }
+            }
+        }
+        Layout::Index(_) | Layout::Header(_) => {
+            let mut reader = csv::ReaderBuilder::new()
+                .delimiter(delimiter)
+                .has_headers(matches!(layout, Layout::Header(_)))
+                .flexible(true)
+                .comment(Some(b'#'))
+                .from_reader(counted);
+            let index = match &layout {
+                Layout::Index(i) => *i,
+                Layout::Header(name) => {
+                    let headers = match reader.headers() {
+                        Ok(h) => h.clone(),
+                        Err(e) => {
+                            let _ =
+                                tx.blocking_send(Err(format!("cannot read the CSV header: {e}")));
+                            return;
+                        }
+                    };
+                    if let Some(i) = headers.iter().position(|h| h.trim() == name) {
+                        i
+                    } else {
+                        let names: Vec<&str> = headers.iter().collect();
+                        let _ = tx.blocking_send(Err(format!(
+                            "no column named {name:?} in the header (columns: {})",
+                            names.join(", ")
+                        )));
+                        return;
+                    }
+                }
+                Layout::Lines => 0,
+            };
+            let mut record = csv::ByteRecord::new();
+            loop {
+                match reader.read_byte_record(&mut record) {
+                    Ok(false) => break,
+                    Ok(true) => {}
+                    Err(e) => {
+                        let line = e.position().map_or(0, csv::Position::line);
+                        batch.values += 1;
+                        batch
+                            .rejected
+                            .push((line, format!("malformed CSV: {}", e.kind_name())));
+                        if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                            let _ =
+                                tx.blocking_send(Err(format!("read error at line {line}: {e}")));
+                            return;
+                        }
+                        continue;
+                    }
+                }
+                let line = record.position().map_or(0, csv::Position::line);
+                let value = match record.get(index).map(std::str::from_utf8) {
+                    Some(Ok(v)) => v,
+                    Some(Err(_)) => {
+                        batch.values += 1;
+                        batch.rejected.push((line, "not UTF-8".to_owned()));
+                        continue;
+                    }
+                    None => {
+                        batch.values += 1;
+                        batch
+                            .rejected
+                            .push((line, format!("no column {}", index + 1)));
+                        continue;
+                    }
+                };
+                if value.trim().is_empty() {
+                    continue;
+                }
+                if !push(&mut batch, line, value) {
+                    return;
+                }
+            }
+        }
+    }
+    if batch.values > 0 {
+        let _ = tx.blocking_send(Ok(batch));
+    }
+}
+
+trait CsvErrorExt {
+    fn kind_name(&self) -> String;
+}
+
+impl CsvErrorExt for csv::Error {
+    fn kind_name(&self) -> String {
+        match self.kind() {
+            csv::ErrorKind::Utf8 { .. } => "not UTF-8".to_owned(),
+            csv::ErrorKind::UnequalLengths { .. } => "unequal field counts".to_owned(),
+            _ => "unreadable record".to_owned(),
+        }
+    }
+}
+
+fn sighting(indicator: Indicator, seen_at: OffsetDateTime, labels: &[String]) -> NewSighting {
+    NewSighting {
+        indicator,
+        item_id: None,
+        seen_at,
+        confidence: None,
+        tlp: None,
+        labels: labels.to_vec(),
+    }
+}
+
+/// Counts bytes read, for the progress bar.
+struct CountingReader<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Finds the source by name, creating it as kind `file` if missing.
+pub async fn ensure_source(
+    store: &Arc<dyn Store>,
+    name: &str,
+    kind: &str,
+    tlp: Option<Tlp>,
+    confidence: Option<u8>,
+) -> Result<Source> {
+    if name.trim().is_empty() {
+        bail!("--source must not be empty");
+    }
+    if let Some(existing) = store.source_by_name(name).await? {
+        return Ok(existing);
+    }
+    let spec = SourceSpec {
+        name: name.to_owned(),
+        kind: kind.to_owned(),
+        enabled: true,
+        confidence: confidence.unwrap_or(50),
+        tlp: tlp.unwrap_or_default(),
+        tags: Vec::new(),
+    };
+    Ok(store.upsert_source(&spec).await?)
+}
+
+async fn file(config: &Config, args: FileArgs) -> Result<ExitCode> {
+    let layout = Layout::from_arg(args.column.as_deref())?;
+    let delimiter = u8::try_from(u32::from(args.delimiter))
+        .ok()
+        .filter(u8::is_ascii)
+        .with_context(|| {
+            format!(
+                "--delimiter {:?} must be one ASCII character",
+                args.delimiter
+            )
+        })?;
+    let (input, size): (Box<dyn Read + Send>, Option<u64>) = if args.path.as_os_str() == "-" {
+        (Box::new(std::io::stdin()), None)
+    } else {
+        let f = File::open(&args.path)
+            .with_context(|| format!("cannot open {}", args.path.display()))?;
+        let size = f.metadata().ok().map(|m| m.len());
+        (Box::new(f), size)
+    };
+    let store = super::open_store(config).await?;
+    let source = ensure_source(&store, &args.source, "file", args.tlp, args.confidence).await?;
+    let run = store.start_run(source.id).await?;
+
+    let bytes_read = Arc::new(AtomicU64::new(0));
+    let progress = match size {
+        Some(n) => ProgressBar::new(n).with_style(
+            ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
+        None => ProgressBar::new_spinner(),
+    };
+    let (tx, mut rx) = mpsc::channel(4);
+    let reader = {
+        let bytes = Arc::clone(&bytes_read);
+        let kind = args.kind;
+        let labels = args.labels.clone();
+        tokio::task::spawn_blocking(move || {
+            read_batches(input, layout, delimiter, kind, labels, bytes, tx);
+        })
+    };
+
+    let mut counts = RunCounts::default();
+    let mut new_indicators = 0u64;
+    let mut shown = 0usize;
+    let mut failure: Option<String> = None;
+    while let Some(batch) = rx.recv().await {
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        };
+        counts.parsed += batch.values;
+        for (line, reason) in &batch.rejected {
+            if shown < SHOWN_REJECTIONS {
+                progress
+                    .suspend(|| eprintln!("{}:{line}: rejected: {reason}", args.path.display()));
+                shown += 1;
+            }
+            counts.reject(reason.clone());
+        }
+        match store.upsert_sightings(&source, &batch.sightings).await {
+            Ok(s) => {
+                counts.new += s.new;
+                counts.unchanged += s.unchanged;
+                new_indicators += s.new_indicators;
+            }
+            Err(e) => {
+                failure = Some(format!("store failed: {e}"));
+                break;
+            }
+        }
+        progress.set_position(bytes_read.load(Ordering::Relaxed));
+    }
+    drop(rx);
+    let _ = reader.await;
+    progress.finish_and_clear();
+    counts.fetched = bytes_read.load(Ordering::Relaxed);
+
+    let outcome = match (&failure, counts.new + counts.unchanged) {
+        (None, _) => RunOutcome::Success,
+        (Some(_), 0) => RunOutcome::Failed,
+        (Some(_), _) => RunOutcome::Partial,
+    };
+    store
+        .finish_run(run.id, outcome, &counts, None, failure.as_deref())
+        .await?;
+    print_summary(&counts, new_indicators, shown);
+    if let Some(e) = failure {
+        bail!("ingest stopped: {e} (everything before it is stored)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(counts: &RunCounts, new_indicators: u64, shown: usize) {
+    println!("read: {} values", counts.parsed);
+    println!(
+        "stored new: {} sightings ({new_indicators} new indicators)",
+        counts.new
+    );
+    println!("already known: {}", counts.unchanged);
+    println!("rejected: {}", counts.rejected);
+    let mut reasons: Vec<(&String, &u64)> = counts.rejected_reasons.iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    for (reason, n) in reasons {
+        println!("  {n} {reason}");
+    }
+    if counts.rejected > shown as u64 {
+        println!("(first {shown} rejected lines shown above)");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_parse_by_type_or_detection() {
+        assert_eq!(
+            parse_value(" \"1.2.3.4\" ", None).unwrap().value(),
+            "1.2.3.4"
+        );
+        assert_eq!(
+            parse_value("EVIL.com", Some(IndicatorType::Domain))
+                .unwrap()
+                .value(),
+            "evil.com"
+        );
+        assert!(
+            parse_value("1.2.3.999", Some(IndicatorType::Ipv4))
+                .unwrap_err()
+                .contains("invalid ipv4")
+        );
+        assert_eq!(
+            parse_value("what is this", None).unwrap_err(),
+            "unrecognised value"
+        );
+    }
+
+    #[test]
+    fn column_argument() {
+        assert!(matches!(
+            Layout::from_arg(Some("2")).unwrap(),
+            Layout::Index(1)
+        ));
+        assert!(matches!(
+            Layout::from_arg(Some("url")).unwrap(),
+            Layout::Header(_)
+        ));
+        assert!(Layout::from_arg(Some("0")).is_err());
+        assert!(matches!(Layout::from_arg(None).unwrap(), Layout::Lines));
+    }
+
+    fn collect(text: &str, layout: Layout) -> (Vec<String>, Vec<(u64, String)>, Option<String>) {
+        let (tx, mut rx) = mpsc::channel(64);
+        read_batches(
+            Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
+            layout,
+            b',',
+            None,
+            vec![],
+            Arc::new(AtomicU64::new(0)),
+            tx,
+        );
+        let (mut ok, mut bad, mut err) = (Vec::new(), Vec::new(), None);
+        while let Ok(b) = rx.try_recv() {
+            match b {
+                Ok(b) => {
+                    ok.extend(
+                        b.sightings
+                            .into_iter()
+                            .map(|s| s.indicator.value().to_owned()),
+                    );
+                    bad.extend(b.rejected);
+                }
+                Err(e) => err = Some(e),
+            }
+        }
+        (ok, bad, err)
+    }
+
+    #[test]
+    fn lines_skip_comments_and_report_bad_lines() {
+        let (ok, bad, err) = collect(
+            "# banner\n1.2.3.4\n\nnot-an-ioc\r\nevil.com\n; note\n",
+            Layout::Lines,
+        );
+        assert_eq!(ok, ["1.2.3.4", "evil.com"]);
+        assert_eq!(bad, [(4, "unrecognised value".to_owned())]);
+        assert!(err.is_none());
+    }
+
+    #[test]
+    fn csv_columns_by_index_and_name() {
+        let text = "# URLhaus banner\nid,url,status\n1,http://evil.com/a,online\n2,\"http://x.org/b,c\",offline\n3,garbage,online\n";
+        let (ok, bad, _) = collect(text, Layout::Header("url".into()));
+        assert_eq!(ok, ["http://evil.com/a", "http://x.org/b,c"]);
+        assert_eq!(bad.len(), 1);
+        assert_eq!(bad[0].0, 5, "line number of the bad record");
+        let (_, _, err) = collect(text, Layout::Header("nope".into()));
+        assert!(err.unwrap().contains("no column named \"nope\""));
+        let (ok, bad, _) = collect("1,evil.com\n2\n", Layout::Index(1));
+        assert_eq!(ok, ["evil.com"]);
+        assert_eq!(bad, [(2, "no column 2".to_owned())]);
+    }
+}

@@ -1,0 +1,117 @@
+//! Subcommands. Each module holds one command's arguments and its run function.
+
+mod bench;
+mod config_check;
+mod ingest;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use rexist_store::Store;
+
+use crate::config::{self, Config, Flags, LogFormat};
+
+/// rexist: cyber-threat-intelligence aggregation — feeds, MISP, news, hunts, lookup, TAXII, exports.
+#[derive(Debug, Parser)]
+#[command(name = "rexist", version, about, long_about = None)]
+pub struct Cli {
+    /// Data directory (SQLite database, caches) [default: ./rexist-data; env `REXIST_DATA_DIR`]
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Configuration file [default: ./rexist.toml when present]
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the web UI, the REST API, /healthz and /metrics.
+    Serve(serve::Args),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Check configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Load data into the store.
+    Ingest {
+        #[command(subcommand)]
+        command: ingest::Command,
+    },
+    /// Measure throughput.
+    Bench {
+        #[command(subcommand)]
+        command: bench::Command,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration and print the effective settings (secrets hidden).
+    Check,
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let flags = Flags {
+        data_dir: cli.data_dir.clone(),
+        listen: match &cli.command {
+            Command::Serve(a) => a.listen,
+            _ => None,
+        },
+    };
+    let (config, origin) = config::load(cli.config.as_deref(), &flags)?;
+    if let Command::Config {
+        command: ConfigCommand::Check,
+    } = &cli.command
+    {
+        return Ok(config_check::run(&config, &origin));
+    }
+    init_logging(&config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::run(&config, args).await,
+            Command::Migrate => {
+                let store = open_store(&config).await?;
+                tracing::info!(backend = store.backend().as_str(), "migrations applied");
+                println!("database is up to date ({})", store.backend().as_str());
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Ingest { command } => ingest::run(&config, command).await,
+            Command::Bench { command } => bench::run(&config, command).await,
+            Command::Config { .. } => Ok(ExitCode::SUCCESS),
+        }
+    })
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Opens the configured store and applies migrations, with one clear error.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
+    let url = config.database_url()?;
+    let store = rexist_store::open(url.as_ref().map(config::Secret::expose), &config.data_dir)
+        .await
+        .context("cannot open the store")?;
+    Ok(store)
+}

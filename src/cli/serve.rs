@@ -1,0 +1,56 @@
+//! `rexist serve`: the HTTP server, until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use rexist_server::{AppState, router};
+
+use crate::config::Config;
+
+/// Arguments of `serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to listen on [default: 127.0.0.1:8080; env `REXIST_LISTEN`]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+}
+
+/// Opens the store, binds, serves until a shutdown signal.
+pub async fn run(config: &Config, _args: Args) -> Result<ExitCode> {
+    let store = super::open_store(config).await?;
+    let listen = config.server.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let local = listener.local_addr().context("listener address")?;
+    tracing::info!(addr = %local, backend = store.backend().as_str(), data_dir = %config.data_dir.display(), "rexist serving");
+    println!("rexist listening on http://{local}");
+    axum::serve(listener, router(AppState::new(store)))
+        .with_graceful_shutdown(shutdown())
+        .await
+        .context("server failed")?;
+    tracing::info!("rexist stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,370 @@
+//! Configuration: defaults < config file < `REXIST_*` environment < flags.
+//!
+//! The file is TOML with unknown keys refused, so a typo is reported with its
+//! key and line instead of being ignored. Secrets (a database URL with a
+//! password) come from the environment or from files and are never printed:
+//! [`Secret`] redacts itself in `Debug` and `Display`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where rexist keeps its data: the SQLite database and caches.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// PostgreSQL URL (`postgres://user@host:5432/db`); unset means the
+    /// embedded SQLite store in `data_dir`. Prefer `database_url_file` or the
+    /// `REXIST_DATABASE_URL` environment variable when the URL holds a password.
+    #[serde(default)]
+    pub database_url: Option<Secret>,
+    /// File holding the PostgreSQL URL (e.g. a container secret); read at start.
+    #[serde(default)]
+    pub database_url_file: Option<PathBuf>,
+    /// HTTP server settings.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Logging settings.
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address and port the web UI and API listen on.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// Log filter in `tracing` syntax: `info`, `rexist=debug,info`, …
+    #[serde(default = "default_log_level")]
+    pub level: String,
+    /// `text` for people, `json` for log collectors.
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl LogFormat {
+    /// The name used in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Json => "json",
+        }
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./rexist-data")
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+fn default_log_level() -> String {
+    "info".to_owned()
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: default_log_level(),
+            format: LogFormat::default(),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: default_data_dir(),
+            database_url: None,
+            database_url_file: None,
+            server: ServerConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// A value that must never be printed: `Debug` and `Display` show `***`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Where a setting came from, for `config check`.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    /// The file read, if any.
+    pub file: Option<PathBuf>,
+    /// Environment variables that overrode the file.
+    pub env: Vec<&'static str>,
+}
+
+/// Overrides given on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    /// `--data-dir`
+    pub data_dir: Option<PathBuf>,
+    /// `--listen`
+    pub listen: Option<SocketAddr>,
+}
+
+/// Parses a config file's text; errors name the key and line.
+pub fn parse(text: &str, path: &Path) -> Result<Config> {
+    let config: Config = toml::from_str(text).map_err(|e| {
+        // toml's message already carries "at line N, column M" and the offending key.
+        anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end())
+    })?;
+    if let Err(e) = config.validate() {
+        let message = format!("{e:#}");
+        // Validation messages start with the key; point at its line as toml does.
+        let key = message.split_whitespace().next().unwrap_or_default();
+        let leaf = key.rsplit('.').next().unwrap_or(key);
+        let line = text.lines().position(|l| {
+            let l = l.trim_start();
+            l.strip_prefix(leaf)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        });
+        match line {
+            Some(n) => bail!("{}: line {}: {message}", path.display(), n + 1),
+            None => bail!("{}: {message}", path.display()),
+        }
+    }
+    Ok(config)
+}
+
+impl Config {
+    /// Checks what can be checked without I/O.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(url) = &self.database_url {
+            check_database_url(url.expose())?;
+        }
+        if self.database_url.is_some() && self.database_url_file.is_some() {
+            bail!("database_url and database_url_file are both set; keep one");
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|e| anyhow::anyhow!("log.level {:?}: {e}", self.log.level))?;
+        Ok(())
+    }
+
+    /// The database URL, read from `database_url_file` when that is set.
+    pub fn database_url(&self) -> Result<Option<Secret>> {
+        if let Some(path) = &self.database_url_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("database_url_file {}", path.display()))?;
+            let url = text.trim();
+            check_database_url(url)
+                .with_context(|| format!("database_url_file {}", path.display()))?;
+            return Ok(Some(Secret::new(url)));
+        }
+        Ok(self.database_url.clone())
+    }
+}
+
+fn check_database_url(url: &str) -> Result<()> {
+    let ok = ["postgres://", "postgresql://", "sqlite:"]
+        .iter()
+        .any(|p| url.starts_with(p));
+    if !ok {
+        bail!(
+            "database_url {:?} must start with postgres:// (or sqlite:)",
+            rexist_store::redact_url(url)
+        );
+    }
+    Ok(())
+}
+
+/// Loads the configuration: the file given (which must exist), else
+/// `./rexist.toml` if present, else defaults; then environment and flags.
+pub fn load(file: Option<&Path>, flags: &Flags) -> Result<(Config, Origin)> {
+    let mut origin = Origin::default();
+    let implicit = Path::new("rexist.toml");
+    let path = match file {
+        Some(p) => Some(p.to_path_buf()),
+        None if implicit.exists() => Some(implicit.to_path_buf()),
+        None => None,
+    };
+    let mut config = match &path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read config file {}", p.display()))?;
+            parse(&text, p)?
+        }
+        None => Config::default(),
+    };
+    origin.file = path;
+    apply_env(&mut config, &mut origin, |k| std::env::var(k).ok())?;
+    if let Some(dir) = &flags.data_dir {
+        config.data_dir.clone_from(dir);
+    }
+    if let Some(listen) = flags.listen {
+        config.server.listen = listen;
+    }
+    config.validate()?;
+    Ok((config, origin))
+}
+
+/// Applies `REXIST_*` environment overrides.
+fn apply_env(
+    config: &mut Config,
+    origin: &mut Origin,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<()> {
+    if let Some(v) = var("REXIST_DATA_DIR").filter(|v| !v.is_empty()) {
+        config.data_dir = PathBuf::from(v);
+        origin.env.push("REXIST_DATA_DIR");
+    }
+    if let Some(v) = var("REXIST_DATABASE_URL").filter(|v| !v.is_empty()) {
+        check_database_url(&v).context("REXIST_DATABASE_URL")?;
+        config.database_url = Some(Secret::new(v));
+        config.database_url_file = None;
+        origin.env.push("REXIST_DATABASE_URL");
+    }
+    if let Some(v) = var("REXIST_LISTEN").filter(|v| !v.is_empty()) {
+        config.server.listen = v
+            .parse()
+            .with_context(|| format!("REXIST_LISTEN {v:?} is not an address:port"))?;
+        origin.env.push("REXIST_LISTEN");
+    }
+    if let Some(v) = var("REXIST_LOG").filter(|v| !v.is_empty()) {
+        config.log.level = v;
+        origin.env.push("REXIST_LOG");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses() {
+        let text = include_str!("../rexist.example.toml");
+        let config = parse(text, Path::new("rexist.example.toml")).unwrap();
+        assert_eq!(config.server.listen, default_listen());
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let err = parse(
+            "data_dir = \"x\"\n\n[server]\nlisten = \"127.0.0.1:1\"\nlistn = 3\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("line 5"), "{err}");
+        assert!(err.contains("listn"), "{err}");
+        assert!(err.contains("c.toml"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = parse("[server]\nlisten = \"nowhere\"\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2"), "{err}");
+        let err = parse("\ndatabase_url = \"mysql://x\"\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2: database_url"), "{err}");
+        let err = parse("[log]\nlevel = \"[[[\"\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2: log.level"), "{err}");
+        let err = parse("[log]\nformat = \"xml\"\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_file_and_secrets_stay_hidden() {
+        let mut config = parse("data_dir = \"/from/file\"\n", Path::new("c.toml")).unwrap();
+        let mut origin = Origin::default();
+        let env = |k: &str| match k {
+            "REXIST_DATA_DIR" => Some("/from/env".to_owned()),
+            "REXIST_DATABASE_URL" => Some("postgres://u:hunter2@db/x".to_owned()),
+            _ => None,
+        };
+        apply_env(&mut config, &mut origin, env).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/from/env"));
+        assert_eq!(origin.env, ["REXIST_DATA_DIR", "REXIST_DATABASE_URL"]);
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert_eq!(
+            config.database_url.unwrap().expose(),
+            "postgres://u:hunter2@db/x"
+        );
+    }
+
+    #[test]
+    fn database_url_file_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("url");
+        std::fs::write(&path, "postgres://u:pw@db/x\n").unwrap();
+        let config = Config {
+            database_url_file: Some(path),
+            ..Config::default()
+        };
+        assert_eq!(
+            config.database_url().unwrap().unwrap().expose(),
+            "postgres://u:pw@db/x"
+        );
+    }
+}
