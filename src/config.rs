@@ -86,7 +86,7 @@ fn default_listen() -> SocketAddr {
 }
 
 fn default_log_level() -> String {
-    "info".to_owned()
+    "info,sqlx=warn".to_owned()
 }
 
 impl Default for ServerConfig {

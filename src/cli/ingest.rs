@@ -58,7 +58,7 @@ pub struct FileArgs {
 }
 
 /// Rows per store batch.
-pub const BATCH: usize = 5000;
+pub const BATCH: usize = 20_000;
 /// Rejections printed with their line number; the rest are only counted.
 const SHOWN_REJECTIONS: usize = 20;
 

@@ -120,6 +120,13 @@ impl PgStore {
             tlp: i16,
         }
         let mut indicators: BTreeMap<(&str, &str), Agg> = BTreeMap::new();
+        // Distinct items per indicator in this chunk: the sightings a new
+        // indicator starts with, so it is written once, not inserted then updated.
+        let mut pairs: std::collections::BTreeSet<(&str, &str, i64)> =
+            std::collections::BTreeSet::new();
+        for (s, item) in chunk {
+            pairs.insert((s.indicator.value(), s.indicator.kind().as_str(), *item));
+        }
         for (s, _) in chunk {
             let seen = unix_micros(s.seen_at);
             let score = i16::from(s.confidence.unwrap_or(source.confidence));
@@ -145,7 +152,12 @@ impl PgStore {
         let mut lasts = Vec::with_capacity(indicators.len());
         let mut scores = Vec::with_capacity(indicators.len());
         let mut tlps = Vec::with_capacity(indicators.len());
+        let mut starts = Vec::with_capacity(indicators.len());
         for ((value, kind), a) in &indicators {
+            let n = pairs
+                .range((*value, *kind, i64::MIN)..=(*value, *kind, i64::MAX))
+                .count();
+            starts.push(i64::try_from(n).unwrap_or(i64::MAX));
             kinds.push(*kind);
             values.push(*value);
             firsts.push(a.first);
@@ -155,8 +167,9 @@ impl PgStore {
         }
         let rows = sqlx::query(
             "INSERT INTO indicators (kind, value, first_seen, last_seen, sightings, score, tlp, status)
-             SELECT k, v, f, l, 0, s, t, 'active'
-             FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int2[], $6::int2[]) AS u(k, v, f, l, s, t)
+             SELECT k, v, f, l, n, s, t, 'active'
+             FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int2[], $6::int2[], $7::int8[])
+               AS u(k, v, f, l, s, t, n)
              ORDER BY v, k
              ON CONFLICT (value, kind) DO UPDATE SET
                first_seen = LEAST(indicators.first_seen, EXCLUDED.first_seen),
@@ -172,16 +185,19 @@ impl PgStore {
         .bind(&lasts)
         .bind(&scores)
         .bind(&tlps)
+        .bind(&starts)
         .fetch_all(&mut **tx)
         .await?;
         let mut summary = UpsertSummary::default();
         let mut ids: BTreeMap<(String, String), i64> = BTreeMap::new();
+        let mut fresh: std::collections::HashSet<i64> = std::collections::HashSet::new();
         for row in rows {
             let id: i64 = row.try_get(0)?;
             let kind: String = row.try_get(1)?;
             let value: String = row.try_get(2)?;
             if row.try_get::<bool, _>(3)? {
                 summary.new_indicators += 1;
+                fresh.insert(id);
             }
             ids.insert((value, kind), id);
         }
@@ -260,7 +276,11 @@ impl PgStore {
         let mut increments: BTreeMap<i64, i64> = BTreeMap::new();
         for row in rows {
             if row.try_get::<bool, _>(1)? {
-                *increments.entry(row.try_get::<i64, _>(0)?).or_insert(0) += 1;
+                let indicator: i64 = row.try_get(0)?;
+                // A fresh indicator was inserted with its count already.
+                if !fresh.contains(&indicator) {
+                    *increments.entry(indicator).or_insert(0) += 1;
+                }
                 summary.new += 1;
             }
         }
