@@ -104,18 +104,88 @@ impl Layout {
 }
 
 /// Parses one raw value into an indicator, or says why not.
+///
+/// A value that does not parse as written is refanged and tried again, so
+/// lists with `192.0.2[.]1` or `hxxp://evil[.]com/` load; the refang costs
+/// nothing for the clean values that make up nearly every list.
 pub fn parse_value(raw: &str, kind: Option<IndicatorType>) -> Result<Indicator, String> {
     let value = raw.trim().trim_matches('"').trim();
-    let result = match kind {
-        Some(k) => Indicator::parse(k, value),
-        None => Indicator::detect(value),
+    let parse = |v: &str| match kind {
+        Some(k) => Indicator::parse(k, v),
+        None => Indicator::detect(v),
     };
-    result.map_err(|e| e.reason())
+    parse(value).or_else(|e| {
+        let refanged = rexist_extract::refang(value);
+        if refanged == value {
+            Err(e.reason())
+        } else {
+            parse(&refanged).map_err(|_| e.reason())
+        }
+    })
 }
 
 fn is_comment(line: &str) -> bool {
     let t = line.trim_start();
     t.is_empty() || t.starts_with('#') || t.starts_with("//") || t.starts_with(';')
+}
+
+/// The value of a list line: the line without a trailing comment that
+/// follows white space (`192.0.2.1 # seen twice`, `10.0.0.0/8 ; SBL123`).
+/// Indicator values never contain white space, so this cannot cut a value.
+fn strip_trailing_comment(line: &str) -> &str {
+    let bytes = line.as_bytes();
+    let cut = (1..bytes.len()).find(|&i| {
+        bytes[i - 1].is_ascii_whitespace()
+            && (bytes[i] == b'#' || bytes[i] == b';' || line[i..].starts_with("//"))
+    });
+    cut.map_or(line, |i| &line[..i]).trim()
+}
+
+/// Reads the comment banner at the top of a CSV file and returns the reader
+/// positioned at the first data line, with the last comment line: abuse.ch
+/// and others put the header there (`# id,dateadded,url,…`).
+fn skip_banner<R: BufRead>(mut reader: R) -> std::io::Result<(Vec<u8>, Option<String>, u64, R)> {
+    let mut last_comment = None;
+    let mut line = Vec::new();
+    let mut skipped = 0u64;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok((Vec::new(), last_comment, skipped, reader));
+        }
+        let text = String::from_utf8_lossy(&line);
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            skipped += 1;
+            continue;
+        }
+        match trimmed.strip_prefix('#') {
+            Some(comment) => {
+                skipped += 1;
+                last_comment = Some(comment.trim().to_owned());
+            }
+            None => return Ok((line, last_comment, skipped, reader)),
+        }
+    }
+}
+
+/// The fields of one CSV line, trimmed.
+fn fields(line: &[u8], delimiter: u8) -> Vec<String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(line);
+    reader
+        .byte_records()
+        .next()
+        .and_then(Result::ok)
+        .map(|r| {
+            r.iter()
+                .map(|f| String::from_utf8_lossy(f).trim().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Reads `input` and sends batches until the end or until the receiver is gone.
@@ -184,41 +254,62 @@ fn read_batches(
                 if is_comment(line) {
                     continue;
                 }
-                if !push(&mut batch, line_no, line) {
+                if !push(&mut batch, line_no, strip_trailing_comment(line)) {
                     return;
                 }
             }
         }
         Layout::Index(_) | Layout::Header(_) => {
-            let mut reader = csv::ReaderBuilder::new()
-                .delimiter(delimiter)
-                .has_headers(matches!(layout, Layout::Header(_)))
-                .flexible(true)
-                .comment(Some(b'#'))
-                .from_reader(counted);
-            let index = match &layout {
-                Layout::Index(i) => *i,
-                Layout::Header(name) => {
-                    let headers = match reader.headers() {
-                        Ok(h) => h.clone(),
-                        Err(e) => {
-                            let _ =
-                                tx.blocking_send(Err(format!("cannot read the CSV header: {e}")));
-                            return;
-                        }
-                    };
-                    if let Some(i) = headers.iter().position(|h| h.trim() == name) {
-                        i
-                    } else {
-                        let names: Vec<&str> = headers.iter().collect();
-                        let _ = tx.blocking_send(Err(format!(
-                            "no column named {name:?} in the header (columns: {})",
-                            names.join(", ")
-                        )));
+            let (first, banner_header, skipped, rest) =
+                match skip_banner(BufReader::with_capacity(1 << 16, counted)) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        let _ =
+                            tx.blocking_send(Err(format!("read error in the file's banner: {e}")));
                         return;
                     }
+                };
+            // The header is the commented line above the data when it names the
+            // column, else the first data line.
+            let banner = banner_header
+                .as_deref()
+                .map(|h| fields(h.as_bytes(), delimiter));
+            let (index, first_is_header) = match &layout {
+                Layout::Index(i) => (*i, false),
+                Layout::Header(name) => {
+                    let header = fields(&first, delimiter);
+                    let in_banner = banner
+                        .as_ref()
+                        .and_then(|b| b.iter().position(|f| f == name));
+                    match (in_banner, header.iter().position(|f| f == name)) {
+                        (Some(i), _) => (i, false),
+                        (None, Some(i)) => (i, true),
+                        (None, None) => {
+                            let _ = tx.blocking_send(Err(format!(
+                                "no column named {name:?} in the header (columns: {})",
+                                header.join(", ")
+                            )));
+                            return;
+                        }
+                    }
                 }
-                Layout::Lines => 0,
+                Layout::Lines => (0, false),
+            };
+            let first_width = fields(&first, delimiter).len();
+            let mut reader = csv::ReaderBuilder::new()
+                .delimiter(delimiter)
+                .has_headers(first_is_header)
+                .flexible(true)
+                .comment(Some(b'#'))
+                .from_reader(std::io::Cursor::new(first).chain(rest));
+            // csv counts lines from its own start; the banner came before it.
+            let line_offset = skipped;
+            // Rows must have the header's width: a short row or an unterminated
+            // last line is rejected, not half-read. Without a header, the first row sets it.
+            let mut width = match (&layout, first_is_header) {
+                (_, true) => Some(first_width),
+                (Layout::Header(_), false) => banner.as_ref().map(Vec::len),
+                _ => None,
             };
             let mut record = csv::ByteRecord::new();
             loop {
@@ -226,7 +317,7 @@ fn read_batches(
                     Ok(false) => break,
                     Ok(true) => {}
                     Err(e) => {
-                        let line = e.position().map_or(0, csv::Position::line);
+                        let line = e.position().map_or(0, csv::Position::line) + line_offset;
                         batch.values += 1;
                         batch
                             .rejected
@@ -239,7 +330,16 @@ fn read_batches(
                         continue;
                     }
                 }
-                let line = record.position().map_or(0, csv::Position::line);
+                let line = record.position().map_or(0, csv::Position::line) + line_offset;
+                let expected = *width.get_or_insert(record.len());
+                if record.len() != expected {
+                    batch.values += 1;
+                    batch.rejected.push((
+                        line,
+                        format!("expected {expected} fields, found {}", record.len()),
+                    ));
+                    continue;
+                }
                 let value = match record.get(index).map(std::str::from_utf8) {
                     Some(Ok(v)) => v,
                     Some(Err(_)) => {
@@ -539,6 +639,6 @@ mod tests {
         assert!(err.unwrap().contains("no column named \"nope\""));
         let (ok, bad, _) = collect("1,evil.com\n2\n", Layout::Index(1));
         assert_eq!(ok, ["evil.com"]);
-        assert_eq!(bad, [(2, "no column 2".to_owned())]);
+        assert_eq!(bad, [(2, "expected 2 fields, found 1".to_owned())]);
     }
 }

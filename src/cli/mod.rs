@@ -2,6 +2,7 @@
 
 mod bench;
 mod config_check;
+mod extract;
 mod ingest;
 mod serve;
 
@@ -45,6 +46,12 @@ enum Command {
         #[command(subcommand)]
         command: ingest::Command,
     },
+    /// Print the indicators found in text on stdin as JSON lines.
+    Extract(extract::ExtractArgs),
+    /// Rewrite defanged indicators on stdin to their real form (`evil[.]com` → `evil.com`).
+    Refang,
+    /// Defang the indicators on stdin so they cannot be clicked (`evil.com` → `evil[.]com`).
+    Defang,
     /// Measure throughput.
     Bench {
         #[command(subcommand)]
@@ -60,6 +67,13 @@ enum ConfigCommand {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    // Filters read stdin and write stdout: no configuration, store or logging.
+    match &cli.command {
+        Command::Extract(args) => return extract::extract(args),
+        Command::Refang => return extract::fang(false),
+        Command::Defang => return extract::fang(true),
+        _ => {}
+    }
     let flags = Flags {
         data_dir: cli.data_dir.clone(),
         listen: match &cli.command {
@@ -90,7 +104,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
             Command::Ingest { command } => ingest::run(&config, command).await,
             Command::Bench { command } => bench::run(&config, command).await,
-            Command::Config { .. } => Ok(ExitCode::SUCCESS),
+            Command::Config { .. } | Command::Extract(_) | Command::Refang | Command::Defang => {
+                Ok(ExitCode::SUCCESS)
+            }
         }
     })
 }

@@ -455,6 +455,41 @@ pub struct Mention {
     pub defanged: bool,
 }
 
+/// An explicit relation between two indicators, as a source states it: a
+/// MISP object reference, a STIX relationship, a domain that resolved to an
+/// address. Relations are directed and unique per (from, to, kind, source).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewRelation {
+    /// Where the relation starts.
+    pub from: Indicator,
+    /// Where it ends.
+    pub to: Indicator,
+    /// What it says, lower-case (`resolves-to`, `communicates-with`, `drops`, …).
+    pub kind: String,
+    /// When it was observed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub seen_at: OffsetDateTime,
+}
+
+/// A stored relation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Relation {
+    /// Where the relation starts.
+    pub from: IndicatorId,
+    /// Where it ends.
+    pub to: IndicatorId,
+    /// What it says.
+    pub kind: String,
+    /// Who stated it.
+    pub source_id: SourceId,
+    /// First time it was stated.
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_seen: OffsetDateTime,
+    /// Last time it was stated.
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_seen: OffsetDateTime,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -229,6 +229,50 @@ pub(crate) fn micros(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
+/// Columns of `relations`, in the order [`RelationRow`] takes them.
+pub(crate) const RELATION_COLUMNS: &str = "from_id, to_id, kind, source_id, first_seen, last_seen";
+
+/// A `relations` row.
+pub(crate) struct RelationRow {
+    pub from_id: i64,
+    pub to_id: i64,
+    pub kind: String,
+    pub source_id: i64,
+    pub first_seen: i64,
+    pub last_seen: i64,
+}
+
+impl RelationRow {
+    pub fn decode(self) -> rexist_core::Relation {
+        rexist_core::Relation {
+            from: IndicatorId::new(self.from_id),
+            to: IndicatorId::new(self.to_id),
+            kind: self.kind,
+            source_id: SourceId::new(self.source_id),
+            first_seen: from_unix_micros(self.first_seen),
+            last_seen: from_unix_micros(self.last_seen),
+        }
+    }
+}
+
+/// The sightings that stating `relations` implies: one of each end, in no item.
+pub(crate) fn relation_ends(
+    relations: &[rexist_core::NewRelation],
+) -> Vec<rexist_core::NewSighting> {
+    relations
+        .iter()
+        .flat_map(|r| [&r.from, &r.to].map(|i| (i.clone(), r.seen_at)))
+        .map(|(indicator, seen_at)| rexist_core::NewSighting {
+            indicator,
+            item_id: None,
+            seen_at,
+            confidence: None,
+            tlp: None,
+            labels: Vec::new(),
+        })
+        .collect()
+}
+
 /// Hash of an item's content, to tell changed items from unchanged ones.
 pub(crate) fn content_hash(item: &NewItem) -> String {
     let bytes = serde_json::to_vec(item).unwrap_or_default();

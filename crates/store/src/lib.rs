@@ -31,8 +31,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rexist_core::{
-    IndicatorRecord, IndicatorType, Item, ItemId, JobId, Mention, NewItem, NewSighting, Run,
-    RunCounts, RunId, RunOutcome, Sighting, Source, SourceId, SourceSpec, UpsertSummary,
+    IndicatorRecord, IndicatorType, Item, ItemId, JobId, Mention, NewItem, NewRelation,
+    NewSighting, Relation, Run, RunCounts, RunId, RunOutcome, Sighting, Source, SourceId,
+    SourceSpec, UpsertSummary,
 };
 
 pub use error::{ErrorKind, StoreError};
@@ -128,6 +129,11 @@ pub trait Store: Send + Sync {
     async fn indicator(&self, kind: IndicatorType, value: &str) -> Result<Option<IndicatorRecord>>;
     /// Indicators matching a query, in value order (so prefix pages are stable).
     async fn list_indicators(&self, query: &IndicatorQuery) -> Result<Page<IndicatorRecord>>;
+    /// Records relations stated by `source`, with a sighting of each end;
+    /// returns how many relations were new. A known relation moves `last_seen`.
+    async fn add_relations(&self, source: &Source, relations: &[NewRelation]) -> Result<u64>;
+    /// Relations from or to an indicator, most recent first.
+    async fn relations_of(&self, indicator: rexist_core::IndicatorId) -> Result<Vec<Relation>>;
     /// Sightings of an indicator, most recent first.
     async fn sightings_of(&self, indicator: rexist_core::IndicatorId) -> Result<Vec<Sighting>>;
 

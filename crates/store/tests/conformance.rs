@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use rexist_core::model::now;
 use rexist_core::{
-    Indicator, IndicatorType, ItemKind, Mention, NewItem, NewSighting, RunCounts, RunOutcome,
-    Source, SourceSpec, Tlp,
+    Indicator, IndicatorType, ItemKind, Mention, NewItem, NewRelation, NewSighting, RunCounts,
+    RunOutcome, Source, SourceSpec, Tlp,
 };
 use rexist_store::postgres::PgStore;
 use rexist_store::sqlite::SqliteStore;
@@ -117,6 +117,7 @@ conformance!(
     mentions_link_items_and_indicators,
     job_queue_leases,
     stats_count_everything,
+    relations_link_indicators_once,
 );
 
 fn spec(name: &str) -> SourceSpec {
@@ -869,4 +870,60 @@ async fn stats_count_everything(store: Arc<dyn Store>) {
     );
     assert_eq!(stats.items_by_kind, vec![("news".to_owned(), 1)]);
     assert_eq!((stats.sightings, stats.sources), (4, 1));
+}
+
+async fn relations_link_indicators_once(store: Arc<dyn Store>) {
+    let s = source(&store, "pdns").await;
+    let t0 = now() - time::Duration::days(1);
+    let t1 = now();
+    let rel = |from: &str, to: &str, at| NewRelation {
+        from: Indicator::parse(IndicatorType::Domain, from).unwrap(),
+        to: Indicator::parse(IndicatorType::Ipv4, to).unwrap(),
+        kind: "resolves-to".to_owned(),
+        seen_at: at,
+    };
+    let first = store
+        .add_relations(
+            &s,
+            &[
+                rel("c2.example", "192.0.2.1", t0),
+                rel("c2.example", "192.0.2.2", t0),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(first, 2);
+    // Stating the same relation again (twice in one batch) adds nothing and moves last_seen.
+    let again = store
+        .add_relations(
+            &s,
+            &[
+                rel("c2.example", "192.0.2.1", t1),
+                rel("c2.example", "192.0.2.1", t1),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+    let domain = store
+        .indicator(IndicatorType::Domain, "c2.example")
+        .await
+        .unwrap()
+        .expect("end stored");
+    assert_eq!(
+        domain.sightings, 1,
+        "stating relations is one sighting of each end"
+    );
+    let relations = store.relations_of(domain.id).await.unwrap();
+    assert_eq!(relations.len(), 2);
+    assert_eq!((relations[0].first_seen, relations[0].last_seen), (t0, t1));
+    let ip = store
+        .indicator(IndicatorType::Ipv4, "192.0.2.2")
+        .await
+        .unwrap()
+        .unwrap();
+    let back = store.relations_of(ip.id).await.unwrap();
+    assert_eq!(back.len(), 1);
+    assert_eq!((back[0].from, back[0].to), (domain.id, ip.id));
+    assert_eq!(back[0].kind, "resolves-to");
 }

@@ -98,6 +98,20 @@ CREATE TABLE mentions (
 );
 CREATE INDEX mentions_by_indicator ON mentions(indicator_id, item_id);
 
+-- Explicit indicator-to-indicator relations (MISP object references, STIX
+-- relationships, resolutions), directed, one row per (from, to, kind, source).
+CREATE TABLE relations (
+    id BIGSERIAL PRIMARY KEY,
+    from_id BIGINT NOT NULL,
+    to_id BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    source_id BIGINT NOT NULL,
+    first_seen BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX relations_key ON relations(from_id, to_id, kind, source_id);
+CREATE INDEX relations_to ON relations(to_id);
+
 CREATE TABLE jobs (
     id BIGSERIAL PRIMARY KEY,
     kind TEXT NOT NULL,

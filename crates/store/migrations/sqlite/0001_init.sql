@@ -99,6 +99,20 @@ CREATE TABLE mentions (
 ) WITHOUT ROWID;
 CREATE INDEX mentions_by_indicator ON mentions(indicator_id, item_id);
 
+-- Explicit indicator-to-indicator relations (MISP object references, STIX
+-- relationships, resolutions), directed, one row per (from, to, kind, source).
+CREATE TABLE relations (
+    id INTEGER PRIMARY KEY,
+    from_id INTEGER NOT NULL,
+    to_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    source_id INTEGER NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX relations_key ON relations(from_id, to_id, kind, source_id);
+CREATE INDEX relations_to ON relations(to_id);
+
 CREATE TABLE jobs (
     id INTEGER PRIMARY KEY,
     kind TEXT NOT NULL,

@@ -16,15 +16,15 @@ use async_trait::async_trait;
 use rexist_core::model::{now, unix_micros};
 use rexist_core::{
     IndicatorId, IndicatorRecord, IndicatorType, Item, ItemId, JobId, Mention, NewItem,
-    NewSighting, Run, RunCounts, RunId, RunOutcome, Sighting, Source, SourceId, SourceSpec,
-    UpsertSummary,
+    NewRelation, NewSighting, Relation, Run, RunCounts, RunId, RunOutcome, Sighting, Source,
+    SourceId, SourceSpec, UpsertSummary,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, Executor, Postgres, Row, Transaction};
 
 use crate::decode::{
-    INDICATOR_COLUMNS, ITEM_COLUMNS, RUN_COLUMNS, SIGHTING_COLUMNS, SOURCE_COLUMNS, content_hash,
-    decode_cursor, encode_cursor, json, micros,
+    INDICATOR_COLUMNS, ITEM_COLUMNS, RELATION_COLUMNS, RUN_COLUMNS, RelationRow, SIGHTING_COLUMNS,
+    SOURCE_COLUMNS, content_hash, decode_cursor, encode_cursor, json, micros, relation_ends,
 };
 use crate::error::redact_url;
 use crate::fts::{TextQuery, index_text};
@@ -706,6 +706,82 @@ impl Store for PgStore {
         }
         tx.commit().await?;
         Ok(summary)
+    }
+
+    async fn add_relations(&self, source: &Source, relations: &[NewRelation]) -> Result<u64> {
+        let ends: Vec<(NewSighting, i64)> = relation_ends(relations)
+            .into_iter()
+            .map(|s| (s, 0))
+            .collect();
+        let mut tx = self.pool.begin().await?;
+        let mut ids = Vec::with_capacity(ends.len());
+        for chunk in ends.chunks(CHUNK) {
+            ids.extend(Self::upsert_chunk(&mut tx, source, chunk).await?.1);
+        }
+        // Deduplicated and sorted: one row per key per statement, and the lock order.
+        let mut rows: BTreeMap<(i64, i64, &str), (i64, i64)> = BTreeMap::new();
+        for (r, pair) in relations.iter().zip(ids.chunks(2)) {
+            let seen = unix_micros(r.seen_at);
+            rows.entry((pair[0], pair[1], r.kind.as_str()))
+                .and_modify(|(first, last)| {
+                    *first = (*first).min(seen);
+                    *last = (*last).max(seen);
+                })
+                .or_insert((seen, seen));
+        }
+        let (mut from, mut to, mut kinds, mut firsts, mut lasts) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for ((f, t, k), (first, last)) in &rows {
+            from.push(*f);
+            to.push(*t);
+            kinds.push(*k);
+            firsts.push(*first);
+            lasts.push(*last);
+        }
+        let inserted: Vec<bool> = sqlx::query_scalar(
+            "INSERT INTO relations (from_id, to_id, kind, source_id, first_seen, last_seen)
+             SELECT f, t, k, $1, fs, ls
+             FROM unnest($2::int8[], $3::int8[], $4::text[], $5::int8[], $6::int8[]) AS u(f, t, k, fs, ls)
+             ORDER BY f, t, k
+             ON CONFLICT (from_id, to_id, kind, source_id) DO UPDATE SET
+               first_seen = LEAST(relations.first_seen, EXCLUDED.first_seen),
+               last_seen = GREATEST(relations.last_seen, EXCLUDED.last_seen)
+             RETURNING (xmax = 0)",
+        )
+        .bind(source.id.get())
+        .bind(&from)
+        .bind(&to)
+        .bind(&kinds)
+        .bind(&firsts)
+        .bind(&lasts)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(inserted.into_iter().filter(|&b| b).count() as u64)
+    }
+
+    async fn relations_of(&self, indicator: IndicatorId) -> Result<Vec<Relation>> {
+        let rows: Vec<(i64, i64, String, i64, i64, i64)> = sqlx::query_as(&format!(
+            "SELECT {RELATION_COLUMNS} FROM relations WHERE from_id = $1 OR to_id = $1
+             ORDER BY last_seen DESC, id DESC"
+        ))
+        .bind(indicator.get())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(from_id, to_id, kind, source_id, first_seen, last_seen)| {
+                RelationRow {
+                    from_id,
+                    to_id,
+                    kind,
+                    source_id,
+                    first_seen,
+                    last_seen,
+                }
+                .decode()
+            })
+            .collect())
     }
 
     async fn indicator(&self, kind: IndicatorType, value: &str) -> Result<Option<IndicatorRecord>> {

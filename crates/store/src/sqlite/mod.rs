@@ -15,12 +15,12 @@ use async_trait::async_trait;
 use rexist_core::model::{now, unix_micros};
 use rexist_core::{
     IndicatorId, IndicatorRecord, IndicatorType, Item, ItemId, JobId, Mention, NewItem,
-    NewSighting, Run, RunCounts, RunId, RunOutcome, Sighting, Source, SourceId, SourceSpec,
-    UpsertSummary,
+    NewRelation, NewSighting, Relation, Run, RunCounts, RunId, RunOutcome, Sighting, Source,
+    SourceId, SourceSpec, UpsertSummary,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
-use crate::decode::{json, micros};
+use crate::decode::{RELATION_COLUMNS, RelationRow, json, micros, relation_ends};
 use crate::fts::{TextQuery, index_text};
 use crate::types::page_size;
 use crate::{
@@ -644,6 +644,63 @@ impl Store for SqliteStore {
             }
             tx.commit()?;
             Ok(summary)
+        })
+        .await
+    }
+
+    async fn add_relations(&self, source: &Source, relations: &[NewRelation]) -> Result<u64> {
+        let source = source.clone();
+        let relations = relations.to_vec();
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let ids = relation_ends(&relations)
+                .iter()
+                .map(|s| upsert_one(&tx, &source, s, 0).map(|o| o.indicator.get()))
+                .collect::<Result<Vec<i64>>>()?;
+            let mut new = 0;
+            for (r, pair) in relations.iter().zip(ids.chunks(2)) {
+                let args = params![pair[0], pair[1], r.kind, source.id.get(), unix_micros(r.seen_at)];
+                let inserted = tx
+                    .prepare_cached(
+                        "INSERT INTO relations (from_id, to_id, kind, source_id, first_seen, last_seen)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT DO NOTHING",
+                    )?
+                    .execute(args)?;
+                if inserted == 1 {
+                    new += 1;
+                } else {
+                    tx.prepare_cached(
+                        "UPDATE relations SET first_seen = min(first_seen, ?5), last_seen = max(last_seen, ?5)
+                         WHERE from_id = ?1 AND to_id = ?2 AND kind = ?3 AND source_id = ?4",
+                    )?
+                    .execute(args)?;
+                }
+            }
+            tx.commit()?;
+            Ok(new)
+        })
+        .await
+    }
+
+    async fn relations_of(&self, indicator: IndicatorId) -> Result<Vec<Relation>> {
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {RELATION_COLUMNS} FROM relations WHERE from_id = ?1 OR to_id = ?1
+                 ORDER BY last_seen DESC, id DESC"
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let rows = stmt.query_map(params![indicator.get()], |r| {
+                Ok(RelationRow {
+                    from_id: r.get(0)?,
+                    to_id: r.get(1)?,
+                    kind: r.get(2)?,
+                    source_id: r.get(3)?,
+                    first_seen: r.get(4)?,
+                    last_seen: r.get(5)?,
+                }
+                .decode())
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
     }

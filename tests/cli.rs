@@ -1,0 +1,325 @@
+//! End to end: the `rexist` binary on a temporary data directory, fed the
+//! shared fixtures, as a user or a script runs it.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn fixture(rel: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures")
+        .join(rel);
+    assert!(
+        path.exists(),
+        "fixture {} missing: shared/ must sit beside the repository",
+        path.display()
+    );
+    path
+}
+
+fn rexist(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rexist"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("REXIST_DATABASE_URL")
+        .env_remove("REXIST_DATA_DIR")
+        .output()
+        .expect("run rexist")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn version_and_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = rexist(dir.path(), &["--version"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).starts_with("rexist "));
+    let out = rexist(dir.path(), &["ingest", "file", "--help"]);
+    assert!(text(&out.stdout).contains("--column"));
+}
+
+#[test]
+fn ingest_plain_list_rejects_bad_lines_by_number_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = fixture("blocklists/plain-ip-list-bad.txt");
+    let out = rexist(
+        dir.path(),
+        &[
+            "ingest",
+            "file",
+            list.to_str().unwrap(),
+            "--source",
+            "plain",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    // 192.0.2.130, 198.51.100.131 (padded), 192.0.2.132 (trailing comment),
+    // 192.0.2[.]133 (defanged), 2001:db8::134 (no final newline).
+    assert!(stdout.contains("stored new: 5 sightings"), "{stdout}");
+    assert!(stdout.contains("rejected: 3"), "{stdout}");
+    assert!(stdout.contains("1 invalid ipv4"), "{stdout}");
+    assert!(stdout.contains("1 not UTF-8"), "{stdout}");
+    for line in [
+        ":5: rejected: invalid ipv4",
+        ":6: rejected: unrecognised value",
+        ":8: rejected: not UTF-8",
+    ] {
+        assert!(stderr.contains(line), "{line} in {stderr}");
+    }
+    let again = rexist(
+        dir.path(),
+        &[
+            "ingest",
+            "file",
+            list.to_str().unwrap(),
+            "--source",
+            "plain",
+        ],
+    );
+    let stdout = text(&again.stdout);
+    assert!(stdout.contains("stored new: 0 sightings"), "{stdout}");
+    assert!(stdout.contains("already known: 5"), "{stdout}");
+}
+
+#[test]
+fn ingest_csv_column_from_a_commented_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = fixture("abusech/urlhaus/csv_recent.csv");
+    let bad = fixture("abusech/urlhaus/csv_recent-bad.csv");
+    let args = |p: &Path| {
+        vec![
+            "ingest",
+            "file",
+            p.to_str().unwrap().to_owned().leak(),
+            "--source",
+            "urlhaus",
+            "--column",
+            "url",
+            "--type",
+            "url",
+        ]
+    };
+    let out = rexist(dir.path(), &args(&good));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("stored new: 5 sightings"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = rexist(dir.path(), &args(&bad));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(stdout.contains("rejected: 3"), "{stdout}");
+    assert!(
+        stderr.contains(":11: rejected: expected 9 fields, found 4"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(":12: rejected: not UTF-8"), "{stderr}");
+    assert!(
+        stderr.contains(":14: rejected: expected 9 fields, found 3"),
+        "{stderr}"
+    );
+
+    let out = rexist(
+        dir.path(),
+        &[
+            "ingest",
+            "file",
+            good.to_str().unwrap(),
+            "--source",
+            "urlhaus",
+            "--column",
+            "nope",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no column named \"nope\""),
+        "{}",
+        text(&out.stderr)
+    );
+    // The failed command lost nothing: the same file is still all known.
+    let out = rexist(dir.path(), &args(&good));
+    assert!(
+        text(&out.stdout).contains("already known: 5"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn config_errors_name_the_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "data_dir = \"d\"\n\n[server]\nlistn = \"127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    let out = rexist(dir.path(), &["--config", "bad.toml", "config", "check"]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("line 4") && stderr.contains("listn"),
+        "{stderr}"
+    );
+
+    std::fs::write(
+        dir.path().join("good.toml"),
+        "[server]\nlisten = \"127.0.0.1:9999\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rexist"))
+        .args(["--config", "good.toml", "config", "check"])
+        .current_dir(dir.path())
+        .env(
+            "REXIST_DATABASE_URL",
+            "postgres://rexist:hunter2@db.example/cti",
+        )
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains("server.listen = 127.0.0.1:9999"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("postgres://rexist:***@db.example/cti"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("hunter2"));
+}
+
+#[test]
+fn a_corrupt_database_stops_with_one_message_and_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let garbage = b"this is not a database, but it is someone's file".repeat(200);
+    std::fs::write(data.join("rexist.db"), &garbage).unwrap();
+    let out = rexist(dir.path(), &["migrate"]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("rexist: cannot open the store"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        std::fs::read(data.join("rexist.db")).unwrap(),
+        garbage,
+        "file untouched"
+    );
+}
+
+#[test]
+fn an_unreachable_postgres_is_one_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rexist"))
+        .arg("migrate")
+        .current_dir(dir.path())
+        .env(
+            "REXIST_DATABASE_URL",
+            "postgres://rexist:hunter2@127.0.0.1:9/cti",
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("cannot connect to PostgreSQL at postgres://rexist:***@127.0.0.1:9/cti"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn serve_answers_health_metrics_home_and_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = fixture("blocklists/cins/ci-badguys.txt");
+    let out = rexist(
+        dir.path(),
+        &["ingest", "file", list.to_str().unwrap(), "--source", "cins"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rexist"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env_remove("REXIST_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let started = Instant::now();
+    while !line.contains("listening on http://") {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "serve exited before listening"
+        );
+        assert!(started.elapsed() < Duration::from_secs(30));
+    }
+    let addr = line.trim().rsplit("http://").next().unwrap().to_owned();
+
+    let (status, health) = http_get(&addr, "/healthz");
+    assert_eq!(status, 200, "{health}");
+    assert!(health.contains("\"status\":\"ok\""), "{health}");
+    let (_, home) = http_get(&addr, "/");
+    assert!(home.contains("cins"), "{home}");
+    let (_, metrics) = http_get(&addr, "/metrics");
+    assert!(
+        metrics.contains("rexist_indicators{type=\"ipv4\"} 3"),
+        "{metrics}"
+    );
+    let (status, indicators) = http_get(&addr, "/api/v1/indicators?type=ipv4");
+    assert_eq!(status, 200);
+    assert!(
+        indicators.contains("\"value\":\"192.0.2.100\""),
+        "{indicators}"
+    );
+    let (status, runs) = http_get(&addr, "/api/v1/sources/cins/runs");
+    assert_eq!(status, 200);
+    assert!(runs.contains("\"outcome\":\"success\""), "{runs}");
+    let (status, _) = http_get(&addr, "/api/v1/indicators?type=nope");
+    assert_eq!(status, 400);
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
