@@ -223,17 +223,11 @@ async fn run_page(
         Some(n) => n.min(999),
     };
     let before = parse_param::<RunId>("cursor", p.cursor.as_deref())?;
-    let mut runs = state
+    let runs = state
         .store
         .list_runs(source.map(|s| s.id), before, limit + 1)
         .await?;
-    let next = if runs.len() > limit as usize {
-        runs.truncate(limit as usize);
-        runs.last().map(|r| r.id.to_string())
-    } else {
-        None
-    };
-    Ok(Page { items: runs, next })
+    Ok(Page::from_overfetch(runs, limit, |r| r.id.to_string()))
 }
 
 /// `GET /api/v1/sources/{name}/runs`

@@ -12,6 +12,21 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// A page from `rows` fetched with one more than `limit`: the extra row
+    /// only says that another page follows, whose cursor is `cursor` of the last kept row.
+    pub fn from_overfetch(mut rows: Vec<T>, limit: u32, cursor: impl Fn(&T) -> String) -> Self {
+        let limit = limit as usize;
+        let next = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last().map(cursor)
+        } else {
+            None
+        };
+        Page { items: rows, next }
+    }
+}
+
 /// Filters for listing indicators.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IndicatorQuery {

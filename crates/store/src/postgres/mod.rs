@@ -525,59 +525,46 @@ impl Store for PgStore {
             .bind(&item.external_id)
             .fetch_optional(&mut *tx)
             .await?;
-            let tokens = index_text(&[&item.title, &item.body]);
-            let published = item.published_at.map(unix_micros);
-            match existing {
-                Some((id, old)) if old == hash => out.push(ItemChange::Unchanged(ItemId::new(id))),
-                Some((id, _)) => {
-                    sqlx::query(
-                        "UPDATE items SET kind = $2, title = $3, body = $4, url = $5, lang = $6,
-                           published_at = $7, tlp = $8, tags = $9, extra = $10, content_hash = $11,
-                           updated_at = $12, fts = to_tsvector('simple', $13) WHERE id = $1",
-                    )
-                    .bind(id)
-                    .bind(item.kind.as_str())
-                    .bind(&item.title)
-                    .bind(&item.body)
-                    .bind(&item.url)
-                    .bind(&item.lang)
-                    .bind(published)
-                    .bind(item.tlp.rank())
-                    .bind(json(&item.tags))
-                    .bind(json(&item.extra))
-                    .bind(&hash)
-                    .bind(stamp)
-                    .bind(&tokens)
-                    .execute(&mut *tx)
-                    .await?;
-                    out.push(ItemChange::Updated(ItemId::new(id)));
-                }
-                None => {
-                    let id: i64 = sqlx::query_scalar(
-                        "INSERT INTO items (source_id, kind, external_id, title, body, url, lang, published_at,
-                           tlp, tags, extra, content_hash, created_at, updated_at, fts)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, to_tsvector('simple', $14))
-                         RETURNING id",
-                    )
-                    .bind(source.get())
-                    .bind(item.kind.as_str())
-                    .bind(&item.external_id)
-                    .bind(&item.title)
-                    .bind(&item.body)
-                    .bind(&item.url)
-                    .bind(&item.lang)
-                    .bind(published)
-                    .bind(item.tlp.rank())
-                    .bind(json(&item.tags))
-                    .bind(json(&item.extra))
-                    .bind(&hash)
-                    .bind(stamp)
-                    .bind(&tokens)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    out.push(ItemChange::New(ItemId::new(id)));
+            if let Some((id, old)) = &existing {
+                if *old == hash {
+                    out.push(ItemChange::Unchanged(ItemId::new(*id)));
+                    continue;
                 }
             }
+            // One statement inserts a new item or rewrites a changed one;
+            // created_at is kept on update.
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO items (source_id, kind, external_id, title, body, url, lang, published_at,
+                   tlp, tags, extra, content_hash, created_at, updated_at, fts)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, to_tsvector('simple', $14))
+                 ON CONFLICT (source_id, external_id) DO UPDATE SET kind = EXCLUDED.kind,
+                   title = EXCLUDED.title, body = EXCLUDED.body, url = EXCLUDED.url, lang = EXCLUDED.lang,
+                   published_at = EXCLUDED.published_at, tlp = EXCLUDED.tlp, tags = EXCLUDED.tags,
+                   extra = EXCLUDED.extra, content_hash = EXCLUDED.content_hash,
+                   updated_at = EXCLUDED.updated_at, fts = EXCLUDED.fts
+                 RETURNING id",
+            )
+            .bind(source.get())
+            .bind(item.kind.as_str())
+            .bind(&item.external_id)
+            .bind(&item.title)
+            .bind(&item.body)
+            .bind(&item.url)
+            .bind(&item.lang)
+            .bind(item.published_at.map(unix_micros))
+            .bind(item.tlp.rank())
+            .bind(json(&item.tags))
+            .bind(json(&item.extra))
+            .bind(&hash)
+            .bind(stamp)
+            .bind(index_text(&[&item.title, &item.body]))
+            .fetch_one(&mut *tx)
+            .await?;
+            out.push(if existing.is_some() {
+                ItemChange::Updated(ItemId::new(id))
+            } else {
+                ItemChange::New(ItemId::new(id))
+            });
         }
         tx.commit().await?;
         Ok(out)
@@ -627,14 +614,8 @@ impl Store for PgStore {
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
         .await?;
-        let mut items = rows.iter().map(item_from_row).collect::<Result<Vec<_>>>()?;
-        let next = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items.last().map(|i| i.id.to_string())
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        let items = rows.iter().map(item_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, limit, |i| i.id.to_string()))
     }
 
     async fn upsert_sightings(
@@ -821,17 +802,13 @@ impl Store for PgStore {
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
         .await?;
-        let mut items = rows
+        let items = rows
             .iter()
             .map(indicator_from_row)
             .collect::<Result<Vec<_>>>()?;
-        let next = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items.last().map(|i| encode_cursor(&i.value, i.kind))
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::from_overfetch(items, limit, |i| {
+            encode_cursor(&i.value, i.kind)
+        }))
     }
 
     async fn sightings_of(&self, indicator: IndicatorId) -> Result<Vec<Sighting>> {

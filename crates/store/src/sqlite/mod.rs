@@ -462,67 +462,55 @@ impl Store for SqliteStore {
                         Ok((r.get(0)?, r.get(1)?))
                     })
                     .optional()?;
-                let tokens = index_text(&[&item.title, &item.body]);
-                let published = item.published_at.map(unix_micros);
-                match existing {
-                    Some((id, old)) if old == hash => out.push(ItemChange::Unchanged(ItemId::new(id))),
-                    Some((id, _)) => {
-                        tx.prepare_cached(
-                            "UPDATE items SET kind = ?2, title = ?3, body = ?4, url = ?5, lang = ?6,
-                               published_at = ?7, tlp = ?8, tags = ?9, extra = ?10, content_hash = ?11,
-                               updated_at = ?12 WHERE id = ?1",
-                        )?
-                        .execute(params![
-                            id,
+                if let Some((id, old)) = &existing {
+                    if *old == hash {
+                        out.push(ItemChange::Unchanged(ItemId::new(*id)));
+                        continue;
+                    }
+                }
+                // One statement inserts a new item or rewrites a changed one;
+                // created_at is kept on update.
+                let id: i64 = tx
+                    .prepare_cached(
+                        "INSERT INTO items (source_id, kind, external_id, title, body, url, lang,
+                           published_at, tlp, tags, extra, content_hash, created_at, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)
+                         ON CONFLICT (source_id, external_id) DO UPDATE SET kind = excluded.kind,
+                           title = excluded.title, body = excluded.body, url = excluded.url,
+                           lang = excluded.lang, published_at = excluded.published_at, tlp = excluded.tlp,
+                           tags = excluded.tags, extra = excluded.extra,
+                           content_hash = excluded.content_hash, updated_at = excluded.updated_at
+                         RETURNING id",
+                    )?
+                    .query_row(
+                        params![
+                            source.get(),
                             item.kind.as_str(),
+                            item.external_id,
                             item.title,
                             item.body,
                             item.url,
                             item.lang,
-                            published,
+                            item.published_at.map(unix_micros),
                             item.tlp.rank(),
                             json(&item.tags),
                             json(&item.extra),
                             hash,
                             stamp
-                        ])?;
-                        tx.prepare_cached("DELETE FROM items_fts WHERE rowid = ?1")?
-                            .execute(params![id])?;
-                        tx.prepare_cached("INSERT INTO items_fts (rowid, tokens) VALUES (?1, ?2)")?
-                            .execute(params![id, tokens])?;
-                        out.push(ItemChange::Updated(ItemId::new(id)));
-                    }
-                    None => {
-                        let id: i64 = tx
-                            .prepare_cached(
-                                "INSERT INTO items (source_id, kind, external_id, title, body, url, lang,
-                                   published_at, tlp, tags, extra, content_hash, created_at, updated_at)
-                                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)
-                                 RETURNING id",
-                            )?
-                            .query_row(
-                                params![
-                                    source.get(),
-                                    item.kind.as_str(),
-                                    item.external_id,
-                                    item.title,
-                                    item.body,
-                                    item.url,
-                                    item.lang,
-                                    published,
-                                    item.tlp.rank(),
-                                    json(&item.tags),
-                                    json(&item.extra),
-                                    hash,
-                                    stamp
-                                ],
-                                |r| r.get(0),
-                            )?;
-                        tx.prepare_cached("INSERT INTO items_fts (rowid, tokens) VALUES (?1, ?2)")?
-                            .execute(params![id, tokens])?;
-                        out.push(ItemChange::New(ItemId::new(id)));
-                    }
+                        ],
+                        |r| r.get(0),
+                    )?;
+                if existing.is_some() {
+                    tx.prepare_cached("DELETE FROM items_fts WHERE rowid = ?1")?
+                        .execute(params![id])?;
                 }
+                tx.prepare_cached("INSERT INTO items_fts (rowid, tokens) VALUES (?1, ?2)")?
+                    .execute(params![id, index_text(&[&item.title, &item.body])])?;
+                out.push(if existing.is_some() {
+                    ItemChange::Updated(ItemId::new(id))
+                } else {
+                    ItemChange::New(ItemId::new(id))
+                });
             }
             tx.commit()?;
             Ok(out)
@@ -580,14 +568,8 @@ impl Store for SqliteStore {
                 ],
                 item_from_row,
             )?;
-            let mut items = rows.collect::<Result<Vec<_>, _>>()?;
-            let next = if items.len() > limit as usize {
-                items.truncate(limit as usize);
-                items.last().map(|i| i.id.to_string())
-            } else {
-                None
-            };
-            Ok(Page { items, next })
+            let items = rows.collect::<Result<Vec<_>, _>>()?;
+            Ok(Page::from_overfetch(items, limit, |i| i.id.to_string()))
         })
         .await
     }
@@ -749,14 +731,10 @@ impl Store for SqliteStore {
                 ],
                 indicator_from_row,
             )?;
-            let mut items = rows.collect::<Result<Vec<_>, _>>()?;
-            let next = if items.len() > limit as usize {
-                items.truncate(limit as usize);
-                items.last().map(|i| encode_cursor(&i.value, i.kind))
-            } else {
-                None
-            };
-            Ok(Page { items, next })
+            let items = rows.collect::<Result<Vec<_>, _>>()?;
+            Ok(Page::from_overfetch(items, limit, |i| {
+                encode_cursor(&i.value, i.kind)
+            }))
         })
         .await
     }
