@@ -390,6 +390,16 @@ fn canonical_host(host: &str) -> Result<String, &'static str> {
     canonical_domain(host)
 }
 
+/// Canonical host of a URL: as [`canonical_host`], and also `localhost`,
+/// which reports name in URLs (`http://localhost:8080/shell`) but which is no
+/// domain indicator on its own.
+fn canonical_url_host(host: &str) -> Result<String, &'static str> {
+    if host.eq_ignore_ascii_case("localhost") {
+        return Ok("localhost".to_owned());
+    }
+    canonical_host(host)
+}
+
 fn canonical_url(raw: &str) -> Result<String, &'static str> {
     if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("whitespace or control character in URL");
@@ -414,7 +424,7 @@ fn canonical_url(raw: &str) -> Result<String, &'static str> {
         None => ("", authority),
     };
     let (host, port) = split_host_port(hostport)?;
-    let host = canonical_host(host)?;
+    let host = canonical_url_host(host)?;
     let mut out = String::with_capacity(raw.len());
     out.push_str(&scheme.to_ascii_lowercase());
     out.push_str("://");
@@ -622,8 +632,12 @@ fn bech32_valid(addr: &str) -> bool {
     if !constant_ok {
         return false;
     }
-    // Program: 5-bit groups after the version, minus the 6-symbol checksum.
+    // Program: 5-bit groups after the version, minus the 6-symbol checksum;
+    // at most 4 bits of padding (BIP 173).
     let bits = (values.len() - 1 - 6) * 5;
+    if bits % 8 > 4 {
+        return false;
+    }
     let program_len = bits / 8;
     if !(2..=40).contains(&program_len) {
         return false;
@@ -717,6 +731,11 @@ mod tests {
             canon(IndicatorType::Url, "http://user@münchen.de/").as_deref(),
             Some("http://user@xn--mnchen-3ya.de/")
         );
+        assert_eq!(
+            canon(IndicatorType::Url, "http://LOCALHOST:8080/x").as_deref(),
+            Some("http://localhost:8080/x")
+        );
+        assert_eq!(canon(IndicatorType::Domain, "localhost"), None);
         assert_eq!(canon(IndicatorType::Url, "evil.com/x"), None);
         assert_eq!(canon(IndicatorType::Url, "http://evil.com/a b"), None);
         assert_eq!(canon(IndicatorType::Url, "http://evil.com:99999/"), None);
@@ -787,6 +806,22 @@ mod tests {
             )
             .is_some()
         );
+        for valid in [
+            "38UzaqoN9ZyQEVLJ8e4HYnNQG3ccaGzvTQ",
+            "bc1qssgup73a7uzapztjv84u8efuh4s8uxgpg94k2n",
+            "bc1qls0azjkmvxpxv6zthprqvtavf3zjcnfm4ru57e",
+            "bc1p5d7rjq7g6rdk2yhzks9smlaqtedr4dekq08ge8ztwac72sfr9rusxg3297",
+        ] {
+            assert!(canon(IndicatorType::Btc, valid).is_some(), "{valid}");
+        }
+        for invalid in [
+            "1451579fd1841b3a1cb618dc58045573",
+            "0A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa",
+            "bc1qssgup73a7uzapztjv84u8efuh4s8uxgpg94k2m",
+            "bc1Qssgup73a7uzapztjv84u8efuh4s8uxgpg94k2n",
+        ] {
+            assert!(canon(IndicatorType::Btc, invalid).is_none(), "{invalid}");
+        }
     }
 
     #[test]

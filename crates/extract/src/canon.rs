@@ -1,0 +1,322 @@
+//! Canonical forms, shared by the scanner (which builds them) and [`canonicalize`]
+//! (which checks them). They match `rexist-core`'s `Indicator::parse`: domains lower
+//! case and punycode without trailing dot or `*.`; IPv6 as Rust prints it (RFC 5952);
+//! URL scheme and host lower case, the rest verbatim; e-mail lower case; hashes lower
+//! case; `CVE-YYYY-NNNN…`; `AS<n>`; bitcoin addresses verbatim; CIDR `addr/len`.
+
+use std::net::Ipv6Addr;
+
+use crate::IocType;
+use crate::tld::is_tld;
+
+/// Schemes recognised in URLs (after refanging `hxxp`, `fxp`, …).
+pub(crate) const SCHEMES: &[&str] = &[
+    "http",
+    "https",
+    "ftp",
+    "ftps",
+    "sftp",
+    "tcp",
+    "udp",
+    "ldap",
+    "ldaps",
+    "ws",
+    "wss",
+    "rtsp",
+    "rtmp",
+    "smb",
+    "ssh",
+    "telnet",
+    "irc",
+    "ircs",
+    "git",
+    "svn",
+    "socks4",
+    "socks4a",
+    "socks5",
+    "socks5h",
+    "stratum+tcp",
+    "stratum+ssl",
+    "stratum+tls",
+    "stratum2+tcp",
+    "gopher",
+    "mms",
+    "rdp",
+    "vnc",
+    "redis",
+    "mongodb",
+    "mysql",
+    "postgres",
+    "postgresql",
+    "amqp",
+    "mqtt",
+    "nntp",
+    "imap",
+    "imaps",
+    "pop3",
+    "smtp",
+    "smtps",
+    "dns",
+    "tftp",
+    "sip",
+    "xmpp",
+];
+
+/// The canonical scheme for a written one, and whether it was defanged:
+/// `hxxp`/`hXXp`/`HXXPS` → http(s), `fxp` → ftp, `xxxx` → http.
+pub(crate) fn map_scheme(raw: &str) -> Option<(&'static str, bool)> {
+    if raw.is_empty() || raw.len() > 16 {
+        return None;
+    }
+    let mut buf = [0u8; 16];
+    for (d, s) in buf.iter_mut().zip(raw.bytes()) {
+        *d = s.to_ascii_lowercase();
+    }
+    let lower = &buf[..raw.len()];
+    let tx = |c: u8| c == b't' || c == b'x';
+    // h[tx][tx]p(s), at least one x: hxxp, hXXps, htxp…
+    if lower.len() >= 4 && lower[0] == b'h' && tx(lower[1]) && tx(lower[2]) && lower[3] == b'p' {
+        let defanged = lower[1] == b'x' || lower[2] == b'x';
+        match &lower[4..] {
+            b"" => return Some(("http", defanged)),
+            b"s" => return Some(("https", defanged)),
+            _ => return None,
+        }
+    }
+    match lower {
+        b"fxp" => return Some(("ftp", true)),
+        b"fxps" => return Some(("ftps", true)),
+        b"xxxx" | b"hxxxp" => return Some(("http", true)),
+        b"xxxxs" | b"hxxxps" => return Some(("https", true)),
+        _ => {}
+    }
+    SCHEMES
+        .iter()
+        .find(|s| s.as_bytes() == lower)
+        .map(|s| (*s, false))
+}
+
+/// Strict dotted quad: four decimal octets ≤ 255, no leading zeros (`010` is ambiguous:
+/// octal to some parsers).
+pub(crate) fn parse_ipv4(s: &str) -> Option<[u8; 4]> {
+    let mut out = [0u8; 4];
+    let mut k = 0;
+    for part in s.as_bytes().split(|&c| c == b'.') {
+        if k == 4 || part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
+            return None;
+        }
+        let mut v: u16 = 0;
+        for &c in part {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + u16::from(c - b'0');
+        }
+        out[k] = u8::try_from(v).ok()?;
+        k += 1;
+    }
+    (k == 4).then_some(out)
+}
+
+/// IPv6 address (zone and brackets not allowed) in Rust's RFC 5952 form.
+pub(crate) fn canonical_ipv6(s: &str) -> Option<String> {
+    if !s.contains(':') {
+        return None;
+    }
+    s.parse::<Ipv6Addr>().ok().map(|a| a.to_string())
+}
+
+/// Whether an ASCII lower-case domain is valid: 2+ labels of `[a-z0-9-]` (1–63 bytes, no
+/// leading or trailing hyphen), at most 253 bytes, ending in a real TLD.
+pub(crate) fn valid_ascii_domain(s: &str) -> bool {
+    if s.len() > 253 || s.is_empty() {
+        return false;
+    }
+    let mut labels = 0;
+    let mut last: &[u8] = &[];
+    let mut idn = false;
+    for lb in s.as_bytes().split(|&c| c == b'.') {
+        if lb.is_empty() || lb.len() > 63 || lb[0] == b'-' || lb[lb.len() - 1] == b'-' {
+            return false;
+        }
+        if !lb
+            .iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        {
+            return false;
+        }
+        idn |= lb.starts_with(b"xn--");
+        labels += 1;
+        last = lb;
+    }
+    if labels < 2 || !std::str::from_utf8(last).is_ok_and(is_tld) {
+        return false;
+    }
+    // punycode labels must decode: `xn--zz` is no name
+    !idn || idna::domain_to_ascii(s).is_ok_and(|a| a == s)
+}
+
+/// Canonical form of a (refanged) domain: strip `*.` and a trailing dot, lower-case,
+/// IDN to punycode; `None` unless it is a valid name under a real TLD.
+pub(crate) fn canonical_domain(raw: &str) -> Option<String> {
+    let s = raw.strip_suffix('.').unwrap_or(raw);
+    let s = s.strip_prefix("*.").unwrap_or(s);
+    let out = if s.is_ascii() {
+        s.to_ascii_lowercase()
+    } else {
+        idna::domain_to_ascii(s).ok()?
+    };
+    valid_ascii_domain(&out).then_some(out)
+}
+
+/// Whether `local` is an acceptable e-mail local part: `[A-Za-z0-9._%+-]`, 1–64 bytes,
+/// no leading, trailing or doubled dot.
+pub(crate) fn valid_local_part(local: &str) -> bool {
+    let b = local.as_bytes();
+    !b.is_empty()
+        && b.len() <= 64
+        && b[0] != b'.'
+        && b[b.len() - 1] != b'.'
+        && !local.contains("..")
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-'))
+}
+
+/// Validates `raw`, an already refanged value of type `kind`, and returns its canonical
+/// form; `None` if it is not a valid value of that type.
+///
+/// The canonical form is `rexist-core`'s, which the store applies too; the extractor is
+/// stricter about what it reports from prose: names must end in a real TLD and use no
+/// underscore, URLs must have a known scheme. Every value [`crate::extract`] emits is a
+/// fixed point: `canonicalize(m.kind, &m.value) == Some(m.value)`.
+pub fn canonicalize(kind: IocType, raw: &str) -> Option<String> {
+    let value = rexist_core::canonicalize(kind, raw).ok()?;
+    reportable(kind, &value).then_some(value)
+}
+
+/// Whether a canonical value is one the extractor would report from text.
+fn reportable(kind: IocType, value: &str) -> bool {
+    match kind {
+        IocType::Domain => valid_ascii_domain(value),
+        IocType::Email => value
+            .rsplit_once('@')
+            .is_some_and(|(local, domain)| valid_local_part(local) && valid_ascii_domain(domain)),
+        IocType::Url => reportable_url(value),
+        _ => true,
+    }
+}
+
+/// A canonical URL with a known scheme and a host that is an address, `localhost` or a
+/// name under a real TLD.
+fn reportable_url(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return false;
+    };
+    if !SCHEMES.contains(&scheme) {
+        return false;
+    }
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let hostport = match authority.rsplit_once('@') {
+        Some(("", _)) => return false,
+        Some((_, h)) => h,
+        None => authority,
+    };
+    if hostport.starts_with('[') {
+        return true; // an IPv6 literal, already validated by core
+    }
+    let host = hostport.rsplit_once(':').map_or(hostport, |(h, _)| h);
+    host == "localhost" || parse_ipv4(host).is_some() || valid_ascii_domain(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemes_refang() {
+        assert_eq!(map_scheme("hxxp"), Some(("http", true)));
+        assert_eq!(map_scheme("hXXps"), Some(("https", true)));
+        assert_eq!(map_scheme("HXXPS"), Some(("https", true)));
+        assert_eq!(map_scheme("fxp"), Some(("ftp", true)));
+        assert_eq!(map_scheme("xxxx"), Some(("http", true)));
+        assert_eq!(map_scheme("HTTP"), Some(("http", false)));
+        assert_eq!(map_scheme("stratum+tcp"), Some(("stratum+tcp", false)));
+        assert_eq!(map_scheme("jndi"), None);
+        assert_eq!(map_scheme("hxxpz"), None);
+    }
+
+    #[test]
+    fn ipv4_is_strict() {
+        assert_eq!(parse_ipv4("1.2.3.4"), Some([1, 2, 3, 4]));
+        assert_eq!(parse_ipv4("0.0.0.0"), Some([0; 4]));
+        assert_eq!(parse_ipv4("256.1.1.1"), None);
+        assert_eq!(parse_ipv4("01.2.3.4"), None);
+        assert_eq!(parse_ipv4("1.2.3"), None);
+        assert_eq!(parse_ipv4("1.2.3.4.5"), None);
+    }
+
+    #[test]
+    fn domains() {
+        assert_eq!(canonical_domain("Evil.COM").as_deref(), Some("evil.com"));
+        assert_eq!(canonical_domain("*.evil.com.").as_deref(), Some("evil.com"));
+        assert_eq!(
+            canonical_domain("аррӏе.com").as_deref(),
+            Some("xn--80ak6aa92e.com")
+        );
+        assert_eq!(
+            canonical_domain("例子.中国").as_deref(),
+            Some("xn--fsqu00a.xn--fiqs8s")
+        );
+        assert_eq!(canonical_domain("evil.exe"), None);
+        assert_eq!(canonical_domain("a_b.com"), None);
+        assert_eq!(canonical_domain("-a.com"), None);
+        assert_eq!(canonical_domain("com"), None);
+        assert_eq!(canonical_domain("xn--zz.com"), None);
+    }
+
+    #[test]
+    fn canonicalize_each_type() {
+        let c = canonicalize;
+        assert_eq!(
+            c(IocType::Ipv6, "2001:0db8:0000:0000:0000:ff00:0042:8329").as_deref(),
+            Some("2001:db8::ff00:42:8329")
+        );
+        assert_eq!(
+            c(IocType::Cidr, "2001:db8:abcd::/48").as_deref(),
+            Some("2001:db8:abcd::/48")
+        );
+        assert_eq!(c(IocType::Cidr, "10.0.0.0/33"), None);
+        assert_eq!(
+            c(IocType::Url, "HTTPS://Evil.COM/A?b=C").as_deref(),
+            Some("https://evil.com/A?b=C")
+        );
+        assert_eq!(
+            c(IocType::Url, "http://[2001:DB8::1]:8080/x").as_deref(),
+            Some("http://[2001:db8::1]:8080/x")
+        );
+        assert_eq!(
+            c(IocType::Url, "http://user:pw@evil.com").as_deref(),
+            Some("http://user:pw@evil.com")
+        );
+        assert_eq!(c(IocType::Url, "http://evil.exe/x"), None);
+        assert_eq!(
+            c(IocType::Email, "A.B@Corp.COM").as_deref(),
+            Some("a.b@corp.com")
+        );
+        assert_eq!(
+            c(IocType::Md5, "D41D8CD98F00B204E9800998ECF8427E").as_deref(),
+            Some("d41d8cd98f00b204e9800998ecf8427e")
+        );
+        assert_eq!(c(IocType::Sha1, "d41d8cd98f00b204e9800998ecf8427e"), None);
+        assert_eq!(
+            c(IocType::Cve, "cve-2021-44228").as_deref(),
+            Some("CVE-2021-44228")
+        );
+        assert_eq!(c(IocType::Asn, "ASN 64512").as_deref(), Some("AS64512"));
+        assert_eq!(c(IocType::Asn, "13335").as_deref(), Some("AS13335"));
+        assert_eq!(
+            c(IocType::Btc, "bc1qssgup73a7uzapztjv84u8efuh4s8uxgpg94k2n").as_deref(),
+            Some("bc1qssgup73a7uzapztjv84u8efuh4s8uxgpg94k2n")
+        );
+    }
+}

@@ -1,0 +1,108 @@
+//! The JSON-lines output of `rexist extract`, shared by the CLI and the example.
+
+use std::fmt::Write as _;
+
+use crate::Match;
+
+/// Appends one JSON object per match to `out`, each on its own line:
+/// `{"type":"ipv4","value":"1.2.3.4","start":7,"end":14,"defanged":false}`, with
+/// `"id"` first when `id` is given (the scorer's batch mode).
+pub fn write_jsonl(matches: &[Match], id: Option<&str>, out: &mut String) {
+    for m in matches {
+        out.push('{');
+        if let Some(id) = id {
+            out.push_str("\"id\":");
+            push_json_str(out, id);
+            out.push(',');
+        }
+        out.push_str("\"type\":\"");
+        out.push_str(m.kind.as_str());
+        out.push_str("\",\"value\":");
+        push_json_str(out, &m.value);
+        out.push_str(",\"start\":");
+        push_usize(out, m.start);
+        out.push_str(",\"end\":");
+        push_usize(out, m.end);
+        out.push_str(if m.defanged {
+            ",\"defanged\":true}\n"
+        } else {
+            ",\"defanged\":false}\n"
+        });
+    }
+}
+
+fn push_usize(out: &mut String, mut n: usize) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10).to_le_bytes()[0];
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+}
+
+/// A JSON string literal (RFC 8259 escapes; non-ASCII kept as UTF-8).
+fn push_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    // the common case: nothing to escape
+    if !s
+        .bytes()
+        .any(|c| c < 0x20 || c == b'"' || c == b'\\' || c == 0xe2)
+    {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
+    let mut copied = 0;
+    for (i, c) in s.char_indices() {
+        let esc: Option<&str> = match c {
+            '"' => Some("\\\""),
+            '\\' => Some("\\\\"),
+            '\n' => Some("\\n"),
+            '\r' => Some("\\r"),
+            '\t' => Some("\\t"),
+            c if u32::from(c) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => None,
+            _ => continue,
+        };
+        out.push_str(&s[copied..i]);
+        match esc {
+            Some(e) => out.push_str(e),
+            None => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+        }
+        copied = i + c.len_utf8();
+    }
+    out.push_str(&s[copied..]);
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::IocType;
+
+    #[test]
+    fn lines_parse_as_json() {
+        let ms = [Match {
+            kind: IocType::Url,
+            value: "http://a.com/\"x\\\u{1}".into(),
+            start: 1,
+            end: 9,
+            defanged: true,
+        }];
+        let mut out = String::new();
+        write_jsonl(&ms, Some("c\"1"), &mut out);
+        assert!(out.ends_with('\n'));
+        let v: serde_json::Value = serde_json::from_str(out.trim_end()).unwrap();
+        assert_eq!(v["id"], "c\"1");
+        assert_eq!(v["type"], "url");
+        assert_eq!(v["value"], "http://a.com/\"x\\\u{1}");
+        assert_eq!(v["start"], 1);
+        assert_eq!(v["defanged"], true);
+    }
+}

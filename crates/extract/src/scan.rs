@@ -1,0 +1,1471 @@
+//! The single-pass scanner.
+//!
+//! The text is walked once. Bytes that cannot begin an indicator (spaces, most
+//! punctuation) are skipped with one table look-up each. At the start of each word — a
+//! run of label characters (`[A-Za-z0-9_-]` and non-ASCII letters) — the byte right
+//! after the run decides what to try:
+//!
+//! * `:` `[` `(` `{` `+` `__` after a scheme-like word: a URL with an explicit scheme,
+//!   defanged or not (`hxxps[:]//`, `https[://]`, `http:\\`, `http__`, Cisco ESA);
+//! * a dot form (`.`, `[.]`, `(dot)`, `\.`, ` [.] `, `．`, …) or an at form (`@`, `[at]`,
+//!   …): a host, scanned label by label; it becomes an e-mail address, an IPv4 address,
+//!   a CIDR, a scheme-less URL or a domain, or nothing;
+//! * `:` after up to four hex digits: an IPv6 address;
+//! * otherwise the word itself: hash, bitcoin address, CVE id, AS number.
+//!
+//! Defanging is recognised per candidate, in the separators between labels and after the
+//! scheme, never by rewriting the text first: offsets stay those of the original text,
+//! prose brackets are never mistaken for defangs, and one pass suffices.
+//!
+//! Every attempt either emits and jumps past what it consumed, or jumps past the whole
+//! run it inspected; look-ahead windows that are not consumed (IPv6, context words) are
+//! bounded by a constant. So the scan is linear in the input, also on adversarial
+//! input like a megabyte of `a.a.a.…`.
+
+use std::net::Ipv6Addr;
+
+use crate::canon;
+use crate::context::{
+    self, CODE_RECEIVERS, FILE_AFTER, FILE_BEFORE, FILE_EXT_TLDS, FILE_EXTS, HASH_NAMES,
+    NOT_DOMAINS, NOT_FILE_HASH, PACKAGE_ROOTS, VERSION_AFTER, VERSION_CUES, WORD_DOT_STOP,
+    WORD_DOT_TLDS,
+};
+use crate::tld;
+use crate::token;
+use crate::{IocType, Match};
+
+// ---------------------------------------------------------------- byte classes
+
+const DIGIT: u8 = 1;
+const HEX: u8 = 2;
+const ALPHA: u8 = 4;
+const LABEL: u8 = 8;
+const UNDERSCORE: u8 = 16;
+const START: u8 = 32;
+const URL: u8 = 64;
+const UPPER: u8 = 128;
+
+#[allow(clippy::cast_possible_truncation)] // i < 256
+const fn build_classes() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        let mut k = 0;
+        if c.is_ascii_digit() {
+            k |= DIGIT | HEX | LABEL | START;
+        }
+        if c.is_ascii_alphabetic() {
+            k |= ALPHA | LABEL | START;
+        }
+        if c.is_ascii_uppercase() {
+            k |= UPPER;
+        }
+        if matches!(c, b'a'..=b'f' | b'A'..=b'F') {
+            k |= HEX;
+        }
+        if c == b'-' {
+            k |= LABEL;
+        }
+        if c == b'_' {
+            k |= LABEL | UNDERSCORE;
+        }
+        // `:` may begin `::1`; bytes >= 0xC0 begin non-ASCII characters
+        if c == b':' || c >= 0xC0 {
+            k |= START;
+        }
+        // characters a URL path may hold unescaped in running text
+        if c >= 0x21
+            && c <= 0x7e
+            && !matches!(
+                c,
+                b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}' | b'\''
+            )
+        {
+            k |= URL;
+        }
+        t[i] = k;
+        i += 1;
+    }
+    t
+}
+
+static CLASS: [u8; 256] = build_classes();
+
+fn class(c: u8) -> u8 {
+    CLASS[usize::from(c)]
+}
+
+/// How a character takes part in host labels.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum UClass {
+    /// Not part of a label: space, punctuation, symbols, emoji.
+    None,
+    /// ASCII label characters and letters of alphabetic scripts (Cyrillic, Greek, Latin).
+    Narrow,
+    /// CJK ideographs, kana, hangul, full-width forms. A label never mixes these with
+    /// ASCII: `example.comへ通信` ends at `m`, `通信example.com` starts at `e`.
+    Wide,
+}
+
+fn uclass(c: char) -> UClass {
+    let cp = u32::from(c);
+    if cp < 0x80 {
+        return if class(cp.to_le_bytes()[0]) & LABEL != 0 {
+            UClass::Narrow
+        } else {
+            UClass::None
+        };
+    }
+    if cp == 0x30fb {
+        return UClass::None; // katakana middle dot: punctuation
+    }
+    if (0x3040..=0x30ff).contains(&cp)
+        || (0x3400..=0x9fff).contains(&cp)
+        || (0xac00..=0xd7af).contains(&cp)
+    {
+        return UClass::Wide;
+    }
+    if c.is_alphanumeric() {
+        return if cp >= 0x2e80 {
+            UClass::Wide
+        } else {
+            UClass::Narrow
+        };
+    }
+    // combining marks that live inside words of many scripts (IDN labels need them)
+    if (0x0300..=0x036f).contains(&cp)
+        || (0x0483..=0x0489).contains(&cp)
+        || (0x0591..=0x05c7).contains(&cp)
+        || (0x0610..=0x061a).contains(&cp)
+        || (0x064b..=0x065f).contains(&cp)
+        || (0x0900..=0x0dff).contains(&cp)
+        || (0x0e00..=0x0eff).contains(&cp)
+        || (0x1000..=0x109f).contains(&cp)
+    {
+        return UClass::Narrow;
+    }
+    UClass::None
+}
+
+// ---------------------------------------------------------------- scan state
+
+/// Labels stored per host scan; longer runs are scanned to their end but never a name.
+const MAX_LABELS: usize = 128;
+/// Longest IPv6 text considered (`ffff:…:255.255.255.255` is 45 bytes).
+const MAX_IPV6: usize = 64;
+
+/// A run of label characters.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    end: usize,
+    non_ascii: bool,
+}
+
+/// A separator between two host labels.
+#[derive(Clone, Copy, Debug)]
+struct Sep {
+    len: usize,
+    defanged: bool,
+    /// The prose form ` dot `, which needs extra evidence.
+    word: bool,
+}
+
+/// Full-width colon U+FF1A and solidus U+FF0F, as Japanese and Chinese text writes them.
+const FW_COLON: &[u8] = "\u{ff1a}".as_bytes();
+const FW_SLASH: &[u8] = "\u{ff0f}".as_bytes();
+
+/// How a URL writes its slashes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Slashes {
+    Plain,
+    /// `http:\\host\path`: backslashes stand for slashes.
+    Backslash,
+    /// `https:\/\/host\/path`: JSON-escaped slashes.
+    Json,
+}
+
+/// What a host scan found; the labels themselves are in `Scanner::labels`.
+#[allow(clippy::struct_excessive_bools)] // independent facts about one scan, not a state machine
+#[derive(Clone, Copy, Debug, Default)]
+struct HostScan {
+    start: usize,
+    /// End of the last label.
+    end: usize,
+    /// Number of labels (may exceed the stored ones).
+    n: usize,
+    all_numeric: bool,
+    defanged: bool,
+    word_dot: bool,
+    non_ascii: bool,
+}
+
+impl HostScan {
+    fn overflow(&self) -> bool {
+        self.n > MAX_LABELS
+    }
+}
+
+/// Whether an ASCII word may begin a token that is not followed by a dot or at form:
+/// `CVE …`, `ASN …`, `AS…`.
+fn token_prefix(w: &[u8]) -> bool {
+    (w.len() >= 2 && w[0] == b'A' && w[1] == b'S')
+        || (w.len() >= 3
+            && (w[..3].eq_ignore_ascii_case(b"cve") || w[..3].eq_ignore_ascii_case(b"asn")))
+}
+
+/// Whether the byte at `j`, after a word, rules out every indicator starting at that word
+/// (besides tokens, checked apart): end of text, a line break, a space not followed by a
+/// bracketed or spelled-out defang, a sentence dot, closing punctuation.
+fn boring_after(b: &[u8], j: usize) -> bool {
+    let Some(&next) = b.get(j) else { return true };
+    match next {
+        b' ' => !matches!(b.get(j + 1), Some(b'[' | b'(' | b'{' | b'd' | b'D')),
+        b'.' => !b
+            .get(j + 1)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c >= 0x80),
+        b',' | b';' | b'!' | b'?' | b'"' | b'\'' | b')' | b']' | b'}' | b'\n' | b'\r' | b'\t'
+        | b'/' | b'=' | b'<' | b'>' | b'|' | b'*' | b'&' | b'#' | b'$' | b'~' | b'`' | b'%' => true,
+        _ => false,
+    }
+}
+
+pub(crate) struct Scanner<'a> {
+    text: &'a str,
+    b: &'a [u8],
+    out: Vec<Match>,
+    /// Label spans of the current host scan, reused to avoid an allocation per candidate.
+    labels: Vec<(usize, usize)>,
+    /// End of the last emitted match: an e-mail local part is never extended over it.
+    last_end: usize,
+}
+
+impl<'a> Scanner<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        Scanner {
+            text,
+            b: text.as_bytes(),
+            // about one match per 150 bytes of threat-intel text; saves regrowing
+            out: Vec::with_capacity(text.len() / 256),
+            labels: Vec::with_capacity(16),
+            last_end: 0,
+        }
+    }
+
+    /// Scans the whole text; matches come out in order of `start`.
+    #[allow(clippy::many_single_char_names)] // i, j, n, c, b: the usual names of a byte loop
+    pub(crate) fn run(mut self) -> Vec<Match> {
+        let n = self.b.len();
+        let mut i = 0;
+        while i < n {
+            let c = self.b[i];
+            if class(c) & START == 0 {
+                i += 1;
+                continue;
+            }
+            if class(c) & LABEL != 0 {
+                // Inline fast path: an ASCII word followed by a byte that starts nothing
+                // (most words of prose) is skipped without the full dispatch.
+                let b = self.b;
+                let mut j = i + 1;
+                while j < n && class(b[j]) & LABEL != 0 {
+                    j += 1;
+                }
+                if j - i < 26 && !token_prefix(&b[i..j]) && boring_after(b, j) {
+                    i = j;
+                    continue;
+                }
+            }
+            let next = if c == b':' {
+                self.colon(i)
+            } else if c >= 0x80 {
+                match self.char_at(i) {
+                    Some((ch, len)) if uclass(ch) == UClass::None => i + len,
+                    Some(_) => self.word(i),
+                    None => i + 1,
+                }
+            } else {
+                self.word(i)
+            };
+            i = next.max(i + 1);
+        }
+        // e-mail local parts extend leftwards; keep the promised order anyway
+        self.out.sort_by_key(|m| m.start);
+        self.out
+    }
+
+    // ------------------------------------------------------------ primitives
+
+    /// The byte at `p`, or 0 past either end.
+    fn at(&self, p: usize) -> u8 {
+        self.b.get(p).copied().unwrap_or(0)
+    }
+
+    fn starts(&self, p: usize, pat: &[u8]) -> bool {
+        self.b.get(p..p + pat.len()).is_some_and(|s| s == pat)
+    }
+
+    fn starts_ci(&self, p: usize, pat: &[u8]) -> bool {
+        self.b
+            .get(p..p + pat.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(pat))
+    }
+
+    /// The character starting at byte `p`, if `p` is a character boundary.
+    fn char_at(&self, p: usize) -> Option<(char, usize)> {
+        let c = self.text.get(p..)?.chars().next()?;
+        Some((c, c.len_utf8()))
+    }
+
+    fn emit(&mut self, kind: IocType, value: String, start: usize, end: usize, defanged: bool) {
+        self.last_end = self.last_end.max(end);
+        self.out.push(Match {
+            kind,
+            value,
+            start,
+            end,
+            defanged,
+        });
+    }
+
+    /// The run of label characters starting at `p`; it ends at a non-label character or
+    /// where ASCII meets a wide script.
+    fn label_run(&self, p: usize) -> Run {
+        let b = self.b;
+        let n = b.len();
+        let mut q = p;
+        let mut non_ascii = false;
+        let mut wide = false;
+        loop {
+            if !wide {
+                // the hot loop: ASCII label bytes
+                while q < n && class(b[q]) & LABEL != 0 {
+                    q += 1;
+                }
+            }
+            if q >= n || b[q] < 0x80 {
+                break;
+            }
+            let Some((ch, len)) = self.char_at(q) else {
+                break;
+            };
+            match uclass(ch) {
+                UClass::None => break,
+                UClass::Wide => {
+                    if q > p && !wide {
+                        break;
+                    }
+                    wide = true;
+                }
+                UClass::Narrow => {
+                    if wide {
+                        break;
+                    }
+                }
+            }
+            non_ascii = true;
+            q += len;
+        }
+        Run { end: q, non_ascii }
+    }
+
+    /// Whether every byte of `start..end` has all the class bits `k`.
+    fn all_class(&self, start: usize, end: usize, k: u8) -> bool {
+        self.b
+            .get(start..end)
+            .is_some_and(|s| s.iter().all(|&c| class(c) & k == k))
+    }
+
+    /// Whether a label can start at `p`.
+    fn label_start(&self, p: usize) -> bool {
+        let c = self.at(p);
+        if c < 0x80 {
+            c.is_ascii_alphanumeric()
+        } else {
+            self.char_at(p)
+                .is_some_and(|(ch, _)| uclass(ch) != UClass::None)
+        }
+    }
+
+    // ------------------------------------------------------------ dispatch
+
+    /// Handles the word starting at `start`; returns where scanning resumes.
+    #[inline(never)]
+    fn word(&mut self, start: usize) -> usize {
+        let run = self.label_run(start);
+        let j = run.end;
+        if j == start {
+            return start + 1;
+        }
+        let next = self.at(j);
+        if !run.non_ascii
+            && (matches!(next, b':' | b'[' | b'(' | b'{' | b'+' | 0xef)
+                || self.http_underscore(start, j))
+        {
+            if let Some(r) = self.try_scheme_url(start) {
+                return r;
+            }
+        }
+        // most words end in a space or punctuation that starts nothing: decide on the
+        // next byte (and for a space, the one after it) before any real work
+        let maybe_host = match next {
+            b'.' | b'[' | b'(' | b'{' | b'\\' | b'@' | 0xef => true,
+            b' ' => matches!(self.at(j + 1), b'[' | b'(' | b'{' | b'd' | b'D'),
+            _ => false,
+        };
+        if maybe_host
+            && (self
+                .dot_sep(j, false)
+                .is_some_and(|s| self.label_start(j + s.len))
+                || self.at_form(j).is_some())
+        {
+            return match self.try_host(start) {
+                Ok(r) | Err(r) => r.max(j),
+            };
+        }
+        if run.non_ascii {
+            return j;
+        }
+        if next == b':'
+            && j - start <= 4
+            && self.all_class(start, j, HEX)
+            && !matches!(self.at(start.wrapping_sub(1)), b':' | b'.')
+        {
+            if let Some(r) = self.try_ipv6(start) {
+                return r;
+            }
+        }
+        let w = &self.b[start..j];
+        let token_like = w.len() >= 26
+            || (w.len() >= 2 && w[0] == b'A' && w[1] == b'S')
+            || (w.len() >= 3
+                && (w[..3].eq_ignore_ascii_case(b"cve") || w[..3].eq_ignore_ascii_case(b"asn")));
+        if token_like {
+            if let Some(r) = self.try_token(start, j) {
+                return r;
+            }
+        }
+        j
+    }
+
+    /// `http__host`: a run holding a scheme and the `__` defang.
+    fn http_underscore(&self, start: usize, end: usize) -> bool {
+        let w = &self.b[start..end];
+        w.len() > 6
+            && matches!(w[0] | 0x20, b'h' | b'f')
+            && w.windows(2).take(8).any(|p| p == b"__")
+    }
+
+    /// A `:` not inside a word: only `::…` IPv6 addresses start here.
+    fn colon(&mut self, i: usize) -> usize {
+        let prev = self.at(i.wrapping_sub(1));
+        if self.at(i + 1) == b':' && !prev.is_ascii_alphanumeric() && prev != b':' {
+            if let Some(r) = self.try_ipv6(i) {
+                return r;
+            }
+        }
+        i + 1
+    }
+
+    // ------------------------------------------------------------ separators
+
+    /// A dot form at `p` between two labels.
+    fn dot_sep(&self, p: usize, esa: bool) -> Option<Sep> {
+        let plain = |len| {
+            Some(Sep {
+                len,
+                defanged: false,
+                word: false,
+            })
+        };
+        let def = |len| {
+            Some(Sep {
+                len,
+                defanged: true,
+                word: false,
+            })
+        };
+        match self.at(p) {
+            b'.' => plain(1),
+            b'[' | b'(' | b'{' => self
+                .bracket_dot(p)
+                .or_else(|| if self.starts(p, b"[.") { def(2) } else { None }),
+            b'\\' if self.at(p + 1) == b'.' => def(2),
+            b' ' => {
+                let q = p + 1;
+                if let Some(s) = self.bracket_dot(q) {
+                    let mut len = 1 + s.len;
+                    if self.at(p + len) == b' ' {
+                        len += 1;
+                    }
+                    return def(len);
+                }
+                if esa && self.at(q) == b'.' {
+                    return def(2);
+                }
+                if (self.starts(q, b"dot ") || self.starts(q, b"DOT ")) && self.at(q + 4) != b' ' {
+                    return Some(Sep {
+                        len: 5,
+                        defanged: true,
+                        word: true,
+                    });
+                }
+                None
+            }
+            // full-width full stop U+FF0E; only next to ASCII or full-width letters, so
+            // that CJK prose punctuated with it is not read as a host
+            0xef if self.starts(p, "\u{ff0e}".as_bytes()) => {
+                let before = self.at(p.wrapping_sub(1));
+                let after = self.at(p + 3);
+                let fw = |q: usize| {
+                    self.char_at(q)
+                        .is_some_and(|(c, _)| ('\u{ff10}'..='\u{ff5a}').contains(&c))
+                };
+                let prev_fw = p >= 3 && self.text.is_char_boundary(p - 3) && fw(p - 3);
+                if before.is_ascii_alphanumeric()
+                    || after.is_ascii_alphanumeric()
+                    || prev_fw
+                    || fw(p + 3)
+                {
+                    def(3)
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// `[.]`, `(.)`, `{.}`, `[dot]`, `(DOT)`, `[ . ]` … at `p`.
+    fn bracket_dot(&self, p: usize) -> Option<Sep> {
+        let close = match self.at(p) {
+            b'[' => b']',
+            b'(' => b')',
+            b'{' => b'}',
+            _ => return None,
+        };
+        let mut q = p + 1;
+        if self.at(q) == b' ' {
+            q += 1;
+        }
+        if self.at(q) == b'.' {
+            q += 1;
+        } else if self.starts_ci(q, b"dot") {
+            q += 3;
+        } else {
+            return None;
+        }
+        if self.at(q) == b' ' {
+            q += 1;
+        }
+        (self.at(q) == close).then_some(Sep {
+            len: q + 1 - p,
+            defanged: true,
+            word: false,
+        })
+    }
+
+    /// An at form at `p`: `@`, `[@]`, `(@)`, `{at}`, `[AT]`, ` [at] `, `＠`.
+    fn at_form(&self, p: usize) -> Option<(usize, bool)> {
+        match self.at(p) {
+            b'@' => Some((1, false)),
+            b'[' | b'(' | b'{' => self.bracket_at(p).map(|l| (l, true)),
+            b' ' => {
+                let l = self.bracket_at(p + 1)?;
+                (self.at(p + 1 + l) == b' ').then_some((l + 2, true))
+            }
+            0xef if self.starts(p, "\u{ff20}".as_bytes()) => Some((3, true)),
+            _ => None,
+        }
+    }
+
+    fn bracket_at(&self, p: usize) -> Option<usize> {
+        let close = match self.at(p) {
+            b'[' => b']',
+            b'(' => b')',
+            b'{' => b'}',
+            _ => return None,
+        };
+        let mut q = p + 1;
+        if self.at(q) == b'@' {
+            q += 1;
+        } else if self.starts_ci(q, b"at") {
+            q += 2;
+        } else {
+            return None;
+        }
+        (self.at(q) == close).then_some(q + 1 - p)
+    }
+
+    // ------------------------------------------------------------ hosts
+
+    /// Scans labels joined by dot forms from `start`, filling `self.labels`.
+    fn scan_host(&mut self, start: usize, esa: bool) -> HostScan {
+        self.labels.clear();
+        let mut hs = HostScan {
+            start,
+            end: start,
+            all_numeric: true,
+            ..HostScan::default()
+        };
+        let mut p = start;
+        loop {
+            let run = self.label_run(p);
+            if run.end == p {
+                break;
+            }
+            hs.n += 1;
+            if self.labels.len() < MAX_LABELS {
+                self.labels.push((p, run.end));
+            }
+            hs.all_numeric &= !run.non_ascii && self.all_class(p, run.end, DIGIT);
+            hs.non_ascii |= run.non_ascii;
+            hs.end = run.end;
+            let Some(sep) = self.dot_sep(run.end, esa) else {
+                break;
+            };
+            let next = run.end + sep.len;
+            if !self.label_start(next) {
+                break;
+            }
+            hs.defanged |= sep.defanged;
+            hs.word_dot |= sep.word;
+            p = next;
+        }
+        hs
+    }
+
+    fn label_text(&self, k: usize) -> &'a str {
+        let text: &'a str = self.text;
+        self.labels.get(k).map_or("", |&(a, e)| &text[a..e])
+    }
+
+    /// The canonical domain of the scanned labels, its label count and end; drops a
+    /// Title-case last label glued on by a missing space (`evil.com.The`).
+    fn domain_value(&self, hs: &HostScan) -> Option<(String, usize, usize)> {
+        if hs.overflow() || hs.n < 2 {
+            return None;
+        }
+        let mut n = self.labels.len();
+        if !hs.non_ascii && !tld::is_tld(self.label_text(n - 1)) {
+            let last = self.label_text(n - 1).as_bytes();
+            let title = last.len() > 1
+                && last[0].is_ascii_uppercase()
+                && last[1..].iter().all(u8::is_ascii_lowercase);
+            if n >= 3 && title && tld::is_tld(self.label_text(n - 2)) {
+                n -= 1;
+            } else {
+                return None;
+            }
+        }
+        let mut s = String::with_capacity(hs.end - hs.start);
+        for k in 0..n {
+            if k > 0 {
+                s.push('.');
+            }
+            s.push_str(self.label_text(k));
+        }
+        let v = if hs.non_ascii {
+            canon::canonical_domain(&s)?
+        } else {
+            s.make_ascii_lowercase();
+            if !canon::valid_ascii_domain(&s) {
+                return None;
+            }
+            s
+        };
+        Some((v, n, self.labels[n - 1].1))
+    }
+
+    /// Handles a run followed by a dot or at form: e-mail, IPv4, CIDR, URL, domain.
+    /// `Ok` after an emission, `Err` with the end of what was inspected otherwise.
+    fn try_host(&mut self, start: usize) -> Result<usize, usize> {
+        let hs = self.scan_host(start, false);
+        if let Some((at_len, at_def)) = self.at_form(hs.end) {
+            return self.try_email(&hs, at_len, at_def);
+        }
+        if hs.n < 2 || hs.overflow() {
+            self.tokens_in_labels();
+            return Err(hs.end);
+        }
+        if hs.all_numeric {
+            // four numbers: an address (or a version, decided by context); other counts
+            // are versions, decimals and OIDs, never addresses
+            return if hs.n == 4 {
+                self.try_ipv4(&hs, hs.end)
+            } else {
+                Err(hs.end)
+            };
+        }
+        if let Some(r) = self.try_domain(&hs) {
+            return Ok(r);
+        }
+        // address range `1.2.3.4-1.2.3.9`: the fourth label is `4-1`
+        if hs.n >= 4 {
+            let numeric = |k: usize| self.label_text(k).bytes().all(|c| c.is_ascii_digit());
+            let fourth = self.label_text(3).as_bytes();
+            let digits = fourth.iter().take_while(|c| c.is_ascii_digit()).count();
+            if numeric(0)
+                && numeric(1)
+                && numeric(2)
+                && digits > 0
+                && fourth.get(digits) == Some(&b'-')
+            {
+                let ip_end = self.labels[3].0 + digits;
+                return self.try_ipv4(&hs, ip_end);
+            }
+        }
+        self.tokens_in_labels();
+        Err(hs.end)
+    }
+
+    /// After a failed host: hashes and ids written with a dot after them
+    /// (`<sha256>.exe`, `CVE-2021-44228.`).
+    fn tokens_in_labels(&mut self) {
+        for k in 0..self.labels.len() {
+            let (a, e) = self.labels[k];
+            if self.b[a..e].is_ascii() {
+                let _ = self.try_token(a, e);
+            }
+        }
+    }
+
+    fn try_domain(&mut self, hs: &HostScan) -> Option<usize> {
+        let (value, n, dom_end) = self.domain_value(hs)?;
+        let port_end = self.port_at(dom_end);
+        let after = port_end.unwrap_or(dom_end);
+        let path = self.path_start(after, None, false);
+        if !self.plausible_domain(hs, &value, n, dom_end, path.is_some()) {
+            return None;
+        }
+        if let Some(ps) = path {
+            let (pend, tail, pdef) = self.scan_path(ps, Slashes::Plain);
+            let (port, pfw) = port_end
+                .map(|pe| self.port_text(dom_end, pe))
+                .unwrap_or_default();
+            let url = format!("http://{value}{port}{tail}");
+            self.emit(
+                IocType::Url,
+                url,
+                hs.start,
+                pend,
+                hs.defanged || pdef || pfw,
+            );
+            return Some(pend);
+        }
+        self.emit(IocType::Domain, value, hs.start, dom_end, hs.defanged);
+        Some(after)
+    }
+
+    /// Precision rules for a name that passed syntax: file names, code identifiers,
+    /// product names. A defanged name is always meant as an indicator.
+    fn plausible_domain(
+        &self,
+        hs: &HostScan,
+        value: &str,
+        n: usize,
+        end: usize,
+        has_path: bool,
+    ) -> bool {
+        let first = self.label_text(0);
+        let tld_raw = self.label_text(n - 1);
+        if hs.word_dot {
+            // `evil dot com`: only with the usual TLDs and a name-like first label
+            let f = first.as_bytes();
+            let name_like = f.len() >= 4 || f.iter().any(|c| c.is_ascii_digit() || *c == b'-');
+            let t = tld_raw.as_bytes();
+            let one_case =
+                t.iter().all(u8::is_ascii_lowercase) || t.iter().all(u8::is_ascii_uppercase);
+            return name_like
+                && n <= 4
+                && one_case
+                && !context::is_one_of(f, WORD_DOT_STOP)
+                && context::is_one_of(t, WORD_DOT_TLDS);
+        }
+        if hs.defanged {
+            return true;
+        }
+        // `\\host\share`: a UNC path names a host
+        let unc = self.at(hs.start.wrapping_sub(1)) == b'\\'
+            && self.at(hs.start.wrapping_sub(2)) == b'\\'
+            && !matches!(self.at(hs.start.wrapping_sub(3)), b'\\' | b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b':');
+        // a path component (`/tmp/x.sh`, `C:\dir\msedge.dll`) or `%TEMP%.x`
+        if !unc
+            && matches!(
+                self.at(hs.start.wrapping_sub(1)),
+                b'/' | b'\\' | b'%' | b'$'
+            )
+        {
+            return false;
+        }
+        // a call or a path: `foo.bar(`, `dir.name\`
+        if !has_path && (self.at(end) == b'(' || (!unc && self.at(end) == b'\\')) {
+            return false;
+        }
+        // code and prose: `System.Net`, `site.Now`; domains are written in one case
+        let t = tld_raw.as_bytes();
+        if t.iter().any(u8::is_ascii_uppercase) && t.iter().any(u8::is_ascii_lowercase) {
+            return false;
+        }
+        if NOT_DOMAINS.contains(&value) {
+            return false;
+        }
+        if n >= 3
+            && context::is_one_of(first.as_bytes(), PACKAGE_ROOTS)
+            && first.bytes().all(|c| c.is_ascii_lowercase())
+        {
+            return false;
+        }
+        if !has_path && n >= 3 && context::is_one_of(self.label_text(n - 2).as_bytes(), FILE_EXTS) {
+            // a double extension: `setup.exe.zip`, `invoice.pdf.one`
+            return false;
+        }
+        if n == 2
+            && !has_path
+            && (context::is_one_of(t, FILE_EXT_TLDS)
+                || context::is_one_of(first.as_bytes(), CODE_RECEIVERS))
+        {
+            return false;
+        }
+        if !has_path && n <= 3 {
+            let (w, k) = context::prev_words(self.b, hs.start, 2);
+            if k > 0
+                && (context::is_one_of(w[0], FILE_BEFORE)
+                    || (k > 1
+                        && w[0].eq_ignore_ascii_case(b"as")
+                        && context::is_one_of(w[1], FILE_BEFORE)))
+            {
+                return false;
+            }
+            if context::is_one_of(context::next_word(self.b, end), FILE_AFTER) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// `:port` (or full-width `：port`) at `p`: its end.
+    fn port_at(&self, p: usize) -> Option<usize> {
+        let s = if self.at(p) == b':' {
+            p + 1
+        } else if self.starts(p, FW_COLON) {
+            p + FW_COLON.len()
+        } else {
+            return None;
+        };
+        let mut q = s;
+        while self.at(q).is_ascii_digit() && q - s < 6 {
+            q += 1;
+        }
+        if q == s || q - s > 5 || self.at(q).is_ascii_alphanumeric() {
+            return None;
+        }
+        let port: u32 = self.text.get(s..q)?.parse().ok()?;
+        (port <= 65535).then_some(q)
+    }
+
+    /// The canonical `:digits` of a port found by `port_at(p)` ending at `end`, and
+    /// whether it was written with a full-width colon.
+    fn port_text(&self, p: usize, end: usize) -> (String, bool) {
+        let fullwidth = self.at(p) != b':';
+        let digits = if fullwidth { p + FW_COLON.len() } else { p + 1 };
+        (
+            format!(":{}", self.text.get(digits..end).unwrap_or_default()),
+            fullwidth,
+        )
+    }
+
+    /// Where a path begins at `p`, if one does: `/`, `[/]`, and for URLs with a scheme
+    /// `?`, `#`; `\` after `http:\\`; ` /` in Cisco ESA spacing.
+    /// `scheme` is `None` for scheme-less hosts.
+    fn path_start(&self, p: usize, scheme: impl Into<Option<Slashes>>, esa: bool) -> Option<usize> {
+        let scheme = scheme.into();
+        match self.at(p) {
+            b'/' => Some(p),
+            b'[' if self.starts(p, b"[/]") => Some(p),
+            0xef if self.starts(p, FW_SLASH) => Some(p),
+            b'?' | b'#' if scheme.is_some() => Some(p),
+            b'\\' if scheme == Some(Slashes::Backslash) && self.at(p + 1) != b'.' => Some(p),
+            b'\\' if scheme == Some(Slashes::Json) && self.at(p + 1) == b'/' => Some(p),
+            b' ' if esa && self.at(p + 1) == b'/' => Some(p + 1),
+            _ => None,
+        }
+    }
+
+    fn try_ipv4(&mut self, hs: &HostScan, ip_end: usize) -> Result<usize, usize> {
+        let mut v = String::with_capacity(15);
+        for k in 0..4 {
+            let (a, e) = self.labels[k];
+            if k > 0 {
+                v.push('.');
+            }
+            v.push_str(&self.text[a..e.min(ip_end)]);
+        }
+        if canon::parse_ipv4(&v).is_none() {
+            return Err(hs.end);
+        }
+        let start = hs.start;
+        if self.at(ip_end) == b'/' {
+            if let Some((len, e)) = self.prefix_len(ip_end + 1, 32) {
+                self.emit(IocType::Cidr, format!("{v}/{len}"), start, e, hs.defanged);
+                return Ok(e);
+            }
+        }
+        let port_end = self.port_at(ip_end);
+        let after = port_end.unwrap_or(ip_end);
+        if let Some(ps) = self.path_start(after, None, false) {
+            let (pend, tail, pdef) = self.scan_path(ps, Slashes::Plain);
+            let (port, pfw) = port_end
+                .map(|pe| self.port_text(ip_end, pe))
+                .unwrap_or_default();
+            let url = format!("http://{v}{port}{tail}");
+            self.emit(IocType::Url, url, start, pend, hs.defanged || pdef || pfw);
+            return Ok(pend);
+        }
+        // `Firefox/115.0.2.1`: a product version in a user agent
+        let product_slash = self.at(start.wrapping_sub(1)) == b'/'
+            && self.at(start.wrapping_sub(2)).is_ascii_alphanumeric();
+        if !hs.defanged
+            && port_end.is_none()
+            && (product_slash || self.looks_like_version(start, ip_end))
+        {
+            return Err(hs.end);
+        }
+        self.emit(IocType::Ipv4, v, start, ip_end, hs.defanged);
+        Ok(after)
+    }
+
+    /// `firmware 1.0.4.128`, `version: 10.2.0.1`, `7.2.0.1 and earlier`.
+    fn looks_like_version(&self, start: usize, end: usize) -> bool {
+        let (w, k) = context::prev_words(self.b, start, 2);
+        if k > 0 && context::is_one_of(w[0], VERSION_CUES) {
+            return true;
+        }
+        if k > 1
+            && context::is_one_of(w[0], &["to", "is", "from", "of", "no", "number", "v"])
+            && context::is_one_of(w[1], VERSION_CUES)
+        {
+            return true;
+        }
+        let n1 = context::next_word(self.b, end);
+        if context::is_one_of(n1, VERSION_AFTER) {
+            return true;
+        }
+        if context::is_one_of(n1, &["and", "or"]) {
+            let p = (n1.as_ptr() as usize).wrapping_sub(self.b.as_ptr() as usize) + n1.len();
+            return context::is_one_of(context::next_word(self.b, p), VERSION_AFTER);
+        }
+        false
+    }
+
+    /// A prefix length at `p` (`/24` after the slash), at most `max`.
+    fn prefix_len(&self, p: usize, max: u32) -> Option<(u32, usize)> {
+        let mut q = p;
+        while self.at(q).is_ascii_digit() && q - p < 4 {
+            q += 1;
+        }
+        if q == p || q - p > 3 {
+            return None;
+        }
+        let next = self.at(q);
+        if next.is_ascii_alphanumeric()
+            || next == b'/'
+            || (next == b'.' && self.at(q + 1).is_ascii_digit())
+        {
+            return None;
+        }
+        let len: u32 = self.text.get(p..q)?.parse().ok()?;
+        (len <= max && !(q - p > 1 && self.at(p) == b'0')).then_some((len, q))
+    }
+
+    // ------------------------------------------------------------ e-mail
+
+    fn try_email(&mut self, local: &HostScan, at_len: usize, at_def: bool) -> Result<usize, usize> {
+        let dom_start = local.end + at_len;
+        if local.non_ascii || local.word_dot || local.overflow() || !self.label_start(dom_start) {
+            return Err(dom_start);
+        }
+        let mut local_s = String::with_capacity(local.end - local.start + 8);
+        // `first+tag@…`: the word scan stopped at `+`; take the rest of the local part
+        let mut ls = local.start;
+        if matches!(self.at(ls.wrapping_sub(1)), b'+' | b'%' | b'_' | b'-') {
+            let floor = self.last_end.max(local.start.saturating_sub(64));
+            while ls > floor {
+                let c = self.at(ls - 1);
+                if c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-') {
+                    ls -= 1;
+                } else {
+                    break;
+                }
+            }
+            while self.at(ls) == b'.' && ls < local.start {
+                ls += 1;
+            }
+            local_s.push_str(&self.text[ls..local.start]);
+        }
+        for k in 0..self.labels.len() {
+            if k > 0 {
+                local_s.push('.');
+            }
+            local_s.push_str(self.label_text(k));
+        }
+        // `@scope/pkg@1.2.3`, `x@y@z`: not an address
+        if self.at(ls.wrapping_sub(1)) == b'@' {
+            return Err(dom_start);
+        }
+        let dhs = self.scan_host(dom_start, false);
+        if dhs.all_numeric {
+            // `ssh root@203.0.113.9`: no address, but the IP is an indicator
+            return if dhs.n == 4 {
+                self.try_ipv4(&dhs, dhs.end)
+            } else {
+                Err(dhs.end)
+            };
+        }
+        let Some((domain, _, dom_end)) = self.domain_value(&dhs) else {
+            return Err(dhs.end);
+        };
+        // `git@github.com:org/repo`: an scp-style remote, not an address
+        if self.at(dom_end) == b':'
+            && !matches!(self.at(dom_end + 1), b' ' | b'\t' | b'\r' | b'\n' | 0)
+        {
+            return Err(dhs.end);
+        }
+        if !canon::valid_local_part(&local_s) {
+            return Err(dhs.end);
+        }
+        local_s.make_ascii_lowercase();
+        local_s.push('@');
+        local_s.push_str(&domain);
+        let defanged = local.defanged || at_def || dhs.defanged;
+        self.emit(IocType::Email, local_s, ls, dom_end, defanged);
+        Ok(dom_end)
+    }
+
+    // ------------------------------------------------------------ URLs with a scheme
+
+    /// The separator after a scheme at `p`: its length, whether defanged, and how the
+    /// URL writes slashes.
+    fn scheme_sep(&self, p: usize, scheme: &str) -> Option<(usize, bool, Slashes)> {
+        if self.starts(p, b"://") {
+            return Some((3, false, Slashes::Plain));
+        }
+        if self.starts(p, b":\\/\\/") {
+            return Some((5, false, Slashes::Json));
+        }
+        if self.starts(p, b":\\\\") {
+            return Some((3, true, Slashes::Backslash));
+        }
+        if self.starts(p, b":\\") {
+            return Some((2, true, Slashes::Backslash));
+        }
+        for pat in [b"[:]//", b"(:)//", b"{:}//", b"[://]", b"(://)", b"{://}"] {
+            if self.starts(p, pat) {
+                return Some((5, true, Slashes::Plain));
+            }
+        }
+        if self.starts(p, b"[:]/") {
+            return Some((4, true, Slashes::Plain));
+        }
+        if self.starts(p, "\u{ff1a}//".as_bytes()) {
+            return Some((5, true, Slashes::Plain));
+        }
+        if self.starts(p, b"__") && matches!(scheme, "http" | "https" | "ftp") {
+            return Some((2, true, Slashes::Plain));
+        }
+        None
+    }
+
+    fn try_scheme_url(&mut self, start: usize) -> Option<usize> {
+        let mut p = start;
+        while p - start < 16 {
+            let c = self.at(p);
+            if c.is_ascii_alphanumeric() || matches!(c, b'+' | b'.' | b'-') {
+                p += 1;
+            } else {
+                break;
+            }
+        }
+        // cheap look at the separator before the scheme itself
+        let sep_possible = match self.at(p) {
+            b':' => matches!(self.at(p + 1), b'/' | b'\\'),
+            b'[' | b'(' | b'{' => self.at(p + 1) == b':',
+            b'_' => self.at(p + 1) == b'_',
+            0xef => true,
+            _ => false,
+        };
+        if !sep_possible {
+            return None;
+        }
+        let (scheme, scheme_def) = canon::map_scheme(&self.text[start..p])?;
+        let (sep_len, sep_def, slashes) = self.scheme_sep(p, scheme)?;
+        let mut defanged = scheme_def || sep_def;
+        let mut q = p + sep_len;
+        // Cisco ESA rewrites `http://host.com/p` as `http:// host .com /p`
+        let esa = sep_len == 3 && !sep_def && self.at(q) == b' ' && self.at(q + 1) != b' ';
+        if esa {
+            q += 1;
+            defanged = true;
+        }
+        let (userinfo, host_start) = self.userinfo(q);
+        let (host, host_end, host_def) = self.url_host(host_start, esa)?;
+        defanged |= host_def;
+        let mut e = host_end;
+        let mut url = String::with_capacity(64);
+        url.push_str(scheme);
+        url.push_str("://");
+        if !userinfo.is_empty() {
+            url.push_str(userinfo);
+            url.push('@');
+        }
+        url.push_str(&host);
+        if let Some(pe) = self.port_at(e) {
+            let (port, fullwidth) = self.port_text(e, pe);
+            url.push_str(&port);
+            defanged |= fullwidth;
+            e = pe;
+        }
+        if let Some(ps) = self.path_start(e, slashes, esa) {
+            let (pend, tail, pdef) = self.scan_path(ps, slashes);
+            url.push_str(&tail);
+            defanged |= pdef;
+            e = pend;
+        }
+        self.emit(IocType::Url, url, start, e, defanged);
+        Some(e)
+    }
+
+    /// `user:pass@` right after the scheme separator.
+    fn userinfo(&self, q: usize) -> (&'a str, usize) {
+        let mut r = q;
+        while r - q < 128 {
+            let c = self.at(r);
+            if c.is_ascii_alphanumeric() || b"._~%!$&*+,;=:-".contains(&c) {
+                r += 1;
+            } else {
+                break;
+            }
+        }
+        let text: &'a str = self.text;
+        if r > q && self.at(r) == b'@' && (self.label_start(r + 1) || self.at(r + 1) == b'[') {
+            (&text[q..r], r + 1)
+        } else {
+            ("", q)
+        }
+    }
+
+    /// The host of a URL: `[v6]`, a dotted quad, `localhost` or a domain under a real TLD.
+    fn url_host(&mut self, p: usize, esa: bool) -> Option<(String, usize, bool)> {
+        if self.at(p) == b'[' {
+            let window = self.b.get(p + 1..(p + 1 + MAX_IPV6).min(self.b.len()))?;
+            let close = p + 1 + window.iter().position(|&c| c == b']')?;
+            let inner = self.text.get(p + 1..close)?;
+            let inner = inner.split('%').next().unwrap_or(inner);
+            let a = canon::canonical_ipv6(inner)?;
+            return Some((format!("[{a}]"), close + 1, false));
+        }
+        if !self.label_start(p) {
+            return None;
+        }
+        let hs = self.scan_host(p, esa);
+        if hs.all_numeric {
+            if hs.n != 4 {
+                return None;
+            }
+            let v = self.text.get(hs.start..hs.end)?;
+            // the labels may be joined by defanged dots: rebuild
+            let mut s = String::with_capacity(15);
+            for k in 0..4 {
+                if k > 0 {
+                    s.push('.');
+                }
+                s.push_str(self.label_text(k));
+            }
+            let _ = v;
+            canon::parse_ipv4(&s)?;
+            return Some((s, hs.end, hs.defanged));
+        }
+        if hs.n == 1 && self.label_text(0).eq_ignore_ascii_case("localhost") {
+            return Some(("localhost".to_owned(), hs.end, false));
+        }
+        let (d, _, end) = self.domain_value(&hs)?;
+        Some((d, end, hs.defanged))
+    }
+
+    /// Scans a URL path (with query and fragment) from `ps`: its end, refanged text and
+    /// whether it held defangs (`[.]`, `[/]`). Ends at whitespace, quotes, angle
+    /// brackets, backticks, pipes, non-letter Unicode (`”`, `…`, `」`) and where ASCII meets
+    /// CJK; trailing sentence punctuation and unbalanced closing brackets are left out.
+    fn scan_path(&self, ps: usize, slashes: Slashes) -> (usize, String, bool) {
+        let n = self.b.len();
+        let mut q = ps;
+        let mut prev_alnum = false;
+        while q < n {
+            let c = self.b[q];
+            if c < 0x80 {
+                let escaped_slash = c == b'\\'
+                    && match slashes {
+                        Slashes::Plain => false,
+                        Slashes::Backslash => true,
+                        Slashes::Json => self.at(q + 1) == b'/',
+                    };
+                if class(c) & URL != 0 || escaped_slash {
+                    if c == b'&' && self.html_entity_at(q) {
+                        break;
+                    }
+                    prev_alnum = c.is_ascii_alphanumeric();
+                    q += 1;
+                } else if c == b'{' && self.starts(q, b"{.}") {
+                    prev_alnum = false;
+                    q += 3;
+                } else {
+                    break;
+                }
+                continue;
+            }
+            let Some((ch, len)) = self.char_at(q) else {
+                break;
+            };
+            match uclass(ch) {
+                _ if ch == '\u{ff0f}' => {}
+                UClass::None => break,
+                UClass::Wide if prev_alnum => break,
+                _ => {}
+            }
+            prev_alnum = false;
+            q += len;
+        }
+        // trailing punctuation; bracket counts kept incrementally so this stays linear
+        let raw = &self.b[ps..q];
+        #[allow(clippy::naive_bytecount)] // paths are short; not worth a dependency
+        let count = |c: u8| raw.iter().filter(|&&x| x == c).count();
+        let (mut open_p, mut close_p) = (count(b'('), count(b')'));
+        let (mut open_b, mut close_b) = (count(b'['), count(b']'));
+        let mut end = q;
+        while end > ps + 1 {
+            match self.b[end - 1] {
+                b'.' | b',' | b';' | b':' | b'!' | b'?' | b'*' => end -= 1,
+                b')' if close_p > open_p => {
+                    close_p -= 1;
+                    end -= 1;
+                }
+                b']' if close_b > open_b
+                    && !self.b[..end].ends_with(b"[.]")
+                    && !self.b[..end].ends_with(b"[/]") =>
+                {
+                    close_b -= 1;
+                    end -= 1;
+                }
+                b'(' => {
+                    open_p -= 1;
+                    end -= 1;
+                }
+                b'[' => {
+                    open_b -= 1;
+                    end -= 1;
+                }
+                _ => break,
+            }
+        }
+        let raw = &self.text[ps..end];
+        if !raw
+            .bytes()
+            .any(|c| matches!(c, b'[' | b'(' | b'{' | b'\\' | 0xef))
+        {
+            return (end, raw.to_owned(), false);
+        }
+        // refang `[.]`, `(.)`, `{.}`, `[dot]`, `[/]`, `[:]` and `\` after `http:\\`
+        let rb = raw.as_bytes();
+        let mut out = String::with_capacity(raw.len());
+        let mut defanged = false;
+        let mut copied = 0;
+        let mut i = 0;
+        while i < rb.len() {
+            let rest = &rb[i..];
+            let rep: Option<(usize, char)> = match rb[i] {
+                b'[' | b'(' | b'{' => {
+                    let close = match rb[i] {
+                        b'[' => b']',
+                        b'(' => b')',
+                        _ => b'}',
+                    };
+                    if rest.len() >= 3 && rest[1] == b'.' && rest[2] == close {
+                        Some((3, '.'))
+                    } else if rest.len() >= 5
+                        && rest[1..4].eq_ignore_ascii_case(b"dot")
+                        && rest[4] == close
+                    {
+                        Some((5, '.'))
+                    } else if rb[i] == b'[' && rest.starts_with(b"[/]") {
+                        Some((3, '/'))
+                    } else if rb[i] == b'[' && rest.starts_with(b"[:]") {
+                        Some((3, ':'))
+                    } else {
+                        None
+                    }
+                }
+                b'\\' if slashes == Slashes::Backslash => Some((1, '/')),
+                0xef if rest.starts_with(FW_SLASH) => Some((FW_SLASH.len(), '/')),
+                b'\\' if slashes == Slashes::Json && rest.get(1) == Some(&b'/') => Some((2, '/')),
+                _ => None,
+            };
+            if let Some((len, ch)) = rep {
+                out.push_str(&raw[copied..i]);
+                out.push(ch);
+                // JSON escaping is no defang
+                defanged |= rb[i] != b'\\' || slashes != Slashes::Json;
+                i += len;
+                copied = i;
+            } else {
+                i += 1;
+            }
+        }
+        out.push_str(&raw[copied..]);
+        (end, out, defanged)
+    }
+
+    /// An HTML entity that ends a URL in escaped markup (`&quot;`, `&gt;`, …).
+    fn html_entity_at(&self, q: usize) -> bool {
+        [
+            &b"&quot;"[..],
+            b"&gt;",
+            b"&lt;",
+            b"&#39;",
+            b"&#34;",
+            b"&apos;",
+            b"&#x27;",
+            b"&#x22;",
+        ]
+        .iter()
+        .any(|e| self.starts_ci(q, e))
+    }
+
+    // ------------------------------------------------------------ IPv6
+
+    fn try_ipv6(&mut self, start: usize) -> Option<usize> {
+        let b = self.b;
+        let mut q = start;
+        while q < b.len() && (b[q].is_ascii_hexdigit() || b[q] == b':' || b[q] == b'.') {
+            q += 1;
+            if q - start > MAX_IPV6 {
+                // hex dumps and colon art: nothing; skip only the first word
+                return None;
+            }
+        }
+        // `2001:db8::1g`, `fe80::1_x`: part of a longer token
+        if self.at(q).is_ascii_alphanumeric() || self.at(q) == b'_' {
+            return None;
+        }
+        let mut e = q;
+        while e > start && b[e - 1] == b'.' {
+            e -= 1;
+        }
+        if e >= start + 2 && b[e - 1] == b':' && b[e - 2] != b':' {
+            e -= 1;
+        }
+        let cand = self.text.get(start..e)?;
+        let addr: Ipv6Addr = cand.parse().ok()?;
+        let compressed = cand.contains("::");
+        // MAC addresses and EUI-64 (`00:1a:2b:…`), clock-like runs
+        if !compressed && cand.split(':').all(|g| g.len() <= 2) {
+            return None;
+        }
+        let hex_digits = cand.bytes().filter(u8::is_ascii_hexdigit).count();
+        if hex_digits < 4 && cand != "::1" {
+            return None;
+        }
+        // `Add::Bad`, `dead::beef`: identifiers, not addresses
+        if compressed && !cand.bytes().any(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        if self.at(e) == b'/' {
+            if let Some((len, ce)) = self.prefix_len(e + 1, 128) {
+                self.emit(IocType::Cidr, format!("{addr}/{len}"), start, ce, false);
+                return Some(ce);
+            }
+        }
+        self.emit(IocType::Ipv6, addr.to_string(), start, e, false);
+        Some(e)
+    }
+
+    // ------------------------------------------------------------ tokens
+
+    /// Hash, bitcoin address, CVE id or AS number in the ASCII run `start..end`.
+    fn try_token(&mut self, start: usize, end: usize) -> Option<usize> {
+        let first = self.at(start);
+        if first | 0x20 == b'c' {
+            if let Some((v, e)) = token::parse_cve(self.text, start) {
+                self.emit(IocType::Cve, v, start, e, false);
+                return Some(e);
+            }
+        }
+        if first | 0x20 == b'a' {
+            if let Some((v, e)) = token::parse_asn(self.b, start) {
+                self.emit(IocType::Asn, v, start, e, false);
+                return Some(e);
+            }
+        }
+        let len = end - start;
+        if len < 26 {
+            return None;
+        }
+        if self.try_hashes(start, end) {
+            return Some(end);
+        }
+        let s = &self.b[start..end];
+        let base58 = (first == b'1' || first == b'3') && len <= 35;
+        let bech32 = len >= 42 && s[..3].eq_ignore_ascii_case(b"bc1");
+        // Checksums are verified by core's canonical form, which the store applies too.
+        if base58 || bech32 {
+            if let Ok(value) = rexist_core::canonicalize(IocType::Btc, &self.text[start..end]) {
+                self.emit(IocType::Btc, value, start, end, false);
+                return Some(end);
+            }
+        }
+        None
+    }
+
+    /// Hex digests in the run, also as parts of `-`/`_`-joined names (`sample_<md5>`).
+    fn try_hashes(&mut self, start: usize, end: usize) -> bool {
+        let mut found = false;
+        let mut p = start;
+        while p < end {
+            let mut q = p;
+            while q < end && !matches!(self.b[q], b'-' | b'_') {
+                q += 1;
+            }
+            if let Some(kind) = token::hash_kind(q - p) {
+                let s = &self.b[p..q];
+                if token::plausible_digest(s) && !self.not_a_file_hash(start) {
+                    self.emit(kind, self.text[p..q].to_ascii_lowercase(), p, q, false);
+                    found = true;
+                }
+            }
+            p = q + 1;
+        }
+        found
+    }
+
+    /// `commit 2424756…`, `imphash 713e…`, `transaction 286e…`: hex that is no file hash.
+    fn not_a_file_hash(&self, start: usize) -> bool {
+        let (w, k) = context::prev_words(self.b, start, 8);
+        let mut seen = 0;
+        for word in &w[..k] {
+            // numbers between cue and value (`JA3 771,4865-4866,0 hash <md5>`) do not count
+            if word.iter().all(u8::is_ascii_digit) {
+                continue;
+            }
+            seen += 1;
+            if seen > 4 {
+                break;
+            }
+            if context::is_one_of(word, HASH_NAMES) {
+                return false;
+            }
+            if context::is_one_of(word, NOT_FILE_HASH) {
+                return true;
+            }
+        }
+        false
+    }
+}
