@@ -27,6 +27,18 @@ use crate::config::Config;
 pub enum Command {
     /// Sightings per second into a fresh store: new, then the same rows again.
     Ingest(IngestArgs),
+    /// Single-threaded IOC extraction speed on a text file, and on adversarial lines.
+    Extract(ExtractArgs),
+}
+
+/// Arguments of `bench extract`.
+#[derive(Debug, clap::Args)]
+pub struct ExtractArgs {
+    /// Text to extract from, e.g. the 20 MB corpus of `../shared/ioc-corpus/gen_corpus.py`.
+    file: std::path::PathBuf,
+    /// Runs over the file; the best is reported.
+    #[arg(long, default_value_t = 5)]
+    rounds: u32,
 }
 
 /// Arguments of `bench ingest`.
@@ -49,6 +61,7 @@ pub struct IngestArgs {
 pub async fn run(_config: &Config, command: Command) -> Result<ExitCode> {
     match command {
         Command::Ingest(args) => ingest(args).await,
+        Command::Extract(args) => extract(&args),
     }
 }
 
@@ -221,6 +234,59 @@ async fn ingest(args: IngestArgs) -> Result<ExitCode> {
     result?;
     if let Some(kib) = peak_rss_kib() {
         println!("peak rss: {} MiB", kib / 1024);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Best time of `rounds` extractions of `text`, and the number of matches.
+fn time_extract(text: &str, rounds: u32) -> (Duration, usize) {
+    let mut best = Duration::MAX;
+    let mut found = 0;
+    for _ in 0..rounds.max(1) {
+        let started = Instant::now();
+        found = std::hint::black_box(rexist_extract::extract(text)).len();
+        best = best.min(started.elapsed());
+    }
+    (best, found)
+}
+
+fn mb_per_s(bytes: usize, t: Duration) -> f64 {
+    #[allow(clippy::cast_precision_loss)] // sizes far below 2^52
+    let mb = bytes as f64 / 1e6;
+    mb / t.as_secs_f64().max(1e-9)
+}
+
+/// `bench extract`: MB/s (10^6 bytes) on the file, I/O excluded, then on
+/// 1 MB and 10 MB adversarial lines: equal speed at both sizes shows linear time.
+fn extract(args: &ExtractArgs) -> Result<ExitCode> {
+    let raw = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let text = String::from_utf8_lossy(&raw);
+    let (t, found) = time_extract(&text, args.rounds);
+    println!(
+        "extract: {:.0} MB/s ({:.1} MB, {} indicators, best of {} in {:.3} s)",
+        mb_per_s(text.len(), t),
+        mb_per_s(text.len(), Duration::from_secs(1)),
+        thousands(found as u64),
+        args.rounds,
+        t.as_secs_f64()
+    );
+    for (name, unit) in [
+        ("dots", "."),
+        ("brackets", "["),
+        ("hex digits", "a1"),
+        ("a.a.a.", "a."),
+        ("a[.]a[.]", "a[.]"),
+    ] {
+        let small = unit.repeat(1_000_000 / unit.len());
+        let large = unit.repeat(10_000_000 / unit.len());
+        let (ts, _) = time_extract(&small, 3);
+        let (tl, _) = time_extract(&large, 3);
+        println!(
+            "adversarial {name}: 1 MB line {:.0} MB/s, 10 MB line {:.0} MB/s",
+            mb_per_s(small.len(), ts),
+            mb_per_s(large.len(), tl)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

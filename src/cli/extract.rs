@@ -31,29 +31,70 @@ pub fn extract(args: &ExtractArgs) -> Result<ExitCode> {
     if args.batch {
         batch(io::stdin().lock(), &mut io::stdout().lock())?;
     } else {
-        jsonl(io::stdin().lock(), &mut io::stdout().lock())?;
+        jsonl(io::stdin(), io::stdout())?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn jsonl(mut input: impl Read, output: &mut impl Write) -> Result<()> {
-    let mut w = BufWriter::new(output);
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
-    let mut out = String::with_capacity(CHUNK);
+/// Reads `input` on its own thread in blocks, so the producer of a pipe keeps
+/// writing while this thread extracts; blocks arrive in order, `None` at the end.
+fn spawn_reader(
+    mut input: impl Read + Send + 'static,
+) -> std::sync::mpsc::Receiver<io::Result<Vec<u8>>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(4);
+    std::thread::spawn(move || {
+        loop {
+            let mut block = Vec::with_capacity(CHUNK);
+            match (&mut input).take(CHUNK as u64).read_to_end(&mut block) {
+                Ok(0) => break,
+                Ok(_) => {
+                    if tx.send(Ok(block)).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    break;
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// Writes blocks on its own thread, so a slow reader of the pipe does not stall
+/// extraction; returns the sender and the thread, which hands back the writer.
+fn spawn_writer<W: Write + Send + 'static>(
+    mut output: W,
+) -> (
+    std::sync::mpsc::SyncSender<String>,
+    std::thread::JoinHandle<io::Result<W>>,
+) {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<String>(4);
+    let handle = std::thread::spawn(move || {
+        for block in rx {
+            output.write_all(block.as_bytes())?;
+        }
+        output.flush()?;
+        Ok(output)
+    });
+    (tx, handle)
+}
+
+fn jsonl<W: Write + Send + 'static>(input: impl Read + Send + 'static, output: W) -> Result<W> {
+    let blocks = spawn_reader(input);
+    let (sink, writer) = spawn_writer(output);
+    let mut buf: Vec<u8> = Vec::with_capacity(2 * CHUNK);
     let mut base = 0;
     let mut eof = false;
     while !eof || !buf.is_empty() {
-        // Fill to CHUNK, and beyond while no line break is in sight (one huge line).
-        let want = (CHUNK.max(buf.len() + CHUNK / 4) - buf.len()) as u64;
-        if !eof
-            && (&mut input)
-                .take(want)
-                .read_to_end(&mut buf)
-                .context("reading stdin")?
-                == 0
-        {
-            eof = true;
+        if !eof {
+            match blocks.recv() {
+                Ok(block) => buf.extend_from_slice(&block.context("reading stdin")?),
+                Err(_) => eof = true,
+            }
         }
+        // Cut after the last line break; at the end, take the rest.
         let cut = if eof {
             buf.len()
         } else {
@@ -62,22 +103,27 @@ fn jsonl(mut input: impl Read, output: &mut impl Write) -> Result<()> {
                 None => continue,
             }
         };
-        let chunk = &buf[..cut];
         // Invalid UTF-8 is replaced; offsets then refer to the repaired text.
-        let text = String::from_utf8_lossy(chunk);
+        let text = String::from_utf8_lossy(&buf[..cut]);
         let mut matches = rexist_extract::extract(&text);
         for m in &mut matches {
             m.start += base;
             m.end += base;
         }
-        out.clear();
+        let mut out = String::with_capacity(matches.len() * 96);
         rexist_extract::write_jsonl(&matches, None, &mut out);
-        w.write_all(out.as_bytes()).context("writing stdout")?;
+        if sink.send(out).is_err() {
+            break; // the writer failed; its error is reported below
+        }
         base += cut;
         buf.drain(..cut);
     }
-    w.flush().context("writing stdout")?;
-    Ok(())
+    drop(sink);
+    let output = writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("stdout writer thread panicked"))?
+        .context("writing stdout")?;
+    Ok(output)
 }
 
 #[derive(Deserialize)]
@@ -140,8 +186,7 @@ mod tests {
         let mut text = "x\n".repeat(CHUNK);
         let start = text.len();
         text.push_str("beacon to evil[.]com now\n");
-        let mut out = Vec::new();
-        jsonl(text.as_bytes(), &mut out).unwrap();
+        let out = jsonl(std::io::Cursor::new(text.into_bytes()), Vec::new()).unwrap();
         let line = String::from_utf8(out).unwrap();
         let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
         assert_eq!(v["value"], "evil.com");
