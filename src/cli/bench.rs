@@ -19,7 +19,7 @@ use rexist_store::postgres::{PgStore, drop_schema};
 use rexist_store::sqlite::SqliteStore;
 use tokio::sync::mpsc;
 
-use super::ingest::{BATCH, ensure_source};
+use super::ingest::{BATCH, Upserts, ensure_source};
 use crate::config::Config;
 
 /// `bench` subcommands.
@@ -139,10 +139,11 @@ async fn pass(store: &Arc<dyn Store>, rows: u64) -> Result<(UpsertSummary, Durat
     let (tx, mut rx) = mpsc::channel(4);
     let started = Instant::now();
     let producer = tokio::task::spawn_blocking(move || generate_batches(rows, &tx));
-    let mut total = UpsertSummary::default();
+    let mut upserts = Upserts::new(Arc::clone(store), source);
     while let Some(batch) = rx.recv().await {
-        total.add(store.upsert_sightings(&source, &batch).await?);
+        upserts.push(batch).await?;
     }
+    let total = upserts.finish().await?;
     producer.await.context("generator task")??;
     Ok((total, started.elapsed()))
 }

@@ -15,6 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rexist_core::model::now;
 use rexist_core::{
     Indicator, IndicatorType, NewSighting, RunCounts, RunOutcome, Source, SourceSpec, Tlp,
+    UpsertSummary,
 };
 use rexist_store::Store;
 use time::OffsetDateTime;
@@ -408,6 +409,70 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
+/// Batches of sightings being stored, at most [`IN_FLIGHT`] at once.
+///
+/// PostgreSQL works on one batch while the next is prepared and sent, on a
+/// second connection; the store locks rows in one global order, so concurrent
+/// batches cannot deadlock. SQLite's single writer simply queues them.
+pub struct Upserts {
+    store: Arc<dyn Store>,
+    source: Source,
+    running: tokio::task::JoinSet<Result<UpsertSummary, rexist_store::StoreError>>,
+    total: UpsertSummary,
+}
+
+/// Batches stored concurrently by [`Upserts`].
+const IN_FLIGHT: usize = 2;
+
+impl Upserts {
+    /// Stores sightings of `source`.
+    pub fn new(store: Arc<dyn Store>, source: Source) -> Self {
+        Self {
+            store,
+            source,
+            running: tokio::task::JoinSet::new(),
+            total: UpsertSummary::default(),
+        }
+    }
+
+    /// Starts storing `batch`, first waiting for a running one when the limit is reached.
+    pub async fn push(&mut self, batch: Vec<NewSighting>) -> Result<(), rexist_store::StoreError> {
+        if self.running.len() >= IN_FLIGHT {
+            self.wait_one().await?;
+        }
+        let (store, source) = (Arc::clone(&self.store), self.source.clone());
+        self.running
+            .spawn(async move { store.upsert_sightings(&source, &batch).await });
+        Ok(())
+    }
+
+    async fn wait_one(&mut self) -> Result<(), rexist_store::StoreError> {
+        if let Some(done) = self.running.join_next().await {
+            let summary =
+                done.map_err(|e| rexist_store::StoreError::internal(format!("store task: {e}")))??;
+            self.total.add(summary);
+        }
+        Ok(())
+    }
+
+    /// Waits for every running batch; the total counts every batch that was stored,
+    /// also when one failed.
+    pub async fn finish(&mut self) -> Result<UpsertSummary, rexist_store::StoreError> {
+        let mut first_error = None;
+        while !self.running.is_empty() {
+            if let Err(e) = self.wait_one().await {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(self.total), Err)
+    }
+
+    /// What has been stored so far.
+    pub fn total(&self) -> UpsertSummary {
+        self.total
+    }
+}
+
 /// Finds the source by name, creating it as kind `file` if missing.
 pub async fn ensure_source(
     store: &Arc<dyn Store>,
@@ -477,7 +542,7 @@ async fn file(config: &Config, args: FileArgs) -> Result<ExitCode> {
     };
 
     let mut counts = RunCounts::default();
-    let mut new_indicators = 0u64;
+    let mut upserts = Upserts::new(Arc::clone(&store), source.clone());
     let mut shown = 0usize;
     let mut failure: Option<String> = None;
     while let Some(batch) = rx.recv().await {
@@ -497,21 +562,21 @@ async fn file(config: &Config, args: FileArgs) -> Result<ExitCode> {
             }
             counts.reject(reason.clone());
         }
-        match store.upsert_sightings(&source, &batch.sightings).await {
-            Ok(s) => {
-                counts.new += s.new;
-                counts.unchanged += s.unchanged;
-                new_indicators += s.new_indicators;
-            }
-            Err(e) => {
-                failure = Some(format!("store failed: {e}"));
-                break;
-            }
+        if let Err(e) = upserts.push(batch.sightings).await {
+            failure = Some(format!("store failed: {e}"));
+            break;
         }
         progress.set_position(bytes_read.load(Ordering::Relaxed));
     }
     drop(rx);
     let _ = reader.await;
+    if let Err(e) = upserts.finish().await {
+        failure.get_or_insert(format!("store failed: {e}"));
+    }
+    let stored = upserts.total();
+    counts.new = stored.new;
+    counts.unchanged = stored.unchanged;
+    let new_indicators = stored.new_indicators;
     progress.finish_and_clear();
     counts.fetched = bytes_read.load(Ordering::Relaxed);
 

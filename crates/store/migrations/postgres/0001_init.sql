@@ -75,7 +75,9 @@ CREATE UNIQUE INDEX indicators_by_value ON indicators(value, kind);
 -- with ids from the same transaction, and indicators are never deleted; a
 -- per-row constraint trigger would halve bulk-ingest throughput.
 CREATE TABLE sightings (
-    id BIGSERIAL PRIMARY KEY,
+    -- A row number for ordering, not a key: the natural key below is the
+    -- primary key, so each insert maintains one index, not two.
+    id BIGSERIAL NOT NULL,
     indicator_id BIGINT NOT NULL,
     source_id BIGINT NOT NULL,
     item_id BIGINT NOT NULL,
@@ -86,7 +88,7 @@ CREATE TABLE sightings (
     labels TEXT NOT NULL,
     listed BOOLEAN NOT NULL DEFAULT TRUE
 ) WITH (fillfactor = 85);
-CREATE UNIQUE INDEX sightings_key ON sightings(indicator_id, source_id, item_id);
+ALTER TABLE sightings ADD CONSTRAINT sightings_key PRIMARY KEY (indicator_id, source_id, item_id);
 
 CREATE TABLE mentions (
     item_id BIGINT NOT NULL,

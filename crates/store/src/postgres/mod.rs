@@ -98,6 +98,39 @@ impl PgStore {
         Ok(Self { pool })
     }
 
+    /// Upserts sightings inside `tx`, in chunks; returns the summary and the
+    /// indicator id of every input row, in input order.
+    ///
+    /// Rows are processed in one global `(value, kind)` order whatever order
+    /// they come in, so every writer locks indicator rows in the same order
+    /// across all its chunks (and sighting rows only after their indicator):
+    /// concurrent writers wait for each other and never deadlock.
+    async fn upsert_rows(
+        tx: &mut Transaction<'_, Postgres>,
+        source: &Source,
+        rows: Vec<(NewSighting, i64)>,
+    ) -> Result<(UpsertSummary, Vec<i64>)> {
+        let mut indexed: Vec<(usize, (NewSighting, i64))> = rows.into_iter().enumerate().collect();
+        indexed.sort_by(|(_, (a, _)), (_, (b, _))| {
+            (a.indicator.value(), a.indicator.kind().as_str())
+                .cmp(&(b.indicator.value(), b.indicator.kind().as_str()))
+        });
+        let (positions, sorted): (Vec<usize>, Vec<(NewSighting, i64)>) =
+            indexed.into_iter().unzip();
+        let mut summary = UpsertSummary::default();
+        let mut ids = vec![0i64; sorted.len()];
+        let mut done = 0;
+        for chunk in sorted.chunks(CHUNK) {
+            let (s, chunk_ids) = Self::upsert_chunk(tx, source, chunk).await?;
+            summary.add(s);
+            for (k, id) in chunk_ids.into_iter().enumerate() {
+                ids[positions[done + k]] = id;
+            }
+            done += chunk.len();
+        }
+        Ok((summary, ids))
+    }
+
     /// Upserts one chunk of sightings inside `tx`; returns the summary and the
     /// indicator id of every input row, in order.
     async fn upsert_chunk(
@@ -628,11 +661,7 @@ impl Store for PgStore {
             .map(|s| (s.clone(), s.item_id.map_or(0, ItemId::get)))
             .collect();
         let mut tx = self.pool.begin().await?;
-        let mut summary = UpsertSummary::default();
-        for chunk in rows.chunks(CHUNK) {
-            let (s, _) = Self::upsert_chunk(&mut tx, source, chunk).await?;
-            summary.add(s);
-        }
+        let (summary, _) = Self::upsert_rows(&mut tx, source, rows).await?;
         tx.commit().await?;
         Ok(summary)
     }
@@ -659,32 +688,29 @@ impl Store for PgStore {
             })
             .collect();
         let mut tx = self.pool.begin().await?;
-        let mut summary = UpsertSummary::default();
-        for (chunk, ms) in rows.chunks(CHUNK).zip(mentions.chunks(CHUNK)) {
-            let (s, ids) = Self::upsert_chunk(&mut tx, source, chunk).await?;
-            summary.add(s);
-            let starts: Vec<i32> = ms
-                .iter()
-                .map(|m| i32::try_from(m.start).unwrap_or(i32::MAX))
-                .collect();
-            let ends: Vec<i32> = ms
-                .iter()
-                .map(|m| i32::try_from(m.end).unwrap_or(i32::MAX))
-                .collect();
-            let defanged: Vec<bool> = ms.iter().map(|m| m.defanged).collect();
-            sqlx::query(
-                "INSERT INTO mentions (item_id, indicator_id, start_offset, end_offset, defanged)
-                 SELECT $1, i, s, e, d FROM unnest($2::int8[], $3::int4[], $4::int4[], $5::bool[]) AS u(i, s, e, d)
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(item.get())
-            .bind(&ids)
-            .bind(&starts)
-            .bind(&ends)
-            .bind(&defanged)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let (summary, ids) = Self::upsert_rows(&mut tx, source, rows).await?;
+        let starts: Vec<i32> = mentions
+            .iter()
+            .map(|m| i32::try_from(m.start).unwrap_or(i32::MAX))
+            .collect();
+        let ends: Vec<i32> = mentions
+            .iter()
+            .map(|m| i32::try_from(m.end).unwrap_or(i32::MAX))
+            .collect();
+        let defanged: Vec<bool> = mentions.iter().map(|m| m.defanged).collect();
+        sqlx::query(
+            "INSERT INTO mentions (item_id, indicator_id, start_offset, end_offset, defanged)
+             SELECT $1, i, s, e, d FROM unnest($2::int8[], $3::int4[], $4::int4[], $5::bool[]) AS u(i, s, e, d)
+             ORDER BY i, s
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(item.get())
+        .bind(&ids)
+        .bind(&starts)
+        .bind(&ends)
+        .bind(&defanged)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(summary)
     }
@@ -695,10 +721,7 @@ impl Store for PgStore {
             .map(|s| (s, 0))
             .collect();
         let mut tx = self.pool.begin().await?;
-        let mut ids = Vec::with_capacity(ends.len());
-        for chunk in ends.chunks(CHUNK) {
-            ids.extend(Self::upsert_chunk(&mut tx, source, chunk).await?.1);
-        }
+        let (_, ids) = Self::upsert_rows(&mut tx, source, ends).await?;
         // Deduplicated and sorted: one row per key per statement, and the lock order.
         let mut rows: BTreeMap<(i64, i64, &str), (i64, i64)> = BTreeMap::new();
         for (r, pair) in relations.iter().zip(ids.chunks(2)) {
