@@ -117,14 +117,7 @@ fn generate_batches(rows: u64, tx: &mpsc::Sender<Vec<NewSighting>>) -> Result<()
             let (kind, value) = generated(i);
             let indicator = Indicator::parse(kind, &value)
                 .with_context(|| format!("generated {kind} {value}"))?;
-            batch.push(NewSighting {
-                indicator,
-                item_id: None,
-                seen_at,
-                confidence: None,
-                tlp: None,
-                labels: Vec::new(),
-            });
+            batch.push(NewSighting::new(indicator, seen_at));
         }
         if tx.blocking_send(batch).is_err() {
             break;

@@ -386,12 +386,8 @@ impl CsvErrorExt for csv::Error {
 
 fn sighting(indicator: Indicator, seen_at: OffsetDateTime, labels: &[String]) -> NewSighting {
     NewSighting {
-        indicator,
-        item_id: None,
-        seen_at,
-        confidence: None,
-        tlp: None,
         labels: labels.to_vec(),
+        ..NewSighting::new(indicator, seen_at)
     }
 }
 

@@ -395,6 +395,21 @@ pub struct NewSighting {
     pub labels: Vec<String>,
 }
 
+impl NewSighting {
+    /// A sighting of `indicator` at `seen_at`, in no item, with the source's
+    /// defaults and no labels.
+    pub fn new(indicator: Indicator, seen_at: OffsetDateTime) -> Self {
+        Self {
+            indicator,
+            item_id: None,
+            seen_at,
+            confidence: None,
+            tlp: None,
+            labels: Vec::new(),
+        }
+    }
+}
+
 /// A stored sighting.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sighting {

@@ -538,6 +538,16 @@ impl<'a> Scanner<'a> {
 
     /// `[.]`, `(.)`, `{.}`, `[dot]`, `(DOT)`, `[ . ]` … at `p`.
     fn bracket_dot(&self, p: usize) -> Option<Sep> {
+        self.bracketed(p, b'.', b"dot", true).map(|len| Sep {
+            len,
+            defanged: true,
+            word: false,
+        })
+    }
+
+    /// Length of `symbol` or `word` (any case) in brackets, parentheses or braces
+    /// at `p`, with one optional space inside each bracket when `inner_space`.
+    fn bracketed(&self, p: usize, symbol: u8, word: &[u8], inner_space: bool) -> Option<usize> {
         let close = match self.at(p) {
             b'[' => b']',
             b'(' => b')',
@@ -545,24 +555,20 @@ impl<'a> Scanner<'a> {
             _ => return None,
         };
         let mut q = p + 1;
-        if self.at(q) == b' ' {
+        if inner_space && self.at(q) == b' ' {
             q += 1;
         }
-        if self.at(q) == b'.' {
+        if self.at(q) == symbol {
             q += 1;
-        } else if self.starts_ci(q, b"dot") {
-            q += 3;
+        } else if self.starts_ci(q, word) {
+            q += word.len();
         } else {
             return None;
         }
-        if self.at(q) == b' ' {
+        if inner_space && self.at(q) == b' ' {
             q += 1;
         }
-        (self.at(q) == close).then_some(Sep {
-            len: q + 1 - p,
-            defanged: true,
-            word: false,
-        })
+        (self.at(q) == close).then_some(q + 1 - p)
     }
 
     /// An at form at `p`: `@`, `[@]`, `(@)`, `{at}`, `[AT]`, ` [at] `, `＠`.
@@ -579,22 +585,9 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// `[@]`, `(@)`, `{at}`, `[AT]` … at `p`.
     fn bracket_at(&self, p: usize) -> Option<usize> {
-        let close = match self.at(p) {
-            b'[' => b']',
-            b'(' => b')',
-            b'{' => b'}',
-            _ => return None,
-        };
-        let mut q = p + 1;
-        if self.at(q) == b'@' {
-            q += 1;
-        } else if self.starts_ci(q, b"at") {
-            q += 2;
-        } else {
-            return None;
-        }
-        (self.at(q) == close).then_some(q + 1 - p)
+        self.bracketed(p, b'@', b"at", false)
     }
 
     // ------------------------------------------------------------ hosts

@@ -35,22 +35,11 @@ async fn seeded() -> (axum::Router, tempfile::TempDir) {
         .unwrap();
     let sightings: Vec<NewSighting> = ["evil.com", "evil.org", "good.net"]
         .iter()
-        .map(|d| NewSighting {
-            indicator: Indicator::parse(IndicatorType::Domain, d).unwrap(),
-            item_id: None,
-            seen_at: now(),
-            confidence: None,
-            tlp: None,
-            labels: vec![],
-        })
-        .chain(std::iter::once(NewSighting {
-            indicator: Indicator::parse(IndicatorType::Cidr, "10.0.0.0/8").unwrap(),
-            item_id: None,
-            seen_at: now(),
-            confidence: None,
-            tlp: None,
-            labels: vec![],
-        }))
+        .map(|d| NewSighting::new(Indicator::parse(IndicatorType::Domain, d).unwrap(), now()))
+        .chain(std::iter::once(NewSighting::new(
+            Indicator::parse(IndicatorType::Cidr, "10.0.0.0/8").unwrap(),
+            now(),
+        )))
         .collect();
     store.upsert_sightings(&source, &sightings).await.unwrap();
     store

@@ -262,14 +262,7 @@ pub(crate) fn relation_ends(
     relations
         .iter()
         .flat_map(|r| [&r.from, &r.to].map(|i| (i.clone(), r.seen_at)))
-        .map(|(indicator, seen_at)| rexist_core::NewSighting {
-            indicator,
-            item_id: None,
-            seen_at,
-            confidence: None,
-            tlp: None,
-            labels: Vec::new(),
-        })
+        .map(|(indicator, seen_at)| rexist_core::NewSighting::new(indicator, seen_at))
         .collect()
 }
 

@@ -134,12 +134,8 @@ fn spec(name: &str) -> SourceSpec {
 
 fn sighting(kind: IndicatorType, value: &str, at: OffsetDateTime) -> NewSighting {
     NewSighting {
-        indicator: Indicator::parse(kind, value).expect("valid indicator"),
-        item_id: None,
-        seen_at: at,
-        confidence: None,
-        tlp: None,
         labels: vec!["botnet".to_owned()],
+        ..NewSighting::new(Indicator::parse(kind, value).expect("valid indicator"), at)
     }
 }
 

@@ -677,12 +677,8 @@ impl Store for PgStore {
             .iter()
             .map(|m| {
                 let s = NewSighting {
-                    indicator: m.indicator.clone(),
                     item_id: Some(item),
-                    seen_at,
-                    confidence: None,
-                    tlp: None,
-                    labels: Vec::new(),
+                    ..NewSighting::new(m.indicator.clone(), seen_at)
                 };
                 (s, item.get())
             })

@@ -609,12 +609,8 @@ impl Store for SqliteStore {
             let seen_at = now();
             for m in &mentions {
                 let sighting = NewSighting {
-                    indicator: m.indicator.clone(),
                     item_id: Some(item),
-                    seen_at,
-                    confidence: None,
-                    tlp: None,
-                    labels: Vec::new(),
+                    ..NewSighting::new(m.indicator.clone(), seen_at)
                 };
                 let one = upsert_one(&tx, &source, &sighting, item.get())?;
                 tally(&mut summary, &one);
