@@ -17,8 +17,8 @@ pub use error::{InvalidIndicator, UnknownName};
 pub use ids::{Id, IndicatorId, ItemId, JobId, RunId, SightingId, SourceId};
 pub use indicator::{Indicator, IndicatorType, canonicalize};
 pub use model::{
-    IndicatorRecord, IndicatorStatus, Item, ItemKind, Mention, NewItem, NewRelation, NewSighting,
-    Relation, Run, RunCounts, RunOutcome, Sighting, Source, SourceHealth, SourceSpec,
-    UpsertSummary,
+    IndicatorRecord, IndicatorStatus, Item, ItemKind, ItemRecord, Mention, NewItem, NewRelation,
+    NewSighting, Record, Rejected, Relation, Run, RunCounts, RunOutcome, Sighting, Source,
+    SourceHealth, SourceSpec, UpsertSummary,
 };
 pub use tlp::Tlp;

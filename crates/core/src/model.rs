@@ -505,6 +505,65 @@ pub struct Relation {
     pub last_seen: OffsetDateTime,
 }
 
+/// What a connector or a format parser turns upstream data into; the
+/// pipeline canonicalises, filters and stores records, and never sees the
+/// upstream protocol.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    /// An indicator listed by a feed, in no item (blocklists, IOC feeds).
+    Sighting(NewSighting),
+    /// A content item with the indicators it carries.
+    Item(ItemRecord),
+    /// An explicit relation between two indicators.
+    Relation(NewRelation),
+}
+
+/// An item and the indicators that come with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemRecord {
+    /// The item (article, event, vulnerability, post, …).
+    pub item: NewItem,
+    /// Indicators the upstream states for it (MISP attributes, a CVE id of a
+    /// vulnerability); the pipeline sets `item_id` once the item is stored.
+    pub sightings: Vec<NewSighting>,
+    /// Relations the upstream states between them (MISP object references).
+    pub relations: Vec<NewRelation>,
+    /// Whether the pipeline also extracts indicators from title and body text.
+    pub extract: bool,
+}
+
+impl ItemRecord {
+    /// An item with no stated indicators, whose text is searched for them.
+    pub fn text(item: NewItem) -> Self {
+        Self {
+            item,
+            sightings: Vec::new(),
+            relations: Vec::new(),
+            extract: true,
+        }
+    }
+}
+
+/// A part of the upstream data that could not be turned into a record: kept
+/// as a value (counted by reason on the run), never an abort of the feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// Where: `line 12`, `event 5f1e…`, `item 3`, `record 7 field url`.
+    pub at: String,
+    /// Why, short and stable enough to count by (`invalid ipv4: …`, `missing field url`).
+    pub reason: String,
+}
+
+impl Rejected {
+    /// A rejection at `at` for `reason`.
+    pub fn new(at: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            at: at.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
