@@ -4,7 +4,7 @@
 //! the rest is stored. The load is recorded as a run of the source.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
+use rexist_connectors::feed::{Entry, FeedFormat, Layout, read_feed};
 use rexist_core::model::now;
 use rexist_core::{
     Indicator, IndicatorType, NewSighting, RunCounts, RunOutcome, Source, SourceSpec, Tlp,
@@ -77,125 +78,26 @@ struct Batch {
     values: u64,
 }
 
-/// Where values are taken from in each line.
-#[derive(Debug, Clone)]
-pub enum Layout {
-    /// The whole line is the value.
-    Lines,
-    /// One CSV column, by zero-based index.
-    Index(usize),
-    /// One CSV column, by header name.
-    Header(String),
-}
-
-impl Layout {
-    fn from_arg(column: Option<&str>) -> Result<Self> {
-        Ok(match column {
-            None => Self::Lines,
-            Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => {
-                let n: usize = c.parse().with_context(|| format!("--column {c}"))?;
-                if n == 0 {
-                    bail!("--column 0: columns count from 1");
-                }
-                Self::Index(n - 1)
+/// The feed layout named by `--column`: a 1-based number or a header name.
+fn layout_from_arg(column: Option<&str>) -> Result<Layout> {
+    Ok(match column {
+        None => Layout::Lines,
+        Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => {
+            let n: usize = c.parse().with_context(|| format!("--column {c}"))?;
+            if n == 0 {
+                bail!("--column 0: columns count from 1");
             }
-            Some(name) => Self::Header(name.to_owned()),
-        })
-    }
-}
-
-/// Parses one raw value into an indicator, or says why not.
-///
-/// A value that does not parse as written is refanged and tried again, so
-/// lists with `192.0.2[.]1` or `hxxp://evil[.]com/` load; the refang costs
-/// nothing for the clean values that make up nearly every list.
-pub fn parse_value(raw: &str, kind: Option<IndicatorType>) -> Result<Indicator, String> {
-    let value = raw.trim().trim_matches('"').trim();
-    let parse = |v: &str| match kind {
-        Some(k) => Indicator::parse(k, v),
-        None => Indicator::detect(v),
-    };
-    parse(value).or_else(|e| {
-        let refanged = rexist_extract::refang(value);
-        if refanged == value {
-            Err(e.reason())
-        } else {
-            parse(&refanged).map_err(|_| e.reason())
+            Layout::Index(n - 1)
         }
+        Some(name) => Layout::Header(name.to_owned()),
     })
-}
-
-fn is_comment(line: &str) -> bool {
-    let t = line.trim_start();
-    t.is_empty() || t.starts_with('#') || t.starts_with("//") || t.starts_with(';')
-}
-
-/// The value of a list line: the line without a trailing comment that
-/// follows white space (`192.0.2.1 # seen twice`, `10.0.0.0/8 ; SBL123`).
-/// Indicator values never contain white space, so this cannot cut a value.
-fn strip_trailing_comment(line: &str) -> &str {
-    let bytes = line.as_bytes();
-    let cut = (1..bytes.len()).find(|&i| {
-        bytes[i - 1].is_ascii_whitespace()
-            && (bytes[i] == b'#' || bytes[i] == b';' || line[i..].starts_with("//"))
-    });
-    cut.map_or(line, |i| &line[..i]).trim()
-}
-
-/// Reads the comment banner at the top of a CSV file and returns the reader
-/// positioned at the first data line, with the last comment line: abuse.ch
-/// and others put the header there (`# id,dateadded,url,…`).
-fn skip_banner<R: BufRead>(mut reader: R) -> std::io::Result<(Vec<u8>, Option<String>, u64, R)> {
-    let mut last_comment = None;
-    let mut line = Vec::new();
-    let mut skipped = 0u64;
-    loop {
-        line.clear();
-        if reader.read_until(b'\n', &mut line)? == 0 {
-            return Ok((Vec::new(), last_comment, skipped, reader));
-        }
-        let text = String::from_utf8_lossy(&line);
-        let trimmed = text.trim();
-        if trimmed.is_empty() {
-            skipped += 1;
-            continue;
-        }
-        match trimmed.strip_prefix('#') {
-            Some(comment) => {
-                skipped += 1;
-                last_comment = Some(comment.trim().to_owned());
-            }
-            None => return Ok((line, last_comment, skipped, reader)),
-        }
-    }
-}
-
-/// The fields of one CSV line, trimmed.
-fn fields(line: &[u8], delimiter: u8) -> Vec<String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(line);
-    reader
-        .byte_records()
-        .next()
-        .and_then(Result::ok)
-        .map(|r| {
-            r.iter()
-                .map(|f| String::from_utf8_lossy(f).trim().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Reads `input` and sends batches until the end or until the receiver is gone.
 #[allow(clippy::needless_pass_by_value)] // moved into a blocking task
 fn read_batches(
     input: Box<dyn Read + Send>,
-    layout: Layout,
-    delimiter: u8,
-    kind: Option<IndicatorType>,
+    format: FeedFormat,
     labels: Vec<String>,
     bytes_read: Arc<AtomicU64>,
     tx: mpsc::Sender<Result<Batch, String>>,
@@ -205,182 +107,35 @@ fn read_batches(
         inner: input,
         count: bytes_read,
     };
-    let mut batch = Batch {
+    let empty = || Batch {
         sightings: Vec::with_capacity(BATCH),
         rejected: Vec::new(),
         values: 0,
     };
-    let push = |batch: &mut Batch, line: u64, raw: &str| -> bool {
+    let mut batch = empty();
+    let result = read_feed(counted, &format, |entry| {
         batch.values += 1;
-        match parse_value(raw, kind) {
-            Ok(indicator) => batch.sightings.push(sighting(indicator, seen_at, &labels)),
-            Err(reason) => batch.rejected.push((line, reason)),
+        match entry {
+            Entry::Indicator { indicator, .. } => {
+                batch.sightings.push(sighting(indicator, seen_at, &labels));
+            }
+            Entry::Rejected { line, reason } => batch.rejected.push((line, reason)),
         }
         if batch.sightings.len() + batch.rejected.len() >= BATCH {
-            let full = std::mem::replace(
-                batch,
-                Batch {
-                    sightings: Vec::with_capacity(BATCH),
-                    rejected: Vec::new(),
-                    values: 0,
-                },
-            );
+            let full = std::mem::replace(&mut batch, empty());
             return tx.blocking_send(Ok(full)).is_ok();
         }
         true
-    };
-    match layout {
-        Layout::Lines => {
-            let mut reader = BufReader::with_capacity(1 << 16, counted);
-            let mut buf = Vec::new();
-            let mut line_no = 0u64;
-            loop {
-                buf.clear();
-                match reader.read_until(b'\n', &mut buf) {
-                    Ok(0) => break,
-                    Ok(_) => {}
-                    Err(e) => {
-                        let _ =
-                            tx.blocking_send(Err(format!("read error after line {line_no}: {e}")));
-                        return;
-                    }
-                }
-                line_no += 1;
-                let Ok(line) = std::str::from_utf8(&buf) else {
-                    batch.values += 1;
-                    batch.rejected.push((line_no, "not UTF-8".to_owned()));
-                    continue;
-                };
-                let line = line.trim_end_matches(['\n', '\r']);
-                if is_comment(line) {
-                    continue;
-                }
-                if !push(&mut batch, line_no, strip_trailing_comment(line)) {
-                    return;
-                }
-            }
+    });
+    if let Err(e) = result {
+        if batch.values > 0 {
+            let _ = tx.blocking_send(Ok(std::mem::replace(&mut batch, empty())));
         }
-        Layout::Index(_) | Layout::Header(_) => {
-            let (first, banner_header, skipped, rest) =
-                match skip_banner(BufReader::with_capacity(1 << 16, counted)) {
-                    Ok(v) => v,
-                    Err(e) => {
-                        let _ =
-                            tx.blocking_send(Err(format!("read error in the file's banner: {e}")));
-                        return;
-                    }
-                };
-            // The header is the commented line above the data when it names the
-            // column, else the first data line.
-            let banner = banner_header
-                .as_deref()
-                .map(|h| fields(h.as_bytes(), delimiter));
-            let (index, first_is_header) = match &layout {
-                Layout::Index(i) => (*i, false),
-                Layout::Header(name) => {
-                    let header = fields(&first, delimiter);
-                    let in_banner = banner
-                        .as_ref()
-                        .and_then(|b| b.iter().position(|f| f == name));
-                    match (in_banner, header.iter().position(|f| f == name)) {
-                        (Some(i), _) => (i, false),
-                        (None, Some(i)) => (i, true),
-                        (None, None) => {
-                            let _ = tx.blocking_send(Err(format!(
-                                "no column named {name:?} in the header (columns: {})",
-                                header.join(", ")
-                            )));
-                            return;
-                        }
-                    }
-                }
-                Layout::Lines => (0, false),
-            };
-            let first_width = fields(&first, delimiter).len();
-            let mut reader = csv::ReaderBuilder::new()
-                .delimiter(delimiter)
-                .has_headers(first_is_header)
-                .flexible(true)
-                .comment(Some(b'#'))
-                .from_reader(std::io::Cursor::new(first).chain(rest));
-            // csv counts lines from its own start; the banner came before it.
-            let line_offset = skipped;
-            // Rows must have the header's width: a short row or an unterminated
-            // last line is rejected, not half-read. Without a header, the first row sets it.
-            let mut width = match (&layout, first_is_header) {
-                (_, true) => Some(first_width),
-                (Layout::Header(_), false) => banner.as_ref().map(Vec::len),
-                _ => None,
-            };
-            let mut record = csv::ByteRecord::new();
-            loop {
-                match reader.read_byte_record(&mut record) {
-                    Ok(false) => break,
-                    Ok(true) => {}
-                    Err(e) => {
-                        let line = e.position().map_or(0, csv::Position::line) + line_offset;
-                        batch.values += 1;
-                        batch
-                            .rejected
-                            .push((line, format!("malformed CSV: {}", e.kind_name())));
-                        if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                            let _ =
-                                tx.blocking_send(Err(format!("read error at line {line}: {e}")));
-                            return;
-                        }
-                        continue;
-                    }
-                }
-                let line = record.position().map_or(0, csv::Position::line) + line_offset;
-                let expected = *width.get_or_insert(record.len());
-                if record.len() != expected {
-                    batch.values += 1;
-                    batch.rejected.push((
-                        line,
-                        format!("expected {expected} fields, found {}", record.len()),
-                    ));
-                    continue;
-                }
-                let value = match record.get(index).map(std::str::from_utf8) {
-                    Some(Ok(v)) => v,
-                    Some(Err(_)) => {
-                        batch.values += 1;
-                        batch.rejected.push((line, "not UTF-8".to_owned()));
-                        continue;
-                    }
-                    None => {
-                        batch.values += 1;
-                        batch
-                            .rejected
-                            .push((line, format!("no column {}", index + 1)));
-                        continue;
-                    }
-                };
-                if value.trim().is_empty() {
-                    continue;
-                }
-                if !push(&mut batch, line, value) {
-                    return;
-                }
-            }
-        }
+        let _ = tx.blocking_send(Err(e.to_string()));
+        return;
     }
     if batch.values > 0 {
         let _ = tx.blocking_send(Ok(batch));
-    }
-}
-
-trait CsvErrorExt {
-    fn kind_name(&self) -> String;
-}
-
-impl CsvErrorExt for csv::Error {
-    fn kind_name(&self) -> String {
-        match self.kind() {
-            csv::ErrorKind::Utf8 { .. } => "not UTF-8".to_owned(),
-            csv::ErrorKind::UnequalLengths { .. } => "unequal field counts".to_owned(),
-            _ => "unreadable record".to_owned(),
-        }
     }
 }
 
@@ -495,7 +250,7 @@ pub async fn ensure_source(
 }
 
 async fn file(config: &Config, args: FileArgs) -> Result<ExitCode> {
-    let layout = Layout::from_arg(args.column.as_deref())?;
+    let layout = layout_from_arg(args.column.as_deref())?;
     let delimiter = u8::try_from(u32::from(args.delimiter))
         .ok()
         .filter(u8::is_ascii)
@@ -533,7 +288,12 @@ async fn file(config: &Config, args: FileArgs) -> Result<ExitCode> {
         let kind = args.kind;
         let labels = args.labels.clone();
         tokio::task::spawn_blocking(move || {
-            read_batches(input, layout, delimiter, kind, labels, bytes, tx);
+            let format = FeedFormat {
+                layout,
+                delimiter,
+                kind,
+            };
+            read_batches(input, format, labels, bytes, tx);
         })
     };
 
@@ -614,92 +374,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn values_parse_by_type_or_detection() {
-        assert_eq!(
-            parse_value(" \"1.2.3.4\" ", None).unwrap().value(),
-            "1.2.3.4"
-        );
-        assert_eq!(
-            parse_value("EVIL.com", Some(IndicatorType::Domain))
-                .unwrap()
-                .value(),
-            "evil.com"
-        );
-        assert!(
-            parse_value("1.2.3.999", Some(IndicatorType::Ipv4))
-                .unwrap_err()
-                .contains("invalid ipv4")
-        );
-        assert_eq!(
-            parse_value("what is this", None).unwrap_err(),
-            "unrecognised value"
-        );
-    }
-
-    #[test]
     fn column_argument() {
-        assert!(matches!(
-            Layout::from_arg(Some("2")).unwrap(),
-            Layout::Index(1)
-        ));
-        assert!(matches!(
-            Layout::from_arg(Some("url")).unwrap(),
-            Layout::Header(_)
-        ));
-        assert!(Layout::from_arg(Some("0")).is_err());
-        assert!(matches!(Layout::from_arg(None).unwrap(), Layout::Lines));
-    }
-
-    fn collect(text: &str, layout: Layout) -> (Vec<String>, Vec<(u64, String)>, Option<String>) {
-        let (tx, mut rx) = mpsc::channel(64);
-        read_batches(
-            Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
-            layout,
-            b',',
-            None,
-            vec![],
-            Arc::new(AtomicU64::new(0)),
-            tx,
+        assert_eq!(layout_from_arg(Some("2")).unwrap(), Layout::Index(1));
+        assert_eq!(
+            layout_from_arg(Some("url")).unwrap(),
+            Layout::Header("url".into())
         );
-        let (mut ok, mut bad, mut err) = (Vec::new(), Vec::new(), None);
-        while let Ok(b) = rx.try_recv() {
-            match b {
-                Ok(b) => {
-                    ok.extend(
-                        b.sightings
-                            .into_iter()
-                            .map(|s| s.indicator.value().to_owned()),
-                    );
-                    bad.extend(b.rejected);
-                }
-                Err(e) => err = Some(e),
-            }
-        }
-        (ok, bad, err)
-    }
-
-    #[test]
-    fn lines_skip_comments_and_report_bad_lines() {
-        let (ok, bad, err) = collect(
-            "# banner\n1.2.3.4\n\nnot-an-ioc\r\nevil.com\n; note\n",
-            Layout::Lines,
-        );
-        assert_eq!(ok, ["1.2.3.4", "evil.com"]);
-        assert_eq!(bad, [(4, "unrecognised value".to_owned())]);
-        assert!(err.is_none());
-    }
-
-    #[test]
-    fn csv_columns_by_index_and_name() {
-        let text = "# URLhaus banner\nid,url,status\n1,http://evil.com/a,online\n2,\"http://x.org/b,c\",offline\n3,garbage,online\n";
-        let (ok, bad, _) = collect(text, Layout::Header("url".into()));
-        assert_eq!(ok, ["http://evil.com/a", "http://x.org/b,c"]);
-        assert_eq!(bad.len(), 1);
-        assert_eq!(bad[0].0, 5, "line number of the bad record");
-        let (_, _, err) = collect(text, Layout::Header("nope".into()));
-        assert!(err.unwrap().contains("no column named \"nope\""));
-        let (ok, bad, _) = collect("1,evil.com\n2\n", Layout::Index(1));
-        assert_eq!(ok, ["evil.com"]);
-        assert_eq!(bad, [(2, "expected 2 fields, found 1".to_owned())]);
+        assert!(layout_from_arg(Some("0")).is_err());
+        assert_eq!(layout_from_arg(None).unwrap(), Layout::Lines);
     }
 }
