@@ -6,3 +6,4 @@
 //! `rexist ingest file`).
 
 pub mod feed;
+pub mod http;

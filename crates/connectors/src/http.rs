@@ -1,0 +1,502 @@
+//! The one way connectors fetch over HTTP: a size cap on every body, a
+//! timeout, retries with exponential backoff that honour `Retry-After`,
+//! conditional GET (ETag / If-Modified-Since), per-host concurrency limits,
+//! and gzip and zip bodies unpacked within the same cap.
+//!
+//! Secrets travel only in request headers set by the caller; errors and logs
+//! name URLs through [`redact`], which masks credentials in the user info and
+//! in query parameters such as `key=` or `token=`.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::header::{ETAG, HeaderMap, HeaderName, HeaderValue, LAST_MODIFIED, RETRY_AFTER};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+
+/// Limits and retry policy of a [`Fetcher`].
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    /// Whole-request timeout, body included.
+    pub timeout: Duration,
+    /// Largest body accepted, after decompression.
+    pub max_bytes: u64,
+    /// Retries after the first attempt, for 429, 5xx, timeouts and broken connections.
+    pub retries: u32,
+    /// First backoff delay; doubled at each retry.
+    pub backoff: Duration,
+    /// Longest `Retry-After` waited for; a longer one fails the fetch with its delay.
+    pub max_retry_after: Duration,
+    /// Requests in flight to one host at once.
+    pub per_host: usize,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(60),
+            max_bytes: 256 * 1024 * 1024,
+            retries: 3,
+            backoff: Duration::from_secs(2),
+            max_retry_after: Duration::from_secs(120),
+            per_host: 2,
+        }
+    }
+}
+
+/// Validators of a previous response, sent to get a 304 when nothing changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validators {
+    /// `ETag` of the previous response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// `Last-Modified` of the previous response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+}
+
+/// A fetched body and its validators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Body {
+    /// The body, decompressed (gzip) or unpacked (the first file of a zip).
+    pub bytes: Vec<u8>,
+    /// Validators to send next time.
+    pub validators: Validators,
+}
+
+/// Outcome of a conditional fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched {
+    /// HTTP 304: unchanged since the validators sent.
+    NotModified,
+    /// A new body.
+    Body(Body),
+}
+
+/// Why a fetch failed, with the URL redacted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// The URL does not parse.
+    #[error("invalid URL {url}")]
+    InvalidUrl {
+        /// The redacted URL.
+        url: String,
+    },
+    /// A final non-success status.
+    #[error("HTTP {status} from {url}")]
+    Status {
+        /// The status code.
+        status: u16,
+        /// The redacted URL.
+        url: String,
+    },
+    /// The upstream asked to come back later than the fetch may wait.
+    #[error("rate limited by {url}: retry after {seconds} s")]
+    RateLimited {
+        /// The redacted URL.
+        url: String,
+        /// Seconds asked for.
+        seconds: u64,
+    },
+    /// The body exceeds the size cap.
+    #[error("response from {url} exceeds the {limit}-byte limit")]
+    TooLarge {
+        /// The redacted URL.
+        url: String,
+        /// The cap.
+        limit: u64,
+    },
+    /// The request or body took too long.
+    #[error("timed out after {seconds} s fetching {url}")]
+    Timeout {
+        /// The redacted URL.
+        url: String,
+        /// The timeout.
+        seconds: u64,
+    },
+    /// The body ended before its announced length, or the connection broke.
+    #[error("truncated or broken response from {url}: {detail}")]
+    Broken {
+        /// The redacted URL.
+        url: String,
+        /// What the client said.
+        detail: String,
+    },
+    /// The host could not be reached.
+    #[error("cannot reach {url}: {detail}")]
+    Unreachable {
+        /// The redacted URL.
+        url: String,
+        /// What the client said.
+        detail: String,
+    },
+    /// A gzip or zip body that does not unpack.
+    #[error("cannot unpack the body of {url}: {detail}")]
+    Unpack {
+        /// The redacted URL.
+        url: String,
+        /// What failed.
+        detail: String,
+    },
+}
+
+impl FetchError {
+    /// Whether another attempt may succeed.
+    fn retryable(&self) -> bool {
+        match self {
+            Self::Status { status, .. } => *status == 429 || (500..=599).contains(status),
+            Self::Timeout { .. } | Self::Broken { .. } | Self::Unreachable { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+/// Query parameters whose values are credentials.
+const SECRET_PARAMS: &[&str] = &[
+    "key",
+    "apikey",
+    "api_key",
+    "api-key",
+    "token",
+    "access_token",
+    "auth",
+    "auth-key",
+    "password",
+    "secret",
+    "sig",
+    "signature",
+];
+
+/// A URL safe to log: password in the user info and credential query values masked.
+pub fn redact(url: &str) -> String {
+    let Ok(mut parsed) = reqwest::Url::parse(url) else {
+        return "<invalid URL>".to_owned();
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
+    }
+    if parsed.query().is_some() {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let secret = SECRET_PARAMS.iter().any(|s| k.eq_ignore_ascii_case(s));
+                (
+                    k.into_owned(),
+                    if secret {
+                        "***".to_owned()
+                    } else {
+                        v.into_owned()
+                    },
+                )
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
+}
+
+/// Fetches over HTTP(S) within the limits of its [`FetchOptions`].
+pub struct Fetcher {
+    client: reqwest::Client,
+    options: FetchOptions,
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl Fetcher {
+    /// A fetcher with these limits.
+    pub fn new(options: FetchOptions) -> Result<Self, FetchError> {
+        // rustls needs one process-wide crypto provider; ring is the one the
+        // rest of rexist (sqlx) already links. Installing twice is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("rexist/", env!("CARGO_PKG_VERSION")))
+            .timeout(options.timeout)
+            .connect_timeout(options.timeout.min(Duration::from_secs(30)))
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .build()
+            .map_err(|e| FetchError::Unreachable {
+                url: String::new(),
+                detail: format!("cannot build the HTTP client: {e}"),
+            })?;
+        Ok(Self {
+            client,
+            options,
+            hosts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn host_slot(&self, url: &reqwest::Url) -> Arc<Semaphore> {
+        let host = url.host_str().unwrap_or_default().to_owned();
+        let mut hosts = self
+            .hosts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(
+            hosts
+                .entry(host)
+                .or_insert_with(|| Arc::new(Semaphore::new(self.options.per_host.max(1)))),
+        )
+    }
+
+    /// GETs `url` with `headers` (credentials included: never logged) and,
+    /// when given, the validators of the previous response.
+    pub async fn get(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        validators: Option<&Validators>,
+    ) -> Result<Fetched, FetchError> {
+        let shown = redact(url);
+        let parsed =
+            reqwest::Url::parse(url).map_err(|_| FetchError::InvalidUrl { url: shown.clone() })?;
+        let mut header_map = HeaderMap::new();
+        for (name, value) in headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| FetchError::InvalidUrl { url: shown.clone() })?;
+            let mut value = HeaderValue::from_str(value)
+                .map_err(|_| FetchError::InvalidUrl { url: shown.clone() })?;
+            value.set_sensitive(true);
+            header_map.insert(name, value);
+        }
+        if let Some(v) = validators {
+            if let Some(etag) = v
+                .etag
+                .as_deref()
+                .and_then(|e| HeaderValue::from_str(e).ok())
+            {
+                header_map.insert(reqwest::header::IF_NONE_MATCH, etag);
+            }
+            if let Some(lm) = v
+                .last_modified
+                .as_deref()
+                .and_then(|e| HeaderValue::from_str(e).ok())
+            {
+                header_map.insert(reqwest::header::IF_MODIFIED_SINCE, lm);
+            }
+        }
+        let slot = self.host_slot(&parsed);
+        let mut attempt = 0;
+        loop {
+            let result = {
+                let _permit = slot.acquire().await.map_err(|_| FetchError::Unreachable {
+                    url: shown.clone(),
+                    detail: "fetcher closed".to_owned(),
+                })?;
+                self.once(&parsed, &shown, header_map.clone()).await
+            };
+            let (error, retry_after) = match result {
+                Ok(fetched) => return Ok(fetched),
+                Err(e) => e,
+            };
+            if !error.retryable() || attempt >= self.options.retries {
+                return Err(match (error, retry_after) {
+                    (FetchError::Status { status: 429, url }, Some(after)) => {
+                        FetchError::RateLimited {
+                            url,
+                            seconds: after.as_secs(),
+                        }
+                    }
+                    (e, _) => e,
+                });
+            }
+            let delay = match retry_after {
+                Some(after) if after > self.options.max_retry_after => {
+                    return Err(FetchError::RateLimited {
+                        url: shown,
+                        seconds: after.as_secs(),
+                    });
+                }
+                Some(after) => after,
+                None => {
+                    self.options.backoff.saturating_mul(1 << attempt.min(16))
+                        + jitter(self.options.backoff)
+                }
+            };
+            tracing::info!(url = %shown, error = %error, attempt = attempt + 1, delay_ms = delay.as_millis(), "retrying fetch");
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    /// One attempt; on failure also the `Retry-After` delay the server asked for.
+    async fn once(
+        &self,
+        url: &reqwest::Url,
+        shown: &str,
+        headers: HeaderMap,
+    ) -> Result<Fetched, (FetchError, Option<Duration>)> {
+        let classify = |e: &reqwest::Error| -> FetchError {
+            if e.is_timeout() {
+                FetchError::Timeout {
+                    url: shown.to_owned(),
+                    seconds: self.options.timeout.as_secs(),
+                }
+            } else if e.is_connect() {
+                FetchError::Unreachable {
+                    url: shown.to_owned(),
+                    detail: root_cause(e),
+                }
+            } else {
+                FetchError::Broken {
+                    url: shown.to_owned(),
+                    detail: root_cause(e),
+                }
+            }
+        };
+        let mut response = self
+            .client
+            .get(url.clone())
+            .headers(headers)
+            .send()
+            .await
+            .map_err(|e| (classify(&e), None))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_MODIFIED {
+            return Ok(Fetched::NotModified);
+        }
+        if !status.is_success() {
+            let retry_after = response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            return Err((
+                FetchError::Status {
+                    status: status.as_u16(),
+                    url: shown.to_owned(),
+                },
+                retry_after,
+            ));
+        }
+        let validators = Validators {
+            etag: header_text(response.headers(), &ETAG),
+            last_modified: header_text(response.headers(), &LAST_MODIFIED),
+        };
+        let limit = self.options.max_bytes;
+        let too_large = || FetchError::TooLarge {
+            url: shown.to_owned(),
+            limit,
+        };
+        if response.content_length().is_some_and(|n| n > limit) {
+            return Err((too_large(), None));
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| (classify(&e), None))? {
+            if bytes.len() as u64 + chunk.len() as u64 > limit {
+                return Err((too_large(), None));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let bytes = unpack(bytes, limit).map_err(|detail| {
+            if detail == TOO_LARGE {
+                (too_large(), None)
+            } else {
+                (
+                    FetchError::Unpack {
+                        url: shown.to_owned(),
+                        detail,
+                    },
+                    None,
+                )
+            }
+        })?;
+        Ok(Fetched::Body(Body { bytes, validators }))
+    }
+}
+
+fn header_text(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The innermost error message: what actually went wrong, without reqwest's
+/// wrapping (which repeats the full URL, credentials included).
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause: &(dyn std::error::Error + 'static) = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// A few hundred milliseconds of jitter derived from the clock, so sources
+/// that failed together do not retry in lockstep.
+fn jitter(base: Duration) -> Duration {
+    let nanos = u64::from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos()),
+    );
+    let max = u64::try_from(base.as_millis() / 4).unwrap_or(0).max(1);
+    Duration::from_millis(nanos % max)
+}
+
+const TOO_LARGE: &str = "too large";
+
+/// Unpacks a gzip file or the first file of a zip archive (by magic bytes),
+/// within `limit`; other bodies are returned as they are. (HTTP
+/// `Content-Encoding: gzip` is already undone by the client.)
+fn unpack(bytes: Vec<u8>, limit: u64) -> Result<Vec<u8>, String> {
+    let read_capped = |mut r: Box<dyn Read + '_>| -> Result<Vec<u8>, String> {
+        let mut out = Vec::new();
+        (&mut r)
+            .take(limit + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| e.to_string())?;
+        if out.len() as u64 > limit {
+            return Err(TOO_LARGE.to_owned());
+        }
+        Ok(out)
+    };
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        return read_capped(Box::new(flate2::read::MultiGzDecoder::new(
+            bytes.as_slice(),
+        )));
+    }
+    if bytes.starts_with(b"PK\x03\x04") {
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.as_slice()))
+            .map_err(|e| e.to_string())?;
+        let file = archive.by_index(0).map_err(|e| e.to_string())?;
+        return read_capped(Box::new(file));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_shown() {
+        assert_eq!(
+            redact("https://user:pw@feed.example/list.csv?key=s3cret&days=1"),
+            "https://user:***@feed.example/list.csv?key=***&days=1"
+        );
+        assert_eq!(redact("https://feed.example/a"), "https://feed.example/a");
+        assert_eq!(redact("not a url"), "<invalid URL>");
+    }
+
+    #[test]
+    fn gzip_and_zip_bodies_unpack_within_the_cap() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(b"192.0.2.1\n").unwrap();
+        let gz = gz.finish().unwrap();
+        assert_eq!(unpack(gz.clone(), 100).unwrap(), b"192.0.2.1\n");
+        assert_eq!(unpack(gz, 5).unwrap_err(), TOO_LARGE);
+        let mut zipped = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        zipped
+            .start_file("list.csv", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        zipped.write_all(b"a,b\n").unwrap();
+        let zipped = zipped.finish().unwrap().into_inner();
+        assert_eq!(unpack(zipped, 100).unwrap(), b"a,b\n");
+        assert!(unpack(b"PK\x03\x04garbage".to_vec(), 100).is_err());
+        assert_eq!(unpack(b"plain".to_vec(), 100).unwrap(), b"plain");
+    }
+}
