@@ -33,6 +33,18 @@ pub struct Config {
     /// Logging settings.
     #[serde(default)]
     pub log: LogConfig,
+    /// Whether the built-in catalogue of free feeds (`rexist source list`
+    /// shows it) runs without being configured; a `[[source]]` table with the
+    /// same name overrides an entry.
+    #[serde(default = "default_true")]
+    pub default_sources: bool,
+    /// `[[source]]` tables: feeds, catalogue overrides.
+    #[serde(default, rename = "source")]
+    pub sources: Vec<rexist_connectors::source::SourceConfig>,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// `[server]`
@@ -114,6 +126,8 @@ impl Default for Config {
             database_url_file: None,
             server: ServerConfig::default(),
             log: LogConfig::default(),
+            default_sources: true,
+            sources: Vec::new(),
         }
     }
 }
@@ -173,7 +187,20 @@ pub fn parse(text: &str, path: &Path) -> Result<Config> {
     })?;
     if let Err(e) = config.validate() {
         let message = format!("{e:#}");
-        // Validation messages start with the key; point at its line as toml does.
+        // Validation messages start with the key (or `source "NAME"`); point at
+        // its line as toml does.
+        if let Some(name) = message
+            .strip_prefix("source \"")
+            .and_then(|m| m.split('"').next())
+        {
+            let needle = format!("\"{name}\"");
+            if let Some(n) = text
+                .lines()
+                .position(|l| l.trim_start().starts_with("name") && l.contains(&needle))
+            {
+                bail!("{}: line {}: {message}", path.display(), n + 1);
+            }
+        }
         let key = message.split_whitespace().next().unwrap_or_default();
         let leaf = key.rsplit('.').next().unwrap_or(key);
         let line = text.lines().position(|l| {
@@ -200,7 +227,34 @@ impl Config {
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| anyhow::anyhow!("log.level {:?}: {e}", self.log.level))?;
+        self.resolved_sources()?;
         Ok(())
+    }
+
+    /// Every source to run: configured tables, then catalogue entries not
+    /// overridden (when `default_sources`), each merged with its defaults.
+    pub fn resolved_sources(&self) -> Result<Vec<rexist_connectors::source::ResolvedSource>> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut out = Vec::new();
+        for table in &self.sources {
+            if !seen.insert(table.name.clone()) {
+                bail!(
+                    "source {:?}: name is used by two [[source]] tables",
+                    table.name
+                );
+            }
+            out.push(table.resolve()?);
+        }
+        if self.default_sources {
+            for entry in rexist_connectors::source::CATALOGUE {
+                if seen.insert(entry.kind.to_owned()) {
+                    out.push(
+                        rexist_connectors::source::SourceConfig::from_catalogue(entry).resolve()?,
+                    );
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The database URL, read from `database_url_file` when that is set.
@@ -351,6 +405,42 @@ mod tests {
             config.database_url.unwrap().expose(),
             "postgres://u:hunter2@db/x"
         );
+    }
+
+    #[test]
+    fn sources_merge_catalogue_and_name_their_table() {
+        let config = parse(
+            "[[source]]\nname = \"urlhaus\"\nkind = \"urlhaus\"\nurl = \"https://mirror.example/u.csv\"\n\n[[source]]\nname = \"mine\"\nkind = \"text\"\nurl = \"https://lists.example/ips.txt\"\ntype = \"ipv4\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let sources = config.resolved_sources().unwrap();
+        let urlhaus = sources.iter().find(|s| s.name == "urlhaus").unwrap();
+        assert_eq!(
+            urlhaus.url, "https://mirror.example/u.csv",
+            "a table overrides its entry"
+        );
+        assert!(
+            sources.iter().any(|s| s.name == "feodo"),
+            "the rest of the catalogue stays"
+        );
+        assert!(sources.iter().any(|s| s.name == "mine"));
+        let err = parse(
+            "[[source]]\nname = \"x\"\nkind = \"csv\"\nurl = \"https://a.example/b\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("line 2") && err.contains("csv needs column"),
+            "{err}"
+        );
+        let err = parse("[[source]]\nname = \"x\"\nkind = \"text\"\nurl = \"https://a.example/b\"\ncolour = 1\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 5") && err.contains("colour"), "{err}");
+        let off = parse("default_sources = false\n", Path::new("c.toml")).unwrap();
+        assert!(off.resolved_sources().unwrap().is_empty());
     }
 
     #[test]

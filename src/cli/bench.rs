@@ -19,7 +19,10 @@ use rexist_store::postgres::{PgStore, drop_schema};
 use rexist_store::sqlite::SqliteStore;
 use tokio::sync::mpsc;
 
-use super::ingest::{BATCH, Upserts, ensure_source};
+use rexist_pipeline::{BATCH, Upserts};
+
+use super::ingest::ensure_source;
+use super::say;
 use crate::config::Config;
 
 /// `bench` subcommands.
@@ -198,12 +201,12 @@ async fn ingest(args: IngestArgs) -> Result<ExitCode> {
         if first.new != args.rows {
             bail!("expected {} new sightings, stored {}", args.rows, first.new);
         }
-        println!(
+        say(format_args!(
             "{backend} new sightings: {}/s ({} rows in {:.2} s)",
             thousands(per_second(args.rows, t1)),
             thousands(args.rows),
             t1.as_secs_f64()
-        );
+        ));
         let (second, t2) = pass(&store, args.rows).await?;
         if second.new != 0 || second.unchanged != args.rows {
             bail!(
@@ -211,12 +214,12 @@ async fn ingest(args: IngestArgs) -> Result<ExitCode> {
                 second.new
             );
         }
-        println!(
+        say(format_args!(
             "{backend} re-ingest: {}/s ({} rows in {:.2} s)",
             thousands(per_second(args.rows, t2)),
             thousands(args.rows),
             t2.as_secs_f64()
-        );
+        ));
         Ok(())
     }
     .await;
@@ -227,7 +230,7 @@ async fn ingest(args: IngestArgs) -> Result<ExitCode> {
     }
     result?;
     if let Some(kib) = peak_rss_kib() {
-        println!("peak rss: {} MiB", kib / 1024);
+        say(format_args!("peak rss: {} MiB", kib / 1024));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -257,14 +260,14 @@ fn extract(args: &ExtractArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let text = String::from_utf8_lossy(&raw);
     let (t, found) = time_extract(&text, args.rounds);
-    println!(
+    say(format_args!(
         "extract: {:.0} MB/s ({:.1} MB, {} indicators, best of {} in {:.3} s)",
         mb_per_s(text.len(), t),
         mb_per_s(text.len(), Duration::from_secs(1)),
         thousands(found as u64),
         args.rounds,
         t.as_secs_f64()
-    );
+    ));
     for (name, unit) in [
         ("dots", "."),
         ("brackets", "["),
@@ -276,11 +279,11 @@ fn extract(args: &ExtractArgs) -> Result<ExitCode> {
         let large = unit.repeat(10_000_000 / unit.len());
         let (ts, _) = time_extract(&small, 3);
         let (tl, _) = time_extract(&large, 3);
-        println!(
+        say(format_args!(
             "adversarial {name}: 1 MB line {:.0} MB/s, 10 MB line {:.0} MB/s",
             mb_per_s(small.len(), ts),
             mb_per_s(large.len(), tl)
-        );
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }

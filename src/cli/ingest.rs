@@ -16,12 +16,13 @@ use rexist_connectors::feed::{Entry, FeedFormat, Layout, read_feed};
 use rexist_core::model::now;
 use rexist_core::{
     Indicator, IndicatorType, NewSighting, RunCounts, RunOutcome, Source, SourceSpec, Tlp,
-    UpsertSummary,
 };
+use rexist_pipeline::{BATCH, Upserts};
 use rexist_store::Store;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
+use super::say;
 use crate::config::Config;
 
 /// `ingest` subcommands.
@@ -59,8 +60,6 @@ pub struct FileArgs {
     labels: Vec<String>,
 }
 
-/// Rows per store batch.
-pub const BATCH: usize = 20_000;
 /// Rejections printed with their line number; the rest are only counted.
 const SHOWN_REJECTIONS: usize = 20;
 
@@ -157,70 +156,6 @@ impl<R: Read> Read for CountingReader<R> {
         let n = self.inner.read(buf)?;
         self.count.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
-    }
-}
-
-/// Batches of sightings being stored, at most [`IN_FLIGHT`] at once.
-///
-/// PostgreSQL works on one batch while the next is prepared and sent, on a
-/// second connection; the store locks rows in one global order, so concurrent
-/// batches cannot deadlock. SQLite's single writer simply queues them.
-pub struct Upserts {
-    store: Arc<dyn Store>,
-    source: Source,
-    running: tokio::task::JoinSet<Result<UpsertSummary, rexist_store::StoreError>>,
-    total: UpsertSummary,
-}
-
-/// Batches stored concurrently by [`Upserts`].
-const IN_FLIGHT: usize = 2;
-
-impl Upserts {
-    /// Stores sightings of `source`.
-    pub fn new(store: Arc<dyn Store>, source: Source) -> Self {
-        Self {
-            store,
-            source,
-            running: tokio::task::JoinSet::new(),
-            total: UpsertSummary::default(),
-        }
-    }
-
-    /// Starts storing `batch`, first waiting for a running one when the limit is reached.
-    pub async fn push(&mut self, batch: Vec<NewSighting>) -> Result<(), rexist_store::StoreError> {
-        if self.running.len() >= IN_FLIGHT {
-            self.wait_one().await?;
-        }
-        let (store, source) = (Arc::clone(&self.store), self.source.clone());
-        self.running
-            .spawn(async move { store.upsert_sightings(&source, &batch).await });
-        Ok(())
-    }
-
-    async fn wait_one(&mut self) -> Result<(), rexist_store::StoreError> {
-        if let Some(done) = self.running.join_next().await {
-            let summary =
-                done.map_err(|e| rexist_store::StoreError::internal(format!("store task: {e}")))??;
-            self.total.add(summary);
-        }
-        Ok(())
-    }
-
-    /// Waits for every running batch; the total counts every batch that was stored,
-    /// also when one failed.
-    pub async fn finish(&mut self) -> Result<UpsertSummary, rexist_store::StoreError> {
-        let mut first_error = None;
-        while !self.running.is_empty() {
-            if let Err(e) = self.wait_one().await {
-                first_error.get_or_insert(e);
-            }
-        }
-        first_error.map_or(Ok(self.total), Err)
-    }
-
-    /// What has been stored so far.
-    pub fn total(&self) -> UpsertSummary {
-        self.total
     }
 }
 
@@ -352,20 +287,20 @@ async fn file(config: &Config, args: FileArgs) -> Result<ExitCode> {
 }
 
 fn print_summary(counts: &RunCounts, new_indicators: u64, shown: usize) {
-    println!("read: {} values", counts.parsed);
-    println!(
+    say(format_args!("read: {} values", counts.parsed));
+    say(format_args!(
         "stored new: {} sightings ({new_indicators} new indicators)",
         counts.new
-    );
-    println!("already known: {}", counts.unchanged);
-    println!("rejected: {}", counts.rejected);
+    ));
+    say(format_args!("already known: {}", counts.unchanged));
+    say(format_args!("rejected: {}", counts.rejected));
     let mut reasons: Vec<(&String, &u64)> = counts.rejected_reasons.iter().collect();
     reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     for (reason, n) in reasons {
-        println!("  {n} {reason}");
+        say(format_args!("  {n} {reason}"));
     }
     if counts.rejected > shown as u64 {
-        println!("(first {shown} rejected lines shown above)");
+        say(format_args!("(first {shown} rejected lines shown above)"));
     }
 }
 

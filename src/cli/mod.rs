@@ -5,6 +5,7 @@ mod config_check;
 mod extract;
 mod ingest;
 mod serve;
+mod source;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +41,11 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Sources: list them with their health, run one now, enable or disable.
+    Source {
+        #[command(subcommand)]
+        command: source::Command,
     },
     /// Load data into the store.
     Ingest {
@@ -99,10 +105,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Command::Migrate => {
                 let store = open_store(&config).await?;
                 tracing::info!(backend = store.backend().as_str(), "migrations applied");
-                println!("database is up to date ({})", store.backend().as_str());
+                say(format_args!(
+                    "database is up to date ({})",
+                    store.backend().as_str()
+                ));
                 Ok(ExitCode::SUCCESS)
             }
             Command::Ingest { command } => ingest::run(&config, command).await,
+            Command::Source { command } => source::run(&config, command).await,
             Command::Bench { command } => bench::run(&config, command).await,
             Command::Config { .. } | Command::Extract(_) | Command::Refang | Command::Defang => {
                 Ok(ExitCode::SUCCESS)
@@ -130,4 +140,16 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
         .await
         .context("cannot open the store")?;
     Ok(store)
+}
+
+/// Prints one line of command output. When the reader has gone (`rexist source
+/// list | head`), the command ends quietly instead of panicking on `EPIPE`.
+pub fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use rexist_server::{AppState, router};
 
+use super::say;
 use crate::config::Config;
 
 /// Arguments of `serve`.
@@ -25,7 +26,7 @@ pub async fn run(config: &Config, _args: Args) -> Result<ExitCode> {
         .with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr().context("listener address")?;
     tracing::info!(addr = %local, backend = store.backend().as_str(), data_dir = %config.data_dir.display(), "rexist serving");
-    println!("rexist listening on http://{local}");
+    say(format_args!("rexist listening on http://{local}"));
     axum::serve(listener, router(AppState::new(store)))
         .with_graceful_shutdown(shutdown())
         .await

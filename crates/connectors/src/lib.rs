@@ -7,3 +7,4 @@
 
 pub mod feed;
 pub mod http;
+pub mod source;

@@ -125,6 +125,10 @@ pub trait Store: Send + Sync {
         item: ItemId,
         mentions: &[Mention],
     ) -> Result<UpsertSummary>;
+    /// Marks the feed sightings (in no item) of `source` not seen since
+    /// `before` as no longer listed: a snapshot feed dropped them. They are
+    /// kept; a later sighting lists them again. Returns how many changed.
+    async fn mark_unlisted(&self, source: SourceId, before: time::OffsetDateTime) -> Result<u64>;
     /// The indicator with this type and canonical value.
     async fn indicator(&self, kind: IndicatorType, value: &str) -> Result<Option<IndicatorRecord>>;
     /// Indicators matching a query, in value order (so prefix pages are stable).

@@ -119,6 +119,7 @@ conformance!(
     stats_count_everything,
     relations_link_indicators_once,
     large_overlapping_batches_do_not_deadlock,
+    snapshot_leavers_are_unlisted_not_deleted,
 );
 
 fn spec(name: &str) -> SourceSpec {
@@ -958,4 +959,45 @@ async fn large_overlapping_batches_do_not_deadlock(store: Arc<dyn Store>) {
         new, 48_000,
         "each of the two sources sights each address once"
     );
+}
+
+async fn snapshot_leavers_are_unlisted_not_deleted(store: Arc<dyn Store>) {
+    let s = source(&store, "snapshot").await;
+    let other = source(&store, "other-feed").await;
+    let t0 = now() - time::Duration::hours(1);
+    store.upsert_sightings(&s, &ips(0..3, t0)).await.unwrap();
+    store
+        .upsert_sightings(&other, &ips(0..3, t0))
+        .await
+        .unwrap();
+    // The next snapshot lists only 10.0.0.0 and 10.0.0.1.
+    let t1 = now();
+    store.upsert_sightings(&s, &ips(0..2, t1)).await.unwrap();
+    assert_eq!(store.mark_unlisted(s.id, t1).await.unwrap(), 1);
+    let gone = store
+        .indicator(IndicatorType::Ipv4, "10.0.0.2")
+        .await
+        .unwrap()
+        .expect("kept");
+    let by_source: Vec<(rexist_core::SourceId, bool)> = store
+        .sightings_of(gone.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|x| (x.source_id, x.listed))
+        .collect();
+    assert!(by_source.contains(&(s.id, false)), "{by_source:?}");
+    assert!(
+        by_source.contains(&(other.id, true)),
+        "another source's listing is untouched"
+    );
+    assert_eq!(
+        store.mark_unlisted(s.id, t1).await.unwrap(),
+        0,
+        "idempotent"
+    );
+    // Listed again when it comes back.
+    store.upsert_sightings(&s, &ips(2..3, now())).await.unwrap();
+    let back = store.sightings_of(gone.id).await.unwrap();
+    assert!(back.iter().all(|x| x.listed));
 }

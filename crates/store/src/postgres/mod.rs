@@ -711,6 +711,18 @@ impl Store for PgStore {
         Ok(summary)
     }
 
+    async fn mark_unlisted(&self, source: SourceId, before: time::OffsetDateTime) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE sightings SET listed = FALSE
+             WHERE source_id = $1 AND item_id = 0 AND listed AND last_seen < $2",
+        )
+        .bind(source.get())
+        .bind(unix_micros(before))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn add_relations(&self, source: &Source, relations: &[NewRelation]) -> Result<u64> {
         let ends: Vec<(NewSighting, i64)> = relation_ends(relations)
             .into_iter()

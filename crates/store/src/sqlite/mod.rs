@@ -626,6 +626,18 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn mark_unlisted(&self, source: SourceId, before: time::OffsetDateTime) -> Result<u64> {
+        self.write(move |conn| {
+            let n = conn.execute(
+                "UPDATE sightings SET listed = 0
+                 WHERE source_id = ?1 AND item_id = 0 AND listed = 1 AND last_seen < ?2",
+                params![source.get(), unix_micros(before)],
+            )?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
     async fn add_relations(&self, source: &Source, relations: &[NewRelation]) -> Result<u64> {
         let source = source.clone();
         let relations = relations.to_vec();

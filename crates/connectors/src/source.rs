@@ -1,0 +1,551 @@
+//! `[[source]]` tables of the configuration, and the built-in catalogue of
+//! free feeds they may name as `kind`.
+//!
+//! A table names either a catalogue entry (`urlhaus`, `feodo`, …), whose
+//! defaults it may override (a local mirror's `url`, `schedule`, `tlp`, …), or
+//! a generic kind (`text`, `csv`, `json`, `ndjson`) configured entirely by its
+//! keys. Most blocklists are a generic fetcher plus column names (intelmq's
+//! `feeds.yaml` shows the same): the catalogue is data, not code.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rexist_core::{IndicatorType, Tlp};
+use serde::Deserialize;
+
+use crate::feed::{FeedFormat, Layout};
+
+/// One `[[source]]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Unique name, used by `rexist source run NAME` and in the API.
+    pub name: String,
+    /// A catalogue entry (`urlhaus`, `feodo`, …) or a generic kind (`text`, `csv`, `json`, `ndjson`).
+    pub kind: String,
+    /// Where to fetch from (catalogue entries have a default).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// How often to run: `30m`, `1h`, `6h`, `1d` (catalogue entries have a polite default).
+    #[serde(default)]
+    pub schedule: Option<String>,
+    /// Whether the scheduler runs it (runtime `rexist source enable|disable` wins once set).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Confidence 0–100 given to its sightings.
+    #[serde(default)]
+    pub confidence: Option<u8>,
+    /// TLP of what it brings.
+    #[serde(default)]
+    pub tlp: Option<Tlp>,
+    /// Tags added to everything it brings.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Threat or malware labels added to every sighting (`botnet`, `phishing`).
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Generic feeds: the indicator type of every value (detected per value if unset).
+    #[serde(default, rename = "type")]
+    pub indicator_type: Option<IndicatorType>,
+    /// `csv`: the column, a 1-based number or a header name.
+    #[serde(default)]
+    pub column: Option<String>,
+    /// `csv`: the field delimiter (default `,`).
+    #[serde(default)]
+    pub delimiter: Option<char>,
+    /// `json`: dot path to the array of entries (the document itself if unset).
+    #[serde(default)]
+    pub array: Option<String>,
+    /// `json`, `ndjson`: dot path to the value in each entry.
+    #[serde(default)]
+    pub field: Option<String>,
+    /// Whether each fetch is the whole list, so an indicator missing from it is
+    /// no longer listed by this source (kept, not deleted).
+    #[serde(default)]
+    pub snapshot: Option<bool>,
+    /// HTTP headers whose values are read from environment variables, e.g.
+    /// `{ "Auth-Key" = "ABUSECH_AUTH_KEY" }`; never written back or logged.
+    #[serde(default)]
+    pub headers_env: BTreeMap<String, String>,
+    /// HTTP headers whose values are read from files (container secrets).
+    #[serde(default)]
+    pub headers_file: BTreeMap<String, PathBuf>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// What a catalogue entry provides.
+#[derive(Debug, Clone, Copy)]
+pub struct CatalogueEntry {
+    /// The name used as `kind`.
+    pub kind: &'static str,
+    /// What it is.
+    pub description: &'static str,
+    /// Default URL.
+    pub url: &'static str,
+    /// Default schedule: what the upstream asks for or tolerates.
+    pub schedule: &'static str,
+    /// The generic kind it is built on.
+    pub base: &'static str,
+    /// CSV column or JSON field.
+    pub column: Option<&'static str>,
+    /// Indicator type, when the feed has one.
+    pub indicator_type: Option<IndicatorType>,
+    /// Labels of its sightings.
+    pub labels: &'static [&'static str],
+    /// Whether a fetch is the whole list.
+    pub snapshot: bool,
+    /// Default confidence.
+    pub confidence: u8,
+}
+
+/// The built-in feeds `rexist serve` knows (INTERFACES.md §6). abuse.ch
+/// exports work without a key; an `Auth-Key` header may be added with `headers_env`.
+pub const CATALOGUE: &[CatalogueEntry] = &[
+    CatalogueEntry {
+        kind: "urlhaus",
+        description: "abuse.ch URLhaus, malware URLs of the last 30 days",
+        url: "https://urlhaus.abuse.ch/downloads/csv_recent/",
+        schedule: "1h",
+        base: "csv",
+        column: Some("url"),
+        indicator_type: Some(IndicatorType::Url),
+        labels: &["malware_download"],
+        snapshot: false,
+        confidence: 80,
+    },
+    CatalogueEntry {
+        kind: "feodo",
+        description: "abuse.ch Feodo Tracker botnet C2 IPs",
+        url: "https://feodotracker.abuse.ch/downloads/ipblocklist.csv",
+        schedule: "1h",
+        base: "csv",
+        column: Some("dst_ip"),
+        indicator_type: Some(IndicatorType::Ipv4),
+        labels: &["botnet_cc"],
+        snapshot: true,
+        confidence: 90,
+    },
+    CatalogueEntry {
+        kind: "threatfox",
+        description: "abuse.ch ThreatFox IOCs of the last 48 hours",
+        url: "https://threatfox.abuse.ch/export/csv/recent/",
+        schedule: "1h",
+        base: "csv",
+        column: Some("ioc_value"),
+        indicator_type: None,
+        labels: &[],
+        snapshot: false,
+        confidence: 75,
+    },
+    CatalogueEntry {
+        kind: "sslbl",
+        description: "abuse.ch SSLBL malicious certificate SHA-1s",
+        url: "https://sslbl.abuse.ch/blacklist/sslblacklist.csv",
+        schedule: "1h",
+        base: "csv",
+        column: Some("SHA1"),
+        indicator_type: Some(IndicatorType::Sha1),
+        labels: &["malicious_certificate"],
+        snapshot: true,
+        confidence: 90,
+    },
+    CatalogueEntry {
+        kind: "malwarebazaar",
+        description: "abuse.ch MalwareBazaar recent samples (SHA-256)",
+        url: "https://bazaar.abuse.ch/export/csv/recent/",
+        schedule: "1h",
+        base: "csv",
+        column: Some("sha256_hash"),
+        indicator_type: Some(IndicatorType::Sha256),
+        labels: &["malware"],
+        snapshot: false,
+        confidence: 90,
+    },
+    CatalogueEntry {
+        kind: "openphish",
+        description: "OpenPhish community feed, phishing URLs",
+        url: "https://openphish.com/feed.txt",
+        schedule: "12h",
+        base: "text",
+        column: None,
+        indicator_type: Some(IndicatorType::Url),
+        labels: &["phishing"],
+        snapshot: true,
+        confidence: 70,
+    },
+    CatalogueEntry {
+        kind: "phishtank",
+        description: "PhishTank verified online phishing URLs",
+        url: "http://data.phishtank.com/data/online-valid.csv",
+        schedule: "6h",
+        base: "csv",
+        column: Some("url"),
+        indicator_type: Some(IndicatorType::Url),
+        labels: &["phishing"],
+        snapshot: true,
+        confidence: 80,
+    },
+    CatalogueEntry {
+        kind: "cins",
+        description: "CINS Army bad-guy IPs",
+        url: "https://cinsscore.com/list/ci-badguys.txt",
+        schedule: "6h",
+        base: "text",
+        column: None,
+        indicator_type: Some(IndicatorType::Ipv4),
+        labels: &["scanner"],
+        snapshot: true,
+        confidence: 60,
+    },
+    CatalogueEntry {
+        kind: "blocklistde",
+        description: "blocklist.de attacking IPs",
+        url: "https://lists.blocklist.de/lists/all.txt",
+        schedule: "6h",
+        base: "text",
+        column: None,
+        indicator_type: None,
+        labels: &["attacker"],
+        snapshot: true,
+        confidence: 60,
+    },
+    CatalogueEntry {
+        kind: "et",
+        description: "Emerging Threats compromised IPs",
+        url: "https://rules.emergingthreats.net/blockrules/compromised-ips.txt",
+        schedule: "1d",
+        base: "text",
+        column: None,
+        indicator_type: Some(IndicatorType::Ipv4),
+        labels: &["compromised"],
+        snapshot: true,
+        confidence: 70,
+    },
+    CatalogueEntry {
+        kind: "spamhaus-drop",
+        description: "Spamhaus DROP, hijacked netblocks",
+        url: "https://www.spamhaus.org/drop/drop_v4.json",
+        schedule: "12h",
+        base: "ndjson",
+        column: Some("cidr"),
+        indicator_type: Some(IndicatorType::Cidr),
+        labels: &["hijacked"],
+        snapshot: true,
+        confidence: 90,
+    },
+];
+
+/// Generic kinds a `[[source]]` may name directly.
+pub const GENERIC_KINDS: &[&str] = &["text", "csv", "json", "ndjson"];
+
+/// The catalogue entry named `kind`.
+pub fn catalogue(kind: &str) -> Option<&'static CatalogueEntry> {
+    CATALOGUE.iter().find(|e| e.kind == kind)
+}
+
+/// A configuration mistake in one `[[source]]` table.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("source {name:?}: {message}")]
+pub struct SourceError {
+    /// The table's `name`.
+    pub name: String,
+    /// What is wrong, naming the key.
+    pub message: String,
+}
+
+/// A source ready to run: configuration merged with its catalogue defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedSource {
+    /// Name.
+    pub name: String,
+    /// The `kind` as configured.
+    pub kind: String,
+    /// What to fetch.
+    pub url: String,
+    /// How often.
+    pub every: Duration,
+    /// Whether it is enabled by configuration.
+    pub enabled: bool,
+    /// Confidence 0–100.
+    pub confidence: u8,
+    /// TLP.
+    pub tlp: Tlp,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Labels of every sighting.
+    pub labels: Vec<String>,
+    /// How to read the body.
+    pub format: FeedFormat,
+    /// Whether a fetch is the whole list.
+    pub snapshot: bool,
+    /// Header names and where their values come from.
+    pub headers_env: BTreeMap<String, String>,
+    /// Header names and the files holding their values.
+    pub headers_file: BTreeMap<String, PathBuf>,
+}
+
+/// Parses `30m`, `1h`, `6h`, `1d`, `90s`.
+pub fn parse_every(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = digits.parse().ok().filter(|n| *n > 0)?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+impl SourceConfig {
+    /// A table that only names a catalogue entry, as `serve` enables by default.
+    pub fn from_catalogue(entry: &CatalogueEntry) -> Self {
+        Self {
+            name: entry.kind.to_owned(),
+            kind: entry.kind.to_owned(),
+            url: None,
+            schedule: None,
+            enabled: true,
+            confidence: None,
+            tlp: None,
+            tags: Vec::new(),
+            labels: Vec::new(),
+            indicator_type: None,
+            column: None,
+            delimiter: None,
+            array: None,
+            field: None,
+            snapshot: None,
+            headers_env: BTreeMap::new(),
+            headers_file: BTreeMap::new(),
+        }
+    }
+
+    /// Merges catalogue defaults and checks the table, without I/O.
+    pub fn resolve(&self) -> Result<ResolvedSource, SourceError> {
+        let err = |message: String| SourceError {
+            name: self.name.clone(),
+            message,
+        };
+        if self.name.trim().is_empty() {
+            return Err(err("name must not be empty".to_owned()));
+        }
+        let entry = catalogue(&self.kind);
+        let base = match entry {
+            Some(e) => e.base,
+            None if GENERIC_KINDS.contains(&self.kind.as_str()) => self.kind.as_str(),
+            None => {
+                let known: Vec<&str> = CATALOGUE
+                    .iter()
+                    .map(|e| e.kind)
+                    .chain(GENERIC_KINDS.iter().copied())
+                    .collect();
+                return Err(err(format!(
+                    "unknown kind {:?} (known: {})",
+                    self.kind,
+                    known.join(", ")
+                )));
+            }
+        };
+        let url = self
+            .url
+            .clone()
+            .or_else(|| entry.map(|e| e.url.to_owned()))
+            .ok_or_else(|| err("url is required for this kind".to_owned()))?;
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(err(format!(
+                "url {} must start with http:// or https://",
+                crate::http::redact(&url)
+            )));
+        }
+        let schedule = self
+            .schedule
+            .as_deref()
+            .or(entry.map(|e| e.schedule))
+            .unwrap_or("6h");
+        let every = parse_every(schedule).ok_or_else(|| {
+            err(format!(
+                "schedule {schedule:?} is not like 30m, 1h, 6h or 1d"
+            ))
+        })?;
+        let column = self
+            .column
+            .clone()
+            .or_else(|| entry.and_then(|e| e.column).map(str::to_owned));
+        let delimiter = match self.delimiter {
+            Some(c) if c.is_ascii() => u8::try_from(u32::from(c))
+                .map_err(|_| err(format!("delimiter {c:?} must be one ASCII character")))?,
+            Some(c) => return Err(err(format!("delimiter {c:?} must be one ASCII character"))),
+            None => b',',
+        };
+        let layout = match base {
+            "text" => Layout::Lines,
+            "csv" => match column.as_deref() {
+                Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => {
+                    let n: usize = c
+                        .parse()
+                        .map_err(|_| err(format!("column {c:?} is not a number")))?;
+                    if n == 0 {
+                        return Err(err("column 0: columns count from 1".to_owned()));
+                    }
+                    Layout::Index(n - 1)
+                }
+                Some(c) => Layout::Header(c.to_owned()),
+                None => {
+                    return Err(err(
+                        "csv needs column (a 1-based number or a header name)".to_owned()
+                    ));
+                }
+            },
+            "json" => Layout::Json {
+                array: self.array.clone().unwrap_or_default(),
+                field: self.field.clone().or(column).unwrap_or_default(),
+            },
+            _ => Layout::Ndjson {
+                field: self
+                    .field
+                    .clone()
+                    .or(column)
+                    .ok_or_else(|| err("ndjson needs field".to_owned()))?,
+            },
+        };
+        if let Some(c) = self.confidence {
+            if c > 100 {
+                return Err(err(format!("confidence {c} is above 100")));
+            }
+        }
+        let mut labels: Vec<String> = entry
+            .map(|e| e.labels.iter().map(|l| (*l).to_owned()).collect())
+            .unwrap_or_default();
+        labels.extend(self.labels.iter().cloned());
+        Ok(ResolvedSource {
+            name: self.name.clone(),
+            kind: self.kind.clone(),
+            url,
+            every,
+            enabled: self.enabled,
+            confidence: self
+                .confidence
+                .or(entry.map(|e| e.confidence))
+                .unwrap_or(50),
+            tlp: self.tlp.unwrap_or(Tlp::Clear),
+            tags: self.tags.clone(),
+            labels,
+            format: FeedFormat {
+                layout,
+                delimiter,
+                kind: self.indicator_type.or(entry.and_then(|e| e.indicator_type)),
+            },
+            snapshot: self.snapshot.or(entry.map(|e| e.snapshot)).unwrap_or(false),
+            headers_env: self.headers_env.clone(),
+            headers_file: self.headers_file.clone(),
+        })
+    }
+}
+
+impl ResolvedSource {
+    /// The request headers, with values read from the environment or files now.
+    pub fn headers(&self) -> Result<Vec<(String, String)>, SourceError> {
+        let err = |message: String| SourceError {
+            name: self.name.clone(),
+            message,
+        };
+        let mut out = Vec::new();
+        for (header, var) in &self.headers_env {
+            let value = std::env::var(var).map_err(|_| {
+                err(format!(
+                    "header {header}: environment variable {var} is not set"
+                ))
+            })?;
+            out.push((header.clone(), value.trim().to_owned()));
+        }
+        for (header, path) in &self.headers_file {
+            let value = std::fs::read_to_string(path).map_err(|e| {
+                err(format!(
+                    "header {header}: cannot read {}: {e}",
+                    path.display()
+                ))
+            })?;
+            out.push((header.clone(), value.trim().to_owned()));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(toml_kind: &str, extra: &str) -> SourceConfig {
+        let mut c = SourceConfig::from_catalogue(&CATALOGUE[0]);
+        c.kind = toml_kind.to_owned();
+        c.name = format!("{toml_kind}-test");
+        if extra == "url" {
+            c.url = Some("https://mirror.example/list.csv".to_owned());
+        }
+        c
+    }
+
+    #[test]
+    fn every_catalogue_entry_resolves() {
+        for entry in CATALOGUE {
+            let resolved = SourceConfig::from_catalogue(entry)
+                .resolve()
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(resolved.url, entry.url);
+            assert!(
+                resolved.every >= Duration::from_secs(3600),
+                "{} polls politely",
+                entry.kind
+            );
+        }
+    }
+
+    #[test]
+    fn overrides_and_generic_kinds() {
+        let mirror = table("urlhaus", "url").resolve().unwrap();
+        assert_eq!(mirror.url, "https://mirror.example/list.csv");
+        assert_eq!(mirror.format.layout, Layout::Header("url".into()));
+        let mut csv = table("csv", "url");
+        csv.column = Some("3".into());
+        assert_eq!(csv.resolve().unwrap().format.layout, Layout::Index(2));
+        let mut bad = table("csv", "url");
+        bad.column = None;
+        assert!(
+            bad.resolve()
+                .unwrap_err()
+                .to_string()
+                .contains("csv needs column")
+        );
+        let err = table("nope", "url").resolve().unwrap_err().to_string();
+        assert!(
+            err.contains("unknown kind \"nope\"") && err.contains("urlhaus"),
+            "{err}"
+        );
+        let err = table("text", "").resolve().unwrap_err().to_string();
+        assert!(err.contains("url is required"), "{err}");
+        let mut slow = table("urlhaus", "");
+        slow.schedule = Some("often".into());
+        assert!(
+            slow.resolve()
+                .unwrap_err()
+                .to_string()
+                .contains("schedule \"often\"")
+        );
+    }
+
+    #[test]
+    fn schedules() {
+        assert_eq!(parse_every("30m"), Some(Duration::from_secs(1800)));
+        assert_eq!(parse_every("1d"), Some(Duration::from_secs(86_400)));
+        assert_eq!(parse_every("0h"), None);
+        assert_eq!(parse_every("h"), None);
+        assert_eq!(parse_every("5w"), None);
+    }
+}

@@ -1,0 +1,329 @@
+//! rexist's pipeline: runs a source (fetch → parse → canonicalise → batched
+//! upsert), records every run with its counts and cursor, and keeps what
+//! earlier runs stored whatever happens to this one.
+//!
+//! Start with [`run_source`]. A failed or partial run never deletes anything
+//! and leaves the cursor where it was, so the next run fetches again; for a
+//! snapshot feed, an indicator that left the feed is marked as no longer
+//! listed by the source, not deleted.
+
+use std::sync::Arc;
+
+use rexist_connectors::feed::{Entry, read_feed};
+use rexist_connectors::http::{Fetched, Fetcher, Validators};
+use rexist_connectors::source::ResolvedSource;
+use rexist_core::model::now;
+use rexist_core::{NewSighting, Run, RunCounts, RunOutcome, Source, SourceSpec, UpsertSummary};
+use rexist_store::{Store, StoreError};
+use tokio::sync::mpsc;
+
+/// Rows per store batch (one transaction each).
+pub const BATCH: usize = 20_000;
+
+/// Batches stored concurrently by [`Upserts`].
+const IN_FLIGHT: usize = 2;
+
+/// Batches of sightings being stored, at most two at once.
+///
+/// PostgreSQL works on one batch while the next is prepared and sent, on a
+/// second connection; the store locks rows in one global order, so concurrent
+/// batches cannot deadlock. SQLite's single writer simply queues them.
+pub struct Upserts {
+    store: Arc<dyn Store>,
+    source: Source,
+    running: tokio::task::JoinSet<Result<UpsertSummary, StoreError>>,
+    total: UpsertSummary,
+}
+
+impl Upserts {
+    /// Stores sightings of `source`.
+    pub fn new(store: Arc<dyn Store>, source: Source) -> Self {
+        Self {
+            store,
+            source,
+            running: tokio::task::JoinSet::new(),
+            total: UpsertSummary::default(),
+        }
+    }
+
+    /// Starts storing `batch`, first waiting for a running one when the limit is reached.
+    pub async fn push(&mut self, batch: Vec<NewSighting>) -> Result<(), StoreError> {
+        if self.running.len() >= IN_FLIGHT {
+            self.wait_one().await?;
+        }
+        let (store, source) = (Arc::clone(&self.store), self.source.clone());
+        self.running
+            .spawn(async move { store.upsert_sightings(&source, &batch).await });
+        Ok(())
+    }
+
+    async fn wait_one(&mut self) -> Result<(), StoreError> {
+        if let Some(done) = self.running.join_next().await {
+            let summary = done.map_err(|e| StoreError::internal(format!("store task: {e}")))??;
+            self.total.add(summary);
+        }
+        Ok(())
+    }
+
+    /// Waits for every running batch; the total counts every batch stored,
+    /// also when one failed.
+    pub async fn finish(&mut self) -> Result<UpsertSummary, StoreError> {
+        let mut first_error = None;
+        while !self.running.is_empty() {
+            if let Err(e) = self.wait_one().await {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(self.total), Err)
+    }
+
+    /// What has been stored so far.
+    pub fn total(&self) -> UpsertSummary {
+        self.total
+    }
+}
+
+/// Why a source could not even start a run.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Registers configured sources in the store (creating or updating their
+/// settings). A source's enabled flag, once stored, is the runtime one that
+/// `rexist source enable|disable` sets, so configuration does not override it.
+pub async fn sync_sources(
+    store: &Arc<dyn Store>,
+    sources: &[ResolvedSource],
+) -> Result<Vec<Source>, StoreError> {
+    let mut out = Vec::with_capacity(sources.len());
+    for s in sources {
+        let enabled = match store.source_by_name(&s.name).await? {
+            Some(existing) => existing.enabled,
+            None => s.enabled,
+        };
+        let spec = SourceSpec {
+            name: s.name.clone(),
+            kind: s.kind.clone(),
+            enabled,
+            confidence: s.confidence,
+            tlp: s.tlp,
+            tags: s.tags.clone(),
+        };
+        out.push(store.upsert_source(&spec).await?);
+    }
+    Ok(out)
+}
+
+/// What the parser thread sends: a batch, or the reason it stopped early.
+enum Parsed {
+    Batch {
+        sightings: Vec<NewSighting>,
+        rejected: Vec<String>,
+        values: u64,
+    },
+    Stopped(String),
+}
+
+/// Runs `config` once: fetches (conditionally, with the validators of the last
+/// good run), parses, stores, unlists snapshot leavers, and records the run.
+/// Upstream and parse failures end in a recorded run with their reason.
+pub async fn run_source(
+    store: &Arc<dyn Store>,
+    fetcher: &Fetcher,
+    config: &ResolvedSource,
+) -> Result<Run, PipelineError> {
+    let source = sync_sources(store, std::slice::from_ref(config))
+        .await?
+        .pop()
+        .ok_or_else(|| StoreError::internal("source registration returned nothing"))?;
+    let run = store.start_run(source.id).await?;
+    let span = tracing::info_span!("run", source = %config.name, run = %run.id);
+    let _guard = span.enter();
+    let previous = store.last_cursor(source.id).await?;
+    let validators: Option<Validators> = previous
+        .as_deref()
+        .and_then(|c| serde_json::from_str(c).ok());
+    let mut counts = RunCounts::default();
+    let headers = match config.headers() {
+        Ok(h) => h,
+        Err(e) => {
+            return finish(
+                store,
+                &run,
+                RunOutcome::Failed,
+                &counts,
+                previous.as_deref(),
+                Some(&e.message),
+            )
+            .await;
+        }
+    };
+    let body = match fetcher
+        .get(&config.url, &headers, validators.as_ref())
+        .await
+    {
+        Ok(Fetched::NotModified) => {
+            return finish(
+                store,
+                &run,
+                RunOutcome::NotModified,
+                &counts,
+                previous.as_deref(),
+                None,
+            )
+            .await;
+        }
+        Ok(Fetched::Body(body)) => body,
+        Err(e) => {
+            tracing::warn!(error = %e, "fetch failed");
+            return finish(
+                store,
+                &run,
+                RunOutcome::Failed,
+                &counts,
+                previous.as_deref(),
+                Some(&e.to_string()),
+            )
+            .await;
+        }
+    };
+    counts.fetched = body.bytes.len() as u64;
+    let seen_at = now();
+    let (tx, mut rx) = mpsc::channel::<Parsed>(4);
+    let format = config.format.clone();
+    let labels = config.labels.clone();
+    let bytes = body.bytes;
+    let parser =
+        tokio::task::spawn_blocking(move || parse_batches(&bytes, &format, &labels, seen_at, &tx));
+    let mut upserts = Upserts::new(Arc::clone(store), source.clone());
+    let mut failure: Option<String> = None;
+    while let Some(parsed) = rx.recv().await {
+        match parsed {
+            Parsed::Batch {
+                sightings,
+                rejected,
+                values,
+            } => {
+                counts.parsed += values;
+                for reason in rejected {
+                    counts.reject(reason);
+                }
+                if let Err(e) = upserts.push(sightings).await {
+                    failure = Some(format!("store failed: {e}"));
+                    break;
+                }
+            }
+            Parsed::Stopped(reason) => {
+                failure = Some(reason);
+                break;
+            }
+        }
+    }
+    drop(rx);
+    let _ = parser.await;
+    if let Err(e) = upserts.finish().await {
+        failure.get_or_insert(format!("store failed: {e}"));
+    }
+    let stored = upserts.total();
+    counts.new = stored.new;
+    counts.unchanged = stored.unchanged;
+    match failure {
+        None => {
+            if config.snapshot {
+                let unlisted = store.mark_unlisted(source.id, seen_at).await?;
+                counts.updated += unlisted;
+            }
+            let cursor = serde_json::to_string(&body.validators).ok();
+            finish(
+                store,
+                &run,
+                RunOutcome::Success,
+                &counts,
+                cursor.as_deref(),
+                None,
+            )
+            .await
+        }
+        Some(reason) => {
+            // Keep the old cursor: the next run fetches the whole body again.
+            let outcome = if stored.new + stored.unchanged > 0 {
+                RunOutcome::Partial
+            } else {
+                RunOutcome::Failed
+            };
+            finish(
+                store,
+                &run,
+                outcome,
+                &counts,
+                previous.as_deref(),
+                Some(&reason),
+            )
+            .await
+        }
+    }
+}
+
+async fn finish(
+    store: &Arc<dyn Store>,
+    run: &Run,
+    outcome: RunOutcome,
+    counts: &RunCounts,
+    cursor: Option<&str>,
+    error: Option<&str>,
+) -> Result<Run, PipelineError> {
+    Ok(store
+        .finish_run(run.id, outcome, counts, cursor, error)
+        .await?)
+}
+
+/// Parses a fetched body into batches on a blocking thread.
+fn parse_batches(
+    bytes: &[u8],
+    format: &rexist_connectors::feed::FeedFormat,
+    labels: &[String],
+    seen_at: time::OffsetDateTime,
+    tx: &mpsc::Sender<Parsed>,
+) {
+    let empty = || (Vec::with_capacity(BATCH), Vec::new(), 0u64);
+    let (mut sightings, mut rejected, mut values) = empty();
+    let result = read_feed(bytes, format, |entry| {
+        values += 1;
+        match entry {
+            Entry::Indicator { indicator, .. } => sightings.push(NewSighting {
+                labels: labels.to_vec(),
+                ..NewSighting::new(indicator, seen_at)
+            }),
+            Entry::Rejected { reason, .. } => rejected.push(reason),
+        }
+        if sightings.len() + rejected.len() >= BATCH {
+            let (s, r, v) = (
+                std::mem::take(&mut sightings),
+                std::mem::take(&mut rejected),
+                values,
+            );
+            values = 0;
+            return tx
+                .blocking_send(Parsed::Batch {
+                    sightings: s,
+                    rejected: r,
+                    values: v,
+                })
+                .is_ok();
+        }
+        true
+    });
+    if values > 0 {
+        let _ = tx.blocking_send(Parsed::Batch {
+            sightings,
+            rejected,
+            values,
+        });
+    }
+    if let Err(e) = result {
+        let _ = tx.blocking_send(Parsed::Stopped(e.to_string()));
+    }
+}
