@@ -4,49 +4,21 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use rexist_connectors::http::{FetchError, FetchOptions, Fetched, Fetcher};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
-/// Answers each request with `respond(path, nth request to that path, request text)`.
-async fn serve<F>(respond: F) -> (String, Arc<AtomicUsize>)
+async fn serve<F>(respond: F) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>)
 where
     F: Fn(&str, usize, &str) -> (Vec<u8>, Duration) + Send + Sync + 'static,
 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let hits = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&hits);
-    let respond = Arc::new(respond);
-    tokio::spawn(async move {
-        while let Ok((mut sock, _)) = listener.accept().await {
-            let n = counter.fetch_add(1, Ordering::SeqCst);
-            let respond = Arc::clone(&respond);
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                let len = sock.read(&mut buf).await.unwrap_or(0);
-                let request = String::from_utf8_lossy(&buf[..len]).into_owned();
-                let path = request.split_whitespace().nth(1).unwrap_or("/").to_owned();
-                let (bytes, delay) = respond(&path, n, &request);
-                tokio::time::sleep(delay).await;
-                let _ = sock.write_all(&bytes).await;
-                let _ = sock.shutdown().await;
-            });
-        }
-    });
-    (format!("http://{addr}"), hits)
+    let upstream = rexist_testkit::serve(respond).await;
+    (upstream.base, upstream.hits)
 }
 
 fn response(status: &str, headers: &str, body: &str) -> Vec<u8> {
-    format!(
-        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
+    rexist_testkit::response(status, headers, body.as_bytes())
 }
 
 fn fast() -> FetchOptions {

@@ -1,0 +1,270 @@
+//! Runs of a source against a loopback upstream serving the shared fixtures:
+//! a first run stores the feed, an identical second run stores nothing new
+//! (304), a changed feed stores exactly the difference and unlists what left
+//! a snapshot, and every failure is a recorded run with a clear reason that
+//! keeps the cursor and loses nothing.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use rexist_connectors::http::{FetchOptions, Fetcher};
+use rexist_connectors::source::{ResolvedSource, SourceConfig, catalogue};
+use rexist_core::{IndicatorType, RunOutcome};
+use rexist_pipeline::run_source;
+use rexist_store::Store;
+use rexist_store::sqlite::SqliteStore;
+use rexist_testkit::{fixture_bytes, response, serve};
+
+async fn store() -> (Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("rexist.db"))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    (Arc::new(store), dir)
+}
+
+fn fetcher() -> Fetcher {
+    Fetcher::new(FetchOptions {
+        timeout: Duration::from_secs(2),
+        retries: 1,
+        backoff: Duration::from_millis(10),
+        max_retry_after: Duration::from_secs(1),
+        max_bytes: 1 << 20,
+        per_host: 2,
+    })
+    .unwrap()
+}
+
+fn mirror(kind: &str, url: String) -> ResolvedSource {
+    let mut config = SourceConfig::from_catalogue(catalogue(kind).unwrap());
+    config.url = Some(url);
+    config.resolve().unwrap()
+}
+
+/// Data rows of the Feodo fixture (its header line is not commented).
+fn feodo_rows() -> Vec<String> {
+    String::from_utf8(fixture_bytes("abusech/feodo/ipblocklist.csv"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn first_run_then_not_modified_then_exactly_the_difference() {
+    let rows = feodo_rows();
+    let header = rows[0].clone();
+    let data: Vec<String> = rows[1..].to_vec();
+    assert!(data.len() >= 3, "fixture has rows to drop and keep");
+    let version = Arc::new(AtomicUsize::new(1));
+    let v = Arc::clone(&version);
+    let (first, data_v2) = (data.clone(), {
+        let mut d = data[1..].to_vec();
+        d.push("\"2025-01-03 09:00:00\",\"198.51.100.250\",\"443\",\"online\",\"2025-01-03\",\"Emotet\"".to_owned());
+        d
+    });
+    let upstream = serve(move |_, _, request| {
+        let version = v.load(Ordering::SeqCst);
+        let etag = format!("\"v{version}\"");
+        if request
+            .to_ascii_lowercase()
+            .contains(&format!("if-none-match: {}", etag.to_ascii_lowercase()))
+        {
+            return (response("304 Not Modified", "", b""), Duration::ZERO);
+        }
+        let body = if version == 1 { &first } else { &data_v2 };
+        let text = format!("{header}\n{}\n", body.join("\n"));
+        (
+            response("200 OK", &format!("ETag: {etag}\r\n"), text.as_bytes()),
+            Duration::ZERO,
+        )
+    })
+    .await;
+    let (store, _dir) = store().await;
+    let source = mirror(
+        "feodo",
+        format!("{}/downloads/ipblocklist.csv", upstream.base),
+    );
+    let fetcher = fetcher();
+
+    let run = run_source(&store, &fetcher, &source).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
+    let n = data.len() as u64;
+    assert_eq!(
+        (run.counts.parsed, run.counts.new, run.counts.rejected),
+        (n, n, 0)
+    );
+    assert!(run.cursor.as_deref().unwrap().contains("v1"));
+
+    let again = run_source(&store, &fetcher, &source).await.unwrap();
+    assert_eq!(again.outcome, RunOutcome::NotModified);
+    assert_eq!(again.counts.new, 0);
+
+    version.store(2, Ordering::SeqCst);
+    let changed = run_source(&store, &fetcher, &source).await.unwrap();
+    assert_eq!(changed.outcome, RunOutcome::Success);
+    assert_eq!(
+        (changed.counts.new, changed.counts.unchanged),
+        (1, n - 1),
+        "only the difference is new"
+    );
+    assert_eq!(changed.counts.updated, 1, "the dropped address is unlisted");
+    let dropped_ip = data[0].split(',').nth(1).unwrap().trim_matches('"');
+    let dropped = store
+        .indicator(IndicatorType::Ipv4, dropped_ip)
+        .await
+        .unwrap()
+        .expect("kept, not deleted");
+    let sightings = store.sightings_of(dropped.id).await.unwrap();
+    assert!(!sightings[0].listed, "no longer listed by feodo");
+    assert!(
+        store
+            .indicator(IndicatorType::Ipv4, "198.51.100.250")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn failures_are_recorded_keep_the_cursor_and_lose_nothing() {
+    let mode = Arc::new(AtomicUsize::new(0));
+    let m = Arc::clone(&mode);
+    let list = fixture_bytes("blocklists/cins/ci-badguys.txt");
+    let upstream = serve(move |_, _, _| match m.load(Ordering::SeqCst) {
+        0 => (
+            response("200 OK", "ETag: \"good\"\r\n", &list),
+            Duration::ZERO,
+        ),
+        1 => (
+            response("500 Internal Server Error", "", b"oops"),
+            Duration::ZERO,
+        ),
+        2 => (
+            response("429 Too Many Requests", "Retry-After: 7200\r\n", b""),
+            Duration::ZERO,
+        ),
+        3 => (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 900\r\nConnection: close\r\n\r\n192.0.2.1\n"
+                .to_vec(),
+            Duration::ZERO,
+        ),
+        _ => (response("200 OK", "", &vec![b'1'; 2 << 20]), Duration::ZERO),
+    })
+    .await;
+    let (store, _dir) = store().await;
+    let source = mirror("cins", format!("{}/list/ci-badguys.txt", upstream.base));
+    let fetcher = fetcher();
+    let good = run_source(&store, &fetcher, &source).await.unwrap();
+    assert_eq!((good.outcome, good.counts.new), (RunOutcome::Success, 3));
+
+    for (m, needle) in [
+        (1, "HTTP 500 from"),
+        (2, "rate limited"),
+        (3, "truncated or broken response"),
+        (4, "exceeds the 1048576-byte limit"),
+    ] {
+        mode.store(m, Ordering::SeqCst);
+        let run = run_source(&store, &fetcher, &source).await.unwrap();
+        assert_eq!(run.outcome, RunOutcome::Failed, "mode {m}");
+        let error = run.error.clone().unwrap();
+        assert!(error.contains(needle), "mode {m}: {error}");
+        assert!(
+            run.cursor.as_deref().unwrap_or_default().contains("good"),
+            "cursor kept"
+        );
+    }
+    let stored = store.source_by_name("cins").await.unwrap().unwrap();
+    assert_eq!(stored.health.consecutive_failures, 4);
+    assert!(
+        store
+            .indicator(IndicatorType::Ipv4, "192.0.2.100")
+            .await
+            .unwrap()
+            .is_some(),
+        "nothing lost"
+    );
+    let sightings = store
+        .sightings_of(
+            store
+                .indicator(IndicatorType::Ipv4, "192.0.2.100")
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+        )
+        .await
+        .unwrap();
+    assert!(sightings[0].listed, "a failed run unlists nothing");
+}
+
+#[tokio::test]
+async fn bad_rows_are_counted_and_the_rest_stored() {
+    let bad = fixture_bytes("abusech/urlhaus/csv_recent-bad.csv");
+    let upstream = serve(move |_, _, _| (response("200 OK", "", &bad), Duration::ZERO)).await;
+    let (store, _dir) = store().await;
+    let source = mirror(
+        "urlhaus",
+        format!("{}/downloads/csv_recent/", upstream.base),
+    );
+    let run = run_source(&store, &fetcher(), &source).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Success);
+    assert_eq!((run.counts.new, run.counts.rejected), (2, 3));
+    assert_eq!(run.counts.rejected_reasons.get("not UTF-8"), Some(&1));
+}
+
+#[tokio::test]
+async fn credentials_stay_out_of_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("abusech.key");
+    std::fs::write(&key_file, "s3cret-auth-key\n").unwrap();
+    let upstream = serve(|_, _, request| {
+        if request
+            .to_ascii_lowercase()
+            .contains("auth-key: s3cret-auth-key")
+        {
+            (
+                response("403 Forbidden", "", b"not entitled"),
+                Duration::ZERO,
+            )
+        } else {
+            (response("401 Unauthorized", "", b""), Duration::ZERO)
+        }
+    })
+    .await;
+    let (store, _store_dir) = store().await;
+    let mut config = SourceConfig::from_catalogue(catalogue("threatfox").unwrap());
+    config.url = Some(format!(
+        "{}/export/csv/recent/?key=s3cret-auth-key",
+        upstream.base
+    ));
+    config.headers_file.insert("Auth-Key".into(), key_file);
+    let run = run_source(&store, &fetcher(), &config.resolve().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(run.outcome, RunOutcome::Failed);
+    let recorded = format!("{run:?}");
+    assert!(
+        recorded.contains("HTTP 403"),
+        "the key was sent: {recorded}"
+    );
+    assert!(!recorded.contains("s3cret"), "{recorded}");
+    let missing = {
+        let mut c = config.clone();
+        c.headers_file.clear();
+        c.headers_env
+            .insert("Auth-Key".into(), "REXIST_TEST_UNSET_VARIABLE".into());
+        c.resolve().unwrap()
+    };
+    let run = run_source(&store, &fetcher(), &missing).await.unwrap();
+    assert!(
+        run.error
+            .unwrap()
+            .contains("REXIST_TEST_UNSET_VARIABLE is not set")
+    );
+}
