@@ -226,6 +226,102 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         confidence: 70,
     },
     CatalogueEntry {
+        kind: "cisa-kev",
+        description: "CISA Known Exploited Vulnerabilities catalogue",
+        url: "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json",
+        schedule: "6h",
+        base: "kev",
+        column: None,
+        indicator_type: None,
+        labels: &["known_exploited"],
+        snapshot: false,
+        confidence: 95,
+    },
+    CatalogueEntry {
+        kind: "exploit-db",
+        description: "Exploit-DB exploits index",
+        url: "https://gitlab.com/exploit-database/exploitdb/-/raw/main/files_exploits.csv",
+        schedule: "1d",
+        base: "exploitdb",
+        column: None,
+        indicator_type: None,
+        labels: &["exploit"],
+        snapshot: false,
+        confidence: 80,
+    },
+    CatalogueEntry {
+        kind: "jvn",
+        description: "JVN (Japan Vulnerability Notes) news, Japanese",
+        url: "https://jvn.jp/rss/jvn.rdf",
+        schedule: "1h",
+        base: "rss",
+        column: None,
+        indicator_type: None,
+        labels: &[],
+        snapshot: false,
+        confidence: 70,
+    },
+    CatalogueEntry {
+        kind: "jpcert",
+        description: "JPCERT/CC alerts and news, Japanese",
+        url: "https://www.jpcert.or.jp/rss/jpcert.rdf",
+        schedule: "1h",
+        base: "rss",
+        column: None,
+        indicator_type: None,
+        labels: &[],
+        snapshot: false,
+        confidence: 70,
+    },
+    CatalogueEntry {
+        kind: "ipa",
+        description: "IPA security alerts, Japanese",
+        url: "https://www.ipa.go.jp/security/rss/alert.rdf",
+        schedule: "1h",
+        base: "rss",
+        column: None,
+        indicator_type: None,
+        labels: &[],
+        snapshot: false,
+        confidence: 70,
+    },
+    CatalogueEntry {
+        kind: "krebs",
+        description: "Krebs on Security",
+        url: "https://krebsonsecurity.com/feed/",
+        schedule: "1h",
+        base: "rss",
+        column: None,
+        indicator_type: None,
+        labels: &[],
+        snapshot: false,
+        confidence: 60,
+    },
+    CatalogueEntry {
+        kind: "sans-isc",
+        description: "SANS Internet Storm Center diaries",
+        url: "https://isc.sans.edu/rssfeed.xml",
+        schedule: "1h",
+        base: "rss",
+        column: None,
+        indicator_type: None,
+        labels: &[],
+        snapshot: false,
+        confidence: 60,
+    },
+    CatalogueEntry {
+        kind: "bleepingcomputer",
+        description: "BleepingComputer security news",
+        url: "https://www.bleepingcomputer.com/feed/",
+        schedule: "1h",
+        base: "rss",
+        column: None,
+        indicator_type: None,
+        labels: &[],
+        snapshot: false,
+        confidence: 60,
+    },
+    CatalogueEntry {
         kind: "spamhaus-drop",
         description: "Spamhaus DROP, hijacked netblocks",
         url: "https://www.spamhaus.org/drop/drop_v4.json",
@@ -240,7 +336,16 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
 ];
 
 /// Generic kinds a `[[source]]` may name directly.
-pub const GENERIC_KINDS: &[&str] = &["text", "csv", "json", "ndjson"];
+pub const GENERIC_KINDS: &[&str] = &[
+    "text",
+    "csv",
+    "json",
+    "ndjson",
+    "rss",
+    "kev",
+    "nvd",
+    "exploitdb",
+];
 
 /// The catalogue entry named `kind`.
 pub fn catalogue(kind: &str) -> Option<&'static CatalogueEntry> {
@@ -255,6 +360,21 @@ pub struct SourceError {
     pub name: String,
     /// What is wrong, naming the key.
     pub message: String,
+}
+
+/// How a fetched body becomes records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parser {
+    /// A generic list, CSV or JSON feed of indicators.
+    Feed(FeedFormat),
+    /// RSS 2.0, RSS 1.0 (RDF) or Atom news: articles whose text is searched for indicators.
+    Rss,
+    /// The CISA KEV catalogue (JSON, or CSV when the body is not JSON).
+    Kev,
+    /// An NVD CVE API 2.0 page.
+    Nvd,
+    /// Exploit-DB `files_exploits.csv`.
+    ExploitDb,
 }
 
 /// A source ready to run: configuration merged with its catalogue defaults.
@@ -279,7 +399,7 @@ pub struct ResolvedSource {
     /// Labels of every sighting.
     pub labels: Vec<String>,
     /// How to read the body.
-    pub format: FeedFormat,
+    pub parser: Parser,
     /// Whether a fetch is the whole list.
     pub snapshot: bool,
     /// Header names and where their values come from.
@@ -384,9 +504,10 @@ impl SourceConfig {
             Some(c) => return Err(err(format!("delimiter {c:?} must be one ASCII character"))),
             None => b',',
         };
-        let layout = match base {
-            "text" => Layout::Lines,
-            "csv" => match column.as_deref() {
+        let feed_layout = match base {
+            "rss" | "kev" | "nvd" | "exploitdb" => None,
+            "text" => Some(Layout::Lines),
+            "csv" => Some(match column.as_deref() {
                 Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => {
                     let n: usize = c
                         .parse()
@@ -402,18 +523,29 @@ impl SourceConfig {
                         "csv needs column (a 1-based number or a header name)".to_owned()
                     ));
                 }
-            },
-            "json" => Layout::Json {
+            }),
+            "json" => Some(Layout::Json {
                 array: self.array.clone().unwrap_or_default(),
                 field: self.field.clone().or(column).unwrap_or_default(),
-            },
-            _ => Layout::Ndjson {
+            }),
+            _ => Some(Layout::Ndjson {
                 field: self
                     .field
                     .clone()
                     .or(column)
                     .ok_or_else(|| err("ndjson needs field".to_owned()))?,
-            },
+            }),
+        };
+        let parser = match (feed_layout, base) {
+            (Some(layout), _) => Parser::Feed(FeedFormat {
+                layout,
+                delimiter,
+                kind: self.indicator_type.or(entry.and_then(|e| e.indicator_type)),
+            }),
+            (None, "rss") => Parser::Rss,
+            (None, "kev") => Parser::Kev,
+            (None, "nvd") => Parser::Nvd,
+            (None, _) => Parser::ExploitDb,
         };
         if let Some(c) = self.confidence {
             if c > 100 {
@@ -437,11 +569,7 @@ impl SourceConfig {
             tlp: self.tlp.unwrap_or(Tlp::Clear),
             tags: self.tags.clone(),
             labels,
-            format: FeedFormat {
-                layout,
-                delimiter,
-                kind: self.indicator_type.or(entry.and_then(|e| e.indicator_type)),
-            },
+            parser,
             snapshot: self.snapshot.or(entry.map(|e| e.snapshot)).unwrap_or(false),
             headers_env: self.headers_env.clone(),
             headers_file: self.headers_file.clone(),
@@ -511,10 +639,15 @@ mod tests {
     fn overrides_and_generic_kinds() {
         let mirror = table("urlhaus", "url").resolve().unwrap();
         assert_eq!(mirror.url, "https://mirror.example/list.csv");
-        assert_eq!(mirror.format.layout, Layout::Header("url".into()));
+        assert!(
+            matches!(&mirror.parser, Parser::Feed(f) if f.layout == Layout::Header("url".into()))
+        );
         let mut csv = table("csv", "url");
         csv.column = Some("3".into());
-        assert_eq!(csv.resolve().unwrap().format.layout, Layout::Index(2));
+        assert!(
+            matches!(csv.resolve().unwrap().parser, Parser::Feed(f) if f.layout == Layout::Index(2))
+        );
+        assert_eq!(table("rss", "url").resolve().unwrap().parser, Parser::Rss);
         let mut bad = table("csv", "url");
         bad.column = None;
         assert!(

@@ -187,6 +187,20 @@ fn build(
 }
 
 /// An RSS 2.0 item (`ns` = `None`) or an RSS 1.0/0.90 item (`ns` = its namespace).
+/// The article's text, preceded by the teaser when the article does not contain it.
+fn article_and_teaser(article: Option<String>, teaser: Option<String>) -> String {
+    match (article, teaser) {
+        (Some(a), Some(t))
+            if !t.trim().is_empty() && !a.contains(t.trim_end_matches(['…', '.', ' '])) =>
+        {
+            format!("{}\n\n{a}", t.trim())
+        }
+        (Some(a), _) => a,
+        (None, Some(t)) => t,
+        (None, None) => String::new(),
+    }
+}
+
 fn rss_entry(e: &Element, ns: Option<&str>) -> Entry {
     let guid = e.child_text(ns, "guid");
     let link = e.child_text(ns, "link");
@@ -211,12 +225,16 @@ fn rss_entry(e: &Element, ns: Option<&str>) -> Entry {
             .child_text(ns, "title")
             .or_else(|| e.child_text(Some(ns::DC), "title"))
             .unwrap_or_default(),
-        // `content:encoded` is the full article; `description` often a teaser.
-        body: content
-            .or(description)
-            .or_else(|| e.child_text(Some(ns::DC), "description"))
-            .map(|b| html::to_text(&b))
-            .unwrap_or_default(),
+        // `content:encoded` is the full article, `description` often a teaser;
+        // a teaser can name indicators the article does not, so both are kept
+        // when the teaser is not already part of the article.
+        body: article_and_teaser(
+            content.as_deref().map(html::to_text),
+            description
+                .or_else(|| e.child_text(Some(ns::DC), "description"))
+                .as_deref()
+                .map(html::to_text),
+        ),
         url: link.or_else(|| e.attr(Some(ns::RDF), "about").map(str::to_owned)),
         lang: attr_lang(e).or_else(|| {
             e.child_text(Some(ns::DC), "language")

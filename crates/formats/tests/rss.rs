@@ -26,7 +26,8 @@ fn rss2_wordpress_like() {
     assert_eq!(first.item.tags, ["Threat Intel", "Phishing"]);
     assert_eq!(
         first.item.body,
-        "The loader (SHA-256 cc7d152477763001037b08490031749b6fc500932089bcc58f4128c0e05484d9) \
+        "Researchers saw C2 at 192.0.2[.]10 and hxxps://c2.malicious[.]example/gate.php …\n\n\
+         The loader (SHA-256 cc7d152477763001037b08490031749b6fc500932089bcc58f4128c0e05484d9) \
          talks to c2.malicious.example.\n\nCVE-2021-44228 is also abused."
     );
     assert_eq!(first.item.extra["author"], "Jane Doe");

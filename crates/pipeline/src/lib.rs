@@ -9,12 +9,15 @@
 
 use std::sync::Arc;
 
-use rexist_connectors::feed::{Entry, read_feed};
+use rexist_connectors::feed::{Entry, FeedFormat, read_feed};
 use rexist_connectors::http::{Fetched, Fetcher, Validators};
-use rexist_connectors::source::ResolvedSource;
+use rexist_connectors::source::{Parser, ResolvedSource};
 use rexist_core::model::now;
-use rexist_core::{NewSighting, Run, RunCounts, RunOutcome, Source, SourceSpec, UpsertSummary};
-use rexist_store::{Store, StoreError};
+use rexist_core::{
+    Indicator, ItemRecord, Mention, NewSighting, Rejected, Run, RunCounts, RunOutcome, Source,
+    SourceSpec, UpsertSummary,
+};
+use rexist_store::{ItemChange, Store, StoreError};
 use tokio::sync::mpsc;
 
 /// Rows per store batch (one transaction each).
@@ -192,10 +195,83 @@ pub async fn run_source(
     };
     counts.fetched = body.bytes.len() as u64;
     let seen_at = now();
+    let failure = match &config.parser {
+        Parser::Feed(format) => {
+            store_feed(
+                store,
+                &source,
+                body.bytes,
+                format,
+                &config.labels,
+                seen_at,
+                &mut counts,
+            )
+            .await
+        }
+        parser => match parse_items(parser, &body.bytes) {
+            Ok((records, rejected)) => {
+                for r in rejected {
+                    counts.reject(r.reason);
+                }
+                counts.parsed += records.len() as u64;
+                store_items(store, &source, records, &config.labels, &mut counts)
+                    .await
+                    .err()
+            }
+            Err(reason) => Some(reason),
+        },
+    };
+    match failure {
+        None => {
+            if config.snapshot {
+                let unlisted = store.mark_unlisted(source.id, seen_at).await?;
+                counts.updated += unlisted;
+            }
+            let cursor = serde_json::to_string(&body.validators).ok();
+            finish(
+                store,
+                &run,
+                RunOutcome::Success,
+                &counts,
+                cursor.as_deref(),
+                None,
+            )
+            .await
+        }
+        Some(reason) => {
+            // Keep the old cursor: the next run fetches the whole body again.
+            let stored = counts.new + counts.unchanged + counts.updated;
+            let outcome = if stored > 0 {
+                RunOutcome::Partial
+            } else {
+                RunOutcome::Failed
+            };
+            finish(
+                store,
+                &run,
+                outcome,
+                &counts,
+                previous.as_deref(),
+                Some(&reason),
+            )
+            .await
+        }
+    }
+}
+
+/// Parses and stores a generic feed in batches; the reason it stopped early, if it did.
+async fn store_feed(
+    store: &Arc<dyn Store>,
+    source: &Source,
+    bytes: Vec<u8>,
+    format: &FeedFormat,
+    labels: &[String],
+    seen_at: time::OffsetDateTime,
+    counts: &mut RunCounts,
+) -> Option<String> {
     let (tx, mut rx) = mpsc::channel::<Parsed>(4);
-    let format = config.format.clone();
-    let labels = config.labels.clone();
-    let bytes = body.bytes;
+    let format = format.clone();
+    let labels = labels.to_vec();
     let parser =
         tokio::task::spawn_blocking(move || parse_batches(&bytes, &format, &labels, seen_at, &tx));
     let mut upserts = Upserts::new(Arc::clone(store), source.clone());
@@ -228,43 +304,118 @@ pub async fn run_source(
         failure.get_or_insert(format!("store failed: {e}"));
     }
     let stored = upserts.total();
-    counts.new = stored.new;
-    counts.unchanged = stored.unchanged;
-    match failure {
-        None => {
-            if config.snapshot {
-                let unlisted = store.mark_unlisted(source.id, seen_at).await?;
-                counts.updated += unlisted;
-            }
-            let cursor = serde_json::to_string(&body.validators).ok();
-            finish(
-                store,
-                &run,
-                RunOutcome::Success,
-                &counts,
-                cursor.as_deref(),
-                None,
-            )
-            .await
+    counts.new += stored.new;
+    counts.unchanged += stored.unchanged;
+    failure
+}
+
+/// Parses a body of an item kind into records and per-record rejections.
+fn parse_items(parser: &Parser, bytes: &[u8]) -> Result<(Vec<ItemRecord>, Vec<Rejected>), String> {
+    let result = match parser {
+        Parser::Rss => rexist_formats::rss::parse(bytes).map(|f| (f.records, f.rejected)),
+        Parser::Kev if bytes.trim_ascii_start().starts_with(b"{") => {
+            rexist_formats::kev::parse_json(bytes).map(|c| (c.records, c.rejected))
         }
-        Some(reason) => {
-            // Keep the old cursor: the next run fetches the whole body again.
-            let outcome = if stored.new + stored.unchanged > 0 {
-                RunOutcome::Partial
-            } else {
-                RunOutcome::Failed
-            };
-            finish(
-                store,
-                &run,
-                outcome,
-                &counts,
-                previous.as_deref(),
-                Some(&reason),
-            )
+        Parser::Kev => rexist_formats::kev::parse_csv(bytes).map(|c| (c.records, c.rejected)),
+        Parser::Nvd => rexist_formats::nvd::parse_page(bytes).map(|p| (p.records, p.rejected)),
+        Parser::ExploitDb => {
+            rexist_formats::exploitdb::parse_csv(bytes).map(|e| (e.records, e.rejected))
+        }
+        Parser::Feed(_) => Ok((Vec::new(), Vec::new())),
+    };
+    result.map_err(|e| e.to_string())
+}
+
+/// Items per store call: a news feed is one call, a large catalogue a few.
+const ITEM_CHUNK: usize = 500;
+
+/// Stores items; for each new or changed one, the indicators it states and
+/// the ones found in its text, linked to it. An unchanged item is left alone.
+pub async fn store_items(
+    store: &Arc<dyn Store>,
+    source: &Source,
+    records: Vec<ItemRecord>,
+    labels: &[String],
+    counts: &mut RunCounts,
+) -> Result<(), String> {
+    let failed = |e: StoreError| format!("store failed: {e}");
+    for chunk in records.chunks(ITEM_CHUNK) {
+        let items: Vec<_> = chunk.iter().map(|r| r.item.clone()).collect();
+        let changes = store
+            .upsert_items(source.id, &items)
             .await
+            .map_err(failed)?;
+        for (record, change) in chunk.iter().zip(changes) {
+            let item = match change {
+                ItemChange::Unchanged(_) => {
+                    counts.unchanged += 1;
+                    continue;
+                }
+                ItemChange::New(id) => {
+                    counts.new += 1;
+                    id
+                }
+                ItemChange::Updated(id) => {
+                    counts.updated += 1;
+                    id
+                }
+            };
+            let mut sightings: Vec<NewSighting> = record
+                .sightings
+                .iter()
+                .map(|s| {
+                    let mut s = s.clone();
+                    s.item_id = Some(item);
+                    s.labels.extend(labels.iter().cloned());
+                    s
+                })
+                .collect();
+            if record.extract {
+                // Indicators in the title are sighted in the item; those in the
+                // body are also mentions, with their offsets into the body.
+                let seen_at = now();
+                for m in rexist_extract::extract(&record.item.title) {
+                    if let Ok(indicator) = Indicator::parse(m.kind, &m.value) {
+                        sightings.push(NewSighting {
+                            item_id: Some(item),
+                            labels: labels.to_vec(),
+                            ..NewSighting::new(indicator, seen_at)
+                        });
+                    }
+                }
+                let mentions: Vec<Mention> = rexist_extract::extract(&record.item.body)
+                    .into_iter()
+                    .filter_map(|m| {
+                        Some(Mention {
+                            indicator: Indicator::parse(m.kind, &m.value).ok()?,
+                            start: u32::try_from(m.start).ok()?,
+                            end: u32::try_from(m.end).ok()?,
+                            defanged: m.defanged,
+                        })
+                    })
+                    .collect();
+                if !mentions.is_empty() {
+                    store
+                        .record_mentions(source, item, &mentions)
+                        .await
+                        .map_err(failed)?;
+                }
+            }
+            if !sightings.is_empty() {
+                store
+                    .upsert_sightings(source, &sightings)
+                    .await
+                    .map_err(failed)?;
+            }
+            if !record.relations.is_empty() {
+                store
+                    .add_relations(source, &record.relations)
+                    .await
+                    .map_err(failed)?;
+            }
         }
     }
+    Ok(())
 }
 
 async fn finish(
@@ -283,7 +434,7 @@ async fn finish(
 /// Parses a fetched body into batches on a blocking thread.
 fn parse_batches(
     bytes: &[u8],
-    format: &rexist_connectors::feed::FeedFormat,
+    format: &FeedFormat,
     labels: &[String],
     seen_at: time::OffsetDateTime,
     tx: &mpsc::Sender<Parsed>,

@@ -268,3 +268,164 @@ async fn credentials_stay_out_of_runs() {
             .contains("REXIST_TEST_UNSET_VARIABLE is not set")
     );
 }
+
+fn generic(kind: &str, name: &str, url: String) -> ResolvedSource {
+    let mut config = SourceConfig::from_catalogue(catalogue("urlhaus").unwrap());
+    name.clone_into(&mut config.name);
+    kind.clone_into(&mut config.kind);
+    config.url = Some(url);
+    config.resolve().unwrap()
+}
+
+#[tokio::test]
+async fn news_items_are_stored_searchable_with_their_indicators_linked() {
+    let upstream = serve(|path, _, _| {
+        let rel = if path.starts_with("/ja") {
+            "news/jpcert/jpcert.rdf"
+        } else {
+            "news/rss2/security-news.xml"
+        };
+        (response("200 OK", "", &fixture_bytes(rel)), Duration::ZERO)
+    })
+    .await;
+    let (store, _dir) = store().await;
+    let news = generic("rss", "example-news", format!("{}/feed/", upstream.base));
+    let run = run_source(&store, &fetcher(), &news).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
+    assert_eq!((run.counts.parsed, run.counts.new), (4, 4));
+
+    // Defanged indicators in the teaser are mentions of the article, refanged.
+    // (`c2.malicious[.]example` is not reported: `.example` is no real TLD.)
+    let c2 = store
+        .indicator(IndicatorType::Ipv4, "192.0.2.10")
+        .await
+        .unwrap()
+        .expect("extracted");
+    let sightings = store.sightings_of(c2.id).await.unwrap();
+    let item = store
+        .item(sightings[0].item_id.expect("linked to the article"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(item.content.title.starts_with("Example Panda"));
+    let digest = "cc7d152477763001037b08490031749b6fc500932089bcc58f4128c0e05484d9";
+    assert!(
+        store
+            .indicator(IndicatorType::Sha256, digest)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .indicator(IndicatorType::Cve, "CVE-2025-0002")
+            .await
+            .unwrap()
+            .is_some(),
+        "from a title"
+    );
+    assert!(
+        store
+            .indicator(IndicatorType::Email, "invoice@phish.example.com")
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    let again = run_source(&store, &fetcher(), &news).await.unwrap();
+    assert_eq!(
+        (again.counts.new, again.counts.unchanged),
+        (0, 4),
+        "identical articles store nothing new"
+    );
+
+    let ja = generic(
+        "rss",
+        "jpcert-mirror",
+        format!("{}/ja/jpcert.rdf", upstream.base),
+    );
+    let run = run_source(&store, &fetcher(), &ja).await.unwrap();
+    assert_eq!(run.counts.new, 3);
+    let found = store
+        .search_items(&rexist_store::ItemQuery {
+            text: Some("脆弱性".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        found
+            .items
+            .iter()
+            .any(|i| i.content.title.contains("Example Router の脆弱性"))
+    );
+}
+
+#[tokio::test]
+async fn kev_and_exploitdb_become_vuln_and_exploit_items_with_cves() {
+    let upstream = serve(|path, _, _| {
+        let rel = if path.contains("kev") {
+            "kev/known_exploited_vulnerabilities.json"
+        } else {
+            "exploitdb/files_exploits.csv"
+        };
+        (response("200 OK", "", &fixture_bytes(rel)), Duration::ZERO)
+    })
+    .await;
+    let (store, _dir) = store().await;
+    let kev = mirror("cisa-kev", format!("{}/kev.json", upstream.base));
+    let run = run_source(&store, &fetcher(), &kev).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
+    assert_eq!(run.counts.new, 50);
+    let vulns = store
+        .search_items(&rexist_store::ItemQuery {
+            kind: Some(rexist_core::ItemKind::Vuln),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(vulns.items.len(), 50);
+    let cves = store
+        .list_indicators(&rexist_store::IndicatorQuery {
+            kind: Some(IndicatorType::Cve),
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        cves.items.len() >= 50,
+        "each KEV entry is linked to its cve indicator"
+    );
+    let again = run_source(&store, &fetcher(), &kev).await.unwrap();
+    assert_eq!((again.counts.new, again.counts.unchanged), (0, 50));
+
+    let edb = mirror(
+        "exploit-db",
+        format!("{}/files_exploits.csv", upstream.base),
+    );
+    let run = run_source(&store, &fetcher(), &edb).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
+    assert!(run.counts.new > 0);
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_the_format_fails_the_run_cleanly() {
+    let upstream = serve(|_, _, _| {
+        (
+            response(
+                "200 OK",
+                "",
+                &fixture_bytes("news/rss2/security-news-bad.xml"),
+            ),
+            Duration::ZERO,
+        )
+    })
+    .await;
+    let (store, _dir) = store().await;
+    let news = generic("rss", "broken-news", format!("{}/feed/", upstream.base));
+    let run = run_source(&store, &fetcher(), &news).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Failed);
+    assert!(run.error.unwrap().contains("nbsp"), "names what is wrong");
+}
