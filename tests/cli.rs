@@ -266,7 +266,7 @@ fn http_get(addr: &str, path: &str) -> (u16, String) {
 }
 
 #[test]
-fn serve_answers_health_metrics_home_and_api() {
+fn serve_answers_health_metrics_home_and_api_and_runs_sources_on_schedule() {
     let dir = tempfile::tempdir().unwrap();
     let list = fixture("blocklists/cins/ci-badguys.txt");
     let out = rexist(
@@ -274,6 +274,22 @@ fn serve_answers_health_metrics_home_and_api() {
         &["ingest", "file", list.to_str().unwrap(), "--source", "cins"],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // A loopback upstream for one configured source; the catalogue stays off,
+    // so nothing reaches beyond this machine.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let et = std::fs::read(fixture("blocklists/et/compromised-ips.txt")).unwrap();
+    let upstream = runtime.block_on(rexist_testkit::serve(move |_, _, _| {
+        (rexist_testkit::response("200 OK", "", &et), Duration::ZERO)
+    }));
+    std::fs::write(
+        dir.path().join("rexist.toml"),
+        format!(
+            "default_sources = false\n\n[[source]]\nname = \"loopback-et\"\nkind = \"et\"\nurl = \"{}/blockrules/compromised-ips.txt\"\n",
+            upstream.base
+        ),
+    )
+    .unwrap();
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_rexist"))
         .arg("--data-dir")
@@ -303,11 +319,6 @@ fn serve_answers_health_metrics_home_and_api() {
     assert!(health.contains("\"status\":\"ok\""), "{health}");
     let (_, home) = http_get(&addr, "/");
     assert!(home.contains("cins"), "{home}");
-    let (_, metrics) = http_get(&addr, "/metrics");
-    assert!(
-        metrics.contains("rexist_indicators{type=\"ipv4\"} 3"),
-        "{metrics}"
-    );
     let (status, indicators) = http_get(&addr, "/api/v1/indicators?type=ipv4");
     assert_eq!(status, 200);
     assert!(
@@ -319,6 +330,28 @@ fn serve_answers_health_metrics_home_and_api() {
     assert!(runs.contains("\"outcome\":\"success\""), "{runs}");
     let (status, _) = http_get(&addr, "/api/v1/indicators?type=nope");
     assert_eq!(status, 400);
+
+    // The scheduler runs the configured source by itself.
+    let mut scheduled = String::new();
+    while !scheduled.contains("\"outcome\":\"success\"") {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no scheduled run: {scheduled}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+        scheduled = http_get(&addr, "/api/v1/sources/loopback-et/runs").1;
+    }
+    assert!(scheduled.contains("\"new\":4"), "{scheduled}");
+    assert_eq!(upstream.hits(), 1, "one run, not a loop");
+    let (_, metrics) = http_get(&addr, "/metrics");
+    assert!(
+        metrics.contains("rexist_indicators{type=\"ipv4\"} 7"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("rexist_source_consecutive_failures{source=\"loopback-et\"} 0"),
+        "{metrics}"
+    );
 
     child.kill().unwrap();
     child.wait().unwrap();

@@ -3,8 +3,14 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use anyhow::{Context, Result};
+use rexist_connectors::http::{FetchOptions, Fetcher};
+use rexist_pipeline::scheduler::{self, SchedulerOptions};
 use rexist_server::{AppState, router};
+use tokio::sync::watch;
 
 use super::say;
 use crate::config::Config;
@@ -17,20 +23,43 @@ pub struct Args {
     pub listen: Option<SocketAddr>,
 }
 
-/// Opens the store, binds, serves until a shutdown signal.
+/// Opens the store, registers the sources, binds, and serves and collects
+/// until a shutdown signal.
 pub async fn run(config: &Config, _args: Args) -> Result<ExitCode> {
     let store = super::open_store(config).await?;
+    let sources = config.resolved_sources()?;
+    rexist_pipeline::sync_sources(&store, &sources)
+        .await
+        .context("registering sources")?;
     let listen = config.server.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr().context("listener address")?;
-    tracing::info!(addr = %local, backend = store.backend().as_str(), data_dir = %config.data_dir.display(), "rexist serving");
+    tracing::info!(addr = %local, backend = store.backend().as_str(), data_dir = %config.data_dir.display(), sources = sources.len(), "rexist serving");
     say(format_args!("rexist listening on http://{local}"));
+
+    let fetcher = Arc::new(Fetcher::new(FetchOptions::default()).context("HTTP client")?);
+    let (stop, stopped) = watch::channel(false);
+    let scheduler = tokio::spawn(scheduler::run(
+        Arc::clone(&store),
+        fetcher,
+        sources,
+        SchedulerOptions::default(),
+        stopped,
+    ));
     axum::serve(listener, router(AppState::new(store)))
         .with_graceful_shutdown(shutdown())
         .await
         .context("server failed")?;
+    let _ = stop.send(true);
+    // A run in progress finishes its batch; past this, its job's lease expires and it runs again.
+    if tokio::time::timeout(Duration::from_secs(30), scheduler)
+        .await
+        .is_err()
+    {
+        tracing::warn!("scheduler did not stop within 30 s");
+    }
     tracing::info!("rexist stopped");
     Ok(ExitCode::SUCCESS)
 }

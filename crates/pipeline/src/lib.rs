@@ -18,6 +18,8 @@ use rexist_core::{
     SourceSpec, UpsertSummary,
 };
 use rexist_store::{ItemChange, Store, StoreError};
+
+pub mod scheduler;
 use tokio::sync::mpsc;
 
 /// Rows per store batch (one transaction each).

@@ -1,0 +1,213 @@
+//! The scheduler: a planner that queues a `source.run` job when a source is
+//! due, and workers that lease jobs from the store's queue and run them.
+//!
+//! The queue lives in the store, so several rexist nodes on one PostgreSQL
+//! share the work: a job is leased by one worker at a time, deduplicated per
+//! source, and a lease that expires (a crashed node) hands the job to another.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rexist_connectors::http::Fetcher;
+use rexist_connectors::source::ResolvedSource;
+use rexist_core::model::now;
+use rexist_store::{NewJob, Store};
+use tokio::sync::watch;
+
+/// Job kind of a source run.
+pub const SOURCE_RUN: &str = "source.run";
+
+/// Timing of the scheduler.
+#[derive(Debug, Clone)]
+pub struct SchedulerOptions {
+    /// How often the planner looks for due sources.
+    pub tick: Duration,
+    /// How long a worker may hold a job before another may take it over.
+    pub lease: Duration,
+    /// Workers running sources at once on this node.
+    pub workers: usize,
+    /// Name of this node in job leases.
+    pub node: String,
+}
+
+impl Default for SchedulerOptions {
+    fn default() -> Self {
+        Self {
+            tick: Duration::from_secs(15),
+            lease: Duration::from_secs(15 * 60),
+            workers: 2,
+            node: format!("node-{}", std::process::id()),
+        }
+    }
+}
+
+/// Runs the planner and the workers until `shutdown` turns true.
+pub async fn run(
+    store: Arc<dyn Store>,
+    fetcher: Arc<Fetcher>,
+    sources: Vec<ResolvedSource>,
+    options: SchedulerOptions,
+    shutdown: watch::Receiver<bool>,
+) {
+    let by_name: Arc<BTreeMap<String, ResolvedSource>> =
+        Arc::new(sources.into_iter().map(|s| (s.name.clone(), s)).collect());
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(plan(
+        Arc::clone(&store),
+        Arc::clone(&by_name),
+        options.clone(),
+        shutdown.clone(),
+    ));
+    for n in 0..options.workers.max(1) {
+        tasks.spawn(work(
+            Arc::clone(&store),
+            Arc::clone(&fetcher),
+            Arc::clone(&by_name),
+            format!("{}-{n}", options.node),
+            options.clone(),
+            shutdown.clone(),
+        ));
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Sleeps for `d` unless shutdown comes first; false when shutting down.
+async fn pause(d: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
+    if *shutdown.borrow() {
+        return false;
+    }
+    tokio::select! {
+        () = tokio::time::sleep(d) => !*shutdown.borrow(),
+        _ = shutdown.changed() => false,
+    }
+}
+
+/// A spread of up to a tenth of `every` (at most five minutes) derived from
+/// the source's name, so sources with one schedule do not all fire together.
+fn jitter(name: &str, every: Duration) -> Duration {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let window = (every.as_secs() / 10).clamp(1, 300);
+    Duration::from_secs(hash % window)
+}
+
+async fn plan(
+    store: Arc<dyn Store>,
+    sources: Arc<BTreeMap<String, ResolvedSource>>,
+    options: SchedulerOptions,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        if let Err(e) = enqueue_due(&store, &sources).await {
+            tracing::warn!(error = %e, "scheduler could not plan runs");
+        }
+        if !pause(options.tick, &mut shutdown).await {
+            return;
+        }
+    }
+}
+
+/// Queues a run of every enabled source whose last run is older than its schedule.
+pub async fn enqueue_due(
+    store: &Arc<dyn Store>,
+    sources: &BTreeMap<String, ResolvedSource>,
+) -> Result<usize, rexist_store::StoreError> {
+    let mut queued = 0;
+    let stamp = now();
+    for stored in store.list_sources().await? {
+        let Some(config) = sources.get(&stored.name) else {
+            continue;
+        };
+        if !stored.enabled {
+            continue;
+        }
+        let due = match stored.health.last_run_at {
+            None => true,
+            Some(last) => {
+                let next = last + config.every + jitter(&config.name, config.every);
+                next <= stamp
+            }
+        };
+        if due {
+            let job = NewJob {
+                kind: SOURCE_RUN.to_owned(),
+                payload: serde_json::json!({ "source": stored.name }).to_string(),
+                dedup_key: Some(format!("source:{}", stored.name)),
+                delay: Duration::ZERO,
+            };
+            if store.enqueue_job(&job).await?.is_some() {
+                queued += 1;
+            }
+        }
+    }
+    Ok(queued)
+}
+
+async fn work(
+    store: Arc<dyn Store>,
+    fetcher: Arc<Fetcher>,
+    sources: Arc<BTreeMap<String, ResolvedSource>>,
+    worker: String,
+    options: SchedulerOptions,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let job = match store.lease_job(&worker, &[SOURCE_RUN], options.lease).await {
+            Ok(job) => job,
+            Err(e) => {
+                tracing::warn!(error = %e, "scheduler could not lease a job");
+                None
+            }
+        };
+        let Some(job) = job else {
+            if !pause(options.tick.min(Duration::from_secs(5)), &mut shutdown).await {
+                return;
+            }
+            continue;
+        };
+        let name = serde_json::from_str::<serde_json::Value>(&job.payload)
+            .ok()
+            .and_then(|v| v.get("source").and_then(|s| s.as_str()).map(str::to_owned));
+        let result = match name.as_deref().and_then(|n| sources.get(n)) {
+            Some(config) => match crate::run_source(&store, &fetcher, config).await {
+                Ok(run) => {
+                    tracing::info!(source = %config.name, outcome = run.outcome.as_str(), new = run.counts.new, "source run finished");
+                    Ok(())
+                }
+                Err(e) => Err(e.to_string()),
+            },
+            // A source removed from the configuration since the job was queued.
+            None => Ok(()),
+        };
+        let done = match result {
+            Ok(()) => store.complete_job(job.id, &worker).await,
+            // The store failed mid-run: try again in a minute (the run record says why).
+            Err(e) => {
+                store
+                    .fail_job(job.id, &worker, &e, Some(Duration::from_secs(60)))
+                    .await
+            }
+        };
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "scheduler could not settle a job");
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_is_bounded_and_stable() {
+        let hour = Duration::from_secs(3600);
+        assert_eq!(jitter("urlhaus", hour), jitter("urlhaus", hour));
+        assert!(jitter("urlhaus", hour) < Duration::from_secs(360));
+        assert!(jitter("x", Duration::from_secs(86_400 * 7)) <= Duration::from_secs(300));
+    }
+}
