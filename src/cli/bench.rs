@@ -32,6 +32,19 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Single-threaded IOC extraction speed on a text file, and on adversarial lines.
     Extract(ExtractArgs),
+    /// A URLhaus-format CSV of N rows read from disk through parse → normalise → store.
+    Feed(FeedArgs),
+}
+
+/// Arguments of `bench feed`.
+#[derive(Debug, clap::Args)]
+pub struct FeedArgs {
+    /// Rows of the generated URLhaus-format CSV.
+    #[arg(long, default_value_t = 1_000_000)]
+    rows: u64,
+    /// Keep the generated CSV at this path (e.g. to run another tool on it).
+    #[arg(long, value_name = "FILE")]
+    keep: Option<std::path::PathBuf>,
 }
 
 /// Arguments of `bench extract`.
@@ -65,6 +78,7 @@ pub async fn run(_config: &Config, command: Command) -> Result<ExitCode> {
     match command {
         Command::Ingest(args) => ingest(args).await,
         Command::Extract(args) => extract(&args),
+        Command::Feed(args) => feed(args).await,
     }
 }
 
@@ -229,6 +243,102 @@ async fn ingest(args: IngestArgs) -> Result<ExitCode> {
         }
     }
     result?;
+    if let Some(kib) = peak_rss_kib() {
+        say(format_args!("peak rss: {} MiB", kib / 1024));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `rows` URLhaus `csv_recent` rows, banner and commented header included.
+fn write_urlhaus_csv(path: &std::path::Path, rows: u64) -> Result<()> {
+    use std::io::Write;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    writeln!(
+        w,
+        "################################################################"
+    )?;
+    writeln!(
+        w,
+        "# abuse.ch URLhaus Database Dump (CSV - recent URLs only)      #"
+    )?;
+    writeln!(w, "#")?;
+    writeln!(
+        w,
+        "# id,dateadded,url,url_status,last_online,threat,tags,urlhaus_link,reporter"
+    )?;
+    for i in 0..rows {
+        let id = 3_000_000 + i;
+        writeln!(
+            w,
+            "\"{id}\",\"2025-01-03 12:05:20\",\"http://h{:x}.bench-{}.example.com:8080/bins/{}.sh\",\"online\",\"2025-01-03 12:05:20\",\"malware_download\",\"32-bit,elf,mips,Mozi\",\"https://urlhaus.abuse.ch/url/{id}/\",\"reporter_{}\"",
+            mix(i) >> 40,
+            i % 997,
+            i,
+            i % 53
+        )?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// `bench feed`: rows per second of a URLhaus-format CSV through the same
+/// path as `ingest file` and a configured CSV source, into a fresh SQLite store.
+async fn feed(args: FeedArgs) -> Result<ExitCode> {
+    if args.rows == 0 {
+        bail!("--rows must be at least 1");
+    }
+    let dir = tempfile::tempdir().context("temporary data directory")?;
+    let csv = args
+        .keep
+        .clone()
+        .unwrap_or_else(|| dir.path().join("urlhaus.csv"));
+    write_urlhaus_csv(&csv, args.rows)?;
+    let size = std::fs::metadata(&csv).map(|m| m.len()).unwrap_or(0);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("rexist.db")).await?);
+    store.migrate().await?;
+    let source = ensure_source(&store, "urlhaus", "urlhaus", None, None).await?;
+    let format = rexist_connectors::feed::FeedFormat {
+        layout: rexist_connectors::feed::Layout::Header("url".to_owned()),
+        delimiter: b',',
+        kind: Some(rexist_core::IndicatorType::Url),
+    };
+    let input =
+        std::fs::File::open(&csv).with_context(|| format!("cannot open {}", csv.display()))?;
+    let started = Instant::now();
+    let loaded = super::ingest::load(
+        &store,
+        &source,
+        Box::new(input),
+        format,
+        vec!["malware_download".to_owned()],
+        &indicatif::ProgressBar::hidden(),
+        "bench",
+    )
+    .await;
+    let elapsed = started.elapsed();
+    if let Some(e) = loaded.failure {
+        bail!("bench feed failed: {e}");
+    }
+    if loaded.counts.new != args.rows {
+        bail!(
+            "expected {} new sightings, stored {} ({} rejected)",
+            args.rows,
+            loaded.counts.new,
+            loaded.counts.rejected
+        );
+    }
+    say(format_args!(
+        "urlhaus csv: {}/s ({} rows, {:.0} MB, in {:.2} s)",
+        thousands(per_second(args.rows, elapsed)),
+        thousands(args.rows),
+        mb_per_s(
+            usize::try_from(size).unwrap_or(usize::MAX),
+            Duration::from_secs(1)
+        ),
+        elapsed.as_secs_f64()
+    ));
     if let Some(kib) = peak_rss_kib() {
         say(format_args!("peak rss: {} MiB", kib / 1024));
     }

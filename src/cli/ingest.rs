@@ -207,7 +207,6 @@ async fn file(config: &Config, args: FileArgs) -> Result<ExitCode> {
     let source = ensure_source(&store, &args.source, "file", args.tlp, args.confidence).await?;
     let run = store.start_run(source.id).await?;
 
-    let bytes_read = Arc::new(AtomicU64::new(0));
     let progress = match size {
         Some(n) => ProgressBar::new(n).with_style(
             ProgressStyle::with_template(
@@ -217,23 +216,76 @@ async fn file(config: &Config, args: FileArgs) -> Result<ExitCode> {
         ),
         None => ProgressBar::new_spinner(),
     };
+    let format = FeedFormat {
+        layout,
+        delimiter,
+        kind: args.kind,
+    };
+    let place = args.path.display().to_string();
+    let Loaded {
+        counts,
+        new_indicators,
+        failure,
+        shown,
+    } = load(
+        &store,
+        &source,
+        input,
+        format,
+        args.labels.clone(),
+        &progress,
+        &place,
+    )
+    .await;
+    progress.finish_and_clear();
+
+    let outcome = match (&failure, counts.new + counts.unchanged) {
+        (None, _) => RunOutcome::Success,
+        (Some(_), 0) => RunOutcome::Failed,
+        (Some(_), _) => RunOutcome::Partial,
+    };
+    store
+        .finish_run(run.id, outcome, &counts, None, failure.as_deref())
+        .await?;
+    print_summary(&counts, new_indicators, shown);
+    if let Some(e) = failure {
+        bail!("ingest stopped: {e} (everything before it is stored)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What loading a list did.
+pub struct Loaded {
+    /// Counts of the load.
+    pub counts: RunCounts,
+    /// Indicators stored for the first time.
+    pub new_indicators: u64,
+    /// Why it stopped early, if it did (everything before is stored).
+    pub failure: Option<String>,
+    /// Rejected lines printed.
+    pub shown: usize,
+}
+
+/// Streams `input` through parse → canonicalise → batched upsert as
+/// sightings of `source`, on two threads; bad lines are counted and the
+/// first ones printed as `place:line: rejected: reason`.
+pub async fn load(
+    store: &Arc<dyn Store>,
+    source: &Source,
+    input: Box<dyn Read + Send>,
+    format: FeedFormat,
+    labels: Vec<String>,
+    progress: &ProgressBar,
+    place: &str,
+) -> Loaded {
+    let bytes_read = Arc::new(AtomicU64::new(0));
     let (tx, mut rx) = mpsc::channel(4);
     let reader = {
         let bytes = Arc::clone(&bytes_read);
-        let kind = args.kind;
-        let labels = args.labels.clone();
-        tokio::task::spawn_blocking(move || {
-            let format = FeedFormat {
-                layout,
-                delimiter,
-                kind,
-            };
-            read_batches(input, format, labels, bytes, tx);
-        })
+        tokio::task::spawn_blocking(move || read_batches(input, format, labels, bytes, tx))
     };
-
     let mut counts = RunCounts::default();
-    let mut upserts = Upserts::new(Arc::clone(&store), source.clone());
+    let mut upserts = Upserts::new(Arc::clone(store), source.clone());
     let mut shown = 0usize;
     let mut failure: Option<String> = None;
     while let Some(batch) = rx.recv().await {
@@ -247,8 +299,7 @@ async fn file(config: &Config, args: FileArgs) -> Result<ExitCode> {
         counts.parsed += batch.values;
         for (line, reason) in &batch.rejected {
             if shown < SHOWN_REJECTIONS {
-                progress
-                    .suspend(|| eprintln!("{}:{line}: rejected: {reason}", args.path.display()));
+                progress.suspend(|| eprintln!("{place}:{line}: rejected: {reason}"));
                 shown += 1;
             }
             counts.reject(reason.clone());
@@ -267,23 +318,13 @@ async fn file(config: &Config, args: FileArgs) -> Result<ExitCode> {
     let stored = upserts.total();
     counts.new = stored.new;
     counts.unchanged = stored.unchanged;
-    let new_indicators = stored.new_indicators;
-    progress.finish_and_clear();
     counts.fetched = bytes_read.load(Ordering::Relaxed);
-
-    let outcome = match (&failure, counts.new + counts.unchanged) {
-        (None, _) => RunOutcome::Success,
-        (Some(_), 0) => RunOutcome::Failed,
-        (Some(_), _) => RunOutcome::Partial,
-    };
-    store
-        .finish_run(run.id, outcome, &counts, None, failure.as_deref())
-        .await?;
-    print_summary(&counts, new_indicators, shown);
-    if let Some(e) = failure {
-        bail!("ingest stopped: {e} (everything before it is stored)");
+    Loaded {
+        counts,
+        new_indicators: stored.new_indicators,
+        failure,
+        shown,
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn print_summary(counts: &RunCounts, new_indicators: u64, shown: usize) {
