@@ -295,7 +295,7 @@ async fn feed(args: FeedArgs) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| dir.path().join("urlhaus.csv"));
     write_urlhaus_csv(&csv, args.rows)?;
-    let size = std::fs::metadata(&csv).map(|m| m.len()).unwrap_or(0);
+    let size = std::fs::metadata(&csv).map_or(0, |m| m.len());
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("rexist.db")).await?);
     store.migrate().await?;
     let source = ensure_source(&store, "urlhaus", "urlhaus", None, None).await?;
