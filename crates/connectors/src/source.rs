@@ -345,6 +345,7 @@ pub const GENERIC_KINDS: &[&str] = &[
     "kev",
     "nvd",
     "exploitdb",
+    "misp-feed",
 ];
 
 /// The catalogue entry named `kind`.
@@ -375,6 +376,9 @@ pub enum Parser {
     Nvd,
     /// Exploit-DB `files_exploits.csv`.
     ExploitDb,
+    /// A MISP feed: `url` is the feed directory with `manifest.json` and one
+    /// `<uuid>.json` per event, fetched when newer than the last run's.
+    MispFeed,
 }
 
 /// A source ready to run: configuration merged with its catalogue defaults.
@@ -505,7 +509,7 @@ impl SourceConfig {
             None => b',',
         };
         let feed_layout = match base {
-            "rss" | "kev" | "nvd" | "exploitdb" => None,
+            "rss" | "kev" | "nvd" | "exploitdb" | "misp-feed" => None,
             "text" => Some(Layout::Lines),
             "csv" => Some(match column.as_deref() {
                 Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => {
@@ -545,6 +549,7 @@ impl SourceConfig {
             (None, "rss") => Parser::Rss,
             (None, "kev") => Parser::Kev,
             (None, "nvd") => Parser::Nvd,
+            (None, "misp-feed") => Parser::MispFeed,
             (None, _) => Parser::ExploitDb,
         };
         if let Some(c) = self.confidence {

@@ -166,6 +166,18 @@ pub async fn run_source(
             .await;
         }
     };
+    if config.parser == Parser::MispFeed {
+        return misp_feed(
+            store,
+            fetcher,
+            config,
+            &source,
+            &run,
+            &headers,
+            previous.as_deref(),
+        )
+        .await;
+    }
     let body = match fetcher
         .get(&config.url, &headers, validators.as_ref())
         .await
@@ -323,9 +335,146 @@ fn parse_items(parser: &Parser, bytes: &[u8]) -> Result<(Vec<ItemRecord>, Vec<Re
         Parser::ExploitDb => {
             rexist_formats::exploitdb::parse_csv(bytes).map(|e| (e.records, e.rejected))
         }
-        Parser::Feed(_) => Ok((Vec::new(), Vec::new())),
+        Parser::Feed(_) | Parser::MispFeed => Ok((Vec::new(), Vec::new())),
     };
     result.map_err(|e| e.to_string())
+}
+
+/// Cursor of a MISP feed: the newest event timestamp fully stored.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct MispCursor {
+    timestamp: i64,
+}
+
+/// A MISP feed run (INTERFACES.md §1.4): the manifest, then each event newer
+/// than the cursor, oldest first. The cursor advances only past events fully
+/// stored, so a failure in the middle resumes there next time; an event file
+/// whose `integrity:sha256` does not match stops the run, never stored.
+async fn misp_feed(
+    store: &Arc<dyn Store>,
+    fetcher: &Fetcher,
+    config: &ResolvedSource,
+    source: &Source,
+    run: &Run,
+    headers: &[(String, String)],
+    previous: Option<&str>,
+) -> Result<Run, PipelineError> {
+    let base = config.url.trim_end_matches('/');
+    let since = previous
+        .and_then(|c| serde_json::from_str::<MispCursor>(c).ok())
+        .map_or(0, |c| c.timestamp);
+    let mut counts = RunCounts::default();
+    let manifest = match fetcher
+        .get(&format!("{base}/manifest.json"), headers, None)
+        .await
+    {
+        Ok(Fetched::Body(body)) => {
+            counts.fetched += body.bytes.len() as u64;
+            match rexist_formats::misp::parse_manifest(&body.bytes) {
+                Ok(m) => m,
+                Err(e) => {
+                    return finish(
+                        store,
+                        run,
+                        RunOutcome::Failed,
+                        &counts,
+                        previous,
+                        Some(&e.to_string()),
+                    )
+                    .await;
+                }
+            }
+        }
+        Ok(Fetched::NotModified) => {
+            return finish(store, run, RunOutcome::NotModified, &counts, previous, None).await;
+        }
+        Err(e) => {
+            return finish(
+                store,
+                run,
+                RunOutcome::Failed,
+                &counts,
+                previous,
+                Some(&e.to_string()),
+            )
+            .await;
+        }
+    };
+    for r in &manifest.rejected {
+        counts.reject(r.reason.clone());
+    }
+    let mut due: Vec<&rexist_formats::misp::ManifestEntry> =
+        manifest.changed_since(since).collect();
+    due.sort_by(|a, b| (a.timestamp, &a.uuid).cmp(&(b.timestamp, &b.uuid)));
+    let mut done = since;
+    let mut failure = None;
+    for entry in due {
+        let url = format!("{base}/{}.json", entry.uuid);
+        let body = match fetcher.get(&url, headers, None).await {
+            Ok(Fetched::Body(body)) => body.bytes,
+            Ok(Fetched::NotModified) => continue,
+            Err(e) => {
+                failure = Some(e.to_string());
+                break;
+            }
+        };
+        counts.fetched += body.len() as u64;
+        if let Some(expected) = &entry.sha256 {
+            let actual = sha256_hex(&body);
+            if !actual.eq_ignore_ascii_case(expected) {
+                failure = Some(format!(
+                    "event {}: sha256 {actual} does not match the manifest's {expected}",
+                    entry.uuid
+                ));
+                break;
+            }
+        }
+        let events = match rexist_formats::misp::parse_events(&body) {
+            Ok(events) => events,
+            Err(e) => {
+                failure = Some(format!("event {}: {e}", entry.uuid));
+                break;
+            }
+        };
+        for r in events.rejected {
+            counts.reject(r.reason);
+        }
+        counts.parsed += events.records.len() as u64;
+        if let Err(e) =
+            store_items(store, source, events.records, &config.labels, &mut counts).await
+        {
+            failure = Some(e);
+            break;
+        }
+        done = done.max(entry.timestamp);
+    }
+    let cursor = serde_json::to_string(&MispCursor { timestamp: done }).ok();
+    let outcome = match (&failure, counts.new + counts.updated + counts.unchanged) {
+        (None, _) => RunOutcome::Success,
+        (Some(_), 0) => RunOutcome::Failed,
+        (Some(_), _) => RunOutcome::Partial,
+    };
+    // A partial run's cursor covers exactly the events it stored.
+    Ok(store
+        .finish_run(
+            run.id,
+            outcome,
+            &counts,
+            cursor.as_deref(),
+            failure.as_deref(),
+        )
+        .await?)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            use std::fmt::Write;
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Items per store call: a news feed is one call, a large catalogue a few.

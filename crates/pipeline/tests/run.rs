@@ -429,3 +429,75 @@ async fn a_body_that_is_not_the_format_fails_the_run_cleanly() {
     assert_eq!(run.outcome, RunOutcome::Failed);
     assert!(run.error.unwrap().contains("nbsp"), "names what is wrong");
 }
+
+#[tokio::test]
+async fn misp_feed_pulls_events_newer_than_the_cursor_and_checks_integrity() {
+    let tamper = Arc::new(AtomicUsize::new(0));
+    let t = Arc::clone(&tamper);
+    let upstream = serve(move |path, _, _| {
+        let name = path.rsplit('/').next().unwrap_or_default().to_owned();
+        let mut body = fixture_bytes(&format!("misp/feed/{name}"));
+        if t.load(Ordering::SeqCst) == 1 && name.starts_with("1f2ae2f4") {
+            body.extend_from_slice(b"\n"); // the file no longer matches its manifest digest
+        }
+        (response("200 OK", "", &body), Duration::ZERO)
+    })
+    .await;
+    let (store, _dir) = store().await;
+    let feed = generic(
+        "misp-feed",
+        "circl-osint",
+        format!("{}/feed/", upstream.base),
+    );
+
+    tamper.store(1, Ordering::SeqCst);
+    let bad = run_source(&store, &fetcher(), &feed).await.unwrap();
+    assert_eq!(
+        bad.outcome,
+        RunOutcome::Partial,
+        "the older event is stored, the tampered one is not"
+    );
+    assert!(
+        bad.error
+            .as_deref()
+            .unwrap()
+            .contains("does not match the manifest"),
+        "{:?}",
+        bad.error
+    );
+    assert_eq!(bad.counts.new, 1);
+
+    tamper.store(0, Ordering::SeqCst);
+    let hits = upstream.hits();
+    let good = run_source(&store, &fetcher(), &feed).await.unwrap();
+    assert_eq!(good.outcome, RunOutcome::Success, "{:?}", good.error);
+    assert_eq!(
+        good.counts.new, 1,
+        "resumes after the stored event, no duplicate"
+    );
+    assert_eq!(
+        upstream.hits() - hits,
+        2,
+        "the manifest and the one event not yet stored"
+    );
+    assert!(good.cursor.as_deref().unwrap().contains("1735707200"));
+    let events = store
+        .search_items(&rexist_store::ItemQuery {
+            kind: Some(rexist_core::ItemKind::Event),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(events.items.len(), 2);
+    assert!(
+        events
+            .items
+            .iter()
+            .any(|i| i.content.title == "Ransomware - Xorist")
+    );
+
+    let hits = upstream.hits();
+    let again = run_source(&store, &fetcher(), &feed).await.unwrap();
+    assert_eq!((again.outcome, again.counts.new), (RunOutcome::Success, 0));
+    assert_eq!(upstream.hits() - hits, 1, "only the manifest");
+}
