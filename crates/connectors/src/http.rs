@@ -248,6 +248,36 @@ impl Fetcher {
         headers: &[(String, String)],
         validators: Option<&Validators>,
     ) -> Result<Fetched, FetchError> {
+        self.fetch(url, headers, validators, None).await
+    }
+
+    /// POSTs a JSON body and returns the response body: for read APIs that
+    /// take their query in the body (MISP `restSearch`), retried like a GET.
+    pub async fn post_json(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        json: &serde_json::Value,
+    ) -> Result<Body, FetchError> {
+        let body = serde_json::to_vec(json).map_err(|e| FetchError::InvalidUrl {
+            url: format!("{} (body: {e})", redact(url)),
+        })?;
+        match self.fetch(url, headers, None, Some(&body)).await? {
+            Fetched::Body(b) => Ok(b),
+            Fetched::NotModified => Ok(Body {
+                bytes: Vec::new(),
+                validators: Validators::default(),
+            }),
+        }
+    }
+
+    async fn fetch(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        validators: Option<&Validators>,
+        json: Option<&[u8]>,
+    ) -> Result<Fetched, FetchError> {
         let shown = redact(url);
         let parsed =
             reqwest::Url::parse(url).map_err(|_| FetchError::InvalidUrl { url: shown.clone() })?;
@@ -284,7 +314,7 @@ impl Fetcher {
                     url: shown.clone(),
                     detail: "fetcher closed".to_owned(),
                 })?;
-                self.once(&parsed, &shown, header_map.clone()).await
+                self.once(&parsed, &shown, header_map.clone(), json).await
             };
             let (error, retry_after) = match result {
                 Ok(fetched) => return Ok(fetched),
@@ -326,6 +356,7 @@ impl Fetcher {
         url: &reqwest::Url,
         shown: &str,
         headers: HeaderMap,
+        json: Option<&[u8]>,
     ) -> Result<Fetched, (FetchError, Option<Duration>)> {
         let classify = |e: &reqwest::Error| -> FetchError {
             if e.is_timeout() {
@@ -345,9 +376,16 @@ impl Fetcher {
                 }
             }
         };
-        let mut response = self
-            .client
-            .get(url.clone())
+        let request = match json {
+            Some(body) => self
+                .client
+                .post(url.clone())
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(reqwest::header::ACCEPT, "application/json")
+                .body(body.to_vec()),
+            None => self.client.get(url.clone()),
+        };
+        let mut response = request
             .headers(headers)
             .send()
             .await

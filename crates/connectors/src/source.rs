@@ -64,6 +64,9 @@ pub struct SourceConfig {
     /// no longer listed by this source (kept, not deleted).
     #[serde(default)]
     pub snapshot: Option<bool>,
+    /// `misp`: events per page of `restSearch` (default 100).
+    #[serde(default)]
+    pub page_size: Option<u32>,
     /// HTTP headers whose values are read from environment variables, e.g.
     /// `{ "Auth-Key" = "ABUSECH_AUTH_KEY" }`; never written back or logged.
     #[serde(default)]
@@ -346,6 +349,7 @@ pub const GENERIC_KINDS: &[&str] = &[
     "nvd",
     "exploitdb",
     "misp-feed",
+    "misp",
 ];
 
 /// The catalogue entry named `kind`.
@@ -379,6 +383,9 @@ pub enum Parser {
     /// A MISP feed: `url` is the feed directory with `manifest.json` and one
     /// `<uuid>.json` per event, fetched when newer than the last run's.
     MispFeed,
+    /// A MISP server: `url` is its base URL; events are pulled through
+    /// `/events/restSearch`, paged, newer than the last run's.
+    Misp,
 }
 
 /// A source ready to run: configuration merged with its catalogue defaults.
@@ -406,6 +413,8 @@ pub struct ResolvedSource {
     pub parser: Parser,
     /// Whether a fetch is the whole list.
     pub snapshot: bool,
+    /// Entries per page of paged APIs.
+    pub page_size: u32,
     /// Header names and where their values come from.
     pub headers_env: BTreeMap<String, String>,
     /// Header names and the files holding their values.
@@ -446,6 +455,7 @@ impl SourceConfig {
             array: None,
             field: None,
             snapshot: None,
+            page_size: None,
             headers_env: BTreeMap::new(),
             headers_file: BTreeMap::new(),
         }
@@ -509,7 +519,7 @@ impl SourceConfig {
             None => b',',
         };
         let feed_layout = match base {
-            "rss" | "kev" | "nvd" | "exploitdb" | "misp-feed" => None,
+            "rss" | "kev" | "nvd" | "exploitdb" | "misp-feed" | "misp" => None,
             "text" => Some(Layout::Lines),
             "csv" => Some(match column.as_deref() {
                 Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => {
@@ -550,6 +560,7 @@ impl SourceConfig {
             (None, "kev") => Parser::Kev,
             (None, "nvd") => Parser::Nvd,
             (None, "misp-feed") => Parser::MispFeed,
+            (None, "misp") => Parser::Misp,
             (None, _) => Parser::ExploitDb,
         };
         if let Some(c) = self.confidence {
@@ -576,6 +587,11 @@ impl SourceConfig {
             labels,
             parser,
             snapshot: self.snapshot.or(entry.map(|e| e.snapshot)).unwrap_or(false),
+            page_size: match self.page_size {
+                Some(0) => return Err(err("page_size must be at least 1".to_owned())),
+                Some(n) => n,
+                None => 100,
+            },
             headers_env: self.headers_env.clone(),
             headers_file: self.headers_file.clone(),
         })

@@ -166,17 +166,32 @@ pub async fn run_source(
             .await;
         }
     };
-    if config.parser == Parser::MispFeed {
-        return misp_feed(
-            store,
-            fetcher,
-            config,
-            &source,
-            &run,
-            &headers,
-            previous.as_deref(),
-        )
-        .await;
+    match config.parser {
+        Parser::MispFeed => {
+            return misp_feed(
+                store,
+                fetcher,
+                config,
+                &source,
+                &run,
+                &headers,
+                previous.as_deref(),
+            )
+            .await;
+        }
+        Parser::Misp => {
+            return misp_pull(
+                store,
+                fetcher,
+                config,
+                &source,
+                &run,
+                &headers,
+                previous.as_deref(),
+            )
+            .await;
+        }
+        _ => {}
     }
     let body = match fetcher
         .get(&config.url, &headers, validators.as_ref())
@@ -335,7 +350,7 @@ fn parse_items(parser: &Parser, bytes: &[u8]) -> Result<(Vec<ItemRecord>, Vec<Re
         Parser::ExploitDb => {
             rexist_formats::exploitdb::parse_csv(bytes).map(|e| (e.records, e.rejected))
         }
-        Parser::Feed(_) | Parser::MispFeed => Ok((Vec::new(), Vec::new())),
+        Parser::Feed(_) | Parser::MispFeed | Parser::Misp => Ok((Vec::new(), Vec::new())),
     };
     result.map_err(|e| e.to_string())
 }
@@ -455,6 +470,92 @@ async fn misp_feed(
         (Some(_), _) => RunOutcome::Partial,
     };
     // A partial run's cursor covers exactly the events it stored.
+    Ok(store
+        .finish_run(
+            run.id,
+            outcome,
+            &counts,
+            cursor.as_deref(),
+            failure.as_deref(),
+        )
+        .await?)
+}
+
+/// Pages restSearch may return in one run before it stops: bounds a run
+/// against a server that never returns a short page.
+const MISP_MAX_PAGES: usize = 10_000;
+
+/// A MISP server pull (INTERFACES.md §1.2): `POST /events/restSearch` with
+/// `timestamp` just past the cursor, `limit`/`page` until a short page. The
+/// cursor, the newest event timestamp, moves only when every page was stored:
+/// events are not ordered by timestamp across pages, so a failed run leaves it
+/// and the next run fetches the same window again (unchanged events are
+/// recognised and store nothing).
+async fn misp_pull(
+    store: &Arc<dyn Store>,
+    fetcher: &Fetcher,
+    config: &ResolvedSource,
+    source: &Source,
+    run: &Run,
+    headers: &[(String, String)],
+    previous: Option<&str>,
+) -> Result<Run, PipelineError> {
+    let url = format!("{}/events/restSearch", config.url.trim_end_matches('/'));
+    let since = previous
+        .and_then(|c| serde_json::from_str::<MispCursor>(c).ok())
+        .map_or(0, |c| c.timestamp);
+    let mut counts = RunCounts::default();
+    let mut newest = since;
+    let mut failure = None;
+    for page in 1..=MISP_MAX_PAGES {
+        let mut query =
+            serde_json::json!({ "returnFormat": "json", "limit": config.page_size, "page": page });
+        if since > 0 {
+            query["timestamp"] = serde_json::json!(since + 1);
+        }
+        let body = match fetcher.post_json(&url, headers, &query).await {
+            Ok(body) => body.bytes,
+            Err(e) => {
+                failure = Some(e.to_string());
+                break;
+            }
+        };
+        counts.fetched += body.len() as u64;
+        let events = match rexist_formats::misp::parse_events(&body) {
+            Ok(events) => events,
+            Err(e) => {
+                failure = Some(format!("page {page}: {e}"));
+                break;
+            }
+        };
+        for r in events.rejected {
+            counts.reject(r.reason);
+        }
+        counts.parsed += events.records.len() as u64;
+        if let Some(ts) = events.max_timestamp {
+            newest = newest.max(ts);
+        }
+        let short = events.event_count < config.page_size as usize;
+        if let Err(e) =
+            store_items(store, source, events.records, &config.labels, &mut counts).await
+        {
+            failure = Some(e);
+            break;
+        }
+        if short {
+            break;
+        }
+    }
+    let (outcome, cursor) = match &failure {
+        None => (
+            RunOutcome::Success,
+            serde_json::to_string(&MispCursor { timestamp: newest }).ok(),
+        ),
+        Some(_) if counts.new + counts.updated + counts.unchanged > 0 => {
+            (RunOutcome::Partial, previous.map(str::to_owned))
+        }
+        Some(_) => (RunOutcome::Failed, previous.map(str::to_owned)),
+    };
     Ok(store
         .finish_run(
             run.id,

@@ -501,3 +501,87 @@ async fn misp_feed_pulls_events_newer_than_the_cursor_and_checks_integrity() {
     assert_eq!((again.outcome, again.counts.new), (RunOutcome::Success, 0));
     assert_eq!(upstream.hits() - hits, 1, "only the manifest");
 }
+
+#[tokio::test]
+async fn misp_pull_pages_restsearch_then_asks_only_for_newer_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("misp.key");
+    std::fs::write(&key, "misp-automation-key\n").unwrap();
+    let bodies = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = Arc::clone(&bodies);
+    let upstream = serve(move |path, _, request| {
+        assert_eq!(path, "/events/restSearch");
+        let lower = request.to_ascii_lowercase();
+        if !lower.contains("authorization: misp-automation-key") {
+            return (
+                response(
+                    "403 Forbidden",
+                    "",
+                    &fixture_bytes("misp/restsearch/error-403.json"),
+                ),
+                Duration::ZERO,
+            );
+        }
+        let body = request
+            .split("\r\n\r\n")
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        seen.lock().unwrap().push(body.clone());
+        let rel = if body.contains("\"timestamp\"") {
+            "misp/restsearch/events-restsearch-empty.json"
+        } else if body.contains("\"page\":1") {
+            "misp/restsearch/events-restsearch-page1.json"
+        } else if body.contains("\"page\":2") {
+            "misp/restsearch/events-restsearch-page2.json"
+        } else {
+            "misp/restsearch/events-restsearch-empty.json"
+        };
+        (
+            response(
+                "200 OK",
+                "Content-Type: application/json\r\n",
+                &fixture_bytes(rel),
+            ),
+            Duration::ZERO,
+        )
+    })
+    .await;
+    let (store, _store_dir) = store().await;
+    let mut config = SourceConfig::from_catalogue(catalogue("urlhaus").unwrap());
+    "misp-local".clone_into(&mut config.name);
+    "misp".clone_into(&mut config.kind);
+    config.url = Some(format!("{}/", upstream.base));
+    config.page_size = Some(2);
+    config.headers_file.insert("Authorization".into(), key);
+    let misp = config.resolve().unwrap();
+
+    let run = run_source(&store, &fetcher(), &misp).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
+    assert_eq!(
+        run.counts.new, 3,
+        "two events on page 1, one on the short page 2"
+    );
+    assert_eq!(bodies.lock().unwrap().len(), 2, "stops at the short page");
+    let cursor = run.cursor.clone().unwrap();
+    assert!(cursor.contains("timestamp"), "{cursor}");
+
+    let again = run_source(&store, &fetcher(), &misp).await.unwrap();
+    assert_eq!((again.outcome, again.counts.new), (RunOutcome::Success, 0));
+    let last = bodies.lock().unwrap().last().cloned().unwrap();
+    let ts: i64 = serde_json::from_str::<serde_json::Value>(&cursor).unwrap()["timestamp"]
+        .as_i64()
+        .unwrap();
+    assert!(
+        last.contains(&format!("\"timestamp\":{}", ts + 1)),
+        "asks only for newer events: {last}"
+    );
+
+    let mut wrong = config.clone();
+    wrong.headers_file.clear();
+    let run = run_source(&store, &fetcher(), &wrong.resolve().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(run.outcome, RunOutcome::Failed);
+    assert!(run.error.unwrap().contains("HTTP 403"));
+}
