@@ -39,6 +39,7 @@ pub async fn run(config: &Config, _args: Args) -> Result<ExitCode> {
     tracing::info!(addr = %local, backend = store.backend().as_str(), data_dir = %config.data_dir.display(), sources = sources.len(), "rexist serving");
     say(format_args!("rexist listening on http://{local}"));
 
+    let schedules = sources.iter().map(|s| (s.name.clone(), s.every)).collect();
     let fetcher = Arc::new(Fetcher::new(FetchOptions::default()).context("HTTP client")?);
     let (stop, stopped) = watch::channel(false);
     let scheduler = tokio::spawn(scheduler::run(
@@ -48,10 +49,13 @@ pub async fn run(config: &Config, _args: Args) -> Result<ExitCode> {
         SchedulerOptions::default(),
         stopped,
     ));
-    axum::serve(listener, router(AppState::new(store)))
-        .with_graceful_shutdown(shutdown())
-        .await
-        .context("server failed")?;
+    axum::serve(
+        listener,
+        router(AppState::new(Arc::clone(&store)).with_schedules(schedules)),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .context("server failed")?;
     let _ = stop.send(true);
     // A run in progress finishes its batch; past this, its job's lease expires and it runs again.
     if tokio::time::timeout(Duration::from_secs(30), scheduler)

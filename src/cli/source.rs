@@ -59,14 +59,15 @@ async fn list(config: &Config, sources: &[ResolvedSource], json: bool) -> Result
     let store = super::open_store(config).await?;
     if !json {
         say(format_args!(
-            "{:<18} {:<14} {:<8} {:>6}  {:<20} {:>8}  last error",
-            "name", "kind", "enabled", "every", "last success", "failures"
+            "{:<18} {:<14} {:<8} {:>6}  {:<20} {:>8}  {:<5}  last error",
+            "name", "kind", "enabled", "every", "last success", "failures", "stale"
         ));
     }
     for s in sources {
         let stored = store.source_by_name(&s.name).await?;
         let enabled = stored.as_ref().map_or(s.enabled, |x| x.enabled);
         let health = stored.map(|x| x.health).unwrap_or_default();
+        let stale = enabled && health.is_stale(s.every, rexist_core::model::now());
         let last_success = health.last_success_at.and_then(|t| {
             t.format(&time::format_description::well_known::Rfc3339)
                 .ok()
@@ -76,18 +77,20 @@ async fn list(config: &Config, sources: &[ResolvedSource], json: bool) -> Result
                 "name": s.name, "kind": s.kind, "enabled": enabled, "every_seconds": s.every.as_secs(),
                 "url": rexist_connectors::http::redact(&s.url), "snapshot": s.snapshot,
                 "last_success_at": last_success, "consecutive_failures": health.consecutive_failures,
+                "stale": stale,
                 "last_error": health.last_error,
             });
             say(format_args!("{line}"));
         } else {
             say(format_args!(
-                "{:<18} {:<14} {:<8} {:>6}  {:<20} {:>8}  {}",
+                "{:<18} {:<14} {:<8} {:>6}  {:<20} {:>8}  {:<5}  {}",
                 s.name,
                 s.kind,
                 if enabled { "yes" } else { "no" },
                 humantime(s.every.as_secs()),
                 last_success.unwrap_or_else(|| "never".to_owned()),
                 health.consecutive_failures,
+                if stale { "yes" } else { "no" },
                 health.last_error.unwrap_or_default()
             ));
         }

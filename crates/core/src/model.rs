@@ -266,6 +266,23 @@ pub struct SourceHealth {
     pub last_error: Option<String>,
 }
 
+impl SourceHealth {
+    /// Whether a source that should run every `every` has gone stale: it has
+    /// run, but not succeeded within twice its schedule (a source not yet run
+    /// is not stale).
+    pub fn is_stale(&self, every: std::time::Duration, at: OffsetDateTime) -> bool {
+        if self.last_run_at.is_none() {
+            return false;
+        }
+        let limit =
+            time::Duration::try_from(every.saturating_mul(2)).unwrap_or(time::Duration::MAX);
+        match self.last_success_at {
+            Some(t) => at - t > limit,
+            None => true,
+        }
+    }
+}
+
 /// Settings for registering or updating a source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceSpec {
@@ -584,6 +601,20 @@ mod tests {
             Ok(RunOutcome::NotModified)
         );
         assert!("bogus".parse::<IndicatorStatus>().is_err());
+    }
+
+    #[test]
+    fn staleness_against_the_schedule() {
+        let hour = std::time::Duration::from_secs(3600);
+        let t = now();
+        let mut h = SourceHealth::default();
+        assert!(!h.is_stale(hour, t), "never run is not stale");
+        h.last_run_at = Some(t);
+        assert!(h.is_stale(hour, t), "ran but never succeeded");
+        h.last_success_at = Some(t - time::Duration::minutes(90));
+        assert!(!h.is_stale(hour, t));
+        h.last_success_at = Some(t - time::Duration::minutes(121));
+        assert!(h.is_stale(hour, t));
     }
 
     #[test]

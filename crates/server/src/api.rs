@@ -185,21 +185,48 @@ pub struct List<T> {
     items: Vec<T>,
 }
 
+/// A source with its schedule and whether it went stale.
+#[derive(Debug, Serialize)]
+pub struct SourceView {
+    /// The source and its health.
+    #[serde(flatten)]
+    source: Source,
+    /// Its schedule in seconds, when configured.
+    every_seconds: Option<u64>,
+    /// Whether it has run but not succeeded within twice its schedule.
+    stale: Option<bool>,
+}
+
+fn view(state: &AppState, source: Source) -> SourceView {
+    let every = state.schedules.get(&source.name).copied();
+    let stale =
+        every.map(|e| source.enabled && source.health.is_stale(e, rexist_core::model::now()));
+    SourceView {
+        source,
+        every_seconds: every.map(|e| e.as_secs()),
+        stale,
+    }
+}
+
 /// `GET /api/v1/sources`
-pub async fn sources(State(state): State<AppState>) -> ApiResult<List<Source>> {
+pub async fn sources(State(state): State<AppState>) -> ApiResult<List<SourceView>> {
+    let sources = state.store.list_sources().await?;
     Ok(Json(List {
-        items: state.store.list_sources().await?,
+        items: sources.into_iter().map(|s| view(&state, s)).collect(),
     }))
 }
 
 /// `GET /api/v1/sources/{name}`
-pub async fn source(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<Source> {
+pub async fn source(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<SourceView> {
     let source = state
         .store
         .source_by_name(&name)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no source named {name:?}")))?;
-    Ok(Json(source))
+    Ok(Json(view(&state, source)))
 }
 
 /// Query parameters of the run listings.

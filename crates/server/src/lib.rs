@@ -24,6 +24,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Counts of answered requests, for `/metrics`.
     pub requests: Arc<RequestCounters>,
+    /// Each configured source's schedule, for staleness in the API and `/metrics`.
+    pub schedules: Arc<std::collections::BTreeMap<String, std::time::Duration>>,
 }
 
 impl AppState {
@@ -32,7 +34,18 @@ impl AppState {
         Self {
             store,
             requests: Arc::new(RequestCounters::default()),
+            schedules: Arc::default(),
         }
+    }
+
+    /// The same state, knowing each source's schedule.
+    #[must_use]
+    pub fn with_schedules(
+        mut self,
+        schedules: std::collections::BTreeMap<String, std::time::Duration>,
+    ) -> Self {
+        self.schedules = Arc::new(schedules);
+        self
     }
 }
 

@@ -139,6 +139,23 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     }
     header_lines(
         &mut out,
+        "rexist_source_stale",
+        "gauge",
+        "1 when a source has run but not succeeded within twice its schedule.",
+    );
+    let at = rexist_core::model::now();
+    for s in &sources {
+        if let Some(every) = state.schedules.get(&s.name) {
+            let stale = u8::from(s.enabled && s.health.is_stale(*every, at));
+            let _ = writeln!(
+                out,
+                "rexist_source_stale{{source=\"{}\"}} {stale}",
+                label(&s.name)
+            );
+        }
+    }
+    header_lines(
+        &mut out,
         "rexist_http_responses_total",
         "counter",
         "HTTP responses sent, by status class.",

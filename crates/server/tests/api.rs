@@ -210,3 +210,48 @@ async fn bad_requests_get_the_error_body() {
         assert!(body["error"]["code"].is_string());
     }
 }
+
+#[tokio::test]
+async fn stale_sources_show_in_the_api_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("rexist.db"))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let failing = store
+        .upsert_source(&SourceSpec {
+            name: "failing".into(),
+            kind: "csv".into(),
+            enabled: true,
+            confidence: 50,
+            tlp: Tlp::Clear,
+            tags: vec![],
+        })
+        .await
+        .unwrap();
+    let run = store.start_run(failing.id).await.unwrap();
+    store
+        .finish_run(
+            run.id,
+            rexist_core::RunOutcome::Failed,
+            &rexist_core::RunCounts::default(),
+            None,
+            Some("HTTP 500"),
+        )
+        .await
+        .unwrap();
+    let store: Arc<dyn Store> = Arc::new(store);
+    let schedules = [("failing".to_owned(), std::time::Duration::from_secs(3600))]
+        .into_iter()
+        .collect();
+    let app = router(AppState::new(store).with_schedules(schedules));
+    let (_, sources) = get_json(&app, "/api/v1/sources").await;
+    assert_eq!(sources["items"][0]["stale"], true);
+    assert_eq!(sources["items"][0]["every_seconds"], 3600);
+    assert_eq!(sources["items"][0]["health"]["last_error"], "HTTP 500");
+    let (_, metrics) = get(&app, "/metrics").await;
+    assert!(
+        metrics.contains("rexist_source_stale{source=\"failing\"} 1"),
+        "{metrics}"
+    );
+}
