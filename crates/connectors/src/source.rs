@@ -64,7 +64,7 @@ pub struct SourceConfig {
     /// no longer listed by this source (kept, not deleted).
     #[serde(default)]
     pub snapshot: Option<bool>,
-    /// `misp`: events per page of `restSearch` (default 100).
+    /// `misp`, `nvd`: entries per page (default 100; NVD 2000).
     #[serde(default)]
     pub page_size: Option<u32>,
     /// HTTP headers whose values are read from environment variables, e.g.
@@ -251,6 +251,18 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         labels: &["exploit"],
         snapshot: false,
         confidence: 80,
+    },
+    CatalogueEntry {
+        kind: "nvd",
+        description: "NVD CVE API 2.0, CVEs modified since the last run",
+        url: "https://services.nvd.nist.gov/rest/json/cves/2.0",
+        schedule: "2h",
+        base: "nvd",
+        column: None,
+        indicator_type: None,
+        labels: &[],
+        snapshot: false,
+        confidence: 90,
     },
     CatalogueEntry {
         kind: "jvn",
@@ -590,6 +602,8 @@ impl SourceConfig {
             page_size: match self.page_size {
                 Some(0) => return Err(err("page_size must be at least 1".to_owned())),
                 Some(n) => n,
+                // NVD serves up to 2000 a page and rate-limits requests, not rows.
+                None if base == "nvd" => 2000,
                 None => 100,
             },
             headers_env: self.headers_env.clone(),

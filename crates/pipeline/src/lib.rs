@@ -191,6 +191,18 @@ pub async fn run_source(
             )
             .await;
         }
+        Parser::Nvd => {
+            return nvd_pull(
+                store,
+                fetcher,
+                config,
+                &source,
+                &run,
+                &headers,
+                previous.as_deref(),
+            )
+            .await;
+        }
         _ => {}
     }
     let body = match fetcher
@@ -346,6 +358,7 @@ fn parse_items(parser: &Parser, bytes: &[u8]) -> Result<(Vec<ItemRecord>, Vec<Re
             rexist_formats::kev::parse_json(bytes).map(|c| (c.records, c.rejected))
         }
         Parser::Kev => rexist_formats::kev::parse_csv(bytes).map(|c| (c.records, c.rejected)),
+        // Paged by `nvd_pull`; a single page when parsed here.
         Parser::Nvd => rexist_formats::nvd::parse_page(bytes).map(|p| (p.records, p.rejected)),
         Parser::ExploitDb => {
             rexist_formats::exploitdb::parse_csv(bytes).map(|e| (e.records, e.rejected))
@@ -550,6 +563,127 @@ async fn misp_pull(
         None => (
             RunOutcome::Success,
             serde_json::to_string(&MispCursor { timestamp: newest }).ok(),
+        ),
+        Some(_) if counts.new + counts.updated + counts.unchanged > 0 => {
+            (RunOutcome::Partial, previous.map(str::to_owned))
+        }
+        Some(_) => (RunOutcome::Failed, previous.map(str::to_owned)),
+    };
+    Ok(store
+        .finish_run(
+            run.id,
+            outcome,
+            &counts,
+            cursor.as_deref(),
+            failure.as_deref(),
+        )
+        .await?)
+}
+
+/// Cursor of an NVD pull: the end of the last lastModified window fully stored.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct NvdCursor {
+    #[serde(with = "time::serde::rfc3339")]
+    last_mod: time::OffsetDateTime,
+}
+
+/// Longest lastModified window NVD accepts.
+const NVD_WINDOW: time::Duration = time::Duration::days(120);
+/// How far back a first NVD run looks.
+const NVD_FIRST_RUN: time::Duration = time::Duration::days(7);
+
+/// NVD's date form: extended ISO 8601 with milliseconds and an explicit offset.
+fn nvd_date(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.000%2B00:00",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// An NVD CVE API 2.0 pull (INTERFACES.md §6.11): lastModified windows of at
+/// most 120 days from the cursor to now, each paged by `startIndex` until
+/// `totalResults`; requests spaced as NVD's rate limits ask (6 s apart
+/// without an `apiKey` header, 0.6 s with one). The cursor moves to the end of
+/// the last window only when every page was stored.
+async fn nvd_pull(
+    store: &Arc<dyn Store>,
+    fetcher: &Fetcher,
+    config: &ResolvedSource,
+    source: &Source,
+    run: &Run,
+    headers: &[(String, String)],
+    previous: Option<&str>,
+) -> Result<Run, PipelineError> {
+    let end = now();
+    let mut start = previous
+        .and_then(|c| serde_json::from_str::<NvdCursor>(c).ok())
+        .map_or(end - NVD_FIRST_RUN, |c| c.last_mod);
+    let keyed = headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("apikey"));
+    let spacing = std::time::Duration::from_millis(if keyed { 600 } else { 6000 });
+    let per_page = config.page_size.min(2000);
+    let base = config.url.trim_end_matches('/');
+    let mut counts = RunCounts::default();
+    let mut failure = None;
+    let mut requests = 0u32;
+    'windows: while start < end {
+        let stop = (start + NVD_WINDOW).min(end);
+        let mut index = 0u64;
+        loop {
+            if requests > 0 {
+                tokio::time::sleep(spacing).await;
+            }
+            requests += 1;
+            let url = format!(
+                "{base}?lastModStartDate={}&lastModEndDate={}&resultsPerPage={per_page}&startIndex={index}",
+                nvd_date(start),
+                nvd_date(stop)
+            );
+            let body = match fetcher.get(&url, headers, None).await {
+                Ok(Fetched::Body(body)) => body.bytes,
+                Ok(Fetched::NotModified) => break,
+                Err(e) => {
+                    failure = Some(e.to_string());
+                    break 'windows;
+                }
+            };
+            counts.fetched += body.len() as u64;
+            let page = match rexist_formats::nvd::parse_page(&body) {
+                Ok(page) => page,
+                Err(e) => {
+                    failure = Some(format!("startIndex {index}: {e}"));
+                    break 'windows;
+                }
+            };
+            for r in &page.rejected {
+                counts.reject(r.reason.clone());
+            }
+            counts.parsed += page.records.len() as u64;
+            let next = page.next_start();
+            if let Err(e) =
+                store_items(store, source, page.records, &config.labels, &mut counts).await
+            {
+                failure = Some(e);
+                break 'windows;
+            }
+            match next {
+                Some(n) => index = n,
+                None => break,
+            }
+        }
+        start = stop;
+    }
+    let (outcome, cursor) = match &failure {
+        None => (
+            RunOutcome::Success,
+            serde_json::to_string(&NvdCursor { last_mod: end }).ok(),
         ),
         Some(_) if counts.new + counts.updated + counts.unchanged > 0 => {
             (RunOutcome::Partial, previous.map(str::to_owned))

@@ -585,3 +585,66 @@ async fn misp_pull_pages_restsearch_then_asks_only_for_newer_events() {
     assert_eq!(run.outcome, RunOutcome::Failed);
     assert!(run.error.unwrap().contains("HTTP 403"));
 }
+
+#[tokio::test]
+async fn nvd_pulls_lastmod_windows_page_by_page_then_from_the_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("nvd.key");
+    std::fs::write(&key, "nvd-api-key\n").unwrap();
+    let queries = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = Arc::clone(&queries);
+    let upstream = serve(move |path, _, request| {
+        assert!(
+            request.to_ascii_lowercase().contains("apikey: nvd-api-key"),
+            "key in a header"
+        );
+        seen.lock().unwrap().push(path.to_owned());
+        let rel = if path.contains("startIndex=1") {
+            "nvd/cves-2.0-page1.json"
+        } else {
+            "nvd/cves-2.0-page0.json"
+        };
+        (response("200 OK", "", &fixture_bytes(rel)), Duration::ZERO)
+    })
+    .await;
+    let (store, _store_dir) = store().await;
+    let mut config = SourceConfig::from_catalogue(catalogue("nvd").unwrap());
+    config.url = Some(format!("{}/rest/json/cves/2.0", upstream.base));
+    config.page_size = Some(1);
+    config.headers_file.insert("apiKey".into(), key);
+    let nvd = config.resolve().unwrap();
+
+    let run = run_source(&store, &fetcher(), &nvd).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
+    assert_eq!(run.counts.new, 2, "two pages, one CVE each");
+    {
+        let q = queries.lock().unwrap();
+        assert_eq!(q.len(), 2);
+        assert!(
+            q[0].contains("lastModStartDate=")
+                && q[0].contains("lastModEndDate=")
+                && q[0].contains("startIndex=0")
+        );
+        assert!(q[1].contains("startIndex=1"));
+    }
+    let cursor: serde_json::Value = serde_json::from_str(run.cursor.as_deref().unwrap()).unwrap();
+    let last_mod = cursor["last_mod"].as_str().unwrap().to_owned();
+
+    let again = run_source(&store, &fetcher(), &nvd).await.unwrap();
+    assert_eq!(
+        (again.outcome, again.counts.new, again.counts.unchanged),
+        (RunOutcome::Success, 0, 2)
+    );
+    let q = queries.lock().unwrap();
+    // The next window starts where the last one ended.
+    let start = &q[2].split("lastModStartDate=").nth(1).unwrap()[..19];
+    assert_eq!(start, &last_mod[..19], "{}", q[2]);
+    let cves = store
+        .list_indicators(&rexist_store::IndicatorQuery {
+            kind: Some(IndicatorType::Cve),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(cves.items.len(), 2, "each CVE is linked to its indicator");
+}
