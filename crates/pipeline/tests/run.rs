@@ -635,10 +635,10 @@ async fn nvd_pulls_lastmod_windows_page_by_page_then_from_the_cursor() {
         (again.outcome, again.counts.new, again.counts.unchanged),
         (RunOutcome::Success, 0, 2)
     );
-    let q = queries.lock().unwrap();
+    let third = queries.lock().unwrap()[2].clone();
     // The next window starts where the last one ended.
-    let start = &q[2].split("lastModStartDate=").nth(1).unwrap()[..19];
-    assert_eq!(start, &last_mod[..19], "{}", q[2]);
+    let start = &third.split("lastModStartDate=").nth(1).unwrap()[..19];
+    assert_eq!(start, &last_mod[..19], "{third}");
     let cves = store
         .list_indicators(&rexist_store::IndicatorQuery {
             kind: Some(IndicatorType::Cve),
