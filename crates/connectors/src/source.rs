@@ -265,6 +265,18 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         confidence: 90,
     },
     CatalogueEntry {
+        kind: "myjvn",
+        description: "JVN iPedia vulnerabilities through MyJVN, Japanese",
+        url: "https://jvndb.jvn.jp/myjvn",
+        schedule: "6h",
+        base: "myjvn",
+        column: None,
+        indicator_type: None,
+        labels: &[],
+        snapshot: false,
+        confidence: 85,
+    },
+    CatalogueEntry {
         kind: "jvn",
         description: "JVN (Japan Vulnerability Notes) news, Japanese",
         url: "https://jvn.jp/rss/jvn.rdf",
@@ -362,6 +374,7 @@ pub const GENERIC_KINDS: &[&str] = &[
     "exploitdb",
     "misp-feed",
     "misp",
+    "myjvn",
 ];
 
 /// The catalogue entry named `kind`.
@@ -398,6 +411,8 @@ pub enum Parser {
     /// A MISP server: `url` is its base URL; events are pulled through
     /// `/events/restSearch`, paged, newer than the last run's.
     Misp,
+    /// MyJVN `getVulnOverviewList` (JVN iPedia), paged by `startItem`.
+    MyJvn,
 }
 
 /// A source ready to run: configuration merged with its catalogue defaults.
@@ -531,7 +546,7 @@ impl SourceConfig {
             None => b',',
         };
         let feed_layout = match base {
-            "rss" | "kev" | "nvd" | "exploitdb" | "misp-feed" | "misp" => None,
+            "rss" | "kev" | "nvd" | "exploitdb" | "misp-feed" | "misp" | "myjvn" => None,
             "text" => Some(Layout::Lines),
             "csv" => Some(match column.as_deref() {
                 Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => {
@@ -573,6 +588,7 @@ impl SourceConfig {
             (None, "nvd") => Parser::Nvd,
             (None, "misp-feed") => Parser::MispFeed,
             (None, "misp") => Parser::Misp,
+            (None, "myjvn") => Parser::MyJvn,
             (None, _) => Parser::ExploitDb,
         };
         if let Some(c) = self.confidence {
@@ -604,6 +620,8 @@ impl SourceConfig {
                 Some(n) => n,
                 // NVD serves up to 2000 a page and rate-limits requests, not rows.
                 None if base == "nvd" => 2000,
+                // MyJVN's maxCountItem is at most 50.
+                None if base == "myjvn" => 50,
                 None => 100,
             },
             headers_env: self.headers_env.clone(),

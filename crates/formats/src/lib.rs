@@ -33,6 +33,7 @@ mod dates;
 pub mod error;
 pub mod exploitdb;
 pub mod html;
+pub mod jvn;
 pub mod kev;
 pub mod misp;
 pub mod nvd;

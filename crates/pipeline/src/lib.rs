@@ -191,6 +191,18 @@ pub async fn run_source(
             )
             .await;
         }
+        Parser::MyJvn => {
+            return jvn_pull(
+                store,
+                fetcher,
+                config,
+                &source,
+                &run,
+                &headers,
+                previous.as_deref(),
+            )
+            .await;
+        }
         Parser::Nvd => {
             return nvd_pull(
                 store,
@@ -362,6 +374,9 @@ fn parse_items(parser: &Parser, bytes: &[u8]) -> Result<(Vec<ItemRecord>, Vec<Re
         Parser::Nvd => rexist_formats::nvd::parse_page(bytes).map(|p| (p.records, p.rejected)),
         Parser::ExploitDb => {
             rexist_formats::exploitdb::parse_csv(bytes).map(|e| (e.records, e.rejected))
+        }
+        Parser::MyJvn => {
+            rexist_formats::jvn::parse_overview(bytes).map(|p| (p.records, p.rejected))
         }
         Parser::Feed(_) | Parser::MispFeed | Parser::Misp => Ok((Vec::new(), Vec::new())),
     };
@@ -684,6 +699,98 @@ async fn nvd_pull(
         None => (
             RunOutcome::Success,
             serde_json::to_string(&NvdCursor { last_mod: end }).ok(),
+        ),
+        Some(_) if counts.new + counts.updated + counts.unchanged > 0 => {
+            (RunOutcome::Partial, previous.map(str::to_owned))
+        }
+        Some(_) => (RunOutcome::Failed, previous.map(str::to_owned)),
+    };
+    Ok(store
+        .finish_run(
+            run.id,
+            outcome,
+            &counts,
+            cursor.as_deref(),
+            failure.as_deref(),
+        )
+        .await?)
+}
+
+/// Cursor of a MyJVN pull: the day of the last complete run.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct JvnCursor {
+    #[serde(with = "time::serde::rfc3339")]
+    since: time::OffsetDateTime,
+}
+
+/// A MyJVN `getVulnOverviewList` pull (INTERFACES.md §6.12): entries
+/// published or updated since the cursor's day (a first run looks back a
+/// week), paged by `startItem` with `maxCountItem` of at most 50, one second
+/// between requests. The cursor moves only when every page was stored.
+async fn jvn_pull(
+    store: &Arc<dyn Store>,
+    fetcher: &Fetcher,
+    config: &ResolvedSource,
+    source: &Source,
+    run: &Run,
+    headers: &[(String, String)],
+    previous: Option<&str>,
+) -> Result<Run, PipelineError> {
+    let started = now();
+    let since = previous
+        .and_then(|c| serde_json::from_str::<JvnCursor>(c).ok())
+        .map_or(started - time::Duration::days(7), |c| c.since);
+    let per_page = config.page_size.min(50);
+    let base = config.url.trim_end_matches('/');
+    let mut counts = RunCounts::default();
+    let mut failure = None;
+    let mut start = 1u64;
+    for n in 0..MISP_MAX_PAGES {
+        if n > 0 {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+        let url = format!(
+            "{base}?method=getVulnOverviewList&feed=hnd&lang=ja&startItem={start}&maxCountItem={per_page}\
+             &datePublishedStartY={}&datePublishedStartM={}&datePublishedStartD={}",
+            since.year(),
+            u8::from(since.month()),
+            since.day()
+        );
+        let body = match fetcher.get(&url, headers, None).await {
+            Ok(Fetched::Body(body)) => body.bytes,
+            Ok(Fetched::NotModified) => break,
+            Err(e) => {
+                failure = Some(e.to_string());
+                break;
+            }
+        };
+        counts.fetched += body.len() as u64;
+        let page = match rexist_formats::jvn::parse_overview(&body) {
+            Ok(page) => page,
+            Err(e) => {
+                failure = Some(format!("startItem {start}: {e}"));
+                break;
+            }
+        };
+        for r in &page.rejected {
+            counts.reject(r.reason.clone());
+        }
+        counts.parsed += page.records.len() as u64;
+        let next = page.next_start();
+        if let Err(e) = store_items(store, source, page.records, &config.labels, &mut counts).await
+        {
+            failure = Some(e);
+            break;
+        }
+        match next {
+            Some(s) => start = s,
+            None => break,
+        }
+    }
+    let (outcome, cursor) = match &failure {
+        None => (
+            RunOutcome::Success,
+            serde_json::to_string(&JvnCursor { since: started }).ok(),
         ),
         Some(_) if counts.new + counts.updated + counts.unchanged > 0 => {
             (RunOutcome::Partial, previous.map(str::to_owned))

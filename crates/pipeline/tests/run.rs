@@ -648,3 +648,65 @@ async fn nvd_pulls_lastmod_windows_page_by_page_then_from_the_cursor() {
         .unwrap();
     assert_eq!(cves.items.len(), 2, "each CVE is linked to its indicator");
 }
+
+#[tokio::test]
+async fn myjvn_pages_by_start_item_and_reports_upstream_errors() {
+    let fail = Arc::new(AtomicUsize::new(0));
+    let f = Arc::clone(&fail);
+    let upstream = serve(move |path, _, _| {
+        let rel = if f.load(Ordering::SeqCst) == 1 {
+            "news/myjvn/getVulnOverviewList-error.xml"
+        } else if path.contains("startItem=3") {
+            "news/myjvn/getVulnOverviewList-page2.xml"
+        } else {
+            "news/myjvn/getVulnOverviewList-page1.xml"
+        };
+        assert!(
+            path.contains("method=getVulnOverviewList") && path.contains("datePublishedStartY="),
+            "{path}"
+        );
+        (response("200 OK", "", &fixture_bytes(rel)), Duration::ZERO)
+    })
+    .await;
+    let (store, _dir) = store().await;
+    let mut config = SourceConfig::from_catalogue(catalogue("myjvn").unwrap());
+    config.url = Some(format!("{}/myjvn", upstream.base));
+    config.page_size = Some(2);
+    let jvn = config.resolve().unwrap();
+    let run = run_source(&store, &fetcher(), &jvn).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
+    assert_eq!(run.counts.new, 3, "two pages");
+    assert_eq!(upstream.hits(), 2);
+    assert!(
+        store
+            .indicator(IndicatorType::Cve, "CVE-2025-0001")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let found = store
+        .search_items(&rexist_store::ItemQuery {
+            text: Some("インジェクション".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        !found.items.is_empty(),
+        "Japanese vulnerability text is searchable"
+    );
+
+    fail.store(1, Ordering::SeqCst);
+    let failed = run_source(&store, &fetcher(), &jvn).await.unwrap();
+    assert_eq!(failed.outcome, RunOutcome::Failed);
+    assert!(
+        failed
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("upstream error 1001"),
+        "{:?}",
+        failed.error
+    );
+    assert_eq!(failed.cursor, run.cursor, "the cursor stays");
+}
