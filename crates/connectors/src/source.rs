@@ -229,7 +229,7 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         confidence: 70,
     },
     CatalogueEntry {
-        kind: "cisa-kev",
+        kind: "kev",
         description: "CISA Known Exploited Vulnerabilities catalogue",
         url: "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json",
         schedule: "6h",
@@ -241,7 +241,7 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         confidence: 95,
     },
     CatalogueEntry {
-        kind: "exploit-db",
+        kind: "exploitdb",
         description: "Exploit-DB exploits index",
         url: "https://gitlab.com/exploit-database/exploitdb/-/raw/main/files_exploits.csv",
         schedule: "1d",
@@ -265,11 +265,11 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         confidence: 90,
     },
     CatalogueEntry {
-        kind: "myjvn",
+        kind: "jvn",
         description: "JVN iPedia vulnerabilities through MyJVN, Japanese",
         url: "https://jvndb.jvn.jp/myjvn",
         schedule: "6h",
-        base: "myjvn",
+        base: "jvn",
         column: None,
         indicator_type: None,
         labels: &[],
@@ -277,7 +277,7 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         confidence: 85,
     },
     CatalogueEntry {
-        kind: "jvn",
+        kind: "jvn-news",
         description: "JVN (Japan Vulnerability Notes) news, Japanese",
         url: "https://jvn.jp/rss/jvn.rdf",
         schedule: "1h",
@@ -374,7 +374,7 @@ pub const GENERIC_KINDS: &[&str] = &[
     "exploitdb",
     "misp-feed",
     "misp",
-    "myjvn",
+    "jvn",
 ];
 
 /// The catalogue entry named `kind`.
@@ -546,7 +546,7 @@ impl SourceConfig {
             None => b',',
         };
         let feed_layout = match base {
-            "rss" | "kev" | "nvd" | "exploitdb" | "misp-feed" | "misp" | "myjvn" => None,
+            "rss" | "kev" | "nvd" | "exploitdb" | "misp-feed" | "misp" | "jvn" => None,
             "text" => Some(Layout::Lines),
             "csv" => Some(match column.as_deref() {
                 Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => {
@@ -588,7 +588,7 @@ impl SourceConfig {
             (None, "nvd") => Parser::Nvd,
             (None, "misp-feed") => Parser::MispFeed,
             (None, "misp") => Parser::Misp,
-            (None, "myjvn") => Parser::MyJvn,
+            (None, "jvn") => Parser::MyJvn,
             (None, _) => Parser::ExploitDb,
         };
         if let Some(c) = self.confidence {
@@ -621,7 +621,7 @@ impl SourceConfig {
                 // NVD serves up to 2000 a page and rate-limits requests, not rows.
                 None if base == "nvd" => 2000,
                 // MyJVN's maxCountItem is at most 50.
-                None if base == "myjvn" => 50,
+                None if base == "jvn" => 50,
                 None => 100,
             },
             headers_env: self.headers_env.clone(),

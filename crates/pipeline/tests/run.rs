@@ -373,7 +373,7 @@ async fn kev_and_exploitdb_become_vuln_and_exploit_items_with_cves() {
     })
     .await;
     let (store, _dir) = store().await;
-    let kev = mirror("cisa-kev", format!("{}/kev.json", upstream.base));
+    let kev = mirror("kev", format!("{}/kev.json", upstream.base));
     let run = run_source(&store, &fetcher(), &kev).await.unwrap();
     assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
     assert_eq!(run.counts.new, 50);
@@ -401,10 +401,7 @@ async fn kev_and_exploitdb_become_vuln_and_exploit_items_with_cves() {
     let again = run_source(&store, &fetcher(), &kev).await.unwrap();
     assert_eq!((again.counts.new, again.counts.unchanged), (0, 50));
 
-    let edb = mirror(
-        "exploit-db",
-        format!("{}/files_exploits.csv", upstream.base),
-    );
+    let edb = mirror("exploitdb", format!("{}/files_exploits.csv", upstream.base));
     let run = run_source(&store, &fetcher(), &edb).await.unwrap();
     assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
     assert!(run.counts.new > 0);
@@ -669,7 +666,7 @@ async fn myjvn_pages_by_start_item_and_reports_upstream_errors() {
     })
     .await;
     let (store, _dir) = store().await;
-    let mut config = SourceConfig::from_catalogue(catalogue("myjvn").unwrap());
+    let mut config = SourceConfig::from_catalogue(catalogue("jvn").unwrap());
     config.url = Some(format!("{}/myjvn", upstream.base));
     config.page_size = Some(2);
     let jvn = config.resolve().unwrap();
