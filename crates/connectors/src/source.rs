@@ -27,7 +27,8 @@ pub struct SourceConfig {
     /// Where to fetch from (catalogue entries have a default).
     #[serde(default)]
     pub url: Option<String>,
-    /// How often to run: `30m`, `1h`, `6h`, `1d` (catalogue entries have a polite default).
+    /// How often to run: an interval (`30m`, `1h`, `6h`, `1d`) or a cron
+    /// expression in UTC (`0 */6 * * *`); catalogue entries have a polite default.
     #[serde(default)]
     pub schedule: Option<String>,
     /// Whether the scheduler runs it (runtime `rexist source enable|disable` wins once set).
@@ -424,8 +425,10 @@ pub struct ResolvedSource {
     pub kind: String,
     /// What to fetch.
     pub url: String,
-    /// How often.
+    /// How often (for a cron schedule, the gap between its next two times).
     pub every: Duration,
+    /// The cron expression, when the schedule is one (times in UTC).
+    pub cron: Option<String>,
     /// Whether it is enabled by configuration.
     pub enabled: bool,
     /// Confidence 0–100.
@@ -530,11 +533,16 @@ impl SourceConfig {
             .as_deref()
             .or(entry.map(|e| e.schedule))
             .unwrap_or("6h");
-        let every = parse_every(schedule).ok_or_else(|| {
-            err(format!(
-                "schedule {schedule:?} is not like 30m, 1h, 6h or 1d"
-            ))
-        })?;
+        let (every, cron) = if schedule.trim().contains(char::is_whitespace) {
+            let gap = cron_gap(schedule).map_err(|e| {
+                err(format!("schedule {schedule:?} is not an interval (30m, 1h, 6h, 1d) or a cron expression: {e}"))
+            })?;
+            (gap, Some(schedule.trim().to_owned()))
+        } else {
+            let every = parse_every(schedule)
+                .ok_or_else(|| err(format!("schedule {schedule:?} is not an interval (30m, 1h, 6h, 1d) or a cron expression")))?;
+            (every, None)
+        };
         let column = self
             .column
             .clone()
@@ -605,6 +613,7 @@ impl SourceConfig {
             kind: self.kind.clone(),
             url,
             every,
+            cron,
             enabled: self.enabled,
             confidence: self
                 .confidence
@@ -630,7 +639,42 @@ impl SourceConfig {
     }
 }
 
+/// The gap between the next two times of a cron expression, which also validates it.
+fn cron_gap(expression: &str) -> Result<Duration, String> {
+    let cron: croner::Cron = expression
+        .trim()
+        .parse()
+        .map_err(|e: croner::errors::CronError| e.to_string())?;
+    let now = chrono::Utc::now();
+    let first = cron
+        .find_next_occurrence(&now, false)
+        .map_err(|e| e.to_string())?;
+    let second = cron
+        .find_next_occurrence(&first, false)
+        .map_err(|e| e.to_string())?;
+    (second - first).to_std().map_err(|e| e.to_string())
+}
+
 impl ResolvedSource {
+    /// When the source is due after a run that started at `last`: `every`
+    /// later, or the next time of its cron expression.
+    pub fn next_run(&self, last: time::OffsetDateTime) -> time::OffsetDateTime {
+        let by_interval = last + self.every;
+        let Some(expression) = &self.cron else {
+            return by_interval;
+        };
+        let Ok(cron) = expression.parse::<croner::Cron>() else {
+            return by_interval;
+        };
+        let Some(start) = chrono::DateTime::from_timestamp(last.unix_timestamp(), 0) else {
+            return by_interval;
+        };
+        cron.find_next_occurrence(&start, false)
+            .ok()
+            .and_then(|next| time::OffsetDateTime::from_unix_timestamp(next.timestamp()).ok())
+            .unwrap_or(by_interval)
+    }
+
     /// The request headers, with values read from the environment or files now.
     pub fn headers(&self) -> Result<Vec<(String, String)>, SourceError> {
         let err = |message: String| SourceError {
@@ -723,6 +767,28 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("schedule \"often\"")
+        );
+    }
+
+    #[test]
+    fn cron_schedules() {
+        let mut c = table("text", "url");
+        c.schedule = Some("0 */6 * * *".into());
+        let r = c.resolve().unwrap();
+        assert_eq!(r.every, Duration::from_secs(6 * 3600));
+        let last = time::macros::datetime!(2026-11-24 13:05 UTC);
+        assert_eq!(
+            r.next_run(last),
+            time::macros::datetime!(2026-11-24 18:00 UTC)
+        );
+        c.schedule = Some("61 * * * *".into());
+        let e = c.resolve().unwrap_err().to_string();
+        assert!(e.contains("not an interval") && e.contains("cron"), "{e}");
+        let interval = table("text", "url").resolve().unwrap();
+        assert_eq!(
+            interval.next_run(last),
+            last + Duration::from_secs(6 * 3600),
+            "the default 6h"
         );
     }
 

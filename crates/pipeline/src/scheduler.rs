@@ -125,10 +125,9 @@ pub async fn enqueue_due(
         }
         let due = match stored.health.last_run_at {
             None => true,
-            Some(last) => {
-                let next = last + config.every + jitter(&config.name, config.every);
-                next <= stamp
-            }
+            // Cron times are kept exactly; intervals are spread by a jitter.
+            Some(last) if config.cron.is_some() => config.next_run(last) <= stamp,
+            Some(last) => config.next_run(last) + jitter(&config.name, config.every) <= stamp,
         };
         if due {
             let job = NewJob {
