@@ -166,55 +166,20 @@ pub async fn run_source(
             .await;
         }
     };
+    let pull = Pull {
+        store,
+        fetcher,
+        config,
+        source: &source,
+        run: &run,
+        headers: &headers,
+        previous: previous.as_deref(),
+    };
     match config.parser {
-        Parser::MispFeed => {
-            return misp_feed(
-                store,
-                fetcher,
-                config,
-                &source,
-                &run,
-                &headers,
-                previous.as_deref(),
-            )
-            .await;
-        }
-        Parser::Misp => {
-            return misp_pull(
-                store,
-                fetcher,
-                config,
-                &source,
-                &run,
-                &headers,
-                previous.as_deref(),
-            )
-            .await;
-        }
-        Parser::MyJvn => {
-            return jvn_pull(
-                store,
-                fetcher,
-                config,
-                &source,
-                &run,
-                &headers,
-                previous.as_deref(),
-            )
-            .await;
-        }
-        Parser::Nvd => {
-            return nvd_pull(
-                store,
-                fetcher,
-                config,
-                &source,
-                &run,
-                &headers,
-                previous.as_deref(),
-            )
-            .await;
-        }
+        Parser::MispFeed => return misp_feed(&pull).await,
+        Parser::Misp => return misp_pull(&pull).await,
+        Parser::MyJvn => return jvn_pull(&pull).await,
+        Parser::Nvd => return nvd_pull(&pull).await,
         _ => {}
     }
     let body = match fetcher
@@ -383,6 +348,41 @@ fn parse_items(parser: &Parser, bytes: &[u8]) -> Result<(Vec<ItemRecord>, Vec<Re
     result.map_err(|e| e.to_string())
 }
 
+/// What every paged pull works with.
+#[derive(Clone, Copy)]
+struct Pull<'a> {
+    store: &'a Arc<dyn Store>,
+    fetcher: &'a Fetcher,
+    config: &'a ResolvedSource,
+    source: &'a Source,
+    run: &'a Run,
+    headers: &'a [(String, String)],
+    /// The cursor of the last good run.
+    previous: Option<&'a str>,
+}
+
+/// Records the end of a paged pull: on success with `cursor`; on failure as
+/// partial (something stored) or failed, keeping the previous cursor so the
+/// next run fetches the same window again.
+async fn settle(
+    pull: &Pull<'_>,
+    counts: &RunCounts,
+    failure: Option<&str>,
+    cursor: Option<String>,
+) -> Result<Run, PipelineError> {
+    let (outcome, cursor) = match failure {
+        None => (RunOutcome::Success, cursor),
+        Some(_) if counts.new + counts.updated + counts.unchanged > 0 => {
+            (RunOutcome::Partial, pull.previous.map(str::to_owned))
+        }
+        Some(_) => (RunOutcome::Failed, pull.previous.map(str::to_owned)),
+    };
+    Ok(pull
+        .store
+        .finish_run(pull.run.id, outcome, counts, cursor.as_deref(), failure)
+        .await?)
+}
+
 /// Cursor of a MISP feed: the newest event timestamp fully stored.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct MispCursor {
@@ -393,15 +393,16 @@ struct MispCursor {
 /// than the cursor, oldest first. The cursor advances only past events fully
 /// stored, so a failure in the middle resumes there next time; an event file
 /// whose `integrity:sha256` does not match stops the run, never stored.
-async fn misp_feed(
-    store: &Arc<dyn Store>,
-    fetcher: &Fetcher,
-    config: &ResolvedSource,
-    source: &Source,
-    run: &Run,
-    headers: &[(String, String)],
-    previous: Option<&str>,
-) -> Result<Run, PipelineError> {
+async fn misp_feed(pull: &Pull<'_>) -> Result<Run, PipelineError> {
+    let Pull {
+        store,
+        fetcher,
+        config,
+        source,
+        run,
+        headers,
+        previous,
+    } = *pull;
     let base = config.url.trim_end_matches('/');
     let since = previous
         .and_then(|c| serde_json::from_str::<MispCursor>(c).ok())
@@ -519,15 +520,16 @@ const MISP_MAX_PAGES: usize = 10_000;
 /// events are not ordered by timestamp across pages, so a failed run leaves it
 /// and the next run fetches the same window again (unchanged events are
 /// recognised and store nothing).
-async fn misp_pull(
-    store: &Arc<dyn Store>,
-    fetcher: &Fetcher,
-    config: &ResolvedSource,
-    source: &Source,
-    run: &Run,
-    headers: &[(String, String)],
-    previous: Option<&str>,
-) -> Result<Run, PipelineError> {
+async fn misp_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
+    let Pull {
+        store,
+        fetcher,
+        config,
+        source,
+        headers,
+        previous,
+        ..
+    } = *pull;
     let url = format!("{}/events/restSearch", config.url.trim_end_matches('/'));
     let since = previous
         .and_then(|c| serde_json::from_str::<MispCursor>(c).ok())
@@ -574,25 +576,13 @@ async fn misp_pull(
             break;
         }
     }
-    let (outcome, cursor) = match &failure {
-        None => (
-            RunOutcome::Success,
-            serde_json::to_string(&MispCursor { timestamp: newest }).ok(),
-        ),
-        Some(_) if counts.new + counts.updated + counts.unchanged > 0 => {
-            (RunOutcome::Partial, previous.map(str::to_owned))
-        }
-        Some(_) => (RunOutcome::Failed, previous.map(str::to_owned)),
-    };
-    Ok(store
-        .finish_run(
-            run.id,
-            outcome,
-            &counts,
-            cursor.as_deref(),
-            failure.as_deref(),
-        )
-        .await?)
+    settle(
+        pull,
+        &counts,
+        failure.as_deref(),
+        serde_json::to_string(&MispCursor { timestamp: newest }).ok(),
+    )
+    .await
 }
 
 /// Cursor of an NVD pull: the end of the last lastModified window fully stored.
@@ -626,15 +616,16 @@ fn nvd_date(t: time::OffsetDateTime) -> String {
 /// `totalResults`; requests spaced as NVD's rate limits ask (6 s apart
 /// without an `apiKey` header, 0.6 s with one). The cursor moves to the end of
 /// the last window only when every page was stored.
-async fn nvd_pull(
-    store: &Arc<dyn Store>,
-    fetcher: &Fetcher,
-    config: &ResolvedSource,
-    source: &Source,
-    run: &Run,
-    headers: &[(String, String)],
-    previous: Option<&str>,
-) -> Result<Run, PipelineError> {
+async fn nvd_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
+    let Pull {
+        store,
+        fetcher,
+        config,
+        source,
+        headers,
+        previous,
+        ..
+    } = *pull;
     let end = now();
     let mut start = previous
         .and_then(|c| serde_json::from_str::<NvdCursor>(c).ok())
@@ -695,25 +686,13 @@ async fn nvd_pull(
         }
         start = stop;
     }
-    let (outcome, cursor) = match &failure {
-        None => (
-            RunOutcome::Success,
-            serde_json::to_string(&NvdCursor { last_mod: end }).ok(),
-        ),
-        Some(_) if counts.new + counts.updated + counts.unchanged > 0 => {
-            (RunOutcome::Partial, previous.map(str::to_owned))
-        }
-        Some(_) => (RunOutcome::Failed, previous.map(str::to_owned)),
-    };
-    Ok(store
-        .finish_run(
-            run.id,
-            outcome,
-            &counts,
-            cursor.as_deref(),
-            failure.as_deref(),
-        )
-        .await?)
+    settle(
+        pull,
+        &counts,
+        failure.as_deref(),
+        serde_json::to_string(&NvdCursor { last_mod: end }).ok(),
+    )
+    .await
 }
 
 /// Cursor of a MyJVN pull: the day of the last complete run.
@@ -727,15 +706,16 @@ struct JvnCursor {
 /// published or updated since the cursor's day (a first run looks back a
 /// week), paged by `startItem` with `maxCountItem` of at most 50, one second
 /// between requests. The cursor moves only when every page was stored.
-async fn jvn_pull(
-    store: &Arc<dyn Store>,
-    fetcher: &Fetcher,
-    config: &ResolvedSource,
-    source: &Source,
-    run: &Run,
-    headers: &[(String, String)],
-    previous: Option<&str>,
-) -> Result<Run, PipelineError> {
+async fn jvn_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
+    let Pull {
+        store,
+        fetcher,
+        config,
+        source,
+        headers,
+        previous,
+        ..
+    } = *pull;
     let started = now();
     let since = previous
         .and_then(|c| serde_json::from_str::<JvnCursor>(c).ok())
@@ -787,25 +767,13 @@ async fn jvn_pull(
             None => break,
         }
     }
-    let (outcome, cursor) = match &failure {
-        None => (
-            RunOutcome::Success,
-            serde_json::to_string(&JvnCursor { since: started }).ok(),
-        ),
-        Some(_) if counts.new + counts.updated + counts.unchanged > 0 => {
-            (RunOutcome::Partial, previous.map(str::to_owned))
-        }
-        Some(_) => (RunOutcome::Failed, previous.map(str::to_owned)),
-    };
-    Ok(store
-        .finish_run(
-            run.id,
-            outcome,
-            &counts,
-            cursor.as_deref(),
-            failure.as_deref(),
-        )
-        .await?)
+    settle(
+        pull,
+        &counts,
+        failure.as_deref(),
+        serde_json::to_string(&JvnCursor { since: started }).ok(),
+    )
+    .await
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
