@@ -27,5 +27,25 @@ pub fn run(config: &Config, origin: &Origin) -> ExitCode {
     say(format_args!("server.listen = {}", config.server.listen));
     say(format_args!("log.level = {}", config.log.level));
     say(format_args!("log.format = {}", config.log.format.as_str()));
+    match config.resolved_sources() {
+        Ok(sources) => {
+            say(format_args!("sources = {}", sources.len()));
+            for s in sources {
+                let schedule = s
+                    .cron
+                    .clone()
+                    .unwrap_or_else(|| format!("every {} s", s.every.as_secs()));
+                say(format_args!(
+                    "  {} ({}) {} [{}]{}",
+                    s.name,
+                    s.kind,
+                    rexist_connectors::http::redact(&s.url),
+                    schedule,
+                    if s.enabled { "" } else { " disabled" }
+                ));
+            }
+        }
+        Err(e) => say(format_args!("sources: {e:#}")),
+    }
     ExitCode::SUCCESS
 }
