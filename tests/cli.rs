@@ -356,3 +356,65 @@ fn serve_answers_health_metrics_home_and_api_and_runs_sources_on_schedule() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn hunt_test_says_match_or_no_match_and_points_at_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = rexist(
+        dir.path(),
+        &[
+            "hunt",
+            "test",
+            "ransomware lockbit, \"black cat\" -test",
+            "--text",
+            "ＬｏｃｋＢｉｔ ransomware hit a hospital",
+        ],
+    );
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout), "match\n  ransomware\n  lockbit\n");
+    let out = rexist(
+        dir.path(),
+        &[
+            "hunt",
+            "test",
+            "ransomware lockbit",
+            "--text",
+            "a test of lockbit ransomware",
+        ],
+    );
+    assert!(out.status.success());
+    assert!(text(&out.stdout).starts_with("match"));
+    let out = rexist(
+        dir.path(),
+        &[
+            "hunt",
+            "test",
+            "lockbit -test",
+            "--text",
+            "a test of lockbit",
+        ],
+    );
+    assert!(out.status.success(), "exit 0 either way");
+    assert_eq!(text(&out.stdout), "no match\n");
+    let out = rexist(
+        dir.path(),
+        &[
+            "hunt",
+            "test",
+            "脆弱性",
+            "--text",
+            "攻撃者は製品の脆弱性を悪用した",
+        ],
+    );
+    assert_eq!(text(&out.stdout), "match\n  脆弱性\n");
+    let out = rexist(
+        dir.path(),
+        &["hunt", "test", "lockbit \"unterminated", "--text", "x"],
+    );
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("position 8") && stderr.contains("          ^"),
+        "{stderr}"
+    );
+}

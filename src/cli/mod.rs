@@ -3,6 +3,7 @@
 mod bench;
 mod config_check;
 mod extract;
+mod hunt;
 mod ingest;
 mod serve;
 mod source;
@@ -58,6 +59,11 @@ enum Command {
     Refang,
     /// Defang the indicators on stdin so they cannot be clicked (`evil.com` → `evil[.]com`).
     Defang,
+    /// Hunts: test a query against a text.
+    Hunt {
+        #[command(subcommand)]
+        command: hunt::Command,
+    },
     /// Measure throughput.
     Bench {
         #[command(subcommand)]
@@ -78,6 +84,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Extract(args) => return extract::extract(args),
         Command::Refang => return extract::fang(false),
         Command::Defang => return extract::fang(true),
+        Command::Hunt { command } => return hunt::run(command),
         _ => {}
     }
     let flags = Flags {
@@ -114,9 +121,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Command::Ingest { command } => ingest::run(&config, command).await,
             Command::Source { command } => source::run(&config, command).await,
             Command::Bench { command } => bench::run(&config, command).await,
-            Command::Config { .. } | Command::Extract(_) | Command::Refang | Command::Defang => {
-                Ok(ExitCode::SUCCESS)
-            }
+            Command::Config { .. }
+            | Command::Extract(_)
+            | Command::Refang
+            | Command::Defang
+            | Command::Hunt { .. } => Ok(ExitCode::SUCCESS),
         }
     })
 }
