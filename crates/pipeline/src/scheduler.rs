@@ -109,6 +109,21 @@ async fn plan(
     }
 }
 
+/// Queues a run of the source named `name` now; false when one is already
+/// queued or running (one per source, by its deduplication key).
+pub async fn enqueue_run(
+    store: &Arc<dyn Store>,
+    name: &str,
+) -> Result<bool, rexist_store::StoreError> {
+    let job = NewJob {
+        kind: SOURCE_RUN.to_owned(),
+        payload: serde_json::json!({ "source": name }).to_string(),
+        dedup_key: Some(format!("source:{name}")),
+        delay: Duration::ZERO,
+    };
+    Ok(store.enqueue_job(&job).await?.is_some())
+}
+
 /// Queues a run of every enabled source whose last run is older than its schedule.
 pub async fn enqueue_due(
     store: &Arc<dyn Store>,
@@ -129,16 +144,8 @@ pub async fn enqueue_due(
             Some(last) if config.cron.is_some() => config.next_run(last) <= stamp,
             Some(last) => config.next_run(last) + jitter(&config.name, config.every) <= stamp,
         };
-        if due {
-            let job = NewJob {
-                kind: SOURCE_RUN.to_owned(),
-                payload: serde_json::json!({ "source": stored.name }).to_string(),
-                dedup_key: Some(format!("source:{}", stored.name)),
-                delay: Duration::ZERO,
-            };
-            if store.enqueue_job(&job).await?.is_some() {
-                queued += 1;
-            }
+        if due && enqueue_run(store, &stored.name).await? {
+            queued += 1;
         }
     }
     Ok(queued)

@@ -7,6 +7,7 @@
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use rexist_core::{
     Indicator, IndicatorRecord, IndicatorStatus, IndicatorType, Item, ItemId, ItemKind, Run, RunId,
     Sighting, Source,
@@ -227,6 +228,58 @@ pub async fn source(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no source named {name:?}")))?;
     Ok(Json(view(&state, source)))
+}
+
+/// Answer of `POST /api/v1/sources/{name}/run`.
+#[derive(Debug, Serialize)]
+pub struct Queued {
+    /// Whether a run was queued; false when one is already queued or running.
+    queued: bool,
+}
+
+/// The configured source named `name`, or 404: only sources the running
+/// server knows how to run can be run or toggled through the API.
+async fn configured(state: &AppState, name: &str) -> Result<Source, ApiError> {
+    let stored = state.store.source_by_name(name).await?;
+    match stored {
+        Some(s) if state.schedules.contains_key(name) => Ok(s),
+        _ => Err(ApiError::not_found(format!(
+            "no configured source named {name:?}"
+        ))),
+    }
+}
+
+/// `POST /api/v1/sources/{name}/run`: queue a run now (the scheduler's workers run it).
+pub async fn run_source(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<(StatusCode, Json<Queued>), ApiError> {
+    configured(&state, &name).await?;
+    let queued = rexist_pipeline::scheduler::enqueue_run(&state.store, &name).await?;
+    Ok((StatusCode::ACCEPTED, Json(Queued { queued })))
+}
+
+async fn toggle(state: &AppState, name: &str, enabled: bool) -> ApiResult<SourceView> {
+    configured(state, name).await?;
+    state.store.set_source_enabled(name, enabled).await?;
+    let source = configured(state, name).await?;
+    Ok(Json(view(state, source)))
+}
+
+/// `POST /api/v1/sources/{name}/enable`
+pub async fn enable_source(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<SourceView> {
+    toggle(&state, &name, true).await
+}
+
+/// `POST /api/v1/sources/{name}/disable`: the scheduler stops running it; what it stored stays.
+pub async fn disable_source(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<SourceView> {
+    toggle(&state, &name, false).await
 }
 
 /// Query parameters of the run listings.

@@ -12,7 +12,7 @@ mod metrics;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use rexist_store::Store;
 
 pub use metrics::RequestCounters;
@@ -59,6 +59,9 @@ pub fn router(state: AppState) -> Router {
         .route("/sources", get(api::sources))
         .route("/sources/{name}", get(api::source))
         .route("/sources/{name}/runs", get(api::source_runs))
+        .route("/sources/{name}/run", post(api::run_source))
+        .route("/sources/{name}/enable", post(api::enable_source))
+        .route("/sources/{name}/disable", post(api::disable_source))
         .route("/runs", get(api::runs))
         .fallback(api::not_found);
     Router::new()

@@ -255,3 +255,82 @@ async fn stale_sources_show_in_the_api_and_metrics() {
         "{metrics}"
     );
 }
+
+async fn post(app: &axum::Router, uri: &str) -> (StatusCode, Value) {
+    let res = app
+        .clone()
+        .oneshot(
+            Request::builder()
+                .method("POST")
+                .uri(uri)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn configured_sources_can_be_run_and_toggled() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("rexist.db"))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    store
+        .upsert_source(&SourceSpec {
+            name: "feodo".into(),
+            kind: "feodo".into(),
+            enabled: true,
+            confidence: 90,
+            tlp: Tlp::Clear,
+            tags: vec![],
+        })
+        .await
+        .unwrap();
+    let store: Arc<dyn Store> = Arc::new(store);
+    let schedules = [("feodo".to_owned(), std::time::Duration::from_secs(3600))]
+        .into_iter()
+        .collect();
+    let app = router(AppState::new(Arc::clone(&store)).with_schedules(schedules));
+
+    let (status, body) = post(&app, "/api/v1/sources/feodo/run").await;
+    assert_eq!(
+        (status, body["queued"].as_bool()),
+        (StatusCode::ACCEPTED, Some(true))
+    );
+    let (_, again) = post(&app, "/api/v1/sources/feodo/run").await;
+    assert_eq!(again["queued"], false, "one run per source at a time");
+    assert_eq!(store.stats().await.unwrap().jobs_pending, 1);
+
+    let (status, body) = post(&app, "/api/v1/sources/feodo/disable").await;
+    assert_eq!(
+        (status, body["enabled"].as_bool()),
+        (StatusCode::OK, Some(false))
+    );
+    assert!(
+        !store
+            .source_by_name("feodo")
+            .await
+            .unwrap()
+            .unwrap()
+            .enabled
+    );
+    let (_, body) = post(&app, "/api/v1/sources/feodo/enable").await;
+    assert_eq!(body["enabled"], true);
+
+    let (status, body) = post(&app, "/api/v1/sources/nope/run").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no configured source")
+    );
+}
