@@ -31,6 +31,8 @@ pub struct FetchOptions {
     pub max_retry_after: Duration,
     /// Requests in flight to one host at once.
     pub per_host: usize,
+    /// Bodies larger than this go to an unnamed temporary file instead of memory.
+    pub spool_above: u64,
 }
 
 impl Default for FetchOptions {
@@ -42,6 +44,7 @@ impl Default for FetchOptions {
             backoff: Duration::from_secs(2),
             max_retry_after: Duration::from_secs(120),
             per_host: 2,
+            spool_above: 8 * 1024 * 1024,
         }
     }
 }
@@ -73,6 +76,101 @@ pub enum Fetched {
     NotModified,
     /// A new body.
     Body(Body),
+}
+
+/// A fetched body: in memory, or in an unnamed temporary file (deleted when
+/// dropped) once it grew past [`FetchOptions::spool_above`], so a large feed
+/// costs disk, not memory.
+pub struct Spool {
+    inner: SpoolInner,
+    len: u64,
+}
+
+enum SpoolInner {
+    Memory(Vec<u8>),
+    File(std::fs::File),
+}
+
+impl Spool {
+    fn empty() -> Self {
+        Self {
+            inner: SpoolInner::Memory(Vec::new()),
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, chunk: &[u8], spool_above: u64) -> std::io::Result<()> {
+        use std::io::Write;
+        if let SpoolInner::Memory(bytes) = &mut self.inner {
+            if self.len + chunk.len() as u64 > spool_above {
+                let mut file = tempfile::tempfile()?;
+                file.write_all(bytes)?;
+                self.inner = SpoolInner::File(file);
+            }
+        }
+        match &mut self.inner {
+            SpoolInner::Memory(bytes) => bytes.extend_from_slice(chunk),
+            SpoolInner::File(file) => file.write_all(chunk)?,
+        }
+        self.len += chunk.len() as u64;
+        Ok(())
+    }
+
+    /// Size in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether it was spooled to disk.
+    pub fn on_disk(&self) -> bool {
+        matches!(self.inner, SpoolInner::File(_))
+    }
+
+    /// A reader from the first byte.
+    pub fn into_reader(self) -> std::io::Result<Box<dyn Read + Send>> {
+        use std::io::Seek;
+        Ok(match self.inner {
+            SpoolInner::Memory(bytes) => Box::new(std::io::Cursor::new(bytes)),
+            SpoolInner::File(mut file) => {
+                file.rewind()?;
+                Box::new(std::io::BufReader::with_capacity(1 << 16, file))
+            }
+        })
+    }
+
+    /// The whole body in memory (for formats that need the whole document).
+    pub fn into_bytes(self) -> std::io::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(usize::try_from(self.len).unwrap_or(0));
+        self.into_reader()?.read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    /// Its first bytes, for recognising gzip and zip.
+    fn head(&mut self) -> std::io::Result<Vec<u8>> {
+        use std::io::Seek;
+        match &mut self.inner {
+            SpoolInner::Memory(bytes) => Ok(bytes.iter().take(4).copied().collect()),
+            SpoolInner::File(file) => {
+                file.rewind()?;
+                let mut head = Vec::new();
+                (&mut *file).take(4).read_to_end(&mut head)?;
+                Ok(head)
+            }
+        }
+    }
+}
+
+/// Outcome of a conditional fetch whose body may be spooled to disk.
+pub enum Streamed {
+    /// HTTP 304: unchanged since the validators sent.
+    NotModified,
+    /// A new body and its validators.
+    Body(Spool, Validators),
 }
 
 /// Why a fetch failed, with the URL redacted.
@@ -248,6 +346,23 @@ impl Fetcher {
         headers: &[(String, String)],
         validators: Option<&Validators>,
     ) -> Result<Fetched, FetchError> {
+        match self.fetch(url, headers, validators, None).await? {
+            Streamed::NotModified => Ok(Fetched::NotModified),
+            Streamed::Body(spool, validators) => Ok(Fetched::Body(Body {
+                bytes: in_memory(url, spool)?,
+                validators,
+            })),
+        }
+    }
+
+    /// As [`Fetcher::get`], but the body stays spooled: read it with
+    /// [`Spool::into_reader`] to parse a large feed in bounded memory.
+    pub async fn get_spooled(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        validators: Option<&Validators>,
+    ) -> Result<Streamed, FetchError> {
         self.fetch(url, headers, validators, None).await
     }
 
@@ -263,8 +378,11 @@ impl Fetcher {
             url: format!("{} (body: {e})", redact(url)),
         })?;
         match self.fetch(url, headers, None, Some(&body)).await? {
-            Fetched::Body(b) => Ok(b),
-            Fetched::NotModified => Ok(Body {
+            Streamed::Body(spool, validators) => Ok(Body {
+                bytes: in_memory(url, spool)?,
+                validators,
+            }),
+            Streamed::NotModified => Ok(Body {
                 bytes: Vec::new(),
                 validators: Validators::default(),
             }),
@@ -277,7 +395,7 @@ impl Fetcher {
         headers: &[(String, String)],
         validators: Option<&Validators>,
         json: Option<&[u8]>,
-    ) -> Result<Fetched, FetchError> {
+    ) -> Result<Streamed, FetchError> {
         let shown = redact(url);
         let parsed =
             reqwest::Url::parse(url).map_err(|_| FetchError::InvalidUrl { url: shown.clone() })?;
@@ -357,7 +475,7 @@ impl Fetcher {
         shown: &str,
         headers: HeaderMap,
         json: Option<&[u8]>,
-    ) -> Result<Fetched, (FetchError, Option<Duration>)> {
+    ) -> Result<Streamed, (FetchError, Option<Duration>)> {
         let classify = |e: &reqwest::Error| -> FetchError {
             if e.is_timeout() {
                 FetchError::Timeout {
@@ -392,7 +510,7 @@ impl Fetcher {
             .map_err(|e| (classify(&e), None))?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_MODIFIED {
-            return Ok(Fetched::NotModified);
+            return Ok(Streamed::NotModified);
         }
         if !status.is_success() {
             let retry_after = response
@@ -421,14 +539,20 @@ impl Fetcher {
         if response.content_length().is_some_and(|n| n > limit) {
             return Err((too_large(), None));
         }
-        let mut bytes = Vec::new();
+        let spool_error = |e: std::io::Error| FetchError::Broken {
+            url: shown.to_owned(),
+            detail: format!("cannot spool the body to a temporary file: {e}"),
+        };
+        let mut spool = Spool::empty();
         while let Some(chunk) = response.chunk().await.map_err(|e| (classify(&e), None))? {
-            if bytes.len() as u64 + chunk.len() as u64 > limit {
+            if spool.len() + chunk.len() as u64 > limit {
                 return Err((too_large(), None));
             }
-            bytes.extend_from_slice(&chunk);
+            spool
+                .push(&chunk, self.options.spool_above)
+                .map_err(|e| (spool_error(e), None))?;
         }
-        let bytes = unpack(bytes, limit).map_err(|detail| {
+        let spool = unpack(spool, limit, self.options.spool_above).map_err(|detail| {
             if detail == TOO_LARGE {
                 (too_large(), None)
             } else {
@@ -441,8 +565,16 @@ impl Fetcher {
                 )
             }
         })?;
-        Ok(Fetched::Body(Body { bytes, validators }))
+        Ok(Streamed::Body(spool, validators))
     }
+}
+
+/// A spooled body read back into memory (bounded by the fetch's size cap).
+fn in_memory(url: &str, spool: Spool) -> Result<Vec<u8>, FetchError> {
+    spool.into_bytes().map_err(|e| FetchError::Broken {
+        url: redact(url),
+        detail: format!("cannot read the spooled body: {e}"),
+    })
 }
 
 fn header_text(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
@@ -476,34 +608,46 @@ fn jitter(base: Duration) -> Duration {
 
 const TOO_LARGE: &str = "too large";
 
-/// Unpacks a gzip file or the first file of a zip archive (by magic bytes),
-/// within `limit`; other bodies are returned as they are. (HTTP
-/// `Content-Encoding: gzip` is already undone by the client.)
-fn unpack(bytes: Vec<u8>, limit: u64) -> Result<Vec<u8>, String> {
-    let read_capped = |mut r: Box<dyn Read + '_>| -> Result<Vec<u8>, String> {
-        let mut out = Vec::new();
-        (&mut r)
-            .take(limit + 1)
-            .read_to_end(&mut out)
-            .map_err(|e| e.to_string())?;
-        if out.len() as u64 > limit {
-            return Err(TOO_LARGE.to_owned());
+/// Unpacks a gzip file or the first file of a zip archive (by magic bytes)
+/// into a new spool, streaming and within `limit`; other bodies are returned
+/// as they are. (HTTP `Content-Encoding: gzip` is already undone by the client.)
+fn unpack(mut spool: Spool, limit: u64, spool_above: u64) -> Result<Spool, String> {
+    let copy_capped = |mut r: Box<dyn Read + '_>| -> Result<Spool, String> {
+        let mut out = Spool::empty();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = r.read(&mut buf).map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Ok(out);
+            }
+            if out.len() + n as u64 > limit {
+                return Err(TOO_LARGE.to_owned());
+            }
+            out.push(&buf[..n], spool_above)
+                .map_err(|e| e.to_string())?;
         }
-        Ok(out)
     };
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        return read_capped(Box::new(flate2::read::MultiGzDecoder::new(
-            bytes.as_slice(),
-        )));
+    let head = spool.head().map_err(|e| e.to_string())?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        let reader = spool.into_reader().map_err(|e| e.to_string())?;
+        return copy_capped(Box::new(flate2::read::MultiGzDecoder::new(reader)));
     }
-    if bytes.starts_with(b"PK\x03\x04") {
-        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.as_slice()))
-            .map_err(|e| e.to_string())?;
+    if head.starts_with(b"PK\x03\x04") {
+        // Zip needs to seek: the archive reads from the spool's file or bytes.
+        let source: Box<dyn ReadSeek> = match spool.inner {
+            SpoolInner::Memory(bytes) => Box::new(std::io::Cursor::new(bytes)),
+            SpoolInner::File(file) => Box::new(file),
+        };
+        let mut archive = zip::ZipArchive::new(source).map_err(|e| e.to_string())?;
         let file = archive.by_index(0).map_err(|e| e.to_string())?;
-        return read_capped(Box::new(file));
+        return copy_capped(Box::new(file));
     }
-    Ok(bytes)
+    Ok(spool)
 }
+
+/// What a zip archive reads from.
+trait ReadSeek: Read + std::io::Seek {}
+impl<T: Read + std::io::Seek> ReadSeek for T {}
 
 #[cfg(test)]
 mod tests {
@@ -519,22 +663,55 @@ mod tests {
         assert_eq!(redact("not a url"), "<invalid URL>");
     }
 
+    fn spool_of(bytes: &[u8], spool_above: u64) -> Spool {
+        let mut s = Spool::empty();
+        for chunk in bytes.chunks(7) {
+            s.push(chunk, spool_above).unwrap();
+        }
+        s
+    }
+
+    fn unpacked(bytes: &[u8], limit: u64, spool_above: u64) -> Result<Vec<u8>, String> {
+        unpack(spool_of(bytes, spool_above), limit, spool_above).map(|s| s.into_bytes().unwrap())
+    }
+
     #[test]
     fn gzip_and_zip_bodies_unpack_within_the_cap() {
         use std::io::Write;
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(b"192.0.2.1\n").unwrap();
         let gz = gz.finish().unwrap();
-        assert_eq!(unpack(gz.clone(), 100).unwrap(), b"192.0.2.1\n");
-        assert_eq!(unpack(gz, 5).unwrap_err(), TOO_LARGE);
+        assert_eq!(unpacked(&gz, 100, 1 << 20).unwrap(), b"192.0.2.1\n");
+        assert_eq!(
+            unpacked(&gz, 100, 4).unwrap(),
+            b"192.0.2.1\n",
+            "from a spooled file"
+        );
+        assert_eq!(unpacked(&gz, 5, 1 << 20).unwrap_err(), TOO_LARGE);
         let mut zipped = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
         zipped
             .start_file("list.csv", zip::write::SimpleFileOptions::default())
             .unwrap();
         zipped.write_all(b"a,b\n").unwrap();
         let zipped = zipped.finish().unwrap().into_inner();
-        assert_eq!(unpack(zipped, 100).unwrap(), b"a,b\n");
-        assert!(unpack(b"PK\x03\x04garbage".to_vec(), 100).is_err());
-        assert_eq!(unpack(b"plain".to_vec(), 100).unwrap(), b"plain");
+        assert_eq!(unpacked(&zipped, 100, 1 << 20).unwrap(), b"a,b\n");
+        assert_eq!(
+            unpacked(&zipped, 100, 8).unwrap(),
+            b"a,b\n",
+            "from a spooled file"
+        );
+        assert!(unpacked(b"PK\x03\x04garbage", 100, 1 << 20).is_err());
+        assert_eq!(unpacked(b"plain", 100, 1 << 20).unwrap(), b"plain");
+    }
+
+    #[test]
+    fn large_bodies_go_to_disk_and_read_back_whole() {
+        let body: Vec<u8> = (0..10_000u32).flat_map(u32::to_le_bytes).collect();
+        let spooled = spool_of(&body, 1000);
+        assert!(spooled.on_disk());
+        assert_eq!(spooled.len(), body.len() as u64);
+        assert_eq!(spooled.into_bytes().unwrap(), body);
+        let small = spool_of(b"tiny", 1000);
+        assert!(!small.on_disk());
     }
 }

@@ -29,6 +29,8 @@ fn fast() -> FetchOptions {
         backoff: Duration::from_millis(10),
         max_retry_after: Duration::from_secs(2),
         per_host: 2,
+        // Tiny, so bodies in these tests also take the on-disk path.
+        spool_above: 64,
     }
 }
 

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use rexist_connectors::feed::{Entry, FeedFormat, read_feed};
-use rexist_connectors::http::{Fetched, Fetcher, Validators};
+use rexist_connectors::http::{Fetched, Fetcher, Spool, Streamed, Validators};
 use rexist_connectors::source::{Parser, ResolvedSource};
 use rexist_core::model::now;
 use rexist_core::{
@@ -182,11 +182,11 @@ pub async fn run_source(
         Parser::Nvd => return nvd_pull(&pull).await,
         _ => {}
     }
-    let body = match fetcher
-        .get(&config.url, &headers, validators.as_ref())
+    let (spool, fetched_validators) = match fetcher
+        .get_spooled(&config.url, &headers, validators.as_ref())
         .await
     {
-        Ok(Fetched::NotModified) => {
+        Ok(Streamed::NotModified) => {
             return finish(
                 store,
                 &run,
@@ -197,7 +197,7 @@ pub async fn run_source(
             )
             .await;
         }
-        Ok(Fetched::Body(body)) => body,
+        Ok(Streamed::Body(spool, validators)) => (spool, validators),
         Err(e) => {
             tracing::warn!(error = %e, "fetch failed");
             return finish(
@@ -211,14 +211,14 @@ pub async fn run_source(
             .await;
         }
     };
-    counts.fetched = body.bytes.len() as u64;
+    counts.fetched = spool.len();
     let seen_at = now();
     let failure = match &config.parser {
         Parser::Feed(format) => {
             store_feed(
                 store,
                 &source,
-                body.bytes,
+                spool,
                 format,
                 &config.labels,
                 seen_at,
@@ -226,7 +226,12 @@ pub async fn run_source(
             )
             .await
         }
-        parser => match parse_items(parser, &body.bytes) {
+        // Whole documents (XML, JSON): read back into memory, within the size cap.
+        parser => match spool
+            .into_bytes()
+            .map_err(|e| format!("cannot read the spooled body: {e}"))
+            .and_then(|bytes| parse_items(parser, &bytes))
+        {
             Ok((records, rejected)) => {
                 for r in rejected {
                     counts.reject(r.reason);
@@ -245,7 +250,7 @@ pub async fn run_source(
                 let unlisted = store.mark_unlisted(source.id, seen_at).await?;
                 counts.updated += unlisted;
             }
-            let cursor = serde_json::to_string(&body.validators).ok();
+            let cursor = serde_json::to_string(&fetched_validators).ok();
             finish(
                 store,
                 &run,
@@ -281,7 +286,7 @@ pub async fn run_source(
 async fn store_feed(
     store: &Arc<dyn Store>,
     source: &Source,
-    bytes: Vec<u8>,
+    spool: Spool,
     format: &FeedFormat,
     labels: &[String],
     seen_at: time::OffsetDateTime,
@@ -290,8 +295,16 @@ async fn store_feed(
     let (tx, mut rx) = mpsc::channel::<Parsed>(4);
     let format = format.clone();
     let labels = labels.to_vec();
-    let parser =
-        tokio::task::spawn_blocking(move || parse_batches(&bytes, &format, &labels, seen_at, &tx));
+    // The body is read from memory or its spool file as it is parsed: a
+    // large feed costs disk, not memory.
+    let parser = tokio::task::spawn_blocking(move || match spool.into_reader() {
+        Ok(reader) => parse_batches(reader, &format, &labels, seen_at, &tx),
+        Err(e) => {
+            let _ = tx.blocking_send(Parsed::Stopped(format!(
+                "cannot read the spooled body: {e}"
+            )));
+        }
+    });
     let mut upserts = Upserts::new(Arc::clone(store), source.clone());
     let mut failure: Option<String> = None;
     while let Some(parsed) = rx.recv().await {
@@ -894,7 +907,7 @@ async fn finish(
 
 /// Parses a fetched body into batches on a blocking thread.
 fn parse_batches(
-    bytes: &[u8],
+    input: impl std::io::Read,
     format: &FeedFormat,
     labels: &[String],
     seen_at: time::OffsetDateTime,
@@ -902,7 +915,7 @@ fn parse_batches(
 ) {
     let empty = || (Vec::with_capacity(BATCH), Vec::new(), 0u64);
     let (mut sightings, mut rejected, mut values) = empty();
-    let result = read_feed(bytes, format, |entry| {
+    let result = read_feed(input, format, |entry| {
         values += 1;
         match entry {
             Entry::Indicator { indicator, .. } => sightings.push(NewSighting {

@@ -35,6 +35,8 @@ fn fetcher() -> Fetcher {
         max_retry_after: Duration::from_secs(1),
         max_bytes: 1 << 20,
         per_host: 2,
+        // Tiny, so every run here also parses from a spooled file.
+        spool_above: 64,
     })
     .unwrap()
 }
