@@ -396,6 +396,27 @@ async fn settle(
         .await?)
 }
 
+/// Counts a page's rejections and records, and stores its items.
+async fn store_page(
+    pull: &Pull<'_>,
+    counts: &mut RunCounts,
+    records: Vec<ItemRecord>,
+    rejected: Vec<Rejected>,
+) -> Result<(), String> {
+    for r in rejected {
+        counts.reject(r.reason);
+    }
+    counts.parsed += records.len() as u64;
+    store_items(
+        pull.store,
+        pull.source,
+        records,
+        &pull.config.labels,
+        counts,
+    )
+    .await
+}
+
 /// Cursor of a MISP feed: the newest event timestamp fully stored.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct MispCursor {
@@ -411,10 +432,10 @@ async fn misp_feed(pull: &Pull<'_>) -> Result<Run, PipelineError> {
         store,
         fetcher,
         config,
-        source,
         run,
         headers,
         previous,
+        ..
     } = *pull;
     let base = config.url.trim_end_matches('/');
     let since = previous
@@ -493,13 +514,7 @@ async fn misp_feed(pull: &Pull<'_>) -> Result<Run, PipelineError> {
                 break;
             }
         };
-        for r in events.rejected {
-            counts.reject(r.reason);
-        }
-        counts.parsed += events.records.len() as u64;
-        if let Err(e) =
-            store_items(store, source, events.records, &config.labels, &mut counts).await
-        {
+        if let Err(e) = store_page(pull, &mut counts, events.records, events.rejected).await {
             failure = Some(e);
             break;
         }
@@ -535,10 +550,8 @@ const MISP_MAX_PAGES: usize = 10_000;
 /// recognised and store nothing).
 async fn misp_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
     let Pull {
-        store,
         fetcher,
         config,
-        source,
         headers,
         previous,
         ..
@@ -571,17 +584,11 @@ async fn misp_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
                 break;
             }
         };
-        for r in events.rejected {
-            counts.reject(r.reason);
-        }
-        counts.parsed += events.records.len() as u64;
         if let Some(ts) = events.max_timestamp {
             newest = newest.max(ts);
         }
         let short = events.event_count < config.page_size as usize;
-        if let Err(e) =
-            store_items(store, source, events.records, &config.labels, &mut counts).await
-        {
+        if let Err(e) = store_page(pull, &mut counts, events.records, events.rejected).await {
             failure = Some(e);
             break;
         }
@@ -631,10 +638,8 @@ fn nvd_date(t: time::OffsetDateTime) -> String {
 /// the last window only when every page was stored.
 async fn nvd_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
     let Pull {
-        store,
         fetcher,
         config,
-        source,
         headers,
         previous,
         ..
@@ -681,14 +686,8 @@ async fn nvd_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
                     break 'windows;
                 }
             };
-            for r in &page.rejected {
-                counts.reject(r.reason.clone());
-            }
-            counts.parsed += page.records.len() as u64;
             let next = page.next_start();
-            if let Err(e) =
-                store_items(store, source, page.records, &config.labels, &mut counts).await
-            {
+            if let Err(e) = store_page(pull, &mut counts, page.records, page.rejected).await {
                 failure = Some(e);
                 break 'windows;
             }
@@ -721,10 +720,8 @@ struct JvnCursor {
 /// between requests. The cursor moves only when every page was stored.
 async fn jvn_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
     let Pull {
-        store,
         fetcher,
         config,
-        source,
         headers,
         previous,
         ..
@@ -765,13 +762,8 @@ async fn jvn_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
                 break;
             }
         };
-        for r in &page.rejected {
-            counts.reject(r.reason.clone());
-        }
-        counts.parsed += page.records.len() as u64;
         let next = page.next_start();
-        if let Err(e) = store_items(store, source, page.records, &config.labels, &mut counts).await
-        {
+        if let Err(e) = store_page(pull, &mut counts, page.records, page.rejected).await {
             failure = Some(e);
             break;
         }
