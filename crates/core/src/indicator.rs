@@ -262,6 +262,22 @@ pub fn canonicalize(kind: IndicatorType, raw: &str) -> Result<String, InvalidInd
     }
 }
 
+/// Lower-case hex of `bytes`, the canonical form of digests.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    out
+}
+
+/// Lower-case hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
 fn looks_like_ipv4(s: &str) -> bool {
     s.split('.').count() == 4 && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
 }
@@ -270,7 +286,7 @@ fn looks_like_ipv4(s: &str) -> bool {
 pub const MAX_VALUE_LEN: usize = 8192;
 
 /// Cuts `s` to at most `max` bytes on a char boundary, for error messages.
-pub(crate) fn truncate(s: &str, max: usize) -> String {
+pub fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_owned();
     }
@@ -844,6 +860,15 @@ mod tests {
         let bad_ip = Indicator::detect("1.2.3.999").unwrap_err();
         assert!(bad_ip.reason().starts_with("invalid ipv4"), "{bad_ip}");
         assert_eq!(IndicatorType::detect("not an indicator"), None);
+    }
+
+    #[test]
+    fn hex_digests() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xab, 0xff]), "000fabff");
+        assert_eq!(
+            sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
     }
 
     #[test]

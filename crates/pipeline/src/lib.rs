@@ -498,7 +498,7 @@ async fn misp_feed(pull: &Pull<'_>) -> Result<Run, PipelineError> {
         };
         counts.fetched += body.len() as u64;
         if let Some(expected) = &entry.sha256 {
-            let actual = sha256_hex(&body);
+            let actual = rexist_core::indicator::sha256_hex(&body);
             if !actual.eq_ignore_ascii_case(expected) {
                 failure = Some(format!(
                     "event {}: sha256 {actual} does not match the manifest's {expected}",
@@ -779,17 +779,6 @@ async fn jvn_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
         serde_json::to_string(&JvnCursor { since: started }).ok(),
     )
     .await
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            use std::fmt::Write;
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 /// Items per store call: a news feed is one call, a large catalogue a few.

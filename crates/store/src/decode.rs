@@ -7,7 +7,6 @@ use rexist_core::{
     IndicatorId, IndicatorRecord, IndicatorStatus, IndicatorType, Item, ItemId, ItemKind, NewItem,
     Run, RunCounts, RunId, RunOutcome, Sighting, SightingId, Source, SourceHealth, SourceId, Tlp,
 };
-use sha2::{Digest, Sha256};
 
 use crate::{Result, StoreError};
 
@@ -268,25 +267,16 @@ pub(crate) fn relation_ends(
 
 /// Hash of an item's content, to tell changed items from unchanged ones.
 pub(crate) fn content_hash(item: &NewItem) -> String {
-    let bytes = serde_json::to_vec(item).unwrap_or_default();
-    let digest = Sha256::digest(&bytes);
-    digest.iter().fold(String::with_capacity(64), |mut s, b| {
-        use std::fmt::Write;
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    rexist_core::indicator::sha256_hex(&serde_json::to_vec(item).unwrap_or_default())
 }
 
 /// Opaque cursor of an indicator page: the last `(value, type)` seen.
 pub(crate) fn encode_cursor(value: &str, kind: IndicatorType) -> String {
-    let hex = value
-        .bytes()
-        .fold(String::with_capacity(value.len() * 2), |mut s, b| {
-            use std::fmt::Write;
-            let _ = write!(s, "{b:02x}");
-            s
-        });
-    format!("{}.{hex}", kind.as_str())
+    format!(
+        "{}.{}",
+        kind.as_str(),
+        rexist_core::indicator::hex(value.as_bytes())
+    )
 }
 
 /// The inverse of [`encode_cursor`].
