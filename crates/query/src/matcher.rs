@@ -26,6 +26,22 @@ pub struct Doc<'a> {
     pub tlp: &'a str,
 }
 
+impl<'a> Doc<'a> {
+    /// A text alone, as the body of an item with empty metadata (so field
+    /// filters never match): what `rexist hunt test` and tests evaluate.
+    pub fn body(text: &'a str) -> Self {
+        Self {
+            title: "",
+            body: text,
+            kind: "",
+            source: "",
+            tags: &[],
+            lang: None,
+            tlp: "",
+        }
+    }
+}
+
 /// A hunt that matched an item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hit {
@@ -181,16 +197,10 @@ impl HuntSet {
 /// filters never match); on a match, the terms that hit. Backs `rexist hunt test`.
 pub fn test(query: &Query, text: &str) -> Option<Vec<String>> {
     let set = HuntSet::new([(0, query.clone())]);
-    let doc = Doc {
-        title: "",
-        body: text,
-        kind: "",
-        source: "",
-        tags: &[],
-        lang: None,
-        tlp: "",
-    };
-    set.matches(&doc).into_iter().next().map(|h| h.terms)
+    set.matches(&Doc::body(text))
+        .into_iter()
+        .next()
+        .map(|h| h.terms)
 }
 
 fn compile(e: Expr, index: &mut HashMap<String, usize>, patterns: &mut Vec<String>) -> Node {

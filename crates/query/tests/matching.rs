@@ -162,15 +162,7 @@ fn many_hunts_match_like_each_alone() {
     );
     assert_eq!(set.len(), queries.len());
     for text in texts {
-        let d = Doc {
-            title: "",
-            body: text,
-            kind: "",
-            source: "",
-            tags: &[],
-            lang: None,
-            tlp: "",
-        };
+        let d = Doc::body(text);
         let all = set.matches(&d);
         let expected: Vec<Hit> = queries
             .iter()

@@ -14,15 +14,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(q) => {
             let single = test(&q, text);
             let set = HuntSet::new([(7, q)]);
-            let doc = Doc {
-                title: "",
-                body: text,
-                kind: "",
-                source: "",
-                tags: &[],
-                lang: None,
-                tlp: "",
-            };
+            let doc = Doc::body(text);
             let hits = set.matches(&doc);
             assert_eq!(single, hits.into_iter().next().map(|h| h.terms));
         }
