@@ -5,21 +5,11 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn fixture(rel: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures")
-        .join(rel);
-    assert!(
-        path.exists(),
-        "fixture {} missing: shared/ must sit beside the repository",
-        path.display()
-    );
-    path
-}
+use rexist_testkit::fixture;
 
 fn rexist(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rexist"))
