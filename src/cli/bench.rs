@@ -307,7 +307,7 @@ async fn feed(args: FeedArgs) -> Result<ExitCode> {
     let input =
         std::fs::File::open(&csv).with_context(|| format!("cannot open {}", csv.display()))?;
     let started = Instant::now();
-    let loaded = super::ingest::load(
+    let (loaded, _) = super::ingest::load(
         &store,
         &source,
         Box::new(input),

@@ -12,15 +12,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use rexist_connectors::feed::{Entry, FeedFormat, Layout, read_feed};
+use rexist_connectors::feed::{FeedFormat, Layout};
 use rexist_core::model::now;
-use rexist_core::{
-    Indicator, IndicatorType, NewSighting, RunCounts, RunOutcome, Source, SourceSpec, Tlp,
-};
-use rexist_pipeline::{BATCH, Upserts};
+use rexist_core::{IndicatorType, RunCounts, RunOutcome, Source, SourceSpec, Tlp};
+use rexist_pipeline::{Loaded, load_feed};
 use rexist_store::Store;
-use time::OffsetDateTime;
-use tokio::sync::mpsc;
 
 use super::say;
 use crate::config::Config;
@@ -70,13 +66,6 @@ pub async fn run(config: &Config, command: Command) -> Result<ExitCode> {
     }
 }
 
-/// One batch from the reader: parsed sightings and rejected lines.
-struct Batch {
-    sightings: Vec<NewSighting>,
-    rejected: Vec<(u64, String)>,
-    values: u64,
-}
-
 /// The feed layout named by `--column`: a 1-based number or a header name.
 fn layout_from_arg(column: Option<&str>) -> Result<Layout> {
     Ok(match column {
@@ -90,59 +79,6 @@ fn layout_from_arg(column: Option<&str>) -> Result<Layout> {
         }
         Some(name) => Layout::Header(name.to_owned()),
     })
-}
-
-/// Reads `input` and sends batches until the end or until the receiver is gone.
-#[allow(clippy::needless_pass_by_value)] // moved into a blocking task
-fn read_batches(
-    input: Box<dyn Read + Send>,
-    format: FeedFormat,
-    labels: Vec<String>,
-    bytes_read: Arc<AtomicU64>,
-    tx: mpsc::Sender<Result<Batch, String>>,
-) {
-    let seen_at = now();
-    let counted = CountingReader {
-        inner: input,
-        count: bytes_read,
-    };
-    let empty = || Batch {
-        sightings: Vec::with_capacity(BATCH),
-        rejected: Vec::new(),
-        values: 0,
-    };
-    let mut batch = empty();
-    let result = read_feed(counted, &format, |entry| {
-        batch.values += 1;
-        match entry {
-            Entry::Indicator { indicator, .. } => {
-                batch.sightings.push(sighting(indicator, seen_at, &labels));
-            }
-            Entry::Rejected { line, reason } => batch.rejected.push((line, reason)),
-        }
-        if batch.sightings.len() + batch.rejected.len() >= BATCH {
-            let full = std::mem::replace(&mut batch, empty());
-            return tx.blocking_send(Ok(full)).is_ok();
-        }
-        true
-    });
-    if let Err(e) = result {
-        if batch.values > 0 {
-            let _ = tx.blocking_send(Ok(std::mem::replace(&mut batch, empty())));
-        }
-        let _ = tx.blocking_send(Err(e.to_string()));
-        return;
-    }
-    if batch.values > 0 {
-        let _ = tx.blocking_send(Ok(batch));
-    }
-}
-
-fn sighting(indicator: Indicator, seen_at: OffsetDateTime, labels: &[String]) -> NewSighting {
-    NewSighting {
-        labels: labels.to_vec(),
-        ..NewSighting::new(indicator, seen_at)
-    }
 }
 
 /// Counts bytes read, for the progress bar.
@@ -222,12 +158,14 @@ async fn file(config: &Config, args: FileArgs) -> Result<ExitCode> {
         kind: args.kind,
     };
     let place = args.path.display().to_string();
-    let Loaded {
-        counts,
-        new_indicators,
-        failure,
+    let (
+        Loaded {
+            counts,
+            new_indicators,
+            failure,
+        },
         shown,
-    } = load(
+    ) = load(
         &store,
         &source,
         input,
@@ -254,21 +192,9 @@ async fn file(config: &Config, args: FileArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// What loading a list did.
-pub struct Loaded {
-    /// Counts of the load.
-    pub counts: RunCounts,
-    /// Indicators stored for the first time.
-    pub new_indicators: u64,
-    /// Why it stopped early, if it did (everything before is stored).
-    pub failure: Option<String>,
-    /// Rejected lines printed.
-    pub shown: usize,
-}
-
-/// Streams `input` through parse → canonicalise → batched upsert as
-/// sightings of `source`, on two threads; bad lines are counted and the
-/// first ones printed as `place:line: rejected: reason`.
+/// Streams `input` through the pipeline's one feed path as sightings of
+/// `source`, moving `progress` by bytes read and printing the first rejected
+/// lines as `place:line: rejected: reason`; also returns how many it printed.
 pub async fn load(
     store: &Arc<dyn Store>,
     source: &Source,
@@ -277,54 +203,31 @@ pub async fn load(
     labels: Vec<String>,
     progress: &ProgressBar,
     place: &str,
-) -> Loaded {
+) -> (Loaded, usize) {
     let bytes_read = Arc::new(AtomicU64::new(0));
-    let (tx, mut rx) = mpsc::channel(4);
-    let reader = {
-        let bytes = Arc::clone(&bytes_read);
-        tokio::task::spawn_blocking(move || read_batches(input, format, labels, bytes, tx))
+    let counted = CountingReader {
+        inner: input,
+        count: Arc::clone(&bytes_read),
     };
-    let mut counts = RunCounts::default();
-    let mut upserts = Upserts::new(Arc::clone(store), source.clone());
     let mut shown = 0usize;
-    let mut failure: Option<String> = None;
-    while let Some(batch) = rx.recv().await {
-        let batch = match batch {
-            Ok(b) => b,
-            Err(e) => {
-                failure = Some(e);
-                break;
-            }
-        };
-        counts.parsed += batch.values;
-        for (line, reason) in &batch.rejected {
+    let mut loaded = load_feed(
+        store,
+        source,
+        Box::new(counted),
+        format,
+        labels,
+        now(),
+        |line, reason| {
             if shown < SHOWN_REJECTIONS {
                 progress.suspend(|| eprintln!("{place}:{line}: rejected: {reason}"));
                 shown += 1;
             }
-            counts.reject(reason.clone());
-        }
-        if let Err(e) = upserts.push(batch.sightings).await {
-            failure = Some(format!("store failed: {e}"));
-            break;
-        }
-        progress.set_position(bytes_read.load(Ordering::Relaxed));
-    }
-    drop(rx);
-    let _ = reader.await;
-    if let Err(e) = upserts.finish().await {
-        failure.get_or_insert(format!("store failed: {e}"));
-    }
-    let stored = upserts.total();
-    counts.new = stored.new;
-    counts.unchanged = stored.unchanged;
-    counts.fetched = bytes_read.load(Ordering::Relaxed);
-    Loaded {
-        counts,
-        new_indicators: stored.new_indicators,
-        failure,
-        shown,
-    }
+        },
+        || progress.set_position(bytes_read.load(Ordering::Relaxed)),
+    )
+    .await;
+    loaded.counts.fetched = bytes_read.load(Ordering::Relaxed);
+    (loaded, shown)
 }
 
 fn print_summary(counts: &RunCounts, new_indicators: u64, shown: usize) {

@@ -126,7 +126,8 @@ pub async fn sync_sources(
 enum Parsed {
     Batch {
         sightings: Vec<NewSighting>,
-        rejected: Vec<String>,
+        /// Line and reason of each rejected value.
+        rejected: Vec<(u64, String)>,
         values: u64,
     },
     Stopped(String),
@@ -282,7 +283,75 @@ pub async fn run_source(
     }
 }
 
-/// Parses and stores a generic feed in batches; the reason it stopped early, if it did.
+/// What loading a feed did.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Values read, new and known sightings, rejections by reason.
+    pub counts: RunCounts,
+    /// Indicators stored for the first time.
+    pub new_indicators: u64,
+    /// Why it stopped early, if it did (everything before is stored).
+    pub failure: Option<String>,
+}
+
+/// Streams `input` through parse → canonicalise → batched upsert as
+/// sightings of `source`, the parser on a blocking thread and two batches
+/// in flight: the one path of configured feeds and `rexist ingest file`.
+/// `on_rejected` sees each rejected value's line and reason, `on_batch` runs
+/// after each batch is handed to the store (progress).
+#[allow(clippy::too_many_arguments)] // each is one knob of the one feed path
+pub async fn load_feed(
+    store: &Arc<dyn Store>,
+    source: &Source,
+    input: Box<dyn std::io::Read + Send>,
+    format: FeedFormat,
+    labels: Vec<String>,
+    seen_at: time::OffsetDateTime,
+    mut on_rejected: impl FnMut(u64, &str),
+    mut on_batch: impl FnMut(),
+) -> Loaded {
+    let (tx, mut rx) = mpsc::channel::<Parsed>(4);
+    let parser =
+        tokio::task::spawn_blocking(move || parse_batches(input, &format, &labels, seen_at, &tx));
+    let mut upserts = Upserts::new(Arc::clone(store), source.clone());
+    let mut loaded = Loaded::default();
+    while let Some(parsed) = rx.recv().await {
+        match parsed {
+            Parsed::Batch {
+                sightings,
+                rejected,
+                values,
+            } => {
+                loaded.counts.parsed += values;
+                for (line, reason) in rejected {
+                    on_rejected(line, &reason);
+                    loaded.counts.reject(reason);
+                }
+                if let Err(e) = upserts.push(sightings).await {
+                    loaded.failure = Some(format!("store failed: {e}"));
+                    break;
+                }
+                on_batch();
+            }
+            Parsed::Stopped(reason) => {
+                loaded.failure = Some(reason);
+                break;
+            }
+        }
+    }
+    drop(rx);
+    let _ = parser.await;
+    if let Err(e) = upserts.finish().await {
+        loaded.failure.get_or_insert(format!("store failed: {e}"));
+    }
+    let stored = upserts.total();
+    loaded.counts.new = stored.new;
+    loaded.counts.unchanged = stored.unchanged;
+    loaded.new_indicators = stored.new_indicators;
+    loaded
+}
+
+/// Parses and stores a fetched feed from its spool; the reason it stopped early, if it did.
 async fn store_feed(
     store: &Arc<dyn Store>,
     source: &Source,
@@ -292,52 +361,25 @@ async fn store_feed(
     seen_at: time::OffsetDateTime,
     counts: &mut RunCounts,
 ) -> Option<String> {
-    let (tx, mut rx) = mpsc::channel::<Parsed>(4);
-    let format = format.clone();
-    let labels = labels.to_vec();
-    // The body is read from memory or its spool file as it is parsed: a
-    // large feed costs disk, not memory.
-    let parser = tokio::task::spawn_blocking(move || match spool.into_reader() {
-        Ok(reader) => parse_batches(reader, &format, &labels, seen_at, &tx),
-        Err(e) => {
-            let _ = tx.blocking_send(Parsed::Stopped(format!(
-                "cannot read the spooled body: {e}"
-            )));
-        }
-    });
-    let mut upserts = Upserts::new(Arc::clone(store), source.clone());
-    let mut failure: Option<String> = None;
-    while let Some(parsed) = rx.recv().await {
-        match parsed {
-            Parsed::Batch {
-                sightings,
-                rejected,
-                values,
-            } => {
-                counts.parsed += values;
-                for reason in rejected {
-                    counts.reject(reason);
-                }
-                if let Err(e) = upserts.push(sightings).await {
-                    failure = Some(format!("store failed: {e}"));
-                    break;
-                }
-            }
-            Parsed::Stopped(reason) => {
-                failure = Some(reason);
-                break;
-            }
-        }
-    }
-    drop(rx);
-    let _ = parser.await;
-    if let Err(e) = upserts.finish().await {
-        failure.get_or_insert(format!("store failed: {e}"));
-    }
-    let stored = upserts.total();
-    counts.new += stored.new;
-    counts.unchanged += stored.unchanged;
-    failure
+    // Read from memory or the spool file as it is parsed: a large feed
+    // costs disk, not memory.
+    let input = match spool.into_reader() {
+        Ok(reader) => reader,
+        Err(e) => return Some(format!("cannot read the spooled body: {e}")),
+    };
+    let loaded = load_feed(
+        store,
+        source,
+        input,
+        format.clone(),
+        labels.to_vec(),
+        seen_at,
+        |_, _| {},
+        || {},
+    )
+    .await;
+    counts.add(&loaded.counts);
+    loaded.failure
 }
 
 /// Parses a body of an item kind into records and per-record rejections.
@@ -903,7 +945,7 @@ fn parse_batches(
                 labels: labels.to_vec(),
                 ..NewSighting::new(indicator, seen_at)
             }),
-            Entry::Rejected { reason, .. } => rejected.push(reason),
+            Entry::Rejected { line, reason } => rejected.push((line, reason)),
         }
         if sightings.len() + rejected.len() >= BATCH {
             let (s, r, v) = (
