@@ -101,6 +101,12 @@ pub mod kind {
     pub enum Sighting {}
     /// Queued jobs.
     pub enum Job {}
+    /// Hunts.
+    pub enum Hunt {}
+    /// Hunt hits.
+    pub enum Hit {}
+    /// Alerts in the outbox.
+    pub enum Alert {}
 }
 
 /// Identifies a source.
@@ -115,6 +121,12 @@ pub type IndicatorId = Id<kind::Indicator>;
 pub type SightingId = Id<kind::Sighting>;
 /// Identifies a job in the queue.
 pub type JobId = Id<kind::Job>;
+/// Identifies a hunt.
+pub type HuntId = Id<kind::Hunt>;
+/// Identifies a hit of a hunt.
+pub type HitId = Id<kind::Hit>;
+/// Identifies an alert in the outbox.
+pub type AlertId = Id<kind::Alert>;
 
 #[cfg(test)]
 mod tests {

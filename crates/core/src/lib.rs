@@ -8,13 +8,19 @@
 //! [`Item`]s, [`IndicatorRecord`]s and [`Sighting`]s.
 
 pub mod error;
+pub mod hunt;
 pub mod ids;
 pub mod indicator;
 pub mod model;
 pub mod tlp;
 
 pub use error::{InvalidIndicator, UnknownName};
-pub use ids::{Id, IndicatorId, ItemId, JobId, RunId, SightingId, SourceId};
+pub use hunt::{
+    Alert, AlertStatus, ChannelHealth, HitObject, Hunt, HuntHit, HuntKind, HuntSpec, NewHit,
+};
+pub use ids::{
+    AlertId, HitId, HuntId, Id, IndicatorId, ItemId, JobId, RunId, SightingId, SourceId,
+};
 pub use indicator::{Indicator, IndicatorType, canonicalize};
 pub use model::{
     IndicatorRecord, IndicatorStatus, Item, ItemKind, ItemRecord, Mention, NewItem, NewRelation,

@@ -29,7 +29,7 @@ pub fn from_unix_micros(us: i64) -> OffsetDateTime {
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-fn unknown(field: &'static str, value: &str, expected: &'static str) -> UnknownName {
+pub(crate) fn unknown(field: &'static str, value: &str, expected: &'static str) -> UnknownName {
     UnknownName {
         field,
         value: crate::indicator::truncate(value, 40),

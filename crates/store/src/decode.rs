@@ -4,8 +4,10 @@
 
 use rexist_core::model::from_unix_micros;
 use rexist_core::{
-    IndicatorId, IndicatorRecord, IndicatorStatus, IndicatorType, Item, ItemId, ItemKind, NewItem,
-    Run, RunCounts, RunId, RunOutcome, Sighting, SightingId, Source, SourceHealth, SourceId, Tlp,
+    Alert, AlertId, AlertStatus, ChannelHealth, HitId, HitObject, Hunt, HuntHit, HuntId, HuntKind,
+    HuntSpec, IndicatorId, IndicatorRecord, IndicatorStatus, IndicatorType, Item, ItemId, ItemKind,
+    NewItem, Run, RunCounts, RunId, RunOutcome, Sighting, SightingId, Source, SourceHealth,
+    SourceId, Tlp,
 };
 
 use crate::{Result, StoreError};
@@ -215,6 +217,158 @@ impl SightingRow {
             labels: strings(&self.labels)?,
             listed: self.listed,
         })
+    }
+}
+
+/// Columns of `hunts`, in the order [`HuntRow`] takes them.
+pub(crate) const HUNT_COLUMNS: &str = "id, name, kind, definition, enabled, channels, digest_secs, created_at, updated_at, last_digest_at";
+/// Columns of `hunt_hits`, in the order [`HitRow`] takes them.
+pub(crate) const HIT_COLUMNS: &str =
+    "id, hunt_id, object_kind, object_id, terms, retro, created_at, acked_at, acked_by";
+/// Columns of `alerts`, in the order [`AlertRow`] takes them.
+pub(crate) const ALERT_COLUMNS: &str = "id, hunt_id, channel, hits, total_hits, digest, status, attempts, next_attempt_at, last_error, created_at, sent_at";
+
+/// A `hunts` row.
+pub(crate) struct HuntRow {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub definition: String,
+    pub enabled: bool,
+    pub channels: String,
+    pub digest_secs: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_digest_at: Option<i64>,
+}
+
+impl HuntRow {
+    pub fn decode(self) -> Result<Hunt> {
+        Ok(Hunt {
+            id: HuntId::new(self.id),
+            spec: HuntSpec {
+                name: self.name,
+                kind: self
+                    .kind
+                    .parse::<HuntKind>()
+                    .map_err(|e| corrupt("hunt kind", e))?,
+                definition: self.definition,
+                enabled: self.enabled,
+                channels: strings(&self.channels)?,
+                digest_secs: self.digest_secs.and_then(|s| u64::try_from(s).ok()),
+            },
+            created_at: from_unix_micros(self.created_at),
+            updated_at: from_unix_micros(self.updated_at),
+            last_digest_at: self.last_digest_at.map(from_unix_micros),
+        })
+    }
+}
+
+/// A `hunt_hits` row.
+pub(crate) struct HitRow {
+    pub id: i64,
+    pub hunt_id: i64,
+    pub object_kind: String,
+    pub object_id: i64,
+    pub terms: String,
+    pub retro: bool,
+    pub created_at: i64,
+    pub acked_at: Option<i64>,
+    pub acked_by: Option<String>,
+}
+
+impl HitRow {
+    pub fn decode(self) -> Result<HuntHit> {
+        Ok(HuntHit {
+            id: HitId::new(self.id),
+            hunt_id: HuntId::new(self.hunt_id),
+            object: HitObject::from_parts(&self.object_kind, self.object_id)
+                .map_err(|e| corrupt("hit object", e))?,
+            terms: strings(&self.terms)?,
+            retro: self.retro,
+            created_at: from_unix_micros(self.created_at),
+            acked_at: self.acked_at.map(from_unix_micros),
+            acked_by: self.acked_by,
+        })
+    }
+}
+
+/// An `alerts` row.
+pub(crate) struct AlertRow {
+    pub id: i64,
+    pub hunt_id: i64,
+    pub channel: String,
+    pub hits: String,
+    pub total_hits: i64,
+    pub digest: bool,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+}
+
+impl AlertRow {
+    pub fn decode(self) -> Result<Alert> {
+        Ok(Alert {
+            id: AlertId::new(self.id),
+            hunt_id: HuntId::new(self.hunt_id),
+            channel: self.channel,
+            hits: serde_json::from_str(&self.hits).map_err(|e| corrupt("alert hits", e))?,
+            total_hits: u64::try_from(self.total_hits).unwrap_or(0),
+            digest: self.digest,
+            status: self
+                .status
+                .parse::<AlertStatus>()
+                .map_err(|e| corrupt("alert status", e))?,
+            attempts: u32::try_from(self.attempts).unwrap_or(u32::MAX),
+            next_attempt_at: from_unix_micros(self.next_attempt_at),
+            last_error: self.last_error,
+            created_at: from_unix_micros(self.created_at),
+            sent_at: self.sent_at.map(from_unix_micros),
+        })
+    }
+}
+
+/// A channel's health from its alert counts.
+pub(crate) fn channel_health(
+    channel: String,
+    pending: i64,
+    failed: i64,
+    sent: i64,
+    last_sent_at: Option<i64>,
+    last_error: Option<String>,
+) -> ChannelHealth {
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    ChannelHealth {
+        channel,
+        pending: count(pending),
+        failed: count(failed),
+        sent: count(sent),
+        last_sent_at: last_sent_at.map(from_unix_micros),
+        last_error,
+    }
+}
+
+/// A hunt's channels and digest period, as `record_hits` needs them.
+pub(crate) type AlertSettings = (Vec<String>, Option<u64>);
+
+/// How many hits a digest alert lists by id; it counts all of them.
+pub(crate) const DIGEST_LIST_CAP: usize = 50;
+
+/// Whether a hit of a hunt with these settings is announced on its own at
+/// insert (`true`), collected for a digest (`false`), or needs nothing
+/// (`None`: the hunt has no channels, so it counts as announced).
+pub(crate) fn announce_now(
+    channels: &[String],
+    digest_secs: Option<u64>,
+    retro: bool,
+) -> Option<bool> {
+    if channels.is_empty() {
+        None
+    } else {
+        Some(!retro && digest_secs.is_none())
     }
 }
 

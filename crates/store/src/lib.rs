@@ -31,13 +31,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rexist_core::{
-    IndicatorRecord, IndicatorType, Item, ItemId, JobId, Mention, NewItem, NewRelation,
+    Alert, AlertId, ChannelHealth, HitId, Hunt, HuntHit, HuntId, HuntSpec, IndicatorId,
+    IndicatorRecord, IndicatorType, Item, ItemId, JobId, Mention, NewHit, NewItem, NewRelation,
     NewSighting, Relation, Run, RunCounts, RunId, RunOutcome, Sighting, Source, SourceId,
     SourceSpec, UpsertSummary,
 };
 
 pub use error::{ErrorKind, StoreError};
-pub use types::{IndicatorQuery, ItemChange, ItemQuery, Job, NewJob, Page, StoreStats};
+pub use types::{
+    AlertQuery, HitQuery, IndicatorQuery, ItemChange, ItemQuery, Job, NewJob, Page, StoreStats,
+};
 
 /// Result of store operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -140,6 +143,66 @@ pub trait Store: Send + Sync {
     async fn relations_of(&self, indicator: rexist_core::IndicatorId) -> Result<Vec<Relation>>;
     /// Sightings of an indicator, most recent first.
     async fn sightings_of(&self, indicator: rexist_core::IndicatorId) -> Result<Vec<Sighting>>;
+
+    /// The indicator with this id.
+    async fn indicator_by_id(&self, id: IndicatorId) -> Result<Option<IndicatorRecord>>;
+
+    /// Creates a hunt; a stored hunt of the same name is a conflict.
+    async fn create_hunt(&self, spec: &HuntSpec) -> Result<Hunt>;
+    /// Replaces a hunt's settings; `None` if there is no such hunt.
+    async fn update_hunt(&self, id: HuntId, spec: &HuntSpec) -> Result<Option<Hunt>>;
+    /// Deletes a hunt with its hits and alerts; false if there was none.
+    async fn delete_hunt(&self, id: HuntId) -> Result<bool>;
+    /// The hunt with this id.
+    async fn hunt(&self, id: HuntId) -> Result<Option<Hunt>>;
+    /// The hunt with this name.
+    async fn hunt_by_name(&self, name: &str) -> Result<Option<Hunt>>;
+    /// All hunts, by name.
+    async fn list_hunts(&self) -> Result<Vec<Hunt>>;
+    /// A value that changes whenever a hunt is created, changed or deleted,
+    /// cheap enough to poll before every batch.
+    async fn hunts_revision(&self) -> Result<String>;
+
+    /// Records hits, once per hunt × object: a known pair is left alone.
+    /// Returns the new hits. In the same transaction, each new hit of a hunt
+    /// that alerts per hit gets one pending alert per channel of the hunt
+    /// (the outbox), so a hit is never stored without its alerts.
+    async fn record_hits(&self, hits: &[NewHit]) -> Result<Vec<HuntHit>>;
+    /// Hits matching a query, newest first.
+    async fn list_hits(&self, query: &HitQuery) -> Result<Page<HuntHit>>;
+    /// The hits with these ids, in id order.
+    async fn hits_by_id(&self, ids: &[HitId]) -> Result<Vec<HuntHit>>;
+    /// Acknowledges hits by id, or all unacknowledged hits of `hunt` (or of
+    /// every hunt) when `ids` is empty; returns how many changed.
+    async fn ack_hits(&self, ids: &[HitId], hunt: Option<HuntId>, by: &str) -> Result<u64>;
+    /// Queues one digest alert per channel of `hunt` covering its hits not
+    /// yet announced (retro-hunt hits when `retro`), marks them announced and
+    /// stamps the hunt's digest time; returns how many hits it covers.
+    async fn queue_digest(&self, hunt: HuntId, retro: bool) -> Result<u64>;
+
+    /// Hands the oldest due pending alert to one of `channels` to `worker`
+    /// for `lease`, or takes back one whose lease expired.
+    async fn lease_alert(
+        &self,
+        worker: &str,
+        channels: &[&str],
+        lease: Duration,
+    ) -> Result<Option<Alert>>;
+    /// Marks a leased alert delivered; false if the lease was lost.
+    async fn complete_alert(&self, id: AlertId, worker: &str) -> Result<bool>;
+    /// Records a failed attempt: pending again at `retry_in` from now, or
+    /// failed for good; false if the lease was lost.
+    async fn fail_alert(
+        &self,
+        id: AlertId,
+        worker: &str,
+        error: &str,
+        retry_in: Option<Duration>,
+    ) -> Result<bool>;
+    /// Alerts matching a query, newest first.
+    async fn list_alerts(&self, query: &AlertQuery) -> Result<Page<Alert>>;
+    /// Delivery health per channel that has alerts.
+    async fn channel_health(&self) -> Result<Vec<ChannelHealth>>;
 
     /// Counts for the home page and `/metrics`.
     async fn stats(&self) -> Result<StoreStats>;

@@ -1,6 +1,9 @@
 //! Query and result types of the store interface.
 
-use rexist_core::{IndicatorStatus, IndicatorType, ItemId, ItemKind, JobId, SourceId, Tlp};
+use rexist_core::{
+    AlertId, AlertStatus, HitId, HuntId, IndicatorStatus, IndicatorType, ItemId, ItemKind, JobId,
+    SourceId, Tlp,
+};
 use serde::Serialize;
 
 /// One page of results and the cursor of the next, if any.
@@ -133,4 +136,32 @@ pub struct Job {
     pub payload: String,
     /// How many times it has been leased, this time included.
     pub attempts: u32,
+}
+
+/// Filters for listing hunt hits, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HitQuery {
+    /// Only hits of this hunt.
+    pub hunt: Option<HuntId>,
+    /// Only acknowledged (`true`) or unacknowledged (`false`) hits.
+    pub acked: Option<bool>,
+    /// Cursor: only hits older than this one.
+    pub before: Option<HitId>,
+    /// Page size (capped at 1000).
+    pub limit: u32,
+}
+
+/// Filters for listing alerts, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertQuery {
+    /// Only alerts of this hunt.
+    pub hunt: Option<HuntId>,
+    /// Only alerts to this channel.
+    pub channel: Option<String>,
+    /// Only alerts in this state.
+    pub status: Option<AlertStatus>,
+    /// Cursor: only alerts older than this one.
+    pub before: Option<AlertId>,
+    /// Page size (capped at 1000).
+    pub limit: u32,
 }

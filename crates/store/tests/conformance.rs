@@ -12,12 +12,14 @@ use std::time::Duration;
 
 use rexist_core::model::now;
 use rexist_core::{
-    Indicator, IndicatorType, ItemKind, Mention, NewItem, NewRelation, NewSighting, RunCounts,
-    RunOutcome, Source, SourceSpec, Tlp,
+    AlertStatus, HitObject, HuntKind, HuntSpec, Indicator, IndicatorType, ItemKind, Mention,
+    NewHit, NewItem, NewRelation, NewSighting, RunCounts, RunOutcome, Source, SourceSpec, Tlp,
 };
 use rexist_store::postgres::PgStore;
 use rexist_store::sqlite::SqliteStore;
-use rexist_store::{IndicatorQuery, ItemChange, ItemQuery, NewJob, Store};
+use rexist_store::{
+    AlertQuery, ErrorKind, HitQuery, IndicatorQuery, ItemChange, ItemQuery, NewJob, Store,
+};
 use time::OffsetDateTime;
 
 /// A store under test and what keeps it alive (temp dir) or cleans it up (schema).
@@ -120,6 +122,11 @@ conformance!(
     relations_link_indicators_once,
     large_overlapping_batches_do_not_deadlock,
     snapshot_leavers_are_unlisted_not_deleted,
+    hunts_create_update_delete,
+    hits_are_stored_once_with_their_alerts,
+    digests_and_retro_hits_collect_later,
+    alert_outbox_leases_retries_and_fails,
+    hits_list_and_acknowledge,
 );
 
 fn spec(name: &str) -> SourceSpec {
@@ -1000,4 +1007,447 @@ async fn snapshot_leavers_are_unlisted_not_deleted(store: Arc<dyn Store>) {
     store.upsert_sightings(&s, &ips(2..3, now())).await.unwrap();
     let back = store.sightings_of(gone.id).await.unwrap();
     assert!(back.iter().all(|x| x.listed));
+}
+
+fn hunt_spec(name: &str, channels: &[&str], digest: Option<u64>) -> HuntSpec {
+    HuntSpec {
+        name: name.to_owned(),
+        kind: HuntKind::Query,
+        definition: "lockbit, \"black basta\"".to_owned(),
+        enabled: true,
+        channels: channels.iter().map(|c| (*c).to_owned()).collect(),
+        digest_secs: digest,
+    }
+}
+
+/// Stores `n` items and returns their ids.
+async fn some_items(store: &Arc<dyn Store>, n: usize) -> Vec<rexist_core::ItemId> {
+    let s = source(store, "news").await;
+    let items: Vec<NewItem> = (0..n)
+        .map(|i| item(&i.to_string(), &format!("story {i}"), "lockbit again"))
+        .collect();
+    store
+        .upsert_items(s.id, &items)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(ItemChange::id)
+        .collect()
+}
+
+fn hit(hunt: rexist_core::HuntId, item: rexist_core::ItemId, retro: bool) -> NewHit {
+    NewHit {
+        hunt,
+        object: HitObject::Item(item),
+        terms: vec!["lockbit".to_owned()],
+        retro,
+    }
+}
+
+async fn hunts_create_update_delete(store: Arc<dyn Store>) {
+    let rev0 = store.hunts_revision().await.unwrap();
+    let h = store
+        .create_hunt(&hunt_spec("ransom", &["soc"], None))
+        .await
+        .unwrap();
+    assert_eq!(h.spec.channels, vec!["soc".to_owned()]);
+    assert_eq!(h.spec.kind, HuntKind::Query);
+    let rev1 = store.hunts_revision().await.unwrap();
+    assert_ne!(rev0, rev1);
+    let dup = store
+        .create_hunt(&hunt_spec("ransom", &[], None))
+        .await
+        .unwrap_err();
+    assert_eq!(dup.kind(), ErrorKind::Conflict);
+    assert!(dup.to_string().contains("ransom"), "{dup}");
+
+    let mut spec = h.spec.clone();
+    spec.enabled = false;
+    spec.digest_secs = Some(3600);
+    let updated = store.update_hunt(h.id, &spec).await.unwrap().unwrap();
+    assert!(!updated.spec.enabled);
+    assert_eq!(updated.spec.digest_secs, Some(3600));
+    let rev2 = store.hunts_revision().await.unwrap();
+    assert_ne!(rev1, rev2, "an update changes the revision");
+    assert_eq!(
+        store.hunt_by_name("ransom").await.unwrap().unwrap().id,
+        h.id
+    );
+    assert_eq!(store.hunt(h.id).await.unwrap().unwrap().spec, spec);
+
+    let other = store
+        .create_hunt(&hunt_spec("other", &[], None))
+        .await
+        .unwrap();
+    let clash = store.update_hunt(other.id, &spec).await.unwrap_err();
+    assert_eq!(clash.kind(), ErrorKind::Conflict);
+    let names: Vec<String> = store
+        .list_hunts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| h.spec.name)
+        .collect();
+    assert_eq!(names, ["other", "ransom"]);
+
+    let items = some_items(&store, 1).await;
+    store
+        .record_hits(&[hit(other.id, items[0], false)])
+        .await
+        .unwrap();
+    assert!(store.delete_hunt(other.id).await.unwrap());
+    assert!(!store.delete_hunt(other.id).await.unwrap());
+    assert!(store.hunt(other.id).await.unwrap().is_none());
+    let left = store.list_hits(&HitQuery::default()).await.unwrap();
+    assert!(left.items.is_empty(), "hits go with their hunt");
+    assert_ne!(store.hunts_revision().await.unwrap(), rev2);
+}
+
+async fn hits_are_stored_once_with_their_alerts(store: Arc<dyn Store>) {
+    let items = some_items(&store, 3).await;
+    let loud = store
+        .create_hunt(&hunt_spec("loud", &["slack", "mail"], None))
+        .await
+        .unwrap();
+    let quiet = store
+        .create_hunt(&hunt_spec("quiet", &[], None))
+        .await
+        .unwrap();
+    let first = store
+        .record_hits(&[
+            hit(loud.id, items[0], false),
+            hit(loud.id, items[1], false),
+            hit(quiet.id, items[0], false),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 3);
+    assert_eq!(first[0].object, HitObject::Item(items[0]));
+    // the same pairs again, plus one new: only the new one is stored
+    let again = store
+        .record_hits(&[hit(loud.id, items[0], false), hit(loud.id, items[2], false)])
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].object, HitObject::Item(items[2]));
+
+    // one alert per hit per channel of the hunt; none for the quiet hunt
+    let alerts = store.list_alerts(&AlertQuery::default()).await.unwrap();
+    assert_eq!(alerts.items.len(), 6);
+    assert!(alerts.items.iter().all(|a| a.hunt_id == loud.id
+        && a.status == AlertStatus::Pending
+        && !a.digest
+        && a.hits.len() == 1
+        && a.total_hits == 1));
+    let slack = store
+        .list_alerts(&AlertQuery {
+            channel: Some("slack".to_owned()),
+            ..AlertQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(slack.items.len(), 3);
+    let by_id = store.hits_by_id(&[again[0].id, first[0].id]).await.unwrap();
+    assert_eq!(by_id.len(), 2);
+    assert!(by_id[0].id < by_id[1].id);
+
+    let unknown = store
+        .record_hits(&[hit(rexist_core::HuntId::new(9999), items[0], false)])
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.kind(), ErrorKind::NotFound);
+}
+
+async fn digests_and_retro_hits_collect_later(store: Arc<dyn Store>) {
+    let items = some_items(&store, 60).await;
+    let digest = store
+        .create_hunt(&hunt_spec("daily", &["slack"], Some(86_400)))
+        .await
+        .unwrap();
+    let hits: Vec<NewHit> = items.iter().map(|&i| hit(digest.id, i, false)).collect();
+    assert_eq!(store.record_hits(&hits).await.unwrap().len(), 60);
+    assert!(
+        store
+            .list_alerts(&AlertQuery::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "a digest hunt alerts only when its digest is queued"
+    );
+    assert_eq!(store.queue_digest(digest.id, false).await.unwrap(), 60);
+    let alerts = store
+        .list_alerts(&AlertQuery::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(alerts.len(), 1);
+    assert!(alerts[0].digest);
+    assert_eq!(alerts[0].total_hits, 60);
+    assert_eq!(alerts[0].hits.len(), 50, "the listed hits are capped");
+    assert!(
+        store
+            .hunt(digest.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_digest_at
+            .is_some()
+    );
+    // nothing new: no second digest
+    assert_eq!(store.queue_digest(digest.id, false).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .list_alerts(&AlertQuery::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+
+    // retro hits of an immediate hunt wait for the retro summary
+    let now_hunt = store
+        .create_hunt(&hunt_spec("now", &["slack"], None))
+        .await
+        .unwrap();
+    let retro: Vec<NewHit> = items[..5]
+        .iter()
+        .map(|&i| hit(now_hunt.id, i, true))
+        .collect();
+    let stored = store.record_hits(&retro).await.unwrap();
+    assert!(stored.iter().all(|h| h.retro));
+    assert_eq!(
+        store
+            .list_alerts(&AlertQuery::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    assert_eq!(store.queue_digest(now_hunt.id, false).await.unwrap(), 0);
+    assert_eq!(store.queue_digest(now_hunt.id, true).await.unwrap(), 5);
+    let alerts = store
+        .list_alerts(&AlertQuery {
+            hunt: Some(now_hunt.id),
+            ..AlertQuery::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].total_hits, 5);
+}
+
+async fn alert_outbox_leases_retries_and_fails(store: Arc<dyn Store>) {
+    let items = some_items(&store, 2).await;
+    let h = store
+        .create_hunt(&hunt_spec("h", &["hook"], None))
+        .await
+        .unwrap();
+    store
+        .record_hits(&[hit(h.id, items[0], false), hit(h.id, items[1], false)])
+        .await
+        .unwrap();
+    let lease = Duration::from_secs(60);
+    assert!(
+        store
+            .lease_alert("w1", &["other"], lease)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let a = store
+        .lease_alert("w1", &["hook"], lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.attempts, 1);
+    let b = store
+        .lease_alert("w2", &["hook"], lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(a.id, b.id, "a leased alert is not handed out twice");
+    assert!(
+        store
+            .lease_alert("w3", &["hook"], lease)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // a lost lease cannot complete
+    assert!(!store.complete_alert(a.id, "w2").await.unwrap());
+    assert!(store.complete_alert(a.id, "w1").await.unwrap());
+    assert!(!store.complete_alert(a.id, "w1").await.unwrap());
+
+    // retry later, then immediately due again
+    assert!(
+        store
+            .fail_alert(b.id, "w2", "HTTP 500", Some(Duration::from_secs(3600)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .lease_alert("w2", &["hook"], lease)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let health = store.channel_health().await.unwrap();
+    assert_eq!(health.len(), 1);
+    assert_eq!(health[0].channel, "hook");
+    assert_eq!(
+        (health[0].pending, health[0].sent, health[0].failed),
+        (1, 1, 0)
+    );
+    assert_eq!(health[0].last_error.as_deref(), Some("HTTP 500"));
+
+    // not under this worker's lease any more: nothing changes
+    assert!(!store.fail_alert(b.id, "w2", "x", None).await.unwrap());
+
+    // an expired lease is taken back by another worker; a permanent failure ends it
+    let h2 = store
+        .create_hunt(&hunt_spec("h2", &["hook2"], None))
+        .await
+        .unwrap();
+    store
+        .record_hits(&[hit(h2.id, items[0], false)])
+        .await
+        .unwrap();
+    let c = store
+        .lease_alert("w1", &["hook2"], Duration::ZERO)
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let c2 = store
+        .lease_alert("w2", &["hook2"], lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.id, c2.id);
+    assert_eq!(c2.attempts, 2);
+    assert!(
+        !store.complete_alert(c.id, "w1").await.unwrap(),
+        "the crashed worker lost it"
+    );
+    assert!(
+        store
+            .fail_alert(c.id, "w2", "HTTP 404", None)
+            .await
+            .unwrap()
+    );
+    let failed = store
+        .list_alerts(&AlertQuery {
+            status: Some(AlertStatus::Failed),
+            ..AlertQuery::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].last_error.as_deref(), Some("HTTP 404"));
+    let pending = store
+        .list_alerts(&AlertQuery {
+            status: Some(AlertStatus::Pending),
+            ..AlertQuery::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].id, b.id);
+}
+
+async fn hits_list_and_acknowledge(store: Arc<dyn Store>) {
+    let items = some_items(&store, 5).await;
+    let a = store.create_hunt(&hunt_spec("a", &[], None)).await.unwrap();
+    let b = store.create_hunt(&hunt_spec("b", &[], None)).await.unwrap();
+    let mut hits: Vec<NewHit> = items.iter().map(|&i| hit(a.id, i, false)).collect();
+    hits.push(hit(b.id, items[0], false));
+    let stored = store.record_hits(&hits).await.unwrap();
+
+    let page1 = store
+        .list_hits(&HitQuery {
+            hunt: Some(a.id),
+            limit: 3,
+            ..HitQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page1.items.len(), 3);
+    assert!(
+        page1.items.windows(2).all(|w| w[0].id > w[1].id),
+        "newest first"
+    );
+    let before = page1.next.as_deref().unwrap().parse().unwrap();
+    let page2 = store
+        .list_hits(&HitQuery {
+            hunt: Some(a.id),
+            limit: 3,
+            before: Some(before),
+            ..HitQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page2.items.len(), 2);
+    assert!(page2.next.is_none());
+
+    assert_eq!(
+        store
+            .ack_hits(&[stored[0].id], None, "alice")
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .ack_hits(&[stored[0].id], None, "alice")
+            .await
+            .unwrap(),
+        0
+    );
+    // an id of another hunt is not acknowledged under this hunt
+    assert_eq!(
+        store
+            .ack_hits(&[stored[5].id], Some(a.id), "bob")
+            .await
+            .unwrap(),
+        0
+    );
+    let unacked = |hunt| HitQuery {
+        hunt,
+        acked: Some(false),
+        ..HitQuery::default()
+    };
+    assert_eq!(
+        store
+            .list_hits(&unacked(Some(a.id)))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        4
+    );
+    assert_eq!(store.ack_hits(&[], Some(a.id), "bob").await.unwrap(), 4);
+    assert_eq!(
+        store.list_hits(&unacked(None)).await.unwrap().items.len(),
+        1
+    );
+    let acked = store
+        .list_hits(&HitQuery {
+            acked: Some(true),
+            ..HitQuery::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(acked.len(), 5);
+    let first = acked.iter().find(|h| h.id == stored[0].id).unwrap();
+    assert_eq!(first.acked_by.as_deref(), Some("alice"));
+    assert!(first.acked_at.is_some());
 }

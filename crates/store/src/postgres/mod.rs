@@ -6,6 +6,7 @@
 //! wait for each other instead of deadlocking. The job queue leases with
 //! `FOR UPDATE SKIP LOCKED`.
 
+mod hunts;
 mod rows;
 
 use std::collections::BTreeMap;
@@ -15,9 +16,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rexist_core::model::{now, unix_micros};
 use rexist_core::{
-    IndicatorId, IndicatorRecord, IndicatorType, Item, ItemId, JobId, Mention, NewItem,
-    NewRelation, NewSighting, Relation, Run, RunCounts, RunId, RunOutcome, Sighting, Source,
-    SourceId, SourceSpec, UpsertSummary,
+    Alert, AlertId, ChannelHealth, HitId, Hunt, HuntHit, HuntId, HuntSpec, IndicatorId,
+    IndicatorRecord, IndicatorType, Item, ItemId, JobId, Mention, NewHit, NewItem, NewRelation,
+    NewSighting, Relation, Run, RunCounts, RunId, RunOutcome, Sighting, Source, SourceId,
+    SourceSpec, UpsertSummary,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, Executor, Postgres, Row, Transaction};
@@ -30,8 +32,8 @@ use crate::error::redact_url;
 use crate::fts::{TextQuery, index_text};
 use crate::types::page_size;
 use crate::{
-    Backend, ErrorKind, IndicatorQuery, ItemChange, ItemQuery, Job, NewJob, Page, Result, Store,
-    StoreError, StoreStats, migrate,
+    AlertQuery, Backend, ErrorKind, HitQuery, IndicatorQuery, ItemChange, ItemQuery, Job, NewJob,
+    Page, Result, Store, StoreError, StoreStats, migrate,
 };
 use rows::{indicator_from_row, item_from_row, run_from_row, sighting_from_row, source_from_row};
 
@@ -852,6 +854,100 @@ impl Store for PgStore {
         .iter()
         .map(sighting_from_row)
         .collect()
+    }
+
+    async fn indicator_by_id(&self, id: IndicatorId) -> Result<Option<IndicatorRecord>> {
+        sqlx::query(&format!(
+            "SELECT {INDICATOR_COLUMNS} FROM indicators WHERE id = $1"
+        ))
+        .bind(id.get())
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(indicator_from_row)
+        .transpose()
+    }
+
+    async fn create_hunt(&self, spec: &HuntSpec) -> Result<Hunt> {
+        hunts::create_hunt(&self.pool, spec).await
+    }
+
+    async fn update_hunt(&self, id: HuntId, spec: &HuntSpec) -> Result<Option<Hunt>> {
+        hunts::update_hunt(&self.pool, id, spec).await
+    }
+
+    async fn delete_hunt(&self, id: HuntId) -> Result<bool> {
+        hunts::delete_hunt(&self.pool, id).await
+    }
+
+    async fn hunt(&self, id: HuntId) -> Result<Option<Hunt>> {
+        hunts::hunt_by_id(&self.pool, id).await
+    }
+
+    async fn hunt_by_name(&self, name: &str) -> Result<Option<Hunt>> {
+        hunts::hunt_by_name(&self.pool, name).await
+    }
+
+    async fn list_hunts(&self) -> Result<Vec<Hunt>> {
+        hunts::list_hunts(&self.pool).await
+    }
+
+    async fn hunts_revision(&self) -> Result<String> {
+        hunts::hunts_revision(&self.pool).await
+    }
+
+    async fn record_hits(&self, hits: &[NewHit]) -> Result<Vec<HuntHit>> {
+        if hits.is_empty() {
+            return Ok(Vec::new());
+        }
+        hunts::record_hits(&self.pool, hits).await
+    }
+
+    async fn list_hits(&self, query: &HitQuery) -> Result<Page<HuntHit>> {
+        hunts::list_hits(&self.pool, query).await
+    }
+
+    async fn hits_by_id(&self, ids: &[HitId]) -> Result<Vec<HuntHit>> {
+        hunts::hits_by_id(&self.pool, ids).await
+    }
+
+    async fn ack_hits(&self, ids: &[HitId], hunt: Option<HuntId>, by: &str) -> Result<u64> {
+        hunts::ack_hits(&self.pool, ids, hunt, by).await
+    }
+
+    async fn queue_digest(&self, hunt: HuntId, retro: bool) -> Result<u64> {
+        hunts::queue_digest(&self.pool, hunt, retro).await
+    }
+
+    async fn lease_alert(
+        &self,
+        worker: &str,
+        channels: &[&str],
+        lease: Duration,
+    ) -> Result<Option<Alert>> {
+        hunts::lease_alert(&self.pool, worker, channels, lease).await
+    }
+
+    async fn complete_alert(&self, id: AlertId, worker: &str) -> Result<bool> {
+        hunts::complete_alert(&self.pool, id, worker).await
+    }
+
+    async fn fail_alert(
+        &self,
+        id: AlertId,
+        worker: &str,
+        error: &str,
+        retry_in: Option<Duration>,
+    ) -> Result<bool> {
+        hunts::fail_alert(&self.pool, id, worker, error, retry_in).await
+    }
+
+    async fn list_alerts(&self, query: &AlertQuery) -> Result<Page<Alert>> {
+        hunts::list_alerts(&self.pool, query).await
+    }
+
+    async fn channel_health(&self) -> Result<Vec<ChannelHealth>> {
+        hunts::channel_health(&self.pool).await
     }
 
     async fn stats(&self) -> Result<StoreStats> {

@@ -5,6 +5,7 @@
 //! `SQLITE_BUSY`); reads use a small pool of their own connections, which WAL
 //! lets run beside the writer. All calls run on tokio's blocking pool.
 
+mod hunts;
 mod rows;
 
 use std::path::{Path, PathBuf};
@@ -14,9 +15,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rexist_core::model::{now, unix_micros};
 use rexist_core::{
-    IndicatorId, IndicatorRecord, IndicatorType, Item, ItemId, JobId, Mention, NewItem,
-    NewRelation, NewSighting, Relation, Run, RunCounts, RunId, RunOutcome, Sighting, Source,
-    SourceId, SourceSpec, UpsertSummary,
+    Alert, AlertId, ChannelHealth, HitId, Hunt, HuntHit, HuntId, HuntSpec, IndicatorId,
+    IndicatorRecord, IndicatorType, Item, ItemId, JobId, Mention, NewHit, NewItem, NewRelation,
+    NewSighting, Relation, Run, RunCounts, RunId, RunOutcome, Sighting, Source, SourceId,
+    SourceSpec, UpsertSummary,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
@@ -24,8 +26,8 @@ use crate::decode::{RELATION_COLUMNS, RelationRow, json, micros, relation_ends};
 use crate::fts::{TextQuery, index_text};
 use crate::types::page_size;
 use crate::{
-    Backend, IndicatorQuery, ItemChange, ItemQuery, Job, NewJob, Page, Result, Store, StoreError,
-    StoreStats, migrate,
+    AlertQuery, Backend, HitQuery, IndicatorQuery, ItemChange, ItemQuery, Job, NewJob, Page,
+    Result, Store, StoreError, StoreStats, migrate,
 };
 use rows::{
     INDICATOR_COLUMNS, ITEM_COLUMNS, RUN_COLUMNS, SIGHTING_COLUMNS, SOURCE_COLUMNS, content_hash,
@@ -768,6 +770,125 @@ impl Store for SqliteStore {
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
+    }
+
+    async fn indicator_by_id(&self, id: IndicatorId) -> Result<Option<IndicatorRecord>> {
+        self.read(move |conn| {
+            let sql = format!("SELECT {INDICATOR_COLUMNS} FROM indicators WHERE id = ?1");
+            Ok(conn
+                .query_row(&sql, params![id.get()], indicator_from_row)
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn create_hunt(&self, spec: &HuntSpec) -> Result<Hunt> {
+        let spec = spec.clone();
+        self.write(move |conn| hunts::create_hunt(conn, &spec))
+            .await
+    }
+
+    async fn update_hunt(&self, id: HuntId, spec: &HuntSpec) -> Result<Option<Hunt>> {
+        let spec = spec.clone();
+        self.write(move |conn| hunts::update_hunt(conn, id, &spec))
+            .await
+    }
+
+    async fn delete_hunt(&self, id: HuntId) -> Result<bool> {
+        self.write(move |conn| hunts::delete_hunt(conn, id)).await
+    }
+
+    async fn hunt(&self, id: HuntId) -> Result<Option<Hunt>> {
+        self.read(move |conn| hunts::hunt_where(conn, "id = ?1", &id.get()))
+            .await
+    }
+
+    async fn hunt_by_name(&self, name: &str) -> Result<Option<Hunt>> {
+        let name = name.to_owned();
+        self.read(move |conn| hunts::hunt_where(conn, "name = ?1", &name))
+            .await
+    }
+
+    async fn list_hunts(&self) -> Result<Vec<Hunt>> {
+        self.read(hunts::list_hunts).await
+    }
+
+    async fn hunts_revision(&self) -> Result<String> {
+        self.read(hunts::hunts_revision).await
+    }
+
+    async fn record_hits(&self, hits: &[NewHit]) -> Result<Vec<HuntHit>> {
+        if hits.is_empty() {
+            return Ok(Vec::new());
+        }
+        let hits = hits.to_vec();
+        self.write(move |conn| hunts::record_hits(conn, &hits))
+            .await
+    }
+
+    async fn list_hits(&self, query: &HitQuery) -> Result<Page<HuntHit>> {
+        let q = query.clone();
+        self.read(move |conn| hunts::list_hits(conn, &q)).await
+    }
+
+    async fn hits_by_id(&self, ids: &[HitId]) -> Result<Vec<HuntHit>> {
+        let ids = ids.to_vec();
+        self.read(move |conn| hunts::hits_by_id(conn, &ids)).await
+    }
+
+    async fn ack_hits(&self, ids: &[HitId], hunt: Option<HuntId>, by: &str) -> Result<u64> {
+        let ids = ids.to_vec();
+        let by = by.to_owned();
+        self.write(move |conn| hunts::ack_hits(conn, &ids, hunt, &by))
+            .await
+    }
+
+    async fn queue_digest(&self, hunt: HuntId, retro: bool) -> Result<u64> {
+        self.write(move |conn| hunts::queue_digest(conn, hunt, retro))
+            .await
+    }
+
+    async fn lease_alert(
+        &self,
+        worker: &str,
+        channels: &[&str],
+        lease: Duration,
+    ) -> Result<Option<Alert>> {
+        let worker = worker.to_owned();
+        let channels: Vec<String> = channels.iter().map(|c| (*c).to_owned()).collect();
+        self.write(move |conn| {
+            let refs: Vec<&str> = channels.iter().map(String::as_str).collect();
+            hunts::lease_alert(conn, &worker, &refs, lease)
+        })
+        .await
+    }
+
+    async fn complete_alert(&self, id: AlertId, worker: &str) -> Result<bool> {
+        let worker = worker.to_owned();
+        self.write(move |conn| hunts::complete_alert(conn, id, &worker))
+            .await
+    }
+
+    async fn fail_alert(
+        &self,
+        id: AlertId,
+        worker: &str,
+        error: &str,
+        retry_in: Option<Duration>,
+    ) -> Result<bool> {
+        let worker = worker.to_owned();
+        let error = error.to_owned();
+        self.write(move |conn| hunts::fail_alert(conn, id, &worker, &error, retry_in))
+            .await
+    }
+
+    async fn list_alerts(&self, query: &AlertQuery) -> Result<Page<Alert>> {
+        let q = query.clone();
+        self.read(move |conn| hunts::list_alerts(conn, &q)).await
+    }
+
+    async fn channel_health(&self) -> Result<Vec<ChannelHealth>> {
+        self.read(hunts::channel_health).await
     }
 
     async fn stats(&self) -> Result<StoreStats> {
