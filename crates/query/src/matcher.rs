@@ -6,6 +6,7 @@ use aho_corasick::AhoCorasick;
 
 use crate::ast::{Expr, Field, Query};
 use crate::normalize::{boundary_checks, boundary_ok, contains_term, normalize};
+use crate::prefilter::regex_gates;
 
 /// The parts of an item a hunt looks at. Text fields are normalised by the matcher.
 #[derive(Debug, Clone, Copy)]
@@ -58,9 +59,17 @@ enum Node {
     Or(Vec<Node>),
     And(Vec<Node>),
     Not(Box<Node>),
-    Term { pattern: usize, label: String },
+    Term {
+        pattern: usize,
+        label: String,
+    },
     Field(Field, String),
-    Regex(Box<regex::Regex>),
+    Regex {
+        re: Box<regex::Regex>,
+        label: String,
+        /// Patterns one of which every match starts with; `None`: no prefilter, always run.
+        gate: Option<Vec<usize>>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -70,18 +79,20 @@ struct Hunt {
 }
 
 /// Many hunts compiled together: one Aho-Corasick automaton over every hunt's
-/// (normalised, deduplicated) literal terms.
+/// (normalised, deduplicated) literal terms and regex prefix literals.
 ///
 /// [`matches`](Self::matches) normalises the item text once, scans it once, and evaluates
-/// the boolean tree only of hunts that had a term hit or can match without one
-/// (regex-, filter- or exclusion-only hunts).
+/// the boolean tree only of hunts that had a term or regex-prefix hit or can match without
+/// one (filter- or exclusion-only hunts, regexes without a known literal prefix).
 #[derive(Debug, Clone)]
 pub struct HuntSet {
     /// `None` when there are no patterns or the automaton could not be built
     /// (then patterns are scanned one by one).
     automaton: Option<AhoCorasick>,
+    /// Texts of the automaton's patterns: hunt terms and regex gates.
     patterns: Vec<String>,
-    /// Per pattern: word-boundary checks at (start, end).
+    /// Per pattern: word-boundary checks at (start, end). A regex gate and a term of the
+    /// same text are one pattern only when the term needs no checks either.
     checks: Vec<(bool, bool)>,
     hunts: Vec<Hunt>,
     /// pattern index → hunts using it.
@@ -93,13 +104,17 @@ pub struct HuntSet {
 impl HuntSet {
     /// Compile hunts, each with its id.
     pub fn new(hunts: impl IntoIterator<Item = (u64, Query)>) -> Self {
-        let mut index: HashMap<String, usize> = HashMap::new();
-        let mut patterns = Vec::new();
+        let mut table = PatternTable::default();
         let mut compiled = Vec::new();
         for (id, q) in hunts {
-            let node = compile(q.expr, &mut index, &mut patterns);
+            let node = table.compile(q.expr);
             compiled.push(Hunt { id, node });
         }
+        let PatternTable {
+            texts: patterns,
+            checks,
+            ..
+        } = table;
         let mut by_pattern = vec![Vec::new(); patterns.len()];
         let mut always = Vec::new();
         for (h, hunt) in compiled.iter().enumerate() {
@@ -120,7 +135,6 @@ impl HuntSet {
         } else {
             AhoCorasick::new(&patterns).ok()
         };
-        let checks = patterns.iter().map(|p| boundary_checks(p)).collect();
         Self {
             automaton,
             patterns,
@@ -156,7 +170,11 @@ impl HuntSet {
             }
             None => {
                 for (p, pat) in self.patterns.iter().enumerate() {
-                    hit[p] = contains_term(&text, pat);
+                    hit[p] = if self.checks[p] == (false, false) {
+                        text.contains(pat.as_str())
+                    } else {
+                        contains_term(&text, pat)
+                    };
                 }
             }
         }
@@ -191,6 +209,12 @@ impl HuntSet {
             })
             .collect()
     }
+
+    /// Number of hunts evaluated on every item, whatever its text.
+    #[cfg(test)]
+    pub(crate) fn always_len(&self) -> usize {
+        self.always.len()
+    }
 }
 
 /// Whether `text` matches `query` (as the body of an item with empty metadata, so field
@@ -203,37 +227,60 @@ pub fn test(query: &Query, text: &str) -> Option<Vec<String>> {
         .map(|h| h.terms)
 }
 
-fn compile(e: Expr, index: &mut HashMap<String, usize>, patterns: &mut Vec<String>) -> Node {
-    match e {
-        Expr::Or(xs) => Node::Or(
-            xs.into_iter()
-                .map(|x| compile(x, index, patterns))
-                .collect(),
-        ),
-        Expr::And(xs) => Node::And(
-            xs.into_iter()
-                .map(|x| compile(x, index, patterns))
-                .collect(),
-        ),
-        Expr::Not(x) => Node::Not(Box::new(compile(*x, index, patterns))),
-        Expr::Term(t) => {
-            let label = t.to_string();
-            let pattern = *index.entry(t.text.clone()).or_insert_with(|| {
-                patterns.push(t.text);
-                patterns.len() - 1
-            });
-            Node::Term { pattern, label }
+/// The shared pattern table, filled while compiling hunts.
+#[derive(Default)]
+struct PatternTable {
+    /// (text, boundary checks) → pattern index.
+    index: HashMap<(String, (bool, bool)), usize>,
+    texts: Vec<String>,
+    checks: Vec<(bool, bool)>,
+}
+
+impl PatternTable {
+    fn intern(&mut self, text: String, checks: (bool, bool)) -> usize {
+        let next = self.texts.len();
+        *self
+            .index
+            .entry((text, checks))
+            .or_insert_with_key(|(text, _)| {
+                self.texts.push(text.clone());
+                self.checks.push(checks);
+                next
+            })
+    }
+
+    fn compile(&mut self, e: Expr) -> Node {
+        match e {
+            Expr::Or(xs) => Node::Or(xs.into_iter().map(|x| self.compile(x)).collect()),
+            Expr::And(xs) => Node::And(xs.into_iter().map(|x| self.compile(x)).collect()),
+            Expr::Not(x) => Node::Not(Box::new(self.compile(*x))),
+            Expr::Term(t) => {
+                let label = t.to_string();
+                let checks = boundary_checks(&t.text);
+                let pattern = self.intern(t.text, checks);
+                Node::Term { pattern, label }
+            }
+            Expr::Field(f, v) => Node::Field(f, v),
+            Expr::Regex(re) => {
+                // A gate only needs to be present, wherever: no boundary checks.
+                let gate = regex_gates(&re).map(|gates| {
+                    gates
+                        .into_iter()
+                        .map(|g| self.intern(g, (false, false)))
+                        .collect()
+                });
+                let label = format!("/{}/", re.as_str());
+                Node::Regex { re, label, gate }
+            }
         }
-        Expr::Field(f, v) => Node::Field(f, v),
-        Expr::Regex(r) => Node::Regex(r),
     }
 }
 
-/// True when the node can only be true if one of its literal terms hit.
+/// True when the node can only be true if one of its literal terms or regex gates hit.
 fn requires_term(n: &Node) -> bool {
     match n {
-        Node::Term { .. } => true,
-        Node::Field(..) | Node::Regex(_) | Node::Not(_) => false,
+        Node::Term { .. } | Node::Regex { gate: Some(_), .. } => true,
+        Node::Field(..) | Node::Regex { gate: None, .. } | Node::Not(_) => false,
         Node::And(xs) => xs.iter().any(requires_term),
         Node::Or(xs) => xs.iter().all(requires_term),
     }
@@ -244,7 +291,8 @@ fn collect_patterns(n: &Node, out: &mut Vec<usize>) {
         Node::Term { pattern, .. } => out.push(*pattern),
         Node::Or(xs) | Node::And(xs) => xs.iter().for_each(|x| collect_patterns(x, out)),
         Node::Not(x) => collect_patterns(x, out),
-        Node::Field(..) | Node::Regex(_) => {}
+        Node::Regex { gate, .. } => out.extend(gate.iter().flatten()),
+        Node::Field(..) => {}
     }
 }
 
@@ -298,8 +346,15 @@ impl Ctx<'_> {
             Node::Not(x) => !self.eval(x),
             Node::Term { pattern, .. } => self.hit[*pattern],
             Node::Field(f, v) => self.meta.field(*f, v),
-            Node::Regex(r) => r.is_match(self.text),
+            Node::Regex { re, gate, .. } => {
+                self.gate_open(gate.as_deref()) && re.is_match(self.text)
+            }
         }
+    }
+
+    /// Whether a regex with this gate may match: no gate, or one of its literals was found.
+    fn gate_open(&self, gate: Option<&[usize]>) -> bool {
+        gate.is_none_or(|g| g.iter().any(|&p| self.hit[p]))
     }
 
     fn collect_hits(&self, n: &Node, negated: bool, out: &mut Vec<String>) {
@@ -315,13 +370,75 @@ impl Ctx<'_> {
                     out.push(label.clone());
                 }
             }
-            Node::Regex(r) => {
-                let label = format!("/{}/", r.as_str());
-                if !negated && !out.contains(&label) && r.is_match(self.text) {
-                    out.push(label);
+            Node::Regex { re, label, gate } => {
+                if !negated
+                    && !out.contains(label)
+                    && self.gate_open(gate.as_deref())
+                    && re.is_match(self.text)
+                {
+                    out.push(label.clone());
                 }
             }
             Node::Field(..) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse;
+
+    fn set(queries: &[&str]) -> HuntSet {
+        HuntSet::new(
+            queries
+                .iter()
+                .zip(0u64..)
+                .map(|(q, id)| (id, parse(q).expect("test query parses"))),
+        )
+    }
+
+    fn hunts(set: &HuntSet, text: &str) -> Vec<u64> {
+        set.matches(&Doc::body(text))
+            .into_iter()
+            .map(|h| h.hunt)
+            .collect()
+    }
+
+    #[test]
+    fn regex_with_literal_prefix_is_gated() {
+        let s = set(&["/lockbit[0-9]/", "/(foo|bar)baz/, apt29", "/ab+c/ -test"]);
+        assert_eq!(s.always_len(), 0);
+        assert_eq!(hunts(&s, "LockBit3 and FOOBAZ"), [0, 1]);
+        assert_eq!(hunts(&s, "abbbc"), [2]);
+        assert_eq!(hunts(&s, "abbbc test"), Vec::<u64>::new());
+        assert_eq!(hunts(&s, "lockbit apt29"), [1]);
+    }
+
+    #[test]
+    fn regex_without_literal_prefix_runs_always() {
+        let s = set(&[r"/\w+ing/", "/lockbit/, -x", "/.?b/"]);
+        assert_eq!(s.always_len(), 3);
+        assert_eq!(hunts(&s, "phishing"), [0, 1]);
+        assert!(hunts(&s, "x").is_empty());
+    }
+
+    #[test]
+    fn gate_and_term_of_same_text_keep_their_boundary_rules() {
+        // `ab` the term needs word boundaries; `ab` the gate of /ab+c/ does not.
+        let s = set(&["ab", "/ab+c/", "/ab/"]);
+        assert_eq!(hunts(&s, "xabbc"), [1, 2]);
+        assert_eq!(hunts(&s, "an ab here"), [0, 2]);
+        let hits = s.matches(&Doc::body("xabc ab"));
+        assert_eq!(hits.len(), 3);
+        assert_eq!(hits[1].terms, ["/ab+c/"]);
+    }
+
+    #[test]
+    fn excluded_gated_regex_is_still_negated() {
+        let s = set(&["apt -/lock.it/", "-/foo/"]);
+        assert_eq!(s.always_len(), 1);
+        assert_eq!(hunts(&s, "apt"), [0, 1]);
+        assert_eq!(hunts(&s, "apt lockbit foo"), Vec::<u64>::new());
     }
 }

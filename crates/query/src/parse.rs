@@ -10,7 +10,7 @@ pub const MAX_QUERY_LEN: usize = 8 * 1024;
 /// Longest accepted `/regex/` source, in bytes.
 pub const MAX_REGEX_LEN: usize = 1024;
 /// Compiled size limit for one regex, in bytes.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
+pub(crate) const REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// Deepest accepted nesting of parentheses.
 const MAX_DEPTH: usize = 32;
 
@@ -265,7 +265,7 @@ impl Parser<'_> {
 }
 
 /// One short line from a regex error.
-fn regex_message(e: &regex::Error) -> String {
+pub(crate) fn regex_message(e: &regex::Error) -> String {
     let detail = match e {
         regex::Error::CompiledTooBig(_) => "too large".to_owned(),
         other => other
