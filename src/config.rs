@@ -41,6 +41,62 @@ pub struct Config {
     /// `[[source]]` tables: feeds, catalogue overrides.
     #[serde(default, rename = "source")]
     pub sources: Vec<rexist_connectors::source::SourceConfig>,
+    /// `[[channel]]` tables: where hunt alerts go (docs/notifiers.md).
+    #[serde(default, rename = "channel")]
+    pub channels: Vec<rexist_notify::ChannelConfig>,
+    /// Alert delivery settings.
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+}
+
+/// `[alerts]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Base URL of this rexist as users reach it, for links in alerts
+    /// (`https://rexist.example.org`); no links when unset.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// First retry delay of a failed delivery, doubled per attempt (`10s`, `1m`).
+    #[serde(default = "default_retry_base")]
+    pub retry_base: String,
+    /// Longest retry delay.
+    #[serde(default = "default_retry_max")]
+    pub retry_max: String,
+    /// Attempts before an alert is given up as failed.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// How often the outbox is checked for due alerts and digests.
+    #[serde(default = "default_poll")]
+    pub poll: String,
+}
+
+fn default_retry_base() -> String {
+    "10s".to_owned()
+}
+
+fn default_retry_max() -> String {
+    "1h".to_owned()
+}
+
+fn default_max_attempts() -> u32 {
+    12
+}
+
+fn default_poll() -> String {
+    "2s".to_owned()
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            retry_base: default_retry_base(),
+            retry_max: default_retry_max(),
+            max_attempts: default_max_attempts(),
+            poll: default_poll(),
+        }
+    }
 }
 
 fn default_true() -> bool {
@@ -128,6 +184,8 @@ impl Default for Config {
             log: LogConfig::default(),
             default_sources: true,
             sources: Vec::new(),
+            channels: Vec::new(),
+            alerts: AlertsConfig::default(),
         }
     }
 }
@@ -255,6 +313,43 @@ impl Config {
             }
         }
         Ok(out)
+    }
+
+    /// The `[[channel]]` tables, built: secrets read, templates compiled.
+    pub fn channels(&self) -> Result<Vec<rexist_notify::Channel>> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut out = Vec::new();
+        for table in &self.channels {
+            if !seen.insert(table.name.clone()) {
+                bail!(
+                    "channel {:?}: name is used by two [[channel]] tables",
+                    table.name
+                );
+            }
+            out.push(rexist_notify::Channel::from_config(table)?);
+        }
+        Ok(out)
+    }
+
+    /// Dispatcher settings from `[alerts]`.
+    pub fn dispatch_options(&self) -> Result<rexist_pipeline::alerts::DispatchOptions> {
+        let a = &self.alerts;
+        let duration = |key: &str, value: &str| {
+            rexist_connectors::source::parse_every(value).with_context(|| {
+                format!("alerts.{key}: {value:?} is not a duration such as 10s, 5m, 1h")
+            })
+        };
+        if a.max_attempts == 0 {
+            bail!("alerts.max_attempts: must be at least 1");
+        }
+        Ok(rexist_pipeline::alerts::DispatchOptions {
+            retry_base: duration("retry_base", &a.retry_base)?,
+            retry_max: duration("retry_max", &a.retry_max)?,
+            max_attempts: a.max_attempts,
+            poll: duration("poll", &a.poll)?,
+            base_url: a.base_url.clone(),
+            ..rexist_pipeline::alerts::DispatchOptions::default()
+        })
     }
 
     /// The database URL, read from `database_url_file` when that is set.

@@ -186,6 +186,7 @@ async fn file(config: &Config, args: FileArgs) -> Result<ExitCode> {
         .finish_run(run.id, outcome, &counts, None, failure.as_deref())
         .await?;
     print_summary(&counts, new_indicators, shown);
+    super::deliver_alerts(config, &store).await;
     if let Some(e) = failure {
         bail!("ingest stopped: {e} (everything before it is stored)");
     }

@@ -59,7 +59,7 @@ enum Command {
     Refang,
     /// Defang the indicators on stdin so they cannot be clicked (`evil.com` → `evil[.]com`).
     Defang,
-    /// Hunts: test a query against a text.
+    /// Hunts: saved queries and watchlists, their hits and alerts.
     Hunt {
         #[command(subcommand)]
         command: hunt::Command,
@@ -84,7 +84,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Extract(args) => return extract::extract(args),
         Command::Refang => return extract::fang(false),
         Command::Defang => return extract::fang(true),
-        Command::Hunt { command } => return hunt::run(command),
+        Command::Hunt { command } => {
+            if let Some(done) = hunt::test_only(command) {
+                return done;
+            }
+        }
         _ => {}
     }
     let flags = Flags {
@@ -121,11 +125,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Command::Ingest { command } => ingest::run(&config, command).await,
             Command::Source { command } => source::run(&config, command).await,
             Command::Bench { command } => bench::run(&config, command).await,
-            Command::Config { .. }
-            | Command::Extract(_)
-            | Command::Refang
-            | Command::Defang
-            | Command::Hunt { .. } => Ok(ExitCode::SUCCESS),
+            Command::Hunt { command } => hunt::run(&config, command).await,
+            Command::Config { .. } | Command::Extract(_) | Command::Refang | Command::Defang => {
+                Ok(ExitCode::SUCCESS)
+            }
         }
     })
 }
@@ -143,12 +146,43 @@ fn init_logging(config: &Config) {
 }
 
 /// Opens the configured store and applies migrations, with one clear error.
+/// Writes through it are hunted (see `rexist_pipeline::hunter`).
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
     let url = config.database_url()?;
     let store = rexist_store::open(url.as_ref().map(config::Secret::expose), &config.data_dir)
         .await
         .context("cannot open the store")?;
-    Ok(store)
+    Ok(rexist_pipeline::hunter::hunting(store))
+}
+
+/// After a command stored data: sends the alerts its hits queued, so a
+/// one-off `ingest` or `source run` alerts without a server running. A
+/// failure is reported, never fatal: the alerts stay in the outbox.
+pub async fn deliver_alerts(config: &Config, store: &Arc<dyn Store>) {
+    let channels = match config.channels() {
+        Ok(c) if c.is_empty() => return,
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "alerts not sent: channel configuration");
+            return;
+        }
+    };
+    let opts = match config.dispatch_options() {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::warn!(error = %e, "alerts not sent: [alerts] configuration");
+            return;
+        }
+    };
+    let dispatcher = rexist_pipeline::alerts::Dispatcher::new(Arc::clone(store), channels, opts);
+    match dispatcher.pass().await {
+        Ok(p) if p.sent + p.retried + p.failed > 0 => say(format_args!(
+            "alerts: {} sent, {} to retry, {} failed",
+            p.sent, p.retried, p.failed
+        )),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "alerts not sent"),
+    }
 }
 
 /// Prints one line of command output. When the reader has gone (`rexist source

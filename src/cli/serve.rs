@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use rexist_connectors::http::{FetchOptions, Fetcher};
+use rexist_pipeline::alerts::{Dispatcher, unknown_channels};
 use rexist_pipeline::scheduler::{self, SchedulerOptions};
 use rexist_server::{AppState, router};
 use tokio::sync::watch;
@@ -42,6 +43,16 @@ pub async fn run(config: &Config, _args: Args) -> Result<ExitCode> {
     let schedules = sources.iter().map(|s| (s.name.clone(), s.every)).collect();
     let fetcher = Arc::new(Fetcher::new(FetchOptions::default()).context("HTTP client")?);
     let (stop, stopped) = watch::channel(false);
+    let dispatcher = Arc::new(Dispatcher::new(
+        Arc::clone(&store),
+        config.channels()?,
+        config.dispatch_options()?,
+    ));
+    let known = dispatcher.channel_names();
+    for (_, hunt, channel) in unknown_channels(&store, &known).await? {
+        tracing::warn!(%hunt, %channel, "hunt alerts a channel that is not configured: its alerts wait");
+    }
+    let alerts = tokio::spawn(Arc::clone(&dispatcher).run(stopped.clone()));
     let scheduler = tokio::spawn(scheduler::run(
         Arc::clone(&store),
         fetcher,
@@ -63,6 +74,12 @@ pub async fn run(config: &Config, _args: Args) -> Result<ExitCode> {
         .is_err()
     {
         tracing::warn!("scheduler did not stop within 30 s");
+    }
+    if tokio::time::timeout(Duration::from_secs(10), alerts)
+        .await
+        .is_err()
+    {
+        tracing::warn!("alert dispatcher did not stop within 10 s");
     }
     tracing::info!("rexist stopped");
     Ok(ExitCode::SUCCESS)

@@ -98,7 +98,8 @@ async fn list(config: &Config, sources: &[ResolvedSource], json: bool) -> Result
     Ok(ExitCode::SUCCESS)
 }
 
-fn humantime(secs: u64) -> String {
+/// A period in its largest whole unit: `1d`, `6h`, `30m`, `90s`.
+pub(super) fn humantime(secs: u64) -> String {
     match secs {
         s if s % 86_400 == 0 => format!("{}d", s / 86_400),
         s if s % 3600 == 0 => format!("{}h", s / 3600),
@@ -107,11 +108,26 @@ fn humantime(secs: u64) -> String {
     }
 }
 
+/// A UTC time to the second, `2026-11-24 20:37:51`, for tables.
+pub(super) fn short_time(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
 async fn run_one(config: &Config, source: &ResolvedSource) -> Result<ExitCode> {
     let store = super::open_store(config).await?;
     let fetcher = Fetcher::new(FetchOptions::default()).context("HTTP client")?;
     let run = rexist_pipeline::run_source(&store, &fetcher, source).await?;
     print_run(&source.name, &run);
+    super::deliver_alerts(config, &store).await;
     Ok(
         if matches!(run.outcome, RunOutcome::Failed | RunOutcome::Partial) {
             ExitCode::FAILURE

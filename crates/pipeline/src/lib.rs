@@ -19,6 +19,8 @@ use rexist_core::{
 };
 use rexist_store::{ItemChange, Store, StoreError};
 
+pub mod alerts;
+pub mod hunter;
 pub mod scheduler;
 use tokio::sync::mpsc;
 
