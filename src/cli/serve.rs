@@ -62,7 +62,11 @@ pub async fn run(config: &Config, _args: Args) -> Result<ExitCode> {
     ));
     axum::serve(
         listener,
-        router(AppState::new(Arc::clone(&store)).with_schedules(schedules)),
+        router(
+            AppState::new(Arc::clone(&store))
+                .with_schedules(schedules)
+                .with_channels(known.iter().map(|c| (*c).to_owned()).collect()),
+        ),
     )
     .with_graceful_shutdown(shutdown())
     .await

@@ -36,6 +36,15 @@ impl ApiError {
         }
     }
 
+    /// 409: it conflicts with what is stored or running.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::CONFLICT,
+            code: "conflict",
+            message: message.into(),
+        }
+    }
+
     /// 404: nothing there.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self {

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod error;
 mod home;
+pub mod hunts;
 mod metrics;
 
 use std::sync::Arc;
@@ -26,6 +27,10 @@ pub struct AppState {
     pub requests: Arc<RequestCounters>,
     /// Each configured source's schedule, for staleness in the API and `/metrics`.
     pub schedules: Arc<std::collections::BTreeMap<String, std::time::Duration>>,
+    /// Names of the configured alert channels.
+    pub channels: Arc<Vec<String>>,
+    /// Retro-hunts started through the API.
+    pub retros: Arc<hunts::Retros>,
 }
 
 impl AppState {
@@ -35,7 +40,16 @@ impl AppState {
             store,
             requests: Arc::new(RequestCounters::default()),
             schedules: Arc::default(),
+            channels: Arc::default(),
+            retros: Arc::default(),
         }
+    }
+
+    /// The same state, knowing the configured alert channels.
+    #[must_use]
+    pub fn with_channels(mut self, channels: Vec<String>) -> Self {
+        self.channels = Arc::new(channels);
+        self
     }
 
     /// The same state, knowing each source's schedule.
@@ -63,6 +77,17 @@ pub fn router(state: AppState) -> Router {
         .route("/sources/{name}/enable", post(api::enable_source))
         .route("/sources/{name}/disable", post(api::disable_source))
         .route("/runs", get(api::runs))
+        .route("/hunts", get(hunts::list).post(hunts::create))
+        .route("/hunts/test", post(hunts::test))
+        .route(
+            "/hunts/{name}",
+            get(hunts::get).patch(hunts::update).delete(hunts::delete),
+        )
+        .route("/hunts/{name}/retro", post(hunts::retro))
+        .route("/hits", get(hunts::hits))
+        .route("/hits/ack", post(hunts::ack))
+        .route("/alerts", get(hunts::alerts))
+        .route("/channels", get(hunts::channels))
         .fallback(api::not_found);
     Router::new()
         .route("/", get(home::page))

@@ -36,7 +36,22 @@ pub async fn count_requests(State(state): State<AppState>, req: Request, next: N
 pub async fn healthz(State(state): State<AppState>) -> Response {
     let backend = state.store.backend().as_str();
     match state.store.list_runs(None, None, 1).await {
-        Ok(_) => axum::Json(json!({"status": "ok", "backend": backend})).into_response(),
+        Ok(_) => {
+            // A failing channel degrades alerting, not rexist: reported, still 200.
+            let failing: Vec<String> = state
+                .store
+                .channel_health()
+                .await
+                .map(|c| {
+                    c.into_iter()
+                        .filter(|c| c.last_error.is_some())
+                        .map(|c| c.channel)
+                        .collect()
+                })
+                .unwrap_or_default();
+            axum::Json(json!({"status": "ok", "backend": backend, "channels_failing": failing}))
+                .into_response()
+        }
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");
             (
@@ -153,6 +168,44 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
                 label(&s.name)
             );
         }
+    }
+    match state.store.channel_health().await {
+        Ok(channels) => {
+            header_lines(
+                &mut out,
+                "rexist_alerts",
+                "gauge",
+                "Alerts in the outbox, by channel and state.",
+            );
+            for c in &channels {
+                for (status, n) in [
+                    ("pending", c.pending),
+                    ("sent", c.sent),
+                    ("failed", c.failed),
+                ] {
+                    let _ = writeln!(
+                        out,
+                        "rexist_alerts{{channel=\"{}\",status=\"{status}\"}} {n}",
+                        label(&c.channel)
+                    );
+                }
+            }
+            header_lines(
+                &mut out,
+                "rexist_channel_failing",
+                "gauge",
+                "1 when a channel's last delivery attempt failed and none succeeded since.",
+            );
+            for c in &channels {
+                let _ = writeln!(
+                    out,
+                    "rexist_channel_failing{{channel=\"{}\"}} {}",
+                    label(&c.channel),
+                    u8::from(c.last_error.is_some())
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: channel health failed"),
     }
     header_lines(
         &mut out,

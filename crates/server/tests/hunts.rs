@@ -1,0 +1,232 @@
+//! Hunts over the REST API: create, validate, preview, patch, hits and
+//! acknowledgement, retro-hunts, alerts and channels.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use rexist_core::{ItemKind, NewItem, SourceSpec, Tlp};
+use rexist_server::{AppState, router};
+use rexist_store::Store;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+async fn call(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn item(id: &str, title: &str) -> NewItem {
+    NewItem {
+        kind: ItemKind::News,
+        external_id: id.into(),
+        title: title.into(),
+        body: String::new(),
+        url: None,
+        lang: Some("en".into()),
+        published_at: None,
+        tlp: Tlp::Clear,
+        tags: vec![],
+        extra: json!({}),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hunts_hits_and_alerts_over_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        rexist_pipeline::hunter::hunting(rexist_store::open(None, dir.path()).await.unwrap());
+    let app = router(AppState::new(Arc::clone(&store)).with_channels(vec!["soc".into()]));
+
+    // validation: the error names the field and the position
+    let (s, b) = call(
+        &app,
+        "POST",
+        "/api/v1/hunts",
+        Some(json!({"name": "x", "query": "foo (bar"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("query: position 4"),
+        "{b}"
+    );
+    let (s, b) = call(
+        &app,
+        "POST",
+        "/api/v1/hunts",
+        Some(json!({"name": "x", "query": "a", "channels": ["nope"]})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains("nope"),
+        "{b}"
+    );
+    let (s, _) = call(
+        &app,
+        "POST",
+        "/api/v1/hunts",
+        Some(json!({"name": "x", "watch": "not an indicator at all"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = call(&app, "POST", "/api/v1/hunts", Some(json!({"name": "x"}))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = call(
+        &app,
+        "POST",
+        "/api/v1/hunts",
+        Some(json!({"name": "x", "query": "a", "digest": "soon"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    let (s, b) = call(
+        &app,
+        "POST",
+        "/api/v1/hunts",
+        Some(json!({"name": "ransom", "query": "lockbit", "channels": ["soc"]})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(b["kind"], "query");
+    let (s, _) = call(
+        &app,
+        "POST",
+        "/api/v1/hunts",
+        Some(json!({"name": "ransom", "query": "x"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+
+    // preview
+    let (s, b) = call(
+        &app,
+        "POST",
+        "/api/v1/hunts/test",
+        Some(json!({"query": "lockbit -test", "text": "LockBit returns"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b, json!({"match": true, "terms": ["lockbit"]}));
+
+    // ingest through the hunting store: one hit, one pending alert
+    let src = store
+        .upsert_source(&SourceSpec {
+            name: "news".into(),
+            kind: "rss".into(),
+            enabled: true,
+            confidence: 50,
+            tlp: Tlp::Clear,
+            tags: vec![],
+        })
+        .await
+        .unwrap();
+    store
+        .upsert_items(src.id, &[item("1", "LockBit hits"), item("2", "nothing")])
+        .await
+        .unwrap();
+    let (s, b) = call(&app, "GET", "/api/v1/hits?hunt=ransom&acked=false", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b["items"].as_array().unwrap().len(), 1);
+    assert_eq!(b["items"][0]["object"], "item");
+    let hit_id = b["items"][0]["id"].as_i64().unwrap();
+    let (_, b) = call(&app, "GET", "/api/v1/alerts?status=pending", None).await;
+    assert_eq!(b["items"].as_array().unwrap().len(), 1);
+    assert_eq!(b["items"][0]["channel"], "soc");
+    let (_, b) = call(&app, "GET", "/api/v1/channels", None).await;
+    assert_eq!(b[0]["channel"], "soc");
+    assert_eq!(b[0]["configured"], true);
+    assert_eq!(b[0]["pending"], 1);
+
+    // ack
+    let (s, _) = call(&app, "POST", "/api/v1/hits/ack", Some(json!({}))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, b) = call(
+        &app,
+        "POST",
+        "/api/v1/hits/ack",
+        Some(json!({"ids": [hit_id], "by": "alice"})),
+    )
+    .await;
+    assert_eq!((s, b["acked"].as_u64()), (StatusCode::OK, Some(1)));
+    let (_, b) = call(&app, "GET", "/api/v1/hits?acked=false", None).await;
+    assert!(b["items"].as_array().unwrap().is_empty());
+    let (_, b) = call(&app, "GET", "/api/v1/hits?acked=true", None).await;
+    assert_eq!(b["items"][0]["acked_by"], "alice");
+
+    // patch, then a retro-hunt over what is stored
+    let (s, b) = call(
+        &app,
+        "PATCH",
+        "/api/v1/hunts/ransom",
+        Some(json!({"query": "nothing", "digest": "1h"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["definition"], "nothing");
+    assert_eq!(b["digest_secs"], 3600);
+    let (s, _) = call(
+        &app,
+        "PATCH",
+        "/api/v1/hunts/ransom",
+        Some(json!({"watch": "1.2.3.4"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = call(&app, "POST", "/api/v1/hunts/ransom/retro", None).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let mut state = Value::Null;
+    for _ in 0..100 {
+        let (_, b) = call(&app, "GET", "/api/v1/hunts/ransom", None).await;
+        state = b["retro"].clone();
+        if state["state"] == "done" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(state["state"], "done", "{state}");
+    assert_eq!(state["scanned"], 2);
+    assert_eq!(state["hits"], 1);
+    let (_, b) = call(&app, "GET", "/api/v1/hits?hunt=ransom", None).await;
+    assert_eq!(b["items"][0]["retro"], true);
+
+    // cursor paging and errors
+    let (s, _) = call(&app, "GET", "/api/v1/hits?cursor=abc", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = call(&app, "GET", "/api/v1/hits?hunt=none", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = call(&app, "GET", "/api/v1/alerts?status=lost", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    let (s, _) = call(&app, "DELETE", "/api/v1/hunts/ransom", None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = call(&app, "GET", "/api/v1/hunts/ransom", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, b) = call(&app, "GET", "/api/v1/hunts", None).await;
+    assert_eq!(b, json!([]));
+}
