@@ -88,8 +88,8 @@ pub struct HuntBody {
     watch: Option<String>,
     /// Channel names.
     channels: Option<Vec<String>>,
-    /// Digest period (`30m`, `1h`, `1d`), or `off`/null for an alert per hit.
-    digest: Option<Option<String>>,
+    /// Digest period (`30m`, `1h`, `1d`), or `off` for an alert per hit.
+    digest: Option<String>,
     /// Whether it is evaluated.
     enabled: Option<bool>,
 }
@@ -165,7 +165,7 @@ pub async fn create(
         definition,
         enabled: b.enabled.unwrap_or(true),
         channels: b.channels.unwrap_or_default(),
-        digest_secs: digest_secs(b.digest.flatten().as_deref())?,
+        digest_secs: digest_secs(b.digest.as_deref())?,
     };
     check(&state, &spec)?;
     let hunt = state.store.create_hunt(&spec).await?;
@@ -206,7 +206,7 @@ pub async fn update(
         spec.channels = c;
     }
     if let Some(d) = b.digest {
-        spec.digest_secs = digest_secs(d.as_deref())?;
+        spec.digest_secs = digest_secs(Some(&d))?;
     }
     if let Some(e) = b.enabled {
         spec.enabled = e;
