@@ -34,6 +34,8 @@ pub enum Command {
     Extract(ExtractArgs),
     /// A URLhaus-format CSV of N rows read from disk through parse → normalise → store.
     Feed(FeedArgs),
+    /// Items per second matched against many hunts at once, on one thread.
+    Hunt(super::bench_hunt::HuntArgs),
 }
 
 /// Arguments of `bench feed`.
@@ -79,11 +81,12 @@ pub async fn run(_config: &Config, command: Command) -> Result<ExitCode> {
         Command::Ingest(args) => ingest(args).await,
         Command::Extract(args) => extract(&args),
         Command::Feed(args) => feed(args).await,
+        Command::Hunt(args) => super::bench_hunt::run(&args),
     }
 }
 
 /// A deterministic pseudo-random 64-bit value of `i` (splitmix64).
-fn mix(i: u64) -> u64 {
+pub(super) fn mix(i: u64) -> u64 {
     let mut z = i.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);

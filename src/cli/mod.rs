@@ -1,6 +1,7 @@
 //! Subcommands. Each module holds one command's arguments and its run function.
 
 mod bench;
+mod bench_hunt;
 mod config_check;
 mod extract;
 mod hunt;
