@@ -408,3 +408,113 @@ fn hunt_test_says_match_or_no_match_and_points_at_errors() {
         "{stderr}"
     );
 }
+
+#[test]
+fn hunts_from_the_command_line_see_what_ingest_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rexist.toml"), "default_sources = false\n").unwrap();
+    let ok = |args: &[&str]| {
+        let out = rexist(dir.path(), args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    };
+    assert!(
+        ok(&[
+            "hunt",
+            "add",
+            "ours",
+            "--watch",
+            "192.0.2.128/25, example[.]co.jp"
+        ])
+        .contains("added watch hunt ours")
+    );
+    // bad definitions and unknown channels are refused, naming the problem
+    let out = rexist(dir.path(), &["hunt", "add", "q", "lockbit (x"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("position 8"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = rexist(
+        dir.path(),
+        &["hunt", "add", "w", "--watch", "not-an-indicator!"],
+    );
+    assert!(
+        text(&out.stderr).contains("invalid watchlist"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = rexist(
+        dir.path(),
+        &["hunt", "add", "q", "lockbit", "--channel", "slack"],
+    );
+    assert!(
+        text(&out.stderr).contains("--channel slack"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = rexist(dir.path(), &["hunt", "add", "ours", "other"]);
+    assert!(
+        text(&out.stderr).contains("already exists"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // the plain list holds 192.0.2.130, .132 and (defanged) .133 inside the watched /25
+    let list = fixture("blocklists/plain-ip-list-bad.txt");
+    ok(&[
+        "ingest",
+        "file",
+        list.to_str().unwrap(),
+        "--source",
+        "plain",
+    ]);
+    let hits = ok(&["hunt", "hits"]);
+    assert!(hits.contains("ipv4 192.0.2.130"), "{hits}");
+    assert!(hits.contains("ipv4 192.0.2.132"), "{hits}");
+    assert!(hits.contains("cidr:192.0.2.128/25"), "{hits}");
+    assert!(!hits.contains("198.51.100"), "{hits}");
+    // ingesting again adds no hit
+    ok(&[
+        "ingest",
+        "file",
+        list.to_str().unwrap(),
+        "--source",
+        "plain",
+    ]);
+    let json = ok(&["hunt", "hits", "--json"]);
+    assert_eq!(json.lines().count(), 3, "{json}");
+    let listed = ok(&["hunt", "list"]);
+    assert!(
+        listed.contains("ours") && listed.contains("watch"),
+        "{listed}"
+    );
+
+    let first: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    let id = first["id"].to_string();
+    assert!(ok(&["hunt", "ack", &id]).contains("acknowledged 1 hit"));
+    assert_eq!(ok(&["hunt", "hits", "--json"]).lines().count(), 2);
+    assert!(ok(&["hunt", "ack", "--all"]).contains("acknowledged 2 hit"));
+    assert!(ok(&["hunt", "hits"]).contains("no hits"));
+    assert_eq!(ok(&["hunt", "hits", "--all", "--json"]).lines().count(), 3);
+
+    // a query hunt added later finds stored history only by a retro-hunt
+    ok(&["hunt", "add", "docs", "192.0.2.130"]);
+    let retro = ok(&["hunt", "retro", "ours"]);
+    assert!(retro.contains("0 new hit(s)"), "{retro}");
+    ok(&["hunt", "edit", "ours", "--disable"]);
+    assert!(ok(&["hunt", "list"]).contains("disabled"));
+    ok(&["hunt", "rm", "ours"]);
+    let out = rexist(dir.path(), &["hunt", "rm", "ours"]);
+    assert!(
+        text(&out.stderr).contains("no hunt named \"ours\""),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -27,6 +27,7 @@ pub fn run(config: &Config, origin: &Origin) -> ExitCode {
     say(format_args!("server.listen = {}", config.server.listen));
     say(format_args!("log.level = {}", config.log.level));
     say(format_args!("log.format = {}", config.log.format.as_str()));
+    let mut ok = true;
     match config.resolved_sources() {
         Ok(sources) => {
             say(format_args!("sources = {}", sources.len()));
@@ -45,7 +46,44 @@ pub fn run(config: &Config, origin: &Origin) -> ExitCode {
                 ));
             }
         }
-        Err(e) => say(format_args!("sources: {e:#}")),
+        Err(e) => {
+            say(format_args!("sources: {e:#}"));
+            ok = false;
+        }
     }
-    ExitCode::SUCCESS
+    match config.dispatch_options() {
+        Ok(o) => say(format_args!(
+            "alerts: retry {}–{} s, {} attempts, base_url {}",
+            o.retry_base.as_secs(),
+            o.retry_max.as_secs(),
+            o.max_attempts,
+            o.base_url.as_deref().unwrap_or("unset")
+        )),
+        Err(e) => {
+            say(format_args!("alerts: {e:#}"));
+            ok = false;
+        }
+    }
+    // Building a channel reads its secrets and compiles its templates, so a
+    // missing variable or a template typo shows here, not at the first alert.
+    match config.channels() {
+        Ok(channels) => {
+            say(format_args!("channels = {}", channels.len()));
+            for c in &channels {
+                let limit = c
+                    .rate_limit()
+                    .map_or_else(String::new, |r| format!(" [{r}]"));
+                say(format_args!("  {} ({}){limit}", c.name(), c.kind()));
+            }
+        }
+        Err(e) => {
+            say(format_args!("channels: {e:#}"));
+            ok = false;
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
