@@ -47,6 +47,39 @@ pub struct Config {
     /// Alert delivery settings.
     #[serde(default)]
     pub alerts: AlertsConfig,
+    /// Lookup settings: lifetimes, whether warning lists apply.
+    #[serde(default)]
+    pub lookup: LookupConfig,
+    /// Which bundled MISP warning lists to use (`only`, `disable`).
+    #[serde(default)]
+    pub warninglists: rexist_warnlist::ListSelection,
+    /// `[[allowlist]]` tables: local allow-lists, checked like warning lists.
+    #[serde(default, rename = "allowlist")]
+    pub allowlists: Vec<rexist_warnlist::AllowListConfig>,
+    /// `[[enrichment]]` tables: providers a lookup may ask (docs/lookup.md).
+    #[serde(default, rename = "enrichment")]
+    pub enrichment: Vec<rexist_enrich::EnrichConfig>,
+}
+
+/// `[lookup]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupConfig {
+    /// Flag indicators on the bundled MISP warning lists (at ingest and lookup).
+    #[serde(default = "default_true")]
+    pub warninglists: bool,
+    /// Lifetime per indicator type (`ipv4 = "30d"`); unset types keep the defaults.
+    #[serde(default)]
+    pub lifetimes: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for LookupConfig {
+    fn default() -> Self {
+        Self {
+            warninglists: true,
+            lifetimes: std::collections::BTreeMap::new(),
+        }
+    }
 }
 
 /// `[alerts]`
@@ -186,6 +219,10 @@ impl Default for Config {
             sources: Vec::new(),
             channels: Vec::new(),
             alerts: AlertsConfig::default(),
+            lookup: LookupConfig::default(),
+            warninglists: rexist_warnlist::ListSelection::default(),
+            allowlists: Vec::new(),
+            enrichment: Vec::new(),
         }
     }
 }
@@ -329,6 +366,65 @@ impl Config {
             out.push(rexist_notify::Channel::from_config(table)?);
         }
         Ok(out)
+    }
+
+    /// The warning lists and allow-lists in force, or `None` when neither is.
+    pub fn warning_lists(&self) -> Result<Option<std::sync::Arc<rexist_warnlist::WarningLists>>> {
+        if !self.lookup.warninglists && self.allowlists.is_empty() {
+            return Ok(None);
+        }
+        let base = if self.lookup.warninglists {
+            rexist_warnlist::WarningLists::bundled()
+                .select(&self.warninglists)
+                .context("[warninglists]")?
+        } else {
+            rexist_warnlist::WarningLists::empty()
+        };
+        let lists = if self.allowlists.is_empty() {
+            base
+        } else {
+            base.with_allowlists(&self.allowlists)
+                .context("[[allowlist]]")?
+        };
+        Ok(Some(std::sync::Arc::new(lists)))
+    }
+
+    /// Indicator lifetimes: the defaults with `[lookup.lifetimes]` applied.
+    pub fn lifetimes(&self) -> Result<rexist_lookup::Lifetimes> {
+        let mut overrides = Vec::new();
+        for (kind, value) in &self.lookup.lifetimes {
+            let t: rexist_core::IndicatorType = kind
+                .parse()
+                .map_err(|e| anyhow::anyhow!("lookup.lifetimes.{kind}: {e}"))?;
+            let d = rexist_connectors::source::parse_every(value).with_context(|| {
+                format!("lookup.lifetimes.{kind}: {value:?} is not a period such as 30d, 12h")
+            })?;
+            overrides.push((t, d));
+        }
+        Ok(rexist_lookup::Lifetimes::default().with(overrides))
+    }
+
+    /// The enrichment providers of the `[[enrichment]]` tables, or `None`.
+    pub fn enricher(&self) -> Result<Option<std::sync::Arc<rexist_enrich::Enricher>>> {
+        if self.enrichment.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(std::sync::Arc::new(rexist_enrich::Enricher::new(
+            &self.enrichment,
+        )?)))
+    }
+
+    /// A lookup over `store` with this configuration's lists, providers and lifetimes.
+    pub fn lookup(
+        &self,
+        store: std::sync::Arc<dyn rexist_store::Store>,
+    ) -> Result<rexist_lookup::Lookup> {
+        Ok(rexist_lookup::Lookup::new(
+            store,
+            self.warning_lists()?,
+            self.enricher()?,
+            self.lifetimes()?,
+        ))
     }
 
     /// Dispatcher settings from `[alerts]`.

@@ -36,6 +36,8 @@ pub enum Command {
     Feed(FeedArgs),
     /// Items per second matched against many hunts at once, on one thread.
     Hunt(super::bench_hunt::HuntArgs),
+    /// Single and bulk lookup latency with a million indicators stored.
+    Lookup(super::bench_lookup::LookupArgs),
 }
 
 /// Arguments of `bench feed`.
@@ -82,6 +84,7 @@ pub async fn run(_config: &Config, command: Command) -> Result<ExitCode> {
         Command::Extract(args) => extract(&args),
         Command::Feed(args) => feed(args).await,
         Command::Hunt(args) => super::bench_hunt::run(&args),
+        Command::Lookup(args) => super::bench_lookup::run(args).await,
     }
 }
 
@@ -147,7 +150,7 @@ fn generate_batches(rows: u64, tx: &mpsc::Sender<Vec<NewSighting>>) -> Result<()
     Ok(())
 }
 
-async fn pass(store: &Arc<dyn Store>, rows: u64) -> Result<(UpsertSummary, Duration)> {
+pub(super) async fn pass(store: &Arc<dyn Store>, rows: u64) -> Result<(UpsertSummary, Duration)> {
     let source = ensure_source(store, "bench", "bench", None, None).await?;
     let (tx, mut rx) = mpsc::channel(4);
     let started = Instant::now();

@@ -2,10 +2,12 @@
 
 mod bench;
 mod bench_hunt;
+mod bench_lookup;
 mod config_check;
 mod extract;
 mod hunt;
 mod ingest;
+mod lookup;
 mod serve;
 mod source;
 
@@ -65,6 +67,8 @@ enum Command {
         #[command(subcommand)]
         command: hunt::Command,
     },
+    /// Everything known about an IP, domain, URL, hash, e-mail or CVE.
+    Lookup(lookup::Args),
     /// Measure throughput.
     Bench {
         #[command(subcommand)]
@@ -127,6 +131,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Command::Source { command } => source::run(&config, command).await,
             Command::Bench { command } => bench::run(&config, command).await,
             Command::Hunt { command } => hunt::run(&config, command).await,
+            Command::Lookup(args) => lookup::run(&config, args).await,
             Command::Config { .. } | Command::Extract(_) | Command::Refang | Command::Defang => {
                 Ok(ExitCode::SUCCESS)
             }
@@ -153,7 +158,16 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
     let store = rexist_store::open(url.as_ref().map(config::Secret::expose), &config.data_dir)
         .await
         .context("cannot open the store")?;
-    Ok(rexist_pipeline::hunter::hunting(store))
+    let lists = config.clone();
+    let loader: rexist_pipeline::hunter::ListsLoader =
+        std::sync::Arc::new(move || match lists.warning_lists() {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "warning lists not applied");
+                None
+            }
+        });
+    Ok(rexist_pipeline::hunter::hunting(store, Some(loader)))
 }
 
 /// After a command stored data: sends the alerts its hits queued, so a

@@ -53,6 +53,12 @@ pub async fn run(config: &Config, _args: Args) -> Result<ExitCode> {
         tracing::warn!(%hunt, %channel, "hunt alerts a channel that is not configured: its alerts wait");
     }
     let alerts = tokio::spawn(Arc::clone(&dispatcher).run(stopped.clone()));
+    let lookup = config.lookup(Arc::clone(&store))?;
+    let sweep = tokio::spawn(expiry_sweep(
+        Arc::clone(&store),
+        lookup.lifetimes().all(),
+        stopped.clone(),
+    ));
     let scheduler = tokio::spawn(scheduler::run(
         Arc::clone(&store),
         fetcher,
@@ -65,7 +71,8 @@ pub async fn run(config: &Config, _args: Args) -> Result<ExitCode> {
         router(
             AppState::new(Arc::clone(&store))
                 .with_schedules(schedules)
-                .with_channels(known.iter().map(|c| (*c).to_owned()).collect()),
+                .with_channels(known.iter().map(|c| (*c).to_owned()).collect())
+                .with_lookup(lookup),
         ),
     )
     .with_graceful_shutdown(shutdown())
@@ -85,8 +92,28 @@ pub async fn run(config: &Config, _args: Args) -> Result<ExitCode> {
     {
         tracing::warn!("alert dispatcher did not stop within 10 s");
     }
+    sweep.abort();
     tracing::info!("rexist stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Marks indicators past their lifetime as expired, at start and hourly.
+async fn expiry_sweep(
+    store: Arc<dyn rexist_store::Store>,
+    lifetimes: Vec<(rexist_core::IndicatorType, Duration)>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        match store.expire_indicators(&lifetimes).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "indicators past their lifetime marked expired"),
+            Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 async fn shutdown() {

@@ -24,8 +24,8 @@ use rexist_core::{
 };
 use rexist_query::{Doc, HuntSet, WatchSet, parse, parse_watchlist};
 use rexist_store::{
-    AlertQuery, Backend, HitQuery, IndicatorQuery, ItemChange, ItemQuery, Job, NewJob, Page,
-    Result, Store, StoreError, StoreStats,
+    AlertQuery, Backend, CoOccurrence, HitQuery, IndicatorQuery, ItemChange, ItemQuery, Job,
+    MentionRef, NewJob, Page, Result, Store, StoreError, StoreStats,
 };
 
 /// How long a compiled hunt set is trusted before the store's revision is checked.
@@ -154,11 +154,30 @@ pub struct Hunter {
     state: tokio::sync::Mutex<State>,
     sources: Mutex<HashMap<SourceId, String>>,
     recorded: Mutex<HashSet<(HuntId, IndicatorType, String)>>,
+    lists: Lists,
+    flagged: Mutex<HashSet<(IndicatorType, String)>>,
+}
+
+/// Builds the warning lists on first use, so a command that never stores
+/// an indicator never parses them.
+pub type ListsLoader = Arc<dyn Fn() -> Option<Arc<rexist_warnlist::WarningLists>> + Send + Sync>;
+
+struct Lists {
+    loader: Option<ListsLoader>,
+    loaded: std::sync::OnceLock<Option<Arc<rexist_warnlist::WarningLists>>>,
+}
+
+impl Lists {
+    fn get(&self) -> Option<Arc<rexist_warnlist::WarningLists>> {
+        self.loaded
+            .get_or_init(|| self.loader.as_ref().and_then(|l| l()))
+            .clone()
+    }
 }
 
 impl Hunter {
-    /// A hunter over `store` (the unwrapped one).
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    /// A hunter over `store` (the unwrapped one), flagging indicators on the lists `lists` loads.
+    pub fn new(store: Arc<dyn Store>, lists: Option<ListsLoader>) -> Self {
         Self {
             store,
             state: tokio::sync::Mutex::new(State {
@@ -168,6 +187,11 @@ impl Hunter {
             }),
             sources: Mutex::new(HashMap::new()),
             recorded: Mutex::new(HashSet::new()),
+            lists: Lists {
+                loader: lists,
+                loaded: std::sync::OnceLock::new(),
+            },
+            flagged: Mutex::new(HashSet::new()),
         }
     }
 
@@ -256,28 +280,64 @@ impl Hunter {
         self.store.record_hits(&hits).await
     }
 
-    /// Evaluates watch hunts on indicators just sighted.
+    /// Evaluates watch hunts on indicators just sighted, and flags those on
+    /// a warning list or allow-list.
     pub async fn on_indicators<'a>(
-        &self,
+        self: &Arc<Self>,
         indicators: impl IntoIterator<Item = &'a Indicator>,
     ) -> Result<Vec<HuntHit>> {
         let compiled = self.compiled().await?;
-        if compiled.watches.is_empty() {
+        let lists = if self.lists.loader.is_some() {
+            // The first load parses ~9 MB of lists: off the async threads.
+            let loader = Arc::clone(self);
+            tokio::task::spawn_blocking(move || loader.lists.get())
+                .await
+                .map_err(|e| StoreError::internal(format!("warning lists task: {e}")))?
+        } else {
+            None
+        };
+        if compiled.watches.is_empty() && lists.is_none() {
             return Ok(Vec::new());
         }
         let owned: Vec<(IndicatorType, String)> = indicators
             .into_iter()
             .map(|i| (i.kind(), i.value().to_owned()))
             .collect();
-        let matched = if owned.len() > BLOCKING_ABOVE {
-            tokio::task::spawn_blocking(move || {
-                compiled.indicator_hits(owned.iter().map(|(k, v)| (*k, v.as_str())))
-            })
-            .await
-            .map_err(|e| StoreError::internal(format!("hunt task: {e}")))?
-        } else {
-            compiled.indicator_hits(owned.iter().map(|(k, v)| (*k, v.as_str())))
+        let big = owned.len() > BLOCKING_ABOVE;
+        let work = move || {
+            let matched = compiled.indicator_hits(owned.iter().map(|(k, v)| (*k, v.as_str())));
+            let flags: Vec<(IndicatorType, String, String)> = match &lists {
+                Some(l) => owned
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        let m = l.check(*k, v).into_iter().next()?;
+                        Some((*k, v.clone(), format!("on warning list {}", m.list)))
+                    })
+                    .collect(),
+                None => Vec::new(),
+            };
+            (matched, flags)
         };
+        let (matched, flags) = if big {
+            tokio::task::spawn_blocking(work)
+                .await
+                .map_err(|e| StoreError::internal(format!("hunt task: {e}")))?
+        } else {
+            work()
+        };
+        let flags: Vec<_> = match self.flagged.lock() {
+            Ok(mut seen) => {
+                if seen.len() >= RECORDED_CAP {
+                    seen.clear();
+                }
+                flags
+                    .into_iter()
+                    .filter(|(k, v, _)| seen.insert((*k, v.clone())))
+                    .collect()
+            }
+            Err(_) => flags,
+        };
+        self.store.flag_indicators(&flags).await?;
         self.record_indicator_hits(matched, false).await
     }
 
@@ -434,10 +494,11 @@ pub struct HuntingStore {
     hunter: Arc<Hunter>,
 }
 
-/// Wraps `store` so that writes through it are hunted.
-pub fn hunting(store: Arc<dyn Store>) -> Arc<dyn Store> {
+/// Wraps `store` so that writes through it are hunted, and indicators on
+/// the lists `lists` loads (warning lists, allow-lists) are flagged as allow-listed.
+pub fn hunting(store: Arc<dyn Store>, lists: Option<ListsLoader>) -> Arc<dyn Store> {
     Arc::new(HuntingStore {
-        hunter: Arc::new(Hunter::new(Arc::clone(&store))),
+        hunter: Arc::new(Hunter::new(Arc::clone(&store), lists)),
         inner: store,
     })
 }
@@ -687,5 +748,35 @@ impl Store for HuntingStore {
         retry_in: Option<Duration>,
     ) -> Result<bool> {
         self.inner.fail_job(id, worker, error, retry_in).await
+    }
+    async fn indicators_by_values(
+        &self,
+        keys: &[(IndicatorType, String)],
+    ) -> Result<Vec<IndicatorRecord>> {
+        self.inner.indicators_by_values(keys).await
+    }
+
+    async fn items_by_id(&self, ids: &[ItemId]) -> Result<Vec<Item>> {
+        self.inner.items_by_id(ids).await
+    }
+
+    async fn mentions_of(&self, indicator: IndicatorId, limit: u32) -> Result<Vec<MentionRef>> {
+        self.inner.mentions_of(indicator, limit).await
+    }
+
+    async fn co_occurring(&self, indicator: IndicatorId, limit: u32) -> Result<Vec<CoOccurrence>> {
+        self.inner.co_occurring(indicator, limit).await
+    }
+
+    async fn hits_of(&self, object: HitObject) -> Result<Vec<HuntHit>> {
+        self.inner.hits_of(object).await
+    }
+
+    async fn expire_indicators(&self, lifetimes: &[(IndicatorType, Duration)]) -> Result<u64> {
+        self.inner.expire_indicators(lifetimes).await
+    }
+
+    async fn flag_indicators(&self, flags: &[(IndicatorType, String, String)]) -> Result<u64> {
+        self.inner.flag_indicators(flags).await
     }
 }

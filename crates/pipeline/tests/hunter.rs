@@ -26,7 +26,7 @@ use tokio::sync::Mutex;
 
 async fn open(dir: &tempfile::TempDir) -> Arc<dyn Store> {
     let store = rexist_store::open(None, dir.path()).await.unwrap();
-    hunting(store)
+    hunting(store, None)
 }
 
 async fn source(store: &Arc<dyn Store>) -> Source {

@@ -8,6 +8,7 @@ pub mod api;
 pub mod error;
 mod home;
 pub mod hunts;
+pub mod lookup;
 mod metrics;
 
 use std::sync::Arc;
@@ -31,18 +32,33 @@ pub struct AppState {
     pub channels: Arc<Vec<String>>,
     /// Retro-hunts started through the API.
     pub retros: Arc<hunts::Retros>,
+    /// Lookups, with the configured warning lists, providers and lifetimes.
+    pub lookup: Arc<rexist_lookup::Lookup>,
 }
 
 impl AppState {
     /// State over `store` with fresh counters.
     pub fn new(store: Arc<dyn Store>) -> Self {
         Self {
-            store,
             requests: Arc::new(RequestCounters::default()),
             schedules: Arc::default(),
             channels: Arc::default(),
             retros: Arc::default(),
+            lookup: Arc::new(rexist_lookup::Lookup::new(
+                Arc::clone(&store),
+                None,
+                None,
+                rexist_lookup::Lifetimes::default(),
+            )),
+            store,
         }
+    }
+
+    /// The same state, answering lookups with `lookup`.
+    #[must_use]
+    pub fn with_lookup(mut self, lookup: rexist_lookup::Lookup) -> Self {
+        self.lookup = Arc::new(lookup);
+        self
     }
 
     /// The same state, knowing the configured alert channels.
@@ -84,6 +100,12 @@ pub fn router(state: AppState) -> Router {
             get(hunts::get).patch(hunts::update).delete(hunts::delete),
         )
         .route("/hunts/{name}/retro", post(hunts::retro))
+        // 10,000 long URLs exceed axum's 2 MB default.
+        .route(
+            "/lookup",
+            post(lookup::bulk).layer(axum::extract::DefaultBodyLimit::max(16 << 20)),
+        )
+        .route("/lookup/{*value}", get(lookup::one))
         .route("/hits", get(hunts::hits))
         .route("/hits/ack", post(hunts::ack))
         .route("/alerts", get(hunts::alerts))

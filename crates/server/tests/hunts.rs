@@ -55,7 +55,7 @@ fn item(id: &str, title: &str) -> NewItem {
 async fn hunts_hits_and_alerts_over_the_api() {
     let dir = tempfile::tempdir().unwrap();
     let store =
-        rexist_pipeline::hunter::hunting(rexist_store::open(None, dir.path()).await.unwrap());
+        rexist_pipeline::hunter::hunting(rexist_store::open(None, dir.path()).await.unwrap(), None);
     let app = router(AppState::new(Arc::clone(&store)).with_channels(vec!["soc".into()]));
 
     // validation: the error names the field and the position

@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rexist_core::{
-    Alert, AlertId, ChannelHealth, HitId, Hunt, HuntHit, HuntId, HuntSpec, IndicatorId,
+    Alert, AlertId, ChannelHealth, HitId, HitObject, Hunt, HuntHit, HuntId, HuntSpec, IndicatorId,
     IndicatorRecord, IndicatorType, Item, ItemId, JobId, Mention, NewHit, NewItem, NewRelation,
     NewSighting, Relation, Run, RunCounts, RunId, RunOutcome, Sighting, Source, SourceId,
     SourceSpec, UpsertSummary,
@@ -39,7 +39,8 @@ use rexist_core::{
 
 pub use error::{ErrorKind, StoreError};
 pub use types::{
-    AlertQuery, HitQuery, IndicatorQuery, ItemChange, ItemQuery, Job, NewJob, Page, StoreStats,
+    AlertQuery, CoOccurrence, HitQuery, IndicatorQuery, ItemChange, ItemQuery, Job, MentionRef,
+    NewJob, Page, StoreStats,
 };
 
 /// Result of store operations.
@@ -146,6 +147,26 @@ pub trait Store: Send + Sync {
 
     /// The indicator with this id.
     async fn indicator_by_id(&self, id: IndicatorId) -> Result<Option<IndicatorRecord>>;
+
+    /// The stored indicators among these (type, canonical value) pairs, in no set order.
+    async fn indicators_by_values(
+        &self,
+        keys: &[(IndicatorType, String)],
+    ) -> Result<Vec<IndicatorRecord>>;
+    /// The items with these ids that exist, in id order.
+    async fn items_by_id(&self, ids: &[ItemId]) -> Result<Vec<Item>>;
+    /// Where an indicator occurs in item text, newest items first.
+    async fn mentions_of(&self, indicator: IndicatorId, limit: u32) -> Result<Vec<MentionRef>>;
+    /// Other indicators sighted in the same items as this one, most shared first.
+    async fn co_occurring(&self, indicator: IndicatorId, limit: u32) -> Result<Vec<CoOccurrence>>;
+    /// Hits on an object, newest first.
+    async fn hits_of(&self, object: HitObject) -> Result<Vec<HuntHit>>;
+    /// Marks active indicators not sighted within their type's lifetime as
+    /// expired (kept; a new sighting makes them active again); returns how many.
+    async fn expire_indicators(&self, lifetimes: &[(IndicatorType, Duration)]) -> Result<u64>;
+    /// Flags indicators as allow-listed with a reason (the warning list's
+    /// name); returns how many changed. Unknown ones are skipped.
+    async fn flag_indicators(&self, flags: &[(IndicatorType, String, String)]) -> Result<u64>;
 
     /// Creates a hunt; a stored hunt of the same name is a conflict.
     async fn create_hunt(&self, spec: &HuntSpec) -> Result<Hunt>;

@@ -165,3 +165,25 @@ pub struct AlertQuery {
     /// Page size (capped at 1000).
     pub limit: u32,
 }
+
+/// Where an indicator occurs in an item's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MentionRef {
+    /// The item.
+    pub item: ItemId,
+    /// Byte offset of the start in the item's body.
+    pub start: u32,
+    /// Byte offset of the end.
+    pub end: u32,
+    /// Whether it was written defanged.
+    pub defanged: bool,
+}
+
+/// An indicator sighted in the same items as another.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CoOccurrence {
+    /// The other indicator.
+    pub indicator: rexist_core::IndicatorRecord,
+    /// In how many items both occur.
+    pub shared_items: u64,
+}

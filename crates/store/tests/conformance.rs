@@ -127,6 +127,8 @@ conformance!(
     digests_and_retro_hits_collect_later,
     alert_outbox_leases_retries_and_fails,
     hits_list_and_acknowledge,
+    lookup_reads_related_indicators,
+    indicators_expire_revive_and_flag,
 );
 
 fn spec(name: &str) -> SourceSpec {
@@ -1450,4 +1452,210 @@ async fn hits_list_and_acknowledge(store: Arc<dyn Store>) {
     let first = acked.iter().find(|h| h.id == stored[0].id).unwrap();
     assert_eq!(first.acked_by.as_deref(), Some("alice"));
     assert!(first.acked_at.is_some());
+}
+
+async fn lookup_reads_related_indicators(store: Arc<dyn Store>) {
+    let s = source(&store, "blog").await;
+    let ids: Vec<_> = store
+        .upsert_items(
+            s.id,
+            &[
+                item("a", "one", "192.0.2.7 evil.com"),
+                item("b", "two", "192.0.2.7 bad.org evil.com"),
+            ],
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(ItemChange::id)
+        .collect();
+    let m = |kind, value: &str, start| Mention {
+        indicator: Indicator::parse(kind, value).unwrap(),
+        start,
+        end: start + 3,
+        defanged: start > 0,
+    };
+    store
+        .record_mentions(
+            &s,
+            ids[0],
+            &[
+                m(IndicatorType::Ipv4, "192.0.2.7", 0),
+                m(IndicatorType::Domain, "evil.com", 10),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .record_mentions(
+            &s,
+            ids[1],
+            &[
+                m(IndicatorType::Ipv4, "192.0.2.7", 0),
+                m(IndicatorType::Domain, "bad.org", 10),
+                m(IndicatorType::Domain, "evil.com", 18),
+            ],
+        )
+        .await
+        .unwrap();
+    // a feed sighting in no item relates to nothing
+    store
+        .upsert_sightings(&s, &[sighting(IndicatorType::Domain, "feed.net", now())])
+        .await
+        .unwrap();
+    let ip = store
+        .indicator(IndicatorType::Ipv4, "192.0.2.7")
+        .await
+        .unwrap()
+        .unwrap();
+
+    let mentions = store.mentions_of(ip.id, 10).await.unwrap();
+    assert_eq!(
+        mentions.iter().map(|m| m.item).collect::<Vec<_>>(),
+        [ids[1], ids[0]]
+    );
+    assert_eq!(store.mentions_of(ip.id, 1).await.unwrap().len(), 1);
+
+    let related = store.co_occurring(ip.id, 10).await.unwrap();
+    let pairs: Vec<(String, u64)> = related
+        .iter()
+        .map(|c| (c.indicator.value.clone(), c.shared_items))
+        .collect();
+    assert_eq!(
+        pairs,
+        [("evil.com".to_owned(), 2), ("bad.org".to_owned(), 1)]
+    );
+
+    let found = store
+        .indicators_by_values(&[
+            (IndicatorType::Domain, "evil.com".to_owned()),
+            (IndicatorType::Ipv4, "192.0.2.7".to_owned()),
+            (IndicatorType::Domain, "unknown.example".to_owned()),
+            (IndicatorType::Ipv4, "evil.com".to_owned()),
+        ])
+        .await
+        .unwrap();
+    let mut values: Vec<&str> = found.iter().map(|r| r.value.as_str()).collect();
+    values.sort_unstable();
+    assert_eq!(values, ["192.0.2.7", "evil.com"]);
+
+    let items = store.items_by_id(&[ids[1], ids[0], ids[1]]).await.unwrap();
+    assert_eq!(
+        items.iter().map(|i| i.id).collect::<Vec<_>>(),
+        [ids[0], ids[1]]
+    );
+
+    let h = store
+        .create_hunt(&hunt_spec("ip", &[], None))
+        .await
+        .unwrap();
+    store
+        .record_hits(&[NewHit {
+            hunt: h.id,
+            object: HitObject::Indicator(ip.id),
+            terms: vec!["192.0.2.0/24".to_owned()],
+            retro: false,
+        }])
+        .await
+        .unwrap();
+    let hits = store.hits_of(HitObject::Indicator(ip.id)).await.unwrap();
+    assert_eq!(hits.len(), 1);
+    assert!(
+        store
+            .hits_of(HitObject::Item(ids[0]))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn indicators_expire_revive_and_flag(store: Arc<dyn Store>) {
+    let s = source(&store, "feed").await;
+    let old = now() - time::Duration::days(40);
+    store
+        .upsert_sightings(
+            &s,
+            &[
+                sighting(IndicatorType::Ipv4, "198.51.100.1", old),
+                sighting(IndicatorType::Domain, "old.example", old),
+                sighting(IndicatorType::Ipv4, "198.51.100.2", now()),
+            ],
+        )
+        .await
+        .unwrap();
+    let lifetimes = [
+        (IndicatorType::Ipv4, Duration::from_secs(30 * 86_400)),
+        (IndicatorType::Domain, Duration::from_secs(180 * 86_400)),
+    ];
+    assert_eq!(store.expire_indicators(&lifetimes).await.unwrap(), 1);
+    assert_eq!(store.expire_indicators(&lifetimes).await.unwrap(), 0);
+    let get = |v: &'static str, k| {
+        let store = Arc::clone(&store);
+        async move { store.indicator(k, v).await.unwrap().unwrap() }
+    };
+    let expired = get("198.51.100.1", IndicatorType::Ipv4).await;
+    assert_eq!(expired.status, rexist_core::IndicatorStatus::Expired);
+    assert_eq!(
+        expired.status_reason.as_deref(),
+        Some("not sighted for 30 days")
+    );
+    assert_eq!(
+        get("old.example", IndicatorType::Domain).await.status,
+        rexist_core::IndicatorStatus::Active
+    );
+    assert_eq!(
+        get("198.51.100.2", IndicatorType::Ipv4).await.status,
+        rexist_core::IndicatorStatus::Active
+    );
+
+    // a new sighting makes it active again
+    store
+        .upsert_sightings(&s, &[sighting(IndicatorType::Ipv4, "198.51.100.1", now())])
+        .await
+        .unwrap();
+    assert_eq!(
+        get("198.51.100.1", IndicatorType::Ipv4).await.status,
+        rexist_core::IndicatorStatus::Active
+    );
+
+    // a warning-list flag sticks through new sightings and expiry
+    let flags = vec![
+        (
+            IndicatorType::Ipv4,
+            "198.51.100.2".to_owned(),
+            "warning list rfc5735".to_owned(),
+        ),
+        (
+            IndicatorType::Ipv4,
+            "203.0.113.99".to_owned(),
+            "unknown is skipped".to_owned(),
+        ),
+    ];
+    assert_eq!(store.flag_indicators(&flags).await.unwrap(), 1);
+    assert_eq!(
+        store.flag_indicators(&flags).await.unwrap(),
+        0,
+        "already flagged"
+    );
+    store
+        .upsert_sightings(&s, &[sighting(IndicatorType::Ipv4, "198.51.100.2", now())])
+        .await
+        .unwrap();
+    let flagged = get("198.51.100.2", IndicatorType::Ipv4).await;
+    assert_eq!(flagged.status, rexist_core::IndicatorStatus::Allowlisted);
+    assert_eq!(
+        flagged.status_reason.as_deref(),
+        Some("warning list rfc5735")
+    );
+    assert_eq!(
+        store
+            .expire_indicators(&[(IndicatorType::Ipv4, Duration::ZERO)])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        get("198.51.100.2", IndicatorType::Ipv4).await.status,
+        rexist_core::IndicatorStatus::Allowlisted
+    );
 }

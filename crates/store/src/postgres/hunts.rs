@@ -33,7 +33,7 @@ fn hunt_from_row(r: &PgRow) -> Result<Hunt> {
     .decode()
 }
 
-fn hit_from_row(r: &PgRow) -> Result<HuntHit> {
+pub(super) fn hit_from_row(r: &PgRow) -> Result<HuntHit> {
     HitRow {
         id: r.try_get(0)?,
         hunt_id: r.try_get(1)?,

@@ -7,6 +7,7 @@
 //! `FOR UPDATE SKIP LOCKED`.
 
 mod hunts;
+mod lookup;
 mod rows;
 
 use std::collections::BTreeMap;
@@ -16,7 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rexist_core::model::{now, unix_micros};
 use rexist_core::{
-    Alert, AlertId, ChannelHealth, HitId, Hunt, HuntHit, HuntId, HuntSpec, IndicatorId,
+    Alert, AlertId, ChannelHealth, HitId, HitObject, Hunt, HuntHit, HuntId, HuntSpec, IndicatorId,
     IndicatorRecord, IndicatorType, Item, ItemId, JobId, Mention, NewHit, NewItem, NewRelation,
     NewSighting, Relation, Run, RunCounts, RunId, RunOutcome, Sighting, Source, SourceId,
     SourceSpec, UpsertSummary,
@@ -32,8 +33,8 @@ use crate::error::redact_url;
 use crate::fts::{TextQuery, index_text};
 use crate::types::page_size;
 use crate::{
-    AlertQuery, Backend, ErrorKind, HitQuery, IndicatorQuery, ItemChange, ItemQuery, Job, NewJob,
-    Page, Result, Store, StoreError, StoreStats, migrate,
+    AlertQuery, Backend, CoOccurrence, ErrorKind, HitQuery, IndicatorQuery, ItemChange, ItemQuery,
+    Job, MentionRef, NewJob, Page, Result, Store, StoreError, StoreStats, migrate,
 };
 use rows::{indicator_from_row, item_from_row, run_from_row, sighting_from_row, source_from_row};
 
@@ -866,6 +867,40 @@ impl Store for PgStore {
         .as_ref()
         .map(indicator_from_row)
         .transpose()
+    }
+
+    async fn indicators_by_values(
+        &self,
+        keys: &[(IndicatorType, String)],
+    ) -> Result<Vec<IndicatorRecord>> {
+        lookup::indicators_by_values(&self.pool, keys).await
+    }
+
+    async fn items_by_id(&self, ids: &[ItemId]) -> Result<Vec<Item>> {
+        lookup::items_by_id(&self.pool, ids).await
+    }
+
+    async fn mentions_of(&self, indicator: IndicatorId, limit: u32) -> Result<Vec<MentionRef>> {
+        lookup::mentions_of(&self.pool, indicator, limit).await
+    }
+
+    async fn co_occurring(&self, indicator: IndicatorId, limit: u32) -> Result<Vec<CoOccurrence>> {
+        lookup::co_occurring(&self.pool, indicator, limit).await
+    }
+
+    async fn hits_of(&self, object: HitObject) -> Result<Vec<HuntHit>> {
+        lookup::hits_of(&self.pool, object).await
+    }
+
+    async fn expire_indicators(&self, lifetimes: &[(IndicatorType, Duration)]) -> Result<u64> {
+        lookup::expire_indicators(&self.pool, lifetimes).await
+    }
+
+    async fn flag_indicators(&self, flags: &[(IndicatorType, String, String)]) -> Result<u64> {
+        if flags.is_empty() {
+            return Ok(0);
+        }
+        lookup::flag_indicators(&self.pool, flags).await
     }
 
     async fn create_hunt(&self, spec: &HuntSpec) -> Result<Hunt> {

@@ -39,7 +39,7 @@ fn hunt_from_row(r: &Row<'_>) -> rusqlite::Result<Hunt> {
     )
 }
 
-fn hit_from_row(r: &Row<'_>) -> rusqlite::Result<HuntHit> {
+pub(super) fn hit_from_row(r: &Row<'_>) -> rusqlite::Result<HuntHit> {
     conv(
         HitRow {
             id: r.get(0)?,

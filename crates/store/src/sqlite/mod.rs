@@ -6,6 +6,7 @@
 //! lets run beside the writer. All calls run on tokio's blocking pool.
 
 mod hunts;
+mod lookup;
 mod rows;
 
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rexist_core::model::{now, unix_micros};
 use rexist_core::{
-    Alert, AlertId, ChannelHealth, HitId, Hunt, HuntHit, HuntId, HuntSpec, IndicatorId,
+    Alert, AlertId, ChannelHealth, HitId, HitObject, Hunt, HuntHit, HuntId, HuntSpec, IndicatorId,
     IndicatorRecord, IndicatorType, Item, ItemId, JobId, Mention, NewHit, NewItem, NewRelation,
     NewSighting, Relation, Run, RunCounts, RunId, RunOutcome, Sighting, Source, SourceId,
     SourceSpec, UpsertSummary,
@@ -26,8 +27,8 @@ use crate::decode::{RELATION_COLUMNS, RelationRow, json, micros, relation_ends};
 use crate::fts::{TextQuery, index_text};
 use crate::types::page_size;
 use crate::{
-    AlertQuery, Backend, HitQuery, IndicatorQuery, ItemChange, ItemQuery, Job, NewJob, Page,
-    Result, Store, StoreError, StoreStats, migrate,
+    AlertQuery, Backend, CoOccurrence, HitQuery, IndicatorQuery, ItemChange, ItemQuery, Job,
+    MentionRef, NewJob, Page, Result, Store, StoreError, StoreStats, migrate,
 };
 use rows::{
     INDICATOR_COLUMNS, ITEM_COLUMNS, RUN_COLUMNS, SIGHTING_COLUMNS, SOURCE_COLUMNS, content_hash,
@@ -780,6 +781,49 @@ impl Store for SqliteStore {
                 .optional()?)
         })
         .await
+    }
+
+    async fn indicators_by_values(
+        &self,
+        keys: &[(IndicatorType, String)],
+    ) -> Result<Vec<IndicatorRecord>> {
+        let keys = keys.to_vec();
+        self.read(move |conn| lookup::indicators_by_values(conn, &keys))
+            .await
+    }
+
+    async fn items_by_id(&self, ids: &[ItemId]) -> Result<Vec<Item>> {
+        let ids = ids.to_vec();
+        self.read(move |conn| lookup::items_by_id(conn, &ids)).await
+    }
+
+    async fn mentions_of(&self, indicator: IndicatorId, limit: u32) -> Result<Vec<MentionRef>> {
+        self.read(move |conn| lookup::mentions_of(conn, indicator, limit))
+            .await
+    }
+
+    async fn co_occurring(&self, indicator: IndicatorId, limit: u32) -> Result<Vec<CoOccurrence>> {
+        self.read(move |conn| lookup::co_occurring(conn, indicator, limit))
+            .await
+    }
+
+    async fn hits_of(&self, object: HitObject) -> Result<Vec<HuntHit>> {
+        self.read(move |conn| lookup::hits_of(conn, object)).await
+    }
+
+    async fn expire_indicators(&self, lifetimes: &[(IndicatorType, Duration)]) -> Result<u64> {
+        let lifetimes = lifetimes.to_vec();
+        self.write(move |conn| lookup::expire_indicators(conn, &lifetimes))
+            .await
+    }
+
+    async fn flag_indicators(&self, flags: &[(IndicatorType, String, String)]) -> Result<u64> {
+        if flags.is_empty() {
+            return Ok(0);
+        }
+        let flags = flags.to_vec();
+        self.write(move |conn| lookup::flag_indicators(conn, &flags))
+            .await
     }
 
     async fn create_hunt(&self, spec: &HuntSpec) -> Result<Hunt> {

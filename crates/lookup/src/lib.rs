@@ -1,0 +1,618 @@
+//! rexist's Lookup: "what is this?" for an IP, domain, URL, hash, e-mail or
+//! CVE — everything collected about it, judged for freshness and trust, with
+//! warning-list notes and, on request, what enrichment providers say.
+//!
+//! Start with [`Lookup::one`]; [`Lookup::bulk`] answers up to
+//! [`MAX_BULK`] values at once from the local store only. The type is
+//! detected from raw input, defanged forms included (`hxxp://evil[.]com`).
+//! Scores and lifetimes are documented in [`lifecycle`].
+
+pub mod lifecycle;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use rexist_core::model::now;
+use rexist_core::{
+    HitObject, Indicator, IndicatorRecord, IndicatorStatus, IndicatorType, SourceId, Tlp,
+};
+use rexist_store::{Store, StoreError};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+pub use lifecycle::{Factor, Lifetimes};
+
+/// Most values one bulk lookup takes.
+pub const MAX_BULK: usize = 10_000;
+/// Items listed per answer.
+const ITEMS: u32 = 20;
+/// Related indicators listed per answer.
+const RELATED: u32 = 25;
+
+/// Why a lookup could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    /// The input is not an indicator rexist knows how to read.
+    #[error("{0}")]
+    Invalid(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A source that reported the indicator.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceReport {
+    /// Source name.
+    pub source: String,
+    /// Connector kind.
+    pub kind: String,
+    /// Highest confidence of its sightings.
+    pub confidence: u8,
+    /// Least restrictive TLP of its sightings.
+    pub tlp: Tlp,
+    /// Labels of its sightings.
+    pub labels: Vec<String>,
+    /// Sightings by this source (in items and in its feed).
+    pub sightings: usize,
+    /// Whether its feed still lists it.
+    pub listed: bool,
+    /// Its first sighting.
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_seen: OffsetDateTime,
+    /// Its latest sighting.
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_seen: OffsetDateTime,
+}
+
+/// An item that mentions the indicator.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemRef {
+    /// Item id.
+    pub id: rexist_core::ItemId,
+    /// Title.
+    pub title: String,
+    /// Item kind.
+    pub kind: rexist_core::ItemKind,
+    /// Source name.
+    pub source: String,
+    /// Link to the original.
+    pub url: Option<String>,
+    /// When upstream published it.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub published_at: Option<OffsetDateTime>,
+    /// The text around the mention.
+    pub snippet: Option<String>,
+    /// TLP of the item.
+    pub tlp: Tlp,
+}
+
+/// An indicator related to the one looked up, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Related {
+    /// Its type.
+    #[serde(rename = "type")]
+    pub kind: IndicatorType,
+    /// Its canonical value.
+    pub value: String,
+    /// `shared-items`, or a stated relation such as `resolves-to`.
+    pub relation: String,
+    /// In words: "in 3 of the same items", "resolves-to (stated by misp-a)".
+    pub reason: String,
+}
+
+/// A hunt that matched the indicator.
+#[derive(Debug, Clone, Serialize)]
+pub struct HuntMatch {
+    /// Hunt name.
+    pub hunt: String,
+    /// The watchlist entries that matched.
+    pub terms: Vec<String>,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// A warning-list or allow-list the value is on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Warning {
+    /// The list's short name (`rfc5735`, or an allow-list's name).
+    pub list: String,
+    /// Its title.
+    pub title: String,
+    /// How it matched (`cidr`, `hostname`, …).
+    pub kind: String,
+    /// The entry that matched.
+    pub entry: String,
+}
+
+/// Everything known about one indicator.
+#[derive(Debug, Clone, Serialize)]
+pub struct Answer {
+    /// What was asked, as given.
+    pub query: String,
+    /// Detected type.
+    #[serde(rename = "type")]
+    pub kind: IndicatorType,
+    /// Canonical value.
+    pub value: String,
+    /// Whether rexist has stored it.
+    pub known: bool,
+    /// `active`, `expired` or `allowlisted` (also for an unknown value on a list).
+    pub status: IndicatorStatus,
+    /// Why it is expired or allow-listed.
+    pub status_reason: Option<String>,
+    /// 0–100; see [`lifecycle`].
+    pub score: u8,
+    /// How the score came about.
+    pub score_factors: Vec<Factor>,
+    /// Its type's lifetime, in days.
+    pub lifetime_days: u64,
+    /// When it expires without a new sighting.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// First sighting.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub first_seen: Option<OffsetDateTime>,
+    /// Latest sighting.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_seen: Option<OffsetDateTime>,
+    /// Least restrictive TLP among its sightings.
+    pub tlp: Option<Tlp>,
+    /// Every source that reported it.
+    pub sources: Vec<SourceReport>,
+    /// Items that mention it, newest first.
+    pub items: Vec<ItemRef>,
+    /// Related indicators with the reason for each.
+    pub related: Vec<Related>,
+    /// Hunts it matched.
+    pub hunts: Vec<HuntMatch>,
+    /// Warning lists and allow-lists it is on.
+    pub warnings: Vec<Warning>,
+    /// What enrichment providers say (only when asked).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub enrichment: Vec<rexist_enrich::Answer>,
+}
+
+/// A line of a bulk answer: the local verdict only.
+#[derive(Debug, Clone, Serialize)]
+pub struct Brief {
+    /// What was asked.
+    pub query: String,
+    /// Detected type, if any.
+    #[serde(rename = "type")]
+    pub kind: Option<IndicatorType>,
+    /// Canonical value, if the input is an indicator.
+    pub value: Option<String>,
+    /// Why the input is not an indicator.
+    pub error: Option<String>,
+    /// Whether rexist has stored it.
+    pub known: bool,
+    /// Stored status (or `allowlisted` for a listed unknown value).
+    pub status: Option<IndicatorStatus>,
+    /// Stored score.
+    pub score: Option<u8>,
+    /// Latest sighting.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_seen: Option<OffsetDateTime>,
+    /// Number of sightings.
+    pub sightings: u64,
+    /// Names of the lists it is on.
+    pub warnings: Vec<String>,
+}
+
+/// What to add to an answer beyond local knowledge.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Ask the enrichment providers.
+    pub enrich: bool,
+    /// Only these providers (by name).
+    pub providers: Option<Vec<String>>,
+}
+
+/// Answers lookups.
+pub struct Lookup {
+    store: Arc<dyn Store>,
+    lists: Option<Arc<rexist_warnlist::WarningLists>>,
+    enricher: Option<Arc<rexist_enrich::Enricher>>,
+    lifetimes: Lifetimes,
+}
+
+/// Reads raw input as an indicator: trimmed, refanged, type detected.
+pub fn parse_input(raw: &str) -> Result<Indicator, String> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Err("empty value".to_owned());
+    }
+    let refanged = rexist_extract::refang(trimmed);
+    Indicator::detect(&refanged).map_err(|e| e.to_string())
+}
+
+impl Lookup {
+    /// Lookups over `store`, with optional warning lists and enrichment.
+    pub fn new(
+        store: Arc<dyn Store>,
+        lists: Option<Arc<rexist_warnlist::WarningLists>>,
+        enricher: Option<Arc<rexist_enrich::Enricher>>,
+        lifetimes: Lifetimes,
+    ) -> Self {
+        Self {
+            store,
+            lists,
+            enricher,
+            lifetimes,
+        }
+    }
+
+    /// The lifetimes in force.
+    pub fn lifetimes(&self) -> &Lifetimes {
+        &self.lifetimes
+    }
+
+    fn warnings(&self, kind: IndicatorType, value: &str) -> Vec<Warning> {
+        let Some(lists) = &self.lists else {
+            return Vec::new();
+        };
+        lists
+            .check(kind, value)
+            .into_iter()
+            .map(|m| Warning {
+                list: m.list,
+                title: m.title,
+                kind: m.kind.as_str().to_owned(),
+                entry: m.entry,
+            })
+            .collect()
+    }
+
+    /// Everything known about `raw`.
+    pub async fn one(&self, raw: &str, options: &Options) -> Result<Answer, LookupError> {
+        let indicator = parse_input(raw).map_err(LookupError::Invalid)?;
+        let (kind, value) = (indicator.kind(), indicator.value().to_owned());
+        let enrichment = async {
+            match (&self.enricher, options.enrich) {
+                (Some(e), true) => e.enrich(kind, &value, options.providers.as_deref()).await,
+                _ => Vec::new(),
+            }
+        };
+        let (local, enrichment) = tokio::join!(self.local(raw, kind, &value), enrichment);
+        let mut answer = local?;
+        answer.enrichment = enrichment;
+        Ok(answer)
+    }
+
+    async fn local(
+        &self,
+        raw: &str,
+        kind: IndicatorType,
+        value: &str,
+    ) -> Result<Answer, LookupError> {
+        let at = now();
+        let lifetime = self.lifetimes.of(kind);
+        let warnings = self.warnings(kind, value);
+        let record = self.store.indicator(kind, value).await?;
+        let mut answer = Answer {
+            query: raw.to_owned(),
+            kind,
+            value: value.to_owned(),
+            known: record.is_some(),
+            status: IndicatorStatus::Active,
+            status_reason: None,
+            score: 0,
+            score_factors: Vec::new(),
+            lifetime_days: lifetime.as_secs() / 86_400,
+            expires_at: None,
+            first_seen: None,
+            last_seen: None,
+            tlp: None,
+            sources: Vec::new(),
+            items: Vec::new(),
+            related: Vec::new(),
+            hunts: Vec::new(),
+            warnings,
+            enrichment: Vec::new(),
+        };
+        if !answer.warnings.is_empty() {
+            answer.status = IndicatorStatus::Allowlisted;
+            answer.status_reason = Some(format!("on warning list {}", answer.warnings[0].list));
+        }
+        let Some(record) = record else {
+            return Ok(answer);
+        };
+        let (sightings, mentions, co, relations, hits, sources) = tokio::try_join!(
+            self.store.sightings_of(record.id),
+            self.store.mentions_of(record.id, ITEMS),
+            self.store.co_occurring(record.id, RELATED),
+            self.store.relations_of(record.id),
+            self.store.hits_of(HitObject::Indicator(record.id)),
+            self.store.list_sources(),
+        )?;
+        let names: HashMap<SourceId, (String, String)> = sources
+            .into_iter()
+            .map(|s| (s.id, (s.name, s.kind)))
+            .collect();
+        let allowlisted = answer.status == IndicatorStatus::Allowlisted
+            || record.status == IndicatorStatus::Allowlisted;
+        let (score, factors) =
+            lifecycle::score(&sightings, record.last_seen, at, lifetime, allowlisted);
+        answer.score = score;
+        answer.score_factors = factors;
+        let expires =
+            record.last_seen + time::Duration::try_from(lifetime).unwrap_or(time::Duration::MAX);
+        answer.expires_at = Some(expires);
+        if answer.status != IndicatorStatus::Allowlisted {
+            answer.status = record.status;
+            answer.status_reason.clone_from(&record.status_reason);
+            // The sweep runs hourly; between sweeps the answer is already right.
+            if record.status == IndicatorStatus::Active && expires < at {
+                answer.status = IndicatorStatus::Expired;
+                answer.status_reason =
+                    Some(format!("not sighted for {} days", answer.lifetime_days));
+            }
+        }
+        answer.first_seen = Some(record.first_seen);
+        answer.last_seen = Some(record.last_seen);
+        answer.tlp = Some(record.tlp);
+        answer.sources = source_reports(&sightings, &names);
+        answer.items = self.items(&mentions, &sightings, &names).await?;
+        answer.related = self.related(&record, co, &relations, &names).await?;
+        let hunts = self.store.list_hunts().await?;
+        let hunt_names: HashMap<_, _> = hunts.into_iter().map(|h| (h.id, h.spec.name)).collect();
+        answer.hunts = hits
+            .into_iter()
+            .map(|h| HuntMatch {
+                hunt: hunt_names.get(&h.hunt_id).cloned().unwrap_or_default(),
+                terms: h.terms,
+                at: h.created_at,
+            })
+            .collect();
+        Ok(answer)
+    }
+
+    async fn items(
+        &self,
+        mentions: &[rexist_store::MentionRef],
+        sightings: &[rexist_core::Sighting],
+        names: &HashMap<SourceId, (String, String)>,
+    ) -> Result<Vec<ItemRef>, LookupError> {
+        // Items that mention it in their text, then items that state it
+        // (a MISP event's attribute), newest first, deduplicated.
+        let mut ids: Vec<rexist_core::ItemId> = mentions.iter().map(|m| m.item).collect();
+        let mut stated: Vec<_> = sightings.iter().filter_map(|s| s.item_id).collect();
+        stated.sort_unstable_by(|a, b| b.cmp(a));
+        ids.extend(stated);
+        let mut seen = HashSet::new();
+        ids.retain(|id| seen.insert(*id));
+        ids.truncate(ITEMS as usize);
+        let items = self.store.items_by_id(&ids).await?;
+        let by_id: HashMap<_, _> = items.into_iter().map(|i| (i.id, i)).collect();
+        Ok(ids
+            .iter()
+            .filter_map(|id| by_id.get(id))
+            .map(|item| {
+                let mention = mentions.iter().find(|m| m.item == item.id);
+                ItemRef {
+                    id: item.id,
+                    title: item.content.title.clone(),
+                    kind: item.content.kind,
+                    source: names
+                        .get(&item.source_id)
+                        .map(|n| n.0.clone())
+                        .unwrap_or_default(),
+                    url: item.content.url.clone(),
+                    published_at: item.content.published_at,
+                    snippet: mention
+                        .map(|m| snippet(&item.content.body, m.start as usize, m.end as usize)),
+                    tlp: item.content.tlp,
+                }
+            })
+            .collect())
+    }
+
+    async fn related(
+        &self,
+        record: &IndicatorRecord,
+        co: Vec<rexist_store::CoOccurrence>,
+        relations: &[rexist_core::Relation],
+        names: &HashMap<SourceId, (String, String)>,
+    ) -> Result<Vec<Related>, LookupError> {
+        let mut out = Vec::new();
+        for r in relations.iter().take(RELATED as usize) {
+            let (other, direction) = if r.from == record.id {
+                (r.to, "")
+            } else {
+                (r.from, " (inverse)")
+            };
+            let Some(o) = self.store.indicator_by_id(other).await? else {
+                continue;
+            };
+            let source = names.get(&r.source_id).map_or("?", |n| n.0.as_str());
+            out.push(Related {
+                kind: o.kind,
+                value: o.value,
+                relation: r.kind.clone(),
+                reason: format!("{}{direction}, stated by {source}", r.kind),
+            });
+        }
+        for c in co {
+            if out
+                .iter()
+                .any(|r| r.value == c.indicator.value && r.kind == c.indicator.kind)
+            {
+                continue;
+            }
+            out.push(Related {
+                kind: c.indicator.kind,
+                value: c.indicator.value,
+                relation: "shared-items".to_owned(),
+                reason: format!(
+                    "in {} of the same item{}",
+                    c.shared_items,
+                    if c.shared_items == 1 { "" } else { "s" }
+                ),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The local verdict on many values at once (at most [`MAX_BULK`]).
+    pub async fn bulk(&self, raws: &[String]) -> Result<Vec<Brief>, LookupError> {
+        if raws.len() > MAX_BULK {
+            return Err(LookupError::Invalid(format!(
+                "{} values given; a bulk lookup takes at most {MAX_BULK}",
+                raws.len()
+            )));
+        }
+        let parsed: Vec<Result<Indicator, String>> = raws.iter().map(|r| parse_input(r)).collect();
+        let keys: Vec<(IndicatorType, String)> = parsed
+            .iter()
+            .filter_map(|p| p.as_ref().ok())
+            .map(|i| (i.kind(), i.value().to_owned()))
+            .collect();
+        let found = self.store.indicators_by_values(&keys).await?;
+        let by_key: HashMap<(IndicatorType, &str), &IndicatorRecord> = found
+            .iter()
+            .map(|r| ((r.kind, r.value.as_str()), r))
+            .collect();
+        Ok(raws
+            .iter()
+            .zip(parsed)
+            .map(|(raw, p)| match p {
+                Err(e) => Brief {
+                    query: raw.clone(),
+                    kind: None,
+                    value: None,
+                    error: Some(e),
+                    known: false,
+                    status: None,
+                    score: None,
+                    last_seen: None,
+                    sightings: 0,
+                    warnings: Vec::new(),
+                },
+                Ok(i) => {
+                    let warnings: Vec<String> = self
+                        .warnings(i.kind(), i.value())
+                        .into_iter()
+                        .map(|w| w.list)
+                        .collect();
+                    let record = by_key.get(&(i.kind(), i.value()));
+                    let status = if warnings.is_empty() {
+                        record.map(|r| r.status)
+                    } else {
+                        Some(IndicatorStatus::Allowlisted)
+                    };
+                    Brief {
+                        query: raw.clone(),
+                        kind: Some(i.kind()),
+                        value: Some(i.value().to_owned()),
+                        error: None,
+                        known: record.is_some(),
+                        status,
+                        score: record.map(|r| r.score),
+                        last_seen: record.map(|r| r.last_seen),
+                        sightings: record.map_or(0, |r| r.sightings),
+                        warnings,
+                    }
+                }
+            })
+            .collect())
+    }
+}
+
+fn source_reports(
+    sightings: &[rexist_core::Sighting],
+    names: &HashMap<SourceId, (String, String)>,
+) -> Vec<SourceReport> {
+    let mut by_source: Vec<SourceReport> = Vec::new();
+    let mut index: HashMap<SourceId, usize> = HashMap::new();
+    for s in sightings {
+        let at = *index.entry(s.source_id).or_insert_with(|| {
+            let (name, kind) = names.get(&s.source_id).cloned().unwrap_or_default();
+            by_source.push(SourceReport {
+                source: name,
+                kind,
+                confidence: 0,
+                tlp: s.tlp,
+                labels: Vec::new(),
+                sightings: 0,
+                listed: false,
+                first_seen: s.first_seen,
+                last_seen: s.last_seen,
+            });
+            by_source.len() - 1
+        });
+        let r = &mut by_source[at];
+        r.confidence = r.confidence.max(s.confidence);
+        r.tlp = r.tlp.min(s.tlp);
+        r.sightings += 1;
+        r.listed |= s.listed;
+        r.first_seen = r.first_seen.min(s.first_seen);
+        r.last_seen = r.last_seen.max(s.last_seen);
+        for l in &s.labels {
+            if !r.labels.contains(l) {
+                r.labels.push(l.clone());
+            }
+        }
+    }
+    by_source.sort_by_key(|r| std::cmp::Reverse(r.last_seen));
+    by_source
+}
+
+/// About 160 bytes of `body` around `start..end`, on character boundaries.
+fn snippet(body: &str, start: usize, end: usize) -> String {
+    let mut from = start.saturating_sub(80).min(body.len());
+    while !body.is_char_boundary(from) {
+        from -= 1;
+    }
+    let mut to = end.saturating_add(80).min(body.len());
+    while !body.is_char_boundary(to) {
+        to += 1;
+    }
+    let text = body[from..to]
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    format!(
+        "{}{text}{}",
+        if from > 0 { "…" } else { "" },
+        if to < body.len() { "…" } else { "" }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_is_refanged_and_detected() {
+        assert_eq!(
+            parse_input(" hxxp://evil[.]com/x ").unwrap().value(),
+            "http://evil.com/x"
+        );
+        assert_eq!(
+            parse_input("192.0.2[.]1").unwrap().kind(),
+            IndicatorType::Ipv4
+        );
+        assert_eq!(
+            parse_input("CVE-2021-44228").unwrap().kind(),
+            IndicatorType::Cve
+        );
+        assert!(parse_input("").is_err());
+        assert!(
+            parse_input("hello there")
+                .unwrap_err()
+                .contains("hello there")
+        );
+    }
+
+    #[test]
+    fn snippets_stay_on_char_boundaries() {
+        let body = "脆弱性".repeat(60) + " evil.com " + &"攻撃".repeat(60);
+        let at = body.find("evil.com").unwrap();
+        let s = snippet(&body, at, at + 8);
+        assert!(s.contains("evil.com"));
+        assert!(s.starts_with('…') && s.ends_with('…'));
+        assert_eq!(snippet("x evil.com", 2, 10), "x evil.com");
+    }
+}

@@ -1,0 +1,354 @@
+//! Lookup over a real SQLite store: local knowledge, warning lists,
+//! lifecycle, bulk, and enrichment from a loopback provider.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rexist_core::model::now;
+use rexist_core::{
+    HitObject, HuntKind, HuntSpec, Indicator, IndicatorStatus, IndicatorType, ItemKind, Mention,
+    NewHit, NewItem, NewRelation, NewSighting, SourceSpec, Tlp,
+};
+use rexist_lookup::{Lifetimes, Lookup, LookupError, Options};
+use rexist_store::Store;
+
+async fn store(dir: &tempfile::TempDir) -> Arc<dyn Store> {
+    rexist_store::open(None, dir.path()).await.unwrap()
+}
+
+async fn source(store: &Arc<dyn Store>, name: &str, confidence: u8) -> rexist_core::Source {
+    store
+        .upsert_source(&SourceSpec {
+            name: name.into(),
+            kind: "test".into(),
+            enabled: true,
+            confidence,
+            tlp: Tlp::Green,
+            tags: vec![],
+        })
+        .await
+        .unwrap()
+}
+
+fn sighting(kind: IndicatorType, value: &str, at: time::OffsetDateTime) -> NewSighting {
+    NewSighting {
+        labels: vec!["c2".into()],
+        ..NewSighting::new(Indicator::parse(kind, value).unwrap(), at)
+    }
+}
+
+fn lists() -> Option<Arc<rexist_warnlist::WarningLists>> {
+    Some(Arc::new(rexist_warnlist::WarningLists::bundled().clone()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_answer_joins_sources_items_relations_hunts_and_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let feed = source(&store, "feed", 70).await;
+    let blog = source(&store, "blog", 50).await;
+    store
+        .upsert_sightings(
+            &feed,
+            &[sighting(IndicatorType::Domain, "c2.badhost.com", now())],
+        )
+        .await
+        .unwrap();
+    let body = "The loader calls c2.badhost.com and drops files from 91.92.93.94 daily.";
+    let item = store
+        .upsert_items(
+            blog.id,
+            &[NewItem {
+                kind: ItemKind::News,
+                external_id: "post-1".into(),
+                title: "Loader analysis".into(),
+                body: body.into(),
+                url: Some("https://blog.example/post-1".into()),
+                lang: Some("en".into()),
+                published_at: None,
+                tlp: Tlp::Clear,
+                tags: vec![],
+                extra: serde_json::json!({}),
+            }],
+        )
+        .await
+        .unwrap()[0]
+        .id();
+    let at = body.find("c2.badhost.com").unwrap() as u32;
+    let ip_at = body.find("91.92.93.94").unwrap() as u32;
+    store
+        .record_mentions(
+            &blog,
+            item,
+            &[
+                Mention {
+                    indicator: Indicator::parse(IndicatorType::Domain, "c2.badhost.com").unwrap(),
+                    start: at,
+                    end: at + 12,
+                    defanged: false,
+                },
+                Mention {
+                    indicator: Indicator::parse(IndicatorType::Ipv4, "91.92.93.94").unwrap(),
+                    start: ip_at,
+                    end: ip_at + 9,
+                    defanged: false,
+                },
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .add_relations(
+            &feed,
+            &[NewRelation {
+                from: Indicator::parse(IndicatorType::Domain, "c2.badhost.com").unwrap(),
+                to: Indicator::parse(IndicatorType::Ipv4, "198.51.100.20").unwrap(),
+                kind: "resolves-to".into(),
+                seen_at: now(),
+            }],
+        )
+        .await
+        .unwrap();
+    let rec = store
+        .indicator(IndicatorType::Domain, "c2.badhost.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let hunt = store
+        .create_hunt(&HuntSpec {
+            name: "ours".into(),
+            kind: HuntKind::Watch,
+            definition: "domain:badhost.com".into(),
+            enabled: true,
+            channels: vec![],
+            digest_secs: None,
+        })
+        .await
+        .unwrap();
+    store
+        .record_hits(&[NewHit {
+            hunt: hunt.id,
+            object: HitObject::Indicator(rec.id),
+            terms: vec!["domain:badhost.com".into()],
+            retro: false,
+        }])
+        .await
+        .unwrap();
+
+    let lookup = Lookup::new(Arc::clone(&store), lists(), None, Lifetimes::default());
+    let a = lookup
+        .one("hxxp://c2[.]badhost[.]com", &Options::default())
+        .await;
+    // a URL is not the domain: defanged URL input is read as a URL
+    assert_eq!(a.unwrap().kind, IndicatorType::Url);
+    let a = lookup
+        .one("c2[.]badhost[.]com", &Options::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (a.kind, a.value.as_str(), a.known),
+        (IndicatorType::Domain, "c2.badhost.com", true)
+    );
+    assert_eq!(a.status, IndicatorStatus::Active);
+    let names: Vec<&str> = a.sources.iter().map(|s| s.source.as_str()).collect();
+    assert!(
+        names.contains(&"feed") && names.contains(&"blog"),
+        "{names:?}"
+    );
+    let feed_report = a.sources.iter().find(|s| s.source == "feed").unwrap();
+    assert_eq!(feed_report.confidence, 70);
+    assert!(feed_report.labels.contains(&"c2".to_owned()));
+    // 70 from the feed, +5 for a second source, fresh
+    assert_eq!(a.score, 75, "{:?}", a.score_factors);
+    assert_eq!(a.items.len(), 1);
+    assert_eq!(a.items[0].title, "Loader analysis");
+    assert!(
+        a.items[0]
+            .snippet
+            .as_deref()
+            .unwrap()
+            .contains("c2.badhost.com")
+    );
+    let related: Vec<(&str, &str)> = a
+        .related
+        .iter()
+        .map(|r| (r.value.as_str(), r.relation.as_str()))
+        .collect();
+    assert!(
+        related.contains(&("198.51.100.20", "resolves-to")),
+        "{related:?}"
+    );
+    assert!(
+        related.contains(&("91.92.93.94", "shared-items")),
+        "{related:?}"
+    );
+    assert_eq!(a.hunts.len(), 1);
+    assert_eq!(a.hunts[0].hunt, "ours");
+    assert!(a.warnings.is_empty());
+    assert_eq!(a.lifetime_days, 180);
+
+    // documentation addresses are on a warning list: flagged, score 0
+    let w = lookup
+        .one("198.51.100.20", &Options::default())
+        .await
+        .unwrap();
+    assert!(w.known);
+    assert_eq!(w.status, IndicatorStatus::Allowlisted);
+    assert_eq!(w.score, 0);
+    assert!(
+        w.warnings
+            .iter()
+            .any(|x| x.list == "rfc5735" && x.kind == "cidr"),
+        "{:?}",
+        w.warnings
+    );
+    assert!(
+        w.related
+            .iter()
+            .any(|r| r.value == "c2.badhost.com" && r.reason.contains("inverse"))
+    );
+
+    // unknown values and garbage
+    let u = lookup.one("8.8.4.4", &Options::default()).await.unwrap();
+    assert!(!u.known);
+    assert!(u.sources.is_empty());
+    assert!(matches!(
+        lookup.one("no such thing", &Options::default()).await,
+        Err(LookupError::Invalid(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifetimes_expire_and_bulk_answers_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let feed = source(&store, "feed", 80).await;
+    let old = now() - time::Duration::days(45);
+    store
+        .upsert_sightings(
+            &feed,
+            &[
+                sighting(IndicatorType::Ipv4, "91.92.93.94", old),
+                sighting(IndicatorType::Domain, "old.badhost.com", old),
+            ],
+        )
+        .await
+        .unwrap();
+    let lookup = Lookup::new(Arc::clone(&store), lists(), None, Lifetimes::default());
+    let ip = lookup
+        .one("91.92.93.94", &Options::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        ip.status,
+        IndicatorStatus::Expired,
+        "past 30 days, before the sweep"
+    );
+    assert_eq!(ip.score, 20, "a quarter of 80 at the end of its lifetime");
+    let domain = lookup
+        .one("old.badhost.com", &Options::default())
+        .await
+        .unwrap();
+    assert_eq!(domain.status, IndicatorStatus::Active);
+    assert!(domain.score < 80 && domain.score > 60, "{}", domain.score);
+
+    // the sweep stores it; a new sighting revives it
+    let swept = store
+        .expire_indicators(&lookup.lifetimes().all())
+        .await
+        .unwrap();
+    assert_eq!(swept, 1);
+    store
+        .upsert_sightings(
+            &feed,
+            &[sighting(IndicatorType::Ipv4, "91.92.93.94", now())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        lookup
+            .one("91.92.93.94", &Options::default())
+            .await
+            .unwrap()
+            .status,
+        IndicatorStatus::Active
+    );
+
+    let values: Vec<String> = [
+        "91.92.93.94",
+        "nothing here",
+        "old.badhost[.]com",
+        "192.0.2.1",
+        "8.8.4.4",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let briefs = lookup.bulk(&values).await.unwrap();
+    assert_eq!(briefs.len(), 5);
+    assert!(briefs[0].known);
+    assert!(briefs[1].error.is_some() && briefs[1].kind.is_none());
+    assert_eq!(briefs[2].value.as_deref(), Some("old.badhost.com"));
+    assert!(briefs[2].known);
+    assert_eq!(
+        briefs[3].status,
+        Some(IndicatorStatus::Allowlisted),
+        "listed though unknown"
+    );
+    assert_eq!(briefs[3].warnings, ["rfc5735"]);
+    assert!(!briefs[4].known && briefs[4].warnings.contains(&"public-dns-v4".to_owned()));
+    let too_many = vec!["1.1.1.1".to_owned(); rexist_lookup::MAX_BULK + 1];
+    assert!(matches!(
+        lookup.bulk(&too_many).await,
+        Err(LookupError::Invalid(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrichment_answers_beside_local_knowledge() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let body = rexist_testkit::fixture_bytes("otx/indicator-IPv4-192.0.2.10-general.json");
+    let up = rexist_testkit::serve(move |_, _, _| {
+        (
+            rexist_testkit::response("200 OK", "Content-Type: application/json\r\n", &body),
+            Duration::ZERO,
+        )
+    })
+    .await;
+    let key = dir.path().join("otx.key");
+    std::fs::write(&key, "secret-otx-key-123").unwrap();
+    let enricher = rexist_enrich::Enricher::new(&[rexist_enrich::EnrichConfig {
+        name: "otx".into(),
+        kind: "otx".into(),
+        base_url: Some(up.base.clone()),
+        key_file: Some(key.display().to_string()),
+        ..rexist_enrich::EnrichConfig::default()
+    }])
+    .unwrap();
+    let lookup = Lookup::new(store, None, Some(Arc::new(enricher)), Lifetimes::default());
+    let plain = lookup.one("192.0.2.10", &Options::default()).await.unwrap();
+    assert!(
+        plain.enrichment.is_empty(),
+        "providers are asked only on request"
+    );
+    assert_eq!(up.hits(), 0);
+    let a = lookup
+        .one(
+            "192.0.2.10",
+            &Options {
+                enrich: true,
+                providers: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!a.known);
+    assert_eq!(a.enrichment.len(), 1);
+    assert_eq!(a.enrichment[0].provider, "otx");
+    assert_eq!(a.enrichment[0].status.as_str(), "ok");
+    let json = serde_json::to_string(&a).unwrap();
+    assert!(!json.contains("secret-otx-key-123"));
+}

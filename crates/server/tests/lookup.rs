@@ -1,0 +1,122 @@
+//! Lookup over the REST API.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use rexist_core::model::now;
+use rexist_core::{Indicator, IndicatorType, NewSighting, SourceSpec, Tlp};
+use rexist_server::{AppState, router};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+async fn call(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_and_bulk_lookups() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = rexist_store::open(None, dir.path()).await.unwrap();
+    let src = store
+        .upsert_source(&SourceSpec {
+            name: "urlhaus".into(),
+            kind: "urlhaus".into(),
+            enabled: true,
+            confidence: 90,
+            tlp: Tlp::Clear,
+            tags: vec![],
+        })
+        .await
+        .unwrap();
+    store
+        .upsert_sightings(
+            &src,
+            &[NewSighting::new(
+                Indicator::parse(IndicatorType::Url, "http://bad.host.com/x/y.sh").unwrap(),
+                now(),
+            )],
+        )
+        .await
+        .unwrap();
+    let app = router(AppState::new(Arc::clone(&store)));
+
+    let (s, a) = call(
+        &app,
+        "GET",
+        "/api/v1/lookup/hxxp://bad[.]host[.]com/x/y.sh",
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+    assert_eq!(a["type"], "url");
+    assert_eq!(a["value"], "http://bad.host.com/x/y.sh");
+    assert_eq!(a["known"], true);
+    assert_eq!(a["sources"][0]["source"], "urlhaus");
+    assert_eq!(a["score"], 90);
+    assert!(a.get("enrichment").is_none(), "no providers asked");
+
+    let (s, e) = call(&app, "GET", "/api/v1/lookup/not%20an%20indicator", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not an indicator"),
+        "{e}"
+    );
+    let (s, _) = call(&app, "GET", "/api/v1/lookup/1.2.3.4?bogus=1", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    let (s, b) = call(
+        &app,
+        "POST",
+        "/api/v1/lookup",
+        Some(json!({"values": ["http://bad.host.com/x/y.sh", "junk junk", "9.9.9.9"]})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let r = b["results"].as_array().unwrap();
+    assert_eq!(r.len(), 3);
+    assert_eq!(r[0]["known"], true);
+    assert!(r[1]["error"].is_string());
+    assert_eq!(r[2]["known"], false);
+
+    let many: Vec<String> = (0..10_001)
+        .map(|i| format!("10.0.{}.{}", i / 256 % 256, i % 256))
+        .collect();
+    let (s, e) = call(
+        &app,
+        "POST",
+        "/api/v1/lookup",
+        Some(json!({ "values": many })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("10000"),
+        "{e}"
+    );
+    let (s, _) = call(&app, "POST", "/api/v1/lookup", Some(json!({"value": "x"}))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}

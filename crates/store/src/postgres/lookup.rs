@@ -1,0 +1,167 @@
+//! Lookup reads and indicator lifecycle on PostgreSQL.
+
+use std::time::Duration;
+
+use rexist_core::model::{now, unix_micros};
+use rexist_core::{HitObject, HuntHit, IndicatorId, IndicatorRecord, IndicatorType, Item, ItemId};
+use sqlx::Row;
+use sqlx::postgres::PgPool;
+
+use super::rows::{indicator_from_row, item_from_row};
+use crate::decode::{HIT_COLUMNS, INDICATOR_COLUMNS, ITEM_COLUMNS, micros};
+use crate::{CoOccurrence, MentionRef, Result};
+
+pub(super) async fn indicators_by_values(
+    pool: &PgPool,
+    keys: &[(IndicatorType, String)],
+) -> Result<Vec<IndicatorRecord>> {
+    let kinds: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
+    let values: Vec<&str> = keys.iter().map(|(_, v)| v.as_str()).collect();
+    let cols = qualified("i", INDICATOR_COLUMNS);
+    sqlx::query(&format!(
+        "SELECT {cols} FROM unnest($1::TEXT[], $2::TEXT[]) AS k(kind, value)
+         JOIN indicators i ON i.value = k.value AND i.kind = k.kind"
+    ))
+    .bind(kinds)
+    .bind(values)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(indicator_from_row)
+    .collect()
+}
+
+fn qualified(alias: &str, columns: &str) -> String {
+    columns
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(super) async fn items_by_id(pool: &PgPool, ids: &[ItemId]) -> Result<Vec<Item>> {
+    let raw: Vec<i64> = ids.iter().map(|i| i.get()).collect();
+    sqlx::query(&format!(
+        "SELECT {ITEM_COLUMNS} FROM items WHERE id = ANY($1) ORDER BY id"
+    ))
+    .bind(raw)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(item_from_row)
+    .collect()
+}
+
+pub(super) async fn mentions_of(
+    pool: &PgPool,
+    indicator: IndicatorId,
+    limit: u32,
+) -> Result<Vec<MentionRef>> {
+    let rows = sqlx::query(
+        "SELECT item_id, start_offset, end_offset, defanged FROM mentions
+         WHERE indicator_id = $1 ORDER BY item_id DESC, start_offset LIMIT $2",
+    )
+    .bind(indicator.get())
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(MentionRef {
+                item: ItemId::new(r.try_get(0)?),
+                start: u32::try_from(r.try_get::<i32, _>(1)?).unwrap_or(0),
+                end: u32::try_from(r.try_get::<i32, _>(2)?).unwrap_or(0),
+                defanged: r.try_get(3)?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn co_occurring(
+    pool: &PgPool,
+    indicator: IndicatorId,
+    limit: u32,
+) -> Result<Vec<CoOccurrence>> {
+    let cols = qualified("i", INDICATOR_COLUMNS);
+    let rows = sqlx::query(&format!(
+        "WITH mine AS (SELECT DISTINCT item_id FROM sightings
+                       WHERE indicator_id = $1 AND item_id <> 0 ORDER BY item_id DESC LIMIT 500),
+              shared AS (SELECT s.indicator_id, count(DISTINCT s.item_id) AS n
+                         FROM mine JOIN sightings s ON s.item_id = mine.item_id
+                         WHERE s.indicator_id <> $1 GROUP BY s.indicator_id)
+         SELECT {cols}, shared.n FROM shared JOIN indicators i ON i.id = shared.indicator_id
+         ORDER BY shared.n DESC, i.id LIMIT $2"
+    ))
+    .bind(indicator.get())
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(CoOccurrence {
+                indicator: indicator_from_row(r)?,
+                shared_items: u64::try_from(r.try_get::<i64, _>(10)?).unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn hits_of(pool: &PgPool, object: HitObject) -> Result<Vec<HuntHit>> {
+    sqlx::query(&format!(
+        "SELECT {HIT_COLUMNS} FROM hunt_hits WHERE object_kind = $1 AND object_id = $2 ORDER BY id DESC"
+    ))
+    .bind(object.kind())
+    .bind(object.raw_id())
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(super::hunts::hit_from_row)
+    .collect()
+}
+
+pub(super) async fn expire_indicators(
+    pool: &PgPool,
+    lifetimes: &[(IndicatorType, Duration)],
+) -> Result<u64> {
+    let stamp = unix_micros(now());
+    let mut tx = pool.begin().await?;
+    let mut n = 0;
+    for (kind, lifetime) in lifetimes {
+        n += sqlx::query(
+            "UPDATE indicators SET status = 'expired', status_reason = $3
+             WHERE kind = $1 AND status = 'active' AND last_seen < $2",
+        )
+        .bind(kind.as_str())
+        .bind(stamp - micros(*lifetime))
+        .bind(format!(
+            "not sighted for {} days",
+            lifetime.as_secs() / 86_400
+        ))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    }
+    tx.commit().await?;
+    Ok(n)
+}
+
+pub(super) async fn flag_indicators(
+    pool: &PgPool,
+    flags: &[(IndicatorType, String, String)],
+) -> Result<u64> {
+    let kinds: Vec<&str> = flags.iter().map(|(k, _, _)| k.as_str()).collect();
+    let values: Vec<&str> = flags.iter().map(|(_, v, _)| v.as_str()).collect();
+    let reasons: Vec<&str> = flags.iter().map(|(_, _, r)| r.as_str()).collect();
+    let done = sqlx::query(
+        "UPDATE indicators i SET status = 'allowlisted', status_reason = f.reason
+         FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[]) AS f(kind, value, reason)
+         WHERE i.value = f.value AND i.kind = f.kind
+           AND (i.status <> 'allowlisted' OR i.status_reason IS DISTINCT FROM f.reason)",
+    )
+    .bind(kinds)
+    .bind(values)
+    .bind(reasons)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}

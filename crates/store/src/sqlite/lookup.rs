@@ -1,0 +1,151 @@
+//! Lookup reads and indicator lifecycle on SQLite.
+
+use std::time::Duration;
+
+use rexist_core::model::{now, unix_micros};
+use rexist_core::{HitObject, HuntHit, IndicatorId, IndicatorRecord, IndicatorType, Item, ItemId};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::rows::{INDICATOR_COLUMNS, ITEM_COLUMNS, indicator_from_row, item_from_row};
+use crate::decode::{HIT_COLUMNS, micros};
+use crate::{CoOccurrence, MentionRef, Result};
+
+pub(super) fn indicators_by_values(
+    conn: &Connection,
+    keys: &[(IndicatorType, String)],
+) -> Result<Vec<IndicatorRecord>> {
+    let sql = format!("SELECT {INDICATOR_COLUMNS} FROM indicators WHERE value = ?1 AND kind = ?2");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut out = Vec::with_capacity(keys.len());
+    for (kind, value) in keys {
+        if let Some(r) = stmt
+            .query_row(params![value, kind.as_str()], indicator_from_row)
+            .optional()?
+        {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn items_by_id(conn: &Connection, ids: &[ItemId]) -> Result<Vec<Item>> {
+    let sql = format!("SELECT {ITEM_COLUMNS} FROM items WHERE id = ?1");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(i) = stmt
+            .query_row(params![id.get()], item_from_row)
+            .optional()?
+        {
+            out.push(i);
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn mentions_of(
+    conn: &Connection,
+    indicator: IndicatorId,
+    limit: u32,
+) -> Result<Vec<MentionRef>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT item_id, start_offset, end_offset, defanged FROM mentions
+         WHERE indicator_id = ?1 ORDER BY item_id DESC, start_offset LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![indicator.get(), limit], |r| {
+        Ok(MentionRef {
+            item: ItemId::new(r.get(0)?),
+            start: u32::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+            end: u32::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+            defanged: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+pub(super) fn co_occurring(
+    conn: &Connection,
+    indicator: IndicatorId,
+    limit: u32,
+) -> Result<Vec<CoOccurrence>> {
+    let cols = INDICATOR_COLUMNS
+        .split(", ")
+        .map(|c| format!("i.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // The items of this indicator are capped, so a value seen in thousands
+    // of items (a popular domain) still answers in bounded time.
+    let sql = format!(
+        "WITH mine AS (SELECT DISTINCT item_id FROM sightings
+                       WHERE indicator_id = ?1 AND item_id <> 0 ORDER BY item_id DESC LIMIT 500),
+              shared AS (SELECT s.indicator_id, count(DISTINCT s.item_id) AS n
+                         FROM mine JOIN sightings s ON s.item_id = mine.item_id
+                         WHERE s.indicator_id <> ?1 GROUP BY s.indicator_id)
+         SELECT {cols}, shared.n FROM shared JOIN indicators i ON i.id = shared.indicator_id
+         ORDER BY shared.n DESC, i.id LIMIT ?2"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![indicator.get(), limit], |r| {
+        Ok(CoOccurrence {
+            indicator: indicator_from_row(r)?,
+            shared_items: u64::try_from(r.get::<_, i64>(10)?).unwrap_or(0),
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+pub(super) fn hits_of(conn: &Connection, object: HitObject) -> Result<Vec<HuntHit>> {
+    let sql = format!(
+        "SELECT {HIT_COLUMNS} FROM hunt_hits WHERE object_kind = ?1 AND object_id = ?2 ORDER BY id DESC"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(
+        params![object.kind(), object.raw_id()],
+        super::hunts::hit_from_row,
+    )?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+pub(super) fn expire_indicators(
+    conn: &mut Connection,
+    lifetimes: &[(IndicatorType, Duration)],
+) -> Result<u64> {
+    let tx = conn.transaction()?;
+    let stamp = unix_micros(now());
+    let mut n = 0;
+    for (kind, lifetime) in lifetimes {
+        n += tx.execute(
+            "UPDATE indicators SET status = 'expired', status_reason = ?3
+             WHERE kind = ?1 AND status = 'active' AND last_seen < ?2",
+            params![
+                kind.as_str(),
+                stamp - micros(*lifetime),
+                format!("not sighted for {} days", lifetime.as_secs() / 86_400)
+            ],
+        )?;
+    }
+    tx.commit()?;
+    Ok(n as u64)
+}
+
+pub(super) fn flag_indicators(
+    conn: &mut Connection,
+    flags: &[(IndicatorType, String, String)],
+) -> Result<u64> {
+    let tx = conn.transaction()?;
+    let mut n = 0;
+    {
+        let mut stmt = tx.prepare_cached(
+            "UPDATE indicators SET status = 'allowlisted', status_reason = ?3
+             WHERE value = ?2 AND kind = ?1 AND (status <> 'allowlisted' OR status_reason IS NOT ?3)",
+        )?;
+        for (kind, value, reason) in flags {
+            n += stmt.execute(params![kind.as_str(), value, reason])?;
+        }
+    }
+    tx.commit()?;
+    Ok(n as u64)
+}

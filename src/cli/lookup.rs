@@ -1,0 +1,170 @@
+//! `rexist lookup VALUE [--json] [--enrich]`: everything known about an
+//! indicator; `--file F` looks up one value per line (local knowledge only).
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use rexist_lookup::{Answer, Options};
+
+use super::say;
+use crate::config::Config;
+
+/// Arguments of `lookup`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// An IP, domain, URL, hash, e-mail address or CVE id; defanged forms are fine.
+    #[arg(required_unless_present = "file")]
+    pub value: Option<String>,
+    /// Look up every line of a file (`-` for stdin) instead, as JSON lines.
+    #[arg(long, conflicts_with = "value")]
+    pub file: Option<std::path::PathBuf>,
+    /// Print the answer as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also ask the enrichment providers configured in `[[enrichment]]` tables.
+    #[arg(long)]
+    pub enrich: bool,
+    /// Only this provider (repeatable; implies --enrich).
+    #[arg(long = "provider", value_name = "NAME")]
+    pub providers: Vec<String>,
+}
+
+/// Runs `lookup`.
+pub async fn run(config: &Config, args: Args) -> Result<ExitCode> {
+    let store = super::open_store(config).await?;
+    let lookup = config.lookup(store)?;
+    if let Some(path) = &args.file {
+        let text = if path.as_os_str() == "-" {
+            std::io::read_to_string(std::io::stdin()).context("reading stdin")?
+        } else {
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+        };
+        let values: Vec<String> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_owned)
+            .collect();
+        for chunk in values.chunks(rexist_lookup::MAX_BULK) {
+            for brief in lookup.bulk(chunk).await? {
+                say(format_args!("{}", serde_json::to_string(&brief)?));
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(value) = &args.value else {
+        bail!("give a VALUE or --file");
+    };
+    let options = Options {
+        enrich: args.enrich || !args.providers.is_empty(),
+        providers: (!args.providers.is_empty()).then(|| args.providers.clone()),
+    };
+    let answer = match lookup.one(value, &options).await {
+        Ok(a) => a,
+        Err(rexist_lookup::LookupError::Invalid(e)) => bail!("{value:?}: {e}"),
+        Err(e) => return Err(e.into()),
+    };
+    if args.json {
+        say(format_args!("{}", serde_json::to_string_pretty(&answer)?));
+    } else {
+        print(&answer);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn day(t: time::OffsetDateTime) -> String {
+    super::source::short_time(t)
+}
+
+fn print(a: &Answer) {
+    say(format_args!("{} {}", a.kind.as_str(), a.value));
+    if !a.known {
+        say(format_args!("  not seen by any source"));
+    }
+    let reason = a
+        .status_reason
+        .as_deref()
+        .map_or_else(String::new, |r| format!(" ({r})"));
+    say(format_args!("  status: {}{reason}", a.status.as_str()));
+    if a.known {
+        say(format_args!(
+            "  score: {}/100  ({})",
+            a.score,
+            a.score_factors
+                .iter()
+                .map(|f| format!("{} {}", f.name, f.value))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        if let (Some(first), Some(last)) = (a.first_seen, a.last_seen) {
+            say(format_args!("  seen: {} … {}", day(first), day(last)));
+        }
+        if let Some(exp) = a.expires_at {
+            say(format_args!(
+                "  expires: {} ({}-day lifetime)",
+                day(exp),
+                a.lifetime_days
+            ));
+        }
+    }
+    for w in &a.warnings {
+        say(format_args!(
+            "  warning list: {} — {} ({} {})",
+            w.list, w.title, w.kind, w.entry
+        ));
+    }
+    if !a.sources.is_empty() {
+        say(format_args!("  sources:"));
+        for s in &a.sources {
+            let labels = if s.labels.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", s.labels.join(", "))
+            };
+            say(format_args!(
+                "    {:<20} confidence {:>3}  TLP:{}  {} sighting(s), last {}{}{labels}",
+                s.source,
+                s.confidence,
+                s.tlp.as_str().to_uppercase(),
+                s.sightings,
+                day(s.last_seen),
+                if s.listed { "" } else { ", no longer listed" }
+            ));
+        }
+    }
+    if !a.items.is_empty() {
+        say(format_args!("  items:"));
+        for i in &a.items {
+            say(format_args!("    #{} {} ({})", i.id, i.title, i.source));
+            if let Some(s) = &i.snippet {
+                say(format_args!("      {s}"));
+            }
+        }
+    }
+    if !a.related.is_empty() {
+        say(format_args!("  related:"));
+        for r in &a.related {
+            say(format_args!(
+                "    {} {} — {}",
+                r.kind.as_str(),
+                r.value,
+                r.reason
+            ));
+        }
+    }
+    for h in &a.hunts {
+        say(format_args!("  hunt {}: {}", h.hunt, h.terms.join(", ")));
+    }
+    for e in &a.enrichment {
+        let detail = e.error.clone().unwrap_or_else(|| e.summary.to_string());
+        say(format_args!(
+            "  {} ({}): {:?}{} {}",
+            e.provider,
+            e.kind,
+            e.status,
+            if e.cached { " cached" } else { "" },
+            rexist_core::indicator::truncate(&detail, 300)
+        ));
+    }
+}
