@@ -518,3 +518,59 @@ fn hunts_from_the_command_line_see_what_ingest_stores() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn lookup_answers_from_the_store_with_warning_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rexist.toml"), "default_sources = false\n").unwrap();
+    let list = fixture("blocklists/plain-ip-list-bad.txt");
+    let out = rexist(
+        dir.path(),
+        &[
+            "ingest",
+            "file",
+            list.to_str().unwrap(),
+            "--source",
+            "plain",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let out = rexist(dir.path(), &["lookup", "192.0.2[.]130", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let a: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(a["value"], "192.0.2.130");
+    assert_eq!(a["known"], true);
+    assert_eq!(a["status"], "allowlisted", "documentation range: {a}");
+    assert_eq!(a["warnings"][0]["list"], "rfc5735");
+    assert_eq!(a["sources"][0]["source"], "plain");
+
+    let out = rexist(dir.path(), &["lookup", "192.0.2.130"]);
+    let human = text(&out.stdout);
+    assert!(human.contains("status: allowlisted"), "{human}");
+    assert!(human.contains("warning list: rfc5735"), "{human}");
+
+    let out = rexist(dir.path(), &["lookup", "what is this"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("what is this"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    std::fs::write(
+        dir.path().join("values.txt"),
+        "192.0.2.130\n# comment\nnope nope\n91.92.93.94\n",
+    )
+    .unwrap();
+    let out = rexist(dir.path(), &["lookup", "--file", "values.txt"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["known"], true);
+    assert!(lines[1]["error"].is_string());
+    assert_eq!(lines[2]["known"], false);
+}

@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use rexist_core::model::now;
 use rexist_core::{Indicator, ItemKind, Mention, NewItem, Tlp};
 use rexist_lookup::{Lifetimes, Lookup, Options};
 use rexist_store::Store;
@@ -204,6 +203,5 @@ async fn measure(store: &Arc<dyn Store>, args: &LookupArgs) -> Result<()> {
         ms(*bulk_times.last().unwrap_or(&Duration::ZERO)),
         args.bulk
     ));
-    let _ = now();
     Ok(())
 }

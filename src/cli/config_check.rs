@@ -81,6 +81,33 @@ pub fn run(config: &Config, origin: &Origin) -> ExitCode {
             ok = false;
         }
     }
+    match config.warning_lists() {
+        Ok(Some(l)) => say(format_args!("warning lists = {}", l.lists().len())),
+        Ok(None) => say(format_args!("warning lists = off")),
+        Err(e) => {
+            say(format_args!("warning lists: {e:#}"));
+            ok = false;
+        }
+    }
+    if let Err(e) = config.lifetimes() {
+        say(format_args!("lookup: {e:#}"));
+        ok = false;
+    }
+    match config.enricher() {
+        Ok(Some(e)) => {
+            let names: Vec<String> = e
+                .providers()
+                .into_iter()
+                .map(|p| format!("{} ({})", p.name, p.kind))
+                .collect();
+            say(format_args!("enrichment = {}", names.join(", ")));
+        }
+        Ok(None) => say(format_args!("enrichment = none")),
+        Err(e) => {
+            say(format_args!("enrichment: {e:#}"));
+            ok = false;
+        }
+    }
     if ok {
         ExitCode::SUCCESS
     } else {

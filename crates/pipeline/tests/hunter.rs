@@ -506,3 +506,55 @@ async fn retro_hunts_find_history_and_announce_once() {
     let again = hunter::retro(&store, &h, |_| {}).await.unwrap();
     assert_eq!((again.hits, again.announced), (0, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn indicators_on_a_warning_list_are_flagged_at_ingest() {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = rexist_store::open(None, dir.path()).await.unwrap();
+    let loads = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&loads);
+    let loader: hunter::ListsLoader = Arc::new(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Some(Arc::new(rexist_warnlist::WarningLists::bundled().clone()))
+    });
+    let store = hunting(inner, Some(loader));
+    assert_eq!(
+        loads.load(Ordering::SeqCst),
+        0,
+        "lists load on first use only"
+    );
+    let s = source(&store).await;
+    let values = ["192.0.2.44", "91.92.93.94", "8.8.8.8"];
+    let sightings: Vec<NewSighting> = values
+        .iter()
+        .map(|v| NewSighting::new(Indicator::parse(IndicatorType::Ipv4, v).unwrap(), now()))
+        .collect();
+    store.upsert_sightings(&s, &sightings).await.unwrap();
+    store.upsert_sightings(&s, &sightings).await.unwrap();
+    assert_eq!(loads.load(Ordering::SeqCst), 1);
+    let status = |v: &'static str| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .indicator(IndicatorType::Ipv4, v)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let doc = status("192.0.2.44").await;
+    assert_eq!(doc.status, rexist_core::IndicatorStatus::Allowlisted);
+    assert_eq!(
+        doc.status_reason.as_deref(),
+        Some("on warning list rfc5735")
+    );
+    let dns = status("8.8.8.8").await;
+    assert_eq!(
+        dns.status_reason.as_deref(),
+        Some("on warning list public-dns-v4")
+    );
+    assert_eq!(
+        status("91.92.93.94").await.status,
+        rexist_core::IndicatorStatus::Active
+    );
+}

@@ -84,10 +84,16 @@ pub(super) async fn co_occurring(
 ) -> Result<Vec<CoOccurrence>> {
     let cols = qualified("i", INDICATOR_COLUMNS);
     let rows = sqlx::query(&format!(
+        // LATERAL with OFFSET 0 (which keeps it from being flattened into a
+        // join) probes the partial item index once per item; with the stale
+        // statistics of a fresh bulk load the planner otherwise hashes every
+        // item sighting (8 ms at 1M rows instead of 0.1 ms).
         "WITH mine AS (SELECT DISTINCT item_id FROM sightings
                        WHERE indicator_id = $1 AND item_id <> 0 ORDER BY item_id DESC LIMIT 500),
               shared AS (SELECT s.indicator_id, count(DISTINCT s.item_id) AS n
-                         FROM mine JOIN sightings s ON s.item_id = mine.item_id
+                         FROM mine CROSS JOIN LATERAL (
+                           SELECT x.indicator_id, x.item_id FROM sightings x
+                           WHERE x.item_id = mine.item_id AND x.item_id <> 0 OFFSET 0) s
                          WHERE s.indicator_id <> $1 GROUP BY s.indicator_id)
          SELECT {cols}, shared.n FROM shared JOIN indicators i ON i.id = shared.indicator_id
          ORDER BY shared.n DESC, i.id LIMIT $2"

@@ -92,6 +92,10 @@ impl PgStore {
             options = options.options([("search_path", schema)]);
         }
         conn.close().await?;
+        // Lookups are many small indexed queries; right after a bulk load,
+        // stale statistics inflate their cost estimates past JIT's threshold
+        // and compiling costs 7–25 ms per query for nothing.
+        options = options.options([("jit", "off")]);
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))

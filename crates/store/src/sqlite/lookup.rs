@@ -83,7 +83,7 @@ pub(super) fn co_occurring(
                        WHERE indicator_id = ?1 AND item_id <> 0 ORDER BY item_id DESC LIMIT 500),
               shared AS (SELECT s.indicator_id, count(DISTINCT s.item_id) AS n
                          FROM mine JOIN sightings s ON s.item_id = mine.item_id
-                         WHERE s.indicator_id <> ?1 GROUP BY s.indicator_id)
+                         WHERE s.item_id <> 0 AND s.indicator_id <> ?1 GROUP BY s.indicator_id)
          SELECT {cols}, shared.n FROM shared JOIN indicators i ON i.id = shared.indicator_id
          ORDER BY shared.n DESC, i.id LIMIT ?2"
     );

@@ -37,7 +37,7 @@ use rows::{
 };
 
 /// Readers kept open for reuse.
-const MAX_IDLE_READERS: usize = 4;
+const MAX_IDLE_READERS: usize = 16;
 
 /// The SQLite store.
 pub struct SqliteStore {
