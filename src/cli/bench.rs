@@ -201,20 +201,8 @@ async fn ingest(args: IngestArgs) -> Result<ExitCode> {
     if args.rows == 0 {
         bail!("--rows must be at least 1");
     }
-    let mut _dir = None;
-    let mut schema = None;
-    let store: Arc<dyn Store> = if let Some(url) = &args.database_url {
-        let name = format!("rexist_bench_{}", std::process::id());
-        let store = PgStore::connect(url, Some(&name)).await?;
-        schema = Some(name);
-        Arc::new(store)
-    } else {
-        let dir = tempfile::tempdir().context("temporary data directory")?;
-        let store = SqliteStore::open(&dir.path().join("rexist.db")).await?;
-        _dir = Some(dir);
-        Arc::new(store)
-    };
-    store.migrate().await?;
+    let bench = BenchStore::new(args.database_url.as_deref()).await?;
+    let store = Arc::clone(&bench.store);
     let backend = store.backend().as_str();
     let result = async {
         let (first, t1) = pass(&store, args.rows).await?;
@@ -243,16 +231,55 @@ async fn ingest(args: IngestArgs) -> Result<ExitCode> {
         Ok(())
     }
     .await;
-    if let (Some(url), Some(name)) = (&args.database_url, &schema) {
-        if let Err(e) = drop_schema(url, name).await {
-            eprintln!("rexist: could not drop benchmark schema {name}: {e}");
-        }
-    }
+    bench.finish().await;
     result?;
     if let Some(kib) = peak_rss_kib() {
         say(format_args!("peak rss: {} MiB", kib / 1024));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A fresh, migrated store for one benchmark: SQLite in a temporary
+/// directory, or a new schema in the PostgreSQL database at `url`, dropped
+/// by [`BenchStore::finish`].
+pub(super) struct BenchStore {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+    schema: Option<(String, String)>,
+}
+
+impl BenchStore {
+    pub(super) async fn new(url: Option<&str>) -> Result<Self> {
+        let bench = if let Some(url) = url {
+            let name = format!("rexist_bench_{}", std::process::id());
+            let store = PgStore::connect(url, Some(&name)).await?;
+            Self {
+                store: Arc::new(store),
+                _dir: None,
+                schema: Some((url.to_owned(), name)),
+            }
+        } else {
+            let dir = tempfile::tempdir().context("temporary data directory")?;
+            let store = SqliteStore::open(&dir.path().join("rexist.db")).await?;
+            Self {
+                store: Arc::new(store),
+                _dir: Some(dir),
+                schema: None,
+            }
+        };
+        bench.store.migrate().await?;
+        Ok(bench)
+    }
+
+    /// Drops the PostgreSQL schema, if any; a failure is reported, not fatal.
+    pub(super) async fn finish(self) {
+        if let Some((url, name)) = &self.schema {
+            if let Err(e) = drop_schema(url, name).await {
+                eprintln!("rexist: could not drop benchmark schema {name}: {e}");
+            }
+        }
+    }
 }
 
 /// Writes `rows` URLhaus `csv_recent` rows, banner and commented header included.

@@ -18,14 +18,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use rexist_core::{Indicator, ItemKind, Mention, NewItem, Tlp};
 use rexist_lookup::{Lifetimes, Lookup, Options};
 use rexist_store::Store;
-use rexist_store::postgres::{PgStore, drop_schema};
-use rexist_store::sqlite::SqliteStore;
 
-use super::bench::{generated, mix, pass, thousands};
+use super::bench::{BenchStore, generated, mix, pass, thousands};
 use super::ingest::ensure_source;
 use super::say;
 
@@ -65,26 +63,9 @@ pub async fn run(args: LookupArgs) -> Result<ExitCode> {
     if args.indicators < 10_000 || args.single == 0 || args.bulk == 0 {
         bail!("--indicators must be at least 10000, --single and --bulk at least 1");
     }
-    let mut _dir = None;
-    let mut schema = None;
-    let store: Arc<dyn Store> = if let Some(url) = &args.database_url {
-        let name = format!("rexist_bench_{}", std::process::id());
-        let store = PgStore::connect(url, Some(&name)).await?;
-        schema = Some(name);
-        Arc::new(store)
-    } else {
-        let dir = tempfile::tempdir().context("temporary data directory")?;
-        let store = SqliteStore::open(&dir.path().join("rexist.db")).await?;
-        _dir = Some(dir);
-        Arc::new(store)
-    };
-    store.migrate().await?;
-    let result = measure(&store, &args).await;
-    if let (Some(url), Some(name)) = (&args.database_url, &schema) {
-        if let Err(e) = drop_schema(url, name).await {
-            eprintln!("rexist: could not drop benchmark schema {name}: {e}");
-        }
-    }
+    let bench = BenchStore::new(args.database_url.as_deref()).await?;
+    let result = measure(&bench.store, &args).await;
+    bench.finish().await;
     result?;
     Ok(ExitCode::SUCCESS)
 }
