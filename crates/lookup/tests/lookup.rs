@@ -39,8 +39,8 @@ fn sighting(kind: IndicatorType, value: &str, at: time::OffsetDateTime) -> NewSi
     }
 }
 
-fn lists() -> Option<Arc<rexist_warnlist::WarningLists>> {
-    Some(Arc::new(rexist_warnlist::WarningLists::bundled().clone()))
+fn lists() -> Arc<rexist_warnlist::WarningLists> {
+    Arc::new(rexist_warnlist::WarningLists::bundled().clone())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,8 +76,8 @@ async fn one_answer_joins_sources_items_relations_hunts_and_lists() {
         .await
         .unwrap()[0]
         .id();
-    let at = body.find("c2.badhost.com").unwrap() as u32;
-    let ip_at = body.find("91.92.93.94").unwrap() as u32;
+    let at = u32::try_from(body.find("c2.badhost.com").unwrap()).unwrap();
+    let ip_at = u32::try_from(body.find("91.92.93.94").unwrap()).unwrap();
     store
         .record_mentions(
             &blog,
@@ -137,7 +137,12 @@ async fn one_answer_joins_sources_items_relations_hunts_and_lists() {
         .await
         .unwrap();
 
-    let lookup = Lookup::new(Arc::clone(&store), lists(), None, Lifetimes::default());
+    let lookup = Lookup::new(
+        Arc::clone(&store),
+        Some(lists()),
+        None,
+        Lifetimes::default(),
+    );
     let a = lookup
         .one("hxxp://c2[.]badhost[.]com", &Options::default())
         .await;
@@ -236,7 +241,12 @@ async fn lifetimes_expire_and_bulk_answers_in_order() {
         )
         .await
         .unwrap();
-    let lookup = Lookup::new(Arc::clone(&store), lists(), None, Lifetimes::default());
+    let lookup = Lookup::new(
+        Arc::clone(&store),
+        Some(lists()),
+        None,
+        Lifetimes::default(),
+    );
     let ip = lookup
         .one("91.92.93.94", &Options::default())
         .await
