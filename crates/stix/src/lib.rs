@@ -1,0 +1,15 @@
+//! STIX 2.1 reading (INTERFACES.md §5): the pattern language
+//! ([`parse_pattern`], [`indicators`]) and bundles / TAXII 2.1 envelopes
+//! ([`parse_objects`]) turned into rexist records. Pure: bytes in, records
+//! out, no I/O, no async.
+
+pub mod bundle;
+pub mod error;
+pub mod pattern;
+
+pub use bundle::{Parsed, parse_objects, tlp_of_marking};
+pub use error::{PatternError, StixError};
+pub use pattern::{
+    Comparison, Literal, ObjectPath, ObservationOp, Operator, PathStep, Pattern, Qualifier,
+    Reduction, Test, indicators, parse_pattern,
+};
