@@ -11,7 +11,11 @@
 //! Modules: [`misp`] (events, feed manifest, `hashes.csv`), [`rss`] (RSS 2.0,
 //! RSS 1.0/RDF, Atom, JVN/JPCERT RDF), [`nvd`] (CVE API 2.0), [`kev`] (CISA
 //! KEV, JSON and CSV), [`exploitdb`] (`files_exploits.csv`), [`html`] (HTML to
-//! plain text). MyJVN `getVulnOverviewList` is not written yet.
+//! plain text), [`otx`] (OTX pulse pages, indicator export),
+//! [`threatconnect`] (v3 indicators and groups, HMAC signing), [`xforce`]
+//! (X-Force casefiles, vulnerabilities, entitlement errors), [`social`]
+//! (Mastodon, Bluesky, X posts). MyJVN `getVulnOverviewList` is not written
+//! yet.
 //!
 //! What it refuses: any I/O. No sockets, no files, no async, no clocks except
 //! where a record has no time of its own. Fetching, caps and retries belong to
@@ -37,7 +41,11 @@ pub mod jvn;
 pub mod kev;
 pub mod misp;
 pub mod nvd;
+pub mod otx;
 pub mod rss;
+pub mod social;
+pub mod threatconnect;
+pub mod xforce;
 mod xml;
 
 pub use error::FormatError;
