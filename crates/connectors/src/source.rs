@@ -376,6 +376,7 @@ pub const GENERIC_KINDS: &[&str] = &[
     "misp-feed",
     "misp",
     "jvn",
+    "otx",
 ];
 
 /// The catalogue entry named `kind`.
@@ -414,6 +415,9 @@ pub enum Parser {
     Misp,
     /// MyJVN `getVulnOverviewList` (JVN iPedia), paged by `startItem`.
     MyJvn,
+    /// `AlienVault` OTX subscribed pulses (`/api/v1/pulses/subscribed`),
+    /// `modified_since` the last run's newest pulse, following `next`.
+    Otx,
 }
 
 /// A source ready to run: configuration merged with its catalogue defaults.
@@ -521,6 +525,7 @@ impl SourceConfig {
             .url
             .clone()
             .or_else(|| entry.map(|e| e.url.to_owned()))
+            .or_else(|| (base == "otx").then(|| "https://otx.alienvault.com".to_owned()))
             .ok_or_else(|| err("url is required for this kind".to_owned()))?;
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(err(format!(
@@ -554,7 +559,7 @@ impl SourceConfig {
             None => b',',
         };
         let feed_layout = match base {
-            "rss" | "kev" | "nvd" | "exploitdb" | "misp-feed" | "misp" | "jvn" => None,
+            "rss" | "kev" | "nvd" | "exploitdb" | "misp-feed" | "misp" | "jvn" | "otx" => None,
             "text" => Some(Layout::Lines),
             "csv" => Some(match column.as_deref() {
                 Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => {
@@ -597,6 +602,7 @@ impl SourceConfig {
             (None, "misp-feed") => Parser::MispFeed,
             (None, "misp") => Parser::Misp,
             (None, "jvn") => Parser::MyJvn,
+            (None, "otx") => Parser::Otx,
             (None, _) => Parser::ExploitDb,
         };
         if let Some(c) = self.confidence {

@@ -181,6 +181,7 @@ pub async fn run_source(
     match config.parser {
         Parser::MispFeed => return misp_feed(&pull).await,
         Parser::Misp => return misp_pull(&pull).await,
+        Parser::Otx => return otx_pull(&pull).await,
         Parser::MyJvn => return jvn_pull(&pull).await,
         Parser::Nvd => return nvd_pull(&pull).await,
         _ => {}
@@ -400,7 +401,9 @@ fn parse_items(parser: &Parser, bytes: &[u8]) -> Result<(Vec<ItemRecord>, Vec<Re
         Parser::MyJvn => {
             rexist_formats::jvn::parse_overview(bytes).map(|p| (p.records, p.rejected))
         }
-        Parser::Feed(_) | Parser::MispFeed | Parser::Misp => Ok((Vec::new(), Vec::new())),
+        Parser::Feed(_) | Parser::MispFeed | Parser::Misp | Parser::Otx => {
+            Ok((Vec::new(), Vec::new()))
+        }
     };
     result.map_err(|e| e.to_string())
 }
@@ -823,6 +826,108 @@ async fn jvn_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
         serde_json::to_string(&JvnCursor { since: started }).ok(),
     )
     .await
+}
+
+/// Cursor of an OTX pull: the newest pulse `modified` fully stored.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct OtxCursor {
+    #[serde(with = "time::serde::rfc3339")]
+    modified: time::OffsetDateTime,
+}
+
+/// Pulses modified this long before the cursor are asked for again: OTX's
+/// `modified` clock and ours may differ, and a pulse edited while a run
+/// paged could otherwise slip between two runs.
+const OTX_OVERLAP: time::Duration = time::Duration::minutes(10);
+/// Most pages one OTX run follows (100 pulses each by default).
+const OTX_MAX_PAGES: u32 = 1000;
+
+/// Whether `next` points into the same server as `base` (scheme, host and
+/// port): the API key goes with every request, so it never follows a link
+/// elsewhere.
+fn same_origin(base: &str, next: &str) -> bool {
+    let origin = |u: &str| {
+        let rest = u
+            .split_once("://")
+            .map(|(s, r)| (s.to_ascii_lowercase(), r));
+        rest.map(|(scheme, r)| {
+            let host = r
+                .split(['/', '?', '#'])
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            (scheme, host)
+        })
+    };
+    origin(base).is_some() && origin(base) == origin(next)
+}
+
+/// An OTX run (INTERFACES.md §2): subscribed pulses modified since the last
+/// run's newest (less [`OTX_OVERLAP`]), each page's `next` followed to the
+/// end. A pulse is an event item; its indicators are sightings carrying its
+/// tags and malware families. The cursor moves only when every page is stored.
+async fn otx_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
+    let Pull {
+        fetcher,
+        config,
+        headers,
+        previous,
+        ..
+    } = *pull;
+    let base = config.url.trim_end_matches('/');
+    let since = previous
+        .and_then(|c| serde_json::from_str::<OtxCursor>(c).ok())
+        .map(|c| c.modified);
+    let mut url = format!("{base}/api/v1/pulses/subscribed?limit={}", config.page_size);
+    if let Some(s) = since {
+        let from = (s - OTX_OVERLAP)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        url = format!("{url}&modified_since={from}");
+    }
+    let mut counts = RunCounts::default();
+    let mut newest = since;
+    let mut failure = None;
+    for page in 1..=OTX_MAX_PAGES {
+        let body = match fetcher.get(&url, headers, None).await {
+            Ok(rexist_connectors::http::Fetched::Body(b)) => b.bytes,
+            Ok(rexist_connectors::http::Fetched::NotModified) => break,
+            Err(e) => {
+                failure = Some(format!("page {page}: {e}"));
+                break;
+            }
+        };
+        counts.fetched += body.len() as u64;
+        let pulses = match rexist_formats::otx::parse_pulses(&body) {
+            Ok(p) => p,
+            Err(e) => {
+                failure = Some(format!("page {page}: {e}"));
+                break;
+            }
+        };
+        if let Some(m) = pulses.max_modified {
+            newest = Some(newest.map_or(m, |n| n.max(m)));
+        }
+        let next = pulses.next.clone();
+        if let Err(e) = store_page(pull, &mut counts, pulses.records, pulses.rejected).await {
+            failure = Some(e);
+            break;
+        }
+        match next {
+            None => break,
+            Some(n) if same_origin(base, &n) => url = n,
+            Some(n) => {
+                failure = Some(format!(
+                    "page {page}: next link {} is not on {}; not followed",
+                    rexist_connectors::http::redact(&n),
+                    rexist_connectors::http::redact(base)
+                ));
+                break;
+            }
+        }
+    }
+    let cursor = newest.and_then(|m| serde_json::to_string(&OtxCursor { modified: m }).ok());
+    settle(pull, &counts, failure.as_deref(), cursor).await
 }
 
 /// Items per store call: a news feed is one call, a large catalogue a few.

@@ -1,0 +1,188 @@
+//! An OTX source against a loopback server serving the shared OTX pages:
+//! paging followed to the end, a second run stores nothing new, failures
+//! keep the cursor, and the API key stays out of run records.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use rexist_connectors::http::{FetchOptions, Fetcher};
+use rexist_connectors::source::{ResolvedSource, SourceConfig};
+use rexist_core::{IndicatorType, RunOutcome};
+use rexist_pipeline::run_source;
+use rexist_store::ItemQuery;
+use rexist_testkit::{Answer, fixture_bytes, response, serve};
+
+const KEY: &str = "otx-test-key-5f1e";
+
+fn fetcher() -> Fetcher {
+    Fetcher::new(FetchOptions {
+        timeout: Duration::from_secs(2),
+        retries: 0,
+        backoff: Duration::from_millis(10),
+        max_retry_after: Duration::from_secs(1),
+        max_bytes: 1 << 20,
+        per_host: 2,
+        spool_above: 1 << 20,
+    })
+    .unwrap()
+}
+
+fn otx(base: &str, dir: &tempfile::TempDir) -> ResolvedSource {
+    let key = dir.path().join("otx.key");
+    std::fs::write(&key, KEY).unwrap();
+    let table = format!(
+        "name = \"otx\"\nkind = \"otx\"\nurl = \"{base}\"\npage_size = 2\n[headers_file]\n\"X-OTX-API-KEY\" = \"{}\"\n",
+        key.display()
+    );
+    let config: SourceConfig = toml::from_str(&table).unwrap();
+    config.resolve().unwrap()
+}
+
+fn json(body: &[u8]) -> Answer {
+    (
+        response("200 OK", "Content-Type: application/json\r\n", body),
+        Duration::ZERO,
+    )
+}
+
+/// Page 1 with its `next` rewritten to the loopback server.
+fn page1(base: &str) -> Vec<u8> {
+    String::from_utf8(fixture_bytes("otx/pulses-subscribed-page1.json"))
+        .unwrap()
+        .replace("https://otx.alienvault.com", base)
+        .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pulses_are_paged_stored_once_and_resumed_from_the_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = rexist_store::open(None, dir.path()).await.unwrap();
+    let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = Arc::clone(&requests);
+    let base: Arc<Mutex<String>> = Arc::default();
+    let b = Arc::clone(&base);
+    let up = serve(move |path, _, raw| {
+        log.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(raw.to_owned());
+        let base = b.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        if path.contains("page=2") {
+            json(&fixture_bytes("otx/pulses-subscribed-page2.json"))
+        } else {
+            json(&page1(&base))
+        }
+    })
+    .await;
+    *base.lock().unwrap() = up.base.clone();
+    let source = otx(&up.base, &dir);
+
+    let run = run_source(&store, &fetcher(), &source).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
+    assert_eq!(up.hits(), 2, "both pages fetched");
+    let items = store
+        .search_items(&ItemQuery {
+            limit: 100,
+            ..ItemQuery::default()
+        })
+        .await
+        .unwrap();
+    let pulses = items.items.len();
+    assert!(pulses >= 2, "{pulses} pulses");
+    assert_eq!(run.counts.new, pulses as u64);
+    let c2 = store
+        .indicator(IndicatorType::Ipv4, "192.0.2.10")
+        .await
+        .unwrap()
+        .expect("the pulse's indicator is stored");
+    let sightings = store.sightings_of(c2.id).await.unwrap();
+    assert!(
+        sightings[0].labels.iter().any(|l| l == "phishing"),
+        "{sightings:?}"
+    );
+    assert!(
+        run.cursor
+            .as_deref()
+            .unwrap()
+            .contains("2025-01-04T12:00:00"),
+        "{:?}",
+        run.cursor
+    );
+    let first = requests.lock().unwrap()[0].clone();
+    assert!(
+        first.contains("GET /api/v1/pulses/subscribed?limit=2 "),
+        "{first}"
+    );
+    assert!(
+        first
+            .to_ascii_lowercase()
+            .contains(&format!("x-otx-api-key: {KEY}"))
+    );
+
+    // again: modified_since the cursor less the overlap, nothing new
+    let again = run_source(&store, &fetcher(), &source).await.unwrap();
+    assert_eq!(again.outcome, RunOutcome::Success);
+    assert_eq!(again.counts.new, 0);
+    let third = requests.lock().unwrap()[2].clone();
+    assert!(
+        third.contains("modified_since=2025-01-04T11:50:00Z"),
+        "{third}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_keep_the_cursor_and_never_show_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = rexist_store::open(None, dir.path()).await.unwrap();
+    // 401, then a page whose next link leaves the server, then a truncated page
+    let up = serve(|_, n, _| match n {
+        0 => (
+            response(
+                "403 Forbidden",
+                "Content-Type: application/json\r\n",
+                &fixture_bytes("otx/error-403.json"),
+            ),
+            Duration::ZERO,
+        ),
+        1 => json(&page1("https://elsewhere.example")),
+        _ => json(&fixture_bytes("otx/pulses-subscribed-bad.json")),
+    })
+    .await;
+    let source = otx(&up.base, &dir);
+    let denied = run_source(&store, &fetcher(), &source).await.unwrap();
+    assert_eq!(denied.outcome, RunOutcome::Failed);
+    let reason = denied.error.clone().unwrap();
+    assert!(reason.contains("403"), "{reason}");
+    assert_eq!(denied.cursor, None);
+
+    let leaving = run_source(&store, &fetcher(), &source).await.unwrap();
+    assert_eq!(
+        leaving.outcome,
+        RunOutcome::Partial,
+        "page 1 stored, next refused"
+    );
+    assert!(
+        leaving.error.as_deref().unwrap().contains("not followed"),
+        "{:?}",
+        leaving.error
+    );
+    assert_eq!(
+        leaving.cursor, None,
+        "the cursor moves only when every page is stored"
+    );
+    assert!(leaving.counts.new > 0);
+
+    let bad = run_source(&store, &fetcher(), &source).await.unwrap();
+    assert_eq!(bad.outcome, RunOutcome::Failed);
+    assert!(
+        bad.error.as_deref().unwrap().contains("page 1"),
+        "{:?}",
+        bad.error
+    );
+    for run in store.list_runs(None, None, 10).await.unwrap() {
+        let text = format!("{run:?}");
+        assert!(!text.contains(KEY), "{text}");
+    }
+}
