@@ -377,6 +377,7 @@ pub const GENERIC_KINDS: &[&str] = &[
     "misp",
     "jvn",
     "otx",
+    "mastodon",
 ];
 
 /// The catalogue entry named `kind`.
@@ -418,6 +419,9 @@ pub enum Parser {
     /// `AlienVault` OTX subscribed pulses (`/api/v1/pulses/subscribed`),
     /// `modified_since` the last run's newest pulse, following `next`.
     Otx,
+    /// A Mastodon timeline (`url` = e.g. `https://instance/api/v1/timelines/tag/ioc`
+    /// or an account's statuses), paged forward with `min_id`.
+    Mastodon,
 }
 
 /// A source ready to run: configuration merged with its catalogue defaults.
@@ -559,7 +563,8 @@ impl SourceConfig {
             None => b',',
         };
         let feed_layout = match base {
-            "rss" | "kev" | "nvd" | "exploitdb" | "misp-feed" | "misp" | "jvn" | "otx" => None,
+            "rss" | "kev" | "nvd" | "exploitdb" | "misp-feed" | "misp" | "jvn" | "otx"
+            | "mastodon" => None,
             "text" => Some(Layout::Lines),
             "csv" => Some(match column.as_deref() {
                 Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => {
@@ -603,6 +608,7 @@ impl SourceConfig {
             (None, "misp") => Parser::Misp,
             (None, "jvn") => Parser::MyJvn,
             (None, "otx") => Parser::Otx,
+            (None, "mastodon") => Parser::Mastodon,
             (None, _) => Parser::ExploitDb,
         };
         if let Some(c) = self.confidence {

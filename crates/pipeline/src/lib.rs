@@ -182,6 +182,7 @@ pub async fn run_source(
         Parser::MispFeed => return misp_feed(&pull).await,
         Parser::Misp => return misp_pull(&pull).await,
         Parser::Otx => return otx_pull(&pull).await,
+        Parser::Mastodon => return mastodon_pull(&pull).await,
         Parser::MyJvn => return jvn_pull(&pull).await,
         Parser::Nvd => return nvd_pull(&pull).await,
         _ => {}
@@ -401,7 +402,7 @@ fn parse_items(parser: &Parser, bytes: &[u8]) -> Result<(Vec<ItemRecord>, Vec<Re
         Parser::MyJvn => {
             rexist_formats::jvn::parse_overview(bytes).map(|p| (p.records, p.rejected))
         }
-        Parser::Feed(_) | Parser::MispFeed | Parser::Misp | Parser::Otx => {
+        Parser::Feed(_) | Parser::MispFeed | Parser::Misp | Parser::Otx | Parser::Mastodon => {
             Ok((Vec::new(), Vec::new()))
         }
     };
@@ -927,6 +928,83 @@ async fn otx_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
         }
     }
     let cursor = newest.and_then(|m| serde_json::to_string(&OtxCursor { modified: m }).ok());
+    settle(pull, &counts, failure.as_deref(), cursor).await
+}
+
+/// Cursor of a social timeline: the newest post id stored.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PostCursor {
+    newest_id: String,
+}
+
+/// Most pages one timeline run follows.
+const SOCIAL_MAX_PAGES: u32 = 200;
+
+/// Orders Mastodon ids, which are decimal numbers of varying length.
+fn newer_id(a: &str, b: &str) -> bool {
+    (a.len(), a) > (b.len(), b)
+}
+
+/// A Mastodon run: the first run takes the newest page; later runs page
+/// forward with `min_id` from the newest post stored until a page comes back
+/// empty, so nothing posted between two runs is skipped. Posts become post
+/// items whose text is searched for indicators (defanged forms included).
+async fn mastodon_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
+    let Pull {
+        fetcher,
+        config,
+        headers,
+        previous,
+        ..
+    } = *pull;
+    let base = config.url.as_str();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let limit = config.page_size.min(40);
+    let mut newest = previous
+        .and_then(|c| serde_json::from_str::<PostCursor>(c).ok())
+        .map(|c| c.newest_id);
+    let first_run = newest.is_none();
+    let mut counts = RunCounts::default();
+    let mut failure = None;
+    for page in 1..=SOCIAL_MAX_PAGES {
+        let url = match &newest {
+            Some(id) => format!("{base}{sep}limit={limit}&min_id={id}"),
+            None => format!("{base}{sep}limit={limit}"),
+        };
+        let body = match fetcher.get(&url, headers, None).await {
+            Ok(rexist_connectors::http::Fetched::Body(b)) => b.bytes,
+            Ok(rexist_connectors::http::Fetched::NotModified) => break,
+            Err(e) => {
+                failure = Some(format!("page {page}: {e}"));
+                break;
+            }
+        };
+        counts.fetched += body.len() as u64;
+        let posts = match rexist_formats::social::parse_mastodon(&body) {
+            Ok(p) => p,
+            Err(e) => {
+                failure = Some(format!("page {page}: {e}"));
+                break;
+            }
+        };
+        if posts.result_count == 0 {
+            break;
+        }
+        let page_newest = posts.newest_id.clone();
+        if let Err(e) = store_page(pull, &mut counts, posts.records, posts.rejected).await {
+            failure = Some(e);
+            break;
+        }
+        match page_newest {
+            Some(id) if newest.as_deref().is_none_or(|n| newer_id(&id, n)) => newest = Some(id),
+            // No newer post: the timeline did not move forward.
+            _ => break,
+        }
+        if first_run {
+            break;
+        }
+    }
+    let cursor = newest.and_then(|id| serde_json::to_string(&PostCursor { newest_id: id }).ok());
     settle(pull, &counts, failure.as_deref(), cursor).await
 }
 
