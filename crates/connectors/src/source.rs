@@ -68,6 +68,9 @@ pub struct SourceConfig {
     /// `misp`, `nvd`: entries per page (default 100; NVD 2000).
     #[serde(default)]
     pub page_size: Option<u32>,
+    /// `bluesky`, `x`: the search query.
+    #[serde(default)]
+    pub query: Option<String>,
     /// HTTP headers whose values are read from environment variables, e.g.
     /// `{ "Auth-Key" = "ABUSECH_AUTH_KEY" }`; never written back or logged.
     #[serde(default)]
@@ -378,6 +381,8 @@ pub const GENERIC_KINDS: &[&str] = &[
     "jvn",
     "otx",
     "mastodon",
+    "bluesky",
+    "x",
 ];
 
 /// The catalogue entry named `kind`.
@@ -422,6 +427,11 @@ pub enum Parser {
     /// A Mastodon timeline (`url` = e.g. `https://instance/api/v1/timelines/tag/ioc`
     /// or an account's statuses), paged forward with `min_id`.
     Mastodon,
+    /// Bluesky public post search (`app.bsky.feed.searchPosts`), `since` the
+    /// newest post stored, paged with `cursor`.
+    Bluesky,
+    /// X API v2 recent search, `since_id` the newest post stored, paged with `next_token`.
+    X,
 }
 
 /// A source ready to run: configuration merged with its catalogue defaults.
@@ -453,6 +463,8 @@ pub struct ResolvedSource {
     pub snapshot: bool,
     /// Entries per page of paged APIs.
     pub page_size: u32,
+    /// Search query of `bluesky` and `x` sources.
+    pub query: Option<String>,
     /// Header names and where their values come from.
     pub headers_env: BTreeMap<String, String>,
     /// Header names and the files holding their values.
@@ -496,6 +508,7 @@ impl SourceConfig {
             page_size: None,
             headers_env: BTreeMap::new(),
             headers_file: BTreeMap::new(),
+            query: None,
         }
     }
 
@@ -529,7 +542,15 @@ impl SourceConfig {
             .url
             .clone()
             .or_else(|| entry.map(|e| e.url.to_owned()))
-            .or_else(|| (base == "otx").then(|| "https://otx.alienvault.com".to_owned()))
+            .or_else(|| {
+                match base {
+                    "otx" => Some("https://otx.alienvault.com"),
+                    "bluesky" => Some("https://public.api.bsky.app"),
+                    "x" => Some("https://api.x.com"),
+                    _ => None,
+                }
+                .map(str::to_owned)
+            })
             .ok_or_else(|| err("url is required for this kind".to_owned()))?;
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(err(format!(
@@ -564,7 +585,7 @@ impl SourceConfig {
         };
         let feed_layout = match base {
             "rss" | "kev" | "nvd" | "exploitdb" | "misp-feed" | "misp" | "jvn" | "otx"
-            | "mastodon" => None,
+            | "mastodon" | "bluesky" | "x" => None,
             "text" => Some(Layout::Lines),
             "csv" => Some(match column.as_deref() {
                 Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => {
@@ -609,6 +630,8 @@ impl SourceConfig {
             (None, "jvn") => Parser::MyJvn,
             (None, "otx") => Parser::Otx,
             (None, "mastodon") => Parser::Mastodon,
+            (None, "bluesky") => Parser::Bluesky,
+            (None, "x") => Parser::X,
             (None, _) => Parser::ExploitDb,
         };
         if let Some(c) = self.confidence {
@@ -647,6 +670,12 @@ impl SourceConfig {
             },
             headers_env: self.headers_env.clone(),
             headers_file: self.headers_file.clone(),
+            query: match (base, self.query.as_deref().map(str::trim)) {
+                ("bluesky" | "x", None | Some("")) => {
+                    return Err(err(format!("{base} needs query (the search terms)")));
+                }
+                (_, q) => q.map(str::to_owned),
+            },
         })
     }
 }

@@ -183,6 +183,7 @@ pub async fn run_source(
         Parser::Misp => return misp_pull(&pull).await,
         Parser::Otx => return otx_pull(&pull).await,
         Parser::Mastodon => return mastodon_pull(&pull).await,
+        Parser::Bluesky | Parser::X => return search_pull(&pull).await,
         Parser::MyJvn => return jvn_pull(&pull).await,
         Parser::Nvd => return nvd_pull(&pull).await,
         _ => {}
@@ -402,9 +403,13 @@ fn parse_items(parser: &Parser, bytes: &[u8]) -> Result<(Vec<ItemRecord>, Vec<Re
         Parser::MyJvn => {
             rexist_formats::jvn::parse_overview(bytes).map(|p| (p.records, p.rejected))
         }
-        Parser::Feed(_) | Parser::MispFeed | Parser::Misp | Parser::Otx | Parser::Mastodon => {
-            Ok((Vec::new(), Vec::new()))
-        }
+        Parser::Feed(_)
+        | Parser::MispFeed
+        | Parser::Misp
+        | Parser::Otx
+        | Parser::Mastodon
+        | Parser::Bluesky
+        | Parser::X => Ok((Vec::new(), Vec::new())),
     };
     result.map_err(|e| e.to_string())
 }
@@ -1005,6 +1010,128 @@ async fn mastodon_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
         }
     }
     let cursor = newest.and_then(|id| serde_json::to_string(&PostCursor { newest_id: id }).ok());
+    settle(pull, &counts, failure.as_deref(), cursor).await
+}
+
+/// Percent-encodes a query-string value (RFC 3986 unreserved characters kept).
+fn encode_query(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() * 3);
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        }
+    }
+    out
+}
+
+/// Cursor of a post search: the newest post stored (an X id, or a Bluesky
+/// post time in RFC 3339).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SearchCursor {
+    newest: String,
+}
+
+/// A Bluesky or X search run: the posts newer than the newest stored
+/// (Bluesky `since`, X `since_id`), every page followed (`cursor`,
+/// `next_token`), then the cursor moves to the newest post of the run.
+async fn search_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
+    let Pull {
+        fetcher,
+        config,
+        headers,
+        previous,
+        ..
+    } = *pull;
+    let x = config.parser == Parser::X;
+    let base = config.url.trim_end_matches('/');
+    let query = encode_query(config.query.as_deref().unwrap_or_default());
+    let since = previous
+        .and_then(|c| serde_json::from_str::<SearchCursor>(c).ok())
+        .map(|c| c.newest);
+    let first = if x {
+        let mut u = format!(
+            "{base}/2/tweets/search/recent?query={query}&max_results={}&expansions=author_id&tweet.fields=created_at,lang&user.fields=username",
+            config.page_size.clamp(10, 100)
+        );
+        if let Some(id) = &since {
+            u = format!("{u}&since_id={}", encode_query(id));
+        }
+        u
+    } else {
+        let mut u = format!(
+            "{base}/xrpc/app.bsky.feed.searchPosts?q={query}&sort=latest&limit={}",
+            config.page_size.clamp(1, 100)
+        );
+        if let Some(t) = &since {
+            u = format!("{u}&since={}", encode_query(t));
+        }
+        u
+    };
+    let mut counts = RunCounts::default();
+    let mut failure = None;
+    let mut newest = since.clone();
+    let mut url = first.clone();
+    for page in 1..=SOCIAL_MAX_PAGES {
+        let body = match fetcher.get(&url, headers, None).await {
+            Ok(rexist_connectors::http::Fetched::Body(b)) => b.bytes,
+            Ok(rexist_connectors::http::Fetched::NotModified) => break,
+            Err(e) => {
+                failure = Some(format!("page {page}: {e}"));
+                break;
+            }
+        };
+        counts.fetched += body.len() as u64;
+        let parsed = if x {
+            rexist_formats::social::parse_x(&body)
+        } else {
+            rexist_formats::social::parse_bluesky(&body)
+        };
+        let posts = match parsed {
+            Ok(p) => p,
+            Err(e) => {
+                failure = Some(format!("page {page}: {e}"));
+                break;
+            }
+        };
+        let page_newest = if x {
+            posts.newest_id.clone()
+        } else {
+            posts
+                .records
+                .iter()
+                .filter_map(|r| r.item.published_at)
+                .max()
+                .and_then(|t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+        };
+        if let Some(n) = page_newest {
+            // X ids and RFC 3339 UTC times both order by (length, text).
+            if newest.as_deref().is_none_or(|cur| newer_id(&n, cur)) {
+                newest = Some(n);
+            }
+        }
+        let next = posts.cursor.clone();
+        let empty = posts.result_count == 0;
+        if let Err(e) = store_page(pull, &mut counts, posts.records, posts.rejected).await {
+            failure = Some(e);
+            break;
+        }
+        match next {
+            Some(token) if !empty => {
+                let key = if x { "next_token" } else { "cursor" };
+                url = format!("{first}&{key}={}", encode_query(&token));
+            }
+            _ => break,
+        }
+    }
+    let cursor = newest.and_then(|n| serde_json::to_string(&SearchCursor { newest: n }).ok());
     settle(pull, &counts, failure.as_deref(), cursor).await
 }
 
