@@ -834,6 +834,26 @@ async fn jvn_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
     .await
 }
 
+/// Fetches and parses one page of a paged pull, counting its bytes;
+/// `Ok(None)` when upstream says nothing changed. Errors name the page.
+async fn fetch_page<T, E: std::fmt::Display>(
+    pull: &Pull<'_>,
+    url: &str,
+    page: u32,
+    counts: &mut RunCounts,
+    parse: impl FnOnce(&[u8]) -> Result<T, E>,
+) -> Result<Option<T>, String> {
+    let body = match pull.fetcher.get(url, pull.headers, None).await {
+        Ok(rexist_connectors::http::Fetched::Body(b)) => b.bytes,
+        Ok(rexist_connectors::http::Fetched::NotModified) => return Ok(None),
+        Err(e) => return Err(format!("page {page}: {e}")),
+    };
+    counts.fetched += body.len() as u64;
+    parse(&body)
+        .map(Some)
+        .map_err(|e| format!("page {page}: {e}"))
+}
+
 /// Cursor of an OTX pull: the newest pulse `modified` fully stored.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct OtxCursor {
@@ -874,11 +894,7 @@ fn same_origin(base: &str, next: &str) -> bool {
 /// tags and malware families. The cursor moves only when every page is stored.
 async fn otx_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
     let Pull {
-        fetcher,
-        config,
-        headers,
-        previous,
-        ..
+        config, previous, ..
     } = *pull;
     let base = config.url.trim_end_matches('/');
     let since = previous
@@ -895,19 +911,19 @@ async fn otx_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
     let mut newest = since;
     let mut failure = None;
     for page in 1..=OTX_MAX_PAGES {
-        let body = match fetcher.get(&url, headers, None).await {
-            Ok(rexist_connectors::http::Fetched::Body(b)) => b.bytes,
-            Ok(rexist_connectors::http::Fetched::NotModified) => break,
+        let pulses = match fetch_page(
+            pull,
+            &url,
+            page,
+            &mut counts,
+            rexist_formats::otx::parse_pulses,
+        )
+        .await
+        {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
             Err(e) => {
-                failure = Some(format!("page {page}: {e}"));
-                break;
-            }
-        };
-        counts.fetched += body.len() as u64;
-        let pulses = match rexist_formats::otx::parse_pulses(&body) {
-            Ok(p) => p,
-            Err(e) => {
-                failure = Some(format!("page {page}: {e}"));
+                failure = Some(e);
                 break;
             }
         };
@@ -956,11 +972,7 @@ fn newer_id(a: &str, b: &str) -> bool {
 /// items whose text is searched for indicators (defanged forms included).
 async fn mastodon_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
     let Pull {
-        fetcher,
-        config,
-        headers,
-        previous,
-        ..
+        config, previous, ..
     } = *pull;
     let base = config.url.as_str();
     let sep = if base.contains('?') { '&' } else { '?' };
@@ -976,19 +988,19 @@ async fn mastodon_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
             Some(id) => format!("{base}{sep}limit={limit}&min_id={id}"),
             None => format!("{base}{sep}limit={limit}"),
         };
-        let body = match fetcher.get(&url, headers, None).await {
-            Ok(rexist_connectors::http::Fetched::Body(b)) => b.bytes,
-            Ok(rexist_connectors::http::Fetched::NotModified) => break,
+        let posts = match fetch_page(
+            pull,
+            &url,
+            page,
+            &mut counts,
+            rexist_formats::social::parse_mastodon,
+        )
+        .await
+        {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
             Err(e) => {
-                failure = Some(format!("page {page}: {e}"));
-                break;
-            }
-        };
-        counts.fetched += body.len() as u64;
-        let posts = match rexist_formats::social::parse_mastodon(&body) {
-            Ok(p) => p,
-            Err(e) => {
-                failure = Some(format!("page {page}: {e}"));
+                failure = Some(e);
                 break;
             }
         };
@@ -1041,11 +1053,7 @@ struct SearchCursor {
 /// `next_token`), then the cursor moves to the newest post of the run.
 async fn search_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
     let Pull {
-        fetcher,
-        config,
-        headers,
-        previous,
-        ..
+        config, previous, ..
     } = *pull;
     let x = config.parser == Parser::X;
     let base = config.url.trim_end_matches('/');
@@ -1077,24 +1085,16 @@ async fn search_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
     let mut newest = since.clone();
     let mut url = first.clone();
     for page in 1..=SOCIAL_MAX_PAGES {
-        let body = match fetcher.get(&url, headers, None).await {
-            Ok(rexist_connectors::http::Fetched::Body(b)) => b.bytes,
-            Ok(rexist_connectors::http::Fetched::NotModified) => break,
-            Err(e) => {
-                failure = Some(format!("page {page}: {e}"));
-                break;
-            }
-        };
-        counts.fetched += body.len() as u64;
-        let parsed = if x {
-            rexist_formats::social::parse_x(&body)
+        let parse = if x {
+            rexist_formats::social::parse_x
         } else {
-            rexist_formats::social::parse_bluesky(&body)
+            rexist_formats::social::parse_bluesky
         };
-        let posts = match parsed {
-            Ok(p) => p,
+        let posts = match fetch_page(pull, &url, page, &mut counts, parse).await {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
             Err(e) => {
-                failure = Some(format!("page {page}: {e}"));
+                failure = Some(e);
                 break;
             }
         };

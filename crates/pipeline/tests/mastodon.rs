@@ -5,28 +5,17 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rexist_connectors::http::{FetchOptions, Fetcher};
+use common::{fetcher, json};
 use rexist_connectors::source::{ResolvedSource, SourceConfig};
 use rexist_core::{IndicatorType, ItemKind, RunOutcome};
 use rexist_pipeline::run_source;
 use rexist_store::ItemQuery;
-use rexist_testkit::{Answer, fixture_bytes, response, serve};
-
-fn fetcher() -> Fetcher {
-    Fetcher::new(FetchOptions {
-        timeout: Duration::from_secs(2),
-        retries: 0,
-        backoff: Duration::from_millis(10),
-        max_retry_after: Duration::from_secs(1),
-        max_bytes: 1 << 20,
-        per_host: 2,
-        spool_above: 1 << 20,
-    })
-    .unwrap()
-}
+use rexist_testkit::{fixture_bytes, response, serve};
 
 fn source(url: &str) -> ResolvedSource {
     let table = format!("name = \"infosec\"\nkind = \"mastodon\"\nurl = \"{url}\"\n");
@@ -34,13 +23,6 @@ fn source(url: &str) -> ResolvedSource {
         .unwrap()
         .resolve()
         .unwrap()
-}
-
-fn json(body: &[u8]) -> Answer {
-    (
-        response("200 OK", "Content-Type: application/json\r\n", body),
-        Duration::ZERO,
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -54,12 +36,12 @@ async fn timelines_page_forward_from_the_newest_post() {
             .unwrap_or_else(PoisonError::into_inner)
             .push(path.to_owned());
         if path.contains("min_id=113800000000000002") {
-            json(&fixture_bytes("mastodon/timelines-tag-ioc-page1.json"))
+            json(fixture_bytes("mastodon/timelines-tag-ioc-page1.json"))
         } else if path.contains("min_id=") {
             json(b"[]")
         } else {
             // the first run sees only the older posts: they are the newest yet
-            json(&fixture_bytes("mastodon/timelines-tag-ioc-page2.json"))
+            json(fixture_bytes("mastodon/timelines-tag-ioc-page2.json"))
         }
     })
     .await;
@@ -128,7 +110,7 @@ async fn errors_are_recorded_runs_that_keep_the_cursor() {
     let dir = tempfile::tempdir().unwrap();
     let store = rexist_store::open(None, dir.path()).await.unwrap();
     let up = serve(|_, n, _| match n {
-        0 => json(&fixture_bytes("mastodon/timelines-tag-ioc-page2.json")),
+        0 => json(fixture_bytes("mastodon/timelines-tag-ioc-page2.json")),
         1 => (
             response(
                 "401 Unauthorized",
@@ -145,7 +127,7 @@ async fn errors_are_recorded_runs_that_keep_the_cursor() {
             ),
             Duration::ZERO,
         ),
-        _ => json(&fixture_bytes("mastodon/timelines-tag-ioc-bad.json")),
+        _ => json(fixture_bytes("mastodon/timelines-tag-ioc-bad.json")),
     })
     .await;
     let src = source(&format!("{}/api/v1/timelines/tag/ioc", up.base));

@@ -4,31 +4,20 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use rexist_connectors::http::{FetchOptions, Fetcher};
+use common::{fetcher, json};
 use rexist_connectors::source::{ResolvedSource, SourceConfig};
 use rexist_core::{IndicatorType, RunOutcome};
 use rexist_pipeline::run_source;
 use rexist_store::ItemQuery;
-use rexist_testkit::{Answer, fixture_bytes, response, serve};
+use rexist_testkit::{fixture_bytes, response, serve};
 
 const KEY: &str = "otx-test-key-5f1e";
-
-fn fetcher() -> Fetcher {
-    Fetcher::new(FetchOptions {
-        timeout: Duration::from_secs(2),
-        retries: 0,
-        backoff: Duration::from_millis(10),
-        max_retry_after: Duration::from_secs(1),
-        max_bytes: 1 << 20,
-        per_host: 2,
-        spool_above: 1 << 20,
-    })
-    .unwrap()
-}
 
 fn otx(base: &str, dir: &tempfile::TempDir) -> ResolvedSource {
     let key = dir.path().join("otx.key");
@@ -39,13 +28,6 @@ fn otx(base: &str, dir: &tempfile::TempDir) -> ResolvedSource {
     );
     let config: SourceConfig = toml::from_str(&table).unwrap();
     config.resolve().unwrap()
-}
-
-fn json(body: &[u8]) -> Answer {
-    (
-        response("200 OK", "Content-Type: application/json\r\n", body),
-        Duration::ZERO,
-    )
 }
 
 /// Page 1 with its `next` rewritten to the loopback server.
@@ -70,9 +52,9 @@ async fn pulses_are_paged_stored_once_and_resumed_from_the_cursor() {
             .push(raw.to_owned());
         let base = b.lock().unwrap_or_else(PoisonError::into_inner).clone();
         if path.contains("page=2") {
-            json(&fixture_bytes("otx/pulses-subscribed-page2.json"))
+            json(fixture_bytes("otx/pulses-subscribed-page2.json"))
         } else {
-            json(&page1(&base))
+            json(page1(&base))
         }
     })
     .await;
@@ -146,8 +128,8 @@ async fn failures_keep_the_cursor_and_never_show_the_key() {
             ),
             Duration::ZERO,
         ),
-        1 => json(&page1("https://elsewhere.example")),
-        _ => json(&fixture_bytes("otx/pulses-subscribed-bad.json")),
+        1 => json(page1("https://elsewhere.example")),
+        _ => json(fixture_bytes("otx/pulses-subscribed-bad.json")),
     })
     .await;
     let source = otx(&up.base, &dir);

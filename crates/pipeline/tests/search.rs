@@ -5,40 +5,18 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rexist_connectors::http::{FetchOptions, Fetcher};
+use common::{fetcher, json};
 use rexist_connectors::source::{ResolvedSource, SourceConfig};
 use rexist_core::{IndicatorType, RunOutcome};
 use rexist_pipeline::run_source;
 use rexist_testkit::{Answer, response, serve};
 
 const TOKEN: &str = "Bearer x-test-token-9a7c";
-
-fn fetcher() -> Fetcher {
-    Fetcher::new(FetchOptions {
-        timeout: Duration::from_secs(2),
-        retries: 0,
-        backoff: Duration::from_millis(10),
-        max_retry_after: Duration::from_secs(1),
-        max_bytes: 1 << 20,
-        per_host: 2,
-        spool_above: 1 << 20,
-    })
-    .unwrap()
-}
-
-fn json(body: &str) -> Answer {
-    (
-        response(
-            "200 OK",
-            "Content-Type: application/json\r\n",
-            body.as_bytes(),
-        ),
-        Duration::ZERO,
-    )
-}
 
 fn source(kind: &str, base: &str, dir: &tempfile::TempDir) -> ResolvedSource {
     let token = dir.path().join("token");
@@ -140,9 +118,9 @@ async fn bluesky_search_pages_and_resumes_with_since() {
         if path.contains("since=") {
             json(r#"{"posts":[]}"#)
         } else if path.contains("cursor=25") {
-            json(&format!(r#"{{"posts":[{older}]}}"#))
+            json(format!(r#"{{"posts":[{older}]}}"#))
         } else {
-            json(&format!(r#"{{"cursor":"25","posts":[{newer}]}}"#))
+            json(format!(r#"{{"cursor":"25","posts":[{newer}]}}"#))
         }
     })
     .await;
