@@ -71,6 +71,18 @@ pub struct SourceConfig {
     /// `bluesky`, `x`: the search query.
     #[serde(default)]
     pub query: Option<String>,
+    /// `threatconnect`: owner to pull from (default: every owner the key sees).
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// `threatconnect`: Access ID of HMAC signing (not secret).
+    #[serde(default)]
+    pub access_id: Option<String>,
+    /// `threatconnect`: environment variable holding the HMAC secret key.
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// `threatconnect`: file holding the HMAC secret key.
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
     /// HTTP headers whose values are read from environment variables, e.g.
     /// `{ "Auth-Key" = "ABUSECH_AUTH_KEY" }`; never written back or logged.
     #[serde(default)]
@@ -383,6 +395,7 @@ pub const GENERIC_KINDS: &[&str] = &[
     "mastodon",
     "bluesky",
     "x",
+    "threatconnect",
 ];
 
 /// The catalogue entry named `kind`.
@@ -432,6 +445,41 @@ pub enum Parser {
     Bluesky,
     /// X API v2 recent search, `since_id` the newest post stored, paged with `next_token`.
     X,
+    /// ThreatConnect v3 indicators modified since the last run (TQL), paged
+    /// with `next`, each request signed when HMAC signing is configured.
+    ThreatConnect,
+}
+
+/// Where a secret is read from, at run time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretFrom {
+    /// An environment variable.
+    Env(String),
+    /// A file (trimmed).
+    File(PathBuf),
+}
+
+/// HMAC request signing (ThreatConnect Access ID + secret key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signing {
+    /// The Access ID, sent in the clear.
+    pub access_id: String,
+    /// Where the secret key is.
+    pub secret: SecretFrom,
+}
+
+impl Signing {
+    /// The secret key, read now; the error names the variable or file, never the value.
+    pub fn secret(&self) -> Result<String, String> {
+        match &self.secret {
+            SecretFrom::Env(var) => std::env::var(var)
+                .map(|v| v.trim().to_owned())
+                .map_err(|_| format!("secret_env: environment variable {var} is not set")),
+            SecretFrom::File(path) => std::fs::read_to_string(path)
+                .map(|v| v.trim().to_owned())
+                .map_err(|e| format!("secret_file: cannot read {}: {e}", path.display())),
+        }
+    }
 }
 
 /// A source ready to run: configuration merged with its catalogue defaults.
@@ -465,6 +513,10 @@ pub struct ResolvedSource {
     pub page_size: u32,
     /// Search query of `bluesky` and `x` sources.
     pub query: Option<String>,
+    /// ThreatConnect owner.
+    pub owner: Option<String>,
+    /// ThreatConnect HMAC signing: the Access ID and where the secret is.
+    pub signing: Option<Signing>,
     /// Header names and where their values come from.
     pub headers_env: BTreeMap<String, String>,
     /// Header names and the files holding their values.
@@ -509,6 +561,10 @@ impl SourceConfig {
             headers_env: BTreeMap::new(),
             headers_file: BTreeMap::new(),
             query: None,
+            owner: None,
+            access_id: None,
+            secret_env: None,
+            secret_file: None,
         }
     }
 
@@ -547,6 +603,7 @@ impl SourceConfig {
                     "otx" => Some("https://otx.alienvault.com"),
                     "bluesky" => Some("https://public.api.bsky.app"),
                     "x" => Some("https://api.x.com"),
+                    "threatconnect" => Some("https://app.threatconnect.com/api"),
                     _ => None,
                 }
                 .map(str::to_owned)
@@ -585,7 +642,7 @@ impl SourceConfig {
         };
         let feed_layout = match base {
             "rss" | "kev" | "nvd" | "exploitdb" | "misp-feed" | "misp" | "jvn" | "otx"
-            | "mastodon" | "bluesky" | "x" => None,
+            | "mastodon" | "bluesky" | "x" | "threatconnect" => None,
             "text" => Some(Layout::Lines),
             "csv" => Some(match column.as_deref() {
                 Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => {
@@ -632,6 +689,7 @@ impl SourceConfig {
             (None, "mastodon") => Parser::Mastodon,
             (None, "bluesky") => Parser::Bluesky,
             (None, "x") => Parser::X,
+            (None, "threatconnect") => Parser::ThreatConnect,
             (None, _) => Parser::ExploitDb,
         };
         if let Some(c) = self.confidence {
@@ -675,6 +733,24 @@ impl SourceConfig {
                     return Err(err(format!("{base} needs query (the search terms)")));
                 }
                 (_, q) => q.map(str::to_owned),
+            },
+            owner: self.owner.clone(),
+            signing: match (&self.access_id, &self.secret_env, &self.secret_file) {
+                (None, None, None) => None,
+                (Some(id), Some(var), None) => Some(Signing {
+                    access_id: id.clone(),
+                    secret: SecretFrom::Env(var.clone()),
+                }),
+                (Some(id), None, Some(path)) => Some(Signing {
+                    access_id: id.clone(),
+                    secret: SecretFrom::File(path.clone()),
+                }),
+                _ => {
+                    return Err(err(
+                        "HMAC signing needs access_id and exactly one of secret_env, secret_file"
+                            .to_owned(),
+                    ));
+                }
             },
         })
     }
