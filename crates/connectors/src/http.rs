@@ -67,6 +67,19 @@ pub struct Body {
     pub bytes: Vec<u8>,
     /// Validators to send next time.
     pub validators: Validators,
+    /// Response headers, names lower-case (paging and cursor headers such as
+    /// `X-TAXII-Date-Added-Last` or `Link`).
+    pub headers: Vec<(String, String)>,
+}
+
+impl Body {
+    /// The first value of response header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Outcome of a conditional fetch.
@@ -169,8 +182,8 @@ impl Spool {
 pub enum Streamed {
     /// HTTP 304: unchanged since the validators sent.
     NotModified,
-    /// A new body and its validators.
-    Body(Spool, Validators),
+    /// A new body, its validators and the response headers (names lower-case).
+    Body(Spool, Validators, Vec<(String, String)>),
 }
 
 /// Why a fetch failed, with the URL redacted.
@@ -348,9 +361,10 @@ impl Fetcher {
     ) -> Result<Fetched, FetchError> {
         match self.fetch(url, headers, validators, None).await? {
             Streamed::NotModified => Ok(Fetched::NotModified),
-            Streamed::Body(spool, validators) => Ok(Fetched::Body(Body {
+            Streamed::Body(spool, validators, headers) => Ok(Fetched::Body(Body {
                 bytes: in_memory(url, spool)?,
                 validators,
+                headers,
             })),
         }
     }
@@ -378,13 +392,15 @@ impl Fetcher {
             url: format!("{} (body: {e})", redact(url)),
         })?;
         match self.fetch(url, headers, None, Some(&body)).await? {
-            Streamed::Body(spool, validators) => Ok(Body {
+            Streamed::Body(spool, validators, headers) => Ok(Body {
                 bytes: in_memory(url, spool)?,
                 validators,
+                headers,
             }),
             Streamed::NotModified => Ok(Body {
                 bytes: Vec::new(),
                 validators: Validators::default(),
+                headers: Vec::new(),
             }),
         }
     }
@@ -531,6 +547,11 @@ impl Fetcher {
             etag: header_text(response.headers(), &ETAG),
             last_modified: header_text(response.headers(), &LAST_MODIFIED),
         };
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
         let limit = self.options.max_bytes;
         let too_large = || FetchError::TooLarge {
             url: shown.to_owned(),
@@ -565,7 +586,7 @@ impl Fetcher {
                 )
             }
         })?;
-        Ok(Streamed::Body(spool, validators))
+        Ok(Streamed::Body(spool, validators, headers))
     }
 }
 

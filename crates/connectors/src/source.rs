@@ -83,6 +83,24 @@ pub struct SourceConfig {
     /// `threatconnect`: file holding the HMAC secret key.
     #[serde(default)]
     pub secret_file: Option<PathBuf>,
+    /// `taxii`: the collection, by id or title.
+    #[serde(default)]
+    pub collection: Option<String>,
+    /// `taxii`: user name of HTTP basic authentication.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// `taxii`: environment variable holding the basic-auth password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// `taxii`: file holding the basic-auth password.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// `taxii`: environment variable holding a bearer token.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// `taxii`: file holding a bearer token.
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
     /// HTTP headers whose values are read from environment variables, e.g.
     /// `{ "Auth-Key" = "ABUSECH_AUTH_KEY" }`; never written back or logged.
     #[serde(default)]
@@ -396,6 +414,7 @@ pub const GENERIC_KINDS: &[&str] = &[
     "bluesky",
     "x",
     "threatconnect",
+    "taxii",
 ];
 
 /// The catalogue entry named `kind`.
@@ -448,6 +467,83 @@ pub enum Parser {
     /// ThreatConnect v3 indicators modified since the last run (TQL), paged
     /// with `next`, each request signed when HMAC signing is configured.
     ThreatConnect,
+    /// A TAXII 2.1 collection (`url` = discovery or API root), `added_after`
+    /// the last run's `X-TAXII-Date-Added-Last`, paged with `next`.
+    Taxii,
+}
+
+/// HTTP authentication of a source, its secret read at run time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpAuth {
+    /// Basic authentication.
+    Basic {
+        /// User name.
+        username: String,
+        /// Where the password is.
+        password: SecretFrom,
+    },
+    /// A bearer token.
+    Bearer(SecretFrom),
+}
+
+impl HttpAuth {
+    /// The `Authorization` header value, secrets read now; the error names
+    /// the key, never the value.
+    pub fn header(&self) -> Result<String, String> {
+        use base64::Engine as _;
+        match self {
+            Self::Basic { username, password } => {
+                let pass = password.read("password")?;
+                let raw = format!("{username}:{pass}");
+                Ok(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(raw)
+                ))
+            }
+            Self::Bearer(token) => Ok(format!("Bearer {}", token.read("token")?)),
+        }
+    }
+}
+
+impl SecretFrom {
+    /// The secret, trimmed; `key` names it in errors (`password` → `password_env`).
+    pub fn read(&self, key: &str) -> Result<String, String> {
+        match self {
+            Self::Env(var) => std::env::var(var)
+                .map(|v| v.trim().to_owned())
+                .map_err(|_| format!("{key}_env: environment variable {var} is not set")),
+            Self::File(path) => std::fs::read_to_string(path)
+                .map(|v| v.trim().to_owned())
+                .map_err(|e| format!("{key}_file: cannot read {}: {e}", path.display())),
+        }
+    }
+}
+
+impl SourceConfig {
+    /// Basic or bearer authentication from the table's keys.
+    fn auth(&self) -> Result<Option<HttpAuth>, String> {
+        let secret = |env: &Option<String>, file: &Option<PathBuf>, key: &str| match (env, file) {
+            (None, None) => Ok(None),
+            (Some(v), None) => Ok(Some(SecretFrom::Env(v.clone()))),
+            (None, Some(p)) => Ok(Some(SecretFrom::File(p.clone()))),
+            (Some(_), Some(_)) => Err(format!("give {key}_env or {key}_file, not both")),
+        };
+        let password = secret(&self.password_env, &self.password_file, "password")?;
+        let token = secret(&self.token_env, &self.token_file, "token")?;
+        match (&self.username, password, token) {
+            (None, None, None) => Ok(None),
+            (Some(u), Some(p), None) => Ok(Some(HttpAuth::Basic {
+                username: u.clone(),
+                password: p,
+            })),
+            (None, None, Some(t)) => Ok(Some(HttpAuth::Bearer(t))),
+            (Some(_), None, None) => Err("username needs password_env or password_file".to_owned()),
+            (None, Some(_), None) => Err("password_env/password_file needs username".to_owned()),
+            (_, _, Some(_)) => {
+                Err("give username with a password, or a token, not both".to_owned())
+            }
+        }
+    }
 }
 
 /// Where a secret is read from, at run time.
@@ -471,14 +567,7 @@ pub struct Signing {
 impl Signing {
     /// The secret key, read now; the error names the variable or file, never the value.
     pub fn secret(&self) -> Result<String, String> {
-        match &self.secret {
-            SecretFrom::Env(var) => std::env::var(var)
-                .map(|v| v.trim().to_owned())
-                .map_err(|_| format!("secret_env: environment variable {var} is not set")),
-            SecretFrom::File(path) => std::fs::read_to_string(path)
-                .map(|v| v.trim().to_owned())
-                .map_err(|e| format!("secret_file: cannot read {}: {e}", path.display())),
-        }
+        self.secret.read("secret")
     }
 }
 
@@ -517,6 +606,10 @@ pub struct ResolvedSource {
     pub owner: Option<String>,
     /// ThreatConnect HMAC signing: the Access ID and where the secret is.
     pub signing: Option<Signing>,
+    /// TAXII collection, by id or title.
+    pub collection: Option<String>,
+    /// HTTP authentication added to every request.
+    pub auth: Option<HttpAuth>,
     /// Header names and where their values come from.
     pub headers_env: BTreeMap<String, String>,
     /// Header names and the files holding their values.
@@ -565,6 +658,12 @@ impl SourceConfig {
             access_id: None,
             secret_env: None,
             secret_file: None,
+            collection: None,
+            username: None,
+            password_env: None,
+            password_file: None,
+            token_env: None,
+            token_file: None,
         }
     }
 
@@ -642,7 +741,7 @@ impl SourceConfig {
         };
         let feed_layout = match base {
             "rss" | "kev" | "nvd" | "exploitdb" | "misp-feed" | "misp" | "jvn" | "otx"
-            | "mastodon" | "bluesky" | "x" | "threatconnect" => None,
+            | "mastodon" | "bluesky" | "x" | "threatconnect" | "taxii" => None,
             "text" => Some(Layout::Lines),
             "csv" => Some(match column.as_deref() {
                 Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => {
@@ -690,6 +789,7 @@ impl SourceConfig {
             (None, "bluesky") => Parser::Bluesky,
             (None, "x") => Parser::X,
             (None, "threatconnect") => Parser::ThreatConnect,
+            (None, "taxii") => Parser::Taxii,
             (None, _) => Parser::ExploitDb,
         };
         if let Some(c) = self.confidence {
@@ -752,6 +852,13 @@ impl SourceConfig {
                     ));
                 }
             },
+            collection: match (base, self.collection.as_deref().map(str::trim)) {
+                ("taxii", None | Some("")) => {
+                    return Err(err("taxii needs collection (its id or title)".to_owned()));
+                }
+                (_, c) => c.map(str::to_owned),
+            },
+            auth: self.auth().map_err(err)?,
         })
     }
 }

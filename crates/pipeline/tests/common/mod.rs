@@ -21,6 +21,7 @@ pub fn fetcher() -> Fetcher {
 }
 
 /// A 200 answer with a JSON body.
+#[allow(dead_code)] // not every test file answers plain JSON
 pub fn json(body: impl AsRef<[u8]>) -> Answer {
     (
         response(
