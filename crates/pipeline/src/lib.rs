@@ -1437,7 +1437,9 @@ async fn taxii_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
         let parsed = match rexist_stix::parse_objects(&body.bytes) {
             Ok(p) => p,
             Err(e) => {
-                failure = Some(format!("page {page}: {e}"));
+                let start =
+                    String::from_utf8_lossy(&body.bytes[..body.bytes.len().min(120)]).into_owned();
+                failure = Some(format!("page {page}: {e} (body starts {start:?})"));
                 break;
             }
         };

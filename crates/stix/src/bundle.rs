@@ -176,7 +176,8 @@ pub fn parse_objects(json: &[u8]) -> Result<Parsed, StixError> {
         Value::Array(a) => a,
         Value::Object(mut m) => {
             let is_bundle = m.get("type").and_then(Value::as_str) == Some("bundle");
-            if !is_bundle && (m.contains_key("objects") || m.contains_key("more")) {
+            // An empty envelope may be `{}` (TAXII 2.1 §3.7; medallion sends it).
+            if !is_bundle && (m.is_empty() || m.contains_key("objects") || m.contains_key("more")) {
                 more = m.get("more").and_then(Value::as_bool).unwrap_or(false);
                 next = match m.get("next") {
                     Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
