@@ -38,6 +38,10 @@ pub enum Command {
     Hunt(super::bench_hunt::HuntArgs),
     /// Single and bulk lookup latency with a million indicators stored.
     Lookup(super::bench_lookup::LookupArgs),
+    /// A TAXII 2.1 collection of generated indicators pulled from loopback and stored.
+    Taxii(super::bench_exchange::ExchangeArgs),
+    /// OTX-shaped pulse pages of generated indicators pulled from loopback and stored.
+    Otx(super::bench_exchange::ExchangeArgs),
 }
 
 /// Arguments of `bench feed`.
@@ -85,6 +89,8 @@ pub async fn run(_config: &Config, command: Command) -> Result<ExitCode> {
         Command::Feed(args) => feed(args).await,
         Command::Hunt(args) => super::bench_hunt::run(&args),
         Command::Lookup(args) => super::bench_lookup::run(args).await,
+        Command::Taxii(args) => super::bench_exchange::run(args, true).await,
+        Command::Otx(args) => super::bench_exchange::run(args, false).await,
     }
 }
 

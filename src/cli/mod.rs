@@ -1,6 +1,7 @@
 //! Subcommands. Each module holds one command's arguments and its run function.
 
 mod bench;
+mod bench_exchange;
 mod bench_hunt;
 mod bench_lookup;
 mod config_check;
