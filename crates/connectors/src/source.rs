@@ -415,6 +415,7 @@ pub const GENERIC_KINDS: &[&str] = &[
     "x",
     "threatconnect",
     "taxii",
+    "xforce",
 ];
 
 /// The catalogue entry named `kind`.
@@ -470,6 +471,9 @@ pub enum Parser {
     /// A TAXII 2.1 collection (`url` = discovery or API root), `added_after`
     /// the last run's `X-TAXII-Date-Added-Last`, paged with `next`.
     Taxii,
+    /// IBM X-Force Exchange: public case files, and vulnerabilities reported
+    /// since the last run (full-text search, `bookmark` paging).
+    XForce,
 }
 
 /// HTTP authentication of a source, its secret read at run time.
@@ -703,6 +707,7 @@ impl SourceConfig {
                     "bluesky" => Some("https://public.api.bsky.app"),
                     "x" => Some("https://api.x.com"),
                     "threatconnect" => Some("https://app.threatconnect.com/api"),
+                    "xforce" => Some("https://api.xforce.ibmcloud.com"),
                     _ => None,
                 }
                 .map(str::to_owned)
@@ -741,7 +746,7 @@ impl SourceConfig {
         };
         let feed_layout = match base {
             "rss" | "kev" | "nvd" | "exploitdb" | "misp-feed" | "misp" | "jvn" | "otx"
-            | "mastodon" | "bluesky" | "x" | "threatconnect" | "taxii" => None,
+            | "mastodon" | "bluesky" | "x" | "threatconnect" | "taxii" | "xforce" => None,
             "text" => Some(Layout::Lines),
             "csv" => Some(match column.as_deref() {
                 Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => {
@@ -790,6 +795,7 @@ impl SourceConfig {
             (None, "x") => Parser::X,
             (None, "threatconnect") => Parser::ThreatConnect,
             (None, "taxii") => Parser::Taxii,
+            (None, "xforce") => Parser::XForce,
             (None, _) => Parser::ExploitDb,
         };
         if let Some(c) = self.confidence {

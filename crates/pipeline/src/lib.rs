@@ -191,6 +191,7 @@ pub async fn run_source(
         Parser::Bluesky | Parser::X => return search_pull(&pull).await,
         Parser::ThreatConnect => return threatconnect_pull(&pull).await,
         Parser::Taxii => return taxii_pull(&pull).await,
+        Parser::XForce => return xforce_pull(&pull).await,
         Parser::MyJvn => return jvn_pull(&pull).await,
         Parser::Nvd => return nvd_pull(&pull).await,
         _ => {}
@@ -418,7 +419,8 @@ fn parse_items(parser: &Parser, bytes: &[u8]) -> Result<(Vec<ItemRecord>, Vec<Re
         | Parser::Bluesky
         | Parser::X
         | Parser::ThreatConnect
-        | Parser::Taxii => Ok((Vec::new(), Vec::new())),
+        | Parser::Taxii
+        | Parser::XForce => Ok((Vec::new(), Vec::new())),
     };
     result.map_err(|e| e.to_string())
 }
@@ -1490,6 +1492,111 @@ async fn taxii_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
         }
     }
     let cursor = newest.and_then(|a| serde_json::to_string(&TaxiiCursor { added_after: a }).ok());
+    settle(pull, &counts, failure.as_deref(), cursor).await
+}
+
+/// Cursor of an X-Force pull: where the vulnerability window ended.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct XForceCursor {
+    #[serde(with = "time::serde::rfc3339")]
+    vulns_until: time::OffsetDateTime,
+}
+
+/// How far back a first X-Force run reads vulnerabilities.
+const XFORCE_FIRST_RUN: time::Duration = time::Duration::days(30);
+
+/// X-Force answers 402/403 for endpoints the account's tier does not
+/// include: a reason to stop, not to retry.
+fn not_entitled(e: &str) -> String {
+    if e.contains("402") || e.contains("403") {
+        format!("not entitled: {e}")
+    } else {
+        e.to_owned()
+    }
+}
+
+/// An X-Force run (INTERFACES.md §3): public case files (their text searched
+/// for indicators; a case file already stored unchanged is left alone), then
+/// vulnerabilities reported since the last run's window end, paged by
+/// `bookmark` until `total_rows` are read. 402/403 end the run as "not
+/// entitled" with the cursor kept.
+async fn xforce_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
+    let Pull {
+        config, previous, ..
+    } = *pull;
+    let base = config.url.trim_end_matches('/');
+    let mut headers = pull.headers.to_vec();
+    headers.push(("Accept".to_owned(), "application/json".to_owned()));
+    let until = now();
+    let from = previous
+        .and_then(|c| serde_json::from_str::<XForceCursor>(c).ok())
+        .map_or(until - XFORCE_FIRST_RUN, |c| c.vulns_until);
+    let mut counts = RunCounts::default();
+    let casefiles = format!("{base}/casefiles/public");
+    let failure = match fetch_page_with(
+        pull,
+        &casefiles,
+        &headers,
+        1,
+        &mut counts,
+        rexist_formats::xforce::parse_casefiles,
+    )
+    .await
+    {
+        Ok(Some(c)) => store_page(pull, &mut counts, c.records, c.rejected)
+            .await
+            .err(),
+        Ok(None) => None,
+        Err(e) => Some(not_entitled(&e)),
+    };
+    if let Some(f) = failure {
+        return settle(pull, &counts, Some(&f), None).await;
+    }
+    let stamp = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
+    let first = format!(
+        "{base}/vulnerabilities/fulltext?q={}&startDate={}&endDate={}",
+        encode_query("*"),
+        encode_query(&stamp(from)),
+        encode_query(&stamp(until))
+    );
+    let mut url = first.clone();
+    let mut read = 0u64;
+    let mut failure = None;
+    for page in 1..=OTX_MAX_PAGES {
+        let vulns = match fetch_page_with(
+            pull,
+            &url,
+            &headers,
+            page,
+            &mut counts,
+            rexist_formats::xforce::parse_vulnerabilities,
+        )
+        .await
+        {
+            Ok(Some(v)) => v,
+            Ok(None) => break,
+            Err(e) => {
+                failure = Some(not_entitled(&e));
+                break;
+            }
+        };
+        read += (vulns.records.len() + vulns.rejected.len()) as u64;
+        let done = vulns.records.is_empty() && vulns.rejected.is_empty()
+            || vulns.total_rows.is_none_or(|t| read >= t);
+        let bookmark = vulns.bookmark.clone();
+        if let Err(e) = store_page(pull, &mut counts, vulns.records, vulns.rejected).await {
+            failure = Some(e);
+            break;
+        }
+        match bookmark {
+            Some(b) if !done => url = format!("{first}&bookmark={}", encode_query(&b)),
+            _ => break,
+        }
+    }
+    let cursor = serde_json::to_string(&XForceCursor { vulns_until: until }).ok();
     settle(pull, &counts, failure.as_deref(), cursor).await
 }
 
