@@ -71,6 +71,10 @@ pub struct SourceConfig {
     /// `bluesky`, `x`: the search query.
     #[serde(default)]
     pub query: Option<String>,
+    /// `bluesky`, `x`: also search for the words and phrases of the enabled
+    /// query hunts, so what analysts watch for is what gets collected.
+    #[serde(default)]
+    pub query_from_hunts: Option<bool>,
     /// `threatconnect`: owner to pull from (default: every owner the key sees).
     #[serde(default)]
     pub owner: Option<String>,
@@ -606,6 +610,8 @@ pub struct ResolvedSource {
     pub page_size: u32,
     /// Search query of `bluesky` and `x` sources.
     pub query: Option<String>,
+    /// Whether the search also takes the terms of the enabled query hunts.
+    pub query_from_hunts: bool,
     /// ThreatConnect owner.
     pub owner: Option<String>,
     /// ThreatConnect HMAC signing: the Access ID and where the secret is.
@@ -658,6 +664,7 @@ impl SourceConfig {
             headers_env: BTreeMap::new(),
             headers_file: BTreeMap::new(),
             query: None,
+            query_from_hunts: None,
             owner: None,
             access_id: None,
             secret_env: None,
@@ -835,11 +842,15 @@ impl SourceConfig {
             headers_env: self.headers_env.clone(),
             headers_file: self.headers_file.clone(),
             query: match (base, self.query.as_deref().map(str::trim)) {
-                ("bluesky" | "x", None | Some("")) => {
-                    return Err(err(format!("{base} needs query (the search terms)")));
+                ("bluesky" | "x", None | Some("")) if self.query_from_hunts != Some(true) => {
+                    return Err(err(format!(
+                        "{base} needs query (the search terms) or query_from_hunts = true"
+                    )));
                 }
+                (_, Some("")) => None,
                 (_, q) => q.map(str::to_owned),
             },
+            query_from_hunts: self.query_from_hunts.unwrap_or(false),
             owner: self.owner.clone(),
             signing: match (&self.access_id, &self.secret_env, &self.secret_file) {
                 (None, None, None) => None,

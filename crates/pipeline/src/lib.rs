@@ -1071,6 +1071,58 @@ struct SearchCursor {
     newest: String,
 }
 
+/// Longest search query sent: X allows 512 characters on its basic tiers.
+const MAX_SEARCH_QUERY: usize = 512;
+
+/// The query of a search source: its own, ORed with the words and phrases
+/// of the enabled query hunts when `query_from_hunts` is set (as many as fit).
+async fn search_terms(pull: &Pull<'_>) -> Result<String, String> {
+    let own = pull.config.query.clone().unwrap_or_default();
+    if !pull.config.query_from_hunts {
+        return Ok(own);
+    }
+    let hunts = pull
+        .store
+        .list_hunts()
+        .await
+        .map_err(|e| format!("store failed: {e}"))?;
+    let mut parts: Vec<String> = Vec::new();
+    if !own.is_empty() {
+        parts.push(own);
+    }
+    for h in hunts
+        .iter()
+        .filter(|h| h.spec.enabled && h.spec.kind == rexist_core::HuntKind::Query)
+    {
+        if let Ok(q) = rexist_query::parse(&h.spec.definition) {
+            for t in q.terms() {
+                if !parts.contains(&t) {
+                    parts.push(t);
+                }
+            }
+        }
+    }
+    let mut query = String::new();
+    for p in parts {
+        let next = if query.is_empty() {
+            p
+        } else {
+            format!("{query} OR {p}")
+        };
+        if next.len() > MAX_SEARCH_QUERY {
+            break;
+        }
+        query = next;
+    }
+    if query.is_empty() {
+        return Err(
+            "no search terms: no query, and no enabled query hunt has words to search for"
+                .to_owned(),
+        );
+    }
+    Ok(query)
+}
+
 /// A Bluesky or X search run: the posts newer than the newest stored
 /// (Bluesky `since`, X `since_id`), every page followed (`cursor`,
 /// `next_token`), then the cursor moves to the newest post of the run.
@@ -1080,7 +1132,10 @@ async fn search_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
     } = *pull;
     let x = config.parser == Parser::X;
     let base = config.url.trim_end_matches('/');
-    let query = encode_query(config.query.as_deref().unwrap_or_default());
+    let query = match search_terms(pull).await {
+        Ok(q) => encode_query(&q),
+        Err(e) => return settle(pull, &RunCounts::default(), Some(&e), None).await,
+    };
     let since = previous
         .and_then(|c| serde_json::from_str::<SearchCursor>(c).ok())
         .map(|c| c.newest);

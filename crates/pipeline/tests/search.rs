@@ -191,3 +191,57 @@ fn a_search_source_needs_a_query() {
         .unwrap_err();
     assert!(err.to_string().contains("needs query"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_can_take_its_terms_from_the_hunts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = rexist_store::open(None, dir.path()).await.unwrap();
+    let (up, log) = recorded(|_| json(r#"{"meta":{"result_count":0}}"#)).await;
+    let token = dir.path().join("token");
+    std::fs::write(&token, TOKEN).unwrap();
+    let table = format!(
+        "name = \"x-hunts\"\nkind = \"x\"\nurl = \"{}\"\nquery_from_hunts = true\n[headers_file]\n\"Authorization\" = \"{}\"\n",
+        up.base,
+        token.display()
+    );
+    let src = toml::from_str::<SourceConfig>(&table)
+        .unwrap()
+        .resolve()
+        .unwrap();
+
+    let none = run_source(&store, &fetcher(), &src).await.unwrap();
+    assert_eq!(none.outcome, RunOutcome::Failed);
+    assert!(
+        none.error.as_deref().unwrap().contains("no search terms"),
+        "{:?}",
+        none.error
+    );
+
+    for (name, kind, def) in [
+        (
+            "ransom",
+            rexist_core::HuntKind::Query,
+            "lockbit ransomware, \"black basta\" -test",
+        ),
+        ("ours", rexist_core::HuntKind::Watch, "192.0.2.0/24"),
+    ] {
+        store
+            .create_hunt(&rexist_core::HuntSpec {
+                name: name.into(),
+                kind,
+                definition: def.into(),
+                enabled: true,
+                channels: vec![],
+                digest_secs: None,
+            })
+            .await
+            .unwrap();
+    }
+    let run = run_source(&store, &fetcher(), &src).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
+    let last = log.lock().unwrap().last().unwrap().clone();
+    assert!(
+        last.contains("query=lockbit%20OR%20ransomware%20OR%20%22black%20basta%22&"),
+        "{last}"
+    );
+}

@@ -75,6 +75,30 @@ pub struct Query {
     pub(crate) expr: Expr,
 }
 
+impl Query {
+    /// The literal words and phrases the query looks for (not those it
+    /// excludes), normalised, phrases in double quotes, in query order without
+    /// repeats: what a search API should be asked for so that what the hunt
+    /// watches for is collected.
+    pub fn terms(&self) -> Vec<String> {
+        fn walk(e: &Expr, out: &mut Vec<String>) {
+            match e {
+                Expr::Or(xs) | Expr::And(xs) => xs.iter().for_each(|x| walk(x, out)),
+                Expr::Term(t) => {
+                    let text = t.to_string();
+                    if !out.contains(&text) {
+                        out.push(text);
+                    }
+                }
+                Expr::Not(_) | Expr::Field(..) | Expr::Regex(_) => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.expr, &mut out);
+        out
+    }
+}
+
 impl fmt::Display for Query {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_expr(f, &self.expr, true)
@@ -110,5 +134,18 @@ fn write_expr(f: &mut fmt::Formatter<'_>, e: &Expr, top: bool) -> fmt::Result {
         Expr::Term(t) => write!(f, "{t}"),
         Expr::Field(field, v) => write!(f, "{}:{v}", field.name()),
         Expr::Regex(r) => write!(f, "/{}/", r.as_str()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn terms_are_the_positive_words_and_phrases() {
+        let q = crate::parse(
+            r#"LockBit ransomware, "Black Basta" -test source:jvn /cve-\d+/, lockbit"#,
+        )
+        .unwrap();
+        assert_eq!(q.terms(), ["lockbit", "ransomware", "\"black basta\""]);
+        assert!(crate::parse("-only").unwrap().terms().is_empty());
     }
 }
