@@ -1074,7 +1074,7 @@ struct SearchCursor {
 /// Longest search query sent: X allows 512 characters on its basic tiers.
 const MAX_SEARCH_QUERY: usize = 512;
 
-/// The query of a search source: its own, ORed with the words and phrases
+/// The query of a search source: its own, joined by `OR` with the words and phrases
 /// of the enabled query hunts when `query_from_hunts` is set (as many as fit).
 async fn search_terms(pull: &Pull<'_>) -> Result<String, String> {
     let own = pull.config.query.clone().unwrap_or_default();
