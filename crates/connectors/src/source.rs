@@ -90,6 +90,9 @@ pub struct SourceConfig {
     /// `taxii`: the collection, by id or title.
     #[serde(default)]
     pub collection: Option<String>,
+    /// `taxii`: only these STIX object types (`match[type]`), e.g. `["indicator", "report"]`.
+    #[serde(default)]
+    pub stix_types: Vec<String>,
     /// `taxii`: user name of HTTP basic authentication.
     #[serde(default)]
     pub username: Option<String>,
@@ -618,6 +621,8 @@ pub struct ResolvedSource {
     pub signing: Option<Signing>,
     /// TAXII collection, by id or title.
     pub collection: Option<String>,
+    /// TAXII `match[type]` filter.
+    pub stix_types: Vec<String>,
     /// HTTP authentication added to every request.
     pub auth: Option<HttpAuth>,
     /// Header names and where their values come from.
@@ -670,6 +675,7 @@ impl SourceConfig {
             secret_env: None,
             secret_file: None,
             collection: None,
+            stix_types: Vec::new(),
             username: None,
             password_env: None,
             password_file: None,
@@ -876,6 +882,7 @@ impl SourceConfig {
                 (_, c) => c.map(str::to_owned),
             },
             auth: self.auth().map_err(err)?,
+            stix_types: self.stix_types.clone(),
         })
     }
 }

@@ -1475,6 +1475,13 @@ async fn taxii_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
         Err(e) => return settle(pull, &counts, Some(&e), None).await,
     };
     let mut first = format!("{objects}?limit={}", config.page_size);
+    if !config.stix_types.is_empty() {
+        first = format!(
+            "{first}&{}={}",
+            encode_query("match[type]"),
+            encode_query(&config.stix_types.join(","))
+        );
+    }
     if let Some(s) = &since {
         first = format!("{first}&added_after={}", encode_query(s));
     }
@@ -1570,7 +1577,7 @@ fn not_entitled(e: &str) -> String {
     }
 }
 
-/// An X-Force run (INTERFACES.md §3): public case files (their text searched
+/// An X-Force run (INTERFACES.md §3): public and shared case files (their text searched
 /// for indicators; a case file already stored unchanged is left alone), then
 /// vulnerabilities reported since the last run's window end, paged by
 /// `bookmark` until `total_rows` are read. 402/403 end the run as "not
@@ -1587,25 +1594,28 @@ async fn xforce_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
         .and_then(|c| serde_json::from_str::<XForceCursor>(c).ok())
         .map_or(until - XFORCE_FIRST_RUN, |c| c.vulns_until);
     let mut counts = RunCounts::default();
-    let casefiles = format!("{base}/casefiles/public");
-    let failure = match fetch_page_with(
-        pull,
-        &casefiles,
-        &headers,
-        1,
-        &mut counts,
-        rexist_formats::xforce::parse_casefiles,
-    )
-    .await
-    {
-        Ok(Some(c)) => store_page(pull, &mut counts, c.records, c.rejected)
-            .await
-            .err(),
-        Ok(None) => None,
-        Err(e) => Some(not_entitled(&e)),
-    };
-    if let Some(f) = failure {
-        return settle(pull, &counts, Some(&f), None).await;
+    // Public case files, then those shared with the account.
+    for (n, which) in (1u32..).zip(["public", "shared"]) {
+        let casefiles = format!("{base}/casefiles/{which}");
+        let failure = match fetch_page_with(
+            pull,
+            &casefiles,
+            &headers,
+            n,
+            &mut counts,
+            rexist_formats::xforce::parse_casefiles,
+        )
+        .await
+        {
+            Ok(Some(c)) => store_page(pull, &mut counts, c.records, c.rejected)
+                .await
+                .err(),
+            Ok(None) => None,
+            Err(e) => Some(format!("{which} case files: {}", not_entitled(&e))),
+        };
+        if let Some(f) = failure {
+            return settle(pull, &counts, Some(&f), None).await;
+        }
     }
     let stamp = |t: time::OffsetDateTime| {
         t.format(&time::format_description::well_known::Rfc3339)

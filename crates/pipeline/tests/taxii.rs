@@ -34,10 +34,19 @@ fn taxii(name: &str, base: &str, extra_headers: &str) -> Answer {
 }
 
 fn source(base: &str, collection: &str, dir: &tempfile::TempDir) -> ResolvedSource {
+    source_with(base, collection, dir, "")
+}
+
+fn source_with(
+    base: &str,
+    collection: &str,
+    dir: &tempfile::TempDir,
+    extra: &str,
+) -> ResolvedSource {
     let pass = dir.path().join("taxii.pass");
     std::fs::write(&pass, PASSWORD).unwrap();
     let table = format!(
-        "name = \"partner-taxii\"\nkind = \"taxii\"\nurl = \"{base}/taxii2/\"\ncollection = \"{collection}\"\nusername = \"rexist\"\npassword_file = \"{}\"\npage_size = 5\n",
+        "name = \"partner-taxii\"\nkind = \"taxii\"\nurl = \"{base}/taxii2/\"\ncollection = \"{collection}\"\nusername = \"rexist\"\npassword_file = \"{}\"\npage_size = 5\n{extra}",
         pass.display()
     );
     toml::from_str::<SourceConfig>(&table)
@@ -183,4 +192,42 @@ async fn unknown_collections_and_bad_pages_are_clear_failures() {
     .unwrap();
     assert_eq!(bad.outcome, RunOutcome::Failed);
     assert!(bad.error.unwrap().contains("page 1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_types_are_asked_for_with_match_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = rexist_store::open(None, dir.path()).await.unwrap();
+    let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = Arc::clone(&requests);
+    let base: Arc<Mutex<String>> = Arc::default();
+    let b = Arc::clone(&base);
+    let up = serve(move |path, _, _| {
+        log.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(path.to_owned());
+        let base = b.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        if path.starts_with("/taxii2/") {
+            taxii("discovery.json", &base, "")
+        } else if path.ends_with("/collections/") {
+            taxii("collections.json", &base, "")
+        } else {
+            taxii("objects-empty.json", &base, "")
+        }
+    })
+    .await;
+    *base.lock().unwrap() = up.base.clone();
+    let src = source_with(
+        &up.base,
+        "High-confidence indicators",
+        &dir,
+        "stix_types = [\"indicator\", \"report\"]\n",
+    );
+    let run = run_source(&store, &fetcher(), &src).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
+    let last = requests.lock().unwrap().last().unwrap().clone();
+    assert!(
+        last.ends_with("&match%5Btype%5D=indicator%2Creport"),
+        "{last}"
+    );
 }

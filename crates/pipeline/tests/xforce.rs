@@ -43,6 +43,8 @@ async fn case_files_and_vulnerabilities_are_stored_and_paged() {
             .push(raw.to_owned());
         if path.starts_with("/casefiles/public") {
             json(fixture_bytes("xforce/casefiles-public.json"))
+        } else if path.starts_with("/casefiles/shared") {
+            json(r#"{"casefiles":[]}"#)
         } else if path.contains("bookmark=") {
             json(fixture_bytes("xforce/vulnerabilities-fulltext-page2.json"))
         } else {
@@ -53,7 +55,11 @@ async fn case_files_and_vulnerabilities_are_stored_and_paged() {
     let src = source(&up.base, &dir);
     let run = run_source(&store, &fetcher(), &src).await.unwrap();
     assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
-    assert_eq!(up.hits(), 3, "case files, then two vulnerability pages");
+    assert_eq!(
+        up.hits(),
+        4,
+        "public and shared case files, then two vulnerability pages"
+    );
     let items = store
         .search_items(&ItemQuery {
             limit: 100,
@@ -87,9 +93,14 @@ async fn case_files_and_vulnerabilities_are_stored_and_paged() {
             .all(|r| r.contains("Basic eGYta2V5OnhmLXBhc3N3b3JkLTc3"))
     );
     assert!(
-        requests[1].contains("/vulnerabilities/fulltext?q=%2A&startDate="),
+        requests[1].contains("GET /casefiles/shared "),
         "{}",
         requests[1]
+    );
+    assert!(
+        requests[2].contains("/vulnerabilities/fulltext?q=%2A&startDate="),
+        "{}",
+        requests[2]
     );
 
     // the next run reads from where this window ended; nothing new
@@ -104,7 +115,7 @@ async fn case_files_and_vulnerabilities_are_stored_and_paged() {
         .unwrap()
         .replace(':', "%3A");
     assert!(
-        seen.lock().unwrap()[4].contains(&format!("startDate={start}")),
+        seen.lock().unwrap()[6].contains(&format!("startDate={start}")),
         "{start}"
     );
     for r in store.list_runs(None, None, 10).await.unwrap() {
@@ -132,7 +143,10 @@ async fn an_account_without_the_tier_is_not_entitled() {
         .unwrap();
     assert_eq!(run.outcome, RunOutcome::Failed);
     assert!(
-        run.error.as_deref().unwrap().starts_with("not entitled"),
+        run.error
+            .as_deref()
+            .unwrap()
+            .starts_with("public case files: not entitled"),
         "{:?}",
         run.error
     );
