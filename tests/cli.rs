@@ -574,3 +574,73 @@ fn lookup_answers_from_the_store_with_warning_lists() {
     assert!(lines[1]["error"].is_string());
     assert_eq!(lines[2]["known"], false);
 }
+
+/// A loopback server answering every request with `status` and `body`,
+/// for as many requests as `count`; stops by itself.
+fn answering(status: &'static str, body: &'static str, count: usize) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(count) {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 8192];
+            let _ = s.read(&mut buf);
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn credentials_never_reach_the_logs_of_a_failing_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = "otx-key-never-logged-4d2";
+    let password = "taxii-password-never-logged-8e1";
+    std::fs::write(dir.path().join("otx.key"), key).unwrap();
+    std::fs::write(dir.path().join("taxii.pass"), password).unwrap();
+    let otx = answering(
+        "403 Forbidden",
+        r#"{"detail":"Authentication required"}"#,
+        4,
+    );
+    let taxii = answering("401 Unauthorized", r#"{"title":"Unauthorized"}"#, 4);
+    std::fs::write(
+        dir.path().join("rexist.toml"),
+        format!(
+            "default_sources = false\n\
+             [[source]]\nname = \"otx\"\nkind = \"otx\"\nurl = \"{otx}\"\n\
+             [source.headers_file]\n\"X-OTX-API-KEY\" = \"otx.key\"\n\
+             [[source]]\nname = \"partner\"\nkind = \"taxii\"\nurl = \"{taxii}/taxii2/\"\ncollection = \"c\"\n\
+             username = \"rexist\"\npassword_file = \"taxii.pass\"\n"
+        ),
+    )
+    .unwrap();
+    for name in ["otx", "partner"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_rexist"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(["source", "run", name])
+            .current_dir(dir.path())
+            .env("REXIST_LOG", "trace")
+            .env_remove("REXIST_DATABASE_URL")
+            .output()
+            .unwrap();
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(!out.status.success(), "{all}");
+        assert!(all.contains("40"), "the reason names the status: {all}");
+        assert!(!all.contains(key), "{name}: key in the output: {all}");
+        assert!(
+            !all.contains(password),
+            "{name}: password in the output: {all}"
+        );
+        assert!(
+            !all.contains("cmV4aXN0OnRheGlpLXBhc3N3b3JkLW5ldmVyLWxvZ2dlZC04ZTE="),
+            "{name}: basic credentials in the output"
+        );
+        assert!(all.lines().count() > 3, "trace logging was on: {all}");
+    }
+}
