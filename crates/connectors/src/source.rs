@@ -75,6 +75,9 @@ pub struct SourceConfig {
     /// query hunts, so what analysts watch for is what gets collected.
     #[serde(default)]
     pub query_from_hunts: Option<bool>,
+    /// `otx`: also the pulses of these OTX users.
+    #[serde(default)]
+    pub otx_users: Vec<String>,
     /// `threatconnect`: owner to pull from (default: every owner the key sees).
     #[serde(default)]
     pub owner: Option<String>,
@@ -617,6 +620,8 @@ pub struct ResolvedSource {
     pub query_from_hunts: bool,
     /// ThreatConnect owner.
     pub owner: Option<String>,
+    /// OTX users whose pulses are pulled too.
+    pub otx_users: Vec<String>,
     /// ThreatConnect HMAC signing: the Access ID and where the secret is.
     pub signing: Option<Signing>,
     /// TAXII collection, by id or title.
@@ -670,6 +675,7 @@ impl SourceConfig {
             headers_file: BTreeMap::new(),
             query: None,
             query_from_hunts: None,
+            otx_users: Vec::new(),
             owner: None,
             access_id: None,
             secret_env: None,
@@ -858,6 +864,7 @@ impl SourceConfig {
             },
             query_from_hunts: self.query_from_hunts.unwrap_or(false),
             owner: self.owner.clone(),
+            otx_users: self.otx_users.clone(),
             signing: match (&self.access_id, &self.secret_env, &self.secret_file) {
                 (None, None, None) => None,
                 (Some(id), Some(var), None) => Some(Signing {

@@ -923,56 +923,68 @@ async fn otx_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
     let since = previous
         .and_then(|c| serde_json::from_str::<OtxCursor>(c).ok())
         .map(|c| c.modified);
-    let mut url = format!("{base}/api/v1/pulses/subscribed?limit={}", config.page_size);
-    if let Some(s) = since {
+    let window = since.map_or_else(String::new, |s| {
         let from = (s - OTX_OVERLAP)
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
-        url = format!("{url}&modified_since={from}");
-    }
+        format!("&modified_since={from}")
+    });
+    // Subscribed pulses, then those of each chosen user.
+    let lists = std::iter::once("subscribed".to_owned()).chain(
+        config
+            .otx_users
+            .iter()
+            .map(|u| format!("user/{}", encode_query(u))),
+    );
     let mut counts = RunCounts::default();
     let mut newest = since;
     let mut failure = None;
-    for page in 1..=OTX_MAX_PAGES {
-        let pulses = match fetch_page(
-            pull,
-            &url,
-            page,
-            &mut counts,
-            rexist_formats::otx::parse_pulses,
-        )
-        .await
-        {
-            Ok(Some(p)) => p,
-            Ok(None) => break,
-            Err(e) => {
-                failure = Some(e);
-                break;
-            }
-        };
-        if let Some(m) = pulses.max_modified {
-            newest = Some(newest.map_or(m, |n| n.max(m)));
-        }
-        let next = pulses.next.clone();
-        if let Err(e) = store_page(pull, &mut counts, pulses.records, pulses.rejected).await {
+    for list in lists {
+        let url = format!(
+            "{base}/api/v1/pulses/{list}?limit={}{window}",
+            config.page_size
+        );
+        if let Err(e) = otx_list(pull, base, url, &mut counts, &mut newest).await {
             failure = Some(e);
             break;
-        }
-        match next {
-            None => break,
-            Some(n) if same_origin(base, &n) => url = n,
-            Some(n) => {
-                failure = Some(format!(
-                    "page {page}: next link {} is not on {}; not followed",
-                    rexist_connectors::http::redact(&n),
-                    rexist_connectors::http::redact(base)
-                ));
-                break;
-            }
         }
     }
     let cursor = newest.and_then(|m| serde_json::to_string(&OtxCursor { modified: m }).ok());
     settle(pull, &counts, failure.as_deref(), cursor).await
+}
+
+/// One OTX pulse listing, `next` followed to its end (on the same host).
+async fn otx_list(
+    pull: &Pull<'_>,
+    base: &str,
+    mut url: String,
+    counts: &mut RunCounts,
+    newest: &mut Option<time::OffsetDateTime>,
+) -> Result<(), String> {
+    for page in 1..=OTX_MAX_PAGES {
+        let Some(pulses) =
+            fetch_page(pull, &url, page, counts, rexist_formats::otx::parse_pulses).await?
+        else {
+            return Ok(());
+        };
+        if let Some(m) = pulses.max_modified {
+            *newest = Some(newest.map_or(m, |n| n.max(m)));
+        }
+        let next = pulses.next.clone();
+        store_page(pull, counts, pulses.records, pulses.rejected).await?;
+        match next {
+            None => return Ok(()),
+            Some(n) if same_origin(base, &n) => url = n,
+            Some(n) => {
+                return Err(format!(
+                    "page {page}: next link {} is not on {}; not followed",
+                    rexist_connectors::http::redact(&n),
+                    rexist_connectors::http::redact(base)
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Cursor of a social timeline: the newest post id stored.

@@ -168,3 +168,49 @@ async fn failures_keep_the_cursor_and_never_show_the_key() {
         assert!(!text.contains(KEY), "{text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pulses_of_chosen_users_are_pulled_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = rexist_store::open(None, dir.path()).await.unwrap();
+    let paths: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = Arc::clone(&paths);
+    let up = serve(move |path, _, _| {
+        log.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(path.to_owned());
+        if path.starts_with("/api/v1/pulses/user/") {
+            json(fixture_bytes("otx/pulses-subscribed-page2.json"))
+        } else {
+            json(fixture_bytes("otx/pulses-subscribed-empty.json"))
+        }
+    })
+    .await;
+    let key = dir.path().join("otx.key");
+    std::fs::write(&key, KEY).unwrap();
+    let table = format!(
+        "name = \"otx\"\nkind = \"otx\"\nurl = \"{}\"\notx_users = [\"AlienVault\", \"a b\"]\n[headers_file]\n\"X-OTX-API-KEY\" = \"{}\"\n",
+        up.base,
+        key.display()
+    );
+    let source = toml::from_str::<SourceConfig>(&table)
+        .unwrap()
+        .resolve()
+        .unwrap();
+    let run = run_source(&store, &fetcher(), &source).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
+    assert!(run.counts.new > 0, "{:?}", run.counts);
+    let seen = paths.lock().unwrap().clone();
+    assert!(
+        seen[0].starts_with("/api/v1/pulses/subscribed?"),
+        "{seen:?}"
+    );
+    assert!(
+        seen[1].starts_with("/api/v1/pulses/user/AlienVault?limit=100"),
+        "{seen:?}"
+    );
+    assert!(
+        seen[2].starts_with("/api/v1/pulses/user/a%20b?"),
+        "{seen:?}"
+    );
+}
