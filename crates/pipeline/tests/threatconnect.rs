@@ -19,6 +19,12 @@ use rexist_testkit::{fixture_bytes, response, serve};
 const ACCESS_ID: &str = "12345678901234567890";
 const SECRET: &str = "tc-secret-key-for-tests";
 
+const GROUPS: &str = r#"{"status":"Success","data":[
+    {"id":55,"type":"Incident","name":"Phish wave","ownerName":"Example Org",
+     "dateAdded":"2025-01-02T00:00:00Z","lastModified":"2025-01-03T00:00:00Z",
+     "tags":{"data":[{"name":"phishing"}]},
+     "associatedIndicators":{"data":[{"id":1,"type":"Host","hostName":"login.phish.example","rating":4,"confidence":90}]}}]}"#;
+
 fn source(base: &str, dir: &tempfile::TempDir) -> ResolvedSource {
     let secret = dir.path().join("tc.secret");
     std::fs::write(&secret, SECRET).unwrap();
@@ -59,7 +65,9 @@ async fn indicators_are_paged_signed_and_pulled_incrementally() {
             .unwrap_or_else(PoisonError::into_inner)
             .push(raw.to_owned());
         let base = b.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        if path.contains("resultStart=6") {
+        if path.contains("/v3/groups") {
+            json(GROUPS)
+        } else if path.contains("resultStart=6") {
             json(page("indicators-page3.json", &base))
         } else if path.contains("resultStart=3") {
             json(page("indicators-page2.json", &base))
@@ -75,7 +83,17 @@ async fn indicators_are_paged_signed_and_pulled_incrementally() {
 
     let run = run_source(&store, &fetcher(), &src).await.unwrap();
     assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
-    assert_eq!(up.hits(), 3, "three pages");
+    assert_eq!(up.hits(), 4, "three indicator pages, one group page");
+    let items = store
+        .search_items(&rexist_store::ItemQuery {
+            limit: 10,
+            ..rexist_store::ItemQuery::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].content.title, "Phish wave");
     assert!(run.counts.new > 0, "{:?}", run.counts);
     let host = store
         .indicator(IndicatorType::Domain, "login.phish.example")
