@@ -1260,21 +1260,18 @@ fn tc_headers(pull: &Pull<'_>, url: &str, secret: Option<&str>) -> Vec<(String, 
     headers
 }
 
-/// ThreatConnect groups (incidents, reports, adversaries, campaigns…)
-/// modified since `since`, as event items with their associated indicators.
-async fn tc_groups(
+/// The first page of a ThreatConnect v3 listing (`list` with its fields),
+/// oldest first, modified after `since`, of the configured owner.
+fn tc_first_url(
     pull: &Pull<'_>,
     base: &str,
+    list: &str,
     since: Option<time::OffsetDateTime>,
-    secret: Option<&str>,
-    counts: &mut RunCounts,
-    newest: &mut Option<time::OffsetDateTime>,
-) -> Result<(), String> {
-    let config = pull.config;
+) -> String {
     let mut url = format!(
-        "{base}/v3/groups?fields=tags&fields=associatedIndicators&sorting={}&resultLimit={}",
+        "{base}/v3/{list}&sorting={}&resultLimit={}",
         encode_query("lastModified asc"),
-        config.page_size
+        pull.config.page_size
     );
     if let Some(s) = since {
         let at = s
@@ -1285,9 +1282,28 @@ async fn tc_groups(
             encode_query(&format!("lastModified > \"{at}\""))
         );
     }
-    if let Some(owner) = &config.owner {
+    if let Some(owner) = &pull.config.owner {
         url = format!("{url}&owner={}", encode_query(owner));
     }
+    url
+}
+
+/// ThreatConnect groups (incidents, reports, adversaries, campaigns…)
+/// modified since `since`, as event items with their associated indicators.
+async fn tc_groups(
+    pull: &Pull<'_>,
+    base: &str,
+    since: Option<time::OffsetDateTime>,
+    secret: Option<&str>,
+    counts: &mut RunCounts,
+    newest: &mut Option<time::OffsetDateTime>,
+) -> Result<(), String> {
+    let mut url = tc_first_url(
+        pull,
+        base,
+        "groups?fields=tags&fields=associatedIndicators",
+        since,
+    );
     for page in 1..=OTX_MAX_PAGES {
         let headers = tc_headers(pull, &url, secret);
         let Some(groups) = fetch_page_with(
@@ -1337,23 +1353,12 @@ async fn threatconnect_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
     let since = previous
         .and_then(|c| serde_json::from_str::<TcCursor>(c).ok())
         .map(|c| c.last_modified);
-    let mut url = format!(
-        "{base}/v3/indicators?fields=tags&fields=securityLabels&sorting={}&resultLimit={}",
-        encode_query("lastModified asc"),
-        config.page_size
+    let mut url = tc_first_url(
+        pull,
+        base,
+        "indicators?fields=tags&fields=securityLabels",
+        since,
     );
-    if let Some(s) = since {
-        let at = s
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
-        url = format!(
-            "{url}&tql={}",
-            encode_query(&format!("lastModified > \"{at}\""))
-        );
-    }
-    if let Some(owner) = &config.owner {
-        url = format!("{url}&owner={}", encode_query(owner));
-    }
     let secret = match config
         .signing
         .as_ref()
