@@ -866,15 +866,31 @@ async fn fetch_page_with<T, E: std::fmt::Display>(
     counts: &mut RunCounts,
     parse: impl FnOnce(&[u8]) -> Result<T, E>,
 ) -> Result<Option<T>, String> {
-    let body = match pull.fetcher.get(url, headers, None).await {
-        Ok(rexist_connectors::http::Fetched::Body(b)) => b.bytes,
-        Ok(rexist_connectors::http::Fetched::NotModified) => return Ok(None),
-        Err(e) => return Err(format!("page {page}: {e}")),
+    let Some(body) = fetch_body(pull, url, headers, page, counts).await? else {
+        return Ok(None);
     };
-    counts.fetched += body.len() as u64;
-    parse(&body)
+    parse(&body.bytes)
         .map(Some)
         .map_err(|e| format!("page {page}: {e}"))
+}
+
+/// Fetches one page of a paged pull, counting its bytes; `Ok(None)` when
+/// upstream says nothing changed. Errors name the page.
+async fn fetch_body(
+    pull: &Pull<'_>,
+    url: &str,
+    headers: &[(String, String)],
+    page: u32,
+    counts: &mut RunCounts,
+) -> Result<Option<rexist_connectors::http::Body>, String> {
+    match pull.fetcher.get(url, headers, None).await {
+        Ok(rexist_connectors::http::Fetched::Body(b)) => {
+            counts.fetched += b.bytes.len() as u64;
+            Ok(Some(b))
+        }
+        Ok(rexist_connectors::http::Fetched::NotModified) => Ok(None),
+        Err(e) => Err(format!("page {page}: {e}")),
+    }
 }
 
 /// Cursor of an OTX pull: the newest pulse `modified` fully stored.
@@ -1364,18 +1380,7 @@ async fn threatconnect_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
         .as_ref()
         .map(rexist_connectors::source::Signing::secret)
     {
-        Some(Err(e)) => {
-            return Ok(pull
-                .store
-                .finish_run(
-                    pull.run.id,
-                    RunOutcome::Failed,
-                    &RunCounts::default(),
-                    previous,
-                    Some(&e),
-                )
-                .await?);
-        }
+        Some(Err(e)) => return settle(pull, &RunCounts::default(), Some(&e), None).await,
         Some(Ok(s)) => Some(s),
         None => None,
     };
@@ -1587,15 +1592,14 @@ async fn taxii_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
     let mut newest = since.clone();
     let mut failure = None;
     for page in 1..=OTX_MAX_PAGES {
-        let body = match pull.fetcher.get(&url, &headers, None).await {
-            Ok(rexist_connectors::http::Fetched::Body(b)) => b,
-            Ok(rexist_connectors::http::Fetched::NotModified) => break,
+        let body = match fetch_body(pull, &url, &headers, page, &mut counts).await {
+            Ok(Some(b)) => b,
+            Ok(None) => break,
             Err(e) => {
-                failure = Some(format!("page {page}: {e}"));
+                failure = Some(e);
                 break;
             }
         };
-        counts.fetched += body.bytes.len() as u64;
         let parsed = match rexist_stix::parse_objects(&body.bytes) {
             Ok(p) => p,
             Err(e) => {
