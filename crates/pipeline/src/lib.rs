@@ -1017,6 +1017,19 @@ fn newer_id(a: &str, b: &str) -> bool {
     (a.len(), a) > (b.len(), b)
 }
 
+/// Whether search cursor `a` is newer than `b`: X ids are numbers; Bluesky
+/// cursors are RFC 3339 times, whose fraction of a second varies in length,
+/// so they are compared as times (as ids only if one does not parse).
+fn newer_post(x: bool, a: &str, b: &str) -> bool {
+    let time = |t: &str| {
+        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+    };
+    match (x, time(a), time(b)) {
+        (false, Some(ta), Some(tb)) => ta > tb,
+        _ => newer_id(a, b),
+    }
+}
+
 /// A Mastodon run: the first run takes the newest page; later runs page
 /// forward with `min_id` from the newest post stored until a page comes back
 /// empty, so nothing posted between two runs is skipped. Posts become post
@@ -1218,8 +1231,7 @@ async fn search_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
                 })
         };
         if let Some(n) = page_newest {
-            // X ids and RFC 3339 UTC times both order by (length, text).
-            if newest.as_deref().is_none_or(|cur| newer_id(&n, cur)) {
+            if newest.as_deref().is_none_or(|cur| newer_post(x, &n, cur)) {
                 newest = Some(n);
             }
         }
@@ -1917,5 +1929,29 @@ fn parse_batches(
     }
     if let Err(e) = result {
         let _ = tx.blocking_send(Parsed::Stopped(e.to_string()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bluesky_cursors_order_as_times_x_ids_as_numbers() {
+        use super::newer_post;
+        assert!(newer_post(
+            false,
+            "2025-01-04T00:00:00Z",
+            "2025-01-03T10:00:00.5Z"
+        ));
+        assert!(!newer_post(
+            false,
+            "2025-01-03T10:00:00.5Z",
+            "2025-01-04T00:00:00Z"
+        ));
+        assert!(newer_post(
+            true,
+            "1870000000000000010",
+            "187000000000000009"
+        ));
+        assert!(!newer_post(true, "99", "100"));
     }
 }
