@@ -359,20 +359,15 @@ pub async fn unknown_channels(
     store: &Arc<dyn Store>,
     known: &[&str],
 ) -> Result<Vec<(HuntId, String, String)>, StoreError> {
-    Ok(store
-        .list_hunts()
-        .await?
-        .into_iter()
-        .flat_map(|h| {
-            let known: Vec<String> = known.iter().map(|s| (*s).to_owned()).collect();
-            h.spec
-                .channels
-                .iter()
-                .filter(|c| !known.contains(c))
-                .map(|c| (h.id, h.spec.name.clone(), c.clone()))
-                .collect::<Vec<_>>()
-        })
-        .collect())
+    let mut out = Vec::new();
+    for h in store.list_hunts().await? {
+        for c in &h.spec.channels {
+            if !known.contains(&c.as_str()) {
+                out.push((h.id, h.spec.name.clone(), c.clone()));
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
