@@ -35,8 +35,12 @@ pub const REVISION_CHECK: Duration = Duration::from_secs(1);
 /// indicator again does not write its known hit again; cleared when full.
 const RECORDED_CAP: usize = 200_000;
 
-/// Batches larger than this are matched on the blocking pool.
+/// Indicator batches larger than this are matched on the blocking pool.
 const BLOCKING_ABOVE: usize = 256;
+
+/// Item batches larger than this are matched on the blocking pool: an item
+/// is kilobytes of text to normalise and scan, an indicator a few lookups.
+const BLOCKING_ITEMS_ABOVE: usize = 16;
 
 /// Checks a hunt definition: the query parses, or every watchlist entry does.
 /// The error names the position and the problem.
@@ -260,22 +264,20 @@ impl Hunter {
         if changed.is_empty() {
             return Ok(Vec::new());
         }
-        let hits = if changed.len() > BLOCKING_ABOVE / 16 {
-            tokio::task::spawn_blocking(move || {
-                let refs: Vec<_> = changed
-                    .iter()
-                    .map(|(id, i)| (*id, i, name.as_str()))
-                    .collect();
-                compiled.item_hits(&refs, false)
-            })
-            .await
-            .map_err(|e| StoreError::internal(format!("hunt task: {e}")))?
-        } else {
+        let big = changed.len() > BLOCKING_ITEMS_ABOVE;
+        let work = move || {
             let refs: Vec<_> = changed
                 .iter()
                 .map(|(id, i)| (*id, i, name.as_str()))
                 .collect();
             compiled.item_hits(&refs, false)
+        };
+        let hits = if big {
+            tokio::task::spawn_blocking(work)
+                .await
+                .map_err(|e| StoreError::internal(format!("hunt task: {e}")))?
+        } else {
+            work()
         };
         self.store.record_hits(&hits).await
     }
