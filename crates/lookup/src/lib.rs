@@ -356,8 +356,13 @@ impl Lookup {
         answer.sources = source_reports(&sightings, &names);
         answer.items = self.items(&mentions, &sightings, &names).await?;
         answer.related = self.related(&record, co, &relations, &names).await?;
-        let hunts = self.store.list_hunts().await?;
-        let hunt_names: HashMap<_, _> = hunts.into_iter().map(|h| (h.id, h.spec.name)).collect();
+        // Hunt names only when a hunt matched: most indicators have no hits.
+        let hunt_names: HashMap<_, _> = if hits.is_empty() {
+            HashMap::new()
+        } else {
+            let hunts = self.store.list_hunts().await?;
+            hunts.into_iter().map(|h| (h.id, h.spec.name)).collect()
+        };
         answer.hunts = hits
             .into_iter()
             .map(|h| HuntMatch {
