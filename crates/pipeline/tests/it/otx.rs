@@ -4,13 +4,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use common::{fetcher, json};
+use crate::common::{fetcher, json};
 use rexist_connectors::source::{ResolvedSource, SourceConfig};
 use rexist_core::{IndicatorType, RunOutcome};
 use rexist_pipeline::run_source;

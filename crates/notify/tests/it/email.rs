@@ -3,11 +3,9 @@
 //! text, with implicit TLS and with STARTTLS, trusting a self-signed
 //! certificate through `ca_file`.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{config, single, write_file};
+use crate::common::{config, single, write_file};
 use rexist_notify::{Channel, ChannelConfig};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -358,7 +356,7 @@ async fn rejected_recipient_is_permanent_and_4xx_retryable() {
 #[tokio::test]
 async fn password_never_shows() {
     let dir = tempfile::tempdir().unwrap();
-    let addr = common::closed_port().await;
+    let addr = crate::common::closed_port().await;
     let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
     let mut c = email_config(port, "none");
     c.username = Some("rexist".to_owned());

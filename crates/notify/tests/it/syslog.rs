@@ -2,11 +2,9 @@
 //! The syslog kind against UDP and TCP listeners: RFC 5424 fields, PRI,
 //! structured data and RFC 6587 octet counting.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{config, digest, single};
+use crate::common::{config, digest, single};
 use rexist_notify::Channel;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, UdpSocket};
@@ -112,7 +110,7 @@ async fn tcp_uses_octet_counting() {
 #[tokio::test]
 async fn tcp_refused_is_retryable() {
     let mut c = config("siem", "syslog");
-    c.address = Some(common::closed_port().await);
+    c.address = Some(crate::common::closed_port().await);
     c.protocol = Some("tcp".to_owned());
     let channel = Channel::from_config(&c).unwrap();
     let err = channel.send(&single()).await.unwrap_err();

@@ -2,11 +2,9 @@
 //! The HTTP kinds against a loopback receiver: the exact request each one
 //! makes, how failures are classified, and that no secret leaks.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{closed_port, config, digest, receiver, single, write_file};
+use crate::common::{closed_port, config, digest, receiver, single, write_file};
 use rexist_notify::{Channel, SendError, webhook_signature};
 use serde_json::json;
 
@@ -31,7 +29,7 @@ fn url_file_channel(kind: &str, dir: &tempfile::TempDir, base: &str, path: &str)
     Channel::from_config(&c).unwrap()
 }
 
-fn assert_json_post(req: &common::Request, path: &str) {
+fn assert_json_post(req: &crate::common::Request, path: &str) {
     assert_eq!(req.method, "POST");
     assert_eq!(req.path, path);
     assert_eq!(

@@ -6,13 +6,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::fetcher;
+use crate::common::fetcher;
 use rexist_connectors::source::SourceConfig;
 use rexist_core::RunOutcome;
 use rexist_pipeline::run_source;

@@ -2,9 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::fixture;
+use crate::common::fixture;
 use rexist_core::{IndicatorType, ItemKind, Record, Tlp};
 use rexist_formats::{FormatError, otx, threatconnect};
 

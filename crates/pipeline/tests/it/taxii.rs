@@ -5,12 +5,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use common::fetcher;
+use crate::common::fetcher;
 use rexist_connectors::source::{ResolvedSource, SourceConfig};
 use rexist_core::RunOutcome;
 use rexist_pipeline::run_source;

@@ -2,12 +2,10 @@
 
 #![allow(clippy::unwrap_used, clippy::many_single_char_names)]
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::call;
 use axum::http::StatusCode;
-use common::call;
 use rexist_core::model::now;
 use rexist_core::{Indicator, IndicatorType, NewSighting, SourceSpec, Tlp};
 use rexist_server::{AppState, router};

@@ -3,13 +3,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::call;
 use axum::http::StatusCode;
-use common::call;
 use rexist_core::{ItemKind, NewItem, SourceSpec, Tlp};
 use rexist_server::{AppState, router};
 use serde_json::{Value, json};

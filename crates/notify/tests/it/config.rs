@@ -2,11 +2,9 @@
 //! Configuration errors name the channel and the key, never a secret; the
 //! documented examples parse; the rate limiter paces.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{config, write_file};
+use crate::common::{config, write_file};
 use rexist_notify::{Channel, ChannelConfig, ConfigError, KINDS, RateLimit, RateLimiter};
 
 /// No test sets it: `std::env::set_var` is unsafe and forbidden here.

@@ -1,0 +1,10 @@
+//! The notify crate's integration tests, in one binary: each test file used to
+//! link the whole dependency tree on its own, which filled CI's disk.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod config;
+mod email;
+mod http;
+mod syslog;

@@ -1,0 +1,15 @@
+//! The pipeline crate's integration tests, in one binary: each test file used to
+//! link the whole dependency tree on its own, which filled CI's disk.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod hunter;
+mod mastodon;
+mod medallion;
+mod otx;
+mod run;
+mod search;
+mod taxii;
+mod threatconnect;
+mod xforce;

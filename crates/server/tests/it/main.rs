@@ -1,0 +1,9 @@
+//! The server crate's integration tests, in one binary: each test file used to
+//! link the whole dependency tree on its own, which filled CI's disk.
+
+#![allow(clippy::unwrap_used)]
+
+mod api;
+mod common;
+mod hunts;
+mod lookup;
