@@ -7,6 +7,7 @@
 //! [`NewItem`]s and [`NewSighting`]s, the store upserts them and hands back
 //! [`Item`]s, [`IndicatorRecord`]s and [`Sighting`]s.
 
+pub mod auth;
 pub mod error;
 pub mod hunt;
 pub mod ids;
@@ -14,6 +15,7 @@ pub mod indicator;
 pub mod model;
 pub mod tlp;
 
+pub use auth::{ApiToken, AuditEntry, NewAudit, NewToken, Role, Scope, User};
 pub use error::{InvalidIndicator, UnknownName};
 pub use hunt::{
     Alert, AlertStatus, ChannelHealth, HitObject, Hunt, HuntHit, HuntKind, HuntSpec, NewHit,
@@ -23,8 +25,8 @@ pub use ids::{
 };
 pub use indicator::{Indicator, IndicatorType, canonicalize};
 pub use model::{
-    IndicatorRecord, IndicatorStatus, Item, ItemKind, ItemRecord, Mention, NewItem, NewRelation,
-    NewSighting, Record, Rejected, Relation, Run, RunCounts, RunOutcome, Sighting, Source,
-    SourceHealth, SourceSpec, UpsertSummary,
+    ExportRow, IndicatorRecord, IndicatorStatus, Item, ItemKind, ItemRecord, Mention, NewItem,
+    NewRelation, NewSighting, Record, Rejected, Relation, Run, RunCounts, RunOutcome, Sighting,
+    Source, SourceHealth, SourceSpec, UpsertSummary,
 };
 pub use tlp::Tlp;

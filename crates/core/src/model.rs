@@ -395,6 +395,21 @@ pub struct IndicatorRecord {
     pub status_reason: Option<String>,
 }
 
+/// An indicator as shared: its record with the context exports and TAXII need.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportRow {
+    /// The indicator.
+    #[serde(flatten)]
+    pub record: IndicatorRecord,
+    /// When rexist first stored it; TAXII's `date_added`, which only grows.
+    #[serde(with = "time::serde::rfc3339")]
+    pub added: OffsetDateTime,
+    /// Names of the sources that reported it, sorted (empty unless asked for).
+    pub sources: Vec<String>,
+    /// Labels of its sightings, sorted and de-duplicated (empty unless asked for).
+    pub labels: Vec<String>,
+}
+
 /// One observation of an indicator by a source, to be upserted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewSighting {

@@ -17,15 +17,16 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rexist_core::{
-    Alert, AlertId, ChannelHealth, HitId, HitObject, Hunt, HuntHit, HuntId, HuntKind, HuntSpec,
-    Indicator, IndicatorId, IndicatorRecord, IndicatorType, Item, ItemId, JobId, Mention, NewHit,
-    NewItem, NewRelation, NewSighting, Relation, Run, RunCounts, RunId, RunOutcome, Sighting,
-    Source, SourceId, SourceSpec, UpsertSummary,
+    Alert, AlertId, ApiToken, AuditEntry, ChannelHealth, ExportRow, HitId, HitObject, Hunt,
+    HuntHit, HuntId, HuntKind, HuntSpec, Indicator, IndicatorId, IndicatorRecord, IndicatorType,
+    Item, ItemId, JobId, Mention, NewAudit, NewHit, NewItem, NewRelation, NewSighting, NewToken,
+    Relation, Role, Run, RunCounts, RunId, RunOutcome, Sighting, Source, SourceId, SourceSpec,
+    UpsertSummary, User,
 };
 use rexist_query::{Doc, HuntSet, WatchSet, parse, parse_watchlist};
 use rexist_store::{
-    AlertQuery, Backend, CoOccurrence, HitQuery, IndicatorQuery, ItemChange, ItemQuery, Job,
-    MentionRef, NewJob, Page, Result, Store, StoreError, StoreStats,
+    AlertQuery, Backend, CoOccurrence, ExportQuery, HitQuery, IndicatorQuery, ItemChange,
+    ItemQuery, Job, MentionRef, NewJob, Page, Result, Store, StoreError, StoreStats, UserChange,
 };
 
 /// How long a compiled hunt set is trusted before the store's revision is checked.
@@ -723,6 +724,58 @@ impl Store for HuntingStore {
 
     async fn stats(&self) -> Result<StoreStats> {
         self.inner.stats().await
+    }
+
+    async fn export_indicators(&self, query: &ExportQuery) -> Result<Vec<ExportRow>> {
+        self.inner.export_indicators(query).await
+    }
+
+    async fn create_user(&self, name: &str, password_hash: &str, role: Role) -> Result<User> {
+        self.inner.create_user(name, password_hash, role).await
+    }
+
+    async fn user_credentials(&self, name: &str) -> Result<Option<(User, String)>> {
+        self.inner.user_credentials(name).await
+    }
+
+    async fn update_user(&self, name: &str, change: &UserChange) -> Result<Option<User>> {
+        self.inner.update_user(name, change).await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        self.inner.list_users().await
+    }
+
+    async fn create_token(&self, token: &NewToken) -> Result<ApiToken> {
+        self.inner.create_token(token).await
+    }
+
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>> {
+        self.inner.token_by_hash(hash).await
+    }
+
+    async fn touch_token(&self, id: i64) -> Result<()> {
+        self.inner.touch_token(id).await
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<ApiToken>> {
+        self.inner.list_tokens().await
+    }
+
+    async fn revoke_token(&self, kind: &str, name: &str) -> Result<u64> {
+        self.inner.revoke_token(kind, name).await
+    }
+
+    async fn end_session(&self, hash: &str) -> Result<bool> {
+        self.inner.end_session(hash).await
+    }
+
+    async fn record_audit(&self, entry: &NewAudit) -> Result<()> {
+        self.inner.record_audit(entry).await
+    }
+
+    async fn list_audit(&self, before: Option<i64>, limit: u32) -> Result<Page<AuditEntry>> {
+        self.inner.list_audit(before, limit).await
     }
 
     async fn enqueue_job(&self, job: &NewJob) -> Result<Option<JobId>> {

@@ -22,6 +22,7 @@ mod error;
 pub mod fts;
 mod migrate;
 pub mod postgres;
+mod sharing;
 pub mod sqlite;
 mod types;
 
@@ -31,16 +32,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rexist_core::{
-    Alert, AlertId, ChannelHealth, HitId, HitObject, Hunt, HuntHit, HuntId, HuntSpec, IndicatorId,
-    IndicatorRecord, IndicatorType, Item, ItemId, JobId, Mention, NewHit, NewItem, NewRelation,
-    NewSighting, Relation, Run, RunCounts, RunId, RunOutcome, Sighting, Source, SourceId,
-    SourceSpec, UpsertSummary,
+    Alert, AlertId, ApiToken, AuditEntry, ChannelHealth, ExportRow, HitId, HitObject, Hunt,
+    HuntHit, HuntId, HuntSpec, IndicatorId, IndicatorRecord, IndicatorType, Item, ItemId, JobId,
+    Mention, NewAudit, NewHit, NewItem, NewRelation, NewSighting, NewToken, Relation, Role, Run,
+    RunCounts, RunId, RunOutcome, Sighting, Source, SourceId, SourceSpec, UpsertSummary, User,
 };
 
 pub use error::{ErrorKind, StoreError};
 pub use types::{
-    AlertQuery, CoOccurrence, HitQuery, IndicatorQuery, ItemChange, ItemQuery, Job, MentionRef,
-    NewJob, Page, StoreStats,
+    AlertQuery, CoOccurrence, ExportQuery, HitQuery, IndicatorQuery, ItemChange, ItemQuery, Job,
+    MAX_EXPORT_PAGE, MentionRef, NewJob, Page, StoreStats, UserChange,
 };
 
 /// Result of store operations.
@@ -227,6 +228,36 @@ pub trait Store: Send + Sync {
 
     /// Counts for the home page and `/metrics`.
     async fn stats(&self) -> Result<StoreStats>;
+
+    /// One page of indicators for exports and TAXII, in the order they were added.
+    async fn export_indicators(&self, query: &ExportQuery) -> Result<Vec<ExportRow>>;
+
+    /// Creates a user; a taken name is a conflict.
+    async fn create_user(&self, name: &str, password_hash: &str, role: Role) -> Result<User>;
+    /// A user and its password hash, to check a login.
+    async fn user_credentials(&self, name: &str) -> Result<Option<(User, String)>>;
+    /// Changes a user's password hash, role or disabled flag; `None` if there is no such user.
+    async fn update_user(&self, name: &str, change: &UserChange) -> Result<Option<User>>;
+    /// Every user, by name.
+    async fn list_users(&self) -> Result<Vec<User>>;
+    /// Stores a token or session; a token name already in use is a conflict.
+    async fn create_token(&self, token: &NewToken) -> Result<ApiToken>;
+    /// The usable token or session with this secret hash: not revoked, not
+    /// expired, its user (if any) not disabled. A session carries its user's role.
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>>;
+    /// Notes that a token was used now (callers throttle this).
+    async fn touch_token(&self, id: i64) -> Result<()>;
+    /// Tokens (not sessions), newest first, revoked ones included.
+    async fn list_tokens(&self) -> Result<Vec<ApiToken>>;
+    /// Revokes the token with this name, or every session of the user when
+    /// `kind` is `session`; returns how many were revoked.
+    async fn revoke_token(&self, kind: &str, name: &str) -> Result<u64>;
+    /// Revokes the session with this secret hash (logout).
+    async fn end_session(&self, hash: &str) -> Result<bool>;
+    /// Appends to the audit log.
+    async fn record_audit(&self, entry: &NewAudit) -> Result<()>;
+    /// The audit log, newest first, from before `before`.
+    async fn list_audit(&self, before: Option<i64>, limit: u32) -> Result<Page<AuditEntry>>;
 
     /// Queues a job. With a `dedup_key`, a job whose key is already queued or
     /// running is not queued again: `None` is returned.

@@ -1,8 +1,8 @@
 //! Query and result types of the store interface.
 
 use rexist_core::{
-    AlertId, AlertStatus, HitId, HuntId, IndicatorStatus, IndicatorType, ItemId, ItemKind, JobId,
-    SourceId, Tlp,
+    AlertId, AlertStatus, HitId, HuntId, IndicatorId, IndicatorStatus, IndicatorType, ItemId,
+    ItemKind, JobId, Role, SourceId, Tlp,
 };
 use serde::Serialize;
 
@@ -47,6 +47,46 @@ pub struct IndicatorQuery {
     pub after: Option<String>,
     /// Page size (capped at 1000).
     pub limit: u32,
+}
+
+/// Filters for exports and TAXII collections, read in pages in the order
+/// indicators were added (`added`, then id), which only grows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExportQuery {
+    /// Only these types (all when empty).
+    pub kinds: Vec<IndicatorType>,
+    /// Only indicators reported by this source (by name).
+    pub source: Option<String>,
+    /// Only indicators with a sighting carrying this label.
+    pub tag: Option<String>,
+    /// Only indicators scoring at least this.
+    pub min_score: Option<u8>,
+    /// Only indicators whose TLP is at most this (the reader's clearance).
+    pub max_tlp: Option<Tlp>,
+    /// Only active indicators (not expired, not allow-listed).
+    pub active_only: bool,
+    /// Only indicators seen at or after this time (`last_seen`).
+    pub since: Option<time::OffsetDateTime>,
+    /// Only indicators added strictly after this time (TAXII `added_after`).
+    pub added_after: Option<time::OffsetDateTime>,
+    /// Only these indicator ids (TAXII `match[id]`), when set.
+    pub ids: Option<Vec<IndicatorId>>,
+    /// Cursor: continue after this `(added, id)` pair (see [`ExportQuery::cursor`]).
+    pub after: Option<(time::OffsetDateTime, IndicatorId)>,
+    /// Fill `sources` and `labels` of each row (costs a join per row).
+    pub with_context: bool,
+    /// Page size (capped at [`MAX_EXPORT_PAGE`], 1000 when 0).
+    pub limit: u32,
+}
+
+/// Largest page [`crate::Store::export_indicators`] returns.
+pub const MAX_EXPORT_PAGE: u32 = 50_000;
+
+impl ExportQuery {
+    /// The cursor after `row`, for the next page.
+    pub fn cursor(row: &rexist_core::ExportRow) -> (time::OffsetDateTime, IndicatorId) {
+        (row.added, row.record.id)
+    }
 }
 
 /// Filters for searching items.
@@ -186,4 +226,15 @@ pub struct CoOccurrence {
     pub indicator: rexist_core::IndicatorRecord,
     /// In how many items both occur.
     pub shared_items: u64,
+}
+
+/// A change to a user; `None` fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserChange {
+    /// New password hash.
+    pub password_hash: Option<String>,
+    /// New role.
+    pub role: Option<Role>,
+    /// Disable (`true`) or enable.
+    pub disabled: Option<bool>,
 }

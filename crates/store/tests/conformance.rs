@@ -129,6 +129,8 @@ conformance!(
     hits_list_and_acknowledge,
     lookup_reads_related_indicators,
     indicators_expire_revive_and_flag,
+    exports_page_in_added_order_with_filters,
+    users_tokens_sessions_and_audit,
 );
 
 fn spec(name: &str) -> SourceSpec {
@@ -1658,4 +1660,276 @@ async fn indicators_expire_revive_and_flag(store: Arc<dyn Store>) {
         get("198.51.100.2", IndicatorType::Ipv4).await.status,
         rexist_core::IndicatorStatus::Allowlisted
     );
+}
+
+async fn exports_page_in_added_order_with_filters(store: Arc<dyn Store>) {
+    let a = source(&store, "feed-a").await;
+    let b = source(&store, "feed-b").await;
+    let t = now();
+    store.upsert_sightings(&a, &ips(0..250, t)).await.unwrap();
+    let mut red = sighting(IndicatorType::Domain, "red.example", t);
+    red.tlp = Some(Tlp::Red);
+    red.labels = vec!["emotet".to_owned()];
+    red.confidence = Some(95);
+    let mut green = sighting(IndicatorType::Domain, "green.example", t);
+    green.tlp = Some(Tlp::Green);
+    green.labels = vec!["emotet-like".to_owned()];
+    store.upsert_sightings(&b, &[red, green]).await.unwrap();
+    // Re-sighting an early indicator later does not move it in the export order.
+    store.upsert_sightings(&b, &ips(0..1, t)).await.unwrap();
+
+    let mut q = rexist_store::ExportQuery {
+        limit: 100,
+        ..Default::default()
+    };
+    let mut all = Vec::new();
+    loop {
+        let page = store.export_indicators(&q).await.unwrap();
+        assert!(page.len() <= 100);
+        let Some(last) = page.last() else { break };
+        q.after = Some(rexist_store::ExportQuery::cursor(last));
+        all.extend(page);
+    }
+    assert_eq!(all.len(), 252, "every indicator exactly once");
+    let ids: BTreeSet<_> = all.iter().map(|r| r.record.id).collect();
+    assert_eq!(ids.len(), 252);
+    assert!(
+        all.windows(2)
+            .all(|w| (w[0].added, w[0].record.id) < (w[1].added, w[1].record.id)),
+        "pages come in (added, id) order"
+    );
+    assert!(
+        all.iter().all(|r| r.sources.is_empty()),
+        "no context unless asked"
+    );
+
+    let only = |q: rexist_store::ExportQuery| {
+        let store = Arc::clone(&store);
+        async move {
+            let mut v: Vec<String> = store
+                .export_indicators(&q)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.record.value)
+                .collect();
+            v.sort();
+            v
+        }
+    };
+    let domains = rexist_store::ExportQuery {
+        kinds: vec![IndicatorType::Domain],
+        ..Default::default()
+    };
+    assert_eq!(
+        only(domains.clone()).await,
+        ["green.example", "red.example"]
+    );
+    let cleared = rexist_store::ExportQuery {
+        max_tlp: Some(Tlp::Amber),
+        ..domains.clone()
+    };
+    assert_eq!(only(cleared).await, ["green.example"], "TLP:RED left out");
+    let tagged = rexist_store::ExportQuery {
+        tag: Some("emotet".to_owned()),
+        ..Default::default()
+    };
+    assert_eq!(only(tagged).await, ["red.example"], "labels match whole");
+    let by_source = rexist_store::ExportQuery {
+        source: Some("feed-b".to_owned()),
+        ..Default::default()
+    };
+    assert_eq!(
+        only(by_source).await,
+        ["10.0.0.0", "green.example", "red.example"]
+    );
+    let scored = rexist_store::ExportQuery {
+        min_score: Some(90),
+        ..domains.clone()
+    };
+    assert_eq!(only(scored).await, ["red.example"]);
+    let later = rexist_store::ExportQuery {
+        added_after: Some(now() + time::Duration::hours(1)),
+        ..Default::default()
+    };
+    assert!(only(later).await.is_empty());
+    let with_context = rexist_store::ExportQuery {
+        with_context: true,
+        kinds: vec![IndicatorType::Ipv4],
+        limit: 1,
+        ..Default::default()
+    };
+    let row = &store.export_indicators(&with_context).await.unwrap()[0];
+    assert_eq!(row.record.value, "10.0.0.0");
+    assert_eq!(row.sources, ["feed-a", "feed-b"]);
+    assert_eq!(row.labels, ["botnet"]);
+    let picked = rexist_store::ExportQuery {
+        ids: Some(vec![row.record.id]),
+        ..Default::default()
+    };
+    assert_eq!(only(picked).await, ["10.0.0.0"]);
+}
+
+async fn users_tokens_sessions_and_audit(store: Arc<dyn Store>) {
+    use rexist_core::{NewAudit, NewToken, Role, Scope};
+    let alice = store
+        .create_user("alice", "$argon2id$hash", Role::Analyst)
+        .await
+        .unwrap();
+    assert_eq!(
+        (alice.name.as_str(), alice.role, alice.disabled),
+        ("alice", Role::Analyst, false)
+    );
+    let dup = store
+        .create_user("alice", "x", Role::Viewer)
+        .await
+        .unwrap_err();
+    assert_eq!(dup.kind(), ErrorKind::Conflict);
+    assert_eq!(
+        store
+            .create_user("with space", "x", Role::Viewer)
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Invalid
+    );
+    let (user, hash) = store.user_credentials("alice").await.unwrap().unwrap();
+    assert_eq!((user.id, hash.as_str()), (alice.id, "$argon2id$hash"));
+    assert!(store.user_credentials("bob").await.unwrap().is_none());
+
+    let token = |name: &str, kind: &str, hash: &str| NewToken {
+        name: name.to_owned(),
+        kind: kind.to_owned(),
+        role: Role::Viewer,
+        scopes: vec![Scope::Taxii, Scope::Export],
+        user: (kind == "session").then(|| "alice".to_owned()),
+        hash: hash.to_owned(),
+        prefix: "rexist_ab".to_owned(),
+        expires_at: None,
+        csrf: (kind == "session").then(|| "csrf-1".to_owned()),
+    };
+    let t = store
+        .create_token(&token("fw", "token", "h1"))
+        .await
+        .unwrap();
+    assert_eq!(t.scopes, [Scope::Taxii, Scope::Export]);
+    assert_eq!(
+        store
+            .create_token(&token("fw", "token", "h2"))
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Conflict,
+        "a live token's name is taken"
+    );
+    let found = store.token_by_hash("h1").await.unwrap().unwrap();
+    assert_eq!(
+        (found.name.as_str(), found.role, found.user),
+        ("fw", Role::Viewer, None)
+    );
+    assert!(store.token_by_hash("nope").await.unwrap().is_none());
+    store.touch_token(t.id).await.unwrap();
+    assert!(store.list_tokens().await.unwrap()[0].last_used_at.is_some());
+
+    // A session acts with its user's current role and dies with the password.
+    store
+        .create_token(&token("alice", "session", "s1"))
+        .await
+        .unwrap();
+    let s = store.token_by_hash("s1").await.unwrap().unwrap();
+    assert_eq!(
+        (s.kind.as_str(), s.role, s.csrf.as_deref()),
+        ("session", Role::Analyst, Some("csrf-1"))
+    );
+    store
+        .update_user(
+            "alice",
+            &rexist_store::UserChange {
+                role: Some(Role::Admin),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.token_by_hash("s1").await.unwrap().unwrap().role,
+        Role::Admin
+    );
+    store
+        .update_user(
+            "alice",
+            &rexist_store::UserChange {
+                password_hash: Some("new".to_owned()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        store.token_by_hash("s1").await.unwrap().is_none(),
+        "new password ends sessions"
+    );
+    store
+        .create_token(&token("alice", "session", "s2"))
+        .await
+        .unwrap();
+    assert!(store.end_session("s2").await.unwrap());
+    assert!(store.token_by_hash("s2").await.unwrap().is_none());
+    assert!(
+        store
+            .update_user("bob", &rexist_store::UserChange::default())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Expired tokens are refused; revoked ones too, and their name is free again.
+    let mut old = token("old", "token", "h3");
+    old.expires_at = Some(now() - time::Duration::minutes(1));
+    store.create_token(&old).await.unwrap();
+    assert!(store.token_by_hash("h3").await.unwrap().is_none());
+    assert_eq!(store.revoke_token("token", "fw").await.unwrap(), 1);
+    assert_eq!(store.revoke_token("token", "fw").await.unwrap(), 0);
+    assert!(store.token_by_hash("h1").await.unwrap().is_none());
+    store
+        .create_token(&token("fw", "token", "h4"))
+        .await
+        .unwrap();
+    let names: Vec<_> = store
+        .list_tokens()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.name, t.revoked))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("fw".to_owned(), false),
+            ("old".to_owned(), false),
+            ("fw".to_owned(), true)
+        ],
+        "tokens only, newest first, revoked kept"
+    );
+
+    for i in 0..3 {
+        store
+            .record_audit(&NewAudit {
+                actor: "alice".to_owned(),
+                action: format!("POST /api/v1/hunts/{i}"),
+                target: None,
+                outcome: "201".to_owned(),
+                address: Some("127.0.0.1".to_owned()),
+            })
+            .await
+            .unwrap();
+    }
+    let page = store.list_audit(None, 2).await.unwrap();
+    assert_eq!(page.items.len(), 2);
+    assert_eq!(page.items[0].entry.action, "POST /api/v1/hunts/2");
+    let before: i64 = page.next.unwrap().parse().unwrap();
+    let rest = store.list_audit(Some(before), 2).await.unwrap();
+    assert_eq!(rest.items.len(), 1);
+    assert_eq!(rest.items[0].entry.action, "POST /api/v1/hunts/0");
+    assert!(rest.next.is_none());
 }

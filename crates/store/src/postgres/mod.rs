@@ -9,6 +9,7 @@
 mod hunts;
 mod lookup;
 mod rows;
+mod sharing;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -17,10 +18,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rexist_core::model::{now, unix_micros};
 use rexist_core::{
-    Alert, AlertId, ChannelHealth, HitId, HitObject, Hunt, HuntHit, HuntId, HuntSpec, IndicatorId,
-    IndicatorRecord, IndicatorType, Item, ItemId, JobId, Mention, NewHit, NewItem, NewRelation,
-    NewSighting, Relation, Run, RunCounts, RunId, RunOutcome, Sighting, Source, SourceId,
-    SourceSpec, UpsertSummary,
+    Alert, AlertId, ApiToken, AuditEntry, ChannelHealth, ExportRow, HitId, HitObject, Hunt,
+    HuntHit, HuntId, HuntSpec, IndicatorId, IndicatorRecord, IndicatorType, Item, ItemId, JobId,
+    Mention, NewAudit, NewHit, NewItem, NewRelation, NewSighting, NewToken, Relation, Role, Run,
+    RunCounts, RunId, RunOutcome, Sighting, Source, SourceId, SourceSpec, UpsertSummary, User,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, Executor, Postgres, Row, Transaction};
@@ -33,8 +34,9 @@ use crate::error::redact_url;
 use crate::fts::{TextQuery, index_text};
 use crate::types::page_size;
 use crate::{
-    AlertQuery, Backend, CoOccurrence, ErrorKind, HitQuery, IndicatorQuery, ItemChange, ItemQuery,
-    Job, MentionRef, NewJob, Page, Result, Store, StoreError, StoreStats, migrate,
+    AlertQuery, Backend, CoOccurrence, ErrorKind, ExportQuery, HitQuery, IndicatorQuery,
+    ItemChange, ItemQuery, Job, MentionRef, NewJob, Page, Result, Store, StoreError, StoreStats,
+    UserChange, migrate,
 };
 use rows::{indicator_from_row, item_from_row, run_from_row, sighting_from_row, source_from_row};
 
@@ -987,6 +989,58 @@ impl Store for PgStore {
 
     async fn channel_health(&self) -> Result<Vec<ChannelHealth>> {
         hunts::channel_health(&self.pool).await
+    }
+
+    async fn export_indicators(&self, query: &ExportQuery) -> Result<Vec<ExportRow>> {
+        sharing::export_indicators(&self.pool, query).await
+    }
+
+    async fn create_user(&self, name: &str, password_hash: &str, role: Role) -> Result<User> {
+        sharing::create_user(&self.pool, name, password_hash, role).await
+    }
+
+    async fn user_credentials(&self, name: &str) -> Result<Option<(User, String)>> {
+        sharing::user_credentials(&self.pool, name).await
+    }
+
+    async fn update_user(&self, name: &str, change: &UserChange) -> Result<Option<User>> {
+        sharing::update_user(&self.pool, name, change).await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        sharing::list_users(&self.pool).await
+    }
+
+    async fn create_token(&self, token: &NewToken) -> Result<ApiToken> {
+        sharing::create_token(&self.pool, token).await
+    }
+
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>> {
+        sharing::token_by_hash(&self.pool, hash).await
+    }
+
+    async fn touch_token(&self, id: i64) -> Result<()> {
+        sharing::touch_token(&self.pool, id).await
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<ApiToken>> {
+        sharing::list_tokens(&self.pool).await
+    }
+
+    async fn revoke_token(&self, kind: &str, name: &str) -> Result<u64> {
+        sharing::revoke_token(&self.pool, kind, name).await
+    }
+
+    async fn end_session(&self, hash: &str) -> Result<bool> {
+        sharing::end_session(&self.pool, hash).await
+    }
+
+    async fn record_audit(&self, entry: &NewAudit) -> Result<()> {
+        sharing::record_audit(&self.pool, entry).await
+    }
+
+    async fn list_audit(&self, before: Option<i64>, limit: u32) -> Result<Page<AuditEntry>> {
+        sharing::list_audit(&self.pool, before, limit).await
     }
 
     async fn stats(&self) -> Result<StoreStats> {

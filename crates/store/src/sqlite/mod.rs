@@ -8,6 +8,7 @@
 mod hunts;
 mod lookup;
 mod rows;
+mod sharing;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -16,10 +17,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rexist_core::model::{now, unix_micros};
 use rexist_core::{
-    Alert, AlertId, ChannelHealth, HitId, HitObject, Hunt, HuntHit, HuntId, HuntSpec, IndicatorId,
-    IndicatorRecord, IndicatorType, Item, ItemId, JobId, Mention, NewHit, NewItem, NewRelation,
-    NewSighting, Relation, Run, RunCounts, RunId, RunOutcome, Sighting, Source, SourceId,
-    SourceSpec, UpsertSummary,
+    Alert, AlertId, ApiToken, AuditEntry, ChannelHealth, ExportRow, HitId, HitObject, Hunt,
+    HuntHit, HuntId, HuntSpec, IndicatorId, IndicatorRecord, IndicatorType, Item, ItemId, JobId,
+    Mention, NewAudit, NewHit, NewItem, NewRelation, NewSighting, NewToken, Relation, Role, Run,
+    RunCounts, RunId, RunOutcome, Sighting, Source, SourceId, SourceSpec, UpsertSummary, User,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
@@ -27,8 +28,9 @@ use crate::decode::{RELATION_COLUMNS, RelationRow, json, micros, relation_ends};
 use crate::fts::{TextQuery, index_text};
 use crate::types::page_size;
 use crate::{
-    AlertQuery, Backend, CoOccurrence, HitQuery, IndicatorQuery, ItemChange, ItemQuery, Job,
-    MentionRef, NewJob, Page, Result, Store, StoreError, StoreStats, migrate,
+    AlertQuery, Backend, CoOccurrence, ExportQuery, HitQuery, IndicatorQuery, ItemChange,
+    ItemQuery, Job, MentionRef, NewJob, Page, Result, Store, StoreError, StoreStats, UserChange,
+    migrate,
 };
 use rows::{
     INDICATOR_COLUMNS, ITEM_COLUMNS, RUN_COLUMNS, SIGHTING_COLUMNS, SOURCE_COLUMNS, content_hash,
@@ -184,10 +186,10 @@ fn upsert_one(
     };
     let Some(indicator) = existing else {
         tx.prepare_cached(
-            "INSERT INTO indicators (kind, value, first_seen, last_seen, sightings, score, tlp, status)
-             VALUES (?1, ?2, ?3, ?3, 1, ?4, ?5, 'active')",
+            "INSERT INTO indicators (kind, value, first_seen, last_seen, sightings, score, tlp, status, added)
+             VALUES (?1, ?2, ?3, ?3, 1, ?4, ?5, 'active', ?6)",
         )?
-        .execute(params![kind, value, seen, confidence, tlp])?;
+        .execute(params![kind, value, seen, confidence, tlp, unix_micros(time::OffsetDateTime::now_utc())])?;
         let indicator = tx.last_insert_rowid();
         insert_sighting(indicator)?;
         return Ok(OneSighting {
@@ -933,6 +935,77 @@ impl Store for SqliteStore {
 
     async fn channel_health(&self) -> Result<Vec<ChannelHealth>> {
         self.read(hunts::channel_health).await
+    }
+
+    async fn export_indicators(&self, query: &ExportQuery) -> Result<Vec<ExportRow>> {
+        let query = query.clone();
+        self.read(move |conn| sharing::export_indicators(conn, &query))
+            .await
+    }
+
+    async fn create_user(&self, name: &str, password_hash: &str, role: Role) -> Result<User> {
+        let (name, hash) = (name.to_owned(), password_hash.to_owned());
+        self.write(move |conn| sharing::create_user(conn, &name, &hash, role))
+            .await
+    }
+
+    async fn user_credentials(&self, name: &str) -> Result<Option<(User, String)>> {
+        let name = name.to_owned();
+        self.read(move |conn| sharing::user_credentials(conn, &name))
+            .await
+    }
+
+    async fn update_user(&self, name: &str, change: &UserChange) -> Result<Option<User>> {
+        let (name, change) = (name.to_owned(), change.clone());
+        self.write(move |conn| sharing::update_user(conn, &name, &change))
+            .await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        self.read(sharing::list_users).await
+    }
+
+    async fn create_token(&self, token: &NewToken) -> Result<ApiToken> {
+        let token = token.clone();
+        self.write(move |conn| sharing::create_token(conn, &token))
+            .await
+    }
+
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>> {
+        let hash = hash.to_owned();
+        self.read(move |conn| sharing::token_by_hash(conn, &hash))
+            .await
+    }
+
+    async fn touch_token(&self, id: i64) -> Result<()> {
+        self.write(move |conn| sharing::touch_token(conn, id)).await
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<ApiToken>> {
+        self.read(sharing::list_tokens).await
+    }
+
+    async fn revoke_token(&self, kind: &str, name: &str) -> Result<u64> {
+        let (kind, name) = (kind.to_owned(), name.to_owned());
+        self.write(move |conn| sharing::revoke_token(conn, &kind, &name))
+            .await
+    }
+
+    async fn end_session(&self, hash: &str) -> Result<bool> {
+        let hash = hash.to_owned();
+        self.write(move |conn| sharing::end_session(conn, &hash))
+            .await
+    }
+
+    async fn record_audit(&self, entry: &NewAudit) -> Result<()> {
+        let entry = entry.clone();
+        self.write(move |conn| sharing::record_audit(conn, &entry))
+            .await
+    }
+
+    async fn list_audit(&self, before: Option<i64>, limit: u32) -> Result<Page<AuditEntry>> {
+        self.read(move |conn| sharing::list_audit(conn, before, limit))
+            .await
     }
 
     async fn stats(&self) -> Result<StoreStats> {

@@ -1,0 +1,150 @@
+//! Rows of the sharing tables (users, tokens, audit) and the export query,
+//! decoded the same way for both backends.
+
+use rexist_core::model::from_unix_micros;
+use rexist_core::{ApiToken, AuditEntry, NewAudit, Role, Scope, User};
+
+use crate::{ExportQuery, Result, StoreError};
+
+/// Columns of `users`, in the order [`UserRow`] takes them.
+pub(crate) const USER_COLUMNS: &str = "id, name, role, disabled, created_at";
+
+/// Columns of `tokens t LEFT JOIN users u`, in the order [`TokenRow`] takes them.
+/// A session acts with its user's current role, a token with its own.
+pub(crate) const TOKEN_COLUMNS: &str = "t.id, t.name, t.kind, \
+     CASE WHEN t.kind = 'session' THEN u.role ELSE t.role END, t.scopes, u.name, t.prefix, \
+     t.created_at, t.expires_at, t.last_used_at, t.revoked, t.csrf";
+
+/// Columns of `audit`, in the order [`AuditRow`] takes them.
+pub(crate) const AUDIT_COLUMNS: &str = "id, at, actor, action, target, outcome, address";
+
+/// A `users` row as read.
+pub(crate) struct UserRow {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+impl UserRow {
+    pub fn decode(self) -> Result<User> {
+        Ok(User {
+            id: self.id,
+            role: role(&self.role)?,
+            name: self.name,
+            disabled: self.disabled,
+            created_at: from_unix_micros(self.created_at),
+        })
+    }
+}
+
+/// A `tokens` row as read.
+pub(crate) struct TokenRow {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub role: Option<String>,
+    pub scopes: String,
+    pub user: Option<String>,
+    pub prefix: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub revoked: bool,
+    pub csrf: Option<String>,
+}
+
+impl TokenRow {
+    pub fn decode(self) -> Result<ApiToken> {
+        let scopes: Vec<String> = serde_json::from_str(&self.scopes)
+            .map_err(|e| StoreError::internal(format!("token {}: scopes: {e}", self.id)))?;
+        Ok(ApiToken {
+            id: self.id,
+            role: role(self.role.as_deref().unwrap_or("viewer"))?,
+            scopes: scopes
+                .iter()
+                .map(|s| s.parse::<Scope>())
+                .collect::<Result<_, _>>()
+                .map_err(|e| StoreError::internal(format!("token {}: {e}", self.id)))?,
+            name: self.name,
+            kind: self.kind,
+            user: self.user,
+            prefix: self.prefix,
+            created_at: from_unix_micros(self.created_at),
+            expires_at: self.expires_at.map(from_unix_micros),
+            last_used_at: self.last_used_at.map(from_unix_micros),
+            revoked: self.revoked,
+            csrf: self.csrf,
+        })
+    }
+}
+
+/// An `audit` row as read.
+pub(crate) struct AuditRow {
+    pub id: i64,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub outcome: String,
+    pub address: Option<String>,
+}
+
+impl AuditRow {
+    pub fn decode(self) -> AuditEntry {
+        AuditEntry {
+            id: self.id,
+            at: from_unix_micros(self.at),
+            entry: NewAudit {
+                actor: self.actor,
+                action: self.action,
+                target: self.target,
+                outcome: self.outcome,
+                address: self.address,
+            },
+        }
+    }
+}
+
+fn role(s: &str) -> Result<Role> {
+    s.parse()
+        .map_err(|e| StoreError::internal(format!("stored role: {e}")))
+}
+
+/// Scope names as stored: a JSON array.
+pub(crate) fn scopes_json(scopes: &[Scope]) -> String {
+    crate::decode::json(&scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>())
+}
+
+/// Checks a token or user name: 1–64 printable characters without spaces.
+pub(crate) fn check_name(what: &str, name: &str) -> Result<()> {
+    if name.is_empty()
+        || name.len() > 64
+        || name.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(StoreError::invalid(format!(
+            "{what} name {name:?}: 1 to 64 characters, no spaces or control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// A label as it appears inside a sighting's JSON label array, for a
+/// substring filter (`"emotet"` matches the element, not a longer label).
+pub(crate) fn label_pattern(tag: &str) -> String {
+    let quoted = crate::decode::json(&tag);
+    let escaped = quoted
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// The page size of an export query.
+pub(crate) fn export_page(q: &ExportQuery) -> u32 {
+    match q.limit {
+        0 => 1000,
+        n => n.min(crate::MAX_EXPORT_PAGE),
+    }
+}

@@ -1,0 +1,391 @@
+//! Exports, users, tokens and the audit log on SQLite.
+
+use std::collections::BTreeSet;
+
+use rexist_core::model::{from_unix_micros, now, unix_micros};
+use rexist_core::{
+    ApiToken, AuditEntry, ExportRow, IndicatorStatus, NewAudit, NewToken, Role, User,
+};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+
+use super::rows::{INDICATOR_COLUMNS, indicator_from_row};
+use crate::sharing::{
+    AUDIT_COLUMNS, AuditRow, TOKEN_COLUMNS, TokenRow, USER_COLUMNS, UserRow, check_name,
+    export_page, label_pattern, scopes_json,
+};
+use crate::types::page_size;
+use crate::{ErrorKind, ExportQuery, Page, Result, StoreError, UserChange};
+
+fn conv<T>(r: crate::Result<T>) -> rusqlite::Result<T> {
+    r.map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn user_from_row(r: &Row<'_>) -> rusqlite::Result<User> {
+    conv(
+        UserRow {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            role: r.get(2)?,
+            disabled: r.get(3)?,
+            created_at: r.get(4)?,
+        }
+        .decode(),
+    )
+}
+
+fn token_from_row(r: &Row<'_>) -> rusqlite::Result<ApiToken> {
+    conv(
+        TokenRow {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            kind: r.get(2)?,
+            role: r.get(3)?,
+            scopes: r.get(4)?,
+            user: r.get(5)?,
+            prefix: r.get(6)?,
+            created_at: r.get(7)?,
+            expires_at: r.get(8)?,
+            last_used_at: r.get(9)?,
+            revoked: r.get(10)?,
+            csrf: r.get(11)?,
+        }
+        .decode(),
+    )
+}
+
+pub(super) fn export_indicators(conn: &Connection, q: &ExportQuery) -> Result<Vec<ExportRow>> {
+    let mut sql = format!("SELECT {INDICATOR_COLUMNS}, added FROM indicators i WHERE 1 = 1");
+    let mut args: Vec<Value> = Vec::new();
+    let arg = |v: Value, args: &mut Vec<Value>| {
+        args.push(v);
+        format!("?{}", args.len())
+    };
+    if let Some((added, id)) = q.after {
+        let a = arg(Value::Integer(unix_micros(added)), &mut args);
+        let b = arg(Value::Integer(id.get()), &mut args);
+        sql.push_str(&format!(" AND (added, id) > ({a}, {b})"));
+    }
+    if !q.kinds.is_empty() {
+        let list: Vec<String> = q
+            .kinds
+            .iter()
+            .map(|k| arg(Value::Text(k.as_str().to_owned()), &mut args))
+            .collect();
+        sql.push_str(&format!(" AND kind IN ({})", list.join(", ")));
+    }
+    if let Some(ids) = &q.ids {
+        let list: Vec<String> = ids
+            .iter()
+            .map(|id| arg(Value::Integer(id.get()), &mut args))
+            .collect();
+        if list.is_empty() {
+            return Ok(Vec::new());
+        }
+        sql.push_str(&format!(" AND id IN ({})", list.join(", ")));
+    }
+    if let Some(min) = q.min_score {
+        let a = arg(Value::Integer(i64::from(min)), &mut args);
+        sql.push_str(&format!(" AND score >= {a}"));
+    }
+    if let Some(tlp) = q.max_tlp {
+        let a = arg(Value::Integer(i64::from(tlp.rank())), &mut args);
+        sql.push_str(&format!(" AND tlp <= {a}"));
+    }
+    if q.active_only {
+        let a = arg(
+            Value::Text(IndicatorStatus::Active.as_str().to_owned()),
+            &mut args,
+        );
+        sql.push_str(&format!(" AND status = {a}"));
+    }
+    if let Some(since) = q.since {
+        let a = arg(Value::Integer(unix_micros(since)), &mut args);
+        sql.push_str(&format!(" AND last_seen >= {a}"));
+    }
+    if let Some(after) = q.added_after {
+        let a = arg(Value::Integer(unix_micros(after)), &mut args);
+        sql.push_str(&format!(" AND added > {a}"));
+    }
+    if let Some(source) = &q.source {
+        let a = arg(Value::Text(source.clone()), &mut args);
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM sightings s JOIN sources src ON src.id = s.source_id \
+             WHERE s.indicator_id = i.id AND src.name = {a})"
+        ));
+    }
+    if let Some(tag) = &q.tag {
+        let a = arg(Value::Text(label_pattern(tag)), &mut args);
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM sightings s WHERE s.indicator_id = i.id \
+             AND s.labels LIKE {a} ESCAPE '\\')"
+        ));
+    }
+    let limit = arg(Value::Integer(i64::from(export_page(q))), &mut args);
+    sql.push_str(&format!(" ORDER BY added, id LIMIT {limit}"));
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), |r| {
+        Ok(ExportRow {
+            record: indicator_from_row(r)?,
+            added: from_unix_micros(r.get(10)?),
+            sources: Vec::new(),
+            labels: Vec::new(),
+        })
+    })?;
+    let mut out = rows.collect::<Result<Vec<_>, _>>()?;
+    if q.with_context {
+        let mut ctx = conn.prepare_cached(
+            "SELECT src.name, s.labels FROM sightings s JOIN sources src ON src.id = s.source_id
+             WHERE s.indicator_id = ?1",
+        )?;
+        for row in &mut out {
+            let mut sources = BTreeSet::new();
+            let mut labels = BTreeSet::new();
+            let pairs = ctx.query_map(params![row.record.id.get()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?;
+            for pair in pairs {
+                let (source, json) = pair?;
+                sources.insert(source);
+                labels.extend(serde_json::from_str::<Vec<String>>(&json).unwrap_or_default());
+            }
+            row.sources = sources.into_iter().collect();
+            row.labels = labels.into_iter().collect();
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn create_user(
+    conn: &mut Connection,
+    name: &str,
+    password_hash: &str,
+    role: Role,
+) -> Result<User> {
+    check_name("user", name)?;
+    let tx = conn.transaction()?;
+    let taken: Option<i64> = tx
+        .query_row("SELECT id FROM users WHERE name = ?1", params![name], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    if taken.is_some() {
+        return Err(StoreError::new(
+            ErrorKind::Conflict,
+            format!("user {name:?} exists"),
+        ));
+    }
+    tx.execute(
+        "INSERT INTO users (name, password_hash, role, disabled, created_at) VALUES (?1, ?2, ?3, 0, ?4)",
+        params![name, password_hash, role.as_str(), unix_micros(now())],
+    )?;
+    let user = tx.query_row(
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
+        params![tx.last_insert_rowid()],
+        user_from_row,
+    )?;
+    tx.commit()?;
+    Ok(user)
+}
+
+pub(super) fn user_credentials(conn: &Connection, name: &str) -> Result<Option<(User, String)>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE name = ?1"),
+            params![name],
+            |r| Ok((user_from_row(r)?, r.get(5)?)),
+        )
+        .optional()?)
+}
+
+pub(super) fn update_user(
+    conn: &mut Connection,
+    name: &str,
+    change: &UserChange,
+) -> Result<Option<User>> {
+    let tx = conn.transaction()?;
+    let n = tx.execute(
+        "UPDATE users SET password_hash = COALESCE(?2, password_hash), role = COALESCE(?3, role),
+                disabled = COALESCE(?4, disabled)
+         WHERE name = ?1",
+        params![
+            name,
+            change.password_hash,
+            change.role.map(Role::as_str),
+            change.disabled
+        ],
+    )?;
+    if n == 0 {
+        return Ok(None);
+    }
+    // A new password or a disabled account ends the user's sessions.
+    if change.password_hash.is_some() || change.disabled == Some(true) {
+        tx.execute(
+            "UPDATE tokens SET revoked = 1 WHERE kind = 'session'
+             AND user_id = (SELECT id FROM users WHERE name = ?1)",
+            params![name],
+        )?;
+    }
+    let user = tx.query_row(
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?1"),
+        params![name],
+        user_from_row,
+    )?;
+    tx.commit()?;
+    Ok(Some(user))
+}
+
+pub(super) fn list_users(conn: &Connection) -> Result<Vec<User>> {
+    let mut stmt = conn.prepare(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name"))?;
+    let rows = stmt.query_map([], user_from_row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+pub(super) fn create_token(conn: &mut Connection, t: &NewToken) -> Result<ApiToken> {
+    check_name("token", &t.name)?;
+    let tx = conn.transaction()?;
+    let user_id: Option<i64> = match &t.user {
+        Some(user) => Some(
+            tx.query_row("SELECT id FROM users WHERE name = ?1", params![user], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .ok_or_else(|| StoreError::new(ErrorKind::NotFound, format!("no user {user:?}")))?,
+        ),
+        None => None,
+    };
+    if t.kind == "token" {
+        let taken: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM tokens WHERE kind = 'token' AND revoked = 0 AND name = ?1",
+                params![t.name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if taken.is_some() {
+            return Err(StoreError::new(
+                ErrorKind::Conflict,
+                format!("a token named {:?} exists; revoke it first", t.name),
+            ));
+        }
+    }
+    tx.execute(
+        "INSERT INTO tokens (name, kind, role, scopes, user_id, hash, prefix, csrf, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            t.name,
+            t.kind,
+            t.role.as_str(),
+            scopes_json(&t.scopes),
+            user_id,
+            t.hash,
+            t.prefix,
+            t.csrf,
+            unix_micros(now()),
+            t.expires_at.map(unix_micros)
+        ],
+    )?;
+    let token = tx.query_row(
+        &format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens t LEFT JOIN users u ON u.id = t.user_id WHERE t.id = ?1"
+        ),
+        params![tx.last_insert_rowid()],
+        token_from_row,
+    )?;
+    tx.commit()?;
+    Ok(token)
+}
+
+pub(super) fn token_by_hash(conn: &Connection, hash: &str) -> Result<Option<ApiToken>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens t LEFT JOIN users u ON u.id = t.user_id
+             WHERE t.hash = ?1 AND t.revoked = 0
+               AND (t.expires_at IS NULL OR t.expires_at > ?2)
+               AND (t.user_id IS NULL OR u.disabled = 0)"
+        ))?
+        .query_row(params![hash, unix_micros(now())], token_from_row)
+        .optional()?)
+}
+
+pub(super) fn touch_token(conn: &mut Connection, id: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1",
+        params![id, unix_micros(now())],
+    )?;
+    Ok(())
+}
+
+pub(super) fn list_tokens(conn: &Connection) -> Result<Vec<ApiToken>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM tokens t LEFT JOIN users u ON u.id = t.user_id
+         WHERE t.kind = 'token' ORDER BY t.id DESC"
+    ))?;
+    let rows = stmt.query_map([], token_from_row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+pub(super) fn revoke_token(conn: &mut Connection, kind: &str, name: &str) -> Result<u64> {
+    let n = if kind == "session" {
+        conn.execute(
+            "UPDATE tokens SET revoked = 1 WHERE kind = 'session' AND revoked = 0
+             AND user_id = (SELECT id FROM users WHERE name = ?1)",
+            params![name],
+        )?
+    } else {
+        conn.execute(
+            "UPDATE tokens SET revoked = 1 WHERE kind = 'token' AND revoked = 0 AND name = ?1",
+            params![name],
+        )?
+    };
+    Ok(n as u64)
+}
+
+pub(super) fn end_session(conn: &mut Connection, hash: &str) -> Result<bool> {
+    Ok(conn.execute(
+        "UPDATE tokens SET revoked = 1 WHERE kind = 'session' AND revoked = 0 AND hash = ?1",
+        params![hash],
+    )? == 1)
+}
+
+pub(super) fn record_audit(conn: &mut Connection, e: &NewAudit) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO audit (at, actor, action, target, outcome, address) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        unix_micros(now()),
+        e.actor,
+        e.action,
+        e.target,
+        e.outcome,
+        e.address
+    ])?;
+    Ok(())
+}
+
+pub(super) fn list_audit(
+    conn: &Connection,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<Page<AuditEntry>> {
+    let limit = page_size(limit);
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {AUDIT_COLUMNS} FROM audit WHERE id < ?1 ORDER BY id DESC LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(params![before.unwrap_or(i64::MAX), limit + 1], |r| {
+        Ok(AuditRow {
+            id: r.get(0)?,
+            at: r.get(1)?,
+            actor: r.get(2)?,
+            action: r.get(3)?,
+            target: r.get(4)?,
+            outcome: r.get(5)?,
+            address: r.get(6)?,
+        }
+        .decode())
+    })?;
+    let rows = rows.collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_overfetch(rows, limit, |e| e.id.to_string()))
+}
