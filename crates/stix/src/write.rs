@@ -1,0 +1,907 @@
+//! STIX 2.1 writing: rexist's [`ExportRow`]s as STIX objects and bundles.
+//!
+//! Every id is deterministic, so the same indicator always has the same
+//! STIX id, in every bundle and through TAXII:
+//!
+//! - the `identity` rexist signs with: `identity--<uuidv5(REXIST, "identity:rexist")>`;
+//! - an `indicator`: `indicator--<uuidv5(REXIST, "<kind>:<value>")>` ([`indicator_id`]);
+//! - a `vulnerability`: `vulnerability--<uuidv5(REXIST, "cve:<id>")>`;
+//! - an SCO: STIX 2.1 §2.9, `UUIDv5` in the namespace
+//!   `00abedb4-aa42-466c-9c01-fed23315a9b7` over the canonical (RFC 8785)
+//!   JSON of its id-contributing properties (`value`; `number` for
+//!   `autonomous-system`; `hashes` for `file`);
+//! - a `relationship`: `relationship--<uuidv5(REXIST, "<type>:<source>:<target>")>`.
+//!
+//! `REXIST` is the fixed namespace [`REXIST_NAMESPACE`].
+//!
+//! What each indicator type becomes:
+//!
+//! | type | objects | pattern |
+//! | --- | --- | --- |
+//! | `ipv4`, `cidr` (v4) | indicator, `ipv4-addr`, relationship | `[ipv4-addr:value = '…']` |
+//! | `ipv6`, `cidr` (v6) | indicator, `ipv6-addr`, relationship | `[ipv6-addr:value = '…']` |
+//! | `domain` | indicator, `domain-name`, relationship | `[domain-name:value = '…']` |
+//! | `url` | indicator, `url`, relationship | `[url:value = '…']` |
+//! | `email` | indicator, `email-addr`, relationship | `[email-addr:value = '…']` |
+//! | `md5`, `sha1`, `sha256`, `sha512` | indicator, `file`, relationship | `[file:hashes.MD5 = '…']`, `'SHA-1'`, `'SHA-256'`, `'SHA-512'` |
+//! | `asn` | indicator, `autonomous-system`, relationship | `[autonomous-system:number = 15169]` |
+//! | `btc` | indicator only | `[cryptocurrency-wallet:value = '…']` |
+//! | `cve` | `vulnerability` (no indicator) | — |
+//!
+//! A CVE id is not something to match traffic against, so it becomes a
+//! `vulnerability` named after it with an external reference
+//! `{source_name: "cve", external_id}`, which is how STIX names CVEs. STIX
+//! 2.1 has no core SCO for a cryptocurrency address; the pattern uses the
+//! object type `cryptocurrency-wallet` of the OASIS CTI common-objects
+//! extension (a pattern may name any object type), and no SCO is written for
+//! it, since that would need the extension definition in the bundle.
+//!
+//! Indicator properties: `created` = first seen, `modified` = last seen (never
+//! before `created`), `valid_from` = first seen, `confidence` = score,
+//! `labels` = the row's labels (omitted when empty), `indicator_types`
+//! `["malicious-activity"]`, `created_by_ref` = [`identity`], one TLP 2.0
+//! marking, `external_references` naming the reporting sources. An expired
+//! indicator gets `valid_until` (its last sighting, after `valid_from`); an
+//! allow-listed one is `revoked` (it was a false positive), with the reason
+//! as `description`. Timestamps are RFC 3339 UTC with milliseconds.
+
+use std::borrow::Borrow;
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use rexist_core::{ExportRow, IndicatorStatus, IndicatorType, Tlp};
+use serde_json::{Map, Value, json};
+use time::macros::format_description;
+use time::{Duration, OffsetDateTime, UtcOffset};
+use uuid::Uuid;
+
+/// The namespace of rexist's own deterministic ids (identity, indicators,
+/// vulnerabilities, relationships). Fixed forever: changing it changes
+/// every id rexist has ever published.
+pub const REXIST_NAMESPACE: Uuid = Uuid::from_u128(0xe45d_ed7b_a9c7_421e_b098_d348_c781_4abb);
+
+/// The STIX 2.1 namespace for deterministic SCO ids (§2.9).
+pub const SCO_NAMESPACE: Uuid = Uuid::from_u128(0x00ab_edb4_aa42_466c_9c01_fed2_3315_a9b7);
+
+/// The TLP 2.0 extension definition (OASIS `cti-stix-common-objects`).
+pub const TLP2_EXTENSION: &str = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d";
+
+/// When the TLP 2.0 marking definitions were created.
+const TLP2_CREATED: &str = "2022-10-01T00:00:00.000Z";
+
+/// When rexist's identity was created (fixed, so the object never changes).
+const IDENTITY_CREATED: &str = "2024-01-01T00:00:00.000Z";
+
+/// The id of the TLP 2.0 marking definition for a level.
+pub fn tlp_marking_id(tlp: Tlp) -> &'static str {
+    match tlp {
+        Tlp::Clear => "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
+        Tlp::Green => "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
+        Tlp::Amber => "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
+        Tlp::AmberStrict => "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
+        Tlp::Red => "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
+    }
+}
+
+/// The id of [`identity`].
+pub fn identity_id() -> String {
+    format!(
+        "identity--{}",
+        Uuid::new_v5(&REXIST_NAMESPACE, b"identity:rexist")
+    )
+}
+
+/// The identity object rexist signs its objects with (deterministic id).
+pub fn identity() -> Value {
+    json!({
+        "type": "identity",
+        "spec_version": "2.1",
+        "id": identity_id(),
+        "created": IDENTITY_CREATED,
+        "modified": IDENTITY_CREATED,
+        "name": "rexist",
+        "description": "rexist threat-intelligence platform",
+        "identity_class": "system",
+    })
+}
+
+/// The TLP 2.0 marking-definition object for a level, as published by OASIS
+/// (`cti-stix-common-objects`): the well-known id, `name` `TLP:…`, created
+/// 2022-10-01, and the `tlp_2_0` property extension.
+pub fn tlp_marking(tlp: Tlp) -> Value {
+    let mut ext = Map::new();
+    ext.insert(
+        TLP2_EXTENSION.to_owned(),
+        json!({ "extension_type": "property-extension", "tlp_2_0": tlp.as_str() }),
+    );
+    json!({
+        "type": "marking-definition",
+        "spec_version": "2.1",
+        "id": tlp_marking_id(tlp),
+        "created": TLP2_CREATED,
+        "name": format!("TLP:{}", tlp.as_str().to_ascii_uppercase()),
+        "extensions": Value::Object(ext),
+    })
+}
+
+/// The STIX id of the indicator SDO for a row: `indicator--<uuidv5 over
+/// "kind:value" in REXIST_NAMESPACE>`. (A CVE row becomes a vulnerability;
+/// see [`vulnerability_id`].)
+pub fn indicator_id(kind: IndicatorType, value: &str) -> String {
+    format!("indicator--{}", rexist_uuid(kind.as_str(), value))
+}
+
+/// The STIX id of the vulnerability SDO for a CVE id.
+pub fn vulnerability_id(cve: &str) -> String {
+    format!("vulnerability--{}", rexist_uuid("cve", cve))
+}
+
+fn rexist_uuid(prefix: &str, value: &str) -> Uuid {
+    let mut name = String::with_capacity(prefix.len() + 1 + value.len());
+    name.push_str(prefix);
+    name.push(':');
+    name.push_str(value);
+    Uuid::new_v5(&REXIST_NAMESPACE, name.as_bytes())
+}
+
+/// Quotes a string as a STIX pattern literal: `'` and `\` escaped.
+pub fn pattern_string(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('\'');
+    for c in value.chars() {
+        if c == '\'' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('\'');
+    out
+}
+
+/// A JSON string literal, escaped as RFC 8785 (and `JSON.stringify`) does.
+fn json_string(value: &str) -> String {
+    serde_json::to_string(value).expect("a string always serialises")
+}
+
+/// The SCO a row stands for: its type, the canonical JSON of its
+/// id-contributing properties, and those properties.
+struct Sco {
+    kind: &'static str,
+    canonical: String,
+    props: Map<String, Value>,
+}
+
+fn asn_number(value: &str) -> Option<u32> {
+    let v = value.trim();
+    let digits = v
+        .strip_prefix("AS")
+        .or_else(|| v.strip_prefix("as"))
+        .or_else(|| v.strip_prefix("As"))
+        .or_else(|| v.strip_prefix("aS"))
+        .unwrap_or(v);
+    digits.parse().ok()
+}
+
+/// Whether `value` is a URI by RFC 3986's character rules: a scheme, then
+/// only unreserved, reserved and `%XX` characters.
+fn is_uri(value: &str) -> bool {
+    let Some((scheme, _)) = value.split_once(':') else {
+        return false;
+    };
+    let mut sc = scheme.bytes();
+    if !sc.next().is_some_and(|b| b.is_ascii_alphabetic())
+        || !sc.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    {
+        return false;
+    }
+    let bytes = value.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let hex = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_hexdigit);
+            if !(hex(i + 1) && hex(i + 2)) {
+                return false;
+            }
+            i += 3;
+            continue;
+        }
+        let ok = b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=".contains(&b);
+        if !ok {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+fn ip_sco_type(kind: IndicatorType, value: &str) -> &'static str {
+    match kind {
+        IndicatorType::Ipv6 => "ipv6-addr",
+        IndicatorType::Cidr if value.contains(':') => "ipv6-addr",
+        _ => "ipv4-addr",
+    }
+}
+
+fn hash_key(kind: IndicatorType) -> Option<&'static str> {
+    Some(match kind {
+        IndicatorType::Md5 => "MD5",
+        IndicatorType::Sha1 => "SHA-1",
+        IndicatorType::Sha256 => "SHA-256",
+        IndicatorType::Sha512 => "SHA-512",
+        _ => return None,
+    })
+}
+
+fn sco_of(kind: IndicatorType, value: &str) -> Option<Sco> {
+    let value_sco = |t: &'static str| {
+        let mut props = Map::new();
+        props.insert("value".into(), Value::String(value.to_owned()));
+        Sco {
+            kind: t,
+            canonical: format!("{{\"value\":{}}}", json_string(value)),
+            props,
+        }
+    };
+    Some(match kind {
+        IndicatorType::Ipv4 | IndicatorType::Ipv6 | IndicatorType::Cidr => {
+            value_sco(ip_sco_type(kind, value))
+        }
+        IndicatorType::Domain => value_sco("domain-name"),
+        // The `url` SCO's value must be an RFC 3986 URI; an odd value keeps
+        // its indicator (the pattern escapes anything) but gets no SCO.
+        IndicatorType::Url if is_uri(value) => value_sco("url"),
+        IndicatorType::Email => value_sco("email-addr"),
+        IndicatorType::Md5
+        | IndicatorType::Sha1
+        | IndicatorType::Sha256
+        | IndicatorType::Sha512 => {
+            let key = hash_key(kind)?;
+            let mut hashes = Map::new();
+            hashes.insert(key.into(), Value::String(value.to_owned()));
+            let mut props = Map::new();
+            props.insert("hashes".into(), Value::Object(hashes));
+            Sco {
+                kind: "file",
+                canonical: format!(
+                    "{{\"hashes\":{{{}:{}}}}}",
+                    json_string(key),
+                    json_string(value)
+                ),
+                props,
+            }
+        }
+        IndicatorType::Asn => {
+            let n = asn_number(value)?;
+            let mut props = Map::new();
+            props.insert("number".into(), Value::from(n));
+            Sco {
+                kind: "autonomous-system",
+                canonical: format!("{{\"number\":{n}}}"),
+                props,
+            }
+        }
+        IndicatorType::Url | IndicatorType::Cve | IndicatorType::Btc => return None,
+    })
+}
+
+/// The deterministic STIX id of the SCO for an indicator (STIX 2.1 §2.9),
+/// or `None` for types with no SCO (`cve`, `btc`) and unusable values.
+pub fn sco_id(kind: IndicatorType, value: &str) -> Option<String> {
+    let sco = sco_of(kind, value)?;
+    Some(format!(
+        "{}--{}",
+        sco.kind,
+        Uuid::new_v5(&SCO_NAMESPACE, sco.canonical.as_bytes())
+    ))
+}
+
+/// The STIX pattern for an indicator, or `None` for `cve` (a vulnerability,
+/// not an indicator) and unusable values (an AS number that is not one).
+pub fn pattern(kind: IndicatorType, value: &str) -> Option<String> {
+    let path = match kind {
+        IndicatorType::Ipv4 | IndicatorType::Ipv6 | IndicatorType::Cidr => {
+            format!("{}:value", ip_sco_type(kind, value))
+        }
+        IndicatorType::Domain => "domain-name:value".to_owned(),
+        IndicatorType::Url => "url:value".to_owned(),
+        IndicatorType::Email => "email-addr:value".to_owned(),
+        IndicatorType::Md5 => "file:hashes.MD5".to_owned(),
+        IndicatorType::Sha1 => "file:hashes.'SHA-1'".to_owned(),
+        IndicatorType::Sha256 => "file:hashes.'SHA-256'".to_owned(),
+        IndicatorType::Sha512 => "file:hashes.'SHA-512'".to_owned(),
+        IndicatorType::Btc => "cryptocurrency-wallet:value".to_owned(),
+        IndicatorType::Asn => {
+            let n = asn_number(value)?;
+            return Some(format!("[autonomous-system:number = {n}]"));
+        }
+        IndicatorType::Cve => return None,
+    };
+    Some(format!("[{path} = {}]", pattern_string(value)))
+}
+
+/// RFC 3339 UTC with millisecond precision and `Z`.
+pub fn timestamp(t: OffsetDateTime) -> String {
+    let utc = t.to_offset(UtcOffset::UTC);
+    // Keep the year within what RFC 3339 can write.
+    let utc = if utc.year() < 1 || utc.year() > 9999 {
+        OffsetDateTime::UNIX_EPOCH
+    } else {
+        utc
+    };
+    utc.format(format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    ))
+    .expect("a UTC time within years 1..=9999 always formats")
+}
+
+/// Truncates to milliseconds, so comparisons match what is written.
+fn millis(t: OffsetDateTime) -> OffsetDateTime {
+    let t = t.to_offset(UtcOffset::UTC);
+    t.replace_millisecond(t.millisecond())
+        .expect("a millisecond of the time itself is valid")
+}
+
+fn relationship_id(rel: &str, source: &str, target: &str) -> String {
+    let name = format!("{rel}:{source}:{target}");
+    format!(
+        "relationship--{}",
+        Uuid::new_v5(&REXIST_NAMESPACE, name.as_bytes())
+    )
+}
+
+/// Common SDO/SRO properties of a row's objects.
+fn common(obj: &mut Map<String, Value>, row: &ExportRow, created: &str, modified: &str) {
+    obj.insert("spec_version".into(), "2.1".into());
+    obj.insert("created".into(), created.into());
+    obj.insert("modified".into(), modified.into());
+    obj.insert("created_by_ref".into(), identity_id().into());
+    obj.insert(
+        "object_marking_refs".into(),
+        json!([tlp_marking_id(row.record.tlp)]),
+    );
+}
+
+fn source_refs(row: &ExportRow) -> Vec<Value> {
+    row.sources
+        .iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            json!({
+                "source_name": s,
+                "description": "rexist source that reported this indicator",
+            })
+        })
+        .collect()
+}
+
+/// `description`: status (with the reason when not active), sightings and
+/// sources, e.g. `active; 3 sightings; sources: abuse.ch, otx`.
+fn describe(row: &ExportRow) -> String {
+    let rec = &row.record;
+    let mut d = String::from(rec.status.as_str());
+    if let Some(r) = rec
+        .status_reason
+        .as_deref()
+        .filter(|r| !r.trim().is_empty())
+    {
+        d.push_str(" (");
+        d.push_str(r);
+        d.push(')');
+    }
+    let plural = if rec.sightings == 1 { "" } else { "s" };
+    let _ = write!(d, "; {} sighting{plural}", rec.sightings);
+    if !row.sources.is_empty() {
+        d.push_str("; sources: ");
+        d.push_str(&row.sources.join(", "));
+    }
+    d
+}
+
+fn labels(row: &ExportRow) -> Option<Value> {
+    let labels: Vec<&String> = row.labels.iter().filter(|l| !l.trim().is_empty()).collect();
+    (!labels.is_empty()).then(|| json!(labels))
+}
+
+/// The objects for one row: an `indicator` (or, for a CVE, a
+/// `vulnerability`), and where the type has one, its SCO and a `based-on`
+/// relationship from the indicator to it. See the module docs for the
+/// mapping. A row whose value cannot be expressed gives no objects.
+pub fn row_objects(row: &ExportRow) -> Vec<Value> {
+    let rec = &row.record;
+    let first = millis(rec.first_seen);
+    let last = millis(rec.last_seen).max(first);
+    let created = timestamp(first);
+    let modified = timestamp(last);
+    let revoked = rec.status == IndicatorStatus::Allowlisted;
+    let description = describe(row);
+
+    if rec.kind == IndicatorType::Cve {
+        let mut obj = Map::new();
+        obj.insert("type".into(), "vulnerability".into());
+        obj.insert("id".into(), vulnerability_id(&rec.value).into());
+        common(&mut obj, row, &created, &modified);
+        obj.insert("name".into(), rec.value.clone().into());
+        obj.insert("description".into(), description.clone().into());
+        obj.insert("confidence".into(), rec.score.min(100).into());
+        if let Some(l) = labels(row) {
+            obj.insert("labels".into(), l);
+        }
+        if revoked {
+            obj.insert("revoked".into(), true.into());
+        }
+        let mut refs = vec![json!({"source_name": "cve", "external_id": rec.value})];
+        refs.extend(source_refs(row));
+        obj.insert("external_references".into(), Value::Array(refs));
+        return vec![Value::Object(obj)];
+    }
+
+    let Some(pattern) = pattern(rec.kind, &rec.value) else {
+        return Vec::new();
+    };
+    let id = indicator_id(rec.kind, &rec.value);
+    let mut ind = Map::new();
+    ind.insert("type".into(), "indicator".into());
+    ind.insert("id".into(), id.clone().into());
+    common(&mut ind, row, &created, &modified);
+    ind.insert(
+        "name".into(),
+        format!("{} {}", rec.kind.as_str(), rec.value).into(),
+    );
+    ind.insert("description".into(), description.into());
+    ind.insert("indicator_types".into(), json!(["malicious-activity"]));
+    ind.insert("pattern".into(), pattern.into());
+    ind.insert("pattern_type".into(), "stix".into());
+    ind.insert("pattern_version".into(), "2.1".into());
+    ind.insert("valid_from".into(), created.clone().into());
+    if rec.status == IndicatorStatus::Expired {
+        // valid_until must be after valid_from.
+        let until = last.max(first + Duration::milliseconds(1));
+        ind.insert("valid_until".into(), timestamp(until).into());
+    }
+    ind.insert("confidence".into(), rec.score.min(100).into());
+    if let Some(l) = labels(row) {
+        ind.insert("labels".into(), l);
+    }
+    if revoked {
+        ind.insert("revoked".into(), true.into());
+    }
+    let refs = source_refs(row);
+    if !refs.is_empty() {
+        ind.insert("external_references".into(), Value::Array(refs));
+    }
+    let mut out = vec![Value::Object(ind)];
+
+    if let Some(sco) = sco_of(rec.kind, &rec.value) {
+        let sco_id = format!(
+            "{}--{}",
+            sco.kind,
+            Uuid::new_v5(&SCO_NAMESPACE, sco.canonical.as_bytes())
+        );
+        let mut obj = Map::new();
+        obj.insert("type".into(), sco.kind.into());
+        obj.insert("spec_version".into(), "2.1".into());
+        obj.insert("id".into(), sco_id.clone().into());
+        obj.extend(sco.props);
+        obj.insert(
+            "object_marking_refs".into(),
+            json!([tlp_marking_id(rec.tlp)]),
+        );
+        out.push(Value::Object(obj));
+
+        let mut rel = Map::new();
+        rel.insert("type".into(), "relationship".into());
+        rel.insert(
+            "id".into(),
+            relationship_id("based-on", &id, &sco_id).into(),
+        );
+        common(&mut rel, row, &created, &modified);
+        rel.insert("relationship_type".into(), "based-on".into());
+        rel.insert("source_ref".into(), id.into());
+        rel.insert("target_ref".into(), sco_id.into());
+        if revoked {
+            rel.insert("revoked".into(), true.into());
+        }
+        out.push(Value::Object(rel));
+    }
+    out
+}
+
+/// A bundle written as it goes: the prefix and the identity on
+/// [`BundleWriter::new`], each row's objects (and each TLP marking the first
+/// time a row needs it) on [`BundleWriter::write_row`], the suffix on
+/// [`BundleWriter::finish`]. Nothing but the markings seen is kept.
+pub struct BundleWriter<W: Write> {
+    w: W,
+    markings: [bool; 5],
+    objects: u64,
+}
+
+impl<W: Write> BundleWriter<W> {
+    /// Starts a bundle with a random id.
+    pub fn new(w: W) -> io::Result<Self> {
+        Self::with_id(w, Uuid::new_v4())
+    }
+
+    /// Starts a bundle with the given id (`bundle--<id>`).
+    pub fn with_id(mut w: W, id: Uuid) -> io::Result<Self> {
+        write!(
+            w,
+            "{{\"type\":\"bundle\",\"id\":\"bundle--{id}\",\"objects\":["
+        )?;
+        let mut this = Self {
+            w,
+            markings: [false; 5],
+            objects: 0,
+        };
+        this.object(&identity())?;
+        Ok(this)
+    }
+
+    fn object(&mut self, v: &Value) -> io::Result<()> {
+        if self.objects > 0 {
+            self.w.write_all(b",\n")?;
+        } else {
+            self.w.write_all(b"\n")?;
+        }
+        serde_json::to_writer(&mut self.w, v).map_err(io::Error::other)?;
+        self.objects += 1;
+        Ok(())
+    }
+
+    /// Writes one row's objects, preceded by its TLP marking the first time.
+    pub fn write_row(&mut self, row: &ExportRow) -> io::Result<()> {
+        let objects = row_objects(row);
+        if objects.is_empty() {
+            return Ok(());
+        }
+        let slot = usize::try_from(row.record.tlp.rank()).unwrap_or(0).min(4);
+        if !self.markings[slot] {
+            self.markings[slot] = true;
+            self.object(&tlp_marking(row.record.tlp))?;
+        }
+        for o in &objects {
+            self.object(o)?;
+        }
+        Ok(())
+    }
+
+    /// Objects written so far (identity and markings included).
+    pub fn objects(&self) -> u64 {
+        self.objects
+    }
+
+    /// Closes the bundle and hands back the writer (flushed).
+    pub fn finish(mut self) -> io::Result<W> {
+        self.w.write_all(b"\n]}\n")?;
+        self.w.flush()?;
+        Ok(self.w)
+    }
+}
+
+/// Writes a complete bundle `{"type":"bundle","id":"bundle--<uuid>",
+/// "objects":[identity, markings used, …rows' objects]}` to `w`, streaming
+/// (see [`BundleWriter`]). Takes owned rows or references.
+pub fn write_bundle<W, I>(w: W, rows: I) -> io::Result<()>
+where
+    W: Write,
+    I: IntoIterator,
+    I::Item: Borrow<ExportRow>,
+{
+    let mut b = BundleWriter::new(w)?;
+    for row in rows {
+        b.write_row(row.borrow())?;
+    }
+    b.finish()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use rexist_core::{IndicatorId, IndicatorRecord, Record};
+    use time::macros::datetime;
+
+    pub(crate) fn row(kind: IndicatorType, value: &str) -> ExportRow {
+        ExportRow {
+            record: IndicatorRecord {
+                id: IndicatorId::new(1),
+                kind,
+                value: value.to_owned(),
+                first_seen: datetime!(2024-03-01 10:00:00.123456 UTC),
+                last_seen: datetime!(2024-03-05 12:30:00 +02:00),
+                sightings: 3,
+                score: 70,
+                tlp: Tlp::Green,
+                status: IndicatorStatus::Active,
+                status_reason: None,
+            },
+            added: datetime!(2024-03-01 10:00:01 UTC),
+            sources: vec!["abuse.ch".into(), "otx".into()],
+            labels: vec!["emotet".into()],
+        }
+    }
+
+    fn samples() -> Vec<(IndicatorType, &'static str)> {
+        vec![
+            (IndicatorType::Ipv4, "1.2.3.4"),
+            (IndicatorType::Ipv6, "2001:db8::1"),
+            (IndicatorType::Cidr, "10.0.0.0/8"),
+            (IndicatorType::Cidr, "2001:db8::/32"),
+            (IndicatorType::Domain, "evil.example.com"),
+            (IndicatorType::Url, "http://evil.example.com/a'b\\c?x=1"),
+            (IndicatorType::Email, "bad@example.com"),
+            (IndicatorType::Md5, "d41d8cd98f00b204e9800998ecf8427e"),
+            (
+                IndicatorType::Sha1,
+                "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+            ),
+            (
+                IndicatorType::Sha256,
+                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            ),
+            (
+                IndicatorType::Sha512,
+                "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e",
+            ),
+            (IndicatorType::Cve, "CVE-2021-44228"),
+            (IndicatorType::Asn, "AS15169"),
+            (IndicatorType::Btc, "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"),
+        ]
+    }
+
+    #[test]
+    fn patterns_for_every_type() {
+        let cases = [
+            (
+                IndicatorType::Ipv4,
+                "1.2.3.4",
+                "[ipv4-addr:value = '1.2.3.4']",
+            ),
+            (
+                IndicatorType::Ipv6,
+                "2001:db8::1",
+                "[ipv6-addr:value = '2001:db8::1']",
+            ),
+            (
+                IndicatorType::Cidr,
+                "10.0.0.0/8",
+                "[ipv4-addr:value = '10.0.0.0/8']",
+            ),
+            (
+                IndicatorType::Cidr,
+                "2001:db8::/32",
+                "[ipv6-addr:value = '2001:db8::/32']",
+            ),
+            (
+                IndicatorType::Domain,
+                "a.example",
+                "[domain-name:value = 'a.example']",
+            ),
+            (
+                IndicatorType::Url,
+                "http://x/a'b\\c",
+                "[url:value = 'http://x/a\\'b\\\\c']",
+            ),
+            (
+                IndicatorType::Email,
+                "o'brien@example.com",
+                "[email-addr:value = 'o\\'brien@example.com']",
+            ),
+            (IndicatorType::Md5, "ab", "[file:hashes.MD5 = 'ab']"),
+            (IndicatorType::Sha1, "ab", "[file:hashes.'SHA-1' = 'ab']"),
+            (
+                IndicatorType::Sha256,
+                "ab",
+                "[file:hashes.'SHA-256' = 'ab']",
+            ),
+            (
+                IndicatorType::Sha512,
+                "ab",
+                "[file:hashes.'SHA-512' = 'ab']",
+            ),
+            (
+                IndicatorType::Asn,
+                "AS15169",
+                "[autonomous-system:number = 15169]",
+            ),
+            (
+                IndicatorType::Btc,
+                "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa",
+                "[cryptocurrency-wallet:value = '1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa']",
+            ),
+        ];
+        for (kind, value, want) in cases {
+            let got = pattern(kind, value).unwrap();
+            assert_eq!(got, want);
+            // Our own reader parses every pattern we write.
+            crate::parse_pattern(&got).unwrap_or_else(|e| panic!("{got}: {e}"));
+        }
+        assert_eq!(pattern(IndicatorType::Cve, "CVE-2021-44228"), None);
+        assert_eq!(pattern(IndicatorType::Asn, "ASx"), None);
+        // Every type is covered.
+        for k in IndicatorType::ALL {
+            let _ = pattern(k, "x");
+        }
+    }
+
+    #[test]
+    fn sco_ids_match_the_spec_algorithm() {
+        // Computed with python3:
+        //   uuid.uuid5(uuid.UUID('00abedb4-aa42-466c-9c01-fed23315a9b7'), '{"value":"1.2.3.4"}')
+        // which is what python-stix2 gives for IPv4Address(value="1.2.3.4").
+        assert_eq!(
+            sco_id(IndicatorType::Ipv4, "1.2.3.4").unwrap(),
+            "ipv4-addr--0198f97b-e65d-5025-87e5-58bc39d4bdb4"
+        );
+        // uuid5(ns, '{"value":"example.com"}')
+        assert_eq!(
+            sco_id(IndicatorType::Domain, "example.com").unwrap(),
+            "domain-name--bedb4899-d24b-5401-bc86-8f6b4cc18ec7"
+        );
+        // uuid5(ns, '{"hashes":{"MD5":"d41d8cd98f00b204e9800998ecf8427e"}}')
+        assert_eq!(
+            sco_id(IndicatorType::Md5, "d41d8cd98f00b204e9800998ecf8427e").unwrap(),
+            "file--02fff920-f614-527c-81d1-6353633a6d21"
+        );
+        // uuid5(ns, '{"number":15169}')
+        assert_eq!(
+            sco_id(IndicatorType::Asn, "AS15169").unwrap(),
+            "autonomous-system--7afc7bdf-d070-5add-90ff-f93503b1654d"
+        );
+        assert_eq!(sco_id(IndicatorType::Cve, "CVE-2021-44228"), None);
+        assert_eq!(sco_id(IndicatorType::Btc, "1A1z"), None);
+        assert!(sco_id(IndicatorType::Url, "http://x/a'b?c=%20").is_some());
+        assert_eq!(sco_id(IndicatorType::Url, "http://x/a\\b"), None);
+        assert_eq!(sco_id(IndicatorType::Url, "http://x/a b"), None);
+        assert_eq!(sco_id(IndicatorType::Url, "http://x/%zz"), None);
+    }
+
+    #[test]
+    fn ids_are_deterministic() {
+        for (k, v) in samples() {
+            let r = row(k, v);
+            assert_eq!(row_objects(&r), row_objects(&r), "{k} {v}");
+            assert_eq!(indicator_id(k, v), indicator_id(k, v));
+        }
+        assert_ne!(
+            indicator_id(IndicatorType::Md5, "ab"),
+            indicator_id(IndicatorType::Sha1, "ab")
+        );
+        assert_eq!(identity()["id"], identity_id());
+        assert_eq!(identity(), identity());
+    }
+
+    #[test]
+    fn indicator_properties() {
+        let mut r = row(IndicatorType::Ipv4, "1.2.3.4");
+        let objs = row_objects(&r);
+        assert_eq!(objs.len(), 3);
+        let ind = &objs[0];
+        assert_eq!(ind["type"], "indicator");
+        assert_eq!(ind["id"], indicator_id(IndicatorType::Ipv4, "1.2.3.4"));
+        assert_eq!(ind["created"], "2024-03-01T10:00:00.123Z");
+        assert_eq!(ind["valid_from"], "2024-03-01T10:00:00.123Z");
+        assert_eq!(ind["modified"], "2024-03-05T10:30:00.000Z");
+        assert_eq!(ind["confidence"], 70);
+        assert_eq!(ind["labels"], json!(["emotet"]));
+        assert_eq!(ind["created_by_ref"], identity_id());
+        assert_eq!(
+            ind["object_marking_refs"],
+            json!([tlp_marking_id(Tlp::Green)])
+        );
+        assert_eq!(ind["external_references"][1]["source_name"], "otx");
+        assert!(ind.get("valid_until").is_none());
+        assert!(ind.get("revoked").is_none());
+        assert_eq!(
+            ind["description"],
+            "active; 3 sightings; sources: abuse.ch, otx"
+        );
+        assert_eq!(objs[1]["type"], "ipv4-addr");
+        assert_eq!(objs[2]["relationship_type"], "based-on");
+        assert_eq!(objs[2]["source_ref"], ind["id"]);
+        assert_eq!(objs[2]["target_ref"], objs[1]["id"]);
+
+        // modified never before created; labels and sources omitted when empty.
+        r.record.last_seen = datetime!(2020-01-01 0:00 UTC);
+        r.labels.clear();
+        r.sources.clear();
+        r.record.status = IndicatorStatus::Expired;
+        let ind = &row_objects(&r)[0];
+        assert_eq!(ind["modified"], ind["created"]);
+        assert_eq!(ind["valid_until"], "2024-03-01T10:00:00.124Z");
+        assert!(ind.get("labels").is_none());
+        assert!(ind.get("external_references").is_none());
+
+        r.record.status = IndicatorStatus::Allowlisted;
+        r.record.status_reason = Some("warninglist: google".into());
+        let ind = &row_objects(&r)[0];
+        assert_eq!(ind["revoked"], true);
+        assert_eq!(
+            ind["description"],
+            "allowlisted (warninglist: google); 3 sightings"
+        );
+    }
+
+    #[test]
+    fn cve_is_a_vulnerability() {
+        let objs = row_objects(&row(IndicatorType::Cve, "CVE-2021-44228"));
+        assert_eq!(objs.len(), 1);
+        assert_eq!(objs[0]["type"], "vulnerability");
+        assert_eq!(objs[0]["name"], "CVE-2021-44228");
+        assert_eq!(
+            objs[0]["external_references"][0],
+            json!({"source_name": "cve", "external_id": "CVE-2021-44228"})
+        );
+    }
+
+    #[test]
+    fn markings() {
+        for t in Tlp::ALL {
+            let m = tlp_marking(t);
+            assert_eq!(m["id"], tlp_marking_id(t));
+            assert_eq!(crate::tlp_of_marking(tlp_marking_id(t)), Some(t));
+            assert_eq!(m["extensions"][TLP2_EXTENSION]["tlp_2_0"], t.as_str());
+            assert_eq!(m["created"], TLP2_CREATED);
+        }
+        assert_eq!(tlp_marking(Tlp::AmberStrict)["name"], "TLP:AMBER+STRICT");
+    }
+
+    #[test]
+    fn bundle_round_trips_through_the_reader() {
+        let mut rows: Vec<ExportRow> = samples().into_iter().map(|(k, v)| row(k, v)).collect();
+        for (i, t) in Tlp::ALL.into_iter().enumerate() {
+            rows[i].record.tlp = t;
+        }
+        let mut out = Vec::new();
+        write_bundle(&mut out, &rows).unwrap();
+        let bundle: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(bundle["type"], "bundle");
+        assert!(bundle["id"].as_str().unwrap().starts_with("bundle--"));
+        let objects = bundle["objects"].as_array().unwrap();
+        assert_eq!(objects[0], identity());
+        let markings = objects
+            .iter()
+            .filter(|o| o["type"] == "marking-definition")
+            .count();
+        assert_eq!(markings, 5);
+
+        let parsed = crate::parse_objects(&out).unwrap();
+        assert!(parsed.rejected.is_empty(), "{:?}", parsed.rejected);
+        for r in &rows {
+            let (k, v) = (r.record.kind, r.record.value.as_str());
+            let want_id = if k == IndicatorType::Cve {
+                vulnerability_id(v)
+            } else {
+                indicator_id(k, v)
+            };
+            let item = parsed
+                .records
+                .iter()
+                .find_map(|rec| match rec {
+                    Record::Item(i) if i.item.external_id == want_id => Some(i),
+                    _ => None,
+                })
+                .unwrap_or_else(|| panic!("no item for {k} {v}"));
+            assert_eq!(item.item.tlp, r.record.tlp, "{k} {v}");
+            if k == IndicatorType::Btc {
+                // The reader does not model cryptocurrency-wallet patterns.
+                continue;
+            }
+            assert_eq!(item.sightings.len(), 1, "{k} {v}");
+            let s = &item.sightings[0];
+            assert_eq!((s.indicator.kind(), s.indicator.value()), (k, v));
+            assert_eq!(s.confidence, Some(70));
+        }
+    }
+
+    #[test]
+    fn bundle_with_no_rows() {
+        let mut out = Vec::new();
+        write_bundle(&mut out, Vec::<ExportRow>::new()).unwrap();
+        let bundle: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(bundle["objects"].as_array().unwrap().len(), 1);
+    }
+}
