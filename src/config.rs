@@ -59,6 +59,15 @@ pub struct Config {
     /// `[[enrichment]]` tables: providers a lookup may ask (docs/lookup.md).
     #[serde(default, rename = "enrichment")]
     pub enrichment: Vec<rexist_enrich::EnrichConfig>,
+    /// Authentication: anonymous access, clearance per role (docs/sharing.md).
+    #[serde(default)]
+    pub auth: rexist_server::auth::AuthConfig,
+    /// The TAXII 2.1 server: title, page size, collections (docs/taxii.md).
+    #[serde(default)]
+    pub taxii: rexist_server::taxii::TaxiiConfig,
+    /// `[[export]]` tables: saved exports at stable URLs (docs/sharing.md).
+    #[serde(default, rename = "export")]
+    pub exports: Vec<rexist_server::export::ExportConfig>,
 }
 
 /// `[lookup]`
@@ -223,7 +232,34 @@ impl Default for Config {
             warninglists: rexist_warnlist::ListSelection::default(),
             allowlists: Vec::new(),
             enrichment: Vec::new(),
+            auth: rexist_server::auth::AuthConfig::default(),
+            taxii: rexist_server::taxii::TaxiiConfig::default(),
+            exports: Vec::new(),
         }
+    }
+}
+
+impl Config {
+    /// The saved exports, checked; the error names the export and the field.
+    pub fn export_specs(&self) -> anyhow::Result<Vec<rexist_server::export::ExportSpec>> {
+        let mut seen = std::collections::BTreeSet::new();
+        self.exports
+            .iter()
+            .map(|e| {
+                if !seen.insert(e.name.as_str()) {
+                    anyhow::bail!("export {:?}: defined twice", e.name);
+                }
+                e.validate().map_err(anyhow::Error::msg)
+            })
+            .collect()
+    }
+
+    /// The TAXII configuration, checked.
+    pub fn taxii_config(&self) -> anyhow::Result<rexist_server::taxii::TaxiiConfig> {
+        self.taxii
+            .validate()
+            .map_err(|e| anyhow::anyhow!("[taxii]: {e}"))?;
+        Ok(self.taxii.clone())
     }
 }
 

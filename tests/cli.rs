@@ -235,14 +235,15 @@ fn an_unreachable_postgres_is_one_clear_message() {
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
 
-fn http_get(addr: &str, path: &str) -> (u16, String) {
+fn http_get(addr: &str, path: &str, token: Option<&str>) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
+    let auth = token.map_or_else(String::new, |t| format!("Authorization: Bearer {t}\r\n"));
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut response = String::new();
@@ -264,6 +265,13 @@ fn serve_answers_health_metrics_home_and_api_and_runs_sources_on_schedule() {
         &["ingest", "file", list.to_str().unwrap(), "--source", "cins"],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = rexist(
+        dir.path(),
+        &["token", "create", "--name", "ci", "--role", "viewer"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token = text(&out.stdout).trim().to_owned();
+    let token = token.as_str();
 
     // A loopback upstream for one configured source; the catalogue stays off,
     // so nothing reaches beyond this machine.
@@ -304,21 +312,23 @@ fn serve_answers_health_metrics_home_and_api_and_runs_sources_on_schedule() {
     }
     let addr = line.trim().rsplit("http://").next().unwrap().to_owned();
 
-    let (status, health) = http_get(&addr, "/healthz");
+    let (status, health) = http_get(&addr, "/healthz", None);
     assert_eq!(status, 200, "{health}");
     assert!(health.contains("\"status\":\"ok\""), "{health}");
-    let (_, home) = http_get(&addr, "/");
+    let (status, _) = http_get(&addr, "/api/v1/indicators", None);
+    assert_eq!(status, 401, "only /healthz answers without credentials");
+    let (_, home) = http_get(&addr, "/", Some(token));
     assert!(home.contains("cins"), "{home}");
-    let (status, indicators) = http_get(&addr, "/api/v1/indicators?type=ipv4");
+    let (status, indicators) = http_get(&addr, "/api/v1/indicators?type=ipv4", Some(token));
     assert_eq!(status, 200);
     assert!(
         indicators.contains("\"value\":\"192.0.2.100\""),
         "{indicators}"
     );
-    let (status, runs) = http_get(&addr, "/api/v1/sources/cins/runs");
+    let (status, runs) = http_get(&addr, "/api/v1/sources/cins/runs", Some(token));
     assert_eq!(status, 200);
     assert!(runs.contains("\"outcome\":\"success\""), "{runs}");
-    let (status, _) = http_get(&addr, "/api/v1/indicators?type=nope");
+    let (status, _) = http_get(&addr, "/api/v1/indicators?type=nope", Some(token));
     assert_eq!(status, 400);
 
     // The scheduler runs the configured source by itself.
@@ -329,11 +339,11 @@ fn serve_answers_health_metrics_home_and_api_and_runs_sources_on_schedule() {
             "no scheduled run: {scheduled}"
         );
         std::thread::sleep(Duration::from_millis(250));
-        scheduled = http_get(&addr, "/api/v1/sources/loopback-et/runs").1;
+        scheduled = http_get(&addr, "/api/v1/sources/loopback-et/runs", Some(token)).1;
     }
     assert!(scheduled.contains("\"new\":4"), "{scheduled}");
     assert_eq!(upstream.hits(), 1, "one run, not a loop");
-    let (_, metrics) = http_get(&addr, "/metrics");
+    let (_, metrics) = http_get(&addr, "/metrics", Some(token));
     assert!(
         metrics.contains("rexist_indicators{type=\"ipv4\"} 7"),
         "{metrics}"
@@ -643,4 +653,216 @@ fn credentials_never_reach_the_logs_of_a_failing_run() {
         );
         assert!(all.lines().count() > 3, "trace logging was on: {all}");
     }
+}
+
+#[test]
+fn users_tokens_and_exports_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let add = |name: &str, password: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rexist"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(["user", "add", name, "--role", "analyst"])
+            .current_dir(dir.path())
+            .env_remove("REXIST_DATABASE_URL")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = add("alice", "alice-password");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "added alice (analyst)");
+    let out = add("alice", "another-password");
+    assert!(!out.status.success(), "a taken name is refused");
+    assert!(
+        text(&out.stderr).contains("exists"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = add("bob", "short");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("at least 8"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = rexist(dir.path(), &["user", "disable", "alice"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = rexist(dir.path(), &["user", "list"]);
+    assert_eq!(text(&out.stdout), "alice\tanalyst\tdisabled\n");
+
+    // The token is the only line on stdout, so scripts can capture it.
+    let out = rexist(
+        dir.path(),
+        &[
+            "token", "create", "--name", "fw", "--role", "viewer", "--scope", "export",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    let token = stdout.trim();
+    assert!(token.starts_with("rexist_") && token.len() == 71, "{token}");
+    let out = rexist(dir.path(), &["token", "list"]);
+    let listed = text(&out.stdout);
+    assert!(
+        listed.starts_with("fw\tviewer\texport\trexist_"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains(&token[10..]),
+        "list never shows the secret"
+    );
+    let out = rexist(dir.path(), &["token", "revoke", "fw"]);
+    assert!(out.status.success());
+    let out = rexist(dir.path(), &["token", "revoke", "fw"]);
+    assert!(!out.status.success(), "revoking twice is an error");
+    let out = rexist(
+        dir.path(),
+        &["token", "create", "--name", "x", "--role", "root"],
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("root"), "{}", text(&out.stderr));
+
+    // Exports: ad hoc and saved, to a file and to stdout.
+    let list = fixture("blocklists/cins/ci-badguys.txt");
+    let out = rexist(
+        dir.path(),
+        &["ingest", "file", list.to_str().unwrap(), "--source", "cins"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The fixture's addresses are documentation ranges, allow-listed by the
+    // warning lists: only `--all` exports them.
+    let out = rexist(dir.path(), &["export", "--format", "edl", "--type", "ipv4"]);
+    assert_eq!(text(&out.stdout), "");
+    let out = rexist(
+        dir.path(),
+        &["export", "--format", "edl", "--type", "ipv4", "--all"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let edl = text(&out.stdout);
+    assert!(edl.lines().any(|l| l == "192.0.2.100"), "{edl}");
+    assert!(
+        edl.lines().all(|l| l.parse::<std::net::Ipv4Addr>().is_ok()),
+        "{edl}"
+    );
+    std::fs::write(
+        dir.path().join("rexist.toml"),
+        "[[export]]\nname = \"feed\"\nformat = \"misp\"\nactive_only = false\n\n[[export]]\nname = \"zeek\"\nformat = \"zeek\"\n",
+    )
+    .unwrap();
+    let feed = dir.path().join("feed");
+    let out = rexist(
+        dir.path(),
+        &["export", "feed", "--out", feed.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(feed.join("manifest.json")).unwrap()).unwrap();
+    let uuid = manifest.as_object().unwrap().keys().next().unwrap().clone();
+    assert!(feed.join(format!("{uuid}.json")).exists());
+    assert!(feed.join("hashes.csv").exists());
+    let out = rexist(dir.path(), &["export", "zeek"]);
+    assert!(text(&out.stdout).starts_with("#fields\tindicator\tindicator_type"));
+    let out = rexist(dir.path(), &["export", "nope"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no [[export]] named \"nope\""),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = rexist(dir.path(), &["export", "--format", "pdf"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("pdf"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_misp_feed_exported_by_rexist_is_ingested_back_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = fixture("blocklists/cins/ci-badguys.txt");
+    let out = rexist(
+        dir.path(),
+        &["ingest", "file", list.to_str().unwrap(), "--source", "cins"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let urls = fixture("blocklists/openphish/feed.txt");
+    let out = rexist(
+        dir.path(),
+        &[
+            "ingest",
+            "file",
+            urls.to_str().unwrap(),
+            "--source",
+            "openphish",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let feed = dir.path().join("feed");
+    let out = rexist(
+        dir.path(),
+        &[
+            "export",
+            "--format",
+            "misp",
+            "--all",
+            "--out",
+            feed.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let exported = rexist(dir.path(), &["export", "--format", "edl", "--all"]);
+    let mut before: Vec<String> = text(&exported.stdout).lines().map(str::to_owned).collect();
+    before.sort();
+    assert!(before.len() > 5, "{before:?}");
+
+    // A second installation pulls the feed from a loopback web server.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let served = feed.clone();
+    let upstream = runtime.block_on(rexist_testkit::serve(
+        move |path, _, _| match std::fs::read(served.join(path.trim_start_matches('/'))) {
+            Ok(body) => (
+                rexist_testkit::response("200 OK", "Content-Type: application/json\r\n", &body),
+                Duration::ZERO,
+            ),
+            Err(_) => (
+                rexist_testkit::response("404 Not Found", "", b""),
+                Duration::ZERO,
+            ),
+        },
+    ));
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(
+        other.path().join("rexist.toml"),
+        format!(
+            "default_sources = false\n\n[[source]]\nname = \"peer\"\nkind = \"misp-feed\"\nurl = \"{}\"\n",
+            upstream.base
+        ),
+    )
+    .unwrap();
+    let out = rexist(other.path(), &["source", "run", "peer"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let again = rexist(other.path(), &["export", "--format", "edl", "--all"]);
+    let mut after: Vec<String> = text(&again.stdout).lines().map(str::to_owned).collect();
+    after.sort();
+    assert_eq!(
+        before,
+        after,
+        "the round trip keeps every indicator: {}",
+        text(&out.stdout)
+    );
 }

@@ -42,6 +42,10 @@ pub enum Command {
     Taxii(super::bench_exchange::ExchangeArgs),
     /// OTX-shaped pulse pages of generated indicators pulled from loopback and stored.
     Otx(super::bench_exchange::ExchangeArgs),
+    /// A firewall list (EDL) of a million stored indicators, rendered and fetched over HTTP.
+    Export(super::bench_sharing::SharingArgs),
+    /// A full pull of rexist's own TAXII 2.1 collection over loopback.
+    TaxiiServer(super::bench_sharing::SharingArgs),
 }
 
 /// Arguments of `bench feed`.
@@ -91,6 +95,8 @@ pub async fn run(_config: &Config, command: Command) -> Result<ExitCode> {
         Command::Lookup(args) => super::bench_lookup::run(args).await,
         Command::Taxii(args) => super::bench_exchange::run(args, true).await,
         Command::Otx(args) => super::bench_exchange::run(args, false).await,
+        Command::Export(args) => super::bench_sharing::export(args).await,
+        Command::TaxiiServer(args) => super::bench_sharing::taxii(args).await,
     }
 }
 

@@ -171,7 +171,7 @@ async fn measure(store: &Arc<dyn Store>, args: &LookupArgs) -> Result<()> {
             })
             .collect();
         let t = Instant::now();
-        let answers = lookup.bulk(&values).await?;
+        let answers = lookup.bulk(&values, None).await?;
         bulk_times.push(t.elapsed());
         if answers.len() != values.len() {
             bail!("bulk lookup answered {} of {}", answers.len(), values.len());

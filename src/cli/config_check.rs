@@ -108,6 +108,48 @@ pub fn run(config: &Config, origin: &Origin) -> ExitCode {
             ok = false;
         }
     }
+    say(format_args!(
+        "auth.anonymous = {}",
+        config.auth.anonymous.map_or_else(
+            || "none (credentials required)".to_owned(),
+            |r| r.to_string()
+        )
+    ));
+    match config.taxii_config() {
+        Ok(t) => say(format_args!(
+            "taxii collections = {}",
+            if t.collections.is_empty() {
+                "default (all active indicators)".to_owned()
+            } else {
+                t.collections
+                    .iter()
+                    .map(|c| c.title.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        )),
+        Err(e) => {
+            say(format_args!("{e:#}"));
+            ok = false;
+        }
+    }
+    match config.export_specs() {
+        Ok(e) => say(format_args!(
+            "exports = {}",
+            if e.is_empty() {
+                "none".to_owned()
+            } else {
+                e.iter()
+                    .map(|e| format!("{} ({})", e.name, e.format))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        )),
+        Err(e) => {
+            say(format_args!("{e:#}"));
+            ok = false;
+        }
+    }
     if ok {
         ExitCode::SUCCESS
     } else {

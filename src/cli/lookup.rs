@@ -47,7 +47,7 @@ pub async fn run(config: &Config, args: Args) -> Result<ExitCode> {
             .map(str::to_owned)
             .collect();
         for chunk in values.chunks(rexist_lookup::MAX_BULK) {
-            for brief in lookup.bulk(chunk).await? {
+            for brief in lookup.bulk(chunk, None).await? {
                 say(format_args!("{}", serde_json::to_string(&brief)?));
             }
         }
@@ -59,6 +59,8 @@ pub async fn run(config: &Config, args: Args) -> Result<ExitCode> {
     let options = Options {
         enrich: args.enrich || !args.providers.is_empty(),
         providers: (!args.providers.is_empty()).then(|| args.providers.clone()),
+        // The CLI reads the store directly: its user sees everything.
+        max_tlp: None,
     };
     let answer = match lookup.one(value, &options).await {
         Ok(a) => a,

@@ -4,13 +4,16 @@ mod bench;
 mod bench_exchange;
 mod bench_hunt;
 mod bench_lookup;
+mod bench_sharing;
 mod config_check;
+mod export;
 mod extract;
 mod hunt;
 mod ingest;
 mod lookup;
 mod serve;
 mod source;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -70,6 +73,18 @@ enum Command {
     },
     /// Everything known about an IP, domain, URL, hash, e-mail or CVE.
     Lookup(lookup::Args),
+    /// Write a saved or ad-hoc export (STIX, MISP feed, CSV, firewall lists, RPZ, Suricata, Zeek, hosts).
+    Export(export::Args),
+    /// User accounts: add, passwd, role, disable, enable, list.
+    User {
+        #[command(subcommand)]
+        command: user::UserCommand,
+    },
+    /// API tokens: create (printed once), list, revoke.
+    Token {
+        #[command(subcommand)]
+        command: user::TokenCommand,
+    },
     /// Measure throughput.
     Bench {
         #[command(subcommand)]
@@ -133,6 +148,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Command::Bench { command } => bench::run(&config, command).await,
             Command::Hunt { command } => hunt::run(&config, command).await,
             Command::Lookup(args) => lookup::run(&config, args).await,
+            Command::Export(args) => export::run(&config, args).await,
+            Command::User { command } => user::run_user(&config, command).await,
+            Command::Token { command } => user::run_token(&config, command).await,
             Command::Config { .. } | Command::Extract(_) | Command::Refang | Command::Defang => {
                 Ok(ExitCode::SUCCESS)
             }

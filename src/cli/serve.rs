@@ -66,14 +66,21 @@ pub async fn run(config: &Config, _args: Args) -> Result<ExitCode> {
         SchedulerOptions::default(),
         stopped,
     ));
+    let exports = config.export_specs()?;
+    let taxii = config.taxii_config()?;
+    warn_if_locked_out(store.as_ref(), &config.auth).await;
     axum::serve(
         listener,
         router(
             AppState::new(Arc::clone(&store))
+                .with_auth(config.auth.clone())
+                .with_exports(exports)
+                .with_taxii(taxii)
                 .with_schedules(schedules)
                 .with_channels(known.iter().map(|c| (*c).to_owned()).collect())
                 .with_lookup(lookup),
-        ),
+        )
+        .into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown())
     .await
@@ -95,6 +102,24 @@ pub async fn run(config: &Config, _args: Args) -> Result<ExitCode> {
     sweep.abort();
     tracing::info!("rexist stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says how to get in when nobody can: no user, no token, no anonymous access.
+async fn warn_if_locked_out(
+    store: &dyn rexist_store::Store,
+    auth: &rexist_server::auth::AuthConfig,
+) {
+    if auth.anonymous.is_some() {
+        return;
+    }
+    let users = store.list_users().await.map(|u| u.len()).unwrap_or(1);
+    let tokens = store.list_tokens().await.map(|t| t.len()).unwrap_or(1);
+    if users == 0 && tokens == 0 {
+        tracing::warn!(
+            "no user or token exists yet, so only /healthz answers: create one with \
+             `rexist user add NAME --role admin` or `rexist token create --name NAME --role admin`"
+        );
+    }
 }
 
 /// Marks indicators past their lifetime as expired, at start and hourly.

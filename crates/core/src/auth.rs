@@ -10,7 +10,19 @@ use crate::Tlp;
 use crate::error::UnknownName;
 
 /// What a user or token may do; each role includes the ones before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Reads what its clearance allows.
@@ -67,7 +79,19 @@ impl FromStr for Role {
 }
 
 /// Where a token may be used; a token without scopes may be used everywhere.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// The REST API (`/api/…`), EXIST's legacy API included.
@@ -108,7 +132,7 @@ impl FromStr for Scope {
 }
 
 /// A user account (never with its password hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct User {
     /// Row id.
     pub id: i64,
@@ -120,11 +144,12 @@ pub struct User {
     pub disabled: bool,
     /// Created.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
 }
 
 /// An API token or a UI session as stored: only the SHA-256 of the secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ApiToken {
     /// Row id.
     pub id: i64,
@@ -142,12 +167,15 @@ pub struct ApiToken {
     pub prefix: String,
     /// Created.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
     /// When it stops working, if ever.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<OffsetDateTime>,
     /// Last time it was used (updated at most once a minute).
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub last_used_at: Option<OffsetDateTime>,
     /// Revoked tokens are kept for the audit trail but never accepted.
     pub revoked: bool,
@@ -180,7 +208,7 @@ pub struct NewToken {
 }
 
 /// One audit-log entry to record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct NewAudit {
     /// Who: a user name, `token:NAME`, `cli` or `anonymous`.
     pub actor: String,
@@ -195,12 +223,13 @@ pub struct NewAudit {
 }
 
 /// A recorded audit-log entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// Row id, increasing.
     pub id: i64,
     /// When.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub at: OffsetDateTime,
     /// The entry.
     #[serde(flatten)]

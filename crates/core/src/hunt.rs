@@ -18,7 +18,7 @@ use crate::ids::{AlertId, HitId, HuntId, IndicatorId, ItemId};
 use crate::model::unknown;
 
 /// What a hunt looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum HuntKind {
     /// A query over items (title, body and metadata).
@@ -56,7 +56,7 @@ impl FromStr for HuntKind {
 }
 
 /// Settings of a hunt, to create or replace one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HuntSpec {
     /// Unique name.
     pub name: String,
@@ -74,21 +74,25 @@ pub struct HuntSpec {
 }
 
 /// A stored hunt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Hunt {
     /// Row id.
+    #[schema(value_type = i64)]
     pub id: HuntId,
     /// Its settings.
     #[serde(flatten)]
     pub spec: HuntSpec,
     /// When it was created.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
     /// When its settings last changed.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: OffsetDateTime,
     /// When its last digest was queued.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub last_digest_at: Option<OffsetDateTime>,
 }
 
@@ -129,6 +133,33 @@ impl HitObject {
     }
 }
 
+impl utoipa::PartialSchema for HitObject {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .description(Some(
+                "What a hit is about: an item (query hunts) or an indicator (watch hunts).",
+            ))
+            .property(
+                "object",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["item", "indicator"])),
+            )
+            .required("object")
+            .property(
+                "object_id",
+                ObjectBuilder::new().schema_type(Type::Integer).format(Some(
+                    utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Int64),
+                )),
+            )
+            .required("object_id")
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for HitObject {}
+
 /// A hit to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewHit {
@@ -143,11 +174,13 @@ pub struct NewHit {
 }
 
 /// A stored hit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HuntHit {
     /// Row id.
+    #[schema(value_type = i64)]
     pub id: HitId,
     /// The hunt that matched.
+    #[schema(value_type = i64)]
     pub hunt_id: HuntId,
     /// What it matched.
     #[serde(flatten)]
@@ -158,16 +191,18 @@ pub struct HuntHit {
     pub retro: bool,
     /// When it was recorded.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
     /// When an analyst acknowledged it.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub acked_at: Option<OffsetDateTime>,
     /// Who acknowledged it.
     pub acked_by: Option<String>,
 }
 
 /// Delivery state of an alert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertStatus {
     /// Waiting to be sent (or being sent, or to be retried).
@@ -204,15 +239,18 @@ impl FromStr for AlertStatus {
 }
 
 /// A message in the outbox: the hits of one hunt, for one channel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Alert {
     /// Row id; also the delivery id receivers may deduplicate on.
+    #[schema(value_type = i64)]
     pub id: AlertId,
     /// The hunt whose hits it announces.
+    #[schema(value_type = i64)]
     pub hunt_id: HuntId,
     /// The channel it goes to.
     pub channel: String,
     /// The hits it lists (a digest's list is capped; see `total_hits`).
+    #[schema(value_type = Vec<i64>)]
     pub hits: Vec<HitId>,
     /// How many hits it summarises.
     pub total_hits: u64,
@@ -224,19 +262,22 @@ pub struct Alert {
     pub attempts: u32,
     /// When it is (next) due.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub next_attempt_at: OffsetDateTime,
     /// Why the last attempt failed.
     pub last_error: Option<String>,
     /// When it was queued.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
     /// When it was delivered.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub sent_at: Option<OffsetDateTime>,
 }
 
 /// Delivery health of one channel, from its alerts.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChannelHealth {
     /// Channel name.
     pub channel: String,
@@ -248,6 +289,7 @@ pub struct ChannelHealth {
     pub sent: u64,
     /// Latest delivery.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub last_sent_at: Option<OffsetDateTime>,
     /// Error of the latest failed attempt, if the channel has not delivered since.
     pub last_error: Option<String>,

@@ -14,7 +14,19 @@ use sha2::{Digest, Sha256};
 use crate::error::InvalidIndicator;
 
 /// The kinds of indicator rexist models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum IndicatorType {
     /// IPv4 address, dotted quad.

@@ -38,7 +38,7 @@ pub(crate) fn unknown(field: &'static str, value: &str, expected: &'static str) 
 }
 
 /// What kind of content an item is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ItemKind {
     /// A news article or blog post.
@@ -93,7 +93,9 @@ impl FromStr for ItemKind {
 }
 
 /// Lifecycle state of an indicator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum IndicatorStatus {
     /// Seen recently enough to act on.
@@ -134,7 +136,7 @@ impl FromStr for IndicatorStatus {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunOutcome {
     /// Still going (or the process died while it was).
@@ -191,7 +193,7 @@ impl FromStr for RunOutcome {
 }
 
 /// What a run did, counted.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunCounts {
     /// Bytes or records fetched from upstream (records where the connector counts them).
     pub fetched: u64,
@@ -231,9 +233,10 @@ impl RunCounts {
 }
 
 /// A source as registered in the store.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Source {
     /// Row id.
+    #[schema(value_type = i64)]
     pub id: SourceId,
     /// Unique name, as in the config's `[[source]]` table.
     pub name: String,
@@ -252,13 +255,15 @@ pub struct Source {
 }
 
 /// Health of a source, derived from its runs.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SourceHealth {
     /// Start of the most recent run.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub last_run_at: Option<OffsetDateTime>,
     /// End of the most recent successful run.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub last_success_at: Option<OffsetDateTime>,
     /// Failed runs since the last success.
     pub consecutive_failures: u32,
@@ -301,17 +306,21 @@ pub struct SourceSpec {
 }
 
 /// One execution of a source.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Run {
     /// Row id.
+    #[schema(value_type = i64)]
     pub id: RunId,
     /// The source that ran.
+    #[schema(value_type = i64)]
     pub source_id: SourceId,
     /// When it started.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub started_at: OffsetDateTime,
     /// When it ended; `None` while running.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub finished_at: Option<OffsetDateTime>,
     /// How it ended.
     pub outcome: RunOutcome,
@@ -324,7 +333,7 @@ pub struct Run {
 }
 
 /// An item to store; `(source, external_id)` identifies it across runs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewItem {
     /// What kind of content.
     pub kind: ItemKind,
@@ -340,6 +349,7 @@ pub struct NewItem {
     pub lang: Option<String>,
     /// When upstream published it.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub published_at: Option<OffsetDateTime>,
     /// TLP of the item.
     pub tlp: Tlp,
@@ -350,27 +360,32 @@ pub struct NewItem {
 }
 
 /// A stored item.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Item {
     /// Row id.
+    #[schema(value_type = i64)]
     pub id: ItemId,
     /// The source that brought it.
+    #[schema(value_type = i64)]
     pub source_id: SourceId,
     /// Content.
     #[serde(flatten)]
     pub content: NewItem,
     /// When rexist first stored it.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
     /// When its content last changed.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: OffsetDateTime,
 }
 
 /// An indicator as stored, with its aggregate state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IndicatorRecord {
     /// Row id.
+    #[schema(value_type = i64)]
     pub id: IndicatorId,
     /// Type.
     #[serde(rename = "type")]
@@ -379,9 +394,11 @@ pub struct IndicatorRecord {
     pub value: String,
     /// Earliest sighting.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub first_seen: OffsetDateTime,
     /// Latest sighting.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub last_seen: OffsetDateTime,
     /// Number of distinct sightings.
     pub sightings: u64,
@@ -396,13 +413,14 @@ pub struct IndicatorRecord {
 }
 
 /// An indicator as shared: its record with the context exports and TAXII need.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExportRow {
     /// The indicator.
     #[serde(flatten)]
     pub record: IndicatorRecord,
     /// When rexist first stored it; TAXII's `date_added`, which only grows.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub added: OffsetDateTime,
     /// Names of the sources that reported it, sorted (empty unless asked for).
     pub sources: Vec<String>,
@@ -443,21 +461,27 @@ impl NewSighting {
 }
 
 /// A stored sighting.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Sighting {
     /// Row id.
+    #[schema(value_type = i64)]
     pub id: SightingId,
     /// What was seen.
+    #[schema(value_type = i64)]
     pub indicator_id: IndicatorId,
     /// Who saw it.
+    #[schema(value_type = i64)]
     pub source_id: SourceId,
     /// Where (the item), if anywhere.
+    #[schema(value_type = Option<i64>)]
     pub item_id: Option<ItemId>,
     /// First time this source reported it here.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub first_seen: OffsetDateTime,
     /// Last time this source reported it here.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub last_seen: OffsetDateTime,
     /// Confidence 0–100.
     pub confidence: u8,

@@ -9,7 +9,18 @@ use crate::error::UnknownName;
 
 /// A TLP 2.0 level; the order is from least to most restricted.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 pub enum Tlp {
     /// TLP:CLEAR (formerly WHITE): no restriction.

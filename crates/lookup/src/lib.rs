@@ -41,7 +41,7 @@ pub enum LookupError {
 }
 
 /// A source that reported the indicator.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SourceReport {
     /// Source name.
     pub source: String,
@@ -59,16 +59,19 @@ pub struct SourceReport {
     pub listed: bool,
     /// Its first sighting.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub first_seen: OffsetDateTime,
     /// Its latest sighting.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub last_seen: OffsetDateTime,
 }
 
 /// An item that mentions the indicator.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ItemRef {
     /// Item id.
+    #[schema(value_type = i64)]
     pub id: rexist_core::ItemId,
     /// Title.
     pub title: String,
@@ -80,6 +83,7 @@ pub struct ItemRef {
     pub url: Option<String>,
     /// When upstream published it.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub published_at: Option<OffsetDateTime>,
     /// The text around the mention.
     pub snippet: Option<String>,
@@ -88,7 +92,7 @@ pub struct ItemRef {
 }
 
 /// An indicator related to the one looked up, and why.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Related {
     /// Its type.
     #[serde(rename = "type")]
@@ -102,7 +106,7 @@ pub struct Related {
 }
 
 /// A hunt that matched the indicator.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HuntMatch {
     /// Hunt name.
     pub hunt: String,
@@ -110,11 +114,12 @@ pub struct HuntMatch {
     pub terms: Vec<String>,
     /// When.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub at: OffsetDateTime,
 }
 
 /// A warning-list or allow-list the value is on.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Warning {
     /// The list's short name (`rfc5735`, or an allow-list's name).
     pub list: String,
@@ -127,7 +132,7 @@ pub struct Warning {
 }
 
 /// Everything known about one indicator.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Answer {
     /// What was asked, as given.
     pub query: String,
@@ -150,12 +155,15 @@ pub struct Answer {
     pub lifetime_days: u64,
     /// When it expires without a new sighting.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<OffsetDateTime>,
     /// First sighting.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub first_seen: Option<OffsetDateTime>,
     /// Latest sighting.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub last_seen: Option<OffsetDateTime>,
     /// Least restrictive TLP among its sightings.
     pub tlp: Option<Tlp>,
@@ -171,11 +179,12 @@ pub struct Answer {
     pub warnings: Vec<Warning>,
     /// What enrichment providers say (only when asked).
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
     pub enrichment: Vec<rexist_enrich::Answer>,
 }
 
 /// A line of a bulk answer: the local verdict only.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Brief {
     /// What was asked.
     pub query: String,
@@ -194,6 +203,7 @@ pub struct Brief {
     pub score: Option<u8>,
     /// Latest sighting.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub last_seen: Option<OffsetDateTime>,
     /// Number of sightings.
     pub sightings: u64,
@@ -208,6 +218,9 @@ pub struct Options {
     pub enrich: bool,
     /// Only these providers (by name).
     pub providers: Option<Vec<String>>,
+    /// The asker's clearance: data marked more restricted is left out, and an
+    /// indicator above it is answered as unknown.
+    pub max_tlp: Option<Tlp>,
 }
 
 /// Answers lookups.
@@ -275,7 +288,10 @@ impl Lookup {
                 _ => Vec::new(),
             }
         };
-        let (local, enrichment) = tokio::join!(self.local(raw, kind, &value), enrichment);
+        let (local, enrichment) = tokio::join!(
+            self.local(raw, kind, &value, options.max_tlp.unwrap_or(Tlp::Red)),
+            enrichment
+        );
         let mut answer = local?;
         answer.enrichment = enrichment;
         Ok(answer)
@@ -286,11 +302,16 @@ impl Lookup {
         raw: &str,
         kind: IndicatorType,
         value: &str,
+        max_tlp: Tlp,
     ) -> Result<Answer, LookupError> {
         let at = now();
         let lifetime = self.lifetimes.of(kind);
         let warnings = self.warnings(kind, value);
-        let record = self.store.indicator(kind, value).await?;
+        let record = self
+            .store
+            .indicator(kind, value)
+            .await?
+            .filter(|r| r.tlp <= max_tlp);
         let mut answer = Answer {
             query: raw.to_owned(),
             kind,
@@ -327,6 +348,7 @@ impl Lookup {
             self.store.hits_of(HitObject::Indicator(record.id)),
             self.store.list_sources(),
         )?;
+        let sightings: Vec<_> = sightings.into_iter().filter(|s| s.tlp <= max_tlp).collect();
         let names: HashMap<SourceId, (String, String)> = sources
             .into_iter()
             .map(|s| (s.id, (s.name, s.kind)))
@@ -355,7 +377,10 @@ impl Lookup {
         answer.tlp = Some(record.tlp);
         answer.sources = source_reports(&sightings, &names);
         answer.items = self.items(&mentions, &sightings, &names).await?;
-        answer.related = self.related(&record, co, &relations, &names).await?;
+        answer.items.retain(|i| i.tlp <= max_tlp);
+        answer.related = self
+            .related(&record, co, &relations, &names, max_tlp)
+            .await?;
         // Hunt names only when a hunt matched: most indicators have no hits.
         let hunt_names: HashMap<_, _> = if hits.is_empty() {
             HashMap::new()
@@ -420,6 +445,7 @@ impl Lookup {
         co: Vec<rexist_store::CoOccurrence>,
         relations: &[rexist_core::Relation],
         names: &HashMap<SourceId, (String, String)>,
+        max_tlp: Tlp,
     ) -> Result<Vec<Related>, LookupError> {
         let mut out = Vec::new();
         for r in relations.iter().take(RELATED as usize) {
@@ -428,7 +454,12 @@ impl Lookup {
             } else {
                 (r.from, " (inverse)")
             };
-            let Some(o) = self.store.indicator_by_id(other).await? else {
+            let Some(o) = self
+                .store
+                .indicator_by_id(other)
+                .await?
+                .filter(|o| o.tlp <= max_tlp)
+            else {
                 continue;
             };
             let source = names.get(&r.source_id).map_or("?", |n| n.0.as_str());
@@ -439,7 +470,7 @@ impl Lookup {
                 reason: format!("{}{direction}, stated by {source}", r.kind),
             });
         }
-        for c in co {
+        for c in co.into_iter().filter(|c| c.indicator.tlp <= max_tlp) {
             if out
                 .iter()
                 .any(|r| r.value == c.indicator.value && r.kind == c.indicator.kind)
@@ -461,7 +492,12 @@ impl Lookup {
     }
 
     /// The local verdict on many values at once (at most [`MAX_BULK`]).
-    pub async fn bulk(&self, raws: &[String]) -> Result<Vec<Brief>, LookupError> {
+    /// Indicators above `max_tlp` are answered as unknown.
+    pub async fn bulk(
+        &self,
+        raws: &[String],
+        max_tlp: Option<Tlp>,
+    ) -> Result<Vec<Brief>, LookupError> {
         if raws.len() > MAX_BULK {
             return Err(LookupError::Invalid(format!(
                 "{} values given; a bulk lookup takes at most {MAX_BULK}",
@@ -501,7 +537,9 @@ impl Lookup {
                         .into_iter()
                         .map(|w| w.list)
                         .collect();
-                    let record = by_key.get(&(i.kind(), i.value()));
+                    let record = by_key
+                        .get(&(i.kind(), i.value()))
+                        .filter(|r| max_tlp.is_none_or(|m| r.tlp <= m));
                     let status = if warnings.is_empty() {
                         record.map(|r| r.status)
                     } else {

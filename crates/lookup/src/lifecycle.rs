@@ -80,7 +80,7 @@ impl Lifetimes {
 }
 
 /// One step of a score.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Factor {
     /// `base`, `corroboration`, `repetition`, `freshness`, `allowlisted`.
     pub name: &'static str,

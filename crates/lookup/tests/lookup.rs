@@ -296,7 +296,7 @@ async fn lifetimes_expire_and_bulk_answers_in_order() {
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
-    let briefs = lookup.bulk(&values).await.unwrap();
+    let briefs = lookup.bulk(&values, None).await.unwrap();
     assert_eq!(briefs.len(), 5);
     assert!(briefs[0].known);
     assert!(briefs[1].error.is_some() && briefs[1].kind.is_none());
@@ -311,7 +311,7 @@ async fn lifetimes_expire_and_bulk_answers_in_order() {
     assert!(!briefs[4].known && briefs[4].warnings.contains(&"public-dns-v4".to_owned()));
     let too_many = vec!["1.1.1.1".to_owned(); rexist_lookup::MAX_BULK + 1];
     assert!(matches!(
-        lookup.bulk(&too_many).await,
+        lookup.bulk(&too_many, None).await,
         Err(LookupError::Invalid(_))
     ));
 }
@@ -350,7 +350,7 @@ async fn enrichment_answers_beside_local_knowledge() {
             "192.0.2.10",
             &Options {
                 enrich: true,
-                providers: None,
+                ..Options::default()
             },
         )
         .await

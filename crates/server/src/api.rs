@@ -14,9 +14,12 @@ use rexist_core::{
 };
 use rexist_store::{IndicatorQuery, ItemQuery, Page};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
+use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::openapi::ErrorBody;
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
@@ -39,27 +42,44 @@ where
 }
 
 /// Query parameters of `GET /api/v1/indicators`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct IndicatorParams {
     /// Only this type (`ipv4`, `domain`, …).
     #[serde(rename = "type")]
+    #[param(value_type = Option<IndicatorType>)]
     kind: Option<String>,
     /// Only this exact value (canonicalised first; the type is detected if not given).
     value: Option<String>,
     /// Only values starting with this.
     prefix: Option<String>,
     /// Only this status (`active`, `expired`, `allowlisted`).
+    #[param(value_type = Option<IndicatorStatus>)]
     status: Option<String>,
     /// Cursor from the previous page's `next`.
     cursor: Option<String>,
-    /// Page size.
+    /// Page size: 50 when absent or 0, at most 1000 (larger values are capped).
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4_294_967_295_u64)]
     limit: Option<u32>,
 }
 
 /// `GET /api/v1/indicators`
+#[utoipa::path(
+    get,
+    path = "/api/v1/indicators",
+    tag = "indicators",
+    summary = "List indicators",
+    description = "Indicators up to the caller's clearance, filtered and paged.",
+    params(IndicatorParams),
+    responses(
+        (status = 200, description = "A page of indicators.", body = Page<IndicatorRecord>),
+        (status = 400, description = "A parameter is invalid.", body = ErrorBody),
+    )
+)]
 pub async fn indicators(
     State(state): State<AppState>,
+    principal: Principal,
     params: Result<Query<IndicatorParams>, QueryRejection>,
 ) -> ApiResult<Page<IndicatorRecord>> {
     let p = query(params)?;
@@ -81,7 +101,7 @@ pub async fn indicators(
         value,
         prefix: p.prefix.filter(|v| !v.is_empty()).map(|v| v.to_lowercase()),
         status: parse_param::<IndicatorStatus>("status", p.status.as_deref())?,
-        max_tlp: None,
+        max_tlp: Some(principal.clearance),
         after: p.cursor.filter(|c| !c.is_empty()),
         limit: p.limit.unwrap_or(0),
     };
@@ -89,18 +109,79 @@ pub async fn indicators(
 }
 
 /// An indicator with its sightings.
-#[derive(Debug, Serialize)]
+///
+/// The record's fields, except that its count of sightings is
+/// `sighting_count`: flattening the record put two `sightings` keys in one
+/// object (the count, then the list).
+#[derive(Debug, Serialize, ToSchema)]
 pub struct IndicatorDetail {
-    /// The indicator.
-    #[serde(flatten)]
-    indicator: IndicatorRecord,
-    /// Who saw it, where and when.
+    /// Row id.
+    #[schema(value_type = i64)]
+    id: rexist_core::IndicatorId,
+    /// Type.
+    #[serde(rename = "type")]
+    kind: IndicatorType,
+    /// Canonical value.
+    value: String,
+    /// Earliest sighting.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    first_seen: time::OffsetDateTime,
+    /// Latest sighting.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    last_seen: time::OffsetDateTime,
+    /// Number of distinct sightings (also those above the caller's clearance).
+    sighting_count: u64,
+    /// Score 0–100.
+    score: u8,
+    /// Least restrictive TLP among its sightings.
+    tlp: rexist_core::Tlp,
+    /// Lifecycle state.
+    status: IndicatorStatus,
+    /// Why it is allow-listed or expired.
+    status_reason: Option<String>,
+    /// Who saw it, where and when (what the caller's clearance allows).
     sightings: Vec<Sighting>,
 }
 
+impl IndicatorDetail {
+    fn new(r: IndicatorRecord, sightings: Vec<Sighting>) -> Self {
+        Self {
+            id: r.id,
+            kind: r.kind,
+            value: r.value,
+            first_seen: r.first_seen,
+            last_seen: r.last_seen,
+            sighting_count: r.sightings,
+            score: r.score,
+            tlp: r.tlp,
+            status: r.status,
+            status_reason: r.status_reason,
+            sightings,
+        }
+    }
+}
+
 /// `GET /api/v1/indicators/{type}/{*value}` (the value may contain slashes).
+#[utoipa::path(
+    get,
+    path = "/api/v1/indicators/{type}/{value}",
+    tag = "indicators",
+    summary = "One indicator with its sightings",
+    params(
+        ("type" = IndicatorType, Path, description = "The indicator type."),
+        ("value" = String, Path, description = "The value (canonicalised first; may contain `/`).", min_length = 1),
+    ),
+    responses(
+        (status = 200, description = "The indicator and the sightings the caller may read.", body = IndicatorDetail),
+        (status = 400, description = "The type or value is invalid.", body = ErrorBody),
+        (status = 404, description = "No such indicator within the caller's clearance.", body = ErrorBody),
+    )
+)]
 pub async fn indicator(
     State(state): State<AppState>,
+    principal: Principal,
     Path((kind, value)): Path<(String, String)>,
 ) -> ApiResult<IndicatorDetail> {
     let kind: IndicatorType = kind
@@ -112,33 +193,50 @@ pub async fn indicator(
         .store
         .indicator(kind, parsed.value())
         .await?
+        // Above the caller's clearance it does not exist for them.
+        .filter(|r| principal.may_read(r.tlp))
         .ok_or_else(|| ApiError::not_found(format!("no {kind} {}", parsed.value())))?;
-    let sightings = state.store.sightings_of(record.id).await?;
-    Ok(Json(IndicatorDetail {
-        indicator: record,
-        sightings,
-    }))
+    let mut sightings = state.store.sightings_of(record.id).await?;
+    sightings.retain(|s| principal.may_read(s.tlp));
+    Ok(Json(IndicatorDetail::new(record, sightings)))
 }
 
 /// Query parameters of `GET /api/v1/items`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ItemParams {
     /// Full-text query over title and body: words are `ANDed`, `"phrases"`, `prefix*`.
     q: Option<String>,
     /// Only this kind (`news`, `post`, `event`, `vuln`, `exploit`).
+    #[param(value_type = Option<ItemKind>)]
     kind: Option<String>,
     /// Only items of the source with this name.
     source: Option<String>,
     /// Cursor from the previous page's `next`.
+    #[param(pattern = "^[0-9]{0,18}$")]
     cursor: Option<String>,
-    /// Page size.
+    /// Page size: 50 when absent or 0, at most 1000 (larger values are capped).
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4_294_967_295_u64)]
     limit: Option<u32>,
 }
 
 /// `GET /api/v1/items`
+#[utoipa::path(
+    get,
+    path = "/api/v1/items",
+    tag = "items",
+    summary = "Search items",
+    description = "Items up to the caller's clearance, newest first, optionally by full-text query.",
+    params(ItemParams),
+    responses(
+        (status = 200, description = "A page of items.", body = Page<Item>),
+        (status = 400, description = "A parameter is invalid (also: an unknown source).", body = ErrorBody),
+    )
+)]
 pub async fn items(
     State(state): State<AppState>,
+    principal: Principal,
     params: Result<Query<ItemParams>, QueryRejection>,
 ) -> ApiResult<Page<Item>> {
     let p = query(params)?;
@@ -159,7 +257,7 @@ pub async fn items(
         text: p.q,
         kind: parse_param::<ItemKind>("kind", p.kind.as_deref())?,
         source,
-        max_tlp: None,
+        max_tlp: Some(principal.clearance),
         before: parse_param::<ItemId>("cursor", p.cursor.as_deref())?,
         limit: p.limit.unwrap_or(0),
     };
@@ -167,7 +265,23 @@ pub async fn items(
 }
 
 /// `GET /api/v1/items/{id}`
-pub async fn item(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Item> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/items/{id}",
+    tag = "items",
+    summary = "One item",
+    params(("id" = i64, Path, description = "The item's id.")),
+    responses(
+        (status = 200, description = "The item.", body = Item),
+        (status = 400, description = "The id is not a number.", body = ErrorBody),
+        (status = 404, description = "No such item within the caller's clearance.", body = ErrorBody),
+    )
+)]
+pub async fn item(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Item> {
     let id: ItemId = id
         .parse()
         .map_err(|_| ApiError::invalid(format!("path id: {id:?} is not an item id")))?;
@@ -175,19 +289,20 @@ pub async fn item(State(state): State<AppState>, Path(id): Path<String>) -> ApiR
         .store
         .item(id)
         .await?
+        .filter(|i| principal.may_read(i.content.tlp))
         .ok_or_else(|| ApiError::not_found(format!("no item {id}")))?;
     Ok(Json(item))
 }
 
 /// A list without paging.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct List<T> {
     /// The entries.
     items: Vec<T>,
 }
 
 /// A source with its schedule and whether it went stale.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SourceView {
     /// The source and its health.
     #[serde(flatten)]
@@ -210,6 +325,13 @@ fn view(state: &AppState, source: Source) -> SourceView {
 }
 
 /// `GET /api/v1/sources`
+#[utoipa::path(
+    get,
+    path = "/api/v1/sources",
+    tag = "sources",
+    summary = "List sources",
+    responses((status = 200, description = "Every source with its health.", body = List<SourceView>))
+)]
 pub async fn sources(State(state): State<AppState>) -> ApiResult<List<SourceView>> {
     let sources = state.store.list_sources().await?;
     Ok(Json(List {
@@ -218,6 +340,17 @@ pub async fn sources(State(state): State<AppState>) -> ApiResult<List<SourceView
 }
 
 /// `GET /api/v1/sources/{name}`
+#[utoipa::path(
+    get,
+    path = "/api/v1/sources/{name}",
+    tag = "sources",
+    summary = "One source",
+    params(("name" = String, Path, description = "The source's name.")),
+    responses(
+        (status = 200, description = "The source with its health.", body = SourceView),
+        (status = 404, description = "No source of that name.", body = ErrorBody),
+    )
+)]
 pub async fn source(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -231,7 +364,7 @@ pub async fn source(
 }
 
 /// Answer of `POST /api/v1/sources/{name}/run`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Queued {
     /// Whether a run was queued; false when one is already queued or running.
     queued: bool,
@@ -250,6 +383,17 @@ async fn configured(state: &AppState, name: &str) -> Result<Source, ApiError> {
 }
 
 /// `POST /api/v1/sources/{name}/run`: queue a run now (the scheduler's workers run it).
+#[utoipa::path(
+    post,
+    path = "/api/v1/sources/{name}/run",
+    tag = "sources",
+    summary = "Queue a run of a source now (analyst)",
+    params(("name" = String, Path, description = "The source's name.")),
+    responses(
+        (status = 202, description = "Queued, or already queued or running.", body = Queued),
+        (status = 404, description = "No configured source of that name.", body = ErrorBody),
+    )
+)]
 pub async fn run_source(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -267,6 +411,17 @@ async fn toggle(state: &AppState, name: &str, enabled: bool) -> ApiResult<Source
 }
 
 /// `POST /api/v1/sources/{name}/enable`
+#[utoipa::path(
+    post,
+    path = "/api/v1/sources/{name}/enable",
+    tag = "sources",
+    summary = "Enable a source (admin)",
+    params(("name" = String, Path, description = "The source's name.")),
+    responses(
+        (status = 200, description = "The source as it is now.", body = SourceView),
+        (status = 404, description = "No configured source of that name.", body = ErrorBody),
+    )
+)]
 pub async fn enable_source(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -275,6 +430,17 @@ pub async fn enable_source(
 }
 
 /// `POST /api/v1/sources/{name}/disable`: the scheduler stops running it; what it stored stays.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sources/{name}/disable",
+    tag = "sources",
+    summary = "Disable a source (admin)",
+    params(("name" = String, Path, description = "The source's name.")),
+    responses(
+        (status = 200, description = "The source as it is now.", body = SourceView),
+        (status = 404, description = "No configured source of that name.", body = ErrorBody),
+    )
+)]
 pub async fn disable_source(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -283,12 +449,15 @@ pub async fn disable_source(
 }
 
 /// Query parameters of the run listings.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RunParams {
     /// Cursor from the previous page's `next`.
+    #[param(pattern = "^[0-9]{0,18}$")]
     cursor: Option<String>,
-    /// Page size.
+    /// Page size: 50 when absent or 0, at most 1000 (larger values are capped).
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4_294_967_295_u64)]
     limit: Option<u32>,
 }
 
@@ -311,6 +480,18 @@ async fn run_page(
 }
 
 /// `GET /api/v1/sources/{name}/runs`
+#[utoipa::path(
+    get,
+    path = "/api/v1/sources/{name}/runs",
+    tag = "sources",
+    summary = "Runs of one source, newest first",
+    params(("name" = String, Path, description = "The source's name."), RunParams),
+    responses(
+        (status = 200, description = "A page of runs.", body = Page<Run>),
+        (status = 400, description = "A parameter is invalid.", body = ErrorBody),
+        (status = 404, description = "No source of that name.", body = ErrorBody),
+    )
+)]
 pub async fn source_runs(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -326,6 +507,17 @@ pub async fn source_runs(
 }
 
 /// `GET /api/v1/runs`
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs",
+    tag = "sources",
+    summary = "Runs of every source, newest first",
+    params(RunParams),
+    responses(
+        (status = 200, description = "A page of runs.", body = Page<Run>),
+        (status = 400, description = "A parameter is invalid.", body = ErrorBody),
+    )
+)]
 pub async fn runs(
     State(state): State<AppState>,
     params: Result<Query<RunParams>, QueryRejection>,

@@ -45,6 +45,33 @@ impl ApiError {
         }
     }
 
+    /// 401: no valid credentials.
+    pub fn unauthenticated() -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthenticated",
+            message: "credentials required: a bearer token, basic auth or a session".to_owned(),
+        }
+    }
+
+    /// 401: credentials were sent but are unusable.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthenticated",
+            message: message.into(),
+        }
+    }
+
+    /// 403: authenticated, but not allowed.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden",
+            message: message.into(),
+        }
+    }
+
     /// 404: nothing there.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self {

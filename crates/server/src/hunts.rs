@@ -22,9 +22,11 @@ use rexist_core::{
 use rexist_pipeline::hunter::{self, RetroSummary};
 use rexist_store::{AlertQuery, HitQuery, Page};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::openapi::ErrorBody;
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
@@ -33,15 +35,29 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
 pub struct Retros(Mutex<HashMap<HuntId, RetroState>>);
 
 /// A retro-hunt's progress.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RetroState {
     /// `running`, `done` or `failed`.
+    #[schema(value_type = String, pattern = "^(running|done|failed)$")]
     pub state: &'static str,
     /// Counts so far.
     #[serde(flatten)]
+    #[schema(value_type = RetroCounts)]
     pub summary: RetroSummary,
     /// Why it failed.
     pub error: Option<String>,
+}
+
+/// The counts of a retro-hunt (the schema of `RetroSummary`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct RetroCounts {
+    /// Items or indicators evaluated.
+    scanned: u64,
+    /// New hits recorded (known ones are not counted again).
+    hits: u64,
+    /// Hits announced in the retro summary alert(s).
+    announced: u64,
 }
 
 impl Retros {
@@ -67,7 +83,7 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
 }
 
 /// A hunt with its retro-hunt progress, if one was started here.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct HuntView {
     /// The hunt.
     #[serde(flatten)]
@@ -77,7 +93,7 @@ pub struct HuntView {
 }
 
 /// Body of `POST /api/v1/hunts` and `PATCH /api/v1/hunts/{name}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HuntBody {
     /// Unique name (required to create; renames when patched).
@@ -143,12 +159,32 @@ fn view(state: &AppState, hunt: Hunt) -> HuntView {
 }
 
 /// `GET /api/v1/hunts`
+#[utoipa::path(
+    get,
+    path = "/api/v1/hunts",
+    tag = "hunts",
+    summary = "List hunts",
+    responses((status = 200, description = "Every hunt with its retro-hunt progress.", body = Vec<HuntView>))
+)]
 pub async fn list(State(state): State<AppState>) -> ApiResult<Vec<HuntView>> {
     let hunts = state.store.list_hunts().await?;
     Ok(Json(hunts.into_iter().map(|h| view(&state, h)).collect()))
 }
 
 /// `POST /api/v1/hunts`
+#[utoipa::path(
+    post,
+    path = "/api/v1/hunts",
+    tag = "hunts",
+    summary = "Create a hunt (analyst)",
+    description = "Give `name` and exactly one of `query` (over items) or `watch` (a watchlist over indicators).",
+    request_body = HuntBody,
+    responses(
+        (status = 201, description = "Created.", body = HuntView),
+        (status = 400, description = "The body is invalid: a missing name, both or neither of query and watch, a query that does not parse, an unknown channel.", body = ErrorBody),
+        (status = 409, description = "A hunt of that name exists.", body = ErrorBody),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     b: Result<Json<HuntBody>, JsonRejection>,
@@ -173,12 +209,38 @@ pub async fn create(
 }
 
 /// `GET /api/v1/hunts/{name}`
+#[utoipa::path(
+    get,
+    path = "/api/v1/hunts/{name}",
+    tag = "hunts",
+    summary = "One hunt",
+    params(("name" = String, Path, description = "The hunt's name.")),
+    responses(
+        (status = 200, description = "The hunt with its retro-hunt progress.", body = HuntView),
+        (status = 404, description = "No hunt of that name.", body = ErrorBody),
+    )
+)]
 pub async fn get(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<HuntView> {
     let hunt = by_name(&state, &name).await?;
     Ok(Json(view(&state, hunt)))
 }
 
 /// `PATCH /api/v1/hunts/{name}`: the fields given replace the hunt's.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/hunts/{name}",
+    tag = "hunts",
+    summary = "Change a hunt (analyst)",
+    description = "The fields given replace the hunt's; a query hunt takes `query`, a watch hunt `watch`.",
+    params(("name" = String, Path, description = "The hunt's name.")),
+    request_body = HuntBody,
+    responses(
+        (status = 200, description = "The hunt as it is now.", body = HuntView),
+        (status = 400, description = "The body is invalid.", body = ErrorBody),
+        (status = 404, description = "No hunt of that name.", body = ErrorBody),
+        (status = 409, description = "Renamed to the name of another hunt.", body = ErrorBody),
+    )
+)]
 pub async fn update(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -221,6 +283,17 @@ pub async fn update(
 }
 
 /// `DELETE /api/v1/hunts/{name}`: the hunt, its hits and its pending alerts.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/hunts/{name}",
+    tag = "hunts",
+    summary = "Delete a hunt with its hits and pending alerts (analyst)",
+    params(("name" = String, Path, description = "The hunt's name.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "No hunt of that name.", body = ErrorBody),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -231,6 +304,18 @@ pub async fn delete(
 }
 
 /// `POST /api/v1/hunts/{name}/retro`: starts a retro-hunt; 202 with its state.
+#[utoipa::path(
+    post,
+    path = "/api/v1/hunts/{name}/retro",
+    tag = "hunts",
+    summary = "Start a retro-hunt over stored history (analyst)",
+    params(("name" = String, Path, description = "The hunt's name.")),
+    responses(
+        (status = 202, description = "Started; `GET /api/v1/hunts/{name}` shows its progress.", body = HuntView),
+        (status = 404, description = "No hunt of that name.", body = ErrorBody),
+        (status = 409, description = "A retro-hunt of this hunt is already running.", body = ErrorBody),
+    )
+)]
 pub async fn retro(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -280,7 +365,7 @@ pub async fn retro(
 }
 
 /// Body of `POST /api/v1/hunts/test`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestBody {
     /// The query.
@@ -290,7 +375,7 @@ pub struct TestBody {
 }
 
 /// Answer of `POST /api/v1/hunts/test`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TestResult {
     /// Whether the text matches.
     #[serde(rename = "match")]
@@ -300,6 +385,17 @@ pub struct TestResult {
 }
 
 /// `POST /api/v1/hunts/test`
+#[utoipa::path(
+    post,
+    path = "/api/v1/hunts/test",
+    tag = "hunts",
+    summary = "Test a query against a text",
+    request_body = TestBody,
+    responses(
+        (status = 200, description = "Whether the text matches and which terms hit.", body = TestResult),
+        (status = 400, description = "The body is invalid or the query does not parse.", body = ErrorBody),
+    )
+)]
 pub async fn test(b: Result<Json<TestBody>, JsonRejection>) -> ApiResult<TestResult> {
     let b = body(b)?;
     let q = rexist_query::parse(&b.query).map_err(|e| ApiError::invalid(format!("query: {e}")))?;
@@ -311,7 +407,8 @@ pub async fn test(b: Result<Json<TestBody>, JsonRejection>) -> ApiResult<TestRes
 }
 
 /// Query parameters of `GET /api/v1/hits`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct HitParams {
     /// Only hits of the hunt with this name.
@@ -319,8 +416,10 @@ pub struct HitParams {
     /// `true` or `false`: only (un)acknowledged hits.
     acked: Option<bool>,
     /// Cursor from the previous page's `next`.
+    #[param(pattern = "^[0-9]{0,18}$")]
     cursor: Option<String>,
-    /// Page size.
+    /// Page size: 50 when absent or 0, at most 1000 (larger values are capped).
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4_294_967_295_u64)]
     limit: Option<u32>,
 }
 
@@ -335,6 +434,18 @@ fn cursor<T: std::str::FromStr>(c: Option<&str>) -> Result<Option<T>, ApiError> 
 }
 
 /// `GET /api/v1/hits`
+#[utoipa::path(
+    get,
+    path = "/api/v1/hits",
+    tag = "hunts",
+    summary = "List hits, newest first",
+    params(HitParams),
+    responses(
+        (status = 200, description = "A page of hits.", body = Page<HuntHit>),
+        (status = 400, description = "A parameter is invalid.", body = ErrorBody),
+        (status = 404, description = "No hunt of the name given as `hunt`.", body = ErrorBody),
+    )
+)]
 pub async fn hits(
     State(state): State<AppState>,
     params: Result<Query<HitParams>, QueryRejection>,
@@ -354,7 +465,7 @@ pub async fn hits(
 }
 
 /// Body of `POST /api/v1/hits/ack`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AckBody {
     /// Hit ids.
@@ -370,13 +481,26 @@ pub struct AckBody {
 }
 
 /// Answer of `POST /api/v1/hits/ack`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Acked {
     /// How many hits changed.
     acked: u64,
 }
 
 /// `POST /api/v1/hits/ack`
+#[utoipa::path(
+    post,
+    path = "/api/v1/hits/ack",
+    tag = "hunts",
+    summary = "Acknowledge hits (analyst)",
+    description = "Give `ids`, a `hunt` (all of its unacknowledged hits, or only `ids` of it), or `all: true`.",
+    request_body = AckBody,
+    responses(
+        (status = 200, description = "How many hits changed.", body = Acked),
+        (status = 400, description = "The body is invalid or selects nothing.", body = ErrorBody),
+        (status = 404, description = "No hunt of the name given as `hunt`.", body = ErrorBody),
+    )
+)]
 pub async fn ack(
     State(state): State<AppState>,
     b: Result<Json<AckBody>, JsonRejection>,
@@ -398,22 +522,38 @@ pub async fn ack(
 }
 
 /// Query parameters of `GET /api/v1/alerts`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AlertParams {
     /// `pending`, `sent` or `failed`.
+    #[param(value_type = Option<AlertStatus>)]
     status: Option<String>,
     /// Only alerts to this channel.
     channel: Option<String>,
     /// Only alerts of the hunt with this name.
     hunt: Option<String>,
     /// Cursor from the previous page's `next`.
+    #[param(pattern = "^[0-9]{0,18}$")]
     cursor: Option<String>,
-    /// Page size.
+    /// Page size: 50 when absent or 0, at most 1000 (larger values are capped).
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4_294_967_295_u64)]
     limit: Option<u32>,
 }
 
 /// `GET /api/v1/alerts`
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts",
+    tag = "hunts",
+    summary = "List the alert outbox, newest first",
+    params(AlertParams),
+    responses(
+        (status = 200, description = "A page of alerts.", body = Page<Alert>),
+        (status = 400, description = "A parameter is invalid.", body = ErrorBody),
+        (status = 404, description = "No hunt of the name given as `hunt`.", body = ErrorBody),
+    )
+)]
 pub async fn alerts(
     State(state): State<AppState>,
     params: Result<Query<AlertParams>, QueryRejection>,
@@ -441,7 +581,7 @@ pub async fn alerts(
 }
 
 /// A channel and its delivery health.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ChannelView {
     /// Whether a `[[channel]]` table defines it (alerts to an undefined one wait).
     configured: bool,
@@ -451,6 +591,13 @@ pub struct ChannelView {
 }
 
 /// `GET /api/v1/channels`
+#[utoipa::path(
+    get,
+    path = "/api/v1/channels",
+    tag = "hunts",
+    summary = "Alert channels and their delivery health",
+    responses((status = 200, description = "Configured channels, then unconfigured ones that have alerts.", body = Vec<ChannelView>))
+)]
 pub async fn channels(State(state): State<AppState>) -> ApiResult<Vec<ChannelView>> {
     let health = state.store.channel_health().await?;
     let mut out: Vec<ChannelView> = state

@@ -4,12 +4,18 @@
 //! Handlers only translate HTTP to store calls and back; errors become the
 //! one JSON error body in [`error`]. Start with [`router`].
 
+pub mod admin;
 pub mod api;
+pub mod auth;
 pub mod error;
+pub mod exist;
+pub mod export;
 mod home;
 pub mod hunts;
 pub mod lookup;
 mod metrics;
+pub mod openapi;
+pub mod taxii;
 
 use std::sync::Arc;
 
@@ -34,6 +40,12 @@ pub struct AppState {
     pub retros: Arc<hunts::Retros>,
     /// Lookups, with the configured warning lists, providers and lifetimes.
     pub lookup: Arc<rexist_lookup::Lookup>,
+    /// The TAXII 2.1 server's configuration.
+    pub taxii: Arc<taxii::TaxiiConfig>,
+    /// Authentication: who may do what.
+    pub auth: Arc<auth::Auth>,
+    /// Saved exports (`[[export]]`).
+    pub exports: Arc<Vec<export::ExportSpec>>,
 }
 
 impl AppState {
@@ -50,8 +62,42 @@ impl AppState {
                 None,
                 rexist_lookup::Lifetimes::default(),
             )),
+            taxii: Arc::default(),
+            auth: Arc::default(),
+            exports: Arc::default(),
             store,
         }
+    }
+
+    /// The same state, serving these saved exports.
+    #[must_use]
+    pub fn with_exports(mut self, exports: Vec<export::ExportSpec>) -> Self {
+        self.exports = Arc::new(exports);
+        self
+    }
+
+    /// The same state, authenticating with `config`.
+    #[must_use]
+    pub fn with_auth(mut self, config: auth::AuthConfig) -> Self {
+        self.auth = Arc::new(auth::Auth::new(config));
+        self
+    }
+
+    /// The same state, letting requests without credentials act with `role`
+    /// (what `[auth] anonymous` opts into; tests use it too).
+    #[must_use]
+    pub fn with_anonymous(mut self, role: rexist_core::Role) -> Self {
+        let mut config = self.auth.config.clone();
+        config.anonymous = Some(role);
+        self.auth = Arc::new(auth::Auth::new(config));
+        self
+    }
+
+    /// The same state, serving TAXII 2.1 as `config` says.
+    #[must_use]
+    pub fn with_taxii(mut self, config: taxii::TaxiiConfig) -> Self {
+        self.taxii = Arc::new(config);
+        self
     }
 
     /// The same state, answering lookups with `lookup`.
@@ -110,12 +156,36 @@ pub fn router(state: AppState) -> Router {
         .route("/hits/ack", post(hunts::ack))
         .route("/alerts", get(hunts::alerts))
         .route("/channels", get(hunts::channels))
+        .route("/login", post(admin::login))
+        .route("/logout", post(admin::logout))
+        .route("/me", get(admin::me))
+        .route("/users", get(admin::users).post(admin::create_user))
+        .route("/users/{name}", axum::routing::patch(admin::update_user))
+        .route("/tokens", get(admin::tokens).post(admin::create_token))
+        .route("/tokens/{name}", axum::routing::delete(admin::revoke_token))
+        .route("/audit", get(admin::audit_log))
+        .route("/exports", get(export::list))
+        .route("/exports/{format}", get(export::adhoc))
         .fallback(api::not_found);
     Router::new()
         .route("/", get(home::page))
         .route("/healthz", get(metrics::healthz))
         .route("/metrics", get(metrics::metrics))
         .nest("/api/v1", api)
+        .route("/export/{name}", get(export::download))
+        .route("/export/{name}/{file}", get(export::feed_file))
+        .route("/api/openapi.json", get(openapi::json))
+        .route("/api/docs", get(openapi::docs))
+        .route(openapi::RAPIDOC_PATH, get(openapi::rapidoc))
+        .nest("/api", exist::routes())
+        .nest("/taxii2", taxii::routes())
+        .route("/taxii2/", taxii::discovery_route())
+        // After every route, so it covers them all; `required_role` says
+        // which need no credentials.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::count_requests,

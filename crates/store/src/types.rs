@@ -7,7 +7,7 @@ use rexist_core::{
 use serde::Serialize;
 
 /// One page of results and the cursor of the next, if any.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     /// The results.
     pub items: Vec<T>,

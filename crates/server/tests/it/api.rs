@@ -61,7 +61,10 @@ async fn seeded() -> (axum::Router, tempfile::TempDir) {
         .await
         .unwrap();
     let store: Arc<dyn Store> = Arc::new(store);
-    (router(AppState::new(store)), dir)
+    (
+        router(AppState::new(store).with_anonymous(rexist_core::Role::Admin)),
+        dir,
+    )
 }
 
 async fn get(app: &axum::Router, uri: &str) -> (StatusCode, String) {
@@ -244,7 +247,11 @@ async fn stale_sources_show_in_the_api_and_metrics() {
     let schedules = [("failing".to_owned(), std::time::Duration::from_secs(3600))]
         .into_iter()
         .collect();
-    let app = router(AppState::new(store).with_schedules(schedules));
+    let app = router(
+        AppState::new(store)
+            .with_anonymous(rexist_core::Role::Admin)
+            .with_schedules(schedules),
+    );
     let (_, sources) = get_json(&app, "/api/v1/sources").await;
     assert_eq!(sources["items"][0]["stale"], true);
     assert_eq!(sources["items"][0]["every_seconds"], 3600);
@@ -298,7 +305,11 @@ async fn configured_sources_can_be_run_and_toggled() {
     let schedules = [("feodo".to_owned(), std::time::Duration::from_secs(3600))]
         .into_iter()
         .collect();
-    let app = router(AppState::new(Arc::clone(&store)).with_schedules(schedules));
+    let app = router(
+        AppState::new(Arc::clone(&store))
+            .with_anonymous(rexist_core::Role::Admin)
+            .with_schedules(schedules),
+    );
 
     let (status, body) = post(&app, "/api/v1/sources/feodo/run").await;
     assert_eq!(

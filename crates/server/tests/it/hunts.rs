@@ -32,7 +32,11 @@ async fn hunts_hits_and_alerts_over_the_api() {
     let dir = tempfile::tempdir().unwrap();
     let store =
         rexist_pipeline::hunter::hunting(rexist_store::open(None, dir.path()).await.unwrap(), None);
-    let app = router(AppState::new(Arc::clone(&store)).with_channels(vec!["soc".into()]));
+    let app = router(
+        AppState::new(Arc::clone(&store))
+            .with_anonymous(rexist_core::Role::Admin)
+            .with_channels(vec!["soc".into()]),
+    );
 
     // validation: the error names the field and the position
     let (s, b) = call(

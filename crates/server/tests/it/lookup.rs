@@ -36,7 +36,7 @@ async fn single_and_bulk_lookups() {
         )
         .await
         .unwrap();
-    let app = router(AppState::new(Arc::clone(&store)));
+    let app = router(AppState::new(Arc::clone(&store)).with_anonymous(rexist_core::Role::Admin));
 
     let (s, a) = call(
         &app,

@@ -5,5 +5,9 @@
 
 mod api;
 mod common;
+mod exist;
 mod hunts;
 mod lookup;
+mod openapi;
+mod security;
+mod taxii;

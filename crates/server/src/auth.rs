@@ -1,0 +1,509 @@
+//! Who is asking, and may they: the authentication middleware and the
+//! access policy.
+//!
+//! Credentials, in the order they are tried: `Authorization: Bearer TOKEN`;
+//! `Authorization: Basic` with a user's name and password, or any name and a
+//! token as the password (what firewalls and TAXII clients can send); the UI's
+//! session cookie (with an `X-CSRF-Token` header on every write); and, for
+//! exports only, `?token=TOKEN` in the URL. Tokens and sessions are stored as
+//! SHA-256 digests only, passwords as argon2id hashes.
+//!
+//! The policy ([`required_role`]) is one function over method and path, so
+//! every route is covered and tested in one place. Writes and logins go to
+//! the audit log.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use argon2::Argon2;
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use rexist_core::{ApiToken, NewAudit, Role, Scope, Tlp};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Name of the UI session cookie.
+pub const SESSION_COOKIE: &str = "rexist_session";
+/// Header carrying a session's CSRF token on writes.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// Prefix of every API token, so a leaked one is recognisable in code scanners.
+pub const TOKEN_PREFIX: &str = "rexist_";
+/// How long a UI session lasts.
+pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// A user name, `token:NAME`, or `anonymous`.
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// The most restricted TLP it may read.
+    pub clearance: Tlp,
+    /// Where a token may be used (empty: everywhere).
+    pub scopes: Vec<Scope>,
+}
+
+impl Principal {
+    /// Whether the caller may read data marked `tlp`.
+    pub fn may_read(&self, tlp: Tlp) -> bool {
+        tlp <= self.clearance
+    }
+
+    /// Refuses with 403 unless the caller has at least `role`.
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.role >= role {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "this needs the {role} role; {} has {}",
+                self.name, self.role
+            )))
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(ApiError::unauthenticated)
+    }
+}
+
+/// Who may do what: the `[auth]` table of the configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Role of requests without credentials; none (the default) means
+    /// everything but `/healthz` needs credentials.
+    pub anonymous: Option<Role>,
+    /// The most restricted TLP each role reads, overriding the defaults
+    /// (viewer `green`, analyst `amber+strict`, admin `red`).
+    #[serde(default)]
+    pub clearance: BTreeMap<Role, Tlp>,
+    /// Send the session cookie over plain HTTP too (off: `Secure` is set,
+    /// which browsers honour on `localhost` and over HTTPS).
+    #[serde(default)]
+    pub insecure_cookies: bool,
+}
+
+impl AuthConfig {
+    /// The clearance of a role under this configuration.
+    pub fn clearance(&self, role: Role) -> Tlp {
+        self.clearance
+            .get(&role)
+            .copied()
+            .unwrap_or_else(|| role.default_clearance())
+    }
+}
+
+/// Run-time authentication state shared by requests.
+#[derive(Debug, Default)]
+pub struct Auth {
+    /// The configuration.
+    pub config: AuthConfig,
+    /// When each token was last noted as used, to write that at most once a minute.
+    touched: Mutex<HashMap<i64, Instant>>,
+}
+
+impl Auth {
+    /// State for `config`.
+    pub fn new(config: AuthConfig) -> Self {
+        Self {
+            config,
+            touched: Mutex::default(),
+        }
+    }
+
+    fn principal(&self, name: String, role: Role, scopes: Vec<Scope>) -> Principal {
+        Principal {
+            name,
+            role,
+            clearance: self.config.clearance(role),
+            scopes,
+        }
+    }
+
+    fn should_touch(&self, id: i64) -> bool {
+        let mut touched = self
+            .touched
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        match touched.get(&id) {
+            Some(t) if now.duration_since(*t) < Duration::from_secs(60) => false,
+            _ => {
+                if touched.len() > 10_000 {
+                    touched.clear();
+                }
+                touched.insert(id, now);
+                true
+            }
+        }
+    }
+}
+
+/// Hashes a password with argon2id and a random salt (PHC string).
+pub fn hash_password(password: &str) -> Result<String, String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| format!("hashing the password failed: {e}"))
+}
+
+/// Whether `password` matches a stored argon2 hash.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// A fresh random secret with `prefix` (32 random bytes, hex).
+pub fn new_secret(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    format!("{prefix}{}", hex::encode(bytes))
+}
+
+/// The stored form of a token or session secret: its SHA-256, hex.
+pub fn secret_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// The minimum role for a request, or `None` when it needs no credentials.
+pub fn required_role(method: &Method, path: &str) -> Option<Role> {
+    if path == "/healthz"
+        || path == "/login"
+        || path == "/api/v1/login"
+        || path.starts_with("/static/")
+    {
+        return None;
+    }
+    let admin_area = ["/api/v1/users", "/api/v1/tokens", "/api/v1/audit"]
+        .iter()
+        .any(|p| path == *p || path.starts_with(&format!("{p}/")));
+    if admin_area {
+        return Some(Role::Admin);
+    }
+    let source_admin = path.starts_with("/api/v1/sources/")
+        && (path.ends_with("/enable") || path.ends_with("/disable"));
+    if source_admin {
+        return Some(Role::Admin);
+    }
+    let read = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    // Reads sent as POST because of their size or shape.
+    let read_by_post = *method == Method::POST
+        && matches!(
+            path,
+            "/api/v1/lookup" | "/api/v1/hunts/test" | "/api/v1/logout"
+        );
+    if read || read_by_post {
+        Some(Role::Viewer)
+    } else {
+        Some(Role::Analyst)
+    }
+}
+
+/// Which token scope a path belongs to.
+pub fn scope_of(path: &str) -> Option<Scope> {
+    if path.starts_with("/taxii2") {
+        Some(Scope::Taxii)
+    } else if path.starts_with("/export")
+        || path.starts_with("/api/v1/exports/") && path.contains("/download")
+    {
+        Some(Scope::Export)
+    } else if path.starts_with("/api") {
+        Some(Scope::Api)
+    } else {
+        None
+    }
+}
+
+/// How the caller presented itself.
+enum Presented {
+    Token(String),
+    Password(String, String),
+    Session(String),
+    Nothing,
+    Malformed(&'static str),
+}
+
+fn presented(headers: &HeaderMap, path: &str, query: Option<&str>) -> Presented {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let Ok(value) = value.to_str() else {
+            return Presented::Malformed("the Authorization header is not text");
+        };
+        let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value, ""));
+        return if scheme.eq_ignore_ascii_case("bearer") {
+            Presented::Token(rest.trim().to_owned())
+        } else if scheme.eq_ignore_ascii_case("basic") {
+            let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(rest.trim()) else {
+                return Presented::Malformed("basic credentials are not base64");
+            };
+            let Ok(decoded) = String::from_utf8(decoded) else {
+                return Presented::Malformed("basic credentials are not UTF-8");
+            };
+            match decoded.split_once(':') {
+                Some((_, secret)) if secret.starts_with(TOKEN_PREFIX) => {
+                    Presented::Token(secret.to_owned())
+                }
+                Some((user, password)) => Presented::Password(user.to_owned(), password.to_owned()),
+                None => Presented::Malformed("basic credentials lack a ':'"),
+            }
+        } else {
+            Presented::Malformed("unsupported Authorization scheme (use Bearer or Basic)")
+        };
+    }
+    if let Some(session) = cookie(headers, SESSION_COOKIE) {
+        return Presented::Session(session);
+    }
+    if scope_of(path) == Some(Scope::Export)
+        && let Some(token) = query.and_then(|q| {
+            q.split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .find(|(k, _)| *k == "token")
+                .map(|(_, v)| v.to_owned())
+        })
+    {
+        return Presented::Token(token);
+    }
+    Presented::Nothing
+}
+
+/// The value of a cookie.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+fn refuse(path: &str, status: StatusCode, error: ApiError) -> Response {
+    let mut response = error.into_response();
+    *response.status_mut() = status;
+    // Firewalls and TAXII clients only send basic credentials when asked.
+    if status == StatusCode::UNAUTHORIZED && !path.starts_with("/api/") {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"rexist\""),
+        );
+    }
+    response
+}
+
+/// Resolves a token or session secret to a principal, noting its use.
+async fn from_token(
+    state: &AppState,
+    secret: &str,
+    session: bool,
+) -> Result<Option<(Principal, ApiToken)>, ApiError> {
+    let Some(token) = state.store.token_by_hash(&secret_hash(secret)).await? else {
+        return Ok(None);
+    };
+    if session != (token.kind == "session") {
+        return Ok(None);
+    }
+    if state.auth.should_touch(token.id)
+        && let Err(e) = state.store.touch_token(token.id).await
+    {
+        tracing::warn!(error = %e, "could not note a token's use");
+    }
+    let name = match (&token.user, session) {
+        (Some(user), true) => user.clone(),
+        _ => format!("token:{}", token.name),
+    };
+    let principal = state.auth.principal(name, token.role, token.scopes.clone());
+    Ok(Some((principal, token)))
+}
+
+/// The client's address, when the server was started with connect info.
+fn address(req: &Request) -> Option<String> {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+}
+
+/// Records an audit entry; a failure to record is logged, not fatal.
+pub async fn audit(state: &AppState, entry: NewAudit) {
+    if let Err(e) = state.store.record_audit(&entry).await {
+        tracing::error!(error = %e, action = %entry.action, "could not write the audit log");
+    }
+}
+
+/// The authentication middleware: sets the [`Principal`] or refuses.
+pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    let Some(needed) = required_role(&method, &path) else {
+        return next.run(req).await;
+    };
+    let addr = address(&req);
+    let presented = presented(req.headers(), &path, req.uri().query());
+    let resolved = match presented {
+        Presented::Token(secret) => from_token(&state, &secret, false)
+            .await
+            .map(|p| p.map(|p| p.0)),
+        Presented::Session(secret) => match from_token(&state, &secret, true).await {
+            Ok(Some((principal, token))) => {
+                let unsafe_method = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+                let sent = req
+                    .headers()
+                    .get(CSRF_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                let expected = token.csrf.unwrap_or_default();
+                if unsafe_method && (expected.is_empty() || !constant_eq(sent, &expected)) {
+                    return refuse(
+                        &path,
+                        StatusCode::FORBIDDEN,
+                        ApiError::forbidden("missing or wrong CSRF token (send X-CSRF-Token)"),
+                    );
+                }
+                Ok(Some(principal))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        },
+        Presented::Password(user, password) => check_password(&state, &user, &password)
+            .await
+            .map(|p| p.map(|(p, _)| p)),
+        Presented::Malformed(why) => {
+            return refuse(&path, StatusCode::UNAUTHORIZED, ApiError::unauthorized(why));
+        }
+        Presented::Nothing => Ok(state.auth.config.anonymous.map(|role| {
+            state
+                .auth
+                .principal("anonymous".to_owned(), role, Vec::new())
+        })),
+    };
+    let principal = match resolved {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            audit(
+                &state,
+                NewAudit {
+                    actor: "anonymous".to_owned(),
+                    action: "auth.refused".to_owned(),
+                    target: Some(format!("{method} {path}")),
+                    outcome: "401".to_owned(),
+                    address: addr,
+                },
+            )
+            .await;
+            return refuse(&path, StatusCode::UNAUTHORIZED, ApiError::unauthenticated());
+        }
+        Err(e) => return e.into_response(),
+    };
+    if let Some(scope) = scope_of(&path)
+        && !principal.scopes.is_empty()
+        && !principal.scopes.contains(&scope)
+    {
+        return refuse(
+            &path,
+            StatusCode::FORBIDDEN,
+            ApiError::forbidden(format!("this token is not valid for {}", scope.as_str())),
+        );
+    }
+    if principal.role < needed {
+        return refuse(
+            &path,
+            StatusCode::FORBIDDEN,
+            ApiError::forbidden(format!(
+                "{method} {path} needs the {needed} role; {} has {}",
+                principal.name, principal.role
+            )),
+        );
+    }
+    let write =
+        !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) && needed > Role::Viewer;
+    let actor = principal.name.clone();
+    req.extensions_mut().insert(principal);
+    let response = next.run(req).await;
+    if write {
+        audit(
+            &state,
+            NewAudit {
+                actor,
+                action: format!("{method} {path}"),
+                target: None,
+                outcome: response.status().as_u16().to_string(),
+                address: addr,
+            },
+        )
+        .await;
+    }
+    response
+}
+
+/// Checks a user's password; `None` for a wrong name or password or a
+/// disabled user. Failures are audited.
+pub async fn check_password(
+    state: &AppState,
+    user: &str,
+    password: &str,
+) -> Result<Option<(Principal, rexist_core::User)>, ApiError> {
+    let found = state.store.user_credentials(user).await?;
+    let ok = match &found {
+        Some((u, hash)) => !u.disabled && verify_password(password, hash),
+        None => {
+            // Spend the same time as a real check, so names cannot be probed.
+            let _ = verify_password(password, DUMMY_HASH);
+            false
+        }
+    };
+    match found {
+        Some((u, _)) if ok => Ok(Some((
+            state.auth.principal(u.name.clone(), u.role, Vec::new()),
+            u,
+        ))),
+        _ => {
+            audit(
+                state,
+                NewAudit {
+                    actor: user.chars().take(64).collect(),
+                    action: "login.failed".to_owned(),
+                    target: None,
+                    outcome: "401".to_owned(),
+                    address: None,
+                },
+            )
+            .await;
+            Ok(None)
+        }
+    }
+}
+
+/// An argon2id hash of a random password, checked when the user does not exist.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Xy8H9qf0nJq3WZb7m2y3c1X0w1m4r0dJk3q8y2c3v0s";
+
+/// Compares two strings in time independent of where they differ.
+fn constant_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}

@@ -1,0 +1,601 @@
+//! Exports over HTTP: saved exports from the configuration at stable URLs
+//! (`/export/{name}`, a MISP feed under `/export/{name}/manifest.json`), and
+//! ad-hoc ones through the API (`/api/v1/exports/{format}?type=…`).
+//!
+//! Every answer carries an `ETag` computed from the exported data, so a
+//! firewall polling with `If-None-Match` gets `304` until something changed,
+//! and is gzipped when the client accepts it. The caller's clearance caps the
+//! TLP of what is exported, whatever the export asks for.
+
+use std::io::Write;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rexist_core::{ExportRow, IndicatorType, Tlp};
+use rexist_export::misp::MispFeed;
+use rexist_export::{Format, Options, Writer};
+use rexist_store::{ExportQuery, MAX_EXPORT_PAGE, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::openapi::ErrorBody;
+
+/// An `[[export]]` table of the configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportConfig {
+    /// Name, used in the URL `/export/{name}`.
+    pub name: String,
+    /// `stix`, `misp`, `csv`, `jsonl`, `edl`, `panos`, `rpz`, `suricata`, `zeek`, `hosts`.
+    pub format: String,
+    /// What it is for, shown in the API and the UI.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Indicator types (`ipv4`, `domain`, …); all when empty.
+    #[serde(default)]
+    pub types: Vec<String>,
+    /// Only indicators reported by this source.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Only indicators with a sighting labelled so.
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// Only indicators scoring at least this (0–100).
+    #[serde(default)]
+    pub min_score: Option<u8>,
+    /// The most restricted TLP exported (the reader's clearance caps it further).
+    #[serde(default)]
+    pub tlp: Option<String>,
+    /// Only active indicators (default); `false` includes expired and allow-listed ones.
+    #[serde(default = "yes")]
+    pub active_only: bool,
+    /// Only indicators seen within this long (`30d`, `12h`).
+    #[serde(default)]
+    pub since: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A checked export definition.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ExportSpec {
+    /// Name.
+    pub name: String,
+    /// Format.
+    #[serde(serialize_with = "as_name")]
+    #[schema(value_type = ExportFormat)]
+    pub format: Format,
+    /// What it is for.
+    pub description: Option<String>,
+    /// Types; all when empty.
+    pub types: Vec<IndicatorType>,
+    /// Source filter.
+    pub source: Option<String>,
+    /// Label filter.
+    pub tag: Option<String>,
+    /// Minimum score.
+    pub min_score: Option<u8>,
+    /// Most restricted TLP.
+    pub tlp: Option<Tlp>,
+    /// Active only.
+    pub active_only: bool,
+    /// Seen within, in seconds.
+    #[serde(serialize_with = "as_secs")]
+    #[schema(value_type = Option<u64>)]
+    pub since: Option<Duration>,
+}
+
+/// The export formats, by name (the schema of `Format`).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum ExportFormat {
+    Stix,
+    Misp,
+    Csv,
+    Jsonl,
+    Edl,
+    Panos,
+    Rpz,
+    Suricata,
+    Zeek,
+    Hosts,
+}
+
+fn as_name<S: serde::Serializer>(f: &Format, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(f.as_str())
+}
+
+fn as_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&d.as_secs()),
+        None => s.serialize_none(),
+    }
+}
+
+impl ExportConfig {
+    /// Checks every field; the error names the export and the field.
+    pub fn validate(&self) -> Result<ExportSpec, String> {
+        let at = |field: &str, e: &dyn std::fmt::Display| {
+            format!("export {:?}: {field}: {e}", self.name)
+        };
+        let ok_name = !self.name.is_empty()
+            && self.name.len() <= 64
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !ok_name {
+            return Err(format!(
+                "export {:?}: name: 1 to 64 letters, digits, '-', '_' or '.'",
+                self.name
+            ));
+        }
+        Ok(ExportSpec {
+            name: self.name.clone(),
+            format: self.format.parse().map_err(|e| at("format", &e))?,
+            description: self.description.clone(),
+            types: self
+                .types
+                .iter()
+                .map(|t| t.parse::<IndicatorType>())
+                .collect::<Result<_, _>>()
+                .map_err(|e| at("types", &e))?,
+            source: self.source.clone().filter(|s| !s.is_empty()),
+            tag: self.tag.clone().filter(|s| !s.is_empty()),
+            min_score: match self.min_score {
+                Some(s) if s > 100 => return Err(at("min_score", &"at most 100")),
+                s => s,
+            },
+            tlp: self
+                .tlp
+                .as_deref()
+                .map(str::parse::<Tlp>)
+                .transpose()
+                .map_err(|e| at("tlp", &e))?,
+            active_only: self.active_only,
+            since: self
+                .since
+                .as_deref()
+                .map(parse_age)
+                .transpose()
+                .map_err(|e| at("since", &e))?,
+        })
+    }
+}
+
+/// Parses an age such as `30d`, `12h`, `90m` or `3600s`.
+pub fn parse_age(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not an age like 30d, 12h, 90m or 3600s"))?;
+    let secs = match unit {
+        "d" => n.saturating_mul(86_400),
+        "h" => n.saturating_mul(3600),
+        "m" => n.saturating_mul(60),
+        "s" | "" => n,
+        _ => return Err(format!("{s:?}: unit must be d, h, m or s")),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+/// A rendered export.
+#[derive(Debug)]
+pub struct Rendered {
+    /// The bytes (for a MISP feed: `manifest.json`).
+    pub body: Vec<u8>,
+    /// A MISP feed's other files, by name (`<uuid>.json`, `hashes.csv`).
+    pub files: Vec<(String, Vec<u8>)>,
+    /// Strong validator over the exported data and the export's definition.
+    pub etag: String,
+    /// Indicators written.
+    pub written: u64,
+    /// Indicators the format cannot express, left out.
+    pub skipped: u64,
+}
+
+/// Renders `spec` for a reader cleared up to `clearance`.
+pub async fn render(
+    store: &dyn Store,
+    spec: &ExportSpec,
+    clearance: Tlp,
+) -> Result<Rendered, StoreError> {
+    let max_tlp = spec.tlp.map_or(clearance, |t| t.min(clearance));
+    let context = !matches!(
+        spec.format,
+        Format::Edl | Format::Panos | Format::Rpz | Format::Hosts
+    );
+    let mut query = ExportQuery {
+        kinds: spec.types.clone(),
+        source: spec.source.clone(),
+        tag: spec.tag.clone(),
+        min_score: spec.min_score,
+        max_tlp: Some(max_tlp),
+        active_only: spec.active_only,
+        since: spec.since.map(|d| {
+            rexist_core::model::now() - time::Duration::try_from(d).unwrap_or(time::Duration::MAX)
+        }),
+        with_context: context,
+        limit: MAX_EXPORT_PAGE,
+        ..ExportQuery::default()
+    };
+    let mut digest = Sha256::new();
+    digest.update(format!("{}\0{:?}\0{}\0", spec.format, spec, max_tlp.as_str()).as_bytes());
+    let options = Options {
+        name: spec.name.clone(),
+        ..Options::default()
+    };
+    let io = |e: std::io::Error| StoreError::internal(format!("export {}: {e}", spec.name));
+    if spec.format == Format::Misp {
+        let mut rows = Vec::new();
+        loop {
+            let page = store.export_indicators(&query).await?;
+            fingerprint(&mut digest, &page);
+            let last = page.last().map(ExportQuery::cursor);
+            let done = page.len() < MAX_EXPORT_PAGE as usize;
+            rows.extend(page);
+            match last {
+                Some(c) if !done => query.after = Some(c),
+                _ => break,
+            }
+        }
+        let feed = MispFeed::new(&rows, &options);
+        let mut files: Vec<(String, Vec<u8>)> = feed
+            .events()
+            .filter_map(|e| {
+                feed.event_json(&e.uuid)
+                    .map(|b| (format!("{}.json", e.uuid), b))
+            })
+            .collect();
+        files.push(("hashes.csv".to_owned(), feed.hashes_csv().into_bytes()));
+        let body = serde_json::to_vec(&feed.manifest())
+            .map_err(|e| StoreError::internal(e.to_string()))?;
+        return Ok(Rendered {
+            body,
+            files,
+            etag: etag(digest),
+            written: rows.len() as u64,
+            skipped: 0,
+        });
+    }
+    let mut writer = Writer::new(spec.format, Vec::with_capacity(1 << 20), &options).map_err(io)?;
+    loop {
+        let page = store.export_indicators(&query).await?;
+        fingerprint(&mut digest, &page);
+        writer.write_rows(&page).map_err(io)?;
+        match page.last() {
+            Some(row) if page.len() == MAX_EXPORT_PAGE as usize => {
+                query.after = Some(ExportQuery::cursor(row));
+            }
+            _ => break,
+        }
+    }
+    let (written, skipped) = (writer.written(), writer.skipped());
+    let body = writer.finish().map_err(io)?;
+    Ok(Rendered {
+        body,
+        files: Vec::new(),
+        etag: etag(digest),
+        written,
+        skipped,
+    })
+}
+
+/// Feeds what an export shows of each row into the validator.
+fn fingerprint(digest: &mut Sha256, rows: &[ExportRow]) {
+    for r in rows {
+        let rec = &r.record;
+        digest.update(rec.id.get().to_le_bytes());
+        digest.update(rec.last_seen.unix_timestamp().to_le_bytes());
+        digest.update([rec.score, rec.tlp.rank().to_le_bytes()[0]]);
+        digest.update(rec.status.as_str().as_bytes());
+        for s in r.sources.iter().chain(&r.labels) {
+            digest.update(s.as_bytes());
+            digest.update([0]);
+        }
+    }
+}
+
+/// A weak validator: the same data gives the same tag, though the bytes
+/// differ in their generation time (comments, the RPZ serial, the bundle id).
+fn etag(digest: Sha256) -> String {
+    format!("W/\"{}\"", &hex::encode(digest.finalize())[..32])
+}
+
+/// Answers with `body`, honouring `If-None-Match` and `Accept-Encoding: gzip`.
+fn respond(
+    headers: &HeaderMap,
+    etag: &str,
+    content_type: &str,
+    body: Vec<u8>,
+    file: &str,
+) -> Response {
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            let weak = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+            v.split(',')
+                .any(|t| t.trim() == "*" || weak(t) == weak(etag))
+        });
+    let mut response = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let gzip = headers
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+        let compressed = if gzip {
+            let mut enc = flate2::write::GzEncoder::new(
+                Vec::with_capacity(body.len() / 4),
+                flate2::Compression::fast(),
+            );
+            enc.write_all(&body).and_then(|()| enc.finish()).ok()
+        } else {
+            None
+        };
+        let mut r = match compressed {
+            Some(c) => {
+                let mut r = Body::from(c).into_response();
+                r.headers_mut()
+                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                r
+            }
+            None => Body::from(body).into_response(),
+        };
+        if let Ok(v) = HeaderValue::from_str(content_type) {
+            r.headers_mut().insert(header::CONTENT_TYPE, v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{file}\"")) {
+            r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+        }
+        r
+    };
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept-Encoding, Authorization"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    response
+}
+
+fn saved<'a>(state: &'a AppState, name: &str) -> Result<&'a ExportSpec, ApiError> {
+    state
+        .exports
+        .iter()
+        .find(|e| e.name == name)
+        .ok_or_else(|| ApiError::not_found(format!("no export named {name:?}")))
+}
+
+/// `GET /export/{name}`: a saved export.
+pub async fn download(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let spec = saved(&state, &name)?;
+    if spec.format == Format::Misp {
+        return Err(ApiError::not_found(format!(
+            "export {name:?} is a MISP feed: its files are /export/{name}/manifest.json, \
+             /export/{name}/hashes.csv and /export/{name}/<uuid>.json"
+        )));
+    }
+    let r = render(state.store.as_ref(), spec, principal.clearance).await?;
+    let file = format!("{name}.{}", spec.format.file_extension());
+    Ok(respond(
+        &headers,
+        &r.etag,
+        spec.format.content_type(),
+        r.body,
+        &file,
+    ))
+}
+
+/// `GET /export/{name}/{file}`: a file of a saved MISP feed.
+pub async fn feed_file(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((name, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let spec = saved(&state, &name)?;
+    if spec.format != Format::Misp {
+        return Err(ApiError::not_found(format!(
+            "export {name:?} is one file: /export/{name}"
+        )));
+    }
+    let r = render(state.store.as_ref(), spec, principal.clearance).await?;
+    let (body, content_type) = if file == "manifest.json" {
+        (r.body, "application/json")
+    } else {
+        let found = r.files.into_iter().find(|(n, _)| *n == file);
+        match found {
+            Some((n, b)) if n.ends_with(".csv") => (b, "text/csv; charset=utf-8"),
+            Some((_, b)) => (b, "application/json"),
+            None => {
+                return Err(ApiError::not_found(format!(
+                    "export {name:?} has no file {file:?}"
+                )));
+            }
+        }
+    };
+    // Each file is validated by the feed's data as a whole.
+    let tag = format!(
+        "W/\"{}-{}\"",
+        r.etag.trim_start_matches("W/").trim_matches('"'),
+        short(&file)
+    );
+    Ok(respond(&headers, &tag, content_type, body, &file))
+}
+
+fn short(s: &str) -> String {
+    hex::encode(&Sha256::digest(s.as_bytes())[..4])
+}
+
+/// A saved export as listed by the API.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportView<'a> {
+    /// The definition.
+    #[serde(flatten)]
+    #[schema(value_type = ExportSpec)]
+    pub spec: &'a ExportSpec,
+    /// Where to fetch it (relative to the server).
+    pub url: String,
+}
+
+/// Answer of `GET /api/v1/exports`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct ExportList<'a> {
+    /// The saved exports.
+    items: Vec<ExportView<'a>>,
+}
+
+/// `GET /api/v1/exports`: the saved exports and their URLs.
+#[utoipa::path(
+    get,
+    path = "/api/v1/exports",
+    tag = "exports",
+    summary = "The saved exports and their URLs",
+    responses((status = 200, description = "Every `[[export]]` of the configuration.", body = ExportList))
+)]
+pub async fn list(State(state): State<AppState>) -> Response {
+    let views: Vec<ExportView<'_>> = state
+        .exports
+        .iter()
+        .map(|spec| ExportView {
+            url: if spec.format == Format::Misp {
+                format!("/export/{}/manifest.json", spec.name)
+            } else {
+                format!("/export/{}", spec.name)
+            },
+            spec,
+        })
+        .collect();
+    axum::Json(serde_json::json!({ "items": views })).into_response()
+}
+
+/// Query of `GET /api/v1/exports/{format}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AdHoc {
+    /// Comma-separated indicator types.
+    #[serde(rename = "type")]
+    #[param(
+        pattern = "^(ipv4|ipv6|cidr|domain|url|email|md5|sha1|sha256|sha512|cve|asn|btc)?(,(ipv4|ipv6|cidr|domain|url|email|md5|sha1|sha256|sha512|cve|asn|btc))*$"
+    )]
+    pub kind: Option<String>,
+    /// Source name.
+    pub source: Option<String>,
+    /// Label.
+    pub tag: Option<String>,
+    /// Minimum score (0–100).
+    #[param(maximum = 100)]
+    pub min_score: Option<u8>,
+    /// Most restricted TLP.
+    #[param(value_type = Option<rexist_core::Tlp>)]
+    pub tlp: Option<String>,
+    /// `false` to include expired and allow-listed indicators.
+    pub active: Option<bool>,
+    /// Seen within (`30d`, `12h`, `90m`, `3600s`).
+    #[param(pattern = "^[0-9]{1,12}[dhms]?$")]
+    pub since: Option<String>,
+}
+
+/// `GET /api/v1/exports/{format}`: an ad-hoc export with filters.
+#[utoipa::path(
+    get,
+    path = "/api/v1/exports/{format}",
+    tag = "exports",
+    summary = "An ad-hoc export with filters",
+    description = "The indicators up to the caller's clearance in one of the export formats (`misp` is a directory of files: define it as an `[[export]]`). Answers carry an `ETag`; `If-None-Match` gives 304 while nothing changed; `Accept-Encoding: gzip` compresses.",
+    params(
+        ("format" = ExportFormat, Path, description = "The format."),
+        AdHoc,
+        ("If-None-Match" = Option<String>, Header, description = "The `ETag` of a previous answer."),
+    ),
+    responses(
+        (status = 200, description = "The export.", headers(
+            ("ETag" = String, description = "Validator over the exported data."),
+        ), content(
+            (Object = "application/stix+json;version=2.1"),
+            (String = "text/csv; charset=utf-8"),
+            (String = "application/x-ndjson"),
+            (String = "text/dns"),
+            (String = "text/plain; charset=utf-8"),
+        )),
+        (status = 304, description = "Unchanged since the `ETag` sent in `If-None-Match`."),
+        (status = 400, description = "A parameter is invalid, or the format is `misp` or unknown.", body = ErrorBody),
+    )
+)]
+pub async fn adhoc(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(format): Path<String>,
+    params: Result<Query<AdHoc>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Query(p) = params
+        .map_err(|e| ApiError::invalid(format!("invalid query string: {}", e.body_text())))?;
+    let config = ExportConfig {
+        name: "adhoc".to_owned(),
+        format: format.clone(),
+        description: None,
+        types: p
+            .kind
+            .as_deref()
+            .map(|t| {
+                t.split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        source: p.source,
+        tag: p.tag,
+        min_score: p.min_score,
+        tlp: p.tlp,
+        active_only: p.active.unwrap_or(true),
+        since: p.since,
+    };
+    let spec = config
+        .validate()
+        .map_err(|e| ApiError::invalid(e.replace("export \"adhoc\": ", "parameter ")))?;
+    if spec.format == Format::Misp {
+        return Err(ApiError::invalid(
+            "format misp is a directory of files: define it as an [[export]] and fetch /export/NAME/manifest.json",
+        ));
+    }
+    let r = render(state.store.as_ref(), &spec, principal.clearance).await?;
+    let file = format!("rexist.{}", spec.format.file_extension());
+    Ok(respond(
+        &headers,
+        &r.etag,
+        spec.format.content_type(),
+        r.body,
+        &file,
+    ))
+}

@@ -1,0 +1,676 @@
+//! Security: every route refuses a request without credentials or with too
+//! small a role; TLP:RED data never reaches a viewer through any interface;
+//! tokens and passwords cannot be recovered from the database; sessions need
+//! their CSRF token; token scopes hold; logins and writes are audited.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use base64::Engine;
+use http_body_util::BodyExt;
+use rexist_core::model::now;
+use rexist_core::{
+    Indicator, IndicatorType, ItemKind, NewItem, NewSighting, Role, Scope, SourceSpec, Tlp,
+};
+use rexist_server::admin::{TokenRequest, issue_token};
+use rexist_server::auth::hash_password;
+use rexist_server::export::ExportConfig;
+use rexist_server::{AppState, router};
+use rexist_store::Store;
+use rexist_store::sqlite::SqliteStore;
+use tower::ServiceExt;
+
+const RED_DOMAIN: &str = "red-secret.example";
+const RED_TITLE: &str = "Eyes only: red operation";
+
+struct World {
+    app: axum::Router,
+    store: Arc<dyn Store>,
+    dir: tempfile::TempDir,
+    viewer: String,
+    analyst: String,
+    admin: String,
+}
+
+async fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("rexist.db"))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let source = store
+        .upsert_source(&SourceSpec {
+            name: "intel".into(),
+            kind: "file".into(),
+            enabled: true,
+            confidence: 80,
+            tlp: Tlp::Green,
+            tags: vec![],
+        })
+        .await
+        .unwrap();
+    let mut red = NewSighting::new(
+        Indicator::parse(IndicatorType::Domain, RED_DOMAIN).unwrap(),
+        now(),
+    );
+    red.tlp = Some(Tlp::Red);
+    let green = NewSighting::new(
+        Indicator::parse(IndicatorType::Domain, "green-public.example").unwrap(),
+        now(),
+    );
+    store
+        .upsert_sightings(&source, &[red, green])
+        .await
+        .unwrap();
+    let item = |id: &str, title: &str, tlp| NewItem {
+        kind: ItemKind::News,
+        external_id: id.into(),
+        title: title.into(),
+        body: format!("{title}: details inside"),
+        url: None,
+        lang: Some("en".into()),
+        published_at: None,
+        tlp,
+        tags: vec![],
+        extra: serde_json::json!({}),
+    };
+    store
+        .upsert_items(
+            source.id,
+            &[
+                item("r", RED_TITLE, Tlp::Red),
+                item("g", "Public note", Tlp::Green),
+            ],
+        )
+        .await
+        .unwrap();
+    let store: Arc<dyn Store> = Arc::new(store);
+    let mut tokens = Vec::new();
+    for role in Role::ALL {
+        let (_, secret) = issue_token(
+            store.as_ref(),
+            &TokenRequest {
+                name: format!("t-{role}"),
+                role,
+                scopes: vec![],
+                expires_days: None,
+            },
+        )
+        .await
+        .unwrap();
+        tokens.push(secret);
+    }
+    let exports = ["edl", "stix", "csv", "rpz", "misp"]
+        .iter()
+        .map(|f| {
+            ExportConfig {
+                name: format!("all-{f}"),
+                format: (*f).to_owned(),
+                description: None,
+                types: vec![],
+                source: None,
+                tag: None,
+                min_score: None,
+                tlp: None,
+                active_only: true,
+                since: None,
+            }
+            .validate()
+            .unwrap()
+        })
+        .collect();
+    let app = router(AppState::new(Arc::clone(&store)).with_exports(exports));
+    World {
+        app,
+        store,
+        dir,
+        viewer: tokens[0].clone(),
+        analyst: tokens[1].clone(),
+        admin: tokens[2].clone(),
+    }
+}
+
+async fn send(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    auth: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .header("accept", "application/taxii+json;version=2.1");
+    if let Some(a) = auth {
+        req = req.header(header::AUTHORIZATION, a);
+    }
+    let req = req
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let (status, headers) = (res.status(), res.headers().clone());
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+fn bearer(t: &str) -> String {
+    format!("Bearer {t}")
+}
+
+/// Every route, with the least role it needs (`None`: open).
+fn routes() -> Vec<(&'static str, String, Option<Role>)> {
+    let v = Some(Role::Viewer);
+    let an = Some(Role::Analyst);
+    let ad = Some(Role::Admin);
+    let mut r: Vec<(&str, &str, Option<Role>)> = vec![
+        ("GET", "/healthz", None),
+        ("GET", "/", v),
+        ("GET", "/metrics", v),
+        ("GET", "/api/v1/indicators", v),
+        ("GET", "/api/v1/indicators/domain/green-public.example", v),
+        ("GET", "/api/v1/items", v),
+        ("GET", "/api/v1/items/1", v),
+        ("GET", "/api/v1/sources", v),
+        ("GET", "/api/v1/sources/intel", v),
+        ("GET", "/api/v1/sources/intel/runs", v),
+        ("POST", "/api/v1/sources/intel/run", an),
+        ("POST", "/api/v1/sources/intel/enable", ad),
+        ("POST", "/api/v1/sources/intel/disable", ad),
+        ("GET", "/api/v1/runs", v),
+        ("GET", "/api/v1/hunts", v),
+        ("POST", "/api/v1/hunts", an),
+        ("POST", "/api/v1/hunts/test", v),
+        ("GET", "/api/v1/hunts/h", v),
+        ("PATCH", "/api/v1/hunts/h", an),
+        ("DELETE", "/api/v1/hunts/h", an),
+        ("POST", "/api/v1/hunts/h/retro", an),
+        ("POST", "/api/v1/lookup", v),
+        ("GET", "/api/v1/lookup/green-public.example", v),
+        ("GET", "/api/v1/hits", v),
+        ("POST", "/api/v1/hits/ack", an),
+        ("GET", "/api/v1/alerts", v),
+        ("GET", "/api/v1/channels", v),
+        ("GET", "/api/v1/me", v),
+        ("GET", "/api/v1/users", ad),
+        ("POST", "/api/v1/users", ad),
+        ("PATCH", "/api/v1/users/nobody", ad),
+        ("GET", "/api/v1/tokens", ad),
+        ("POST", "/api/v1/tokens", ad),
+        ("DELETE", "/api/v1/tokens/nothing", ad),
+        ("GET", "/api/v1/audit", ad),
+        ("GET", "/api/v1/exports", v),
+        ("GET", "/api/v1/exports/edl", v),
+        ("GET", "/export/all-edl", v),
+        ("GET", "/export/all-misp/manifest.json", v),
+        ("GET", "/api/reputation", v),
+        ("GET", "/api/twitter/", v),
+        ("GET", "/api/exploit", v),
+        ("GET", "/api/threatEvent", v),
+        ("GET", "/api/threatAttribute", v),
+        ("GET", "/api/news", v),
+        ("GET", "/api/vuln", v),
+        ("GET", "/taxii2/", v),
+        ("GET", "/taxii2/api/", v),
+        ("GET", "/taxii2/api/collections/", v),
+    ];
+    r.sort_by_key(|(_, p, _)| *p);
+    r.into_iter()
+        .map(|(m, p, role)| (m, p.to_owned(), role))
+        .collect()
+}
+
+#[tokio::test]
+async fn every_route_refuses_missing_credentials_and_small_roles() {
+    let w = world().await;
+    for (method, path, needed) in routes() {
+        let (status, headers, body) = send(&w.app, method, &path, None, None).await;
+        match needed {
+            None => assert_ne!(status, StatusCode::UNAUTHORIZED, "{method} {path} is open"),
+            Some(_) => {
+                assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}: {body}");
+                if !path.starts_with("/api/") {
+                    assert!(
+                        headers.contains_key(header::WWW_AUTHENTICATE),
+                        "{method} {path} asks for basic credentials"
+                    );
+                }
+            }
+        }
+        let Some(needed) = needed else { continue };
+        for (role, token) in [
+            (Role::Viewer, &w.viewer),
+            (Role::Analyst, &w.analyst),
+            (Role::Admin, &w.admin),
+        ] {
+            let (status, _, body) = send(&w.app, method, &path, Some(&bearer(token)), None).await;
+            if role < needed {
+                assert_eq!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{method} {path} as {role}: {body}"
+                );
+            } else {
+                assert!(
+                    status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
+                    "{method} {path} as {role} got {status}: {body}"
+                );
+            }
+        }
+    }
+    // Bad credentials are refused, not treated as anonymous.
+    for auth in ["Bearer rexist_0000", "Basic !!!", "Digest x", "Bearer "] {
+        let (status, _, _) = send(&w.app, "GET", "/api/v1/items", Some(auth), None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{auth}");
+    }
+}
+
+#[tokio::test]
+async fn red_data_never_reaches_a_viewer() {
+    let w = world().await;
+    // The admin sees it, so the checks below are not vacuous.
+    let (_, _, body) = send(
+        &w.app,
+        "GET",
+        "/api/v1/indicators",
+        Some(&bearer(&w.admin)),
+        None,
+    )
+    .await;
+    assert!(body.contains(RED_DOMAIN));
+    let (_, _, taxii) = send(
+        &w.app,
+        "GET",
+        "/taxii2/api/collections/",
+        Some(&bearer(&w.viewer)),
+        None,
+    )
+    .await;
+    let collections: serde_json::Value = serde_json::from_str(&taxii).unwrap();
+    let mut uris: Vec<(String, Option<serde_json::Value>)> = [
+        "/api/v1/indicators",
+        "/api/v1/indicators?prefix=red",
+        "/api/v1/indicators/domain/red-secret.example",
+        "/api/v1/items",
+        "/api/v1/items?q=red",
+        "/api/v1/items/1",
+        "/api/v1/items/2",
+        "/api/v1/lookup/red-secret.example",
+        "/api/v1/exports/stix",
+        "/api/v1/exports/csv",
+        "/api/v1/exports/jsonl",
+        "/api/v1/exports/edl?active=false",
+        "/export/all-edl",
+        "/export/all-stix",
+        "/export/all-csv",
+        "/export/all-rpz",
+        "/export/all-misp/manifest.json",
+        "/export/all-misp/hashes.csv",
+        "/api/reputation",
+        "/api/reputation?search=red",
+        "/api/news",
+        "/api/news?search=Eyes",
+    ]
+    .iter()
+    .map(|u| ((*u).to_owned(), None))
+    .collect();
+    uris.push((
+        "/api/v1/lookup".to_owned(),
+        Some(serde_json::json!({"values": [RED_DOMAIN]})),
+    ));
+    for c in collections["collections"].as_array().unwrap() {
+        let id = c["id"].as_str().unwrap();
+        uris.push((format!("/taxii2/api/collections/{id}/objects/"), None));
+        uris.push((format!("/taxii2/api/collections/{id}/manifest/"), None));
+    }
+    for (uri, body) in uris {
+        let method = if body.is_some() { "POST" } else { "GET" };
+        let (status, _, text) = send(&w.app, method, &uri, Some(&bearer(&w.viewer)), body).await;
+        assert!(status.as_u16() < 500, "{uri}: {status}");
+        // A value the caller sent comes back as the question, never with an answer.
+        let asked = uri.contains("red-secret") || uri == "/api/v1/lookup";
+        if uri.starts_with("/api/v1/indicators/domain/") {
+            assert_eq!(status, StatusCode::NOT_FOUND, "{uri}: {text}");
+        } else if asked {
+            assert!(text.contains("\"known\":false"), "{uri}: {text}");
+            assert!(!text.contains("intel"), "{uri} names the source: {text}");
+        } else {
+            assert!(
+                !text.contains(RED_DOMAIN),
+                "{uri} leaked the red indicator: {text}"
+            );
+        }
+        assert!(
+            !text.contains(RED_TITLE),
+            "{uri} leaked the red item: {text}"
+        );
+        if uri.starts_with("/api/v1/lookup") {
+            assert!(!text.contains("\"known\":true"), "{uri}: {text}");
+        }
+    }
+    // MISP event files of the feed are covered by the manifest's uuids.
+    let (_, _, manifest) = send(
+        &w.app,
+        "GET",
+        "/export/all-misp/manifest.json",
+        Some(&bearer(&w.viewer)),
+        None,
+    )
+    .await;
+    let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    for uuid in manifest.as_object().unwrap().keys() {
+        let (_, _, event) = send(
+            &w.app,
+            "GET",
+            &format!("/export/all-misp/{uuid}.json"),
+            Some(&bearer(&w.viewer)),
+            None,
+        )
+        .await;
+        assert!(event.contains("green-public.example"));
+        assert!(!event.contains(RED_DOMAIN));
+    }
+}
+
+#[tokio::test]
+async fn secrets_cannot_be_recovered_from_the_database() {
+    let w = world().await;
+    let password = "correct horse battery staple";
+    w.store
+        .create_user("alice", &hash_password(password).unwrap(), Role::Analyst)
+        .await
+        .unwrap();
+    // A login leaves a session secret in a cookie; that must not be stored either.
+    let (status, headers, _) = send(
+        &w.app,
+        "POST",
+        "/api/v1/login",
+        None,
+        Some(serde_json::json!({"user": "alice", "password": password})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let cookie = headers[header::SET_COOKIE].to_str().unwrap().to_owned();
+    let session = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned();
+    drop(w.app);
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(w.dir.path()).unwrap() {
+        bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    for secret in [&w.viewer, &w.analyst, &w.admin, &session] {
+        let tail = &secret[secret.len() - 40..];
+        assert!(!text.contains(tail), "a token's secret is in the database");
+    }
+    assert!(!text.contains(password), "a password is in the database");
+    assert!(text.contains("$argon2id$"), "passwords are argon2id hashes");
+}
+
+#[tokio::test]
+async fn sessions_need_csrf_and_end_on_logout() {
+    let w = world().await;
+    w.store
+        .create_user(
+            "bob",
+            &hash_password("bob-password-1").unwrap(),
+            Role::Analyst,
+        )
+        .await
+        .unwrap();
+    let (status, _, _) = send(
+        &w.app,
+        "POST",
+        "/api/v1/login",
+        None,
+        Some(serde_json::json!({"user": "bob", "password": "wrong-password"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, headers, body) = send(
+        &w.app,
+        "POST",
+        "/api/v1/login",
+        None,
+        Some(serde_json::json!({"user": "bob", "password": "bob-password-1"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let set = headers[header::SET_COOKIE].to_str().unwrap();
+    for attr in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
+        assert!(set.contains(attr), "cookie lacks {attr}: {set}");
+    }
+    let cookie = set.split(';').next().unwrap().to_owned();
+    let csrf = serde_json::from_str::<serde_json::Value>(&body).unwrap()["csrf"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let with_cookie = |method: &str, uri: &str, csrf: Option<&str>| {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json")
+            .header(header::COOKIE, &cookie);
+        if let Some(c) = csrf {
+            req = req.header("x-csrf-token", c);
+        }
+        req.body(Body::from(
+            serde_json::json!({"name": "h1", "query": "emotet"}).to_string(),
+        ))
+        .unwrap()
+    };
+    let res = w
+        .app
+        .clone()
+        .oneshot(with_cookie("GET", "/api/v1/me", None))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = w
+        .app
+        .clone()
+        .oneshot(with_cookie("POST", "/api/v1/hunts", None))
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "a write without CSRF token"
+    );
+    let res = w
+        .app
+        .clone()
+        .oneshot(with_cookie("POST", "/api/v1/hunts", Some("forged")))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = w
+        .app
+        .clone()
+        .oneshot(with_cookie("POST", "/api/v1/hunts", Some(&csrf)))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = w
+        .app
+        .clone()
+        .oneshot(with_cookie("POST", "/api/v1/logout", Some(&csrf)))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = w
+        .app
+        .clone()
+        .oneshot(with_cookie("GET", "/api/v1/me", None))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "the session ended");
+
+    // Basic auth with a password; a disabled user is refused everywhere.
+    let basic = |user: &str, password: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        )
+    };
+    let (status, _, body) = send(
+        &w.app,
+        "GET",
+        "/api/v1/me",
+        Some(&basic("bob", "bob-password-1")),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("\"analyst\""));
+    w.store
+        .update_user(
+            "bob",
+            &rexist_store::UserChange {
+                disabled: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (status, _, _) = send(
+        &w.app,
+        "GET",
+        "/api/v1/me",
+        Some(&basic("bob", "bob-password-1")),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // The audit log has the logins, the failure and the write, with actors.
+    let (_, _, audit) = send(
+        &w.app,
+        "GET",
+        "/api/v1/audit?limit=100",
+        Some(&bearer(&w.admin)),
+        None,
+    )
+    .await;
+    let audit: serde_json::Value = serde_json::from_str(&audit).unwrap();
+    let actions: Vec<(String, String, String)> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap().to_owned(),
+                e["action"].as_str().unwrap().to_owned(),
+                e["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("bob", "login.failed", "401"),
+        ("bob", "login", "ok"),
+        ("bob", "POST /api/v1/hunts", "201"),
+    ] {
+        assert!(
+            actions
+                .iter()
+                .any(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()) == expected),
+            "{expected:?} not in {actions:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn token_scopes_and_tokens_in_urls() {
+    let w = world().await;
+    let (_, export_only) = issue_token(
+        w.store.as_ref(),
+        &TokenRequest {
+            name: "firewall".into(),
+            role: Role::Viewer,
+            scopes: vec![Scope::Export],
+            expires_days: None,
+        },
+    )
+    .await
+    .unwrap();
+    let (status, _, body) = send(
+        &w.app,
+        "GET",
+        "/export/all-edl",
+        Some(&bearer(&export_only)),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("green-public.example"));
+    let (status, _, _) = send(
+        &w.app,
+        "GET",
+        "/api/v1/items",
+        Some(&bearer(&export_only)),
+        None,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "an export token is not an API token"
+    );
+    let (status, _, _) = send(
+        &w.app,
+        "GET",
+        "/taxii2/api/",
+        Some(&bearer(&export_only)),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Firewalls put the token in the URL or in basic auth's password.
+    let (status, _, _) = send(
+        &w.app,
+        "GET",
+        &format!("/export/all-edl?token={export_only}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("fw:{export_only}"))
+    );
+    let (status, _, _) = send(&w.app, "GET", "/export/all-edl", Some(&basic), None).await;
+    assert_eq!(status, StatusCode::OK);
+    // A token in the URL works for exports only.
+    let (status, _, _) = send(
+        &w.app,
+        "GET",
+        &format!("/api/v1/items?token={}", w.admin),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Revoked tokens stop at once.
+    w.store.revoke_token("token", "firewall").await.unwrap();
+    let (status, _, _) = send(
+        &w.app,
+        "GET",
+        "/export/all-edl",
+        Some(&bearer(&export_only)),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

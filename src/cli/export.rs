@@ -1,0 +1,117 @@
+//! `rexist export`: writes a saved export (`[[export]]`) or an ad-hoc one
+//! to a file or stdout — the same bytes the server serves at `/export/NAME`.
+//! A MISP feed is a directory (`--out DIR`). The CLI reads the store
+//! directly, so every TLP is exported unless `--tlp` caps it.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use rexist_core::Tlp;
+use rexist_export::Format;
+use rexist_server::export::{ExportConfig, render};
+
+use crate::config::Config;
+
+/// Arguments of `export`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A saved export's name (an `[[export]]` table); or give --format.
+    #[arg(required_unless_present = "format")]
+    pub name: Option<String>,
+    /// Ad hoc: `stix`, `misp`, `csv`, `jsonl`, `edl`, `panos`, `rpz`, `suricata`, `zeek`, `hosts`.
+    #[arg(long, conflicts_with = "name")]
+    pub format: Option<String>,
+    /// Ad hoc: only these indicator types (repeatable or comma-separated).
+    #[arg(long = "type", value_delimiter = ',')]
+    pub types: Vec<String>,
+    /// Ad hoc: only indicators reported by this source.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Ad hoc: only indicators with a sighting labelled so.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Ad hoc: only indicators scoring at least this.
+    #[arg(long)]
+    pub min_score: Option<u8>,
+    /// The most restricted TLP to export (caps a saved export's too).
+    #[arg(long)]
+    pub tlp: Option<Tlp>,
+    /// Ad hoc: include expired and allow-listed indicators.
+    #[arg(long)]
+    pub all: bool,
+    /// Ad hoc: only indicators seen within this long (`30d`, `12h`).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Write here (a directory for `misp`); stdout by default.
+    #[arg(long, short)]
+    pub out: Option<std::path::PathBuf>,
+}
+
+/// Runs `export`.
+pub async fn run(config: &Config, args: Args) -> Result<ExitCode> {
+    let spec = match (&args.name, &args.format) {
+        (Some(name), _) => config
+            .export_specs()?
+            .into_iter()
+            .find(|e| e.name == *name)
+            .with_context(|| format!("no [[export]] named {name:?} in the configuration"))?,
+        (None, Some(format)) => ExportConfig {
+            name: "rexist".to_owned(),
+            format: format.clone(),
+            description: None,
+            types: args.types.clone(),
+            source: args.source.clone(),
+            tag: args.tag.clone(),
+            min_score: args.min_score,
+            tlp: None,
+            active_only: !args.all,
+            since: args.since.clone(),
+        }
+        .validate()
+        .map_err(|e| anyhow::anyhow!(e.replace("export \"rexist\": ", "--")))?,
+        (None, None) => bail!("give an export NAME or --format"),
+    };
+    let store = super::open_store(config).await?;
+    let clearance = args.tlp.unwrap_or(Tlp::Red);
+    let rendered = render(store.as_ref(), &spec, clearance).await?;
+    if spec.format == Format::Misp {
+        let Some(dir) = &args.out else {
+            bail!("a MISP feed is a directory: give --out DIR");
+        };
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::write(dir.join("manifest.json"), &rendered.body)
+            .with_context(|| format!("cannot write {}", dir.display()))?;
+        for (name, bytes) in &rendered.files {
+            std::fs::write(dir.join(name), bytes)
+                .with_context(|| format!("cannot write {}", dir.join(name).display()))?;
+        }
+    } else {
+        match &args.out {
+            Some(path) => std::fs::write(path, &rendered.body)
+                .with_context(|| format!("cannot write {}", path.display()))?,
+            None => {
+                let mut out = std::io::stdout().lock();
+                if let Err(e) = out.write_all(&rendered.body).and_then(|()| out.flush()) {
+                    if e.kind() != std::io::ErrorKind::BrokenPipe {
+                        return Err(e).context("writing stdout");
+                    }
+                }
+            }
+        }
+    }
+    eprintln!(
+        "exported {} indicators as {}{}",
+        rendered.written,
+        spec.format,
+        if rendered.skipped > 0 {
+            format!(
+                " ({} of types the format cannot express left out)",
+                rendered.skipped
+            )
+        } else {
+            String::new()
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
