@@ -86,18 +86,15 @@ pub async fn run(config: &Config, args: Args) -> Result<ExitCode> {
             std::fs::write(dir.join(name), bytes)
                 .with_context(|| format!("cannot write {}", dir.join(name).display()))?;
         }
+    } else if let Some(path) = &args.out {
+        std::fs::write(path, &rendered.body)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     } else {
-        match &args.out {
-            Some(path) => std::fs::write(path, &rendered.body)
-                .with_context(|| format!("cannot write {}", path.display()))?,
-            None => {
-                let mut out = std::io::stdout().lock();
-                if let Err(e) = out.write_all(&rendered.body).and_then(|()| out.flush()) {
-                    if e.kind() != std::io::ErrorKind::BrokenPipe {
-                        return Err(e).context("writing stdout");
-                    }
-                }
-            }
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = out.write_all(&rendered.body).and_then(|()| out.flush())
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            return Err(e).context("writing stdout");
         }
     }
     eprintln!(

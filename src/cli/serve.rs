@@ -112,8 +112,8 @@ async fn warn_if_locked_out(
     if auth.anonymous.is_some() {
         return;
     }
-    let users = store.list_users().await.map(|u| u.len()).unwrap_or(1);
-    let tokens = store.list_tokens().await.map(|t| t.len()).unwrap_or(1);
+    let users = store.list_users().await.map_or(1, |u| u.len());
+    let tokens = store.list_tokens().await.map_or(1, |t| t.len());
     if users == 0 && tokens == 0 {
         tracing::warn!(
             "no user or token exists yet, so only /healthz answers: create one with \

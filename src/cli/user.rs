@@ -86,21 +86,20 @@ pub enum TokenCommand {
 }
 
 fn read_password(file: Option<&std::path::Path>) -> Result<String> {
-    let line = match file {
-        Some(path) => std::fs::read_to_string(path)
+    let line = if let Some(path) = file {
+        std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?
             .lines()
             .next()
             .unwrap_or_default()
-            .to_owned(),
-        None => {
-            let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .context("reading the password from stdin")?;
-            line.trim_end_matches(['\r', '\n']).to_owned()
-        }
+            .to_owned()
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from stdin")?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
     };
     check_password_strength(&line).map_err(anyhow::Error::msg)?;
     Ok(line)
@@ -254,18 +253,18 @@ pub async fn run_token(config: &Config, command: TokenCommand) -> Result<ExitCod
                     t.prefix,
                     state,
                     t.last_used_at
-                        .map_or_else(|| "never".to_owned(), |t| super::source::short_time(t))
+                        .map_or_else(|| "never".to_owned(), super::source::short_time)
                 ));
             }
             Ok(ExitCode::SUCCESS)
         }
-        TokenCommand::Revoke { name } => match store.revoke_token("token", &name).await? {
-            0 => bail!("no live token named {name:?}"),
-            _ => {
-                audit(store, "token.revoke", &name).await;
-                say(format_args!("revoked {name}"));
-                Ok(ExitCode::SUCCESS)
+        TokenCommand::Revoke { name } => {
+            if store.revoke_token("token", &name).await? == 0 {
+                bail!("no live token named {name:?}");
             }
-        },
+            audit(store, "token.revoke", &name).await;
+            say(format_args!("revoked {name}"));
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

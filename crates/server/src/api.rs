@@ -48,14 +48,14 @@ where
 pub struct IndicatorParams {
     /// Only this type (`ipv4`, `domain`, …).
     #[serde(rename = "type")]
-    #[param(value_type = Option<IndicatorType>)]
+    #[param(schema_with = crate::openapi::or_empty::<IndicatorType>)]
     kind: Option<String>,
     /// Only this exact value (canonicalised first; the type is detected if not given).
     value: Option<String>,
     /// Only values starting with this.
     prefix: Option<String>,
     /// Only this status (`active`, `expired`, `allowlisted`).
-    #[param(value_type = Option<IndicatorStatus>)]
+    #[param(schema_with = crate::openapi::or_empty::<IndicatorStatus>)]
     status: Option<String>,
     /// Cursor from the previous page's `next`.
     cursor: Option<String>,
@@ -209,7 +209,7 @@ pub struct ItemParams {
     /// Full-text query over title and body: words are `ANDed`, `"phrases"`, `prefix*`.
     q: Option<String>,
     /// Only this kind (`news`, `post`, `event`, `vuln`, `exploit`).
-    #[param(value_type = Option<ItemKind>)]
+    #[param(schema_with = crate::openapi::or_empty::<ItemKind>)]
     kind: Option<String>,
     /// Only items of the source with this name.
     source: Option<String>,

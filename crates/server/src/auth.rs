@@ -302,7 +302,18 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 fn refuse(path: &str, status: StatusCode, error: ApiError) -> Response {
-    let mut response = error.into_response();
+    let mut response = if path.starts_with("/taxii2") {
+        // TAXII clients read TAXII's error body, not the API's.
+        let title = if status == StatusCode::UNAUTHORIZED {
+            "Unauthorized"
+        } else {
+            "Forbidden"
+        };
+        crate::taxii::wire::TaxiiError::new(status, title, error.message().to_owned())
+            .into_response()
+    } else {
+        error.into_response()
+    };
     *response.status_mut() = status;
     // Firewalls and TAXII clients only send basic credentials when asked.
     if status == StatusCode::UNAUTHORIZED && !path.starts_with("/api/") {
@@ -466,13 +477,12 @@ pub async fn check_password(
     password: &str,
 ) -> Result<Option<(Principal, rexist_core::User)>, ApiError> {
     let found = state.store.user_credentials(user).await?;
-    let ok = match &found {
-        Some((u, hash)) => !u.disabled && verify_password(password, hash),
-        None => {
-            // Spend the same time as a real check, so names cannot be probed.
-            let _ = verify_password(password, DUMMY_HASH);
-            false
-        }
+    let ok = if let Some((u, hash)) = &found {
+        !u.disabled && verify_password(password, hash)
+    } else {
+        // Spend the same time as a real check, so names cannot be probed.
+        let _ = verify_password(password, DUMMY_HASH);
+        false
     };
     match found {
         Some((u, _)) if ok => Ok(Some((

@@ -72,6 +72,11 @@ impl ApiError {
         }
     }
 
+    /// The message for humans.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// 404: nothing there.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self {

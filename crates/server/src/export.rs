@@ -112,10 +112,13 @@ enum ExportFormat {
     Hosts,
 }
 
+// serde's `serialize_with` passes a reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
 fn as_name<S: serde::Serializer>(f: &Format, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(f.as_str())
 }
 
+#[allow(clippy::ref_option)]
 fn as_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
     match d {
         Some(d) => s.serialize_some(&d.as_secs()),
@@ -225,8 +228,15 @@ pub async fn render(
         min_score: spec.min_score,
         max_tlp: Some(max_tlp),
         active_only: spec.active_only,
+        // An age reaching before 1970 covers everything (and subtracting
+        // it could overflow the date).
         since: spec.since.map(|d| {
-            rexist_core::model::now() - time::Duration::try_from(d).unwrap_or(time::Duration::MAX)
+            time::Duration::try_from(d)
+                .ok()
+                .and_then(|d| rexist_core::model::now().checked_sub(d))
+                .map_or(time::OffsetDateTime::UNIX_EPOCH, |t| {
+                    t.max(time::OffsetDateTime::UNIX_EPOCH)
+                })
         }),
         with_context: context,
         limit: MAX_EXPORT_PAGE,
@@ -431,6 +441,8 @@ pub async fn feed_file(
     } else {
         let found = r.files.into_iter().find(|(n, _)| *n == file);
         match found {
+            // The feed's own file names, lower-case.
+            #[allow(clippy::case_sensitive_file_extension_comparisons)]
             Some((n, b)) if n.ends_with(".csv") => (b, "text/csv; charset=utf-8"),
             Some((_, b)) => (b, "application/json"),
             None => {

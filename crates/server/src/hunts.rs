@@ -527,7 +527,7 @@ pub async fn ack(
 #[serde(deny_unknown_fields)]
 pub struct AlertParams {
     /// `pending`, `sent` or `failed`.
-    #[param(value_type = Option<AlertStatus>)]
+    #[param(schema_with = crate::openapi::or_empty::<AlertStatus>)]
     status: Option<String>,
     /// Only alerts to this channel.
     channel: Option<String>,

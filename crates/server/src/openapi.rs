@@ -8,7 +8,7 @@
 //! operation shares (the security schemes, 401, 403 and 503) is added by
 //! [`Policy`], after the annotations, so no route can forget it.
 //!
-//! The page uses RapiDoc, vendored under `assets/vendor/rapidoc` and served
+//! The page uses `RapiDoc`, vendored under `assets/vendor/rapidoc` and served
 //! from the binary at [`RAPIDOC_PATH`]; nothing is loaded from the internet.
 
 use std::sync::OnceLock;
@@ -26,7 +26,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::{admin, api, export, hunts, lookup};
 
-/// Where the vendored RapiDoc script is served.
+/// Where the vendored `RapiDoc` script is served.
 /// The version is in the path, so the script can be cached for good.
 pub const RAPIDOC_PATH: &str = "/static/vendor/rapidoc-9.3.8/rapidoc-min.js";
 
@@ -48,6 +48,31 @@ pub struct ErrorDetail {
     pub code: String,
     /// For humans; for 400 it names the parameter or field and why.
     pub message: String,
+}
+
+/// The schema of an optional query filter of type `T` that may also be
+/// sent empty, which means absent (as HTML forms send it). utoipa drops the
+/// doc comment of a parameter with its own schema: [`Policy`] describes
+/// these parameters instead.
+pub fn or_empty<T: ToSchema>() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, Type};
+    match T::schema() {
+        // A string enum: the same with "" added, which viewers show best.
+        RefOr::T(Schema::Object(mut o)) if o.enum_values.is_some() => {
+            o.enum_values.get_or_insert_with(Vec::new).push("".into());
+            Schema::Object(o)
+        }
+        _ => Schema::AnyOf(
+            AnyOfBuilder::new()
+                .item(Ref::from_schema_name(T::name()))
+                .item(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some([""])),
+                )
+                .build(),
+        ),
+    }
 }
 
 /// The responses every authenticated operation can give, by name in
@@ -129,6 +154,11 @@ impl Modify for Policy {
                 let open = op.security.is_some();
                 if !open {
                     op.security = Some(schemes.clone());
+                }
+                for p in op.parameters.iter_mut().flatten() {
+                    if p.description.is_none() {
+                        p.description = Some(format!("Only this {} (empty: any).", p.name));
+                    }
                 }
                 for (status, name, _) in SHARED {
                     if open && status == "403" {
@@ -249,7 +279,7 @@ pub async fn json() -> Response {
         .into_response()
 }
 
-/// `GET /api/docs`: the reference page (RapiDoc over `/api/openapi.json`;
+/// `GET /api/docs`: the reference page (`RapiDoc` over `/api/openapi.json`;
 /// the browser sends the session cookie with the document's request).
 pub async fn docs() -> Html<String> {
     Html(format!(
@@ -426,13 +456,6 @@ mod tests {
             let (method, path) = key.split_once(' ').unwrap();
             let method: axum::http::Method = method.parse().unwrap();
             assert!(crate::auth::required_role(&method, path).is_some(), "{key}");
-        }
-    }
-
-    #[test]
-    fn dump() {
-        if std::env::var_os("REXIST_OPENAPI_DUMP").is_some() {
-            println!("{}", document());
         }
     }
 }

@@ -1,7 +1,10 @@
 //! Rows of the sharing tables (users, tokens, audit) and the export query,
 //! decoded the same way for both backends.
 
-use rexist_core::model::from_unix_micros;
+use std::fmt::Write as _;
+
+use rexist_core::IndicatorStatus;
+use rexist_core::model::{from_unix_micros, unix_micros};
 use rexist_core::{ApiToken, AuditEntry, NewAudit, Role, Scope, User};
 
 use crate::{ExportQuery, Result, StoreError};
@@ -147,4 +150,103 @@ pub(crate) fn export_page(q: &ExportQuery) -> u32 {
         0 => 1000,
         n => n.min(crate::MAX_EXPORT_PAGE),
     }
+}
+
+/// A bind parameter of the export query.
+pub(crate) enum Bind {
+    Int(i64),
+    Text(String),
+    /// PostgreSQL only (SQLite gets one parameter per element).
+    Ints(Vec<i64>),
+    /// PostgreSQL only.
+    Texts(Vec<String>),
+}
+
+/// The SQL of one export page and its parameters, `?N` placeholders for
+/// SQLite or `$N` and arrays for PostgreSQL; `None` when it cannot match
+/// anything (an empty id list).
+pub(crate) fn export_sql(q: &ExportQuery, postgres: bool) -> Option<(String, Vec<Bind>)> {
+    let mut sql = format!(
+        "SELECT {}, added FROM indicators i WHERE 1 = 1",
+        crate::decode::INDICATOR_COLUMNS
+    );
+    let mut args: Vec<Bind> = Vec::new();
+    let mut arg = |v: Bind| {
+        args.push(v);
+        if postgres {
+            format!("${}", args.len())
+        } else {
+            format!("?{}", args.len())
+        }
+    };
+    let mut list = |ints: Option<Vec<i64>>, texts: Option<Vec<String>>| -> String {
+        if postgres {
+            match (ints, texts) {
+                (Some(v), _) => format!("= ANY({})", arg(Bind::Ints(v))),
+                (_, Some(v)) => format!("= ANY({})", arg(Bind::Texts(v))),
+                _ => String::new(),
+            }
+        } else {
+            let marks: Vec<String> = match (ints, texts) {
+                (Some(v), _) => v.into_iter().map(|i| arg(Bind::Int(i))).collect(),
+                (_, Some(v)) => v.into_iter().map(|t| arg(Bind::Text(t))).collect(),
+                _ => Vec::new(),
+            };
+            format!("IN ({})", marks.join(", "))
+        }
+    };
+    if !q.kinds.is_empty() {
+        let kinds = q.kinds.iter().map(|k| k.as_str().to_owned()).collect();
+        let _ = write!(sql, " AND kind {}", list(None, Some(kinds)));
+    }
+    if let Some(ids) = &q.ids {
+        if ids.is_empty() {
+            return None;
+        }
+        let ids = ids.iter().map(|i| i.get()).collect();
+        let _ = write!(sql, " AND id {}", list(Some(ids), None));
+    }
+    if let Some((added, id)) = q.after {
+        let (a, b) = (arg(Bind::Int(unix_micros(added))), arg(Bind::Int(id.get())));
+        let _ = write!(sql, " AND (added, id) > ({a}, {b})");
+    }
+    if let Some(min) = q.min_score {
+        let _ = write!(sql, " AND score >= {}", arg(Bind::Int(i64::from(min))));
+    }
+    if let Some(tlp) = q.max_tlp {
+        let _ = write!(sql, " AND tlp <= {}", arg(Bind::Int(i64::from(tlp.rank()))));
+    }
+    if q.active_only {
+        let a = arg(Bind::Text(IndicatorStatus::Active.as_str().to_owned()));
+        let _ = write!(sql, " AND status = {a}");
+    }
+    if let Some(since) = q.since {
+        let _ = write!(
+            sql,
+            " AND last_seen >= {}",
+            arg(Bind::Int(unix_micros(since)))
+        );
+    }
+    if let Some(after) = q.added_after {
+        let _ = write!(sql, " AND added > {}", arg(Bind::Int(unix_micros(after))));
+    }
+    if let Some(source) = &q.source {
+        let a = arg(Bind::Text(source.clone()));
+        let _ = write!(
+            sql,
+            " AND EXISTS (SELECT 1 FROM sightings s JOIN sources src ON src.id = s.source_id \
+             WHERE s.indicator_id = i.id AND src.name = {a})"
+        );
+    }
+    if let Some(tag) = &q.tag {
+        let a = arg(Bind::Text(label_pattern(tag)));
+        let _ = write!(
+            sql,
+            " AND EXISTS (SELECT 1 FROM sightings s WHERE s.indicator_id = i.id \
+             AND s.labels LIKE {a} ESCAPE '\\')"
+        );
+    }
+    let limit = arg(Bind::Int(i64::from(export_page(q))));
+    let _ = write!(sql, " ORDER BY added, id LIMIT {limit}");
+    Some((sql, args))
 }

@@ -1663,20 +1663,29 @@ async fn indicators_expire_revive_and_flag(store: Arc<dyn Store>) {
 }
 
 async fn exports_page_in_added_order_with_filters(store: Arc<dyn Store>) {
-    let a = source(&store, "feed-a").await;
-    let b = source(&store, "feed-b").await;
-    let t = now();
-    store.upsert_sightings(&a, &ips(0..250, t)).await.unwrap();
-    let mut red = sighting(IndicatorType::Domain, "red.example", t);
+    let feed_a = source(&store, "feed-a").await;
+    let feed_b = source(&store, "feed-b").await;
+    let seen = now();
+    store
+        .upsert_sightings(&feed_a, &ips(0..250, seen))
+        .await
+        .unwrap();
+    let mut red = sighting(IndicatorType::Domain, "red.example", seen);
     red.tlp = Some(Tlp::Red);
     red.labels = vec!["emotet".to_owned()];
     red.confidence = Some(95);
-    let mut green = sighting(IndicatorType::Domain, "green.example", t);
+    let mut green = sighting(IndicatorType::Domain, "green.example", seen);
     green.tlp = Some(Tlp::Green);
     green.labels = vec!["emotet-like".to_owned()];
-    store.upsert_sightings(&b, &[red, green]).await.unwrap();
+    store
+        .upsert_sightings(&feed_b, &[red, green])
+        .await
+        .unwrap();
     // Re-sighting an early indicator later does not move it in the export order.
-    store.upsert_sightings(&b, &ips(0..1, t)).await.unwrap();
+    store
+        .upsert_sightings(&feed_b, &ips(0..1, seen))
+        .await
+        .unwrap();
 
     let mut q = rexist_store::ExportQuery {
         limit: 100,

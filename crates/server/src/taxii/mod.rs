@@ -984,6 +984,26 @@ mod tests {
     }
 
     #[test]
+    fn config_defaults_and_names() {
+        let cfg: TaxiiConfig = serde_json::from_value(json!({
+            "collection": [{"id": "0d3b6f7e-3f55-4d0c-8a8e-5a2f8f1f0a01", "title": "inbox",
+                            "writable": true}]
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cfg.title, "rexist");
+        assert_eq!(cfg.max_page, 1000);
+        let c = &cfg.collections[0];
+        assert!(c.active_only && c.writable && c.types.is_empty());
+        assert_eq!(
+            c.write_source_name(),
+            "taxii:0d3b6f7e-3f55-4d0c-8a8e-5a2f8f1f0a01"
+        );
+        assert_eq!(cfg.validate(), Ok(()));
+        let unknown = serde_json::from_value::<TaxiiConfig>(json!({"titel": "x"}));
+        assert!(unknown.is_err());
+    }
+
+    #[test]
     fn params() {
         let uri: Uri = "/x?match%5Btype%5D=indicator,url&limit=5&match[version]=last&added_after=2026-01-01T00:00:00Z"
             .parse()

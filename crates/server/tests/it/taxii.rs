@@ -833,7 +833,7 @@ async fn taxii_full_pull_throughput() {
     eprintln!(
         "pulled {objects} objects ({} MB) in {pages} pages in {took:?}: {:.0} objects/s",
         bytes >> 20,
-        objects as f64 / took.as_secs_f64()
+        f64::from(u32::try_from(objects).unwrap()) / took.as_secs_f64()
     );
     assert_eq!(objects, 6 + (n + 1) * 3);
 }

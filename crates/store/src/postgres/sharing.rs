@@ -3,17 +3,14 @@
 use std::collections::{BTreeSet, HashMap};
 
 use rexist_core::model::{from_unix_micros, now, unix_micros};
-use rexist_core::{
-    ApiToken, AuditEntry, ExportRow, IndicatorStatus, NewAudit, NewToken, Role, User,
-};
+use rexist_core::{ApiToken, AuditEntry, ExportRow, NewAudit, NewToken, Role, User};
 use sqlx::Row;
 use sqlx::postgres::{PgPool, PgRow};
 
 use super::rows::indicator_from_row;
-use crate::decode::INDICATOR_COLUMNS;
 use crate::sharing::{
-    AUDIT_COLUMNS, AuditRow, TOKEN_COLUMNS, TokenRow, USER_COLUMNS, UserRow, check_name,
-    export_page, label_pattern, scopes_json,
+    AUDIT_COLUMNS, AuditRow, Bind, TOKEN_COLUMNS, TokenRow, USER_COLUMNS, UserRow, check_name,
+    export_sql, scopes_json,
 };
 use crate::types::page_size;
 use crate::{ErrorKind, ExportQuery, Page, Result, StoreError, UserChange};
@@ -47,84 +44,17 @@ fn token_from_row(r: &PgRow) -> Result<ApiToken> {
     .decode()
 }
 
-/// A bind parameter of a query built at run time.
-enum Arg {
-    Int(i64),
-    Text(String),
-    Ints(Vec<i64>),
-    Texts(Vec<String>),
-}
-
 pub(super) async fn export_indicators(pool: &PgPool, q: &ExportQuery) -> Result<Vec<ExportRow>> {
-    let mut sql = format!("SELECT {INDICATOR_COLUMNS}, added FROM indicators i WHERE TRUE");
-    let mut args: Vec<Arg> = Vec::new();
-    let arg = |v: Arg, args: &mut Vec<Arg>| {
-        args.push(v);
-        format!("${}", args.len())
+    let Some((sql, binds)) = export_sql(q, true) else {
+        return Ok(Vec::new());
     };
-    if let Some((added, id)) = q.after {
-        let a = arg(Arg::Int(unix_micros(added)), &mut args);
-        let b = arg(Arg::Int(id.get()), &mut args);
-        sql.push_str(&format!(" AND (added, id) > ({a}, {b})"));
-    }
-    if !q.kinds.is_empty() {
-        let kinds = q.kinds.iter().map(|k| k.as_str().to_owned()).collect();
-        let a = arg(Arg::Texts(kinds), &mut args);
-        sql.push_str(&format!(" AND kind = ANY({a})"));
-    }
-    if let Some(ids) = &q.ids {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let a = arg(Arg::Ints(ids.iter().map(|i| i.get()).collect()), &mut args);
-        sql.push_str(&format!(" AND id = ANY({a})"));
-    }
-    if let Some(min) = q.min_score {
-        let a = arg(Arg::Int(i64::from(min)), &mut args);
-        sql.push_str(&format!(" AND score >= {a}"));
-    }
-    if let Some(tlp) = q.max_tlp {
-        let a = arg(Arg::Int(i64::from(tlp.rank())), &mut args);
-        sql.push_str(&format!(" AND tlp <= {a}"));
-    }
-    if q.active_only {
-        let a = arg(
-            Arg::Text(IndicatorStatus::Active.as_str().to_owned()),
-            &mut args,
-        );
-        sql.push_str(&format!(" AND status = {a}"));
-    }
-    if let Some(since) = q.since {
-        let a = arg(Arg::Int(unix_micros(since)), &mut args);
-        sql.push_str(&format!(" AND last_seen >= {a}"));
-    }
-    if let Some(after) = q.added_after {
-        let a = arg(Arg::Int(unix_micros(after)), &mut args);
-        sql.push_str(&format!(" AND added > {a}"));
-    }
-    if let Some(source) = &q.source {
-        let a = arg(Arg::Text(source.clone()), &mut args);
-        sql.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM sightings s JOIN sources src ON src.id = s.source_id \
-             WHERE s.indicator_id = i.id AND src.name = {a})"
-        ));
-    }
-    if let Some(tag) = &q.tag {
-        let a = arg(Arg::Text(label_pattern(tag)), &mut args);
-        sql.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM sightings s WHERE s.indicator_id = i.id \
-             AND s.labels LIKE {a} ESCAPE '\\')"
-        ));
-    }
-    let limit = arg(Arg::Int(i64::from(export_page(q))), &mut args);
-    sql.push_str(&format!(" ORDER BY added, id LIMIT {limit}"));
     let mut query = sqlx::query(&sql);
-    for a in args {
-        query = match a {
-            Arg::Int(v) => query.bind(v),
-            Arg::Text(v) => query.bind(v),
-            Arg::Ints(v) => query.bind(v),
-            Arg::Texts(v) => query.bind(v),
+    for b in binds {
+        query = match b {
+            Bind::Int(v) => query.bind(v),
+            Bind::Text(v) => query.bind(v),
+            Bind::Ints(v) => query.bind(v),
+            Bind::Texts(v) => query.bind(v),
         };
     }
     let rows = query.fetch_all(pool).await?;

@@ -3,16 +3,14 @@
 use std::collections::BTreeSet;
 
 use rexist_core::model::{from_unix_micros, now, unix_micros};
-use rexist_core::{
-    ApiToken, AuditEntry, ExportRow, IndicatorStatus, NewAudit, NewToken, Role, User,
-};
+use rexist_core::{ApiToken, AuditEntry, ExportRow, NewAudit, NewToken, Role, User};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
-use super::rows::{INDICATOR_COLUMNS, indicator_from_row};
+use super::rows::indicator_from_row;
 use crate::sharing::{
-    AUDIT_COLUMNS, AuditRow, TOKEN_COLUMNS, TokenRow, USER_COLUMNS, UserRow, check_name,
-    export_page, label_pattern, scopes_json,
+    AUDIT_COLUMNS, AuditRow, Bind, TOKEN_COLUMNS, TokenRow, USER_COLUMNS, UserRow, check_name,
+    export_sql, scopes_json,
 };
 use crate::types::page_size;
 use crate::{ErrorKind, ExportQuery, Page, Result, StoreError, UserChange};
@@ -57,74 +55,17 @@ fn token_from_row(r: &Row<'_>) -> rusqlite::Result<ApiToken> {
 }
 
 pub(super) fn export_indicators(conn: &Connection, q: &ExportQuery) -> Result<Vec<ExportRow>> {
-    let mut sql = format!("SELECT {INDICATOR_COLUMNS}, added FROM indicators i WHERE 1 = 1");
-    let mut args: Vec<Value> = Vec::new();
-    let arg = |v: Value, args: &mut Vec<Value>| {
-        args.push(v);
-        format!("?{}", args.len())
+    let Some((sql, binds)) = export_sql(q, false) else {
+        return Ok(Vec::new());
     };
-    if let Some((added, id)) = q.after {
-        let a = arg(Value::Integer(unix_micros(added)), &mut args);
-        let b = arg(Value::Integer(id.get()), &mut args);
-        sql.push_str(&format!(" AND (added, id) > ({a}, {b})"));
-    }
-    if !q.kinds.is_empty() {
-        let list: Vec<String> = q
-            .kinds
-            .iter()
-            .map(|k| arg(Value::Text(k.as_str().to_owned()), &mut args))
-            .collect();
-        sql.push_str(&format!(" AND kind IN ({})", list.join(", ")));
-    }
-    if let Some(ids) = &q.ids {
-        let list: Vec<String> = ids
-            .iter()
-            .map(|id| arg(Value::Integer(id.get()), &mut args))
-            .collect();
-        if list.is_empty() {
-            return Ok(Vec::new());
-        }
-        sql.push_str(&format!(" AND id IN ({})", list.join(", ")));
-    }
-    if let Some(min) = q.min_score {
-        let a = arg(Value::Integer(i64::from(min)), &mut args);
-        sql.push_str(&format!(" AND score >= {a}"));
-    }
-    if let Some(tlp) = q.max_tlp {
-        let a = arg(Value::Integer(i64::from(tlp.rank())), &mut args);
-        sql.push_str(&format!(" AND tlp <= {a}"));
-    }
-    if q.active_only {
-        let a = arg(
-            Value::Text(IndicatorStatus::Active.as_str().to_owned()),
-            &mut args,
-        );
-        sql.push_str(&format!(" AND status = {a}"));
-    }
-    if let Some(since) = q.since {
-        let a = arg(Value::Integer(unix_micros(since)), &mut args);
-        sql.push_str(&format!(" AND last_seen >= {a}"));
-    }
-    if let Some(after) = q.added_after {
-        let a = arg(Value::Integer(unix_micros(after)), &mut args);
-        sql.push_str(&format!(" AND added > {a}"));
-    }
-    if let Some(source) = &q.source {
-        let a = arg(Value::Text(source.clone()), &mut args);
-        sql.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM sightings s JOIN sources src ON src.id = s.source_id \
-             WHERE s.indicator_id = i.id AND src.name = {a})"
-        ));
-    }
-    if let Some(tag) = &q.tag {
-        let a = arg(Value::Text(label_pattern(tag)), &mut args);
-        sql.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM sightings s WHERE s.indicator_id = i.id \
-             AND s.labels LIKE {a} ESCAPE '\\')"
-        ));
-    }
-    let limit = arg(Value::Integer(i64::from(export_page(q))), &mut args);
-    sql.push_str(&format!(" ORDER BY added, id LIMIT {limit}"));
+    let args: Vec<Value> = binds
+        .into_iter()
+        .map(|b| match b {
+            Bind::Int(v) => Value::Integer(v),
+            Bind::Text(v) => Value::Text(v),
+            Bind::Ints(_) | Bind::Texts(_) => Value::Null,
+        })
+        .collect();
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), |r| {
         Ok(ExportRow {
