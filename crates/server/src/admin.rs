@@ -73,9 +73,50 @@ pub async fn login(
     body: Result<Json<Login>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let login = json_body(body)?;
-    let Some((principal, user)) = check_password(&state, &login.user, &login.password).await?
-    else {
+    let Some(session) = start_session(&state, &login.user, &login.password).await? else {
         return Err(ApiError::unauthorized("wrong user name or password"));
+    };
+    let mut response = Json(LoginAnswer {
+        user: session.user,
+        role: session.principal.role,
+        clearance: session.principal.clearance,
+        csrf: session.csrf.clone(),
+    })
+    .into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&session.cookie)
+            .map_err(|_| ApiError::invalid("unusable session cookie"))?,
+    );
+    response.headers_mut().insert(
+        CSRF_HEADER,
+        HeaderValue::from_str(&session.csrf).map_err(|_| ApiError::invalid("csrf"))?,
+    );
+    Ok(response)
+}
+
+/// A started UI session.
+#[derive(Debug)]
+pub struct Session {
+    /// The user's name.
+    pub user: String,
+    /// Who the session acts as.
+    pub principal: Principal,
+    /// The `Set-Cookie` value.
+    pub cookie: String,
+    /// The CSRF token writes must send back.
+    pub csrf: String,
+}
+
+/// Checks a password and starts a session (audited); `None` for a wrong
+/// name or password or a disabled user.
+pub async fn start_session(
+    state: &AppState,
+    user: &str,
+    password: &str,
+) -> Result<Option<Session>, ApiError> {
+    let Some((principal, user)) = check_password(state, user, password).await? else {
+        return Ok(None);
     };
     let (secret, csrf) = (new_secret("s_"), new_secret(""));
     let expires = rexist_core::model::now() + SESSION_LIFETIME;
@@ -94,7 +135,7 @@ pub async fn login(
         })
         .await?;
     audit(
-        &state,
+        state,
         NewAudit {
             actor: user.name.clone(),
             action: "login".to_owned(),
@@ -113,22 +154,15 @@ pub async fn login(
         "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
         SESSION_LIFETIME.as_secs()
     );
-    let mut response = Json(LoginAnswer {
+    Ok(Some(Session {
         user: user.name,
-        role: principal.role,
-        clearance: principal.clearance,
-        csrf: csrf.clone(),
-    })
-    .into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(|_| ApiError::invalid("unusable session cookie"))?,
-    );
-    response.headers_mut().insert(
-        CSRF_HEADER,
-        HeaderValue::from_str(&csrf).map_err(|_| ApiError::invalid("csrf"))?,
-    );
-    Ok(response)
+        principal: Principal {
+            csrf: Some(csrf.clone()),
+            ..principal
+        },
+        cookie,
+        csrf,
+    }))
 }
 
 /// `POST /api/v1/logout`: ends the session of the cookie sent.

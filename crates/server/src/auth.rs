@@ -53,6 +53,8 @@ pub struct Principal {
     pub clearance: Tlp,
     /// Where a token may be used (empty: everywhere).
     pub scopes: Vec<Scope>,
+    /// A UI session's CSRF token, which its pages send back on writes.
+    pub csrf: Option<String>,
 }
 
 impl Principal {
@@ -137,6 +139,7 @@ impl Auth {
             role,
             clearance: self.config.clearance(role),
             scopes,
+            csrf: None,
         }
     }
 
@@ -289,6 +292,14 @@ fn presented(headers: &HeaderMap, path: &str, query: Option<&str>) -> Presented 
     Presented::Nothing
 }
 
+/// Whether the client is a browser asking for a page.
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"))
+}
+
 /// The value of a cookie.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -299,6 +310,15 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter_map(|kv| kv.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_owned())
+}
+
+/// Whether a path is a page of the web UI (not the API, TAXII, exports or metrics).
+pub fn is_ui_page(path: &str) -> bool {
+    ![
+        "/api", "/taxii2", "/export/", "/metrics", "/healthz", "/static/",
+    ]
+    .iter()
+    .any(|p| path.starts_with(p))
 }
 
 fn refuse(path: &str, status: StatusCode, error: ApiError) -> Response {
@@ -372,6 +392,11 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         return next.run(req).await;
     };
     let addr = address(&req);
+    let headers = req.headers().clone();
+    let target_path = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
     let presented = presented(req.headers(), &path, req.uri().query());
     let resolved = match presented {
         Presented::Token(secret) => from_token(&state, &secret, false)
@@ -393,7 +418,10 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                         ApiError::forbidden("missing or wrong CSRF token (send X-CSRF-Token)"),
                     );
                 }
-                Ok(Some(principal))
+                Ok(Some(Principal {
+                    csrf: Some(expected),
+                    ..principal
+                }))
             }
             Ok(None) => Ok(None),
             Err(e) => Err(e),
@@ -412,6 +440,11 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     };
     let principal = match resolved {
         Ok(Some(p)) => p,
+        Ok(None) if method == Method::GET && is_ui_page(&path) && wants_html(&headers) => {
+            // A browser without a session goes to the login page, and back after.
+            let target = format!("/login?next={}", crate::ui::url_encode(&target_path));
+            return axum::response::Redirect::to(&target).into_response();
+        }
         Ok(None) => {
             audit(
                 &state,

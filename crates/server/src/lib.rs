@@ -10,12 +10,12 @@ pub mod auth;
 pub mod error;
 pub mod exist;
 pub mod export;
-mod home;
 pub mod hunts;
 pub mod lookup;
 mod metrics;
 pub mod openapi;
 pub mod taxii;
+pub mod ui;
 
 use std::sync::Arc;
 
@@ -168,9 +168,9 @@ pub fn router(state: AppState) -> Router {
         .route("/exports/{format}", get(export::adhoc))
         .fallback(api::not_found);
     Router::new()
-        .route("/", get(home::page))
         .route("/healthz", get(metrics::healthz))
         .route("/metrics", get(metrics::metrics))
+        .merge(ui::routes())
         .nest("/api/v1", api)
         .route("/export/{name}", get(export::download))
         .route("/export/{name}/{file}", get(export::feed_file))

@@ -11,3 +11,4 @@ mod lookup;
 mod openapi;
 mod security;
 mod taxii;
+mod ui;

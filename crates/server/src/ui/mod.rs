@@ -1,0 +1,437 @@
+//! The web UI: server-rendered HTML (minijinja templates embedded in the
+//! binary) with htmx for partial updates, in English and Japanese. Every
+//! asset is served from the binary under `/static/`; nothing is loaded from
+//! the internet.
+//!
+//! Pages are ordinary routes behind the authentication middleware: a browser
+//! without a session is sent to `/login` and back. Pages get a [`Ui`]
+//! (language, principal, CSRF token) and render a template with
+//! [`Ui::render`]; htmx requests carry the CSRF token in `X-CSRF-Token`
+//! (set once on `<body hx-headers>` by the base template).
+
+pub mod hunts;
+pub mod i18n;
+pub mod manage;
+mod pages;
+pub mod search;
+
+use std::fmt::Write as _;
+use std::sync::OnceLock;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use minijinja::{Environment, State as TplState, Value};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::auth::Principal;
+pub use i18n::Lang;
+
+/// Cookie remembering the language picked with `?lang=`.
+pub const LANG_COOKIE: &str = "rexist_lang";
+
+/// The templates, embedded: (name, source).
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../../templates/base.html")),
+    ("login.html", include_str!("../../templates/login.html")),
+    (
+        "dashboard.html",
+        include_str!("../../templates/dashboard.html"),
+    ),
+    ("error.html", include_str!("../../templates/error.html")),
+];
+
+/// Static files: (path under `/static/`, content type, bytes).
+const ASSETS: &[(&str, &str, &[u8])] = &[
+    (
+        "ui/app.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../assets/ui/app.css"),
+    ),
+    (
+        "ui/app.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/ui/app.js"),
+    ),
+    (
+        "vendor/htmx-2.0.11/htmx.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/vendor/htmx/htmx.min.js"),
+    ),
+];
+
+/// Every area's templates.
+fn templates() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    TEMPLATES
+        .iter()
+        .chain(search::TEMPLATES)
+        .chain(manage::TEMPLATES)
+        .chain(hunts::TEMPLATES)
+}
+
+/// Every area's static files.
+fn assets() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static [u8])> {
+    ASSETS
+        .iter()
+        .chain(search::ASSETS)
+        .chain(manage::ASSETS)
+        .chain(hunts::ASSETS)
+}
+
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, source) in templates() {
+            // A broken embedded template is a build defect; tests render every page.
+            if let Err(e) = env.add_template(name, source) {
+                tracing::error!(template = name, error = %e, "template does not compile");
+            }
+        }
+        env.add_function("t", |state: &TplState, key: &str| -> String {
+            let lang = state
+                .lookup("lang")
+                .and_then(|l| l.as_str().and_then(Lang::from_tag))
+                .unwrap_or(Lang::En);
+            i18n::t(lang, key).to_owned()
+        });
+        env.add_filter("time", time_filter);
+        env.add_filter("defang", |s: &str| rexist_extract::defang(s));
+        env.add_filter("urlencode_path", |s: &str| url_encode(s));
+        env
+    })
+}
+
+/// `<time>` with the UTC time as text; app.js shows it in the reader's time zone.
+fn time_filter(value: &Value) -> Value {
+    let text = value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned);
+    let short = text.get(..16).unwrap_or(&text).replace('T', " ");
+    Value::from_safe_string(format!(
+        "<time datetime=\"{}\">{} UTC</time>",
+        crate::escape_html(&text),
+        crate::escape_html(&short)
+    ))
+}
+
+/// Percent-encodes everything but unreserved characters and `/`.
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// What a page knows about the request: language, caller, CSRF token.
+#[derive(Debug, Clone)]
+pub struct Ui {
+    /// The language to render in.
+    pub lang: Lang,
+    /// The caller.
+    pub principal: Principal,
+    /// The session's CSRF token (empty when the caller used a token or basic auth).
+    pub csrf: String,
+    /// Set when `?lang=` asked to switch: remember it in a cookie.
+    pub remember_lang: bool,
+    /// The request path and query, for the language switch link.
+    pub here: String,
+}
+
+/// The language of a request: `?lang=`, the cookie, then `Accept-Language`.
+pub fn language(parts: &Parts) -> (Lang, bool) {
+    let from_query = parts.uri.query().and_then(|q| {
+        q.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == "lang")
+            .and_then(|(_, v)| Lang::from_tag(v))
+    });
+    if let Some(l) = from_query {
+        return (l, true);
+    }
+    let from_cookie =
+        crate::auth::cookie(&parts.headers, LANG_COOKIE).and_then(|v| Lang::from_tag(&v));
+    let from_header = parts
+        .headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Lang::from_accept);
+    (from_cookie.or(from_header).unwrap_or(Lang::En), false)
+}
+
+impl FromRequestParts<AppState> for Ui {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let principal = Principal::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let (lang, remember_lang) = language(parts);
+        let here = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+        Ok(Self {
+            lang,
+            csrf: principal.csrf.clone().unwrap_or_default(),
+            principal,
+            remember_lang,
+            here,
+        })
+    }
+}
+
+impl Ui {
+    /// The context every template gets, merged with `page`.
+    fn context(&self, page: Value) -> Value {
+        let other = match self.lang {
+            Lang::En => "ja",
+            Lang::Ja => "en",
+        };
+        let base = self.here.split('?').next().unwrap_or("/");
+        let switch = format!("{base}?lang={other}");
+        let common = minijinja::context! {
+            lang => self.lang.tag(),
+            user => self.principal.name.clone(),
+            role => self.principal.role.as_str(),
+            is_analyst => self.principal.role >= rexist_core::Role::Analyst,
+            is_admin => self.principal.role >= rexist_core::Role::Admin,
+            csrf => self.csrf.clone(),
+            switch_lang => switch,
+            here => self.here.clone(),
+            version => env!("CARGO_PKG_VERSION"),
+        };
+        minijinja::context! { ..page, ..common }
+    }
+
+    /// Renders `template` with `page` values; a rendering failure is a 500
+    /// page that names nothing internal (the log has the details).
+    pub fn render(&self, template: &str, page: Value) -> Response {
+        let ctx = self.context(page);
+        let html = env().get_template(template).and_then(|t| t.render(&ctx));
+        let mut response = match html {
+            Ok(html) => Html(html).into_response(),
+            Err(e) => {
+                tracing::error!(template, error = %format!("{e:#}"), "page did not render");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Html(error_html(self.lang)),
+                )
+                    .into_response()
+            }
+        };
+        self.finish(response.headers_mut());
+        response
+    }
+
+    /// An error page with a status and a message for the reader.
+    pub fn error(&self, status: StatusCode, message: &str) -> Response {
+        let mut r = self.render("error.html", minijinja::context! { message => message });
+        *r.status_mut() = status;
+        r
+    }
+
+    fn finish(&self, headers: &mut HeaderMap) {
+        headers.insert(
+            header::CONTENT_LANGUAGE,
+            HeaderValue::from_static(self.lang.tag()),
+        );
+        // Pages change with the data; never serve them from a cache.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.remember_lang
+            && let Ok(v) = HeaderValue::from_str(&format!(
+                "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+                self.lang.tag()
+            ))
+        {
+            headers.append(header::SET_COOKIE, v);
+        }
+    }
+}
+
+fn error_html(lang: Lang) -> String {
+    format!(
+        "<!doctype html><html lang=\"{}\"><meta charset=\"utf-8\"><title>rexist</title><h1>{}</h1>",
+        lang.tag(),
+        i18n::t(lang, "error.title")
+    )
+}
+
+/// `GET /static/{*path}`: an embedded asset.
+async fn asset(axum::extract::Path(path): axum::extract::Path<String>) -> Response {
+    match assets().find(|(p, _, _)| *p == path) {
+        Some((_, content_type, bytes)) => (
+            [
+                (header::CONTENT_TYPE, *content_type),
+                // Versioned vendor paths may be cached for long; our own files briefly.
+                (
+                    header::CACHE_CONTROL,
+                    if path.starts_with("vendor/") {
+                        "public, max-age=31536000, immutable"
+                    } else {
+                        "public, max-age=300"
+                    },
+                ),
+            ],
+            *bytes,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// Query of the login page.
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    /// Where to go after logging in.
+    next: Option<String>,
+}
+
+/// Only same-site paths are followed after a login.
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        _ => "/",
+    }
+}
+
+fn login_page(lang: Lang, next: &str, failed: bool, status: StatusCode) -> Response {
+    let ctx = minijinja::context! {
+        lang => lang.tag(),
+        next => next,
+        failed => failed,
+        version => env!("CARGO_PKG_VERSION"),
+    };
+    let html = env().get_template("login.html").and_then(|t| t.render(ctx));
+    match html {
+        Ok(h) => (status, Html(h)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "login page did not render");
+            (StatusCode::INTERNAL_SERVER_ERROR, Html(error_html(lang))).into_response()
+        }
+    }
+}
+
+/// `GET /login`
+async fn login_form(parts: Parts, Query(q): Query<LoginQuery>) -> Response {
+    let (lang, _) = language(&parts);
+    login_page(lang, safe_next(q.next.as_deref()), false, StatusCode::OK)
+}
+
+/// The login form.
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    user: String,
+    password: String,
+    next: Option<String>,
+}
+
+/// Reads an `application/x-www-form-urlencoded` body.
+fn serde_urlencoded_form<T: serde::de::DeserializeOwned>(body: &[u8]) -> Option<T> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    let map: serde_json::Map<String, serde_json::Value> = pairs
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::Value::String(v)))
+        .collect();
+    serde_json::from_value(serde_json::Value::Object(map)).ok()
+}
+
+/// `POST /login`: checks the password, starts a session, goes on.
+async fn login_submit(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    parts: Parts,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(form) = serde_urlencoded_form::<LoginForm>(&body) else {
+        let (lang, _) = language(&parts);
+        return login_page(lang, "/", true, StatusCode::BAD_REQUEST);
+    };
+    let (lang, _) = language(&parts);
+    let next = safe_next(form.next.as_deref()).to_owned();
+    match crate::admin::start_session(&state, &form.user, &form.password).await {
+        Ok(Some(session)) => {
+            let mut r = Redirect::to(&next).into_response();
+            if let Ok(v) = HeaderValue::from_str(&session.cookie) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            r
+        }
+        Ok(None) => login_page(lang, &next, true, StatusCode::UNAUTHORIZED),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `POST /logout`: ends the session, back to the login page.
+async fn logout(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(secret) = crate::auth::cookie(&headers, crate::auth::SESSION_COOKIE)
+        && let Err(e) = state
+            .store
+            .end_session(&crate::auth::secret_hash(&secret))
+            .await
+    {
+        tracing::warn!(error = %e, "logout: session not ended");
+    }
+    // htmx follows a redirect inside the page; HX-Redirect makes it a navigation.
+    let mut r = if headers.contains_key("hx-request") {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        r.headers_mut()
+            .insert("hx-redirect", HeaderValue::from_static("/login"));
+        r
+    } else {
+        Redirect::to("/login").into_response()
+    };
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("rexist_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    r
+}
+
+/// The UI's routes (pages at the top level; the API stays under `/api`).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::dashboard))
+        .route("/login", get(login_form).post(login_submit))
+        .route("/logout", post(logout))
+        .route("/static/{*path}", get(asset))
+        .merge(search::routes())
+        .merge(manage::routes())
+        .merge(hunts::routes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_compiles() {
+        for (name, _) in templates() {
+            assert!(env().get_template(name).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn only_local_paths_are_followed_after_login() {
+        assert_eq!(safe_next(Some("/hunts?x=1")), "/hunts?x=1");
+        for bad in [
+            "//evil.example/",
+            "https://evil.example/",
+            "/\\evil.example",
+            "evil",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad}");
+        }
+    }
+}
