@@ -378,6 +378,13 @@ impl Lookup {
         answer.sources = source_reports(&sightings, &names);
         answer.items = self.items(&mentions, &sightings, &names).await?;
         answer.items.retain(|i| i.tlp <= max_tlp);
+        // A stated relation shows only when the reader sees a sighting of
+        // this indicator by the source that stated it.
+        let visible: HashSet<SourceId> = sightings.iter().map(|s| s.source_id).collect();
+        let relations: Vec<_> = relations
+            .into_iter()
+            .filter(|r| visible.contains(&r.source_id))
+            .collect();
         answer.related = self
             .related(&record, co, &relations, &names, max_tlp)
             .await?;

@@ -70,10 +70,13 @@ pub struct LoginAnswer {
 )]
 pub async fn login(
     State(state): State<AppState>,
+    addr: crate::auth::ClientAddr,
     body: Result<Json<Login>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let login = json_body(body)?;
-    let Some(session) = start_session(&state, &login.user, &login.password).await? else {
+    let Some(session) =
+        start_session(&state, &login.user, &login.password, addr.0.as_deref()).await?
+    else {
         return Err(ApiError::unauthorized("wrong user name or password"));
     };
     let mut response = Json(LoginAnswer {
@@ -114,8 +117,9 @@ pub async fn start_session(
     state: &AppState,
     user: &str,
     password: &str,
+    address: Option<&str>,
 ) -> Result<Option<Session>, ApiError> {
-    let Some((principal, user)) = check_password(state, user, password).await? else {
+    let Some((principal, user)) = check_password(state, user, password, address).await? else {
         return Ok(None);
     };
     let (secret, csrf) = (new_secret("s_"), new_secret(""));
@@ -141,7 +145,7 @@ pub async fn start_session(
             action: "login".to_owned(),
             target: None,
             outcome: "ok".to_owned(),
-            address: None,
+            address: address.map(str::to_owned),
         },
     )
     .await;

@@ -115,22 +115,136 @@ impl AuthConfig {
     }
 }
 
+/// Failed password checks allowed per user name or client address before
+/// further attempts wait.
+const FREE_FAILURES: u32 = 5;
+/// How long a successful basic-auth check is trusted without argon2.
+const CHECK_CACHE: Duration = Duration::from_secs(300);
+
 /// Run-time authentication state shared by requests.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Auth {
     /// The configuration.
     pub config: AuthConfig,
     /// When each token was last noted as used, to write that at most once a minute.
     touched: Mutex<HashMap<i64, Instant>>,
+    /// Password hashing in flight: at most two at once.
+    hashing: tokio::sync::Semaphore,
+    /// Recent failures per `user:NAME` and `ip:ADDR`: count and last time.
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+    /// Recently verified (user, password) digests, with the stored hash they
+    /// matched: a firewall polling with basic auth pays argon2 once, and a
+    /// changed password (another hash) misses.
+    verified: Mutex<HashMap<[u8; 32], (String, Instant)>>,
+    /// Random key of the digests above, so they mean nothing outside this process.
+    cache_salt: [u8; 32],
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Self::new(AuthConfig::default())
+    }
 }
 
 impl Auth {
     /// State for `config`.
     pub fn new(config: AuthConfig) -> Self {
+        let mut cache_salt = [0u8; 32];
+        OsRng.fill_bytes(&mut cache_salt);
         Self {
             config,
             touched: Mutex::default(),
+            hashing: tokio::sync::Semaphore::new(2),
+            failures: Mutex::default(),
+            verified: Mutex::default(),
+            cache_salt,
         }
+    }
+
+    fn cache_key(&self, user: &str, password: &str) -> [u8; 32] {
+        let mut d = Sha256::new();
+        d.update(self.cache_salt);
+        d.update(user.as_bytes());
+        d.update([0]);
+        d.update(password.as_bytes());
+        d.finalize().into()
+    }
+
+    fn cached(&self, key: &[u8; 32], stored_hash: &str) -> bool {
+        let verified = self
+            .verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        verified
+            .get(key)
+            .is_some_and(|(h, at)| h == stored_hash && at.elapsed() < CHECK_CACHE)
+    }
+
+    /// How long the caller must wait before another password check, if at all.
+    fn throttled(&self, user: &str, address: Option<&str>) -> Option<Duration> {
+        let failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let keys = [
+            Some(format!("user:{user}")),
+            address.map(|a| format!("ip:{a}")),
+        ];
+        keys.iter()
+            .flatten()
+            .filter_map(|k| failures.get(k))
+            .filter_map(|(n, last)| {
+                let over = n.checked_sub(FREE_FAILURES)?;
+                // 1 s, 2 s, 4 s … at most 15 minutes after the last failure.
+                let wait = Duration::from_secs(1u64 << over.min(10)).min(Duration::from_secs(900));
+                wait.checked_sub(last.elapsed())
+            })
+            .max()
+    }
+
+    fn failed(&self, user: &str, address: Option<&str>) {
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if failures.len() > 100_000 {
+            failures.retain(|_, (_, at)| at.elapsed() < Duration::from_secs(900));
+        }
+        for key in [
+            Some(format!("user:{user}")),
+            address.map(|a| format!("ip:{a}")),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let e = failures.entry(key).or_insert((0, Instant::now()));
+            // Failures long ago are forgiven.
+            if e.1.elapsed() > Duration::from_secs(900) {
+                e.0 = 0;
+            }
+            e.0 = e.0.saturating_add(1);
+            e.1 = Instant::now();
+        }
+    }
+
+    fn succeeded(&self, user: &str, address: Option<&str>, key: [u8; 32], hash: String) {
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        failures.remove(&format!("user:{user}"));
+        if let Some(a) = address {
+            failures.remove(&format!("ip:{a}"));
+        }
+        drop(failures);
+        let mut verified = self
+            .verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if verified.len() > 10_000 {
+            verified.clear();
+        }
+        verified.insert(key, (hash, Instant::now()));
     }
 
     fn principal(&self, name: String, role: Role, scopes: Vec<Scope>) -> Principal {
@@ -244,6 +358,9 @@ pub fn scope_of(path: &str) -> Option<Scope> {
 /// How the caller presented itself.
 enum Presented {
     Token(String),
+    /// A token in the URL (exports only): it ends up in logs and histories,
+    /// so only a token scoped to exports alone is accepted there.
+    UrlToken(String),
     Password(String, String),
     Session(String),
     Nothing,
@@ -269,6 +386,10 @@ fn presented(headers: &HeaderMap, path: &str, query: Option<&str>) -> Presented 
                 Some((_, secret)) if secret.starts_with(TOKEN_PREFIX) => {
                     Presented::Token(secret.to_owned())
                 }
+                // `curl -u TOKEN:` puts it in the user name.
+                Some((user, "")) if user.starts_with(TOKEN_PREFIX) => {
+                    Presented::Token(user.to_owned())
+                }
                 Some((user, password)) => Presented::Password(user.to_owned(), password.to_owned()),
                 None => Presented::Malformed("basic credentials lack a ':'"),
             }
@@ -287,9 +408,46 @@ fn presented(headers: &HeaderMap, path: &str, query: Option<&str>) -> Presented 
                 .map(|(_, v)| v.to_owned())
         })
     {
-        return Presented::Token(token);
+        return Presented::UrlToken(token);
     }
     Presented::Nothing
+}
+
+/// The client's address, as the middleware saw it (none without connect info).
+#[derive(Debug, Clone, Default)]
+pub struct ClientAddr(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<ClientAddr>()
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
+/// Whether a browser says another site made the request: `Sec-Fetch-Site:
+/// cross-site`, or an `Origin` whose host is not the one asked.
+fn cross_site(headers: &HeaderMap) -> bool {
+    let fetch_site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if fetch_site.eq_ignore_ascii_case("cross-site") {
+        return true;
+    }
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
+    origin != "null" && !origin_host.eq_ignore_ascii_case(host)
 }
 
 /// Whether the client is a browser asking for a page.
@@ -336,7 +494,11 @@ fn refuse(path: &str, status: StatusCode, error: ApiError) -> Response {
     };
     *response.status_mut() = status;
     // Firewalls and TAXII clients only send basic credentials when asked.
-    if status == StatusCode::UNAUTHORIZED && !path.starts_with("/api/") {
+    // Only where clients that cannot log in (TAXII clients, firewalls) go: a
+    // browser that cached basic credentials would send them cross-site.
+    if status == StatusCode::UNAUTHORIZED
+        && (path.starts_with("/taxii2") || path.starts_with("/export/"))
+    {
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Basic realm=\"rexist\""),
@@ -377,8 +539,23 @@ fn address(req: &Request) -> Option<String> {
         .map(|c| c.0.ip().to_string())
 }
 
-/// Records an audit entry; a failure to record is logged, not fatal.
-pub async fn audit(state: &AppState, entry: NewAudit) {
+/// Records an audit entry; a failure to record is logged, not fatal. Long
+/// fields are cut: a 64 KB URL must not become a 64 KB row.
+pub async fn audit(state: &AppState, mut entry: NewAudit) {
+    let cut = |s: &mut String| {
+        if s.len() > 256 {
+            let end = (0..=256)
+                .rev()
+                .find(|i| s.is_char_boundary(*i))
+                .unwrap_or(0);
+            s.truncate(end);
+        }
+    };
+    cut(&mut entry.action);
+    cut(&mut entry.actor);
+    if let Some(t) = entry.target.as_mut() {
+        cut(t);
+    }
     if let Err(e) = state.store.record_audit(&entry).await {
         tracing::error!(error = %e, action = %entry.action, "could not write the audit log");
     }
@@ -388,10 +565,21 @@ pub async fn audit(state: &AppState, entry: NewAudit) {
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
+    let addr = address(&req);
+    req.extensions_mut().insert(ClientAddr(addr.clone()));
+    if !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) && cross_site(req.headers())
+    {
+        // Browsers send credentials they cached (basic auth, cookies) on
+        // requests another site makes; no write may come from one.
+        return refuse(
+            &path,
+            StatusCode::FORBIDDEN,
+            ApiError::forbidden("cross-site request refused"),
+        );
+    }
     let Some(needed) = required_role(&method, &path) else {
         return next.run(req).await;
     };
-    let addr = address(&req);
     let headers = req.headers().clone();
     let target_path = req
         .uri()
@@ -402,6 +590,18 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         Presented::Token(secret) => from_token(&state, &secret, false)
             .await
             .map(|p| p.map(|p| p.0)),
+        Presented::UrlToken(secret) => match from_token(&state, &secret, false).await {
+            Ok(Some((p, _))) if p.scopes != [Scope::Export] => {
+                return refuse(
+                    &path,
+                    StatusCode::FORBIDDEN,
+                    ApiError::forbidden(
+                        "a token in a URL must be scoped to exports alone (--scope export)",
+                    ),
+                );
+            }
+            other => other.map(|p| p.map(|p| p.0)),
+        },
         Presented::Session(secret) => match from_token(&state, &secret, true).await {
             Ok(Some((principal, token))) => {
                 let unsafe_method = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
@@ -426,9 +626,11 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             Ok(None) => Ok(None),
             Err(e) => Err(e),
         },
-        Presented::Password(user, password) => check_password(&state, &user, &password)
-            .await
-            .map(|p| p.map(|(p, _)| p)),
+        Presented::Password(user, password) => {
+            check_password(&state, &user, &password, addr.as_deref())
+                .await
+                .map(|p| p.map(|(p, _)| p))
+        }
         Presented::Malformed(why) => {
             return refuse(&path, StatusCode::UNAUTHORIZED, ApiError::unauthorized(why));
         }
@@ -446,29 +648,27 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             return axum::response::Redirect::to(&target).into_response();
         }
         Ok(None) => {
-            audit(
-                &state,
-                NewAudit {
-                    actor: "anonymous".to_owned(),
-                    action: "auth.refused".to_owned(),
-                    target: Some(format!("{method} {path}")),
-                    outcome: "401".to_owned(),
-                    address: addr,
-                },
-            )
-            .await;
+            // Not audited one by one: anyone can send these, and each would be
+            // a write. /metrics counts them (responses by status class).
             return refuse(&path, StatusCode::UNAUTHORIZED, ApiError::unauthenticated());
         }
         Err(e) => return e.into_response(),
     };
-    if let Some(scope) = scope_of(&path)
-        && !principal.scopes.is_empty()
-        && !principal.scopes.contains(&scope)
+    if !principal.scopes.is_empty()
+        && scope_of(&path).is_none_or(|scope| !principal.scopes.contains(&scope))
     {
         return refuse(
             &path,
             StatusCode::FORBIDDEN,
-            ApiError::forbidden(format!("this token is not valid for {}", scope.as_str())),
+            ApiError::forbidden(format!(
+                "this token is only valid for {}",
+                principal
+                    .scopes
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
         );
     }
     if principal.role < needed {
@@ -508,29 +708,56 @@ pub async fn check_password(
     state: &AppState,
     user: &str,
     password: &str,
+    address: Option<&str>,
 ) -> Result<Option<(Principal, rexist_core::User)>, ApiError> {
+    if let Some(wait) = state.auth.throttled(user, address) {
+        return Err(ApiError::too_many(wait));
+    }
     let found = state.store.user_credentials(user).await?;
-    let ok = if let Some((u, hash)) = &found {
-        !u.disabled && verify_password(password, hash)
+    let key = state.auth.cache_key(user, password);
+    let cached = found
+        .as_ref()
+        .is_some_and(|(_, hash)| state.auth.cached(&key, hash));
+    let ok = if cached {
+        true
     } else {
-        // Spend the same time as a real check, so names cannot be probed.
-        let _ = verify_password(password, DUMMY_HASH);
-        false
+        // argon2 costs tens of milliseconds and 19 MiB: off the async
+        // workers, and only a few at once, so guessing cannot stall the server.
+        let hash = found
+            .as_ref()
+            .map_or_else(|| DUMMY_HASH.to_owned(), |(_, h)| h.clone());
+        let password = password.to_owned();
+        let _permit = state.auth.hashing.acquire().await;
+        // Unknown users cost the same check, so names cannot be probed.
+        let verified = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+            .await
+            .unwrap_or(false);
+        verified && found.is_some()
     };
     match found {
-        Some((u, _)) if ok => Ok(Some((
-            state.auth.principal(u.name.clone(), u.role, Vec::new()),
-            u,
-        ))),
+        Some((u, hash)) if ok && !u.disabled => {
+            state.auth.succeeded(user, address, key, hash);
+            Ok(Some((
+                state.auth.principal(u.name.clone(), u.role, Vec::new()),
+                u,
+            )))
+        }
         _ => {
+            state.auth.failed(user, address);
+            // A token pasted as a user name must not land in the log.
+            let actor = if user.starts_with(TOKEN_PREFIX) {
+                "(a token)".to_owned()
+            } else {
+                user.chars().take(64).collect()
+            };
             audit(
                 state,
                 NewAudit {
-                    actor: user.chars().take(64).collect(),
+                    actor,
                     action: "login.failed".to_owned(),
                     target: None,
                     outcome: "401".to_owned(),
-                    address: None,
+                    address: address.map(str::to_owned),
                 },
             )
             .await;

@@ -72,6 +72,18 @@ impl ApiError {
         }
     }
 
+    /// 429: too many failed attempts; try again after `wait`.
+    pub fn too_many(wait: std::time::Duration) -> Self {
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "too_many_attempts",
+            message: format!(
+                "too many failed logins; try again in {} s",
+                wait.as_secs().max(1)
+            ),
+        }
+    }
+
     /// The message for humans.
     pub fn message(&self) -> &str {
         &self.message

@@ -301,7 +301,8 @@ fn parse_datetime(raw: &str) -> Option<OffsetDateTime> {
     if let Ok(parsed) = OffsetDateTime::parse(text, &Rfc3339) {
         return Some(parsed);
     }
-    let (date, rest) = text.split_at(text.len().min(10));
+    // Byte 10 may fall inside a character of hostile or non-ASCII input.
+    let (date, rest) = text.split_at_checked(text.len().min(10))?;
     let mut fields = date.split('-');
     let year: i32 = fields.next()?.parse().ok()?;
     let month: u8 = fields.next()?.parse().ok()?;

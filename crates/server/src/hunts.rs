@@ -110,7 +110,7 @@ pub struct HuntBody {
     enabled: Option<bool>,
 }
 
-fn digest_secs(value: Option<&str>) -> Result<Option<u64>, ApiError> {
+pub(crate) fn digest_secs(value: Option<&str>) -> Result<Option<u64>, ApiError> {
     match value {
         None | Some("off" | "0" | "") => Ok(None),
         Some(v) => rexist_connectors::source::parse_every(v)
@@ -121,7 +121,7 @@ fn digest_secs(value: Option<&str>) -> Result<Option<u64>, ApiError> {
     }
 }
 
-fn check(state: &AppState, spec: &HuntSpec) -> Result<(), ApiError> {
+pub(crate) fn check(state: &AppState, spec: &HuntSpec) -> Result<(), ApiError> {
     if spec.name.trim().is_empty() {
         return Err(ApiError::invalid("name: must not be empty"));
     }
@@ -476,7 +476,8 @@ pub struct AckBody {
     /// Every unacknowledged hit of every hunt (with no ids and no hunt).
     #[serde(default)]
     all: bool,
-    /// Who acknowledges, for the record.
+    /// Ignored, kept for older clients: the record names the authenticated caller.
+    #[allow(dead_code)]
     by: Option<String>,
 }
 
@@ -503,6 +504,7 @@ pub struct Acked {
 )]
 pub async fn ack(
     State(state): State<AppState>,
+    principal: crate::auth::Principal,
     b: Result<Json<AckBody>, JsonRejection>,
 ) -> ApiResult<Acked> {
     let b = body(b)?;
@@ -516,7 +518,8 @@ pub async fn ack(
         ));
     }
     let ids: Vec<HitId> = b.ids.into_iter().map(HitId::new).collect();
-    let by = b.by.unwrap_or_else(|| "api".to_owned());
+    // Who acknowledged is who authenticated, not what the body claims.
+    let by = principal.name;
     let acked = state.store.ack_hits(&ids, hunt, &by).await?;
     Ok(Json(Acked { acked }))
 }

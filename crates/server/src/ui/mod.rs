@@ -348,6 +348,7 @@ fn serde_urlencoded_form<T: serde::de::DeserializeOwned>(body: &[u8]) -> Option<
 /// `POST /login`: checks the password, starts a session, goes on.
 async fn login_submit(
     axum::extract::State(state): axum::extract::State<AppState>,
+    addr: crate::auth::ClientAddr,
     parts: Parts,
     body: axum::body::Bytes,
 ) -> Response {
@@ -357,7 +358,7 @@ async fn login_submit(
     };
     let (lang, _) = language(&parts);
     let next = safe_next(form.next.as_deref()).to_owned();
-    match crate::admin::start_session(&state, &form.user, &form.password).await {
+    match crate::admin::start_session(&state, &form.user, &form.password, addr.0.as_deref()).await {
         Ok(Some(session)) => {
             let mut r = Redirect::to(&next).into_response();
             if let Ok(v) = HeaderValue::from_str(&session.cookie) {

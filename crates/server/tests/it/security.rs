@@ -234,12 +234,14 @@ async fn every_route_refuses_missing_credentials_and_small_roles() {
             assert_ne!(status, StatusCode::UNAUTHORIZED, "{method} {path} is open");
         } else {
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}: {body}");
-            if !path.starts_with("/api/") {
-                assert!(
-                    headers.contains_key(header::WWW_AUTHENTICATE),
-                    "{method} {path} asks for basic credentials"
-                );
-            }
+            // Only where clients that cannot log in go: a browser caching basic
+            // credentials would send them on cross-site requests.
+            let asks = path.starts_with("/taxii2") || path.starts_with("/export/");
+            assert_eq!(
+                headers.contains_key(header::WWW_AUTHENTICATE),
+                asks,
+                "{method} {path}: WWW-Authenticate"
+            );
         }
         let Some(needed) = needed else { continue };
         for (role, token) in [
@@ -672,4 +674,177 @@ async fn token_scopes_and_tokens_in_urls() {
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn guessing_is_throttled_and_cross_site_writes_refused() {
+    let w = world().await;
+    w.store
+        .create_user(
+            "carol",
+            &hash_password("carol-password").unwrap(),
+            Role::Analyst,
+        )
+        .await
+        .unwrap();
+    let basic = |user: &str, password: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        )
+    };
+    for _ in 0..5 {
+        let (status, _, _) = send(
+            &w.app,
+            "GET",
+            "/api/v1/me",
+            Some(&basic("carol", "guess")),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, _, body) = send(
+        &w.app,
+        "GET",
+        "/api/v1/me",
+        Some(&basic("carol", "guess")),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(body.contains("try again"), "{body}");
+    // Even the right password waits until the back-off has passed.
+    let (status, _, _) = send(
+        &w.app,
+        "GET",
+        "/api/v1/me",
+        Some(&basic("carol", "carol-password")),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+
+    // A write another site makes is refused whatever the credentials.
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/v1/sources/intel/run")
+        .header(header::AUTHORIZATION, bearer(&w.admin))
+        .header(header::ORIGIN, "https://evil.example")
+        .header(header::HOST, "rexist.example")
+        .body(Body::empty())
+        .unwrap();
+    let res = w.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/v1/sources/intel/run")
+        .header(header::AUTHORIZATION, bearer(&w.admin))
+        .header(header::ORIGIN, "http://rexist.example")
+        .header(header::HOST, "rexist.example")
+        .body(Body::empty())
+        .unwrap();
+    let res = w.app.clone().oneshot(req).await.unwrap();
+    assert_ne!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "same-origin writes pass"
+    );
+
+    // A token pasted as the user name works and never reaches the audit log.
+    let (status, _, _) = send(
+        &w.app,
+        "GET",
+        "/api/v1/me",
+        Some(&basic(&w.viewer, "")),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // A full-power token in a URL is refused; an export-only one is fine.
+    let (status, _, _) = send(
+        &w.app,
+        "GET",
+        &format!("/export/all-edl?token={}", w.admin),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // A scoped token cannot read pages outside its scope.
+    let (_, export_only) = issue_token(
+        w.store.as_ref(),
+        &TokenRequest {
+            name: "fw2".into(),
+            role: Role::Admin,
+            scopes: vec![Scope::Export],
+            expires_days: None,
+        },
+    )
+    .await
+    .unwrap();
+    for path in ["/", "/metrics"] {
+        let (status, _, _) = send(&w.app, "GET", path, Some(&bearer(&export_only)), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+    }
+    // Hostile input where a date is expected is a 400, not a dropped connection.
+    let (status, _, _) = send(
+        &w.app,
+        "GET",
+        "/api/news/?datetime_after=2024-01-0%E3%81%82",
+        Some(&bearer(&w.viewer)),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn exports_name_only_the_sources_a_reader_may_see() {
+    let w = world().await;
+    let partner = w
+        .store
+        .upsert_source(&SourceSpec {
+            name: "red-partner".into(),
+            kind: "file".into(),
+            enabled: true,
+            confidence: 90,
+            tlp: Tlp::Red,
+            tags: vec![],
+        })
+        .await
+        .unwrap();
+    let mut s = NewSighting::new(
+        Indicator::parse(IndicatorType::Domain, "green-public.example").unwrap(),
+        now(),
+    );
+    s.labels = vec!["victim:bank-x".into()];
+    w.store.upsert_sightings(&partner, &[s]).await.unwrap();
+    for uri in [
+        "/export/all-csv",
+        "/export/all-stix",
+        "/export/all-misp/manifest.json",
+    ] {
+        let (_, _, viewer) = send(&w.app, "GET", uri, Some(&bearer(&w.viewer)), None).await;
+        assert!(
+            viewer.contains("green-public.example") || uri.contains("misp"),
+            "{uri}: {viewer}"
+        );
+        assert!(
+            !viewer.contains("red-partner") && !viewer.contains("bank-x"),
+            "{uri}: {viewer}"
+        );
+    }
+    let (_, _, admin) = send(
+        &w.app,
+        "GET",
+        "/export/all-csv",
+        Some(&bearer(&w.admin)),
+        None,
+    )
+    .await;
+    assert!(
+        admin.contains("red-partner") && admin.contains("victim:bank-x"),
+        "{admin}"
+    );
 }

@@ -72,10 +72,13 @@ pub(super) async fn export_indicators(pool: &PgPool, q: &ExportQuery) -> Result<
     if q.with_context && !out.is_empty() {
         let ids: Vec<i64> = out.iter().map(|r| r.record.id.get()).collect();
         let pairs: Vec<(i64, String, String)> = sqlx::query_as(
+            // Only sightings the reader may see name their source and labels.
             "SELECT s.indicator_id, src.name, s.labels FROM sightings s
-             JOIN sources src ON src.id = s.source_id WHERE s.indicator_id = ANY($1)",
+             JOIN sources src ON src.id = s.source_id
+             WHERE s.indicator_id = ANY($1) AND s.tlp <= $2",
         )
         .bind(&ids)
+        .bind(q.max_tlp.unwrap_or(rexist_core::Tlp::Red).rank())
         .fetch_all(pool)
         .await?;
         let mut ctx: HashMap<i64, (BTreeSet<String>, BTreeSet<String>)> = HashMap::new();

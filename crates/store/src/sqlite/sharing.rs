@@ -77,14 +77,16 @@ pub(super) fn export_indicators(conn: &Connection, q: &ExportQuery) -> Result<Ve
     })?;
     let mut out = rows.collect::<Result<Vec<_>, _>>()?;
     if q.with_context {
+        // Only sightings the reader may see name their source and labels.
         let mut ctx = conn.prepare_cached(
             "SELECT src.name, s.labels FROM sightings s JOIN sources src ON src.id = s.source_id
-             WHERE s.indicator_id = ?1",
+             WHERE s.indicator_id = ?1 AND s.tlp <= ?2",
         )?;
+        let max_tlp = q.max_tlp.unwrap_or(rexist_core::Tlp::Red).rank();
         for row in &mut out {
             let mut sources = BTreeSet::new();
             let mut labels = BTreeSet::new();
-            let pairs = ctx.query_map(params![row.record.id.get()], |r| {
+            let pairs = ctx.query_map(params![row.record.id.get(), max_tlp], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
             })?;
             for pair in pairs {
