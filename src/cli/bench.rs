@@ -46,6 +46,8 @@ pub enum Command {
     Export(super::bench_sharing::SharingArgs),
     /// A full pull of rexist's own TAXII 2.1 collection over loopback.
     TaxiiServer(super::bench_sharing::SharingArgs),
+    /// Server time of every web UI page with a million indicators stored.
+    Ui(super::bench_ui::UiArgs),
 }
 
 /// Arguments of `bench feed`.
@@ -97,6 +99,7 @@ pub async fn run(_config: &Config, command: Command) -> Result<ExitCode> {
         Command::Otx(args) => super::bench_exchange::run(args, false).await,
         Command::Export(args) => super::bench_sharing::export(args).await,
         Command::TaxiiServer(args) => super::bench_sharing::taxii(args).await,
+        Command::Ui(args) => super::bench_ui::run(args).await,
     }
 }
 

@@ -74,44 +74,7 @@ async fn measure(store: &Arc<dyn Store>, args: &LookupArgs) -> Result<()> {
     let backend = store.backend().as_str();
     let started = Instant::now();
     pass(store, args.indicators).await?;
-    // Items mentioning stored indicators, five each, so lookups find items
-    // and related indicators as they would in a real store.
-    let news = ensure_source(store, "bench-news", "rss", Some(Tlp::Clear), Some(60)).await?;
-    for chunk in 0..20u64 {
-        let items: Vec<NewItem> = (0..500u64)
-            .map(|j| {
-                let i = chunk * 500 + j;
-                NewItem {
-                    kind: ItemKind::News,
-                    external_id: format!("bench-{i}"),
-                    title: format!("Campaign report {i}"),
-                    body: format!("Indicators of campaign {i} follow."),
-                    url: None,
-                    lang: Some("en".to_owned()),
-                    published_at: None,
-                    tlp: Tlp::Clear,
-                    tags: Vec::new(),
-                    extra: serde_json::Value::Null,
-                }
-            })
-            .collect();
-        let changes = store.upsert_items(news.id, &items).await?;
-        for (j, change) in changes.iter().enumerate() {
-            let i = chunk * 500 + j as u64;
-            let mentions: Vec<Mention> = (0..5u64)
-                .filter_map(|k| {
-                    let (kind, value) = generated(mix(i * 5 + k) % args.indicators);
-                    Some(Mention {
-                        indicator: Indicator::parse(kind, &value).ok()?,
-                        start: 0,
-                        end: 1,
-                        defanged: false,
-                    })
-                })
-                .collect();
-            store.record_mentions(&news, change.id(), &mentions).await?;
-        }
-    }
+    seed_items(store, args.indicators).await?;
     say(format_args!(
         "{backend}: stored {} indicators and 10,000 items in {:.1} s",
         thousands(args.indicators),
@@ -184,5 +147,47 @@ async fn measure(store: &Arc<dyn Store>, args: &LookupArgs) -> Result<()> {
         ms(*bulk_times.last().unwrap_or(&Duration::ZERO)),
         args.bulk
     ));
+    Ok(())
+}
+
+/// 10,000 news items mentioning stored indicators, five each, so lookups
+/// and pages find items and related indicators as in a real store.
+pub(super) async fn seed_items(store: &Arc<dyn Store>, indicators: u64) -> Result<()> {
+    let news = ensure_source(store, "bench-news", "rss", Some(Tlp::Clear), Some(60)).await?;
+    for chunk in 0..20u64 {
+        let items: Vec<NewItem> = (0..500u64)
+            .map(|j| {
+                let i = chunk * 500 + j;
+                NewItem {
+                    kind: ItemKind::News,
+                    external_id: format!("bench-{i}"),
+                    title: format!("Campaign report {i}"),
+                    body: format!("Indicators of campaign {i} follow."),
+                    url: None,
+                    lang: Some("en".to_owned()),
+                    published_at: None,
+                    tlp: Tlp::Clear,
+                    tags: Vec::new(),
+                    extra: serde_json::Value::Null,
+                }
+            })
+            .collect();
+        let changes = store.upsert_items(news.id, &items).await?;
+        for (j, change) in changes.iter().enumerate() {
+            let i = chunk * 500 + j as u64;
+            let mentions: Vec<Mention> = (0..5u64)
+                .filter_map(|k| {
+                    let (kind, value) = generated(mix(i * 5 + k) % indicators);
+                    Some(Mention {
+                        indicator: Indicator::parse(kind, &value).ok()?,
+                        start: 0,
+                        end: 1,
+                        defanged: false,
+                    })
+                })
+                .collect();
+            store.record_mentions(&news, change.id(), &mentions).await?;
+        }
+    }
     Ok(())
 }

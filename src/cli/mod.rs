@@ -5,6 +5,7 @@ mod bench_exchange;
 mod bench_hunt;
 mod bench_lookup;
 mod bench_sharing;
+mod bench_ui;
 mod config_check;
 mod export;
 mod extract;

@@ -422,6 +422,41 @@ pub async fn download(
     ))
 }
 
+/// How long a rendered MISP feed is reused: a client syncing a feed asks for
+/// the manifest and then each event file, which must not each render it all.
+const FEED_REUSE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Rendered MISP feeds by (export, clearance), with when they were rendered.
+pub type FeedCache = std::sync::Mutex<
+    std::collections::HashMap<(String, Tlp), (std::time::Instant, std::sync::Arc<Rendered>)>,
+>;
+
+async fn feed_render(
+    state: &AppState,
+    spec: &ExportSpec,
+    clearance: Tlp,
+) -> Result<std::sync::Arc<Rendered>, StoreError> {
+    let key = (spec.name.clone(), clearance);
+    {
+        let cache = state
+            .feeds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((at, r)) = cache.get(&key)
+            && at.elapsed() < FEED_REUSE
+        {
+            return Ok(std::sync::Arc::clone(r));
+        }
+    }
+    let r = std::sync::Arc::new(render(state.store.as_ref(), spec, clearance).await?);
+    state
+        .feeds
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(key, (std::time::Instant::now(), std::sync::Arc::clone(&r)));
+    Ok(r)
+}
+
 /// `GET /export/{name}/{file}`: a file of a saved MISP feed.
 pub async fn feed_file(
     State(state): State<AppState>,
@@ -435,11 +470,11 @@ pub async fn feed_file(
             "export {name:?} is one file: /export/{name}"
         )));
     }
-    let r = render(state.store.as_ref(), spec, principal.clearance).await?;
+    let r = feed_render(&state, spec, principal.clearance).await?;
     let (body, content_type) = if file == "manifest.json" {
-        (r.body, "application/json")
+        (r.body.clone(), "application/json")
     } else {
-        let found = r.files.into_iter().find(|(n, _)| *n == file);
+        let found = r.files.iter().find(|(n, _)| *n == file).cloned();
         match found {
             // The feed's own file names, lower-case.
             #[allow(clippy::case_sensitive_file_extension_comparisons)]

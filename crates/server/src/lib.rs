@@ -46,6 +46,8 @@ pub struct AppState {
     pub auth: Arc<auth::Auth>,
     /// Saved exports (`[[export]]`).
     pub exports: Arc<Vec<export::ExportSpec>>,
+    /// MISP feeds rendered in the last minute (see `export::feed_file`).
+    pub feeds: Arc<export::FeedCache>,
 }
 
 impl AppState {
@@ -65,6 +67,7 @@ impl AppState {
             taxii: Arc::default(),
             auth: Arc::default(),
             exports: Arc::default(),
+            feeds: Arc::default(),
             store,
         }
     }
