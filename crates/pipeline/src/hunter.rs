@@ -722,6 +722,22 @@ impl Store for HuntingStore {
         self.inner.channel_health().await
     }
 
+    async fn activity(
+        &self,
+        since: time::OffsetDateTime,
+        max_tlp: rexist_core::Tlp,
+    ) -> Result<rexist_store::Activity> {
+        self.inner.activity(since, max_tlp).await
+    }
+
+    async fn top_indicators(
+        &self,
+        limit: u32,
+        max_tlp: rexist_core::Tlp,
+    ) -> Result<Vec<IndicatorRecord>> {
+        self.inner.top_indicators(limit, max_tlp).await
+    }
+
     async fn stats(&self) -> Result<StoreStats> {
         self.inner.stats().await
     }

@@ -331,7 +331,11 @@ pub fn required_role(method: &Method, path: &str) -> Option<Role> {
     let read_by_post = *method == Method::POST
         && matches!(
             path,
-            "/api/v1/lookup" | "/api/v1/hunts/test" | "/api/v1/logout"
+            "/api/v1/lookup"
+                | "/api/v1/hunts/test"
+                | "/api/v1/logout"
+                | "/logout"
+                | "/hunts/preview"
         );
     if read || read_by_post {
         Some(Role::Viewer)

@@ -48,6 +48,8 @@ pub struct AppState {
     pub exports: Arc<Vec<export::ExportSpec>>,
     /// MISP feeds rendered in the last minute (see `export::feed_file`).
     pub feeds: Arc<export::FeedCache>,
+    /// The dashboard's store-wide counts, recounted at most once a minute.
+    pub dashboard: Arc<ui::pages::DashCache>,
 }
 
 impl AppState {
@@ -68,6 +70,7 @@ impl AppState {
             auth: Arc::default(),
             exports: Arc::default(),
             feeds: Arc::default(),
+            dashboard: Arc::default(),
             store,
         }
     }

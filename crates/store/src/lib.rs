@@ -17,6 +17,7 @@
 //!   lease; an expired lease makes the job available again, so a crashed worker
 //!   loses nothing.
 
+mod activity;
 mod decode;
 mod error;
 pub mod fts;
@@ -35,9 +36,10 @@ use rexist_core::{
     Alert, AlertId, ApiToken, AuditEntry, ChannelHealth, ExportRow, HitId, HitObject, Hunt,
     HuntHit, HuntId, HuntSpec, IndicatorId, IndicatorRecord, IndicatorType, Item, ItemId, JobId,
     Mention, NewAudit, NewHit, NewItem, NewRelation, NewSighting, NewToken, Relation, Role, Run,
-    RunCounts, RunId, RunOutcome, Sighting, Source, SourceId, SourceSpec, UpsertSummary, User,
+    RunCounts, RunId, RunOutcome, Sighting, Source, SourceId, SourceSpec, Tlp, UpsertSummary, User,
 };
 
+pub use activity::{Activity, DayCount};
 pub use error::{ErrorKind, StoreError};
 pub use types::{
     AlertQuery, CoOccurrence, ExportQuery, HitQuery, IndicatorQuery, ItemChange, ItemQuery, Job,
@@ -228,6 +230,13 @@ pub trait Store: Send + Sync {
 
     /// Counts for the home page and `/metrics`.
     async fn stats(&self) -> Result<StoreStats>;
+
+    /// New items by kind, new indicators by type (both at or below
+    /// `max_tlp`) and new objects by source (from run counts, which carry no
+    /// TLP), per UTC day from `since`.
+    async fn activity(&self, since: time::OffsetDateTime, max_tlp: Tlp) -> Result<Activity>;
+    /// The most sighted indicators at or below `max_tlp`, most first (then by id).
+    async fn top_indicators(&self, limit: u32, max_tlp: Tlp) -> Result<Vec<IndicatorRecord>>;
 
     /// One page of indicators for exports and TAXII, in the order they were added.
     async fn export_indicators(&self, query: &ExportQuery) -> Result<Vec<ExportRow>>;

@@ -131,6 +131,7 @@ conformance!(
     indicators_expire_revive_and_flag,
     exports_page_in_added_order_with_filters,
     users_tokens_sessions_and_audit,
+    dashboard_activity_and_top_indicators,
 );
 
 fn spec(name: &str) -> SourceSpec {
@@ -1941,4 +1942,69 @@ async fn users_tokens_sessions_and_audit(store: Arc<dyn Store>) {
     assert_eq!(rest.items.len(), 1);
     assert_eq!(rest.items[0].entry.action, "POST /api/v1/hunts/0");
     assert!(rest.next.is_none());
+}
+
+async fn dashboard_activity_and_top_indicators(store: Arc<dyn Store>) {
+    let a = source(&store, "dash-a").await;
+    let b = source(&store, "dash-b").await;
+    let t = now();
+    store.upsert_sightings(&a, &ips(0..3, t)).await.unwrap();
+    // A second source sights one of them: it becomes the most sighted.
+    store.upsert_sightings(&b, &ips(1..2, t)).await.unwrap();
+    let red = NewSighting {
+        tlp: Some(Tlp::Red),
+        ..sighting(IndicatorType::Domain, "secret.example", t)
+    };
+    store.upsert_sightings(&a, &[red]).await.unwrap();
+    let mut secret = item("dash-2", "Secret", "red body");
+    secret.tlp = Tlp::Red;
+    store
+        .upsert_items(a.id, &[item("dash-1", "Open", "clear body"), secret])
+        .await
+        .unwrap();
+    let run = store.start_run(b.id).await.unwrap();
+    let counts = RunCounts {
+        new: 5,
+        ..RunCounts::default()
+    };
+    store
+        .finish_run(run.id, RunOutcome::Success, &counts, None, None)
+        .await
+        .unwrap();
+
+    let since = t - time::Duration::days(30);
+    let today = t.date();
+    let green = store.activity(since, Tlp::Green).await.unwrap();
+    let sum = |rows: &[rexist_store::DayCount], key: &str| -> u64 {
+        rows.iter().filter(|r| r.key == key).map(|r| r.count).sum()
+    };
+    assert!(green.indicators.iter().all(|r| r.day == today), "{green:?}");
+    assert_eq!(sum(&green.indicators, "ipv4"), 3);
+    assert_eq!(sum(&green.indicators, "domain"), 0, "red is left out");
+    assert_eq!(sum(&green.items, "news"), 1);
+    assert_eq!(green.sources.len(), 1, "{:?}", green.sources);
+    assert_eq!(
+        (
+            green.sources[0].key.as_str(),
+            green.sources[0].count,
+            green.sources[0].day
+        ),
+        ("dash-b", 5, run.started_at.date())
+    );
+    let all = store.activity(since, Tlp::Red).await.unwrap();
+    assert_eq!(sum(&all.indicators, "domain"), 1);
+    assert_eq!(sum(&all.items, "news"), 2);
+    let later = store
+        .activity(t + time::Duration::days(1), Tlp::Red)
+        .await
+        .unwrap();
+    assert!(later.items.is_empty() && later.indicators.is_empty() && later.sources.is_empty());
+
+    let top = store.top_indicators(2, Tlp::Green).await.unwrap();
+    assert_eq!(top.len(), 2);
+    assert_eq!(top[0].value, "10.0.0.1");
+    assert_eq!(top[0].sightings, 2);
+    let top = store.top_indicators(10, Tlp::Green).await.unwrap();
+    assert_eq!(top.len(), 3, "red is left out");
+    assert!(top.iter().all(|r| r.tlp <= Tlp::Green));
 }

@@ -1,19 +1,712 @@
 //! UI pages: hunts (see the module list in `ui/mod.rs`).
+//!
+//! - `GET /hunts`: the hunts with their new hits, and the alert channels with
+//!   their delivery health
+//! - `GET /hunts/new`, `GET /hunts/{name}`: the form, a live preview of what
+//!   the query or watchlist matches among stored data, and the hunt's hits
+//! - `POST /hunts` (create), `PATCH /hunts/{name}` (save), `DELETE /hunts/{name}`
+//! - `POST /hunts/preview`: the preview fragment, typed as the analyst writes
+//! - `POST /hunts/{name}/ack`: acknowledges one hit (`id`) or all of them
+//!
+//! Writes are htmx requests (they carry the CSRF token); validation is the
+//! JSON API's ([`crate::hunts::check`]). Channels are known here by name
+//! only, so the page shows their health; a test message is sent with
+//! `rexist hunt notify-test NAME`, which has the channels' configuration.
+
+use std::collections::HashMap;
 
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use minijinja::{Value, context};
+use rexist_core::{HitId, HitObject, Hunt, HuntKind, HuntSpec, ItemId, SourceId};
+use rexist_query::{Doc, HuntSet, WatchSet};
+use rexist_store::{HitQuery, IndicatorQuery, ItemQuery};
 
+use super::Ui;
+use super::pages::rfc3339;
 use crate::AppState;
+use crate::error::ApiError;
 
 /// This area's words: (key, English, Japanese).
-pub const WORDS: &[(&str, &str, &str)] = &[];
+pub const WORDS: &[(&str, &str, &str)] = &[
+    ("hunts.title", "Hunts", "ハント"),
+    ("hunts.new", "New hunt", "新しいハント"),
+    ("hunts.none", "No hunts yet.", "ハントはまだありません。"),
+    ("hunts.edit", "Edit hunt", "ハントの編集"),
+    ("hunts.name", "Name", "名前"),
+    ("hunts.kind", "Type", "種類"),
+    ("hunts.kind.query", "Query over items", "アイテムへのクエリ"),
+    (
+        "hunts.kind.watch",
+        "Watchlist over indicators",
+        "指標のウォッチリスト",
+    ),
+    (
+        "hunts.definition",
+        "Query or watchlist",
+        "クエリまたはウォッチリスト",
+    ),
+    (
+        "hunts.definition.help",
+        "Query: ransomware lockbit, \"black basta\" -test source:jvn. Watchlist: 192.0.2.0/24, domain:example.co.jp, AS64500 (commas or lines).",
+        "クエリ例: ransomware lockbit, \"black basta\" -test source:jvn。ウォッチリスト例: 192.0.2.0/24, domain:example.co.jp, AS64500(カンマまたは改行区切り)。",
+    ),
+    ("hunts.channels", "Channels", "通知チャネル"),
+    (
+        "hunts.no_channels",
+        "No alert channels are configured ([[channel]] in the configuration).",
+        "通知チャネルが設定されていません(設定ファイルの [[channel]])。",
+    ),
+    ("hunts.digest", "Digest", "ダイジェスト"),
+    (
+        "hunts.digest.help",
+        "off for an alert per hit, or a period such as 30m, 1h, 1d.",
+        "ヒットごとに通知する場合は off、まとめる場合は 30m、1h、1d などの期間。",
+    ),
+    ("hunts.enabled", "Enabled", "有効"),
+    ("hunts.save", "Save", "保存"),
+    ("hunts.create", "Create", "作成"),
+    ("hunts.delete", "Delete", "削除"),
+    (
+        "hunts.delete.confirm",
+        "Delete this hunt with its hits and pending alerts?",
+        "このハントを、ヒットと未送信の通知とともに削除しますか?",
+    ),
+    ("hunts.saved", "Saved.", "保存しました。"),
+    ("hunts.new_hits", "New hits", "未確認のヒット"),
+    ("hunts.preview", "Preview", "プレビュー"),
+    (
+        "hunts.preview.help",
+        "What this hunt matches among stored data, as you type.",
+        "入力に合わせて、保存済みのデータのうち一致するものを表示します。",
+    ),
+    (
+        "hunts.preview.items",
+        "items among the latest",
+        "件のアイテムが一致(最新の対象件数:",
+    ),
+    (
+        "hunts.preview.indicators",
+        "indicators among",
+        "件の指標が一致(対象件数:",
+    ),
+    ("hunts.preview.scanned", "scanned", "件)"),
+    (
+        "hunts.preview.empty",
+        "Type a query or a watchlist.",
+        "クエリまたはウォッチリストを入力してください。",
+    ),
+    (
+        "hunts.preview.none",
+        "Nothing stored matches.",
+        "一致する保存済みデータはありません。",
+    ),
+    ("hunts.preview.more", "more not shown", "件は省略"),
+    (
+        "hunts.error.at",
+        "Does not parse at position",
+        "解析できません。位置",
+    ),
+    ("hunts.hits", "Hits", "ヒット"),
+    ("hunts.hits.none", "No hits.", "ヒットはありません。"),
+    ("hunts.ack", "Acknowledge", "確認済みにする"),
+    ("hunts.ack_all", "Acknowledge all", "すべて確認済みにする"),
+    ("hunts.acked", "Acknowledged", "確認済み"),
+    (
+        "hunts.restricted",
+        "(above your TLP clearance)",
+        "(閲覧可能な TLP を超えています)",
+    ),
+    ("hunts.retro", "retro", "遡及"),
+    ("hunts.health", "Channel health", "通知チャネルの状態"),
+    ("hunts.pending", "Pending", "送信待ち"),
+    ("hunts.sent", "Sent", "送信済み"),
+    ("hunts.failed", "Failed", "失敗"),
+    ("hunts.last_sent", "Last sent", "最終送信"),
+    ("hunts.configured", "Configured", "設定あり"),
+    (
+        "hunts.notify_test",
+        "To send a test message to a channel, run rexist hunt notify-test NAME on the server.",
+        "チャネルにテストメッセージを送るには、サーバーで rexist hunt notify-test NAME を実行してください。",
+    ),
+];
 
 /// This area's templates: (name, source).
-pub const TEMPLATES: &[(&str, &str)] = &[];
+pub const TEMPLATES: &[(&str, &str)] = &[
+    ("hunts.html", include_str!("../../templates/hunts.html")),
+    (
+        "hunts_form.html",
+        include_str!("../../templates/hunts_form.html"),
+    ),
+    (
+        "hunts_preview.html",
+        include_str!("../../templates/hunts_preview.html"),
+    ),
+    (
+        "hunts_hits.html",
+        include_str!("../../templates/hunts_hits.html"),
+    ),
+    (
+        "hunts_result.html",
+        include_str!("../../templates/hunts_result.html"),
+    ),
+];
 
 /// This area's static files: (path under `/static/`, content type, bytes).
-pub const ASSETS: &[(&str, &str, &[u8])] = &[];
+pub const ASSETS: &[(&str, &str, &[u8])] = &[(
+    "ui/hunts.css",
+    "text/css; charset=utf-8",
+    include_bytes!("../../assets/ui/hunts.css"),
+)];
+
+/// Most recent items the preview matches a query against.
+const PREVIEW_ITEMS: u32 = 2000;
+
+/// Most indicators the preview matches a watchlist against.
+const PREVIEW_INDICATORS: u32 = 20_000;
+
+/// Rows per store page the preview reads.
+const PAGE: u32 = 1000;
+
+/// Matches the preview lists.
+const PREVIEW_SHOWN: usize = 20;
+
+/// Hits a hunt's page lists.
+const HITS_SHOWN: u32 = 100;
+
+/// New hits counted per hunt on the list (more shows as `N+`).
+const NEW_COUNTED: u32 = 1000;
+
+/// Names the UI's own pages take under `/hunts/`.
+const RESERVED: &[&str] = &["new", "preview"];
 
 /// This area's routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/hunts", get(list).post(create))
+        .route("/hunts/new", get(new_form))
+        .route("/hunts/preview", post(preview))
+        .route("/hunts/{name}", get(edit_form).patch(update).delete(remove))
+        .route("/hunts/{name}/ack", post(ack))
+}
+
+fn unavailable(ui: &Ui, e: &impl std::fmt::Display) -> Response {
+    tracing::warn!(error = %e, "hunts page: store failed");
+    ui.error(StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable")
+}
+
+/// `GET /hunts`
+async fn list(State(state): State<AppState>, ui: Ui) -> Response {
+    let hunts = match state.store.list_hunts().await {
+        Ok(h) => h,
+        Err(e) => return unavailable(&ui, &e),
+    };
+    let mut rows = Vec::with_capacity(hunts.len());
+    for h in hunts {
+        let q = HitQuery {
+            hunt: Some(h.id),
+            acked: Some(false),
+            limit: NEW_COUNTED,
+            ..HitQuery::default()
+        };
+        let new = match state.store.list_hits(&q).await {
+            Ok(p) => format!(
+                "{}{}",
+                p.items.len(),
+                if p.next.is_some() { "+" } else { "" }
+            ),
+            Err(e) => return unavailable(&ui, &e),
+        };
+        rows.push(context! {
+            name => h.spec.name,
+            kind => h.spec.kind.as_str(),
+            definition => h.spec.definition,
+            enabled => h.spec.enabled,
+            channels => h.spec.channels,
+            digest => digest_text(h.spec.digest_secs),
+            new => new,
+        });
+    }
+    let channels = match channel_rows(&state).await {
+        Ok(c) => c,
+        Err(e) => return unavailable(&ui, &e),
+    };
+    ui.render(
+        "hunts.html",
+        context! { hunts => rows, channels => channels },
+    )
+}
+
+/// Configured channels, then unconfigured ones that have alerts, with health.
+async fn channel_rows(state: &AppState) -> Result<Vec<Value>, rexist_store::StoreError> {
+    let health = state.store.channel_health().await?;
+    let row = |name: &str, configured: bool| {
+        let h = health.iter().find(|h| h.channel == name);
+        context! {
+            name => name,
+            configured => configured,
+            pending => h.map_or(0, |h| h.pending),
+            failed => h.map_or(0, |h| h.failed),
+            sent => h.map_or(0, |h| h.sent),
+            last_sent => h.and_then(|h| h.last_sent_at).map(rfc3339),
+            last_error => h.and_then(|h| h.last_error.clone()),
+        }
+    };
+    let mut out: Vec<Value> = state.channels.iter().map(|c| row(c, true)).collect();
+    for h in &health {
+        if !state.channels.contains(&h.channel) {
+            out.push(row(&h.channel, false));
+        }
+    }
+    Ok(out)
+}
+
+fn digest_text(secs: Option<u64>) -> String {
+    match secs {
+        None => "off".to_owned(),
+        Some(s) if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        Some(s) if s % 3600 == 0 => format!("{}h", s / 3600),
+        Some(s) if s % 60 == 0 => format!("{}m", s / 60),
+        Some(s) => format!("{s}s"),
+    }
+}
+
+/// The form's context for `hunt` (none: a new one).
+fn form_context(state: &AppState, hunt: Option<&Hunt>) -> Value {
+    let spec = hunt.map(|h| h.spec.clone());
+    context! {
+        editing => hunt.is_some(),
+        name => spec.as_ref().map_or(String::new(), |s| s.name.clone()),
+        kind => spec.as_ref().map_or("query", |s| s.kind.as_str()),
+        definition => spec.as_ref().map_or(String::new(), |s| s.definition.clone()),
+        chosen => spec.as_ref().map_or_else(Vec::new, |s| s.channels.clone()),
+        digest => digest_text(spec.as_ref().and_then(|s| s.digest_secs)),
+        enabled => spec.as_ref().is_none_or(|s| s.enabled),
+        channels => state.channels.as_ref().clone(),
+    }
+}
+
+/// `GET /hunts/new`
+async fn new_form(State(state): State<AppState>, ui: Ui) -> Response {
+    let form = form_context(&state, None);
+    ui.render("hunts_form.html", context! { form => form })
+}
+
+/// `GET /hunts/{name}`
+async fn edit_form(State(state): State<AppState>, Path(name): Path<String>, ui: Ui) -> Response {
+    let hunt = match state.store.hunt_by_name(&name).await {
+        Ok(Some(h)) => h,
+        Ok(None) => return ui.error(StatusCode::NOT_FOUND, "no hunt of that name"),
+        Err(e) => return unavailable(&ui, &e),
+    };
+    let hits = match hit_rows(&state, &ui, &hunt).await {
+        Ok(h) => h,
+        Err(e) => return unavailable(&ui, &e),
+    };
+    let preview = preview_context(&state, &ui, hunt.spec.kind, &hunt.spec.definition).await;
+    ui.render(
+        "hunts_form.html",
+        context! {
+            form => form_context(&state, Some(&hunt)),
+            hunt => hunt.spec.name.clone(),
+            hits => hits,
+            preview => preview,
+        },
+    )
+}
+
+/// The hunt's latest hits, with what they hit where the caller may read it.
+async fn hit_rows(
+    state: &AppState,
+    ui: &Ui,
+    hunt: &Hunt,
+) -> Result<Vec<Value>, rexist_store::StoreError> {
+    let page = state
+        .store
+        .list_hits(&HitQuery {
+            hunt: Some(hunt.id),
+            limit: HITS_SHOWN,
+            ..HitQuery::default()
+        })
+        .await?;
+    let item_ids: Vec<ItemId> = page
+        .items
+        .iter()
+        .filter_map(|h| match h.object {
+            HitObject::Item(id) => Some(id),
+            HitObject::Indicator(_) => None,
+        })
+        .collect();
+    let items: HashMap<ItemId, _> = state
+        .store
+        .items_by_id(&item_ids)
+        .await?
+        .into_iter()
+        .map(|i| (i.id, i))
+        .collect();
+    let mut rows = Vec::with_capacity(page.items.len());
+    for h in page.items {
+        let (label, href, readable) = match h.object {
+            HitObject::Item(id) => match items.get(&id) {
+                Some(i) if ui.principal.may_read(i.content.tlp) => {
+                    (i.content.title.clone(), format!("/items/{id}"), true)
+                }
+                _ => (format!("item {id}"), String::new(), false),
+            },
+            HitObject::Indicator(id) => match state.store.indicator_by_id(id).await? {
+                Some(r) if ui.principal.may_read(r.tlp) => (
+                    format!("{}:{}", r.kind, rexist_extract::defang(&r.value)),
+                    format!("/indicators/{}/{}", r.kind, super::url_encode(&r.value)),
+                    true,
+                ),
+                _ => (format!("indicator {id}"), String::new(), false),
+            },
+        };
+        rows.push(context! {
+            id => h.id.get(),
+            label => label,
+            href => href,
+            readable => readable,
+            terms => h.terms,
+            retro => h.retro,
+            at => rfc3339(h.created_at),
+            acked => h.acked_at.is_some(),
+            acked_by => h.acked_by,
+        });
+    }
+    Ok(rows)
+}
+
+/// A form body: every value of every field, in order.
+fn fields(body: &[u8]) -> HashMap<String, Vec<String>> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for (k, v) in form_urlencoded::parse(body) {
+        out.entry(k.into_owned()).or_default().push(v.into_owned());
+    }
+    out
+}
+
+fn field<'a>(f: &'a HashMap<String, Vec<String>>, name: &str) -> &'a str {
+    f.get(name)
+        .and_then(|v| v.first())
+        .map_or("", String::as_str)
+}
+
+fn kind_of(f: &HashMap<String, Vec<String>>) -> HuntKind {
+    if field(f, "kind") == "watch" {
+        HuntKind::Watch
+    } else {
+        HuntKind::Query
+    }
+}
+
+/// A spec from the form, validated as the JSON API validates it.
+fn spec_from(state: &AppState, f: &HashMap<String, Vec<String>>) -> Result<HuntSpec, ApiError> {
+    let spec = HuntSpec {
+        name: field(f, "name").trim().to_owned(),
+        kind: kind_of(f),
+        definition: field(f, "definition").to_owned(),
+        enabled: f.contains_key("enabled"),
+        channels: f.get("channels").cloned().unwrap_or_default(),
+        digest_secs: crate::hunts::digest_secs(Some(field(f, "digest").trim()))?,
+    };
+    crate::hunts::check(state, &spec)?;
+    if RESERVED.contains(&spec.name.as_str()) {
+        return Err(ApiError::invalid(format!(
+            "name: {:?} names a page of the web UI; choose another",
+            spec.name
+        )));
+    }
+    Ok(spec)
+}
+
+/// The outcome of a write, for the form's result area.
+fn result(ui: &Ui, error: Option<&str>) -> Response {
+    ui.render(
+        "hunts_result.html",
+        context! { error => error, saved => error.is_none() },
+    )
+}
+
+/// Sends the browser to `path` after an htmx write.
+fn redirect(ui: &Ui, path: &str) -> Response {
+    let mut r = result(ui, None);
+    if let Ok(v) = HeaderValue::from_str(path) {
+        r.headers_mut().insert("hx-redirect", v);
+    }
+    r
+}
+
+/// A hunt's page (a `/` in the name stays inside one path segment).
+fn hunt_path(name: &str) -> String {
+    format!("/hunts/{}", super::url_encode(name).replace('/', "%2F"))
+}
+
+/// `POST /hunts`: creates a hunt from the form.
+async fn create(State(state): State<AppState>, ui: Ui, body: Bytes) -> Response {
+    let f = fields(&body);
+    let spec = match spec_from(&state, &f) {
+        Ok(s) => s,
+        Err(e) => return result(&ui, Some(e.message())),
+    };
+    match state.store.create_hunt(&spec).await {
+        Ok(h) => redirect(&ui, &hunt_path(&h.spec.name)),
+        Err(e) => result(&ui, Some(ApiError::from(e).message())),
+    }
+}
+
+/// `PATCH /hunts/{name}`: saves the form over the hunt.
+async fn update(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ui: Ui,
+    body: Bytes,
+) -> Response {
+    let hunt = match state.store.hunt_by_name(&name).await {
+        Ok(Some(h)) => h,
+        Ok(None) => return ui.error(StatusCode::NOT_FOUND, "no hunt of that name"),
+        Err(e) => return result(&ui, Some(ApiError::from(e).message())),
+    };
+    let f = fields(&body);
+    let spec = match spec_from(&state, &f) {
+        Ok(s) if s.kind != hunt.spec.kind => {
+            return result(
+                &ui,
+                Some("the type of a hunt cannot change; create another hunt"),
+            );
+        }
+        Ok(s) => s,
+        Err(e) => return result(&ui, Some(e.message())),
+    };
+    match state.store.update_hunt(hunt.id, &spec).await {
+        Ok(Some(h)) if h.spec.name != name => redirect(&ui, &hunt_path(&h.spec.name)),
+        Ok(Some(_)) => result(&ui, None),
+        Ok(None) => ui.error(StatusCode::NOT_FOUND, "no hunt of that name"),
+        Err(e) => result(&ui, Some(ApiError::from(e).message())),
+    }
+}
+
+/// `DELETE /hunts/{name}`
+async fn remove(State(state): State<AppState>, Path(name): Path<String>, ui: Ui) -> Response {
+    match state.store.hunt_by_name(&name).await {
+        Ok(Some(h)) => match state.store.delete_hunt(h.id).await {
+            Ok(_) => redirect(&ui, "/hunts"),
+            Err(e) => result(&ui, Some(ApiError::from(e).message())),
+        },
+        Ok(None) => ui.error(StatusCode::NOT_FOUND, "no hunt of that name"),
+        Err(e) => result(&ui, Some(ApiError::from(e).message())),
+    }
+}
+
+/// `POST /hunts/{name}/ack`: `id` acknowledges one hit, none all of the hunt's.
+async fn ack(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ui: Ui,
+    body: Bytes,
+) -> Response {
+    let hunt = match state.store.hunt_by_name(&name).await {
+        Ok(Some(h)) => h,
+        Ok(None) => return ui.error(StatusCode::NOT_FOUND, "no hunt of that name"),
+        Err(e) => return unavailable(&ui, &e),
+    };
+    let f = fields(&body);
+    let ids: Vec<HitId> = match f.get("id") {
+        Some(ids) => match ids.iter().map(|i| i.parse::<i64>()).collect() {
+            Ok(ids) => ids_of(ids),
+            Err(_) => return ui.error(StatusCode::BAD_REQUEST, "id: not a hit id"),
+        },
+        None => Vec::new(),
+    };
+    if let Err(e) = state
+        .store
+        .ack_hits(&ids, Some(hunt.id), &ui.principal.name)
+        .await
+    {
+        return unavailable(&ui, &e);
+    }
+    match hit_rows(&state, &ui, &hunt).await {
+        Ok(hits) => ui.render(
+            "hunts_hits.html",
+            context! { hunt => hunt.spec.name, hits => hits },
+        ),
+        Err(e) => unavailable(&ui, &e),
+    }
+}
+
+fn ids_of(ids: Vec<i64>) -> Vec<HitId> {
+    ids.into_iter().map(HitId::new).collect()
+}
+
+/// `POST /hunts/preview`: what the form's query or watchlist matches.
+async fn preview(State(state): State<AppState>, ui: Ui, body: Bytes) -> Response {
+    let f = fields(&body);
+    let ctx = preview_context(&state, &ui, kind_of(&f), field(&f, "definition")).await;
+    ui.render("hunts_preview.html", context! { preview => ctx })
+}
+
+/// A parse error: where, why, and the text around it.
+fn parse_error(definition: &str, e: &rexist_query::ParseError) -> Value {
+    let at = (0..=e.position.min(definition.len()))
+        .rev()
+        .find(|&i| definition.is_char_boundary(i))
+        .unwrap_or(0);
+    let (before, after) = definition.split_at(at);
+    let mut rest = after.chars();
+    let marked = rest.next().map(String::from).unwrap_or_default();
+    context! {
+        position => e.position,
+        column => before.chars().count() + 1,
+        message => e.message.clone(),
+        before => before,
+        marked => marked,
+        after => rest.as_str(),
+    }
+}
+
+async fn preview_context(state: &AppState, ui: &Ui, kind: HuntKind, definition: &str) -> Value {
+    if definition.trim().is_empty() {
+        return context! { empty => true };
+    }
+    let outcome = match kind {
+        HuntKind::Query => match rexist_query::parse(definition) {
+            Ok(q) => preview_items(state, ui, q).await,
+            Err(e) => return context! { error => parse_error(definition, &e) },
+        },
+        HuntKind::Watch => match rexist_query::parse_watchlist(definition) {
+            Ok(w) if w.is_empty() => return context! { empty => true },
+            Ok(w) => preview_indicators(state, ui, w).await,
+            Err(e) => return context! { error => parse_error(definition, &e) },
+        },
+    };
+    match outcome {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, "hunt preview: store failed");
+            context! { failed => true }
+        }
+    }
+}
+
+async fn preview_items(
+    state: &AppState,
+    ui: &Ui,
+    query: rexist_query::Query,
+) -> Result<Value, rexist_store::StoreError> {
+    let names: HashMap<SourceId, String> = state
+        .store
+        .list_sources()
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.name))
+        .collect();
+    let mut items = Vec::new();
+    let mut before = None;
+    while items.len() < PREVIEW_ITEMS as usize {
+        let page = state
+            .store
+            .search_items(&ItemQuery {
+                max_tlp: Some(ui.principal.clearance),
+                before,
+                limit: PAGE,
+                ..ItemQuery::default()
+            })
+            .await?;
+        let more = page.next.is_some();
+        before = page.items.last().map(|i| i.id);
+        items.extend(page.items);
+        if !more || before.is_none() {
+            break;
+        }
+    }
+    let clearance = ui.principal.clearance;
+    let matched = tokio::task::spawn_blocking(move || {
+        let set = HuntSet::new([(1, query)]);
+        let mut out = Vec::new();
+        let mut count = 0usize;
+        for i in items.iter().filter(|i| i.content.tlp <= clearance) {
+            let c = &i.content;
+            let doc = Doc {
+                title: &c.title,
+                body: &c.body,
+                kind: c.kind.as_str(),
+                source: names.get(&i.source_id).map_or("", String::as_str),
+                tags: &c.tags,
+                lang: c.lang.as_deref(),
+                tlp: c.tlp.as_str(),
+            };
+            if let Some(hit) = set.matches(&doc).into_iter().next() {
+                count += 1;
+                if out.len() < PREVIEW_SHOWN {
+                    out.push(context! {
+                        href => format!("/items/{}", i.id),
+                        label => c.title.clone(),
+                        source => names.get(&i.source_id).cloned().unwrap_or_default(),
+                        terms => hit.terms,
+                    });
+                }
+            }
+        }
+        (out, count, items.len())
+    })
+    .await
+    .map_err(|e| rexist_store::StoreError::internal(format!("preview task: {e}")))?;
+    let (shown, count, scanned) = matched;
+    Ok(context! {
+        what => "items",
+        shown => shown,
+        count => count,
+        more => count.saturating_sub(PREVIEW_SHOWN),
+        scanned => scanned,
+    })
+}
+
+async fn preview_indicators(
+    state: &AppState,
+    ui: &Ui,
+    watch: Vec<rexist_query::WatchEntry>,
+) -> Result<Value, rexist_store::StoreError> {
+    let set = WatchSet::new([(1, watch)]);
+    let (mut shown, mut count, mut scanned) = (Vec::new(), 0usize, 0usize);
+    let mut after = None;
+    while scanned < PREVIEW_INDICATORS as usize {
+        let page = state
+            .store
+            .list_indicators(&IndicatorQuery {
+                max_tlp: Some(ui.principal.clearance),
+                after,
+                limit: PAGE,
+                ..IndicatorQuery::default()
+            })
+            .await?;
+        scanned += page.items.len();
+        for r in page.items.iter().filter(|r| ui.principal.may_read(r.tlp)) {
+            if let Some(hit) = set.matches(r.kind, &r.value).into_iter().next() {
+                count += 1;
+                if shown.len() < PREVIEW_SHOWN {
+                    shown.push(context! {
+                        href => format!("/indicators/{}/{}", r.kind, super::url_encode(&r.value)),
+                        label => format!("{}:{}", r.kind, rexist_extract::defang(&r.value)),
+                        source => format!("TLP:{}", r.tlp.as_str().to_uppercase()),
+                        terms => hit.terms,
+                    });
+                }
+            }
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    Ok(context! {
+        what => "indicators",
+        shown => shown,
+        count => count,
+        more => count.saturating_sub(PREVIEW_SHOWN),
+        scanned => scanned,
+    })
 }

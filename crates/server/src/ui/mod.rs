@@ -12,7 +12,7 @@
 pub mod hunts;
 pub mod i18n;
 pub mod manage;
-mod pages;
+pub mod pages;
 pub mod search;
 
 use std::fmt::Write as _;

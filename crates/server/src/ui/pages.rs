@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use minijinja::context;
 use rexist_core::{HitObject, Source};
-use rexist_store::HitQuery;
+use rexist_store::{DayCount, HitQuery};
 
 use super::Ui;
 use crate::AppState;
@@ -12,7 +12,8 @@ use crate::AppState;
 /// A source as the health table shows it.
 #[derive(Debug, serde::Serialize)]
 pub struct SourceRow {
-    name: String,
+    /// The source's name.
+    pub name: String,
     kind: String,
     enabled: bool,
     last_success: Option<String>,
@@ -58,6 +59,101 @@ pub fn rfc3339(t: time::OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+/// How long the dashboard's counts are served before they are recomputed
+/// (in the background: no request waits for a recount once there is one).
+const AGGREGATES_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The dashboard's counts that read the whole store.
+#[derive(Debug)]
+pub struct Aggregates {
+    stats: rexist_store::StoreStats,
+    activity: rexist_store::Activity,
+    top: Vec<rexist_core::IndicatorRecord>,
+    since: time::OffsetDateTime,
+}
+
+/// The counts per clearance, with when they were made, and which are being remade.
+#[derive(Debug, Default)]
+pub struct DashCache {
+    entries: std::sync::Mutex<
+        std::collections::HashMap<
+            rexist_core::Tlp,
+            (std::time::Instant, std::sync::Arc<Aggregates>),
+        >,
+    >,
+    refreshing: std::sync::Mutex<std::collections::HashSet<rexist_core::Tlp>>,
+}
+
+async fn count(
+    state: &AppState,
+    clearance: rexist_core::Tlp,
+) -> Result<std::sync::Arc<Aggregates>, rexist_store::StoreError> {
+    let today = rexist_core::model::now();
+    let since = (today - time::Duration::days(i64::from(CHART_DAYS - 1)))
+        .replace_time(time::Time::MIDNIGHT);
+    let (stats, activity, top) = tokio::try_join!(
+        state.store.stats(),
+        state.store.activity(since, clearance),
+        state.store.top_indicators(TOP_INDICATORS, clearance),
+    )?;
+    let fresh = std::sync::Arc::new(Aggregates {
+        stats,
+        activity,
+        top,
+        since,
+    });
+    state
+        .dashboard
+        .entries
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(
+            clearance,
+            (std::time::Instant::now(), std::sync::Arc::clone(&fresh)),
+        );
+    Ok(fresh)
+}
+
+/// The counts for a clearance: cached ones (recounted in the background when
+/// stale), or counted now the first time.
+async fn aggregates(
+    state: &AppState,
+    clearance: rexist_core::Tlp,
+) -> Result<std::sync::Arc<Aggregates>, rexist_store::StoreError> {
+    let cached = state
+        .dashboard
+        .entries
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&clearance)
+        .cloned();
+    let Some((at, cached)) = cached else {
+        return count(state, clearance).await;
+    };
+    let start = at.elapsed() > AGGREGATES_FOR
+        && state
+            .dashboard
+            .refreshing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(clearance);
+    if start {
+        let state = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = count(&state, clearance).await {
+                tracing::warn!(error = %e, "dashboard counts not refreshed");
+            }
+            state
+                .dashboard
+                .refreshing
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&clearance);
+        });
+    }
+    Ok(cached)
+}
+
 /// `GET /`: the dashboard.
 pub async fn dashboard(
     axum::extract::State(state): axum::extract::State<AppState>,
@@ -67,19 +163,22 @@ pub async fn dashboard(
         limit: 10,
         ..HitQuery::default()
     };
+    let clearance = ui.principal.clearance;
     let loaded = tokio::try_join!(
-        state.store.stats(),
+        aggregates(&state, clearance),
         state.store.list_sources(),
         state.store.list_hits(&latest),
         state.store.list_hunts(),
     );
-    let (stats, sources, hits, hunts) = match loaded {
+    let (aggregates, sources, hits, hunts) = match loaded {
         Ok(v) => v,
         Err(e) => {
             tracing::warn!(error = %e, "dashboard: store failed");
             return ui.error(StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable");
         }
     };
+    let (stats, activity, top) = (&aggregates.stats, &aggregates.activity, &aggregates.top);
+    let since = aggregates.since;
     let hunt_name = |id| {
         hunts
             .iter()
@@ -116,10 +215,131 @@ pub async fn dashboard(
                 sightings => stats.sightings,
                 sources => stats.sources,
             },
-            indicators => stats.indicators_by_type,
-            items => stats.items_by_kind,
+            indicators => stats.indicators_by_type.clone(),
+            items => stats.items_by_kind.clone(),
             hits => hits,
+            charts => vec![
+                chart("dash.chart_items", &activity.items, since.date()),
+                chart("dash.chart_indicators", &activity.indicators, since.date()),
+                chart("dash.chart_sources", &activity.sources, since.date()),
+            ],
+            top => top.iter().map(|r| context! {
+                kind => r.kind.as_str(),
+                value => r.value.clone(),
+                sightings => r.sightings,
+                score => r.score,
+                tlp => r.tlp.as_str(),
+                last_seen => rfc3339(r.last_seen),
+            }).collect::<Vec<_>>(),
             sources => minijinja::Value::from(minijinja::value::Serde(source_rows(&state, sources))),
         },
     )
+}
+
+/// Days the dashboard's charts cover, today included.
+const CHART_DAYS: u16 = 30;
+/// Rows of the most-sighted table.
+const TOP_INDICATORS: u32 = 10;
+/// Keys a chart shows by colour; the rest are summed as "other".
+const CHART_KEYS: usize = 6;
+/// Colours of the keys, then of "other".
+const PALETTE: [&str; CHART_KEYS + 1] = [
+    "#0b5cad", "#d9822b", "#2e8540", "#b00020", "#6f42c1", "#17a2b8", "#8a94a6",
+];
+/// The SVG's drawing size (it scales with the page).
+const CHART_W: u32 = 600;
+const CHART_H: u32 = 120;
+
+/// One bar segment of a chart, in SVG units.
+#[derive(Debug, serde::Serialize)]
+struct Bar {
+    x: u32,
+    y: u32,
+    w: u32,
+    h: u32,
+    color: &'static str,
+    tip: String,
+}
+
+/// A stacked bar chart of daily counts as SVG shapes: one bar per day from
+/// `first`, stacked by key (the biggest keys in colour, the rest as "other").
+fn chart(title: &str, rows: &[DayCount], first: time::Date) -> minijinja::Value {
+    let mut totals: Vec<(String, u64)> = Vec::new();
+    for r in rows {
+        match totals.iter_mut().find(|(k, _)| *k == r.key) {
+            Some((_, n)) => *n += r.count,
+            None => totals.push((r.key.clone(), r.count)),
+        }
+    }
+    totals.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let slot = |key: &str| {
+        totals
+            .iter()
+            .position(|(k, _)| k == key)
+            .map_or(CHART_KEYS, |i| i.min(CHART_KEYS))
+    };
+    // Per day, per slot.
+    let mut grid = vec![[0u64; CHART_KEYS + 1]; usize::from(CHART_DAYS)];
+    for r in rows {
+        let offset = (r.day - first).whole_days();
+        if let Some(day) = usize::try_from(offset).ok().and_then(|d| grid.get_mut(d)) {
+            day[slot(&r.key)] += r.count;
+        }
+    }
+    let max = grid
+        .iter()
+        .map(|d| d.iter().sum::<u64>())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let step = CHART_W / u32::from(CHART_DAYS);
+    let scale = |n: u64| -> u32 {
+        u32::try_from(n.saturating_mul(u64::from(CHART_H)) / max).unwrap_or(CHART_H)
+    };
+    let mut bars = Vec::new();
+    for (i, day) in grid.iter().enumerate() {
+        let date = first + time::Duration::days(i64::try_from(i).unwrap_or(0));
+        let x = u32::try_from(i).unwrap_or(0) * step;
+        let mut below = 0u64;
+        for (s, &n) in day.iter().enumerate() {
+            if n == 0 {
+                continue;
+            }
+            let (top, bottom) = (scale(below + n), scale(below));
+            below += n;
+            let key = totals
+                .get(s)
+                .filter(|_| s < CHART_KEYS)
+                .map_or("other", |(k, _)| k.as_str());
+            bars.push(Bar {
+                x,
+                y: CHART_H - top,
+                w: step - 2,
+                h: (top - bottom).max(1),
+                color: PALETTE[s],
+                tip: format!("{date} {key}: {n}"),
+            });
+        }
+    }
+    let mut legend: Vec<_> = totals
+        .iter()
+        .take(CHART_KEYS)
+        .enumerate()
+        .map(|(i, (k, n))| context! { key => k, color => PALETTE[i], total => n })
+        .collect();
+    let other: u64 = totals.iter().skip(CHART_KEYS).map(|(_, n)| n).sum();
+    if other > 0 {
+        legend.push(context! { key => "other", color => PALETTE[CHART_KEYS], total => other });
+    }
+    context! {
+        title => title,
+        width => CHART_W,
+        height => CHART_H,
+        max => max,
+        first => first.to_string(),
+        last => (first + time::Duration::days(i64::from(CHART_DAYS - 1))).to_string(),
+        bars => minijinja::Value::from(minijinja::value::Serde(bars)),
+        legend => legend,
+        empty => rows.is_empty(),
+    }
 }

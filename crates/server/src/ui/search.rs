@@ -1,19 +1,1190 @@
-//! UI pages: search (see the module list in `ui/mod.rs`).
+//! UI pages: cross search, the item page and the indicator page.
+//!
+//! - `GET /search?q=&kind=&source=&before=`: an indicator typed in the box
+//!   (defanged or not) goes straight to its page (303); anything else searches
+//!   items by full text with highlighted snippets, and indicators by prefix.
+//! - `GET /lookup?value=`: 303 to the indicator page.
+//! - `GET /items/{id}` (`?defang=1`): an item with its indicators linked.
+//! - `GET /indicators/{id}`: 303 to the indicator page (hits link by id).
+//! - `GET /indicators/{type}/{*value}` (`?defang=1`): the lookup answer.
+//! - `GET /enrich/{type}/{*value}` (`?provider=`): enrichment, an htmx fragment.
+//! - `POST /watchlist` (form `type`, `value`, `hunt`): adds the indicator to a
+//!   watch hunt, creating it if needed; an htmx fragment.
+//!
+//! Every read is limited to the caller's TLP clearance: items above it answer
+//! 404, and an indicator above it is answered exactly like an unknown one
+//! (404 with the "not seen" page), so its existence does not leak.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 
 use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use minijinja::Value;
+use minijinja::context;
+use minijinja::value::Serde;
+use rexist_core::{
+    HuntKind, HuntSpec, Indicator, IndicatorId, IndicatorType, Item, ItemId, ItemKind, Tlp,
+};
+use rexist_extract::Match;
+use rexist_store::{ErrorKind, IndicatorQuery, ItemQuery, StoreError};
+use serde::Deserialize;
 
+use super::Ui;
+use super::pages::rfc3339;
 use crate::AppState;
+use crate::escape_html;
 
 /// This area's words: (key, English, Japanese).
-pub const WORDS: &[(&str, &str, &str)] = &[];
+pub const WORDS: &[(&str, &str, &str)] = &[
+    ("search.title", "Search", "検索"),
+    (
+        "search.hint",
+        "Type an IP, domain, URL, hash, e-mail or CVE to open it, or words to search the items. Press / to focus the box, j and k to move through results.",
+        "IP、ドメイン、URL、ハッシュ、メールアドレス、CVE を入力するとその指標を開きます。語句を入力するとアイテムを全文検索します。/ キーで検索欄へ、j と k で結果を移動できます。",
+    ),
+    ("search.items", "Items", "アイテム"),
+    ("search.indicators", "Matching indicators", "一致する指標"),
+    (
+        "search.no_items",
+        "No items match.",
+        "一致するアイテムはありません。",
+    ),
+    ("search.filters", "Filters", "絞り込み"),
+    ("search.kind", "Kind", "種別"),
+    ("search.source", "Source", "ソース"),
+    ("search.any", "Any", "すべて"),
+    ("search.next", "Next page", "次のページ"),
+    ("search.first", "First page", "最初のページ"),
+    ("item.meta", "Details", "詳細"),
+    ("item.source", "Source", "ソース"),
+    ("item.published", "Published", "公開日時"),
+    ("item.collected", "Collected", "収集日時"),
+    ("item.tags", "Tags", "タグ"),
+    ("item.original", "Original", "元の記事"),
+    ("item.body", "Text", "本文"),
+    ("item.indicators", "Indicators in the text", "本文中の指標"),
+    (
+        "item.no_indicators",
+        "No indicators found in the text.",
+        "本文に指標は見つかりませんでした。",
+    ),
+    ("item.related", "Related items", "関連アイテム"),
+    (
+        "item.related_none",
+        "No related items.",
+        "関連アイテムはありません。",
+    ),
+    ("item.shared", "shared indicators", "件の共通指標"),
+    ("item.defang", "Show defanged", "無害化して表示"),
+    ("item.refang", "Show as written", "元の表記で表示"),
+    ("ind.title", "Indicator", "指標"),
+    ("ind.status", "Status", "状態"),
+    ("ind.score", "Score", "スコア"),
+    ("ind.factors", "How the score came about", "スコアの内訳"),
+    ("ind.first_seen", "First seen", "初観測"),
+    ("ind.last_seen", "Last seen", "最終観測"),
+    ("ind.expires", "Expires", "有効期限"),
+    ("ind.sources", "Sources", "報告元"),
+    ("ind.confidence", "Confidence", "確度"),
+    ("ind.sightings", "Sightings", "観測数"),
+    ("ind.listed", "Still listed", "掲載中"),
+    ("ind.labels", "Labels", "ラベル"),
+    (
+        "ind.timeline",
+        "Timeline of sightings",
+        "観測のタイムライン",
+    ),
+    ("ind.items", "Items that mention it", "言及しているアイテム"),
+    ("ind.related", "Related indicators", "関連する指標"),
+    ("ind.relation", "Relation", "関係"),
+    ("ind.reason", "Why", "理由"),
+    (
+        "ind.graph",
+        "Graph of related indicators",
+        "関連指標のグラフ",
+    ),
+    ("ind.warnings", "Warning lists", "警告リスト"),
+    (
+        "ind.warning_note",
+        "This value is on a warning list: it is probably not malicious.",
+        "この値は警告リストに載っています。悪性ではない可能性が高い値です。",
+    ),
+    ("ind.hunts", "Hunts that matched", "一致したハント"),
+    ("ind.enrichment", "Enrichment", "エンリッチメント"),
+    ("ind.loading", "Loading…", "読み込み中…"),
+    (
+        "ind.no_providers",
+        "No enrichment provider is configured for this type.",
+        "この種類に対応するエンリッチメントのプロバイダーは設定されていません。",
+    ),
+    ("ind.provider", "Provider", "プロバイダー"),
+    ("ind.cached", "cached", "キャッシュ"),
+    (
+        "ind.unknown",
+        "rexist has no record of this value (or it is above your clearance).",
+        "rexist にはこの値の記録がありません(またはあなたの閲覧範囲を超えています)。",
+    ),
+    ("ind.copy", "Copy defanged", "無害化してコピー"),
+    ("ind.copied", "Copied", "コピーしました"),
+    ("ind.watch", "Add to watchlist", "ウォッチリストに追加"),
+    ("ind.watch_hunt", "Watch hunt", "ウォッチハント"),
+    (
+        "ind.watch_created",
+        "Watch hunt created:",
+        "ウォッチハントを作成しました:",
+    ),
+    (
+        "ind.watch_added",
+        "Added to watch hunt:",
+        "ウォッチハントに追加しました:",
+    ),
+    (
+        "ind.watch_already",
+        "Already on watch hunt:",
+        "すでにウォッチハントに含まれています:",
+    ),
+    ("ind.watch_failed", "Not added:", "追加できませんでした:"),
+    ("ind.status.active", "active", "有効"),
+    ("ind.status.expired", "expired", "期限切れ"),
+    ("ind.status.allowlisted", "allow-listed", "許可リスト"),
+];
 
 /// This area's templates: (name, source).
-pub const TEMPLATES: &[(&str, &str)] = &[];
+pub const TEMPLATES: &[(&str, &str)] = &[
+    ("search.html", include_str!("../../templates/search.html")),
+    ("item.html", include_str!("../../templates/item.html")),
+    (
+        "indicator.html",
+        include_str!("../../templates/indicator.html"),
+    ),
+    (
+        "indicator_enrich.html",
+        include_str!("../../templates/indicator_enrich.html"),
+    ),
+    (
+        "indicator_watch.html",
+        include_str!("../../templates/indicator_watch.html"),
+    ),
+];
 
 /// This area's static files: (path under `/static/`, content type, bytes).
-pub const ASSETS: &[(&str, &str, &[u8])] = &[];
+pub const ASSETS: &[(&str, &str, &[u8])] = &[
+    (
+        "ui/search.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../assets/ui/search.css"),
+    ),
+    (
+        "ui/search.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/ui/search.js"),
+    ),
+];
 
 /// This area's routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/search", get(search))
+        .route("/lookup", get(lookup))
+        .route("/items/{id}", get(item_page))
+        .route("/indicators/{type}", get(indicator_by_id))
+        .route("/indicators/{type}/{*value}", get(indicator_page))
+        .route("/enrich/{type}/{*value}", get(enrich))
+        .route("/watchlist", post(watch))
+}
+
+/// Results per search page.
+const PAGE: u32 = 20;
+/// Characters shown before the first match of a snippet.
+const SNIPPET_BEFORE: usize = 80;
+/// Bytes a snippet spans.
+const SNIPPET_LEN: usize = 300;
+/// Bytes of a body scanned for a snippet.
+const SCAN_LIMIT: usize = 64 * 1024;
+/// Indicators listed on an item page.
+const ITEM_INDICATORS: usize = 500;
+/// Indicators of an item used to find related items.
+const RELATED_BY: usize = 10;
+/// Related items shown.
+const RELATED_ITEMS: usize = 10;
+/// Nodes drawn in the graph besides the centre.
+const GRAPH_NODES: usize = 24;
+/// Name of the watch hunt the watchlist button fills by default.
+const DEFAULT_WATCH: &str = "watchlist";
+
+/// The page of an indicator.
+pub fn indicator_href(kind: IndicatorType, value: &str) -> String {
+    format!("/indicators/{}/{}", kind.as_str(), super::url_encode(value))
+}
+
+fn store_failed(ui: &Ui, page: &str, e: &StoreError) -> Response {
+    if e.kind() == ErrorKind::Invalid {
+        return ui.error(StatusCode::BAD_REQUEST, &e.to_string());
+    }
+    tracing::warn!(page, error = %e, "store failed");
+    ui.error(StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable")
+}
+
+fn flag(v: Option<&str>) -> bool {
+    matches!(v, Some("1" | "true" | "on" | "yes"))
+}
+
+/// Query of `/search`.
+#[derive(Debug, Default, Deserialize)]
+pub struct SearchParams {
+    q: Option<String>,
+    kind: Option<String>,
+    source: Option<String>,
+    before: Option<String>,
+}
+
+/// A `/search` link keeping the given filters.
+fn search_href(q: &str, kind: Option<&str>, source: Option<&str>, before: Option<&str>) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    s.append_pair("q", q);
+    for (k, v) in [("kind", kind), ("source", source), ("before", before)] {
+        if let Some(v) = v {
+            s.append_pair(k, v);
+        }
+    }
+    format!("/search?{}", s.finish())
+}
+
+/// The words of a full-text query worth highlighting, longest first.
+fn query_words(q: &str) -> Vec<String> {
+    let mut words: Vec<String> = q
+        .split_whitespace()
+        .filter(|w| !w.starts_with('-') && !matches!(*w, "AND" | "OR" | "NOT"))
+        .map(|w| w.trim_matches(|c: char| matches!(c, '"' | '(' | ')' | '*')))
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect();
+    words.sort_by_key(|w| std::cmp::Reverse(w.len()));
+    words.dedup();
+    words
+}
+
+/// The byte offset of `needle` in `hay` at or after `from`, ignoring ASCII case.
+fn find_ci(hay: &str, needle: &str, from: usize) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    if n.is_empty() {
+        return None;
+    }
+    let last = h.len().checked_sub(n.len())?;
+    (from..=last).find(|&i| {
+        hay.is_char_boundary(i)
+            && h.get(i..i + n.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(n))
+    })
+}
+
+/// The earliest match of any of `words` at or after `from`: (start, end).
+fn next_match(text: &str, words: &[String], from: usize) -> Option<(usize, usize)> {
+    words
+        .iter()
+        .filter_map(|w| find_ci(text, w, from).map(|s| (s, s + w.len())))
+        .min_by_key(|&(s, e)| (s, std::cmp::Reverse(e)))
+}
+
+/// `text` HTML-escaped with `<mark>` around each of `words`.
+pub fn highlight(text: &str, words: &[String]) -> String {
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut at = 0;
+    while let Some((s, e)) = next_match(text, words, at) {
+        let (Some(gap), Some(hit)) = (text.get(at..s), text.get(s..e)) else {
+            break;
+        };
+        let _ = write!(out, "{}<mark>{}</mark>", escape_html(gap), escape_html(hit));
+        at = e;
+    }
+    out.push_str(&escape_html(text.get(at..).unwrap_or_default()));
+    out
+}
+
+/// The largest char boundary of `s` at or below `i`.
+fn floor_boundary(s: &str, i: usize) -> usize {
+    let mut i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// A highlighted window of `body` around the first of `words` (or its start).
+pub fn snippet(body: &str, words: &[String]) -> String {
+    let scan = body.get(..floor_boundary(body, SCAN_LIMIT)).unwrap_or(body);
+    let first = next_match(scan, words, 0).map_or(0, |(s, _)| s);
+    let start = floor_boundary(body, first.saturating_sub(SNIPPET_BEFORE));
+    let end = floor_boundary(body, start + SNIPPET_LEN);
+    let window = body.get(start..end).unwrap_or_default();
+    let window = window.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out = String::new();
+    if start > 0 {
+        out.push('…');
+    }
+    out.push_str(&highlight(&window, words));
+    if end < body.len() {
+        out.push('…');
+    }
+    out
+}
+
+fn tlp_class(tlp: Tlp) -> String {
+    tlp.as_str().replace('+', "-")
+}
+
+/// `GET /search`
+async fn search(
+    State(state): State<AppState>,
+    ui: Ui,
+    params: Result<Query<SearchParams>, QueryRejection>,
+) -> Response {
+    let Ok(Query(p)) = params else {
+        return ui.error(StatusCode::BAD_REQUEST, "invalid query string");
+    };
+    let q = p.q.as_deref().map(str::trim).unwrap_or_default().to_owned();
+    let nonempty = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+    let (kind_name, source_name, before_text) =
+        (nonempty(p.kind), nonempty(p.source), nonempty(p.before));
+    let kind = match kind_name.as_deref().map(str::parse::<ItemKind>) {
+        None => None,
+        Some(Ok(k)) => Some(k),
+        Some(Err(e)) => return ui.error(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let before = match before_text.as_deref().map(str::parse::<ItemId>) {
+        None => None,
+        Some(Ok(b)) => Some(b),
+        Some(Err(_)) => return ui.error(StatusCode::BAD_REQUEST, "invalid page cursor"),
+    };
+    let filtered = kind.is_some() || source_name.is_some() || before.is_some();
+    if !q.is_empty()
+        && !filtered
+        && !q.contains(char::is_whitespace)
+        && let Ok(indicator) = rexist_lookup::parse_input(&q)
+    {
+        return Redirect::to(&indicator_href(indicator.kind(), indicator.value())).into_response();
+    }
+    let clearance = ui.principal.clearance;
+    let sources = match state.store.list_sources().await {
+        Ok(s) => s,
+        Err(e) => return store_failed(&ui, "search", &e),
+    };
+    let source_id = match source_name.as_deref() {
+        None => None,
+        Some(name) => match sources.iter().find(|s| s.name == name) {
+            Some(s) => Some(s.id),
+            None => return ui.error(StatusCode::BAD_REQUEST, "no source of that name"),
+        },
+    };
+    let items = if q.is_empty() && !filtered {
+        None
+    } else {
+        let query = ItemQuery {
+            text: (!q.is_empty()).then(|| q.clone()),
+            kind,
+            source: source_id,
+            max_tlp: Some(clearance),
+            before,
+            limit: PAGE,
+        };
+        match state.store.search_items(&query).await {
+            Ok(page) => Some(page),
+            Err(e) => return store_failed(&ui, "search", &e),
+        }
+    };
+    let indicators = if q.chars().count() >= 3 && before.is_none() && !q.contains(' ') {
+        let refanged = rexist_extract::refang(&q);
+        let prefix = if refanged.to_ascii_lowercase().starts_with("cve-") {
+            refanged.to_ascii_uppercase()
+        } else {
+            refanged.to_ascii_lowercase()
+        };
+        let query = IndicatorQuery {
+            prefix: Some(prefix),
+            max_tlp: Some(clearance),
+            limit: PAGE,
+            ..IndicatorQuery::default()
+        };
+        match state.store.list_indicators(&query).await {
+            Ok(page) => page.items,
+            Err(e) => return store_failed(&ui, "search", &e),
+        }
+    } else {
+        Vec::new()
+    };
+    let names: HashMap<_, _> = sources.iter().map(|s| (s.id, s.name.as_str())).collect();
+    let words = query_words(&q);
+    let (rows, next) = match items {
+        Some(page) => (
+            page.items
+                .iter()
+                .filter(|i| i.content.tlp <= clearance)
+                .map(|i| item_row(i, &names, &words))
+                .collect(),
+            page.next,
+        ),
+        None => (Vec::new(), None),
+    };
+    let found: Vec<Value> = indicators
+        .iter()
+        .filter(|r| r.tlp <= clearance)
+        .map(|r| {
+            context! {
+                kind => r.kind.as_str(),
+                value => r.value.clone(),
+                href => indicator_href(r.kind, &r.value),
+                html => Value::from_safe_string(highlight(&r.value, &words)),
+                score => r.score,
+                last_seen => rfc3339(r.last_seen),
+            }
+        })
+        .collect();
+    let kinds: Vec<Value> = ItemKind::ALL
+        .iter()
+        .map(|k| {
+            context! {
+                name => k.as_str(),
+                active => kind == Some(*k),
+                href => search_href(&q, Some(k.as_str()), source_name.as_deref(), None),
+            }
+        })
+        .collect();
+    let source_facets: Vec<Value> = sources
+        .iter()
+        .map(|s| {
+            context! {
+                name => s.name.clone(),
+                active => source_name.as_deref() == Some(s.name.as_str()),
+                href => search_href(&q, kind_name.as_deref(), Some(&s.name), None),
+            }
+        })
+        .collect();
+    ui.render(
+        "search.html",
+        context! {
+            q => q.clone(),
+            searched => !q.is_empty() || filtered,
+            items => rows,
+            indicators => found,
+            kinds => kinds,
+            sources => source_facets,
+            kind => kind_name.clone(),
+            source => source_name.clone(),
+            any_kind_href => search_href(&q, None, source_name.as_deref(), None),
+            any_source_href => search_href(&q, kind_name.as_deref(), None, None),
+            next_href => next.map(|n| search_href(&q, kind_name.as_deref(), source_name.as_deref(), Some(&n))),
+            first_href => before.map(|_| search_href(&q, kind_name.as_deref(), source_name.as_deref(), None)),
+        },
+    )
+}
+
+fn item_row(item: &Item, names: &HashMap<rexist_core::SourceId, &str>, words: &[String]) -> Value {
+    context! {
+        id => item.id.to_string(),
+        title => Value::from_safe_string(highlight(&item.content.title, words)),
+        snippet => Value::from_safe_string(snippet(&item.content.body, words)),
+        kind => item.content.kind.as_str(),
+        source => names.get(&item.source_id).copied().unwrap_or_default(),
+        published => item.content.published_at.map(rfc3339),
+        tlp => item.content.tlp.as_str(),
+        tlp_class => tlp_class(item.content.tlp),
+    }
+}
+
+/// Query of `/lookup`.
+#[derive(Debug, Deserialize)]
+pub struct LookupParams {
+    value: Option<String>,
+}
+
+/// `GET /lookup?value=`: the indicator page.
+async fn lookup(ui: Ui, params: Result<Query<LookupParams>, QueryRejection>) -> Response {
+    let value = params.ok().and_then(|Query(p)| p.value).unwrap_or_default();
+    match rexist_lookup::parse_input(&value) {
+        Ok(i) => Redirect::to(&indicator_href(i.kind(), i.value())).into_response(),
+        Err(e) => ui.error(StatusCode::BAD_REQUEST, &e),
+    }
+}
+
+/// `?defang=1` on the item and indicator pages.
+#[derive(Debug, Default, Deserialize)]
+pub struct ViewParams {
+    defang: Option<String>,
+    provider: Option<String>,
+}
+
+fn view_params(params: Result<Query<ViewParams>, QueryRejection>) -> ViewParams {
+    params.map(|Query(p)| p).unwrap_or_default()
+}
+
+/// The item's body, HTML-escaped, with each indicator linked to its page.
+fn linked_body(body: &str, matches: &[Match], defang: bool) -> String {
+    let mut out = String::with_capacity(body.len() + body.len() / 4);
+    let mut at = 0;
+    for m in matches {
+        if m.start < at {
+            continue;
+        }
+        let (Some(gap), Some(written)) = (body.get(at..m.start), body.get(m.start..m.end)) else {
+            continue;
+        };
+        let shown = if defang {
+            rexist_extract::defang(&m.value)
+        } else {
+            written.to_owned()
+        };
+        let _ = write!(
+            out,
+            "{}<a class=\"ioc\" href=\"{}\" title=\"{}\">{}</a>",
+            escape_html(gap),
+            escape_html(&indicator_href(m.kind, &m.value)),
+            m.kind.as_str(),
+            escape_html(&shown)
+        );
+        at = m.end;
+    }
+    out.push_str(&escape_html(body.get(at..).unwrap_or_default()));
+    out
+}
+
+/// `GET /items/{id}`
+async fn item_page(
+    State(state): State<AppState>,
+    ui: Ui,
+    Path(id): Path<String>,
+    params: Result<Query<ViewParams>, QueryRejection>,
+) -> Response {
+    let defang = flag(view_params(params).defang.as_deref());
+    let Ok(id) = id.parse::<ItemId>() else {
+        return ui.error(StatusCode::NOT_FOUND, "no such item");
+    };
+    let clearance = ui.principal.clearance;
+    let item = match state.store.item(id).await {
+        Ok(Some(item)) if item.content.tlp <= clearance => item,
+        Ok(_) => return ui.error(StatusCode::NOT_FOUND, "no such item"),
+        Err(e) => return store_failed(&ui, "item", &e),
+    };
+    let body = item.content.body.clone();
+    let matches = tokio::task::spawn_blocking(move || rexist_extract::extract(&body))
+        .await
+        .unwrap_or_default();
+    let source = match state.store.source(item.source_id).await {
+        Ok(s) => s.map(|s| s.name).unwrap_or_default(),
+        Err(e) => return store_failed(&ui, "item", &e),
+    };
+    let mut seen = HashSet::new();
+    let unique: Vec<&Match> = matches
+        .iter()
+        .filter(|m| seen.insert((m.kind, m.value.as_str())))
+        .take(ITEM_INDICATORS)
+        .collect();
+    let related = match related_items(&state, &item, &unique, clearance).await {
+        Ok(r) => r,
+        Err(e) => return store_failed(&ui, "item", &e),
+    };
+    let indicators: Vec<Value> = unique
+        .iter()
+        .map(|m| {
+            context! {
+                kind => m.kind.as_str(),
+                value => if defang { rexist_extract::defang(&m.value) } else { m.value.clone() },
+                href => indicator_href(m.kind, &m.value),
+            }
+        })
+        .collect();
+    let url = item
+        .content
+        .url
+        .clone()
+        .filter(|u| u.starts_with("https://") || u.starts_with("http://"));
+    let here = format!("/items/{}", item.id);
+    ui.render(
+        "item.html",
+        context! {
+            id => item.id.to_string(),
+            title => item.content.title,
+            kind => item.content.kind.as_str(),
+            source => source.clone(),
+            source_href => search_href("", None, Some(&source), None),
+            published => item.content.published_at.map(rfc3339),
+            collected => rfc3339(item.created_at),
+            tlp => item.content.tlp.as_str(),
+            tlp_class => tlp_class(item.content.tlp),
+            tags => item.content.tags,
+            url => url.as_deref().map(|u| if defang { rexist_extract::defang(u) } else { u.to_owned() }),
+            url_href => url,
+            body => Value::from_safe_string(linked_body(&item.content.body, &matches, defang)),
+            indicators => indicators,
+            related => related,
+            defang => defang,
+            toggle_href => if defang { here } else { format!("{here}?defang=1") },
+        },
+    )
+}
+
+/// Items sharing indicators with `item`, most shared first; items of the
+/// same source when it has none.
+async fn related_items(
+    state: &AppState,
+    item: &Item,
+    unique: &[&Match],
+    clearance: Tlp,
+) -> Result<Vec<Value>, StoreError> {
+    let keys: Vec<(IndicatorType, String)> = unique
+        .iter()
+        .take(RELATED_BY * 2)
+        .map(|m| (m.kind, m.value.clone()))
+        .collect();
+    let records = if keys.is_empty() {
+        Vec::new()
+    } else {
+        state.store.indicators_by_values(&keys).await?
+    };
+    let mut shared: HashMap<ItemId, u32> = HashMap::new();
+    for r in records
+        .iter()
+        .filter(|r| r.tlp <= clearance)
+        .take(RELATED_BY)
+    {
+        let mentions = state.store.mentions_of(r.id, 20).await?;
+        let ids: HashSet<ItemId> = mentions.into_iter().map(|m| m.item).collect();
+        for id in ids.into_iter().filter(|id| *id != item.id) {
+            *shared.entry(id).or_default() += 1;
+        }
+    }
+    let mut ranked: Vec<(ItemId, u32)> = shared.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+    ranked.truncate(RELATED_ITEMS * 2);
+    let items = if ranked.is_empty() {
+        let query = ItemQuery {
+            source: Some(item.source_id),
+            max_tlp: Some(clearance),
+            limit: u32::try_from(RELATED_ITEMS).unwrap_or(10) + 1,
+            ..ItemQuery::default()
+        };
+        state.store.search_items(&query).await?.items
+    } else {
+        let ids: Vec<ItemId> = ranked.iter().map(|(id, _)| *id).collect();
+        let mut items = state.store.items_by_id(&ids).await?;
+        items.sort_by_key(|i| ranked.iter().position(|(id, _)| *id == i.id));
+        items
+    };
+    let count = |id: ItemId| ranked.iter().find(|(i, _)| *i == id).map(|(_, n)| *n);
+    Ok(items
+        .into_iter()
+        .filter(|i| i.id != item.id && i.content.tlp <= clearance)
+        .take(RELATED_ITEMS)
+        .map(|i| {
+            context! {
+                id => i.id.to_string(),
+                title => i.content.title,
+                kind => i.content.kind.as_str(),
+                published => i.content.published_at.map(rfc3339),
+                shared => count(i.id),
+            }
+        })
+        .collect())
+}
+
+/// `GET /indicators/{id}`: the page of the indicator with that id.
+async fn indicator_by_id(
+    State(state): State<AppState>,
+    ui: Ui,
+    Path(id): Path<String>,
+) -> Response {
+    let Ok(id) = id.parse::<IndicatorId>() else {
+        return ui.error(StatusCode::NOT_FOUND, "no such indicator");
+    };
+    match state.store.indicator_by_id(id).await {
+        Ok(Some(r)) if r.tlp <= ui.principal.clearance => {
+            Redirect::to(&indicator_href(r.kind, &r.value)).into_response()
+        }
+        Ok(_) => ui.error(StatusCode::NOT_FOUND, "no such indicator"),
+        Err(e) => store_failed(&ui, "indicator", &e),
+    }
+}
+
+/// The indicator named by a path, canonical; or the response to give instead
+/// (404 for an unknown type or a value that is not one, 303 to the canonical form).
+fn indicator_of(
+    ui: &Ui,
+    raw_kind: &str,
+    value: &str,
+    prefix: &str,
+) -> Result<Indicator, Box<Response>> {
+    let Ok(kind) = raw_kind.parse::<IndicatorType>() else {
+        return Err(Box::new(
+            ui.error(StatusCode::NOT_FOUND, "no such indicator type"),
+        ));
+    };
+    let Ok(indicator) = Indicator::parse(kind, value) else {
+        return Err(Box::new(ui.error(
+            StatusCode::NOT_FOUND,
+            "not a valid indicator of this type",
+        )));
+    };
+    if indicator.value() != value || kind.as_str() != raw_kind {
+        let href = indicator_href(kind, indicator.value());
+        let href = href.replacen("/indicators/", prefix, 1);
+        return Err(Box::new(Redirect::to(&href).into_response()));
+    }
+    Ok(indicator)
+}
+
+/// A sighting timeline as SVG: a bar per source from its first to its latest sighting.
+fn timeline(answer: &rexist_lookup::Answer) -> Option<String> {
+    const WIDTH: i64 = 600;
+    const LEFT: i64 = 140;
+    const ROW: i64 = 22;
+    let first = answer.sources.iter().map(|s| s.first_seen).min()?;
+    let last = answer.sources.iter().map(|s| s.last_seen).max()?;
+    let span = (last - first).whole_seconds().max(1);
+    let x = |t: time::OffsetDateTime| LEFT + (t - first).whole_seconds() * WIDTH / span;
+    let rows = i64::try_from(answer.sources.len()).unwrap_or(0);
+    let height = rows * ROW + 24;
+    let mut svg = format!(
+        "<svg class=\"timeline\" viewBox=\"0 0 {} {height}\" role=\"img\" aria-label=\"timeline\">",
+        LEFT + WIDTH + 10
+    );
+    for (row, s) in (0i64..).zip(&answer.sources) {
+        let y = row * ROW + 4;
+        let (x1, x2) = (x(s.first_seen), x(s.last_seen));
+        let _ = write!(
+            svg,
+            "<text x=\"0\" y=\"{}\">{}</text><g><title>{}: {} – {} ({})</title>\
+             <rect x=\"{x1}\" y=\"{y}\" width=\"{}\" height=\"14\" rx=\"3\"/>\
+             <circle cx=\"{x1}\" cy=\"{}\" r=\"4\"/><circle cx=\"{x2}\" cy=\"{}\" r=\"4\"/></g>",
+            y + 12,
+            escape_html(&s.source),
+            escape_html(&s.source),
+            rfc3339(s.first_seen),
+            rfc3339(s.last_seen),
+            s.sightings,
+            (x2 - x1).max(2),
+            y + 7,
+            y + 7,
+        );
+    }
+    let base = rows * ROW + 18;
+    let _ = write!(
+        svg,
+        "<text x=\"{LEFT}\" y=\"{base}\" class=\"axis\">{}</text>\
+         <text x=\"{}\" y=\"{base}\" class=\"axis\" text-anchor=\"end\">{}</text></svg>",
+        first.date(),
+        LEFT + WIDTH,
+        last.date()
+    );
+    Some(svg)
+}
+
+/// Related indicators as an SVG graph: the indicator in the centre, the
+/// others on a circle around it, each a link to its page.
+fn graph(answer: &rexist_lookup::Answer) -> Option<String> {
+    if answer.related.is_empty() {
+        return None;
+    }
+    let nodes: Vec<_> = answer.related.iter().take(GRAPH_NODES).collect();
+    let n = f64::from(u32::try_from(nodes.len()).unwrap_or(1));
+    let (cx, cy, r) = (360.0_f64, 230.0_f64, 180.0_f64);
+    let mut edges = String::new();
+    let mut dots = String::new();
+    for (i, rel) in (0u32..).zip(&nodes) {
+        let angle = std::f64::consts::TAU * f64::from(i) / n - std::f64::consts::FRAC_PI_2;
+        let (x, y) = (cx + r * angle.cos(), cy + r * angle.sin());
+        let class = if rel.relation == "shared-items" {
+            "shared"
+        } else {
+            "stated"
+        };
+        let _ = write!(
+            edges,
+            "<line class=\"{class}\" x1=\"{cx:.1}\" y1=\"{cy:.1}\" x2=\"{x:.1}\" y2=\"{y:.1}\"/>"
+        );
+        let label = short(&rel.value, 28);
+        let anchor = if x < cx - 1.0 { "end" } else { "start" };
+        let dx = if x < cx - 1.0 { -9.0 } else { 9.0 };
+        let _ = write!(
+            dots,
+            "<a href=\"{}\" class=\"node {}\"><title>{} {} — {}</title>\
+             <circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"7\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text></a>",
+            escape_html(&indicator_href(rel.kind, &rel.value)),
+            rel.kind.as_str(),
+            rel.kind.as_str(),
+            escape_html(&rel.value),
+            escape_html(&rel.reason),
+            x + dx,
+            y + 4.0,
+            escape_html(&rexist_extract::defang(&label)),
+        );
+    }
+    Some(format!(
+        "<svg class=\"graph\" viewBox=\"0 0 720 460\" role=\"img\" aria-label=\"graph\">{edges}\
+         <g class=\"centre\"><circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"11\"/>\
+         <text x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text></g>{dots}</svg>",
+        cy + 28.0,
+        escape_html(&rexist_extract::defang(&short(&answer.value, 40))),
+    ))
+}
+
+/// `s` cut to `max` characters with an ellipsis.
+fn short(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// `GET /indicators/{type}/{*value}`
+async fn indicator_page(
+    State(state): State<AppState>,
+    ui: Ui,
+    Path((kind, value)): Path<(String, String)>,
+    params: Result<Query<ViewParams>, QueryRejection>,
+) -> Response {
+    let defang = flag(view_params(params).defang.as_deref());
+    let indicator = match indicator_of(&ui, &kind, &value, "/indicators/") {
+        Ok(i) => i,
+        Err(r) => return *r,
+    };
+    let options = rexist_lookup::Options {
+        enrich: false,
+        providers: None,
+        max_tlp: Some(ui.principal.clearance),
+    };
+    let answer = match state.lookup.one(indicator.value(), &options).await {
+        Ok(a) => a,
+        Err(rexist_lookup::LookupError::Invalid(m)) => {
+            return ui.error(StatusCode::NOT_FOUND, &m);
+        }
+        Err(rexist_lookup::LookupError::Store(e)) => return store_failed(&ui, "indicator", &e),
+    };
+    if answer.kind != indicator.kind() {
+        return Redirect::to(&indicator_href(answer.kind, &answer.value)).into_response();
+    }
+    let value_words = vec![answer.value.clone()];
+    let items: Vec<Value> = answer
+        .items
+        .iter()
+        .map(|i| {
+            context! {
+                id => i.id.to_string(),
+                title => i.title.clone(),
+                kind => i.kind.as_str(),
+                source => i.source.clone(),
+                published => i.published_at.map(rfc3339),
+                tlp => i.tlp.as_str(),
+                tlp_class => tlp_class(i.tlp),
+                snippet => i.snippet.as_deref().map(|s| Value::from_safe_string(highlight(s, &value_words))),
+            }
+        })
+        .collect();
+    let related: Vec<Value> = answer
+        .related
+        .iter()
+        .map(|r| {
+            context! {
+                kind => r.kind.as_str(),
+                value => if defang { rexist_extract::defang(&r.value) } else { r.value.clone() },
+                href => indicator_href(r.kind, &r.value),
+                relation => r.relation.clone(),
+                reason => r.reason.clone(),
+            }
+        })
+        .collect();
+    let shown = if defang {
+        rexist_extract::defang(&answer.value)
+    } else {
+        answer.value.clone()
+    };
+    let here = indicator_href(answer.kind, &answer.value);
+    let enrich_href = here.replacen("/indicators/", "/enrich/", 1);
+    let mut response = ui.render(
+        "indicator.html",
+        context! {
+            kind => answer.kind.as_str(),
+            value => answer.value.clone(),
+            shown => shown,
+            defanged => rexist_extract::defang(&answer.value),
+            known => answer.known,
+            status => Value::from(Serde(&answer.status)),
+            status_reason => answer.status_reason.clone(),
+            score => answer.score,
+            factors => Value::from(Serde(&answer.score_factors)),
+            lifetime_days => answer.lifetime_days,
+            expires => answer.expires_at.map(rfc3339),
+            first_seen => answer.first_seen.map(rfc3339),
+            last_seen => answer.last_seen.map(rfc3339),
+            tlp => answer.tlp.map(Tlp::as_str),
+            tlp_class => answer.tlp.map(tlp_class),
+            sources => Value::from(Serde(&answer.sources)),
+            timeline => timeline(&answer).map(Value::from_safe_string),
+            items => items,
+            related => related,
+            graph => graph(&answer).map(Value::from_safe_string),
+            warnings => Value::from(Serde(&answer.warnings)),
+            hunts => Value::from(Serde(&answer.hunts)),
+            enrich_href => enrich_href,
+            defang => defang,
+            toggle_href => if defang { here.clone() } else { format!("{here}?defang=1") },
+            watch_default => DEFAULT_WATCH,
+        },
+    );
+    if !answer.known {
+        // Unknown and above the caller's clearance look the same.
+        *response.status_mut() = StatusCode::NOT_FOUND;
+    }
+    response
+}
+
+/// One line of an enrichment summary.
+fn summary_rows(summary: &serde_json::Value) -> Vec<(String, String)> {
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(a) if a.iter().all(serde_json::Value::is_string) => a
+            .iter()
+            .filter_map(serde_json::Value::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    };
+    match summary {
+        serde_json::Value::Object(m) => m.iter().map(|(k, v)| (k.clone(), text(v))).collect(),
+        serde_json::Value::Null => Vec::new(),
+        other => vec![(String::new(), text(other))],
+    }
+}
+
+/// `GET /enrich/{type}/{*value}?provider=`: what the providers say, as a fragment.
+async fn enrich(
+    State(state): State<AppState>,
+    ui: Ui,
+    Path((kind, value)): Path<(String, String)>,
+    params: Result<Query<ViewParams>, QueryRejection>,
+) -> Response {
+    let provider = view_params(params).provider.filter(|p| !p.is_empty());
+    let indicator = match indicator_of(&ui, &kind, &value, "/enrich/") {
+        Ok(i) => i,
+        Err(r) => return *r,
+    };
+    let options = rexist_lookup::Options {
+        enrich: true,
+        providers: provider.map(|p| vec![p]),
+        max_tlp: Some(ui.principal.clearance),
+    };
+    let answer = match state.lookup.one(indicator.value(), &options).await {
+        Ok(a) => a,
+        Err(rexist_lookup::LookupError::Invalid(m)) => {
+            return ui.error(StatusCode::NOT_FOUND, &m);
+        }
+        Err(rexist_lookup::LookupError::Store(e)) => return store_failed(&ui, "enrich", &e),
+    };
+    let answers: Vec<Value> = answer
+        .enrichment
+        .iter()
+        .map(|a| {
+            context! {
+                provider => a.provider.clone(),
+                kind => a.kind.clone(),
+                status => a.status.as_str(),
+                ok => a.status.as_str() == "ok",
+                error => a.error.clone(),
+                cached => a.cached,
+                fetched_at => rfc3339(a.fetched_at),
+                elapsed_ms => a.elapsed_ms,
+                rows => summary_rows(&a.summary),
+            }
+        })
+        .collect();
+    ui.render("indicator_enrich.html", context! { answers => answers })
+}
+
+/// The watchlist form.
+#[derive(Debug, Deserialize)]
+pub struct WatchForm {
+    #[serde(rename = "type")]
+    kind: String,
+    value: String,
+    hunt: Option<String>,
+}
+
+/// What `POST /watchlist` did.
+enum Watched {
+    Created,
+    Added,
+    Already,
+}
+
+/// `POST /watchlist`: adds an indicator to a watch hunt (created if needed).
+async fn watch(State(state): State<AppState>, ui: Ui, body: axum::body::Bytes) -> Response {
+    let outcome = add_to_watch(&state, &body).await;
+    let (status, ctx) = match outcome {
+        Ok((how, hunt)) => {
+            let (status, key) = match how {
+                Watched::Created => (StatusCode::CREATED, "ind.watch_created"),
+                Watched::Added => (StatusCode::OK, "ind.watch_added"),
+                Watched::Already => (StatusCode::OK, "ind.watch_already"),
+            };
+            (
+                status,
+                context! { ok => true, key => key, hunt => hunt.clone(), href => format!("/hunts/{}", super::url_encode(&hunt)) },
+            )
+        }
+        Err((status, message)) => (
+            status,
+            context! { ok => false, key => "ind.watch_failed", message => message },
+        ),
+    };
+    let mut r = ui.render("indicator_watch.html", ctx);
+    *r.status_mut() = status;
+    r
+}
+
+async fn add_to_watch(
+    state: &AppState,
+    body: &[u8],
+) -> Result<(Watched, String), (StatusCode, String)> {
+    let bad = |m: &str| (StatusCode::BAD_REQUEST, m.to_owned());
+    let form: WatchForm = super::serde_urlencoded_form(body).ok_or_else(|| bad("invalid form"))?;
+    let kind = form
+        .kind
+        .parse::<IndicatorType>()
+        .map_err(|e| bad(&e.to_string()))?;
+    let indicator = Indicator::parse(kind, &form.value).map_err(|e| bad(&e.to_string()))?;
+    let name = form
+        .hunt
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(DEFAULT_WATCH)
+        .to_owned();
+    let entry = format!("{}:{}", indicator.kind().as_str(), indicator.value());
+    let store_err = |e: StoreError| {
+        tracing::warn!(error = %e, "watchlist: store failed");
+        match e.kind() {
+            ErrorKind::Invalid | ErrorKind::Conflict => (StatusCode::CONFLICT, e.to_string()),
+            _ => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the store is unavailable".to_owned(),
+            ),
+        }
+    };
+    let existing = state.store.hunt_by_name(&name).await.map_err(store_err)?;
+    let Some(hunt) = existing else {
+        let spec = HuntSpec {
+            name: name.clone(),
+            kind: HuntKind::Watch,
+            definition: entry,
+            enabled: true,
+            channels: Vec::new(),
+            digest_secs: None,
+        };
+        rexist_pipeline::hunter::validate(spec.kind, &spec.definition).map_err(|e| bad(&e))?;
+        state.store.create_hunt(&spec).await.map_err(store_err)?;
+        return Ok((Watched::Created, name));
+    };
+    if hunt.spec.kind != HuntKind::Watch {
+        return Err((
+            StatusCode::CONFLICT,
+            format!("hunt {name:?} is a query hunt, not a watchlist"),
+        ));
+    }
+    let canonical = |text: &str| -> Vec<String> {
+        rexist_query::parse_watchlist(text)
+            .map(|es| es.iter().map(ToString::to_string).collect())
+            .unwrap_or_default()
+    };
+    let wanted = canonical(&entry);
+    let have = canonical(&hunt.spec.definition);
+    if !wanted.is_empty() && wanted.iter().all(|w| have.contains(w)) {
+        return Ok((Watched::Already, name));
+    }
+    let mut spec = hunt.spec.clone();
+    spec.definition = format!("{}\n{entry}", spec.definition.trim_end());
+    rexist_pipeline::hunter::validate(spec.kind, &spec.definition).map_err(|e| bad(&e))?;
+    state
+        .store
+        .update_hunt(hunt.id, &spec)
+        .await
+        .map_err(store_err)?;
+    Ok((Watched::Added, name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn highlighting_escapes_first_and_marks_words() {
+        let words = query_words("ransomware -noise \"lock\"");
+        assert_eq!(words, vec!["ransomware".to_owned(), "lock".to_owned()]);
+        let html = highlight("<script>Ransomware</script> LOCKbit", &words);
+        assert_eq!(
+            html,
+            "&lt;script&gt;<mark>Ransomware</mark>&lt;/script&gt; <mark>LOCK</mark>bit"
+        );
+    }
+
+    #[test]
+    fn snippets_start_near_the_match_on_char_boundaries() {
+        let body = format!("{}脆弱性 exploit here", "あ".repeat(100));
+        let s = snippet(&body, &["exploit".to_owned()]);
+        assert!(
+            s.starts_with('…') && s.contains("<mark>exploit</mark>"),
+            "{s}"
+        );
+        assert!(snippet("", &[]).is_empty());
+    }
+
+    #[test]
+    fn the_body_links_indicators_and_escapes_the_rest() {
+        let body = "<b>C2</b> at evil[.]example.com and 198.51.100.7";
+        let ms = rexist_extract::extract(body);
+        let html = linked_body(body, &ms, false);
+        assert!(html.starts_with("&lt;b&gt;C2&lt;/b&gt;"), "{html}");
+        assert!(
+            html.contains("href=\"/indicators/domain/evil.example.com\""),
+            "{html}"
+        );
+        assert!(html.contains(">evil[.]example.com</a>"), "{html}");
+        let defanged = linked_body(body, &ms, true);
+        assert!(defanged.contains("[.]7</a>"), "{defanged}");
+    }
+
+    #[test]
+    fn warning_list_notes_are_shown() {
+        let ctx = context! {
+            lang => "ja",
+            kind => "ipv4",
+            value => "10.0.0.1",
+            shown => "10.0.0.1",
+            known => false,
+            warnings => vec![context! {
+                list => "rfc1918", title => "Private <networks>", kind => "cidr", entry => "10.0.0.0/8",
+            }],
+        };
+        let html = crate::ui::env()
+            .get_template("indicator.html")
+            .and_then(|t| t.render(ctx))
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        assert!(html.contains("id=\"warnings\""), "{html}");
+        assert!(html.contains("Private &lt;networks&gt;"), "{html}");
+        assert!(html.contains("警告リスト"), "{html}");
+    }
+
+    #[test]
+    fn search_links_keep_filters() {
+        assert_eq!(
+            search_href("a b&c", Some("news"), None, Some("12")),
+            "/search?q=a+b%26c&kind=news&before=12"
+        );
+    }
 }

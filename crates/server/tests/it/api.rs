@@ -91,7 +91,10 @@ async fn home_health_and_metrics() {
     let (app, _dir) = seeded().await;
     let (status, html) = get(&app, "/").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("<h1>rexist</h1>"));
+    assert!(
+        html.contains("<h1>Dashboard</h1>"),
+        "the dashboard is the home page"
+    );
     assert!(html.contains("feed-a"));
     let (status, health) = get_json(&app, "/healthz").await;
     assert_eq!(status, StatusCode::OK);

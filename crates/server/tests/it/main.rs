@@ -12,3 +12,6 @@ mod openapi;
 mod security;
 mod taxii;
 mod ui;
+mod ui_hunts;
+mod ui_manage;
+mod ui_search;

@@ -218,6 +218,30 @@ fn routes() -> Vec<(&'static str, String, Option<Role>)> {
         ("GET", "/taxii2/", v),
         ("GET", "/taxii2/api/", v),
         ("GET", "/taxii2/api/collections/", v),
+        ("GET", "/login", None),
+        ("GET", "/static/ui/app.css", None),
+        ("GET", "/search?q=public", v),
+        ("GET", "/lookup?value=green-public.example", v),
+        ("GET", "/items/2", v),
+        ("GET", "/indicators/domain/green-public.example", v),
+        ("GET", "/enrich/domain/green-public.example", v),
+        ("POST", "/watchlist", an),
+        ("GET", "/hunts", v),
+        ("GET", "/hunts/new", v),
+        ("POST", "/hunts/preview", v),
+        ("POST", "/hunts", an),
+        ("GET", "/sources", v),
+        ("GET", "/sources/intel", v),
+        ("POST", "/sources/intel/run", an),
+        ("POST", "/sources/intel/enable", ad),
+        ("POST", "/sources/intel/disable", ad),
+        ("GET", "/exports", v),
+        ("GET", "/exports/all-edl/preview", v),
+        ("GET", "/admin", ad),
+        ("POST", "/admin/users", ad),
+        ("POST", "/admin/tokens", ad),
+        ("POST", "/admin/tokens/nothing/revoke", ad),
+        ("POST", "/logout", v),
     ];
     r.sort_by_key(|(_, p, _)| *p);
     r.into_iter()
@@ -316,6 +340,13 @@ async fn red_data_never_reaches_a_viewer() {
         "/api/reputation?search=red",
         "/api/news",
         "/api/news?search=Eyes",
+        "/",
+        "/search?q=Eyes",
+        "/search?q=red",
+        "/items/1",
+        "/indicators/domain/red-secret.example",
+        "/exports/all-csv/preview",
+        "/hunts/new",
     ]
     .iter()
     .map(|u| ((*u).to_owned(), None))
@@ -335,8 +366,9 @@ async fn red_data_never_reaches_a_viewer() {
         assert!(status.as_u16() < 500, "{uri}: {status}");
         // A value the caller sent comes back as the question, never with an answer.
         let asked = uri.contains("red-secret") || uri == "/api/v1/lookup";
-        if uri.starts_with("/api/v1/indicators/domain/") {
+        if uri.starts_with("/api/v1/indicators/domain/") || uri.starts_with("/indicators/") {
             assert_eq!(status, StatusCode::NOT_FOUND, "{uri}: {text}");
+            assert!(!text.contains("intel"), "{uri} names the source: {text}");
         } else if asked {
             assert!(text.contains("\"known\":false"), "{uri}: {text}");
             assert!(!text.contains("intel"), "{uri} names the source: {text}");

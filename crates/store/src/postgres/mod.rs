@@ -6,6 +6,7 @@
 //! wait for each other instead of deadlocking. The job queue leases with
 //! `FOR UPDATE SKIP LOCKED`.
 
+mod dashboard;
 mod hunts;
 mod lookup;
 mod rows;
@@ -1041,6 +1042,22 @@ impl Store for PgStore {
 
     async fn list_audit(&self, before: Option<i64>, limit: u32) -> Result<Page<AuditEntry>> {
         sharing::list_audit(&self.pool, before, limit).await
+    }
+
+    async fn activity(
+        &self,
+        since: time::OffsetDateTime,
+        max_tlp: rexist_core::Tlp,
+    ) -> Result<crate::Activity> {
+        dashboard::activity(&self.pool, since, max_tlp).await
+    }
+
+    async fn top_indicators(
+        &self,
+        limit: u32,
+        max_tlp: rexist_core::Tlp,
+    ) -> Result<Vec<IndicatorRecord>> {
+        dashboard::top_indicators(&self.pool, limit, max_tlp).await
     }
 
     async fn stats(&self) -> Result<StoreStats> {

@@ -5,6 +5,7 @@
 //! `SQLITE_BUSY`); reads use a small pool of their own connections, which WAL
 //! lets run beside the writer. All calls run on tokio's blocking pool.
 
+mod dashboard;
 mod hunts;
 mod lookup;
 mod rows;
@@ -1005,6 +1006,24 @@ impl Store for SqliteStore {
 
     async fn list_audit(&self, before: Option<i64>, limit: u32) -> Result<Page<AuditEntry>> {
         self.read(move |conn| sharing::list_audit(conn, before, limit))
+            .await
+    }
+
+    async fn activity(
+        &self,
+        since: time::OffsetDateTime,
+        max_tlp: rexist_core::Tlp,
+    ) -> Result<crate::Activity> {
+        self.read(move |conn| dashboard::activity(conn, since, max_tlp))
+            .await
+    }
+
+    async fn top_indicators(
+        &self,
+        limit: u32,
+        max_tlp: rexist_core::Tlp,
+    ) -> Result<Vec<IndicatorRecord>> {
+        self.read(move |conn| dashboard::top_indicators(conn, limit, max_tlp))
             .await
     }
 

@@ -1,0 +1,361 @@
+//! The hunts pages: create and edit through htmx with a live preview over
+//! stored data (within the caller's TLP clearance), parse errors with their
+//! position, hits and their acknowledgement, channel health, roles and
+//! Japanese words.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use rexist_core::{ItemKind, NewItem, Role, SourceSpec, Tlp};
+use rexist_server::auth::hash_password;
+use rexist_server::{AppState, router};
+use rexist_store::Store;
+use serde_json::json;
+use tower::ServiceExt;
+
+fn item(id: &str, title: &str, tlp: Tlp) -> NewItem {
+    NewItem {
+        kind: ItemKind::News,
+        external_id: id.into(),
+        title: title.into(),
+        body: String::new(),
+        url: None,
+        lang: Some("en".into()),
+        published_at: None,
+        tlp,
+        tags: vec![],
+        extra: json!({}),
+    }
+}
+
+async fn app() -> (axum::Router, Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        rexist_pipeline::hunter::hunting(rexist_store::open(None, dir.path()).await.unwrap(), None);
+    for (name, role) in [("ana", Role::Analyst), ("vic", Role::Viewer)] {
+        store
+            .create_user(
+                name,
+                &hash_password(&format!("{name}-password")).unwrap(),
+                role,
+            )
+            .await
+            .unwrap();
+    }
+    let src = store
+        .upsert_source(&SourceSpec {
+            name: "news".into(),
+            kind: "rss".into(),
+            enabled: true,
+            confidence: 50,
+            tlp: Tlp::Clear,
+            tags: vec![],
+        })
+        .await
+        .unwrap();
+    store
+        .upsert_items(
+            src.id,
+            &[
+                item("1", "LockBit strikes a hospital", Tlp::Clear),
+                item("2", "Weather report", Tlp::Clear),
+                item("3", "LockBit secret affiliate list", Tlp::Red),
+            ],
+        )
+        .await
+        .unwrap();
+    let app = router(AppState::new(Arc::clone(&store)).with_channels(vec!["soc".into()]));
+    (app, store, dir)
+}
+
+async fn send(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    cookie: &str,
+    csrf: Option<&str>,
+    form: &str,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("cookie", cookie);
+    if let Some(token) = csrf {
+        req = req
+            .header("hx-request", "true")
+            .header("x-csrf-token", token)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    }
+    let res = app
+        .clone()
+        .oneshot(req.body(Body::from(form.to_owned())).unwrap())
+        .await
+        .unwrap();
+    let (status, headers) = (res.status(), res.headers().clone());
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8(body.to_vec()).unwrap())
+}
+
+/// The CSRF token a page carries in `hx-headers`.
+fn csrf_of(page: &str) -> String {
+    let start = page.find("\"X-CSRF-Token\": \"").unwrap() + "\"X-CSRF-Token\": \"".len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_analyst_writes_a_hunt_with_a_live_preview_and_acknowledges_its_hits() {
+    let (app, store, _dir) = app().await;
+    let cookie = crate::ui::login(&app, "ana", "ana-password").await;
+    let (s, _, page) = send(&app, "GET", "/hunts/new", &cookie, None, "").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        page.contains("hx-trigger=\"keyup changed delay:400ms"),
+        "{page}"
+    );
+    assert!(
+        page.contains("value=\"soc\""),
+        "the configured channel is offered"
+    );
+    let csrf = csrf_of(&page);
+
+    // preview: matches among stored items, within the analyst's clearance
+    let (s, _, frag) = send(
+        &app,
+        "POST",
+        "/hunts/preview",
+        &cookie,
+        Some(&csrf),
+        "kind=query&definition=lockbit+-weather",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(frag.contains("LockBit strikes a hospital"), "{frag}");
+    assert!(
+        !frag.contains("secret affiliate"),
+        "TLP:RED stays hidden: {frag}"
+    );
+    assert!(frag.contains("data-count=\"1\""), "{frag}");
+    // a query that does not parse: where
+    let (_, _, frag) = send(
+        &app,
+        "POST",
+        "/hunts/preview",
+        &cookie,
+        Some(&csrf),
+        "kind=query&definition=foo+%28bar",
+    )
+    .await;
+    assert!(frag.contains("data-position=\"4\""), "{frag}");
+    assert!(frag.contains("<mark>"), "{frag}");
+    // watchlists preview over indicators
+    let (_, _, frag) = send(
+        &app,
+        "POST",
+        "/hunts/preview",
+        &cookie,
+        Some(&csrf),
+        "kind=watch&definition=not+an+indicator+at+all",
+    )
+    .await;
+    assert!(frag.contains("parse-error"), "{frag}");
+
+    // create: validation is the API's
+    let (s, h, frag) = send(
+        &app,
+        "POST",
+        "/hunts",
+        &cookie,
+        Some(&csrf),
+        "name=ransom&kind=query&definition=lockbit&channels=nope&digest=off&enabled=1",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        frag.contains("hunt-error") && frag.contains("nope"),
+        "{frag}"
+    );
+    assert!(!h.contains_key("hx-redirect"));
+    let (_, h, _) = send(
+        &app,
+        "POST",
+        "/hunts",
+        &cookie,
+        Some(&csrf),
+        "name=ransom&kind=query&definition=lockbit&channels=soc&digest=1h&enabled=1",
+    )
+    .await;
+    assert_eq!(h["hx-redirect"], "/hunts/ransom");
+    let (_, _, frag) = send(
+        &app,
+        "POST",
+        "/hunts",
+        &cookie,
+        Some(&csrf),
+        "name=ransom&kind=query&definition=lockbit&digest=off",
+    )
+    .await;
+    assert!(
+        frag.contains("hunt-error"),
+        "a second hunt of the name conflicts: {frag}"
+    );
+    let (_, _, frag) = send(
+        &app,
+        "POST",
+        "/hunts",
+        &cookie,
+        Some(&csrf),
+        "name=new&kind=query&definition=lockbit&digest=off",
+    )
+    .await;
+    assert!(frag.contains("names a page"), "{frag}");
+    let (_, h, _) = send(
+        &app,
+        "POST",
+        "/hunts",
+        &cookie,
+        Some(&csrf),
+        "name=a%2Fb&kind=watch&definition=192.0.2.1&digest=off",
+    )
+    .await;
+    assert_eq!(h["hx-redirect"], "/hunts/a%2Fb");
+    let (s, _, page) = send(&app, "GET", "/hunts/a%2Fb", &cookie, None, "").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("hx-patch=\"/hunts/a%2Fb\""), "{page}");
+    let hunt = store.hunt_by_name("ransom").await.unwrap().unwrap();
+    assert_eq!(hunt.spec.channels, ["soc"]);
+    assert_eq!(hunt.spec.digest_secs, Some(3600));
+
+    // edit
+    let (s, _, frag) = send(
+        &app,
+        "PATCH",
+        "/hunts/ransom",
+        &cookie,
+        Some(&csrf),
+        "name=ransom&kind=query&definition=lockbit%2C+blackcat&digest=off&enabled=1",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(frag.contains("hunt-saved"), "{frag}");
+    let hunt = store.hunt_by_name("ransom").await.unwrap().unwrap();
+    assert_eq!(hunt.spec.definition, "lockbit, blackcat");
+    assert!(hunt.spec.channels.is_empty());
+    assert_eq!(hunt.spec.digest_secs, None);
+
+    // hits: the new one is listed, acknowledged one by one or all at once
+    let src = store.list_sources().await.unwrap()[0].id;
+    store
+        .upsert_items(
+            src,
+            &[
+                item("4", "BlackCat leaks", Tlp::Clear),
+                item("5", "LockBit again", Tlp::Clear),
+            ],
+        )
+        .await
+        .unwrap();
+    let (_, _, list) = send(&app, "GET", "/hunts", &cookie, None, "").await;
+    assert!(
+        list.contains(">ransom</a>") && list.contains("<td class=\"n\">2</td>"),
+        "{list}"
+    );
+    assert!(
+        list.contains("id=\"channels\"") && list.contains("<td>soc</td>"),
+        "{list}"
+    );
+    let (_, _, page) = send(&app, "GET", "/hunts/ransom", &cookie, None, "").await;
+    assert!(
+        page.contains("BlackCat leaks") && page.contains("id=\"ack-all\""),
+        "{page}"
+    );
+    assert!(
+        page.contains("data-count=\"3\""),
+        "the saved query previews: {page}"
+    );
+    let hits = store
+        .list_hits(&rexist_store::HitQuery {
+            hunt: Some(hunt.id),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(hits.len(), 2);
+    let one = hits[0].id.get();
+    let (s, _, frag) = send(
+        &app,
+        "POST",
+        "/hunts/ransom/ack",
+        &cookie,
+        Some(&csrf),
+        &format!("id={one}"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(frag.contains("Acknowledged (ana)"), "{frag}");
+    assert_eq!(frag.matches("class=\"link ack\"").count(), 1, "{frag}");
+    let (_, _, frag) = send(&app, "POST", "/hunts/ransom/ack", &cookie, Some(&csrf), "").await;
+    assert_eq!(frag.matches("class=\"link ack\"").count(), 0, "{frag}");
+    assert_eq!(frag.matches("Acknowledged (ana)").count(), 2, "{frag}");
+
+    // without the CSRF token a write is refused
+    let (s, _, _) = send(&app, "POST", "/hunts/ransom/ack", &cookie, None, "").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // delete
+    let (_, h, _) = send(&app, "DELETE", "/hunts/ransom", &cookie, Some(&csrf), "").await;
+    assert_eq!(h["hx-redirect"], "/hunts");
+    assert!(store.hunt_by_name("ransom").await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_reads_hunts_in_japanese_but_may_not_write() {
+    let (app, store, _dir) = app().await;
+    store
+        .create_hunt(&rexist_core::HuntSpec {
+            name: "watch-ips".into(),
+            kind: rexist_core::HuntKind::Watch,
+            definition: "192.0.2.0/24".into(),
+            enabled: true,
+            channels: vec![],
+            digest_secs: None,
+        })
+        .await
+        .unwrap();
+    let cookie = crate::ui::login(&app, "vic", "vic-password").await;
+    let (s, h, page) = send(&app, "GET", "/hunts?lang=ja", &cookie, None, "").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h[header::CONTENT_LANGUAGE], "ja");
+    assert!(
+        page.contains("通知チャネルの状態") && page.contains("指標のウォッチリスト"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("id=\"new-hunt\""),
+        "no create button for a viewer"
+    );
+    let (s, _, page) = send(&app, "GET", "/hunts/watch-ips?lang=ja", &cookie, None, "").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        page.contains("プレビュー") && page.contains("ヒットはありません"),
+        "{page}"
+    );
+    let csrf = csrf_of(&page);
+    for (method, uri, form) in [
+        ("POST", "/hunts", "name=x&kind=query&definition=a"),
+        (
+            "PATCH",
+            "/hunts/watch-ips",
+            "name=x&kind=watch&definition=192.0.2.1",
+        ),
+        ("DELETE", "/hunts/watch-ips", ""),
+        ("POST", "/hunts/watch-ips/ack", ""),
+    ] {
+        let (s, _, _) = send(&app, method, uri, &cookie, Some(&csrf), form).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{method} {uri}");
+    }
+    let (s, _, _) = send(&app, "GET", "/hunts/nope", &cookie, None, "").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}

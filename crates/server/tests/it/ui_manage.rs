@@ -1,0 +1,401 @@
+//! The web UI's management pages: dashboard charts, sources, exports, admin.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use rexist_core::model::now;
+use rexist_core::{
+    Indicator, IndicatorType, NewSighting, Role, RunCounts, RunOutcome, SourceSpec, Tlp,
+};
+use rexist_server::auth::hash_password;
+use rexist_server::export::ExportConfig;
+use rexist_server::{AppState, router};
+use rexist_store::Store;
+use rexist_store::sqlite::SqliteStore;
+use tower::ServiceExt;
+
+use crate::ui::login;
+
+struct World {
+    app: axum::Router,
+    store: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
+}
+
+async fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("rexist.db"))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    for (name, role) in [
+        ("ana", Role::Analyst),
+        ("root", Role::Admin),
+        ("vic", Role::Viewer),
+    ] {
+        store
+            .create_user(
+                name,
+                &hash_password(&format!("{name}-password")).unwrap(),
+                role,
+            )
+            .await
+            .unwrap();
+    }
+    let store: Arc<dyn Store> = Arc::new(store);
+    let mut schedules = std::collections::BTreeMap::new();
+    for name in ["alpha", "zulu"] {
+        let s = store
+            .upsert_source(&SourceSpec {
+                name: name.to_owned(),
+                kind: "file".to_owned(),
+                enabled: true,
+                confidence: 70,
+                tlp: Tlp::Green,
+                tags: vec![],
+            })
+            .await
+            .unwrap();
+        schedules.insert(name.to_owned(), Duration::from_secs(3600));
+        let sightings: Vec<NewSighting> = (1..=3)
+            .map(|i| {
+                NewSighting::new(
+                    Indicator::parse(IndicatorType::Ipv4, &format!("192.0.2.{i}")).unwrap(),
+                    now(),
+                )
+            })
+            .collect();
+        store.upsert_sightings(&s, &sightings).await.unwrap();
+        let run = store.start_run(s.id).await.unwrap();
+        let (outcome, error) = if name == "zulu" {
+            (RunOutcome::Failed, Some("upstream said 500"))
+        } else {
+            (RunOutcome::Success, None)
+        };
+        let counts = RunCounts {
+            new: 3,
+            ..RunCounts::default()
+        };
+        store
+            .finish_run(run.id, outcome, &counts, None, error)
+            .await
+            .unwrap();
+    }
+    let exports = vec![
+        ExportConfig {
+            name: "block-ips".to_owned(),
+            format: "edl".to_owned(),
+            description: Some("firewall list".to_owned()),
+            types: vec![],
+            source: None,
+            tag: None,
+            min_score: None,
+            tlp: None,
+            active_only: true,
+            since: None,
+        }
+        .validate()
+        .unwrap(),
+    ];
+    let app = router(
+        AppState::new(Arc::clone(&store))
+            .with_schedules(schedules)
+            .with_exports(exports),
+    );
+    World {
+        app,
+        store,
+        _dir: dir,
+    }
+}
+
+async fn send(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    cookie: &str,
+    csrf: Option<&str>,
+    body: &str,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::COOKIE, cookie)
+        .header(header::HOST, "intel.example:8080");
+    if let Some(token) = csrf {
+        req = req
+            .header("hx-request", "true")
+            .header("x-csrf-token", token)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    }
+    let res = app
+        .clone()
+        .oneshot(req.body(Body::from(body.to_owned())).unwrap())
+        .await
+        .unwrap();
+    let (status, h) = (res.status(), res.headers().clone());
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (status, h, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+/// The CSRF token base.html puts in `hx-headers`.
+fn csrf(page: &str) -> String {
+    let start = page.find("\"X-CSRF-Token\": \"").unwrap() + "\"X-CSRF-Token\": \"".len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+async fn session(w: &World, user: &str) -> (String, String) {
+    let cookie = login(&w.app, user, &format!("{user}-password")).await;
+    let (status, _, page) = send(&w.app, "GET", "/sources", &cookie, None, "").await;
+    assert_eq!(status, StatusCode::OK);
+    (cookie.clone(), csrf(&page))
+}
+
+#[tokio::test]
+async fn dashboard_draws_charts_and_the_most_sighted() {
+    let w = world().await;
+    let (cookie, _) = session(&w, "ana").await;
+    let (status, _, page) = send(&w.app, "GET", "/", &cookie, None, "").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("id=\"charts\""));
+    assert!(page.contains("<rect"), "bars are drawn");
+    assert!(page.contains("New indicators per day, by type"));
+    assert!(
+        page.contains("/indicators/ipv4/192.0.2.1"),
+        "most sighted link"
+    );
+    let (_, _, ja) = send(&w.app, "GET", "/?lang=ja", &cookie, None, "").await;
+    assert!(ja.contains("タイプ別の新規指標数"));
+    assert!(ja.contains("観測回数の多い指標"));
+}
+
+#[tokio::test]
+async fn sources_list_failing_first_and_run_now_queues_a_job() {
+    let w = world().await;
+    let (cookie, token) = session(&w, "ana").await;
+    let (_, _, page) = send(&w.app, "GET", "/sources", &cookie, None, "").await;
+    let (zulu, alpha) = (
+        page.find("data-source=\"zulu\"").unwrap(),
+        page.find("data-source=\"alpha\"").unwrap(),
+    );
+    assert!(zulu < alpha, "the failing source comes first");
+    assert!(page.contains("upstream said 500"));
+    let (status, _, body) = send(
+        &w.app,
+        "POST",
+        "/sources/alpha/run",
+        &cookie,
+        Some(&token),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert!(body.contains("Queued"));
+    assert_eq!(w.store.stats().await.unwrap().jobs_pending, 1);
+    let (status, _, _) = send(
+        &w.app,
+        "POST",
+        "/sources/alpha/run",
+        &cookie,
+        Some(&token),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "already queued");
+    // Without the CSRF header the write is refused.
+    let (status, _, _) = send(&w.app, "POST", "/sources/alpha/run", &cookie, None, "").await;
+    assert_ne!(status, StatusCode::ACCEPTED);
+    // An analyst may not disable a source.
+    let (status, _, _) = send(
+        &w.app,
+        "POST",
+        "/sources/alpha/disable",
+        &cookie,
+        Some(&token),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        w.store
+            .source_by_name("alpha")
+            .await
+            .unwrap()
+            .unwrap()
+            .enabled
+    );
+    // An admin may.
+    let (cookie, token) = session(&w, "root").await;
+    let (status, _, _) = send(
+        &w.app,
+        "POST",
+        "/sources/alpha/disable",
+        &cookie,
+        Some(&token),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !w.store
+            .source_by_name("alpha")
+            .await
+            .unwrap()
+            .unwrap()
+            .enabled
+    );
+    // The history page.
+    let (status, _, page) = send(&w.app, "GET", "/sources/zulu?lang=ja", &cookie, None, "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("実行履歴") && page.contains("failed"));
+}
+
+#[tokio::test]
+async fn exports_show_urls_and_a_preview() {
+    let w = world().await;
+    let (cookie, _) = session(&w, "vic").await;
+    let (status, _, page) = send(&w.app, "GET", "/exports", &cookie, None, "").await;
+    assert_eq!(status, StatusCode::OK);
+    // minijinja escapes `/` in text; a browser shows it as is.
+    let page = page.replace("&#x2f;", "/");
+    assert!(
+        page.contains("http://intel.example:8080/export/block-ips"),
+        "{page}"
+    );
+    assert!(page.contains("firewall list") && page.contains("edl"));
+    let (status, _, preview) = send(
+        &w.app,
+        "GET",
+        "/exports/block-ips/preview",
+        &cookie,
+        None,
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(preview.contains("192.0.2.1"), "{preview}");
+    let (_, _, ja) = send(&w.app, "GET", "/exports?lang=ja", &cookie, None, "").await;
+    assert!(ja.contains("プレビュー"));
+}
+
+#[tokio::test]
+async fn admin_manages_users_and_tokens() {
+    let w = world().await;
+    for user in ["ana", "vic"] {
+        let (cookie, token) = session(&w, user).await;
+        let (status, _, _) = send(&w.app, "GET", "/admin", &cookie, None, "").await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{user}");
+        let (status, _, _) = send(
+            &w.app,
+            "POST",
+            "/admin/users",
+            &cookie,
+            Some(&token),
+            "name=x&password=long-enough&role=admin",
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{user}");
+    }
+    let (cookie, token) = session(&w, "root").await;
+    let (status, _, page) = send(&w.app, "GET", "/admin?lang=ja", &cookie, None, "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("監査ログ") && page.contains("ユーザーを追加"));
+    let (status, _, body) = send(
+        &w.app,
+        "POST",
+        "/admin/users",
+        &cookie,
+        Some(&token),
+        "name=newbie&password=short&role=analyst",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _, _) = send(
+        &w.app,
+        "POST",
+        "/admin/users",
+        &cookie,
+        Some(&token),
+        "name=newbie&password=newbie-password&role=analyst",
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    login(&w.app, "newbie", "newbie-password").await;
+    let (status, _, _) = send(
+        &w.app,
+        "POST",
+        "/admin/users/newbie",
+        &cookie,
+        Some(&token),
+        "disabled=true",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let users = w.store.list_users().await.unwrap();
+    assert!(
+        users
+            .iter()
+            .any(|u| u.name == "newbie" && u.disabled && u.role == Role::Analyst)
+    );
+    let (status, _, _) = send(
+        &w.app,
+        "POST",
+        "/admin/users/newbie",
+        &cookie,
+        Some(&token),
+        "role=viewer",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, _, body) = send(
+        &w.app,
+        "POST",
+        "/admin/tokens",
+        &cookie,
+        Some(&token),
+        "name=siem&role=viewer&scopes=export&expires_days=30",
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let start = body.find("id=\"secret\">").unwrap() + "id=\"secret\">".len();
+    let secret = body[start..].split('<').next().unwrap().to_owned();
+    assert!(secret.len() > 40);
+    let (_, _, page) = send(&w.app, "GET", "/admin", &cookie, None, "").await;
+    assert!(page.contains("siem"));
+    assert!(!page.contains(&secret), "the secret is shown once");
+    let (status, _, _) = send(
+        &w.app,
+        "POST",
+        "/admin/tokens/siem/revoke",
+        &cookie,
+        Some(&token),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        w.store
+            .list_tokens()
+            .await
+            .unwrap()
+            .iter()
+            .any(|t| t.name == "siem" && t.revoked)
+    );
+    let (status, _, _) = send(
+        &w.app,
+        "POST",
+        "/admin/tokens/siem/revoke",
+        &cookie,
+        Some(&token),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // The writes are in the audit log.
+    let (_, _, page) = send(&w.app, "GET", "/admin", &cookie, None, "").await;
+    assert!(page.contains("/admin/tokens"), "audited");
+}

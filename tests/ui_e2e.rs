@@ -1,0 +1,216 @@
+//! The web UI in a real browser: `rexist serve` on a temporary data
+//! directory driven by headless chromium through playwright-core
+//! (tests/e2e/flow.mjs): log in, search, open an indicator, create a hunt,
+//! see its hit on the dashboard after an ingest, read the dashboard in
+//! Japanese. Skipped with a note unless `REXIST_CHROMIUM` and
+//! `REXIST_PLAYWRIGHT` are set (`eval "$(bash scripts/browser.sh)"`).
+//!
+//! Screenshots go to a temporary directory, or to `REXIST_SCREENSHOTS`
+//! (`REXIST_SCREENSHOTS=docs/screenshots cargo test --test ui_e2e`
+//! refreshes the documentation's).
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use rexist_testkit::fixture;
+
+const USER: &str = "e2e";
+const PASSWORD: &str = "e2e-correct-horse-battery-staple";
+
+/// The whole browser flow's bound.
+const FLOW_LIMIT: Duration = Duration::from_secs(90);
+
+fn rexist(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rexist"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("REXIST_DATABASE_URL")
+        .env_remove("REXIST_DATA_DIR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run rexist");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Kills a child when dropped, so a failing assertion leaves nothing running.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(dir: &Path) -> (Killed, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rexist"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir)
+        .env_remove("REXIST_DATABASE_URL")
+        .env_remove("REXIST_DATA_DIR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let child = Killed(child);
+    let mut stdout = BufReader::new(stdout);
+    let mut line = String::new();
+    let started = Instant::now();
+    while !line.contains("listening on http://") {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "serve exited before listening"
+        );
+        assert!(started.elapsed() < Duration::from_secs(30));
+    }
+    // Keep draining what serve prints so it never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let addr = line.trim().rsplit("http://").next().unwrap().to_owned();
+    (child, format!("http://{addr}"))
+}
+
+#[test]
+fn the_ui_works_in_a_real_browser() {
+    let (Some(chromium), Some(playwright)) = (
+        std::env::var_os("REXIST_CHROMIUM"),
+        std::env::var_os("REXIST_PLAYWRIGHT"),
+    ) else {
+        eprintln!(
+            "note: browser test skipped; set REXIST_CHROMIUM and REXIST_PLAYWRIGHT \
+             (eval \"$(bash scripts/browser.sh)\")"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let shots: PathBuf = std::env::var_os("REXIST_SCREENSHOTS").map_or_else(
+        || dir.path().join("screenshots"),
+        |d| Path::new(env!("CARGO_MANIFEST_DIR")).join(d),
+    );
+
+    ok(&rexist(
+        dir.path(),
+        &["user", "add", USER, "--role", "analyst"],
+        &format!("{PASSWORD}\n"),
+    ));
+    let feed = fixture("blocklists/openphish/feed.txt");
+    ok(&rexist(
+        dir.path(),
+        &[
+            "ingest",
+            "file",
+            feed.to_str().unwrap(),
+            "--source",
+            "openphish",
+        ],
+        "",
+    ));
+    let (_serve, base) = serve(dir.path());
+
+    let mut node = Command::new("node")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/flow.mjs"))
+        .args([base.as_str(), USER, PASSWORD])
+        .arg(&shots)
+        .env("REXIST_CHROMIUM", &chromium)
+        .env("REXIST_PLAYWRIGHT", &playwright)
+        .env("NODE_PATH", Path::new(&playwright).join("node_modules"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("run node");
+    let mut to_node = node.stdin.take().unwrap();
+    let from_node = BufReader::new(node.stdout.take().unwrap());
+    let node = Killed(node);
+    let (lines, lines_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in from_node.lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+
+    let started = Instant::now();
+    let mut result = None;
+    while result.is_none() {
+        let left = FLOW_LIMIT.saturating_sub(started.elapsed());
+        let line = match lines_rx.recv_timeout(left) {
+            Ok(line) => line,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                panic!("the browser flow took over {FLOW_LIMIT:?}")
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                panic!("the browser flow ended without a result")
+            }
+        };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+            eprintln!("flow: {line}");
+            continue;
+        };
+        if v["step"] == "hunt-created" {
+            // A second list, naming the watched address: the hunt hits.
+            let list = fixture("blocklists/cins/ci-badguys.txt");
+            ok(&rexist(
+                dir.path(),
+                &["ingest", "file", list.to_str().unwrap(), "--source", "cins"],
+                "",
+            ));
+            writeln!(to_node, "ingested").unwrap();
+        } else if v.get("ok").is_some() {
+            result = Some(v);
+        }
+    }
+    drop(node);
+    let result = result.unwrap();
+    assert_eq!(result["ok"], true, "{result}");
+    assert_eq!(result["hit_seen"], true, "{result}");
+    assert_eq!(result["japanese"], true, "{result}");
+    assert!(
+        result["indicator_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("/indicators/url/"),
+        "{result}"
+    );
+    for png in [
+        "login.png",
+        "dashboard.png",
+        "search.png",
+        "indicator.png",
+        "hunt-new.png",
+        "hunts.png",
+        "hunt.png",
+        "dashboard-ja.png",
+        "dashboard-phone.png",
+    ] {
+        let bytes = std::fs::read(shots.join(png)).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG"), "{png}");
+    }
+}
