@@ -72,10 +72,12 @@ impl ApiError {
         }
     }
 
-    /// 429: too many failed attempts; try again after `wait`.
+    /// 401 after too many failed password checks: the credentials are not
+    /// even checked until `wait` has passed. (401, not 429: to the client
+    /// these credentials are refused, and clients handle 401.)
     pub fn too_many(wait: std::time::Duration) -> Self {
         Self {
-            status: StatusCode::TOO_MANY_REQUESTS,
+            status: StatusCode::UNAUTHORIZED,
             code: "too_many_attempts",
             message: format!(
                 "too many failed logins; try again in {} s",
