@@ -152,3 +152,41 @@ async fn assets_are_served_from_the_binary_without_credentials() {
     let (status, _, _) = get(&app, "/static/../Cargo.toml", &[]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// Sends `method uri` with a session cookie and a form body; with `csrf`, as
+/// htmx does (`HX-Request` and the page's `X-CSRF-Token`). Status, headers,
+/// body.
+pub async fn send(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    cookie: &str,
+    csrf: Option<&str>,
+    form: &str,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::COOKIE, cookie)
+        .header(header::HOST, "intel.example:8080");
+    if let Some(token) = csrf {
+        req = req
+            .header("hx-request", "true")
+            .header("x-csrf-token", token)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    }
+    let res = app
+        .clone()
+        .oneshot(req.body(Body::from(form.to_owned())).unwrap())
+        .await
+        .unwrap();
+    let (status, headers) = (res.status(), res.headers().clone());
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8(body.to_vec()).unwrap())
+}
+
+/// The CSRF token base.html puts in `hx-headers`.
+pub fn csrf_of(page: &str) -> String {
+    let start = page.find("\"X-CSRF-Token\": \"").unwrap() + "\"X-CSRF-Token\": \"".len();
+    page[start..].split('"').next().unwrap().to_owned()
+}

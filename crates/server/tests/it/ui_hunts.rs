@@ -3,17 +3,15 @@
 //! position, hits and their acknowledgement, channel health, roles and
 //! Japanese words.
 
+use crate::ui::{csrf_of, send};
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::{StatusCode, header};
 use rexist_core::{ItemKind, NewItem, Role, SourceSpec, Tlp};
 use rexist_server::auth::hash_password;
 use rexist_server::{AppState, router};
 use rexist_store::Store;
 use serde_json::json;
-use tower::ServiceExt;
 
 fn item(id: &str, title: &str, tlp: Tlp) -> NewItem {
     NewItem {
@@ -68,40 +66,6 @@ async fn app() -> (axum::Router, Arc<dyn Store>, tempfile::TempDir) {
         .unwrap();
     let app = router(AppState::new(Arc::clone(&store)).with_channels(vec!["soc".into()]));
     (app, store, dir)
-}
-
-async fn send(
-    app: &axum::Router,
-    method: &str,
-    uri: &str,
-    cookie: &str,
-    csrf: Option<&str>,
-    form: &str,
-) -> (StatusCode, axum::http::HeaderMap, String) {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("cookie", cookie);
-    if let Some(token) = csrf {
-        req = req
-            .header("hx-request", "true")
-            .header("x-csrf-token", token)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-    }
-    let res = app
-        .clone()
-        .oneshot(req.body(Body::from(form.to_owned())).unwrap())
-        .await
-        .unwrap();
-    let (status, headers) = (res.status(), res.headers().clone());
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    (status, headers, String::from_utf8(body.to_vec()).unwrap())
-}
-
-/// The CSRF token a page carries in `hx-headers`.
-fn csrf_of(page: &str) -> String {
-    let start = page.find("\"X-CSRF-Token\": \"").unwrap() + "\"X-CSRF-Token\": \"".len();
-    page[start..].split('"').next().unwrap().to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

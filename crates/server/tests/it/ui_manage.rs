@@ -1,11 +1,10 @@
 //! The web UI's management pages: dashboard charts, sources, exports, admin.
 
+use crate::ui::{csrf_of, send};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use rexist_core::model::now;
 use rexist_core::{
     Indicator, IndicatorType, NewSighting, Role, RunCounts, RunOutcome, SourceSpec, Tlp,
@@ -15,7 +14,6 @@ use rexist_server::export::ExportConfig;
 use rexist_server::{AppState, router};
 use rexist_store::Store;
 use rexist_store::sqlite::SqliteStore;
-use tower::ServiceExt;
 
 use crate::ui::login;
 
@@ -112,46 +110,11 @@ async fn world() -> World {
     }
 }
 
-async fn send(
-    app: &axum::Router,
-    method: &str,
-    uri: &str,
-    cookie: &str,
-    csrf: Option<&str>,
-    body: &str,
-) -> (StatusCode, axum::http::HeaderMap, String) {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header(header::COOKIE, cookie)
-        .header(header::HOST, "intel.example:8080");
-    if let Some(token) = csrf {
-        req = req
-            .header("hx-request", "true")
-            .header("x-csrf-token", token)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-    }
-    let res = app
-        .clone()
-        .oneshot(req.body(Body::from(body.to_owned())).unwrap())
-        .await
-        .unwrap();
-    let (status, h) = (res.status(), res.headers().clone());
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    (status, h, String::from_utf8(bytes.to_vec()).unwrap())
-}
-
-/// The CSRF token base.html puts in `hx-headers`.
-fn csrf(page: &str) -> String {
-    let start = page.find("\"X-CSRF-Token\": \"").unwrap() + "\"X-CSRF-Token\": \"".len();
-    page[start..].split('"').next().unwrap().to_owned()
-}
-
 async fn session(w: &World, user: &str) -> (String, String) {
     let cookie = login(&w.app, user, &format!("{user}-password")).await;
     let (status, _, page) = send(&w.app, "GET", "/sources", &cookie, None, "").await;
     assert_eq!(status, StatusCode::OK);
-    (cookie.clone(), csrf(&page))
+    (cookie.clone(), csrf_of(&page))
 }
 
 #[tokio::test]

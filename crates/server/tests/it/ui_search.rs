@@ -5,6 +5,7 @@
 //! indicators, enrichment loads as a fragment, analysts add to a watchlist
 //! (viewers may not), and every page speaks Japanese.
 
+use crate::ui::csrf_of;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -187,12 +188,6 @@ async fn get(app: &axum::Router, uri: &str, cookie: &str) -> (StatusCode, String
             .unwrap()
             .replace("&#x2f;", "/"),
     )
-}
-
-/// The CSRF token a page carries for htmx.
-fn csrf(page: &str) -> String {
-    let start = page.find("\"X-CSRF-Token\": \"").unwrap() + "\"X-CSRF-Token\": \"".len();
-    page[start..].split('"').next().unwrap().to_owned()
 }
 
 async fn post_form(
@@ -441,7 +436,7 @@ async fn analysts_add_to_a_watchlist_and_viewers_may_not() {
     let ana = login(&f.app, "ana", "ana-password").await;
     let (_, _, page) = get(&f.app, "/indicators/domain/evil-domain.com", &ana).await;
     assert!(page.contains("hx-post=\"/watchlist\""), "{page}");
-    let token = csrf(&page);
+    let token = csrf_of(&page);
     let (status, body) = post_form(
         &f.app,
         "/watchlist",
@@ -493,7 +488,7 @@ async fn analysts_add_to_a_watchlist_and_viewers_may_not() {
         &f.app,
         "/watchlist",
         &vic,
-        &csrf(&page),
+        &csrf_of(&page),
         "type=domain&value=evil-domain.com&hunt=theirs",
     )
     .await;
