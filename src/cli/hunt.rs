@@ -613,27 +613,7 @@ async fn notify_test(config: &Config, name: &str) -> Result<ExitCode> {
         let names: Vec<&str> = channels.iter().map(rexist_notify::Channel::name).collect();
         bail!("no channel named {name:?} (channels: {})", names.join(", "))
     };
-    let message = rexist_notify::Message {
-        id: format!(
-            "rexist-test-{}",
-            rexist_core::model::unix_micros(rexist_core::model::now())
-        ),
-        hunt: "test".to_owned(),
-        digest: false,
-        total_hits: 1,
-        hits: vec![rexist_notify::HitSummary {
-            object: "item".to_owned(),
-            title: "rexist test message: this channel works".to_owned(),
-            source: Some("rexist".to_owned()),
-            url: None,
-            link: config.alerts.base_url.clone(),
-            terms: vec!["test".to_owned()],
-            snippet: None,
-            tlp: Some("TLP:CLEAR".to_owned()),
-            retro: false,
-            matched_at: rexist_core::model::now(),
-        }],
-    };
+    let message = rexist_notify::Message::test(config.alerts.base_url.clone());
     match channel.send(&message).await {
         Ok(()) => {
             say(format_args!(

@@ -75,6 +75,7 @@ pub async fn run(config: &Config, _args: Args) -> Result<ExitCode> {
             AppState::new(Arc::clone(&store))
                 .with_auth(config.auth.clone())
                 .with_exports(exports)
+                .with_notifiers(config.channels()?, config.alerts.base_url.clone())
                 .with_taxii(taxii)
                 .with_schedules(schedules)
                 .with_channels(known.iter().map(|c| (*c).to_owned()).collect())

@@ -64,6 +64,32 @@ pub struct Message {
     pub hits: Vec<HitSummary>,
 }
 
+impl Message {
+    /// A test message that says the channel works (`rexist hunt notify-test`,
+    /// the hunts page); `link` points at rexist's UI when known.
+    pub fn test(link: Option<String>) -> Self {
+        let now = time::OffsetDateTime::now_utc();
+        Self {
+            id: format!("rexist-test-{}", now.unix_timestamp_nanos() / 1000),
+            hunt: "test".to_owned(),
+            digest: false,
+            total_hits: 1,
+            hits: vec![HitSummary {
+                object: "item".to_owned(),
+                title: "rexist test message: this channel works".to_owned(),
+                source: Some("rexist".to_owned()),
+                url: None,
+                link,
+                terms: vec!["test".to_owned()],
+                snippet: None,
+                tlp: Some("TLP:CLEAR".to_owned()),
+                retro: false,
+                matched_at: now,
+            }],
+        }
+    }
+}
+
 /// What a hit shows of the object that matched.
 #[derive(Debug, Clone, Serialize)]
 pub struct HitSummary {

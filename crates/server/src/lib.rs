@@ -50,6 +50,10 @@ pub struct AppState {
     pub feeds: Arc<export::FeedCache>,
     /// The dashboard's store-wide counts, recounted at most once a minute.
     pub dashboard: Arc<ui::pages::DashCache>,
+    /// The configured alert channels, for test messages from the UI.
+    pub notifiers: Arc<Vec<rexist_notify::Channel>>,
+    /// The UI's address, for links in test messages (`[alerts] base_url`).
+    pub base_url: Option<String>,
 }
 
 impl AppState {
@@ -71,8 +75,22 @@ impl AppState {
             exports: Arc::default(),
             feeds: Arc::default(),
             dashboard: Arc::default(),
+            notifiers: Arc::default(),
+            base_url: None,
             store,
         }
+    }
+
+    /// The same state, able to send test messages through `channels`.
+    #[must_use]
+    pub fn with_notifiers(
+        mut self,
+        channels: Vec<rexist_notify::Channel>,
+        base_url: Option<String>,
+    ) -> Self {
+        self.notifiers = Arc::new(channels);
+        self.base_url = base_url;
+        self
     }
 
     /// The same state, serving these saved exports.

@@ -7,11 +7,10 @@
 //! - `POST /hunts` (create), `PATCH /hunts/{name}` (save), `DELETE /hunts/{name}`
 //! - `POST /hunts/preview`: the preview fragment, typed as the analyst writes
 //! - `POST /hunts/{name}/ack`: acknowledges one hit (`id`) or all of them
+//! - `POST /channels/{name}/test`: sends a test message through a channel
 //!
 //! Writes are htmx requests (they carry the CSRF token); validation is the
-//! JSON API's ([`crate::hunts::check`]). Channels are known here by name
-//! only, so the page shows their health; a test message is sent with
-//! `rexist hunt notify-test NAME`, which has the channels' configuration.
+//! JSON API's ([`crate::hunts::check`]).
 
 use std::collections::HashMap;
 
@@ -129,15 +128,29 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("hunts.last_sent", "Last sent", "最終送信"),
     ("hunts.configured", "Configured", "設定あり"),
     (
-        "hunts.notify_test",
-        "To send a test message to a channel, run rexist hunt notify-test NAME on the server.",
-        "チャネルにテストメッセージを送るには、サーバーで rexist hunt notify-test NAME を実行してください。",
+        "hunts.send_test",
+        "Send a test message",
+        "テストメッセージを送信",
+    ),
+    (
+        "hunts.test_sent",
+        "Test message sent through",
+        "テストメッセージを送信しました:",
+    ),
+    (
+        "hunts.test_failed",
+        "The test message failed on",
+        "テストメッセージの送信に失敗しました:",
     ),
 ];
 
 /// This area's templates: (name, source).
 pub const TEMPLATES: &[(&str, &str)] = &[
     ("hunts.html", include_str!("../../templates/hunts.html")),
+    (
+        "hunts_channel_test.html",
+        include_str!("../../templates/hunts_channel_test.html"),
+    ),
     (
         "hunts_form.html",
         include_str!("../../templates/hunts_form.html"),
@@ -192,6 +205,25 @@ pub fn routes() -> Router<AppState> {
         .route("/hunts/preview", post(preview))
         .route("/hunts/{name}", get(edit_form).patch(update).delete(remove))
         .route("/hunts/{name}/ack", post(ack))
+        .route("/channels/{name}/test", post(test_channel))
+}
+
+/// `POST /channels/{name}/test`: sends a test message through a configured
+/// channel and says how it went (a fragment).
+async fn test_channel(State(state): State<AppState>, Path(name): Path<String>, ui: Ui) -> Response {
+    let Some(channel) = state.notifiers.iter().find(|c| c.name() == name) else {
+        return ui.error(StatusCode::NOT_FOUND, "no configured channel of that name");
+    };
+    let message = rexist_notify::Message::test(state.base_url.clone());
+    let (ok, detail) = match channel.send(&message).await {
+        Ok(()) => (true, String::new()),
+        // The channel's error names what failed, never its secrets.
+        Err(e) => (false, e.to_string()),
+    };
+    ui.render(
+        "hunts_channel_test.html",
+        context! { channel => name, ok => ok, detail => detail },
+    )
 }
 
 fn unavailable(ui: &Ui, e: &impl std::fmt::Display) -> Response {

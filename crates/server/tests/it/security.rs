@@ -242,6 +242,7 @@ fn routes() -> Vec<(&'static str, String, Option<Role>)> {
         ("POST", "/admin/tokens", ad),
         ("POST", "/admin/tokens/nothing/revoke", ad),
         ("POST", "/logout", v),
+        ("POST", "/channels/soc/test", an),
     ];
     r.sort_by_key(|(_, p, _)| *p);
     r.into_iter()

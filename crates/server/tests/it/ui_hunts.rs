@@ -323,3 +323,99 @@ async fn a_viewer_reads_hunts_in_japanese_but_may_not_write() {
     let (s, _, _) = send(&app, "GET", "/hunts/nope", &cookie, None, "").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_channel_test_message_reaches_the_receiver_or_says_why_not() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let store = rexist_store::open(None, dir.path()).await.unwrap();
+    store
+        .create_user(
+            "ana",
+            &hash_password("ana-password").unwrap(),
+            Role::Analyst,
+        )
+        .await
+        .unwrap();
+    // A Slack-style receiver on loopback that counts what it gets.
+    let received = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&received);
+    let receiver = rexist_testkit::serve(move |path, _, request| {
+        if path == "/hook" && request.contains("rexist test message") {
+            seen.fetch_add(1, Ordering::SeqCst);
+        }
+        (
+            rexist_testkit::response("200 OK", "", b"ok"),
+            std::time::Duration::ZERO,
+        )
+    })
+    .await;
+    let channel = |name: &str, url: String| {
+        let file = dir.path().join(format!("{name}.url"));
+        std::fs::write(&file, url).unwrap();
+        rexist_notify::Channel::from_config(&rexist_notify::ChannelConfig {
+            name: name.to_owned(),
+            kind: "slack".to_owned(),
+            url_file: Some(file.to_str().unwrap().to_owned()),
+            ..rexist_notify::ChannelConfig::default()
+        })
+        .unwrap()
+    };
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        format!("http://127.0.0.1:{port}/hook")
+    };
+    let app = router(
+        AppState::new(store)
+            .with_channels(vec!["soc".into(), "down".into()])
+            .with_notifiers(
+                vec![
+                    channel("soc", format!("{}/hook", receiver.base)),
+                    channel("down", closed),
+                ],
+                None,
+            ),
+    );
+    let cookie = crate::ui::login(&app, "ana", "ana-password").await;
+    let (_, _, page) = send(&app, "GET", "/hunts", &cookie, None, "").await;
+    assert!(
+        page.replace("&#x2f;", "/")
+            .contains("hx-post=\"/channels/soc/test\""),
+        "the page offers a test message: {page}"
+    );
+    let token = csrf_of(&page);
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/channels/soc/test",
+        &cookie,
+        Some(&token),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Test message sent through"), "{body}");
+    assert_eq!(received.load(Ordering::SeqCst), 1, "the receiver got it");
+    let (_, _, body) = send(
+        &app,
+        "POST",
+        "/channels/down/test",
+        &cookie,
+        Some(&token),
+        "",
+    )
+    .await;
+    assert!(body.contains("failed on"), "{body}");
+    let (status, _, _) = send(
+        &app,
+        "POST",
+        "/channels/nope/test",
+        &cookie,
+        Some(&token),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
