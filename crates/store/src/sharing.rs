@@ -230,6 +230,9 @@ pub(crate) fn export_sql(q: &ExportQuery, postgres: bool) -> Option<(String, Vec
     if let Some(after) = q.added_after {
         let _ = write!(sql, " AND added > {}", arg(Bind::Int(unix_micros(after))));
     }
+    if let Some(before) = q.added_before {
+        let _ = write!(sql, " AND added < {}", arg(Bind::Int(unix_micros(before))));
+    }
     if let Some(source) = &q.source {
         let a = arg(Bind::Text(source.clone()));
         let _ = write!(

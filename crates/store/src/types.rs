@@ -69,6 +69,10 @@ pub struct ExportQuery {
     pub since: Option<time::OffsetDateTime>,
     /// Only indicators added strictly after this time (TAXII `added_after`).
     pub added_after: Option<time::OffsetDateTime>,
+    /// Only indicators added strictly before this time: readers that page by
+    /// `added` leave the last moments out while concurrent transactions that
+    /// took earlier times may still commit.
+    pub added_before: Option<time::OffsetDateTime>,
     /// Only these indicator ids (TAXII `match[id]`), when set.
     pub ids: Option<Vec<IndicatorId>>,
     /// Cursor: continue after this `(added, id)` pair (see [`ExportQuery::cursor`]).

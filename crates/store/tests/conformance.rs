@@ -1763,6 +1763,17 @@ async fn exports_page_in_added_order_with_filters(store: Arc<dyn Store>) {
         ..Default::default()
     };
     assert!(only(later).await.is_empty());
+    let earlier = rexist_store::ExportQuery {
+        added_before: Some(now() - time::Duration::hours(1)),
+        ..Default::default()
+    };
+    assert!(only(earlier).await.is_empty());
+    let until_now = rexist_store::ExportQuery {
+        added_before: Some(now() + time::Duration::seconds(1)),
+        kinds: vec![IndicatorType::Domain],
+        ..Default::default()
+    };
+    assert_eq!(only(until_now).await, ["green.example", "red.example"]);
     let with_context = rexist_store::ExportQuery {
         with_context: true,
         kinds: vec![IndicatorType::Ipv4],

@@ -392,6 +392,9 @@ const ROW_TYPES: [&str; 10] = [
     "cryptocurrency-wallet",
 ];
 
+/// How long a new row waits before TAXII serves it from PostgreSQL.
+const POSTGRES_VISIBILITY_LAG: time::Duration = time::Duration::seconds(5);
+
 /// The store query for a collection as `who` reads it, or `None` when no
 /// row can pass (`match[type]` names no row type, `match[spec_version]`
 /// excludes 2.1). `match[type]` narrows the indicator types read.
@@ -431,6 +434,7 @@ fn export_query(
         active_only: c.active_only,
         since: None,
         added_after: p.added_after,
+        added_before: None,
         ids: None,
         after: None,
         with_context: true,
@@ -685,6 +689,15 @@ async fn serve_page(
         limit = usize::MAX;
     }
     let mut query = export_query(&c, who, &p)?;
+    if let Some(q) = query.as_mut()
+        && state.store.backend() == rexist_store::Backend::Postgres
+    {
+        // On PostgreSQL several writers commit in any order, so a row may
+        // appear with an `added` time a client's cursor has passed. Rows
+        // show once every transaction that could have taken an earlier time
+        // has committed (ingest transactions take well under this).
+        q.added_before = Some(rexist_core::model::now() - POSTGRES_VISIBILITY_LAG);
+    }
     if let (Some(q), Some(ids)) = (query.as_mut(), &p.ids) {
         let rows = index
             .rows_for(&state.store, ids)
