@@ -448,6 +448,7 @@ fn cursor<T: std::str::FromStr>(c: Option<&str>) -> Result<Option<T>, ApiError> 
 )]
 pub async fn hits(
     State(state): State<AppState>,
+    principal: crate::auth::Principal,
     params: Result<Query<HitParams>, QueryRejection>,
 ) -> ApiResult<Page<HuntHit>> {
     let p = query(params)?;
@@ -461,7 +462,49 @@ pub async fn hits(
         before: cursor::<HitId>(p.cursor.as_deref())?,
         limit: p.limit.unwrap_or(0),
     };
-    Ok(Json(state.store.list_hits(&q).await?))
+    let mut page = state.store.list_hits(&q).await?;
+    page.items = visible_hits(state.store.as_ref(), page.items, principal.clearance).await?;
+    Ok(Json(page))
+}
+
+/// The hits on objects a reader cleared to `clearance` may see: a hit on a
+/// TLP:RED item would tell a viewer that the item exists and what it matched.
+pub async fn visible_hits(
+    store: &dyn rexist_store::Store,
+    hits: Vec<HuntHit>,
+    clearance: rexist_core::Tlp,
+) -> Result<Vec<HuntHit>, rexist_store::StoreError> {
+    if clearance == rexist_core::Tlp::Red || hits.is_empty() {
+        return Ok(hits);
+    }
+    let item_ids: Vec<rexist_core::ItemId> = hits
+        .iter()
+        .filter_map(|h| match h.object {
+            rexist_core::HitObject::Item(id) => Some(id),
+            rexist_core::HitObject::Indicator(_) => None,
+        })
+        .collect();
+    let readable_items: std::collections::HashSet<rexist_core::ItemId> = store
+        .items_by_id(&item_ids)
+        .await?
+        .into_iter()
+        .filter(|i| i.content.tlp <= clearance)
+        .map(|i| i.id)
+        .collect();
+    let mut out = Vec::with_capacity(hits.len());
+    for h in hits {
+        let readable = match h.object {
+            rexist_core::HitObject::Item(id) => readable_items.contains(&id),
+            rexist_core::HitObject::Indicator(id) => store
+                .indicator_by_id(id)
+                .await?
+                .is_some_and(|r| r.tlp <= clearance),
+        };
+        if readable {
+            out.push(h);
+        }
+    }
+    Ok(out)
 }
 
 /// Body of `POST /api/v1/hits/ack`.

@@ -357,7 +357,7 @@ async fn hit_rows(
     ui: &Ui,
     hunt: &Hunt,
 ) -> Result<Vec<Value>, rexist_store::StoreError> {
-    let page = state
+    let mut page = state
         .store
         .list_hits(&HitQuery {
             hunt: Some(hunt.id),
@@ -365,6 +365,9 @@ async fn hit_rows(
             ..HitQuery::default()
         })
         .await?;
+    page.items =
+        crate::hunts::visible_hits(state.store.as_ref(), page.items, ui.principal.clearance)
+            .await?;
     let item_ids: Vec<ItemId> = page
         .items
         .iter()

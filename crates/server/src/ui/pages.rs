@@ -185,8 +185,14 @@ pub async fn dashboard(
             .find(|h| h.id == id)
             .map_or_else(String::new, |h| h.spec.name.clone())
     };
+    let hits = match crate::hunts::visible_hits(state.store.as_ref(), hits.items, clearance).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(error = %e, "dashboard: store failed");
+            return ui.error(StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable");
+        }
+    };
     let hits: Vec<_> = hits
-        .items
         .into_iter()
         .map(|h| {
             let (object, href) = match h.object {

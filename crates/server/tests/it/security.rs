@@ -882,3 +882,66 @@ async fn exports_name_only_the_sources_a_reader_may_see() {
         "{admin}"
     );
 }
+
+#[tokio::test]
+async fn hits_on_red_objects_are_not_listed_to_a_viewer() {
+    use rexist_core::{HitObject, HuntKind, HuntSpec, NewHit};
+    let w = world().await;
+    let hunt = w
+        .store
+        .create_hunt(&HuntSpec {
+            name: "eyes".into(),
+            kind: HuntKind::Query,
+            definition: "eyes".into(),
+            enabled: true,
+            channels: vec![],
+            digest_secs: None,
+        })
+        .await
+        .unwrap();
+    let red = w
+        .store
+        .search_items(&rexist_store::ItemQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|i| i.content.tlp == Tlp::Red)
+        .unwrap();
+    w.store
+        .record_hits(&[NewHit {
+            hunt: hunt.id,
+            object: HitObject::Item(red.id),
+            terms: vec!["eyes".into()],
+            retro: false,
+        }])
+        .await
+        .unwrap();
+    let count = |body: &str| {
+        serde_json::from_str::<serde_json::Value>(body).unwrap()["items"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let (_, _, admin) = send(&w.app, "GET", "/api/v1/hits", Some(&bearer(&w.admin)), None).await;
+    assert_eq!(count(&admin), 1);
+    let (_, _, viewer) = send(
+        &w.app,
+        "GET",
+        "/api/v1/hits",
+        Some(&bearer(&w.viewer)),
+        None,
+    )
+    .await;
+    assert_eq!(count(&viewer), 0, "{viewer}");
+    let (_, _, page) = send(&w.app, "GET", "/hunts/eyes", Some(&bearer(&w.viewer)), None).await;
+    assert!(!page.contains(&format!("item {}", red.id)), "{page}");
+    let (_, _, page) = send(&w.app, "GET", "/", Some(&bearer(&w.viewer)), None).await;
+    assert!(
+        !page.contains("id=\"hits\""),
+        "the dashboard lists no hit: {page}"
+    );
+}
