@@ -343,7 +343,7 @@ impl Lookup {
         let (sightings, mentions, co, relations, hits, sources) = tokio::try_join!(
             self.store.sightings_of(record.id),
             self.store.mentions_of(record.id, ITEMS),
-            self.store.co_occurring(record.id, RELATED),
+            self.store.co_occurring(record.id, RELATED, max_tlp),
             self.store.relations_of(record.id),
             self.store.hits_of(HitObject::Indicator(record.id)),
             self.store.list_sources(),

@@ -835,8 +835,13 @@ impl Store for HuntingStore {
         self.inner.mentions_of(indicator, limit).await
     }
 
-    async fn co_occurring(&self, indicator: IndicatorId, limit: u32) -> Result<Vec<CoOccurrence>> {
-        self.inner.co_occurring(indicator, limit).await
+    async fn co_occurring(
+        &self,
+        indicator: IndicatorId,
+        limit: u32,
+        max_tlp: rexist_core::Tlp,
+    ) -> Result<Vec<CoOccurrence>> {
+        self.inner.co_occurring(indicator, limit, max_tlp).await
     }
 
     async fn hits_of(&self, object: HitObject) -> Result<Vec<HuntHit>> {

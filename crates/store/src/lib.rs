@@ -161,7 +161,13 @@ pub trait Store: Send + Sync {
     /// Where an indicator occurs in item text, newest items first.
     async fn mentions_of(&self, indicator: IndicatorId, limit: u32) -> Result<Vec<MentionRef>>;
     /// Other indicators sighted in the same items as this one, most shared first.
-    async fn co_occurring(&self, indicator: IndicatorId, limit: u32) -> Result<Vec<CoOccurrence>>;
+    /// Only items and indicators at most `max_tlp` count.
+    async fn co_occurring(
+        &self,
+        indicator: IndicatorId,
+        limit: u32,
+        max_tlp: rexist_core::Tlp,
+    ) -> Result<Vec<CoOccurrence>>;
     /// Hits on an object, newest first.
     async fn hits_of(&self, object: HitObject) -> Result<Vec<HuntHit>>;
     /// Marks active indicators not sighted within their type's lifetime as

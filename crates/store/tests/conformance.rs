@@ -1519,7 +1519,7 @@ async fn lookup_reads_related_indicators(store: Arc<dyn Store>) {
     );
     assert_eq!(store.mentions_of(ip.id, 1).await.unwrap().len(), 1);
 
-    let related = store.co_occurring(ip.id, 10).await.unwrap();
+    let related = store.co_occurring(ip.id, 10, Tlp::Red).await.unwrap();
     let pairs: Vec<(String, u64)> = related
         .iter()
         .map(|c| (c.indicator.value.clone(), c.shared_items))
@@ -1527,6 +1527,50 @@ async fn lookup_reads_related_indicators(store: Arc<dyn Store>) {
     assert_eq!(
         pairs,
         [("evil.com".to_owned(), 2), ("bad.org".to_owned(), 1)]
+    );
+    // An item above the reader's clearance adds nothing they can see.
+    let mut secret = item(
+        "r1",
+        "red report",
+        "192.0.2.7 with evil.com and secret.example",
+    );
+    secret.tlp = Tlp::Red;
+    let red_id = store.upsert_items(s.id, &[secret]).await.unwrap()[0].id();
+    store
+        .record_mentions(
+            &s,
+            red_id,
+            &[
+                m(IndicatorType::Ipv4, "192.0.2.7", 0),
+                m(IndicatorType::Domain, "evil.com", 13),
+                m(IndicatorType::Domain, "secret.example", 26),
+            ],
+        )
+        .await
+        .unwrap();
+    let counts = |tlp| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .co_occurring(ip.id, 10, tlp)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| (c.indicator.value, c.shared_items))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        counts(Tlp::Amber).await,
+        [("evil.com".to_owned(), 2), ("bad.org".to_owned(), 1)]
+    );
+    assert_eq!(
+        counts(Tlp::Red).await,
+        [
+            ("evil.com".to_owned(), 3),
+            ("bad.org".to_owned(), 1),
+            ("secret.example".to_owned(), 1)
+        ]
     );
 
     let found = store

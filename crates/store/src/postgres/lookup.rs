@@ -81,6 +81,7 @@ pub(super) async fn co_occurring(
     pool: &PgPool,
     indicator: IndicatorId,
     limit: u32,
+    max_tlp: rexist_core::Tlp,
 ) -> Result<Vec<CoOccurrence>> {
     let cols = qualified("i", INDICATOR_COLUMNS);
     let rows = sqlx::query(&format!(
@@ -88,18 +89,21 @@ pub(super) async fn co_occurring(
         // join) probes the partial item index once per item; with the stale
         // statistics of a fresh bulk load the planner otherwise hashes every
         // item sighting (8 ms at 1M rows instead of 0.1 ms).
-        "WITH mine AS (SELECT DISTINCT item_id FROM sightings
-                       WHERE indicator_id = $1 AND item_id <> 0 ORDER BY item_id DESC LIMIT 500),
+        // Only items and indicators the reader may see count.
+        "WITH mine AS (SELECT DISTINCT s.item_id FROM sightings s JOIN items it ON it.id = s.item_id
+                       WHERE s.indicator_id = $1 AND s.item_id <> 0 AND it.tlp <= $3
+                       ORDER BY s.item_id DESC LIMIT 500),
               shared AS (SELECT s.indicator_id, count(DISTINCT s.item_id) AS n
                          FROM mine CROSS JOIN LATERAL (
                            SELECT x.indicator_id, x.item_id FROM sightings x
                            WHERE x.item_id = mine.item_id AND x.item_id <> 0 OFFSET 0) s
                          WHERE s.indicator_id <> $1 GROUP BY s.indicator_id)
          SELECT {cols}, shared.n FROM shared JOIN indicators i ON i.id = shared.indicator_id
-         ORDER BY shared.n DESC, i.id LIMIT $2"
+         WHERE i.tlp <= $3 ORDER BY shared.n DESC, i.id LIMIT $2"
     ))
     .bind(indicator.get())
     .bind(i64::from(limit))
+    .bind(max_tlp.rank())
     .fetch_all(pool)
     .await?;
     rows.iter()

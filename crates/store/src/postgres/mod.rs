@@ -891,8 +891,13 @@ impl Store for PgStore {
         lookup::mentions_of(&self.pool, indicator, limit).await
     }
 
-    async fn co_occurring(&self, indicator: IndicatorId, limit: u32) -> Result<Vec<CoOccurrence>> {
-        lookup::co_occurring(&self.pool, indicator, limit).await
+    async fn co_occurring(
+        &self,
+        indicator: IndicatorId,
+        limit: u32,
+        max_tlp: rexist_core::Tlp,
+    ) -> Result<Vec<CoOccurrence>> {
+        lookup::co_occurring(&self.pool, indicator, limit, max_tlp).await
     }
 
     async fn hits_of(&self, object: HitObject) -> Result<Vec<HuntHit>> {

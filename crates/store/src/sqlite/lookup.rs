@@ -70,6 +70,7 @@ pub(super) fn co_occurring(
     conn: &Connection,
     indicator: IndicatorId,
     limit: u32,
+    max_tlp: rexist_core::Tlp,
 ) -> Result<Vec<CoOccurrence>> {
     let cols = INDICATOR_COLUMNS
         .split(", ")
@@ -79,16 +80,18 @@ pub(super) fn co_occurring(
     // The items of this indicator are capped, so a value seen in thousands
     // of items (a popular domain) still answers in bounded time.
     let sql = format!(
-        "WITH mine AS (SELECT DISTINCT item_id FROM sightings
-                       WHERE indicator_id = ?1 AND item_id <> 0 ORDER BY item_id DESC LIMIT 500),
+        // Only items and indicators the reader may see count.
+        "WITH mine AS (SELECT DISTINCT s.item_id FROM sightings s JOIN items it ON it.id = s.item_id
+                       WHERE s.indicator_id = ?1 AND s.item_id <> 0 AND it.tlp <= ?3
+                       ORDER BY s.item_id DESC LIMIT 500),
               shared AS (SELECT s.indicator_id, count(DISTINCT s.item_id) AS n
                          FROM mine JOIN sightings s ON s.item_id = mine.item_id
                          WHERE s.item_id <> 0 AND s.indicator_id <> ?1 GROUP BY s.indicator_id)
          SELECT {cols}, shared.n FROM shared JOIN indicators i ON i.id = shared.indicator_id
-         ORDER BY shared.n DESC, i.id LIMIT ?2"
+         WHERE i.tlp <= ?3 ORDER BY shared.n DESC, i.id LIMIT ?2"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![indicator.get(), limit], |r| {
+    let rows = stmt.query_map(params![indicator.get(), limit, max_tlp.rank()], |r| {
         Ok(CoOccurrence {
             indicator: indicator_from_row(r)?,
             shared_items: u64::try_from(r.get::<_, i64>(10)?).unwrap_or(0),

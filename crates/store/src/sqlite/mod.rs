@@ -805,8 +805,13 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn co_occurring(&self, indicator: IndicatorId, limit: u32) -> Result<Vec<CoOccurrence>> {
-        self.read(move |conn| lookup::co_occurring(conn, indicator, limit))
+    async fn co_occurring(
+        &self,
+        indicator: IndicatorId,
+        limit: u32,
+        max_tlp: rexist_core::Tlp,
+    ) -> Result<Vec<CoOccurrence>> {
+        self.read(move |conn| lookup::co_occurring(conn, indicator, limit, max_tlp))
             .await
     }
 
