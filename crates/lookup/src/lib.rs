@@ -257,6 +257,17 @@ impl Lookup {
         }
     }
 
+    /// Names of the configured enrichment providers that answer for `kind`.
+    pub fn providers_for(&self, kind: IndicatorType) -> Vec<String> {
+        self.enricher.as_ref().map_or_else(Vec::new, |e| {
+            e.providers()
+                .into_iter()
+                .filter(|p| p.types.contains(&kind))
+                .map(|p| p.name)
+                .collect()
+        })
+    }
+
     /// The lifetimes in force.
     pub fn lifetimes(&self) -> &Lifetimes {
         &self.lifetimes

@@ -339,6 +339,11 @@ async fn enrichment_answers_beside_local_knowledge() {
     }])
     .unwrap();
     let lookup = Lookup::new(store, None, Some(Arc::new(enricher)), Lifetimes::default());
+    assert_eq!(lookup.providers_for(IndicatorType::Ipv4), ["otx"]);
+    assert!(
+        lookup.providers_for(IndicatorType::Btc).is_empty(),
+        "OTX has nothing on wallets"
+    );
     let plain = lookup.one("192.0.2.10", &Options::default()).await.unwrap();
     assert!(
         plain.enrichment.is_empty(),

@@ -210,6 +210,24 @@ pub struct Rendered {
     pub skipped: u64,
 }
 
+/// How many exports render at once: each reads every matching row, and a
+/// burst of requests must not hold a million rows in memory many times over.
+pub const CONCURRENT_RENDERS: usize = 2;
+
+/// [`render`], waiting for one of the server's [`CONCURRENT_RENDERS`] slots.
+pub async fn render_queued(
+    state: &AppState,
+    spec: &ExportSpec,
+    clearance: Tlp,
+) -> Result<Rendered, StoreError> {
+    let _slot = state
+        .renders
+        .acquire()
+        .await
+        .map_err(|_| StoreError::internal("export slots closed"))?;
+    render(state.store.as_ref(), spec, clearance).await
+}
+
 /// Renders `spec` for a reader cleared up to `clearance`.
 pub async fn render(
     store: &dyn Store,
@@ -411,7 +429,7 @@ pub async fn download(
              /export/{name}/hashes.csv and /export/{name}/<uuid>.json"
         )));
     }
-    let r = render(state.store.as_ref(), spec, principal.clearance).await?;
+    let r = render_queued(&state, spec, principal.clearance).await?;
     let file = format!("{name}.{}", spec.format.file_extension());
     Ok(respond(
         &headers,
@@ -448,7 +466,7 @@ async fn feed_render(
             return Ok(std::sync::Arc::clone(r));
         }
     }
-    let r = std::sync::Arc::new(render(state.store.as_ref(), spec, clearance).await?);
+    let r = std::sync::Arc::new(render_queued(state, spec, clearance).await?);
     state
         .feeds
         .lock()
@@ -636,7 +654,7 @@ pub async fn adhoc(
             "format misp is a directory of files: define it as an [[export]] and fetch /export/NAME/manifest.json",
         ));
     }
-    let r = render(state.store.as_ref(), &spec, principal.clearance).await?;
+    let r = render_queued(&state, &spec, principal.clearance).await?;
     let file = format!("rexist.{}", spec.format.file_extension());
     Ok(respond(
         &headers,

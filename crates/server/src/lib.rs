@@ -46,6 +46,8 @@ pub struct AppState {
     pub auth: Arc<auth::Auth>,
     /// Saved exports (`[[export]]`).
     pub exports: Arc<Vec<export::ExportSpec>>,
+    /// Slots for exports rendering at once (`export::CONCURRENT_RENDERS`).
+    pub renders: Arc<tokio::sync::Semaphore>,
     /// MISP feeds rendered in the last minute (see `export::feed_file`).
     pub feeds: Arc<export::FeedCache>,
     /// The dashboard's store-wide counts, recounted at most once a minute.
@@ -74,6 +76,7 @@ impl AppState {
             auth: Arc::default(),
             exports: Arc::default(),
             feeds: Arc::default(),
+            renders: Arc::new(tokio::sync::Semaphore::new(export::CONCURRENT_RENDERS)),
             dashboard: Arc::default(),
             notifiers: Arc::default(),
             base_url: None,

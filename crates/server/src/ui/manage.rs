@@ -484,7 +484,7 @@ async fn export_preview(
     };
     let rendered = tokio::time::timeout(
         PREVIEW_TIMEOUT,
-        crate::export::render(state.store.as_ref(), spec, ui.principal.clearance),
+        crate::export::render_queued(&state, spec, ui.principal.clearance),
     )
     .await;
     let rendered = match rendered {

@@ -933,6 +933,9 @@ async fn indicator_page(
             warnings => Value::from(Serde(&answer.warnings)),
             hunts => Value::from(Serde(&answer.hunts)),
             enrich_href => enrich_href,
+            // One panel per provider, each loading on its own, so a slow one
+            // does not hold up the others.
+            providers => state.lookup.providers_for(answer.kind),
             defang => defang,
             toggle_href => if defang { here.clone() } else { format!("{here}?defang=1") },
             watch_default => DEFAULT_WATCH,

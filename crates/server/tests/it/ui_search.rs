@@ -531,3 +531,75 @@ async fn the_pages_speak_japanese() {
         }
     }
 }
+
+#[tokio::test]
+async fn each_enrichment_provider_gets_its_own_live_panel() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = rexist_store::open(None, dir.path()).await.unwrap();
+    store
+        .create_user(
+            "ana",
+            &rexist_server::auth::hash_password("ana-password").unwrap(),
+            rexist_core::Role::Analyst,
+        )
+        .await
+        .unwrap();
+    let body = rexist_testkit::fixture_bytes("otx/indicator-IPv4-192.0.2.10-general.json");
+    let upstream = rexist_testkit::serve(move |_, _, _| {
+        (
+            rexist_testkit::response("200 OK", "Content-Type: application/json\r\n", &body),
+            std::time::Duration::ZERO,
+        )
+    })
+    .await;
+    let key = dir.path().join("otx.key");
+    std::fs::write(&key, "otx-test-key").unwrap();
+    let enricher = rexist_enrich::Enricher::new(&[rexist_enrich::EnrichConfig {
+        name: "otx".into(),
+        kind: "otx".into(),
+        base_url: Some(upstream.base.clone()),
+        key_file: Some(key.display().to_string()),
+        ..rexist_enrich::EnrichConfig::default()
+    }])
+    .unwrap();
+    let lookup = rexist_lookup::Lookup::new(
+        Arc::clone(&store),
+        None,
+        Some(Arc::new(enricher)),
+        rexist_lookup::Lifetimes::default(),
+    );
+    let app = rexist_server::router(rexist_server::AppState::new(store).with_lookup(lookup));
+    let cookie = crate::ui::login(&app, "ana", "ana-password").await;
+    let (_, _, page) = crate::ui::send(
+        &app,
+        "GET",
+        "/indicators/ipv4/192.0.2.10",
+        &cookie,
+        None,
+        "",
+    )
+    .await;
+    let page = page.replace("&#x2f;", "/");
+    assert!(page.contains("data-provider=\"otx\""), "{page}");
+    assert!(
+        page.contains("hx-get=\"/enrich/ipv4/192.0.2.10?provider=otx\""),
+        "{page}"
+    );
+    assert_eq!(
+        upstream.hits(),
+        0,
+        "panels load after the page, not with it"
+    );
+    let (status, _, panel) = crate::ui::send(
+        &app,
+        "GET",
+        "/enrich/ipv4/192.0.2.10?provider=otx",
+        &cookie,
+        None,
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{panel}");
+    assert!(panel.contains("otx"), "{panel}");
+    assert_eq!(upstream.hits(), 1, "the panel asked its provider");
+}
