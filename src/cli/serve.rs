@@ -57,6 +57,7 @@ pub async fn run(config: &Config, _args: Args) -> Result<ExitCode> {
     let sweep = tokio::spawn(expiry_sweep(
         Arc::clone(&store),
         lookup.lifetimes().all(),
+        config.auth.audit_retention(),
         stopped.clone(),
     ));
     let scheduler = tokio::spawn(scheduler::run(
@@ -127,6 +128,7 @@ async fn warn_if_locked_out(
 async fn expiry_sweep(
     store: Arc<dyn rexist_store::Store>,
     lifetimes: Vec<(rexist_core::IndicatorType, Duration)>,
+    audit_retention: Option<Duration>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -134,6 +136,15 @@ async fn expiry_sweep(
             Ok(0) => {}
             Ok(n) => tracing::info!(expired = n, "indicators past their lifetime marked expired"),
             Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+        }
+        if let Some(keep) = audit_retention {
+            let before = rexist_core::model::now()
+                - time::Duration::try_from(keep).unwrap_or(time::Duration::MAX);
+            match store.prune_audit(before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "audit entries past their retention deleted"),
+                Err(e) => tracing::warn!(error = %e, "audit retention sweep failed"),
+            }
         }
         tokio::select! {
             () = tokio::time::sleep(Duration::from_secs(3600)) => {}

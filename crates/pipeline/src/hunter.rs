@@ -790,6 +790,10 @@ impl Store for HuntingStore {
         self.inner.record_audit(entry).await
     }
 
+    async fn prune_audit(&self, before: time::OffsetDateTime) -> Result<u64> {
+        self.inner.prune_audit(before).await
+    }
+
     async fn list_audit(&self, before: Option<i64>, limit: u32) -> Result<Page<AuditEntry>> {
         self.inner.list_audit(before, limit).await
     }

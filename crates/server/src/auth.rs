@@ -103,9 +103,20 @@ pub struct AuthConfig {
     /// which browsers honour on `localhost` and over HTTPS).
     #[serde(default)]
     pub insecure_cookies: bool,
+    /// Days the audit log keeps an entry (default 365; 0 keeps them forever).
+    #[serde(default)]
+    pub audit_days: Option<u32>,
 }
 
 impl AuthConfig {
+    /// How long audit entries are kept; `None` keeps them forever.
+    pub fn audit_retention(&self) -> Option<std::time::Duration> {
+        match self.audit_days.unwrap_or(365) {
+            0 => None,
+            d => Some(std::time::Duration::from_secs(u64::from(d) * 86_400)),
+        }
+    }
+
     /// The clearance of a role under this configuration.
     pub fn clearance(&self, role: Role) -> Tlp {
         self.clearance

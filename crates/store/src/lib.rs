@@ -273,6 +273,8 @@ pub trait Store: Send + Sync {
     async fn record_audit(&self, entry: &NewAudit) -> Result<()>;
     /// The audit log, newest first, from before `before`.
     async fn list_audit(&self, before: Option<i64>, limit: u32) -> Result<Page<AuditEntry>>;
+    /// Deletes audit entries older than `before`; returns how many.
+    async fn prune_audit(&self, before: time::OffsetDateTime) -> Result<u64>;
 
     /// Queues a job. With a `dedup_key`, a job whose key is already queued or
     /// running is not queued again: `None` is returned.

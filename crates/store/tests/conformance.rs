@@ -1997,6 +1997,22 @@ async fn users_tokens_sessions_and_audit(store: Arc<dyn Store>) {
     assert_eq!(rest.items.len(), 1);
     assert_eq!(rest.items[0].entry.action, "POST /api/v1/hunts/0");
     assert!(rest.next.is_none());
+    assert_eq!(
+        store
+            .prune_audit(now() - time::Duration::hours(1))
+            .await
+            .unwrap(),
+        0,
+        "recent entries stay"
+    );
+    assert_eq!(
+        store
+            .prune_audit(now() + time::Duration::seconds(1))
+            .await
+            .unwrap(),
+        3
+    );
+    assert!(store.list_audit(None, 10).await.unwrap().items.is_empty());
 }
 
 async fn dashboard_activity_and_top_indicators(store: Arc<dyn Store>) {

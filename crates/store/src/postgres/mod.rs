@@ -1045,6 +1045,14 @@ impl Store for PgStore {
         sharing::record_audit(&self.pool, entry).await
     }
 
+    async fn prune_audit(&self, before: time::OffsetDateTime) -> Result<u64> {
+        Ok(sqlx::query("DELETE FROM audit WHERE at < $1")
+            .bind(unix_micros(before))
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
     async fn list_audit(&self, before: Option<i64>, limit: u32) -> Result<Page<AuditEntry>> {
         sharing::list_audit(&self.pool, before, limit).await
     }

@@ -1009,6 +1009,16 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn prune_audit(&self, before: time::OffsetDateTime) -> Result<u64> {
+        self.write(move |conn| {
+            Ok(conn.execute(
+                "DELETE FROM audit WHERE at < ?1",
+                params![unix_micros(before)],
+            )? as u64)
+        })
+        .await
+    }
+
     async fn list_audit(&self, before: Option<i64>, limit: u32) -> Result<Page<AuditEntry>> {
         self.read(move |conn| sharing::list_audit(conn, before, limit))
             .await
