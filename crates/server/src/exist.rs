@@ -108,15 +108,9 @@ impl Request {
         let Query(params) = params
             .map_err(|e| ApiError::invalid(format!("invalid query string: {}", e.body_text())))?;
         let path = format!("{}{}", nested.as_str().trim_end_matches('/'), uri.path());
-        let base = match headers.get("host").and_then(|h| h.to_str().ok()) {
-            Some(host) => {
-                let scheme = headers
-                    .get("x-forwarded-proto")
-                    .and_then(|h| h.to_str().ok())
-                    .filter(|p| *p == "https")
-                    .unwrap_or("http");
-                format!("{scheme}://{host}{path}")
-            }
+        // Without a usable host, `next` and `previous` are relative.
+        let base = match crate::origin(headers, uri) {
+            Some(origin) => origin + &path,
             None => path,
         };
         let mut r = Self {

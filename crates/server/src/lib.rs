@@ -220,6 +220,29 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The server's own origin as the client reached it (`http://host:port`):
+/// the `Host` header (or the request URI's authority), and `https` when the
+/// first `X-Forwarded-Proto` says so. `None` without a usable host; a host
+/// with characters no host name has is not echoed back.
+pub(crate) fn origin(headers: &axum::http::HeaderMap, uri: &axum::http::Uri) -> Option<String> {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| uri.authority().map(ToString::to_string))
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        })?;
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
+    Some(format!("{}://{host}", if https { "https" } else { "http" }))
+}
+
 /// Escapes text for HTML element content and attribute values.
 pub(crate) fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

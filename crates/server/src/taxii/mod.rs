@@ -171,21 +171,8 @@ fn find(cfg: &TaxiiConfig, id: &str) -> Result<CollectionConfig, TaxiiError> {
 
 /// The API root's absolute URL, from `Host` and `X-Forwarded-Proto`.
 fn api_root_url(headers: &HeaderMap, uri: &Uri) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| uri.authority().map(ToString::to_string))
-        .unwrap_or_else(|| "localhost".to_owned());
-    let https = headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
-    format!(
-        "{}://{host}{API_ROOT_PATH}",
-        if https { "https" } else { "http" }
-    )
+    let origin = crate::origin(headers, uri).unwrap_or_else(|| "http://localhost".to_owned());
+    format!("{origin}{API_ROOT_PATH}")
 }
 
 /// `GET /taxii2/`: the discovery resource.

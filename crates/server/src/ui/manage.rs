@@ -392,28 +392,6 @@ async fn disable_source(
     toggle(&state, &ui, &name, false).await
 }
 
-/// The server's own origin as the client reached it, from `Host` (and
-/// `X-Forwarded-Proto` behind a proxy).
-fn origin(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
-        })
-        .unwrap_or("localhost");
-    let scheme = match headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some("https") => "https",
-        _ => "http",
-    };
-    format!("{scheme}://{host}")
-}
-
 fn export_path(spec: &crate::export::ExportSpec) -> String {
     let name = super::url_encode(&spec.name);
     if spec.format == rexist_export::Format::Misp {
@@ -455,7 +433,8 @@ fn filters(ui: &Ui, spec: &crate::export::ExportSpec) -> Vec<String> {
 
 /// `GET /exports`: the saved exports, their URLs and a preview each (loaded by htmx).
 async fn exports(State(state): State<AppState>, ui: Ui, headers: HeaderMap) -> Response {
-    let origin = origin(&headers);
+    let origin = crate::origin(&headers, &axum::http::Uri::default())
+        .unwrap_or_else(|| "http://localhost".to_owned());
     let rows: Vec<_> = state
         .exports
         .iter()
