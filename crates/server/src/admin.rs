@@ -19,13 +19,8 @@ use crate::auth::{
     CSRF_HEADER, Principal, SESSION_COOKIE, SESSION_LIFETIME, TOKEN_PREFIX, audit, check_password,
     cookie, hash_password, new_secret, secret_hash,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, json_body, query};
 use crate::openapi::ErrorBody;
-
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(t)| t)
-        .map_err(|e| ApiError::invalid(format!("invalid JSON body: {}", e.body_text())))
-}
 
 /// Body of `POST /api/v1/login`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -485,8 +480,7 @@ pub async fn audit_log(
     State(state): State<AppState>,
     params: Result<Query<AuditParams>, QueryRejection>,
 ) -> Result<Json<Page<AuditEntry>>, ApiError> {
-    let Query(p) = params
-        .map_err(|e| ApiError::invalid(format!("invalid query string: {}", e.body_text())))?;
+    let p = query(params)?;
     let before = p
         .cursor
         .as_deref()

@@ -101,6 +101,22 @@ impl ApiError {
     }
 }
 
+/// A query string, or the 400 that names what in it is wrong.
+pub(crate) fn query<T>(
+    q: Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, ApiError> {
+    q.map(|axum::extract::Query(t)| t)
+        .map_err(|e| ApiError::invalid(format!("invalid query string: {}", e.body_text())))
+}
+
+/// A JSON body, or the 400 that names what in it is wrong.
+pub(crate) fn json_body<T>(
+    b: Result<Json<T>, axum::extract::rejection::JsonRejection>,
+) -> Result<T, ApiError> {
+    b.map(|Json(t)| t)
+        .map_err(|e| ApiError::invalid(format!("invalid JSON body: {}", e.body_text())))
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         let (status, code) = match e.kind() {

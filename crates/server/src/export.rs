@@ -622,8 +622,7 @@ pub async fn adhoc(
     params: Result<Query<AdHoc>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let Query(p) = params
-        .map_err(|e| ApiError::invalid(format!("invalid query string: {}", e.body_text())))?;
+    let p = crate::error::query(params)?;
     let config = ExportConfig {
         name: "adhoc".to_owned(),
         format: format.clone(),

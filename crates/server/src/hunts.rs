@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, json_body, query};
 use crate::openapi::ErrorBody;
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
@@ -70,16 +70,6 @@ impl Retros {
     fn get(&self, id: HuntId) -> Option<RetroState> {
         self.0.lock().ok().and_then(|m| m.get(&id).cloned())
     }
-}
-
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    b.map(|Json(t)| t)
-        .map_err(|e| ApiError::invalid(format!("invalid JSON body: {}", e.body_text())))
-}
-
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(t)| t)
-        .map_err(|e| ApiError::invalid(format!("invalid query string: {}", e.body_text())))
 }
 
 /// A hunt with its retro-hunt progress, if one was started here.
@@ -189,7 +179,7 @@ pub async fn create(
     State(state): State<AppState>,
     b: Result<Json<HuntBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<HuntView>), ApiError> {
-    let b = body(b)?;
+    let b = json_body(b)?;
     let (kind, definition) = match (b.query, b.watch) {
         (Some(q), None) => (HuntKind::Query, q),
         (None, Some(w)) => (HuntKind::Watch, w),
@@ -246,7 +236,7 @@ pub async fn update(
     Path(name): Path<String>,
     b: Result<Json<HuntBody>, JsonRejection>,
 ) -> ApiResult<HuntView> {
-    let b = body(b)?;
+    let b = json_body(b)?;
     let hunt = by_name(&state, &name).await?;
     let mut spec = hunt.spec.clone();
     match (b.query, b.watch, spec.kind) {
@@ -397,7 +387,7 @@ pub struct TestResult {
     )
 )]
 pub async fn test(b: Result<Json<TestBody>, JsonRejection>) -> ApiResult<TestResult> {
-    let b = body(b)?;
+    let b = json_body(b)?;
     let q = rexist_query::parse(&b.query).map_err(|e| ApiError::invalid(format!("query: {e}")))?;
     let terms = rexist_query::test(&q, &b.text);
     Ok(Json(TestResult {
@@ -550,7 +540,7 @@ pub async fn ack(
     principal: crate::auth::Principal,
     b: Result<Json<AckBody>, JsonRejection>,
 ) -> ApiResult<Acked> {
-    let b = body(b)?;
+    let b = json_body(b)?;
     let hunt = match b.hunt.as_deref() {
         Some(name) => Some(by_name(&state, name).await?.id),
         None => None,

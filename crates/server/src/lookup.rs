@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::Principal;
-use crate::error::ApiError;
+use crate::error::{ApiError, json_body, query};
 use crate::openapi::ErrorBody;
 
 impl From<LookupError> for ApiError {
@@ -55,9 +55,7 @@ pub async fn one(
     Path(value): Path<String>,
     params: Result<Query<LookupParams>, QueryRejection>,
 ) -> Result<Json<Answer>, ApiError> {
-    let p = params
-        .map(|Query(p)| p)
-        .map_err(|e| ApiError::invalid(format!("invalid query string: {}", e.body_text())))?;
+    let p = query(params)?;
     let providers: Option<Vec<String>> = p.providers.filter(|s| !s.is_empty()).map(|s| {
         s.split(',')
             .map(|p| p.trim().to_owned())
@@ -110,8 +108,7 @@ pub async fn bulk(
     principal: Principal,
     body: Result<Json<BulkBody>, JsonRejection>,
 ) -> Result<Json<BulkAnswer>, ApiError> {
-    let Json(b) =
-        body.map_err(|e| ApiError::invalid(format!("invalid JSON body: {}", e.body_text())))?;
+    let b = json_body(body)?;
     if b.values.len() > MAX_BULK {
         return Err(ApiError::invalid(format!(
             "values: {} given, at most {MAX_BULK}",
