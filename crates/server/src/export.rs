@@ -429,10 +429,21 @@ pub async fn download(
              /export/{name}/hashes.csv and /export/{name}/<uuid>.json"
         )));
     }
-    let r = render_queued(&state, spec, principal.clearance).await?;
-    let file = format!("{name}.{}", spec.format.file_extension());
+    answer(&state, spec, principal.clearance, &headers, &name).await
+}
+
+/// Renders a one-file export and answers with it as `stem.<extension>`.
+async fn answer(
+    state: &AppState,
+    spec: &ExportSpec,
+    clearance: Tlp,
+    headers: &HeaderMap,
+    stem: &str,
+) -> Result<Response, ApiError> {
+    let r = render_queued(state, spec, clearance).await?;
+    let file = format!("{stem}.{}", spec.format.file_extension());
     Ok(respond(
-        &headers,
+        headers,
         &r.etag,
         spec.format.content_type(),
         r.body,
@@ -653,13 +664,5 @@ pub async fn adhoc(
             "format misp is a directory of files: define it as an [[export]] and fetch /export/NAME/manifest.json",
         ));
     }
-    let r = render_queued(&state, &spec, principal.clearance).await?;
-    let file = format!("rexist.{}", spec.format.file_extension());
-    Ok(respond(
-        &headers,
-        &r.etag,
-        spec.format.content_type(),
-        r.body,
-        &file,
-    ))
+    answer(&state, &spec, principal.clearance, &headers, "rexist").await
 }
