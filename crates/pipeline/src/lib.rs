@@ -927,6 +927,20 @@ fn same_origin(base: &str, next: &str) -> bool {
     origin(base).is_some() && origin(base) == origin(next)
 }
 
+/// `next` when it is on the same server as `base` (see [`same_origin`]),
+/// else the error that says so, for `what` (`page 3`).
+fn next_on(base: &str, next: String, what: &str) -> Result<String, String> {
+    if same_origin(base, &next) {
+        Ok(next)
+    } else {
+        Err(format!(
+            "{what}: next link {} is not on {}; not followed",
+            rexist_connectors::http::redact(&next),
+            rexist_connectors::http::redact(base)
+        ))
+    }
+}
+
 /// An OTX run (INTERFACES.md §2): subscribed pulses modified since the last
 /// run's newest (less [`OTX_OVERLAP`]), each page's `next` followed to the
 /// end. A pulse is an event item; its indicators are sightings carrying its
@@ -990,14 +1004,7 @@ async fn otx_list(
         store_page(pull, counts, pulses.records, pulses.rejected).await?;
         match next {
             None => return Ok(()),
-            Some(n) if same_origin(base, &n) => url = n,
-            Some(n) => {
-                return Err(format!(
-                    "page {page}: next link {} is not on {}; not followed",
-                    rexist_connectors::http::redact(&n),
-                    rexist_connectors::http::redact(base)
-                ));
-            }
+            Some(n) => url = next_on(base, n, &format!("page {page}"))?,
         }
     }
     Ok(())
@@ -1353,14 +1360,7 @@ async fn tc_groups(
         store_page(pull, counts, groups.records, groups.rejected).await?;
         match groups.next {
             None => return Ok(()),
-            Some(n) if same_origin(base, &n) => url = n,
-            Some(n) => {
-                return Err(format!(
-                    "groups page {page}: next link {} is not on {}; not followed",
-                    rexist_connectors::http::redact(&n),
-                    rexist_connectors::http::redact(base)
-                ));
-            }
+            Some(n) => url = next_on(base, n, &format!("groups page {page}"))?,
         }
     }
     Ok(())
@@ -1446,15 +1446,14 @@ async fn threatconnect_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
                 break;
             }
         }
-        match indicators.next {
+        match indicators
+            .next
+            .map(|n| next_on(base, n, &format!("page {page}")))
+        {
             None => break,
-            Some(n) if same_origin(base, &n) => url = n,
-            Some(n) => {
-                failure = Some(format!(
-                    "page {page}: next link {} is not on {}; not followed",
-                    rexist_connectors::http::redact(&n),
-                    rexist_connectors::http::redact(base)
-                ));
+            Some(Ok(n)) => url = n,
+            Some(Err(e)) => {
+                failure = Some(e);
                 break;
             }
         }
