@@ -287,6 +287,22 @@ impl BenchStore {
         Ok(bench)
     }
 
+    /// Runs `measure` on a fresh store (PostgreSQL at `url`, else SQLite in
+    /// a temporary directory) and cleans the store up whatever the outcome.
+    pub(super) async fn measure<F>(
+        url: Option<&str>,
+        measure: impl FnOnce(Arc<dyn Store>) -> F,
+    ) -> Result<ExitCode>
+    where
+        F: std::future::Future<Output = Result<()>>,
+    {
+        let bench = Self::new(url).await?;
+        let result = measure(Arc::clone(&bench.store)).await;
+        bench.finish().await;
+        result?;
+        Ok(ExitCode::SUCCESS)
+    }
+
     /// Drops the PostgreSQL schema, if any; a failure is reported, not fatal.
     pub(super) async fn finish(self) {
         if let Some((url, name)) = &self.schema {

@@ -63,11 +63,11 @@ pub async fn run(args: LookupArgs) -> Result<ExitCode> {
     if args.indicators < 10_000 || args.single == 0 || args.bulk == 0 {
         bail!("--indicators must be at least 10000, --single and --bulk at least 1");
     }
-    let bench = BenchStore::new(args.database_url.as_deref()).await?;
-    let result = measure(&bench.store, &args).await;
-    bench.finish().await;
-    result?;
-    Ok(ExitCode::SUCCESS)
+    let url = args.database_url.clone();
+    BenchStore::measure(url.as_deref(), |store| async move {
+        measure(&store, &args).await
+    })
+    .await
 }
 
 async fn measure(store: &Arc<dyn Store>, args: &LookupArgs) -> Result<()> {

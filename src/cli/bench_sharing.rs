@@ -115,11 +115,11 @@ pub async fn export(args: SharingArgs) -> Result<ExitCode> {
     // rest are file hashes, which no firewall list carries): store enough
     // for a million list entries.
     let n = args.indicators.unwrap_or(1_000_000 * 20 / 17 + 1);
-    let bench = BenchStore::new(args.database_url.as_deref()).await?;
-    let result = measure_export(&bench.store, n, args.rounds.max(1)).await;
-    bench.finish().await;
-    result?;
-    Ok(ExitCode::SUCCESS)
+    let rounds = args.rounds.max(1);
+    BenchStore::measure(args.database_url.as_deref(), |store| async move {
+        measure_export(&store, n, rounds).await
+    })
+    .await
 }
 
 async fn measure_export(store: &Arc<dyn Store>, n: u64, rounds: u32) -> Result<()> {
@@ -192,11 +192,11 @@ async fn measure_export(store: &Arc<dyn Store>, n: u64, rounds: u32) -> Result<(
 /// Runs `bench taxii-server`.
 pub async fn taxii(args: SharingArgs) -> Result<ExitCode> {
     let n = args.indicators.unwrap_or(100_000);
-    let bench = BenchStore::new(args.database_url.as_deref()).await?;
-    let result = measure_taxii(&bench.store, n, args.page, args.rounds.max(1)).await;
-    bench.finish().await;
-    result?;
-    Ok(ExitCode::SUCCESS)
+    let (page, rounds) = (args.page, args.rounds.max(1));
+    BenchStore::measure(args.database_url.as_deref(), |store| async move {
+        measure_taxii(&store, n, page, rounds).await
+    })
+    .await
 }
 
 async fn measure_taxii(store: &Arc<dyn Store>, n: u64, page: u32, rounds: u32) -> Result<()> {

@@ -47,11 +47,11 @@ pub async fn run(args: UiArgs) -> Result<ExitCode> {
     if args.indicators < 10_000 || args.rounds == 0 {
         bail!("--indicators must be at least 10000 and --rounds at least 1");
     }
-    let bench = BenchStore::new(args.database_url.as_deref()).await?;
-    let result = measure(&bench.store, &args).await;
-    bench.finish().await;
-    result?;
-    Ok(ExitCode::SUCCESS)
+    let url = args.database_url.clone();
+    BenchStore::measure(url.as_deref(), |store| async move {
+        measure(&store, &args).await
+    })
+    .await
 }
 
 async fn measure(store: &Arc<dyn Store>, args: &UiArgs) -> Result<()> {
