@@ -57,20 +57,9 @@ pub struct SharingArgs {
 }
 
 fn edl() -> Result<rexist_server::export::ExportSpec> {
-    ExportConfig {
-        name: "edl".to_owned(),
-        format: "edl".to_owned(),
-        description: None,
-        types: Vec::new(),
-        source: None,
-        tag: None,
-        min_score: None,
-        tlp: None,
-        active_only: true,
-        since: None,
-    }
-    .validate()
-    .map_err(anyhow::Error::msg)
+    ExportConfig::new("edl", "edl")
+        .validate()
+        .map_err(anyhow::Error::msg)
 }
 
 /// Serves the router on loopback; returns the base URL and an admin token.

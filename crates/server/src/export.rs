@@ -127,6 +127,23 @@ fn as_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S:
 }
 
 impl ExportConfig {
+    /// An export of every active indicator in `format`, as a table with only
+    /// `name` and `format` would be read.
+    pub fn new(name: impl Into<String>, format: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            format: format.into(),
+            description: None,
+            types: Vec::new(),
+            source: None,
+            tag: None,
+            min_score: None,
+            tlp: None,
+            active_only: yes(),
+            since: None,
+        }
+    }
+
     /// Checks every field; the error names the export and the field.
     pub fn validate(&self) -> Result<ExportSpec, String> {
         let at = |field: &str, e: &dyn std::fmt::Display| {

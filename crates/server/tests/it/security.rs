@@ -104,20 +104,9 @@ async fn world() -> World {
     let exports = ["edl", "stix", "csv", "rpz", "misp"]
         .iter()
         .map(|f| {
-            ExportConfig {
-                name: format!("all-{f}"),
-                format: (*f).to_owned(),
-                description: None,
-                types: vec![],
-                source: None,
-                tag: None,
-                min_score: None,
-                tlp: None,
-                active_only: true,
-                since: None,
-            }
-            .validate()
-            .unwrap()
+            ExportConfig::new(format!("all-{f}"), *f)
+                .validate()
+                .unwrap()
         })
         .collect();
     let app = router(AppState::new(Arc::clone(&store)).with_exports(exports));

@@ -84,16 +84,8 @@ async fn world() -> World {
     }
     let exports = vec![
         ExportConfig {
-            name: "block-ips".to_owned(),
-            format: "edl".to_owned(),
             description: Some("firewall list".to_owned()),
-            types: vec![],
-            source: None,
-            tag: None,
-            min_score: None,
-            tlp: None,
-            active_only: true,
-            since: None,
+            ..ExportConfig::new("block-ips", "edl")
         }
         .validate()
         .unwrap(),
