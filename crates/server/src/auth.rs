@@ -595,11 +595,6 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     let Some(needed) = required_role(&method, &path) else {
         return next.run(req).await;
     };
-    let headers = req.headers().clone();
-    let target_path = req
-        .uri()
-        .path_and_query()
-        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
     let presented = presented(req.headers(), &path, req.uri().query());
     let resolved = match presented {
         Presented::Token(secret) => from_token(&state, &secret, false)
@@ -657,9 +652,10 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     };
     let principal = match resolved {
         Ok(Some(p)) => p,
-        Ok(None) if method == Method::GET && is_ui_page(&path) && wants_html(&headers) => {
+        Ok(None) if method == Method::GET && is_ui_page(&path) && wants_html(req.headers()) => {
             // A browser without a session goes to the login page, and back after.
-            let target = format!("/login?next={}", crate::ui::url_encode(&target_path));
+            let back = req.uri().path_and_query().map_or("/", |p| p.as_str());
+            let target = format!("/login?next={}", crate::ui::url_encode(back));
             return axum::response::Redirect::to(&target).into_response();
         }
         Ok(None) => {
