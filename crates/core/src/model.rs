@@ -105,6 +105,10 @@ pub enum IndicatorStatus {
     Expired,
     /// Matched a warning list or allow-list; the reason says which.
     Allowlisted,
+    /// Every source that reported it has withdrawn it (revoked, deleted,
+    /// false positive, inactive, expired or no longer listed); the reason
+    /// says which. A new sighting makes it active again.
+    Retired,
 }
 
 impl IndicatorStatus {
@@ -114,6 +118,7 @@ impl IndicatorStatus {
             Self::Active => "active",
             Self::Expired => "expired",
             Self::Allowlisted => "allowlisted",
+            Self::Retired => "retired",
         }
     }
 }
@@ -126,10 +131,11 @@ impl FromStr for IndicatorStatus {
             "active" => Ok(Self::Active),
             "expired" => Ok(Self::Expired),
             "allowlisted" => Ok(Self::Allowlisted),
+            "retired" => Ok(Self::Retired),
             _ => Err(unknown(
                 "indicator status",
                 s,
-                "active, expired, allowlisted",
+                "active, expired, allowlisted, retired",
             )),
         }
     }
@@ -257,6 +263,10 @@ pub struct Source {
 /// Health of a source, derived from its runs.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SourceHealth {
+    /// Start of the first run it ever had.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub first_run_at: Option<OffsetDateTime>,
     /// Start of the most recent run.
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -273,17 +283,15 @@ pub struct SourceHealth {
 
 impl SourceHealth {
     /// Whether a source that should run every `every` has gone stale: it has
-    /// run, but not succeeded within twice its schedule (a source not yet run
-    /// is not stale).
+    /// not succeeded within twice its schedule of its last success or, never
+    /// having succeeded, of its first run. One failed run a minute old is not
+    /// stale; a source not yet run is not stale.
     pub fn is_stale(&self, every: std::time::Duration, at: OffsetDateTime) -> bool {
-        if self.last_run_at.is_none() {
-            return false;
-        }
         let limit =
             time::Duration::try_from(every.saturating_mul(2)).unwrap_or(time::Duration::MAX);
-        match self.last_success_at {
-            Some(t) => at - t > limit,
-            None => true,
+        match (self.last_success_at, self.first_run_at.or(self.last_run_at)) {
+            (Some(t), _) | (None, Some(t)) => at - t > limit,
+            (None, None) => false,
         }
     }
 }
@@ -443,6 +451,9 @@ pub struct NewSighting {
     pub tlp: Option<Tlp>,
     /// Threat or malware labels (`emotet`, `phishing`).
     pub labels: Vec<String>,
+    /// When the upstream says the report stops being valid (STIX
+    /// `valid_until`, OTX `expiration`); past it the sighting is retired.
+    pub valid_until: Option<OffsetDateTime>,
 }
 
 impl NewSighting {
@@ -456,8 +467,80 @@ impl NewSighting {
             confidence: None,
             tlp: None,
             labels: Vec::new(),
+            valid_until: None,
         }
     }
+}
+
+/// Why a source withdrew an indicator it had reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RetractReason {
+    /// STIX `revoked: true`.
+    Revoked,
+    /// Deleted upstream (MISP deleted attribute, ThreatConnect deleted list,
+    /// an indicator removed from an OTX pulse).
+    Deleted,
+    /// Marked a false positive upstream (ThreatConnect `falsePositiveFlag`,
+    /// MISP `to_ids` turned off).
+    FalsePositive,
+    /// Marked inactive upstream (ThreatConnect `active: false`, OTX `is_active: 0`).
+    Inactive,
+    /// Past its upstream validity (STIX `valid_until`, OTX `expiration`).
+    Expired,
+    /// Left a snapshot list (a blocklist that no longer carries it).
+    Delisted,
+}
+
+impl RetractReason {
+    /// The snake-case name, as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Revoked => "revoked",
+            Self::Deleted => "deleted",
+            Self::FalsePositive => "false_positive",
+            Self::Inactive => "inactive",
+            Self::Expired => "expired",
+            Self::Delisted => "delisted",
+        }
+    }
+}
+
+impl FromStr for RetractReason {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            Self::Revoked,
+            Self::Deleted,
+            Self::FalsePositive,
+            Self::Inactive,
+            Self::Expired,
+            Self::Delisted,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s.trim())
+        .ok_or_else(|| {
+            unknown(
+                "retraction reason",
+                s,
+                "revoked, deleted, false_positive, inactive, expired, delisted",
+            )
+        })
+    }
+}
+
+/// An upstream's word that it withdraws what it reported about `indicator`:
+/// the source's sightings of it are retired (kept, not listed, left out of
+/// exports), never deleted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retraction {
+    /// What is withdrawn.
+    pub indicator: Indicator,
+    /// Why.
+    pub reason: RetractReason,
+    /// When the upstream withdrew it (its own time if it gives one, else now).
+    pub at: OffsetDateTime,
 }
 
 /// A stored sighting.
@@ -489,8 +572,19 @@ pub struct Sighting {
     pub tlp: Tlp,
     /// Threat or malware labels.
     pub labels: Vec<String>,
-    /// Whether the source still lists it (snapshot feeds clear this when it leaves the feed).
+    /// Whether the source still lists it (cleared when it is retired).
     pub listed: bool,
+    /// When the source withdrew it, if it did.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub retired_at: Option<OffsetDateTime>,
+    /// Why the source withdrew it ([`RetractReason`]), if it did.
+    #[serde(default)]
+    pub retired_reason: Option<RetractReason>,
+    /// When the upstream said the report stops being valid, if it did.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<OffsetDateTime>,
 }
 
 /// Outcome of a sighting upsert batch.
@@ -648,8 +742,14 @@ mod tests {
         let t = now();
         let mut h = SourceHealth::default();
         assert!(!h.is_stale(hour, t), "never run is not stale");
-        h.last_run_at = Some(t);
-        assert!(h.is_stale(hour, t), "ran but never succeeded");
+        h.first_run_at = Some(t - time::Duration::minutes(1));
+        h.last_run_at = h.first_run_at;
+        assert!(
+            !h.is_stale(hour, t),
+            "one failed run a minute old is not stale"
+        );
+        h.first_run_at = Some(t - time::Duration::minutes(121));
+        assert!(h.is_stale(hour, t), "failing for over twice the schedule");
         h.last_success_at = Some(t - time::Duration::minutes(90));
         assert!(!h.is_stale(hour, t));
         h.last_success_at = Some(t - time::Duration::minutes(121));

@@ -193,6 +193,9 @@ mod tests {
             tlp: Tlp::Clear,
             labels: vec![],
             listed,
+            retired_at: None,
+            retired_reason: None,
+            expires_at: None,
         }
     }
 

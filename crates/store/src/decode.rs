@@ -216,6 +216,9 @@ impl SightingRow {
             tlp: tlp(self.tlp)?,
             labels: strings(&self.labels)?,
             listed: self.listed,
+            retired_at: None,
+            retired_reason: None,
+            expires_at: None,
         })
     }
 }
