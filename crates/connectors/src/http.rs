@@ -156,6 +156,27 @@ impl Spool {
         })
     }
 
+    /// Its last `n` bytes (fewer when it is shorter): whether a list ends
+    /// with a newline, a JSON document with `}` or `]`.
+    pub fn tail(&mut self, n: u64) -> std::io::Result<Vec<u8>> {
+        use std::io::{Seek, SeekFrom};
+        let from = self.len.saturating_sub(n);
+        match &mut self.inner {
+            SpoolInner::Memory(bytes) => {
+                let from = usize::try_from(from)
+                    .unwrap_or(bytes.len())
+                    .min(bytes.len());
+                Ok(bytes[from..].to_vec())
+            }
+            SpoolInner::File(file) => {
+                file.seek(SeekFrom::Start(from))?;
+                let mut tail = Vec::new();
+                (&mut *file).take(n).read_to_end(&mut tail)?;
+                Ok(tail)
+            }
+        }
+    }
+
     /// The whole body in memory (for formats that need the whole document).
     pub fn into_bytes(self) -> std::io::Result<Vec<u8>> {
         let mut out = Vec::with_capacity(usize::try_from(self.len).unwrap_or(0));

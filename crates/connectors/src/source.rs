@@ -17,7 +17,7 @@ use serde::Deserialize;
 use crate::feed::{FeedFormat, Layout};
 
 /// One `[[source]]` table.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     /// Unique name, used by `rexist source run NAME` and in the API.
@@ -65,6 +65,14 @@ pub struct SourceConfig {
     /// no longer listed by this source (kept, not deleted).
     #[serde(default)]
     pub snapshot: Option<bool>,
+    /// Snapshot lists: the largest share (0–1) the list may shrink by against
+    /// the last good run before a run delists nothing and says why (default 0.5).
+    #[serde(default)]
+    pub max_shrink: Option<f64>,
+    /// Lists: the largest share (0–1) of values that may be rejected or
+    /// undecodable before an answer is not trusted (default 0.5).
+    #[serde(default)]
+    pub max_rejected: Option<f64>,
     /// `misp`, `nvd`: entries per page (default 100; NVD 2000).
     #[serde(default)]
     pub page_size: Option<u32>,
@@ -586,10 +594,12 @@ impl Signing {
 }
 
 /// A source ready to run: configuration merged with its catalogue defaults.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ResolvedSource {
     /// Name.
     pub name: String,
+    /// When a list's answer is trusted to replace the listed set.
+    pub limits: crate::contract::SnapshotLimits,
     /// The `kind` as configured.
     pub kind: String,
     /// What to fetch.
@@ -670,6 +680,8 @@ impl SourceConfig {
             array: None,
             field: None,
             snapshot: None,
+            max_shrink: None,
+            max_rejected: None,
             page_size: None,
             headers_env: BTreeMap::new(),
             headers_file: BTreeMap::new(),
@@ -826,8 +838,20 @@ impl SourceConfig {
             .map(|e| e.labels.iter().map(|l| (*l).to_owned()).collect())
             .unwrap_or_default();
         labels.extend(self.labels.iter().cloned());
+        let share = |key: &str, v: Option<f64>, default: f64| match v {
+            None => Ok(default),
+            Some(x) if (0.0..=1.0).contains(&x) => Ok(x),
+            Some(x) => Err(err(format!(
+                "{key} {x} must be a share from 0 to 1 (0.5 = 50 %)"
+            ))),
+        };
+        let limits = crate::contract::SnapshotLimits {
+            max_shrink: share("max_shrink", self.max_shrink, 0.5)?,
+            max_rejected: share("max_rejected", self.max_rejected, 0.5)?,
+        };
         Ok(ResolvedSource {
             name: self.name.clone(),
+            limits,
             kind: self.kind.clone(),
             url,
             every,

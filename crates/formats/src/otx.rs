@@ -24,7 +24,8 @@
 use std::str::FromStr;
 
 use rexist_core::{
-    Indicator, IndicatorType, ItemKind, ItemRecord, NewItem, NewSighting, Record, Rejected, Tlp,
+    Indicator, IndicatorType, ItemKind, ItemRecord, NewItem, NewSighting, Record, Rejected,
+    RetractReason, Retraction, Tlp,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -52,6 +53,9 @@ pub struct OtxPulses {
     pub result_count: usize,
     /// Newest pulse `modified` on the page (UTC): the `modified_since` cursor.
     pub max_modified: Option<OffsetDateTime>,
+    /// Indicators the pulses withdraw (`is_active: 0`); an `expiration`
+    /// becomes the sighting's `valid_until` instead.
+    pub retractions: Vec<Retraction>,
 }
 
 /// One page of the indicator export.
@@ -112,6 +116,7 @@ struct RawIndicator {
     title: Option<String>,
     role: Option<String>,
     is_active: Option<Value>,
+    expiration: Option<String>,
 }
 
 /// The rexist type an OTX indicator type maps to; `None` for a type rexist
@@ -179,7 +184,7 @@ pub fn parse_pulses(body: &[u8]) -> Result<OtxPulses, FormatError> {
         if let Some(m) = raw.modified.as_deref().and_then(dates::any) {
             out.max_modified = Some(out.max_modified.map_or(m, |old| old.max(m)));
         }
-        match convert_pulse(raw, &mut out.rejected) {
+        match convert_pulse(raw, &mut out.rejected, &mut out.retractions) {
             Ok(record) => out.records.push(record),
             Err(reason) => out.rejected.push(Rejected::new(at, reason)),
         }
@@ -253,7 +258,11 @@ fn is_active(v: Option<&Value>) -> bool {
     }
 }
 
-fn convert_pulse(raw: RawPulse, rejected: &mut Vec<Rejected>) -> Result<ItemRecord, String> {
+fn convert_pulse(
+    raw: RawPulse,
+    rejected: &mut Vec<Rejected>,
+    retractions: &mut Vec<Retraction>,
+) -> Result<ItemRecord, String> {
     let id = id_string(raw.id.as_ref()).ok_or("missing id")?;
     let name = raw.name.unwrap_or_default().trim().to_owned();
     let created = raw.created.as_deref().and_then(dates::any);
@@ -304,7 +313,17 @@ fn convert_pulse(raw: RawPulse, rejected: &mut Vec<Rejected>) -> Result<ItemReco
             continue;
         };
         let mapped = map_indicator(&kind, &text);
+        // An expiration becomes the sighting's expiry (retired by the store
+        // when it passes, kept for lookups); `is_active: 0` withdraws it now.
+        let expiration = ind.expiration.as_deref().and_then(dates::any);
         if !is_active(ind.is_active.as_ref()) && !matches!(mapped, Mapped::Bad(_)) {
+            if let Mapped::Indicator(indicator) = mapped {
+                retractions.push(Retraction {
+                    indicator,
+                    reason: RetractReason::Inactive,
+                    at: seen_default,
+                });
+            }
             inactive.push(json!({"type": kind, "indicator": text}));
             continue;
         }
@@ -321,6 +340,7 @@ fn convert_pulse(raw: RawPulse, rejected: &mut Vec<Rejected>) -> Result<ItemReco
                 }
                 let mut s = NewSighting::new(indicator, seen_at);
                 s.tlp = Some(tlp);
+                s.valid_until = expiration;
                 s.labels.clone_from(&labels);
                 for extra in [ind.role.as_deref(), ind.title.as_deref()]
                     .into_iter()

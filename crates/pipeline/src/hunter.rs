@@ -547,6 +547,14 @@ impl Store for HuntingStore {
         Ok(n)
     }
 
+    async fn retire_sightings(
+        &self,
+        source: &Source,
+        retractions: &[rexist_core::Retraction],
+    ) -> Result<u64> {
+        self.inner.retire_sightings(source, retractions).await
+    }
+
     async fn create_hunt(&self, spec: &HuntSpec) -> Result<Hunt> {
         let hunt = self.inner.create_hunt(spec).await?;
         self.hunter.invalidate().await;

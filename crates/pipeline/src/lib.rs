@@ -9,13 +9,14 @@
 
 use std::sync::Arc;
 
+use rexist_connectors::engine::{FeedLoad, RunContext, Sink};
 use rexist_connectors::feed::{Entry, FeedFormat, read_feed};
-use rexist_connectors::http::{Fetched, Fetcher, Spool, Streamed, Validators};
+use rexist_connectors::http::{Fetched, Fetcher};
 use rexist_connectors::source::{Parser, ResolvedSource};
 use rexist_core::model::now;
 use rexist_core::{
-    Indicator, ItemRecord, Mention, NewSighting, Record, Rejected, Run, RunCounts, RunOutcome,
-    Source, SourceSpec, UpsertSummary,
+    Indicator, ItemRecord, Mention, NewSighting, Record, Rejected, Retraction, Run, RunCounts,
+    RunOutcome, Source, SourceSpec, UpsertSummary,
 };
 use rexist_store::{ItemChange, Store, StoreError};
 
@@ -135,26 +136,38 @@ enum Parsed {
     Stopped(String),
 }
 
-/// Runs `config` once: fetches (conditionally, with the validators of the last
-/// good run), parses, stores, unlists snapshot leavers, and records the run.
+/// Runs `config` once: fetches through its connector (conditionally, from
+/// the cursor of the last good run), stores through [`SourceSink`], and
+/// records the run as the run contract says (`rexist_connectors::contract`).
 /// Upstream and parse failures end in a recorded run with their reason.
 pub async fn run_source(
     store: &Arc<dyn Store>,
     fetcher: &Fetcher,
     config: &ResolvedSource,
 ) -> Result<Run, PipelineError> {
+    use tracing::Instrument as _;
     let source = sync_sources(store, std::slice::from_ref(config))
         .await?
         .pop()
         .ok_or_else(|| StoreError::internal("source registration returned nothing"))?;
     let run = store.start_run(source.id).await?;
+    // Instrumented, not entered: a guard held across an await would nest
+    // the spans of concurrent runs into each other.
     let span = tracing::info_span!("run", source = %config.name, run = %run.id);
-    let _guard = span.enter();
+    run_once(store, fetcher, config, &source, &run)
+        .instrument(span)
+        .await
+}
+
+async fn run_once(
+    store: &Arc<dyn Store>,
+    fetcher: &Fetcher,
+    config: &ResolvedSource,
+    source: &Source,
+    run: &Run,
+) -> Result<Run, PipelineError> {
     let previous = store.last_cursor(source.id).await?;
-    let validators: Option<Validators> = previous
-        .as_deref()
-        .and_then(|c| serde_json::from_str(c).ok());
-    let mut counts = RunCounts::default();
+    let counts = RunCounts::default();
     let headers = match config.headers().map_err(|e| e.message).and_then(|mut h| {
         if let Some(auth) = &config.auth {
             h.push(("Authorization".to_owned(), auth.header()?));
@@ -165,7 +178,7 @@ pub async fn run_source(
         Err(e) => {
             return finish(
                 store,
-                &run,
+                run,
                 RunOutcome::Failed,
                 &counts,
                 previous.as_deref(),
@@ -174,125 +187,193 @@ pub async fn run_source(
             .await;
         }
     };
+    if let Some(connector) = rexist_connectors::connector(config) {
+        let terms = if config.query_from_hunts {
+            hunt_terms(store).await?
+        } else {
+            Vec::new()
+        };
+        let ctx = RunContext {
+            fetcher,
+            headers: &headers,
+            previous: previous.as_deref(),
+            hunt_terms: &terms,
+        };
+        let mut sink = SourceSink::new(store, source, &config.labels);
+        let report = connector.run(&ctx, &mut sink).await;
+        if let Some(e) = &report.error {
+            tracing::warn!(outcome = report.outcome.as_str(), reason = %e, "run did not complete");
+        }
+        return finish(
+            store,
+            run,
+            report.outcome,
+            &report.counts,
+            report.cursor.as_deref(),
+            report.error.as_deref(),
+        )
+        .await;
+    }
     let pull = Pull {
         store,
         fetcher,
         config,
-        source: &source,
-        run: &run,
+        source,
+        run,
         headers: &headers,
         previous: previous.as_deref(),
     };
     match config.parser {
-        Parser::MispFeed => return misp_feed(&pull).await,
-        Parser::Misp => return misp_pull(&pull).await,
-        Parser::Otx => return otx_pull(&pull).await,
-        Parser::Mastodon => return mastodon_pull(&pull).await,
-        Parser::Bluesky | Parser::X => return search_pull(&pull).await,
-        Parser::ThreatConnect => return threatconnect_pull(&pull).await,
-        Parser::Taxii => return taxii_pull(&pull).await,
-        Parser::XForce => return xforce_pull(&pull).await,
-        Parser::MyJvn => return jvn_pull(&pull).await,
-        Parser::Nvd => return nvd_pull(&pull).await,
-        _ => {}
-    }
-    let (spool, fetched_validators) = match fetcher
-        .get_spooled(&config.url, &headers, validators.as_ref())
-        .await
-    {
-        Ok(Streamed::NotModified) => {
-            return finish(
+        Parser::MispFeed => misp_feed(&pull).await,
+        Parser::Misp => misp_pull(&pull).await,
+        Parser::Mastodon => mastodon_pull(&pull).await,
+        Parser::Bluesky | Parser::X => search_pull(&pull).await,
+        Parser::ThreatConnect => threatconnect_pull(&pull).await,
+        Parser::Taxii => taxii_pull(&pull).await,
+        Parser::XForce => xforce_pull(&pull).await,
+        Parser::MyJvn => jvn_pull(&pull).await,
+        Parser::Nvd => nvd_pull(&pull).await,
+        _ => {
+            finish(
                 store,
-                &run,
-                RunOutcome::NotModified,
-                &counts,
-                previous.as_deref(),
-                None,
-            )
-            .await;
-        }
-        Ok(Streamed::Body(spool, validators, _)) => (spool, validators),
-        Err(e) => {
-            tracing::warn!(error = %e, "fetch failed");
-            return finish(
-                store,
-                &run,
+                run,
                 RunOutcome::Failed,
                 &counts,
                 previous.as_deref(),
-                Some(&e.to_string()),
-            )
-            .await;
-        }
-    };
-    counts.fetched = spool.len();
-    let seen_at = now();
-    let failure = match &config.parser {
-        Parser::Feed(format) => {
-            store_feed(
-                store,
-                &source,
-                spool,
-                format,
-                &config.labels,
-                seen_at,
-                &mut counts,
+                Some("no connector for this kind"),
             )
             .await
         }
-        // Whole documents (XML, JSON): read back into memory, within the size cap.
-        parser => match spool
-            .into_bytes()
-            .map_err(|e| format!("cannot read the spooled body: {e}"))
-            .and_then(|bytes| parse_items(parser, &bytes))
-        {
-            Ok((records, rejected)) => {
-                for r in rejected {
-                    counts.reject(r.reason);
+    }
+}
+
+/// The words and phrases of the enabled query hunts, for search sources
+/// with `query_from_hunts`: what analysts watch for is what gets collected.
+pub async fn hunt_terms(store: &Arc<dyn Store>) -> Result<Vec<String>, StoreError> {
+    let mut terms: Vec<String> = Vec::new();
+    for h in store
+        .list_hunts()
+        .await?
+        .iter()
+        .filter(|h| h.spec.enabled && h.spec.kind == rexist_core::HuntKind::Query)
+    {
+        if let Ok(q) = rexist_query::parse(&h.spec.definition) {
+            for t in q.terms() {
+                if !terms.contains(&t) {
+                    terms.push(t);
                 }
-                counts.parsed += records.len() as u64;
-                store_items(store, &source, records, &config.labels, &mut counts)
-                    .await
-                    .err()
             }
-            Err(reason) => Some(reason),
-        },
-    };
-    match failure {
-        None => {
-            if config.snapshot {
-                let unlisted = store.mark_unlisted(source.id, seen_at).await?;
-                counts.updated += unlisted;
+        }
+    }
+    Ok(terms)
+}
+
+/// The pipeline's side of a run: where a connector's records go. The
+/// source's TLP is the floor of everything stored (an upstream marking may
+/// raise it, never lower it), its labels are added to every sighting, and
+/// retractions retire the source's sightings.
+pub struct SourceSink<'a> {
+    store: &'a Arc<dyn Store>,
+    source: &'a Source,
+    labels: &'a [String],
+}
+
+impl<'a> SourceSink<'a> {
+    /// Stores for `source`, adding `labels` to every sighting.
+    pub fn new(store: &'a Arc<dyn Store>, source: &'a Source, labels: &'a [String]) -> Self {
+        Self {
+            store,
+            source,
+            labels,
+        }
+    }
+}
+
+/// `s` with the source's labels and its TLP as the floor.
+fn own_sighting(mut s: NewSighting, source: &Source, labels: &[String]) -> NewSighting {
+    s.tlp = Some(s.tlp.map_or(source.tlp, |t| t.max(source.tlp)));
+    for l in labels {
+        if !s.labels.contains(l) {
+            s.labels.push(l.clone());
+        }
+    }
+    s
+}
+
+#[async_trait::async_trait]
+impl Sink for SourceSink<'_> {
+    async fn store(
+        &mut self,
+        records: Vec<Record>,
+        retractions: Vec<Retraction>,
+        counts: &mut RunCounts,
+    ) -> Result<(), String> {
+        let failed = |e: StoreError| format!("store failed: {e}");
+        let mut items = Vec::new();
+        let mut sightings = Vec::new();
+        let mut relations = Vec::new();
+        for record in records {
+            match record {
+                Record::Item(i) => items.push(i),
+                Record::Sighting(s) => sightings.push(own_sighting(s, self.source, self.labels)),
+                Record::Relation(r) => relations.push(r),
             }
-            let cursor = serde_json::to_string(&fetched_validators).ok();
-            finish(
-                store,
-                &run,
-                RunOutcome::Success,
-                &counts,
-                cursor.as_deref(),
-                None,
-            )
-            .await
         }
-        Some(reason) => {
-            // Keep the old cursor: the next run fetches the whole body again.
-            let stored = counts.new + counts.unchanged + counts.updated;
-            let outcome = if stored > 0 {
-                RunOutcome::Partial
-            } else {
-                RunOutcome::Failed
-            };
-            finish(
-                store,
-                &run,
-                outcome,
-                &counts,
-                previous.as_deref(),
-                Some(&reason),
-            )
-            .await
+        store_items(self.store, self.source, items, self.labels, counts).await?;
+        if !sightings.is_empty() {
+            let summary = self
+                .store
+                .upsert_sightings(self.source, &sightings)
+                .await
+                .map_err(failed)?;
+            counts.new += summary.new;
+            counts.unchanged += summary.unchanged;
         }
+        if !relations.is_empty() {
+            self.store
+                .add_relations(self.source, &relations)
+                .await
+                .map_err(failed)?;
+        }
+        if !retractions.is_empty() {
+            counts.updated += self
+                .store
+                .retire_sightings(self.source, &retractions)
+                .await
+                .map_err(failed)?;
+        }
+        Ok(())
+    }
+
+    async fn load_feed(
+        &mut self,
+        input: Box<dyn std::io::Read + Send>,
+        format: FeedFormat,
+        seen_at: time::OffsetDateTime,
+    ) -> FeedLoad {
+        let loaded = load_feed(
+            self.store,
+            self.source,
+            input,
+            format,
+            self.labels.to_vec(),
+            seen_at,
+            |_, _| {},
+            || {},
+        )
+        .await;
+        FeedLoad {
+            counts: loaded.counts,
+            decode_errors: loaded.decode_errors,
+            failure: loaded.failure,
+        }
+    }
+
+    async fn delist(&mut self, before: time::OffsetDateTime) -> Result<u64, String> {
+        self.store
+            .mark_unlisted(self.source.id, before)
+            .await
+            .map_err(|e| format!("store failed: {e}"))
     }
 }
 
@@ -303,6 +384,8 @@ pub struct Loaded {
     pub counts: RunCounts,
     /// Indicators stored for the first time.
     pub new_indicators: u64,
+    /// Lines that would not decode in the feed's charset.
+    pub decode_errors: u64,
     /// Why it stopped early, if it did (everything before is stored).
     pub failure: Option<String>,
 }
@@ -362,67 +445,6 @@ pub async fn load_feed(
     loaded.counts.unchanged = stored.unchanged;
     loaded.new_indicators = stored.new_indicators;
     loaded
-}
-
-/// Parses and stores a fetched feed from its spool; the reason it stopped early, if it did.
-async fn store_feed(
-    store: &Arc<dyn Store>,
-    source: &Source,
-    spool: Spool,
-    format: &FeedFormat,
-    labels: &[String],
-    seen_at: time::OffsetDateTime,
-    counts: &mut RunCounts,
-) -> Option<String> {
-    // Read from memory or the spool file as it is parsed: a large feed
-    // costs disk, not memory.
-    let input = match spool.into_reader() {
-        Ok(reader) => reader,
-        Err(e) => return Some(format!("cannot read the spooled body: {e}")),
-    };
-    let loaded = load_feed(
-        store,
-        source,
-        input,
-        format.clone(),
-        labels.to_vec(),
-        seen_at,
-        |_, _| {},
-        || {},
-    )
-    .await;
-    counts.add(&loaded.counts);
-    loaded.failure
-}
-
-/// Parses a body of an item kind into records and per-record rejections.
-fn parse_items(parser: &Parser, bytes: &[u8]) -> Result<(Vec<ItemRecord>, Vec<Rejected>), String> {
-    let result = match parser {
-        Parser::Rss => rexist_formats::rss::parse(bytes).map(|f| (f.records, f.rejected)),
-        Parser::Kev if bytes.trim_ascii_start().starts_with(b"{") => {
-            rexist_formats::kev::parse_json(bytes).map(|c| (c.records, c.rejected))
-        }
-        Parser::Kev => rexist_formats::kev::parse_csv(bytes).map(|c| (c.records, c.rejected)),
-        // Paged by `nvd_pull`; a single page when parsed here.
-        Parser::Nvd => rexist_formats::nvd::parse_page(bytes).map(|p| (p.records, p.rejected)),
-        Parser::ExploitDb => {
-            rexist_formats::exploitdb::parse_csv(bytes).map(|e| (e.records, e.rejected))
-        }
-        Parser::MyJvn => {
-            rexist_formats::jvn::parse_overview(bytes).map(|p| (p.records, p.rejected))
-        }
-        Parser::Feed(_)
-        | Parser::MispFeed
-        | Parser::Misp
-        | Parser::Otx
-        | Parser::Mastodon
-        | Parser::Bluesky
-        | Parser::X
-        | Parser::ThreatConnect
-        | Parser::Taxii
-        | Parser::XForce => Ok((Vec::new(), Vec::new())),
-    };
-    result.map_err(|e| e.to_string())
 }
 
 /// What every paged pull works with.
@@ -893,18 +915,7 @@ async fn fetch_body(
     }
 }
 
-/// Cursor of an OTX pull: the newest pulse `modified` fully stored.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct OtxCursor {
-    #[serde(with = "time::serde::rfc3339")]
-    modified: time::OffsetDateTime,
-}
-
-/// Pulses modified this long before the cursor are asked for again: OTX's
-/// `modified` clock and ours may differ, and a pulse edited while a run
-/// paged could otherwise slip between two runs.
-const OTX_OVERLAP: time::Duration = time::Duration::minutes(10);
-/// Most pages one OTX run follows (100 pulses each by default).
+/// Most pages one paged run follows.
 const OTX_MAX_PAGES: u32 = 1000;
 
 /// Whether `next` points into the same server as `base` (scheme, host and
@@ -939,75 +950,6 @@ fn next_on(base: &str, next: String, what: &str) -> Result<String, String> {
             rexist_connectors::http::redact(base)
         ))
     }
-}
-
-/// An OTX run (INTERFACES.md §2): subscribed pulses modified since the last
-/// run's newest (less [`OTX_OVERLAP`]), each page's `next` followed to the
-/// end. A pulse is an event item; its indicators are sightings carrying its
-/// tags and malware families. The cursor moves only when every page is stored.
-async fn otx_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
-    let Pull {
-        config, previous, ..
-    } = *pull;
-    let base = config.url.trim_end_matches('/');
-    let since = previous
-        .and_then(|c| serde_json::from_str::<OtxCursor>(c).ok())
-        .map(|c| c.modified);
-    let window = since.map_or_else(String::new, |s| {
-        let from = (s - OTX_OVERLAP)
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
-        format!("&modified_since={from}")
-    });
-    // Subscribed pulses, then those of each chosen user.
-    let lists = std::iter::once("subscribed".to_owned()).chain(
-        config
-            .otx_users
-            .iter()
-            .map(|u| format!("user/{}", encode_query(u))),
-    );
-    let mut counts = RunCounts::default();
-    let mut newest = since;
-    let mut failure = None;
-    for list in lists {
-        let url = format!(
-            "{base}/api/v1/pulses/{list}?limit={}{window}",
-            config.page_size
-        );
-        if let Err(e) = otx_list(pull, base, url, &mut counts, &mut newest).await {
-            failure = Some(e);
-            break;
-        }
-    }
-    let cursor = newest.and_then(|m| serde_json::to_string(&OtxCursor { modified: m }).ok());
-    settle(pull, &counts, failure.as_deref(), cursor).await
-}
-
-/// One OTX pulse listing, `next` followed to its end (on the same host).
-async fn otx_list(
-    pull: &Pull<'_>,
-    base: &str,
-    mut url: String,
-    counts: &mut RunCounts,
-    newest: &mut Option<time::OffsetDateTime>,
-) -> Result<(), String> {
-    for page in 1..=OTX_MAX_PAGES {
-        let Some(pulses) =
-            fetch_page(pull, &url, page, counts, rexist_formats::otx::parse_pulses).await?
-        else {
-            return Ok(());
-        };
-        if let Some(m) = pulses.max_modified {
-            *newest = Some(newest.map_or(m, |n| n.max(m)));
-        }
-        let next = pulses.next.clone();
-        store_page(pull, counts, pulses.records, pulses.rejected).await?;
-        match next {
-            None => return Ok(()),
-            Some(n) => url = next_on(base, n, &format!("page {page}"))?,
-        }
-    }
-    Ok(())
 }
 
 /// Cursor of a social timeline: the newest post id stored.
@@ -1792,7 +1734,16 @@ pub async fn store_items(
 ) -> Result<(), String> {
     let failed = |e: StoreError| format!("store failed: {e}");
     for chunk in records.chunks(ITEM_CHUNK) {
-        let items: Vec<_> = chunk.iter().map(|r| r.item.clone()).collect();
+        // The source's TLP is the floor: a `tlp = "red"` feed's items are RED
+        // whatever its parser says.
+        let items: Vec<_> = chunk
+            .iter()
+            .map(|r| {
+                let mut item = r.item.clone();
+                item.tlp = item.tlp.max(source.tlp);
+                item
+            })
+            .collect();
         let changes = store
             .upsert_items(source.id, &items)
             .await
@@ -1816,9 +1767,8 @@ pub async fn store_items(
                 .sightings
                 .iter()
                 .map(|s| {
-                    let mut s = s.clone();
+                    let mut s = own_sighting(s.clone(), source, labels);
                     s.item_id = Some(item);
-                    s.labels.extend(labels.iter().cloned());
                     s
                 })
                 .collect();
@@ -1831,6 +1781,7 @@ pub async fn store_items(
                         sightings.push(NewSighting {
                             item_id: Some(item),
                             labels: labels.to_vec(),
+                            tlp: Some(record.item.tlp.max(source.tlp)),
                             ..NewSighting::new(indicator, seen_at)
                         });
                     }

@@ -68,6 +68,7 @@ impl SourceRow {
             tlp: tlp(self.tlp)?,
             tags: strings(&self.tags)?,
             health: SourceHealth {
+                first_run_at: None,
                 last_run_at: self.last_run_at.map(from_unix_micros),
                 last_success_at: self.last_success_at.map(from_unix_micros),
                 consecutive_failures: u32::try_from(self.consecutive_failures).unwrap_or(0),

@@ -136,6 +136,17 @@ pub trait Store: Send + Sync {
     /// `before` as no longer listed: a snapshot feed dropped them. They are
     /// kept; a later sighting lists them again. Returns how many changed.
     async fn mark_unlisted(&self, source: SourceId, before: time::OffsetDateTime) -> Result<u64>;
+    /// Retires `source`'s sightings of each retracted indicator (kept, not
+    /// listed, with the reason and time). Returns how many changed.
+    async fn retire_sightings(
+        &self,
+        source: &Source,
+        retractions: &[rexist_core::Retraction],
+    ) -> Result<u64> {
+        // Replaced by both backends' implementation (branch `retire`).
+        let _ = (source, retractions);
+        Ok(0)
+    }
     /// The indicator with this type and canonical value.
     async fn indicator(&self, kind: IndicatorType, value: &str) -> Result<Option<IndicatorRecord>>;
     /// Indicators matching a query, in value order (so prefix pages are stable).

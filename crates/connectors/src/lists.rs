@@ -1,0 +1,215 @@
+//! Lists of indicators: text, CSV, JSON and NDJSON feeds (blocklists,
+//! abuse.ch exports, Spamhaus DROP, …), fetched whole, conditionally, and
+//! streamed from a spool through the sink in bounded memory.
+//!
+//! A *snapshot* list is the whole set the upstream lists now, so what it no
+//! longer carries is retired (`delisted`) — but only from a complete,
+//! trusted answer ([`crate::contract`]): not empty, not an HTML page, not
+//! cut short, not mostly rejected or undecodable, and not shrunk by more
+//! than `max_shrink` against the last good run. Anything else stores what it
+//! read, delists nothing, and keeps the cursor so the next run fetches the
+//! whole list again.
+
+use std::io::Read;
+
+use async_trait::async_trait;
+use rexist_core::{RunCounts, RunOutcome};
+use serde::{Deserialize, Serialize};
+
+use crate::contract::{self, Expect, SNIFF_BYTES, SnapshotLimits, Untrusted};
+use crate::engine::{Connector, RunContext, RunReport, Sink, stored};
+use crate::feed::{FeedFormat, Layout};
+use crate::http::{Streamed, Validators};
+
+/// A list source.
+#[derive(Debug, Clone)]
+pub struct List {
+    /// Where the list is.
+    pub url: String,
+    /// How to read it.
+    pub format: FeedFormat,
+    /// Whether each answer is the whole list.
+    pub snapshot: bool,
+    /// When an answer is trusted to replace the listed set.
+    pub limits: SnapshotLimits,
+}
+
+/// The cursor of a list: the validators of the last good answer and, for a
+/// snapshot, how many values it listed (the yardstick of `max_shrink`). The
+/// validators are flattened, so cursors stored before `listed` existed still
+/// read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListCursor {
+    /// `ETag` / `Last-Modified` of the last good answer.
+    #[serde(flatten)]
+    pub validators: Validators,
+    /// Values the last good snapshot listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listed: Option<u64>,
+}
+
+impl List {
+    fn expect(&self) -> Expect {
+        match self.format.layout {
+            Layout::Json { .. } => Expect::Json,
+            _ => Expect::Text,
+        }
+    }
+
+    /// Whether the body's last bytes close it: a newline for lines, CSV and
+    /// NDJSON, `}` or `]` for a JSON document.
+    fn terminated(&self, tail: &[u8]) -> Result<(), Untrusted> {
+        match self.format.layout {
+            Layout::Json { .. } if contract::json_truncated(tail) => Err(Untrusted::Truncated(
+                "the JSON document does not end with } or ]".to_owned(),
+            )),
+            Layout::Json { .. } => Ok(()),
+            _ if tail.last() == Some(&b'\n') => Ok(()),
+            _ => Err(Untrusted::Truncated(
+                "the last line has no newline: the download was cut short".to_owned(),
+            )),
+        }
+    }
+}
+
+#[async_trait]
+impl Connector for List {
+    async fn run(&self, ctx: &RunContext<'_>, sink: &mut dyn Sink) -> RunReport {
+        let previous: ListCursor = ctx
+            .previous
+            .and_then(|c| serde_json::from_str(c).ok())
+            .unwrap_or_default();
+        let mut counts = RunCounts::default();
+        let (mut spool, validators, headers) = match ctx
+            .fetcher
+            .get_spooled(&self.url, ctx.headers, Some(&previous.validators))
+            .await
+        {
+            Ok(Streamed::NotModified) => {
+                return RunReport {
+                    outcome: RunOutcome::NotModified,
+                    counts,
+                    cursor: ctx.previous.map(str::to_owned),
+                    error: None,
+                };
+            }
+            Ok(Streamed::Body(spool, validators, headers)) => (spool, validators, headers),
+            Err(e) => return RunReport::failed(ctx, counts, e.to_string()),
+        };
+        counts.fetched = spool.len();
+        let content_type = headers
+            .iter()
+            .find(|(k, _)| k == "content-type")
+            .map(|(_, v)| v.clone());
+        let tail = match spool.tail(16) {
+            Ok(t) => t,
+            Err(e) => {
+                return RunReport::failed(
+                    ctx,
+                    counts,
+                    format!("cannot read the spooled body: {e}"),
+                );
+            }
+        };
+        let truncated = self.terminated(&tail).err();
+        let len = spool.len();
+        let mut reader = match spool.into_reader() {
+            Ok(r) => r,
+            Err(e) => {
+                return RunReport::failed(
+                    ctx,
+                    counts,
+                    format!("cannot read the spooled body: {e}"),
+                );
+            }
+        };
+        let mut head = Vec::with_capacity(SNIFF_BYTES);
+        if let Err(e) = (&mut reader)
+            .take(SNIFF_BYTES as u64)
+            .read_to_end(&mut head)
+        {
+            return RunReport::failed(ctx, counts, format!("cannot read the spooled body: {e}"));
+        }
+        if let Err(e) = contract::sniff(&head, len, content_type.as_deref(), self.expect()) {
+            return RunReport::failed(ctx, counts, e.to_string());
+        }
+        let input: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(head).chain(reader));
+        let seen_at = rexist_core::model::now();
+        let loaded = sink.load_feed(input, self.format.clone(), seen_at).await;
+        counts.add(&loaded.counts);
+        let listed = counts.parsed.saturating_sub(counts.rejected);
+        let problem: Option<String> = loaded
+            .failure
+            .or_else(|| truncated.map(|t| t.to_string()))
+            .or_else(|| {
+                contract::check_rejected(
+                    counts.rejected + loaded.decode_errors,
+                    counts.parsed.max(counts.rejected + loaded.decode_errors),
+                    &self.limits,
+                )
+                .err()
+                .map(|e| e.to_string())
+            })
+            .or_else(|| {
+                self.snapshot
+                    .then(|| contract::check_shrink(previous.listed, listed, &self.limits).err())
+                    .flatten()
+                    .map(|e| e.to_string())
+            });
+        if let Some(reason) = problem {
+            tracing::warn!(reason = %reason, "answer not trusted; nothing delisted");
+            let reason = if self.snapshot && !reason.contains("nothing delisted") {
+                format!("{reason}; nothing delisted")
+            } else {
+                reason
+            };
+            return RunReport {
+                outcome: contract::outcome(true, stored(&counts)),
+                counts,
+                cursor: ctx.previous.map(str::to_owned),
+                error: Some(reason),
+            };
+        }
+        if self.snapshot {
+            match sink.delist(seen_at).await {
+                Ok(n) => counts.updated += n,
+                Err(e) => {
+                    return RunReport {
+                        outcome: contract::outcome(true, stored(&counts)),
+                        counts,
+                        cursor: ctx.previous.map(str::to_owned),
+                        error: Some(e),
+                    };
+                }
+            }
+        }
+        let cursor = ListCursor {
+            validators,
+            listed: self.snapshot.then_some(listed),
+        };
+        RunReport {
+            outcome: RunOutcome::Success,
+            counts,
+            cursor: serde_json::to_string(&cursor).ok(),
+            error: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_cursors_still_read() {
+        let c: ListCursor = serde_json::from_str(r#"{"etag":"\"v1\""}"#).unwrap_or_default();
+        assert_eq!(c.validators.etag.as_deref(), Some("\"v1\""));
+        assert_eq!(c.listed, None);
+        let round = ListCursor {
+            listed: Some(3),
+            ..c
+        };
+        let text = serde_json::to_string(&round).unwrap_or_default();
+        assert_eq!(serde_json::from_str::<ListCursor>(&text).ok(), Some(round));
+    }
+}
