@@ -163,6 +163,7 @@ async fn file(config: &Config, args: FileArgs) -> Result<ExitCode> {
             counts,
             new_indicators,
             failure,
+            ..
         },
         shown,
     ) = load(
