@@ -26,8 +26,7 @@ pub use ids::{
 pub use indicator::{Indicator, IndicatorType, canonicalize};
 pub use model::{
     ExportRow, IndicatorRecord, IndicatorStatus, Item, ItemKind, ItemRecord, Mention, NewItem,
-    NewRelation, NewSighting, Record, Rejected, Relation, RetractReason, Retraction, Run, RunCounts,
-    RunOutcome, Sighting,
-    Source, SourceHealth, SourceSpec, UpsertSummary,
+    NewRelation, NewSighting, Record, Rejected, Relation, RetractReason, Retraction, Run,
+    RunCounts, RunOutcome, Sighting, Source, SourceHealth, SourceSpec, UpsertSummary,
 };
 pub use tlp::Tlp;

@@ -635,6 +635,18 @@ impl Store for HuntingStore {
         self.inner.mark_unlisted(source, before).await
     }
 
+    async fn retire_sightings(
+        &self,
+        source: &Source,
+        retractions: &[rexist_core::Retraction],
+    ) -> Result<u64> {
+        self.inner.retire_sightings(source, retractions).await
+    }
+
+    async fn retire_expired(&self, at: time::OffsetDateTime) -> Result<u64> {
+        self.inner.retire_expired(at).await
+    }
+
     async fn indicator(&self, kind: IndicatorType, value: &str) -> Result<Option<IndicatorRecord>> {
         self.inner.indicator(kind, value).await
     }
