@@ -37,7 +37,7 @@ pub struct Args {
     /// The most restricted TLP to export (caps a saved export's too).
     #[arg(long)]
     pub tlp: Option<Tlp>,
-    /// Ad hoc: include expired and allow-listed indicators.
+    /// Ad hoc: include expired, allow-listed and retired indicators.
     #[arg(long)]
     pub all: bool,
     /// Ad hoc: only indicators seen within this long (`30d`, `12h`).

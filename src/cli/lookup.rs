@@ -124,14 +124,18 @@ fn print(a: &Answer) {
             } else {
                 format!(" [{}]", s.labels.join(", "))
             };
+            let state = match (s.retired_reason, s.retired_at) {
+                (Some(why), Some(at)) => format!(", retired {}: {}", day(at), why.as_str()),
+                _ if !s.listed => ", no longer listed".to_owned(),
+                _ => String::new(),
+            };
             say(format_args!(
-                "    {:<20} confidence {:>3}  TLP:{}  {} sighting(s), last {}{}{labels}",
+                "    {:<20} confidence {:>3}  TLP:{}  {} sighting(s), last {}{state}{labels}",
                 s.source,
                 s.confidence,
                 s.tlp.as_str().to_uppercase(),
                 s.sightings,
                 day(s.last_seen),
-                if s.listed { "" } else { ", no longer listed" }
             ));
         }
     }

@@ -137,6 +137,14 @@ async fn expiry_sweep(
             Ok(n) => tracing::info!(expired = n, "indicators past their lifetime marked expired"),
             Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
         }
+        match store.retire_expired(rexist_core::model::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                retired = n,
+                "sightings past their upstream validity retired"
+            ),
+            Err(e) => tracing::warn!(error = %e, "retiring expired sightings failed"),
+        }
         if let Some(keep) = audit_retention {
             let before = rexist_core::model::now()
                 - time::Duration::try_from(keep).unwrap_or(time::Duration::MAX);

@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use rexist_core::model::now;
 use rexist_core::{
-    HitObject, Indicator, IndicatorRecord, IndicatorStatus, IndicatorType, SourceId, Tlp,
+    HitObject, Indicator, IndicatorRecord, IndicatorStatus, IndicatorType, RetractReason, SourceId,
+    Tlp,
 };
 use rexist_store::{Store, StoreError};
 use serde::Serialize;
@@ -57,6 +58,14 @@ pub struct SourceReport {
     pub sightings: usize,
     /// Whether its feed still lists it.
     pub listed: bool,
+    /// Why the source withdrew it (`revoked`, `deleted`, `false_positive`,
+    /// `inactive`, `expired`, `delisted`), when every one of its sightings
+    /// is retired; the latest withdrawal's.
+    pub retired_reason: Option<RetractReason>,
+    /// When the source withdrew it, with `retired_reason`.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub retired_at: Option<OffsetDateTime>,
     /// Its first sighting.
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -143,9 +152,10 @@ pub struct Answer {
     pub value: String,
     /// Whether rexist has stored it.
     pub known: bool,
-    /// `active`, `expired` or `allowlisted` (also for an unknown value on a list).
+    /// `active`, `expired`, `allowlisted` (also for an unknown value on a
+    /// list) or `retired` (every source that reported it withdrew it).
     pub status: IndicatorStatus,
-    /// Why it is expired or allow-listed.
+    /// Why it is expired, allow-listed or retired (`revoked by taxii-partner`).
     pub status_reason: Option<String>,
     /// 0–100; see [`lifecycle`].
     pub score: u8,
@@ -587,6 +597,9 @@ fn source_reports(
 ) -> Vec<SourceReport> {
     let mut by_source: Vec<SourceReport> = Vec::new();
     let mut index: HashMap<SourceId, usize> = HashMap::new();
+    // Per source: whether any sighting is unretired, and its latest retirement.
+    let mut live: HashSet<SourceId> = HashSet::new();
+    let mut retired: HashMap<SourceId, (OffsetDateTime, RetractReason)> = HashMap::new();
     for s in sightings {
         let at = *index.entry(s.source_id).or_insert_with(|| {
             let (name, kind) = names.get(&s.source_id).cloned().unwrap_or_default();
@@ -598,6 +611,8 @@ fn source_reports(
                 labels: Vec::new(),
                 sightings: 0,
                 listed: false,
+                retired_reason: None,
+                retired_at: None,
                 first_seen: s.first_seen,
                 last_seen: s.last_seen,
             });
@@ -608,12 +623,33 @@ fn source_reports(
         r.tlp = r.tlp.min(s.tlp);
         r.sightings += 1;
         r.listed |= s.listed;
+        match (s.retired_at, s.retired_reason) {
+            (Some(t), Some(why)) => {
+                retired
+                    .entry(s.source_id)
+                    .and_modify(|e| {
+                        if t > e.0 {
+                            *e = (t, why);
+                        }
+                    })
+                    .or_insert((t, why));
+            }
+            _ => {
+                live.insert(s.source_id);
+            }
+        }
         r.first_seen = r.first_seen.min(s.first_seen);
         r.last_seen = r.last_seen.max(s.last_seen);
         for l in &s.labels {
             if !r.labels.contains(l) {
                 r.labels.push(l.clone());
             }
+        }
+    }
+    for (id, at) in index {
+        if let (false, Some((t, why))) = (live.contains(&id), retired.get(&id)) {
+            by_source[at].retired_at = Some(*t);
+            by_source[at].retired_reason = Some(*why);
         }
     }
     by_source.sort_by_key(|r| std::cmp::Reverse(r.last_seen));

@@ -9,11 +9,15 @@
 //! (`[lookup.lifetimes]`).
 //!
 //! # Score (0–100)
+//! A retired sighting (its source withdrew the indicator: revoked, deleted,
+//! false positive, inactive, expired upstream, or dropped from a list)
+//! counts as not listed, and neither corroborates nor repeats.
 //! 1. **base**: the highest confidence among the sightings still listed by
 //!    their source (a source's default confidence, or the sighting's own);
 //!    if no source lists it any more, the highest of all, halved.
-//! 2. **corroboration**: +5 per further distinct source, at most +20.
-//! 3. **repetition**: +1 per 5 sightings beyond the first, at most +10.
+//! 2. **corroboration**: +5 per further distinct source with an unretired
+//!    sighting, at most +20.
+//! 3. **repetition**: +1 per 5 unretired sightings beyond the first, at most +10.
 //! 4. **freshness**: the sum (capped at 100) is multiplied by
 //!    `0.25 + 0.75 × max(0, 1 − age / lifetime)`, where age is the time since
 //!    the last sighting: a fresh indicator keeps its score, one at the end of
@@ -109,7 +113,7 @@ pub fn score(
     }
     let listed_max = sightings
         .iter()
-        .filter(|s| s.listed)
+        .filter(|s| s.listed && s.retired_at.is_none())
         .map(|s| s.confidence)
         .max();
     let base = if let Some(c) = listed_max {
@@ -130,7 +134,11 @@ pub fn score(
             f64::from(c) / 2.0
         }
     };
-    let mut sources: Vec<_> = sightings.iter().map(|s| s.source_id).collect();
+    let live: Vec<&Sighting> = sightings
+        .iter()
+        .filter(|s| s.retired_at.is_none())
+        .collect();
+    let mut sources: Vec<_> = live.iter().map(|s| s.source_id).collect();
     sources.sort_unstable();
     sources.dedup();
     let corroboration = f64::from(
@@ -146,7 +154,7 @@ pub fn score(
         });
     }
     let repetition = f64::from(
-        u32::try_from(sightings.len().saturating_sub(1) / 5)
+        u32::try_from(live.len().saturating_sub(1) / 5)
             .unwrap_or(10)
             .min(10),
     );
@@ -154,7 +162,7 @@ pub fn score(
         factors.push(Factor {
             name: "repetition",
             value: repetition,
-            reason: format!("{} sightings", sightings.len()),
+            reason: format!("{} sightings", live.len()),
         });
     }
     let age = (now - last_seen).max(time::Duration::ZERO);
@@ -229,6 +237,24 @@ mod tests {
             60,
             "repetition is capped at +10"
         );
+    }
+
+    #[test]
+    fn retired_sightings_count_as_unlisted_and_do_not_corroborate() {
+        let now = OffsetDateTime::now_utc();
+        let life = Duration::from_secs(30 * DAY);
+        let retired = |source, confidence| Sighting {
+            retired_at: Some(now),
+            retired_reason: Some(rexist_core::RetractReason::Revoked),
+            // A retired sighting is stored unlisted; the score must not
+            // depend on it.
+            ..s(source, confidence, true)
+        };
+        let (alone, f) = score(&[retired(1, 80)], now, now, life, false);
+        assert_eq!(alone, 40, "like an unlisted one: {f:?}");
+        let (mixed, f) = score(&[s(1, 60, true), retired(2, 90)], now, now, life, false);
+        assert_eq!(mixed, 60, "no base or corroboration from it: {f:?}");
+        assert!(f.iter().all(|f| f.name != "corroboration"));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use rexist_core::model::now;
 use rexist_core::{
     HitObject, HuntKind, HuntSpec, Indicator, IndicatorStatus, IndicatorType, ItemKind, Mention,
-    NewHit, NewItem, NewRelation, NewSighting, SourceSpec, Tlp,
+    NewHit, NewItem, NewRelation, NewSighting, RetractReason, Retraction, SourceSpec, Tlp,
 };
 use rexist_lookup::{Lifetimes, Lookup, LookupError, Options};
 use rexist_store::Store;
@@ -366,4 +366,81 @@ async fn enrichment_answers_beside_local_knowledge() {
     assert_eq!(a.enrichment[0].status.as_str(), "ok");
     let json = serde_json::to_string(&a).unwrap();
     assert!(!json.contains("secret-otx-key-123"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retracted_sources_show_why_and_stop_counting() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let partner = source(&store, "taxii-partner", 90).await;
+    let feed = source(&store, "feed", 40).await;
+    for s in [&partner, &feed] {
+        store
+            .upsert_sightings(
+                s,
+                &[sighting(IndicatorType::Domain, "evil.badhost.com", now())],
+            )
+            .await
+            .unwrap();
+    }
+    let lookup = Lookup::new(Arc::clone(&store), None, None, Lifetimes::default());
+    let before = lookup
+        .one("evil.badhost.com", &Options::default())
+        .await
+        .unwrap();
+    assert_eq!(before.score, 95, "90 + 5 for a second source");
+    let at = now() - time::Duration::minutes(5);
+    let retract = |reason| Retraction {
+        indicator: Indicator::parse(IndicatorType::Domain, "evil.badhost.com").unwrap(),
+        reason,
+        at,
+    };
+    store
+        .retire_sightings(&partner, &[retract(RetractReason::Revoked)])
+        .await
+        .unwrap();
+    let after = lookup
+        .one("evil.badhost.com", &Options::default())
+        .await
+        .unwrap();
+    assert_eq!(after.status, IndicatorStatus::Active);
+    assert_eq!(after.score, 40, "only the source still listing it counts");
+    let by = |a: &rexist_lookup::Answer, name: &str| {
+        a.sources
+            .iter()
+            .find(|r| r.source == name)
+            .cloned()
+            .unwrap()
+    };
+    let p = by(&after, "taxii-partner");
+    assert_eq!(p.retired_reason, Some(RetractReason::Revoked));
+    assert_eq!(p.retired_at, Some(at));
+    assert!(!p.listed);
+    assert_eq!(by(&after, "feed").retired_reason, None);
+    let json = serde_json::to_value(&after).unwrap();
+    let sources = json["sources"].as_array().unwrap();
+    let partner_json = sources
+        .iter()
+        .find(|s| s["source"] == "taxii-partner")
+        .unwrap();
+    assert_eq!(partner_json["retired_reason"], "revoked");
+    assert!(partner_json["retired_at"].is_string());
+
+    store
+        .retire_sightings(&feed, &[retract(RetractReason::FalsePositive)])
+        .await
+        .unwrap();
+    let gone = lookup
+        .one("evil.badhost.com", &Options::default())
+        .await
+        .unwrap();
+    assert_eq!(gone.status, IndicatorStatus::Retired);
+    assert_eq!(
+        gone.status_reason.as_deref(),
+        Some("false_positive by feed")
+    );
+    assert_eq!(
+        gone.score, 45,
+        "half the highest confidence, as when unlisted"
+    );
 }

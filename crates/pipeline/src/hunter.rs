@@ -547,14 +547,6 @@ impl Store for HuntingStore {
         Ok(n)
     }
 
-    async fn retire_sightings(
-        &self,
-        source: &Source,
-        retractions: &[rexist_core::Retraction],
-    ) -> Result<u64> {
-        self.inner.retire_sightings(source, retractions).await
-    }
-
     async fn create_hunt(&self, spec: &HuntSpec) -> Result<Hunt> {
         let hunt = self.inner.create_hunt(spec).await?;
         self.hunter.invalidate().await;
@@ -641,6 +633,18 @@ impl Store for HuntingStore {
 
     async fn mark_unlisted(&self, source: SourceId, before: time::OffsetDateTime) -> Result<u64> {
         self.inner.mark_unlisted(source, before).await
+    }
+
+    async fn retire_sightings(
+        &self,
+        source: &Source,
+        retractions: &[rexist_core::Retraction],
+    ) -> Result<u64> {
+        self.inner.retire_sightings(source, retractions).await
+    }
+
+    async fn retire_expired(&self, at: time::OffsetDateTime) -> Result<u64> {
+        self.inner.retire_expired(at).await
     }
 
     async fn indicator(&self, kind: IndicatorType, value: &str) -> Result<Option<IndicatorRecord>> {

@@ -49,9 +49,11 @@ pub struct IndicatorParams {
     value: Option<String>,
     /// Only values starting with this.
     prefix: Option<String>,
-    /// Only this status (`active`, `expired`, `allowlisted`).
+    /// Only this status (`active`, `expired`, `allowlisted`, `retired`).
     #[param(schema_with = crate::openapi::or_empty::<IndicatorStatus>)]
     status: Option<String>,
+    /// Only indicators the source with this name has reported (withdrawn ones included).
+    source: Option<String>,
     /// Cursor from the previous page's `next`.
     cursor: Option<String>,
     /// Page size: 50 when absent or 0, at most 1000 (larger values are capped).
@@ -69,7 +71,7 @@ pub struct IndicatorParams {
     params(IndicatorParams),
     responses(
         (status = 200, description = "A page of indicators.", body = Page<IndicatorRecord>),
-        (status = 400, description = "A parameter is invalid.", body = ErrorBody),
+        (status = 400, description = "A parameter is invalid (also: an unknown source).", body = ErrorBody),
     )
 )]
 pub async fn indicators(
@@ -91,11 +93,23 @@ pub async fn indicators(
         ),
         (None, _) => None,
     };
+    let source = match p.source.filter(|s| !s.is_empty()) {
+        Some(name) => {
+            if state.store.source_by_name(&name).await?.is_none() {
+                return Err(ApiError::invalid(format!(
+                    "parameter source: no source named {name:?}"
+                )));
+            }
+            Some(name)
+        }
+        None => None,
+    };
     let q = IndicatorQuery {
         kind,
         value,
         prefix: p.prefix.filter(|v| !v.is_empty()).map(|v| v.to_lowercase()),
         status: parse_param::<IndicatorStatus>("status", p.status.as_deref())?,
+        source,
         max_tlp: Some(principal.clearance),
         after: p.cursor.filter(|c| !c.is_empty()),
         limit: p.limit.unwrap_or(0),

@@ -54,7 +54,8 @@ pub struct ExportConfig {
     /// The most restricted TLP exported (the reader's clearance caps it further).
     #[serde(default)]
     pub tlp: Option<String>,
-    /// Only active indicators (default); `false` includes expired and allow-listed ones.
+    /// Only active indicators (default); `false` includes expired, allow-listed
+    /// and retired (withdrawn by every source) ones, with their status.
     #[serde(default = "yes")]
     pub active_only: bool,
     /// Only indicators seen within this long (`30d`, `12h`).
@@ -263,6 +264,8 @@ pub async fn render(
         min_score: spec.min_score,
         max_tlp: Some(max_tlp),
         active_only: spec.active_only,
+        // An export feeds blocking: a retracted indicator is left out.
+        with_retired: false,
         // An age reaching before 1970 covers everything (and subtracting
         // it could overflow the date).
         since: spec.since.map(|d| {

@@ -43,7 +43,12 @@
 //! marking, `external_references` naming the reporting sources. An expired
 //! indicator gets `valid_until` (its last sighting, after `valid_from`); an
 //! allow-listed one is `revoked` (it was a false positive), with the reason
-//! as `description`. Timestamps are RFC 3339 UTC with milliseconds.
+//! in `description`. A retired one (every source that reported it withdrew
+//! it) is `revoked` too, with the reason (`retired (revoked by partner)`) in
+//! `description` and `modified` = when rexist retired it (the row's `added`,
+//! which retiring moves forward; never before the last sighting), so it is
+//! a newer version than any a consumer holds. Timestamps are RFC 3339 UTC
+//! with milliseconds.
 
 use std::borrow::Borrow;
 use std::fmt::Write as _;
@@ -412,8 +417,14 @@ pub fn row_objects(row: &ExportRow) -> Vec<Value> {
     let first = millis(rec.first_seen);
     let last = millis(rec.last_seen).max(first);
     let created = timestamp(first);
-    let modified = timestamp(last);
-    let revoked = rec.status == IndicatorStatus::Allowlisted;
+    let retired = rec.status == IndicatorStatus::Retired;
+    // Retiring moves `added` to the retirement: the revoked version's time.
+    let modified = if retired {
+        timestamp(millis(row.added).max(last))
+    } else {
+        timestamp(last)
+    };
+    let revoked = retired || rec.status == IndicatorStatus::Allowlisted;
     let description = describe(row);
 
     if rec.kind == IndicatorType::Cve {
@@ -823,6 +834,39 @@ mod tests {
             ind["description"],
             "allowlisted (warninglist: google); 3 sightings"
         );
+    }
+
+    #[test]
+    fn retired_indicators_are_revoked_at_their_retirement() {
+        let mut r = row(IndicatorType::Domain, "evil.example");
+        r.record.status = IndicatorStatus::Retired;
+        r.record.status_reason = Some("revoked by taxii-partner".into());
+        r.added = datetime!(2024-04-01 08:00:00.5 UTC);
+        let objs = row_objects(&r);
+        assert_eq!(objs.len(), 3);
+        let ind = &objs[0];
+        assert_eq!(ind["revoked"], true);
+        assert_eq!(ind["modified"], "2024-04-01T08:00:00.500Z");
+        assert_eq!(ind["created"], "2024-03-01T10:00:00.123Z");
+        assert_eq!(
+            ind["description"],
+            "retired (revoked by taxii-partner); 3 sightings; sources: abuse.ch, otx"
+        );
+        assert!(ind.get("valid_until").is_none());
+        assert_eq!(objs[2]["revoked"], true, "the relationship goes with it");
+        assert_eq!(objs[2]["modified"], ind["modified"]);
+        assert!(objs[1].get("revoked").is_none(), "SCOs have no versions");
+
+        // Never a version older than the last sighting.
+        r.added = datetime!(2024-01-01 0:00 UTC);
+        assert_eq!(row_objects(&r)[0]["modified"], "2024-03-05T10:30:00.000Z");
+
+        let mut cve = row(IndicatorType::Cve, "CVE-2021-44228");
+        cve.record.status = IndicatorStatus::Retired;
+        cve.added = datetime!(2024-04-01 08:00:00 UTC);
+        let v = &row_objects(&cve)[0];
+        assert_eq!(v["revoked"], true);
+        assert_eq!(v["modified"], "2024-04-01T08:00:00.000Z");
     }
 
     #[test]

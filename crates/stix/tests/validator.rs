@@ -39,6 +39,7 @@ fn rows() -> Vec<ExportRow> {
         IndicatorStatus::Active,
         IndicatorStatus::Expired,
         IndicatorStatus::Allowlisted,
+        IndicatorStatus::Retired,
     ];
     values
         .into_iter()
@@ -54,9 +55,14 @@ fn rows() -> Vec<ExportRow> {
                 score: 55,
                 tlp: Tlp::ALL[i % Tlp::ALL.len()],
                 status: statuses[i % statuses.len()],
-                status_reason: (i % 3 == 2).then(|| "allow-listed".to_owned()),
+                status_reason: match i % statuses.len() {
+                    2 => Some("allow-listed".to_owned()),
+                    3 => Some("revoked by abuse.ch".to_owned()),
+                    _ => None,
+                },
             },
-            added: datetime!(2024-03-01 10:00:01 UTC),
+            // A retired row's revoked version is dated by it.
+            added: datetime!(2024-04-01 10:00:01 UTC),
             sources: if i % 2 == 0 {
                 vec!["abuse.ch".into()]
             } else {

@@ -6,14 +6,14 @@ use rexist_core::model::from_unix_micros;
 use rexist_core::{
     Alert, AlertId, AlertStatus, ChannelHealth, HitId, HitObject, Hunt, HuntHit, HuntId, HuntKind,
     HuntSpec, IndicatorId, IndicatorRecord, IndicatorStatus, IndicatorType, Item, ItemId, ItemKind,
-    NewItem, Run, RunCounts, RunId, RunOutcome, Sighting, SightingId, Source, SourceHealth,
-    SourceId, Tlp,
+    NewItem, RetractReason, Run, RunCounts, RunId, RunOutcome, Sighting, SightingId, Source,
+    SourceHealth, SourceId, Tlp,
 };
 
 use crate::{Result, StoreError};
 
 /// Columns of `sources`, in the order [`SourceRow`] takes them.
-pub(crate) const SOURCE_COLUMNS: &str = "id, name, kind, enabled, confidence, tlp, tags, last_run_at, last_success_at, consecutive_failures, last_error";
+pub(crate) const SOURCE_COLUMNS: &str = "id, name, kind, enabled, confidence, tlp, tags, last_run_at, last_success_at, consecutive_failures, last_error, first_run_at";
 /// Columns of `runs`, in the order [`RunRow`] takes them.
 pub(crate) const RUN_COLUMNS: &str =
     "id, source_id, started_at, finished_at, outcome, counts, cursor, error";
@@ -23,8 +23,7 @@ pub(crate) const ITEM_COLUMNS: &str = "id, source_id, kind, external_id, title, 
 pub(crate) const INDICATOR_COLUMNS: &str =
     "id, kind, value, first_seen, last_seen, sightings, score, tlp, status, status_reason";
 /// Columns of `sightings`, in the order [`SightingRow`] takes them.
-pub(crate) const SIGHTING_COLUMNS: &str =
-    "id, indicator_id, source_id, item_id, first_seen, last_seen, confidence, tlp, labels, listed";
+pub(crate) const SIGHTING_COLUMNS: &str = "id, indicator_id, source_id, item_id, first_seen, last_seen, confidence, tlp, labels, listed, retired_at, retired_reason, expires_at";
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::internal(format!("corrupt {what} in store: {e}"))
@@ -55,6 +54,7 @@ pub(crate) struct SourceRow {
     pub last_success_at: Option<i64>,
     pub consecutive_failures: i64,
     pub last_error: Option<String>,
+    pub first_run_at: Option<i64>,
 }
 
 impl SourceRow {
@@ -68,7 +68,7 @@ impl SourceRow {
             tlp: tlp(self.tlp)?,
             tags: strings(&self.tags)?,
             health: SourceHealth {
-                first_run_at: None,
+                first_run_at: self.first_run_at.map(from_unix_micros),
                 last_run_at: self.last_run_at.map(from_unix_micros),
                 last_success_at: self.last_success_at.map(from_unix_micros),
                 consecutive_failures: u32::try_from(self.consecutive_failures).unwrap_or(0),
@@ -202,6 +202,9 @@ pub(crate) struct SightingRow {
     pub tlp: i64,
     pub labels: String,
     pub listed: bool,
+    pub retired_at: Option<i64>,
+    pub retired_reason: Option<String>,
+    pub expires_at: Option<i64>,
 }
 
 impl SightingRow {
@@ -217,9 +220,14 @@ impl SightingRow {
             tlp: tlp(self.tlp)?,
             labels: strings(&self.labels)?,
             listed: self.listed,
-            retired_at: None,
-            retired_reason: None,
-            expires_at: None,
+            retired_at: self.retired_at.map(from_unix_micros),
+            retired_reason: self
+                .retired_reason
+                .as_deref()
+                .map(str::parse::<RetractReason>)
+                .transpose()
+                .map_err(|e| corrupt("retraction reason", e))?,
+            expires_at: self.expires_at.map(from_unix_micros),
         })
     }
 }

@@ -23,6 +23,7 @@ mod error;
 pub mod fts;
 mod migrate;
 pub mod postgres;
+mod retire;
 mod sharing;
 pub mod sqlite;
 mod types;
@@ -35,8 +36,9 @@ use async_trait::async_trait;
 use rexist_core::{
     Alert, AlertId, ApiToken, AuditEntry, ChannelHealth, ExportRow, HitId, HitObject, Hunt,
     HuntHit, HuntId, HuntSpec, IndicatorId, IndicatorRecord, IndicatorType, Item, ItemId, JobId,
-    Mention, NewAudit, NewHit, NewItem, NewRelation, NewSighting, NewToken, Relation, Role, Run,
-    RunCounts, RunId, RunOutcome, Sighting, Source, SourceId, SourceSpec, Tlp, UpsertSummary, User,
+    Mention, NewAudit, NewHit, NewItem, NewRelation, NewSighting, NewToken, Relation, Retraction,
+    Role, Run, RunCounts, RunId, RunOutcome, Sighting, Source, SourceId, SourceSpec, Tlp,
+    UpsertSummary, User,
 };
 
 pub use activity::{Activity, DayCount};
@@ -120,6 +122,10 @@ pub trait Store: Send + Sync {
 
     /// Upserts sightings of `source`, in batches: a new (indicator, source,
     /// item) triple is a new sighting; a known one only moves `last_seen`.
+    /// Either way the sighting is a fresh report: it is listed, no longer
+    /// retired, and its `expires_at` is the report's `valid_until` (the
+    /// latest of them when a batch repeats the triple); an expired or
+    /// retired indicator becomes active again.
     async fn upsert_sightings(
         &self,
         source: &Source,
@@ -134,19 +140,30 @@ pub trait Store: Send + Sync {
     ) -> Result<UpsertSummary>;
     /// Marks the feed sightings (in no item) of `source` not seen since
     /// `before` as no longer listed: a snapshot feed dropped them. They are
-    /// kept; a later sighting lists them again. Returns how many changed.
+    /// kept, retired at `before` with the reason `delisted`; a later
+    /// sighting lists them again. An indicator left with no listed sighting
+    /// becomes `retired` (as in [`Store::retire_sightings`]). Returns how
+    /// many sightings changed.
     async fn mark_unlisted(&self, source: SourceId, before: time::OffsetDateTime) -> Result<u64>;
-    /// Retires `source`'s sightings of each retracted indicator (kept, not
-    /// listed, with the reason and time). Returns how many changed.
-    async fn retire_sightings(
-        &self,
-        source: &Source,
-        retractions: &[rexist_core::Retraction],
-    ) -> Result<u64> {
-        // Replaced by both backends' implementation (branch `retire`).
-        let _ = (source, retractions);
-        Ok(0)
-    }
+    /// Retires what `source` withdrew: every sighting of each retracted
+    /// indicator by `source` (in any item) not yet retired becomes unlisted,
+    /// with the retraction's time and reason; nothing is deleted. Unknown
+    /// indicators are skipped (nothing is stored for them); a retraction
+    /// repeated for the same indicator keeps the first. Returns how many
+    /// sightings were retired.
+    ///
+    /// An affected indicator left with no listed, unretired sighting from
+    /// any source becomes `retired`, its reason naming the withdrawal and
+    /// the source (`revoked by taxii-partner`), unless it is allow-listed
+    /// (allow-listing wins); its `added` time moves to now, so readers that
+    /// page by it (TAXII `added_after`) see its revoked version. A later
+    /// sighting makes it active again.
+    async fn retire_sightings(&self, source: &Source, retractions: &[Retraction]) -> Result<u64>;
+    /// Retires, with the reason `expired` and at their own expiry time,
+    /// the sightings whose upstream validity (`expires_at`) ended at or
+    /// before `at` and that are not retired yet; indicators follow as in
+    /// [`Store::retire_sightings`]. Returns how many sightings were retired.
+    async fn retire_expired(&self, at: time::OffsetDateTime) -> Result<u64>;
     /// The indicator with this type and canonical value.
     async fn indicator(&self, kind: IndicatorType, value: &str) -> Result<Option<IndicatorRecord>>;
     /// Indicators matching a query, in value order (so prefix pages are stable).

@@ -218,7 +218,12 @@ pub(crate) fn export_sql(q: &ExportQuery, postgres: bool) -> Option<(String, Vec
     }
     if q.active_only {
         let a = arg(Bind::Text(IndicatorStatus::Active.as_str().to_owned()));
-        let _ = write!(sql, " AND status = {a}");
+        if q.with_retired {
+            let r = arg(Bind::Text(IndicatorStatus::Retired.as_str().to_owned()));
+            let _ = write!(sql, " AND status IN ({a}, {r})");
+        } else {
+            let _ = write!(sql, " AND status = {a}");
+        }
     }
     if let Some(since) = q.since {
         let _ = write!(
@@ -235,18 +240,23 @@ pub(crate) fn export_sql(q: &ExportQuery, postgres: bool) -> Option<(String, Vec
     }
     if let Some(source) = &q.source {
         let a = arg(Bind::Text(source.clone()));
+        // A source that withdrew an indicator others still report no longer
+        // names it; a retired indicator stays with the sources that had it.
+        let r = arg(Bind::Text(IndicatorStatus::Retired.as_str().to_owned()));
         let _ = write!(
             sql,
             " AND EXISTS (SELECT 1 FROM sightings s JOIN sources src ON src.id = s.source_id \
-             WHERE s.indicator_id = i.id AND src.name = {a})"
+             WHERE s.indicator_id = i.id AND src.name = {a} \
+             AND (s.retired_at IS NULL OR i.status = {r}))"
         );
     }
     if let Some(tag) = &q.tag {
         let a = arg(Bind::Text(label_pattern(tag)));
+        let r = arg(Bind::Text(IndicatorStatus::Retired.as_str().to_owned()));
         let _ = write!(
             sql,
             " AND EXISTS (SELECT 1 FROM sightings s WHERE s.indicator_id = i.id \
-             AND s.labels LIKE {a} ESCAPE '\\')"
+             AND s.labels LIKE {a} ESCAPE '\\' AND (s.retired_at IS NULL OR i.status = {r}))"
         );
     }
     let limit = arg(Bind::Int(i64::from(export_page(q))));

@@ -41,6 +41,8 @@ pub struct IndicatorQuery {
     pub prefix: Option<String>,
     /// Only this status.
     pub status: Option<IndicatorStatus>,
+    /// Only indicators this source (by name) has reported, retired sightings included.
+    pub source: Option<String>,
     /// Only indicators whose TLP is at most this.
     pub max_tlp: Option<Tlp>,
     /// Cursor from the previous page.
@@ -63,8 +65,12 @@ pub struct ExportQuery {
     pub min_score: Option<u8>,
     /// Only indicators whose TLP is at most this (the reader's clearance).
     pub max_tlp: Option<Tlp>,
-    /// Only active indicators (not expired, not allow-listed).
+    /// Only active indicators (not expired, allow-listed or retired).
     pub active_only: bool,
+    /// With `active_only`, retired indicators too: TAXII serves them as
+    /// revoked versions, so a consumer that has one learns of the retraction.
+    /// Exports leave it off: a retired indicator is never blocked.
+    pub with_retired: bool,
     /// Only indicators seen at or after this time (`last_seen`).
     pub since: Option<time::OffsetDateTime>,
     /// Only indicators added strictly after this time (TAXII `added_after`).

@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use rexist_core::model::now;
 use rexist_core::{
-    AlertStatus, HitObject, HuntKind, HuntSpec, Indicator, IndicatorType, ItemKind, Mention,
-    NewHit, NewItem, NewRelation, NewSighting, RunCounts, RunOutcome, Source, SourceSpec, Tlp,
+    AlertStatus, HitObject, HuntKind, HuntSpec, Indicator, IndicatorRecord, IndicatorStatus,
+    IndicatorType, ItemKind, Mention, NewHit, NewItem, NewRelation, NewSighting, RetractReason,
+    Retraction, RunCounts, RunOutcome, Source, SourceSpec, Tlp,
 };
 use rexist_store::postgres::PgStore;
 use rexist_store::sqlite::SqliteStore;
@@ -132,6 +133,14 @@ conformance!(
     exports_page_in_added_order_with_filters,
     users_tokens_sessions_and_audit,
     dashboard_activity_and_top_indicators,
+    retraction_retires_the_sources_sightings_with_reason_and_time,
+    indicator_retires_only_when_every_source_withdrew,
+    allowlisted_indicator_stays_allowlisted_when_withdrawn,
+    resighting_reactivates_a_retired_indicator,
+    snapshot_leavers_retire_as_delisted,
+    upstream_expiry_retires_sightings,
+    indicators_filter_by_source,
+    retired_indicator_pages_again_for_taxii,
 );
 
 fn spec(name: &str) -> SourceSpec {
@@ -224,6 +233,11 @@ async fn runs_record_counts_health_and_cursor(store: Arc<dyn Store>) {
     let health = store.source(s.id).await.unwrap().unwrap().health;
     assert!(health.last_success_at.is_some());
     assert_eq!(health.consecutive_failures, 0);
+    assert_eq!(
+        health.first_run_at,
+        Some(run.started_at),
+        "first run's start"
+    );
 
     for _ in 0..2 {
         let r = store.start_run(s.id).await.unwrap();
@@ -2078,4 +2092,561 @@ async fn dashboard_activity_and_top_indicators(store: Arc<dyn Store>) {
     let top = store.top_indicators(10, Tlp::Green).await.unwrap();
     assert_eq!(top.len(), 3, "red is left out");
     assert!(top.iter().all(|r| r.tlp <= Tlp::Green));
+}
+
+fn retraction(
+    kind: IndicatorType,
+    value: &str,
+    reason: RetractReason,
+    at: OffsetDateTime,
+) -> Retraction {
+    Retraction {
+        indicator: Indicator::parse(kind, value).expect("valid indicator"),
+        reason,
+        at,
+    }
+}
+
+async fn indicator_of(store: &Arc<dyn Store>, kind: IndicatorType, value: &str) -> IndicatorRecord {
+    store
+        .indicator(kind, value)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{value} is stored"))
+}
+
+async fn retraction_retires_the_sources_sightings_with_reason_and_time(store: Arc<dyn Store>) {
+    let partner = source(&store, "taxii-partner").await;
+    let other = source(&store, "other").await;
+    let seen = now() - time::Duration::hours(2);
+    let items = some_items(&store, 1).await;
+    // The partner reports the domain in its feed and in an item; another source in its feed.
+    let mut in_item = sighting(IndicatorType::Domain, "evil.example", seen);
+    in_item.item_id = Some(items[0]);
+    store
+        .upsert_sightings(
+            &partner,
+            &[
+                sighting(IndicatorType::Domain, "evil.example", seen),
+                in_item,
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .upsert_sightings(
+            &other,
+            &[sighting(IndicatorType::Domain, "evil.example", seen)],
+        )
+        .await
+        .unwrap();
+    let at = now() - time::Duration::minutes(10);
+    let retired = store
+        .retire_sightings(
+            &partner,
+            &[
+                retraction(
+                    IndicatorType::Domain,
+                    "evil.example",
+                    RetractReason::Revoked,
+                    at,
+                ),
+                // Repeated: the first wins. Unknown: nothing stored.
+                retraction(
+                    IndicatorType::Domain,
+                    "evil.example",
+                    RetractReason::Deleted,
+                    now(),
+                ),
+                retraction(
+                    IndicatorType::Domain,
+                    "never-seen.example",
+                    RetractReason::Revoked,
+                    at,
+                ),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(retired, 2, "both of the partner's sightings, in any item");
+    assert!(
+        store
+            .indicator(IndicatorType::Domain, "never-seen.example")
+            .await
+            .unwrap()
+            .is_none(),
+        "an unknown indicator is not stored"
+    );
+    let rec = indicator_of(&store, IndicatorType::Domain, "evil.example").await;
+    let sightings = store.sightings_of(rec.id).await.unwrap();
+    assert_eq!(sightings.len(), 3, "kept, never deleted");
+    for s in &sightings {
+        if s.source_id == partner.id {
+            assert!(!s.listed);
+            assert_eq!(s.retired_reason, Some(RetractReason::Revoked));
+            assert_eq!(s.retired_at, Some(at));
+        } else {
+            assert!(s.listed);
+            assert_eq!(s.retired_reason, None);
+            assert_eq!(s.retired_at, None);
+        }
+    }
+    assert_eq!(
+        rec.status,
+        IndicatorStatus::Active,
+        "another source still lists it"
+    );
+    assert_eq!(
+        store
+            .retire_sightings(
+                &partner,
+                &[retraction(
+                    IndicatorType::Domain,
+                    "evil.example",
+                    RetractReason::Deleted,
+                    now()
+                )]
+            )
+            .await
+            .unwrap(),
+        0,
+        "a retired sighting is not retired again"
+    );
+    assert_eq!(store.retire_sightings(&partner, &[]).await.unwrap(), 0);
+}
+
+async fn indicator_retires_only_when_every_source_withdrew(store: Arc<dyn Store>) {
+    let a = source(&store, "feed-a").await;
+    let b = source(&store, "feed-b").await;
+    let seen = now() - time::Duration::hours(1);
+    for s in [&a, &b] {
+        store
+            .upsert_sightings(s, &[sighting(IndicatorType::Ipv4, "203.0.113.7", seen)])
+            .await
+            .unwrap();
+    }
+    let ip = |reason| retraction(IndicatorType::Ipv4, "203.0.113.7", reason, now());
+    store
+        .retire_sightings(&a, &[ip(RetractReason::FalsePositive)])
+        .await
+        .unwrap();
+    let rec = indicator_of(&store, IndicatorType::Ipv4, "203.0.113.7").await;
+    assert_eq!(rec.status, IndicatorStatus::Active);
+    assert_eq!(rec.status_reason, None);
+    store
+        .retire_sightings(&b, &[ip(RetractReason::Revoked)])
+        .await
+        .unwrap();
+    let rec = indicator_of(&store, IndicatorType::Ipv4, "203.0.113.7").await;
+    assert_eq!(rec.status, IndicatorStatus::Retired);
+    assert_eq!(rec.status_reason.as_deref(), Some("revoked by feed-b"));
+    assert_eq!(rec.sightings, 2, "sightings are kept and counted");
+    let listed = store
+        .list_indicators(&IndicatorQuery {
+            status: Some(IndicatorStatus::Retired),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.items, vec![rec]);
+}
+
+async fn allowlisted_indicator_stays_allowlisted_when_withdrawn(store: Arc<dyn Store>) {
+    let s = source(&store, "feed").await;
+    store
+        .upsert_sightings(&s, &[sighting(IndicatorType::Domain, "google.com", now())])
+        .await
+        .unwrap();
+    store
+        .flag_indicators(&[(
+            IndicatorType::Domain,
+            "google.com".to_owned(),
+            "warninglist: top domains".to_owned(),
+        )])
+        .await
+        .unwrap();
+    let n = store
+        .retire_sightings(
+            &s,
+            &[retraction(
+                IndicatorType::Domain,
+                "google.com",
+                RetractReason::FalsePositive,
+                now(),
+            )],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "the sighting is retired");
+    let rec = indicator_of(&store, IndicatorType::Domain, "google.com").await;
+    assert_eq!(
+        rec.status,
+        IndicatorStatus::Allowlisted,
+        "allow-listing wins"
+    );
+    assert_eq!(
+        rec.status_reason.as_deref(),
+        Some("warninglist: top domains")
+    );
+    // A new report does not lift the allow-listing either.
+    store
+        .upsert_sightings(&s, &[sighting(IndicatorType::Domain, "google.com", now())])
+        .await
+        .unwrap();
+    let rec = indicator_of(&store, IndicatorType::Domain, "google.com").await;
+    assert_eq!(rec.status, IndicatorStatus::Allowlisted);
+}
+
+async fn resighting_reactivates_a_retired_indicator(store: Arc<dyn Store>) {
+    let s = source(&store, "otx").await;
+    let seen = now() - time::Duration::hours(1);
+    let until = now() + time::Duration::days(30);
+    let mut first = sighting(IndicatorType::Url, "http://evil.example/x", seen);
+    first.valid_until = Some(until - time::Duration::days(10));
+    let mut later = first.clone();
+    later.valid_until = Some(until);
+    // The same report twice in one batch: the latest validity wins.
+    store.upsert_sightings(&s, &[later, first]).await.unwrap();
+    let rec = indicator_of(&store, IndicatorType::Url, "http://evil.example/x").await;
+    let sightings = store.sightings_of(rec.id).await.unwrap();
+    assert_eq!(sightings.len(), 1);
+    assert_eq!(sightings[0].expires_at, Some(until));
+
+    store
+        .retire_sightings(
+            &s,
+            &[retraction(
+                IndicatorType::Url,
+                "http://evil.example/x",
+                RetractReason::Inactive,
+                now(),
+            )],
+        )
+        .await
+        .unwrap();
+    let rec = indicator_of(&store, IndicatorType::Url, "http://evil.example/x").await;
+    assert_eq!(rec.status, IndicatorStatus::Retired);
+    assert_eq!(rec.status_reason.as_deref(), Some("inactive by otx"));
+
+    // Reported again, with a new validity: listed, unretired, active.
+    let mut again = sighting(IndicatorType::Url, "http://evil.example/x", now());
+    let until2 = now() + time::Duration::days(60);
+    again.valid_until = Some(until2);
+    let summary = store.upsert_sightings(&s, &[again]).await.unwrap();
+    assert_eq!(summary.unchanged, 1);
+    let rec = indicator_of(&store, IndicatorType::Url, "http://evil.example/x").await;
+    assert_eq!(rec.status, IndicatorStatus::Active);
+    assert_eq!(rec.status_reason, None);
+    let back = store.sightings_of(rec.id).await.unwrap();
+    assert!(back[0].listed);
+    assert_eq!(back[0].retired_at, None);
+    assert_eq!(back[0].retired_reason, None);
+    assert_eq!(
+        back[0].expires_at,
+        Some(until2),
+        "the latest report's validity"
+    );
+
+    // A mention in an item is a report too.
+    store
+        .retire_sightings(
+            &s,
+            &[retraction(
+                IndicatorType::Url,
+                "http://evil.example/x",
+                RetractReason::Deleted,
+                now(),
+            )],
+        )
+        .await
+        .unwrap();
+    let items = some_items(&store, 1).await;
+    store
+        .record_mentions(
+            &s,
+            items[0],
+            &[Mention {
+                indicator: Indicator::parse(IndicatorType::Url, "http://evil.example/x").unwrap(),
+                start: 0,
+                end: 21,
+                defanged: false,
+            }],
+        )
+        .await
+        .unwrap();
+    let rec = indicator_of(&store, IndicatorType::Url, "http://evil.example/x").await;
+    assert_eq!(rec.status, IndicatorStatus::Active);
+}
+
+async fn snapshot_leavers_retire_as_delisted(store: Arc<dyn Store>) {
+    let s = source(&store, "blocklist").await;
+    let other = source(&store, "other").await;
+    let t0 = now() - time::Duration::hours(1);
+    store.upsert_sightings(&s, &ips(0..3, t0)).await.unwrap();
+    store
+        .upsert_sightings(&other, &ips(2..3, t0))
+        .await
+        .unwrap();
+    let t1 = now();
+    store.upsert_sightings(&s, &ips(0..1, t1)).await.unwrap();
+    assert_eq!(store.mark_unlisted(s.id, t1).await.unwrap(), 2);
+    // 10.0.0.1 was only on this list: retired. 10.0.0.2 another source lists.
+    let gone = indicator_of(&store, IndicatorType::Ipv4, "10.0.0.1").await;
+    assert_eq!(gone.status, IndicatorStatus::Retired);
+    assert_eq!(gone.status_reason.as_deref(), Some("delisted by blocklist"));
+    let sightings = store.sightings_of(gone.id).await.unwrap();
+    assert_eq!(sightings[0].retired_reason, Some(RetractReason::Delisted));
+    assert_eq!(sightings[0].retired_at, Some(t1));
+    assert!(!sightings[0].listed);
+    let shared = indicator_of(&store, IndicatorType::Ipv4, "10.0.0.2").await;
+    assert_eq!(shared.status, IndicatorStatus::Active);
+    assert_eq!(
+        indicator_of(&store, IndicatorType::Ipv4, "10.0.0.0")
+            .await
+            .status,
+        IndicatorStatus::Active
+    );
+    assert_eq!(
+        store.mark_unlisted(s.id, t1).await.unwrap(),
+        0,
+        "idempotent"
+    );
+    // Back on the list: active again.
+    store.upsert_sightings(&s, &ips(1..2, now())).await.unwrap();
+    let back = indicator_of(&store, IndicatorType::Ipv4, "10.0.0.1").await;
+    assert_eq!(back.status, IndicatorStatus::Active);
+}
+
+async fn upstream_expiry_retires_sightings(store: Arc<dyn Store>) {
+    let s = source(&store, "stix-feed").await;
+    let t = now();
+    let mut soon = sighting(
+        IndicatorType::Sha256,
+        &"a".repeat(64),
+        t - time::Duration::days(2),
+    );
+    soon.valid_until = Some(t - time::Duration::days(1));
+    let mut later = sighting(
+        IndicatorType::Sha256,
+        &"b".repeat(64),
+        t - time::Duration::days(2),
+    );
+    later.valid_until = Some(t + time::Duration::days(1));
+    let forever = sighting(
+        IndicatorType::Sha256,
+        &"c".repeat(64),
+        t - time::Duration::days(2),
+    );
+    store
+        .upsert_sightings(&s, &[soon, later, forever])
+        .await
+        .unwrap();
+    assert_eq!(store.retire_expired(t).await.unwrap(), 1);
+    assert_eq!(store.retire_expired(t).await.unwrap(), 0, "idempotent");
+    let a = indicator_of(&store, IndicatorType::Sha256, &"a".repeat(64)).await;
+    assert_eq!(a.status, IndicatorStatus::Retired);
+    assert_eq!(a.status_reason.as_deref(), Some("expired by stix-feed"));
+    let sa = store.sightings_of(a.id).await.unwrap();
+    assert_eq!(sa[0].retired_reason, Some(RetractReason::Expired));
+    assert_eq!(
+        sa[0].retired_at,
+        Some(t - time::Duration::days(1)),
+        "retired when its validity ended"
+    );
+    for v in ["b", "c"] {
+        let rec = indicator_of(&store, IndicatorType::Sha256, &v.repeat(64)).await;
+        assert_eq!(rec.status, IndicatorStatus::Active, "{v}");
+    }
+    assert_eq!(
+        store
+            .retire_expired(t + time::Duration::days(2))
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+async fn indicators_filter_by_source(store: Arc<dyn Store>) {
+    let a = source(&store, "feed-a").await;
+    let b = source(&store, "feed-b").await;
+    store.upsert_sightings(&a, &ips(0..3, now())).await.unwrap();
+    store.upsert_sightings(&b, &ips(2..5, now())).await.unwrap();
+    store
+        .retire_sightings(
+            &a,
+            &[retraction(
+                IndicatorType::Ipv4,
+                "10.0.0.0",
+                RetractReason::Revoked,
+                now(),
+            )],
+        )
+        .await
+        .unwrap();
+    let values = |q: IndicatorQuery| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .list_indicators(&q)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|r| r.value)
+                .collect::<Vec<_>>()
+        }
+    };
+    let by = |name: &str| IndicatorQuery {
+        source: Some(name.to_owned()),
+        ..Default::default()
+    };
+    assert_eq!(
+        values(by("feed-a")).await,
+        ["10.0.0.0", "10.0.0.1", "10.0.0.2"],
+        "retired sightings included"
+    );
+    assert_eq!(
+        values(by("feed-b")).await,
+        ["10.0.0.2", "10.0.0.3", "10.0.0.4"]
+    );
+    assert!(values(by("nobody")).await.is_empty());
+    let paged = IndicatorQuery {
+        limit: 2,
+        ..by("feed-b")
+    };
+    let first = store.list_indicators(&paged).await.unwrap();
+    assert_eq!(first.items.len(), 2);
+    let rest = values(IndicatorQuery {
+        after: first.next,
+        ..paged
+    })
+    .await;
+    assert_eq!(rest, ["10.0.0.4"]);
+    assert_eq!(
+        values(IndicatorQuery {
+            status: Some(IndicatorStatus::Retired),
+            ..by("feed-a")
+        })
+        .await,
+        ["10.0.0.0"]
+    );
+}
+
+async fn retired_indicator_pages_again_for_taxii(store: Arc<dyn Store>) {
+    let a = source(&store, "feed-a").await;
+    let b = source(&store, "feed-b").await;
+    let seen = now() - time::Duration::hours(1);
+    let labelled = |v: &str, label: &str| {
+        let mut s = sighting(IndicatorType::Domain, v, seen);
+        s.labels = vec![label.to_owned()];
+        s
+    };
+    store
+        .upsert_sightings(
+            &a,
+            &[
+                labelled("gone.example", "phishing"),
+                labelled("shared.example", "old-label"),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .upsert_sightings(&b, &[labelled("shared.example", "emotet")])
+        .await
+        .unwrap();
+    let taxii = |added_after| rexist_store::ExportQuery {
+        active_only: true,
+        with_retired: true,
+        with_context: true,
+        added_after,
+        ..Default::default()
+    };
+    let before = store.export_indicators(&taxii(None)).await.unwrap();
+    assert_eq!(before.len(), 2);
+    let cursor = before.iter().map(|r| r.added).max();
+    assert!(
+        store
+            .export_indicators(&taxii(cursor))
+            .await
+            .unwrap()
+            .is_empty(),
+        "a client that has everything gets nothing new"
+    );
+    // Ensure the retirement takes a later clock reading than the insert.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    store
+        .retire_sightings(
+            &a,
+            &[
+                retraction(
+                    IndicatorType::Domain,
+                    "gone.example",
+                    RetractReason::Revoked,
+                    now(),
+                ),
+                retraction(
+                    IndicatorType::Domain,
+                    "shared.example",
+                    RetractReason::Revoked,
+                    now(),
+                ),
+            ],
+        )
+        .await
+        .unwrap();
+    let again = store.export_indicators(&taxii(cursor)).await.unwrap();
+    assert_eq!(
+        again.len(),
+        1,
+        "only the retired indicator pages again: {again:?}"
+    );
+    let gone = &again[0];
+    assert_eq!(gone.record.value, "gone.example");
+    assert_eq!(gone.record.status, IndicatorStatus::Retired);
+    assert!(gone.added > cursor.unwrap());
+    assert_eq!(
+        gone.sources,
+        ["feed-a"],
+        "a retired indicator names who had it"
+    );
+    assert_eq!(gone.labels, ["phishing"]);
+
+    // Exports leave retired indicators out; one still active through another
+    // source names only its unretired sightings.
+    let export = store
+        .export_indicators(&rexist_store::ExportQuery {
+            active_only: true,
+            with_context: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(export.len(), 1);
+    assert_eq!(export[0].record.value, "shared.example");
+    assert_eq!(export[0].sources, ["feed-b"]);
+    assert_eq!(export[0].labels, ["emotet"]);
+    let by_a = store
+        .export_indicators(&rexist_store::ExportQuery {
+            active_only: true,
+            source: Some("feed-a".to_owned()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        by_a.is_empty(),
+        "feed-a withdrew everything it reported: {by_a:?}"
+    );
+    let tagged = store
+        .export_indicators(&rexist_store::ExportQuery {
+            tag: Some("old-label".to_owned()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        tagged.is_empty(),
+        "a withdrawn label selects nothing: {tagged:?}"
+    );
 }

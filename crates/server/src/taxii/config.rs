@@ -65,6 +65,8 @@ pub struct CollectionConfig {
     #[serde(default)]
     pub tlp: Option<String>,
     /// Only active indicators: not expired, not allow-listed (default true).
+    /// Retired ones (withdrawn by every source that reported them) are
+    /// served too, as revoked versions, so consumers drop them.
     #[serde(default = "yes")]
     pub active_only: bool,
     /// Whether analysts and admins may POST objects to it (default false).

@@ -93,6 +93,17 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("ind.confidence", "Confidence", "確度"),
     ("ind.sightings", "Sightings", "観測数"),
     ("ind.listed", "Still listed", "掲載中"),
+    ("ind.retired", "Withdrawn", "取り下げ"),
+    ("ind.retract.revoked", "revoked", "失効"),
+    ("ind.retract.deleted", "deleted", "削除"),
+    ("ind.retract.false_positive", "false positive", "誤検知"),
+    ("ind.retract.inactive", "inactive", "無効化"),
+    (
+        "ind.retract.expired",
+        "expired upstream",
+        "提供元で期限切れ",
+    ),
+    ("ind.retract.delisted", "no longer listed", "掲載終了"),
     ("ind.labels", "Labels", "ラベル"),
     (
         "ind.timeline",
@@ -152,6 +163,7 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("ind.status.active", "active", "有効"),
     ("ind.status.expired", "expired", "期限切れ"),
     ("ind.status.allowlisted", "allow-listed", "許可リスト"),
+    ("ind.status.retired", "retired", "取り下げ済み"),
 ];
 
 /// This area's templates: (name, source).

@@ -224,44 +224,60 @@ async fn stale_sources_show_in_the_api_and_metrics() {
         .await
         .unwrap();
     store.migrate().await.unwrap();
-    let failing = store
-        .upsert_source(&SourceSpec {
-            name: "failing".into(),
-            kind: "csv".into(),
-            enabled: true,
-            confidence: 50,
-            tlp: Tlp::Clear,
-            tags: vec![],
-        })
-        .await
-        .unwrap();
-    let run = store.start_run(failing.id).await.unwrap();
-    store
-        .finish_run(
-            run.id,
-            rexist_core::RunOutcome::Failed,
-            &rexist_core::RunCounts::default(),
-            None,
-            Some("HTTP 500"),
-        )
-        .await
-        .unwrap();
+    // Both have only failed. "hourly" failed a moment ago: not stale yet.
+    // "every-second" has failed for over twice its schedule since its first run.
+    for name in ["every-second", "hourly"] {
+        let source = store
+            .upsert_source(&SourceSpec {
+                name: name.into(),
+                kind: "csv".into(),
+                enabled: true,
+                confidence: 50,
+                tlp: Tlp::Clear,
+                tags: vec![],
+            })
+            .await
+            .unwrap();
+        let run = store.start_run(source.id).await.unwrap();
+        store
+            .finish_run(
+                run.id,
+                rexist_core::RunOutcome::Failed,
+                &rexist_core::RunCounts::default(),
+                None,
+                Some("HTTP 500"),
+            )
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let store: Arc<dyn Store> = Arc::new(store);
-    let schedules = [("failing".to_owned(), std::time::Duration::from_secs(3600))]
-        .into_iter()
-        .collect();
+    let schedules = [
+        ("every-second".to_owned(), std::time::Duration::from_secs(1)),
+        ("hourly".to_owned(), std::time::Duration::from_secs(3600)),
+    ]
+    .into_iter()
+    .collect();
     let app = router(
         AppState::new(store)
             .with_anonymous(rexist_core::Role::Admin)
             .with_schedules(schedules),
     );
     let (_, sources) = get_json(&app, "/api/v1/sources").await;
+    assert_eq!(sources["items"][0]["name"], "every-second");
     assert_eq!(sources["items"][0]["stale"], true);
-    assert_eq!(sources["items"][0]["every_seconds"], 3600);
+    assert_eq!(sources["items"][0]["every_seconds"], 1);
     assert_eq!(sources["items"][0]["health"]["last_error"], "HTTP 500");
+    assert!(sources["items"][0]["health"]["first_run_at"].is_string());
+    assert_eq!(sources["items"][1]["stale"], false, "{sources}");
+    assert_eq!(sources["items"][1]["every_seconds"], 3600);
     let (_, metrics) = get(&app, "/metrics").await;
     assert!(
-        metrics.contains("rexist_source_stale{source=\"failing\"} 1"),
+        metrics.contains("rexist_source_stale{source=\"every-second\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("rexist_source_stale{source=\"hourly\"} 0"),
         "{metrics}"
     );
 }

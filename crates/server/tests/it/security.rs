@@ -873,6 +873,83 @@ async fn exports_name_only_the_sources_a_reader_may_see() {
 }
 
 #[tokio::test]
+async fn exports_leave_out_what_every_source_withdrew() {
+    let w = world().await;
+    let spec = |name: &str| SourceSpec {
+        name: name.into(),
+        kind: "file".into(),
+        enabled: true,
+        confidence: 80,
+        tlp: Tlp::Clear,
+        tags: vec![],
+    };
+    let quitter = w.store.upsert_source(&spec("quitter")).await.unwrap();
+    let stayer = w.store.upsert_source(&spec("stayer")).await.unwrap();
+    let domain = |v: &str, label: &str| {
+        let mut s = NewSighting::new(Indicator::parse(IndicatorType::Domain, v).unwrap(), now());
+        s.labels = vec![label.into()];
+        s
+    };
+    w.store
+        .upsert_sightings(
+            &quitter,
+            &[
+                domain("withdrawn.example", "q-label"),
+                domain("kept.example", "q-label"),
+            ],
+        )
+        .await
+        .unwrap();
+    w.store
+        .upsert_sightings(&stayer, &[domain("kept.example", "s-label")])
+        .await
+        .unwrap();
+    let retract = |v: &str| rexist_core::Retraction {
+        indicator: Indicator::parse(IndicatorType::Domain, v).unwrap(),
+        reason: rexist_core::RetractReason::Revoked,
+        at: now(),
+    };
+    w.store
+        .retire_sightings(
+            &quitter,
+            &[retract("withdrawn.example"), retract("kept.example")],
+        )
+        .await
+        .unwrap();
+    for uri in [
+        "/export/all-csv",
+        "/export/all-stix",
+        "/export/all-edl",
+        "/export/all-rpz",
+        "/export/all-misp/manifest.json",
+    ] {
+        let (status, _, body) = send(&w.app, "GET", uri, Some(&bearer(&w.admin)), None).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert!(!body.contains("withdrawn.example"), "{uri}: {body}");
+        assert!(
+            !body.contains("quitter") && !body.contains("q-label"),
+            "{uri} names only unretired sightings: {body}"
+        );
+    }
+    let (_, _, csv) = send(
+        &w.app,
+        "GET",
+        "/export/all-csv",
+        Some(&bearer(&w.admin)),
+        None,
+    )
+    .await;
+    let line = csv
+        .lines()
+        .find(|l| l.contains("kept.example"))
+        .unwrap_or_else(|| panic!("still active through another source: {csv}"));
+    assert!(
+        line.contains("stayer") && line.contains("s-label"),
+        "{line}"
+    );
+}
+
+#[tokio::test]
 async fn hits_on_red_objects_are_not_listed_to_a_viewer() {
     use rexist_core::{HitObject, HuntKind, HuntSpec, NewHit};
     let w = world().await;

@@ -837,3 +837,73 @@ async fn taxii_full_pull_throughput() {
     );
     assert_eq!(objects, 6 + (n + 1) * 3);
 }
+
+#[tokio::test]
+async fn a_retired_indicator_comes_again_as_a_revoked_version() {
+    let (store, _dir) = seeded(3, 0).await;
+    let app = app(&store, Role::Viewer);
+    let first = get(&app, &format!("{ROOT}/all/objects/")).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let cut = header(&first, "x-taxii-date-added-last").unwrap();
+    let nothing = get(&app, &format!("{ROOT}/all/objects/?added_after={cut}")).await;
+    assert!(objects(&nothing).is_empty(), "{}", nothing.body);
+
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let feed = store.source_by_name("feed-a").await.unwrap().unwrap();
+    let retired = store
+        .retire_sightings(
+            &feed,
+            &[rexist_core::Retraction {
+                indicator: Indicator::parse(IndicatorType::Domain, "host1.example.com").unwrap(),
+                reason: rexist_core::RetractReason::Revoked,
+                at: now(),
+            }],
+        )
+        .await
+        .unwrap();
+    assert_eq!(retired, 1);
+
+    let again = get(&app, &format!("{ROOT}/all/objects/?added_after={cut}")).await;
+    assert_eq!(again.status, StatusCode::OK);
+    let objs = objects(&again);
+    let id = rexist_stix::write::indicator_id(IndicatorType::Domain, "host1.example.com");
+    let ind = objs
+        .iter()
+        .find(|o| o["id"] == id.as_str())
+        .unwrap_or_else(|| panic!("the revoked indicator: {}", again.body));
+    assert_eq!(ind["revoked"], true);
+    assert!(
+        ind["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("retired (revoked by feed-a)"),
+        "{ind}"
+    );
+    let old = objects(&first)
+        .into_iter()
+        .find(|o| o["id"] == id.as_str())
+        .unwrap();
+    assert!(
+        ind["modified"].as_str().unwrap() > old["modified"].as_str().unwrap(),
+        "a newer version: {} after {}",
+        ind["modified"],
+        old["modified"]
+    );
+    let rel = objs
+        .iter()
+        .find(|o| o["type"] == "relationship")
+        .expect("its relationship");
+    assert_eq!(rel["revoked"], true);
+    assert_eq!(
+        objs.iter().filter(|o| o["type"] == "indicator").count(),
+        1,
+        "only the retired one pages again"
+    );
+
+    // The object and its versions answer with the revoked version too.
+    let one = get(&app, &format!("{ROOT}/all/objects/{id}/")).await;
+    assert_eq!(one.status, StatusCode::OK);
+    assert_eq!(objects(&one)[0]["revoked"], true);
+    let versions = get(&app, &format!("{ROOT}/all/objects/{id}/versions/")).await;
+    assert_eq!(versions.body["versions"], json!([ind["modified"]]));
+}

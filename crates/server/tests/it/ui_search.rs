@@ -13,8 +13,8 @@ use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use rexist_core::model::now;
 use rexist_core::{
-    Indicator, IndicatorType, ItemId, ItemKind, Mention, NewItem, NewSighting, Role, SourceSpec,
-    Tlp,
+    Indicator, IndicatorType, ItemId, ItemKind, Mention, NewItem, NewSighting, RetractReason,
+    Retraction, Role, SourceSpec, Tlp,
 };
 use rexist_server::auth::hash_password;
 use rexist_server::{AppState, router};
@@ -602,4 +602,44 @@ async fn each_enrichment_provider_gets_its_own_live_panel() {
     assert_eq!(status, StatusCode::OK, "{panel}");
     assert!(panel.contains("otx"), "{panel}");
     assert_eq!(upstream.hits(), 1, "the panel asked its provider");
+}
+
+#[tokio::test]
+async fn the_indicator_page_shows_who_withdrew_it_why_and_when() {
+    let f = fixture().await;
+    let feed = f.store.source_by_name("feed-a").await.unwrap().unwrap();
+    let at = rexist_core::model::from_unix_micros(1_714_979_289_000_000); // 2024-05-06T07:08:09Z
+    let retired = f
+        .store
+        .retire_sightings(
+            &feed,
+            &[Retraction {
+                indicator: Indicator::parse(IndicatorType::Domain, "evil-domain.com").unwrap(),
+                reason: RetractReason::FalsePositive,
+                at,
+            }],
+        )
+        .await
+        .unwrap();
+    assert!(retired > 0);
+    let vic = login(&f.app, "vic", "vic-password").await;
+    let (status, _, page) = get(&f.app, "/indicators/domain/evil-domain.com", &vic).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("status-retired"), "{page}");
+    assert!(
+        page.contains("false_positive by feed-a"),
+        "the indicator's reason"
+    );
+    assert!(page.contains("Withdrawn</span> false positive"), "{page}");
+    assert!(
+        page.contains("datetime=\"2024-05-06T07:08:09Z\""),
+        "when: {page}"
+    );
+    let (_, _, ja) = get(&f.app, "/indicators/domain/evil-domain.com?lang=ja", &vic).await;
+    for w in ["取り下げ済み", "取り下げ</span> 誤検知"] {
+        assert!(ja.contains(w), "{w}: {ja}");
+    }
+    // Another indicator of the same source is untouched.
+    let (_, _, other) = get(&f.app, "/indicators/ipv4/198.51.100.7", &vic).await;
+    assert!(!other.contains("Withdrawn</span>"), "{other}");
 }

@@ -9,6 +9,7 @@
 mod dashboard;
 mod hunts;
 mod lookup;
+mod retire;
 mod rows;
 mod sharing;
 
@@ -21,8 +22,9 @@ use rexist_core::model::{now, unix_micros};
 use rexist_core::{
     Alert, AlertId, ApiToken, AuditEntry, ChannelHealth, ExportRow, HitId, HitObject, Hunt,
     HuntHit, HuntId, HuntSpec, IndicatorId, IndicatorRecord, IndicatorType, Item, ItemId, JobId,
-    Mention, NewAudit, NewHit, NewItem, NewRelation, NewSighting, NewToken, Relation, Role, Run,
-    RunCounts, RunId, RunOutcome, Sighting, Source, SourceId, SourceSpec, UpsertSummary, User,
+    Mention, NewAudit, NewHit, NewItem, NewRelation, NewSighting, NewToken, Relation, Retraction,
+    Role, Run, RunCounts, RunId, RunOutcome, Sighting, Source, SourceId, SourceSpec, UpsertSummary,
+    User,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, Executor, Postgres, Row, Transaction};
@@ -118,8 +120,9 @@ impl PgStore {
     async fn upsert_rows(
         tx: &mut Transaction<'_, Postgres>,
         source: &Source,
-        rows: Vec<(NewSighting, i64)>,
+        mut rows: Vec<(NewSighting, i64)>,
     ) -> Result<(UpsertSummary, Vec<i64>)> {
+        crate::retire::latest_validity(rows.iter_mut().map(|(s, _)| s));
         let mut indexed: Vec<(usize, (NewSighting, i64))> = rows.into_iter().enumerate().collect();
         indexed.sort_by(|(_, (a, _)), (_, (b, _))| {
             (a.indicator.value(), a.indicator.kind().as_str())
@@ -155,6 +158,7 @@ impl PgStore {
             confidence: i16,
             tlp: i16,
             labels: &'a [String],
+            until: Option<i64>,
         }
         struct Agg {
             first: i64,
@@ -219,7 +223,10 @@ impl PgStore {
                last_seen = GREATEST(indicators.last_seen, EXCLUDED.last_seen),
                score = GREATEST(indicators.score, EXCLUDED.score),
                tlp = LEAST(indicators.tlp, EXCLUDED.tlp),
-               status = CASE indicators.status WHEN 'expired' THEN 'active' ELSE indicators.status END
+               status_reason = CASE WHEN indicators.status IN ('expired', 'retired') THEN NULL
+                 ELSE indicators.status_reason END,
+               status = CASE WHEN indicators.status IN ('expired', 'retired') THEN 'active'
+                 ELSE indicators.status END
              RETURNING id, kind, value, (xmax = 0) AS inserted",
         )
         .bind(&kinds)
@@ -273,6 +280,7 @@ impl PgStore {
                     confidence: i16::from(s.confidence.unwrap_or(source.confidence)),
                     tlp: s.tlp.unwrap_or(source.tlp).rank(),
                     labels: &s.labels,
+                    until: s.valid_until.map(unix_micros),
                 });
         }
         let n = sightings.len();
@@ -282,7 +290,8 @@ impl PgStore {
             Vec::with_capacity(n),
             Vec::with_capacity(n),
         );
-        let (mut confs, mut tlps, mut labels) = (
+        let (mut confs, mut tlps, mut labels, mut untils) = (
+            Vec::with_capacity(n),
             Vec::with_capacity(n),
             Vec::with_capacity(n),
             Vec::with_capacity(n),
@@ -295,15 +304,17 @@ impl PgStore {
             confs.push(a.confidence);
             tlps.push(a.tlp);
             labels.push(json(&a.labels));
+            untils.push(a.until);
         }
         let rows = sqlx::query(
-            "INSERT INTO sightings (indicator_id, source_id, item_id, first_seen, last_seen, confidence, tlp, labels)
-             SELECT i, $1, it, f, l, c, t, lb
-             FROM unnest($2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int2[], $7::int2[], $8::text[])
-               AS u(i, it, f, l, c, t, lb)
+            "INSERT INTO sightings (indicator_id, source_id, item_id, first_seen, last_seen, confidence, tlp, labels, expires_at)
+             SELECT i, $1, it, f, l, c, t, lb, x
+             FROM unnest($2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int2[], $7::int2[], $8::text[], $9::int8[])
+               AS u(i, it, f, l, c, t, lb, x)
              ORDER BY i, it
              ON CONFLICT (indicator_id, source_id, item_id) DO UPDATE SET
-               last_seen = GREATEST(sightings.last_seen, EXCLUDED.last_seen), listed = TRUE
+               last_seen = GREATEST(sightings.last_seen, EXCLUDED.last_seen), listed = TRUE,
+               retired_at = NULL, retired_reason = NULL, expires_at = EXCLUDED.expires_at
              RETURNING indicator_id, (xmax = 0) AS inserted",
         )
         .bind(source.id.get())
@@ -314,6 +325,7 @@ impl PgStore {
         .bind(&confs)
         .bind(&tlps)
         .bind(&labels)
+        .bind(&untils)
         .fetch_all(&mut **tx)
         .await?;
         let mut increments: BTreeMap<i64, i64> = BTreeMap::new();
@@ -469,7 +481,9 @@ impl Store for PgStore {
         .bind(json(&RunCounts::default()))
         .fetch_one(&mut *tx)
         .await?;
-        sqlx::query("UPDATE sources SET last_run_at = $2 WHERE id = $1")
+        sqlx::query(
+            "UPDATE sources SET last_run_at = $2, first_run_at = COALESCE(first_run_at, $2) WHERE id = $1",
+        )
             .bind(source.get())
             .bind(started)
             .execute(&mut *tx)
@@ -722,15 +736,18 @@ impl Store for PgStore {
     }
 
     async fn mark_unlisted(&self, source: SourceId, before: time::OffsetDateTime) -> Result<u64> {
-        let done = sqlx::query(
-            "UPDATE sightings SET listed = FALSE
-             WHERE source_id = $1 AND item_id = 0 AND listed AND last_seen < $2",
-        )
-        .bind(source.get())
-        .bind(unix_micros(before))
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        retire::mark_unlisted(&self.pool, source, before).await
+    }
+
+    async fn retire_sightings(&self, source: &Source, retractions: &[Retraction]) -> Result<u64> {
+        if retractions.is_empty() {
+            return Ok(0);
+        }
+        retire::retire_sightings(&self.pool, source, retractions).await
+    }
+
+    async fn retire_expired(&self, at: time::OffsetDateTime) -> Result<u64> {
+        retire::retire_expired(&self.pool, at).await
     }
 
     async fn add_relations(&self, source: &Source, relations: &[NewRelation]) -> Result<u64> {
@@ -830,6 +847,8 @@ impl Store for PgStore {
                AND ($3::text IS NULL OR (value >= $3 AND value < $4))
                AND ($5::text IS NULL OR status = $5) AND ($6::int2 IS NULL OR tlp <= $6)
                AND ($7::text IS NULL OR value > $7 OR (value = $7 AND kind > $8))
+               AND ($10::text IS NULL OR EXISTS (SELECT 1 FROM sightings s JOIN sources src ON src.id = s.source_id
+                                                 WHERE s.indicator_id = indicators.id AND src.name = $10))
              ORDER BY value, kind LIMIT $9"
         ))
         .bind(query.kind.map(IndicatorType::as_str))
@@ -841,6 +860,7 @@ impl Store for PgStore {
         .bind(after_value)
         .bind(after_kind)
         .bind(i64::from(limit) + 1)
+        .bind(&query.source)
         .fetch_all(&self.pool)
         .await?;
         let items = rows

@@ -20,6 +20,7 @@ pub(crate) fn source_from_row(r: &PgRow) -> Result<Source> {
         last_success_at: r.try_get(8)?,
         consecutive_failures: i64::from(r.try_get::<i32, _>(9)?),
         last_error: r.try_get(10)?,
+        first_run_at: r.try_get(11)?,
     }
     .decode()
 }
@@ -86,6 +87,9 @@ pub(crate) fn sighting_from_row(r: &PgRow) -> Result<Sighting> {
         tlp: i64::from(r.try_get::<i16, _>(7)?),
         labels: r.try_get(8)?,
         listed: r.try_get(9)?,
+        retired_at: r.try_get(10)?,
+        retired_reason: r.try_get(11)?,
+        expires_at: r.try_get(12)?,
     }
     .decode()
 }

@@ -1,6 +1,6 @@
 //! Exports, users, tokens and the audit log on PostgreSQL.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use rexist_core::model::{from_unix_micros, now, unix_micros};
 use rexist_core::{ApiToken, AuditEntry, ExportRow, NewAudit, NewToken, Role, User};
@@ -8,6 +8,7 @@ use sqlx::Row;
 use sqlx::postgres::{PgPool, PgRow};
 
 use super::rows::indicator_from_row;
+use crate::retire::Context;
 use crate::sharing::{
     AUDIT_COLUMNS, AuditRow, Bind, TOKEN_COLUMNS, TokenRow, USER_COLUMNS, UserRow, check_name,
     export_sql, scopes_json,
@@ -71,9 +72,9 @@ pub(super) async fn export_indicators(pool: &PgPool, q: &ExportQuery) -> Result<
         .collect::<Result<Vec<_>>>()?;
     if q.with_context && !out.is_empty() {
         let ids: Vec<i64> = out.iter().map(|r| r.record.id.get()).collect();
-        let pairs: Vec<(i64, String, String)> = sqlx::query_as(
+        let rows: Vec<(i64, String, String, bool)> = sqlx::query_as(
             // Only sightings the reader may see name their source and labels.
-            "SELECT s.indicator_id, src.name, s.labels FROM sightings s
+            "SELECT s.indicator_id, src.name, s.labels, s.retired_at IS NOT NULL FROM sightings s
              JOIN sources src ON src.id = s.source_id
              WHERE s.indicator_id = ANY($1) AND s.tlp <= $2",
         )
@@ -81,16 +82,13 @@ pub(super) async fn export_indicators(pool: &PgPool, q: &ExportQuery) -> Result<
         .bind(q.max_tlp.unwrap_or(rexist_core::Tlp::Red).rank())
         .fetch_all(pool)
         .await?;
-        let mut ctx: HashMap<i64, (BTreeSet<String>, BTreeSet<String>)> = HashMap::new();
-        for (id, source, json) in pairs {
-            let e = ctx.entry(id).or_default();
-            e.0.insert(source);
-            e.1.extend(serde_json::from_str::<Vec<String>>(&json).unwrap_or_default());
+        let mut ctx: HashMap<i64, Context> = HashMap::new();
+        for (id, source, labels, retired) in rows {
+            ctx.entry(id).or_default().add(source, &labels, retired);
         }
         for row in &mut out {
-            if let Some((sources, labels)) = ctx.remove(&row.record.id.get()) {
-                row.sources = sources.into_iter().collect();
-                row.labels = labels.into_iter().collect();
+            if let Some(context) = ctx.remove(&row.record.id.get()) {
+                (row.sources, row.labels) = context.finish();
             }
         }
     }

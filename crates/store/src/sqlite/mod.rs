@@ -8,6 +8,7 @@
 mod dashboard;
 mod hunts;
 mod lookup;
+mod retire;
 mod rows;
 mod sharing;
 
@@ -20,8 +21,9 @@ use rexist_core::model::{now, unix_micros};
 use rexist_core::{
     Alert, AlertId, ApiToken, AuditEntry, ChannelHealth, ExportRow, HitId, HitObject, Hunt,
     HuntHit, HuntId, HuntSpec, IndicatorId, IndicatorRecord, IndicatorType, Item, ItemId, JobId,
-    Mention, NewAudit, NewHit, NewItem, NewRelation, NewSighting, NewToken, Relation, Role, Run,
-    RunCounts, RunId, RunOutcome, Sighting, Source, SourceId, SourceSpec, UpsertSummary, User,
+    Mention, NewAudit, NewHit, NewItem, NewRelation, NewSighting, NewToken, Relation, Retraction,
+    Role, Run, RunCounts, RunId, RunOutcome, Sighting, Source, SourceId, SourceSpec, UpsertSummary,
+    User,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
@@ -176,14 +178,15 @@ fn upsert_one(
         .prepare_cached("SELECT id FROM indicators WHERE value = ?1 AND kind = ?2")?
         .query_row(params![value, kind], |r| r.get(0))
         .optional()?;
+    let expires = s.valid_until.map(unix_micros);
     let insert_sighting = |indicator: i64| -> Result<usize> {
         Ok(tx
             .prepare_cached(
-                "INSERT INTO sightings (indicator_id, source_id, item_id, first_seen, last_seen, confidence, tlp, labels)
-                 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)
+                "INSERT INTO sightings (indicator_id, source_id, item_id, first_seen, last_seen, confidence, tlp, labels, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (indicator_id, source_id, item_id) DO NOTHING",
             )?
-            .execute(params![indicator, source.id.get(), item_id, seen, confidence, tlp, json(&s.labels)])?)
+            .execute(params![indicator, source.id.get(), item_id, seen, confidence, tlp, json(&s.labels), expires])?)
     };
     let Some(indicator) = existing else {
         tx.prepare_cached(
@@ -202,16 +205,20 @@ fn upsert_one(
     let inserted = insert_sighting(indicator)? == 1;
     if !inserted {
         tx.prepare_cached(
-            "UPDATE sightings SET last_seen = max(last_seen, ?4), listed = 1
+            // A new report lists it again, ends its retirement and sets its validity.
+            "UPDATE sightings SET last_seen = max(last_seen, ?4), listed = 1,
+               retired_at = NULL, retired_reason = NULL, expires_at = ?5
              WHERE indicator_id = ?1 AND source_id = ?2 AND item_id = ?3",
         )?
-        .execute(params![indicator, source.id.get(), item_id, seen])?;
+        .execute(params![indicator, source.id.get(), item_id, seen, expires])?;
     }
-    // A new sighting revives an expired indicator; every sighting widens its seen range.
+    // A new sighting revives an expired or retired indicator; every sighting
+    // widens its seen range.
     tx.prepare_cached(
         "UPDATE indicators SET sightings = sightings + ?2, first_seen = min(first_seen, ?3),
            last_seen = max(last_seen, ?3), score = max(score, ?4), tlp = min(tlp, ?5),
-           status = CASE status WHEN 'expired' THEN 'active' ELSE status END
+           status_reason = CASE WHEN status IN ('expired', 'retired') THEN NULL ELSE status_reason END,
+           status = CASE WHEN status IN ('expired', 'retired') THEN 'active' ELSE status END
          WHERE id = ?1",
     )?
     .execute(params![
@@ -364,7 +371,7 @@ impl Store for SqliteStore {
                 run_from_row,
             )?;
             tx.execute(
-                "UPDATE sources SET last_run_at = ?2 WHERE id = ?1",
+                "UPDATE sources SET last_run_at = ?2, first_run_at = coalesce(first_run_at, ?2) WHERE id = ?1",
                 params![source.get(), started],
             )?;
             tx.commit()?;
@@ -590,7 +597,8 @@ impl Store for SqliteStore {
         sightings: &[NewSighting],
     ) -> Result<UpsertSummary> {
         let source = source.clone();
-        let sightings = sightings.to_vec();
+        let mut sightings = sightings.to_vec();
+        crate::retire::latest_validity(sightings.iter_mut());
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let mut summary = UpsertSummary::default();
@@ -644,15 +652,23 @@ impl Store for SqliteStore {
     }
 
     async fn mark_unlisted(&self, source: SourceId, before: time::OffsetDateTime) -> Result<u64> {
-        self.write(move |conn| {
-            let n = conn.execute(
-                "UPDATE sightings SET listed = 0
-                 WHERE source_id = ?1 AND item_id = 0 AND listed = 1 AND last_seen < ?2",
-                params![source.get(), unix_micros(before)],
-            )?;
-            Ok(n as u64)
-        })
-        .await
+        self.write(move |conn| retire::mark_unlisted(conn, source, before))
+            .await
+    }
+
+    async fn retire_sightings(&self, source: &Source, retractions: &[Retraction]) -> Result<u64> {
+        if retractions.is_empty() {
+            return Ok(0);
+        }
+        let source = source.clone();
+        let retractions = retractions.to_vec();
+        self.write(move |conn| retire::retire_sightings(conn, &source, &retractions))
+            .await
+    }
+
+    async fn retire_expired(&self, at: time::OffsetDateTime) -> Result<u64> {
+        self.write(move |conn| retire::retire_expired(conn, at))
+            .await
     }
 
     async fn add_relations(&self, source: &Source, relations: &[NewRelation]) -> Result<u64> {
@@ -738,6 +754,8 @@ impl Store for SqliteStore {
                    AND (?3 IS NULL OR (value >= ?3 AND value < ?4))
                    AND (?5 IS NULL OR status = ?5) AND (?6 IS NULL OR tlp <= ?6)
                    AND (?7 IS NULL OR value > ?7 OR (value = ?7 AND kind > ?8))
+                   AND (?10 IS NULL OR EXISTS (SELECT 1 FROM sightings s JOIN sources src ON src.id = s.source_id
+                                               WHERE s.indicator_id = indicators.id AND src.name = ?10))
                  ORDER BY value, kind LIMIT ?9"
             );
             let mut stmt = conn.prepare(&sql)?;
@@ -752,7 +770,8 @@ impl Store for SqliteStore {
                     q.max_tlp.map(rexist_core::Tlp::rank),
                     after_value,
                     after_kind,
-                    i64::from(limit) + 1
+                    i64::from(limit) + 1,
+                    q.source
                 ],
                 indicator_from_row,
             )?;

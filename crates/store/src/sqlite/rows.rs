@@ -30,6 +30,7 @@ pub(crate) fn source_from_row(r: &Row<'_>) -> rusqlite::Result<Source> {
             last_success_at: r.get(8)?,
             consecutive_failures: r.get(9)?,
             last_error: r.get(10)?,
+            first_run_at: r.get(11)?,
         }
         .decode(),
     )
@@ -104,6 +105,9 @@ pub(crate) fn sighting_from_row(r: &Row<'_>) -> rusqlite::Result<Sighting> {
             tlp: r.get(7)?,
             labels: r.get(8)?,
             listed: r.get(9)?,
+            retired_at: r.get(10)?,
+            retired_reason: r.get(11)?,
+            expires_at: r.get(12)?,
         }
         .decode(),
     )

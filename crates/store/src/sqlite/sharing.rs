@@ -1,13 +1,12 @@
 //! Exports, users, tokens and the audit log on SQLite.
 
-use std::collections::BTreeSet;
-
 use rexist_core::model::{from_unix_micros, now, unix_micros};
 use rexist_core::{ApiToken, AuditEntry, ExportRow, NewAudit, NewToken, Role, User};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use super::rows::indicator_from_row;
+use crate::retire::Context;
 use crate::sharing::{
     AUDIT_COLUMNS, AuditRow, Bind, TOKEN_COLUMNS, TokenRow, USER_COLUMNS, UserRow, check_name,
     export_sql, scopes_json,
@@ -79,23 +78,25 @@ pub(super) fn export_indicators(conn: &Connection, q: &ExportQuery) -> Result<Ve
     if q.with_context {
         // Only sightings the reader may see name their source and labels.
         let mut ctx = conn.prepare_cached(
-            "SELECT src.name, s.labels FROM sightings s JOIN sources src ON src.id = s.source_id
+            "SELECT src.name, s.labels, s.retired_at IS NOT NULL FROM sightings s
+             JOIN sources src ON src.id = s.source_id
              WHERE s.indicator_id = ?1 AND s.tlp <= ?2",
         )?;
         let max_tlp = q.max_tlp.unwrap_or(rexist_core::Tlp::Red).rank();
         for row in &mut out {
-            let mut sources = BTreeSet::new();
-            let mut labels = BTreeSet::new();
-            let pairs = ctx.query_map(params![row.record.id.get(), max_tlp], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            let mut context = Context::default();
+            let rows = ctx.query_map(params![row.record.id.get(), max_tlp], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, bool>(2)?,
+                ))
             })?;
-            for pair in pairs {
-                let (source, json) = pair?;
-                sources.insert(source);
-                labels.extend(serde_json::from_str::<Vec<String>>(&json).unwrap_or_default());
+            for one in rows {
+                let (source, labels, retired) = one?;
+                context.add(source, &labels, retired);
             }
-            row.sources = sources.into_iter().collect();
-            row.labels = labels.into_iter().collect();
+            (row.sources, row.labels) = context.finish();
         }
     }
     Ok(out)
