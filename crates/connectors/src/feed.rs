@@ -24,7 +24,13 @@
 //!    text is decoded, so a banner in another charset is skipped, not counted.
 //! 3. **Values.** Only CSV quoting removes quotes from a CSV cell; a list
 //!    value loses one pair of quotes only when they wrap it whole
-//!    (`"http://a.example/?q="x""` → `http://a.example/?q="x"`).
+//!    (`"http://a.example/?q="x""` → `http://a.example/?q="x"`); JSON
+//!    strings are taken as they are.
+//! 4. **Metadata.** [`FeedFormat::confidence_column`] and
+//!    [`FeedFormat::label_columns`] give each entry its own confidence and
+//!    labels (ThreatFox `confidence_level`, `threat_type`, `tags`). A row
+//!    whose value or metadata cell does not decode is a decode error as a
+//!    whole; other cells are never decoded.
 //!
 //! A CSV record never spans lines: the feeds read here have none that do,
 //! and a stray quote must cost one row, not swallow the rest of the file.
@@ -752,29 +758,15 @@ impl CsvLines {
     /// Parses one line (without its line end) into `self.record`; errs with
     /// a reason when the line is not one CSV record.
     fn parse(&mut self, line: &[u8]) -> Result<&csv::ByteRecord, &'static str> {
-        let mut state = CsvState::FieldStart;
         let cleaned = self.reader.get_mut().get_mut();
         cleaned.clear();
-        for &b in line {
-            let (keep, next) = match state {
-                CsvState::Quoted if b == b'"' => (true, CsvState::QuoteInQuoted),
-                CsvState::Quoted => (true, CsvState::Quoted),
-                _ if b == self.delimiter => (true, CsvState::FieldStart),
-                CsvState::FieldStart if b == b' ' || b == b'\t' => (false, CsvState::FieldStart),
-                // Opens a quoted field, or is the second of `""` inside one.
-                CsvState::FieldStart | CsvState::QuoteInQuoted if b == b'"' => {
-                    (true, CsvState::Quoted)
-                }
-                // Anything else is unquoted text; a quote in it is literal.
-                CsvState::FieldStart | CsvState::Unquoted | CsvState::QuoteInQuoted => {
-                    (true, CsvState::Unquoted)
-                }
-            };
-            if keep {
-                cleaned.push(b);
-            }
-            state = next;
-        }
+        // Without quotes, leading spaces are trimmed with the cells anyway.
+        let state = if line.contains(&b'"') {
+            skip_initial_space(line, self.delimiter, cleaned)
+        } else {
+            cleaned.extend_from_slice(line);
+            CsvState::Unquoted
+        };
         if state == CsvState::Quoted {
             return Err("unterminated quoted field");
         }
@@ -802,6 +794,31 @@ impl CsvLines {
             },
         )
     }
+}
+
+/// Copies a CSV line to `out` without the spaces and tabs that start a
+/// field, and returns the state at its end.
+fn skip_initial_space(line: &[u8], delimiter: u8, out: &mut Vec<u8>) -> CsvState {
+    let mut state = CsvState::FieldStart;
+    for &b in line {
+        let (keep, next) = match state {
+            CsvState::Quoted if b == b'"' => (true, CsvState::QuoteInQuoted),
+            CsvState::Quoted => (true, CsvState::Quoted),
+            _ if b == delimiter => (true, CsvState::FieldStart),
+            CsvState::FieldStart if b == b' ' || b == b'\t' => (false, CsvState::FieldStart),
+            // Opens a quoted field, or is the second of `""` inside one.
+            CsvState::FieldStart | CsvState::QuoteInQuoted if b == b'"' => (true, CsvState::Quoted),
+            // Anything else is unquoted text; a quote in it is literal.
+            CsvState::FieldStart | CsvState::Unquoted | CsvState::QuoteInQuoted => {
+                (true, CsvState::Unquoted)
+            }
+        };
+        if keep {
+            out.push(b);
+        }
+        state = next;
+    }
+    state
 }
 
 /// The index of a column: a 1-based number, or a name in `header`.
@@ -1596,6 +1613,37 @@ mod tests {
                 (None, labels(&["a", "b"])),
             ]
         );
+    }
+
+    proptest::proptest! {
+        /// Cells written as RFC 4180 with `,` or `", "` between them come
+        /// back as written (up to the trimming every cell gets).
+        #[test]
+        fn csv_lines_read_back_what_was_written(
+            cells in proptest::collection::vec("[a-c\"#, \t;]{0,6}", 1..6),
+            spaced in proptest::collection::vec(proptest::prelude::any::<bool>(), 6),
+        ) {
+            let mut line = Vec::new();
+            for (i, cell) in cells.iter().enumerate() {
+                if i > 0 {
+                    line.extend_from_slice(if spaced[i] { b", " } else { b"," });
+                }
+                if cell.contains(['"', ',']) || cell.starts_with([' ', '\t']) || spaced[i] {
+                    line.push(b'"');
+                    line.extend_from_slice(cell.replace('"', "\"\"").as_bytes());
+                    line.push(b'"');
+                } else {
+                    line.extend_from_slice(cell.as_bytes());
+                }
+            }
+            // An empty line is a blank line, skipped before parsing.
+            proptest::prop_assume!(!line.is_empty());
+            let mut csv = CsvLines::new(b',');
+            let record = csv.parse(&line).map_err(proptest::test_runner::TestCaseError::fail)?;
+            let got: Vec<&[u8]> = record.iter().map(<[u8]>::trim_ascii).collect();
+            let want: Vec<&[u8]> = cells.iter().map(|c| c.as_bytes().trim_ascii()).collect();
+            proptest::prop_assert_eq!(got, want, "{}", String::from_utf8_lossy(&line));
+        }
     }
 
     /// Inputs built from the bytes that steer the readers: quotes,

@@ -67,7 +67,7 @@ pub struct SourceConfig {
     pub label_columns: Option<Vec<String>>,
     /// Generic feeds: the body's charset as a WHATWG label (`shift_jis`,
     /// `euc-jp`, `latin1`, `windows-1252`, `utf-16le`); a byte order mark wins.
-    /// Unset: the HTTP `Content-Type` charset, else UTF-8.
+    /// Unset: a byte order mark or an XML declaration, else UTF-8.
     #[serde(default)]
     pub encoding: Option<String>,
     /// `json`: dot path to the array of entries (the document itself if unset).
