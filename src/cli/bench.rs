@@ -364,9 +364,10 @@ async fn feed(args: FeedArgs) -> Result<ExitCode> {
     store.migrate().await?;
     let source = ensure_source(&store, "urlhaus", "urlhaus", None, None).await?;
     let format = rexist_connectors::feed::FeedFormat {
-        layout: rexist_connectors::feed::Layout::Header("url".to_owned()),
-        delimiter: b',',
         kind: Some(rexist_core::IndicatorType::Url),
+        ..rexist_connectors::feed::FeedFormat::new(rexist_connectors::feed::Layout::Header(
+            "url".to_owned(),
+        ))
     };
     let input =
         std::fs::File::open(&csv).with_context(|| format!("cannot open {}", csv.display()))?;

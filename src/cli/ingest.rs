@@ -153,9 +153,9 @@ async fn file(config: &Config, args: FileArgs) -> Result<ExitCode> {
         None => ProgressBar::new_spinner(),
     };
     let format = FeedFormat {
-        layout,
         delimiter,
         kind: args.kind,
+        ..FeedFormat::new(layout)
     };
     let place = args.path.display().to_string();
     let (

@@ -55,6 +55,21 @@ pub struct SourceConfig {
     /// `csv`: the field delimiter (default `,`).
     #[serde(default)]
     pub delimiter: Option<char>,
+    /// `csv`, `json`, `ndjson`: where each entry's confidence (an integer
+    /// 0–100) is, a header name or 1-based column number (JSON: a dot path);
+    /// it overrides the source's `confidence` for that entry.
+    #[serde(default)]
+    pub confidence_column: Option<String>,
+    /// `csv`, `json`, `ndjson`: columns (or dot paths) whose values become
+    /// labels of each entry, split on `,`, lower-cased, `None`/`n/a` dropped;
+    /// replaces the catalogue's list (`[]` turns it off).
+    #[serde(default)]
+    pub label_columns: Option<Vec<String>>,
+    /// Generic feeds: the body's charset as a WHATWG label (`shift_jis`,
+    /// `euc-jp`, `latin1`, `windows-1252`, `utf-16le`); a byte order mark wins.
+    /// Unset: a byte order mark or an XML declaration, else UTF-8.
+    #[serde(default)]
+    pub encoding: Option<String>,
     /// `json`: dot path to the array of entries (the document itself if unset).
     #[serde(default)]
     pub array: Option<String>,
@@ -149,6 +164,10 @@ pub struct CatalogueEntry {
     pub column: Option<&'static str>,
     /// Indicator type, when the feed has one.
     pub indicator_type: Option<IndicatorType>,
+    /// Column of each entry's confidence (0–100), when the feed has one.
+    pub confidence_column: Option<&'static str>,
+    /// Columns whose values become labels of each entry.
+    pub label_columns: &'static [&'static str],
     /// Labels of its sightings.
     pub labels: &'static [&'static str],
     /// Whether a fetch is the whole list.
@@ -168,6 +187,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         base: "csv",
         column: Some("url"),
         indicator_type: Some(IndicatorType::Url),
+        confidence_column: None,
+        label_columns: &["threat", "tags"],
         labels: &["malware_download"],
         snapshot: false,
         confidence: 80,
@@ -180,6 +201,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         base: "csv",
         column: Some("dst_ip"),
         indicator_type: Some(IndicatorType::Ipv4),
+        confidence_column: None,
+        label_columns: &[],
         labels: &["botnet_cc"],
         snapshot: true,
         confidence: 90,
@@ -192,6 +215,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         base: "csv",
         column: Some("ioc_value"),
         indicator_type: None,
+        confidence_column: Some("confidence_level"),
+        label_columns: &["threat_type", "malware_printable", "tags"],
         labels: &[],
         snapshot: false,
         confidence: 75,
@@ -204,6 +229,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         base: "csv",
         column: Some("SHA1"),
         indicator_type: Some(IndicatorType::Sha1),
+        confidence_column: None,
+        label_columns: &[],
         labels: &["malicious_certificate"],
         snapshot: true,
         confidence: 90,
@@ -216,6 +243,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         base: "csv",
         column: Some("sha256_hash"),
         indicator_type: Some(IndicatorType::Sha256),
+        confidence_column: None,
+        label_columns: &[],
         labels: &["malware"],
         snapshot: false,
         confidence: 90,
@@ -228,6 +257,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         base: "text",
         column: None,
         indicator_type: Some(IndicatorType::Url),
+        confidence_column: None,
+        label_columns: &[],
         labels: &["phishing"],
         snapshot: true,
         confidence: 70,
@@ -240,6 +271,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         base: "csv",
         column: Some("url"),
         indicator_type: Some(IndicatorType::Url),
+        confidence_column: None,
+        label_columns: &[],
         labels: &["phishing"],
         snapshot: true,
         confidence: 80,
@@ -252,6 +285,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         base: "text",
         column: None,
         indicator_type: Some(IndicatorType::Ipv4),
+        confidence_column: None,
+        label_columns: &[],
         labels: &["scanner"],
         snapshot: true,
         confidence: 60,
@@ -264,6 +299,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         base: "text",
         column: None,
         indicator_type: None,
+        confidence_column: None,
+        label_columns: &[],
         labels: &["attacker"],
         snapshot: true,
         confidence: 60,
@@ -276,6 +313,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         base: "text",
         column: None,
         indicator_type: Some(IndicatorType::Ipv4),
+        confidence_column: None,
+        label_columns: &[],
         labels: &["compromised"],
         snapshot: true,
         confidence: 70,
@@ -288,6 +327,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         base: "kev",
         column: None,
         indicator_type: None,
+        confidence_column: None,
+        label_columns: &[],
         labels: &["known_exploited"],
         snapshot: false,
         confidence: 95,
@@ -300,6 +341,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         base: "exploitdb",
         column: None,
         indicator_type: None,
+        confidence_column: None,
+        label_columns: &[],
         labels: &["exploit"],
         snapshot: false,
         confidence: 80,
@@ -312,6 +355,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         base: "nvd",
         column: None,
         indicator_type: None,
+        confidence_column: None,
+        label_columns: &[],
         labels: &[],
         snapshot: false,
         confidence: 90,
@@ -324,6 +369,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         base: "jvn",
         column: None,
         indicator_type: None,
+        confidence_column: None,
+        label_columns: &[],
         labels: &[],
         snapshot: false,
         confidence: 85,
@@ -336,6 +383,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         base: "rss",
         column: None,
         indicator_type: None,
+        confidence_column: None,
+        label_columns: &[],
         labels: &[],
         snapshot: false,
         confidence: 70,
@@ -348,6 +397,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         base: "rss",
         column: None,
         indicator_type: None,
+        confidence_column: None,
+        label_columns: &[],
         labels: &[],
         snapshot: false,
         confidence: 70,
@@ -360,6 +411,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         base: "rss",
         column: None,
         indicator_type: None,
+        confidence_column: None,
+        label_columns: &[],
         labels: &[],
         snapshot: false,
         confidence: 70,
@@ -372,6 +425,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         base: "rss",
         column: None,
         indicator_type: None,
+        confidence_column: None,
+        label_columns: &[],
         labels: &[],
         snapshot: false,
         confidence: 60,
@@ -384,6 +439,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         base: "rss",
         column: None,
         indicator_type: None,
+        confidence_column: None,
+        label_columns: &[],
         labels: &[],
         snapshot: false,
         confidence: 60,
@@ -396,6 +453,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         base: "rss",
         column: None,
         indicator_type: None,
+        confidence_column: None,
+        label_columns: &[],
         labels: &[],
         snapshot: false,
         confidence: 60,
@@ -408,6 +467,8 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         base: "ndjson",
         column: Some("cidr"),
         indicator_type: Some(IndicatorType::Cidr),
+        confidence_column: None,
+        label_columns: &[],
         labels: &["hijacked"],
         snapshot: true,
         confidence: 90,
@@ -677,6 +738,9 @@ impl SourceConfig {
             indicator_type: None,
             column: None,
             delimiter: None,
+            confidence_column: None,
+            label_columns: None,
+            encoding: None,
             array: None,
             field: None,
             snapshot: None,
@@ -809,11 +873,25 @@ impl SourceConfig {
             }),
         };
         let parser = match (feed_layout, base) {
-            (Some(layout), _) => Parser::Feed(FeedFormat {
-                layout,
-                delimiter,
-                kind: self.indicator_type.or(entry.and_then(|e| e.indicator_type)),
-            }),
+            (Some(layout), _) => {
+                let format = FeedFormat {
+                    layout,
+                    delimiter,
+                    kind: self.indicator_type.or(entry.and_then(|e| e.indicator_type)),
+                    encoding: self.encoding.clone(),
+                    confidence_column: self
+                        .confidence_column
+                        .clone()
+                        .or_else(|| entry.and_then(|e| e.confidence_column).map(str::to_owned)),
+                    label_columns: self.label_columns.clone().unwrap_or_else(|| {
+                        entry
+                            .map(|e| e.label_columns.iter().map(|c| (*c).to_owned()).collect())
+                            .unwrap_or_default()
+                    }),
+                };
+                format.validate().map_err(err)?;
+                Parser::Feed(format)
+            }
             (None, "rss") => Parser::Rss,
             (None, "kev") => Parser::Kev,
             (None, "nvd") => Parser::Nvd,

@@ -1847,10 +1847,20 @@ fn parse_batches(
     let result = read_feed(input, format, |entry| {
         values += 1;
         match entry {
-            Entry::Indicator { indicator, .. } => sightings.push(NewSighting {
-                labels: labels.to_vec(),
-                ..NewSighting::new(indicator, seen_at)
-            }),
+            Entry::Indicator {
+                indicator,
+                confidence,
+                labels: own,
+                ..
+            } => {
+                let mut all = labels.to_vec();
+                all.extend(own.into_iter().filter(|l| !labels.contains(l)));
+                sightings.push(NewSighting {
+                    confidence,
+                    labels: all,
+                    ..NewSighting::new(indicator, seen_at)
+                });
+            }
             Entry::Rejected { line, reason } => rejected.push((line, reason)),
         }
         if sightings.len() + rejected.len() >= BATCH {
