@@ -135,20 +135,26 @@ impl Connector for List {
         }
         let input: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(head).chain(reader));
         let seen_at = rexist_core::model::now();
-        let loaded = sink.load_feed(input, self.format.clone(), seen_at).await;
+        let mut format = self.format.clone();
+        if format.encoding.is_none() {
+            // The charset the server declares, unless the source names one
+            // (a BOM in the body still wins).
+            format.encoding = content_type
+                .as_deref()
+                .and_then(crate::feed::charset_of_content_type)
+                .filter(|c| c != "utf-8");
+        }
+        let loaded = sink.load_feed(input, format, seen_at).await;
         counts.add(&loaded.counts);
         let listed = counts.parsed.saturating_sub(counts.rejected);
         let problem: Option<String> = loaded
             .failure
             .or_else(|| truncated.map(|t| t.to_string()))
             .or_else(|| {
-                contract::check_rejected(
-                    counts.rejected + loaded.decode_errors,
-                    counts.parsed.max(counts.rejected + loaded.decode_errors),
-                    &self.limits,
-                )
-                .err()
-                .map(|e| e.to_string())
+                // Undecodable values are rejected values too (counted by reason).
+                contract::check_rejected(counts.rejected, counts.parsed, &self.limits)
+                    .err()
+                    .map(|e| e.to_string())
             })
             .or_else(|| {
                 self.snapshot

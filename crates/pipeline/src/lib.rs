@@ -133,6 +133,8 @@ enum Parsed {
         rejected: Vec<(u64, String)>,
         values: u64,
     },
+    /// The read ended; its summary (decode errors, whether it was complete).
+    Summary(rexist_connectors::feed::FeedSummary),
     Stopped(String),
 }
 
@@ -429,6 +431,7 @@ pub async fn load_feed(
                 }
                 on_batch();
             }
+            Parsed::Summary(summary) => loaded.decode_errors = summary.decode_errors,
             Parsed::Stopped(reason) => {
                 loaded.failure = Some(reason);
                 break;
@@ -1887,8 +1890,13 @@ fn parse_batches(
             values,
         });
     }
-    if let Err(e) = result {
-        let _ = tx.blocking_send(Parsed::Stopped(e.to_string()));
+    match result {
+        Ok(summary) => {
+            let _ = tx.blocking_send(Parsed::Summary(summary));
+        }
+        Err(e) => {
+            let _ = tx.blocking_send(Parsed::Stopped(e.to_string()));
+        }
     }
 }
 

@@ -224,7 +224,7 @@ async fn bad_rows_are_counted_and_the_rest_stored() {
         run.error
     );
     assert_eq!((run.counts.new, run.counts.rejected), (2, 3));
-    assert_eq!(run.counts.rejected_reasons.get("not UTF-8"), Some(&1));
+    assert_eq!(run.counts.rejected_reasons.get("invalid UTF-8"), Some(&1));
 }
 
 #[tokio::test]
@@ -720,4 +720,48 @@ async fn myjvn_pages_by_start_item_and_reports_upstream_errors() {
         failed.error
     );
     assert_eq!(failed.cursor, run.cursor, "the cursor stays");
+}
+
+/// A list in Shift_JIS whose server declares its charset loads whole; the
+/// same bytes undeclared are mostly undecodable, so the run is not a success
+/// and delists nothing.
+#[tokio::test]
+async fn a_declared_charset_is_decoded_and_an_undeclared_one_is_not_trusted() {
+    let mut body = "# 悪性ホスト一覧（テスト）\n".to_owned();
+    for i in 1..=30 {
+        body.push_str(&format!("ホスト{i}.example\n"));
+    }
+    let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(&body);
+    let sjis = sjis.into_owned();
+    let declared = Arc::new(AtomicUsize::new(1));
+    let d = Arc::clone(&declared);
+    let upstream = serve(move |_, _, _| {
+        let ct = if d.load(Ordering::SeqCst) == 1 {
+            "Content-Type: text/plain; charset=Shift_JIS\r\n"
+        } else {
+            "Content-Type: text/plain\r\n"
+        };
+        (response("200 OK", ct, &sjis), Duration::ZERO)
+    })
+    .await;
+    let (store, _dir) = store().await;
+    let table = format!(
+        "name = \"jp-hosts\"\nkind = \"text\"\nurl = \"{}/hosts.txt\"\ntype = \"domain\"\nsnapshot = true\n",
+        upstream.base
+    );
+    let source: SourceConfig = toml::from_str(&table).unwrap();
+    let source = source.resolve().unwrap();
+    let run = run_source(&store, &fetcher(), &source).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
+    assert_eq!((run.counts.new, run.counts.rejected), (30, 0));
+
+    declared.store(2, Ordering::SeqCst);
+    let run = run_source(&store, &fetcher(), &source).await.unwrap();
+    assert_ne!(run.outcome, RunOutcome::Success);
+    assert!(
+        run.error.as_deref().unwrap().contains("rejected"),
+        "{:?}",
+        run.error
+    );
+    assert_eq!(run.counts.updated, 0, "nothing delisted");
 }
