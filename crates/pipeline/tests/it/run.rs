@@ -722,14 +722,15 @@ async fn myjvn_pages_by_start_item_and_reports_upstream_errors() {
     assert_eq!(failed.cursor, run.cursor, "the cursor stays");
 }
 
-/// A list in Shift_JIS whose server declares its charset loads whole; the
+/// A list in `Shift_JIS` whose server declares its charset loads whole; the
 /// same bytes undeclared are mostly undecodable, so the run is not a success
 /// and delists nothing.
 #[tokio::test]
 async fn a_declared_charset_is_decoded_and_an_undeclared_one_is_not_trusted() {
     let mut body = "# 悪性ホスト一覧（テスト）\n".to_owned();
     for i in 1..=30 {
-        body.push_str(&format!("ホスト{i}.example\n"));
+        use std::fmt::Write as _;
+        let _ = writeln!(body, "ホスト{i}.example");
     }
     let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(&body);
     let sjis = sjis.into_owned();
