@@ -10,14 +10,18 @@
 //! [`source`], its fixtures and its line in the compliance harness
 //! (`tests/compliance.rs`).
 
+pub mod bluesky;
 pub mod contract;
 pub mod documents;
 pub mod engine;
 pub mod feed;
 pub mod http;
 pub mod lists;
+pub mod mastodon;
 pub mod otx;
+pub mod search;
 pub mod source;
+pub mod x;
 
 use engine::{Connector, Paged};
 use source::{Parser, ResolvedSource};
@@ -49,6 +53,26 @@ pub fn connector(config: &ResolvedSource) -> Option<Box<dyn Connector>> {
             url,
             page_size: config.page_size,
             users: config.otx_users.clone(),
+        })),
+        Parser::Mastodon => Box::new(Paged(mastodon::Mastodon {
+            url,
+            page_size: config.page_size,
+        })),
+        Parser::Bluesky => Box::new(Paged(bluesky::Bluesky {
+            url,
+            page_size: config.page_size,
+            search: search::Search {
+                query: config.query.clone(),
+                from_hunts: config.query_from_hunts,
+            },
+        })),
+        Parser::X => Box::new(Paged(x::X {
+            url,
+            page_size: config.page_size,
+            search: search::Search {
+                query: config.query.clone(),
+                from_hunts: config.query_from_hunts,
+            },
         })),
         _ => return None,
     })

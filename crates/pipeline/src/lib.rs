@@ -228,8 +228,6 @@ async fn run_once(
     match config.parser {
         Parser::MispFeed => misp_feed(&pull).await,
         Parser::Misp => misp_pull(&pull).await,
-        Parser::Mastodon => mastodon_pull(&pull).await,
-        Parser::Bluesky | Parser::X => search_pull(&pull).await,
         Parser::ThreatConnect => threatconnect_pull(&pull).await,
         Parser::Taxii => taxii_pull(&pull).await,
         Parser::XForce => xforce_pull(&pull).await,
@@ -870,19 +868,9 @@ async fn jvn_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
     .await
 }
 
-/// Fetches and parses one page of a paged pull, counting its bytes;
-/// `Ok(None)` when upstream says nothing changed. Errors name the page.
-async fn fetch_page<T, E: std::fmt::Display>(
-    pull: &Pull<'_>,
-    url: &str,
-    page: u32,
-    counts: &mut RunCounts,
-    parse: impl FnOnce(&[u8]) -> Result<T, E>,
-) -> Result<Option<T>, String> {
-    fetch_page_with(pull, url, pull.headers, page, counts, parse).await
-}
-
-/// [`fetch_page`] with request headers of its own (a per-request signature).
+/// Fetches and parses one page of a paged pull with `headers` (a
+/// per-request signature), counting its bytes; `Ok(None)` when upstream says
+/// nothing changed. Errors name the page.
 async fn fetch_page_with<T, E: std::fmt::Display>(
     pull: &Pull<'_>,
     url: &str,
@@ -955,92 +943,6 @@ fn next_on(base: &str, next: String, what: &str) -> Result<String, String> {
     }
 }
 
-/// Cursor of a social timeline: the newest post id stored.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct PostCursor {
-    newest_id: String,
-}
-
-/// Most pages one timeline run follows.
-const SOCIAL_MAX_PAGES: u32 = 200;
-
-/// Orders Mastodon ids, which are decimal numbers of varying length.
-fn newer_id(a: &str, b: &str) -> bool {
-    (a.len(), a) > (b.len(), b)
-}
-
-/// Whether search cursor `a` is newer than `b`: X ids are numbers; Bluesky
-/// cursors are RFC 3339 times, whose fraction of a second varies in length,
-/// so they are compared as times (as ids only if one does not parse).
-fn newer_post(x: bool, a: &str, b: &str) -> bool {
-    let time = |t: &str| {
-        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
-    };
-    match (x, time(a), time(b)) {
-        (false, Some(ta), Some(tb)) => ta > tb,
-        _ => newer_id(a, b),
-    }
-}
-
-/// A Mastodon run: the first run takes the newest page; later runs page
-/// forward with `min_id` from the newest post stored until a page comes back
-/// empty, so nothing posted between two runs is skipped. Posts become post
-/// items whose text is searched for indicators (defanged forms included).
-async fn mastodon_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
-    let Pull {
-        config, previous, ..
-    } = *pull;
-    let base = config.url.as_str();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let limit = config.page_size.min(40);
-    let mut newest = previous
-        .and_then(|c| serde_json::from_str::<PostCursor>(c).ok())
-        .map(|c| c.newest_id);
-    let first_run = newest.is_none();
-    let mut counts = RunCounts::default();
-    let mut failure = None;
-    for page in 1..=SOCIAL_MAX_PAGES {
-        let url = match &newest {
-            Some(id) => format!("{base}{sep}limit={limit}&min_id={id}"),
-            None => format!("{base}{sep}limit={limit}"),
-        };
-        let posts = match fetch_page(
-            pull,
-            &url,
-            page,
-            &mut counts,
-            rexist_formats::social::parse_mastodon,
-        )
-        .await
-        {
-            Ok(Some(p)) => p,
-            Ok(None) => break,
-            Err(e) => {
-                failure = Some(e);
-                break;
-            }
-        };
-        if posts.result_count == 0 {
-            break;
-        }
-        let page_newest = posts.newest_id.clone();
-        if let Err(e) = store_page(pull, &mut counts, posts.records, posts.rejected).await {
-            failure = Some(e);
-            break;
-        }
-        match page_newest {
-            Some(id) if newest.as_deref().is_none_or(|n| newer_id(&id, n)) => newest = Some(id),
-            // No newer post: the timeline did not move forward.
-            _ => break,
-        }
-        if first_run {
-            break;
-        }
-    }
-    let cursor = newest.and_then(|id| serde_json::to_string(&PostCursor { newest_id: id }).ok());
-    settle(pull, &counts, failure.as_deref(), cursor).await
-}
-
 /// Percent-encodes a query-string value (RFC 3986 unreserved characters kept).
 fn encode_query(value: &str) -> String {
     let mut out = String::with_capacity(value.len() * 3);
@@ -1055,154 +957,6 @@ fn encode_query(value: &str) -> String {
         }
     }
     out
-}
-
-/// Cursor of a post search: the newest post stored (an X id, or a Bluesky
-/// post time in RFC 3339).
-#[derive(serde::Serialize, serde::Deserialize)]
-struct SearchCursor {
-    newest: String,
-}
-
-/// Longest search query sent: X allows 512 characters on its basic tiers.
-const MAX_SEARCH_QUERY: usize = 512;
-
-/// The query of a search source: its own, joined by `OR` with the words and phrases
-/// of the enabled query hunts when `query_from_hunts` is set (as many as fit).
-async fn search_terms(pull: &Pull<'_>) -> Result<String, String> {
-    let own = pull.config.query.clone().unwrap_or_default();
-    if !pull.config.query_from_hunts {
-        return Ok(own);
-    }
-    let hunts = pull
-        .store
-        .list_hunts()
-        .await
-        .map_err(|e| format!("store failed: {e}"))?;
-    let mut parts: Vec<String> = Vec::new();
-    if !own.is_empty() {
-        parts.push(own);
-    }
-    for h in hunts
-        .iter()
-        .filter(|h| h.spec.enabled && h.spec.kind == rexist_core::HuntKind::Query)
-    {
-        if let Ok(q) = rexist_query::parse(&h.spec.definition) {
-            for t in q.terms() {
-                if !parts.contains(&t) {
-                    parts.push(t);
-                }
-            }
-        }
-    }
-    let mut query = String::new();
-    for p in parts {
-        let next = if query.is_empty() {
-            p
-        } else {
-            format!("{query} OR {p}")
-        };
-        if next.len() > MAX_SEARCH_QUERY {
-            break;
-        }
-        query = next;
-    }
-    if query.is_empty() {
-        return Err(
-            "no search terms: no query, and no enabled query hunt has words to search for"
-                .to_owned(),
-        );
-    }
-    Ok(query)
-}
-
-/// A Bluesky or X search run: the posts newer than the newest stored
-/// (Bluesky `since`, X `since_id`), every page followed (`cursor`,
-/// `next_token`), then the cursor moves to the newest post of the run.
-async fn search_pull(pull: &Pull<'_>) -> Result<Run, PipelineError> {
-    let Pull {
-        config, previous, ..
-    } = *pull;
-    let x = config.parser == Parser::X;
-    let base = config.url.trim_end_matches('/');
-    let query = match search_terms(pull).await {
-        Ok(q) => encode_query(&q),
-        Err(e) => return settle(pull, &RunCounts::default(), Some(&e), None).await,
-    };
-    let since = previous
-        .and_then(|c| serde_json::from_str::<SearchCursor>(c).ok())
-        .map(|c| c.newest);
-    let first = if x {
-        let mut u = format!(
-            "{base}/2/tweets/search/recent?query={query}&max_results={}&expansions=author_id&tweet.fields=created_at,lang&user.fields=username",
-            config.page_size.clamp(10, 100)
-        );
-        if let Some(id) = &since {
-            u = format!("{u}&since_id={}", encode_query(id));
-        }
-        u
-    } else {
-        let mut u = format!(
-            "{base}/xrpc/app.bsky.feed.searchPosts?q={query}&sort=latest&limit={}",
-            config.page_size.clamp(1, 100)
-        );
-        if let Some(t) = &since {
-            u = format!("{u}&since={}", encode_query(t));
-        }
-        u
-    };
-    let mut counts = RunCounts::default();
-    let mut failure = None;
-    let mut newest = since.clone();
-    let mut url = first.clone();
-    for page in 1..=SOCIAL_MAX_PAGES {
-        let parse = if x {
-            rexist_formats::social::parse_x
-        } else {
-            rexist_formats::social::parse_bluesky
-        };
-        let posts = match fetch_page(pull, &url, page, &mut counts, parse).await {
-            Ok(Some(p)) => p,
-            Ok(None) => break,
-            Err(e) => {
-                failure = Some(e);
-                break;
-            }
-        };
-        let page_newest = if x {
-            posts.newest_id.clone()
-        } else {
-            posts
-                .records
-                .iter()
-                .filter_map(|r| r.item.published_at)
-                .max()
-                .and_then(|t| {
-                    t.format(&time::format_description::well_known::Rfc3339)
-                        .ok()
-                })
-        };
-        if let Some(n) = page_newest {
-            if newest.as_deref().is_none_or(|cur| newer_post(x, &n, cur)) {
-                newest = Some(n);
-            }
-        }
-        let next = posts.cursor.clone();
-        let empty = posts.result_count == 0;
-        if let Err(e) = store_page(pull, &mut counts, posts.records, posts.rejected).await {
-            failure = Some(e);
-            break;
-        }
-        match next {
-            Some(token) if !empty => {
-                let key = if x { "next_token" } else { "cursor" };
-                url = format!("{first}&{key}={}", encode_query(&token));
-            }
-            _ => break,
-        }
-    }
-    let cursor = newest.and_then(|n| serde_json::to_string(&SearchCursor { newest: n }).ok());
-    settle(pull, &counts, failure.as_deref(), cursor).await
 }
 
 /// Cursor of a ThreatConnect pull: the newest `lastModified` stored.
@@ -1897,29 +1651,5 @@ fn parse_batches(
         Err(e) => {
             let _ = tx.blocking_send(Parsed::Stopped(e.to_string()));
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn bluesky_cursors_order_as_times_x_ids_as_numbers() {
-        use super::newer_post;
-        assert!(newer_post(
-            false,
-            "2025-01-04T00:00:00Z",
-            "2025-01-03T10:00:00.5Z"
-        ));
-        assert!(!newer_post(
-            false,
-            "2025-01-03T10:00:00.5Z",
-            "2025-01-04T00:00:00Z"
-        ));
-        assert!(newer_post(
-            true,
-            "1870000000000000010",
-            "187000000000000009"
-        ));
-        assert!(!newer_post(true, "99", "100"));
     }
 }

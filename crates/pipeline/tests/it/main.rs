@@ -10,6 +10,7 @@ mod medallion;
 mod otx;
 mod run;
 mod search;
+mod social;
 mod taxii;
 mod threatconnect;
 mod xforce;

@@ -151,3 +151,47 @@ async fn errors_are_recorded_runs_that_keep_the_cursor() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_after_a_stored_page_keeps_that_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = rexist_store::open(None, dir.path()).await.unwrap();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = Arc::clone(&seen);
+    let up = serve(move |path, _, _| {
+        log.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(path.to_owned());
+        if path.contains("min_id=113800000000000002") {
+            json(fixture_bytes("mastodon/timelines-tag-ioc-page1.json"))
+        } else if path.contains("min_id=") {
+            (
+                response("503 Service Unavailable", "", b"busy"),
+                Duration::ZERO,
+            )
+        } else {
+            json(fixture_bytes("mastodon/timelines-tag-ioc-page2.json"))
+        }
+    })
+    .await;
+    let src = source(&format!("{}/api/v1/timelines/tag/ioc", up.base));
+    let first = run_source(&store, &fetcher(), &src).await.unwrap();
+    assert_eq!(first.outcome, RunOutcome::Success, "{:?}", first.error);
+
+    // min_id pages come in cursor order: each stored page is a checkpoint,
+    // so the next run goes on after it rather than asking for it again.
+    let second = run_source(&store, &fetcher(), &src).await.unwrap();
+    assert_eq!(second.outcome, RunOutcome::Partial, "{:?}", second.error);
+    assert!(
+        second.error.as_deref().unwrap().contains("page 2"),
+        "{:?}",
+        second.error
+    );
+    assert_eq!(
+        second.cursor.as_deref(),
+        Some(r#"{"newest_id":"113800000000000005"}"#)
+    );
+    let _ = run_source(&store, &fetcher(), &src).await.unwrap();
+    let paths = seen.lock().unwrap().clone();
+    assert!(paths[3].ends_with("min_id=113800000000000005"), "{paths:?}");
+}
