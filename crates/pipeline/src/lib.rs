@@ -22,6 +22,7 @@ use rexist_store::{ItemChange, Store, StoreError};
 
 pub mod alerts;
 pub mod hunter;
+pub mod ingest;
 pub mod scheduler;
 use tokio::sync::mpsc;
 
