@@ -15,9 +15,13 @@ pub mod documents;
 pub mod engine;
 pub mod feed;
 pub mod http;
+pub mod jvn;
 pub mod lists;
+pub mod nvd;
 pub mod otx;
 pub mod source;
+pub mod threatconnect;
+pub mod xforce;
 
 use engine::{Connector, Paged};
 use source::{Parser, ResolvedSource};
@@ -49,6 +53,21 @@ pub fn connector(config: &ResolvedSource) -> Option<Box<dyn Connector>> {
             url,
             page_size: config.page_size,
             users: config.otx_users.clone(),
+        })),
+        Parser::ThreatConnect => Box::new(Paged(threatconnect::ThreatConnect::new(
+            url,
+            config.page_size,
+            config.owner.clone(),
+            config.signing.clone(),
+        ))),
+        Parser::XForce => Box::new(Paged(xforce::XForce { url })),
+        Parser::Nvd => Box::new(Paged(nvd::Nvd {
+            url,
+            page_size: config.page_size,
+        })),
+        Parser::MyJvn => Box::new(Paged(jvn::MyJvn {
+            url,
+            page_size: config.page_size,
         })),
         _ => return None,
     })
