@@ -16,12 +16,16 @@ pub mod documents;
 pub mod engine;
 pub mod feed;
 pub mod http;
+pub mod jvn;
 pub mod lists;
 pub mod mastodon;
+pub mod nvd;
 pub mod otx;
 pub mod search;
 pub mod source;
+pub mod threatconnect;
 pub mod x;
+pub mod xforce;
 
 use engine::{Connector, Paged};
 use source::{Parser, ResolvedSource};
@@ -73,6 +77,21 @@ pub fn connector(config: &ResolvedSource) -> Option<Box<dyn Connector>> {
                 query: config.query.clone(),
                 from_hunts: config.query_from_hunts,
             },
+        })),
+        Parser::ThreatConnect => Box::new(Paged(threatconnect::ThreatConnect::new(
+            url,
+            config.page_size,
+            config.owner.clone(),
+            config.signing.clone(),
+        ))),
+        Parser::XForce => Box::new(Paged(xforce::XForce { url })),
+        Parser::Nvd => Box::new(Paged(nvd::Nvd {
+            url,
+            page_size: config.page_size,
+        })),
+        Parser::MyJvn => Box::new(Paged(jvn::MyJvn {
+            url,
+            page_size: config.page_size,
         })),
         _ => return None,
     })

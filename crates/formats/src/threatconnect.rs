@@ -16,11 +16,13 @@
 //! `confidence` and `rating × 20`, rounded; one set: that one (rating × 20);
 //! neither: `None` (the source's default applies).
 //!
-//! Skipped on purpose, counted by reason in [`TcIndicators::skipped`]:
-//! `active: false` (`inactive`), `falsePositiveFlag: true`
-//! (`false positive`). Entries with a `deletedDate` (the `/deleted`
-//! endpoint) are not sightings: their values are listed in
-//! [`TcIndicators::deleted`] so the pipeline can retire them.
+//! Withdrawn upstream, so not sightings but [`TcIndicators::retractions`]
+//! (and counted by reason in [`TcIndicators::skipped`]): `active: false`
+//! ([`RetractReason::Inactive`], `inactive`), `falsePositiveFlag: true`
+//! ([`RetractReason::FalsePositive`], `false positive`), and entries with a
+//! `deletedDate` — what the `/v3/indicators/deleted` endpoint lists
+//! ([`RetractReason::Deleted`], `deleted`). A retraction's time is the
+//! `deletedDate`, else the `lastModified`, else now.
 //!
 //! [`parse_groups`] reads `GET /v3/groups?fields=associatedIndicators`
 //! pages: each group (Incident, Report, Adversary, Campaign, …) becomes an
@@ -36,7 +38,8 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use rexist_core::{
-    Indicator, IndicatorType, ItemKind, ItemRecord, NewItem, NewSighting, Record, Rejected, Tlp,
+    Indicator, IndicatorType, ItemKind, ItemRecord, NewItem, NewSighting, Record, Rejected,
+    RetractReason, Retraction, Tlp,
 };
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
@@ -104,8 +107,9 @@ pub struct TcIndicators {
     /// Indicators skipped on purpose, counted by reason (`inactive`,
     /// `false positive`, `type Mutex`, `deleted`).
     pub skipped: BTreeMap<String, u64>,
-    /// Values reported deleted (entries with `deletedDate`).
-    pub deleted: Vec<Indicator>,
+    /// Values withdrawn upstream: deleted (entries with `deletedDate`),
+    /// inactive or marked a false positive.
+    pub retractions: Vec<Retraction>,
     /// `next`: absolute URL of the next page (re-sign it), `None` on the last.
     pub next: Option<String>,
     /// Number of entries in `data`, usable or not.
@@ -341,17 +345,27 @@ pub fn parse_indicators(body: &[u8]) -> Result<TcIndicators, FormatError> {
             }
             Ok(Ok(inds)) => inds,
         };
-        if m.contains_key("deletedDate") {
-            bump(&mut out.skipped, "deleted");
-            out.deleted.extend(inds);
-            continue;
-        }
-        if flag(&m, "active") == Some(false) {
-            bump(&mut out.skipped, "inactive");
-            continue;
-        }
-        if flag(&m, "falsePositiveFlag") == Some(true) {
-            bump(&mut out.skipped, "false positive");
+        let withdrawn = if m.contains_key("deletedDate") {
+            Some((RetractReason::Deleted, "deleted"))
+        } else if flag(&m, "active") == Some(false) {
+            Some((RetractReason::Inactive, "inactive"))
+        } else if flag(&m, "falsePositiveFlag") == Some(true) {
+            Some((RetractReason::FalsePositive, "false positive"))
+        } else {
+            None
+        };
+        if let Some((reason, name)) = withdrawn {
+            bump(&mut out.skipped, name);
+            let at = text(&m, "deletedDate")
+                .and_then(dates::any)
+                .or(last_modified)
+                .unwrap_or_else(rexist_core::model::now);
+            out.retractions
+                .extend(inds.into_iter().map(|indicator| Retraction {
+                    indicator,
+                    reason,
+                    at,
+                }));
             continue;
         }
         let seen_at = last_modified

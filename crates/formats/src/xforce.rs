@@ -14,7 +14,7 @@
 //! (`xforce:vuln:{xfdbid}`) with a `cve` sighting per `CVE-…` in `stdcode`.
 //!
 //! [`entitlement_error`] recognises the 402/403 bodies that mean "your tier
-//! does not include this endpoint": the connector stops the run.
+//! does not include this endpoint": the connector skips that endpoint.
 
 use rexist_core::{
     Indicator, IndicatorType, ItemKind, ItemRecord, NewItem, NewSighting, Rejected, Tlp,

@@ -9,8 +9,7 @@
 use std::sync::Arc;
 
 use rexist_core::{
-    ItemId, Mention, NewItem, NewRelation, NewSighting, Retraction, Source, SourceId,
-    UpsertSummary,
+    ItemId, Mention, NewItem, NewRelation, NewSighting, Retraction, Source, SourceId, UpsertSummary,
 };
 use rexist_store::{ItemChange, Result, Store};
 

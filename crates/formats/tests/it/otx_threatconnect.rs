@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::common::fixture;
-use rexist_core::{IndicatorType, ItemKind, Record, Tlp};
+use rexist_core::{IndicatorType, ItemKind, Record, RetractReason, Tlp};
 use rexist_formats::{FormatError, otx, threatconnect};
 
 #[test]
@@ -221,8 +221,14 @@ fn tc_deleted_empty_and_errors() {
     let d =
         threatconnect::parse_indicators(&fixture("threatconnect/indicators-deleted.json")).unwrap();
     assert!(d.records.is_empty());
-    assert_eq!(d.deleted.len(), 1);
-    assert_eq!(d.deleted[0].value(), "192.0.2.45");
+    assert_eq!(d.retractions.len(), 1);
+    assert_eq!(d.retractions[0].indicator.value(), "192.0.2.45");
+    assert_eq!(d.retractions[0].reason, RetractReason::Deleted);
+    assert_eq!(
+        d.retractions[0].at,
+        time::macros::datetime!(2025-01-02 09:00 UTC),
+        "deletedDate"
+    );
     assert_eq!(d.skipped.get("deleted"), Some(&1));
 
     let e =
@@ -262,6 +268,18 @@ fn tc_bad_inactive_and_false_positive() {
     );
     assert_eq!(page.skipped.get("inactive"), Some(&1));
     assert_eq!(page.skipped.get("false positive"), Some(&1));
+    let withdrawn: Vec<_> = page
+        .retractions
+        .iter()
+        .map(|r| (r.indicator.value(), r.reason))
+        .collect();
+    assert_eq!(
+        withdrawn,
+        [
+            ("192.0.2.1", RetractReason::Inactive),
+            ("fp.example", RetractReason::FalsePositive)
+        ]
+    );
     assert!(matches!(&page.records[0], Record::Sighting(s) if s.confidence == Some(100)));
 }
 

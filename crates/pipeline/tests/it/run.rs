@@ -766,3 +766,32 @@ async fn a_declared_charset_is_decoded_and_an_undeclared_one_is_not_trusted() {
     );
     assert_eq!(run.counts.updated, 0, "nothing delisted");
 }
+
+#[tokio::test]
+async fn myjvn_html_page_with_200_fails_the_run() {
+    let upstream = serve(|_, _, _| {
+        (
+            response(
+                "200 OK",
+                "Content-Type: text/html; charset=utf-8\r\n",
+                b"<!DOCTYPE html>\n<html><head><title>MyJVN maintenance</title></head><body>...</body></html>\n",
+            ),
+            Duration::ZERO,
+        )
+    })
+    .await;
+    let (store, _dir) = store().await;
+    let mut config = SourceConfig::from_catalogue(catalogue("jvn").unwrap());
+    config.url = Some(format!("{}/myjvn", upstream.base));
+    let jvn = config.resolve().unwrap();
+    let run = run_source(&store, &fetcher(), &jvn).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Failed);
+    let error = run.error.unwrap();
+    assert!(
+        error.contains("an HTML page where XML was expected")
+            && error.contains("MyJVN maintenance"),
+        "{error}"
+    );
+    assert_eq!(run.cursor, None, "nothing moves");
+    assert_eq!(upstream.hits(), 1);
+}

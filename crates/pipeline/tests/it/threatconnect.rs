@@ -63,7 +63,9 @@ async fn indicators_are_paged_signed_and_pulled_incrementally() {
             .unwrap_or_else(PoisonError::into_inner)
             .push(raw.to_owned());
         let base = b.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        if path.contains("/v3/groups") {
+        if path.contains("/v3/indicators/deleted") {
+            json(fixture_bytes("threatconnect/indicators-deleted.json"))
+        } else if path.contains("/v3/groups") {
             json(GROUPS)
         } else if path.contains("resultStart=6") {
             json(page("indicators-page3.json", &base))
@@ -81,7 +83,11 @@ async fn indicators_are_paged_signed_and_pulled_incrementally() {
 
     let run = run_source(&store, &fetcher(), &src).await.unwrap();
     assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
-    assert_eq!(up.hits(), 4, "three indicator pages, one group page");
+    assert_eq!(
+        up.hits(),
+        4,
+        "three indicator pages, one group page; a first run has no deletions to read"
+    );
     let items = store
         .search_items(&rexist_store::ItemQuery {
             limit: 10,
@@ -127,8 +133,26 @@ async fn indicators_are_paged_signed_and_pulled_incrementally() {
     let again = run_source(&store, &fetcher(), &src).await.unwrap();
     assert_eq!(again.outcome, RunOutcome::Success, "{:?}", again.error);
     assert_eq!(again.counts.new, 0);
-    let last = requests.lock().unwrap().last().unwrap().clone();
-    assert!(last.contains("tql=lastModified%20%3E%20%22"), "{last}");
+    let all = requests.lock().unwrap().clone();
+    let second = &all[requests_now.len()..];
+    assert_eq!(second.len(), 3, "indicators, groups, deleted");
+    assert!(
+        second[0].contains("tql=lastModified%20%3E%20%22"),
+        "{}",
+        second[0]
+    );
+    assert!(
+        second[2].starts_with("GET /api/v3/indicators/deleted?deletedSince="),
+        "{}",
+        second[2]
+    );
+    for raw in second {
+        let target = raw.lines().next().unwrap().split(' ').nth(1).unwrap();
+        let ts: i64 = header(raw, "Timestamp").unwrap().parse().unwrap();
+        let expected =
+            rexist_formats::threatconnect::hmac_authorization(ACCESS_ID, SECRET, target, "GET", ts);
+        assert_eq!(header(raw, "Authorization"), Some(expected.as_str()));
+    }
     for run in store.list_runs(None, None, 10).await.unwrap() {
         assert!(!format!("{run:?}").contains(SECRET));
     }

@@ -139,15 +139,102 @@ async fn an_account_without_the_tier_is_not_entitled() {
     let run = run_source(&store, &fetcher(), &source(&up.base, &dir))
         .await
         .unwrap();
+    // Each endpoint is tried once (402 is not retried, and one endpoint's
+    // refusal no longer stops the others); entitled to none, the run fails.
     assert_eq!(run.outcome, RunOutcome::Failed);
-    assert!(
-        run.error
-            .as_deref()
-            .unwrap()
-            .starts_with("public case files: not entitled"),
-        "{:?}",
-        run.error
-    );
-    assert_eq!(up.hits(), 1, "402 is not retried");
+    let error = run.error.as_deref().unwrap();
+    for said in [
+        "public case files: not entitled (HTTP 402)",
+        "shared case files: not entitled (HTTP 402)",
+        "HTTP 402 from",
+    ] {
+        assert!(error.contains(said), "{error}");
+    }
+    assert_eq!(up.hits(), 3);
     assert_eq!(run.cursor, None);
+}
+
+/// An X-Force server whose `refused` endpoint answers 402.
+async fn refusing(refused: &'static str) -> rexist_testkit::Upstream {
+    serve(move |path, _, _| {
+        if path.starts_with(refused) {
+            (
+                response(
+                    "402 Payment Required",
+                    "Content-Type: application/json\r\n",
+                    &fixture_bytes("xforce/error-402.json"),
+                ),
+                Duration::ZERO,
+            )
+        } else if path.starts_with("/casefiles/public") {
+            json(fixture_bytes("xforce/casefiles-public.json"))
+        } else if path.starts_with("/casefiles/shared") {
+            json(r#"{"casefiles":[]}"#)
+        } else if path.contains("bookmark=") {
+            json(fixture_bytes("xforce/vulnerabilities-fulltext-page2.json"))
+        } else {
+            json(fixture_bytes("xforce/vulnerabilities-fulltext-page1.json"))
+        }
+    })
+    .await
+}
+
+async fn vulns(store: &std::sync::Arc<dyn rexist_store::Store>) -> usize {
+    store
+        .search_items(&ItemQuery {
+            limit: 100,
+            ..ItemQuery::default()
+        })
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .filter(|i| i.content.kind == ItemKind::Vuln)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_case_files_not_entitled_are_skipped_and_vulnerabilities_still_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = rexist_store::open(None, dir.path()).await.unwrap();
+    let up = refusing("/casefiles/shared").await;
+    let run = run_source(&store, &fetcher(), &source(&up.base, &dir))
+        .await
+        .unwrap();
+    assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
+    assert_eq!(
+        run.error.as_deref(),
+        Some("shared case files: not entitled (HTTP 402)")
+    );
+    assert_eq!(
+        up.hits(),
+        4,
+        "public, shared (once), two vulnerability pages"
+    );
+    assert_eq!(vulns(&store).await, 3);
+    assert!(
+        run.cursor.as_deref().unwrap().contains("vulns_until"),
+        "{:?}",
+        run.cursor
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vulnerabilities_not_entitled_keep_their_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = rexist_store::open(None, dir.path()).await.unwrap();
+    let up = refusing("/vulnerabilities").await;
+    let run = run_source(&store, &fetcher(), &source(&up.base, &dir))
+        .await
+        .unwrap();
+    assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
+    assert_eq!(
+        run.error.as_deref(),
+        Some("vulnerabilities: not entitled (HTTP 402)")
+    );
+    assert_eq!(vulns(&store).await, 0);
+    // Case files stored; the vulnerability window did not move, so a tier
+    // that later includes them reads from where it would have.
+    let cursor: serde_json::Value = serde_json::from_str(run.cursor.as_deref().unwrap()).unwrap();
+    assert!(cursor["vulns_until"].is_null(), "{cursor}");
 }
