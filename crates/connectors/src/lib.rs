@@ -16,8 +16,11 @@ pub mod engine;
 pub mod feed;
 pub mod http;
 pub mod lists;
+pub mod misp;
+pub mod misp_feed;
 pub mod otx;
 pub mod source;
+pub mod taxii;
 
 use engine::{Connector, Paged};
 use source::{Parser, ResolvedSource};
@@ -49,6 +52,17 @@ pub fn connector(config: &ResolvedSource) -> Option<Box<dyn Connector>> {
             url,
             page_size: config.page_size,
             users: config.otx_users.clone(),
+        })),
+        Parser::Misp => Box::new(Paged(misp::Misp {
+            url,
+            page_size: config.page_size,
+        })),
+        Parser::MispFeed => Box::new(Paged(misp_feed::MispFeed { url })),
+        Parser::Taxii => Box::new(Paged(taxii::Taxii {
+            url,
+            collection: config.collection.clone().unwrap_or_default(),
+            page_size: config.page_size,
+            stix_types: config.stix_types.clone(),
         })),
         _ => return None,
     })
