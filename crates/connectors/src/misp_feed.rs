@@ -76,11 +76,7 @@ impl MispFeed {
         ))
     }
 
-    fn manifest(
-        &self,
-        answer: &Body,
-        cursor: &MispFeedCursor,
-    ) -> Result<Page<FeedStep>, String> {
+    fn manifest(&self, answer: &Body, cursor: &MispFeedCursor) -> Result<Page<FeedStep>, String> {
         let manifest =
             rexist_formats::misp::parse_manifest(&answer.bytes).map_err(|e| e.to_string())?;
         let mut due: Vec<Due> = manifest

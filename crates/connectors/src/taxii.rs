@@ -86,8 +86,7 @@ impl Taxii {
     }
 
     fn json(answer: &Body, url: &str) -> Result<Value, String> {
-        serde_json::from_slice(&answer.bytes)
-            .map_err(|e| format!("{}: not JSON: {e}", redact(url)))
+        serde_json::from_slice(&answer.bytes).map_err(|e| format!("{}: not JSON: {e}", redact(url)))
     }
 
     /// The API root: the discovery resource's `default`, else its first;
@@ -108,12 +107,7 @@ impl Taxii {
     }
 
     /// The collection's first objects page, from the API root's listing.
-    fn objects(
-        &self,
-        root: &str,
-        listing: &Value,
-        cursor: &TaxiiCursor,
-    ) -> Result<String, String> {
+    fn objects(&self, root: &str, listing: &Value, cursor: &TaxiiCursor) -> Result<String, String> {
         let wanted = self.collection.as_str();
         let collections = listing
             .get("collections")
@@ -168,11 +162,7 @@ impl Upstream for Taxii {
     type Cursor = TaxiiCursor;
     type Step = TaxiiStep;
 
-    fn first(
-        &self,
-        _: &RunContext<'_>,
-        _: &mut TaxiiCursor,
-    ) -> Result<Request<TaxiiStep>, String> {
+    fn first(&self, _: &RunContext<'_>, _: &mut TaxiiCursor) -> Result<Request<TaxiiStep>, String> {
         Ok(Self::get(self.url.clone(), TaxiiStep::Discovery))
     }
 
@@ -202,7 +192,10 @@ impl Upstream for Taxii {
             TaxiiStep::Objects { first } => {
                 let parsed = rexist_stix::parse_objects(&answer.bytes).map_err(|e| {
                     let start = String::from_utf8_lossy(
-                        answer.bytes.get(..answer.bytes.len().min(120)).unwrap_or_default(),
+                        answer
+                            .bytes
+                            .get(..answer.bytes.len().min(120))
+                            .unwrap_or_default(),
                     )
                     .into_owned();
                     format!("{e} (body starts {start:?})")

@@ -218,7 +218,9 @@ fn synthetic_bundle() {
     let old = item(&p, "indicator--c7e7101d-b16e-5666-a2a5-29b8c59e0ba1");
     assert_eq!(old.item.tlp, Tlp::Green);
     assert_eq!(
-        old.sightings[0].valid_until.map(|t| t.unix_timestamp()),
+        old.sightings[0]
+            .valid_until
+            .map(time::OffsetDateTime::unix_timestamp),
         Some(1_751_241_600),
         "2025-06-30T00:00:00Z"
     );

@@ -107,7 +107,11 @@ fn restsearch_page1_events_attributes_objects() {
         .iter()
         .find(|r| r.reason == RetractReason::Deleted)
         .unwrap();
-    assert_eq!(deleted.at.unix_timestamp(), 1_735_700_200, "the attribute's own time");
+    assert_eq!(
+        deleted.at.unix_timestamp(),
+        1_735_700_200,
+        "the attribute's own time"
+    );
 
     // domain|ip → resolves-to; file object → referenced domain attribute.
     assert_eq!(first.relations.len(), 4);

@@ -279,7 +279,10 @@ async fn revoked_indicators_are_retractions_and_each_page_is_a_checkpoint() {
         } else if path.contains("added_after=") {
             page1_revoked()
         } else if path.contains("next=") && fail.load(Ordering::SeqCst) {
-            (response("500 Internal Server Error", "", b"{}"), Duration::ZERO)
+            (
+                response("500 Internal Server Error", "", b"{}"),
+                Duration::ZERO,
+            )
         } else if path.contains("next=") {
             taxii(
                 "objects-page2.json",
@@ -317,7 +320,9 @@ async fn revoked_indicators_are_retractions_and_each_page_is_a_checkpoint() {
         .find(|s| s.indicator.to_string() == "domain:old.bad.example.net")
         .unwrap();
     assert_eq!(
-        expiring.valid_until.map(time::OffsetDateTime::unix_timestamp),
+        expiring
+            .valid_until
+            .map(time::OffsetDateTime::unix_timestamp),
         Some(1_751_241_600),
         "valid_until 2025-06-30T00:00:00Z"
     );
