@@ -19,10 +19,13 @@ pub mod http;
 pub mod jvn;
 pub mod lists;
 pub mod mastodon;
+pub mod misp;
+pub mod misp_feed;
 pub mod nvd;
 pub mod otx;
 pub mod search;
 pub mod source;
+pub mod taxii;
 pub mod threatconnect;
 pub mod x;
 pub mod xforce;
@@ -30,11 +33,11 @@ pub mod xforce;
 use engine::{Connector, Paged};
 use source::{Parser, ResolvedSource};
 
-/// The connector of a configured source: one line per upstream. `None` for
-/// kinds still run by the pipeline's own loop.
-pub fn connector(config: &ResolvedSource) -> Option<Box<dyn Connector>> {
+/// The connector of a configured source: one line per upstream. The match
+/// is exhaustive, so a new kind cannot be forgotten here.
+pub fn connector(config: &ResolvedSource) -> Box<dyn Connector> {
     let url = config.url.clone();
-    Some(match &config.parser {
+    match &config.parser {
         Parser::Feed(format) => Box::new(lists::List {
             url,
             format: format.clone(),
@@ -93,6 +96,16 @@ pub fn connector(config: &ResolvedSource) -> Option<Box<dyn Connector>> {
             url,
             page_size: config.page_size,
         })),
-        _ => return None,
-    })
+        Parser::Misp => Box::new(Paged(misp::Misp {
+            url,
+            page_size: config.page_size,
+        })),
+        Parser::MispFeed => Box::new(Paged(misp_feed::MispFeed { url })),
+        Parser::Taxii => Box::new(Paged(taxii::Taxii {
+            url,
+            collection: config.collection.clone().unwrap_or_default(),
+            page_size: config.page_size,
+            stix_types: config.stix_types.clone(),
+        })),
+    }
 }

@@ -8,6 +8,16 @@
 //! references between indicators become relations. [`parse_manifest`] and
 //! [`parse_hashes`] read a feed's `manifest.json` and `hashes.csv`.
 //!
+//! What MISP withdraws becomes a [`Retraction`] instead of a sighting: a
+//! deleted attribute (or an attribute of a deleted object or event) is
+//! `Deleted`; an attribute whose `to_ids` is explicitly off (`false`, `0`,
+//! `"0"`) is `FalsePositive`, so a later version of an event that turns
+//! `to_ids` off retires what an earlier version reported. This is the only
+//! way non-IDS attributes are kept out of the active set: an attribute that
+//! does not say `to_ids` at all is still a (low-confidence) sighting. A
+//! retraction of an indicator that the same body also reports as active is
+//! dropped: the body as a whole still reports it.
+//!
 //! MISP quirks handled here: numbers arrive as JSON strings or numbers
 //! ("string-or-number", §1.3), flags as booleans or `0`/`1`, arrays may be
 //! `null`, composite types carry two values split by `|`, defanged values
@@ -17,7 +27,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use rexist_core::{
     Indicator, IndicatorType, ItemKind, ItemRecord, NewItem, NewRelation, NewSighting, Rejected,
-    Tlp,
+    RetractReason, Retraction, Tlp,
 };
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
@@ -29,7 +39,8 @@ use crate::error::{FormatError, truncate};
 const FORMAT: &str = "misp events";
 
 /// Confidence of a sighting whose attribute is flagged `to_ids` (meant for
-/// detection) and of one that is not (context only).
+/// detection) and of one that does not say (context only); an attribute
+/// whose `to_ids` is off is a retraction, not a sighting.
 pub const CONFIDENCE_IDS: u8 = 80;
 /// See [`CONFIDENCE_IDS`].
 pub const CONFIDENCE_CONTEXT: u8 = 30;
@@ -47,8 +58,13 @@ pub struct MispEvents {
     /// `event <uuid> attribute <uuid>`).
     pub rejected: Vec<Rejected>,
     /// Attributes skipped on purpose, counted by reason: an unmodelled MISP
-    /// type (`type filename`), a deleted attribute (`deleted`).
+    /// type (`type filename`), a deleted attribute or object (`deleted`), a
+    /// deleted event (`deleted event`).
     pub skipped: BTreeMap<String, u64>,
+    /// Indicators the body withdraws: those of deleted attributes, objects
+    /// and events (`Deleted`) and of attributes with `to_ids` off
+    /// (`FalsePositive`), less any the body also reports as active.
+    pub retractions: Vec<Retraction>,
     /// Number of event containers in the body, usable or not: a restSearch
     /// page with fewer than `limit` is the last (§1.2).
     pub event_count: usize,
@@ -112,14 +128,33 @@ pub fn parse_events(body: &[u8]) -> Result<MispEvents, FormatError> {
             out.max_timestamp = Some(out.max_timestamp.map_or(ts, |m| m.max(ts)));
         }
         match convert_event(raw, &mut out) {
-            Ok(record) => out.records.push(record),
+            Ok(Some(record)) => out.records.push(record),
+            Ok(None) => {}
             Err(reason) => out.rejected.push(Rejected::new(at, reason)),
         }
     }
+    keep_withdrawn(&mut out);
     Ok(out)
 }
 
-fn convert_event(raw: RawEvent, out: &mut MispEvents) -> Result<ItemRecord, String> {
+/// Drops retractions of indicators the body also reports as active (an
+/// attribute deleted in one event and present in another, the same value
+/// with and without `to_ids`), and repeats.
+fn keep_withdrawn(out: &mut MispEvents) {
+    let active: std::collections::HashSet<Indicator> = out
+        .records
+        .iter()
+        .flat_map(|r| r.sightings.iter().map(|s| s.indicator.clone()))
+        .collect();
+    let mut unique = std::collections::HashSet::new();
+    out.retractions.retain(|r| {
+        !active.contains(&r.indicator) && unique.insert((r.indicator.clone(), r.reason))
+    });
+}
+
+/// One event → its item; `None` for a deleted event, whose indicators are
+/// retracted instead.
+fn convert_event(raw: RawEvent, out: &mut MispEvents) -> Result<Option<ItemRecord>, String> {
     let uuid = raw
         .uuid
         .filter(|u| !u.trim().is_empty())
@@ -148,6 +183,7 @@ fn convert_event(raw: RawEvent, out: &mut MispEvents) -> Result<ItemRecord, Stri
         uuid: &uuid,
         seen_at: event_time.unwrap_or_else(rexist_core::model::now),
         tlp: tagged_tlp,
+        deleted: raw.deleted.0,
     };
 
     let mut sightings = Vec::new();
@@ -159,6 +195,7 @@ fn convert_event(raw: RawEvent, out: &mut MispEvents) -> Result<ItemRecord, Stri
         let found = attribute(
             value,
             &ctx,
+            false,
             out,
             &mut sightings,
             &mut relations,
@@ -181,7 +218,19 @@ fn convert_event(raw: RawEvent, out: &mut MispEvents) -> Result<ItemRecord, Stri
             }
         };
         if object.deleted.0 {
+            // Its attributes are withdrawn with it.
             *out.skipped.entry("deleted".into()).or_default() += 1;
+            for value in object.attributes {
+                attribute(
+                    value,
+                    &ctx,
+                    true,
+                    out,
+                    &mut sightings,
+                    &mut relations,
+                    &mut narrative,
+                );
+            }
             continue;
         }
         let mut object_inds: Vec<(Option<String>, Indicator)> = Vec::new();
@@ -193,6 +242,7 @@ fn convert_event(raw: RawEvent, out: &mut MispEvents) -> Result<ItemRecord, Stri
             let found = attribute(
                 value,
                 &ctx,
+                false,
                 out,
                 &mut sightings,
                 &mut relations,
@@ -259,6 +309,10 @@ fn convert_event(raw: RawEvent, out: &mut MispEvents) -> Result<ItemRecord, Stri
         }
     }
 
+    if ctx.deleted {
+        *out.skipped.entry("deleted event".into()).or_default() += 1;
+        return Ok(None);
+    }
     dedupe(&mut sightings, &mut relations);
     let org = raw.org.and_then(|o| o.name);
     let orgc = raw.orgc.and_then(|o| o.name);
@@ -286,7 +340,7 @@ fn convert_event(raw: RawEvent, out: &mut MispEvents) -> Result<ItemRecord, Stri
         "publish_timestamp": raw.publish_timestamp,
         "attribute_count": raw.attribute_count,
     });
-    Ok(ItemRecord {
+    Ok(Some(ItemRecord {
         item: NewItem {
             kind: ItemKind::Event,
             external_id: uuid,
@@ -304,19 +358,26 @@ fn convert_event(raw: RawEvent, out: &mut MispEvents) -> Result<ItemRecord, Stri
         // MISP states its indicators; extracting from the narrative would turn
         // reference links and prose into low-quality sightings.
         extract: false,
-    })
+    }))
 }
 
 struct EventContext<'a> {
     uuid: &'a str,
     seen_at: OffsetDateTime,
     tlp: Option<Tlp>,
+    /// The event is deleted: every attribute of it is withdrawn.
+    deleted: bool,
 }
 
-/// Converts one attribute; returns its uuid and indicators when it has both.
+/// Converts one attribute into sightings, or into retractions when it is
+/// withdrawn (deleted itself, or in a deleted object or event: `Deleted`;
+/// `to_ids` off: `FalsePositive`). Returns its uuid and indicators when it
+/// has both and is not deleted (object references may point at it).
+#[allow(clippy::too_many_arguments)] // the event's collections, each filled here
 fn attribute(
     value: Value,
     ctx: &EventContext<'_>,
+    in_deleted_object: bool,
     out: &mut MispEvents,
     sightings: &mut Vec<NewSighting>,
     relations: &mut Vec<NewRelation>,
@@ -341,15 +402,24 @@ fn attribute(
     };
     if attr.deleted.0 {
         *out.skipped.entry("deleted".into()).or_default() += 1;
-        return None;
     }
+    let deleted = attr.deleted.0 || in_deleted_object || ctx.deleted;
+    let withdrawn = if deleted {
+        Some(RetractReason::Deleted)
+    } else if attr.to_ids.is_some_and(|f| !f.0) {
+        Some(RetractReason::FalsePositive)
+    } else {
+        None
+    };
     let kind = attr.kind.as_deref().unwrap_or("").trim();
     let raw_value = attr.value.as_deref().unwrap_or("");
-    if matches!(kind, "text" | "comment") && !raw_value.trim().is_empty() {
+    if !deleted && matches!(kind, "text" | "comment") && !raw_value.trim().is_empty() {
         narrative.push(raw_value.trim().to_owned());
     }
     let Some(targets) = map_type(kind) else {
-        *out.skipped.entry(format!("type {kind}")).or_default() += 1;
+        if !deleted {
+            *out.skipped.entry(format!("type {kind}")).or_default() += 1;
+        }
         return None;
     };
     let parts: Vec<&str> = if kind.contains('|') {
@@ -381,9 +451,11 @@ fn attribute(
             Target::Uri => {
                 let Ok(i) = parse_network(IndicatorType::Url, part) else {
                     // A `uri` is often only a path (`/gate.php`): no indicator.
-                    *out.skipped
-                        .entry("type uri (not absolute)".into())
-                        .or_default() += 1;
+                    if !deleted {
+                        *out.skipped
+                            .entry("type uri (not absolute)".into())
+                            .or_default() += 1;
+                    }
                     continue;
                 };
                 Ok(i)
@@ -392,8 +464,19 @@ fn attribute(
         };
         match parsed {
             Ok(ind) => inds.push(ind),
+            // A value that was never usable withdraws nothing.
+            Err(_) if deleted => {}
             Err(reason) => out.rejected.push(Rejected::new(at(), reason)),
         }
+    }
+    if deleted {
+        out.retractions
+            .extend(inds.into_iter().map(|indicator| Retraction {
+                indicator,
+                reason: RetractReason::Deleted,
+                at: seen_at,
+            }));
+        return None;
     }
     // `domain|ip` states a resolution, like a `domain-ip` object.
     if kind == "domain|ip" {
@@ -401,9 +484,18 @@ fn attribute(
             relations.push(relation(domain, ip, "resolves-to", seen_at));
         }
     }
+    if let Some(reason) = withdrawn {
+        out.retractions.extend(inds.iter().map(|i| Retraction {
+            indicator: i.clone(),
+            reason,
+            at: seen_at,
+        }));
+        let uuid = attr.uuid?;
+        return (!inds.is_empty()).then_some((uuid, inds));
+    }
     for ind in &inds {
         let mut s = NewSighting::new(ind.clone(), seen_at);
-        s.confidence = Some(if attr.to_ids.0 {
+        s.confidence = Some(if attr.to_ids.is_some_and(|f| f.0) {
             CONFIDENCE_IDS
         } else {
             CONFIDENCE_CONTEXT
@@ -647,6 +739,8 @@ struct RawEvent {
     publish_timestamp: Option<i64>,
     #[serde(default)]
     published: Flag,
+    #[serde(default)]
+    deleted: Flag,
     #[serde(default, deserialize_with = "de_num")]
     threat_level_id: Option<i64>,
     #[serde(default, deserialize_with = "de_num")]
@@ -701,8 +795,9 @@ struct RawAttribute {
     category: Option<String>,
     #[serde(default, deserialize_with = "de_text")]
     value: Option<String>,
+    /// `None` when the attribute does not say (or says null).
     #[serde(default)]
-    to_ids: Flag,
+    to_ids: Option<Flag>,
     #[serde(default)]
     deleted: Flag,
     #[serde(default, deserialize_with = "de_num")]

@@ -2,9 +2,13 @@
 //! rexist records.
 //!
 //! - `indicator` → an `Event` item (`external_id` = the STIX id) whose
-//!   sightings are the indicators its pattern names ([`crate::indicators`]);
-//!   a pattern that is not exactly "any of these indicators" (or not a STIX
-//!   pattern, or not parseable) is kept verbatim in the body and in `extra`.
+//!   sightings are the indicators its pattern names ([`crate::indicators`]),
+//!   each valid until the indicator's `valid_until`; a pattern that is not
+//!   exactly "any of these indicators" (or not a STIX pattern, or not
+//!   parseable) is kept verbatim in the body and in `extra`. A `revoked`
+//!   indicator's item is kept, but its indicators are retractions
+//!   (`Revoked`, at its `modified`) instead of sightings; a retraction of an
+//!   indicator the same page reports as active is dropped.
 //! - `report`, `malware`, `threat-actor`, `intrusion-set`, `campaign`,
 //!   `attack-pattern`, `tool`, `infrastructure`, `grouping` → `Event` items;
 //!   `vulnerability` → a `Vuln` item with its CVE sighting.
@@ -23,7 +27,7 @@ use std::collections::HashMap;
 
 use rexist_core::{
     Indicator, IndicatorType, ItemKind, ItemRecord, NewItem, NewRelation, NewSighting, Record,
-    Rejected, Tlp,
+    Rejected, RetractReason, Retraction, Tlp,
 };
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
@@ -42,6 +46,9 @@ pub struct Parsed {
     /// Objects read but not turned into records (identities, marking
     /// definitions, unsupported types, relationships with no end here).
     pub ignored: Vec<Rejected>,
+    /// Indicators withdrawn by revoked indicator objects (`Revoked`), less
+    /// any the page also reports as active.
+    pub retractions: Vec<Retraction>,
     /// TAXII envelope `more` (false for bundles and arrays).
     pub more: bool,
     /// TAXII envelope `next` token.
@@ -214,6 +221,7 @@ pub fn parse_objects(json: &[u8]) -> Result<Parsed, StixError> {
         records: Vec::new(),
         rejected: Vec::new(),
         ignored: Vec::new(),
+        retractions: Vec::new(),
         more,
         next,
         newest_added: None,
@@ -268,7 +276,7 @@ pub fn parse_objects(json: &[u8]) -> Result<Parsed, StixError> {
                 .push(Rejected::new(id, format!("id does not match type {kind}")));
             continue;
         }
-        match object(&ctx, &kind, &id, obj) {
+        match object(&ctx, &kind, &id, obj, &mut parsed.retractions) {
             Ok(Out::Item(record, inds)) => {
                 items.insert(id.clone(), parsed.records.len());
                 stands_for.insert(id, inds);
@@ -286,7 +294,27 @@ pub fn parse_objects(json: &[u8]) -> Result<Parsed, StixError> {
     for (id, obj) in relationships {
         relationship(&id, &obj, &items, &stands_for, &mut parsed);
     }
+    keep_withdrawn(&mut parsed);
     Ok(parsed)
+}
+
+/// Drops retractions of indicators the page also reports as active (another
+/// indicator object or an SCO with the same value), and repeats.
+fn keep_withdrawn(parsed: &mut Parsed) {
+    let mut active = std::collections::HashSet::new();
+    for record in &parsed.records {
+        match record {
+            Record::Item(r) => active.extend(r.sightings.iter().map(|s| s.indicator.clone())),
+            Record::Sighting(s) => {
+                active.insert(s.indicator.clone());
+            }
+            Record::Relation(_) => {}
+        }
+    }
+    let mut unique = std::collections::HashSet::new();
+    parsed
+        .retractions
+        .retain(|r| !active.contains(&r.indicator) && unique.insert(r.indicator.clone()));
 }
 
 /// A relationship: a relation between two single indicators, else a note in
@@ -370,11 +398,18 @@ const ITEM_TYPES: [&str; 10] = [
     "grouping",
 ];
 
-/// Convert one object; `Err` is the rejection reason.
-fn object(ctx: &Ctx, kind: &str, id: &str, obj: Map<String, Value>) -> Result<Out, String> {
+/// Convert one object; `Err` is the rejection reason. A revoked indicator
+/// adds to `retractions`.
+fn object(
+    ctx: &Ctx,
+    kind: &str,
+    id: &str,
+    obj: Map<String, Value>,
+    retractions: &mut Vec<Retraction>,
+) -> Result<Out, String> {
     match kind {
         "relationship" => Ok(Out::Relationship(obj)),
-        "indicator" => indicator(ctx, id, obj),
+        "indicator" => indicator(ctx, id, obj, retractions),
         k if ITEM_TYPES.contains(&k) => Ok(sdo(ctx, k, id, obj)),
         "ipv4-addr" | "ipv6-addr" | "domain-name" | "url" | "email-addr" | "autonomous-system"
         | "file" => sco(ctx, kind, &obj),
@@ -498,7 +533,12 @@ fn sdo(ctx: &Ctx, kind: &str, id: &str, obj: Map<String, Value>) -> Out {
     Out::Item(Box::new(record), inds)
 }
 
-fn indicator(ctx: &Ctx, id: &str, obj: Map<String, Value>) -> Result<Out, String> {
+fn indicator(
+    ctx: &Ctx,
+    id: &str,
+    obj: Map<String, Value>,
+    retractions: &mut Vec<Retraction>,
+) -> Result<Out, String> {
     let Some(pattern) = obj
         .get("pattern")
         .and_then(Value::as_str)
@@ -523,11 +563,26 @@ fn indicator(ctx: &Ctx, id: &str, obj: Map<String, Value>) -> Result<Out, String
     } else {
         (pattern::Reduction::default(), None)
     };
-    let sightings: Vec<NewSighting> = reduction
-        .indicators
-        .iter()
-        .map(|i| sighting(ctx, &obj, i.clone(), at))
-        .collect();
+    let revoked = obj.get("revoked").and_then(Value::as_bool) == Some(true);
+    let valid_until = timestamp(&obj, "valid_until");
+    let sightings: Vec<NewSighting> = if revoked {
+        let at = seen_at(&obj);
+        retractions.extend(reduction.indicators.iter().map(|i| Retraction {
+            indicator: i.clone(),
+            reason: RetractReason::Revoked,
+            at,
+        }));
+        Vec::new()
+    } else {
+        reduction
+            .indicators
+            .iter()
+            .map(|i| NewSighting {
+                valid_until,
+                ..sighting(ctx, &obj, i.clone(), at)
+            })
+            .collect()
+    };
     let fallback_title = if obj
         .get("name")
         .and_then(Value::as_str)
@@ -555,6 +610,12 @@ fn indicator(ctx: &Ctx, id: &str, obj: Map<String, Value>) -> Result<Out, String
             extra.insert("pattern_error".into(), Value::String(e));
         }
     }
+    // A revoked indicator stands for nothing: no relation is drawn to it.
+    let stands_for = if revoked {
+        Vec::new()
+    } else {
+        reduction.indicators
+    };
     Ok(Out::Item(
         Box::new(ItemRecord {
             item,
@@ -562,7 +623,7 @@ fn indicator(ctx: &Ctx, id: &str, obj: Map<String, Value>) -> Result<Out, String
             relations: Vec::new(),
             extract: false,
         }),
-        reduction.indicators,
+        stands_for,
     ))
 }
 

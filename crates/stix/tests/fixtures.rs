@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use rexist_core::{IndicatorType, ItemKind, Record, Tlp};
+use rexist_core::{IndicatorType, ItemKind, Record, RetractReason, Tlp};
 use rexist_stix::{Parsed, indicators, parse_objects, parse_pattern};
 use serde_json::Value;
 
@@ -214,9 +214,23 @@ fn synthetic_bundle() {
     assert!(yara.sightings.is_empty());
     assert!(yara.item.body.contains("rule example_loader"));
 
-    // TLP 1.0 GREEN id.
+    // TLP 1.0 GREEN id; `valid_until` bounds its sightings.
     let old = item(&p, "indicator--c7e7101d-b16e-5666-a2a5-29b8c59e0ba1");
     assert_eq!(old.item.tlp, Tlp::Green);
+    assert_eq!(
+        old.sightings[0]
+            .valid_until
+            .map(time::OffsetDateTime::unix_timestamp),
+        Some(1_751_241_600),
+        "2025-06-30T00:00:00Z"
+    );
+
+    // Revoked: the item stays, its indicator is a retraction, not a sighting.
+    let revoked = item(&p, "indicator--320521a1-c0da-58cc-8e84-e4ed9b8062f8");
+    assert!(revoked.sightings.is_empty());
+    assert_eq!(p.retractions.len(), 1, "{:?}", p.retractions);
+    assert_eq!(p.retractions[0].indicator.to_string(), "ipv4:192.0.2.99");
+    assert_eq!(p.retractions[0].reason, RetractReason::Revoked);
 
     // indicator → malware relationships are noted on the malware item.
     let malware = item(&p, "malware--a212dbf1-8d4d-57d3-8bf1-4a9947d52cc0");

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::common::fixture;
-use rexist_core::{IndicatorType, ItemKind, Tlp};
+use rexist_core::{IndicatorType, ItemKind, RetractReason, Tlp};
 use rexist_formats::{FormatError, misp};
 
 fn events(rel: &str) -> misp::MispEvents {
@@ -45,9 +45,10 @@ fn restsearch_page1_events_attributes_objects() {
     );
     assert!(!first.extract);
 
-    // 10 top-level indicators (domain|ip gives two; deleted, link, text skipped)
-    // + md5/sha1/sha256 of the file object.
-    assert_eq!(first.sightings.len(), 13);
+    // 8 top-level indicators (domain|ip gives two; deleted, link, text
+    // skipped; the CVE and www.example.com have `to_ids` off and are
+    // retractions) + md5/sha1/sha256 of the file object.
+    assert_eq!(first.sightings.len(), 11);
     let values: Vec<String> = first
         .sightings
         .iter()
@@ -59,7 +60,6 @@ fn restsearch_page1_events_attributes_objects() {
         "domain:update.bad.example.net",
         "ipv4:203.0.113.77",
         "ipv6:2001:db8::dead:beef",
-        "cve:CVE-2021-44228",
         "md5:fcd4219244279ec49932bbd8e7702911",
     ] {
         assert!(
@@ -76,15 +76,41 @@ fn restsearch_page1_events_attributes_objects() {
     assert_eq!(ip.seen_at.unix_timestamp(), 1_735_700_100);
     assert_eq!(ip.tlp, Some(Tlp::Amber));
     assert_eq!(ip.labels, vec!["Network activity".to_owned()]);
-    let cve = first
-        .sightings
+    // `to_ids` off withdraws (a later version of an event turning it off
+    // retires the earlier sighting); a deleted attribute is deleted.
+    assert!(
+        !first
+            .sightings
+            .iter()
+            .any(|s| s.indicator.kind() == IndicatorType::Cve),
+        "to_ids false is no sighting"
+    );
+    let withdrawn: Vec<(String, RetractReason)> = page
+        .retractions
         .iter()
-        .find(|s| s.indicator.kind() == IndicatorType::Cve)
+        .map(|r| (r.indicator.to_string(), r.reason))
+        .collect();
+    for want in [
+        ("cve:CVE-2021-44228", RetractReason::FalsePositive),
+        ("domain:www.example.com", RetractReason::FalsePositive),
+        ("asn:AS64496", RetractReason::FalsePositive),
+        ("ipv4:192.0.2.11", RetractReason::Deleted),
+    ] {
+        assert!(
+            withdrawn.iter().any(|(i, r)| i == want.0 && *r == want.1),
+            "{want:?} not in {withdrawn:?}"
+        );
+    }
+    assert_eq!(withdrawn.len(), 4, "{withdrawn:?}");
+    let deleted = page
+        .retractions
+        .iter()
+        .find(|r| r.reason == RetractReason::Deleted)
         .unwrap();
     assert_eq!(
-        cve.confidence,
-        Some(misp::CONFIDENCE_CONTEXT),
-        "to_ids false"
+        deleted.at.unix_timestamp(),
+        1_735_700_200,
+        "the attribute's own time"
     );
 
     // domain|ip → resolves-to; file object → referenced domain attribute.
@@ -101,7 +127,7 @@ fn restsearch_page1_events_attributes_objects() {
         .iter()
         .map(|s| s.indicator.kind())
         .collect();
-    assert!(kinds.contains(&IndicatorType::Asn));
+    assert!(!kinds.contains(&IndicatorType::Asn), "AS with to_ids off");
     assert!(kinds.contains(&IndicatorType::Cidr), "ip-src with a prefix");
     assert!(kinds.contains(&IndicatorType::Sha512));
 }
@@ -349,4 +375,51 @@ fn bad_events_inside_a_good_body_are_rejected_not_fatal() {
     assert_eq!(page.records[0].sightings.len(), 1);
     // An attribute without its own timestamp takes the event's.
     assert_eq!(page.records[0].sightings[0].seen_at.unix_timestamp(), 7);
+}
+
+#[test]
+fn withdrawn_attributes_objects_and_events_are_retractions() {
+    let body = br#"{"response":[
+      {"Event":{"uuid":"e1","info":"live","timestamp":"100","Attribute":[
+        {"uuid":"a1","type":"ip-dst","value":"192.0.2.1","to_ids":"1"},
+        {"uuid":"a2","type":"ip-dst","value":"192.0.2.2","to_ids":"0"},
+        {"uuid":"a3","type":"ip-dst","value":"192.0.2.3"},
+        {"uuid":"a4","type":"ip-dst","value":"192.0.2.1","to_ids":false},
+        {"uuid":"a5","type":"ip-dst","value":"not an ip","deleted":true}],
+       "Object":[{"uuid":"o1","name":"domain-ip","deleted":"1","Attribute":[
+        {"uuid":"a6","type":"domain","value":"gone.example","to_ids":true}]}]}},
+      {"Event":{"uuid":"e2","info":"deleted","timestamp":"200","deleted":true,"Attribute":[
+        {"uuid":"b1","type":"domain","value":"old.example","to_ids":true}]}}
+    ]}"#;
+    let page = misp::parse_events(body).unwrap();
+    assert_eq!(page.event_count, 2);
+    assert_eq!(page.records.len(), 1, "a deleted event is no item");
+    assert_eq!(page.skipped["deleted event"], 1);
+    assert!(page.rejected.is_empty(), "{:?}", page.rejected);
+    let live: Vec<String> = page.records[0]
+        .sightings
+        .iter()
+        .map(|s| s.indicator.to_string())
+        .collect();
+    // No `to_ids` at all: still a sighting, of low confidence.
+    assert_eq!(live, ["ipv4:192.0.2.1", "ipv4:192.0.2.3"]);
+    assert_eq!(
+        page.records[0].sightings[1].confidence,
+        Some(misp::CONFIDENCE_CONTEXT)
+    );
+    let mut withdrawn: Vec<(String, RetractReason)> = page
+        .retractions
+        .iter()
+        .map(|r| (r.indicator.to_string(), r.reason))
+        .collect();
+    withdrawn.sort_by(|a, b| a.0.cmp(&b.0));
+    // 192.0.2.1 is reported active by a1: a4's `to_ids` off does not retract it.
+    assert_eq!(
+        withdrawn,
+        [
+            ("domain:gone.example".to_owned(), RetractReason::Deleted),
+            ("domain:old.example".to_owned(), RetractReason::Deleted),
+            ("ipv4:192.0.2.2".to_owned(), RetractReason::FalsePositive),
+        ]
+    );
 }

@@ -32,3 +32,84 @@ pub fn json(body: impl AsRef<[u8]>) -> Answer {
         Duration::ZERO,
     )
 }
+
+/// A sink that keeps what a connector hands it: the records and retractions
+/// of each page, to check what an upstream emits apart from how the store
+/// applies it.
+#[allow(dead_code)] // not every test file records
+#[derive(Default)]
+pub struct Recorder {
+    /// Records, in the order stored.
+    pub records: Vec<rexist_core::Record>,
+    /// Retractions, in the order stored.
+    pub retractions: Vec<rexist_core::Retraction>,
+}
+
+#[allow(dead_code)]
+impl Recorder {
+    /// Runs `config`'s connector once from `previous` into a new recorder.
+    pub async fn run(
+        config: &rexist_connectors::source::ResolvedSource,
+        previous: Option<&str>,
+    ) -> (Self, rexist_connectors::engine::RunReport) {
+        let connector = rexist_connectors::connector(config);
+        let fetcher = fetcher();
+        let ctx = rexist_connectors::engine::RunContext {
+            fetcher: &fetcher,
+            headers: &[],
+            previous,
+            hunt_terms: &[],
+        };
+        let mut sink = Self::default();
+        let report = connector.run(&ctx, &mut sink).await;
+        (sink, report)
+    }
+
+    /// Each withdrawn indicator as `type:value` with its reason.
+    pub fn withdrawn(&self) -> Vec<(String, rexist_core::RetractReason)> {
+        self.retractions
+            .iter()
+            .map(|r| (r.indicator.to_string(), r.reason))
+            .collect()
+    }
+
+    /// Every sighting stored, bare or inside an item.
+    pub fn sightings(&self) -> Vec<&rexist_core::NewSighting> {
+        self.records
+            .iter()
+            .flat_map(|r| match r {
+                rexist_core::Record::Item(i) => i.sightings.iter().collect(),
+                rexist_core::Record::Sighting(s) => vec![s],
+                rexist_core::Record::Relation(_) => Vec::new(),
+            })
+            .collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl rexist_connectors::engine::Sink for Recorder {
+    async fn store(
+        &mut self,
+        records: Vec<rexist_core::Record>,
+        retractions: Vec<rexist_core::Retraction>,
+        counts: &mut rexist_core::RunCounts,
+    ) -> Result<(), String> {
+        counts.new += records.len() as u64;
+        self.records.extend(records);
+        self.retractions.extend(retractions);
+        Ok(())
+    }
+
+    async fn load_feed(
+        &mut self,
+        _: Box<dyn std::io::Read + Send>,
+        _: rexist_connectors::feed::FeedFormat,
+        _: time::OffsetDateTime,
+    ) -> rexist_connectors::engine::FeedLoad {
+        rexist_connectors::engine::FeedLoad::default()
+    }
+
+    async fn delist(&mut self, _: time::OffsetDateTime) -> Result<u64, String> {
+        Ok(0)
+    }
+}

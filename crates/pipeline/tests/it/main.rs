@@ -7,6 +7,7 @@ mod common;
 mod hunter;
 mod mastodon;
 mod medallion;
+mod misp;
 mod otx;
 mod run;
 mod search;

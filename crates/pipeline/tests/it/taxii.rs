@@ -189,7 +189,14 @@ async fn unknown_collections_and_bad_pages_are_clear_failures() {
     .await
     .unwrap();
     assert_eq!(bad.outcome, RunOutcome::Failed);
-    assert!(bad.error.unwrap().contains("page 1"));
+    // The run contract checks every answer before it is parsed: the cut
+    // envelope is named as truncated, at the request that fetched it
+    // (discovery and collections come first).
+    let reason = bad.error.unwrap();
+    assert!(
+        reason.contains("page 3") && reason.contains("/objects/") && reason.contains("truncated"),
+        "{reason}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,4 +235,118 @@ async fn object_types_are_asked_for_with_match_type() {
         last.ends_with("&match%5Btype%5D=indicator%2Creport"),
         "{last}"
     );
+}
+
+/// Page 1 of the objects as a later version would serve it: indicator
+/// 192.0.2.10 revoked.
+fn page1_revoked() -> Answer {
+    let mut page: serde_json::Value =
+        serde_json::from_slice(&fixture_bytes("taxii/responses/objects-page1.json")).unwrap();
+    for o in page["objects"].as_array_mut().unwrap() {
+        if o["id"] == "indicator--45337cca-dc99-5084-8c3f-5a97b3b855a2" {
+            o["revoked"] = serde_json::Value::Bool(true);
+            o["modified"] = serde_json::json!("2025-01-03T08:00:00.000Z");
+        }
+    }
+    page["more"] = serde_json::Value::Bool(false);
+    page.as_object_mut().unwrap().remove("next");
+    (
+        response(
+            "200 OK",
+            "Content-Type: application/taxii+json;version=2.1\r\nX-TAXII-Date-Added-Last: 2025-01-03T08:00:00.000000Z\r\n",
+            page.to_string().as_bytes(),
+        ),
+        Duration::ZERO,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_indicators_are_retractions_and_each_page_is_a_checkpoint() {
+    use rexist_core::RetractReason;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let base: Arc<Mutex<String>> = Arc::default();
+    let b = Arc::clone(&base);
+    let broken = Arc::new(AtomicBool::new(false));
+    let fail = Arc::clone(&broken);
+    let up = serve(move |path, _, _| {
+        let base = b.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let last = |v: &str| format!("X-TAXII-Date-Added-Last: {v}\r\n");
+        if path.starts_with("/taxii2/") {
+            taxii("discovery.json", &base, "")
+        } else if path.ends_with("/collections/") {
+            taxii("collections.json", &base, "")
+        } else if path.contains("added_after=") {
+            page1_revoked()
+        } else if path.contains("next=") && fail.load(Ordering::SeqCst) {
+            (
+                response("500 Internal Server Error", "", b"{}"),
+                Duration::ZERO,
+            )
+        } else if path.contains("next=") {
+            taxii(
+                "objects-page2.json",
+                &base,
+                &last("2025-01-02T12:00:11.001221Z"),
+            )
+        } else {
+            taxii(
+                "objects-page1.json",
+                &base,
+                &last("2025-01-02T12:00:05.000555Z"),
+            )
+        }
+    })
+    .await;
+    *base.lock().unwrap() = up.base.clone();
+    let src = source(&up.base, "High-confidence indicators", &dir);
+
+    // Page 2 holds a revoked indicator and one with valid_until.
+    let (first, report) = crate::common::Recorder::run(&src, None).await;
+    assert_eq!(report.outcome, RunOutcome::Success, "{:?}", report.error);
+    assert_eq!(
+        first.withdrawn(),
+        [("ipv4:192.0.2.99".to_owned(), RetractReason::Revoked)]
+    );
+    let sightings = first.sightings();
+    assert!(
+        !sightings
+            .iter()
+            .any(|s| s.indicator.to_string() == "ipv4:192.0.2.99"),
+        "a revoked indicator is no sighting"
+    );
+    let expiring = sightings
+        .iter()
+        .find(|s| s.indicator.to_string() == "domain:old.bad.example.net")
+        .unwrap();
+    assert_eq!(
+        expiring
+            .valid_until
+            .map(time::OffsetDateTime::unix_timestamp),
+        Some(1_751_241_600),
+        "valid_until 2025-06-30T00:00:00Z"
+    );
+    let cursor = report.cursor.unwrap();
+    assert!(cursor.contains("2025-01-02T12:00:11.001221Z"), "{cursor}");
+
+    // A later version revokes an indicator reported before.
+    let (later, report) = crate::common::Recorder::run(&src, Some(&cursor)).await;
+    assert_eq!(report.outcome, RunOutcome::Success, "{:?}", report.error);
+    assert_eq!(
+        later.withdrawn(),
+        [("ipv4:192.0.2.10".to_owned(), RetractReason::Revoked)]
+    );
+    assert!(
+        report
+            .cursor
+            .unwrap()
+            .contains("2025-01-03T08:00:00.000000Z")
+    );
+
+    // Page 2 fails: page 1 is stored and its added_after kept.
+    broken.store(true, Ordering::SeqCst);
+    let (_, report) = crate::common::Recorder::run(&src, None).await;
+    assert_eq!(report.outcome, RunOutcome::Partial, "{:?}", report.error);
+    let kept = report.cursor.unwrap();
+    assert!(kept.contains("2025-01-02T12:00:05.000555Z"), "{kept}");
 }
