@@ -98,7 +98,15 @@ pub enum FeedError {
 /// lists with `192.0.2[.]1` or `hxxp://evil[.]com/` load, and `host:port` is
 /// reduced to its host; clean values, nearly all of a list, pay for neither.
 pub fn parse_value(raw: &str, kind: Option<IndicatorType>) -> Result<Indicator, String> {
-    let value = raw.trim().trim_matches('"').trim();
+    // One pair of quotes around the value (ThreatFox's `", "` separators
+    // leave ` "value"`); a quote that ends the value itself (URLhaus's
+    // `ref="x"`) stays.
+    let trimmed = raw.trim();
+    let value = trimmed
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(trimmed)
+        .trim();
     let parse = |v: &str| match kind {
         Some(k) => Indicator::parse(k, v),
         None => Indicator::detect(v),
@@ -477,6 +485,23 @@ mod tests {
         assert_eq!(
             parse_value("what is this", None).unwrap_err(),
             "unrecognised value"
+        );
+        assert_eq!(
+            parse_value("http://evil.com/d.php?ref=\"x\"", Some(IndicatorType::Url))
+                .unwrap()
+                .value(),
+            parse_value(
+                "\"http://evil.com/d.php?ref=\"x\"\"",
+                Some(IndicatorType::Url)
+            )
+            .unwrap()
+            .value(),
+            "a quote ending the value is kept"
+        );
+        assert_ne!(
+            parse_value("http://evil.com/d.php?ref=\"x\"", Some(IndicatorType::Url)),
+            parse_value("http://evil.com/d.php?ref=\"x", Some(IndicatorType::Url)),
+            "the closing quote is part of the URL"
         );
         assert_eq!(
             parse_value("192.0.2[.]133", None).unwrap().value(),
