@@ -298,7 +298,6 @@ impl State {
             }
         };
         match self.mode {
-            Mode::Fixture => now(fixture()),
             Mode::ServerError => now(response("500 Internal Server Error", "", b"oops")),
             Mode::Stall => (fixture(), STALL),
             Mode::Truncated => now(ok(route.content_type, "", &half(&route.body))),
@@ -309,9 +308,8 @@ impl State {
                 self.limited = true;
                 now(response("429 Too Many Requests", "Retry-After: 1\r\n", b""))
             }
-            Mode::RateLimitedOnce => now(fixture()),
             Mode::NotModified if conditional => now(response("304 Not Modified", "", b"")),
-            Mode::NotModified => now(fixture()),
+            Mode::Fixture | Mode::RateLimitedOnce | Mode::NotModified => now(fixture()),
         }
     }
 }
@@ -366,10 +364,10 @@ impl Bench {
         std::fs::write(dir.path().join("credential"), SECRET).unwrap();
         let store = rexist_store::open(None, dir.path()).await.unwrap();
         let bench = Self {
+            kind,
             state,
             store,
             dir,
-            kind,
         };
         bench.serve(bench.kind.routes.clone());
         bench
@@ -1082,8 +1080,8 @@ fn malwarebazaar(base: &str) -> Kind {
             (
                 format!(
                     "\"2025-01-04 00:00:00\", \"{sha256}\", \"{md5}\", \"{sha1}\", \"reporter_ex\", \"extra{n}.exe\", \"exe\", \"application/x-dosexec\", \"n/a\", \"n/a\", \"10.00\", \"n/a\", \"n/a\", \"n/a\"",
-                    md5 = format!("{n:032x}"),
-                    sha1 = format!("{n:040x}"),
+                    md5 = format_args!("{n:032x}"),
+                    sha1 = format_args!("{n:040x}"),
                 ),
                 T::Sha256,
                 sha256,
