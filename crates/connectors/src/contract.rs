@@ -87,6 +87,13 @@ pub enum Untrusted {
     },
 }
 
+impl Untrusted {
+    /// A list or CSV whose last line has no newline.
+    pub fn cut_line() -> Self {
+        Self::Truncated("the last line has no newline: the download was cut short".to_owned())
+    }
+}
+
 /// Bytes of a body's start that [`sniff`] looks at.
 pub const SNIFF_BYTES: usize = 1024;
 
@@ -166,7 +173,15 @@ pub fn xml_truncated(body: &[u8]) -> bool {
             .is_some_and(|r| r.trim_ascii() == b">"))
 }
 
-/// Checks a whole in-memory answer: [`sniff`], then truncation for JSON and XML.
+/// Whether a whole text list or CSV body lacks its final newline: every
+/// list and CSV export ends its last line, so a body that does not was cut
+/// short (and its last line may be a value cut in two).
+pub fn text_truncated(body: &[u8]) -> bool {
+    body.last() != Some(&b'\n')
+}
+
+/// Checks a whole in-memory answer: [`sniff`], then truncation for JSON,
+/// XML and text.
 pub fn check_body(
     body: &[u8],
     content_type: Option<&str>,
@@ -182,6 +197,7 @@ pub fn check_body(
         Expect::Xml if xml_truncated(body) => Err(Untrusted::Truncated(
             "the XML document does not end with a closing tag".to_owned(),
         )),
+        Expect::Text if text_truncated(body) => Err(Untrusted::cut_line()),
         _ => Ok(()),
     }
 }
@@ -367,6 +383,11 @@ mod tests {
         assert!(check_body(whole, None, Expect::Xml).is_ok());
         assert!(check_body(b"<rss/>", None, Expect::Xml).is_ok());
         assert!(check_body(b"<rss></channel>", None, Expect::Xml).is_err());
+        assert!(matches!(
+            check_body(b"id,file\n1,exploits/a.py\n2,expl", None, Expect::Text),
+            Err(Untrusted::Truncated(_))
+        ));
+        assert!(check_body(b"id,file\n1,exploits/a.py\n", None, Expect::Text).is_ok());
     }
 
     #[test]

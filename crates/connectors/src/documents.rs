@@ -35,6 +35,11 @@ impl Document {
             Kind::Kev if bytes.trim_ascii_start().starts_with(b"{") => {
                 rexist_formats::kev::parse_json(bytes).map(|c| (c.records, c.rejected))
             }
+            // The CSV form is a text document: one cut short is not trusted
+            // (the JSON form's truncation is a parse error).
+            Kind::Kev if crate::contract::text_truncated(bytes) => {
+                return Err(crate::contract::Untrusted::cut_line().to_string());
+            }
             Kind::Kev => rexist_formats::kev::parse_csv(bytes).map(|c| (c.records, c.rejected)),
             Kind::ExploitDb => {
                 rexist_formats::exploitdb::parse_csv(bytes).map(|e| (e.records, e.rejected))

@@ -1161,6 +1161,23 @@ mod tests {
             "unrecognised value"
         );
         assert_eq!(
+            parse_value("http://evil.com/d.php?ref=\"x\"", Some(IndicatorType::Url))
+                .unwrap()
+                .value(),
+            parse_value(
+                "\"http://evil.com/d.php?ref=\"x\"\"",
+                Some(IndicatorType::Url)
+            )
+            .unwrap()
+            .value(),
+            "a quote ending the value is kept"
+        );
+        assert_ne!(
+            parse_value("http://evil.com/d.php?ref=\"x\"", Some(IndicatorType::Url)),
+            parse_value("http://evil.com/d.php?ref=\"x", Some(IndicatorType::Url)),
+            "the closing quote is part of the URL"
+        );
+        assert_eq!(
             parse_value("192.0.2[.]133", None).unwrap().value(),
             "192.0.2.133"
         );

@@ -8,7 +8,7 @@
 //! per upstream). Adding a paged upstream is one module implementing
 //! [`engine::Upstream`], one line in [`connector`], its `[[source]]` kind in
 //! [`source`], its fixtures and its line in the compliance harness
-//! (`tests/compliance.rs`).
+//! (`crates/pipeline/tests/it/compliance.rs`).
 
 pub mod bluesky;
 pub mod contract;

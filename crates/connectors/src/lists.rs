@@ -11,6 +11,8 @@
 //! whole list again.
 
 use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use rexist_core::{RunCounts, RunOutcome};
@@ -65,9 +67,7 @@ impl List {
             )),
             Layout::Json { .. } => Ok(()),
             _ if tail.last() == Some(&b'\n') => Ok(()),
-            _ => Err(Untrusted::Truncated(
-                "the last line has no newline: the download was cut short".to_owned(),
-            )),
+            _ => Err(Untrusted::cut_line()),
         }
     }
 }
@@ -133,7 +133,14 @@ impl Connector for List {
         if let Err(e) = contract::sniff(&head, len, content_type.as_deref(), self.expect()) {
             return RunReport::failed(ctx, counts, e.to_string());
         }
-        let input: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(head).chain(reader));
+        let mut input: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(head).chain(reader));
+        let cut = Arc::new(AtomicBool::new(false));
+        if truncated.is_some() && !matches!(self.format.layout, Layout::Json { .. }) {
+            // A cut last line is not a value: `198.51.100.1` of a cut
+            // `198.51.100.111` would be a valid, wrong indicator. It is
+            // counted as a rejected row instead.
+            input = Box::new(WholeLines::new(input, Arc::clone(&cut)));
+        }
         let seen_at = rexist_core::model::now();
         let mut format = self.format.clone();
         if format.encoding.is_none() {
@@ -146,6 +153,10 @@ impl Connector for List {
         }
         let loaded = sink.load_feed(input, format, seen_at).await;
         counts.add(&loaded.counts);
+        if cut.load(Ordering::Relaxed) {
+            counts.parsed += 1;
+            counts.reject("last line cut short");
+        }
         let listed = counts.parsed.saturating_sub(counts.rejected);
         let problem: Option<String> = loaded
             .failure
@@ -202,9 +213,88 @@ impl Connector for List {
     }
 }
 
+/// Reads its input up to the last newline: the bytes after it (a line cut
+/// short) never reach the parser, and `cut` says whether there were any.
+struct WholeLines<R> {
+    inner: R,
+    cut: Arc<AtomicBool>,
+    /// Bytes read and not yet given out; `held[..ready]` ends with a newline.
+    held: Vec<u8>,
+    ready: usize,
+    given: usize,
+}
+
+impl<R: Read> WholeLines<R> {
+    fn new(inner: R, cut: Arc<AtomicBool>) -> Self {
+        Self {
+            inner,
+            cut,
+            held: Vec::new(),
+            ready: 0,
+            given: 0,
+        }
+    }
+}
+
+impl<R: Read> Read for WholeLines<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if self.given < self.ready {
+                let n = out.len().min(self.ready - self.given);
+                out[..n].copy_from_slice(&self.held[self.given..self.given + n]);
+                self.given += n;
+                return Ok(n);
+            }
+            self.held.drain(..self.ready);
+            (self.ready, self.given) = (0, 0);
+            let mut chunk = [0u8; 1 << 14];
+            let n = self.inner.read(&mut chunk)?;
+            if n == 0 {
+                // What is left has no newline: the cut line, dropped.
+                if !self.held.is_empty() {
+                    self.cut.store(true, Ordering::Relaxed);
+                }
+                self.held.clear();
+                return Ok(0);
+            }
+            self.held.extend_from_slice(&chunk[..n]);
+            self.ready = self
+                .held
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |i| i + 1);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cut_last_line_is_dropped() {
+        let cut = Arc::new(AtomicBool::new(false));
+        let mut out = String::new();
+        WholeLines::new(&b"192.0.2.1\n198.51.100.1"[..], Arc::clone(&cut))
+            .read_to_string(&mut out)
+            .unwrap_or_default();
+        assert_eq!(out, "192.0.2.1\n");
+        assert!(cut.load(Ordering::Relaxed));
+        let whole = Arc::new(AtomicBool::new(false));
+        WholeLines::new(&b"192.0.2.1\n"[..], Arc::clone(&whole))
+            .read_to_string(&mut out)
+            .unwrap_or_default();
+        assert!(!whole.load(Ordering::Relaxed));
+        let long: Vec<u8> = (0..40_000u32)
+            .flat_map(|i| format!("{i}\n").into_bytes())
+            .chain(*b"cut")
+            .collect();
+        let mut whole = Vec::new();
+        WholeLines::new(&long[..], Arc::default())
+            .read_to_end(&mut whole)
+            .unwrap_or_default();
+        assert_eq!(whole, &long[..long.len() - 3]);
+    }
 
     #[test]
     fn old_cursors_still_read() {

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod compliance;
 mod hunter;
 mod mastodon;
 mod medallion;
