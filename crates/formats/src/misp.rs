@@ -8,13 +8,14 @@
 //! references between indicators become relations. [`parse_manifest`] and
 //! [`parse_hashes`] read a feed's `manifest.json` and `hashes.csv`.
 //!
-//! What MISP withdraws becomes a [`Retraction`] instead of a sighting: a
-//! deleted attribute (or an attribute of a deleted object or event) is
-//! `Deleted`; an attribute whose `to_ids` is explicitly off (`false`, `0`,
-//! `"0"`) is `FalsePositive`, so a later version of an event that turns
-//! `to_ids` off retires what an earlier version reported. This is the only
-//! way non-IDS attributes are kept out of the active set: an attribute that
-//! does not say `to_ids` at all is still a (low-confidence) sighting. A
+//! What MISP withdraws becomes a [`Retraction`]: a deleted attribute (or an
+//! attribute of a deleted object or event) is `Deleted`, instead of a
+//! sighting; an attribute whose `to_ids` is explicitly off (`false`, `0`,
+//! `"0"`) is kept as a low-confidence sighting (context, still found by
+//! lookups) *and* withdrawn as `FalsePositive`, so it stays out of the
+//! active set and a later version of an event that turns `to_ids` off
+//! retires what an earlier version reported. An attribute that does not say
+//! `to_ids` at all is an ordinary (low-confidence) sighting. A
 //! retraction of an indicator that the same body also reports as active is
 //! dropped: the body as a whole still reports it.
 //!
@@ -71,6 +72,10 @@ pub struct MispEvents {
     /// Highest event `timestamp` seen: the incremental cursor (§1.2, pull with
     /// `timestamp` = this + 1).
     pub max_timestamp: Option<i64>,
+    /// Indicators of attributes that report them for IDS use (`to_ids` on
+    /// or unstated), while parsing: their retractions elsewhere in the body
+    /// are dropped.
+    reported: std::collections::HashSet<Indicator>,
 }
 
 /// Parses a MISP events body: restSearch page, feed event file, bare event
@@ -141,11 +146,7 @@ pub fn parse_events(body: &[u8]) -> Result<MispEvents, FormatError> {
 /// attribute deleted in one event and present in another, the same value
 /// with and without `to_ids`), and repeats.
 fn keep_withdrawn(out: &mut MispEvents) {
-    let active: std::collections::HashSet<Indicator> = out
-        .records
-        .iter()
-        .flat_map(|r| r.sightings.iter().map(|s| s.indicator.clone()))
-        .collect();
+    let active = std::mem::take(&mut out.reported);
     let mut unique = std::collections::HashSet::new();
     out.retractions.retain(|r| {
         !active.contains(&r.indicator) && unique.insert((r.indicator.clone(), r.reason))
@@ -484,14 +485,17 @@ fn attribute(
             relations.push(relation(domain, ip, "resolves-to", seen_at));
         }
     }
+    // `to_ids` off: the attribute is kept (a low-confidence sighting, as
+    // context) and withdrawn from the active set, so a later version that
+    // turns `to_ids` off retires what an earlier one reported.
     if let Some(reason) = withdrawn {
         out.retractions.extend(inds.iter().map(|i| Retraction {
             indicator: i.clone(),
             reason,
             at: seen_at,
         }));
-        let uuid = attr.uuid?;
-        return (!inds.is_empty()).then_some((uuid, inds));
+    } else {
+        out.reported.extend(inds.iter().cloned());
     }
     for ind in &inds {
         let mut s = NewSighting::new(ind.clone(), seen_at);

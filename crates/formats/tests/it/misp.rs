@@ -45,10 +45,10 @@ fn restsearch_page1_events_attributes_objects() {
     );
     assert!(!first.extract);
 
-    // 8 top-level indicators (domain|ip gives two; deleted, link, text
-    // skipped; the CVE and www.example.com have `to_ids` off and are
-    // retractions) + md5/sha1/sha256 of the file object.
-    assert_eq!(first.sightings.len(), 11);
+    // 10 top-level indicators (domain|ip gives two; deleted, link, text
+    // skipped; the CVE and www.example.com have `to_ids` off: kept as
+    // context and also withdrawn) + md5/sha1/sha256 of the file object.
+    assert_eq!(first.sightings.len(), 13);
     let values: Vec<String> = first
         .sightings
         .iter()
@@ -76,15 +76,15 @@ fn restsearch_page1_events_attributes_objects() {
     assert_eq!(ip.seen_at.unix_timestamp(), 1_735_700_100);
     assert_eq!(ip.tlp, Some(Tlp::Amber));
     assert_eq!(ip.labels, vec!["Network activity".to_owned()]);
-    // `to_ids` off withdraws (a later version of an event turning it off
-    // retires the earlier sighting); a deleted attribute is deleted.
-    assert!(
-        !first
-            .sightings
-            .iter()
-            .any(|s| s.indicator.kind() == IndicatorType::Cve),
-        "to_ids false is no sighting"
-    );
+    // `to_ids` off is kept as context of low confidence and withdrawn (a
+    // later version of an event turning it off retires the earlier
+    // sighting); a deleted attribute is deleted.
+    let cve = first
+        .sightings
+        .iter()
+        .find(|s| s.indicator.kind() == IndicatorType::Cve)
+        .expect("to_ids false is kept as context");
+    assert_eq!(cve.confidence, Some(misp::CONFIDENCE_CONTEXT));
     let withdrawn: Vec<(String, RetractReason)> = page
         .retractions
         .iter()
@@ -127,7 +127,10 @@ fn restsearch_page1_events_attributes_objects() {
         .iter()
         .map(|s| s.indicator.kind())
         .collect();
-    assert!(!kinds.contains(&IndicatorType::Asn), "AS with to_ids off");
+    assert!(
+        kinds.contains(&IndicatorType::Asn),
+        "AS with to_ids off, kept as context"
+    );
     assert!(kinds.contains(&IndicatorType::Cidr), "ip-src with a prefix");
     assert!(kinds.contains(&IndicatorType::Sha512));
 }
@@ -401,8 +404,9 @@ fn withdrawn_attributes_objects_and_events_are_retractions() {
         .iter()
         .map(|s| s.indicator.to_string())
         .collect();
-    // No `to_ids` at all: still a sighting, of low confidence.
-    assert_eq!(live, ["ipv4:192.0.2.1", "ipv4:192.0.2.3"]);
+    // `to_ids` off (a2) is kept as context and withdrawn below; no `to_ids`
+    // at all (a3) is an ordinary sighting; both of low confidence.
+    assert_eq!(live, ["ipv4:192.0.2.1", "ipv4:192.0.2.2", "ipv4:192.0.2.3"]);
     assert_eq!(
         page.records[0].sightings[1].confidence,
         Some(misp::CONFIDENCE_CONTEXT)

@@ -58,7 +58,13 @@ async fn restsearch_keeps_paging_when_the_server_caps_pages_below_page_size() {
     let dir = tempfile::tempdir().unwrap();
     let store = rexist_store::open(None, dir.path()).await.unwrap();
     let src = source("misp", &format!("{}/", up.base), 5);
-    let run = run_source(&store, &fetcher(), &src).await.unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
     assert_eq!(run.counts.new, 5, "every event, not only page 1's two");
     let asked = asked.lock().unwrap().clone();
@@ -145,7 +151,14 @@ async fn restsearch_deleted_and_non_ids_attributes_are_retractions() {
         .map(|s| s.indicator.to_string())
         .collect();
     assert!(active.contains(&"ipv4:192.0.2.10".to_owned()));
-    assert!(!active.iter().any(|a| withdrawn.iter().any(|(w, _)| w == a)));
+    // Deleted attributes are no sightings; `to_ids` off ones are kept as
+    // context (and withdrawn, so they are stored retired).
+    assert!(!active.iter().any(|a| {
+        withdrawn
+            .iter()
+            .any(|(w, r)| w == a && *r == RetractReason::Deleted)
+    }));
+    assert!(active.contains(&"cve:CVE-2021-44228".to_owned()));
 
     // The next version of the event turns to_ids off: the sighting is withdrawn.
     let cursor = report.cursor.unwrap();
@@ -159,10 +172,12 @@ async fn restsearch_deleted_and_non_ids_attributes_are_retractions() {
         later.withdrawn()
     );
     assert!(
-        !later
+        later
             .sightings()
             .iter()
-            .any(|s| s.indicator.to_string() == "ipv4:192.0.2.10")
+            .any(|s| s.indicator.to_string() == "ipv4:192.0.2.10"
+                && s.confidence == Some(rexist_formats::misp::CONFIDENCE_CONTEXT)),
+        "kept as context, of low confidence"
     );
     let cursor = report.cursor.unwrap();
     assert!(cursor.contains("1735900000"), "{cursor}");
