@@ -59,11 +59,11 @@ fn ingest_plain_list_rejects_bad_lines_by_number_and_keeps_the_rest() {
     assert!(stdout.contains("stored new: 5 sightings"), "{stdout}");
     assert!(stdout.contains("rejected: 3"), "{stdout}");
     assert!(stdout.contains("1 invalid ipv4"), "{stdout}");
-    assert!(stdout.contains("1 not UTF-8"), "{stdout}");
+    assert!(stdout.contains("1 invalid UTF-8"), "{stdout}");
     for line in [
         ":5: rejected: invalid ipv4",
         ":6: rejected: unrecognised value",
-        ":8: rejected: not UTF-8",
+        ":8: rejected: invalid UTF-8",
     ] {
         assert!(stderr.contains(line), "{line} in {stderr}");
     }
@@ -116,9 +116,9 @@ fn ingest_csv_column_from_a_commented_header() {
         stderr.contains(":11: rejected: expected 9 fields, found 4"),
         "{stderr}"
     );
-    assert!(stderr.contains(":12: rejected: not UTF-8"), "{stderr}");
+    assert!(stderr.contains(":12: rejected: invalid UTF-8"), "{stderr}");
     assert!(
-        stderr.contains(":14: rejected: expected 9 fields, found 3"),
+        stderr.contains(":14: rejected: unterminated quoted field"),
         "{stderr}"
     );
 

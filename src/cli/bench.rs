@@ -170,7 +170,10 @@ pub(super) async fn pass(store: &Arc<dyn Store>, rows: u64) -> Result<(UpsertSum
     let (tx, mut rx) = mpsc::channel(4);
     let started = Instant::now();
     let producer = tokio::task::spawn_blocking(move || generate_batches(rows, &tx));
-    let mut upserts = Upserts::new(Arc::clone(store), source);
+    let mut upserts = Upserts::new(
+        rexist_pipeline::Ingest::new(Arc::clone(store), None),
+        source,
+    );
     while let Some(batch) = rx.recv().await {
         upserts.push(batch).await?;
     }
@@ -372,8 +375,9 @@ async fn feed(args: FeedArgs) -> Result<ExitCode> {
     let input =
         std::fs::File::open(&csv).with_context(|| format!("cannot open {}", csv.display()))?;
     let started = Instant::now();
+    let ingest = rexist_pipeline::Ingest::new(Arc::clone(&store), None);
     let (loaded, _) = super::ingest::load(
-        &store,
+        &ingest,
         &source,
         Box::new(input),
         format,

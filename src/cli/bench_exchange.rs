@@ -185,7 +185,8 @@ pub async fn run(args: ExchangeArgs, taxii: bool) -> Result<ExitCode> {
     let bench = BenchStore::new(None).await?;
     let fetcher = Fetcher::new(FetchOptions::default())?;
     let started = Instant::now();
-    let run = rexist_pipeline::run_source(&bench.store, &fetcher, &source).await;
+    let ingest = rexist_pipeline::Ingest::new(std::sync::Arc::clone(&bench.store), None);
+    let run = rexist_pipeline::run_source(&ingest, &fetcher, &source).await;
     let elapsed = started.elapsed().as_secs_f64();
     bench.finish().await;
     let run = run?;

@@ -142,6 +142,7 @@ async fn file(config: &Config, args: FileArgs) -> Result<ExitCode> {
     let store = super::open_store(config).await?;
     let source = ensure_source(&store, &args.source, "file", args.tlp, args.confidence).await?;
     let run = store.start_run(source.id).await?;
+    let ingest = super::open_ingest(config, &store);
 
     let progress = match size {
         Some(n) => ProgressBar::new(n).with_style(
@@ -167,7 +168,7 @@ async fn file(config: &Config, args: FileArgs) -> Result<ExitCode> {
         },
         shown,
     ) = load(
-        &store,
+        &ingest,
         &source,
         input,
         format,
@@ -198,7 +199,7 @@ async fn file(config: &Config, args: FileArgs) -> Result<ExitCode> {
 /// `source`, moving `progress` by bytes read and printing the first rejected
 /// lines as `place:line: rejected: reason`; also returns how many it printed.
 pub async fn load(
-    store: &Arc<dyn Store>,
+    ingest: &Arc<rexist_pipeline::Ingest>,
     source: &Source,
     input: Box<dyn Read + Send>,
     format: FeedFormat,
@@ -213,7 +214,7 @@ pub async fn load(
     };
     let mut shown = 0usize;
     let mut loaded = load_feed(
-        store,
+        ingest,
         source,
         Box::new(counted),
         format,

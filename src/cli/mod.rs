@@ -172,12 +172,17 @@ fn init_logging(config: &Config) {
 }
 
 /// Opens the configured store and applies migrations, with one clear error.
-/// Writes through it are hunted (see `rexist_pipeline::hunter`).
+/// Reads and bookkeeping go to it; writes go through [`open_ingest`].
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
     let url = config.database_url()?;
-    let store = rexist_store::open(url.as_ref().map(config::Secret::expose), &config.data_dir)
+    rexist_store::open(url.as_ref().map(config::Secret::expose), &config.data_dir)
         .await
-        .context("cannot open the store")?;
+        .context("cannot open the store")
+}
+
+/// The one way writes enter `store`: warning lists (loaded on first use)
+/// and hunts on the way in.
+pub fn open_ingest(config: &Config, store: &Arc<dyn Store>) -> Arc<rexist_pipeline::Ingest> {
     let lists = config.clone();
     let loader: rexist_pipeline::hunter::ListsLoader =
         std::sync::Arc::new(move || match lists.warning_lists() {
@@ -187,7 +192,7 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
                 None
             }
         });
-    Ok(rexist_pipeline::hunter::hunting(store, Some(loader)))
+    rexist_pipeline::Ingest::new(Arc::clone(store), Some(loader))
 }
 
 /// After a command stored data: sends the alerts its hits queued, so a

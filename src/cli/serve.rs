@@ -60,8 +60,9 @@ pub async fn run(config: &Config, _args: Args) -> Result<ExitCode> {
         config.auth.audit_retention(),
         stopped.clone(),
     ));
+    let ingest = super::open_ingest(config, &store);
     let scheduler = tokio::spawn(scheduler::run(
-        Arc::clone(&store),
+        Arc::clone(&ingest),
         fetcher,
         sources,
         SchedulerOptions::default(),
@@ -74,6 +75,7 @@ pub async fn run(config: &Config, _args: Args) -> Result<ExitCode> {
         listener,
         router(
             AppState::new(Arc::clone(&store))
+                .with_ingest(ingest)
                 .with_auth(config.auth.clone())
                 .with_exports(exports)
                 .with_notifiers(config.channels()?, config.alerts.base_url.clone())

@@ -125,7 +125,8 @@ pub(super) fn short_time(t: time::OffsetDateTime) -> String {
 async fn run_one(config: &Config, source: &ResolvedSource) -> Result<ExitCode> {
     let store = super::open_store(config).await?;
     let fetcher = Fetcher::new(FetchOptions::default()).context("HTTP client")?;
-    let run = rexist_pipeline::run_source(&store, &fetcher, source).await?;
+    let ingest = super::open_ingest(config, &store);
+    let run = rexist_pipeline::run_source(&ingest, &fetcher, source).await?;
     print_run(&source.name, &run);
     super::deliver_alerts(config, &store).await;
     Ok(

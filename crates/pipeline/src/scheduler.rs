@@ -44,12 +44,13 @@ impl Default for SchedulerOptions {
 
 /// Runs the planner and the workers until `shutdown` turns true.
 pub async fn run(
-    store: Arc<dyn Store>,
+    ingest: Arc<crate::Ingest>,
     fetcher: Arc<Fetcher>,
     sources: Vec<ResolvedSource>,
     options: SchedulerOptions,
     shutdown: watch::Receiver<bool>,
 ) {
+    let store = Arc::clone(ingest.store());
     let by_name: Arc<BTreeMap<String, ResolvedSource>> =
         Arc::new(sources.into_iter().map(|s| (s.name.clone(), s)).collect());
     let mut tasks = tokio::task::JoinSet::new();
@@ -61,7 +62,7 @@ pub async fn run(
     ));
     for n in 0..options.workers.max(1) {
         tasks.spawn(work(
-            Arc::clone(&store),
+            Arc::clone(&ingest),
             Arc::clone(&fetcher),
             Arc::clone(&by_name),
             format!("{}-{n}", options.node),
@@ -152,13 +153,14 @@ pub async fn enqueue_due(
 }
 
 async fn work(
-    store: Arc<dyn Store>,
+    ingest: Arc<crate::Ingest>,
     fetcher: Arc<Fetcher>,
     sources: Arc<BTreeMap<String, ResolvedSource>>,
     worker: String,
     options: SchedulerOptions,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let store = Arc::clone(ingest.store());
     loop {
         let job = match store.lease_job(&worker, &[SOURCE_RUN], options.lease).await {
             Ok(job) => job,
@@ -177,7 +179,7 @@ async fn work(
             .ok()
             .and_then(|v| v.get("source").and_then(|s| s.as_str()).map(str::to_owned));
         let result = match name.as_deref().and_then(|n| sources.get(n)) {
-            Some(config) => match crate::run_source(&store, &fetcher, config).await {
+            Some(config) => match crate::run_source(&ingest, &fetcher, config).await {
                 Ok(run) => {
                     tracing::info!(source = %config.name, outcome = run.outcome.as_str(), new = run.counts.new, "source run finished");
                     Ok(())

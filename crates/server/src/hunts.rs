@@ -194,7 +194,7 @@ pub async fn create(
         digest_secs: digest_secs(b.digest.as_deref())?,
     };
     check(&state, &spec)?;
-    let hunt = state.store.create_hunt(&spec).await?;
+    let hunt = state.ingest.create_hunt(&spec).await?;
     Ok((StatusCode::CREATED, Json(view(&state, hunt))))
 }
 
@@ -265,7 +265,7 @@ pub async fn update(
     }
     check(&state, &spec)?;
     let updated = state
-        .store
+        .ingest
         .update_hunt(hunt.id, &spec)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no hunt named {name:?}")))?;
@@ -289,7 +289,7 @@ pub async fn delete(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let hunt = by_name(&state, &name).await?;
-    state.store.delete_hunt(hunt.id).await?;
+    state.ingest.delete_hunt(hunt.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

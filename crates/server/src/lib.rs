@@ -28,8 +28,10 @@ pub use metrics::RequestCounters;
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    /// The store.
+    /// The store, for reads and bookkeeping.
     pub store: Arc<dyn Store>,
+    /// The one way writes enter the store (warning lists and hunts on the way).
+    pub ingest: Arc<rexist_pipeline::Ingest>,
     /// Counts of answered requests, for `/metrics`.
     pub requests: Arc<RequestCounters>,
     /// Each configured source's schedule, for staleness in the API and `/metrics`.
@@ -59,9 +61,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State over `store` with fresh counters.
+    /// State over `store` with fresh counters; writes are hunted, with no
+    /// warning lists (see [`AppState::with_ingest`]).
     pub fn new(store: Arc<dyn Store>) -> Self {
         Self {
+            ingest: rexist_pipeline::Ingest::new(Arc::clone(&store), None),
             requests: Arc::new(RequestCounters::default()),
             schedules: Arc::default(),
             channels: Arc::default(),
@@ -93,6 +97,14 @@ impl AppState {
     ) -> Self {
         self.notifiers = Arc::new(channels);
         self.base_url = base_url;
+        self
+    }
+
+    /// The same state, writing through `ingest` (the server's, with the
+    /// configured warning lists), which must be over the same store.
+    #[must_use]
+    pub fn with_ingest(mut self, ingest: Arc<rexist_pipeline::Ingest>) -> Self {
+        self.ingest = ingest;
         self
     }
 

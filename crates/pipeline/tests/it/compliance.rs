@@ -404,7 +404,13 @@ impl Bench {
     }
 
     async fn run_with(&self, source: &ResolvedSource, fetcher: &Fetcher) -> Run {
-        run_source(&self.store, fetcher, source).await.unwrap()
+        run_source(
+            &rexist_pipeline::Ingest::new(Arc::clone(&self.store), None),
+            fetcher,
+            source,
+        )
+        .await
+        .unwrap()
     }
 
     /// A first run of the fixture, which must succeed.

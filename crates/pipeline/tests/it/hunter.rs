@@ -1,4 +1,4 @@
-//! Hunts end to end: ingest through a hunting store, hits in the outbox,
+//! Hunts end to end: ingest through the ingest service, hits in the outbox,
 //! delivery through real loopback receivers (HTTP, SMTP, syslog) by the
 //! dispatcher. Exactly one delivery per hit, also when a receiver fails
 //! first or the process stops between storing and sending.
@@ -17,16 +17,22 @@ use rexist_core::{
     RunCounts, Source, SourceSpec, Tlp,
 };
 use rexist_notify::{Channel, ChannelConfig};
+use rexist_pipeline::Ingest;
 use rexist_pipeline::alerts::{DispatchOptions, Dispatcher};
-use rexist_pipeline::hunter::{self, hunting};
+use rexist_pipeline::hunter;
 use rexist_store::{AlertQuery, HitQuery, Store};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::Mutex;
 
 async fn open(dir: &tempfile::TempDir) -> Arc<dyn Store> {
-    let store = rexist_store::open(None, dir.path()).await.unwrap();
-    hunting(store, None)
+    rexist_store::open(None, dir.path()).await.unwrap()
+}
+
+/// Writes through the ingest service, as every writer does: hunts (read
+/// from the store) and warning lists on the way in.
+fn writer(store: &Arc<dyn Store>) -> Arc<Ingest> {
+    Ingest::new(Arc::clone(store), None)
 }
 
 async fn source(store: &Arc<dyn Store>) -> Source {
@@ -61,7 +67,7 @@ fn article(id: &str, title: &str, body: &str) -> ItemRecord {
 async fn ingest(store: &Arc<dyn Store>, records: Vec<ItemRecord>) {
     let s = source(store).await;
     let mut counts = RunCounts::default();
-    rexist_pipeline::store_items(store, &s, records, &[], &mut counts)
+    rexist_pipeline::store_items(&writer(store), &s, records, &[], &mut counts)
         .await
         .unwrap();
 }
@@ -378,8 +384,9 @@ async fn a_watched_network_alerts_by_email_once() {
         .map(|v| NewSighting::new(Indicator::parse(IndicatorType::Ipv4, v).unwrap(), now()))
         .collect();
     // twice, as a snapshot feed lists the same values every run
-    store.upsert_sightings(&s, &sightings).await.unwrap();
-    store.upsert_sightings(&s, &sightings).await.unwrap();
+    let w = writer(&store);
+    w.sightings(&s, &sightings).await.unwrap();
+    w.sightings(&s, &sightings).await.unwrap();
     // and once in an article's text, on a watched sub-domain
     ingest(
         &store,
@@ -517,7 +524,8 @@ async fn indicators_on_a_warning_list_are_flagged_at_ingest() {
         counter.fetch_add(1, Ordering::SeqCst);
         Some(Arc::new(rexist_warnlist::WarningLists::bundled().clone()))
     });
-    let store = hunting(inner, Some(loader));
+    let ingest = Ingest::new(Arc::clone(&inner), Some(loader));
+    let store = inner;
     assert_eq!(
         loads.load(Ordering::SeqCst),
         0,
@@ -529,8 +537,8 @@ async fn indicators_on_a_warning_list_are_flagged_at_ingest() {
         .iter()
         .map(|v| NewSighting::new(Indicator::parse(IndicatorType::Ipv4, v).unwrap(), now()))
         .collect();
-    store.upsert_sightings(&s, &sightings).await.unwrap();
-    store.upsert_sightings(&s, &sightings).await.unwrap();
+    ingest.sightings(&s, &sightings).await.unwrap();
+    ingest.sightings(&s, &sightings).await.unwrap();
     assert_eq!(loads.load(Ordering::SeqCst), 1);
     let status = |v: &'static str| {
         let store = Arc::clone(&store);

@@ -45,7 +45,13 @@ async fn timelines_page_forward_from_the_newest_post() {
     .await;
     let src = source(&format!("{}/api/v1/timelines/tag/ioc", up.base));
 
-    let first = run_source(&store, &fetcher(), &src).await.unwrap();
+    let first = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     assert_eq!(first.outcome, RunOutcome::Success, "{:?}", first.error);
     assert!(
         first
@@ -60,7 +66,13 @@ async fn timelines_page_forward_from_the_newest_post() {
         .unwrap();
     assert!(c2.is_some(), "indicators are extracted from the post text");
 
-    let second = run_source(&store, &fetcher(), &src).await.unwrap();
+    let second = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     assert_eq!(second.outcome, RunOutcome::Success, "{:?}", second.error);
     assert!(
         second
@@ -76,7 +88,13 @@ async fn timelines_page_forward_from_the_newest_post() {
         .unwrap();
     assert!(md5.is_some());
 
-    let third = run_source(&store, &fetcher(), &src).await.unwrap();
+    let third = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     assert_eq!(third.counts.new, 0);
     assert_eq!(third.cursor, second.cursor);
     let paths = seen.lock().unwrap().clone();
@@ -129,10 +147,22 @@ async fn errors_are_recorded_runs_that_keep_the_cursor() {
     })
     .await;
     let src = source(&format!("{}/api/v1/timelines/tag/ioc", up.base));
-    let ok = run_source(&store, &fetcher(), &src).await.unwrap();
+    let ok = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     assert_eq!(ok.outcome, RunOutcome::Success);
     for expected in ["401", "rate limited", "page 1"] {
-        let run = run_source(&store, &fetcher(), &src).await.unwrap();
+        let run = run_source(
+            &rexist_pipeline::Ingest::new(store.clone(), None),
+            &fetcher(),
+            &src,
+        )
+        .await
+        .unwrap();
         assert_eq!(
             run.outcome,
             RunOutcome::Failed,
@@ -175,12 +205,24 @@ async fn a_failure_after_a_stored_page_keeps_that_page() {
     })
     .await;
     let src = source(&format!("{}/api/v1/timelines/tag/ioc", up.base));
-    let first = run_source(&store, &fetcher(), &src).await.unwrap();
+    let first = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     assert_eq!(first.outcome, RunOutcome::Success, "{:?}", first.error);
 
     // min_id pages come in cursor order: each stored page is a checkpoint,
     // so the next run goes on after it rather than asking for it again.
-    let second = run_source(&store, &fetcher(), &src).await.unwrap();
+    let second = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     assert_eq!(second.outcome, RunOutcome::Partial, "{:?}", second.error);
     assert!(
         second.error.as_deref().unwrap().contains("page 2"),
@@ -191,7 +233,13 @@ async fn a_failure_after_a_stored_page_keeps_that_page() {
         second.cursor.as_deref(),
         Some(r#"{"newest_id":"113800000000000005"}"#)
     );
-    let _ = run_source(&store, &fetcher(), &src).await.unwrap();
+    let _ = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     let paths = seen.lock().unwrap().clone();
     assert!(paths[3].ends_with("min_id=113800000000000005"), "{paths:?}");
 }

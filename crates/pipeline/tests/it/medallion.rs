@@ -96,7 +96,13 @@ async fn medallion_collections_are_pulled_through_paging() {
         .await
         .unwrap();
 
-    let run = run_source(&store, &fetcher(), &source).await.unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &source,
+    )
+    .await
+    .unwrap();
     assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
     assert!(
         run.cursor.is_some(),
@@ -122,7 +128,13 @@ async fn medallion_collections_are_pulled_through_paging() {
         assert!(stored.contains(id), "{id} missing from {stored:?}");
     }
 
-    let again = run_source(&store, &fetcher(), &source).await.unwrap();
+    let again = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &source,
+    )
+    .await
+    .unwrap();
     assert_eq!(again.outcome, RunOutcome::Success, "{:?}", again.error);
     assert_eq!(again.counts.new, 0, "{:?}", again.counts);
     assert_eq!(again.counts.updated, 0, "{:?}", again.counts);

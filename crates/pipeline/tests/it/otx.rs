@@ -59,7 +59,13 @@ async fn pulses_are_paged_stored_once_and_resumed_from_the_cursor() {
     *base.lock().unwrap() = up.base.clone();
     let source = otx(&up.base, &dir);
 
-    let run = run_source(&store, &fetcher(), &source).await.unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &source,
+    )
+    .await
+    .unwrap();
     assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
     assert_eq!(up.hits(), 2, "both pages fetched");
     let items = store
@@ -102,7 +108,13 @@ async fn pulses_are_paged_stored_once_and_resumed_from_the_cursor() {
     );
 
     // again: modified_since the cursor less the overlap, nothing new
-    let again = run_source(&store, &fetcher(), &source).await.unwrap();
+    let again = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &source,
+    )
+    .await
+    .unwrap();
     assert_eq!(again.outcome, RunOutcome::Success);
     assert_eq!(again.counts.new, 0);
     let third = requests.lock().unwrap()[2].clone();
@@ -131,13 +143,25 @@ async fn failures_keep_the_cursor_and_never_show_the_key() {
     })
     .await;
     let source = otx(&up.base, &dir);
-    let denied = run_source(&store, &fetcher(), &source).await.unwrap();
+    let denied = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &source,
+    )
+    .await
+    .unwrap();
     assert_eq!(denied.outcome, RunOutcome::Failed);
     let reason = denied.error.clone().unwrap();
     assert!(reason.contains("403"), "{reason}");
     assert_eq!(denied.cursor, None);
 
-    let leaving = run_source(&store, &fetcher(), &source).await.unwrap();
+    let leaving = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &source,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         leaving.outcome,
         RunOutcome::Partial,
@@ -154,7 +178,13 @@ async fn failures_keep_the_cursor_and_never_show_the_key() {
     );
     assert!(leaving.counts.new > 0);
 
-    let bad = run_source(&store, &fetcher(), &source).await.unwrap();
+    let bad = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &source,
+    )
+    .await
+    .unwrap();
     assert_eq!(bad.outcome, RunOutcome::Failed);
     assert!(
         bad.error.as_deref().unwrap().contains("page 1"),
@@ -195,7 +225,13 @@ async fn pulses_of_chosen_users_are_pulled_too() {
         .unwrap()
         .resolve()
         .unwrap();
-    let run = run_source(&store, &fetcher(), &source).await.unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &source,
+    )
+    .await
+    .unwrap();
     assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
     assert!(run.counts.new > 0, "{:?}", run.counts);
     let seen = paths.lock().unwrap().clone();

@@ -94,7 +94,13 @@ async fn first_run_then_not_modified_then_exactly_the_difference() {
     );
     let fetcher = fetcher();
 
-    let run = run_source(&store, &fetcher, &source).await.unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher,
+        &source,
+    )
+    .await
+    .unwrap();
     assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
     let n = data.len() as u64;
     assert_eq!(
@@ -103,12 +109,24 @@ async fn first_run_then_not_modified_then_exactly_the_difference() {
     );
     assert!(run.cursor.as_deref().unwrap().contains("v1"));
 
-    let again = run_source(&store, &fetcher, &source).await.unwrap();
+    let again = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher,
+        &source,
+    )
+    .await
+    .unwrap();
     assert_eq!(again.outcome, RunOutcome::NotModified);
     assert_eq!(again.counts.new, 0);
 
     version.store(2, Ordering::SeqCst);
-    let changed = run_source(&store, &fetcher, &source).await.unwrap();
+    let changed = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher,
+        &source,
+    )
+    .await
+    .unwrap();
     assert_eq!(changed.outcome, RunOutcome::Success);
     assert_eq!(
         (changed.counts.new, changed.counts.unchanged),
@@ -162,7 +180,13 @@ async fn failures_are_recorded_keep_the_cursor_and_lose_nothing() {
     let (store, _dir) = store().await;
     let source = mirror("cins", format!("{}/list/ci-badguys.txt", upstream.base));
     let fetcher = fetcher();
-    let good = run_source(&store, &fetcher, &source).await.unwrap();
+    let good = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher,
+        &source,
+    )
+    .await
+    .unwrap();
     assert_eq!((good.outcome, good.counts.new), (RunOutcome::Success, 3));
 
     for (m, needle) in [
@@ -172,7 +196,13 @@ async fn failures_are_recorded_keep_the_cursor_and_lose_nothing() {
         (4, "exceeds the 1048576-byte limit"),
     ] {
         mode.store(m, Ordering::SeqCst);
-        let run = run_source(&store, &fetcher, &source).await.unwrap();
+        let run = run_source(
+            &rexist_pipeline::Ingest::new(store.clone(), None),
+            &fetcher,
+            &source,
+        )
+        .await
+        .unwrap();
         assert_eq!(run.outcome, RunOutcome::Failed, "mode {m}");
         let error = run.error.clone().unwrap();
         assert!(error.contains(needle), "mode {m}: {error}");
@@ -214,7 +244,13 @@ async fn bad_rows_are_counted_and_the_rest_stored() {
         "urlhaus",
         format!("{}/downloads/csv_recent/", upstream.base),
     );
-    let run = run_source(&store, &fetcher(), &source).await.unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &source,
+    )
+    .await
+    .unwrap();
     // The file is cut short and three of five rows are bad: the good rows
     // are stored, the run says why it is not a success.
     assert_eq!(run.outcome, RunOutcome::Partial);
@@ -253,9 +289,13 @@ async fn credentials_stay_out_of_runs() {
         upstream.base
     ));
     config.headers_file.insert("Auth-Key".into(), key_file);
-    let run = run_source(&store, &fetcher(), &config.resolve().unwrap())
-        .await
-        .unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &config.resolve().unwrap(),
+    )
+    .await
+    .unwrap();
     assert_eq!(run.outcome, RunOutcome::Failed);
     let recorded = format!("{run:?}");
     assert!(
@@ -270,7 +310,13 @@ async fn credentials_stay_out_of_runs() {
             .insert("Auth-Key".into(), "REXIST_TEST_UNSET_VARIABLE".into());
         c.resolve().unwrap()
     };
-    let run = run_source(&store, &fetcher(), &missing).await.unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &missing,
+    )
+    .await
+    .unwrap();
     assert!(
         run.error
             .unwrap()
@@ -299,7 +345,13 @@ async fn news_items_are_stored_searchable_with_their_indicators_linked() {
     .await;
     let (store, _dir) = store().await;
     let news = generic("rss", "example-news", format!("{}/feed/", upstream.base));
-    let run = run_source(&store, &fetcher(), &news).await.unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &news,
+    )
+    .await
+    .unwrap();
     assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
     assert_eq!((run.counts.parsed, run.counts.new), (4, 4));
 
@@ -341,7 +393,13 @@ async fn news_items_are_stored_searchable_with_their_indicators_linked() {
             .is_some()
     );
 
-    let again = run_source(&store, &fetcher(), &news).await.unwrap();
+    let again = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &news,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (again.counts.new, again.counts.unchanged),
         (0, 4),
@@ -353,7 +411,13 @@ async fn news_items_are_stored_searchable_with_their_indicators_linked() {
         "jpcert-mirror",
         format!("{}/ja/jpcert.rdf", upstream.base),
     );
-    let run = run_source(&store, &fetcher(), &ja).await.unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &ja,
+    )
+    .await
+    .unwrap();
     assert_eq!(run.counts.new, 3);
     let found = store
         .search_items(&rexist_store::ItemQuery {
@@ -383,7 +447,13 @@ async fn kev_and_exploitdb_become_vuln_and_exploit_items_with_cves() {
     .await;
     let (store, _dir) = store().await;
     let kev = mirror("kev", format!("{}/kev.json", upstream.base));
-    let run = run_source(&store, &fetcher(), &kev).await.unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &kev,
+    )
+    .await
+    .unwrap();
     assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
     assert_eq!(run.counts.new, 50);
     let vulns = store
@@ -407,11 +477,23 @@ async fn kev_and_exploitdb_become_vuln_and_exploit_items_with_cves() {
         cves.items.len() >= 50,
         "each KEV entry is linked to its cve indicator"
     );
-    let again = run_source(&store, &fetcher(), &kev).await.unwrap();
+    let again = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &kev,
+    )
+    .await
+    .unwrap();
     assert_eq!((again.counts.new, again.counts.unchanged), (0, 50));
 
     let edb = mirror("exploitdb", format!("{}/files_exploits.csv", upstream.base));
-    let run = run_source(&store, &fetcher(), &edb).await.unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &edb,
+    )
+    .await
+    .unwrap();
     assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
     assert!(run.counts.new > 0);
 }
@@ -431,7 +513,13 @@ async fn a_body_that_is_not_the_format_fails_the_run_cleanly() {
     .await;
     let (store, _dir) = store().await;
     let news = generic("rss", "broken-news", format!("{}/feed/", upstream.base));
-    let run = run_source(&store, &fetcher(), &news).await.unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &news,
+    )
+    .await
+    .unwrap();
     assert_eq!(run.outcome, RunOutcome::Failed);
     // The fixture is both cut short and malformed: the contract's check
     // comes first and names the truncation.
@@ -462,7 +550,13 @@ async fn misp_feed_pulls_events_newer_than_the_cursor_and_checks_integrity() {
     );
 
     tamper.store(1, Ordering::SeqCst);
-    let bad = run_source(&store, &fetcher(), &feed).await.unwrap();
+    let bad = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &feed,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         bad.outcome,
         RunOutcome::Partial,
@@ -480,7 +574,13 @@ async fn misp_feed_pulls_events_newer_than_the_cursor_and_checks_integrity() {
 
     tamper.store(0, Ordering::SeqCst);
     let hits = upstream.hits();
-    let good = run_source(&store, &fetcher(), &feed).await.unwrap();
+    let good = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &feed,
+    )
+    .await
+    .unwrap();
     assert_eq!(good.outcome, RunOutcome::Success, "{:?}", good.error);
     assert_eq!(
         good.counts.new, 1,
@@ -508,7 +608,13 @@ async fn misp_feed_pulls_events_newer_than_the_cursor_and_checks_integrity() {
     );
 
     let hits = upstream.hits();
-    let again = run_source(&store, &fetcher(), &feed).await.unwrap();
+    let again = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &feed,
+    )
+    .await
+    .unwrap();
     assert_eq!((again.outcome, again.counts.new), (RunOutcome::Success, 0));
     assert_eq!(upstream.hits() - hits, 1, "only the manifest");
 }
@@ -567,7 +673,13 @@ async fn misp_pull_pages_restsearch_then_asks_only_for_newer_events() {
     config.headers_file.insert("Authorization".into(), key);
     let misp = config.resolve().unwrap();
 
-    let run = run_source(&store, &fetcher(), &misp).await.unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &misp,
+    )
+    .await
+    .unwrap();
     assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
     assert_eq!(
         run.counts.new, 3,
@@ -577,7 +689,13 @@ async fn misp_pull_pages_restsearch_then_asks_only_for_newer_events() {
     let cursor = run.cursor.clone().unwrap();
     assert!(cursor.contains("timestamp"), "{cursor}");
 
-    let again = run_source(&store, &fetcher(), &misp).await.unwrap();
+    let again = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &misp,
+    )
+    .await
+    .unwrap();
     assert_eq!((again.outcome, again.counts.new), (RunOutcome::Success, 0));
     let last = bodies.lock().unwrap().last().cloned().unwrap();
     let ts: i64 = serde_json::from_str::<serde_json::Value>(&cursor).unwrap()["timestamp"]
@@ -590,9 +708,13 @@ async fn misp_pull_pages_restsearch_then_asks_only_for_newer_events() {
 
     let mut wrong = config.clone();
     wrong.headers_file.clear();
-    let run = run_source(&store, &fetcher(), &wrong.resolve().unwrap())
-        .await
-        .unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &wrong.resolve().unwrap(),
+    )
+    .await
+    .unwrap();
     assert_eq!(run.outcome, RunOutcome::Failed);
     assert!(run.error.unwrap().contains("HTTP 403"));
 }
@@ -625,7 +747,13 @@ async fn nvd_pulls_lastmod_windows_page_by_page_then_from_the_cursor() {
     config.headers_file.insert("apiKey".into(), key);
     let nvd = config.resolve().unwrap();
 
-    let run = run_source(&store, &fetcher(), &nvd).await.unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &nvd,
+    )
+    .await
+    .unwrap();
     assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
     assert_eq!(run.counts.new, 2, "two pages, one CVE each");
     {
@@ -641,7 +769,13 @@ async fn nvd_pulls_lastmod_windows_page_by_page_then_from_the_cursor() {
     let cursor: serde_json::Value = serde_json::from_str(run.cursor.as_deref().unwrap()).unwrap();
     let last_mod = cursor["last_mod"].as_str().unwrap().to_owned();
 
-    let again = run_source(&store, &fetcher(), &nvd).await.unwrap();
+    let again = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &nvd,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (again.outcome, again.counts.new, again.counts.unchanged),
         (RunOutcome::Success, 0, 2)
@@ -684,7 +818,13 @@ async fn myjvn_pages_by_start_item_and_reports_upstream_errors() {
     config.url = Some(format!("{}/myjvn", upstream.base));
     config.page_size = Some(2);
     let jvn = config.resolve().unwrap();
-    let run = run_source(&store, &fetcher(), &jvn).await.unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &jvn,
+    )
+    .await
+    .unwrap();
     assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
     assert_eq!(run.counts.new, 3, "two pages");
     assert_eq!(upstream.hits(), 2);
@@ -708,7 +848,13 @@ async fn myjvn_pages_by_start_item_and_reports_upstream_errors() {
     );
 
     fail.store(1, Ordering::SeqCst);
-    let failed = run_source(&store, &fetcher(), &jvn).await.unwrap();
+    let failed = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &jvn,
+    )
+    .await
+    .unwrap();
     assert_eq!(failed.outcome, RunOutcome::Failed);
     assert!(
         failed
@@ -752,12 +898,24 @@ async fn a_declared_charset_is_decoded_and_an_undeclared_one_is_not_trusted() {
     );
     let source: SourceConfig = toml::from_str(&table).unwrap();
     let source = source.resolve().unwrap();
-    let run = run_source(&store, &fetcher(), &source).await.unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &source,
+    )
+    .await
+    .unwrap();
     assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
     assert_eq!((run.counts.new, run.counts.rejected), (30, 0));
 
     declared.store(2, Ordering::SeqCst);
-    let run = run_source(&store, &fetcher(), &source).await.unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &source,
+    )
+    .await
+    .unwrap();
     assert_ne!(run.outcome, RunOutcome::Success);
     assert!(
         run.error.as_deref().unwrap().contains("rejected"),
@@ -784,7 +942,13 @@ async fn myjvn_html_page_with_200_fails_the_run() {
     let mut config = SourceConfig::from_catalogue(catalogue("jvn").unwrap());
     config.url = Some(format!("{}/myjvn", upstream.base));
     let jvn = config.resolve().unwrap();
-    let run = run_source(&store, &fetcher(), &jvn).await.unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &jvn,
+    )
+    .await
+    .unwrap();
     assert_eq!(run.outcome, RunOutcome::Failed);
     let error = run.error.unwrap();
     assert!(

@@ -65,7 +65,13 @@ async fn x_recent_search_pages_and_resumes_with_since_id() {
     })
     .await;
     let src = source("x", &up.base, &dir);
-    let run = run_source(&store, &fetcher(), &src).await.unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
     assert_eq!(run.counts.new, 2);
     assert!(
@@ -79,7 +85,13 @@ async fn x_recent_search_pages_and_resumes_with_since_id() {
         .await
         .unwrap();
     assert!(url.is_some(), "the defanged URL in the post is extracted");
-    let again = run_source(&store, &fetcher(), &src).await.unwrap();
+    let again = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     assert_eq!((again.outcome, again.counts.new), (RunOutcome::Success, 0));
     assert_eq!(again.cursor, run.cursor);
     let requests = log.lock().unwrap().clone();
@@ -123,7 +135,13 @@ async fn bluesky_search_pages_and_resumes_with_since() {
     })
     .await;
     let src = source("bluesky", &up.base, &dir);
-    let run = run_source(&store, &fetcher(), &src).await.unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
     assert_eq!(run.counts.new, 2);
     assert!(
@@ -140,7 +158,13 @@ async fn bluesky_search_pages_and_resumes_with_since() {
             .unwrap()
             .is_some()
     );
-    let again = run_source(&store, &fetcher(), &src).await.unwrap();
+    let again = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     assert_eq!(again.counts.new, 0);
     let requests = log.lock().unwrap().clone();
     assert!(
@@ -168,9 +192,13 @@ async fn bluesky_search_pages_and_resumes_with_since() {
         )
     })
     .await;
-    let denied = run_source(&store, &fetcher(), &source("bluesky", &bad.base, &dir))
-        .await
-        .unwrap();
+    let denied = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &source("bluesky", &bad.base, &dir),
+    )
+    .await
+    .unwrap();
     assert_eq!(denied.outcome, RunOutcome::Failed);
     assert!(
         denied.error.as_deref().unwrap().contains("401"),
@@ -207,7 +235,13 @@ async fn a_search_can_take_its_terms_from_the_hunts() {
         .resolve()
         .unwrap();
 
-    let none = run_source(&store, &fetcher(), &src).await.unwrap();
+    let none = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     assert_eq!(none.outcome, RunOutcome::Failed);
     assert!(
         none.error.as_deref().unwrap().contains("no search terms"),
@@ -235,7 +269,13 @@ async fn a_search_can_take_its_terms_from_the_hunts() {
             .await
             .unwrap();
     }
-    let run = run_source(&store, &fetcher(), &src).await.unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
     let last = log.lock().unwrap().last().unwrap().clone();
     assert!(

@@ -137,7 +137,13 @@ async fn x_fixture_pages_are_stored_once_and_resumed_with_since_id() {
     .await;
     let src = source("x", &up.base, &dir);
 
-    let first = run_source(&store, &fetcher(), &src).await.unwrap();
+    let first = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     assert_eq!(first.outcome, RunOutcome::Success, "{:?}", first.error);
     assert_eq!((first.counts.parsed, first.counts.new), (4, 4));
     assert_eq!(
@@ -168,7 +174,13 @@ async fn x_fixture_pages_are_stored_once_and_resumed_with_since_id() {
         ])
     );
 
-    let second = run_source(&store, &fetcher(), &src).await.unwrap();
+    let second = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     assert_eq!(second.outcome, RunOutcome::Success, "{:?}", second.error);
     assert_eq!(second.counts.new, 0, "{:?}", second.counts);
     assert_eq!(second.cursor, first.cursor);
@@ -217,7 +229,13 @@ async fn bluesky_fixture_pages_are_stored_once_and_resumed_with_since() {
     .await;
     let src = source("bluesky", &up.base, &dir);
 
-    let first = run_source(&store, &fetcher(), &src).await.unwrap();
+    let first = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     assert_eq!(first.outcome, RunOutcome::Success, "{:?}", first.error);
     assert_eq!((first.counts.parsed, first.counts.new), (4, 4));
     assert_eq!(
@@ -247,7 +265,13 @@ async fn bluesky_fixture_pages_are_stored_once_and_resumed_with_since() {
         ])
     );
 
-    let second = run_source(&store, &fetcher(), &src).await.unwrap();
+    let second = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     assert_eq!(second.outcome, RunOutcome::Success, "{:?}", second.error);
     assert_eq!(
         (second.counts.new, second.counts.unchanged),
@@ -297,7 +321,13 @@ async fn a_search_with_no_terms_fails_before_asking() {
         .unwrap()
         .resolve()
         .unwrap();
-    let run = run_source(&store, &fetcher(), &src).await.unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     assert_eq!(run.outcome, RunOutcome::Failed);
     assert!(
         run.error.as_deref().unwrap().contains("no search terms"),

@@ -93,7 +93,13 @@ async fn a_collection_is_pulled_through_paging_and_then_incrementally() {
     *base.lock().unwrap() = up.base.clone();
     let src = source(&up.base, "High-confidence indicators", &dir);
 
-    let run = run_source(&store, &fetcher(), &src).await.unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
     assert!(run.counts.new > 0, "{:?}", run.counts);
     assert!(
@@ -134,7 +140,13 @@ async fn a_collection_is_pulled_through_paging_and_then_incrementally() {
         assert!(raw.contains(basic), "{raw}");
     }
 
-    let again = run_source(&store, &fetcher(), &src).await.unwrap();
+    let again = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     assert_eq!((again.outcome, again.counts.new), (RunOutcome::Success, 0));
     let last = requests.lock().unwrap().last().unwrap().clone();
     assert!(
@@ -164,9 +176,13 @@ async fn unknown_collections_and_bad_pages_are_clear_failures() {
     })
     .await;
     *base.lock().unwrap() = up.base.clone();
-    let missing = run_source(&store, &fetcher(), &source(&up.base, "nope", &dir))
-        .await
-        .unwrap();
+    let missing = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &source(&up.base, "nope", &dir),
+    )
+    .await
+    .unwrap();
     assert_eq!(missing.outcome, RunOutcome::Failed);
     let reason = missing.error.unwrap();
     assert!(
@@ -174,7 +190,7 @@ async fn unknown_collections_and_bad_pages_are_clear_failures() {
         "{reason}"
     );
     let unreadable = run_source(
-        &store,
+        &rexist_pipeline::Ingest::new(store.clone(), None),
         &fetcher(),
         &source(&up.base, "Write-only drop box", &dir),
     )
@@ -182,7 +198,7 @@ async fn unknown_collections_and_bad_pages_are_clear_failures() {
     .unwrap();
     assert!(unreadable.error.unwrap().contains("cannot be read"));
     let bad = run_source(
-        &store,
+        &rexist_pipeline::Ingest::new(store.clone(), None),
         &fetcher(),
         &source(&up.base, "91a7b528-80eb-42ed-a74d-c6fbd5a26116", &dir),
     )
@@ -228,7 +244,13 @@ async fn object_types_are_asked_for_with_match_type() {
         &dir,
         "stix_types = [\"indicator\", \"report\"]\n",
     );
-    let run = run_source(&store, &fetcher(), &src).await.unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
     let last = requests.lock().unwrap().last().unwrap().clone();
     assert!(

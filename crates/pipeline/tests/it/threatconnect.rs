@@ -81,7 +81,13 @@ async fn indicators_are_paged_signed_and_pulled_incrementally() {
     *base.lock().unwrap() = up.base.clone();
     let src = source(&up.base, &dir);
 
-    let run = run_source(&store, &fetcher(), &src).await.unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
     assert_eq!(
         up.hits(),
@@ -130,7 +136,13 @@ async fn indicators_are_paged_signed_and_pulled_incrementally() {
         "a first run takes everything: {first}"
     );
 
-    let again = run_source(&store, &fetcher(), &src).await.unwrap();
+    let again = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     assert_eq!(again.outcome, RunOutcome::Success, "{:?}", again.error);
     assert_eq!(again.counts.new, 0);
     let all = requests.lock().unwrap().clone();
@@ -175,14 +187,26 @@ async fn failures_are_recorded_with_the_upstream_message() {
     })
     .await;
     let src = source(&up.base, &dir);
-    let denied = run_source(&store, &fetcher(), &src).await.unwrap();
+    let denied = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     assert_eq!(denied.outcome, RunOutcome::Failed);
     assert!(
         denied.error.as_deref().unwrap().contains("401"),
         "{:?}",
         denied.error
     );
-    let bad = run_source(&store, &fetcher(), &src).await.unwrap();
+    let bad = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     assert_eq!(bad.outcome, RunOutcome::Failed);
     assert!(
         bad.error.as_deref().unwrap().contains("page 1"),
@@ -197,7 +221,13 @@ async fn failures_are_recorded_with_the_upstream_message() {
         access_id: ACCESS_ID.to_owned(),
         secret: rexist_connectors::source::SecretFrom::File(dir.path().join("nope")),
     });
-    let run = run_source(&store, &fetcher(), &missing).await.unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &missing,
+    )
+    .await
+    .unwrap();
     assert_eq!(run.outcome, RunOutcome::Failed);
     assert!(
         run.error.as_deref().unwrap().contains("secret_file"),

@@ -51,7 +51,13 @@ async fn case_files_and_vulnerabilities_are_stored_and_paged() {
     })
     .await;
     let src = source(&up.base, &dir);
-    let run = run_source(&store, &fetcher(), &src).await.unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
     assert_eq!(
         up.hits(),
@@ -102,7 +108,13 @@ async fn case_files_and_vulnerabilities_are_stored_and_paged() {
     );
 
     // the next run reads from where this window ended; nothing new
-    let again = run_source(&store, &fetcher(), &src).await.unwrap();
+    let again = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &src,
+    )
+    .await
+    .unwrap();
     assert_eq!(again.counts.new, 0);
     let start = run
         .cursor
@@ -136,9 +148,13 @@ async fn an_account_without_the_tier_is_not_entitled() {
         )
     })
     .await;
-    let run = run_source(&store, &fetcher(), &source(&up.base, &dir))
-        .await
-        .unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &source(&up.base, &dir),
+    )
+    .await
+    .unwrap();
     // Each endpoint is tried once (402 is not retried, and one endpoint's
     // refusal no longer stops the others); entitled to none, the run fails.
     assert_eq!(run.outcome, RunOutcome::Failed);
@@ -198,9 +214,13 @@ async fn shared_case_files_not_entitled_are_skipped_and_vulnerabilities_still_st
     let dir = tempfile::tempdir().unwrap();
     let store = rexist_store::open(None, dir.path()).await.unwrap();
     let up = refusing("/casefiles/shared").await;
-    let run = run_source(&store, &fetcher(), &source(&up.base, &dir))
-        .await
-        .unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &source(&up.base, &dir),
+    )
+    .await
+    .unwrap();
     assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
     assert_eq!(
         run.error.as_deref(),
@@ -224,9 +244,13 @@ async fn vulnerabilities_not_entitled_keep_their_window() {
     let dir = tempfile::tempdir().unwrap();
     let store = rexist_store::open(None, dir.path()).await.unwrap();
     let up = refusing("/vulnerabilities").await;
-    let run = run_source(&store, &fetcher(), &source(&up.base, &dir))
-        .await
-        .unwrap();
+    let run = run_source(
+        &rexist_pipeline::Ingest::new(store.clone(), None),
+        &fetcher(),
+        &source(&up.base, &dir),
+    )
+    .await
+    .unwrap();
     assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
     assert_eq!(
         run.error.as_deref(),

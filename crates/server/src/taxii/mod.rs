@@ -31,7 +31,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
-use rexist_core::{ExportRow, IndicatorType, Record, Role, RunCounts, Scope, SourceSpec, Tlp};
+use rexist_core::{ExportRow, IndicatorType, Role, RunCounts, Scope, SourceSpec, Tlp};
 use rexist_store::{ExportQuery, MAX_EXPORT_PAGE, Store};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -897,26 +897,19 @@ async fn add_objects(
             .await
             .map_err(TaxiiError::internal)?,
     };
-    let (mut items, mut sightings, mut relations) = (Vec::new(), Vec::new(), Vec::new());
-    for record in parsed.records {
-        match record {
-            Record::Item(i) => items.push(i),
-            Record::Sighting(s) => sightings.push(s),
-            Record::Relation(r) => relations.push(r),
-        }
-    }
+    // Posted objects go the way a source run's do: the collection's TLP is
+    // the floor, revoked indicators retire what this source reported, and
+    // hunts see what is new.
     let mut counts = RunCounts::default();
-    rexist_pipeline::store_items(store, &source, items, &[], &mut counts)
-        .await
-        .map_err(TaxiiError::internal)?;
-    store
-        .upsert_sightings(&source, &sightings)
-        .await
-        .map_err(TaxiiError::internal)?;
-    store
-        .add_relations(&source, &relations)
-        .await
-        .map_err(TaxiiError::internal)?;
+    let mut sink = rexist_pipeline::SourceSink::new(&state.ingest, &source, &[]);
+    rexist_connectors::engine::Sink::store(
+        &mut sink,
+        parsed.records,
+        parsed.retractions,
+        &mut counts,
+    )
+    .await
+    .map_err(TaxiiError::internal)?;
     tracing::info!(
         collection = %c.id, source = %name, by = %who.name, objects = listed.len(),
         rejected = parsed.rejected.len(), "taxii objects added"

@@ -488,7 +488,7 @@ async fn create(State(state): State<AppState>, ui: Ui, body: Bytes) -> Response 
         Ok(s) => s,
         Err(e) => return result(&ui, Some(e.message())),
     };
-    match state.store.create_hunt(&spec).await {
+    match state.ingest.create_hunt(&spec).await {
         Ok(h) => redirect(&ui, &hunt_path(&h.spec.name)),
         Err(e) => result(&ui, Some(ApiError::from(e).message())),
     }
@@ -517,7 +517,7 @@ async fn update(
         Ok(s) => s,
         Err(e) => return result(&ui, Some(e.message())),
     };
-    match state.store.update_hunt(hunt.id, &spec).await {
+    match state.ingest.update_hunt(hunt.id, &spec).await {
         Ok(Some(h)) if h.spec.name != name => redirect(&ui, &hunt_path(&h.spec.name)),
         Ok(Some(_)) => result(&ui, None),
         Ok(None) => ui.error(StatusCode::NOT_FOUND, "no hunt of that name"),
@@ -528,7 +528,7 @@ async fn update(
 /// `DELETE /hunts/{name}`
 async fn remove(State(state): State<AppState>, Path(name): Path<String>, ui: Ui) -> Response {
     match state.store.hunt_by_name(&name).await {
-        Ok(Some(h)) => match state.store.delete_hunt(h.id).await {
+        Ok(Some(h)) => match state.ingest.delete_hunt(h.id).await {
             Ok(_) => redirect(&ui, "/hunts"),
             Err(e) => result(&ui, Some(ApiError::from(e).message())),
         },

@@ -1103,7 +1103,7 @@ async fn add_to_watch(
             digest_secs: None,
         };
         rexist_pipeline::hunter::validate(spec.kind, &spec.definition).map_err(|e| bad(&e))?;
-        state.store.create_hunt(&spec).await.map_err(store_err)?;
+        state.ingest.create_hunt(&spec).await.map_err(store_err)?;
         return Ok((Watched::Created, name));
     };
     if hunt.spec.kind != HuntKind::Watch {
@@ -1126,7 +1126,7 @@ async fn add_to_watch(
     spec.definition = format!("{}\n{entry}", spec.definition.trim_end());
     rexist_pipeline::hunter::validate(spec.kind, &spec.definition).map_err(|e| bad(&e))?;
     state
-        .store
+        .ingest
         .update_hunt(hunt.id, &spec)
         .await
         .map_err(store_err)?;

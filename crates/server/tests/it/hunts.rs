@@ -30,8 +30,7 @@ fn item(id: &str, title: &str) -> NewItem {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hunts_hits_and_alerts_over_the_api() {
     let dir = tempfile::tempdir().unwrap();
-    let store =
-        rexist_pipeline::hunter::hunting(rexist_store::open(None, dir.path()).await.unwrap(), None);
+    let store = rexist_store::open(None, dir.path()).await.unwrap();
     let app = router(
         AppState::new(Arc::clone(&store))
             .with_anonymous(rexist_core::Role::Admin)
@@ -126,8 +125,9 @@ async fn hunts_hits_and_alerts_over_the_api() {
         })
         .await
         .unwrap();
-    store
-        .upsert_items(src.id, &[item("1", "LockBit hits"), item("2", "nothing")])
+    // Written as every writer does, through the ingest service.
+    rexist_pipeline::Ingest::new(Arc::clone(&store), None)
+        .items(src.id, &[item("1", "LockBit hits"), item("2", "nothing")])
         .await
         .unwrap();
     let (s, b) = call(&app, "GET", "/api/v1/hits?hunt=ransom&acked=false", None).await;

@@ -30,8 +30,7 @@ fn item(id: &str, title: &str, tlp: Tlp) -> NewItem {
 
 async fn app() -> (axum::Router, Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let store =
-        rexist_pipeline::hunter::hunting(rexist_store::open(None, dir.path()).await.unwrap(), None);
+    let store = rexist_store::open(None, dir.path()).await.unwrap();
     for (name, role) in [("ana", Role::Analyst), ("vic", Role::Viewer)] {
         store
             .create_user(
@@ -210,8 +209,8 @@ async fn an_analyst_writes_a_hunt_with_a_live_preview_and_acknowledges_its_hits(
 
     // hits: the new one is listed, acknowledged one by one or all at once
     let src = store.list_sources().await.unwrap()[0].id;
-    store
-        .upsert_items(
+    rexist_pipeline::Ingest::new(Arc::clone(&store), None)
+        .items(
             src,
             &[
                 item("4", "BlackCat leaks", Tlp::Clear),
