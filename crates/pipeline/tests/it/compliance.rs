@@ -147,6 +147,9 @@ pub struct Route {
     pub when: String,
     /// `Content-Type` of the answer.
     pub content_type: &'static str,
+    /// Headers of the answer beyond `Content-Type` and `ETag`, each ending
+    /// in CRLF (TAXII's `X-TAXII-Date-Added-Last`).
+    pub headers: &'static str,
     /// The fixture's bytes, next links rewritten to the loopback base.
     pub body: Vec<u8>,
 }
@@ -331,7 +334,7 @@ impl State {
             } else {
                 ok(
                     route.content_type,
-                    &format!("ETag: {etag}\r\n"),
+                    &format!("ETag: {etag}\r\n{}", route.headers),
                     &route.body,
                 )
             }
@@ -1002,6 +1005,7 @@ fn list(
         routes: vec![Route {
             when: path.to_owned(),
             content_type,
+            headers: "",
             body: fixture_bytes(fixture),
         }],
         records: expect.len() as u64,
@@ -1471,6 +1475,7 @@ fn rss(base: &str) -> Kind {
         Route {
             when: "/feed/".to_owned(),
             content_type: "application/rss+xml; charset=UTF-8",
+            headers: "",
             body: fixture_bytes("news/rss2/security-news.xml"),
         },
         vec![
@@ -1527,6 +1532,7 @@ fn kev(base: &str) -> Kind {
         Route {
             when: "/feeds/known_exploited_vulnerabilities.json".to_owned(),
             content_type: "application/json",
+            headers: "",
             body,
         },
         items,
@@ -1552,6 +1558,7 @@ fn exploitdb(base: &str) -> Kind {
         Route {
             when: "/files_exploits.csv".to_owned(),
             content_type: "text/csv",
+            headers: "",
             body: fixture_bytes("exploitdb/files_exploits.csv"),
         },
         (99001..=99005).map(|id| format!("edb:{id}")).collect(),
@@ -1583,11 +1590,13 @@ fn otx(base: &str) -> Kind {
             Route {
                 when: "page=2".to_owned(),
                 content_type: "application/json",
+                headers: "",
                 body: fixture_bytes("otx/pulses-subscribed-page2.json"),
             },
             Route {
                 when: "/api/v1/pulses/subscribed?".to_owned(),
                 content_type: "application/json",
+                headers: "",
                 body: page1,
             },
         ],
@@ -1655,7 +1664,16 @@ fn route(when: &str, content_type: &'static str, body: Vec<u8>) -> Route {
     Route {
         when: when.to_owned(),
         content_type,
+        headers: "",
         body,
+    }
+}
+
+impl Route {
+    /// The same route answering with more headers.
+    fn with_headers(mut self, headers: &'static str) -> Self {
+        self.headers = headers;
+        self
     }
 }
 
@@ -1909,8 +1927,12 @@ fn taxii(base: &str) -> Kind {
         ),
         // Most specific first: an objects URL contains its collections URL.
         routes: vec![
-            route("next=", TAXII_MEDIA, res("objects-page2.json")),
-            route("/objects/", TAXII_MEDIA, res("objects-page1.json")),
+            route("next=", TAXII_MEDIA, res("objects-page2.json"))
+                .with_headers("X-TAXII-Date-Added-Last: 2025-01-02T12:00:11.001221Z\r\n"),
+            // Also the first page after `added_after`: this server does not
+            // filter, so a later run reads both pages again, unchanged.
+            route("/objects/", TAXII_MEDIA, res("objects-page1.json"))
+                .with_headers("X-TAXII-Date-Added-Last: 2025-01-02T12:00:05.000555Z\r\n"),
             route("/api1/collections/", TAXII_MEDIA, res("collections.json")),
             route("/taxii2/", TAXII_MEDIA, res("discovery.json")),
         ],
