@@ -5,9 +5,10 @@
 //! A kind is described by one function `fn(base) -> Kind` (below the
 //! behaviours): its `[[source]]` table against the loopback base URL, the
 //! routes of its upstream (path or query → fixture bytes, absolute next links
-//! already rewritten to the base), what a first run must store, how one more
-//! record is added to its answers, and — each with its reason — the
-//! behaviours that cannot apply to it. Adding a kind is its description
+//! already rewritten to the base; a POST's route may key on its body), what a
+//! first run must store, how one more record is added to its answers, how
+//! its upstream withdraws a record (when it is not a snapshot list), and —
+//! each with its reason — the behaviours that cannot apply to it. Adding a kind is its description
 //! function plus one line in `compliance!`.
 //!
 //! Every test runs `run_source` against a port-0 loopback upstream
