@@ -5,9 +5,10 @@
 //! A kind is described by one function `fn(base) -> Kind` (below the
 //! behaviours): its `[[source]]` table against the loopback base URL, the
 //! routes of its upstream (path or query → fixture bytes, absolute next links
-//! already rewritten to the base), what a first run must store, how one more
-//! record is added to its answers, and — each with its reason — the
-//! behaviours that cannot apply to it. Adding a kind is its description
+//! already rewritten to the base; a POST's route may key on its body), what a
+//! first run must store, how one more record is added to its answers, how
+//! its upstream withdraws a record (when it is not a snapshot list), and —
+//! each with its reason — the behaviours that cannot apply to it. Adding a kind is its description
 //! function plus one line in `compliance!`.
 //!
 //! Every test runs `run_source` against a port-0 loopback upstream
@@ -23,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use rexist_connectors::http::{FetchOptions, Fetcher};
 use rexist_connectors::source::{ResolvedSource, SourceConfig};
-use rexist_core::{Indicator, IndicatorType, Run, RunOutcome, Tlp};
+use rexist_core::{Indicator, IndicatorStatus, IndicatorType, RetractReason, Run, RunOutcome, Tlp};
 use rexist_pipeline::run_source;
 use rexist_store::{IndicatorQuery, ItemQuery, Store};
 use rexist_testkit::{Answer, fixture_bytes, response, serve};
@@ -109,6 +110,16 @@ compliance! {
     kev,
     exploitdb,
     otx,
+    misp,
+    misp_feed,
+    taxii,
+    threatconnect,
+    xforce,
+    nvd,
+    jvn,
+    mastodon,
+    bluesky,
+    x,
 }
 
 // ---------------------------------------------------------------------------
@@ -126,14 +137,20 @@ pub enum Behaviour {
     Retraction,
 }
 
-/// One answer of the upstream: requests whose path and query contain `when`
-/// get `body` (the first matching route wins).
+/// One answer of the upstream: requests whose path and query (and, after a
+/// space, the body of a POST) contain `when` get `body` (the first matching
+/// route wins).
 #[derive(Debug, Clone)]
 pub struct Route {
-    /// Substring of the request's path and query.
+    /// Substring of the request's path and query, or of `"{path} {body}"`
+    /// for a request with a body (MISP's restSearch pages are keyed by the
+    /// JSON it posts).
     pub when: String,
     /// `Content-Type` of the answer.
     pub content_type: &'static str,
+    /// Headers of the answer beyond `Content-Type` and `ETag`, each ending
+    /// in CRLF (TAXII's `X-TAXII-Date-Added-Last`).
+    pub headers: &'static str,
     /// The fixture's bytes, next links rewritten to the loopback base.
     pub body: Vec<u8>,
 }
@@ -170,6 +187,25 @@ pub struct Kind {
     pub credential: &'static str,
     /// Behaviours that cannot apply, each with why.
     pub skip: Vec<(Behaviour, &'static str)>,
+    /// Routes only later runs ask for (ThreatConnect's deletions since the
+    /// last run): served after `routes`, and a first run never asks for them.
+    pub later: Vec<Route>,
+    /// How the upstream withdraws records, for a kind that is not a snapshot
+    /// list (whose withdrawal is leaving the list).
+    pub retract: Option<Retract>,
+}
+
+/// Changes the routes in place.
+pub type Rewrite = Box<dyn Fn(&mut Vec<Route>) + Send + Sync>;
+
+/// How an upstream withdraws what it reported.
+pub struct Retract {
+    /// Turns the routes (`routes` then `later`) into what the upstream
+    /// serves once it withdrew (a newer version of the record).
+    pub routes: Rewrite,
+    /// Each indicator withdrawn (type, value as written) and the reason its
+    /// sighting must be retired with.
+    pub retired: Vec<(IndicatorType, String, RetractReason)>,
 }
 
 impl Kind {
@@ -184,9 +220,14 @@ impl Kind {
         }
     }
 
+    /// Every route: those of a first run, then those of later runs.
+    fn all_routes(&self) -> Vec<Route> {
+        self.routes.iter().chain(&self.later).cloned().collect()
+    }
+
     /// The routes with `n` extra records.
     fn grown(&self, n: usize) -> (Vec<Route>, Vec<Added>) {
-        let mut routes = self.routes.clone();
+        let mut routes = self.all_routes();
         let added = (0..n).map(|i| (self.grow)(&mut routes, i)).collect();
         (routes, added)
     }
@@ -278,7 +319,11 @@ impl State {
         let conditional =
             lower.contains("\r\nif-none-match:") || lower.contains("\r\nif-modified-since:");
         let now = |bytes| (bytes, Duration::ZERO);
-        let Some(i) = self.routes.iter().position(|r| path.contains(&r.when)) else {
+        let target = match raw.split_once("\r\n\r\n") {
+            Some((_, body)) if !body.is_empty() => format!("{path} {body}"),
+            _ => path.to_owned(),
+        };
+        let Some(i) = self.routes.iter().position(|r| target.contains(&r.when)) else {
             return now(response("404 Not Found", "", b"no such route"));
         };
         self.hits[i] += 1;
@@ -290,7 +335,7 @@ impl State {
             } else {
                 ok(
                     route.content_type,
-                    &format!("ETag: {etag}\r\n"),
+                    &format!("ETag: {etag}\r\n{}", route.headers),
                     &route.body,
                 )
             }
@@ -367,7 +412,7 @@ impl Bench {
             store,
             dir,
         };
-        bench.serve(bench.kind.routes.clone());
+        bench.serve(bench.kind.all_routes());
         bench
     }
 
@@ -576,9 +621,14 @@ async fn pages_to_the_end(describe: fn(&str) -> Kind) {
     let b = Bench::start(describe).await;
     b.good_run().await;
     let hits = b.lock().hits.clone();
+    let (first, later) = hits.split_at(b.kind.routes.len());
     assert!(
-        hits.iter().all(|h| *h == 1),
+        first.iter().all(|h| *h == 1),
         "every page requested once: {hits:?}"
+    );
+    assert!(
+        later.iter().all(|h| *h == 0),
+        "nothing only later runs ask for: {hits:?}"
     );
 }
 
@@ -825,7 +875,7 @@ async fn snapshot_shrink_is_refused(describe: fn(&str) -> Kind) {
     let (routes, extras) = b.kind.grown(GROWN);
     b.serve(routes);
     b.good_run().await;
-    b.serve(b.kind.routes.clone());
+    b.serve(b.kind.all_routes());
     let shrunk = b.run().await;
     assert_eq!(shrunk.outcome, RunOutcome::Partial, "{:?}", shrunk.error);
     let reason = shrunk.error.unwrap_or_default();
@@ -857,7 +907,13 @@ async fn retraction_retires(describe: fn(&str) -> Kind) {
     if !b.kind.applies(Behaviour::Retraction) {
         return;
     }
-    assert!(b.snapshot(), "only snapshot lists retract here");
+    if let Some(retract) = &b.kind.retract {
+        return withdrawn_upstream(&b, retract).await;
+    }
+    assert!(
+        b.snapshot(),
+        "a kind that is not a snapshot says how it retracts"
+    );
     let (routes, extras) = b.kind.grown(5);
     b.serve(routes);
     b.good_run().await;
@@ -873,6 +929,57 @@ async fn retraction_retires(describe: fn(&str) -> Kind) {
     }
     for (kind, raw) in &b.kind.indicators {
         assert!(b.listed(*kind, raw).await, "{raw} still listed");
+    }
+}
+
+/// An upstream that withdraws records in a later answer: the run that reads
+/// it succeeds, and this source's sightings of each withdrawn indicator are
+/// kept, no longer listed, with the reason and time; as the only source, the
+/// indicator is retired, and reading the same answer again does not bring it
+/// back. Nothing else is withdrawn.
+async fn withdrawn_upstream(b: &Bench, retract: &Retract) {
+    b.good_run().await;
+    for (kind, raw, _) in &retract.retired {
+        assert!(b.listed(*kind, raw).await, "{raw} listed before");
+    }
+    let mut routes = b.kind.all_routes();
+    (retract.routes)(&mut routes);
+    b.serve(routes);
+    let run = b.good_run().await;
+    // The withdrawn version read again is no new report: it stays retired.
+    let again = b.good_run().await;
+    assert_eq!(again.counts.new, 0, "{:?}", again.counts);
+    for (kind, raw, reason) in &retract.retired {
+        let sightings = b.sightings(*kind, raw).await;
+        assert!(!sightings.is_empty(), "{raw} kept");
+        for s in &sightings {
+            assert!(!s.listed, "{raw} no longer listed: {s:?}");
+            assert_eq!(s.retired_reason, Some(*reason), "{raw}: {s:?}");
+            assert!(s.retired_at.is_some(), "{raw}: {s:?}");
+        }
+        let canonical = Indicator::parse(*kind, raw).unwrap();
+        let record = b
+            .store
+            .indicator(canonical.kind(), canonical.value())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            record.status,
+            IndicatorStatus::Retired,
+            "{raw}: {:?} ({:?})",
+            record.status,
+            run.counts
+        );
+    }
+    for (kind, raw) in &b.kind.indicators {
+        if !retract
+            .retired
+            .iter()
+            .any(|(k, r, _)| k == kind && r == raw)
+        {
+            assert!(b.listed(*kind, raw).await, "{raw} still listed");
+        }
     }
 }
 
@@ -905,6 +1012,7 @@ fn list(
         routes: vec![Route {
             when: path.to_owned(),
             content_type,
+            headers: "",
             body: fixture_bytes(fixture),
         }],
         records: expect.len() as u64,
@@ -930,6 +1038,8 @@ fn list(
                 (Behaviour::Retraction, APPEND_LIST),
             ]
         },
+        later: Vec::new(),
+        retract: None,
     }
 }
 
@@ -1350,6 +1460,8 @@ fn document(
             (Behaviour::SnapshotShrink, DOCUMENT),
             (Behaviour::Retraction, DOCUMENT),
         ],
+        later: Vec::new(),
+        retract: None,
     }
 }
 
@@ -1370,6 +1482,7 @@ fn rss(base: &str) -> Kind {
         Route {
             when: "/feed/".to_owned(),
             content_type: "application/rss+xml; charset=UTF-8",
+            headers: "",
             body: fixture_bytes("news/rss2/security-news.xml"),
         },
         vec![
@@ -1426,6 +1539,7 @@ fn kev(base: &str) -> Kind {
         Route {
             when: "/feeds/known_exploited_vulnerabilities.json".to_owned(),
             content_type: "application/json",
+            headers: "",
             body,
         },
         items,
@@ -1451,6 +1565,7 @@ fn exploitdb(base: &str) -> Kind {
         Route {
             when: "/files_exploits.csv".to_owned(),
             content_type: "text/csv",
+            headers: "",
             body: fixture_bytes("exploitdb/files_exploits.csv"),
         },
         (99001..=99005).map(|id| format!("edb:{id}")).collect(),
@@ -1482,11 +1597,13 @@ fn otx(base: &str) -> Kind {
             Route {
                 when: "page=2".to_owned(),
                 content_type: "application/json",
+                headers: "",
                 body: fixture_bytes("otx/pulses-subscribed-page2.json"),
             },
             Route {
                 when: "/api/v1/pulses/subscribed?".to_owned(),
                 content_type: "application/json",
+                headers: "",
                 body: page1,
             },
         ],
@@ -1524,10 +1641,807 @@ fn otx(base: &str) -> Kind {
                 Behaviour::SnapshotShrink,
                 "OTX is paged by modified time, not a snapshot",
             ),
+        ],
+        later: Vec::new(),
+        // A later version of the first pulse marks 192.0.2.10 inactive.
+        retract: Some(Retract {
+            routes: Box::new(|routes| {
+                edit_json(&mut routes[1].body, |doc| {
+                    let pulse = &mut doc["results"][0];
+                    pulse["modified"] = "2025-01-06T00:00:00".into();
+                    for i in pulse["indicators"].as_array_mut().unwrap() {
+                        if i["indicator"] == "192.0.2.10" {
+                            i["is_active"] = 0.into();
+                        }
+                    }
+                });
+            }),
+            retired: vec![(T::Ipv4, "192.0.2.10".to_owned(), RetractReason::Inactive)],
+        }),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Exchanges, vendors, vulnerability feeds and social searches
+// ---------------------------------------------------------------------------
+
+const JSON: &str = "application/json";
+
+fn route(when: &str, content_type: &'static str, body: Vec<u8>) -> Route {
+    Route {
+        when: when.to_owned(),
+        content_type,
+        headers: "",
+        body,
+    }
+}
+
+impl Route {
+    /// The same route answering with more headers.
+    fn with_headers(mut self, headers: &'static str) -> Self {
+        self.headers = headers;
+        self
+    }
+}
+
+/// Parses `body` as JSON, lets `edit` change it and writes it back.
+fn edit_json(body: &mut Vec<u8>, edit: impl FnOnce(&mut serde_json::Value)) {
+    let mut doc: serde_json::Value = serde_json::from_slice(body).unwrap();
+    edit(&mut doc);
+    *body = serde_json::to_vec(&doc).unwrap();
+}
+
+/// A shared fixture with `from` (an upstream's own base URL in its links)
+/// rewritten to the loopback base.
+fn rebased(rel: &str, from: &str, base: &str) -> Vec<u8> {
+    String::from_utf8(fixture_bytes(rel))
+        .unwrap()
+        .replace(from, base)
+        .into_bytes()
+}
+
+/// The bytes of a fixture kept in the repository beside the connectors
+/// (X and Bluesky, see `crates/connectors/tests/fixtures/README.md`).
+fn repo_fixture(rel: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../connectors/tests/fixtures")
+        .join(rel);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
+fn owned(pairs: &[(IndicatorType, &str)]) -> Vec<(IndicatorType, String)> {
+    pairs.iter().map(|(k, v)| (*k, (*v).to_owned())).collect()
+}
+
+/// Why a kind paged by time, id or window skips the snapshot check.
+const NOT_SNAPSHOT: &str = "not a snapshot: each run reads what changed since the last one, so what an answer leaves out was not withdrawn";
+
+/// `misp`: a MISP server's `POST /events/restSearch`, two events on page 1
+/// and one on the short page 2 (`page_size = 2`), routed by the page posted.
+fn misp(base: &str) -> Kind {
+    let page1 = fixture_bytes("misp/restsearch/events-restsearch-page1.json");
+    let page2 = fixture_bytes("misp/restsearch/events-restsearch-page2.json");
+    Kind {
+        table: format!("kind = \"misp\"\nurl = \"{base}/\"\npage_size = 2"),
+        routes: vec![
+            route("\"page\":1", JSON, page1),
+            route("\"page\":2", JSON, page2),
+        ],
+        records: 3,
+        // The synthetic `btc` of page 2 has no valid bech32 checksum.
+        rejected: 1,
+        indicators: owned(&[
+            (T::Ipv4, "192.0.2.10"),
+            (T::Ipv4, "203.0.113.5"),
+            (T::Url, "http://login.phish.example/secure/"),
+        ]),
+        items: vec![
+            "819215fb-5ec8-54bc-8651-fe690356956a".to_owned(),
+            "bdcb70cb-da47-581b-a130-a386dfdb9f00".to_owned(),
+            "9cfad7e0-01d9-564a-a9a1-ffdfcc1b7c8f".to_owned(),
+        ],
+        // One more event on page 1 (page 2 stays shorter, so paging still ends there).
+        grow: Box::new(|routes, n| {
+            let uuid = format!("e0000000-0000-4000-8000-{n:012}");
+            edit_json(&mut routes[0].body, |doc| {
+                doc["response"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(serde_json::json!({"Event": {
+                        "uuid": uuid,
+                        "info": format!("Extra event {n}"),
+                        "date": "2025-01-05",
+                        "timestamp": format!("{}", 1_736_000_000 + n),
+                        "Attribute": [{
+                            "uuid": format!("e1000000-0000-4000-8000-{n:012}"),
+                            "type": "ip-dst",
+                            "value": format!("198.18.{n}.1"),
+                            "to_ids": true,
+                        }],
+                    }}));
+            });
+            Added::Item(uuid)
+        }),
+        credential: "Authorization",
+        skip: vec![
             (
-                Behaviour::Retraction,
-                "OTX retracts by is_active/expiration inside a pulse; its retraction line is its porter's to add",
+                Behaviour::NotModified,
+                "restSearch is a POST and sends no validators: an unchanged window answers the same events, stored as unchanged (second_run_adds_nothing)",
+            ),
+            (Behaviour::SnapshotShrink, NOT_SNAPSHOT),
+        ],
+        later: Vec::new(),
+        // Newer versions of both page-1 events: 192.0.2.10 with `to_ids`
+        // off, 203.0.113.5 deleted.
+        retract: Some(Retract {
+            routes: Box::new(|routes| {
+                edit_json(&mut routes[0].body, |doc| {
+                    for (event, value, key, set) in [
+                        (0, "192.0.2.10", "to_ids", serde_json::json!("0")),
+                        (1, "203.0.113.5", "deleted", serde_json::json!(true)),
+                    ] {
+                        let event = &mut doc["response"][event]["Event"];
+                        event["timestamp"] = "1735900000".into();
+                        for a in event["Attribute"].as_array_mut().unwrap() {
+                            if a["value"] == value {
+                                a[key] = set.clone();
+                                a["timestamp"] = "1735900000".into();
+                            }
+                        }
+                    }
+                });
+            }),
+            retired: vec![
+                (
+                    T::Ipv4,
+                    "192.0.2.10".to_owned(),
+                    RetractReason::FalsePositive,
+                ),
+                (T::Ipv4, "203.0.113.5".to_owned(), RetractReason::Deleted),
+            ],
+        }),
+    }
+}
+
+/// Sets a MISP feed manifest's entry for the event in `event_bytes` to its
+/// timestamp and digest, as a feed publisher does when an event changes.
+fn manifest_entry(manifest: &mut Vec<u8>, uuid: &str, timestamp: &str, event_bytes: &[u8]) {
+    let digest = rexist_core::indicator::sha256_hex(event_bytes);
+    edit_json(manifest, |doc| {
+        let entry = doc
+            .as_object_mut()
+            .unwrap()
+            .entry(uuid)
+            .or_insert_with(|| serde_json::json!({"info": "extra", "Tag": []}));
+        entry["timestamp"] = timestamp.into();
+        entry["integrity:sha256"] = digest.into();
+    });
+}
+
+const FEED_EVENT: &str = "1f2ae2f4-48b3-5c9c-ace1-39ab6548bbed";
+
+/// `misp_feed`: a MISP feed directory, its manifest then each event file
+/// (checked against the manifest's digest).
+fn misp_feed(base: &str) -> Kind {
+    let older = "57c4445b-c548-4654-af0b-4be3950d210f";
+    Kind {
+        table: format!("kind = \"misp-feed\"\nurl = \"{base}/feed/\""),
+        routes: vec![
+            route(
+                "/feed/manifest.json",
+                JSON,
+                fixture_bytes("misp/feed/manifest.json"),
+            ),
+            route(
+                &format!("/feed/{older}.json"),
+                JSON,
+                fixture_bytes(&format!("misp/feed/{older}.json")),
+            ),
+            route(
+                &format!("/feed/{FEED_EVENT}.json"),
+                JSON,
+                fixture_bytes(&format!("misp/feed/{FEED_EVENT}.json")),
             ),
         ],
+        records: 2,
+        rejected: 0,
+        indicators: owned(&[
+            (T::Md5, "0749bae92ca336a02c83d126e04ec628"),
+            (T::Domain, "loader.example.net"),
+            (T::Url, "https://loader.example.net/p/stage2"),
+        ]),
+        items: vec![older.to_owned(), FEED_EVENT.to_owned()],
+        // One more event file, listed in the manifest with its digest.
+        grow: Box::new(|routes, n| {
+            let uuid = format!("e2000000-0000-4000-8000-{n:012}");
+            let timestamp = format!("{}", 1_736_000_000 + n);
+            let event = serde_json::to_vec(&serde_json::json!({"Event": {
+                "uuid": uuid,
+                "info": format!("Extra feed event {n}"),
+                "date": "2025-01-05",
+                "timestamp": timestamp,
+                "Attribute": [{
+                    "uuid": format!("e3000000-0000-4000-8000-{n:012}"),
+                    "type": "ip-dst",
+                    "value": format!("198.18.{n}.2"),
+                    "to_ids": true,
+                }],
+            }}))
+            .unwrap();
+            manifest_entry(&mut routes[0].body, &uuid, &timestamp, &event);
+            routes.push(route(&format!("/feed/{uuid}.json"), JSON, event));
+            Added::Item(uuid)
+        }),
+        credential: "Authorization",
+        skip: vec![
+            (
+                Behaviour::NotModified,
+                "the feed connector sends no validators: a second run reads the manifest and fetches no event older than its cursor (second_run_adds_nothing)",
+            ),
+            (Behaviour::SnapshotShrink, NOT_SNAPSHOT),
+        ],
+        later: Vec::new(),
+        // A newer version of the synthetic event: its domain deleted, its
+        // URL's `to_ids` off; the manifest lists the new timestamp and digest.
+        retract: Some(Retract {
+            routes: Box::new(|routes| {
+                let timestamp = "1736100000";
+                edit_json(&mut routes[2].body, |doc| {
+                    doc["Event"]["timestamp"] = timestamp.into();
+                    for a in doc["Event"]["Attribute"].as_array_mut().unwrap() {
+                        match a["type"].as_str().unwrap() {
+                            "domain" => a["deleted"] = true.into(),
+                            "url" => a["to_ids"] = false.into(),
+                            _ => continue,
+                        }
+                        a["timestamp"] = timestamp.into();
+                    }
+                });
+                let event = routes[2].body.clone();
+                manifest_entry(&mut routes[0].body, FEED_EVENT, timestamp, &event);
+            }),
+            retired: vec![
+                (
+                    T::Domain,
+                    "loader.example.net".to_owned(),
+                    RetractReason::Deleted,
+                ),
+                (
+                    T::Url,
+                    "https://loader.example.net/p/stage2".to_owned(),
+                    RetractReason::FalsePositive,
+                ),
+            ],
+        }),
     }
+}
+
+const TAXII_MEDIA: &str = "application/taxii+json;version=2.1";
+
+/// `taxii`: discovery → API root's collections → the collection's objects,
+/// two pages joined by `next`.
+fn taxii(base: &str) -> Kind {
+    let res = |name: &str| {
+        rebased(
+            &format!("taxii/responses/{name}"),
+            "http://127.0.0.1:0",
+            base,
+        )
+    };
+    Kind {
+        table: format!(
+            "kind = \"taxii\"\nurl = \"{base}/taxii2/\"\ncollection = \"High-confidence indicators\"\npage_size = 6"
+        ),
+        // Most specific first: an objects URL contains its collections URL.
+        routes: vec![
+            route("next=", TAXII_MEDIA, res("objects-page2.json"))
+                .with_headers("X-TAXII-Date-Added-Last: 2025-01-02T12:00:11.001221Z\r\n"),
+            // Also the first page after `added_after`: this server does not
+            // filter, so a later run reads both pages again, unchanged.
+            route("/objects/", TAXII_MEDIA, res("objects-page1.json"))
+                .with_headers("X-TAXII-Date-Added-Last: 2025-01-02T12:00:05.000555Z\r\n"),
+            route("/api1/collections/", TAXII_MEDIA, res("collections.json")),
+            route("/taxii2/", TAXII_MEDIA, res("discovery.json")),
+        ],
+        // Every object of both pages but the revoked indicator.
+        records: 12,
+        rejected: 0,
+        indicators: owned(&[
+            (T::Ipv4, "192.0.2.10"),
+            (T::Domain, "c2.malicious.example"),
+            (
+                T::Sha256,
+                "cc7d152477763001037b08490031749b6fc500932089bcc58f4128c0e05484d9",
+            ),
+        ]),
+        items: Vec::new(),
+        // One more indicator object on the last page: an item (by its STIX
+        // id) with its sighting.
+        grow: Box::new(|routes, n| {
+            let ip = format!("198.18.{n}.3");
+            let id = format!("indicator--e4000000-0000-4000-8000-{n:012}");
+            edit_json(&mut routes[0].body, |doc| {
+                doc["objects"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(serde_json::json!({
+                        "type": "indicator",
+                        "spec_version": "2.1",
+                        "id": id,
+                        "created": "2025-01-05T00:00:00.000Z",
+                        "modified": "2025-01-05T00:00:00.000Z",
+                        "name": format!("Extra {n}"),
+                        "pattern": format!("[ipv4-addr:value = '{ip}']"),
+                        "pattern_type": "stix",
+                        "valid_from": "2025-01-05T00:00:00Z",
+                    }));
+            });
+            Added::Item(id)
+        }),
+        credential: "Authorization",
+        skip: vec![
+            (
+                Behaviour::NotModified,
+                "TAXII sends no validators: a run asks for objects `added_after` the last one, and an unchanged collection answers them as unchanged (second_run_adds_nothing)",
+            ),
+            (Behaviour::SnapshotShrink, NOT_SNAPSHOT),
+        ],
+        later: Vec::new(),
+        // The 192.0.2.10 indicator re-served revoked, with a newer `modified`.
+        retract: Some(Retract {
+            routes: Box::new(|routes| {
+                edit_json(&mut routes[1].body, |doc| {
+                    for o in doc["objects"].as_array_mut().unwrap() {
+                        if o["id"] == "indicator--45337cca-dc99-5084-8c3f-5a97b3b855a2" {
+                            o["revoked"] = true.into();
+                            o["modified"] = "2025-01-06T00:00:00.000Z".into();
+                        }
+                    }
+                });
+            }),
+            retired: vec![(T::Ipv4, "192.0.2.10".to_owned(), RetractReason::Revoked)],
+        }),
+    }
+}
+
+/// ThreatConnect's one group (its associated indicator is none of the
+/// listed ones, so a retraction is not undone by the group re-reporting it).
+const TC_GROUPS: &str = r#"{"status":"Success","data":[
+    {"id":55,"type":"Incident","name":"Phish wave","ownerName":"Example Org",
+     "dateAdded":"2025-01-02T00:00:00Z","lastModified":"2025-01-03T00:00:00Z",
+     "tags":{"data":[{"name":"phishing"}]},
+     "associatedIndicators":{"data":[{"id":901,"type":"Host","hostName":"wave.phish.example","rating":4,"confidence":90}]}}]}"#;
+
+/// `threatconnect`: three indicator pages joined by `next`, the groups, and
+/// (from the second run on) the deleted indicators; a `TC-Token` header.
+fn threatconnect(base: &str) -> Kind {
+    let page = |n: u8| {
+        rebased(
+            &format!("threatconnect/indicators-page{n}.json"),
+            "https://app.threatconnect.example",
+            base,
+        )
+    };
+    Kind {
+        table: format!("kind = \"threatconnect\"\nurl = \"{base}/api\"\npage_size = 3"),
+        routes: vec![
+            route("resultStart=6", JSON, page(3)),
+            route("resultStart=3", JSON, page(2)),
+            route("/v3/indicators?", JSON, page(1)),
+            route("/v3/groups?", JSON, TC_GROUPS.as_bytes().to_vec()),
+        ],
+        // Eight indicators on three pages, and the group with its one.
+        records: 10,
+        rejected: 0,
+        indicators: owned(&[
+            (T::Ipv4, "192.0.2.44"),
+            (T::Domain, "login.phish.example"),
+            (T::Email, "invoice@phish.example.com"),
+            (T::Cidr, "198.51.100.0/24"),
+        ]),
+        items: vec!["threatconnect:group:55".to_owned()],
+        // One more indicator on the last page.
+        grow: Box::new(|routes, n| {
+            let ip = format!("198.18.{n}.4");
+            edit_json(&mut routes[0].body, |doc| {
+                doc["data"].as_array_mut().unwrap().push(serde_json::json!({
+                    "id": 9100 + n,
+                    "type": "Address",
+                    "ip": ip,
+                    "ownerName": "Example Org",
+                    "dateAdded": "2025-01-05T00:00:00Z",
+                    "lastModified": "2025-01-05T00:00:00Z",
+                    "rating": 3,
+                    "confidence": 80,
+                    "active": true,
+                }));
+            });
+            Added::Indicator(T::Ipv4, ip)
+        }),
+        credential: "Authorization",
+        skip: vec![
+            (
+                Behaviour::NotModified,
+                "ThreatConnect sends no validators: a run asks for what was modified since the last one (TQL), and an unchanged answer stores nothing new (second_run_adds_nothing)",
+            ),
+            (Behaviour::SnapshotShrink, NOT_SNAPSHOT),
+        ],
+        later: vec![route(
+            "/v3/indicators/deleted?",
+            JSON,
+            fixture_bytes("threatconnect/indicators-empty.json"),
+        )],
+        // Page 1 again, newer: 192.0.2.44 inactive, login.phish.example a
+        // false positive; and invoice@phish.example.com deleted.
+        retract: Some(Retract {
+            routes: Box::new(|routes| {
+                let mut deleted = None;
+                edit_json(&mut routes[1].body, |doc| {
+                    deleted = doc["data"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .find(|i| i["type"] == "EmailAddress")
+                        .cloned();
+                });
+                edit_json(&mut routes[2].body, |doc| {
+                    for i in doc["data"].as_array_mut().unwrap() {
+                        match i["type"].as_str().unwrap() {
+                            "Address" => i["active"] = false.into(),
+                            "Host" => i["falsePositiveFlag"] = true.into(),
+                            _ => continue,
+                        }
+                        i["lastModified"] = "2025-01-06T00:00:00Z".into();
+                    }
+                });
+                routes[4].body = serde_json::to_vec(&serde_json::json!({
+                    "status": "Success",
+                    "data": [deleted.unwrap()],
+                }))
+                .unwrap();
+            }),
+            retired: vec![
+                (T::Ipv4, "192.0.2.44".to_owned(), RetractReason::Inactive),
+                (
+                    T::Domain,
+                    "login.phish.example".to_owned(),
+                    RetractReason::FalsePositive,
+                ),
+                (
+                    T::Email,
+                    "invoice@phish.example.com".to_owned(),
+                    RetractReason::Deleted,
+                ),
+            ],
+        }),
+    }
+}
+
+/// Why a kind whose upstream has no way to withdraw skips the retraction.
+const NO_WITHDRAWAL: &str = "the upstream has no way to withdraw what it published: a record is updated or ages out, never retracted";
+
+/// `xforce`: public and shared case files, then two vulnerability pages
+/// joined by `bookmark`.
+fn xforce(base: &str) -> Kind {
+    Kind {
+        table: format!("kind = \"xforce\"\nurl = \"{base}\""),
+        routes: vec![
+            route(
+                "/casefiles/public",
+                JSON,
+                fixture_bytes("xforce/casefiles-public.json"),
+            ),
+            route("/casefiles/shared", JSON, br#"{"casefiles":[]}"#.to_vec()),
+            route(
+                "bookmark=",
+                JSON,
+                fixture_bytes("xforce/vulnerabilities-fulltext-page2.json"),
+            ),
+            route(
+                "/vulnerabilities/fulltext",
+                JSON,
+                fixture_bytes("xforce/vulnerabilities-fulltext-page1.json"),
+            ),
+        ],
+        records: 5,
+        rejected: 0,
+        indicators: owned(&[(T::Cve, "CVE-2025-0003")]),
+        items: vec![
+            "xforce:casefile:ed1d18bbd84f841057d464384238b857".to_owned(),
+            "xforce:casefile:4d8d85ebeba61a998ede57dac56119f8".to_owned(),
+            "xforce:vuln:300001".to_owned(),
+            "xforce:vuln:300003".to_owned(),
+        ],
+        // One more public case file.
+        grow: Box::new(|routes, n| {
+            let id = format!("e5{n:030x}");
+            edit_json(&mut routes[0].body, |doc| {
+                doc["casefiles"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(serde_json::json!({
+                        "caseFileID": id,
+                        "title": format!("Extra case file {n}"),
+                        "created": "2025-01-05T00:00:00.000Z",
+                        "updated": "2025-01-05T00:00:00.000Z",
+                        "owner": {"name": "Example Researcher"},
+                        "tags": [],
+                        "contents": {"plainText": format!("Seen 198.18.{n}.5.")},
+                        "group": {"type": "public"},
+                    }));
+            });
+            Added::Item(format!("xforce:casefile:{id}"))
+        }),
+        credential: "Authorization",
+        skip: vec![
+            (
+                Behaviour::NotModified,
+                "X-Force sends no validators: case files are read whole and stored unchanged when they are, vulnerabilities by date window (second_run_adds_nothing)",
+            ),
+            (Behaviour::SnapshotShrink, NOT_SNAPSHOT),
+            (Behaviour::Retraction, NO_WITHDRAWAL),
+        ],
+        later: Vec::new(),
+        retract: None,
+    }
+}
+
+/// `nvd`: one `lastMod` window, two pages of one CVE (`page_size = 1`);
+/// the `apiKey` header keeps spacing at 0.6 s.
+fn nvd(base: &str) -> Kind {
+    Kind {
+        table: format!("kind = \"nvd\"\nurl = \"{base}/rest/json/cves/2.0\"\npage_size = 1"),
+        routes: vec![
+            route(
+                "startIndex=1",
+                JSON,
+                fixture_bytes("nvd/cves-2.0-page1.json"),
+            ),
+            route(
+                "/rest/json/cves/2.0?",
+                JSON,
+                fixture_bytes("nvd/cves-2.0-page0.json"),
+            ),
+        ],
+        records: 2,
+        rejected: 0,
+        indicators: owned(&[(T::Cve, "CVE-2021-44228")]),
+        items: vec!["CVE-2021-44228".to_owned()],
+        // One more CVE on the last page (its `startIndex` + `resultsPerPage`
+        // still reaches `totalResults`, so paging ends there).
+        grow: Box::new(|routes, n| {
+            let cve = format!("CVE-2099-{}", 20_000 + n);
+            edit_json(&mut routes[0].body, |doc| {
+                let list = doc["vulnerabilities"].as_array_mut().unwrap();
+                let mut extra = list[0].clone();
+                extra["cve"]["id"] = cve.clone().into();
+                list.push(extra);
+            });
+            Added::Item(cve)
+        }),
+        credential: "apiKey",
+        skip: vec![
+            (
+                Behaviour::NotModified,
+                "NVD's API sends no validators: a run asks for the window since the last one (second_run_adds_nothing)",
+            ),
+            (Behaviour::SnapshotShrink, NOT_SNAPSHOT),
+            (Behaviour::Retraction, NO_WITHDRAWAL),
+        ],
+        later: Vec::new(),
+        retract: None,
+    }
+}
+
+/// `jvn`: MyJVN `getVulnOverviewList`, two pages by `startItem`
+/// (`page_size = 2`).
+fn jvn(base: &str) -> Kind {
+    Kind {
+        table: format!("kind = \"jvn\"\nurl = \"{base}/myjvn\"\npage_size = 2"),
+        routes: vec![
+            route(
+                "startItem=3",
+                "application/xml",
+                fixture_bytes("news/myjvn/getVulnOverviewList-page2.xml"),
+            ),
+            route(
+                "/myjvn?",
+                "application/xml",
+                fixture_bytes("news/myjvn/getVulnOverviewList-page1.xml"),
+            ),
+        ],
+        records: 3,
+        rejected: 0,
+        indicators: owned(&[(T::Cve, "CVE-2021-44228")]),
+        items: vec![
+            "JVNDB-2025-000001".to_owned(),
+            "JVNDB-2025-000003".to_owned(),
+        ],
+        // One more item on the last page (its status still says paging ends).
+        grow: Box::new(|routes, n| {
+            let id = format!("JVNDB-2099-{:06}", 100 + n);
+            let url = format!("https://jvndb.jvn.jp/ja/contents/2099/{id}.html");
+            insert_before(
+                &mut routes[0].body,
+                "<status:Status",
+                &format!(
+                    "<item rdf:about=\"{url}\">\n<title>追加の脆弱性 {n}</title>\n<link>{url}</link>\n<description>追加。</description>\n<sec:identifier>{id}</sec:identifier>\n<dc:date>2025-01-05T10:00+09:00</dc:date>\n<dcterms:issued>2025-01-05T10:00+09:00</dcterms:issued>\n<dcterms:modified>2025-01-05T10:00+09:00</dcterms:modified>\n</item>\n"
+                ),
+            );
+            Added::Item(id)
+        }),
+        credential: "Authorization",
+        skip: vec![
+            (
+                Behaviour::NotModified,
+                "MyJVN sends no validators: a run asks for what was published since the last one (second_run_adds_nothing)",
+            ),
+            (Behaviour::SnapshotShrink, NOT_SNAPSHOT),
+            (Behaviour::Retraction, NO_WITHDRAWAL),
+        ],
+        later: Vec::new(),
+        retract: None,
+    }
+}
+
+/// A social search or timeline: one route per page, posts as items.
+fn posts(
+    table: String,
+    routes: Vec<Route>,
+    items: Vec<String>,
+    indicators: &[(IndicatorType, &str)],
+    grow: Grow,
+    what: &'static str,
+) -> Kind {
+    Kind {
+        table,
+        routes,
+        records: items.len() as u64,
+        rejected: 0,
+        indicators: owned(indicators),
+        items,
+        grow,
+        credential: "Authorization",
+        skip: vec![
+            (Behaviour::NotModified, what),
+            (Behaviour::SnapshotShrink, NOT_SNAPSHOT),
+            (
+                Behaviour::Retraction,
+                "a deleted post is not announced to a search or timeline reader: posts are never retracted",
+            ),
+        ],
+        later: Vec::new(),
+        retract: None,
+    }
+}
+
+/// `mastodon`: a hashtag timeline; a first run takes the newest page only.
+fn mastodon(base: &str) -> Kind {
+    posts(
+        format!("kind = \"mastodon\"\nurl = \"{base}/api/v1/timelines/tag/ioc\""),
+        vec![route(
+            "/api/v1/timelines/tag/ioc",
+            JSON,
+            fixture_bytes("mastodon/timelines-tag-ioc-page1.json"),
+        )],
+        // A post's key is its `url` (one post, reblogged or not, is one item).
+        serde_json::from_slice::<serde_json::Value>(&fixture_bytes(
+            "mastodon/timelines-tag-ioc-page1.json",
+        ))
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| format!("mastodon:{}", p["url"].as_str().unwrap()))
+        .collect(),
+        &[(
+            T::Sha256,
+            "cc7d152477763001037b08490031749b6fc500932089bcc58f4128c0e05484d9",
+        )],
+        // One newer post at the top of the timeline.
+        Box::new(|routes, n| {
+            let id = format!("1138000000000001{n:02}");
+            edit_json(&mut routes[0].body, |doc| {
+                let list = doc.as_array_mut().unwrap();
+                let mut post = list[0].clone();
+                post["id"] = id.clone().into();
+                post["uri"] =
+                    format!("https://mastodon.example/users/ioc_bot_ex/statuses/{id}").into();
+                post["url"] = format!("https://mastodon.example/@ioc_bot_ex/{id}").into();
+                post["created_at"] = "2025-01-05T00:00:00.000Z".into();
+                post["content"] = format!("<p>Extra #ioc {n}: 198.18.{n}.6</p>").into();
+                list.insert(0, post);
+            });
+            Added::Item(format!(
+                "mastodon:https://mastodon.example/@ioc_bot_ex/{id}"
+            ))
+        }),
+        "Mastodon timelines send no validators: a run asks for posts newer than the last one (`min_id`) (second_run_adds_nothing)",
+    )
+}
+
+/// `bluesky`: `searchPosts`, two pages joined by `cursor`.
+fn bluesky(base: &str) -> Kind {
+    posts(
+        format!("kind = \"bluesky\"\nurl = \"{base}\"\nquery = \"#ioc OR c2\""),
+        vec![
+            route(
+                "&cursor=2",
+                JSON,
+                repo_fixture("bluesky/searchposts-page2.json"),
+            ),
+            route(
+                "/xrpc/app.bsky.feed.searchPosts?",
+                JSON,
+                repo_fixture("bluesky/searchposts-page1.json"),
+            ),
+        ],
+        [
+            "q6gjnaw2blty4crticxkmujt/app.bsky.feed.post/3lfq4za7rnk2u",
+            "q6gjnaw2blty4crticxkmujt/app.bsky.feed.post/3lfq7xk2mas2c",
+            "vx3ugr4tmc2kjqzbfw5ynsde/app.bsky.feed.post/3lfq6pb4wuc2k",
+            "wk2hd7lpxq5bmunr3ozfcy6e/app.bsky.feed.post/3lfq3ka6yxs2m",
+        ]
+        .iter()
+        .map(|p| format!("bluesky:at://did:plc:{p}"))
+        .collect(),
+        &[
+            (T::Ipv4, "192.0.2.51"),
+            (T::Md5, "7e9a1c3b5d7f9e1a3c5b7d9f1e3a5c7b"),
+        ],
+        // One newer post on page 1.
+        Box::new(|routes, n| {
+            let uri =
+                format!("at://did:plc:q6gjnaw2blty4crticxkmujt/app.bsky.feed.post/3extra{n:04}");
+            edit_json(&mut routes[1].body, |doc| {
+                let list = doc["posts"].as_array_mut().unwrap();
+                let mut post = list[0].clone();
+                post["uri"] = uri.clone().into();
+                post["record"]["createdAt"] = "2025-01-16T00:00:00.000Z".into();
+                post["record"]["text"] = format!("#ioc extra {n}: 198.18.{n}.7").into();
+                list.insert(0, post);
+            });
+            Added::Item(format!("bluesky:{uri}"))
+        }),
+        "Bluesky's search sends no validators: a run asks for posts `since` the newest it stored (second_run_adds_nothing)",
+    )
+}
+
+/// `x`: recent search, two pages joined by `next_token`.
+fn x(base: &str) -> Kind {
+    posts(
+        format!("kind = \"x\"\nurl = \"{base}\"\nquery = \"#ioc OR c2\""),
+        vec![
+            route(
+                "next_token=b26v89c19zqg8o3fnsfgltxb7ixnrpf7sa0aqzzm2h13h",
+                JSON,
+                repo_fixture("x/search-recent-page2.json"),
+            ),
+            route(
+                "/2/tweets/search/recent?",
+                JSON,
+                repo_fixture("x/search-recent-page1.json"),
+            ),
+        ],
+        (1..=4)
+            .map(|n| format!("x:187950000000000000{n}"))
+            .collect(),
+        &[(T::Ipv4, "192.0.2.44"), (T::Ipv4, "192.0.2.77")],
+        // One newer post on page 1.
+        Box::new(|routes, n| {
+            let id = format!("18795000000000001{n:02}");
+            edit_json(&mut routes[1].body, |doc| {
+                let list = doc["data"].as_array_mut().unwrap();
+                let mut post = list[0].clone();
+                post["id"] = id.clone().into();
+                post["edit_history_tweet_ids"] = serde_json::json!([id]);
+                post["created_at"] = "2025-01-16T00:00:00.000Z".into();
+                post["text"] = format!("#ioc extra {n}: 198.18.{n}.8").into();
+                list.insert(0, post);
+                doc["meta"]["newest_id"] = id.clone().into();
+            });
+            Added::Item(format!("x:{id}"))
+        }),
+        "X's recent search sends no validators: a run asks for posts after the newest it stored (`since_id`) (second_run_adds_nothing)",
+    )
 }
