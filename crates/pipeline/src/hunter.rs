@@ -643,6 +643,19 @@ impl Store for HuntingStore {
         self.inner.retire_sightings(source, retractions).await
     }
 
+    async fn retire_item_sightings(
+        &self,
+        source: &Source,
+        item: ItemId,
+        keep: &[Indicator],
+        reason: rexist_core::RetractReason,
+        at: time::OffsetDateTime,
+    ) -> Result<u64> {
+        self.inner
+            .retire_item_sightings(source, item, keep, reason, at)
+            .await
+    }
+
     async fn retire_expired(&self, at: time::OffsetDateTime) -> Result<u64> {
         self.inner.retire_expired(at).await
     }
