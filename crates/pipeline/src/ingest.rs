@@ -13,7 +13,7 @@ use rexist_connectors::feed::{Entry, FeedFormat, read_feed};
 use rexist_core::model::now;
 use rexist_core::{
     Hunt, HuntId, HuntSpec, Indicator, ItemId, ItemRecord, Mention, NewItem, NewRelation,
-    NewSighting, Record, Retraction, RunCounts, Source, SourceId, UpsertSummary,
+    NewSighting, Record, RetractReason, Retraction, RunCounts, Source, SourceId, UpsertSummary,
 };
 use rexist_store::{ItemChange, Store, StoreError};
 use tokio::sync::mpsc;
@@ -94,6 +94,19 @@ impl Ingest {
     /// Retires what `source` withdrew (nothing to hunt: nothing new).
     pub async fn retire(&self, source: &Source, retractions: &[Retraction]) -> Result<u64> {
         self.store.retire_sightings(source, retractions).await
+    }
+
+    /// Retires `source`'s stated sightings in `item` whose indicator its new
+    /// version (`keep`) no longer states, as deleted.
+    pub async fn retire_dropped(
+        &self,
+        source: &Source,
+        item: ItemId,
+        keep: &[Indicator],
+    ) -> Result<u64> {
+        self.store
+            .retire_item_sightings(source, item, keep, RetractReason::Deleted, now())
+            .await
     }
 
     /// Retires `source`'s list sightings a trusted snapshot no longer carries.
@@ -254,7 +267,15 @@ impl Sink for SourceSink<'_> {
                 Record::Relation(r) => relations.push(r),
             }
         }
-        store_items(self.ingest, self.source, items, self.labels, counts).await?;
+        store_items_withdrawing(
+            self.ingest,
+            self.source,
+            items,
+            self.labels,
+            counts,
+            &retractions,
+        )
+        .await?;
         if !sightings.is_empty() {
             let summary = self
                 .ingest
@@ -395,6 +416,20 @@ pub async fn store_items(
     labels: &[String],
     counts: &mut RunCounts,
 ) -> std::result::Result<(), String> {
+    store_items_withdrawing(ingest, source, records, labels, counts, &[]).await
+}
+
+/// [`store_items`], when the same answer also withdraws `withdrawn`
+/// explicitly: an updated item that no longer states one of those leaves it
+/// to that retraction (its reason is the upstream's, not `deleted`).
+async fn store_items_withdrawing(
+    ingest: &Ingest,
+    source: &Source,
+    records: Vec<ItemRecord>,
+    labels: &[String],
+    counts: &mut RunCounts,
+    withdrawn: &[Retraction],
+) -> std::result::Result<(), String> {
     let failed = |e: StoreError| format!("store failed: {e}");
     for chunk in records.chunks(ITEM_CHUNK) {
         // The source's TLP is the floor: a `tlp = "red"` feed's items are RED
@@ -409,18 +444,18 @@ pub async fn store_items(
             .collect();
         let changes = ingest.items(source.id, &items).await.map_err(failed)?;
         for (record, change) in chunk.iter().zip(changes) {
-            let item = match change {
+            let (item, updated) = match change {
                 ItemChange::Unchanged(_) => {
                     counts.unchanged += 1;
                     continue;
                 }
                 ItemChange::New(id) => {
                     counts.new += 1;
-                    id
+                    (id, false)
                 }
                 ItemChange::Updated(id) => {
                     counts.updated += 1;
-                    id
+                    (id, true)
                 }
             };
             let mut sightings: Vec<NewSighting> = record
@@ -466,6 +501,20 @@ pub async fn store_items(
             }
             if !sightings.is_empty() {
                 ingest.sightings(source, &sightings).await.map_err(failed)?;
+            }
+            if updated {
+                // A new version of an item (a MISP event, an OTX pulse) that
+                // no longer states an indicator has withdrawn it from this
+                // item: that sighting alone is retired (text mentions stay).
+                let keep: Vec<Indicator> = sightings
+                    .iter()
+                    .map(|s| s.indicator.clone())
+                    .chain(withdrawn.iter().map(|r| r.indicator.clone()))
+                    .collect();
+                counts.updated += ingest
+                    .retire_dropped(source, item, &keep)
+                    .await
+                    .map_err(failed)?;
             }
             if !record.relations.is_empty() {
                 ingest

@@ -35,10 +35,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rexist_core::{
     Alert, AlertId, ApiToken, AuditEntry, ChannelHealth, ExportRow, HitId, HitObject, Hunt,
-    HuntHit, HuntId, HuntSpec, IndicatorId, IndicatorRecord, IndicatorType, Item, ItemId, JobId,
-    Mention, NewAudit, NewHit, NewItem, NewRelation, NewSighting, NewToken, Relation, Retraction,
-    Role, Run, RunCounts, RunId, RunOutcome, Sighting, Source, SourceId, SourceSpec, Tlp,
-    UpsertSummary, User,
+    HuntHit, HuntId, HuntSpec, Indicator, IndicatorId, IndicatorRecord, IndicatorType, Item,
+    ItemId, JobId, Mention, NewAudit, NewHit, NewItem, NewRelation, NewSighting, NewToken,
+    Relation, RetractReason, Retraction, Role, Run, RunCounts, RunId, RunOutcome, Sighting, Source,
+    SourceId, SourceSpec, Tlp, UpsertSummary, User,
 };
 
 pub use activity::{Activity, DayCount};
@@ -159,6 +159,35 @@ pub trait Store: Send + Sync {
     /// page by it (TAXII `added_after`) see its revoked version. A later
     /// sighting makes it active again.
     async fn retire_sightings(&self, source: &Source, retractions: &[Retraction]) -> Result<u64>;
+    /// Retires `source`'s stated sightings in `item` whose indicator is not in
+    /// `keep` (the indicators the item's new version states), with `reason`
+    /// (normally `RetractReason::Deleted`) at `at`: an upstream that publishes
+    /// a new version of an event (an OTX pulse, a MISP event) without an
+    /// indicator it listed before has withdrawn it from that event only; the
+    /// source's sightings of it in other items and in its feed stay listed.
+    /// Returns how many sightings were retired; indicators follow the same
+    /// status rule as [`Store::retire_sightings`] (retired when no listed,
+    /// unretired sighting remains, unless allow-listed; TAXII `added`
+    /// moves). An indicator in `keep` that is not stored is ignored.
+    ///
+    /// Mentions found in the item's text are not stated sightings and are
+    /// left alone. The schema keeps one sighting per (indicator, source,
+    /// item), so a stated sighting and a mention share a row; a mention is
+    /// told apart by its `mentions` row for the item ([`Store::record_mentions`]
+    /// writes both). A sighting whose indicator has a `mentions` row for the
+    /// item is therefore never retired here, even when the upstream stated
+    /// it too: it is still reported by the item's text. Indicators the
+    /// pipeline extracts from an item's *title* are sighted through
+    /// [`Store::upsert_sightings`] with no `mentions` row and cannot be told
+    /// from stated ones: the caller must put them in `keep`.
+    async fn retire_item_sightings(
+        &self,
+        source: &Source,
+        item: ItemId,
+        keep: &[Indicator],
+        reason: RetractReason,
+        at: time::OffsetDateTime,
+    ) -> Result<u64>;
     /// Retires, with the reason `expired` and at their own expiry time,
     /// the sightings whose upstream validity (`expires_at`) ended at or
     /// before `at` and that are not retired yet; indicators follow as in

@@ -141,6 +141,9 @@ conformance!(
     upstream_expiry_retires_sightings,
     indicators_filter_by_source,
     retired_indicator_pages_again_for_taxii,
+    item_version_retires_only_the_dropped_stated_sightings,
+    item_withdrawal_retires_an_indicator_only_when_nothing_lists_it,
+    resighting_in_the_item_lists_it_again,
 );
 
 fn spec(name: &str) -> SourceSpec {
@@ -2649,4 +2652,309 @@ async fn retired_indicator_pages_again_for_taxii(store: Arc<dyn Store>) {
         tagged.is_empty(),
         "a withdrawn label selects nothing: {tagged:?}"
     );
+}
+
+/// A sighting `source` states for `item` (a MISP attribute, a pulse indicator).
+fn stated(value: &str, item: rexist_core::ItemId, at: OffsetDateTime) -> NewSighting {
+    NewSighting {
+        item_id: Some(item),
+        ..sighting(IndicatorType::Domain, value, at)
+    }
+}
+
+/// A domain found in an item's text.
+fn mention(value: &str) -> Mention {
+    Mention {
+        indicator: Indicator::parse(IndicatorType::Domain, value).unwrap(),
+        start: 0,
+        end: u32::try_from(value.len()).unwrap(),
+        defanged: false,
+    }
+}
+
+fn domains(values: &[&str]) -> Vec<Indicator> {
+    values
+        .iter()
+        .map(|v| Indicator::parse(IndicatorType::Domain, v).unwrap())
+        .collect()
+}
+
+/// `source`'s sighting of `value` in `item` (`None`: in its feed).
+async fn sighting_in(
+    store: &Arc<dyn Store>,
+    value: &str,
+    source: &Source,
+    item: Option<rexist_core::ItemId>,
+) -> rexist_core::Sighting {
+    let rec = indicator_of(store, IndicatorType::Domain, value).await;
+    store
+        .sightings_of(rec.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.source_id == source.id && s.item_id == item)
+        .unwrap_or_else(|| panic!("{} sighted {value} in {item:?}", source.name))
+}
+
+async fn item_version_retires_only_the_dropped_stated_sightings(store: Arc<dyn Store>) {
+    let otx = source(&store, "otx").await;
+    let misp = source(&store, "misp").await;
+    let seen = now() - time::Duration::hours(1);
+    let items = some_items(&store, 3).await;
+    let (pulse, other_pulse, event) = (items[0], items[1], items[2]);
+    // The pulse states a, b and d; its text mentions c and d. Another pulse
+    // of the same source states b; its feed lists b too.
+    store
+        .upsert_sightings(
+            &otx,
+            &[
+                stated("a.example", pulse, seen),
+                stated("b.example", pulse, seen),
+                stated("d.example", pulse, seen),
+                stated("b.example", other_pulse, seen),
+                sighting(IndicatorType::Domain, "b.example", seen),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .record_mentions(&otx, pulse, &[mention("c.example"), mention("d.example")])
+        .await
+        .unwrap();
+    // Another source, in the same item and in its own event.
+    store
+        .upsert_sightings(
+            &misp,
+            &[
+                stated("b.example", pulse, seen),
+                stated("a.example", event, seen),
+            ],
+        )
+        .await
+        .unwrap();
+
+    // The pulse's new version states a only.
+    let at = now() - time::Duration::minutes(5);
+    let n = store
+        .retire_item_sightings(
+            &otx,
+            pulse,
+            &domains(&["a.example", "never-seen.example"]),
+            RetractReason::Deleted,
+            at,
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "b: d, dropped too, is still mentioned in the text");
+    let b = sighting_in(&store, "b.example", &otx, Some(pulse)).await;
+    assert!(!b.listed);
+    assert_eq!(b.retired_reason, Some(RetractReason::Deleted));
+    assert_eq!(b.retired_at, Some(at));
+    for (value, src, item) in [
+        ("a.example", &otx, Some(pulse)),
+        ("b.example", &otx, Some(other_pulse)),
+        ("b.example", &otx, None),
+        ("c.example", &otx, Some(pulse)),
+        ("b.example", &misp, Some(pulse)),
+        ("a.example", &misp, Some(event)),
+    ] {
+        let s = sighting_in(&store, value, src, item).await;
+        assert!(s.listed, "{} still lists {value} in {item:?}", src.name);
+        assert_eq!(s.retired_at, None);
+    }
+    let d = sighting_in(&store, "d.example", &otx, Some(pulse)).await;
+    assert!(
+        d.listed,
+        "stated and mentioned share a sighting; the text still reports it"
+    );
+    assert!(
+        store
+            .indicator(IndicatorType::Domain, "never-seen.example")
+            .await
+            .unwrap()
+            .is_none(),
+        "an unknown kept indicator is not stored"
+    );
+    assert_eq!(
+        indicator_of(&store, IndicatorType::Domain, "b.example")
+            .await
+            .status,
+        IndicatorStatus::Active
+    );
+    assert_eq!(
+        store
+            .retire_item_sightings(
+                &otx,
+                pulse,
+                &domains(&["a.example"]),
+                RetractReason::Deleted,
+                now()
+            )
+            .await
+            .unwrap(),
+        0,
+        "a retired sighting is not retired again"
+    );
+
+    // A version that states nothing retires every stated sighting of the
+    // item: a here; the mentions and the other source's sighting stay.
+    let n = store
+        .retire_item_sightings(&otx, pulse, &[], RetractReason::Deleted, now())
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    assert!(
+        !sighting_in(&store, "a.example", &otx, Some(pulse))
+            .await
+            .listed
+    );
+    for (value, src) in [
+        ("c.example", &otx),
+        ("d.example", &otx),
+        ("b.example", &misp),
+    ] {
+        assert!(sighting_in(&store, value, src, Some(pulse)).await.listed);
+    }
+    assert_eq!(
+        store
+            .retire_item_sightings(&misp, other_pulse, &[], RetractReason::Deleted, now())
+            .await
+            .unwrap(),
+        0,
+        "misp states nothing in the other pulse"
+    );
+    assert!(
+        sighting_in(&store, "b.example", &otx, Some(other_pulse))
+            .await
+            .listed
+    );
+}
+
+async fn item_withdrawal_retires_an_indicator_only_when_nothing_lists_it(store: Arc<dyn Store>) {
+    let otx = source(&store, "otx").await;
+    let feed = source(&store, "feed").await;
+    let seen = now() - time::Duration::hours(1);
+    let items = some_items(&store, 2).await;
+    let (pulse, other_pulse) = (items[0], items[1]);
+    store
+        .upsert_sightings(
+            &otx,
+            &[
+                stated("only.example", pulse, seen),
+                stated("twice.example", pulse, seen),
+                stated("twice.example", other_pulse, seen),
+                stated("listed.example", pulse, seen),
+                stated("google.com", pulse, seen),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .upsert_sightings(
+            &feed,
+            &[sighting(IndicatorType::Domain, "listed.example", seen)],
+        )
+        .await
+        .unwrap();
+    store
+        .flag_indicators(&[(
+            IndicatorType::Domain,
+            "google.com".to_owned(),
+            "warninglist: top domains".to_owned(),
+        )])
+        .await
+        .unwrap();
+    let taxii = |added_after| rexist_store::ExportQuery {
+        active_only: true,
+        with_retired: true,
+        added_after,
+        ..Default::default()
+    };
+    let cursor = store
+        .export_indicators(&taxii(None))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.added)
+        .max();
+    // Ensure the retirement takes a later clock reading than the insert.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+
+    let n = store
+        .retire_item_sightings(&otx, pulse, &[], RetractReason::Deleted, now())
+        .await
+        .unwrap();
+    assert_eq!(n, 4);
+    let only = indicator_of(&store, IndicatorType::Domain, "only.example").await;
+    assert_eq!(only.status, IndicatorStatus::Retired);
+    assert_eq!(only.status_reason.as_deref(), Some("deleted by otx"));
+    for (value, status) in [
+        ("twice.example", IndicatorStatus::Active),
+        ("listed.example", IndicatorStatus::Active),
+        ("google.com", IndicatorStatus::Allowlisted),
+    ] {
+        assert_eq!(
+            indicator_of(&store, IndicatorType::Domain, value)
+                .await
+                .status,
+            status,
+            "{value}"
+        );
+    }
+    let again: Vec<String> = store
+        .export_indicators(&taxii(cursor))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.record.value)
+        .collect();
+    assert_eq!(again, ["only.example"], "the retired indicator pages again");
+
+    // The other pulse drops it too: nothing lists it any more.
+    store
+        .retire_item_sightings(
+            &otx,
+            other_pulse,
+            &domains(&["only.example"]),
+            RetractReason::Deleted,
+            now(),
+        )
+        .await
+        .unwrap();
+    let twice = indicator_of(&store, IndicatorType::Domain, "twice.example").await;
+    assert_eq!(twice.status, IndicatorStatus::Retired);
+    assert_eq!(twice.sightings, 2, "sightings are kept and counted");
+}
+
+async fn resighting_in_the_item_lists_it_again(store: Arc<dyn Store>) {
+    let otx = source(&store, "otx").await;
+    let items = some_items(&store, 1).await;
+    let pulse = items[0];
+    store
+        .upsert_sightings(&otx, &[stated("back.example", pulse, now())])
+        .await
+        .unwrap();
+    store
+        .retire_item_sightings(&otx, pulse, &[], RetractReason::Deleted, now())
+        .await
+        .unwrap();
+    assert_eq!(
+        indicator_of(&store, IndicatorType::Domain, "back.example")
+            .await
+            .status,
+        IndicatorStatus::Retired
+    );
+    // The next version states it again.
+    let summary = store
+        .upsert_sightings(&otx, &[stated("back.example", pulse, now())])
+        .await
+        .unwrap();
+    assert_eq!(summary.unchanged, 1, "the same sighting, not a new one");
+    let rec = indicator_of(&store, IndicatorType::Domain, "back.example").await;
+    assert_eq!(rec.status, IndicatorStatus::Active);
+    assert_eq!(rec.status_reason, None);
+    let s = sighting_in(&store, "back.example", &otx, Some(pulse)).await;
+    assert!(s.listed);
+    assert_eq!(s.retired_at, None);
+    assert_eq!(s.retired_reason, None);
 }

@@ -248,3 +248,72 @@ async fn pulses_of_chosen_users_are_pulled_too() {
         "{seen:?}"
     );
 }
+
+/// A pulse whose next version no longer lists an indicator has withdrawn it
+/// from that pulse: that sighting is retired as deleted, the others stay,
+/// and the same indicator in another pulse of the source stays listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_indicator_dropped_from_a_pulse_is_retired_in_that_pulse_only() {
+    fn pulse(id: &str, modified: &str, values: &[&str]) -> serde_json::Value {
+        let indicators: Vec<serde_json::Value> = values
+            .iter()
+            .enumerate()
+            .map(|(n, v)| {
+                serde_json::json!({"id": n, "indicator": v, "type": "IPv4",
+                    "created": "2025-01-04T00:00:00", "is_active": 1})
+            })
+            .collect();
+        serde_json::json!({"id": id, "name": format!("pulse {id}"), "modified": modified,
+            "created": "2025-01-04T00:00:00", "tlp": "white", "tags": [], "references": [],
+            "malware_families": [], "indicators": indicators})
+    }
+    let version = Arc::new(Mutex::new(1));
+    let v = Arc::clone(&version);
+    let up = serve(move |_, _, _| {
+        let results = if *v.lock().unwrap_or_else(PoisonError::into_inner) == 1 {
+            vec![
+                pulse("aaa", "2025-01-04T10:00:00", &["192.0.2.1", "192.0.2.2"]),
+                pulse("bbb", "2025-01-04T10:00:00", &["192.0.2.2"]),
+            ]
+        } else {
+            vec![pulse("aaa", "2025-01-05T10:00:00", &["192.0.2.1"])]
+        };
+        json(
+            serde_json::json!({"count": results.len(), "next": null, "results": results})
+                .to_string(),
+        )
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = rexist_store::open(None, dir.path()).await.unwrap();
+    let source = otx(&up.base, &dir);
+    let ingest = rexist_pipeline::Ingest::new(store.clone(), None);
+    let first = run_source(&ingest, &fetcher(), &source).await.unwrap();
+    assert_eq!(first.outcome, RunOutcome::Success, "{:?}", first.error);
+    *version.lock().unwrap_or_else(PoisonError::into_inner) = 2;
+    let second = run_source(&ingest, &fetcher(), &source).await.unwrap();
+    assert_eq!(second.outcome, RunOutcome::Success, "{:?}", second.error);
+
+    let sightings = |value: &'static str| {
+        let store = store.clone();
+        async move {
+            let rec = store
+                .indicator(IndicatorType::Ipv4, value)
+                .await
+                .unwrap()
+                .unwrap();
+            (rec.status, store.sightings_of(rec.id).await.unwrap())
+        }
+    };
+    let (_, two) = sightings("192.0.2.2").await;
+    assert_eq!(two.len(), 2, "one in each pulse: {two:?}");
+    let retired: Vec<_> = two.iter().filter(|s| !s.listed).collect();
+    assert_eq!(retired.len(), 1, "only the sighting in pulse aaa: {two:?}");
+    assert_eq!(
+        retired[0].retired_reason,
+        Some(rexist_core::RetractReason::Deleted)
+    );
+    let (status, one) = sightings("192.0.2.1").await;
+    assert!(one.iter().all(|s| s.listed), "{one:?}");
+    assert_eq!(status, rexist_core::IndicatorStatus::Active);
+}

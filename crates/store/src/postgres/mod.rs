@@ -21,10 +21,10 @@ use async_trait::async_trait;
 use rexist_core::model::{now, unix_micros};
 use rexist_core::{
     Alert, AlertId, ApiToken, AuditEntry, ChannelHealth, ExportRow, HitId, HitObject, Hunt,
-    HuntHit, HuntId, HuntSpec, IndicatorId, IndicatorRecord, IndicatorType, Item, ItemId, JobId,
-    Mention, NewAudit, NewHit, NewItem, NewRelation, NewSighting, NewToken, Relation, Retraction,
-    Role, Run, RunCounts, RunId, RunOutcome, Sighting, Source, SourceId, SourceSpec, UpsertSummary,
-    User,
+    HuntHit, HuntId, HuntSpec, Indicator, IndicatorId, IndicatorRecord, IndicatorType, Item,
+    ItemId, JobId, Mention, NewAudit, NewHit, NewItem, NewRelation, NewSighting, NewToken,
+    Relation, RetractReason, Retraction, Role, Run, RunCounts, RunId, RunOutcome, Sighting, Source,
+    SourceId, SourceSpec, UpsertSummary, User,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, Executor, Postgres, Row, Transaction};
@@ -744,6 +744,17 @@ impl Store for PgStore {
             return Ok(0);
         }
         retire::retire_sightings(&self.pool, source, retractions).await
+    }
+
+    async fn retire_item_sightings(
+        &self,
+        source: &Source,
+        item: ItemId,
+        keep: &[Indicator],
+        reason: RetractReason,
+        at: time::OffsetDateTime,
+    ) -> Result<u64> {
+        retire::retire_item_sightings(&self.pool, source, item, keep, reason, at).await
     }
 
     async fn retire_expired(&self, at: time::OffsetDateTime) -> Result<u64> {

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use rexist_core::model::unix_micros;
-use rexist_core::{RetractReason, Retraction, Source, SourceId};
+use rexist_core::{Indicator, ItemId, RetractReason, Retraction, Source, SourceId};
 use sqlx::postgres::PgPool;
 use sqlx::{Postgres, Transaction};
 
@@ -103,6 +103,67 @@ pub(super) async fn retire_sightings(
         .iter()
         .filter_map(|id| why.get(id).map(|r| (*id, status_reason(*r, &source.name))))
         .collect();
+    settle(&mut tx, touched).await?;
+    tx.commit().await?;
+    Ok(retired.len() as u64)
+}
+
+/// The unretired sightings `s` of source `$2` stated in item `$1` whose
+/// indicator is not one of `$3`: those of indicators the item's text
+/// mentions are (also) extracted ones, which a new version's list does not
+/// withdraw.
+const STATED_DROPPED: &str = "s.item_id = $1 AND s.source_id = $2 AND s.retired_at IS NULL
+    AND s.indicator_id <> ALL($3)
+    AND NOT EXISTS (SELECT 1 FROM mentions m
+                    WHERE m.item_id = $1 AND m.indicator_id = s.indicator_id)";
+
+pub(super) async fn retire_item_sightings(
+    pool: &PgPool,
+    source: &Source,
+    item: ItemId,
+    keep: &[Indicator],
+    reason: RetractReason,
+    at: time::OffsetDateTime,
+) -> Result<u64> {
+    let kinds: Vec<&str> = keep.iter().map(|k| k.kind().as_str()).collect();
+    let values: Vec<&str> = keep.iter().map(Indicator::value).collect();
+    let mut tx = pool.begin().await?;
+    let keep: Vec<i64> = sqlx::query_scalar(
+        "SELECT i.id FROM unnest($1::text[], $2::text[]) AS u(k, v)
+         JOIN indicators i ON i.value = u.v AND i.kind = u.k",
+    )
+    .bind(&kinds)
+    .bind(&values)
+    .fetch_all(&mut *tx)
+    .await?;
+    // Candidates first, then checked again once their indicators are locked.
+    let candidates: Vec<i64> = sqlx::query_scalar(&format!(
+        "SELECT s.indicator_id FROM sightings s WHERE {STATED_DROPPED}"
+    ))
+    .bind(item.get())
+    .bind(source.id.get())
+    .bind(&keep)
+    .fetch_all(&mut *tx)
+    .await?;
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    lock_indicators(&mut tx, &candidates).await?;
+    let retired: Vec<i64> = sqlx::query_scalar(&format!(
+        "UPDATE sightings s SET listed = FALSE, retired_at = $5, retired_reason = $6
+         WHERE {STATED_DROPPED} AND s.indicator_id = ANY($4)
+         RETURNING s.indicator_id"
+    ))
+    .bind(item.get())
+    .bind(source.id.get())
+    .bind(&keep)
+    .bind(&candidates)
+    .bind(unix_micros(at))
+    .bind(reason.as_str())
+    .fetch_all(&mut *tx)
+    .await?;
+    let why = status_reason(reason, &source.name);
+    let touched: BTreeMap<i64, String> = retired.iter().map(|id| (*id, why.clone())).collect();
     settle(&mut tx, touched).await?;
     tx.commit().await?;
     Ok(retired.len() as u64)

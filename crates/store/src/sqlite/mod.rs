@@ -20,10 +20,10 @@ use async_trait::async_trait;
 use rexist_core::model::{now, unix_micros};
 use rexist_core::{
     Alert, AlertId, ApiToken, AuditEntry, ChannelHealth, ExportRow, HitId, HitObject, Hunt,
-    HuntHit, HuntId, HuntSpec, IndicatorId, IndicatorRecord, IndicatorType, Item, ItemId, JobId,
-    Mention, NewAudit, NewHit, NewItem, NewRelation, NewSighting, NewToken, Relation, Retraction,
-    Role, Run, RunCounts, RunId, RunOutcome, Sighting, Source, SourceId, SourceSpec, UpsertSummary,
-    User,
+    HuntHit, HuntId, HuntSpec, Indicator, IndicatorId, IndicatorRecord, IndicatorType, Item,
+    ItemId, JobId, Mention, NewAudit, NewHit, NewItem, NewRelation, NewSighting, NewToken,
+    Relation, RetractReason, Retraction, Role, Run, RunCounts, RunId, RunOutcome, Sighting, Source,
+    SourceId, SourceSpec, UpsertSummary, User,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
@@ -664,6 +664,22 @@ impl Store for SqliteStore {
         let retractions = retractions.to_vec();
         self.write(move |conn| retire::retire_sightings(conn, &source, &retractions))
             .await
+    }
+
+    async fn retire_item_sightings(
+        &self,
+        source: &Source,
+        item: ItemId,
+        keep: &[Indicator],
+        reason: RetractReason,
+        at: time::OffsetDateTime,
+    ) -> Result<u64> {
+        let source = source.clone();
+        let keep = keep.to_vec();
+        self.write(move |conn| {
+            retire::retire_item_sightings(conn, &source, item, &keep, reason, at)
+        })
+        .await
     }
 
     async fn retire_expired(&self, at: time::OffsetDateTime) -> Result<u64> {

@@ -1,10 +1,10 @@
 //! Retractions on SQLite: retiring sightings and the indicators left with
 //! none listed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rexist_core::model::unix_micros;
-use rexist_core::{RetractReason, Retraction, Source, SourceId};
+use rexist_core::{Indicator, ItemId, RetractReason, Retraction, Source, SourceId};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::Result;
@@ -64,6 +64,65 @@ pub(super) fn retire_sightings(
             }
         }
     }
+    settle(&tx, &touched)?;
+    tx.commit()?;
+    Ok(retired)
+}
+
+pub(super) fn retire_item_sightings(
+    conn: &mut Connection,
+    source: &Source,
+    item: ItemId,
+    keep: &[Indicator],
+    reason: RetractReason,
+    at: time::OffsetDateTime,
+) -> Result<u64> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let keep: HashSet<i64> = {
+        let mut find =
+            tx.prepare_cached("SELECT id FROM indicators WHERE value = ?1 AND kind = ?2")?;
+        let mut ids = HashSet::with_capacity(keep.len());
+        for k in keep {
+            let id: Option<i64> = find
+                .query_row(params![k.value(), k.kind().as_str()], |row| row.get(0))
+                .optional()?;
+            ids.extend(id);
+        }
+        ids
+    };
+    // The item's stated sightings: those of indicators its text mentions
+    // are (also) extracted ones, which a new version's list does not withdraw.
+    let stated: Vec<i64> = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT s.indicator_id FROM sightings s
+             WHERE s.item_id = ?1 AND s.source_id = ?2 AND s.retired_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM mentions m
+                               WHERE m.item_id = ?1 AND m.indicator_id = s.indicator_id)",
+        )?;
+        let rows = stmt.query_map(params![item.get(), source.id.get()], |r| r.get(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut touched = BTreeMap::new();
+    {
+        let mut retire = tx.prepare_cached(
+            "UPDATE sightings SET listed = 0, retired_at = ?4, retired_reason = ?5
+             WHERE indicator_id = ?1 AND source_id = ?2 AND item_id = ?3 AND retired_at IS NULL",
+        )?;
+        let why = status_reason(reason, &source.name);
+        for id in stated.into_iter().filter(|id| !keep.contains(id)) {
+            let n = retire.execute(params![
+                id,
+                source.id.get(),
+                item.get(),
+                unix_micros(at),
+                reason.as_str()
+            ])?;
+            if n > 0 {
+                touched.insert(id, why.clone());
+            }
+        }
+    }
+    let retired = touched.len() as u64;
     settle(&tx, &touched)?;
     tx.commit()?;
     Ok(retired)
