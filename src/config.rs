@@ -311,10 +311,50 @@ pub struct Flags {
 }
 
 /// Parses a config file's text; errors name the key and line.
+/// The line (1-based) of the key a `source "NAME" (kind …): … `key` …`
+/// message names, inside that source's table.
+fn source_key_line(text: &str, message: &str) -> Option<usize> {
+    let rest = &message[message.find("source \"")? + "source \"".len()..];
+    let name = rest.split('"').next()?;
+    let key = rest.split('`').nth(1)?;
+    let needle = format!("\"{name}\"");
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with("name") && l.contains(&needle))?;
+    // The table runs from its header before `name` to the next header.
+    let start = lines[..=at]
+        .iter()
+        .rposition(|l| l.trim_start().starts_with('['))
+        .unwrap_or(0);
+    let end = lines[at + 1..]
+        .iter()
+        .position(|l| l.trim_start().starts_with('['))
+        .map_or(lines.len(), |n| at + 1 + n);
+    lines[start..end]
+        .iter()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|r| r.trim_start().starts_with('='))
+        })
+        .map(|n| start + n + 1)
+}
+
 pub fn parse(text: &str, path: &Path) -> Result<Config> {
     let config: Config = toml::from_str(text).map_err(|e| {
-        // toml's message already carries "at line N, column M" and the offending key.
-        anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end())
+        // toml's message carries "at line N, column M" and the offending key;
+        // a key a source's kind does not take is found by the source's name,
+        // so point at that key's own line.
+        let message = e.to_string();
+        if let Some(line) = source_key_line(text, &message) {
+            let reason = message
+                .lines()
+                .find(|l| l.starts_with("source \""))
+                .unwrap_or(message.as_str());
+            return anyhow::anyhow!("{}: line {line}: {reason}", path.display());
+        }
+        anyhow::anyhow!("{}: {}", path.display(), message.trim_end())
     })?;
     if let Err(e) = config.validate() {
         let message = format!("{e:#}");
@@ -581,6 +621,90 @@ mod tests {
         assert_eq!(config.server.listen, default_listen());
     }
 
+    /// The example's `[[source]]` blocks: each uncommented (lines marked
+    /// `(or)` left out), with every key named in it (those included).
+    fn example_source_blocks() -> Vec<(String, Vec<String>)> {
+        let text = include_str!("../rexist.example.toml");
+        let mut blocks: Vec<(String, Vec<String>)> = Vec::new();
+        let mut current: Option<(String, Vec<String>)> = None;
+        for line in text.lines() {
+            let Some(body) = line.strip_prefix('#') else {
+                blocks.extend(current.take());
+                continue;
+            };
+            let body = body.trim_start();
+            if body == "[[source]]" {
+                blocks.extend(current.take());
+                current = Some(("[[source]]\n".to_owned(), Vec::new()));
+                continue;
+            }
+            let Some((table, keys)) = current.as_mut() else {
+                continue;
+            };
+            let (alternative, entry) = match body.strip_prefix("(or)") {
+                Some(rest) => (true, rest.trim_start()),
+                None => (false, body),
+            };
+            let Some((key, _)) = entry.split_once('=') else {
+                if entry.is_empty() || !entry.starts_with(char::is_alphabetic) {
+                    continue;
+                }
+                blocks.extend(current.take());
+                continue;
+            };
+            let key = key.trim();
+            if key.is_empty() || key.contains(' ') {
+                continue;
+            }
+            keys.push(key.to_owned());
+            if !alternative {
+                table.push_str(entry);
+                table.push('\n');
+            }
+        }
+        blocks.extend(current);
+        blocks
+    }
+
+    /// `rexist.example.toml` shows every source kind with every key it
+    /// takes, and each of its examples is a valid table: it cannot drift
+    /// from the configuration types.
+    #[test]
+    fn the_example_shows_every_source_kind_and_key() {
+        use rexist_connectors::source::{CATALOGUE, COMMON_KEYS, GENERIC_KINDS, Params};
+        let blocks = example_source_blocks();
+        let mut kinds = std::collections::BTreeMap::<String, Vec<String>>::new();
+        for (table, keys) in &blocks {
+            #[derive(Deserialize)]
+            struct One {
+                source: Vec<rexist_connectors::source::SourceConfig>,
+            }
+            let one: One = toml::from_str(table).unwrap_or_else(|e| panic!("{table}\n{e}"));
+            let kind = one.source[0].kind.clone();
+            kinds.entry(kind).or_default().extend(keys.iter().cloned());
+        }
+        for kind in GENERIC_KINDS {
+            let shown = kinds
+                .get(*kind)
+                .unwrap_or_else(|| panic!("no example table of kind {kind:?}"));
+            for key in Params::keys(kind) {
+                assert!(shown.contains(&key), "kind {kind:?}: key {key:?} not shown");
+            }
+        }
+        let all: Vec<&String> = kinds.values().flatten().collect();
+        for key in COMMON_KEYS {
+            assert!(all.iter().any(|k| k == key), "common key {key:?} not shown");
+        }
+        let text = include_str!("../rexist.example.toml");
+        for entry in CATALOGUE {
+            assert!(
+                text.contains(entry.kind),
+                "catalogue kind {:?} not named",
+                entry.kind
+            );
+        }
+    }
+
     #[test]
     fn unknown_key_is_named_with_its_line() {
         let err = parse(
@@ -612,6 +736,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 2"), "{err}");
+        // A key the source's kind does not take: its own line, and the key.
+        let text = "[[source]]\nname = \"a\"\nkind = \"cins\"\n\n[[source]]\nname = \"pulses\"\nkind = \"otx\"\nurl = \"https://otx.example\"\ncolumn = \"url\"\n";
+        let err = parse(text, Path::new("c.toml")).unwrap_err().to_string();
+        assert!(
+            err.starts_with(
+                "c.toml: line 9: source \"pulses\" (kind \"otx\"): unknown field `column`"
+            ),
+            "{err}"
+        );
+        let err = parse(
+            "[[source]]\nname = \"x\"\nkind = \"gopher\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("unknown kind \"gopher\""), "{err}");
     }
 
     #[test]

@@ -75,7 +75,7 @@ async fn list(config: &Config, sources: &[ResolvedSource], json: bool) -> Result
         if json {
             let line = serde_json::json!({
                 "name": s.name, "kind": s.kind, "enabled": enabled, "every_seconds": s.every.as_secs(),
-                "url": rexist_connectors::http::redact(&s.url), "snapshot": s.snapshot,
+                "url": rexist_connectors::http::redact(&s.url), "snapshot": s.params.snapshot(),
                 "last_success_at": last_success, "consecutive_failures": health.consecutive_failures,
                 "stale": stale,
                 "last_error": health.last_error,

@@ -109,3 +109,19 @@ impl Upstream for MyJvn {
         SPACING
     }
 }
+
+/// The keys of a `kind = "jvn"` source table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Entries per page (default 50, MyJVN's most).
+    #[serde(default)]
+    pub page_size: Option<u32>,
+}
+
+impl Params {
+    /// Entries per page, the default when unset.
+    pub fn page_size(&self) -> u32 {
+        self.page_size.unwrap_or(50)
+    }
+}

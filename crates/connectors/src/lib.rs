@@ -31,81 +31,64 @@ pub mod x;
 pub mod xforce;
 
 use engine::{Connector, Paged};
-use source::{Parser, ResolvedSource};
+use source::{Params, ResolvedSource};
 
-/// The connector of a configured source: one line per upstream. The match
-/// is exhaustive, so a new kind cannot be forgotten here.
+/// The connector of a configured source: one line per kind. The match is
+/// exhaustive, so a new kind cannot be forgotten here.
 pub fn connector(config: &ResolvedSource) -> Box<dyn Connector> {
     let url = config.url.clone();
-    match &config.parser {
-        Parser::Feed(format) => Box::new(lists::List {
+    let document = |kind| {
+        Box::new(Paged(documents::Document {
+            url: url.clone(),
+            kind,
+        }))
+    };
+    match &config.params {
+        Params::Text(_) | Params::Csv(_) | Params::Json(_) | Params::Ndjson(_) => {
+            // `resolve` built the list once already: it cannot fail here.
+            match config.list() {
+                Some(list) => Box::new(list),
+                None => Box::new(lists::List {
+                    url,
+                    format: feed::FeedFormat::new(feed::Layout::Lines),
+                    snapshot: false,
+                    limits: contract::SnapshotLimits::default(),
+                }),
+            }
+        }
+        Params::Rss(_) => document(documents::Kind::Rss),
+        Params::Kev(_) => document(documents::Kind::Kev),
+        Params::ExploitDb(_) => document(documents::Kind::ExploitDb),
+        Params::Nvd(p) => Box::new(Paged(nvd::Nvd {
             url,
-            format: format.clone(),
-            snapshot: config.snapshot,
-            limits: config.limits,
-        }),
-        Parser::Rss => Box::new(Paged(documents::Document {
-            url,
-            kind: documents::Kind::Rss,
+            page_size: p.page_size(),
         })),
-        Parser::Kev => Box::new(Paged(documents::Document {
+        Params::Jvn(p) => Box::new(Paged(jvn::MyJvn {
             url,
-            kind: documents::Kind::Kev,
+            page_size: p.page_size(),
         })),
-        Parser::ExploitDb => Box::new(Paged(documents::Document {
+        Params::MispFeed(_) => Box::new(Paged(misp_feed::MispFeed { url })),
+        Params::Misp(p) => Box::new(Paged(misp::Misp {
             url,
-            kind: documents::Kind::ExploitDb,
+            page_size: p.page_size(),
         })),
-        Parser::Otx => Box::new(Paged(otx::Otx {
+        Params::Otx(p) => Box::new(Paged(p.upstream(url))),
+        Params::Mastodon(p) => Box::new(Paged(mastodon::Mastodon {
             url,
-            page_size: config.page_size,
-            users: config.otx_users.clone(),
+            page_size: p.page_size(),
         })),
-        Parser::Mastodon => Box::new(Paged(mastodon::Mastodon {
+        Params::Bluesky(p) => Box::new(Paged(bluesky::Bluesky {
             url,
-            page_size: config.page_size,
+            page_size: p.page_size(),
+            search: p.search(),
         })),
-        Parser::Bluesky => Box::new(Paged(bluesky::Bluesky {
+        Params::X(p) => Box::new(Paged(x::X {
             url,
-            page_size: config.page_size,
-            search: search::Search {
-                query: config.query.clone(),
-                from_hunts: config.query_from_hunts,
-            },
+            page_size: p.page_size(),
+            search: p.search(),
         })),
-        Parser::X => Box::new(Paged(x::X {
-            url,
-            page_size: config.page_size,
-            search: search::Search {
-                query: config.query.clone(),
-                from_hunts: config.query_from_hunts,
-            },
-        })),
-        Parser::ThreatConnect => Box::new(Paged(threatconnect::ThreatConnect::new(
-            url,
-            config.page_size,
-            config.owner.clone(),
-            config.signing.clone(),
-        ))),
-        Parser::XForce => Box::new(Paged(xforce::XForce { url })),
-        Parser::Nvd => Box::new(Paged(nvd::Nvd {
-            url,
-            page_size: config.page_size,
-        })),
-        Parser::MyJvn => Box::new(Paged(jvn::MyJvn {
-            url,
-            page_size: config.page_size,
-        })),
-        Parser::Misp => Box::new(Paged(misp::Misp {
-            url,
-            page_size: config.page_size,
-        })),
-        Parser::MispFeed => Box::new(Paged(misp_feed::MispFeed { url })),
-        Parser::Taxii => Box::new(Paged(taxii::Taxii {
-            url,
-            collection: config.collection.clone().unwrap_or_default(),
-            page_size: config.page_size,
-            stix_types: config.stix_types.clone(),
-        })),
+        Params::ThreatConnect(p) => Box::new(Paged(p.upstream(url))),
+        Params::Taxii(p) => Box::new(Paged(p.upstream(url))),
+        Params::XForce(_) => Box::new(Paged(xforce::XForce { url })),
     }
 }

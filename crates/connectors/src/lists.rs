@@ -267,6 +267,189 @@ impl<R: Read> Read for WholeLines<R> {
     }
 }
 
+/// The keys of a list source table (`kind` = `text`, `csv`, `json`,
+/// `ndjson`, or a catalogue list such as `urlhaus` or `feodo`, whose entry
+/// gives the defaults). Which keys apply depends on the layout
+/// ([`ListParams::keys`]).
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// The indicator type of every value (detected per value if unset).
+    #[serde(default, rename = "type")]
+    pub indicator_type: Option<rexist_core::IndicatorType>,
+    /// `csv`: the column, a 1-based number or a header name (a commented
+    /// banner header counts).
+    #[serde(default)]
+    pub column: Option<String>,
+    /// `csv`: the field delimiter (default `,`).
+    #[serde(default)]
+    pub delimiter: Option<char>,
+    /// `json`: dot path to the array of entries (the document itself if unset).
+    #[serde(default)]
+    pub array: Option<String>,
+    /// `json`, `ndjson`: dot path to the value in each entry.
+    #[serde(default)]
+    pub field: Option<String>,
+    /// `csv`, `json`, `ndjson`: where each entry's confidence (an integer
+    /// 0–100) is, a header name or 1-based column number (JSON: a dot path);
+    /// it overrides the source's `confidence` for that entry.
+    #[serde(default)]
+    pub confidence_column: Option<String>,
+    /// `csv`, `json`, `ndjson`: columns (or dot paths) whose values become
+    /// labels of each entry, split on `,`, lower-cased, `None`/`n/a` dropped;
+    /// replaces the catalogue's list (`[]` turns it off).
+    #[serde(default)]
+    pub label_columns: Option<Vec<String>>,
+    /// The body's charset as a WHATWG label (`shift_jis`, `euc-jp`,
+    /// `latin1`, `windows-1252`, `utf-16le`); a byte order mark wins. Unset:
+    /// a byte order mark, the server's declared charset, else UTF-8.
+    #[serde(default)]
+    pub encoding: Option<String>,
+    /// Whether each fetch is the whole list, so a value missing from a
+    /// complete, trusted answer is retired as delisted (kept, not deleted).
+    #[serde(default)]
+    pub snapshot: Option<bool>,
+    /// Snapshot lists: the largest share (0–1) the list may shrink by
+    /// against the last good run before a run delists nothing and says why
+    /// (default 0.5).
+    #[serde(default)]
+    pub max_shrink: Option<f64>,
+    /// The largest share (0–1) of values that may be rejected or
+    /// undecodable before an answer is not trusted (default 0.5).
+    #[serde(default)]
+    pub max_rejected: Option<f64>,
+}
+
+/// Keys every list layout takes.
+const LIST_KEYS: &[&str] = &["type", "encoding", "snapshot", "max_shrink", "max_rejected"];
+
+impl ListParams {
+    /// The keys that apply to lists of `layout` (`text`, `csv`, `json`, `ndjson`).
+    pub fn keys(layout: &str) -> Vec<&'static str> {
+        let own: &[&str] = match layout {
+            "csv" => &["column", "delimiter", "confidence_column", "label_columns"],
+            "json" => &["array", "field", "confidence_column", "label_columns"],
+            "ndjson" => &["field", "confidence_column", "label_columns"],
+            _ => &[],
+        };
+        LIST_KEYS.iter().chain(own).copied().collect()
+    }
+
+    /// The keys set in this table, by name.
+    fn set(&self) -> Vec<&'static str> {
+        [
+            ("type", self.indicator_type.is_some()),
+            ("column", self.column.is_some()),
+            ("delimiter", self.delimiter.is_some()),
+            ("array", self.array.is_some()),
+            ("field", self.field.is_some()),
+            ("confidence_column", self.confidence_column.is_some()),
+            ("label_columns", self.label_columns.is_some()),
+            ("encoding", self.encoding.is_some()),
+            ("snapshot", self.snapshot.is_some()),
+            ("max_shrink", self.max_shrink.is_some()),
+            ("max_rejected", self.max_rejected.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(k, set)| set.then_some(k))
+        .collect()
+    }
+
+    /// A key set in the table that lists of `layout` do not take, if any.
+    pub fn misplaced(&self, layout: &str) -> Option<&'static str> {
+        let keys = Self::keys(layout);
+        self.set().into_iter().find(|k| !keys.contains(k))
+    }
+
+    /// These keys with the catalogue entry's defaults under them.
+    #[must_use]
+    pub fn with_defaults(mut self, entry: &crate::source::CatalogueEntry) -> Self {
+        let owned = |v: Option<&str>| v.map(str::to_owned);
+        self.column = self.column.or_else(|| owned(entry.column));
+        self.indicator_type = self.indicator_type.or(entry.indicator_type);
+        self.confidence_column = self
+            .confidence_column
+            .or_else(|| owned(entry.confidence_column));
+        self.label_columns = self.label_columns.or_else(|| {
+            Some(
+                entry
+                    .label_columns
+                    .iter()
+                    .map(|c| (*c).to_owned())
+                    .collect(),
+            )
+        });
+        self.snapshot = self.snapshot.or(Some(entry.snapshot));
+        self
+    }
+
+    /// The list these keys describe, at `url`, for lists of `layout`; the
+    /// error names the key that is wrong.
+    pub fn list(&self, layout: &str, url: String) -> Result<List, String> {
+        let column = self.column.clone();
+        let delimiter = match self.delimiter {
+            Some(c) if c.is_ascii() => u8::try_from(u32::from(c))
+                .map_err(|_| format!("delimiter {c:?} must be one ASCII character"))?,
+            Some(c) => return Err(format!("delimiter {c:?} must be one ASCII character")),
+            None => b',',
+        };
+        let layout = match layout {
+            "text" => Layout::Lines,
+            "csv" => match column.as_deref() {
+                Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => {
+                    let n: usize = c
+                        .parse()
+                        .map_err(|_| format!("column {c:?} is not a number"))?;
+                    if n == 0 {
+                        return Err("column 0: columns count from 1".to_owned());
+                    }
+                    Layout::Index(n - 1)
+                }
+                Some(c) => Layout::Header(c.to_owned()),
+                None => {
+                    return Err("csv needs column (a 1-based number or a header name)".to_owned());
+                }
+            },
+            "json" => Layout::Json {
+                array: self.array.clone().unwrap_or_default(),
+                field: self.field.clone().or(column).unwrap_or_default(),
+            },
+            _ => Layout::Ndjson {
+                field: self
+                    .field
+                    .clone()
+                    .or(column)
+                    .ok_or_else(|| "ndjson needs field".to_owned())?,
+            },
+        };
+        let format = FeedFormat {
+            layout,
+            delimiter,
+            kind: self.indicator_type,
+            encoding: self.encoding.clone(),
+            confidence_column: self.confidence_column.clone(),
+            label_columns: self.label_columns.clone().unwrap_or_default(),
+        };
+        format.validate()?;
+        let share = |key: &str, v: Option<f64>| match v {
+            None => Ok(0.5),
+            Some(x) if (0.0..=1.0).contains(&x) => Ok(x),
+            Some(x) => Err(format!(
+                "{key} {x} must be a share from 0 to 1 (0.5 = 50 %)"
+            )),
+        };
+        Ok(List {
+            url,
+            format,
+            snapshot: self.snapshot.unwrap_or(false),
+            limits: SnapshotLimits {
+                max_shrink: share("max_shrink", self.max_shrink)?,
+                max_rejected: share("max_rejected", self.max_rejected)?,
+            },
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

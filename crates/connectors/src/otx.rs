@@ -96,3 +96,26 @@ impl Upstream for Otx {
         })
     }
 }
+
+/// The keys of a `kind = "otx"` source table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Pulses per page (default 100).
+    #[serde(default)]
+    pub page_size: Option<u32>,
+    /// Also the pulses of these OTX users.
+    #[serde(default)]
+    pub otx_users: Vec<String>,
+}
+
+impl Params {
+    /// The upstream these keys describe, at `url`.
+    pub fn upstream(&self, url: String) -> Otx {
+        Otx {
+            url,
+            page_size: self.page_size.unwrap_or(100),
+            users: self.otx_users.clone(),
+        }
+    }
+}

@@ -73,6 +73,50 @@ impl Search {
     }
 }
 
+/// The keys of a `kind = "bluesky"` or `kind = "x"` source table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Posts per page (default 100; X asks for 10–100).
+    #[serde(default)]
+    pub page_size: Option<u32>,
+    /// The search query (`#ioc OR c2`).
+    #[serde(default)]
+    pub query: Option<String>,
+    /// Also search for the words and phrases of the enabled query hunts, so
+    /// what analysts watch for is what gets collected.
+    #[serde(default)]
+    pub query_from_hunts: bool,
+}
+
+impl Params {
+    /// Posts per page, the default when unset.
+    pub fn page_size(&self) -> u32 {
+        self.page_size.unwrap_or(100)
+    }
+
+    /// The search these keys describe.
+    pub fn search(&self) -> Search {
+        Search {
+            query: self
+                .query
+                .as_deref()
+                .map(str::trim)
+                .filter(|q| !q.is_empty())
+                .map(str::to_owned),
+            from_hunts: self.query_from_hunts,
+        }
+    }
+
+    /// Checks the keys without I/O.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.search().query.is_none() && !self.query_from_hunts {
+            return Err("needs query (the search terms) or query_from_hunts = true".to_owned());
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,137 +14,355 @@ use std::time::Duration;
 use rexist_core::{IndicatorType, Tlp};
 use serde::Deserialize;
 
-use crate::feed::{FeedFormat, Layout};
-
-/// One `[[source]]` table.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One `[[source]]` table: the keys every source has, and its kind's own
+/// ([`Params`], tagged by `kind`). A key its kind does not take is an error
+/// that names the key and, through the TOML reader, the table's line.
+#[derive(Debug, Clone, PartialEq)]
 pub struct SourceConfig {
     /// Unique name, used by `rexist source run NAME` and in the API.
     pub name: String,
-    /// A catalogue entry (`urlhaus`, `feodo`, …) or a generic kind (`text`, `csv`, `json`, `ndjson`).
+    /// A catalogue entry (`urlhaus`, `feodo`, …) or a generic kind (`text`, `csv`, `misp`, …).
     pub kind: String,
-    /// Where to fetch from (catalogue entries have a default).
-    #[serde(default)]
+    /// Where to fetch from (catalogue entries and hosted services have a default).
     pub url: Option<String>,
     /// How often to run: an interval (`30m`, `1h`, `6h`, `1d`) or a cron
     /// expression in UTC (`0 */6 * * *`); catalogue entries have a polite default.
-    #[serde(default)]
     pub schedule: Option<String>,
     /// Whether the scheduler runs it (runtime `rexist source enable|disable` wins once set).
-    #[serde(default = "default_true")]
     pub enabled: bool,
     /// Confidence 0–100 given to its sightings.
-    #[serde(default)]
     pub confidence: Option<u8>,
-    /// TLP of what it brings.
-    #[serde(default)]
+    /// TLP of what it brings: the floor of every item and sighting it stores.
     pub tlp: Option<Tlp>,
     /// Tags added to everything it brings.
-    #[serde(default)]
     pub tags: Vec<String>,
     /// Threat or malware labels added to every sighting (`botnet`, `phishing`).
-    #[serde(default)]
     pub labels: Vec<String>,
-    /// Generic feeds: the indicator type of every value (detected per value if unset).
-    #[serde(default, rename = "type")]
-    pub indicator_type: Option<IndicatorType>,
-    /// `csv`: the column, a 1-based number or a header name.
-    #[serde(default)]
-    pub column: Option<String>,
-    /// `csv`: the field delimiter (default `,`).
-    #[serde(default)]
-    pub delimiter: Option<char>,
-    /// `csv`, `json`, `ndjson`: where each entry's confidence (an integer
-    /// 0–100) is, a header name or 1-based column number (JSON: a dot path);
-    /// it overrides the source's `confidence` for that entry.
-    #[serde(default)]
-    pub confidence_column: Option<String>,
-    /// `csv`, `json`, `ndjson`: columns (or dot paths) whose values become
-    /// labels of each entry, split on `,`, lower-cased, `None`/`n/a` dropped;
-    /// replaces the catalogue's list (`[]` turns it off).
-    #[serde(default)]
-    pub label_columns: Option<Vec<String>>,
-    /// Generic feeds: the body's charset as a WHATWG label (`shift_jis`,
-    /// `euc-jp`, `latin1`, `windows-1252`, `utf-16le`); a byte order mark wins.
-    /// Unset: a byte order mark or an XML declaration, else UTF-8.
-    #[serde(default)]
-    pub encoding: Option<String>,
-    /// `json`: dot path to the array of entries (the document itself if unset).
-    #[serde(default)]
-    pub array: Option<String>,
-    /// `json`, `ndjson`: dot path to the value in each entry.
-    #[serde(default)]
-    pub field: Option<String>,
-    /// Whether each fetch is the whole list, so an indicator missing from it is
-    /// no longer listed by this source (kept, not deleted).
-    #[serde(default)]
-    pub snapshot: Option<bool>,
-    /// Snapshot lists: the largest share (0–1) the list may shrink by against
-    /// the last good run before a run delists nothing and says why (default 0.5).
-    #[serde(default)]
-    pub max_shrink: Option<f64>,
-    /// Lists: the largest share (0–1) of values that may be rejected or
-    /// undecodable before an answer is not trusted (default 0.5).
-    #[serde(default)]
-    pub max_rejected: Option<f64>,
-    /// `misp`, `nvd`: entries per page (default 100; NVD 2000).
-    #[serde(default)]
-    pub page_size: Option<u32>,
-    /// `bluesky`, `x`: the search query.
-    #[serde(default)]
-    pub query: Option<String>,
-    /// `bluesky`, `x`: also search for the words and phrases of the enabled
-    /// query hunts, so what analysts watch for is what gets collected.
-    #[serde(default)]
-    pub query_from_hunts: Option<bool>,
-    /// `otx`: also the pulses of these OTX users.
-    #[serde(default)]
-    pub otx_users: Vec<String>,
-    /// `threatconnect`: owner to pull from (default: every owner the key sees).
-    #[serde(default)]
-    pub owner: Option<String>,
-    /// `threatconnect`: Access ID of HMAC signing (not secret).
-    #[serde(default)]
-    pub access_id: Option<String>,
-    /// `threatconnect`: environment variable holding the HMAC secret key.
-    #[serde(default)]
-    pub secret_env: Option<String>,
-    /// `threatconnect`: file holding the HMAC secret key.
-    #[serde(default)]
-    pub secret_file: Option<PathBuf>,
-    /// `taxii`: the collection, by id or title.
-    #[serde(default)]
-    pub collection: Option<String>,
-    /// `taxii`: only these STIX object types (`match[type]`), e.g. `["indicator", "report"]`.
-    #[serde(default)]
-    pub stix_types: Vec<String>,
-    /// `taxii`: user name of HTTP basic authentication.
-    #[serde(default)]
-    pub username: Option<String>,
-    /// `taxii`: environment variable holding the basic-auth password.
-    #[serde(default)]
-    pub password_env: Option<String>,
-    /// `taxii`: file holding the basic-auth password.
-    #[serde(default)]
-    pub password_file: Option<PathBuf>,
-    /// `taxii`: environment variable holding a bearer token.
-    #[serde(default)]
-    pub token_env: Option<String>,
-    /// `taxii`: file holding a bearer token.
-    #[serde(default)]
-    pub token_file: Option<PathBuf>,
     /// HTTP headers whose values are read from environment variables, e.g.
     /// `{ "Auth-Key" = "ABUSECH_AUTH_KEY" }`; never written back or logged.
-    #[serde(default)]
+    /// A value is sent as read: an `Authorization` variable holds the whole
+    /// value, prefix included (`Bearer …`, `TC-Token …`).
     pub headers_env: BTreeMap<String, String>,
     /// HTTP headers whose values are read from files (container secrets).
-    #[serde(default)]
     pub headers_file: BTreeMap<String, PathBuf>,
+    /// The keys of its kind.
+    pub params: Params,
+}
+
+/// The keys every `[[source]]` table may have, whatever its kind.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommonKeys {
+    name: String,
+    kind: String,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    schedule: Option<String>,
+    #[serde(default = "default_true")]
+    enabled: bool,
+    #[serde(default)]
+    confidence: Option<u8>,
+    #[serde(default)]
+    tlp: Option<Tlp>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    labels: Vec<String>,
+    #[serde(default)]
+    headers_env: BTreeMap<String, String>,
+    #[serde(default)]
+    headers_file: BTreeMap<String, PathBuf>,
+}
+
+/// Names of the keys every table may have.
+pub const COMMON_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "url",
+    "schedule",
+    "enabled",
+    "confidence",
+    "tlp",
+    "tags",
+    "labels",
+    "headers_env",
+    "headers_file",
+];
+
+impl<'de> Deserialize<'de> for SourceConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let mut table = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        let mut common = serde_json::Map::new();
+        for key in COMMON_KEYS {
+            if let Some(v) = table.remove(*key) {
+                common.insert((*key).to_owned(), v);
+            }
+        }
+        let common: CommonKeys =
+            serde_json::from_value(serde_json::Value::Object(common)).map_err(D::Error::custom)?;
+        let params = Params::from_table(&common.kind, table).map_err(|e| {
+            D::Error::custom(format!(
+                "source {:?} (kind {:?}): {e}",
+                common.name, common.kind
+            ))
+        })?;
+        Ok(Self {
+            name: common.name,
+            kind: common.kind,
+            url: common.url,
+            schedule: common.schedule,
+            enabled: common.enabled,
+            confidence: common.confidence,
+            tlp: common.tlp,
+            tags: common.tags,
+            labels: common.labels,
+            headers_env: common.headers_env,
+            headers_file: common.headers_file,
+            params,
+        })
+    }
 }
 
 fn default_true() -> bool {
     true
+}
+
+/// The keys of a kind that takes none beyond the common ones (`rss`, `kev`,
+/// `exploitdb`, `misp-feed`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
+/// A source kind's own keys: one variant per generic kind, each variant's
+/// struct in its connector's module. A catalogue entry takes the keys of the
+/// kind it is built on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Params {
+    /// A plain list, one value a line.
+    Text(crate::lists::ListParams),
+    /// A CSV file, one column of values.
+    Csv(crate::lists::ListParams),
+    /// A JSON document with an array of entries.
+    Json(crate::lists::ListParams),
+    /// One JSON object a line.
+    Ndjson(crate::lists::ListParams),
+    /// RSS 2.0, RSS 1.0 (RDF) or Atom news.
+    Rss(NoParams),
+    /// The CISA KEV catalogue.
+    Kev(NoParams),
+    /// Exploit-DB's `files_exploits.csv`.
+    ExploitDb(NoParams),
+    /// NVD CVE API 2.0.
+    Nvd(crate::nvd::Params),
+    /// MyJVN `getVulnOverviewList`.
+    Jvn(crate::jvn::Params),
+    /// A MISP feed directory.
+    MispFeed(NoParams),
+    /// A MISP server (`restSearch`).
+    Misp(crate::misp::Params),
+    /// `AlienVault` OTX pulses.
+    Otx(crate::otx::Params),
+    /// A Mastodon timeline.
+    Mastodon(crate::mastodon::Params),
+    /// Bluesky post search.
+    Bluesky(crate::search::Params),
+    /// X recent search.
+    X(crate::search::Params),
+    /// ThreatConnect v3.
+    ThreatConnect(crate::threatconnect::Params),
+    /// A TAXII 2.1 collection.
+    Taxii(crate::taxii::Params),
+    /// IBM X-Force Exchange.
+    XForce(crate::xforce::Params),
+}
+
+/// The generic kinds a `[[source]]` may name (catalogue entries are built on them).
+pub const GENERIC_KINDS: &[&str] = &[
+    "text",
+    "csv",
+    "json",
+    "ndjson",
+    "rss",
+    "kev",
+    "exploitdb",
+    "nvd",
+    "jvn",
+    "misp-feed",
+    "misp",
+    "otx",
+    "mastodon",
+    "bluesky",
+    "x",
+    "threatconnect",
+    "taxii",
+    "xforce",
+];
+
+/// The generic kind `kind` names: itself, or the base of its catalogue entry.
+pub fn base_kind(kind: &str) -> Option<&'static str> {
+    catalogue(kind)
+        .map(|e| e.base)
+        .or_else(|| GENERIC_KINDS.iter().find(|k| **k == kind).copied())
+}
+
+fn known_kinds() -> String {
+    CATALOGUE
+        .iter()
+        .map(|e| e.kind)
+        .chain(GENERIC_KINDS.iter().copied())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Params {
+    /// The kind's keys from what is left of a table once the common keys
+    /// are taken; the error names the key that does not apply.
+    pub fn from_table(
+        kind: &str,
+        keys: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Self, String> {
+        fn read<T: serde::de::DeserializeOwned>(
+            keys: serde_json::Map<String, serde_json::Value>,
+        ) -> Result<T, String> {
+            serde_json::from_value(serde_json::Value::Object(keys)).map_err(|e| e.to_string())
+        }
+        let base = base_kind(kind)
+            .ok_or_else(|| format!("unknown kind {kind:?} (known: {})", known_kinds()))?;
+        let list = |keys| -> Result<crate::lists::ListParams, String> {
+            let p: crate::lists::ListParams = read(keys)?;
+            match p.misplaced(base) {
+                Some(k) => Err(format!(
+                    "key `{k}` does not apply to a {base} list (its keys: {})",
+                    crate::lists::ListParams::keys(base).join(", ")
+                )),
+                None => Ok(p),
+            }
+        };
+        Ok(match base {
+            "text" => Self::Text(list(keys)?),
+            "csv" => Self::Csv(list(keys)?),
+            "json" => Self::Json(list(keys)?),
+            "ndjson" => Self::Ndjson(list(keys)?),
+            "rss" => Self::Rss(read(keys)?),
+            "kev" => Self::Kev(read(keys)?),
+            "exploitdb" => Self::ExploitDb(read(keys)?),
+            "nvd" => Self::Nvd(read(keys)?),
+            "jvn" => Self::Jvn(read(keys)?),
+            "misp-feed" => Self::MispFeed(read(keys)?),
+            "misp" => Self::Misp(read(keys)?),
+            "otx" => Self::Otx(read(keys)?),
+            "mastodon" => Self::Mastodon(read(keys)?),
+            "bluesky" => Self::Bluesky(read(keys)?),
+            "x" => Self::X(read(keys)?),
+            "threatconnect" => Self::ThreatConnect(read(keys)?),
+            "taxii" => Self::Taxii(read(keys)?),
+            _ => Self::XForce(read(keys)?),
+        })
+    }
+
+    /// The keys a table of `kind` may have beyond the common ones (for
+    /// `rexist config check`, the docs, and the test that keeps
+    /// `rexist.example.toml` complete).
+    pub fn keys(kind: &str) -> Vec<String> {
+        match base_kind(kind) {
+            Some(base @ ("text" | "csv" | "json" | "ndjson")) => {
+                crate::lists::ListParams::keys(base)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect()
+            }
+            Some(base) => {
+                // serde names a struct's fields when one is unknown.
+                let probe =
+                    serde_json::Map::from_iter([("\u{1}".to_owned(), serde_json::Value::Null)]);
+                // ("expected `a`", "expected `a` or `b`", "expected one of
+                // `a`, `b`, `c`", "there are no fields").
+                match Self::from_table(base, probe) {
+                    Err(e) => e
+                        .split_once("expected ")
+                        .map(|(_, names)| {
+                            names
+                                .split('`')
+                                .skip(1)
+                                .step_by(2)
+                                .map(str::to_owned)
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    Ok(_) => Vec::new(),
+                }
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// The keys of `base` with nothing set.
+    fn empty(base: &str) -> Self {
+        Self::from_table(base, serde_json::Map::new()).unwrap_or(Self::Rss(NoParams::default()))
+    }
+
+    /// Whether a run asks for the terms of the enabled query hunts.
+    pub fn wants_hunt_terms(&self) -> bool {
+        matches!(self, Self::Bluesky(p) | Self::X(p) if p.query_from_hunts)
+    }
+
+    /// Whether each answer is the whole list (snapshot lists only).
+    pub fn snapshot(&self) -> bool {
+        matches!(self, Self::Text(p) | Self::Csv(p) | Self::Json(p) | Self::Ndjson(p) if p.snapshot == Some(true))
+    }
+
+    /// The layout name of a list kind.
+    fn layout(&self) -> Option<&'static str> {
+        match self {
+            Self::Text(_) => Some("text"),
+            Self::Csv(_) => Some("csv"),
+            Self::Json(_) => Some("json"),
+            Self::Ndjson(_) => Some("ndjson"),
+            _ => None,
+        }
+    }
+
+    /// A list kind's keys.
+    fn list_params(&self) -> Option<&crate::lists::ListParams> {
+        match self {
+            Self::Text(p) | Self::Csv(p) | Self::Json(p) | Self::Ndjson(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Checks the keys without I/O, and builds what a run needs, so a
+    /// mistake is found at load time.
+    fn validate(&self, url: &str) -> Result<Option<HttpAuth>, String> {
+        if let (Some(layout), Some(p)) = (self.layout(), self.list_params()) {
+            p.list(layout, url.to_owned())?;
+        }
+        let page_size = match self {
+            Self::Nvd(p) => p.page_size,
+            Self::Jvn(p) => p.page_size,
+            Self::Misp(p) => p.page_size,
+            Self::Mastodon(p) => p.page_size,
+            Self::Otx(p) => p.page_size,
+            Self::Bluesky(p) | Self::X(p) => p.page_size,
+            Self::ThreatConnect(p) => p.page_size,
+            Self::Taxii(p) => p.page_size,
+            _ => None,
+        };
+        if page_size == Some(0) {
+            return Err("page_size must be at least 1".to_owned());
+        }
+        match self {
+            Self::Bluesky(p) | Self::X(p) => p.validate().map(|()| None),
+            Self::ThreatConnect(p) => p.signing().map(|_| None),
+            Self::Taxii(p) => {
+                p.validate()?;
+                p.auth()
+            }
+            Self::XForce(p) => p.auth(),
+            _ => Ok(None),
+        }
+    }
 }
 
 /// What a catalogue entry provides.
@@ -475,28 +693,6 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
     },
 ];
 
-/// Generic kinds a `[[source]]` may name directly.
-pub const GENERIC_KINDS: &[&str] = &[
-    "text",
-    "csv",
-    "json",
-    "ndjson",
-    "rss",
-    "kev",
-    "nvd",
-    "exploitdb",
-    "misp-feed",
-    "misp",
-    "jvn",
-    "otx",
-    "mastodon",
-    "bluesky",
-    "x",
-    "threatconnect",
-    "taxii",
-    "xforce",
-];
-
 /// The catalogue entry named `kind`.
 pub fn catalogue(kind: &str) -> Option<&'static CatalogueEntry> {
     CATALOGUE.iter().find(|e| e.kind == kind)
@@ -510,49 +706,6 @@ pub struct SourceError {
     pub name: String,
     /// What is wrong, naming the key.
     pub message: String,
-}
-
-/// How a fetched body becomes records.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Parser {
-    /// A generic list, CSV or JSON feed of indicators.
-    Feed(FeedFormat),
-    /// RSS 2.0, RSS 1.0 (RDF) or Atom news: articles whose text is searched for indicators.
-    Rss,
-    /// The CISA KEV catalogue (JSON, or CSV when the body is not JSON).
-    Kev,
-    /// An NVD CVE API 2.0 page.
-    Nvd,
-    /// Exploit-DB `files_exploits.csv`.
-    ExploitDb,
-    /// A MISP feed: `url` is the feed directory with `manifest.json` and one
-    /// `<uuid>.json` per event, fetched when newer than the last run's.
-    MispFeed,
-    /// A MISP server: `url` is its base URL; events are pulled through
-    /// `/events/restSearch`, paged, newer than the last run's.
-    Misp,
-    /// MyJVN `getVulnOverviewList` (JVN iPedia), paged by `startItem`.
-    MyJvn,
-    /// `AlienVault` OTX subscribed pulses (`/api/v1/pulses/subscribed`),
-    /// `modified_since` the last run's newest pulse, following `next`.
-    Otx,
-    /// A Mastodon timeline (`url` = e.g. `https://instance/api/v1/timelines/tag/ioc`
-    /// or an account's statuses), paged forward with `min_id`.
-    Mastodon,
-    /// Bluesky public post search (`app.bsky.feed.searchPosts`), `since` the
-    /// newest post stored, paged with `cursor`.
-    Bluesky,
-    /// X API v2 recent search, `since_id` the newest post stored, paged with `next_token`.
-    X,
-    /// ThreatConnect v3 indicators modified since the last run (TQL), paged
-    /// with `next`, each request signed when HMAC signing is configured.
-    ThreatConnect,
-    /// A TAXII 2.1 collection (`url` = discovery or API root), `added_after`
-    /// the last run's `X-TAXII-Date-Added-Last`, paged with `next`.
-    Taxii,
-    /// IBM X-Force Exchange: public case files, and vulnerabilities reported
-    /// since the last run (full-text search, `bookmark` paging).
-    XForce,
 }
 
 /// HTTP authentication of a source, its secret read at run time.
@@ -602,30 +755,33 @@ impl SecretFrom {
     }
 }
 
-impl SourceConfig {
-    /// Basic or bearer authentication from the table's keys.
-    fn auth(&self) -> Result<Option<HttpAuth>, String> {
-        let secret = |env: &Option<String>, file: &Option<PathBuf>, key: &str| match (env, file) {
+/// Basic or bearer authentication from a table's `username`,
+/// `password_env` / `password_file` and `token_env` / `token_file`; the
+/// error names the keys, never a value.
+pub fn http_auth(
+    username: Option<&str>,
+    password: (Option<&str>, Option<&std::path::Path>),
+    token: (Option<&str>, Option<&std::path::Path>),
+) -> Result<Option<HttpAuth>, String> {
+    let secret =
+        |(env, file): (Option<&str>, Option<&std::path::Path>), key: &str| match (env, file) {
             (None, None) => Ok(None),
-            (Some(v), None) => Ok(Some(SecretFrom::Env(v.clone()))),
-            (None, Some(p)) => Ok(Some(SecretFrom::File(p.clone()))),
+            (Some(v), None) => Ok(Some(SecretFrom::Env(v.to_owned()))),
+            (None, Some(p)) => Ok(Some(SecretFrom::File(p.to_owned()))),
             (Some(_), Some(_)) => Err(format!("give {key}_env or {key}_file, not both")),
         };
-        let password = secret(&self.password_env, &self.password_file, "password")?;
-        let token = secret(&self.token_env, &self.token_file, "token")?;
-        match (&self.username, password, token) {
-            (None, None, None) => Ok(None),
-            (Some(u), Some(p), None) => Ok(Some(HttpAuth::Basic {
-                username: u.clone(),
-                password: p,
-            })),
-            (None, None, Some(t)) => Ok(Some(HttpAuth::Bearer(t))),
-            (Some(_), None, None) => Err("username needs password_env or password_file".to_owned()),
-            (None, Some(_), None) => Err("password_env/password_file needs username".to_owned()),
-            (_, _, Some(_)) => {
-                Err("give username with a password, or a token, not both".to_owned())
-            }
-        }
+    let password = secret(password, "password")?;
+    let token = secret(token, "token")?;
+    match (username, password, token) {
+        (None, None, None) => Ok(None),
+        (Some(u), Some(p), None) => Ok(Some(HttpAuth::Basic {
+            username: u.to_owned(),
+            password: p,
+        })),
+        (None, None, Some(t)) => Ok(Some(HttpAuth::Bearer(t))),
+        (Some(_), None, None) => Err("username needs password_env or password_file".to_owned()),
+        (None, Some(_), None) => Err("password_env/password_file needs username".to_owned()),
+        (_, _, Some(_)) => Err("give username with a password, or a token, not both".to_owned()),
     }
 }
 
@@ -659,8 +815,6 @@ impl Signing {
 pub struct ResolvedSource {
     /// Name.
     pub name: String,
-    /// When a list's answer is trusted to replace the listed set.
-    pub limits: crate::contract::SnapshotLimits,
     /// The `kind` as configured.
     pub kind: String,
     /// What to fetch.
@@ -679,32 +833,25 @@ pub struct ResolvedSource {
     pub tags: Vec<String>,
     /// Labels of every sighting.
     pub labels: Vec<String>,
-    /// How to read the body.
-    pub parser: Parser,
-    /// Whether a fetch is the whole list.
-    pub snapshot: bool,
-    /// Entries per page of paged APIs.
-    pub page_size: u32,
-    /// Search query of `bluesky` and `x` sources.
-    pub query: Option<String>,
-    /// Whether the search also takes the terms of the enabled query hunts.
-    pub query_from_hunts: bool,
-    /// ThreatConnect owner.
-    pub owner: Option<String>,
-    /// OTX users whose pulses are pulled too.
-    pub otx_users: Vec<String>,
-    /// ThreatConnect HMAC signing: the Access ID and where the secret is.
-    pub signing: Option<Signing>,
-    /// TAXII collection, by id or title.
-    pub collection: Option<String>,
-    /// TAXII `match[type]` filter.
-    pub stix_types: Vec<String>,
+    /// The kind's own keys, catalogue defaults merged and checked.
+    pub params: Params,
     /// HTTP authentication added to every request.
     pub auth: Option<HttpAuth>,
     /// Header names and where their values come from.
     pub headers_env: BTreeMap<String, String>,
     /// Header names and the files holding their values.
     pub headers_file: BTreeMap<String, PathBuf>,
+}
+
+impl ResolvedSource {
+    /// The list a list source reads (its format, snapshot and limits).
+    pub fn list(&self) -> Option<crate::lists::List> {
+        let layout = self.params.layout()?;
+        self.params
+            .list_params()?
+            .list(layout, self.url.clone())
+            .ok()
+    }
 }
 
 /// Parses `30m`, `1h`, `6h`, `1d`, `90s`.
@@ -735,34 +882,9 @@ impl SourceConfig {
             tlp: None,
             tags: Vec::new(),
             labels: Vec::new(),
-            indicator_type: None,
-            column: None,
-            delimiter: None,
-            confidence_column: None,
-            label_columns: None,
-            encoding: None,
-            array: None,
-            field: None,
-            snapshot: None,
-            max_shrink: None,
-            max_rejected: None,
-            page_size: None,
             headers_env: BTreeMap::new(),
             headers_file: BTreeMap::new(),
-            query: None,
-            query_from_hunts: None,
-            otx_users: Vec::new(),
-            owner: None,
-            access_id: None,
-            secret_env: None,
-            secret_file: None,
-            collection: None,
-            stix_types: Vec::new(),
-            username: None,
-            password_env: None,
-            password_file: None,
-            token_env: None,
-            token_file: None,
+            params: Params::empty(entry.base),
         }
     }
 
@@ -776,22 +898,13 @@ impl SourceConfig {
             return Err(err("name must not be empty".to_owned()));
         }
         let entry = catalogue(&self.kind);
-        let base = match entry {
-            Some(e) => e.base,
-            None if GENERIC_KINDS.contains(&self.kind.as_str()) => self.kind.as_str(),
-            None => {
-                let known: Vec<&str> = CATALOGUE
-                    .iter()
-                    .map(|e| e.kind)
-                    .chain(GENERIC_KINDS.iter().copied())
-                    .collect();
-                return Err(err(format!(
-                    "unknown kind {:?} (known: {})",
-                    self.kind,
-                    known.join(", ")
-                )));
-            }
-        };
+        let base = base_kind(&self.kind).ok_or_else(|| {
+            err(format!(
+                "unknown kind {:?} (known: {})",
+                self.kind,
+                known_kinds()
+            ))
+        })?;
         let url = self
             .url
             .clone()
@@ -829,84 +942,16 @@ impl SourceConfig {
                 .ok_or_else(|| err(format!("schedule {schedule:?} is not an interval (30m, 1h, 6h, 1d) or a cron expression")))?;
             (every, None)
         };
-        let column = self
-            .column
-            .clone()
-            .or_else(|| entry.and_then(|e| e.column).map(str::to_owned));
-        let delimiter = match self.delimiter {
-            Some(c) if c.is_ascii() => u8::try_from(u32::from(c))
-                .map_err(|_| err(format!("delimiter {c:?} must be one ASCII character")))?,
-            Some(c) => return Err(err(format!("delimiter {c:?} must be one ASCII character"))),
-            None => b',',
+        // A catalogue list's column, type, snapshot and metadata columns sit
+        // under what the table says.
+        let params = match (&self.params, entry) {
+            (Params::Text(p), Some(e)) => Params::Text(p.clone().with_defaults(e)),
+            (Params::Csv(p), Some(e)) => Params::Csv(p.clone().with_defaults(e)),
+            (Params::Json(p), Some(e)) => Params::Json(p.clone().with_defaults(e)),
+            (Params::Ndjson(p), Some(e)) => Params::Ndjson(p.clone().with_defaults(e)),
+            (p, _) => p.clone(),
         };
-        let feed_layout = match base {
-            "rss" | "kev" | "nvd" | "exploitdb" | "misp-feed" | "misp" | "jvn" | "otx"
-            | "mastodon" | "bluesky" | "x" | "threatconnect" | "taxii" | "xforce" => None,
-            "text" => Some(Layout::Lines),
-            "csv" => Some(match column.as_deref() {
-                Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => {
-                    let n: usize = c
-                        .parse()
-                        .map_err(|_| err(format!("column {c:?} is not a number")))?;
-                    if n == 0 {
-                        return Err(err("column 0: columns count from 1".to_owned()));
-                    }
-                    Layout::Index(n - 1)
-                }
-                Some(c) => Layout::Header(c.to_owned()),
-                None => {
-                    return Err(err(
-                        "csv needs column (a 1-based number or a header name)".to_owned()
-                    ));
-                }
-            }),
-            "json" => Some(Layout::Json {
-                array: self.array.clone().unwrap_or_default(),
-                field: self.field.clone().or(column).unwrap_or_default(),
-            }),
-            _ => Some(Layout::Ndjson {
-                field: self
-                    .field
-                    .clone()
-                    .or(column)
-                    .ok_or_else(|| err("ndjson needs field".to_owned()))?,
-            }),
-        };
-        let parser = match (feed_layout, base) {
-            (Some(layout), _) => {
-                let format = FeedFormat {
-                    layout,
-                    delimiter,
-                    kind: self.indicator_type.or(entry.and_then(|e| e.indicator_type)),
-                    encoding: self.encoding.clone(),
-                    confidence_column: self
-                        .confidence_column
-                        .clone()
-                        .or_else(|| entry.and_then(|e| e.confidence_column).map(str::to_owned)),
-                    label_columns: self.label_columns.clone().unwrap_or_else(|| {
-                        entry
-                            .map(|e| e.label_columns.iter().map(|c| (*c).to_owned()).collect())
-                            .unwrap_or_default()
-                    }),
-                };
-                format.validate().map_err(err)?;
-                Parser::Feed(format)
-            }
-            (None, "rss") => Parser::Rss,
-            (None, "kev") => Parser::Kev,
-            (None, "nvd") => Parser::Nvd,
-            (None, "misp-feed") => Parser::MispFeed,
-            (None, "misp") => Parser::Misp,
-            (None, "jvn") => Parser::MyJvn,
-            (None, "otx") => Parser::Otx,
-            (None, "mastodon") => Parser::Mastodon,
-            (None, "bluesky") => Parser::Bluesky,
-            (None, "x") => Parser::X,
-            (None, "threatconnect") => Parser::ThreatConnect,
-            (None, "taxii") => Parser::Taxii,
-            (None, "xforce") => Parser::XForce,
-            (None, _) => Parser::ExploitDb,
-        };
+        let auth = params.validate(&url).map_err(err)?;
         if let Some(c) = self.confidence {
             if c > 100 {
                 return Err(err(format!("confidence {c} is above 100")));
@@ -916,20 +961,8 @@ impl SourceConfig {
             .map(|e| e.labels.iter().map(|l| (*l).to_owned()).collect())
             .unwrap_or_default();
         labels.extend(self.labels.iter().cloned());
-        let share = |key: &str, v: Option<f64>, default: f64| match v {
-            None => Ok(default),
-            Some(x) if (0.0..=1.0).contains(&x) => Ok(x),
-            Some(x) => Err(err(format!(
-                "{key} {x} must be a share from 0 to 1 (0.5 = 50 %)"
-            ))),
-        };
-        let limits = crate::contract::SnapshotLimits {
-            max_shrink: share("max_shrink", self.max_shrink, 0.5)?,
-            max_rejected: share("max_rejected", self.max_rejected, 0.5)?,
-        };
         Ok(ResolvedSource {
             name: self.name.clone(),
-            limits,
             kind: self.kind.clone(),
             url,
             every,
@@ -942,56 +975,10 @@ impl SourceConfig {
             tlp: self.tlp.unwrap_or(Tlp::Clear),
             tags: self.tags.clone(),
             labels,
-            parser,
-            snapshot: self.snapshot.or(entry.map(|e| e.snapshot)).unwrap_or(false),
-            page_size: match self.page_size {
-                Some(0) => return Err(err("page_size must be at least 1".to_owned())),
-                Some(n) => n,
-                // NVD serves up to 2000 a page and rate-limits requests, not rows.
-                None if base == "nvd" => 2000,
-                // MyJVN's maxCountItem is at most 50.
-                None if base == "jvn" => 50,
-                None => 100,
-            },
+            params,
+            auth,
             headers_env: self.headers_env.clone(),
             headers_file: self.headers_file.clone(),
-            query: match (base, self.query.as_deref().map(str::trim)) {
-                ("bluesky" | "x", None | Some("")) if self.query_from_hunts != Some(true) => {
-                    return Err(err(format!(
-                        "{base} needs query (the search terms) or query_from_hunts = true"
-                    )));
-                }
-                (_, Some("")) => None,
-                (_, q) => q.map(str::to_owned),
-            },
-            query_from_hunts: self.query_from_hunts.unwrap_or(false),
-            owner: self.owner.clone(),
-            otx_users: self.otx_users.clone(),
-            signing: match (&self.access_id, &self.secret_env, &self.secret_file) {
-                (None, None, None) => None,
-                (Some(id), Some(var), None) => Some(Signing {
-                    access_id: id.clone(),
-                    secret: SecretFrom::Env(var.clone()),
-                }),
-                (Some(id), None, Some(path)) => Some(Signing {
-                    access_id: id.clone(),
-                    secret: SecretFrom::File(path.clone()),
-                }),
-                _ => {
-                    return Err(err(
-                        "HMAC signing needs access_id and exactly one of secret_env, secret_file"
-                            .to_owned(),
-                    ));
-                }
-            },
-            collection: match (base, self.collection.as_deref().map(str::trim)) {
-                ("taxii", None | Some("")) => {
-                    return Err(err("taxii needs collection (its id or title)".to_owned()));
-                }
-                (_, c) => c.map(str::to_owned),
-            },
-            auth: self.auth().map_err(err)?,
-            stix_types: self.stix_types.clone(),
         })
     }
 }
@@ -1063,15 +1050,23 @@ impl ResolvedSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::feed::Layout;
 
-    fn table(toml_kind: &str, extra: &str) -> SourceConfig {
-        let mut c = SourceConfig::from_catalogue(&CATALOGUE[0]);
-        c.kind = toml_kind.to_owned();
-        c.name = format!("{toml_kind}-test");
-        if extra == "url" {
-            c.url = Some("https://mirror.example/list.csv".to_owned());
-        }
-        c
+    /// A `[[source]]` table read as the configuration reads it.
+    fn parse(text: &str) -> Result<SourceConfig, String> {
+        toml::from_str::<SourceConfig>(text).map_err(|e| e.to_string())
+    }
+
+    fn table(kind: &str, extra: &str) -> SourceConfig {
+        parse(&format!(
+            "name = \"{kind}-test\"\nkind = \"{kind}\"\n{}{extra}\n",
+            "url = \"https://mirror.example/list.csv\"\n"
+        ))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn layout(r: &ResolvedSource) -> Option<Layout> {
+        r.list().map(|l| l.format.layout)
     }
 
     #[test]
@@ -1091,57 +1086,107 @@ mod tests {
 
     #[test]
     fn overrides_and_generic_kinds() {
-        let mirror = table("urlhaus", "url").resolve().unwrap();
+        let mirror = table("urlhaus", "").resolve().unwrap();
         assert_eq!(mirror.url, "https://mirror.example/list.csv");
-        assert!(
-            matches!(&mirror.parser, Parser::Feed(f) if f.layout == Layout::Header("url".into()))
-        );
-        let mut csv = table("csv", "url");
-        csv.column = Some("3".into());
-        assert!(
-            matches!(csv.resolve().unwrap().parser, Parser::Feed(f) if f.layout == Layout::Index(2))
-        );
-        assert_eq!(table("rss", "url").resolve().unwrap().parser, Parser::Rss);
-        let mut bad = table("csv", "url");
-        bad.column = None;
-        assert!(
-            bad.resolve()
-                .unwrap_err()
-                .to_string()
-                .contains("csv needs column")
-        );
-        let err = table("nope", "url").resolve().unwrap_err().to_string();
+        assert_eq!(layout(&mirror), Some(Layout::Header("url".into())));
+        assert!(mirror.params.snapshot() == catalogue("urlhaus").unwrap().snapshot);
+        let csv = table("csv", "column = \"3\"").resolve().unwrap();
+        assert_eq!(layout(&csv), Some(Layout::Index(2)));
+        assert!(matches!(
+            table("rss", "").resolve().unwrap().params,
+            Params::Rss(_)
+        ));
+        let bad = table("csv", "").resolve().unwrap_err().to_string();
+        assert!(bad.contains("csv needs column"), "{bad}");
+        let err = parse("name = \"n\"\nkind = \"nope\"\n").unwrap_err();
         assert!(
             err.contains("unknown kind \"nope\"") && err.contains("urlhaus"),
             "{err}"
         );
-        let err = table("text", "").resolve().unwrap_err().to_string();
+        let err = parse("name = \"t\"\nkind = \"text\"\n")
+            .unwrap()
+            .resolve()
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("url is required"), "{err}");
-        let mut slow = table("urlhaus", "");
-        slow.schedule = Some("often".into());
+        let slow = table("urlhaus", "schedule = \"often\"")
+            .resolve()
+            .unwrap_err();
+        assert!(slow.to_string().contains("schedule \"often\""), "{slow}");
+    }
+
+    #[test]
+    fn keys_that_do_not_apply_to_the_kind_are_errors_naming_key_and_line() {
+        #[derive(serde::Deserialize)]
+        #[allow(dead_code)] // read for its error
+        struct Config {
+            source: Vec<SourceConfig>,
+        }
+        let text = "# sources\n\n[[source]]\nname = \"a\"\nkind = \"otx\"\n\n[[source]]\nname = \"b\"\nkind = \"otx\"\ncolumn = \"url\"\n";
+        let err = toml::from_str::<Config>(text)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("unknown field `column`"), "{err}");
+        assert!(err.contains("source \"b\" (kind \"otx\")"), "{err}");
+        // A list key that another layout takes is named with the layout's keys.
+        let err = parse("name = \"c\"\nkind = \"cins\"\ncolumn = \"2\"\n").unwrap_err();
         assert!(
-            slow.resolve()
-                .unwrap_err()
-                .to_string()
-                .contains("schedule \"often\"")
+            err.contains("key `column` does not apply to a text list"),
+            "{err}"
         );
+        let err = parse("name = \"m\"\nkind = \"misp-feed\"\npage_size = 5\n").unwrap_err();
+        assert!(err.contains("unknown field `page_size`"), "{err}");
+        assert!(
+            parse("name = \"m\"\nkind = \"misp\"\nurl = \"https://m.example\"\npage_size = 5\n")
+                .is_ok()
+        );
+        // Kinds that need a key say which.
+        let err = table("taxii", "").resolve().unwrap_err().to_string();
+        assert!(err.contains("collection"), "{err}");
+        let err = table("x", "").resolve().unwrap_err().to_string();
+        assert!(err.contains("query"), "{err}");
+        let err = table("threatconnect", "access_id = \"a\"")
+            .resolve()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("secret_env"), "{err}");
+        let err = table("feodo", "max_shrink = 2.0")
+            .resolve()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_shrink 2 must be a share"), "{err}");
+    }
+
+    #[test]
+    fn every_kind_names_its_keys() {
+        assert_eq!(Params::keys("otx"), ["page_size", "otx_users"]);
+        assert!(Params::keys("misp-feed").is_empty());
+        assert!(Params::keys("taxii").contains(&"collection".to_owned()));
+        assert!(Params::keys("urlhaus").contains(&"column".to_owned()));
+        assert!(!Params::keys("cins").contains(&"column".to_owned()));
+        for kind in GENERIC_KINDS {
+            let _ = Params::keys(kind);
+        }
     }
 
     #[test]
     fn cron_schedules() {
-        let mut c = table("text", "url");
-        c.schedule = Some("0 */6 * * *".into());
-        let r = c.resolve().unwrap();
+        let r = table("text", "schedule = \"0 */6 * * *\"")
+            .resolve()
+            .unwrap();
         assert_eq!(r.every, Duration::from_secs(6 * 3600));
         let last = time::macros::datetime!(2026-11-24 13:05 UTC);
         assert_eq!(
             r.next_run(last),
             time::macros::datetime!(2026-11-24 18:00 UTC)
         );
-        c.schedule = Some("61 * * * *".into());
-        let e = c.resolve().unwrap_err().to_string();
+        let e = table("text", "schedule = \"61 * * * *\"")
+            .resolve()
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not an interval") && e.contains("cron"), "{e}");
-        let interval = table("text", "url").resolve().unwrap();
+        let interval = table("text", "").resolve().unwrap();
         assert_eq!(
             interval.next_run(last),
             last + Duration::from_secs(6 * 3600),

@@ -226,3 +226,73 @@ impl Upstream for Taxii {
         MAX_PAGES + 2
     }
 }
+
+/// The keys of a `kind = "taxii"` source table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Objects per page (`limit`, default 100).
+    #[serde(default)]
+    pub page_size: Option<u32>,
+    /// The collection, by id or title (required).
+    #[serde(default)]
+    pub collection: Option<String>,
+    /// Only these STIX object types (`match[type]`), e.g. `["indicator", "report"]`.
+    #[serde(default)]
+    pub stix_types: Vec<String>,
+    /// User name of HTTP basic authentication.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Environment variable holding the basic-auth password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// File holding the basic-auth password.
+    #[serde(default)]
+    pub password_file: Option<std::path::PathBuf>,
+    /// Environment variable holding a bearer token.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// File holding a bearer token.
+    #[serde(default)]
+    pub token_file: Option<std::path::PathBuf>,
+}
+
+impl Params {
+    /// Basic or bearer authentication from the keys; the error names them.
+    pub fn auth(&self) -> Result<Option<crate::source::HttpAuth>, String> {
+        crate::source::http_auth(
+            self.username.as_deref(),
+            (self.password_env.as_deref(), self.password_file.as_deref()),
+            (self.token_env.as_deref(), self.token_file.as_deref()),
+        )
+    }
+
+    /// Checks the keys without I/O.
+    pub fn validate(&self) -> Result<(), String> {
+        if self
+            .collection
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or_default()
+            .is_empty()
+        {
+            return Err("taxii needs collection (its id or title)".to_owned());
+        }
+        Ok(())
+    }
+
+    /// The upstream these keys describe, at `url`.
+    pub fn upstream(&self, url: String) -> Taxii {
+        Taxii {
+            url,
+            collection: self
+                .collection
+                .clone()
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+            page_size: self.page_size.unwrap_or(100),
+            stix_types: self.stix_types.clone(),
+        }
+    }
+}

@@ -266,6 +266,59 @@ impl Upstream for ThreatConnect {
     }
 }
 
+/// The keys of a `kind = "threatconnect"` source table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Entries per page (default 100).
+    #[serde(default)]
+    pub page_size: Option<u32>,
+    /// Owner to pull from (default: every owner the key sees).
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Access ID of HMAC signing (not secret); with `secret_env` or `secret_file`.
+    #[serde(default)]
+    pub access_id: Option<String>,
+    /// Environment variable holding the HMAC secret key.
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// File holding the HMAC secret key.
+    #[serde(default)]
+    pub secret_file: Option<std::path::PathBuf>,
+}
+
+impl Params {
+    /// HMAC signing, when configured; the error names the keys.
+    pub fn signing(&self) -> Result<Option<crate::source::Signing>, String> {
+        use crate::source::{SecretFrom, Signing};
+        match (&self.access_id, &self.secret_env, &self.secret_file) {
+            (None, None, None) => Ok(None),
+            (Some(id), Some(var), None) => Ok(Some(Signing {
+                access_id: id.clone(),
+                secret: SecretFrom::Env(var.clone()),
+            })),
+            (Some(id), None, Some(path)) => Ok(Some(Signing {
+                access_id: id.clone(),
+                secret: SecretFrom::File(path.clone()),
+            })),
+            _ => Err(
+                "HMAC signing needs access_id and exactly one of secret_env, secret_file"
+                    .to_owned(),
+            ),
+        }
+    }
+
+    /// The upstream these keys describe, at `url` (signing checked by `resolve`).
+    pub fn upstream(&self, url: String) -> ThreatConnect {
+        ThreatConnect::new(
+            url,
+            self.page_size.unwrap_or(100),
+            self.owner.clone(),
+            self.signing().ok().flatten(),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

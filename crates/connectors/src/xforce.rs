@@ -215,3 +215,36 @@ impl Upstream for XForce {
         }
     }
 }
+
+/// The keys of a `kind = "xforce"` source table: the API key as `username`
+/// and its password in `password_env` or `password_file`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// User name of HTTP basic authentication.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Environment variable holding the basic-auth password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// File holding the basic-auth password.
+    #[serde(default)]
+    pub password_file: Option<std::path::PathBuf>,
+    /// Environment variable holding a bearer token.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// File holding a bearer token.
+    #[serde(default)]
+    pub token_file: Option<std::path::PathBuf>,
+}
+
+impl Params {
+    /// Basic or bearer authentication from the keys; the error names them.
+    pub fn auth(&self) -> Result<Option<crate::source::HttpAuth>, String> {
+        crate::source::http_auth(
+            self.username.as_deref(),
+            (self.password_env.as_deref(), self.password_file.as_deref()),
+            (self.token_env.as_deref(), self.token_file.as_deref()),
+        )
+    }
+}

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 use rexist_connectors::feed::{Entry, FeedError, FeedFormat, FeedSummary, Layout, read_feed};
-use rexist_connectors::source::{Parser, SourceConfig, catalogue};
+use rexist_connectors::source::{Params, SourceConfig, catalogue};
 
 /// One entry as the tests compare it.
 #[derive(Debug, PartialEq, Eq)]
@@ -53,10 +53,10 @@ fn catalogue_format(kind: &str) -> FeedFormat {
     match SourceConfig::from_catalogue(entry)
         .resolve()
         .unwrap()
-        .parser
+        .list()
     {
-        Parser::Feed(format) => format,
-        other => panic!("{kind} is no feed: {other:?}"),
+        Some(list) => list.format,
+        None => panic!("{kind} is no list"),
     }
 }
 
@@ -415,23 +415,29 @@ fn plain_lists_and_ndjson_load() {
 #[test]
 fn source_keys_reach_the_format() {
     let mut config = SourceConfig::from_catalogue(catalogue("urlhaus").unwrap());
-    config.encoding = Some("Shift_JIS".into());
-    config.label_columns = Some(Vec::new());
-    config.confidence_column = Some("2".into());
-    let Parser::Feed(format) = config.resolve().unwrap().parser else {
-        panic!("urlhaus is a feed");
+    let keys = |config: &mut SourceConfig| match &mut config.params {
+        Params::Csv(p) => p.clone(),
+        other => panic!("urlhaus is a csv list: {other:?}"),
     };
+    let mut p = keys(&mut config);
+    p.encoding = Some("Shift_JIS".into());
+    p.label_columns = Some(Vec::new());
+    p.confidence_column = Some("2".into());
+    config.params = Params::Csv(p.clone());
+    let format = config.resolve().unwrap().list().unwrap().format;
     assert_eq!(format.encoding.as_deref(), Some("Shift_JIS"));
     assert!(
         format.label_columns.is_empty(),
         "[] turns the catalogue's off"
     );
     assert_eq!(format.confidence_column.as_deref(), Some("2"));
-    config.encoding = Some("klingon".into());
+    p.encoding = Some("klingon".into());
+    config.params = Params::Csv(p.clone());
     let err = config.resolve().unwrap_err().to_string();
     assert!(err.contains("encoding \"klingon\""), "{err}");
-    config.encoding = None;
-    config.confidence_column = Some("0".into());
+    p.encoding = None;
+    p.confidence_column = Some("0".into());
+    config.params = Params::Csv(p);
     let err = config.resolve().unwrap_err().to_string();
     assert!(err.contains("count from 1"), "{err}");
 }

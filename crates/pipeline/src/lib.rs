@@ -110,7 +110,7 @@ async fn run_once(
         }
     };
     let connector = rexist_connectors::connector(config);
-    let terms = if config.query_from_hunts {
+    let terms = if config.params.wants_hunt_terms() {
         hunt_terms(store).await?
     } else {
         Vec::new()

@@ -558,7 +558,7 @@ impl Bench {
 
     /// Whether the source's configuration makes it a snapshot list.
     fn snapshot(&self) -> bool {
-        self.source("").snapshot
+        self.source("").params.snapshot()
     }
 }
 
@@ -1006,7 +1006,8 @@ fn list(
         .unwrap()
         .resolve()
         .unwrap()
-        .snapshot;
+        .params
+        .snapshot();
     Kind {
         table,
         routes: vec![Route {

@@ -16,9 +16,13 @@ use rexist_testkit::{fixture_bytes, response, serve};
 use serde_json::{Value, json as j};
 
 fn source(kind: &str, url: &str, page_size: u32) -> ResolvedSource {
-    let table = format!(
-        "name = \"misp-test\"\nkind = \"{kind}\"\nurl = \"{url}\"\npage_size = {page_size}\n"
-    );
+    // A MISP feed is not paged: its table takes no page_size.
+    let paging = if kind == "misp" {
+        format!("page_size = {page_size}\n")
+    } else {
+        String::new()
+    };
+    let table = format!("name = \"misp-test\"\nkind = \"{kind}\"\nurl = \"{url}\"\n{paging}");
     toml::from_str::<SourceConfig>(&table)
         .unwrap()
         .resolve()

@@ -324,12 +324,13 @@ async fn credentials_stay_out_of_runs() {
     );
 }
 
-fn generic(kind: &str, name: &str, url: String) -> ResolvedSource {
-    let mut config = SourceConfig::from_catalogue(catalogue("urlhaus").unwrap());
-    name.clone_into(&mut config.name);
-    kind.clone_into(&mut config.kind);
-    config.url = Some(url);
-    config.resolve().unwrap()
+fn generic(kind: &str, name: &str, url: impl std::fmt::Display) -> ResolvedSource {
+    toml::from_str::<SourceConfig>(&format!(
+        "name = \"{name}\"\nkind = \"{kind}\"\nurl = \"{url}\"\n"
+    ))
+    .unwrap()
+    .resolve()
+    .unwrap()
 }
 
 #[tokio::test]
@@ -665,11 +666,11 @@ async fn misp_pull_pages_restsearch_then_asks_only_for_newer_events() {
     })
     .await;
     let (store, _store_dir) = store().await;
-    let mut config = SourceConfig::from_catalogue(catalogue("urlhaus").unwrap());
-    "misp-local".clone_into(&mut config.name);
-    "misp".clone_into(&mut config.kind);
-    config.url = Some(format!("{}/", upstream.base));
-    config.page_size = Some(2);
+    let mut config: SourceConfig = toml::from_str(&format!(
+        "name = \"misp-local\"\nkind = \"misp\"\nurl = \"{}/\"\npage_size = 2\n",
+        upstream.base
+    ))
+    .unwrap();
     config.headers_file.insert("Authorization".into(), key);
     let misp = config.resolve().unwrap();
 
@@ -743,7 +744,9 @@ async fn nvd_pulls_lastmod_windows_page_by_page_then_from_the_cursor() {
     let (store, _store_dir) = store().await;
     let mut config = SourceConfig::from_catalogue(catalogue("nvd").unwrap());
     config.url = Some(format!("{}/rest/json/cves/2.0", upstream.base));
-    config.page_size = Some(1);
+    config.params = rexist_connectors::source::Params::Nvd(rexist_connectors::nvd::Params {
+        page_size: Some(1),
+    });
     config.headers_file.insert("apiKey".into(), key);
     let nvd = config.resolve().unwrap();
 
@@ -816,7 +819,9 @@ async fn myjvn_pages_by_start_item_and_reports_upstream_errors() {
     let (store, _dir) = store().await;
     let mut config = SourceConfig::from_catalogue(catalogue("jvn").unwrap());
     config.url = Some(format!("{}/myjvn", upstream.base));
-    config.page_size = Some(2);
+    config.params = rexist_connectors::source::Params::Jvn(rexist_connectors::jvn::Params {
+        page_size: Some(2),
+    });
     let jvn = config.resolve().unwrap();
     let run = run_source(
         &rexist_pipeline::Ingest::new(store.clone(), None),

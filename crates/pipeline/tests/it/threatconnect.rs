@@ -217,10 +217,10 @@ async fn failures_are_recorded_with_the_upstream_message() {
 
     // a missing secret is a failed run naming the file, not a panic
     let mut missing = src.clone();
-    missing.signing = Some(rexist_connectors::source::Signing {
-        access_id: ACCESS_ID.to_owned(),
-        secret: rexist_connectors::source::SecretFrom::File(dir.path().join("nope")),
-    });
+    if let rexist_connectors::source::Params::ThreatConnect(p) = &mut missing.params {
+        p.secret_env = None;
+        p.secret_file = Some(dir.path().join("nope"));
+    }
     let run = run_source(
         &rexist_pipeline::Ingest::new(store.clone(), None),
         &fetcher(),
