@@ -97,8 +97,9 @@ pub struct Call<'a> {
     pub shown: &'a str,
     /// Whole-request timeout, body included.
     pub timeout: Duration,
-    /// How much of a 2xx body is read. Other bodies are read up to 64 KiB
-    /// (or this limit, if lower), read errors ignored: they only explain a status.
+    /// How much of a body is read. Under [`Limit::Fail`], a non-2xx body is
+    /// read up to 64 KiB (or the limit, if lower) and never fails: it only
+    /// explains a status. A broken non-2xx body keeps what arrived.
     pub limit: Limit,
     /// Whether and how failures are retried.
     pub retry: RetryPolicy,
@@ -198,18 +199,24 @@ impl Client {
         })
     }
 
-    /// A request to build (method, headers, body), then to pass to [`Client::send`].
-    pub fn request(&self, method: reqwest::Method, url: reqwest::Url) -> reqwest::RequestBuilder {
+    /// A request to build (method, headers, body), then to pass to
+    /// [`Client::send`]; a URL that does not parse fails there, as
+    /// [`FetchError::InvalidUrl`].
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        url: impl reqwest::IntoUrl,
+    ) -> reqwest::RequestBuilder {
         self.http.request(method, url)
     }
 
     /// A GET to build.
-    pub fn get(&self, url: reqwest::Url) -> reqwest::RequestBuilder {
+    pub fn get(&self, url: impl reqwest::IntoUrl) -> reqwest::RequestBuilder {
         self.request(reqwest::Method::GET, url)
     }
 
     /// A POST to build.
-    pub fn post(&self, url: reqwest::Url) -> reqwest::RequestBuilder {
+    pub fn post(&self, url: impl reqwest::IntoUrl) -> reqwest::RequestBuilder {
         self.request(reqwest::Method::POST, url)
     }
 
@@ -305,14 +312,14 @@ impl Client {
             .http
             .execute(request)
             .await
-            .map_err(|e| classify(&e, call))?;
+            .map_err(|e| classify(e, call))?;
         let status = response.status();
         let headers = response.headers().clone();
         let remote_addr = response.remote_addr();
         let (cap, fail) = match call.limit {
             Limit::Fail(n) if status.is_success() => (n, true),
-            Limit::Truncate(n) if status.is_success() => (n, false),
-            Limit::Fail(n) | Limit::Truncate(n) => (n.min(ERROR_BODY_CAP), false),
+            Limit::Fail(n) => (n.min(ERROR_BODY_CAP), false),
+            Limit::Truncate(n) => (n, false),
         };
         let too_large = || FetchError::TooLarge {
             url: call.shown.to_owned(),
@@ -326,7 +333,7 @@ impl Client {
             let chunk = match response.chunk().await {
                 Ok(Some(chunk)) => chunk,
                 Ok(None) => break,
-                Err(e) if status.is_success() => return Err(classify(&e, call)),
+                Err(e) if status.is_success() => return Err(classify(e, call)),
                 // The status is known; a broken error body only costs its text.
                 Err(_) => break,
             };
@@ -359,8 +366,10 @@ impl Client {
 }
 
 /// A transport failure, named without reqwest's message (which repeats the URL).
-fn classify(e: &reqwest::Error, call: &Call<'_>) -> FetchError {
+fn classify(e: reqwest::Error, call: &Call<'_>) -> FetchError {
     let url = call.shown.to_owned();
+    // Without its URL, in case reqwest's own error is the innermost.
+    let e = e.without_url();
     if e.is_timeout() {
         FetchError::Timeout {
             url,
@@ -373,12 +382,12 @@ fn classify(e: &reqwest::Error, call: &Call<'_>) -> FetchError {
     } else if e.is_connect() {
         FetchError::Unreachable {
             url,
-            detail: root_cause(e),
+            detail: root_cause(&e),
         }
     } else {
         FetchError::Broken {
             url,
-            detail: root_cause(e),
+            detail: root_cause(&e),
         }
     }
 }
