@@ -103,7 +103,7 @@ pub struct Spool {
     inner: SpoolInner,
     len: u64,
     /// Size past which the body moves to a temporary file.
-    spool_above: u64,
+    to_disk_above: u64,
 }
 
 enum SpoolInner {
@@ -116,14 +116,14 @@ impl Spool {
         Self {
             inner: SpoolInner::Memory(Vec::new()),
             len: 0,
-            spool_above,
+            to_disk_above: spool_above,
         }
     }
 
     fn append(&mut self, chunk: &[u8]) -> std::io::Result<()> {
         use std::io::Write;
         if let SpoolInner::Memory(bytes) = &mut self.inner {
-            if self.len + chunk.len() as u64 > self.spool_above {
+            if self.len + chunk.len() as u64 > self.to_disk_above {
                 let mut file = tempfile::tempfile()?;
                 file.write_all(bytes)?;
                 self.inner = SpoolInner::File(file);

@@ -332,10 +332,10 @@ impl Client {
         loop {
             let chunk = match response.chunk().await {
                 Ok(Some(chunk)) => chunk,
-                Ok(None) => break,
                 Err(e) if status.is_success() => return Err(classify(e, call)),
-                // The status is known; a broken error body only costs its text.
-                Err(_) => break,
+                // The end, or a broken error body: the status is known, a
+                // broken error body only costs its text.
+                Ok(None) | Err(_) => break,
             };
             let room = cap.saturating_sub(body.len());
             let take = if chunk.len() as u64 > room {

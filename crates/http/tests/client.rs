@@ -1,6 +1,8 @@
 //! The client against a loopback server that misbehaves on purpose, and the
 //! secret-file reader against files that are wrong in each way.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
 use std::time::{Duration, Instant};
 
 use rexist_http::{
@@ -31,7 +33,7 @@ async fn get(
     url: &str,
     call: &Call<'_>,
 ) -> Result<rexist_http::Reply<Vec<u8>>, FetchError> {
-    let request = client.get(url.parse().unwrap());
+    let request = client.get(url);
     client.send(request, call, Vec::new).await
 }
 
