@@ -527,9 +527,9 @@ impl Config {
     /// The database URL, read from `database_url_file` when that is set.
     pub fn database_url(&self) -> Result<Option<Secret>> {
         if let Some(path) = &self.database_url_file {
-            let text = std::fs::read_to_string(path)
+            let text = rexist_http::read_secret_file(path, "database_url_file")
                 .with_context(|| format!("database_url_file {}", path.display()))?;
-            let url = text.trim();
+            let url = text.expose();
             check_database_url(url)
                 .with_context(|| format!("database_url_file {}", path.display()))?;
             return Ok(Some(Secret::new(url)));
@@ -551,6 +551,10 @@ fn check_database_url(url: &str) -> Result<()> {
     Ok(())
 }
 
+/// Largest configuration file read: a config is a few KiB, even with
+/// hundreds of sources.
+const CONFIG_FILE_CAP: u64 = 4 * 1024 * 1024;
+
 /// Loads the configuration: the file given (which must exist), else
 /// `./rexist.toml` if present, else defaults; then environment and flags.
 pub fn load(file: Option<&Path>, flags: &Flags) -> Result<(Config, Origin)> {
@@ -563,7 +567,7 @@ pub fn load(file: Option<&Path>, flags: &Flags) -> Result<(Config, Origin)> {
     };
     let mut config = match &path {
         Some(p) => {
-            let text = std::fs::read_to_string(p)
+            let text = rexist_http::read_text_file(p, CONFIG_FILE_CAP, "config file")
                 .with_context(|| format!("cannot read config file {}", p.display()))?;
             parse(&text, p)?
         }

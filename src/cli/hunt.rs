@@ -270,13 +270,16 @@ fn parse_digest(value: &str) -> Result<Option<u64>> {
         })
 }
 
+/// Largest watchlist read from a file.
+const WATCH_FILE_CAP: u64 = 16 * 1024 * 1024;
+
 async fn add(config: &Config, args: AddArgs) -> Result<ExitCode> {
     let (kind, definition) = match (args.query, args.watch, args.watch_file) {
         (Some(q), None, None) => (HuntKind::Query, q),
         (None, Some(w), None) => (HuntKind::Watch, w),
         (None, None, Some(path)) => (
             HuntKind::Watch,
-            std::fs::read_to_string(&path)
+            rexist_http::read_text_file(&path, WATCH_FILE_CAP, "--watch-file")
                 .with_context(|| format!("cannot read {}", path.display()))?,
         ),
         _ => bail!("give a QUERY, or a watchlist with --watch or --watch-file"),

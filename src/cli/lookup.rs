@@ -29,6 +29,9 @@ pub struct Args {
     pub providers: Vec<String>,
 }
 
+/// Largest list of values read from a file: a few million indicators.
+const LIST_FILE_CAP: u64 = 64 * 1024 * 1024;
+
 /// Runs `lookup`.
 pub async fn run(config: &Config, args: Args) -> Result<ExitCode> {
     let store = super::open_store(config).await?;
@@ -37,7 +40,7 @@ pub async fn run(config: &Config, args: Args) -> Result<ExitCode> {
         let text = if path.as_os_str() == "-" {
             std::io::read_to_string(std::io::stdin()).context("reading stdin")?
         } else {
-            std::fs::read_to_string(path)
+            rexist_http::read_text_file(path, LIST_FILE_CAP, "--file")
                 .with_context(|| format!("cannot read {}", path.display()))?
         };
         let values: Vec<String> = text

@@ -87,8 +87,9 @@ pub enum TokenCommand {
 
 fn read_password(file: Option<&std::path::Path>) -> Result<String> {
     let line = if let Some(path) = file {
-        std::fs::read_to_string(path)
+        rexist_http::read_secret_file(path, "password file")
             .with_context(|| format!("cannot read {}", path.display()))?
+            .expose()
             .lines()
             .next()
             .unwrap_or_default()

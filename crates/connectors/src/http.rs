@@ -3,18 +3,23 @@
 //! conditional GET (ETag / If-Modified-Since), per-host concurrency limits,
 //! and gzip and zip bodies unpacked within the same cap.
 //!
+//! The client, the capped read, the retries and [`redact`] are
+//! [`rexist_http`]'s, shared with enrichment and alert delivery; what is
+//! the connectors' own is here: conditional GET, spooling large feeds to
+//! disk, and unpacking archives.
+//!
 //! Secrets travel only in request headers set by the caller; errors and logs
 //! name URLs through [`redact`], which masks credentials in the user info and
 //! in query parameters such as `key=` or `token=`.
 
-use std::collections::HashMap;
 use std::io::Read;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reqwest::header::{ETAG, HeaderMap, HeaderName, HeaderValue, LAST_MODIFIED, RETRY_AFTER};
+use reqwest::header::{ETAG, HeaderMap, HeaderName, HeaderValue, LAST_MODIFIED};
+use rexist_http::{BodySink, Call, Client, ClientOptions, Limit, RetryPolicy};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Semaphore;
+
+pub use rexist_http::{FetchError, redact};
 
 /// Limits and retry policy of a [`Fetcher`].
 #[derive(Debug, Clone)]
@@ -97,6 +102,8 @@ pub enum Fetched {
 pub struct Spool {
     inner: SpoolInner,
     len: u64,
+    /// Size past which the body moves to a temporary file.
+    to_disk_above: u64,
 }
 
 enum SpoolInner {
@@ -105,17 +112,18 @@ enum SpoolInner {
 }
 
 impl Spool {
-    fn empty() -> Self {
+    fn new(spool_above: u64) -> Self {
         Self {
             inner: SpoolInner::Memory(Vec::new()),
             len: 0,
+            to_disk_above: spool_above,
         }
     }
 
-    fn push(&mut self, chunk: &[u8], spool_above: u64) -> std::io::Result<()> {
+    fn append(&mut self, chunk: &[u8]) -> std::io::Result<()> {
         use std::io::Write;
         if let SpoolInner::Memory(bytes) = &mut self.inner {
-            if self.len + chunk.len() as u64 > spool_above {
+            if self.len + chunk.len() as u64 > self.to_disk_above {
                 let mut file = tempfile::tempfile()?;
                 file.write_all(bytes)?;
                 self.inner = SpoolInner::File(file);
@@ -199,6 +207,16 @@ impl Spool {
     }
 }
 
+impl BodySink for Spool {
+    fn push(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        self.append(chunk)
+    }
+
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
 /// Outcome of a conditional fetch whose body may be spooled to disk.
 pub enum Streamed {
     /// HTTP 304: unchanged since the validators sent.
@@ -207,169 +225,26 @@ pub enum Streamed {
     Body(Spool, Validators, Vec<(String, String)>),
 }
 
-/// Why a fetch failed, with the URL redacted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FetchError {
-    /// The URL does not parse.
-    #[error("invalid URL {url}")]
-    InvalidUrl {
-        /// The redacted URL.
-        url: String,
-    },
-    /// A final non-success status.
-    #[error("HTTP {status} from {url}")]
-    Status {
-        /// The status code.
-        status: u16,
-        /// The redacted URL.
-        url: String,
-    },
-    /// The upstream asked to come back later than the fetch may wait.
-    #[error("rate limited by {url}: retry after {seconds} s")]
-    RateLimited {
-        /// The redacted URL.
-        url: String,
-        /// Seconds asked for.
-        seconds: u64,
-    },
-    /// The body exceeds the size cap.
-    #[error("response from {url} exceeds the {limit}-byte limit")]
-    TooLarge {
-        /// The redacted URL.
-        url: String,
-        /// The cap.
-        limit: u64,
-    },
-    /// The request or body took too long.
-    #[error("timed out after {seconds} s fetching {url}")]
-    Timeout {
-        /// The redacted URL.
-        url: String,
-        /// The timeout.
-        seconds: u64,
-    },
-    /// The body ended before its announced length, or the connection broke.
-    #[error("truncated or broken response from {url}: {detail}")]
-    Broken {
-        /// The redacted URL.
-        url: String,
-        /// What the client said.
-        detail: String,
-    },
-    /// The host could not be reached.
-    #[error("cannot reach {url}: {detail}")]
-    Unreachable {
-        /// The redacted URL.
-        url: String,
-        /// What the client said.
-        detail: String,
-    },
-    /// A gzip or zip body that does not unpack.
-    #[error("cannot unpack the body of {url}: {detail}")]
-    Unpack {
-        /// The redacted URL.
-        url: String,
-        /// What failed.
-        detail: String,
-    },
-}
-
-impl FetchError {
-    /// Whether another attempt may succeed.
-    fn retryable(&self) -> bool {
-        match self {
-            Self::Status { status, .. } => *status == 429 || (500..=599).contains(status),
-            Self::Timeout { .. } | Self::Broken { .. } | Self::Unreachable { .. } => true,
-            _ => false,
-        }
-    }
-}
-
-/// Query parameters whose values are credentials.
-const SECRET_PARAMS: &[&str] = &[
-    "key",
-    "apikey",
-    "api_key",
-    "api-key",
-    "token",
-    "access_token",
-    "auth",
-    "auth-key",
-    "password",
-    "secret",
-    "sig",
-    "signature",
-];
-
-/// A URL safe to log: password in the user info and credential query values masked.
-pub fn redact(url: &str) -> String {
-    let Ok(mut parsed) = reqwest::Url::parse(url) else {
-        return "<invalid URL>".to_owned();
-    };
-    if parsed.password().is_some() {
-        let _ = parsed.set_password(Some("***"));
-    }
-    if parsed.query().is_some() {
-        let pairs: Vec<(String, String)> = parsed
-            .query_pairs()
-            .map(|(k, v)| {
-                let secret = SECRET_PARAMS.iter().any(|s| k.eq_ignore_ascii_case(s));
-                (
-                    k.into_owned(),
-                    if secret {
-                        "***".to_owned()
-                    } else {
-                        v.into_owned()
-                    },
-                )
-            })
-            .collect();
-        parsed.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    parsed.to_string()
-}
-
 /// Fetches over HTTP(S) within the limits of its [`FetchOptions`].
 pub struct Fetcher {
-    client: reqwest::Client,
+    client: Client,
     options: FetchOptions,
-    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
 impl Fetcher {
     /// A fetcher with these limits.
     pub fn new(options: FetchOptions) -> Result<Self, FetchError> {
-        // rustls needs one process-wide crypto provider; ring is the one the
-        // rest of rexist (sqlx) already links. Installing twice is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("rexist/", env!("CARGO_PKG_VERSION")))
-            .timeout(options.timeout)
-            .connect_timeout(options.timeout.min(Duration::from_secs(30)))
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .build()
-            .map_err(|e| FetchError::Unreachable {
-                url: String::new(),
-                detail: format!("cannot build the HTTP client: {e}"),
-            })?;
-        Ok(Self {
-            client,
-            options,
-            hosts: Mutex::new(HashMap::new()),
+        let client = Client::new(&ClientOptions {
+            connect_timeout: options.timeout.min(Duration::from_secs(30)),
+            redirects: 5,
+            per_host: options.per_host,
+            ..ClientOptions::default()
         })
-    }
-
-    fn host_slot(&self, url: &reqwest::Url) -> Arc<Semaphore> {
-        let host = url.host_str().unwrap_or_default().to_owned();
-        let mut hosts = self
-            .hosts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Arc::clone(
-            hosts
-                .entry(host)
-                .or_insert_with(|| Arc::new(Semaphore::new(self.options.per_host.max(1)))),
-        )
+        .map_err(|e| FetchError::Unreachable {
+            url: String::new(),
+            detail: e.to_string(),
+        })?;
+        Ok(Self { client, options })
     }
 
     /// GETs `url` with `headers` (credentials included: never logged) and,
@@ -461,150 +336,56 @@ impl Fetcher {
                 header_map.insert(reqwest::header::IF_MODIFIED_SINCE, lm);
             }
         }
-        let slot = self.host_slot(&parsed);
-        let mut attempt = 0;
-        loop {
-            let result = {
-                let _permit = slot.acquire().await.map_err(|_| FetchError::Unreachable {
-                    url: shown.clone(),
-                    detail: "fetcher closed".to_owned(),
-                })?;
-                self.once(&parsed, &shown, header_map.clone(), json).await
-            };
-            let (error, retry_after) = match result {
-                Ok(fetched) => return Ok(fetched),
-                Err(e) => e,
-            };
-            if !error.retryable() || attempt >= self.options.retries {
-                return Err(match (error, retry_after) {
-                    (FetchError::Status { status: 429, url }, Some(after)) => {
-                        FetchError::RateLimited {
-                            url,
-                            seconds: after.as_secs(),
-                        }
-                    }
-                    (e, _) => e,
-                });
-            }
-            let delay = match retry_after {
-                Some(after) if after > self.options.max_retry_after => {
-                    return Err(FetchError::RateLimited {
-                        url: shown,
-                        seconds: after.as_secs(),
-                    });
-                }
-                Some(after) => after,
-                None => {
-                    self.options.backoff.saturating_mul(1 << attempt.min(16))
-                        + jitter(self.options.backoff)
-                }
-            };
-            tracing::info!(url = %shown, error = %error, attempt = attempt + 1, delay_ms = delay.as_millis(), "retrying fetch");
-            tokio::time::sleep(delay).await;
-            attempt += 1;
-        }
-    }
-
-    /// One attempt; on failure also the `Retry-After` delay the server asked for.
-    async fn once(
-        &self,
-        url: &reqwest::Url,
-        shown: &str,
-        headers: HeaderMap,
-        json: Option<&[u8]>,
-    ) -> Result<Streamed, (FetchError, Option<Duration>)> {
-        let classify = |e: &reqwest::Error| -> FetchError {
-            if e.is_timeout() {
-                FetchError::Timeout {
-                    url: shown.to_owned(),
-                    seconds: self.options.timeout.as_secs(),
-                }
-            } else if e.is_connect() {
-                FetchError::Unreachable {
-                    url: shown.to_owned(),
-                    detail: root_cause(e),
-                }
-            } else {
-                FetchError::Broken {
-                    url: shown.to_owned(),
-                    detail: root_cause(e),
-                }
-            }
-        };
         let request = match json {
             Some(body) => self
                 .client
-                .post(url.clone())
+                .post(parsed)
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .header(reqwest::header::ACCEPT, "application/json")
                 .body(body.to_vec()),
-            None => self.client.get(url.clone()),
+            None => self.client.get(parsed),
+        }
+        .headers(header_map);
+        let call = Call {
+            shown: &shown,
+            timeout: self.options.timeout,
+            limit: Limit::Fail(self.options.max_bytes),
+            retry: RetryPolicy {
+                retries: self.options.retries,
+                backoff: self.options.backoff,
+                max_retry_after: self.options.max_retry_after,
+            },
         };
-        let mut response = request
-            .headers(headers)
-            .send()
-            .await
-            .map_err(|e| (classify(&e), None))?;
-        let status = response.status();
-        if status == reqwest::StatusCode::NOT_MODIFIED {
+        let spool_above = self.options.spool_above;
+        let reply = self
+            .client
+            .send(request, &call, || Spool::new(spool_above))
+            .await?;
+        if reply.status == reqwest::StatusCode::NOT_MODIFIED {
             return Ok(Streamed::NotModified);
         }
-        if !status.is_success() {
-            let retry_after = response
-                .headers()
-                .get(RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
-            return Err((
-                FetchError::Status {
-                    status: status.as_u16(),
-                    url: shown.to_owned(),
-                },
-                retry_after,
-            ));
-        }
+        let reply = reply.error_for_status(&shown)?;
         let validators = Validators {
-            etag: header_text(response.headers(), &ETAG),
-            last_modified: header_text(response.headers(), &LAST_MODIFIED),
+            etag: header_text(&reply.headers, &ETAG),
+            last_modified: header_text(&reply.headers, &LAST_MODIFIED),
         };
-        let headers: Vec<(String, String)> = response
-            .headers()
+        let headers: Vec<(String, String)> = reply
+            .headers
             .iter()
             .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
             .collect();
         let limit = self.options.max_bytes;
-        let too_large = || FetchError::TooLarge {
-            url: shown.to_owned(),
-            limit,
-        };
-        if response.content_length().is_some_and(|n| n > limit) {
-            return Err((too_large(), None));
-        }
-        let spool_error = |e: std::io::Error| FetchError::Broken {
-            url: shown.to_owned(),
-            detail: format!("cannot spool the body to a temporary file: {e}"),
-        };
-        let mut spool = Spool::empty();
-        while let Some(chunk) = response.chunk().await.map_err(|e| (classify(&e), None))? {
-            if spool.len() + chunk.len() as u64 > limit {
-                return Err((too_large(), None));
-            }
-            spool
-                .push(&chunk, self.options.spool_above)
-                .map_err(|e| (spool_error(e), None))?;
-        }
-        let spool = unpack(spool, limit, self.options.spool_above).map_err(|detail| {
+        let spool = unpack(reply.body, limit, spool_above).map_err(|detail| {
             if detail == TOO_LARGE {
-                (too_large(), None)
+                FetchError::TooLarge {
+                    url: shown.clone(),
+                    limit,
+                }
             } else {
-                (
-                    FetchError::Unpack {
-                        url: shown.to_owned(),
-                        detail,
-                    },
-                    None,
-                )
+                FetchError::Unpack {
+                    url: shown.clone(),
+                    detail,
+                }
             }
         })?;
         Ok(Streamed::Body(spool, validators, headers))
@@ -626,28 +407,6 @@ fn header_text(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The innermost error message: what actually went wrong, without reqwest's
-/// wrapping (which repeats the full URL, credentials included).
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause: &(dyn std::error::Error + 'static) = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
-}
-
-/// A few hundred milliseconds of jitter derived from the clock, so sources
-/// that failed together do not retry in lockstep.
-fn jitter(base: Duration) -> Duration {
-    let nanos = u64::from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos()),
-    );
-    let max = u64::try_from(base.as_millis() / 4).unwrap_or(0).max(1);
-    Duration::from_millis(nanos % max)
-}
-
 const TOO_LARGE: &str = "too large";
 
 /// Unpacks a gzip file or the first file of a zip archive (by magic bytes)
@@ -655,7 +414,7 @@ const TOO_LARGE: &str = "too large";
 /// as they are. (HTTP `Content-Encoding: gzip` is already undone by the client.)
 fn unpack(mut spool: Spool, limit: u64, spool_above: u64) -> Result<Spool, String> {
     let copy_capped = |mut r: Box<dyn Read + '_>| -> Result<Spool, String> {
-        let mut out = Spool::empty();
+        let mut out = Spool::new(spool_above);
         let mut buf = vec![0u8; 1 << 16];
         loop {
             let n = r.read(&mut buf).map_err(|e| e.to_string())?;
@@ -665,8 +424,7 @@ fn unpack(mut spool: Spool, limit: u64, spool_above: u64) -> Result<Spool, Strin
             if out.len() + n as u64 > limit {
                 return Err(TOO_LARGE.to_owned());
             }
-            out.push(&buf[..n], spool_above)
-                .map_err(|e| e.to_string())?;
+            out.append(&buf[..n]).map_err(|e| e.to_string())?;
         }
     };
     let head = spool.head().map_err(|e| e.to_string())?;
@@ -695,20 +453,10 @@ impl<T: Read + std::io::Seek> ReadSeek for T {}
 mod tests {
     use super::*;
 
-    #[test]
-    fn credentials_never_shown() {
-        assert_eq!(
-            redact("https://user:pw@feed.example/list.csv?key=s3cret&days=1"),
-            "https://user:***@feed.example/list.csv?key=***&days=1"
-        );
-        assert_eq!(redact("https://feed.example/a"), "https://feed.example/a");
-        assert_eq!(redact("not a url"), "<invalid URL>");
-    }
-
     fn spool_of(bytes: &[u8], spool_above: u64) -> Spool {
-        let mut s = Spool::empty();
+        let mut s = Spool::new(spool_above);
         for chunk in bytes.chunks(7) {
-            s.push(chunk, spool_above).unwrap();
+            s.append(chunk).unwrap();
         }
         s
     }

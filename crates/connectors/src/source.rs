@@ -748,9 +748,9 @@ impl SecretFrom {
             Self::Env(var) => std::env::var(var)
                 .map(|v| v.trim().to_owned())
                 .map_err(|_| format!("{key}_env: environment variable {var} is not set")),
-            Self::File(path) => std::fs::read_to_string(path)
-                .map(|v| v.trim().to_owned())
-                .map_err(|e| format!("{key}_file: cannot read {}: {e}", path.display())),
+            Self::File(path) => rexist_http::read_secret_file(path, &format!("{key}_file"))
+                .map(|v| v.expose().to_owned())
+                .map_err(|e| e.to_string()),
         }
     }
 }
@@ -1035,13 +1035,9 @@ impl ResolvedSource {
             out.push((header.clone(), value.trim().to_owned()));
         }
         for (header, path) in &self.headers_file {
-            let value = std::fs::read_to_string(path).map_err(|e| {
-                err(format!(
-                    "header {header}: cannot read {}: {e}",
-                    path.display()
-                ))
-            })?;
-            out.push((header.clone(), value.trim().to_owned()));
+            let value = rexist_http::read_secret_file(path, &format!("header {header}"))
+                .map_err(|e| err(e.to_string()))?;
+            out.push((header.clone(), value.expose().to_owned()));
         }
         Ok(out)
     }

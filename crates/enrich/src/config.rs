@@ -1,9 +1,9 @@
 //! The `[[enrichment]]` tables of `rexist.toml`, their validation and the
 //! secrets they name.
 
-use std::fmt;
 use std::time::Duration;
 
+use rexist_http::Secret;
 use serde::Deserialize;
 
 use crate::error::ConfigError;
@@ -177,22 +177,6 @@ enum KeyUse {
     Required,
     Optional,
     Never,
-}
-
-/// A credential; `Debug` and `Display` never show it.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Secret(String);
-
-impl Secret {
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
 }
 
 /// Requests allowed per period.
@@ -430,35 +414,23 @@ fn read_secret(
             key: env_key,
             reason: format!("give {env_key} or {file_key}, not both"),
         }),
-        (Some(_), None) | (None, Some(_)) if !read => Ok(Some(Secret(String::new()))),
+        (Some(_), None) | (None, Some(_)) if !read => Ok(Some(Secret::default())),
         (Some(var), None) => match std::env::var(var) {
-            Ok(value) if !value.trim().is_empty() => Ok(Some(Secret(value.trim().to_owned()))),
+            Ok(value) if !value.trim().is_empty() => Ok(Some(Secret::new(value.trim()))),
             _ => Err(ConfigError::MissingEnv {
                 table: table.to_owned(),
                 key: env_key,
                 var: var.clone(),
             }),
         },
-        (None, Some(path)) => {
-            let file_error = |reason: String| ConfigError::File {
+        (None, Some(path)) => rexist_http::read_secret_file(path, file_key)
+            .map(Some)
+            .map_err(|e| ConfigError::File {
                 table: table.to_owned(),
                 key: file_key,
                 path: path.clone(),
-                reason,
-            };
-            let meta = std::fs::metadata(path).map_err(|e| file_error(e.kind().to_string()))?;
-            // A secret is a line; anything large is the wrong file.
-            if meta.len() > 64 * 1024 {
-                return Err(file_error("larger than 64 KiB".to_owned()));
-            }
-            let text =
-                std::fs::read_to_string(path).map_err(|e| file_error(e.kind().to_string()))?;
-            let value = text.trim();
-            if value.is_empty() {
-                return Err(file_error("empty".to_owned()));
-            }
-            Ok(Some(Secret(value.to_owned())))
-        }
+                reason: e.problem.to_string(),
+            }),
         (None, None) => Ok(None),
     }
 }
@@ -556,7 +528,7 @@ mod tests {
 
     #[test]
     fn secret_debug_is_redacted() {
-        let s = Secret("hunter2".to_owned());
+        let s = Secret::new("hunter2");
         assert_eq!(format!("{s:?}"), "Secret(***)");
     }
 }

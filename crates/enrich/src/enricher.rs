@@ -11,10 +11,11 @@ use time::OffsetDateTime;
 use tokio::task::JoinSet;
 
 use crate::answer::{Answer, Failure, ProviderInfo, Reply, Status};
-use crate::config::{EnrichConfig, Kind, Rate, Secret};
+use crate::config::{EnrichConfig, Kind, Rate};
 use crate::error::ConfigError;
 use crate::limits::{AnswerCache, CacheKey, DailyQuota, TokenBucket};
 use crate::providers::Backend;
+use rexist_http::Secret;
 
 /// Answers kept in memory across all providers; the oldest goes first.
 const CACHE_CAPACITY: usize = 10_000;
@@ -79,7 +80,7 @@ impl Enricher {
             }
             if client.is_none() && settings.kind.uses_api_client() {
                 client = Some(
-                    crate::http::api_client().map_err(|reason| ConfigError::Client {
+                    crate::api::api_client().map_err(|reason| ConfigError::Client {
                         table: settings.name.clone(),
                         reason,
                     })?,

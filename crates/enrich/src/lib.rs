@@ -236,10 +236,10 @@
 //! address.
 
 mod answer;
+mod api;
 mod config;
 mod enricher;
 mod error;
-mod http;
 mod limits;
 mod providers;
 

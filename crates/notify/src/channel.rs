@@ -12,9 +12,9 @@ use lettre::transport::smtp::AsyncSmtpTransport;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 
-use crate::config::{ChannelConfig, Secret, read_capped};
+use crate::config::{ChannelConfig, Secret};
+use crate::endpoint::Endpoint;
 use crate::error::{ConfigError, SendError};
-use crate::http::Endpoint;
 use crate::rate::RateLimit;
 use crate::render::{Style, Templates};
 use crate::{Message, discord, email, mattermost, slack, syslog, teams, webhook};
@@ -251,8 +251,8 @@ fn template_failed(reason: &str) -> SendError {
     SendError::permanent(format!("template: {reason}"))
 }
 
-fn client(c: &ChannelConfig, timeout: Duration) -> Result<reqwest::Client, ConfigError> {
-    crate::http::client(timeout).map_err(|e| c.error("kind", e))
+fn client(c: &ChannelConfig, timeout: Duration) -> Result<rexist_http::Client, ConfigError> {
+    crate::endpoint::client(timeout).map_err(|e| c.error("kind", e))
 }
 
 /// The endpoint of a URL-based kind and its client.
@@ -261,7 +261,7 @@ fn http_target(
     timeout: Duration,
     secrets: &mut Vec<String>,
     plain_allowed: bool,
-) -> Result<(reqwest::Client, Endpoint), ConfigError> {
+) -> Result<(rexist_http::Client, Endpoint), ConfigError> {
     let plain = if plain_allowed { c.url.as_ref() } else { None };
     let url = c.required_secret("url", plain, c.url_env.as_ref(), c.url_file.as_ref())?;
     let key = if c.url_env.is_some() {
@@ -348,7 +348,8 @@ fn email_transport(
     } else {
         let mut params = TlsParameters::builder(host.clone());
         if let Some(path) = &c.ca_file {
-            let pem = read_capped(path, CA_FILE_CAP).map_err(|e| c.error("ca_file", e))?;
+            let pem = rexist_http::read_text_file(path, CA_FILE_CAP, "ca_file")
+                .map_err(|e| c.error("ca_file", e.reason()))?;
             let cert = Certificate::from_pem(pem.as_bytes())
                 .map_err(|e| c.error("ca_file", format!("{path} holds no PEM certificate: {e}")))?;
             // A private relay's CA replaces the system roots rather than

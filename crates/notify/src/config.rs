@@ -3,10 +3,9 @@
 //! refused rather than ignored: a `token_env` on a `slack` channel is a
 //! mistake the operator wants to hear about.
 
-use std::fmt;
-use std::io::Read;
 use std::time::Duration;
 
+pub(crate) use rexist_http::Secret;
 use serde::Deserialize;
 
 use crate::error::ConfigError;
@@ -83,29 +82,6 @@ pub struct ChannelConfig {
     /// syslog: HOSTNAME field; default the machine's host name.
     pub hostname: Option<String>,
 }
-
-/// A secret value; `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Secret(String);
-
-impl Secret {
-    pub(crate) fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-/// Secret files are small; a larger one is a wrong path, not a token.
-const SECRET_FILE_CAP: u64 = 64 * 1024;
 
 /// Keys each kind accepts besides `name`, `kind`, `rate_limit` and `timeout`.
 fn allowed_keys(kind: &str) -> &'static [&'static str] {
@@ -254,7 +230,7 @@ impl ChannelConfig {
             return Err(self.error(base, format!("give only one of {keys}")));
         }
         if let Some(value) = plain {
-            return Ok(Some(Secret(value.trim().to_owned())));
+            return Ok(Some(Secret::new(value.trim())));
         }
         if let Some(var) = env {
             let key = format!("{base}_env");
@@ -274,16 +250,13 @@ impl ChannelConfig {
             if value.is_empty() {
                 return Err(self.error(&key, format!("environment variable {var} is empty")));
             }
-            return Ok(Some(Secret(value.to_owned())));
+            return Ok(Some(Secret::new(value)));
         }
         if let Some(path) = file {
             let key = format!("{base}_file");
-            let value = read_capped(path, SECRET_FILE_CAP).map_err(|e| self.error(&key, e))?;
-            let value = value.trim();
-            if value.is_empty() {
-                return Err(self.error(&key, format!("file {path} is empty")));
-            }
-            return Ok(Some(Secret(value.to_owned())));
+            let value = rexist_http::read_secret_file(path, &key)
+                .map_err(|e| self.error(&key, e.reason()))?;
+            return Ok(Some(value));
         }
         Ok(None)
     }
@@ -318,20 +291,6 @@ impl ChannelConfig {
             None => Err(self.error(key, "missing")),
         }
     }
-}
-
-/// Reads a small text file, refusing one larger than `cap` bytes. The
-/// error names the path and the failure, never the content.
-pub(crate) fn read_capped(path: &str, cap: u64) -> Result<String, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    let mut bytes = Vec::new();
-    file.take(cap + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {path}: {e}"))?;
-    if bytes.len() as u64 > cap {
-        return Err(format!("file {path} is larger than {cap} bytes"));
-    }
-    String::from_utf8(bytes).map_err(|_| format!("file {path} is not UTF-8 text"))
 }
 
 /// `10s`, `500ms`, `2m` (or a bare number of seconds), between 1 ms and 10 min.
@@ -379,6 +338,7 @@ mod tests {
 
     #[test]
     fn secret_debug_is_redacted() {
-        assert_eq!(format!("{:?}", Secret("xoxb-1".into())), "[redacted]");
+        let s = Secret::new("xoxb-1");
+        assert_eq!(format!("{s:?} {s}"), "Secret(***) ***");
     }
 }

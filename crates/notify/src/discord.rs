@@ -8,8 +8,8 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 use serde_json::json;
 
+use crate::endpoint::{self, Endpoint};
 use crate::error::SendError;
-use crate::http::{self, Endpoint};
 
 /// Discord refuses content longer than this.
 const CONTENT_CHARS: usize = 2000;
@@ -17,7 +17,7 @@ const CONTENT_CHARS: usize = 2000;
 /// A Discord channel.
 #[derive(Debug)]
 pub(crate) struct Discord {
-    pub(crate) client: reqwest::Client,
+    pub(crate) client: rexist_http::Client,
     pub(crate) endpoint: Endpoint,
     pub(crate) username: String,
 }
@@ -29,7 +29,7 @@ impl Discord {
             "username": self.username,
             "allowed_mentions": { "parse": [] },
         });
-        let reply = http::post_json(
+        let reply = endpoint::post_json(
             &self.client,
             &self.endpoint,
             HeaderMap::new(),
@@ -41,7 +41,7 @@ impl Discord {
             .then(|| serde_json::from_slice::<serde_json::Value>(&reply.body).ok())
             .flatten()
             .and_then(|v| v.get("retry_after").and_then(serde_json::Value::as_f64))
-            .and_then(http::seconds_f64);
+            .and_then(endpoint::seconds_f64);
         reply.check(&self.endpoint).map(|_| ()).map_err(|mut e| {
             // The longer of the header's and the body's wait.
             e.retry_after = e.retry_after.max(body_wait);

@@ -85,7 +85,7 @@ impl Email {
 /// replies, TLS failures (a certificate the relay will keep presenting) and
 /// refused addresses will not.
 fn classify(e: &lettre::transport::smtp::Error, relay: &str) -> SendError {
-    let message = format!("SMTP error from {relay}: {}", crate::http::chain(e));
+    let message = format!("SMTP error from {relay}: {}", crate::error::chain(e));
     if e.is_transient() || e.is_timeout() {
         SendError::retryable(message)
     } else if e.is_permanent() || e.is_tls() || e.is_client() || certificate_refused(e) {

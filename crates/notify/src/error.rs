@@ -62,3 +62,27 @@ impl SendError {
         self
     }
 }
+
+/// An error and its causes on one line.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(cause) = source {
+        parts.push(cause.to_string());
+        source = cause.source();
+    }
+    dedup_chain(parts)
+}
+/// Joins causes, skipping those already contained in the previous one
+/// (hyper and lettre repeat their source in their own text).
+fn dedup_chain(parts: Vec<String>) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for part in parts {
+        match out.last_mut() {
+            Some(last) if last.contains(&part) => {}
+            Some(last) if part.contains(last.as_str()) => *last = part,
+            _ => out.push(part),
+        }
+    }
+    crate::render::truncate_chars(&out.join(": "), 300)
+}

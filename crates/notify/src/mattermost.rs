@@ -5,8 +5,8 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 use serde_json::json;
 
+use crate::endpoint::{self, Endpoint};
 use crate::error::SendError;
-use crate::http::{self, Endpoint};
 
 /// Mattermost posts hold at most 16,383 characters.
 const TEXT_CHARS: usize = 16_000;
@@ -14,7 +14,7 @@ const TEXT_CHARS: usize = 16_000;
 /// A Mattermost channel.
 #[derive(Debug)]
 pub(crate) struct Mattermost {
-    pub(crate) client: reqwest::Client,
+    pub(crate) client: rexist_http::Client,
     pub(crate) endpoint: Endpoint,
     pub(crate) username: String,
     pub(crate) channel: Option<String>,
@@ -29,7 +29,7 @@ impl Mattermost {
         if let Some(channel) = &self.channel {
             body["channel"] = json!(channel);
         }
-        http::post_json(
+        endpoint::post_json(
             &self.client,
             &self.endpoint,
             HeaderMap::new(),

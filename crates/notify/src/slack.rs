@@ -8,8 +8,8 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::Deserialize;
 
 use crate::config::Secret;
+use crate::endpoint::{self, Endpoint};
 use crate::error::SendError;
-use crate::http::{self, Endpoint};
 
 /// Slack's limit on `text` is 40,000 characters; stay well below.
 const TEXT_CHARS: usize = 39_000;
@@ -17,14 +17,14 @@ const TEXT_CHARS: usize = 39_000;
 /// An incoming-webhook channel.
 #[derive(Debug)]
 pub(crate) struct Webhook {
-    pub(crate) client: reqwest::Client,
+    pub(crate) client: rexist_http::Client,
     pub(crate) endpoint: Endpoint,
 }
 
 impl Webhook {
     pub(crate) async fn send(&self, text: &str, timeout: Duration) -> Result<(), SendError> {
         let body = serde_json::json!({ "text": crate::render::truncate_chars(text, TEXT_CHARS) });
-        http::post_json(
+        endpoint::post_json(
             &self.client,
             &self.endpoint,
             HeaderMap::new(),
@@ -40,7 +40,7 @@ impl Webhook {
 /// A bot-token channel posting with `chat.postMessage`.
 #[derive(Debug)]
 pub(crate) struct Bot {
-    pub(crate) client: reqwest::Client,
+    pub(crate) client: rexist_http::Client,
     /// `{api_url}/chat.postMessage`.
     pub(crate) endpoint: Endpoint,
     pub(crate) token: Secret,
@@ -76,7 +76,7 @@ impl Bot {
             .map_err(|_| SendError::permanent("the token is not a valid HTTP header value"))?;
         auth.set_sensitive(true);
         headers.insert(AUTHORIZATION, auth);
-        let reply = http::post_json(
+        let reply = endpoint::post_json(
             &self.client,
             &self.endpoint,
             headers,
@@ -96,7 +96,7 @@ impl Bot {
             return Ok(());
         }
         let error = api.error.unwrap_or_else(|| "unknown_error".to_owned());
-        let error = crate::render::truncate_chars(&crate::http::excerpt(error.as_bytes()), 100);
+        let error = crate::render::truncate_chars(&crate::endpoint::excerpt(error.as_bytes()), 100);
         let message = format!("Slack API error {error} from {}", self.endpoint.shown());
         if RETRYABLE_API_ERRORS.contains(&error.as_str()) {
             Err(SendError::retryable(message).after(reply.retry_after))

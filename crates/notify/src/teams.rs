@@ -9,8 +9,8 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
+use crate::endpoint::{self, Endpoint};
 use crate::error::SendError;
-use crate::http::{self, Endpoint};
 
 /// Teams refuses cards over about 28 KB; text stays well below.
 const TEXT_CHARS: usize = 20_000;
@@ -18,7 +18,7 @@ const TEXT_CHARS: usize = 20_000;
 /// A Teams channel.
 #[derive(Debug)]
 pub(crate) struct Teams {
-    pub(crate) client: reqwest::Client,
+    pub(crate) client: rexist_http::Client,
     pub(crate) endpoint: Endpoint,
 }
 
@@ -58,7 +58,7 @@ pub(crate) fn card(text: &str) -> Value {
 
 impl Teams {
     pub(crate) async fn send(&self, text: &str, timeout: Duration) -> Result<(), SendError> {
-        let reply = http::post_json(
+        let reply = endpoint::post_json(
             &self.client,
             &self.endpoint,
             HeaderMap::new(),
@@ -68,7 +68,7 @@ impl Teams {
         .await?
         .check(&self.endpoint)?;
         if let Some(status) = embedded_status(&reply.body) {
-            return Err(http::status_error(
+            return Err(endpoint::status_error(
                 status,
                 &self.endpoint,
                 &reply.excerpt(),

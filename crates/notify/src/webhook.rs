@@ -10,13 +10,13 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::Message;
 use crate::config::Secret;
+use crate::endpoint::{self, Endpoint};
 use crate::error::SendError;
-use crate::http::{self, Endpoint};
 
 /// A generic webhook channel.
 #[derive(Debug)]
 pub(crate) struct Webhook {
-    pub(crate) client: reqwest::Client,
+    pub(crate) client: rexist_http::Client,
     pub(crate) endpoint: Endpoint,
     pub(crate) secret: Option<Secret>,
 }
@@ -62,7 +62,7 @@ impl Webhook {
                 header_value(&value)?,
             );
         }
-        http::post_json(&self.client, &self.endpoint, headers, body, timeout)
+        endpoint::post_json(&self.client, &self.endpoint, headers, body, timeout)
             .await?
             .check(&self.endpoint)
             .map(|_| ())

@@ -523,6 +523,10 @@ mod tests {
             "run crates/warnlist/scripts/generate-bundled.sh"
         );
         for (name, text) in bundled::LISTS {
+            #[allow(
+                clippy::disallowed_methods,
+                reason = "a file of this repository, in a test"
+            )]
             let file = std::fs::read_to_string(dir.join(name).join("list.json")).unwrap();
             assert_eq!(&file, text, "{name}: embedded text differs from the file");
         }

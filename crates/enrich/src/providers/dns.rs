@@ -182,7 +182,7 @@ fn failure(e: &ResolveError) -> Failure {
     } else {
         Failure::error(format!(
             "DNS lookup failed: {}",
-            crate::http::truncate(&e.to_string(), 120)
+            crate::api::truncate(&e.to_string(), 120)
         ))
     }
 }

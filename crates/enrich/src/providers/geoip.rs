@@ -29,7 +29,7 @@ impl Geoip {
                         table: settings.name.clone(),
                         key,
                         path: p.clone(),
-                        reason: crate::http::truncate(&e.to_string(), 120),
+                        reason: crate::api::truncate(&e.to_string(), 120),
                     })
                 })
                 .transpose()
@@ -85,7 +85,7 @@ fn record(
     let bad = |e: maxminddb::MaxMindDbError| {
         Failure::error(format!(
             "GeoIP database: {}",
-            crate::http::truncate(&e.to_string(), 120)
+            crate::api::truncate(&e.to_string(), 120)
         ))
     };
     let found = reader.lookup(ip).map_err(bad)?;

@@ -156,7 +156,7 @@ impl reqwest::dns::Resolve for GuardedResolver {
 }
 
 pub(crate) struct Inspect {
-    client: reqwest::Client,
+    client: rexist_http::Client,
     guard: Arc<Guard>,
     max_bytes: u64,
     max_redirects: u32,
@@ -177,22 +177,23 @@ impl Inspect {
             allow_private: config.allow_private.unwrap_or(false),
             own: RwLock::new(Vec::new()),
         });
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .redirect(reqwest::redirect::Policy::none())
+        let resolver: Arc<dyn reqwest::dns::Resolve> =
+            Arc::new(GuardedResolver(Arc::clone(&guard)));
+        let client = rexist_http::Client::new(&rexist_http::ClientOptions {
+            connect_timeout: settings.timeout.min(Duration::from_secs(10)),
+            // Each hop is checked here before it is followed.
+            redirects: 0,
+            per_host: 4,
+            resolver: Some(resolver),
             // A proxy would resolve names itself, out of the guard's sight.
-            .no_proxy()
+            proxy: false,
             // Hash the bytes as served, not as decompressed.
-            .no_gzip()
-            .dns_resolver(Arc::new(GuardedResolver(Arc::clone(&guard))))
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
-            .build()
-            .map_err(|e| ConfigError::Client {
-                table: settings.name.clone(),
-                reason: e.without_url().to_string(),
-            })?;
+            decompress: false,
+        })
+        .map_err(|e| ConfigError::Client {
+            table: settings.name.clone(),
+            reason: e.0,
+        })?;
         Ok(Self {
             client,
             guard,
@@ -252,13 +253,26 @@ impl Inspect {
                     format!("refused redirect {} to {url}: {why}", hops.len())
                 })
             })?;
-            let response = self.client.get(url.clone()).send().await.map_err(|e| {
-                let host = url.host_str().unwrap_or("the target").to_owned();
-                crate::http::transport(&e, &host)
-            })?;
-            let status = response.status();
+            let host = url.host_str().unwrap_or("the target").to_owned();
+            let request = self
+                .client
+                .get(url.clone())
+                .header(reqwest::header::USER_AGENT, USER_AGENT);
+            let call = rexist_http::Call {
+                shown: &host,
+                timeout: self.timeout,
+                // A large download is described, not refused.
+                limit: rexist_http::Limit::Truncate(self.max_bytes),
+                retry: rexist_http::RetryPolicy::NONE,
+            };
+            let response = self
+                .client
+                .send(request, &call, Vec::new)
+                .await
+                .map_err(|e| crate::api::failure(&e, &host))?;
+            let status = response.status;
             let location = response
-                .headers()
+                .headers
                 .get(LOCATION)
                 .and_then(|l| l.to_str().ok())
                 .map(str::to_owned);
@@ -284,15 +298,15 @@ impl Inspect {
             }
         };
 
-        let status = response.status().as_u16();
-        let headers = header_map(response.headers());
+        let status = response.status.as_u16();
+        let headers = header_map(&response.headers);
         let content_type = response
-            .headers()
+            .headers
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let remote = response.remote_addr().map(|a| a.to_string());
-        let (body, truncated) = self.read_body(response, &url).await?;
+        let remote = response.remote_addr.map(|a| a.to_string());
+        let (body, truncated) = (response.body, response.truncated);
         let sha256 = (!truncated).then(|| hex(&Sha256::digest(&body)));
         let is_html = content_type
             .as_deref()
@@ -329,31 +343,6 @@ impl Inspect {
             summary["screenshot_error"] = error;
         }
         Ok(Reply::ok(summary, None))
-    }
-
-    /// Reads up to `max_bytes`, then stops: a large download is described,
-    /// not refused.
-    async fn read_body(
-        &self,
-        mut response: reqwest::Response,
-        url: &Url,
-    ) -> Result<(Vec<u8>, bool), Failure> {
-        let host = url.host_str().unwrap_or("the target").to_owned();
-        let cap = usize::try_from(self.max_bytes).unwrap_or(usize::MAX);
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| crate::http::transport(&e, &host))?
-        {
-            let room = cap - body.len();
-            if chunk.len() > room {
-                body.extend_from_slice(&chunk[..room]);
-                return Ok((body, true));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok((body, false))
     }
 
     /// A PNG of the page, base64, from the configured Chromium.

@@ -21,9 +21,10 @@ use rexist_core::IndicatorType;
 use serde_json::Value;
 
 use crate::answer::{Failure, Outcome, Reply};
-use crate::config::{EnrichConfig, Kind, Secret, Settings};
+use crate::api::{self, Said};
+use crate::config::{EnrichConfig, Kind, Settings};
 use crate::error::ConfigError;
-use crate::http::{self, Said};
+use rexist_http::Secret;
 
 /// A configured provider.
 pub(crate) enum Backend {
@@ -46,7 +47,7 @@ impl Backend {
     pub(crate) fn build(
         config: &EnrichConfig,
         settings: &Settings,
-        client: Option<&reqwest::Client>,
+        client: Option<&rexist_http::Client>,
     ) -> Result<Self, ConfigError> {
         let upstream = |default_base: &str| {
             let client = client.cloned().ok_or_else(|| ConfigError::Client {
@@ -115,7 +116,7 @@ impl Backend {
 
 /// An HTTP API: where it is, how to authenticate, and the limits of a call.
 pub(crate) struct Upstream {
-    client: reqwest::Client,
+    client: rexist_http::Client,
     base: reqwest::Url,
     /// Whether `base_url` was given rather than the provider's default.
     configured: bool,
@@ -127,13 +128,13 @@ pub(crate) struct Upstream {
 }
 
 impl Upstream {
-    fn new(client: reqwest::Client, settings: &Settings, default_base: &str) -> Self {
+    fn new(client: rexist_http::Client, settings: &Settings, default_base: &str) -> Self {
         let base = settings.base_url.clone().unwrap_or_else(|| {
             reqwest::Url::parse(default_base).expect("built-in base URLs are valid")
         });
         Self {
             client,
-            host: http::host_of(&base),
+            host: api::host_of(&base),
             configured: settings.base_url.is_some(),
             base,
             key: settings.key.clone(),
@@ -165,13 +166,13 @@ impl Upstream {
 
     /// A GET of `path` under the base URL, expecting JSON.
     pub(crate) fn get(&self, path: &str) -> reqwest::RequestBuilder {
-        self.get_url(&http::join(&self.base, path))
+        self.get_url(&api::join(&self.base, path))
     }
 
     /// A GET of `path` with query parameters (encoded here: reqwest's
     /// `query` feature is not enabled in the workspace).
     pub(crate) fn get_query(&self, path: &str, query: &[(&str, &str)]) -> reqwest::RequestBuilder {
-        let mut url = http::join(&self.base, path);
+        let mut url = api::join(&self.base, path);
         let encoded: String = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(query)
             .finish();
@@ -184,16 +185,13 @@ impl Upstream {
 
     /// A GET of an absolute URL, expecting JSON.
     pub(crate) fn get_url(&self, url: &str) -> reqwest::RequestBuilder {
-        self.client
-            .get(url)
-            .timeout(self.timeout)
-            .header(ACCEPT, "application/json")
+        self.client.get(url).header(ACCEPT, "application/json")
     }
 
     /// A POST of JSON to `path` under the base URL.
     pub(crate) fn post_json(&self, path: &str, body: &Value) -> reqwest::RequestBuilder {
         self.client
-            .post(http::join(&self.base, path))
+            .post(api::join(&self.base, path))
             .timeout(self.timeout)
             .header(ACCEPT, "application/json")
             .header(CONTENT_TYPE, "application/json")
@@ -211,8 +209,8 @@ impl Upstream {
         request: reqwest::RequestBuilder,
         host: &str,
     ) -> Result<Said, Failure> {
-        let fetched = http::send(request, self.max_bytes, host).await?;
-        http::classify(&fetched, host)
+        let fetched = api::send(&self.client, request, self.max_bytes, self.timeout, host).await?;
+        api::classify(&fetched, host)
     }
 }
 

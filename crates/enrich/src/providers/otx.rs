@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{Upstream, at, count, found_or_not, strings_of};
 use crate::answer::{Failure, Outcome, Status};
-use crate::http::encode_segment;
+use crate::api::encode_segment;
 
 pub(crate) const DEFAULT_BASE: &str = "https://otx.alienvault.com";
 

@@ -79,7 +79,7 @@ impl Rdap {
         let url = format!("{}/{path}", server.trim_end_matches('/'));
         let host = reqwest::Url::parse(&url).map_or_else(
             |_| "the RDAP server".to_owned(),
-            |u| crate::http::host_of(&u),
+            |u| crate::api::host_of(&u),
         );
         let request = self
             .up

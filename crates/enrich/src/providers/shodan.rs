@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{Upstream, at, found_or_not};
 use crate::answer::Outcome;
-use crate::http::encode_segment;
+use crate::api::encode_segment;
 
 pub(crate) const DEFAULT_BASE: &str = "https://api.shodan.io";
 

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{Upstream, at};
 use crate::answer::{Failure, Outcome, Reply, Status};
-use crate::http::Said;
+use crate::api::Said;
 
 pub(crate) const DEFAULT_BASE: &str = "https://threatfox-api.abuse.ch";
 
@@ -59,7 +59,7 @@ impl Threatfox {
             }
             Some(s) => Err(Failure::error(format!(
                 "ThreatFox answered {}",
-                crate::http::truncate(s, 60)
+                crate::api::truncate(s, 60)
             ))),
             None => Err(Failure::error("ThreatFox answered without query_status")),
         }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{Upstream, at};
 use crate::answer::{Failure, Outcome, Reply, Status};
-use crate::http::Said;
+use crate::api::Said;
 
 pub(crate) const DEFAULT_BASE: &str = "https://urlscan.io";
 

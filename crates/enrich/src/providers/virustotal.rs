@@ -11,7 +11,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::{Upstream, at, found_or_not};
 use crate::answer::{Failure, Outcome, Status};
-use crate::http::encode_segment;
+use crate::api::encode_segment;
 
 pub(crate) const DEFAULT_BASE: &str = "https://www.virustotal.com";
 

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{Upstream, at, count, found_or_not, strings_of, true_keys};
 use crate::answer::{Failure, Outcome, Reply, Status};
-use crate::http::{Said, encode_segment};
+use crate::api::{Said, encode_segment};
 
 pub(crate) const DEFAULT_BASE: &str = "https://api.xforce.ibmcloud.com";
 

@@ -241,6 +241,10 @@ async fn screenshot_from_chromium() {
         "{a:?}"
     );
     assert_eq!(a.summary["screenshot_error"], json!(null));
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a file of this repository, in a test"
+    )]
     let args = std::fs::read_to_string(args).unwrap();
     let args: Vec<&str> = args.lines().collect();
     for flag in [

@@ -277,6 +277,10 @@ fn documented_examples_parse() {
     struct File {
         channel: Vec<ChannelConfig>,
     }
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a file of this repository, in a test"
+    )]
     let doc = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../docs/notifiers.md"

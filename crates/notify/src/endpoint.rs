@@ -1,20 +1,25 @@
-//! The HTTP side shared by the chat and webhook kinds: one client per
-//! channel, a capped read of the answer, and one classification of
-//! failures. Webhook URLs are credentials (Slack's `/services/T…/B…/…`,
-//! Discord's `/api/webhooks/…/token`), so endpoints are only ever shown as
-//! scheme, host and port, and reqwest errors are stripped of their URL.
+//! Where the chat and webhook kinds post, and what their answers mean.
+//! Webhook URLs are credentials (Slack's `/services/T…/B…/…`, Discord's
+//! `/api/webhooks/…/token`), so endpoints are only ever shown as scheme,
+//! host and port ([`rexist_http::origin`]). Sending, the capped read of the
+//! answer and `Retry-After` are [`rexist_http`]'s.
+//!
+//! A delivery is sent once ([`RetryPolicy::NONE`]): a POST that timed out
+//! may still have posted, and a retry here would post the message twice
+//! under a new timestamp. Retrying is the outbox's, which keeps the delivery
+//! id stable so receivers can drop duplicates.
 
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
+use rexist_http::{Call, FetchError, Limit, RetryPolicy, Secret};
 
-use crate::config::Secret;
 use crate::error::SendError;
 
 /// Largest part of an answer read: enough for any error body.
-const BODY_CAP: usize = 64 * 1024;
+const BODY_CAP: u64 = 64 * 1024;
 /// Longest wait a receiver may ask for.
 pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 /// Longest excerpt of an answer quoted in an error.
@@ -41,13 +46,10 @@ impl Endpoint {
         if !matches!(url.scheme(), "http" | "https") {
             return Err("not an http or https URL".to_owned());
         }
-        let Some(host) = url.host_str() else {
+        if url.host_str().is_none() {
             return Err("URL has no host".to_owned());
-        };
-        let shown = match url.port() {
-            Some(port) => format!("{}://{host}:{port}", url.scheme()),
-            None => format!("{}://{host}", url.scheme()),
-        };
+        }
+        let shown = rexist_http::origin(&url);
         Ok(Self { url, shown })
     }
 
@@ -87,19 +89,16 @@ impl Endpoint {
     }
 }
 
-/// The shared client: no redirects, since a POST must not turn into a GET
-/// elsewhere, and a whole-request timeout.
-pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, String> {
-    // rustls needs one process-wide crypto provider; ring is the one the
-    // rest of rexist links. Installing twice is harmless.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .user_agent(concat!("rexist/", env!("CARGO_PKG_VERSION")))
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| format!("cannot build the HTTP client: {}", chain(&e.without_url())))
+/// A channel's client: no redirects, since a POST must not turn into a
+/// GET elsewhere.
+pub(crate) fn client(timeout: Duration) -> Result<rexist_http::Client, String> {
+    rexist_http::Client::new(&rexist_http::ClientOptions {
+        connect_timeout: timeout,
+        redirects: 0,
+        per_host: 4,
+        ..rexist_http::ClientOptions::default()
+    })
+    .map_err(|e| e.to_string())
 }
 
 /// An answer, read up to the cap.
@@ -144,21 +143,16 @@ pub(crate) fn status_error(
         message.push_str(": ");
         message.push_str(excerpt);
     }
-    if retryable_status(status) {
+    if rexist_http::retryable_status(status) {
         SendError::retryable(message).after(retry_after)
     } else {
         SendError::permanent(message)
     }
 }
 
-/// 408, 425, 429 and 5xx may pass later; other statuses will not.
-pub(crate) fn retryable_status(status: u16) -> bool {
-    matches!(status, 408 | 425 | 429 | 500..=599)
-}
-
-/// POSTs `body` as JSON with the extra headers.
+/// POSTs `body` as JSON with the extra headers, once.
 pub(crate) async fn post_json(
-    client: &reqwest::Client,
+    client: &rexist_http::Client,
     endpoint: &Endpoint,
     mut headers: HeaderMap,
     body: Vec<u8>,
@@ -168,94 +162,54 @@ pub(crate) async fn post_json(
         CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=utf-8"),
     );
-    let sent = client
+    let request = client
         .post(endpoint.url.clone())
         .headers(headers)
-        .body(body)
-        .send()
-        .await;
-    let mut response = sent.map_err(|e| transport_error(e, endpoint, timeout))?;
-    let status = response.status();
-    let retry_after = response
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| parse_retry_after(v, SystemTime::now()));
-    let mut body = Vec::new();
-    while body.len() < BODY_CAP {
-        match response.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-            // The status is known; a broken body only costs the excerpt,
-            // except for a 2xx whose body the kind may need to read.
-            Err(e) if status.is_success() => return Err(transport_error(e, endpoint, timeout)),
-            Ok(None) | Err(_) => break,
-        }
-    }
-    body.truncate(BODY_CAP);
+        .body(body);
+    let call = Call {
+        shown: endpoint.shown(),
+        timeout,
+        limit: Limit::Truncate(BODY_CAP),
+        retry: RetryPolicy::NONE,
+    };
+    let reply = client
+        .send(request, &call, Vec::new)
+        .await
+        .map_err(|e| transport_error(&e, endpoint, timeout))?;
     Ok(Reply {
-        status,
-        retry_after,
-        body,
+        status: reply.status,
+        retry_after: reply.retry_after().map(|w| w.min(MAX_RETRY_AFTER)),
+        body: reply.body,
     })
 }
 
-fn transport_error(e: reqwest::Error, endpoint: &Endpoint, timeout: Duration) -> SendError {
-    if e.is_timeout() {
-        return SendError::retryable(format!(
-            "timed out after {} ms posting to {}",
-            timeout.as_millis(),
-            endpoint.shown()
-        ));
-    }
-    let what = if e.is_connect() {
-        "cannot connect to"
-    } else {
-        "request failed to"
-    };
-    let permanent = e.is_builder();
-    let message = format!("{what} {}: {}", endpoint.shown(), chain(&e.without_url()));
-    if permanent {
-        SendError::permanent(message)
-    } else {
-        SendError::retryable(message)
-    }
-}
-
-/// An error and its causes on one line.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut source = e.source();
-    while let Some(cause) = source {
-        parts.push(cause.to_string());
-        source = cause.source();
-    }
-    dedup_chain(parts)
-}
-
-/// Joins causes, skipping those already contained in the previous one
-/// (hyper and lettre repeat their source in their own text).
-fn dedup_chain(parts: Vec<String>) -> String {
-    let mut out: Vec<String> = Vec::new();
-    for part in parts {
-        match out.last_mut() {
-            Some(last) if last.contains(&part) => {}
-            Some(last) if part.contains(last.as_str()) => *last = part,
-            _ => out.push(part),
+/// A failure before any status: timeouts and broken connections may pass
+/// later, a request that cannot be built will not.
+fn transport_error(e: &FetchError, endpoint: &Endpoint, timeout: Duration) -> SendError {
+    let shown = endpoint.shown();
+    match e {
+        FetchError::Timeout { .. } => SendError::retryable(format!(
+            "timed out after {} ms posting to {shown}",
+            timeout.as_millis()
+        )),
+        FetchError::Unreachable { detail, .. } => {
+            SendError::retryable(format!("cannot connect to {shown}: {detail}"))
         }
+        FetchError::Broken { detail, .. } => {
+            SendError::retryable(format!("request failed to {shown}: {detail}"))
+        }
+        FetchError::RateLimited { seconds, .. } => {
+            SendError::retryable(format!("rate limited by {shown}"))
+                .after(Some(Duration::from_secs(*seconds).min(MAX_RETRY_AFTER)))
+        }
+        FetchError::InvalidUrl { .. } => SendError::permanent(format!(
+            "request failed to {shown}: cannot build the request"
+        )),
+        FetchError::Status { .. }
+        | FetchError::TooLarge { .. }
+        | FetchError::Redirects { .. }
+        | FetchError::Unpack { .. } => SendError::permanent(e.to_string()),
     }
-    crate::render::truncate_chars(&out.join(": "), 300)
-}
-
-/// `Retry-After` as seconds or as an HTTP date, capped at one hour.
-pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    let wait = if let Ok(seconds) = value.parse::<u64>() {
-        Duration::from_secs(seconds)
-    } else {
-        let date = httpdate::parse_http_date(value).ok()?;
-        date.duration_since(now).unwrap_or(Duration::ZERO)
-    };
-    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 /// Seconds as a float (Discord's `retry_after`), capped at one hour.
@@ -283,19 +237,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn retry_after_forms() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
-        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after("99999", now), Some(MAX_RETRY_AFTER));
-        let later = httpdate::fmt_http_date(now + Duration::from_secs(120));
-        assert_eq!(
-            parse_retry_after(&later, now),
-            Some(Duration::from_secs(120))
-        );
-        let earlier = httpdate::fmt_http_date(now - Duration::from_secs(120));
-        assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("soon", now), None);
+    fn float_seconds() {
         assert_eq!(seconds_f64(1.5), Some(Duration::from_millis(1500)));
+        assert_eq!(seconds_f64(99_999.0), Some(MAX_RETRY_AFTER));
         assert_eq!(seconds_f64(f64::NAN), None);
     }
 

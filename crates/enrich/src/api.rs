@@ -1,13 +1,13 @@
-//! The HTTP side shared by the API providers: one client, a size cap on
-//! every body, and one mapping from HTTP outcomes to [`Status`].
-//!
-//! Errors are written here rather than taken from `reqwest`, whose messages
-//! carry the URL — and Shodan's URL carries the key.
+//! What the API providers share once a request is answered: one mapping
+//! from HTTP outcomes to [`Status`], and the small URL helpers. The
+//! sending itself (client, capped read, transport errors) is
+//! [`rexist_http`]'s; providers name the upstream by host only, since
+//! Shodan's URL carries the key.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use rexist_http::{Call, FetchError, Limit, Reply, RetryPolicy};
 use serde_json::Value;
 
 use crate::answer::{Failure, Status};
@@ -17,90 +17,66 @@ const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// The longest hold honoured; a larger `Retry-After` is a daily quota in disguise.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
-/// The client shared by the API providers.
-pub(crate) fn api_client() -> Result<reqwest::Client, String> {
-    // rustls needs one process-wide crypto provider; ring is the one the
-    // rest of rexist links. Installing twice is harmless.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .user_agent(concat!("rexist/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(10))
-        // RDAP registries redirect between each other; APIs do not need more.
-        .redirect(reqwest::redirect::Policy::limited(5))
-        .build()
-        .map_err(|e| e.without_url().to_string())
-}
-
-/// A response read within the cap.
-#[derive(Debug)]
-pub(crate) struct Fetched {
-    pub(crate) status: u16,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: Vec<u8>,
+/// The client shared by the API providers: RDAP registries redirect
+/// between each other; APIs do not need more.
+pub(crate) fn api_client() -> Result<rexist_http::Client, String> {
+    rexist_http::Client::new(&rexist_http::ClientOptions {
+        connect_timeout: Duration::from_secs(10),
+        redirects: 5,
+        // Lookups are interactive and rate-limited per provider already.
+        per_host: 8,
+        ..rexist_http::ClientOptions::default()
+    })
+    .map_err(|e| e.0)
 }
 
 /// Sends a request and reads its body up to `max_bytes`; `host` names the
-/// upstream in errors.
+/// upstream in errors. Never retried here: every call counts against the
+/// provider's rate limit and daily quota, and a 429 becomes a hold
+/// ([`classify`]) rather than a wait.
 pub(crate) async fn send(
+    client: &rexist_http::Client,
     request: reqwest::RequestBuilder,
     max_bytes: u64,
+    timeout: Duration,
     host: &str,
-) -> Result<Fetched, Failure> {
-    let mut response = request.send().await.map_err(|e| transport(&e, host))?;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = read_capped(&mut response, max_bytes, host).await?;
-    Ok(Fetched {
-        status,
-        headers,
-        body,
-    })
+) -> Result<Reply<Vec<u8>>, Failure> {
+    let call = Call {
+        shown: host,
+        timeout,
+        limit: Limit::Fail(max_bytes),
+        retry: RetryPolicy::NONE,
+    };
+    client
+        .send(request, &call, Vec::new)
+        .await
+        .map_err(|e| failure(&e, host))
 }
 
-/// Reads a body, failing once it passes `max_bytes`.
-pub(crate) async fn read_capped(
-    response: &mut reqwest::Response,
-    max_bytes: u64,
-    host: &str,
-) -> Result<Vec<u8>, Failure> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| transport(&e, host))? {
-        if body.len() as u64 + chunk.len() as u64 > max_bytes {
-            return Err(Failure::error(format!(
-                "response from {host} is larger than {max_bytes} bytes"
-            )));
+/// A transport failure as the providers' answers put it, without the URL.
+pub(crate) fn failure(e: &FetchError, host: &str) -> Failure {
+    let detail = |d: &str| truncate(d, 120);
+    match e {
+        FetchError::Timeout { .. } => {
+            Failure::new(Status::Timeout, format!("{host} did not answer in time"))
         }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// A transport failure, described without the URL.
-pub(crate) fn transport(e: &reqwest::Error, host: &str) -> Failure {
-    if e.is_timeout() {
-        Failure::new(Status::Timeout, format!("{host} did not answer in time"))
-    } else if e.is_connect() {
-        Failure::error(format!("cannot connect to {host}{}", cause(e)))
-    } else if e.is_body() || e.is_decode() {
-        Failure::error(format!("broken response body from {host}{}", cause(e)))
-    } else if e.is_redirect() {
-        Failure::error(format!("too many redirects from {host}"))
-    } else {
-        Failure::error(format!("request to {host} failed{}", cause(e)))
-    }
-}
-
-/// The innermost error's message (a refused connection, a bad certificate),
-/// which, unlike reqwest's own message, carries no URL.
-fn cause(e: &reqwest::Error) -> String {
-    let mut inner: &dyn std::error::Error = e;
-    while let Some(next) = inner.source() {
-        inner = next;
-    }
-    if std::ptr::addr_eq(inner, e as &dyn std::error::Error) {
-        String::new()
-    } else {
-        format!(": {}", truncate(&inner.to_string(), 120))
+        FetchError::Unreachable { detail: d, .. } => {
+            Failure::error(format!("cannot connect to {host}: {}", detail(d)))
+        }
+        FetchError::Broken { detail: d, .. } => {
+            Failure::error(format!("broken response from {host}: {}", detail(d)))
+        }
+        FetchError::Redirects { .. } => Failure::error(format!("too many redirects from {host}")),
+        FetchError::TooLarge { limit, .. } => {
+            Failure::error(format!("response from {host} is larger than {limit} bytes"))
+        }
+        FetchError::RateLimited { seconds, .. } => Failure {
+            status: Status::RateLimited,
+            reason: format!("{host} rate limited us; retry after {seconds} s"),
+            retry_after: Some(Duration::from_secs(*seconds)),
+        },
+        FetchError::InvalidUrl { .. } => Failure::error(format!("invalid request to {host}")),
+        FetchError::Status { .. } | FetchError::Unpack { .. } => Failure::error(e.to_string()),
     }
 }
 
@@ -114,8 +90,8 @@ pub(crate) enum Said {
 }
 
 /// Maps a response to found / not found / a failure with its status.
-pub(crate) fn classify(fetched: &Fetched, host: &str) -> Result<Said, Failure> {
-    let status = fetched.status;
+pub(crate) fn classify(fetched: &Reply<Vec<u8>>, host: &str) -> Result<Said, Failure> {
+    let status = fetched.status.as_u16();
     match status {
         200..=299 => parse_json(&fetched.body, host).map(Said::Found),
         404 => Ok(Said::NotFound(serde_json::from_slice(&fetched.body).ok())),
@@ -128,7 +104,9 @@ pub(crate) fn classify(fetched: &Fetched, host: &str) -> Result<Said, Failure> {
             format!("not entitled: {host} answered HTTP 402 (payment required)"),
         )),
         429 => {
-            let wait = retry_after(&fetched.headers).unwrap_or(DEFAULT_RETRY_AFTER);
+            let wait = fetched
+                .retry_after()
+                .map_or(DEFAULT_RETRY_AFTER, |w| w.min(MAX_RETRY_AFTER));
             Err(Failure {
                 status: Status::RateLimited,
                 reason: format!("{host} rate limited us; retry after {} s", wait.as_secs()),
@@ -183,20 +161,6 @@ pub(crate) fn truncate(s: &str, max: usize) -> String {
     }
 }
 
-/// `Retry-After` as seconds or an HTTP date, capped at a day.
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let raw = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    let wait = if let Ok(secs) = raw.parse::<u64>() {
-        Duration::from_secs(secs)
-    } else {
-        let when = time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc2822)
-            .ok()?;
-        let secs = (when - time::OffsetDateTime::now_utc()).whole_seconds();
-        Duration::from_secs(u64::try_from(secs).unwrap_or(0))
-    };
-    Some(wait.min(MAX_RETRY_AFTER))
-}
-
 /// Percent-encodes everything but RFC 3986 unreserved characters, so that a
 /// URL or an IPv6 address fits in one path segment.
 pub(crate) fn encode_segment(s: &str) -> String {
@@ -230,13 +194,19 @@ pub(crate) fn host_of(url: &reqwest::Url) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 
-    fn fetched(status: u16, body: &str) -> Fetched {
-        Fetched {
-            status,
-            headers: HeaderMap::new(),
+    fn fetched(status: u16, body: &str) -> Reply<Vec<u8>> {
+        with_headers(status, HeaderMap::new(), body)
+    }
+
+    fn with_headers(status: u16, headers: HeaderMap, body: &str) -> Reply<Vec<u8>> {
+        Reply {
+            status: reqwest::StatusCode::from_u16(status).expect("a status"),
+            headers,
+            remote_addr: None,
             body: body.as_bytes().to_vec(),
+            truncated: false,
         }
     }
 
@@ -267,17 +237,19 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_forms() {
-        let mut h = HeaderMap::new();
-        h.insert(RETRY_AFTER, HeaderValue::from_static("120"));
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(120)));
-        h.insert(
-            RETRY_AFTER,
-            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
-        );
-        assert_eq!(retry_after(&h), Some(Duration::ZERO));
-        h.insert(RETRY_AFTER, HeaderValue::from_static("99999999"));
-        assert_eq!(retry_after(&h), Some(MAX_RETRY_AFTER));
+    fn rate_limits_hold_for_retry_after_capped_at_a_day() {
+        let hold = |value: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(RETRY_AFTER, HeaderValue::from_static(value));
+            classify(&with_headers(429, h, ""), "h")
+                .expect_err("failure")
+                .retry_after
+        };
+        assert_eq!(hold("120"), Some(Duration::from_secs(120)));
+        assert_eq!(hold("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(hold("99999999"), Some(MAX_RETRY_AFTER));
+        let none = classify(&fetched(429, ""), "h").expect_err("failure");
+        assert_eq!(none.retry_after, Some(DEFAULT_RETRY_AFTER));
     }
 
     #[test]
