@@ -964,3 +964,76 @@ async fn myjvn_html_page_with_200_fails_the_run() {
     assert_eq!(run.cursor, None, "nothing moves");
     assert_eq!(upstream.hits(), 1);
 }
+
+/// Two runs at once on one thread: each run's log lines carry its own span
+/// and never the other's (a span entered across an await once nested them).
+#[test]
+fn concurrent_runs_log_under_their_own_span_only() {
+    use std::sync::Mutex;
+    use tracing_subscriber::fmt::MakeWriter;
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    impl<'a> MakeWriter<'a> for Capture {
+        type Writer = Capture;
+        fn make_writer(&'a self) -> Self::Writer {
+            self.clone()
+        }
+    }
+
+    let log = Capture::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(log.clone())
+        .finish();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        runtime.block_on(async {
+            // Slow answers, so both runs are in flight at once.
+            let upstream = serve(|_, _, _| {
+                (
+                    response("500 Internal Server Error", "", b"down"),
+                    Duration::from_millis(200),
+                )
+            })
+            .await;
+            let (store, _dir) = store().await;
+            let ingest = rexist_pipeline::Ingest::new(store.clone(), None);
+            let alpha = generic("text", "alpha", format!("{}/a.txt", upstream.base));
+            let beta = generic("text", "beta", format!("{}/b.txt", upstream.base));
+            let fetcher = fetcher();
+            let (a, b) = tokio::join!(
+                run_source(&ingest, &fetcher, &alpha),
+                run_source(&ingest, &fetcher, &beta)
+            );
+            assert_eq!(a.unwrap().outcome, RunOutcome::Failed);
+            assert_eq!(b.unwrap().outcome, RunOutcome::Failed);
+        });
+    });
+    let text = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("run did not complete"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    for line in lines {
+        let (a, b) = (line.contains("source=alpha"), line.contains("source=beta"));
+        assert!(a ^ b, "one run's span, not both: {line}");
+    }
+}
