@@ -75,6 +75,27 @@ macro_rules! compliance {
                         super::secrets_never_recorded(super::$kind).await;
                     }
                 );
+                /// What the store must do alike on both backends, on PostgreSQL.
+                mod postgres {
+                    compliance!(@postgres $kind
+                        first_run_stores_exactly_the_fixture,
+                        second_run_adds_nothing,
+                        an_added_record_adds_exactly_that,
+                        truncated_body,
+                        html_with_200,
+                        source_tlp_on_items_and_sightings,
+                        snapshot_shrink_is_refused,
+                        retraction_retires,
+                    );
+                }
+            }
+        )*
+    };
+    (@postgres $kind:ident $($behaviour:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $behaviour() {
+                super::super::on_postgres(super::super::$behaviour(super::super::$kind)).await;
             }
         )*
     };
@@ -386,6 +407,34 @@ fn fetcher_with(timeout: Duration, retries: u32) -> Fetcher {
     .expect("HTTP client")
 }
 
+tokio::task_local! {
+    /// The PostgreSQL server and schema a test's store lives in; SQLite when unset.
+    static POSTGRES: (String, String);
+}
+
+static SCHEMA_SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Runs `test` with its store in a fresh PostgreSQL schema of the server in
+/// `REXIST_TEST_DATABASE_URL` (skipped, saying so, when it is unset), and
+/// drops the schema after a pass.
+async fn on_postgres(test: impl std::future::Future<Output = ()>) {
+    let Ok(url) = std::env::var("REXIST_TEST_DATABASE_URL") else {
+        eprintln!(
+            "REXIST_TEST_DATABASE_URL not set: PostgreSQL half of the compliance harness skipped"
+        );
+        return;
+    };
+    let schema = format!(
+        "rexist_c{}_{}",
+        std::process::id(),
+        SCHEMA_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    POSTGRES.scope((url.clone(), schema.clone()), test).await;
+    rexist_store::postgres::drop_schema(&url, &schema)
+        .await
+        .expect("drop test schema");
+}
+
 impl Bench {
     async fn start(describe: fn(&str) -> Kind) -> Self {
         let state = Arc::new(Mutex::new(State {
@@ -405,7 +454,16 @@ impl Bench {
         let kind = describe(&up.base);
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("credential"), SECRET).unwrap();
-        let store = rexist_store::open(None, dir.path()).await.unwrap();
+        let store: Arc<dyn Store> = match POSTGRES.try_with(Clone::clone) {
+            Ok((url, schema)) => {
+                let pg = rexist_store::postgres::PgStore::connect(&url, Some(&schema))
+                    .await
+                    .expect("connect postgres");
+                pg.migrate().await.expect("migrate postgres");
+                Arc::new(pg)
+            }
+            Err(_) => rexist_store::open(None, dir.path()).await.unwrap(),
+        };
         let bench = Self {
             kind,
             state,
