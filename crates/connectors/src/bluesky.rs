@@ -7,7 +7,6 @@
 //! `since` is inclusive, so the newest post of the last run comes back once
 //! more and is stored unchanged.
 
-use rexist_core::Record;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -15,7 +14,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::contract::Expect;
 use crate::engine::{Page, Request, RunContext, Upstream, encode_query, rfc3339};
 use crate::http::Body;
-use crate::search::{Search, last_page};
+use crate::search::Search;
 
 /// A Bluesky post search.
 #[derive(Debug, Clone)]
@@ -98,24 +97,12 @@ impl Upstream for Bluesky {
                 cursor.newest = Some(n);
             }
         }
-        let next = posts
-            .cursor
-            .filter(|_| posts.result_count > 0 && !last_page(cursor.pages))
-            .map(|token| {
-                Request::get(
-                    format!("{}&cursor={}", cursor.first_url, encode_query(&token)),
-                    Expect::Json,
-                    (),
-                )
-            });
-        Ok(Page {
-            records: posts.records.into_iter().map(Record::Item).collect(),
-            rejected: posts.rejected,
-            retractions: Vec::new(),
-            next,
-            // Pages come newest first: the cursor moves only at the end.
-            checkpoint: false,
-        })
+        Ok(crate::search::page(
+            posts,
+            &cursor.first_url,
+            cursor.pages,
+            "cursor",
+        ))
     }
 }
 

@@ -110,18 +110,5 @@ impl Upstream for MyJvn {
     }
 }
 
-/// The keys of a `kind = "jvn"` source table.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Params {
-    /// Entries per page (default 50, MyJVN's most).
-    #[serde(default)]
-    pub page_size: Option<u32>,
-}
-
-impl Params {
-    /// Entries per page, the default when unset.
-    pub fn page_size(&self) -> u32 {
-        self.page_size.unwrap_or(50)
-    }
-}
+/// Entries a page when the table's `page_size` is unset.
+pub const PAGE_SIZE: u32 = 50;

@@ -61,21 +61,21 @@ pub fn connector(config: &ResolvedSource) -> Box<dyn Connector> {
         Params::ExploitDb(_) => document(documents::Kind::ExploitDb),
         Params::Nvd(p) => Box::new(Paged(nvd::Nvd {
             url,
-            page_size: p.page_size(),
+            page_size: p.page_size(nvd::PAGE_SIZE),
         })),
         Params::Jvn(p) => Box::new(Paged(jvn::MyJvn {
             url,
-            page_size: p.page_size(),
+            page_size: p.page_size(jvn::PAGE_SIZE),
         })),
         Params::MispFeed(_) => Box::new(Paged(misp_feed::MispFeed { url })),
         Params::Misp(p) => Box::new(Paged(misp::Misp {
             url,
-            page_size: p.page_size(),
+            page_size: p.page_size(misp::PAGE_SIZE),
         })),
         Params::Otx(p) => Box::new(Paged(p.upstream(url))),
         Params::Mastodon(p) => Box::new(Paged(mastodon::Mastodon {
             url,
-            page_size: p.page_size(),
+            page_size: p.page_size(mastodon::PAGE_SIZE),
         })),
         Params::Bluesky(p) => Box::new(Paged(bluesky::Bluesky {
             url,

@@ -108,21 +108,8 @@ impl Upstream for Mastodon {
     }
 }
 
-/// The keys of a `kind = "mastodon"` source table.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Params {
-    /// Entries per page (default 40, Mastodon's most).
-    #[serde(default)]
-    pub page_size: Option<u32>,
-}
-
-impl Params {
-    /// Entries per page, the default when unset.
-    pub fn page_size(&self) -> u32 {
-        self.page_size.unwrap_or(40)
-    }
-}
+/// Entries a page when the table's `page_size` is unset.
+pub const PAGE_SIZE: u32 = 40;
 
 #[cfg(test)]
 mod tests {

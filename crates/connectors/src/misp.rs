@@ -132,18 +132,5 @@ impl Upstream for Misp {
     }
 }
 
-/// The keys of a `kind = "misp"` source table.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Params {
-    /// Entries per page (default 100; a server that caps pages lower is still paged to the end).
-    #[serde(default)]
-    pub page_size: Option<u32>,
-}
-
-impl Params {
-    /// Entries per page, the default when unset.
-    pub fn page_size(&self) -> u32 {
-        self.page_size.unwrap_or(100)
-    }
-}
+/// Entries a page when the table's `page_size` is unset.
+pub const PAGE_SIZE: u32 = 100;

@@ -73,6 +73,39 @@ impl Search {
     }
 }
 
+/// A page of search results: its posts, and the next page — the run's first
+/// URL with `key` (the upstream's paging parameter) set to the posts' token —
+/// unless the page was empty or the last one a run may read. Pages come
+/// newest first, so the cursor moves only at the end.
+pub fn page(
+    posts: rexist_formats::social::Posts,
+    first_url: &str,
+    pages: u32,
+    key: &str,
+) -> crate::engine::Page<()> {
+    let next = posts
+        .cursor
+        .filter(|_| posts.result_count > 0 && !last_page(pages))
+        .map(|token| {
+            crate::engine::Request::get(
+                format!("{first_url}&{key}={}", crate::engine::encode_query(&token)),
+                crate::contract::Expect::Json,
+                (),
+            )
+        });
+    crate::engine::Page {
+        records: posts
+            .records
+            .into_iter()
+            .map(rexist_core::Record::Item)
+            .collect(),
+        rejected: posts.rejected,
+        retractions: Vec::new(),
+        next,
+        checkpoint: false,
+    }
+}
+
 /// The keys of a `kind = "bluesky"` or `kind = "x"` source table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]

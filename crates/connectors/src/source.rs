@@ -135,6 +135,23 @@ fn default_true() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct NoParams {}
 
+/// The keys of a paged kind that takes only `page_size` (`misp`, `nvd`,
+/// `jvn`, `mastodon`; each module names its default `PAGE_SIZE`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Paging {
+    /// Entries per page.
+    #[serde(default)]
+    pub page_size: Option<u32>,
+}
+
+impl Paging {
+    /// Entries per page, `default` when unset.
+    pub fn page_size(&self, default: u32) -> u32 {
+        self.page_size.unwrap_or(default)
+    }
+}
+
 /// A source kind's own keys: one variant per generic kind, each variant's
 /// struct in its connector's module. A catalogue entry takes the keys of the
 /// kind it is built on.
@@ -155,17 +172,17 @@ pub enum Params {
     /// Exploit-DB's `files_exploits.csv`.
     ExploitDb(NoParams),
     /// NVD CVE API 2.0.
-    Nvd(crate::nvd::Params),
+    Nvd(Paging),
     /// MyJVN `getVulnOverviewList`.
-    Jvn(crate::jvn::Params),
+    Jvn(Paging),
     /// A MISP feed directory.
     MispFeed(NoParams),
     /// A MISP server (`restSearch`).
-    Misp(crate::misp::Params),
+    Misp(Paging),
     /// `AlienVault` OTX pulses.
     Otx(crate::otx::Params),
     /// A Mastodon timeline.
-    Mastodon(crate::mastodon::Params),
+    Mastodon(Paging),
     /// Bluesky post search.
     Bluesky(crate::search::Params),
     /// X recent search.
@@ -339,10 +356,7 @@ impl Params {
             p.list(layout, url.to_owned())?;
         }
         let page_size = match self {
-            Self::Nvd(p) => p.page_size,
-            Self::Jvn(p) => p.page_size,
-            Self::Misp(p) => p.page_size,
-            Self::Mastodon(p) => p.page_size,
+            Self::Nvd(p) | Self::Jvn(p) | Self::Misp(p) | Self::Mastodon(p) => p.page_size,
             Self::Otx(p) => p.page_size,
             Self::Bluesky(p) | Self::X(p) => p.page_size,
             Self::ThreatConnect(p) => p.page_size,

@@ -8,13 +8,12 @@
 //! A first run asks without `since_id`: X's recent search then covers its
 //! own window (the last 7 days).
 
-use rexist_core::Record;
 use serde::{Deserialize, Serialize};
 
 use crate::contract::Expect;
 use crate::engine::{Page, Request, RunContext, Upstream, encode_query};
 use crate::http::Body;
-use crate::search::{Search, last_page};
+use crate::search::Search;
 
 /// An X recent search.
 #[derive(Debug, Clone)]
@@ -75,28 +74,16 @@ impl Upstream for X {
     ) -> Result<Page<()>, String> {
         let posts = rexist_formats::social::parse_x(&answer.bytes).map_err(|e| e.to_string())?;
         cursor.pages += 1;
-        if let Some(n) = posts.newest_id {
+        if let Some(n) = posts.newest_id.clone() {
             if cursor.newest.as_deref().is_none_or(|c| newer_id(&n, c)) {
                 cursor.newest = Some(n);
             }
         }
-        let next = posts
-            .cursor
-            .filter(|_| posts.result_count > 0 && !last_page(cursor.pages))
-            .map(|token| {
-                Request::get(
-                    format!("{}&next_token={}", cursor.first_url, encode_query(&token)),
-                    Expect::Json,
-                    (),
-                )
-            });
-        Ok(Page {
-            records: posts.records.into_iter().map(Record::Item).collect(),
-            rejected: posts.rejected,
-            retractions: Vec::new(),
-            next,
-            // Pages come newest first: the cursor moves only at the end.
-            checkpoint: false,
-        })
+        Ok(crate::search::page(
+            posts,
+            &cursor.first_url,
+            cursor.pages,
+            "next_token",
+        ))
     }
 }

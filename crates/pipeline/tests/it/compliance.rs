@@ -848,35 +848,8 @@ async fn empty_200(describe: fn(&str) -> Kind) {
 }
 
 async fn secrets_never_recorded(describe: fn(&str) -> Kind) {
-    use tracing_subscriber::fmt::MakeWriter;
-
-    #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Capture {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    impl<'a> MakeWriter<'a> for Capture {
-        type Writer = Capture;
-        fn make_writer(&'a self) -> Self::Writer {
-            self.clone()
-        }
-    }
-
-    let log = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(log.clone())
-        .finish();
+    let log = crate::common::Capture::default();
+    let subscriber = log.subscriber(tracing::Level::TRACE);
     let guard = tracing::subscriber::set_default(subscriber);
     let b = Bench::start(describe).await;
     b.good_run().await;
@@ -897,7 +870,7 @@ async fn secrets_never_recorded(describe: fn(&str) -> Kind) {
         let record = format!("{run:?}");
         assert!(!record.contains(SECRET), "run record: {record}");
     }
-    let text = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
+    let text = log.text();
     assert!(text.contains("run"), "the log was captured: {text}");
     assert!(!text.contains(SECRET), "log: {text}");
 }

@@ -744,7 +744,7 @@ async fn nvd_pulls_lastmod_windows_page_by_page_then_from_the_cursor() {
     let (store, _store_dir) = store().await;
     let mut config = SourceConfig::from_catalogue(catalogue("nvd").unwrap());
     config.url = Some(format!("{}/rest/json/cves/2.0", upstream.base));
-    config.params = rexist_connectors::source::Params::Nvd(rexist_connectors::nvd::Params {
+    config.params = rexist_connectors::source::Params::Nvd(rexist_connectors::source::Paging {
         page_size: Some(1),
     });
     config.headers_file.insert("apiKey".into(), key);
@@ -819,7 +819,7 @@ async fn myjvn_pages_by_start_item_and_reports_upstream_errors() {
     let (store, _dir) = store().await;
     let mut config = SourceConfig::from_catalogue(catalogue("jvn").unwrap());
     config.url = Some(format!("{}/myjvn", upstream.base));
-    config.params = rexist_connectors::source::Params::Jvn(rexist_connectors::jvn::Params {
+    config.params = rexist_connectors::source::Params::Jvn(rexist_connectors::source::Paging {
         page_size: Some(2),
     });
     let jvn = config.resolve().unwrap();
@@ -969,36 +969,8 @@ async fn myjvn_html_page_with_200_fails_the_run() {
 /// and never the other's (a span entered across an await once nested them).
 #[test]
 fn concurrent_runs_log_under_their_own_span_only() {
-    use std::sync::Mutex;
-    use tracing_subscriber::fmt::MakeWriter;
-
-    #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Capture {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    impl<'a> MakeWriter<'a> for Capture {
-        type Writer = Capture;
-        fn make_writer(&'a self) -> Self::Writer {
-            self.clone()
-        }
-    }
-
-    let log = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(false)
-        .with_writer(log.clone())
-        .finish();
+    let log = crate::common::Capture::default();
+    let subscriber = log.subscriber(tracing::Level::INFO);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -1026,7 +998,7 @@ fn concurrent_runs_log_under_their_own_span_only() {
             assert_eq!(b.unwrap().outcome, RunOutcome::Failed);
         });
     });
-    let text = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
+    let text = log.text();
     let lines: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("run did not complete"))
