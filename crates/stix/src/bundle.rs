@@ -298,17 +298,16 @@ pub fn parse_objects(json: &[u8]) -> Result<Parsed, StixError> {
     Ok(parsed)
 }
 
-/// Drops retractions of indicators the page also reports as active (another
-/// indicator object or an SCO with the same value), and repeats.
+/// Drops retractions of indicators the page also reports as active (another,
+/// unrevoked indicator object with the same value), and repeats. An SCO is
+/// no such report: it describes an observable and cannot be revoked itself,
+/// and a publisher that revokes an indicator (rexist among them) still
+/// serves the observable it was based on.
 fn keep_withdrawn(parsed: &mut Parsed) {
     let mut active = std::collections::HashSet::new();
     for record in &parsed.records {
-        match record {
-            Record::Item(r) => active.extend(r.sightings.iter().map(|s| s.indicator.clone())),
-            Record::Sighting(s) => {
-                active.insert(s.indicator.clone());
-            }
-            Record::Relation(_) => {}
+        if let Record::Item(r) = record {
+            active.extend(r.sightings.iter().map(|s| s.indicator.clone()));
         }
     }
     let mut unique = std::collections::HashSet::new();

@@ -907,3 +907,93 @@ async fn a_retired_indicator_comes_again_as_a_revoked_version() {
     let versions = get(&app, &format!("{ROOT}/all/objects/{id}/versions/")).await;
     assert_eq!(versions.body["versions"], json!([ind["modified"]]));
 }
+
+/// rexist to rexist: a second installation pulls this TAXII server with a
+/// `taxii` source, and when the first retires an indicator, the second's
+/// next run receives the revoked version and retires its own sighting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retraction_travels_from_rexist_to_rexist() {
+    use rexist_connectors::source::{Params, SourceConfig};
+    let (upstream, _dir) = seeded(3, 0).await;
+    let app = app(&upstream, Role::Viewer);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let dir = tempfile::tempdir().unwrap();
+    let downstream: Arc<dyn Store> = rexist_store::open(None, dir.path()).await.unwrap();
+    let ingest = rexist_pipeline::Ingest::new(Arc::clone(&downstream), None);
+    let mut config = SourceConfig::from_catalogue(
+        rexist_connectors::source::catalogue("kev").expect("a catalogue entry"),
+    );
+    "upstream-rexist".clone_into(&mut config.name);
+    "taxii".clone_into(&mut config.kind);
+    config.url = Some(format!("http://{addr}/taxii2/"));
+    config.params = Params::Taxii(rexist_connectors::taxii::Params {
+        collection: Some("everything".into()),
+        ..rexist_connectors::taxii::Params::default()
+    });
+    let source = config.resolve().unwrap();
+    let fetcher =
+        rexist_connectors::http::Fetcher::new(rexist_connectors::http::FetchOptions::default())
+            .unwrap();
+    let first = rexist_pipeline::run_source(&ingest, &fetcher, &source)
+        .await
+        .unwrap();
+    assert_eq!(
+        first.outcome,
+        rexist_core::RunOutcome::Success,
+        "{:?}",
+        first.error
+    );
+    let pulled = downstream
+        .indicator(IndicatorType::Domain, "host1.example.com")
+        .await
+        .unwrap()
+        .expect("pulled from the first installation");
+    assert_eq!(pulled.status, rexist_core::IndicatorStatus::Active);
+
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let feed = upstream.source_by_name("feed-a").await.unwrap().unwrap();
+    upstream
+        .retire_sightings(
+            &feed,
+            &[rexist_core::Retraction {
+                indicator: Indicator::parse(IndicatorType::Domain, "host1.example.com").unwrap(),
+                reason: rexist_core::RetractReason::Revoked,
+                at: now(),
+            }],
+        )
+        .await
+        .unwrap();
+
+    let second = rexist_pipeline::run_source(&ingest, &fetcher, &source)
+        .await
+        .unwrap();
+    assert_eq!(
+        second.outcome,
+        rexist_core::RunOutcome::Success,
+        "{:?}",
+        second.error
+    );
+    let after = downstream
+        .indicator(IndicatorType::Domain, "host1.example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.status, rexist_core::IndicatorStatus::Retired);
+    let sightings = downstream.sightings_of(after.id).await.unwrap();
+    assert!(
+        sightings
+            .iter()
+            .all(|s| !s.listed && s.retired_reason == Some(rexist_core::RetractReason::Revoked)),
+        "{sightings:?}"
+    );
+    let other = downstream
+        .indicator(IndicatorType::Domain, "host2.example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(other.status, rexist_core::IndicatorStatus::Active);
+    server.abort();
+}
