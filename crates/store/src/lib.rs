@@ -91,6 +91,14 @@ pub trait Store: Send + Sync {
     /// Enables or disables a source; false if there is no such source.
     async fn set_source_enabled(&self, name: &str, enabled: bool) -> Result<bool>;
 
+    /// Deletes a source with everything it stored: its runs, its items
+    /// (with their mentions, full text and hunt hits), its sightings and its
+    /// relations. An indicator no other source reported is deleted with its
+    /// hits; one that others reported stays, its counts, seen range, score
+    /// and TLP recomputed from the sightings left. Returns how many
+    /// indicators were deleted; nothing at all for an unknown source.
+    async fn delete_source(&self, source: SourceId) -> Result<u64>;
+
     /// Records the start of a run.
     async fn start_run(&self, source: SourceId) -> Result<Run>;
     /// Records the end of a run and updates the source's health.

@@ -144,6 +144,7 @@ conformance!(
     item_version_retires_only_the_dropped_stated_sightings,
     item_withdrawal_retires_an_indicator_only_when_nothing_lists_it,
     resighting_in_the_item_lists_it_again,
+    deleting_a_source_removes_only_what_it_alone_stored,
 );
 
 fn spec(name: &str) -> SourceSpec {
@@ -2957,4 +2958,103 @@ async fn resighting_in_the_item_lists_it_again(store: Arc<dyn Store>) {
     assert!(s.listed);
     assert_eq!(s.retired_at, None);
     assert_eq!(s.retired_reason, None);
+}
+
+/// `rexist demo --remove`: a source goes with its items, sightings and
+/// relations; an indicator another source also reported stays, recounted.
+async fn deleting_a_source_removes_only_what_it_alone_stored(store: Arc<dyn Store>) {
+    let demo = source(&store, "demo-feed").await;
+    let mut amber = spec("partner");
+    amber.tlp = Tlp::Amber;
+    let other = store.upsert_source(&amber).await.unwrap();
+    let ip = |v: &str| Indicator::parse(IndicatorType::Ipv4, v).unwrap();
+    // 192.0.2.1 only the demo reports (in its feed, an item and a relation);
+    // 192.0.2.2 the partner reports too, at AMBER.
+    let mut clear = sighting(IndicatorType::Ipv4, "192.0.2.2", now());
+    clear.tlp = Some(Tlp::Clear);
+    store
+        .upsert_sightings(
+            &demo,
+            &[sighting(IndicatorType::Ipv4, "192.0.2.1", now()), clear],
+        )
+        .await
+        .unwrap();
+    store
+        .upsert_sightings(&other, &[sighting(IndicatorType::Ipv4, "192.0.2.2", now())])
+        .await
+        .unwrap();
+    let demo_item = store
+        .upsert_items(demo.id, &[item("d1", "Sample report", "C2 at 192.0.2.1")])
+        .await
+        .unwrap()[0]
+        .id();
+    let mention = Mention {
+        indicator: ip("192.0.2.1"),
+        start: 6,
+        end: 15,
+        defanged: false,
+    };
+    store
+        .record_mentions(&demo, demo_item, &[mention])
+        .await
+        .unwrap();
+    let kept_item = store
+        .upsert_items(other.id, &[item("p1", "Partner report", "Sample too")])
+        .await
+        .unwrap()[0]
+        .id();
+    store
+        .add_relations(
+            &demo,
+            &[NewRelation {
+                from: ip("192.0.2.1"),
+                to: ip("192.0.2.2"),
+                kind: "communicates-with".to_owned(),
+                seen_at: now(),
+            }],
+        )
+        .await
+        .unwrap();
+    let before = store
+        .indicator(IndicatorType::Ipv4, "192.0.2.2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(before.tlp, Tlp::Clear, "the lowest report's TLP");
+
+    assert_eq!(store.delete_source(demo.id).await.unwrap(), 1);
+
+    assert!(store.source_by_name("demo-feed").await.unwrap().is_none());
+    assert!(
+        store
+            .indicator(IndicatorType::Ipv4, "192.0.2.1")
+            .await
+            .unwrap()
+            .is_none(),
+        "only the demo reported it"
+    );
+    let kept = store
+        .indicator(IndicatorType::Ipv4, "192.0.2.2")
+        .await
+        .unwrap()
+        .expect("the partner reported it too");
+    assert_eq!(kept.sightings, 1);
+    assert_eq!(kept.tlp, Tlp::Amber, "no longer lowered by the demo");
+    let left = store.sightings_of(kept.id).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].source_id, other.id);
+    assert!(store.relations_of(kept.id).await.unwrap().is_empty());
+    assert!(store.item(demo_item).await.unwrap().is_none());
+    assert!(store.item(kept_item).await.unwrap().is_some());
+    let found = store
+        .search_items(&ItemQuery {
+            text: Some("sample".to_owned()),
+            ..ItemQuery::default()
+        })
+        .await
+        .unwrap();
+    let ids: Vec<_> = found.items.iter().map(|i| i.id).collect();
+    assert_eq!(ids, vec![kept_item], "the demo item left the full text");
+    // Unknown sources delete nothing.
+    assert_eq!(store.delete_source(demo.id).await.unwrap(), 0);
 }

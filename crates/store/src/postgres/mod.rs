@@ -7,6 +7,7 @@
 //! `FOR UPDATE SKIP LOCKED`.
 
 mod dashboard;
+mod delete;
 mod hunts;
 mod lookup;
 mod retire;
@@ -467,6 +468,10 @@ impl Store for PgStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_source(&self, source: SourceId) -> Result<u64> {
+        delete::delete_source(&self.pool, source.get()).await
     }
 
     async fn start_run(&self, source: SourceId) -> Result<Run> {

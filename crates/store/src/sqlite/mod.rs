@@ -6,6 +6,7 @@
 //! lets run beside the writer. All calls run on tokio's blocking pool.
 
 mod dashboard;
+mod delete;
 mod hunts;
 mod lookup;
 mod retire;
@@ -355,6 +356,11 @@ impl Store for SqliteStore {
             Ok(n == 1)
         })
         .await
+    }
+
+    async fn delete_source(&self, source: SourceId) -> Result<u64> {
+        self.write(move |conn| delete::delete_source(conn, source.get()))
+            .await
     }
 
     async fn start_run(&self, source: SourceId) -> Result<Run> {
