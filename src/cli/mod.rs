@@ -10,6 +10,7 @@ mod bench_lookup;
 mod bench_sharing;
 mod bench_ui;
 mod config_check;
+mod demo;
 mod export;
 mod extract;
 mod hunt;
@@ -59,6 +60,8 @@ enum Command {
         #[command(subcommand)]
         command: source::Command,
     },
+    /// Load the bundled sample data for a first look (`--remove` takes it out).
+    Demo(demo::Args),
     /// Load data into the store.
     Ingest {
         #[command(subcommand)]
@@ -147,6 +150,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 ));
                 Ok(ExitCode::SUCCESS)
             }
+            Command::Demo(args) => demo::run(&config, args).await,
             Command::Ingest { command } => ingest::run(&config, command).await,
             Command::Source { command } => source::run(&config, command).await,
             Command::Bench { command } => bench::run(&config, command).await,
