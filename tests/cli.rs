@@ -866,3 +866,96 @@ fn a_misp_feed_exported_by_rexist_is_ingested_back_unchanged() {
         text(&out.stdout)
     );
 }
+
+/// Items whose text matches `text`, straight from the SQLite store in `dir`.
+fn search_titles(dir: &Path, text: &str) -> Vec<String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = rexist_store::open(None, &dir.join("data")).await.unwrap();
+        store
+            .search_items(&rexist_store::ItemQuery {
+                text: Some(text.to_owned()),
+                ..rexist_store::ItemQuery::default()
+            })
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|i| i.content.title)
+            .collect()
+    })
+}
+
+#[test]
+fn demo_loads_sample_data_once_and_removes_only_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rexist.toml"), "default_sources = false\n").unwrap();
+    let ok = |args: &[&str]| {
+        let out = rexist(dir.path(), args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    };
+    // A real indicator, also in the sample (the Log4Shell scanner), and one it lacks.
+    std::fs::write(dir.path().join("mine.txt"), "198.51.100.7\n192.0.2.250\n").unwrap();
+    ok(&["ingest", "file", "mine.txt", "--source", "mine"]);
+
+    let json = |args: &[&str]| -> serde_json::Value { serde_json::from_str(&ok(args)).unwrap() };
+    let first = json(&["demo", "--json"]);
+    assert_eq!(first["action"], "loaded");
+    assert!(first["indicators"].as_u64().unwrap() >= 200, "{first}");
+    assert!(first["items"].as_u64().unwrap() >= 8, "{first}");
+    assert_eq!(first["hunts"], 2);
+    let hits = first["hits"].as_u64().unwrap();
+    assert!(hits > 0, "{first}");
+    let line = ok(&["demo"]);
+    assert!(
+        line.starts_with("demo: loaded 0 indicators, 0 items, 0 hunts")
+            && line.contains(&format!("({hits} hits)"))
+            && line.contains("nothing new"),
+        "a second load adds nothing: {line}"
+    );
+
+    let a: serde_json::Value =
+        serde_json::from_str(&ok(&["lookup", "203.0.113.100", "--json"])).unwrap();
+    assert_eq!(a["known"], true, "{a}");
+    assert_eq!(a["sources"][0]["source"].as_str().unwrap()[..5], *"demo-");
+    let ja = search_titles(dir.path(), "ランサムウェア");
+    assert!(
+        ja.iter().any(|t| t.contains("製造業を狙うランサムウェア")),
+        "{ja:?}"
+    );
+    let listed = ok(&["hunt", "hits", "demo-ransomware"]);
+    assert!(listed.contains("ランサムウェア"), "{listed}");
+    assert!(ok(&["hunt", "hits", "demo-watch"]).contains("cidr:203.0.113.0/24"));
+
+    let removed = json(&["demo", "--remove", "--json"]);
+    assert_eq!(removed["action"], "removed");
+    assert_eq!(removed["hunts"], 2);
+    assert_eq!(removed["items"], first["items"]);
+    assert!(ok(&["hunt", "list"]).contains("no hunts"));
+    assert!(search_titles(dir.path(), "sample").is_empty());
+    let gone: serde_json::Value =
+        serde_json::from_str(&ok(&["lookup", "203.0.113.100", "--json"])).unwrap();
+    assert_eq!(gone["known"], false, "{gone}");
+    for mine in ["198.51.100.7", "192.0.2.250"] {
+        let kept: serde_json::Value =
+            serde_json::from_str(&ok(&["lookup", mine, "--json"])).unwrap();
+        assert_eq!(kept["known"], true, "{kept}");
+        let sources = kept["sources"].as_array().unwrap();
+        assert_eq!(sources.len(), 1, "{kept}");
+        assert_eq!(sources[0]["source"], "mine");
+    }
+    let again = json(&["demo", "--remove", "--json"]);
+    assert_eq!(
+        (again["indicators"].as_u64(), again["items"].as_u64()),
+        (Some(0), Some(0))
+    );
+}
