@@ -867,14 +867,14 @@ fn a_misp_feed_exported_by_rexist_is_ingested_back_unchanged() {
     );
 }
 
-/// Items whose text matches `text`, straight from the SQLite store in `dir`.
-fn search_titles(dir: &Path, text: &str) -> Vec<String> {
+/// Items whose text matches `text`, straight from the store of `dir` (or `db`).
+fn search_titles(dir: &Path, db: Option<&str>, text: &str) -> Vec<String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        let store = rexist_store::open(None, &dir.join("data")).await.unwrap();
+        let store = rexist_store::open(db, &dir.join("data")).await.unwrap();
         store
             .search_items(&rexist_store::ItemQuery {
                 text: Some(text.to_owned()),
@@ -890,11 +890,50 @@ fn search_titles(dir: &Path, text: &str) -> Vec<String> {
 }
 
 #[test]
-fn demo_loads_sample_data_once_and_removes_only_it() {
+fn demo_loads_sample_data_once_and_removes_only_it_on_sqlite() {
+    demo_round_trip(None);
+}
+
+/// The same on PostgreSQL, in a fresh schema, when `REXIST_TEST_DATABASE_URL` is set.
+#[test]
+fn demo_loads_sample_data_once_and_removes_only_it_on_postgres() {
+    let Ok(url) = std::env::var("REXIST_TEST_DATABASE_URL") else {
+        eprintln!("REXIST_TEST_DATABASE_URL not set: demo on PostgreSQL skipped");
+        return;
+    };
+    let schema = format!("rexist_demo_{}", std::process::id());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(rexist_store::postgres::PgStore::connect(
+        &url,
+        Some(&schema),
+    ))
+    .unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    demo_round_trip(Some(&format!("{url}{sep}options=-csearch_path%3D{schema}")));
+    rt.block_on(rexist_store::postgres::drop_schema(&url, &schema))
+        .unwrap();
+}
+
+/// `rexist demo`: loads, lookups, search (Japanese) and hunts see it, a
+/// second load adds nothing, `--remove` leaves a user's own indicators.
+fn demo_round_trip(db: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("rexist.toml"), "default_sources = false\n").unwrap();
     let ok = |args: &[&str]| {
-        let out = rexist(dir.path(), args);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rexist"));
+        cmd.arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("REXIST_DATABASE_URL")
+            .env_remove("REXIST_DATA_DIR");
+        if let Some(url) = db {
+            cmd.env("REXIST_DATABASE_URL", url);
+        }
+        let out = cmd.output().expect("run rexist");
         assert!(
             out.status.success(),
             "{args:?}: {}{}",
@@ -923,11 +962,16 @@ fn demo_loads_sample_data_once_and_removes_only_it() {
         "a second load adds nothing: {line}"
     );
 
-    let a: serde_json::Value =
-        serde_json::from_str(&ok(&["lookup", "203.0.113.100", "--json"])).unwrap();
+    let a = json(&["lookup", "203.0.113.100", "--json"]);
     assert_eq!(a["known"], true, "{a}");
-    assert_eq!(a["sources"][0]["source"].as_str().unwrap()[..5], *"demo-");
-    let ja = search_titles(dir.path(), "ランサムウェア");
+    assert!(
+        a["sources"][0]["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("demo-"),
+        "{a}"
+    );
+    let ja = search_titles(dir.path(), db, "ランサムウェア");
     assert!(
         ja.iter().any(|t| t.contains("製造業を狙うランサムウェア")),
         "{ja:?}"
@@ -941,13 +985,11 @@ fn demo_loads_sample_data_once_and_removes_only_it() {
     assert_eq!(removed["hunts"], 2);
     assert_eq!(removed["items"], first["items"]);
     assert!(ok(&["hunt", "list"]).contains("no hunts"));
-    assert!(search_titles(dir.path(), "sample").is_empty());
-    let gone: serde_json::Value =
-        serde_json::from_str(&ok(&["lookup", "203.0.113.100", "--json"])).unwrap();
+    assert!(search_titles(dir.path(), db, "sample").is_empty());
+    let gone = json(&["lookup", "203.0.113.100", "--json"]);
     assert_eq!(gone["known"], false, "{gone}");
     for mine in ["198.51.100.7", "192.0.2.250"] {
-        let kept: serde_json::Value =
-            serde_json::from_str(&ok(&["lookup", mine, "--json"])).unwrap();
+        let kept = json(&["lookup", mine, "--json"]);
         assert_eq!(kept["known"], true, "{kept}");
         let sources = kept["sources"].as_array().unwrap();
         assert_eq!(sources.len(), 1, "{kept}");
