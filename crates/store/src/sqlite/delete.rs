@@ -7,6 +7,10 @@ use crate::Result;
 /// The source's items, as a subquery on `?1`.
 const ITEMS: &str = "(SELECT id FROM items WHERE source_id = ?1)";
 
+/// Touched indicators (`?1`, a JSON array) that no sighting is left for.
+const ORPHANS: &str = "(SELECT t.value FROM json_each(?1) t
+    WHERE NOT EXISTS (SELECT 1 FROM sightings s WHERE s.indicator_id = t.value))";
+
 /// See [`crate::Store::delete_source`].
 pub(super) fn delete_source(conn: &mut Connection, source: i64) -> Result<u64> {
     let tx = conn.transaction()?;
@@ -32,8 +36,6 @@ pub(super) fn delete_source(conn: &mut Connection, source: i64) -> Result<u64> {
         tx.execute(&sql, params![source])?;
     }
     // Indicators no one else reported go, with what points at them.
-    const ORPHANS: &str = "(SELECT t.value FROM json_each(?1) t
-        WHERE NOT EXISTS (SELECT 1 FROM sightings s WHERE s.indicator_id = t.value))";
     for sql in [
         format!("DELETE FROM mentions WHERE indicator_id IN {ORPHANS}"),
         format!("DELETE FROM relations WHERE from_id IN {ORPHANS} OR to_id IN {ORPHANS}"),
