@@ -180,11 +180,12 @@ pub async fn run(config: &Config, args: Args) -> Result<ExitCode> {
         items: before.1.abs_diff(after.1),
         hunts,
         hits,
-        store: match store.backend() {
-            rexist_store::Backend::Sqlite => {
+        // The file only when it is the data directory's (a URL may hold a password).
+        store: match (store.backend(), config.database_url()?) {
+            (rexist_store::Backend::Sqlite, None) => {
                 format!("sqlite ({})", config.data_dir.join("rexist.db").display())
             }
-            rexist_store::Backend::Postgres => "postgres".to_owned(),
+            (backend, _) => backend.as_str().to_owned(),
         },
     };
     if args.json {

@@ -3021,6 +3021,16 @@ async fn deleting_a_source_removes_only_what_it_alone_stored(store: Arc<dyn Stor
         .unwrap()
         .unwrap();
     assert_eq!(before.tlp, Tlp::Clear, "the lowest report's TLP");
+    let only_demo = store
+        .indicator(IndicatorType::Ipv4, "192.0.2.1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store.sightings_of(only_demo.id).await.unwrap().len(),
+        2,
+        "feed and item"
+    );
 
     assert_eq!(store.delete_source(demo.id).await.unwrap(), 1);
 
@@ -3032,6 +3042,14 @@ async fn deleting_a_source_removes_only_what_it_alone_stored(store: Arc<dyn Stor
             .unwrap()
             .is_none(),
         "only the demo reported it"
+    );
+    assert!(store.sightings_of(only_demo.id).await.unwrap().is_empty());
+    assert!(
+        store
+            .mentions_of(only_demo.id, 10)
+            .await
+            .unwrap()
+            .is_empty()
     );
     let kept = store
         .indicator(IndicatorType::Ipv4, "192.0.2.2")
