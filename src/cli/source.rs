@@ -79,7 +79,7 @@ async fn list(config: &Config, sources: &[ResolvedSource], json: bool) -> Result
         } else {
             rows.push([
                 s.name.clone(),
-                s.kind.to_string(),
+                s.kind.clone(),
                 if enabled { "yes" } else { "no" }.to_owned(),
                 humantime(s.every.as_secs()),
                 last_success.unwrap_or_else(|| "never".to_owned()),
@@ -120,16 +120,19 @@ fn table(rows: &[[String; 8]]) -> Vec<String> {
         }
     }
     let line = |cells: [&str; 8]| {
+        use std::fmt::Write as _;
         let mut line = String::new();
         for (i, cell) in cells.iter().enumerate() {
             line.push_str(GAP[i]);
-            if i == cells.len() - 1 {
-                line.push_str(cell);
+            let w = width[i];
+            // Writing to a String cannot fail.
+            let _ = if i == cells.len() - 1 {
+                write!(line, "{cell}")
             } else if RIGHT[i] {
-                line.push_str(&format!("{cell:>w$}", w = width[i]));
+                write!(line, "{cell:>w$}")
             } else {
-                line.push_str(&format!("{cell:<w$}", w = width[i]));
-            }
+                write!(line, "{cell:<w$}")
+            };
         }
         line.trim_end().to_owned()
     };
