@@ -51,7 +51,8 @@ pub fn password_file(data_dir: &Path) -> PathBuf {
 ///
 /// # Errors
 /// The store failing, the file not being writable, or hashing failing; on a
-/// failed user creation the file is removed again.
+/// failed user creation the file is removed again. When another node on the
+/// same database creates the user first, this one writes no file.
 pub async fn ensure(
     store: &dyn Store,
     data_dir: &Path,
@@ -73,9 +74,18 @@ pub async fn ensure(
         Ok::<_, FirstAdminError>(())
     }
     .await;
-    if let Err(e) = created {
-        let _ = std::fs::remove_file(&path);
-        return Err(e);
+    match created {
+        Ok(()) => {}
+        // Another node sharing the database created it first: its file holds
+        // the password, ours would not work.
+        Err(FirstAdminError::Store(e)) if e.kind() == rexist_store::ErrorKind::Conflict => {
+            let _ = std::fs::remove_file(&path);
+            return Ok(None);
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
     }
     let entry = NewAudit {
         actor: "serve".to_owned(),
