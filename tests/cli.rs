@@ -1001,3 +1001,189 @@ fn demo_round_trip(db: Option<&str>) {
         (Some(0), Some(0))
     );
 }
+
+/// A file these tests wrote, as text.
+fn read_text(path: &Path) -> String {
+    String::from_utf8(std::fs::read(path).unwrap()).unwrap()
+}
+
+/// A running `rexist serve`, killed when dropped, so a failing assertion
+/// leaves nothing running.
+struct Served(std::process::Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `rexist serve` on `dir`'s data directory with the catalogue off;
+/// returns it, its address, and the lines it printed before listening.
+fn start_serve(dir: &Path) -> (Served, String, Vec<String>) {
+    std::fs::write(dir.join("rexist.toml"), "default_sources = false\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rexist"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir)
+        .env_remove("REXIST_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let child = Served(child);
+    let started = Instant::now();
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "serve exited before listening"
+        );
+        assert!(started.elapsed() < Duration::from_secs(30));
+        if let Some(addr) = line.trim().rsplit_once("listening on http://") {
+            return (child, addr.1.to_owned(), lines);
+        }
+        lines.push(line);
+    }
+}
+
+/// One request with basic auth; the status and body.
+fn http_basic(
+    addr: &str,
+    method: &str,
+    path: &str,
+    user: &str,
+    password: &str,
+    body: &str,
+) -> (u16, String) {
+    use base64::Engine as _;
+    let credentials =
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {credentials}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn the_first_start_creates_an_admin_whose_file_goes_when_the_password_changes_over_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, addr, said) = start_serve(dir.path());
+    let file = dir.path().join("data").join("initial-admin-password");
+    let said = said.concat();
+    assert!(
+        said.contains("created user admin") && said.contains(&file.display().to_string()),
+        "{said}"
+    );
+    let password = read_text(&file);
+    let password = password.trim_end();
+    assert!(password.len() >= 20);
+    assert!(!said.contains(password), "the password is never printed");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // Logging in with it works at once.
+    let (status, body) = http_basic(&addr, "GET", "/api/v1/users", "admin", password, "");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"admin\""), "{body}");
+    // Changing another property keeps the file; changing the password deletes it.
+    let (status, body) = http_basic(
+        &addr,
+        "PATCH",
+        "/api/v1/users/admin",
+        "admin",
+        password,
+        r#"{"disabled":false}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(file.exists());
+    let (status, body) = http_basic(
+        &addr,
+        "PATCH",
+        "/api/v1/users/admin",
+        "admin",
+        password,
+        r#"{"password":"a new admin password"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(!file.exists(), "the file goes with the password it held");
+    let (status, _) = http_basic(
+        &addr,
+        "GET",
+        "/api/v1/users",
+        "admin",
+        "a new admin password",
+        "",
+    );
+    assert_eq!(status, 200);
+    drop(child);
+
+    // A store with users gets no new admin and no file.
+    let (child, _, said) = start_serve(dir.path());
+    assert!(said.concat().is_empty(), "{said:?}");
+    assert!(!file.exists());
+    drop(child);
+}
+
+#[test]
+fn the_first_admin_file_goes_when_the_cli_changes_its_password_and_never_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, _, _) = start_serve(dir.path());
+    drop(child);
+    let file = dir.path().join("data").join("initial-admin-password");
+    let first = read_text(&file);
+
+    // A second start leaves the file and the user as they are.
+    let (child, _, said) = start_serve(dir.path());
+    drop(child);
+    assert!(said.concat().is_empty(), "{said:?}");
+    assert_eq!(read_text(&file), first);
+    let out = rexist(dir.path(), &["user", "list"]);
+    assert_eq!(text(&out.stdout), "admin\tadmin\tenabled\n");
+
+    // Another user's password change leaves it; the admin's removes it.
+    let secret = dir.path().join("pw");
+    std::fs::write(&secret, "alice-password\n").unwrap();
+    let pw = secret.to_str().unwrap();
+    let out = rexist(dir.path(), &["user", "add", "alice", "--password-file", pw]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = rexist(
+        dir.path(),
+        &["user", "passwd", "alice", "--password-file", pw],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(file.exists());
+    let out = rexist(
+        dir.path(),
+        &["user", "passwd", "admin", "--password-file", pw],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!file.exists());
+
+    let (child, _, said) = start_serve(dir.path());
+    drop(child);
+    assert!(said.concat().is_empty(), "{said:?}");
+    assert!(!file.exists());
+}

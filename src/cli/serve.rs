@@ -28,6 +28,16 @@ pub struct Args {
 /// until a shutdown signal.
 pub async fn run(config: &Config, _args: Args) -> Result<ExitCode> {
     let store = super::open_store(config).await?;
+    if let Some(file) = rexist_server::first_admin::ensure(store.as_ref(), &config.data_dir)
+        .await
+        .context("creating the first admin")?
+    {
+        say(format_args!(
+            "first start: created user {} (role admin); its password is in {} (deleted when you change it)",
+            rexist_server::first_admin::USER,
+            file.display()
+        ));
+    }
     let sources = config.resolved_sources()?;
     rexist_pipeline::sync_sources(&store, &sources)
         .await
@@ -70,11 +80,11 @@ pub async fn run(config: &Config, _args: Args) -> Result<ExitCode> {
     ));
     let exports = config.export_specs()?;
     let taxii = config.taxii_config()?;
-    warn_if_locked_out(store.as_ref(), &config.auth).await;
     axum::serve(
         listener,
         router(
             AppState::new(Arc::clone(&store))
+                .with_data_dir(config.data_dir.clone())
                 .with_ingest(ingest)
                 .with_auth(config.auth.clone())
                 .with_exports(exports)
@@ -106,24 +116,6 @@ pub async fn run(config: &Config, _args: Args) -> Result<ExitCode> {
     sweep.abort();
     tracing::info!("rexist stopped");
     Ok(ExitCode::SUCCESS)
-}
-
-/// Says how to get in when nobody can: no user, no token, no anonymous access.
-async fn warn_if_locked_out(
-    store: &dyn rexist_store::Store,
-    auth: &rexist_server::auth::AuthConfig,
-) {
-    if auth.anonymous.is_some() {
-        return;
-    }
-    let users = store.list_users().await.map_or(1, |u| u.len());
-    let tokens = store.list_tokens().await.map_or(1, |t| t.len());
-    if users == 0 && tokens == 0 {
-        tracing::warn!(
-            "no user or token exists yet, so only /healthz answers: create one with \
-             `rexist user add NAME --role admin` or `rexist token create --name NAME --role admin`"
-        );
-    }
 }
 
 /// Marks indicators past their lifetime as expired, at start and hourly.

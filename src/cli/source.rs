@@ -57,12 +57,7 @@ fn find<'a>(sources: &'a [ResolvedSource], name: &str) -> Result<&'a ResolvedSou
 
 async fn list(config: &Config, sources: &[ResolvedSource], json: bool) -> Result<ExitCode> {
     let store = super::open_store(config).await?;
-    if !json {
-        say(format_args!(
-            "{:<18} {:<14} {:<8} {:>6}  {:<20} {:>8}  {:<5}  last error",
-            "name", "kind", "enabled", "every", "last success", "failures", "stale"
-        ));
-    }
+    let mut rows = Vec::new();
     for s in sources {
         let stored = store.source_by_name(&s.name).await?;
         let enabled = stored.as_ref().map_or(s.enabled, |x| x.enabled);
@@ -82,20 +77,68 @@ async fn list(config: &Config, sources: &[ResolvedSource], json: bool) -> Result
             });
             say(format_args!("{line}"));
         } else {
-            say(format_args!(
-                "{:<18} {:<14} {:<8} {:>6}  {:<20} {:>8}  {:<5}  {}",
-                s.name,
-                s.kind,
-                if enabled { "yes" } else { "no" },
+            rows.push([
+                s.name.clone(),
+                s.kind.clone(),
+                if enabled { "yes" } else { "no" }.to_owned(),
                 humantime(s.every.as_secs()),
                 last_success.unwrap_or_else(|| "never".to_owned()),
-                health.consecutive_failures,
-                if stale { "yes" } else { "no" },
-                health.last_error.unwrap_or_default()
-            ));
+                health.consecutive_failures.to_string(),
+                if stale { "yes" } else { "no" }.to_owned(),
+                health.last_error.unwrap_or_default(),
+            ]);
+        }
+    }
+    if !json {
+        for line in table(&rows) {
+            say(format_args!("{line}"));
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `source list` table: a header, then a row per source, each column
+/// as wide as its widest cell so long names keep the columns aligned.
+fn table(rows: &[[String; 8]]) -> Vec<String> {
+    const HEADER: [&str; 8] = [
+        "name",
+        "kind",
+        "enabled",
+        "every",
+        "last success",
+        "failures",
+        "stale",
+        "last error",
+    ];
+    // Columns padded on the right, except the numbers (`every`, `failures`).
+    const RIGHT: [bool; 8] = [false, false, false, true, false, true, false, false];
+    const GAP: [&str; 8] = ["", " ", " ", " ", "  ", " ", "  ", "  "];
+    let mut width = HEADER.map(|h| h.chars().count());
+    for row in rows {
+        for (w, cell) in width.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 8]| {
+        use std::fmt::Write as _;
+        let mut line = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            line.push_str(GAP[i]);
+            let w = width[i];
+            // Writing to a String cannot fail.
+            let _ = if i == cells.len() - 1 {
+                write!(line, "{cell}")
+            } else if RIGHT[i] {
+                write!(line, "{cell:>w$}")
+            } else {
+                write!(line, "{cell:<w$}")
+            };
+        }
+        line.trim_end().to_owned()
+    };
+    std::iter::once(line(HEADER))
+        .chain(rows.iter().map(|r| line(r.each_ref().map(String::as_str))))
+        .collect()
 }
 
 /// A period in its largest whole unit: `1d`, `6h`, `30m`, `90s`.
@@ -168,4 +211,33 @@ async fn toggle(config: &Config, source: &ResolvedSource, enabled: bool) -> Resu
         if enabled { "enabled" } else { "disabled" }
     ));
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::table;
+
+    fn row(name: &str, kind: &str) -> [String; 8] {
+        [name, kind, "yes", "1h", "never", "0", "no", ""].map(str::to_owned)
+    }
+
+    #[test]
+    fn long_names_keep_the_columns_aligned() {
+        let lines = table(&[
+            row("cins", "blocklist"),
+            row("a-much-longer-source-name-than-eighteen", "misp"),
+            row("otx", "alienvault-otx-pulses"),
+        ]);
+        assert_eq!(lines.len(), 4);
+        // Every column starts at the same offset on every line.
+        let starts = |l: &str, word: &str| l.find(word).unwrap();
+        let enabled = starts(&lines[0], "enabled");
+        let kind = starts(&lines[0], "kind");
+        for l in &lines[1..] {
+            assert_eq!(starts(l, "yes"), enabled, "{lines:#?}");
+        }
+        assert_eq!(starts(&lines[2], "misp"), kind, "{lines:#?}");
+        assert_eq!(starts(&lines[3], "alienvault"), kind, "{lines:#?}");
+        assert!(lines.iter().all(|l| l.len() == l.trim_end().len()));
+    }
 }

@@ -3,7 +3,7 @@
 //! on the store (whoever runs the CLI administers the installation). Every
 //! change goes to the audit log as actor `cli`.
 
-use std::io::BufRead;
+use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -18,7 +18,7 @@ use crate::config::Config;
 /// `rexist user …`
 #[derive(Debug, clap::Subcommand)]
 pub enum UserCommand {
-    /// Create a user; the password is read from --password-file or the first line of stdin.
+    /// Create a user; the password is read from --password-file, asked twice on a terminal, or read from the first line of stdin.
     Add {
         /// Login name.
         name: String,
@@ -29,7 +29,7 @@ pub enum UserCommand {
         #[arg(long)]
         password_file: Option<std::path::PathBuf>,
     },
-    /// Set a user's password (from --password-file or stdin); ends their sessions.
+    /// Set a user's password (from --password-file, asked twice on a terminal, or stdin's first line); ends their sessions.
     Passwd {
         /// Login name.
         name: String,
@@ -94,6 +94,16 @@ fn read_password(file: Option<&std::path::Path>) -> Result<String> {
             .next()
             .unwrap_or_default()
             .to_owned()
+    } else if std::io::stdin().is_terminal() {
+        // On a terminal: asked twice, never echoed.
+        let first = rpassword::prompt_password("Password: ").context("reading the password")?;
+        check_password_strength(&first).map_err(anyhow::Error::msg)?;
+        let again =
+            rpassword::prompt_password("Password again: ").context("reading the password")?;
+        if first != again {
+            bail!("the two passwords differ; nothing changed");
+        }
+        first
     } else {
         let mut line = String::new();
         std::io::stdin()
@@ -165,7 +175,9 @@ pub async fn run_user(config: &Config, command: UserCommand) -> Result<ExitCode>
                 password_hash: Some(hash),
                 ..UserChange::default()
             };
-            change(&name, c, "user.passwd").await
+            let done = change(&name, c, "user.passwd").await?;
+            rexist_server::first_admin::password_changed(&config.data_dir, &name);
+            Ok(done)
         }
         UserCommand::Role { name, role } => {
             let c = UserChange {

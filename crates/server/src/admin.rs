@@ -325,12 +325,15 @@ pub async fn update_user(
         role: patch.role,
         disabled: patch.disabled,
     };
-    state
+    let user = state
         .store
         .update_user(&name, &change)
         .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("no user {name:?}")))
+        .ok_or_else(|| ApiError::not_found(format!("no user {name:?}")))?;
+    if let (Some(_), Some(dir)) = (&change.password_hash, &state.data_dir) {
+        crate::first_admin::password_changed(dir, &name);
+    }
+    Ok(Json(user))
 }
 
 /// Body of `POST /api/v1/tokens`.

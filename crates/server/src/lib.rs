@@ -10,6 +10,7 @@ pub mod auth;
 pub mod error;
 pub mod exist;
 pub mod export;
+pub mod first_admin;
 pub mod hunts;
 pub mod lookup;
 mod metrics;
@@ -58,6 +59,9 @@ pub struct AppState {
     pub notifiers: Arc<Vec<rexist_notify::Channel>>,
     /// The UI's address, for links in test messages (`[alerts] base_url`).
     pub base_url: Option<String>,
+    /// The data directory, where the first admin's password file may lie
+    /// (deleted when that password changes; see [`first_admin`]).
+    pub data_dir: Option<Arc<std::path::PathBuf>>,
 }
 
 impl AppState {
@@ -84,6 +88,7 @@ impl AppState {
             dashboard: Arc::default(),
             notifiers: Arc::default(),
             base_url: None,
+            data_dir: None,
             store,
         }
     }
@@ -97,6 +102,14 @@ impl AppState {
     ) -> Self {
         self.notifiers = Arc::new(channels);
         self.base_url = base_url;
+        self
+    }
+
+    /// The same state, deleting the first admin's password file in `dir`
+    /// when that password changes.
+    #[must_use]
+    pub fn with_data_dir(mut self, dir: std::path::PathBuf) -> Self {
+        self.data_dir = Some(Arc::new(dir));
         self
     }
 
