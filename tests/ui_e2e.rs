@@ -2,8 +2,11 @@
 //! directory driven by headless chromium through playwright-core
 //! (tests/e2e/flow.mjs): log in, search, open an indicator, create a hunt,
 //! see its hit on the dashboard after an ingest, read the dashboard in
-//! Japanese. Skipped with a note unless `REXIST_CHROMIUM` and
-//! `REXIST_PLAYWRIGHT` are set (`eval "$(bash scripts/browser.sh)"`).
+//! Japanese; and a first start (`tests/e2e/first_start.mjs`): `rexist serve`
+//! on an empty data directory, `rexist demo`, log in as the first admin and
+//! see the demo in English and Japanese. Skipped with a note unless
+//! `REXIST_CHROMIUM` and `REXIST_PLAYWRIGHT` are set
+//! (`eval "$(bash scripts/browser.sh)"`).
 //!
 //! Screenshots go to a temporary directory, or to `REXIST_SCREENSHOTS`
 //! (`REXIST_SCREENSHOTS=docs/screenshots cargo test --test ui_e2e`
@@ -209,6 +212,99 @@ fn the_ui_works_in_a_real_browser() {
         "hunt.png",
         "dashboard-ja.png",
         "dashboard-phone.png",
+    ] {
+        let bytes = std::fs::read(shots.join(png)).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG"), "{png}");
+    }
+}
+
+/// A new user's first ten minutes (`tests/e2e/first_start.mjs`): `rexist
+/// serve` on an empty data directory creates `admin` and its password file,
+/// `rexist demo` loads the sample while it serves, and the browser logs in
+/// with that password, sees the demo on the dashboard in English and in
+/// Japanese, and finds a Japanese demo item by searching ランサムウェア.
+#[test]
+fn a_first_start_with_the_demo_works_in_a_real_browser() {
+    let (Some(chromium), Some(playwright)) = (
+        std::env::var_os("REXIST_CHROMIUM"),
+        std::env::var_os("REXIST_PLAYWRIGHT"),
+    ) else {
+        eprintln!(
+            "note: browser test skipped; set REXIST_CHROMIUM and REXIST_PLAYWRIGHT \
+             (eval \"$(bash scripts/browser.sh)\")"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let shots: PathBuf = std::env::var_os("REXIST_SCREENSHOTS").map_or_else(
+        || dir.path().join("screenshots"),
+        |d| Path::new(env!("CARGO_MANIFEST_DIR")).join(d),
+    );
+
+    // No user beforehand: serve creates the first admin.
+    let (_serve, base) = serve(dir.path());
+    ok(&rexist(dir.path(), &["demo"], ""));
+    let file = dir.path().join("data").join("initial-admin-password");
+    let password = String::from_utf8(std::fs::read(&file).unwrap()).unwrap();
+    let password = password.trim_end();
+    assert!(password.len() >= 20, "{}", file.display());
+
+    let mut node = Command::new("node")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/first_start.mjs"))
+        .args([base.as_str(), "admin", password])
+        .arg(&shots)
+        .env("REXIST_CHROMIUM", &chromium)
+        .env("REXIST_PLAYWRIGHT", &playwright)
+        .env("NODE_PATH", Path::new(&playwright).join("node_modules"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("run node");
+    let from_node = BufReader::new(node.stdout.take().unwrap());
+    let node = Killed(node);
+    let (lines, lines_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in from_node.lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+
+    let started = Instant::now();
+    let result = loop {
+        let left = FLOW_LIMIT.saturating_sub(started.elapsed());
+        let line = match lines_rx.recv_timeout(left) {
+            Ok(line) => line,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                panic!("the browser flow took over {FLOW_LIMIT:?}")
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                panic!("the browser flow ended without a result")
+            }
+        };
+        match serde_json::from_str::<serde_json::Value>(&line) {
+            Ok(v) if v.get("ok").is_some() => break v,
+            _ => eprintln!("flow: {line}"),
+        }
+    };
+    drop(node);
+    assert_eq!(result["ok"], true, "{result}");
+    assert_eq!(result["english"], true, "{result}");
+    assert_eq!(result["japanese"], true, "{result}");
+    assert!(
+        result["search_ja"]
+            .as_str()
+            .unwrap()
+            .contains("ランサムウェア"),
+        "{result}"
+    );
+    for png in [
+        "first-login.png",
+        "first-dashboard.png",
+        "first-dashboard-ja.png",
+        "first-search-ja.png",
     ] {
         let bytes = std::fs::read(shots.join(png)).unwrap();
         assert!(bytes.starts_with(b"\x89PNG"), "{png}");
