@@ -355,11 +355,13 @@ pub fn required_role(method: &Method, path: &str) -> Option<Role> {
     }
 }
 
-/// Which token scope a path belongs to.
+/// Which token scope a path belongs to. Export files live under
+/// `/export/`; the UI's `/exports` pages are not theirs (a firewall's
+/// token, or one in a URL, must not open them).
 pub fn scope_of(path: &str) -> Option<Scope> {
     if path.starts_with("/taxii2") {
         Some(Scope::Taxii)
-    } else if path.starts_with("/export")
+    } else if path.starts_with("/export/")
         || path.starts_with("/api/v1/exports/") && path.contains("/download")
     {
         Some(Scope::Export)

@@ -685,6 +685,24 @@ async fn token_scopes_and_tokens_in_urls() {
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // The exports *pages* of the UI are not export files: neither an
+    // export-scoped token nor a token in the URL opens them.
+    for path in ["/exports", "/exportsx", "/exports/all-edl"] {
+        let (status, _, _) = send(&w.app, "GET", path, Some(&bearer(&export_only)), None).await;
+        assert!(
+            matches!(status, StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED),
+            "{path} with an export token: {status}"
+        );
+        let (status, _, _) = send(
+            &w.app,
+            "GET",
+            &format!("{path}?token={export_only}"),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}?token=");
+    }
     // Revoked tokens stop at once.
     w.store.revoke_token("token", "firewall").await.unwrap();
     let (status, _, _) = send(
