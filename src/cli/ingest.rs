@@ -164,7 +164,6 @@ async fn file(config: &Config, args: FileArgs) -> Result<ExitCode> {
             counts,
             new_indicators,
             failure,
-            ..
         },
         shown,
     ) = load(

@@ -154,15 +154,32 @@ impl RunReport {
             error: Some(reason.into()),
         }
     }
+
+    /// A run stopped by `reason` after storing what `counts` says: partial
+    /// when anything was stored, else failed; the cursor stays.
+    pub fn stopped(ctx: &RunContext<'_>, counts: RunCounts, reason: impl Into<String>) -> Self {
+        Self {
+            outcome: contract::outcome(true, stored(&counts)),
+            ..Self::failed(ctx, counts, reason)
+        }
+    }
+
+    /// The upstream said nothing changed: the cursor stays.
+    pub fn not_modified(ctx: &RunContext<'_>, counts: RunCounts) -> Self {
+        Self {
+            outcome: RunOutcome::NotModified,
+            counts,
+            cursor: ctx.previous.map(str::to_owned),
+            error: None,
+        }
+    }
 }
 
 /// What a feed load through the sink did.
 #[derive(Debug, Default)]
 pub struct FeedLoad {
-    /// Values read, stored and rejected.
+    /// Values read, stored and rejected (undecodable values among the rejected).
     pub counts: RunCounts,
-    /// Lines that would not decode in the feed's charset.
-    pub decode_errors: u64,
     /// Why it stopped early, if it did (everything before is stored).
     pub failure: Option<String>,
 }
@@ -424,12 +441,7 @@ fn settle(
     checkpoint: Option<String>,
 ) -> RunReport {
     if not_modified && failure.is_none() && notes.is_empty() {
-        return RunReport {
-            outcome: RunOutcome::NotModified,
-            counts,
-            cursor: ctx.previous.map(str::to_owned),
-            error: None,
-        };
+        return RunReport::not_modified(ctx, counts);
     }
     let outcome = contract::outcome(failure.is_some(), stored(&counts));
     let cursor = if failure.is_some() { checkpoint } else { done };

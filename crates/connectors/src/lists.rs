@@ -19,7 +19,7 @@ use rexist_core::{RunCounts, RunOutcome};
 use serde::{Deserialize, Serialize};
 
 use crate::contract::{self, Expect, SNIFF_BYTES, SnapshotLimits, Untrusted};
-use crate::engine::{Connector, RunContext, RunReport, Sink, stored};
+use crate::engine::{Connector, RunContext, RunReport, Sink};
 use crate::feed::{FeedFormat, Layout};
 use crate::http::{Streamed, Validators};
 
@@ -85,14 +85,7 @@ impl Connector for List {
             .get_spooled(&self.url, ctx.headers, Some(&previous.validators))
             .await
         {
-            Ok(Streamed::NotModified) => {
-                return RunReport {
-                    outcome: RunOutcome::NotModified,
-                    counts,
-                    cursor: ctx.previous.map(str::to_owned),
-                    error: None,
-                };
-            }
+            Ok(Streamed::NotModified) => return RunReport::not_modified(ctx, counts),
             Ok(Streamed::Body(spool, validators, headers)) => (spool, validators, headers),
             Err(e) => return RunReport::failed(ctx, counts, e.to_string()),
         };
@@ -180,24 +173,12 @@ impl Connector for List {
             } else {
                 reason
             };
-            return RunReport {
-                outcome: contract::outcome(true, stored(&counts)),
-                counts,
-                cursor: ctx.previous.map(str::to_owned),
-                error: Some(reason),
-            };
+            return RunReport::stopped(ctx, counts, reason);
         }
         if self.snapshot {
             match sink.delist(seen_at).await {
                 Ok(n) => counts.updated += n,
-                Err(e) => {
-                    return RunReport {
-                        outcome: contract::outcome(true, stored(&counts)),
-                        counts,
-                        cursor: ctx.previous.map(str::to_owned),
-                        error: Some(e),
-                    };
-                }
+                Err(e) => return RunReport::stopped(ctx, counts, e),
             }
         }
         let cursor = ListCursor {

@@ -211,8 +211,6 @@ enum Parsed {
         rejected: Vec<(u64, String)>,
         values: u64,
     },
-    /// The read ended; its summary (decode errors, whether it was complete).
-    Summary(rexist_connectors::feed::FeedSummary),
     Stopped(String),
 }
 
@@ -320,7 +318,6 @@ impl Sink for SourceSink<'_> {
         .await;
         FeedLoad {
             counts: loaded.counts,
-            decode_errors: loaded.decode_errors,
             failure: loaded.failure,
         }
     }
@@ -340,8 +337,6 @@ pub struct Loaded {
     pub counts: RunCounts,
     /// Indicators stored for the first time.
     pub new_indicators: u64,
-    /// Lines that would not decode in the feed's charset.
-    pub decode_errors: u64,
     /// Why it stopped early, if it did (everything before is stored).
     pub failure: Option<String>,
 }
@@ -385,7 +380,6 @@ pub async fn load_feed(
                 }
                 on_batch();
             }
-            Parsed::Summary(summary) => loaded.decode_errors = summary.decode_errors,
             Parsed::Stopped(reason) => {
                 loaded.failure = Some(reason);
                 break;
@@ -580,12 +574,7 @@ fn parse_batches(
             values,
         });
     }
-    match result {
-        Ok(summary) => {
-            let _ = tx.blocking_send(Parsed::Summary(summary));
-        }
-        Err(e) => {
-            let _ = tx.blocking_send(Parsed::Stopped(e.to_string()));
-        }
+    if let Err(e) = result {
+        let _ = tx.blocking_send(Parsed::Stopped(e.to_string()));
     }
 }
