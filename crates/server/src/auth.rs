@@ -18,8 +18,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use argon2::Argon2;
-use argon2::password_hash::rand_core::{OsRng, RngCore};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -161,7 +161,7 @@ impl Auth {
     /// State for `config`.
     pub fn new(config: AuthConfig) -> Self {
         let mut cache_salt = [0u8; 32];
-        OsRng.fill_bytes(&mut cache_salt);
+        random_bytes(&mut cache_salt);
         Self {
             config,
             touched: Mutex::default(),
@@ -287,11 +287,17 @@ impl Auth {
     }
 }
 
+/// Fills `buf` from the operating system's random source.
+pub fn random_bytes(buf: &mut [u8]) {
+    // Without the OS generator there is no safe secret to make: stop here
+    // rather than hand out a predictable one.
+    getrandom::fill(buf).expect("the operating system's random source is unavailable");
+}
+
 /// Hashes a password with argon2id and a random salt (PHC string).
 pub fn hash_password(password: &str) -> Result<String, String> {
-    let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
+        .hash_password(password.as_bytes())
         .map(|h| h.to_string())
         .map_err(|e| format!("hashing the password failed: {e}"))
 }
@@ -308,7 +314,7 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 /// A fresh random secret with `prefix` (32 random bytes, hex).
 pub fn new_secret(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
+    random_bytes(&mut bytes);
     format!("{prefix}{}", hex::encode(bytes))
 }
 

@@ -7,7 +7,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use argon2::password_hash::rand_core::{OsRng, RngCore};
 use rexist_core::{NewAudit, Role};
 use rexist_store::{Store, StoreError};
 
@@ -123,7 +122,7 @@ fn random_password() -> String {
     let mut password = String::with_capacity(PASSWORD_LEN);
     let mut bytes = [0u8; 64];
     while password.len() < PASSWORD_LEN {
-        OsRng.fill_bytes(&mut bytes);
+        crate::auth::random_bytes(&mut bytes);
         // 248 = 4 × 62: rejecting the bytes above keeps every character equally likely.
         for b in bytes.iter().filter(|b| **b < 248) {
             if password.len() == PASSWORD_LEN {

@@ -2,6 +2,7 @@
 
 use rexist_core::model::unix_micros;
 use rexist_core::{IndicatorRecord, Tlp};
+use sqlx::AssertSqlSafe;
 use sqlx::postgres::PgPool;
 
 use super::rows::indicator_from_row;
@@ -10,7 +11,7 @@ use crate::decode::INDICATOR_COLUMNS;
 use crate::{Activity, DayCount, Result};
 
 async fn per_day(pool: &PgPool, sql: &str, since: i64, max_tlp: Tlp) -> Result<Vec<DayCount>> {
-    let rows: Vec<(i64, String, i64)> = sqlx::query_as(sql)
+    let rows: Vec<(i64, String, i64)> = sqlx::query_as(AssertSqlSafe(sql))
         .bind(since)
         .bind(max_tlp.rank())
         .bind(DAY_MICROS)
@@ -60,10 +61,10 @@ pub(super) async fn top_indicators(
     limit: u32,
     max_tlp: Tlp,
 ) -> Result<Vec<IndicatorRecord>> {
-    sqlx::query(&format!(
+    sqlx::query(AssertSqlSafe(format!(
         "SELECT {INDICATOR_COLUMNS} FROM indicators
          WHERE tlp <= $1 ORDER BY sightings DESC, id LIMIT $2"
-    ))
+    )))
     .bind(max_tlp.rank())
     .bind(i64::from(limit))
     .fetch_all(pool)

@@ -1,5 +1,6 @@
 //! Deleting a source with what it stored (`rexist demo --remove`).
 
+use sqlx::AssertSqlSafe;
 use sqlx::PgPool;
 
 use crate::Result;
@@ -33,20 +34,28 @@ pub(super) async fn delete_source(pool: &PgPool, source: i64) -> Result<u64> {
         "DELETE FROM runs WHERE source_id = $1".to_owned(),
         "DELETE FROM sources WHERE id = $1".to_owned(),
     ] {
-        sqlx::query(&sql).bind(source).execute(&mut *tx).await?;
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(source)
+            .execute(&mut *tx)
+            .await?;
     }
     for sql in [
         format!("DELETE FROM mentions WHERE indicator_id IN {ORPHANS}"),
         format!("DELETE FROM relations WHERE from_id IN {ORPHANS} OR to_id IN {ORPHANS}"),
         format!("DELETE FROM hunt_hits WHERE object_kind = 'indicator' AND object_id IN {ORPHANS}"),
     ] {
-        sqlx::query(&sql).bind(&touched).execute(&mut *tx).await?;
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(&touched)
+            .execute(&mut *tx)
+            .await?;
     }
-    let gone = sqlx::query(&format!("DELETE FROM indicators WHERE id IN {ORPHANS}"))
-        .bind(&touched)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let gone = sqlx::query(AssertSqlSafe(format!(
+        "DELETE FROM indicators WHERE id IN {ORPHANS}"
+    )))
+    .bind(&touched)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     // The rest are recounted from the sightings left (see the SQLite twin).
     sqlx::query(
         "UPDATE indicators i SET sightings = a.n, first_seen = a.f, last_seen = a.l,

@@ -1,5 +1,6 @@
 //! Hunts, hits and the alert outbox on PostgreSQL.
 
+use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -86,11 +87,11 @@ fn channels_of(json_text: &str) -> Result<Vec<String>> {
 pub(super) async fn create_hunt(pool: &PgPool, spec: &HuntSpec) -> Result<Hunt> {
     let stamp = unix_micros(now());
     let mut tx = pool.begin().await?;
-    let row = sqlx::query(&format!(
+    let row = sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO hunts (name, kind, definition, enabled, channels, digest_secs, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
          ON CONFLICT (name) DO NOTHING RETURNING {HUNT_COLUMNS}"
-    ))
+    )))
     .bind(&spec.name)
     .bind(spec.kind.as_str())
     .bind(&spec.definition)
@@ -114,11 +115,11 @@ pub(super) async fn update_hunt(
     spec: &HuntSpec,
 ) -> Result<Option<Hunt>> {
     let mut tx = pool.begin().await?;
-    let row = sqlx::query(&format!(
+    let row = sqlx::query(AssertSqlSafe(format!(
         "UPDATE hunts SET name = $2, kind = $3, definition = $4, enabled = $5, channels = $6,
            digest_secs = $7, updated_at = greatest($8, updated_at + 1)
          WHERE id = $1 RETURNING {HUNT_COLUMNS}"
-    ))
+    )))
     .bind(id.get())
     .bind(&spec.name)
     .bind(spec.kind.as_str())
@@ -161,32 +162,38 @@ pub(super) async fn delete_hunt(pool: &PgPool, id: HuntId) -> Result<bool> {
 }
 
 pub(super) async fn hunt_by_id(pool: &PgPool, id: HuntId) -> Result<Option<Hunt>> {
-    sqlx::query(&format!("SELECT {HUNT_COLUMNS} FROM hunts WHERE id = $1"))
-        .bind(id.get())
-        .fetch_optional(pool)
-        .await?
-        .as_ref()
-        .map(hunt_from_row)
-        .transpose()
+    sqlx::query(AssertSqlSafe(format!(
+        "SELECT {HUNT_COLUMNS} FROM hunts WHERE id = $1"
+    )))
+    .bind(id.get())
+    .fetch_optional(pool)
+    .await?
+    .as_ref()
+    .map(hunt_from_row)
+    .transpose()
 }
 
 pub(super) async fn hunt_by_name(pool: &PgPool, name: &str) -> Result<Option<Hunt>> {
-    sqlx::query(&format!("SELECT {HUNT_COLUMNS} FROM hunts WHERE name = $1"))
-        .bind(name)
-        .fetch_optional(pool)
-        .await?
-        .as_ref()
-        .map(hunt_from_row)
-        .transpose()
+    sqlx::query(AssertSqlSafe(format!(
+        "SELECT {HUNT_COLUMNS} FROM hunts WHERE name = $1"
+    )))
+    .bind(name)
+    .fetch_optional(pool)
+    .await?
+    .as_ref()
+    .map(hunt_from_row)
+    .transpose()
 }
 
 pub(super) async fn list_hunts(pool: &PgPool) -> Result<Vec<Hunt>> {
-    sqlx::query(&format!("SELECT {HUNT_COLUMNS} FROM hunts ORDER BY name"))
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(hunt_from_row)
-        .collect()
+    sqlx::query(AssertSqlSafe(format!(
+        "SELECT {HUNT_COLUMNS} FROM hunts ORDER BY name"
+    )))
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(hunt_from_row)
+    .collect()
 }
 
 pub(super) async fn hunts_revision(pool: &PgPool) -> Result<String> {
@@ -262,12 +269,12 @@ pub(super) async fn record_hits(pool: &PgPool, hits: &[NewHit]) -> Result<Vec<Hu
     for hit in &hits {
         let (channels, digest) = &settings[&hit.hunt];
         let announce = announce_now(channels, *digest, hit.retro);
-        let row = sqlx::query(&format!(
+        let row = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO hunt_hits (hunt_id, object_kind, object_id, terms, retro, notified, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (hunt_id, object_kind, object_id) DO NOTHING
              RETURNING {HIT_COLUMNS}"
-        ))
+        )))
         .bind(hit.hunt.get())
         .bind(hit.object.kind())
         .bind(hit.object.raw_id())
@@ -292,13 +299,13 @@ pub(super) async fn record_hits(pool: &PgPool, hits: &[NewHit]) -> Result<Vec<Hu
 
 pub(super) async fn list_hits(pool: &PgPool, q: &HitQuery) -> Result<Page<HuntHit>> {
     let limit = page_size(q.limit);
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query(AssertSqlSafe(format!(
         "SELECT {HIT_COLUMNS} FROM hunt_hits
          WHERE ($1::BIGINT IS NULL OR hunt_id = $1)
            AND ($2::BOOLEAN IS NULL OR (acked_at IS NOT NULL) = $2)
            AND ($3::BIGINT IS NULL OR id < $3)
          ORDER BY id DESC LIMIT $4"
-    ))
+    )))
     .bind(q.hunt.map(HuntId::get))
     .bind(q.acked)
     .bind(q.before.map(HitId::get))
@@ -311,9 +318,9 @@ pub(super) async fn list_hits(pool: &PgPool, q: &HitQuery) -> Result<Page<HuntHi
 
 pub(super) async fn hits_by_id(pool: &PgPool, ids: &[HitId]) -> Result<Vec<HuntHit>> {
     let raw: Vec<i64> = ids.iter().map(|i| i.get()).collect();
-    sqlx::query(&format!(
+    sqlx::query(AssertSqlSafe(format!(
         "SELECT {HIT_COLUMNS} FROM hunt_hits WHERE id = ANY($1) ORDER BY id"
-    ))
+    )))
     .bind(raw)
     .fetch_all(pool)
     .await?
@@ -404,13 +411,13 @@ pub(super) async fn lease_alert(
         return Ok(None);
     }
     let stamp = unix_micros(now());
-    sqlx::query(&format!(
+    sqlx::query(AssertSqlSafe(format!(
         "UPDATE alerts SET status = 'sending', leased_by = $1, lease_until = $2, attempts = attempts + 1
          WHERE id = (SELECT id FROM alerts WHERE channel = ANY($4)
            AND ((status = 'pending' AND next_attempt_at <= $3) OR (status = 'sending' AND lease_until < $3))
            ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
          RETURNING {ALERT_COLUMNS}"
-    ))
+    )))
     .bind(worker)
     .bind(stamp + micros(lease))
     .bind(stamp)
@@ -471,13 +478,13 @@ pub(super) async fn list_alerts(pool: &PgPool, q: &AlertQuery) -> Result<Page<Al
         AlertStatus::Sent => vec!["sent"],
         AlertStatus::Failed => vec!["failed"],
     });
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query(AssertSqlSafe(format!(
         "SELECT {ALERT_COLUMNS} FROM alerts
          WHERE ($1::BIGINT IS NULL OR hunt_id = $1) AND ($2::TEXT IS NULL OR channel = $2)
            AND ($3::TEXT[] IS NULL OR status = ANY($3))
            AND ($4::BIGINT IS NULL OR id < $4)
          ORDER BY id DESC LIMIT $5"
-    ))
+    )))
     .bind(q.hunt.map(HuntId::get))
     .bind(q.channel.as_deref())
     .bind(statuses)

@@ -1,5 +1,6 @@
 //! Lookup reads and indicator lifecycle on PostgreSQL.
 
+use sqlx::AssertSqlSafe;
 use std::time::Duration;
 
 use rexist_core::model::{now, unix_micros};
@@ -18,10 +19,10 @@ pub(super) async fn indicators_by_values(
     let kinds: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
     let values: Vec<&str> = keys.iter().map(|(_, v)| v.as_str()).collect();
     let cols = qualified("i", INDICATOR_COLUMNS);
-    sqlx::query(&format!(
+    sqlx::query(AssertSqlSafe(format!(
         "SELECT {cols} FROM unnest($1::TEXT[], $2::TEXT[]) AS k(kind, value)
          JOIN indicators i ON i.value = k.value AND i.kind = k.kind"
-    ))
+    )))
     .bind(kinds)
     .bind(values)
     .fetch_all(pool)
@@ -41,9 +42,9 @@ fn qualified(alias: &str, columns: &str) -> String {
 
 pub(super) async fn items_by_id(pool: &PgPool, ids: &[ItemId]) -> Result<Vec<Item>> {
     let raw: Vec<i64> = ids.iter().map(|i| i.get()).collect();
-    sqlx::query(&format!(
+    sqlx::query(AssertSqlSafe(format!(
         "SELECT {ITEM_COLUMNS} FROM items WHERE id = ANY($1) ORDER BY id"
-    ))
+    )))
     .bind(raw)
     .fetch_all(pool)
     .await?
@@ -84,7 +85,7 @@ pub(super) async fn co_occurring(
     max_tlp: rexist_core::Tlp,
 ) -> Result<Vec<CoOccurrence>> {
     let cols = qualified("i", INDICATOR_COLUMNS);
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query(AssertSqlSafe(format!(
         // LATERAL with OFFSET 0 (which keeps it from being flattened into a
         // join) probes the partial item index once per item; with the stale
         // statistics of a fresh bulk load the planner otherwise hashes every
@@ -100,7 +101,7 @@ pub(super) async fn co_occurring(
                          WHERE s.indicator_id <> $1 GROUP BY s.indicator_id)
          SELECT {cols}, shared.n FROM shared JOIN indicators i ON i.id = shared.indicator_id
          WHERE i.tlp <= $3 ORDER BY shared.n DESC, i.id LIMIT $2"
-    ))
+    )))
     .bind(indicator.get())
     .bind(i64::from(limit))
     .bind(max_tlp.rank())
@@ -117,9 +118,9 @@ pub(super) async fn co_occurring(
 }
 
 pub(super) async fn hits_of(pool: &PgPool, object: HitObject) -> Result<Vec<HuntHit>> {
-    sqlx::query(&format!(
+    sqlx::query(AssertSqlSafe(format!(
         "SELECT {HIT_COLUMNS} FROM hunt_hits WHERE object_kind = $1 AND object_id = $2 ORDER BY id DESC"
-    ))
+    )))
     .bind(object.kind())
     .bind(object.raw_id())
     .fetch_all(pool)

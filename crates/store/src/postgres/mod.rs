@@ -14,6 +14,7 @@ mod retire;
 mod rows;
 mod sharing;
 
+use sqlx::AssertSqlSafe;
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
@@ -93,7 +94,9 @@ impl PgStore {
                 )));
             }
             (&mut conn)
-                .execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str())
+                .execute(AssertSqlSafe(format!(
+                    "CREATE SCHEMA IF NOT EXISTS {schema}"
+                )))
                 .await?;
             options = options.options([("search_path", schema)]);
         }
@@ -407,13 +410,13 @@ impl Store for PgStore {
     }
 
     async fn upsert_source(&self, spec: &SourceSpec) -> Result<Source> {
-        let row = sqlx::query(&format!(
+        let row = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO sources (name, kind, enabled, confidence, tlp, tags, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, enabled = EXCLUDED.enabled,
                confidence = EXCLUDED.confidence, tlp = EXCLUDED.tlp, tags = EXCLUDED.tags
              RETURNING {SOURCE_COLUMNS}"
-        ))
+        )))
         .bind(&spec.name)
         .bind(&spec.kind)
         .bind(spec.enabled)
@@ -427,9 +430,9 @@ impl Store for PgStore {
     }
 
     async fn source_by_name(&self, name: &str) -> Result<Option<Source>> {
-        sqlx::query(&format!(
+        sqlx::query(AssertSqlSafe(format!(
             "SELECT {SOURCE_COLUMNS} FROM sources WHERE name = $1"
-        ))
+        )))
         .bind(name)
         .fetch_optional(&self.pool)
         .await?
@@ -439,9 +442,9 @@ impl Store for PgStore {
     }
 
     async fn source(&self, id: SourceId) -> Result<Option<Source>> {
-        sqlx::query(&format!(
+        sqlx::query(AssertSqlSafe(format!(
             "SELECT {SOURCE_COLUMNS} FROM sources WHERE id = $1"
-        ))
+        )))
         .bind(id.get())
         .fetch_optional(&self.pool)
         .await?
@@ -451,9 +454,9 @@ impl Store for PgStore {
     }
 
     async fn list_sources(&self) -> Result<Vec<Source>> {
-        sqlx::query(&format!(
+        sqlx::query(AssertSqlSafe(format!(
             "SELECT {SOURCE_COLUMNS} FROM sources ORDER BY name"
-        ))
+        )))
         .fetch_all(&self.pool)
         .await?
         .iter()
@@ -477,10 +480,10 @@ impl Store for PgStore {
     async fn start_run(&self, source: SourceId) -> Result<Run> {
         let started = unix_micros(now());
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(&format!(
+        let row = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO runs (source_id, started_at, outcome, counts) VALUES ($1, $2, 'running', $3)
              RETURNING {RUN_COLUMNS}"
-        ))
+        )))
         .bind(source.get())
         .bind(started)
         .bind(json(&RunCounts::default()))
@@ -507,10 +510,10 @@ impl Store for PgStore {
     ) -> Result<Run> {
         let finished = unix_micros(now());
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(&format!(
+        let row = sqlx::query(AssertSqlSafe(format!(
             "UPDATE runs SET finished_at = $2, outcome = $3, counts = $4, cursor = $5, error = $6
              WHERE id = $1 RETURNING {RUN_COLUMNS}"
-        ))
+        )))
         .bind(run.get())
         .bind(finished)
         .bind(outcome.as_str())
@@ -548,11 +551,11 @@ impl Store for PgStore {
         before: Option<RunId>,
         limit: u32,
     ) -> Result<Vec<Run>> {
-        sqlx::query(&format!(
+        sqlx::query(AssertSqlSafe(format!(
             "SELECT {RUN_COLUMNS} FROM runs
              WHERE ($1::int8 IS NULL OR source_id = $1) AND ($2::int8 IS NULL OR id < $2)
              ORDER BY id DESC LIMIT $3"
-        ))
+        )))
         .bind(source.map(SourceId::get))
         .bind(before.map(RunId::get))
         .bind(i64::from(page_size(limit)))
@@ -633,13 +636,15 @@ impl Store for PgStore {
     }
 
     async fn item(&self, id: ItemId) -> Result<Option<Item>> {
-        sqlx::query(&format!("SELECT {ITEM_COLUMNS} FROM items WHERE id = $1"))
-            .bind(id.get())
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(item_from_row)
-            .transpose()
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT {ITEM_COLUMNS} FROM items WHERE id = $1"
+        )))
+        .bind(id.get())
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(item_from_row)
+        .transpose()
     }
 
     async fn search_items(&self, query: &ItemQuery) -> Result<Page<Item>> {
@@ -661,13 +666,13 @@ impl Store for PgStore {
             },
             None => None,
         };
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {ITEM_COLUMNS} FROM items
              WHERE ($1::text IS NULL OR fts @@ to_tsquery('simple', $1))
                AND ($2::text IS NULL OR kind = $2) AND ($3::int8 IS NULL OR source_id = $3)
                AND ($4::int2 IS NULL OR tlp <= $4) AND ($5::int8 IS NULL OR id < $5)
              ORDER BY id DESC LIMIT $6"
-        ))
+        )))
         .bind(text)
         .bind(query.kind.map(rexist_core::ItemKind::as_str))
         .bind(query.source.map(SourceId::get))
@@ -816,10 +821,10 @@ impl Store for PgStore {
     }
 
     async fn relations_of(&self, indicator: IndicatorId) -> Result<Vec<Relation>> {
-        let rows: Vec<(i64, i64, String, i64, i64, i64)> = sqlx::query_as(&format!(
+        let rows: Vec<(i64, i64, String, i64, i64, i64)> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {RELATION_COLUMNS} FROM relations WHERE from_id = $1 OR to_id = $1
              ORDER BY last_seen DESC, id DESC"
-        ))
+        )))
         .bind(indicator.get())
         .fetch_all(&self.pool)
         .await?;
@@ -840,9 +845,9 @@ impl Store for PgStore {
     }
 
     async fn indicator(&self, kind: IndicatorType, value: &str) -> Result<Option<IndicatorRecord>> {
-        sqlx::query(&format!(
+        sqlx::query(AssertSqlSafe(format!(
             "SELECT {INDICATOR_COLUMNS} FROM indicators WHERE value = $1 AND kind = $2"
-        ))
+        )))
         .bind(value)
         .bind(kind.as_str())
         .fetch_optional(&self.pool)
@@ -857,7 +862,7 @@ impl Store for PgStore {
         let after = query.after.as_deref().map(decode_cursor).transpose()?;
         let (after_value, after_kind) = after.unzip();
         let upper = query.prefix.as_ref().map(|p| format!("{p}\u{10FFFF}"));
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {INDICATOR_COLUMNS} FROM indicators
              WHERE ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR value = $2)
                AND ($3::text IS NULL OR (value >= $3 AND value < $4))
@@ -866,7 +871,7 @@ impl Store for PgStore {
                AND ($10::text IS NULL OR EXISTS (SELECT 1 FROM sightings s JOIN sources src ON src.id = s.source_id
                                                  WHERE s.indicator_id = indicators.id AND src.name = $10))
              ORDER BY value, kind LIMIT $9"
-        ))
+        )))
         .bind(query.kind.map(IndicatorType::as_str))
         .bind(&query.value)
         .bind(&query.prefix)
@@ -889,9 +894,9 @@ impl Store for PgStore {
     }
 
     async fn sightings_of(&self, indicator: IndicatorId) -> Result<Vec<Sighting>> {
-        sqlx::query(&format!(
+        sqlx::query(AssertSqlSafe(format!(
             "SELECT {SIGHTING_COLUMNS} FROM sightings WHERE indicator_id = $1 ORDER BY last_seen DESC, id DESC"
-        ))
+        )))
         .bind(indicator.get())
         .fetch_all(&self.pool)
         .await?
@@ -901,9 +906,9 @@ impl Store for PgStore {
     }
 
     async fn indicator_by_id(&self, id: IndicatorId) -> Result<Option<IndicatorRecord>> {
-        sqlx::query(&format!(
+        sqlx::query(AssertSqlSafe(format!(
             "SELECT {INDICATOR_COLUMNS} FROM indicators WHERE id = $1"
-        ))
+        )))
         .bind(id.get())
         .fetch_optional(&self.pool)
         .await?
@@ -1111,7 +1116,9 @@ impl Store for PgStore {
 
     async fn stats(&self) -> Result<StoreStats> {
         let grouped = |sql: &'static str| async move {
-            let rows: Vec<(String, i64)> = sqlx::query_as(sql).fetch_all(&self.pool).await?;
+            let rows: Vec<(String, i64)> = sqlx::query_as(AssertSqlSafe(sql))
+                .fetch_all(&self.pool)
+                .await?;
             Ok::<_, StoreError>(
                 rows.into_iter()
                     .map(|(k, n)| (k, u64::try_from(n).unwrap_or(0)))
@@ -1119,7 +1126,9 @@ impl Store for PgStore {
             )
         };
         let count = |sql: &'static str| async move {
-            let n: i64 = sqlx::query_scalar(sql).fetch_one(&self.pool).await?;
+            let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
+                .fetch_one(&self.pool)
+                .await?;
             Ok::<_, StoreError>(u64::try_from(n).unwrap_or(0))
         };
         Ok(StoreStats {
@@ -1259,7 +1268,9 @@ pub async fn drop_schema(url: &str, schema: &str) -> Result<()> {
     })?;
     let mut conn = sqlx::PgConnection::connect_with(&options).await?;
     (&mut conn)
-        .execute(format!("DROP SCHEMA IF EXISTS {schema} CASCADE").as_str())
+        .execute(AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE"
+        )))
         .await?;
     conn.close().await?;
     Ok(())

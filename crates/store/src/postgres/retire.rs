@@ -6,6 +6,7 @@
 //! sighting upsert locks them in, so a retirement and a concurrent ingest of
 //! the same indicators wait for each other instead of deadlocking.
 
+use sqlx::AssertSqlSafe;
 use std::collections::BTreeMap;
 
 use rexist_core::model::unix_micros;
@@ -137,9 +138,9 @@ pub(super) async fn retire_item_sightings(
     .fetch_all(&mut *tx)
     .await?;
     // Candidates first, then checked again once their indicators are locked.
-    let candidates: Vec<i64> = sqlx::query_scalar(&format!(
+    let candidates: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
         "SELECT s.indicator_id FROM sightings s WHERE {STATED_DROPPED}"
-    ))
+    )))
     .bind(item.get())
     .bind(source.id.get())
     .bind(&keep)
@@ -149,11 +150,11 @@ pub(super) async fn retire_item_sightings(
         return Ok(0);
     }
     lock_indicators(&mut tx, &candidates).await?;
-    let retired: Vec<i64> = sqlx::query_scalar(&format!(
+    let retired: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
         "UPDATE sightings s SET listed = FALSE, retired_at = $5, retired_reason = $6
          WHERE {STATED_DROPPED} AND s.indicator_id = ANY($4)
          RETURNING s.indicator_id"
-    ))
+    )))
     .bind(item.get())
     .bind(source.id.get())
     .bind(&keep)

@@ -1,5 +1,6 @@
 //! Exports, users, tokens and the audit log on PostgreSQL.
 
+use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
 
 use rexist_core::model::{from_unix_micros, now, unix_micros};
@@ -49,7 +50,7 @@ pub(super) async fn export_indicators(pool: &PgPool, q: &ExportQuery) -> Result<
     let Some((sql, binds)) = export_sql(q, true) else {
         return Ok(Vec::new());
     };
-    let mut query = sqlx::query(&sql);
+    let mut query = sqlx::query(AssertSqlSafe(sql));
     for b in binds {
         query = match b {
             Bind::Int(v) => query.bind(v),
@@ -72,12 +73,12 @@ pub(super) async fn export_indicators(pool: &PgPool, q: &ExportQuery) -> Result<
         .collect::<Result<Vec<_>>>()?;
     if q.with_context && !out.is_empty() {
         let ids: Vec<i64> = out.iter().map(|r| r.record.id.get()).collect();
-        let rows: Vec<(i64, String, String, bool)> = sqlx::query_as(
+        let rows: Vec<(i64, String, String, bool)> = sqlx::query_as(AssertSqlSafe(
             // Only sightings the reader may see name their source and labels.
             "SELECT s.indicator_id, src.name, s.labels, s.retired_at IS NOT NULL FROM sightings s
              JOIN sources src ON src.id = s.source_id
              WHERE s.indicator_id = ANY($1) AND s.tlp <= $2",
-        )
+        ))
         .bind(&ids)
         .bind(q.max_tlp.unwrap_or(rexist_core::Tlp::Red).rank())
         .fetch_all(pool)
@@ -102,10 +103,10 @@ pub(super) async fn create_user(
     role: Role,
 ) -> Result<User> {
     check_name("user", name)?;
-    let row = sqlx::query(&format!(
+    let row = sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO users (name, password_hash, role, disabled, created_at)
          VALUES ($1, $2, $3, FALSE, $4) ON CONFLICT (name) DO NOTHING RETURNING {USER_COLUMNS}"
-    ))
+    )))
     .bind(name)
     .bind(password_hash)
     .bind(role.as_str())
@@ -122,9 +123,9 @@ pub(super) async fn create_user(
 }
 
 pub(super) async fn user_credentials(pool: &PgPool, name: &str) -> Result<Option<(User, String)>> {
-    let row = sqlx::query(&format!(
+    let row = sqlx::query(AssertSqlSafe(format!(
         "SELECT {USER_COLUMNS}, password_hash FROM users WHERE name = $1"
-    ))
+    )))
     .bind(name)
     .fetch_optional(pool)
     .await?;
@@ -138,11 +139,11 @@ pub(super) async fn update_user(
     change: &UserChange,
 ) -> Result<Option<User>> {
     let mut tx = pool.begin().await?;
-    let row = sqlx::query(&format!(
+    let row = sqlx::query(AssertSqlSafe(format!(
         "UPDATE users SET password_hash = COALESCE($2, password_hash), role = COALESCE($3, role),
                 disabled = COALESCE($4, disabled)
          WHERE name = $1 RETURNING {USER_COLUMNS}"
-    ))
+    )))
     .bind(name)
     .bind(change.password_hash.as_deref())
     .bind(change.role.map(Role::as_str))
@@ -165,12 +166,14 @@ pub(super) async fn update_user(
 }
 
 pub(super) async fn list_users(pool: &PgPool) -> Result<Vec<User>> {
-    sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name"))
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(user_from_row)
-        .collect()
+    sqlx::query(AssertSqlSafe(format!(
+        "SELECT {USER_COLUMNS} FROM users ORDER BY name"
+    )))
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(user_from_row)
+    .collect()
 }
 
 pub(super) async fn create_token(pool: &PgPool, t: &NewToken) -> Result<ApiToken> {
@@ -208,9 +211,9 @@ pub(super) async fn create_token(pool: &PgPool, t: &NewToken) -> Result<ApiToken
         ),
         other => other,
     })?;
-    let row = sqlx::query(&format!(
+    let row = sqlx::query(AssertSqlSafe(format!(
         "SELECT {TOKEN_COLUMNS} FROM tokens t LEFT JOIN users u ON u.id = t.user_id WHERE t.id = $1"
-    ))
+    )))
     .bind(id)
     .fetch_one(pool)
     .await?;
@@ -218,12 +221,12 @@ pub(super) async fn create_token(pool: &PgPool, t: &NewToken) -> Result<ApiToken
 }
 
 pub(super) async fn token_by_hash(pool: &PgPool, hash: &str) -> Result<Option<ApiToken>> {
-    let row = sqlx::query(&format!(
+    let row = sqlx::query(AssertSqlSafe(format!(
         "SELECT {TOKEN_COLUMNS} FROM tokens t LEFT JOIN users u ON u.id = t.user_id
          WHERE t.hash = $1 AND NOT t.revoked
            AND (t.expires_at IS NULL OR t.expires_at > $2)
            AND (t.user_id IS NULL OR NOT u.disabled)"
-    ))
+    )))
     .bind(hash)
     .bind(unix_micros(now()))
     .fetch_optional(pool)
@@ -241,10 +244,10 @@ pub(super) async fn touch_token(pool: &PgPool, id: i64) -> Result<()> {
 }
 
 pub(super) async fn list_tokens(pool: &PgPool) -> Result<Vec<ApiToken>> {
-    sqlx::query(&format!(
+    sqlx::query(AssertSqlSafe(format!(
         "SELECT {TOKEN_COLUMNS} FROM tokens t LEFT JOIN users u ON u.id = t.user_id
          WHERE t.kind = 'token' ORDER BY t.id DESC"
-    ))
+    )))
     .fetch_all(pool)
     .await?
     .iter()
@@ -259,7 +262,7 @@ pub(super) async fn revoke_token(pool: &PgPool, kind: &str, name: &str) -> Resul
     } else {
         "UPDATE tokens SET revoked = TRUE WHERE kind = 'token' AND NOT revoked AND name = $1"
     };
-    Ok(sqlx::query(sql)
+    Ok(sqlx::query(AssertSqlSafe(sql))
         .bind(name)
         .execute(pool)
         .await?
@@ -298,9 +301,9 @@ pub(super) async fn list_audit(
     limit: u32,
 ) -> Result<Page<AuditEntry>> {
     let limit = page_size(limit);
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query(AssertSqlSafe(format!(
         "SELECT {AUDIT_COLUMNS} FROM audit WHERE id < $1 ORDER BY id DESC LIMIT $2"
-    ))
+    )))
     .bind(before.unwrap_or(i64::MAX))
     .bind(i64::from(limit) + 1)
     .fetch_all(pool)
