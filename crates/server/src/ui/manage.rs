@@ -123,6 +123,41 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("adm.set_role", "Change role", "ロールを変更"),
     ("adm.created", "Created", "作成日時"),
     ("adm.saved", "Saved.", "保存しました。"),
+    ("acc.title", "Account", "アカウント"),
+    ("acc.clearance", "Clearance", "閲覧できるTLP"),
+    (
+        "acc.change_password",
+        "Change your password",
+        "パスワードの変更",
+    ),
+    ("acc.current", "Current password", "現在のパスワード"),
+    ("acc.new", "New password", "新しいパスワード"),
+    ("acc.repeat", "New password again", "新しいパスワード(確認)"),
+    (
+        "acc.changed",
+        "Password changed; your other sessions were signed out.",
+        "パスワードを変更しました。ほかのセッションはログアウトされました。",
+    ),
+    (
+        "acc.wrong",
+        "The current password is wrong.",
+        "現在のパスワードが正しくありません。",
+    ),
+    (
+        "acc.mismatch",
+        "The two new passwords differ.",
+        "新しいパスワードが一致しません。",
+    ),
+    (
+        "acc.no_session",
+        "Passwords are changed from a signed-in session; an API token has no password.",
+        "パスワードはログインしたセッションから変更します。APIトークンにはパスワードがありません。",
+    ),
+    (
+        "acc.first_password",
+        "This account still uses the password generated at first start (initial-admin-password in the data directory). Change it here; the file is then deleted.",
+        "このアカウントは初回起動時に生成されたパスワード(データディレクトリの initial-admin-password)のままです。ここで変更すると、そのファイルは削除されます。",
+    ),
     ("adm.user_added", "User added.", "ユーザーを追加しました。"),
     ("adm.tokens", "API tokens", "APIトークン"),
     ("adm.new_token", "Create token", "トークンを作成"),
@@ -162,6 +197,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/exports_preview.html"),
     ),
     ("admin.html", include_str!("../../templates/admin.html")),
+    ("account.html", include_str!("../../templates/account.html")),
     (
         "admin_msg.html",
         include_str!("../../templates/admin_msg.html"),
@@ -193,6 +229,8 @@ pub fn routes() -> Router<AppState> {
         .route("/sources/{name}/disable", post(disable_source))
         .route("/exports", get(exports))
         .route("/exports/{name}/preview", get(export_preview))
+        .route("/account", get(account))
+        .route("/account/password", post(change_password))
         .route("/admin", get(admin))
         .route("/admin/users", post(add_user))
         .route("/admin/users/{name}", post(change_user))
@@ -503,6 +541,102 @@ struct AuditQuery {
 fn forbidden(ui: &Ui) -> Option<Response> {
     (ui.principal.role < Role::Admin)
         .then(|| ui.error(StatusCode::FORBIDDEN, &word(ui, "adm.forbidden")))
+}
+
+/// The signed-in user of a UI session; `None` for tokens, basic auth and anonymous readers.
+fn session_user(ui: &Ui) -> Option<&str> {
+    ui.principal
+        .csrf
+        .is_some()
+        .then_some(ui.principal.name.as_str())
+}
+
+/// `GET /account`: who is signed in, and the form to change one's password.
+async fn account(State(state): State<AppState>, ui: Ui) -> Response {
+    let first_password = match (session_user(&ui), &state.data_dir) {
+        (Some(user), Some(dir)) => {
+            user == crate::first_admin::USER && crate::first_admin::password_file(dir).exists()
+        }
+        _ => false,
+    };
+    ui.render(
+        "account.html",
+        context! {
+            clearance => ui.principal.clearance.as_str(),
+            first_password => first_password,
+        },
+    )
+}
+
+/// `POST /account/password`: `current`, `password`, `repeat`. The user's
+/// sessions end (this one is replaced by a fresh one) and the first admin's
+/// password file goes.
+async fn change_password(
+    State(state): State<AppState>,
+    ui: Ui,
+    addr: crate::auth::ClientAddr,
+    body: Bytes,
+) -> Response {
+    let Some(user) = session_user(&ui).map(str::to_owned) else {
+        return message(
+            &ui,
+            StatusCode::FORBIDDEN,
+            false,
+            &word(&ui, "acc.no_session"),
+            None,
+        );
+    };
+    let f = form(&body);
+    let field = |k: &str| f.get(k).map_or("", String::as_str);
+    let (current, password) = (field("current"), field("password"));
+    if password != field("repeat") {
+        return bad(&ui, &word(&ui, "acc.mismatch"));
+    }
+    if let Err(e) = check_password_strength(password) {
+        return bad(&ui, &e);
+    }
+    // The current password is asked for, so a session left open on a
+    // shared screen cannot lock its owner out; wrong guesses are throttled
+    // and audited like logins.
+    match crate::auth::check_password(&state, &user, current, addr.0.as_deref()).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return bad(&ui, &word(&ui, "acc.wrong")),
+        Err(e) => return axum::response::IntoResponse::into_response(e),
+    }
+    let hash = match hash_password(password) {
+        Ok(h) => h,
+        Err(e) => return bad(&ui, &e),
+    };
+    let change = UserChange {
+        password_hash: Some(hash),
+        role: None,
+        disabled: None,
+    };
+    match state.store.update_user(&user, &change).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return message(&ui, StatusCode::NOT_FOUND, false, "no such user", None),
+        Err(e) => return store_failed(&ui, &e),
+    }
+    if let Some(dir) = &state.data_dir {
+        crate::first_admin::password_changed(dir, &user);
+    }
+    let mut r = message(&ui, StatusCode::OK, true, &word(&ui, "acc.changed"), None);
+    // The new password ended every session of the user, this one too: sign
+    // this browser in again so the change does not throw the user out.
+    match crate::admin::start_session(&state, &user, password, addr.0.as_deref()).await {
+        Ok(Some(session)) => {
+            if let Ok(v) = header::HeaderValue::from_str(&session.cookie) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            r.headers_mut()
+                .insert("hx-refresh", header::HeaderValue::from_static("true"));
+        }
+        _ => {
+            r.headers_mut()
+                .insert("hx-redirect", header::HeaderValue::from_static("/login"));
+        }
+    }
+    r
 }
 
 /// `GET /admin`: users, tokens and the audit log (admin).

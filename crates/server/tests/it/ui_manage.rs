@@ -354,3 +354,101 @@ async fn admin_manages_users_and_tokens() {
     let (_, _, page) = send(&w.app, "GET", "/admin", &cookie, None, "").await;
     assert!(page.contains("/admin/tokens"), "audited");
 }
+
+#[tokio::test]
+async fn a_user_changes_their_password_from_the_account_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("rexist.db"))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    store
+        .create_user(
+            "admin",
+            &hash_password("first-password").unwrap(),
+            Role::Admin,
+        )
+        .await
+        .unwrap();
+    let store: Arc<dyn Store> = Arc::new(store);
+    let file = rexist_server::first_admin::password_file(dir.path());
+    std::fs::write(&file, "first-password\n").unwrap();
+    let app = router(AppState::new(Arc::clone(&store)).with_data_dir(dir.path().to_owned()));
+
+    let cookie = login(&app, "admin", "first-password").await;
+    let (status, _, page) = send(&app, "GET", "/account", &cookie, None, "").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("id=\"first-password\""), "the notice shows");
+    assert!(page.contains("href=\"/account\""), "the header links here");
+    let csrf = csrf_of(&page);
+    let (_, _, ja) = send(&app, "GET", "/account?lang=ja", &cookie, None, "").await;
+    assert!(ja.contains("パスワードの変更"));
+
+    // A wrong current password, different repeats and a short password are
+    // refused with a message, and change nothing.
+    for (form, says) in [
+        (
+            "current=nope-nope-nope&password=second-password&repeat=second-password",
+            "current password is wrong",
+        ),
+        (
+            "current=first-password&password=second-password&repeat=second-passwort",
+            "differ",
+        ),
+        ("current=first-password&password=short&repeat=short", "8"),
+    ] {
+        let (status, _, body) = send(
+            &app,
+            "POST",
+            "/account/password",
+            &cookie,
+            Some(&csrf),
+            form,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{form}: {body}");
+        assert!(body.contains(says), "{form}: {body}");
+        assert!(file.exists());
+    }
+    // Without the CSRF header nothing changes.
+    let form = "current=first-password&password=second-password&repeat=second-password";
+    let (status, _, _) = send(&app, "POST", "/account/password", &cookie, None, form).await;
+    assert_ne!(status, StatusCode::OK);
+    assert!(file.exists());
+
+    let (status, headers, body) = send(
+        &app,
+        "POST",
+        "/account/password",
+        &cookie,
+        Some(&csrf),
+        form,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("Password changed"), "{body}");
+    assert!(!file.exists(), "the first password's file goes with it");
+    let fresh = headers[axum::http::header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_ne!(fresh, cookie);
+    // The old session ended; the fresh one works; the new password logs in.
+    let (status, _, _) = send(&app, "GET", "/account", &cookie, None, "").await;
+    assert_ne!(status, StatusCode::OK, "the old session is over");
+    let (status, _, page) = send(&app, "GET", "/account", &fresh, None, "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("id=\"first-password\""));
+    login(&app, "admin", "second-password").await;
+    let audit = store.list_audit(None, 50).await.unwrap();
+    assert!(
+        audit
+            .items
+            .iter()
+            .any(|a| a.entry.action.contains("/account/password")),
+        "the change is audited"
+    );
+}
