@@ -1187,3 +1187,68 @@ fn the_first_admin_file_goes_when_the_cli_changes_its_password_and_never_comes_b
     assert!(said.concat().is_empty(), "{said:?}");
     assert!(!file.exists());
 }
+
+#[test]
+fn backup_copies_a_running_store_and_healthcheck_asks_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, addr, _) = start_serve(dir.path());
+    let demo = rexist(dir.path(), &["demo"]);
+    assert!(demo.status.success(), "{}", text(&demo.stderr));
+
+    // While serve runs, the copy is written, checked and named in one line.
+    let copy = dir.path().join("copy").join("rexist.db");
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    let out = rexist(dir.path(), &["backup", copy.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.starts_with("backup written: ") && said.contains("checked"),
+        "{said}"
+    );
+    assert!(!copy.with_file_name("rexist.db.partial").exists());
+
+    // The copy is a whole store: the same export as the original.
+    let export = |data: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_rexist"))
+            .arg("--data-dir")
+            .arg(data)
+            .args(["export", "--format", "csv", "--all"])
+            .current_dir(dir.path())
+            .env_remove("REXIST_DATABASE_URL")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let original = export(&dir.path().join("data"));
+    assert!(original.lines().count() > 100, "{original}");
+    assert_eq!(export(copy.parent().unwrap()), original);
+
+    // An existing file is never overwritten.
+    let again = rexist(dir.path(), &["backup", copy.to_str().unwrap()]);
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("never overwrites"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    // healthcheck asks the configured listen address.
+    let health = |listen: &str| {
+        Command::new(env!("CARGO_BIN_EXE_rexist"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .arg("healthcheck")
+            .current_dir(dir.path())
+            .env("REXIST_LISTEN", listen)
+            .output()
+            .unwrap()
+    };
+    let ok = health(&addr);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert!(text(&ok.stdout).contains("answered 200"));
+    drop(child);
+    let down = health(&addr);
+    assert!(!down.status.success(), "nothing listens any more");
+    assert!(text(&down.stderr).contains(&addr), "{}", text(&down.stderr));
+}

@@ -16,6 +16,7 @@ mod extract;
 mod hunt;
 mod ingest;
 mod lookup;
+mod ops;
 mod serve;
 mod source;
 mod user;
@@ -50,6 +51,10 @@ enum Command {
     Serve(serve::Args),
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Copy the SQLite store to a new file while rexist keeps running (PostgreSQL: see docs/operations.md).
+    Backup(ops::BackupArgs),
+    /// Ask this configuration's server for /healthz; exit 0 when healthy (for container health checks).
+    Healthcheck,
     /// Check configuration.
     Config {
         #[command(subcommand)]
@@ -133,6 +138,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     {
         return Ok(config_check::run(&config, &origin));
     }
+    if let Command::Healthcheck = &cli.command {
+        return ops::healthcheck(&config);
+    }
     init_logging(&config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -150,6 +158,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 ));
                 Ok(ExitCode::SUCCESS)
             }
+            Command::Backup(args) => ops::backup(&config, args).await,
             Command::Demo(args) => demo::run(&config, args).await,
             Command::Ingest { command } => ingest::run(&config, command).await,
             Command::Source { command } => source::run(&config, command).await,
@@ -159,9 +168,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Command::Export(args) => export::run(&config, args).await,
             Command::User { command } => user::run_user(&config, command).await,
             Command::Token { command } => user::run_token(&config, command).await,
-            Command::Config { .. } | Command::Extract(_) | Command::Refang | Command::Defang => {
-                Ok(ExitCode::SUCCESS)
-            }
+            Command::Config { .. }
+            | Command::Healthcheck
+            | Command::Extract(_)
+            | Command::Refang
+            | Command::Defang => Ok(ExitCode::SUCCESS),
         }
     })
 }

@@ -80,6 +80,16 @@ pub trait Store: Send + Sync {
     /// Applies pending migrations; returns how many were applied.
     async fn migrate(&self) -> Result<usize>;
 
+    /// Writes a consistent copy of the whole store to `dest` while it stays
+    /// in use; returns the copy's size in bytes. `dest` must not exist.
+    /// Only the embedded SQLite store can: PostgreSQL has `pg_dump`.
+    async fn backup(&self, dest: &Path) -> Result<u64> {
+        let _ = dest;
+        Err(StoreError::invalid(
+            "a PostgreSQL store is backed up with pg_dump (see docs/operations.md), not rexist backup",
+        ))
+    }
+
     /// Registers a source or updates its settings (not its health); by name.
     async fn upsert_source(&self, spec: &SourceSpec) -> Result<Source>;
     /// The source with this name.

@@ -5,6 +5,7 @@
 //! `SQLITE_BUSY`); reads use a small pool of their own connections, which WAL
 //! lets run beside the writer. All calls run on tokio's blocking pool.
 
+mod backup;
 mod dashboard;
 mod delete;
 mod hunts;
@@ -251,6 +252,10 @@ fn tally(summary: &mut UpsertSummary, one: &OneSighting) {
 impl Store for SqliteStore {
     fn backend(&self) -> Backend {
         Backend::Sqlite
+    }
+
+    async fn backup(&self, dest: &Path) -> Result<u64> {
+        backup::run(self, dest).await
     }
 
     async fn migrate(&self) -> Result<usize> {
