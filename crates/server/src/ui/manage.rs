@@ -712,7 +712,7 @@ async fn create_token(State(state): State<AppState>, ui: Ui, body: Bytes) -> Res
                 .collect();
             match parsed {
                 Ok(v) => v,
-                Err(_) => return bad(&ui, "scopes: expected api, taxii or export"),
+                Err(_) => return bad(&ui, "scopes: expected api, taxii, export or metrics"),
             }
         }
         None => Vec::new(),

@@ -160,7 +160,7 @@ fn routes() -> Vec<(&'static str, String, Option<Role>)> {
     let mut r: Vec<(&str, &str, Option<Role>)> = vec![
         ("GET", "/healthz", None),
         ("GET", "/", v),
-        ("GET", "/metrics", v),
+        ("GET", "/metrics", ad),
         ("GET", "/api/v1/indicators", v),
         ("GET", "/api/v1/indicators/domain/green-public.example", v),
         ("GET", "/api/v1/items", v),
@@ -687,7 +687,16 @@ async fn token_scopes_and_tokens_in_urls() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // The exports *pages* of the UI are not export files: neither an
     // export-scoped token nor a token in the URL opens them.
-    for path in ["/exports", "/exportsx", "/exports/all-edl"] {
+    for path in [
+        "/exports",
+        "/exportsx",
+        "/exports/all-edl",
+        "/",
+        "/api/v1/exports",
+        "/api/v1/exports/edl",
+        "/api/v1/indicators",
+        "/metrics",
+    ] {
         let (status, _, _) = send(&w.app, "GET", path, Some(&bearer(&export_only)), None).await;
         assert!(
             matches!(status, StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED),
@@ -1029,6 +1038,64 @@ async fn hits_on_red_objects_are_not_listed_to_a_viewer() {
         !page.contains("id=\"hits\""),
         "the dashboard lists no hit: {page}"
     );
+}
+
+#[tokio::test]
+async fn metrics_need_the_metrics_scope_or_admin() {
+    let w = world().await;
+    let (_, scraper) = issue_token(
+        w.store.as_ref(),
+        &TokenRequest {
+            name: "prometheus".into(),
+            role: Role::Viewer,
+            scopes: vec![Scope::Metrics],
+            expires_days: None,
+        },
+    )
+    .await
+    .unwrap();
+    // Store-wide counts cover TLP:RED: a viewer's or analyst's token is refused.
+    for token in [&w.viewer, &w.analyst] {
+        let (status, _, body) = send(&w.app, "GET", "/metrics", Some(&bearer(token)), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(error["error"]["code"], "forbidden");
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("metrics scope"),
+            "{body}"
+        );
+    }
+    for token in [&w.admin, &scraper] {
+        let (status, _, body) = send(&w.app, "GET", "/metrics", Some(&bearer(token)), None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        // Totals only: the count includes the RED domain, nothing names it.
+        assert!(
+            body.contains("rexist_indicators{type=\"domain\"} 2"),
+            "{body}"
+        );
+        assert!(
+            !body.contains(RED_DOMAIN) && !body.contains("tlp"),
+            "{body}"
+        );
+    }
+    // The scraper's token opens /metrics and nothing else.
+    for path in ["/api/v1/items", "/", "/taxii2/", "/export/all-edl"] {
+        let (status, _, _) = send(&w.app, "GET", path, Some(&bearer(&scraper)), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+    }
+    // Not in a URL: only export files take a token there.
+    let (status, _, _) = send(
+        &w.app,
+        "GET",
+        &format!("/metrics?token={scraper}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
