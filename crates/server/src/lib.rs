@@ -238,6 +238,9 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::authenticate,
         ))
+        // Outside authentication, so its refusals pass through too (they
+        // are already JSON and left alone).
+        .layer(axum::middleware::from_fn(error::one_error_shape))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::count_requests,
