@@ -627,7 +627,7 @@ async fn notify_test(config: &Config, name: &str) -> Result<ExitCode> {
         let names: Vec<&str> = channels.iter().map(rexist_notify::Channel::name).collect();
         bail!("no channel named {name:?} (channels: {})", names.join(", "))
     };
-    let message = rexist_notify::Message::test(config.alerts.base_url.clone());
+    let message = rexist_notify::Message::test(config.alerts_base_url());
     match channel.send(&message).await {
         Ok(()) => {
             say(format_args!(
