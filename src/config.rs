@@ -152,6 +152,14 @@ pub struct ServerConfig {
     /// Address and port the web UI and API listen on.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// The URL users and peers reach this server at (`https://cti.example.org`,
+    /// with a path prefix behind a proxy that adds one): every absolute URL
+    /// the server writes (TAXII discovery, EXIST API paging, export links,
+    /// alert links) starts with it. Unset, a request's `Host` is used only
+    /// when it is a loopback name or the listen address, else the listen
+    /// address: an arbitrary `Host` is never reflected.
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 /// `[log]`
@@ -203,6 +211,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: default_listen(),
+            public_url: None,
         }
     }
 }
@@ -398,6 +407,10 @@ impl Config {
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| anyhow::anyhow!("log.level {:?}: {e}", self.log.level))?;
+        if let Some(url) = &self.server.public_url {
+            rexist_server::check_public_url(url)
+                .map_err(|e| anyhow::anyhow!("server.public_url: {e}"))?;
+        }
         self.resolved_sources()?;
         Ok(())
     }
@@ -503,6 +516,14 @@ impl Config {
         ))
     }
 
+    /// Where alerts link to: `[alerts] base_url`, else `[server] public_url`.
+    pub fn alerts_base_url(&self) -> Option<String> {
+        self.alerts
+            .base_url
+            .clone()
+            .or_else(|| self.server.public_url.clone())
+    }
+
     /// Dispatcher settings from `[alerts]`.
     pub fn dispatch_options(&self) -> Result<rexist_pipeline::alerts::DispatchOptions> {
         let a = &self.alerts;
@@ -519,7 +540,7 @@ impl Config {
             retry_max: duration("retry_max", &a.retry_max)?,
             max_attempts: a.max_attempts,
             poll: duration("poll", &a.poll)?,
-            base_url: a.base_url.clone(),
+            base_url: self.alerts_base_url(),
             ..rexist_pipeline::alerts::DispatchOptions::default()
         })
     }
@@ -606,6 +627,12 @@ fn apply_env(
             .parse()
             .with_context(|| format!("REXIST_LISTEN {v:?} is not an address:port"))?;
         origin.env.push("REXIST_LISTEN");
+    }
+    if let Some(v) = var("REXIST_PUBLIC_URL").filter(|v| !v.is_empty()) {
+        rexist_server::check_public_url(&v)
+            .map_err(|e| anyhow::anyhow!("REXIST_PUBLIC_URL: {e}"))?;
+        config.server.public_url = Some(v);
+        origin.env.push("REXIST_PUBLIC_URL");
     }
     if let Some(v) = var("REXIST_LOG").filter(|v| !v.is_empty()) {
         config.log.level = v;
@@ -706,6 +733,40 @@ mod tests {
                 "catalogue kind {:?} not named",
                 entry.kind
             );
+        }
+    }
+
+    #[test]
+    fn public_url_is_checked() {
+        let c = parse(
+            "[server]\npublic_url = \"https://cti.example.org/rexist/\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.server.public_url.as_deref(),
+            Some("https://cti.example.org/rexist/")
+        );
+        assert_eq!(
+            c.alerts_base_url().as_deref(),
+            Some("https://cti.example.org/rexist/"),
+            "alert links follow the public URL unless [alerts] base_url is set"
+        );
+        for bad in [
+            "cti.example.org",
+            "ftp://cti.example.org",
+            "https://user:pw@cti.example.org",
+            "https://cti.example.org/?x=1",
+            "https://",
+        ] {
+            let err = parse(
+                &format!("[server]\npublic_url = {bad:?}\n"),
+                Path::new("c.toml"),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("server.public_url"), "{bad}: {err}");
+            assert!(!err.contains("pw@"), "no password echoed: {err}");
         }
     }
 

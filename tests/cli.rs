@@ -272,6 +272,15 @@ fn serve_answers_health_metrics_home_and_api_and_runs_sources_on_schedule() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let token = text(&out.stdout).trim().to_owned();
     let token = token.as_str();
+    // What a Prometheus scraper holds: a token for /metrics alone.
+    let out = rexist(
+        dir.path(),
+        &[
+            "token", "create", "--name", "prom", "--role", "viewer", "--scope", "metrics",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let scraper = text(&out.stdout).trim().to_owned();
 
     // A loopback upstream for one configured source; the catalogue stays off,
     // so nothing reaches beyond this machine.
@@ -343,7 +352,12 @@ fn serve_answers_health_metrics_home_and_api_and_runs_sources_on_schedule() {
     }
     assert!(scheduled.contains("\"new\":4"), "{scheduled}");
     assert_eq!(upstream.hits(), 1, "one run, not a loop");
-    let (_, metrics) = http_get(&addr, "/metrics", Some(token));
+    let (status, _) = http_get(&addr, "/metrics", Some(token));
+    assert_eq!(status, 403, "a viewer without the metrics scope");
+    let (status, _) = http_get(&addr, "/api/v1/indicators", Some(&scraper));
+    assert_eq!(status, 403, "a metrics token is for /metrics alone");
+    let (status, metrics) = http_get(&addr, "/metrics", Some(&scraper));
+    assert_eq!(status, 200, "{metrics}");
     assert!(
         metrics.contains("rexist_indicators{type=\"ipv4\"} 7"),
         "{metrics}"

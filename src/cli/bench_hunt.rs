@@ -172,6 +172,7 @@ pub fn run(args: &HuntArgs) -> Result<ExitCode> {
                     enabled: true,
                     channels: Vec::new(),
                     digest_secs: None,
+                    tlp: HuntSpec::DEFAULT_TLP,
                 },
                 created_at: at,
                 updated_at: at,

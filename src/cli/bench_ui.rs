@@ -71,6 +71,7 @@ async fn measure(store: &Arc<dyn Store>, args: &UiArgs) -> Result<()> {
                 enabled: true,
                 channels: Vec::new(),
                 digest_secs: None,
+                tlp: rexist_core::HuntSpec::DEFAULT_TLP,
             })
             .await?;
     }

@@ -25,6 +25,10 @@ pub fn run(config: &Config, origin: &Origin) -> ExitCode {
     };
     say(format_args!("store = {store}"));
     say(format_args!("server.listen = {}", config.server.listen));
+    say(format_args!(
+        "server.public_url = {}",
+        config.server.public_url.as_deref().unwrap_or("unset")
+    ));
     say(format_args!("log.level = {}", config.log.level));
     say(format_args!("log.format = {}", config.log.format.as_str()));
     let mut ok = true;

@@ -237,6 +237,7 @@ async fn load(ingest: &Arc<Ingest>, sample: &Sample) -> Result<u64> {
                     enabled: true,
                     channels: Vec::new(),
                     digest_secs: None,
+                    tlp: rexist_core::HuntSpec::DEFAULT_TLP,
                 })
                 .await
                 .with_context(|| format!("demo hunt {}", h.name))?;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use rexist_core::{AlertStatus, HitId, HitObject, Hunt, HuntKind, HuntSpec};
+use rexist_core::{AlertStatus, HitId, HitObject, Hunt, HuntKind, HuntSpec, Tlp};
 use rexist_pipeline::hunter;
 use rexist_store::{AlertQuery, HitQuery, Store};
 
@@ -93,6 +93,10 @@ pub struct AddArgs {
     /// Save it disabled.
     #[arg(long)]
     pub disabled: bool,
+    /// Who may see the hunt, its hits and alerts: readers cleared to at
+    /// least this TLP (`clear`, `green`, `amber`, `amber+strict`, `red`).
+    #[arg(long, value_name = "TLP", default_value_t = HuntSpec::DEFAULT_TLP)]
+    pub tlp: Tlp,
 }
 
 /// Arguments of `hunt edit`.
@@ -121,6 +125,9 @@ pub struct EditArgs {
     /// Stop evaluating it (its hits stay).
     #[arg(long)]
     pub disable: bool,
+    /// New TLP: readers cleared below it see neither the hunt nor its hits.
+    #[arg(long, value_name = "TLP")]
+    pub tlp: Option<Tlp>,
 }
 
 /// Arguments of `hunt hits`.
@@ -302,6 +309,7 @@ async fn add(config: &Config, args: AddArgs) -> Result<ExitCode> {
             enabled: !args.disabled,
             channels: args.channels,
             digest_secs,
+            tlp: args.tlp,
         })
         .await?;
     say(format_args!(
@@ -338,6 +346,9 @@ async fn edit(config: &Config, args: EditArgs) -> Result<ExitCode> {
     }
     if args.disable {
         spec.enabled = false;
+    }
+    if let Some(tlp) = args.tlp {
+        spec.tlp = tlp;
     }
     store.update_hunt(hunt.id, &spec).await?;
     say(format_args!("updated hunt {}", spec.name));
@@ -616,7 +627,7 @@ async fn notify_test(config: &Config, name: &str) -> Result<ExitCode> {
         let names: Vec<&str> = channels.iter().map(rexist_notify::Channel::name).collect();
         bail!("no channel named {name:?} (channels: {})", names.join(", "))
     };
-    let message = rexist_notify::Message::test(config.alerts.base_url.clone());
+    let message = rexist_notify::Message::test(config.alerts_base_url());
     match channel.send(&message).await {
         Ok(()) => {
             say(format_args!(

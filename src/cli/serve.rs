@@ -84,11 +84,13 @@ pub async fn run(config: &Config, _args: Args) -> Result<ExitCode> {
         listener,
         router(
             AppState::new(Arc::clone(&store))
+                .with_origin(config.server.public_url.as_deref(), Some(local))
+                .map_err(|e| anyhow::anyhow!("server.public_url: {e}"))?
                 .with_data_dir(config.data_dir.clone())
                 .with_ingest(ingest)
                 .with_auth(config.auth.clone())
                 .with_exports(exports)
-                .with_notifiers(config.channels()?, config.alerts.base_url.clone())
+                .with_notifiers(config.channels()?, config.alerts_base_url())
                 .with_taxii(taxii)
                 .with_schedules(schedules)
                 .with_channels(known.iter().map(|c| (*c).to_owned()).collect())

@@ -69,7 +69,7 @@ pub enum TokenCommand {
         /// `admin`, `analyst` or `viewer`.
         #[arg(long)]
         role: Role,
-        /// Where it may be used: `api`, `taxii`, `export` (repeatable or comma-separated; everywhere by default).
+        /// Where it may be used: `api`, `taxii`, `export`, `metrics` (repeatable or comma-separated; everywhere but `/metrics` by default).
         #[arg(long = "scope", value_delimiter = ',')]
         scopes: Vec<Scope>,
         /// Days until it expires (never by default).

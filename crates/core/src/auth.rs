@@ -100,11 +100,14 @@ pub enum Scope {
     Taxii,
     /// Exports (`/export/…`), where a token may also travel in the URL.
     Export,
+    /// `/metrics`, for a Prometheus scraper: its store-wide counts cover
+    /// every TLP, so besides admins only a token with this scope reads them.
+    Metrics,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 3] = [Self::Api, Self::Taxii, Self::Export];
+    pub const ALL: [Scope; 4] = [Self::Api, Self::Taxii, Self::Export, Self::Metrics];
 
     /// The lower-case name.
     pub fn as_str(self) -> &'static str {
@@ -112,6 +115,7 @@ impl Scope {
             Self::Api => "api",
             Self::Taxii => "taxii",
             Self::Export => "export",
+            Self::Metrics => "metrics",
         }
     }
 }
@@ -126,7 +130,7 @@ impl FromStr for Scope {
             .ok_or_else(|| UnknownName {
                 field: "scope",
                 value: crate::indicator::truncate(s, 40),
-                expected: "api, taxii, export",
+                expected: "api, taxii, export, metrics",
             })
     }
 }

@@ -13,6 +13,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::Tlp;
 use crate::error::UnknownName;
 use crate::ids::{AlertId, HitId, HuntId, IndicatorId, ItemId};
 use crate::model::unknown;
@@ -71,6 +72,26 @@ pub struct HuntSpec {
     /// Digest period in seconds: at most one alert per period, summarising
     /// its hits; `None` sends one alert per hit.
     pub digest_secs: Option<u64>,
+    /// What a reader must be cleared for to see the hunt, its hits and its
+    /// alerts: what a team watches for is itself sensitive.
+    #[serde(default = "default_hunt_tlp")]
+    pub tlp: Tlp,
+}
+
+fn default_hunt_tlp() -> Tlp {
+    HuntSpec::DEFAULT_TLP
+}
+
+impl HuntSpec {
+    /// A hunt's TLP when none is given: AMBER, which viewers (cleared to
+    /// GREEN by default) do not read and analysts do.
+    pub const DEFAULT_TLP: Tlp = Tlp::Amber;
+
+    /// The TLP a hunt gets when its creator gives none: the default, lowered
+    /// to the creator's clearance so that nobody creates a hunt they cannot see.
+    pub fn default_tlp(clearance: Tlp) -> Tlp {
+        Self::DEFAULT_TLP.min(clearance)
+    }
 }
 
 /// A stored hunt.

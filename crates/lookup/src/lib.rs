@@ -410,18 +410,25 @@ impl Lookup {
             .related(&record, co, &relations, &names, max_tlp)
             .await?;
         // Hunt names only when a hunt matched: most indicators have no hits.
+        // Hunts above the reader's clearance are left out with their hits.
         let hunt_names: HashMap<_, _> = if hits.is_empty() {
             HashMap::new()
         } else {
             let hunts = self.store.list_hunts().await?;
-            hunts.into_iter().map(|h| (h.id, h.spec.name)).collect()
+            hunts
+                .into_iter()
+                .filter(|h| h.spec.tlp <= max_tlp)
+                .map(|h| (h.id, h.spec.name))
+                .collect()
         };
         answer.hunts = hits
             .into_iter()
-            .map(|h| HuntMatch {
-                hunt: hunt_names.get(&h.hunt_id).cloned().unwrap_or_default(),
-                terms: h.terms,
-                at: h.created_at,
+            .filter_map(|h| {
+                Some(HuntMatch {
+                    hunt: hunt_names.get(&h.hunt_id)?.clone(),
+                    terms: h.terms,
+                    at: h.created_at,
+                })
             })
             .collect();
         Ok(answer)

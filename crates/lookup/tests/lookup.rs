@@ -124,6 +124,7 @@ async fn one_answer_joins_sources_items_relations_hunts_and_lists() {
             enabled: true,
             channels: vec![],
             digest_secs: None,
+            tlp: rexist_core::HuntSpec::DEFAULT_TLP,
         })
         .await
         .unwrap();
@@ -191,6 +192,19 @@ async fn one_answer_joins_sources_items_relations_hunts_and_lists() {
     );
     assert_eq!(a.hunts.len(), 1);
     assert_eq!(a.hunts[0].hunt, "ours");
+    // A reader cleared to GREEN reads the indicator, not the AMBER hunt on it.
+    let green = lookup
+        .one(
+            "c2.badhost.com",
+            &Options {
+                max_tlp: Some(Tlp::Green),
+                ..Options::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(green.known);
+    assert!(green.hunts.is_empty(), "{:?}", green.hunts);
     assert!(a.warnings.is_empty());
     assert_eq!(a.lifetime_days, 180);
 

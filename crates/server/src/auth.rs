@@ -5,7 +5,11 @@
 //! `Authorization: Basic` with a user's name and password, or any name and a
 //! token as the password (what firewalls and TAXII clients can send); the UI's
 //! session cookie (with an `X-CSRF-Token` header on every write); and, for
-//! exports only, `?token=TOKEN` in the URL. Tokens and sessions are stored as
+//! export files under `/export/` only, `?token=TOKEN` in the URL.
+//!
+//! `/metrics` counts everything stored, whatever its TLP: it is read by
+//! admins and by tokens with the `metrics` scope (a Prometheus scraper's),
+//! nobody else. Tokens and sessions are stored as
 //! SHA-256 digests only, passwords as argon2id hashes.
 //!
 //! The policy ([`required_role`]) is one function over method and path, so
@@ -365,7 +369,9 @@ pub fn required_role(method: &Method, path: &str) -> Option<Role> {
 /// `/export/`; the UI's `/exports` pages are not theirs (a firewall's
 /// token, or one in a URL, must not open them).
 pub fn scope_of(path: &str) -> Option<Scope> {
-    if path.starts_with("/taxii2") {
+    if path == "/metrics" {
+        Some(Scope::Metrics)
+    } else if path.starts_with("/taxii2") {
         Some(Scope::Taxii)
     } else if path.starts_with("/export/")
         || path.starts_with("/api/v1/exports/") && path.contains("/download")
@@ -423,7 +429,7 @@ fn presented(headers: &HeaderMap, path: &str, query: Option<&str>) -> Presented 
     if let Some(session) = cookie(headers, SESSION_COOKIE) {
         return Presented::Session(session);
     }
-    if scope_of(path) == Some(Scope::Export)
+    if url_token_allowed(path)
         && let Some(token) = query.and_then(|q| {
             q.split('&')
                 .filter_map(|kv| kv.split_once('='))
@@ -434,6 +440,19 @@ fn presented(headers: &HeaderMap, path: &str, query: Option<&str>) -> Presented 
         return Presented::UrlToken(token);
     }
     Presented::Nothing
+}
+
+/// Whether a token may travel in this path's query string: only export
+/// files, which firewalls fetch by URL alone. Anywhere else it would end up
+/// in browser histories and proxy logs for no need.
+pub fn url_token_allowed(path: &str) -> bool {
+    path.starts_with("/export/")
+}
+
+/// Whether `principal` may read `/metrics`: store-wide counts cover every
+/// TLP, so an admin or a token given the `metrics` scope on purpose.
+pub fn may_read_metrics(principal: &Principal) -> bool {
+    principal.role == Role::Admin || principal.scopes.contains(&Scope::Metrics)
 }
 
 /// The client's address, as the middleware saw it (none without connect info).
@@ -688,6 +707,16 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                     .collect::<Vec<_>>()
                     .join(", ")
             )),
+        );
+    }
+    if path == "/metrics" && !may_read_metrics(&principal) {
+        return refuse(
+            &path,
+            StatusCode::FORBIDDEN,
+            ApiError::forbidden(
+                "/metrics needs the admin role or a token with the metrics scope \
+                 (rexist token create --scope metrics)",
+            ),
         );
     }
     if principal.role < needed {

@@ -100,6 +100,7 @@ struct Request {
 
 impl Request {
     fn new(
+        state: &AppState,
         params: Result<Query<Vec<(String, String)>>, QueryRejection>,
         nested: &NestedPath,
         uri: &Uri,
@@ -108,11 +109,9 @@ impl Request {
         let Query(params) = params
             .map_err(|e| ApiError::invalid(format!("invalid query string: {}", e.body_text())))?;
         let path = format!("{}{}", nested.as_str().trim_end_matches('/'), uri.path());
-        // Without a usable host, `next` and `previous` are relative.
-        let base = match crate::origin(headers, uri) {
-            Some(origin) => origin + &path,
-            None => path,
-        };
+        // `next` and `previous` are absolute, as DRF writes them, under the
+        // public URL or a trusted host (see `crate::origin`).
+        let base = crate::origin(state, headers, uri) + &path;
         let mut r = Self {
             params,
             base,
@@ -471,7 +470,7 @@ pub async fn twitter(
     headers: HeaderMap,
     params: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> ExistResult<Tweet> {
-    let r = Request::new(params, &nested, &uri, &headers)?;
+    let r = Request::new(&state, params, &nested, &uri, &headers)?;
     let range = r.range("datetime")?;
     let terms = r.search_terms();
     let mut items = scan_items(&state, &principal, ItemKind::Post, |i| {
@@ -525,7 +524,7 @@ pub async fn exploit(
     headers: HeaderMap,
     params: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> ExistResult<Exploit> {
-    let r = Request::new(params, &nested, &uri, &headers)?;
+    let r = Request::new(&state, params, &nested, &uri, &headers)?;
     let range = r.range("datetime")?;
     let terms = r.search_terms();
     let sources = source_map(&state).await?;
@@ -571,7 +570,7 @@ pub async fn news(
     headers: HeaderMap,
     params: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> ExistResult<News> {
-    let r = Request::new(params, &nested, &uri, &headers)?;
+    let r = Request::new(&state, params, &nested, &uri, &headers)?;
     let range = r.range("datetime")?;
     let terms = r.search_terms();
     let sources = source_map(&state).await?;
@@ -727,7 +726,7 @@ pub async fn vuln(
     headers: HeaderMap,
     params: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> ExistResult<Vuln> {
-    let r = Request::new(params, &nested, &uri, &headers)?;
+    let r = Request::new(&state, params, &nested, &uri, &headers)?;
     let published_range = r.range("vulndb_published_date")?;
     let modified_range = r.range("vulndb_last_modified")?;
     let cve = r.get("cve").map(|c| c.trim().to_ascii_uppercase());
@@ -847,7 +846,7 @@ pub async fn threat_event(
     headers: HeaderMap,
     params: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> ExistResult<ThreatEvent> {
-    let r = Request::new(params, &nested, &uri, &headers)?;
+    let r = Request::new(&state, params, &nested, &uri, &headers)?;
     let id = r.int("id")?;
     let level = r.int("threat_level_id")?;
     let range = r.range("publish_timestamp")?;
@@ -985,7 +984,7 @@ pub async fn threat_attribute(
     headers: HeaderMap,
     params: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> ExistResult<ThreatAttribute> {
-    let r = Request::new(params, &nested, &uri, &headers)?;
+    let r = Request::new(&state, params, &nested, &uri, &headers)?;
     let id = r.int("id")?;
     let event_id = r.int("event__id")?;
     let kind = r.get("type").map(str::trim);
@@ -1139,7 +1138,7 @@ pub async fn reputation(
     headers: HeaderMap,
     params: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> ExistResult<Blacklist> {
-    let r = Request::new(params, &nested, &uri, &headers)?;
+    let r = Request::new(&state, params, &nested, &uri, &headers)?;
     let terms = r.search_terms();
     let sources = source_map(&state).await?;
     let exact: Vec<(&str, &str)> = ["ip", "domain", "url"]

@@ -1,13 +1,17 @@
 //! REST API v1 for hunts, their hits, the alert outbox and channel health.
 //!
 //! - `GET /hunts`, `POST /hunts` (`{"name", "query"}` or `{"name", "watch"}`,
-//!   optional `channels`, `digest` such as `"1h"`, `enabled`)
+//!   optional `channels`, `digest` such as `"1h"`, `enabled`, `tlp`)
 //! - `GET|PATCH|DELETE /hunts/{name}`; `POST /hunts/{name}/retro` starts a
 //!   retro-hunt over stored history, whose progress `GET /hunts/{name}` shows
 //! - `POST /hunts/test` (`{"query", "text"}`): does the text match, which terms
 //! - `GET /hits` (`hunt`, `acked`, `cursor`, `limit`), `POST /hits/ack`
 //!   (`{"ids": [..]}` or `{"hunt": name}` for all of a hunt's, or `{"all": true}`)
 //! - `GET /alerts` (`status`, `channel`, `hunt`, `cursor`, `limit`), `GET /channels`
+//!
+//! A hunt carries a TLP (AMBER unless its creator says otherwise or is
+//! cleared lower): a reader cleared below it is answered as if the hunt did
+//! not exist — not listed, 404 by name — and sees none of its hits or alerts.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,6 +22,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use rexist_core::{
     Alert, AlertId, AlertStatus, ChannelHealth, HitId, Hunt, HuntHit, HuntId, HuntKind, HuntSpec,
+    Tlp,
 };
 use rexist_pipeline::hunter::{self, RetroSummary};
 use rexist_store::{AlertQuery, HitQuery, Page};
@@ -25,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
+use crate::auth::Principal;
 use crate::error::{ApiError, json_body, query};
 use crate::openapi::ErrorBody;
 
@@ -98,6 +104,10 @@ pub struct HuntBody {
     digest: Option<String>,
     /// Whether it is evaluated.
     enabled: Option<bool>,
+    /// Readers cleared below this TLP see neither the hunt nor its hits; at
+    /// most the caller's clearance. Default AMBER (or the caller's clearance
+    /// if lower).
+    tlp: Option<Tlp>,
 }
 
 pub(crate) fn digest_secs(value: Option<&str>) -> Result<Option<u64>, ApiError> {
@@ -133,12 +143,32 @@ pub(crate) fn check(state: &AppState, spec: &HuntSpec) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn by_name(state: &AppState, name: &str) -> Result<Hunt, ApiError> {
+/// The hunt named `name` if `principal` may see it; one above its
+/// clearance is not found, so its existence is not revealed either.
+pub(crate) async fn by_name(
+    state: &AppState,
+    principal: &Principal,
+    name: &str,
+) -> Result<Hunt, ApiError> {
     state
         .store
         .hunt_by_name(name)
         .await?
+        .filter(|h| principal.may_read(h.spec.tlp))
         .ok_or_else(|| ApiError::not_found(format!("no hunt named {name:?}")))
+}
+
+/// Refuses a hunt TLP above the caller's clearance: they could not see
+/// the hunt they saved.
+pub(crate) fn check_tlp(principal: &Principal, tlp: Tlp) -> Result<(), ApiError> {
+    if principal.may_read(tlp) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "tlp: {tlp} is above the clearance of {} ({})",
+            principal.name, principal.clearance
+        )))
+    }
 }
 
 fn view(state: &AppState, hunt: Hunt) -> HuntView {
@@ -156,9 +186,15 @@ fn view(state: &AppState, hunt: Hunt) -> HuntView {
     summary = "List hunts",
     responses((status = 200, description = "Every hunt with its retro-hunt progress.", body = Vec<HuntView>))
 )]
-pub async fn list(State(state): State<AppState>) -> ApiResult<Vec<HuntView>> {
+pub async fn list(State(state): State<AppState>, principal: Principal) -> ApiResult<Vec<HuntView>> {
     let hunts = state.store.list_hunts().await?;
-    Ok(Json(hunts.into_iter().map(|h| view(&state, h)).collect()))
+    Ok(Json(
+        hunts
+            .into_iter()
+            .filter(|h| principal.may_read(h.spec.tlp))
+            .map(|h| view(&state, h))
+            .collect(),
+    ))
 }
 
 /// `POST /api/v1/hunts`
@@ -172,11 +208,13 @@ pub async fn list(State(state): State<AppState>) -> ApiResult<Vec<HuntView>> {
     responses(
         (status = 201, description = "Created.", body = HuntView),
         (status = 400, description = "The body is invalid: a missing name, both or neither of query and watch, a query that does not parse, an unknown channel.", body = ErrorBody),
+        (status = 403, description = "`tlp` is above the caller's clearance.", body = ErrorBody),
         (status = 409, description = "A hunt of that name exists.", body = ErrorBody),
     )
 )]
 pub async fn create(
     State(state): State<AppState>,
+    principal: Principal,
     b: Result<Json<HuntBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<HuntView>), ApiError> {
     let b = json_body(b)?;
@@ -192,8 +230,12 @@ pub async fn create(
         enabled: b.enabled.unwrap_or(true),
         channels: b.channels.unwrap_or_default(),
         digest_secs: digest_secs(b.digest.as_deref())?,
+        tlp: b
+            .tlp
+            .unwrap_or_else(|| HuntSpec::default_tlp(principal.clearance)),
     };
     check(&state, &spec)?;
+    check_tlp(&principal, spec.tlp)?;
     let hunt = state.ingest.create_hunt(&spec).await?;
     Ok((StatusCode::CREATED, Json(view(&state, hunt))))
 }
@@ -210,8 +252,12 @@ pub async fn create(
         (status = 404, description = "No hunt of that name.", body = ErrorBody),
     )
 )]
-pub async fn get(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<HuntView> {
-    let hunt = by_name(&state, &name).await?;
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+) -> ApiResult<HuntView> {
+    let hunt = by_name(&state, &principal, &name).await?;
     Ok(Json(view(&state, hunt)))
 }
 
@@ -227,17 +273,19 @@ pub async fn get(State(state): State<AppState>, Path(name): Path<String>) -> Api
     responses(
         (status = 200, description = "The hunt as it is now.", body = HuntView),
         (status = 400, description = "The body is invalid.", body = ErrorBody),
+        (status = 403, description = "`tlp` is above the caller's clearance.", body = ErrorBody),
         (status = 404, description = "No hunt of that name.", body = ErrorBody),
         (status = 409, description = "Renamed to the name of another hunt.", body = ErrorBody),
     )
 )]
 pub async fn update(
     State(state): State<AppState>,
+    principal: Principal,
     Path(name): Path<String>,
     b: Result<Json<HuntBody>, JsonRejection>,
 ) -> ApiResult<HuntView> {
     let b = json_body(b)?;
-    let hunt = by_name(&state, &name).await?;
+    let hunt = by_name(&state, &principal, &name).await?;
     let mut spec = hunt.spec.clone();
     match (b.query, b.watch, spec.kind) {
         (Some(q), None, HuntKind::Query) => spec.definition = q,
@@ -263,6 +311,10 @@ pub async fn update(
     if let Some(e) = b.enabled {
         spec.enabled = e;
     }
+    if let Some(t) = b.tlp {
+        check_tlp(&principal, t)?;
+        spec.tlp = t;
+    }
     check(&state, &spec)?;
     let updated = state
         .ingest
@@ -286,9 +338,10 @@ pub async fn update(
 )]
 pub async fn delete(
     State(state): State<AppState>,
+    principal: Principal,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let hunt = by_name(&state, &name).await?;
+    let hunt = by_name(&state, &principal, &name).await?;
     state.ingest.delete_hunt(hunt.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -308,9 +361,10 @@ pub async fn delete(
 )]
 pub async fn retro(
     State(state): State<AppState>,
+    principal: Principal,
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<HuntView>), ApiError> {
-    let hunt = by_name(&state, &name).await?;
+    let hunt = by_name(&state, &principal, &name).await?;
     if state
         .retros
         .get(hunt.id)
@@ -438,12 +492,12 @@ fn cursor<T: std::str::FromStr>(c: Option<&str>) -> Result<Option<T>, ApiError> 
 )]
 pub async fn hits(
     State(state): State<AppState>,
-    principal: crate::auth::Principal,
+    principal: Principal,
     params: Result<Query<HitParams>, QueryRejection>,
 ) -> ApiResult<Page<HuntHit>> {
     let p = query(params)?;
     let hunt = match p.hunt.as_deref().filter(|h| !h.is_empty()) {
-        Some(name) => Some(by_name(&state, name).await?.id),
+        Some(name) => Some(by_name(&state, &principal, name).await?.id),
         None => None,
     };
     let q = HitQuery {
@@ -451,6 +505,7 @@ pub async fn hits(
         acked: p.acked,
         before: cursor::<HitId>(p.cursor.as_deref())?,
         limit: p.limit.unwrap_or(0),
+        max_tlp: Some(principal.clearance),
     };
     let mut page = state.store.list_hits(&q).await?;
     page.items = visible_hits(state.store.as_ref(), page.items, principal.clearance).await?;
@@ -537,12 +592,12 @@ pub struct Acked {
 )]
 pub async fn ack(
     State(state): State<AppState>,
-    principal: crate::auth::Principal,
+    principal: Principal,
     b: Result<Json<AckBody>, JsonRejection>,
 ) -> ApiResult<Acked> {
     let b = json_body(b)?;
     let hunt = match b.hunt.as_deref() {
-        Some(name) => Some(by_name(&state, name).await?.id),
+        Some(name) => Some(by_name(&state, &principal, name).await?.id),
         None => None,
     };
     if b.ids.is_empty() && hunt.is_none() && !b.all {
@@ -550,10 +605,43 @@ pub async fn ack(
             "give ids, a hunt, or all: true to acknowledge every hit",
         ));
     }
-    let ids: Vec<HitId> = b.ids.into_iter().map(HitId::new).collect();
     // Who acknowledged is who authenticated, not what the body claims.
-    let by = principal.name;
-    let acked = state.store.ack_hits(&ids, hunt, &by).await?;
+    let by = principal.name.clone();
+    // Only hits of hunts the caller sees: acknowledging hides a hit from
+    // the hunt's readers, and must not reach hunts above the clearance.
+    let visible: std::collections::HashSet<HuntId> = state
+        .store
+        .list_hunts()
+        .await?
+        .into_iter()
+        .filter(|h| principal.may_read(h.spec.tlp))
+        .map(|h| h.id)
+        .collect();
+    let acked = if b.ids.is_empty() {
+        // One hunt, or each the caller sees ("all" must not reach the others).
+        let hunts: Vec<HuntId> =
+            hunt.map_or_else(|| visible.iter().copied().collect(), |h| vec![h]);
+        let mut n = 0;
+        for h in hunts {
+            n += state.store.ack_hits(&[], Some(h), &by).await?;
+        }
+        n
+    } else {
+        let asked: Vec<HitId> = b.ids.into_iter().map(HitId::new).collect();
+        let ids: Vec<HitId> = state
+            .store
+            .hits_by_id(&asked)
+            .await?
+            .into_iter()
+            .filter(|h| visible.contains(&h.hunt_id))
+            .map(|h| h.id)
+            .collect();
+        if ids.is_empty() {
+            0
+        } else {
+            state.store.ack_hits(&ids, hunt, &by).await?
+        }
+    };
     Ok(Json(Acked { acked }))
 }
 
@@ -592,6 +680,7 @@ pub struct AlertParams {
 )]
 pub async fn alerts(
     State(state): State<AppState>,
+    principal: Principal,
     params: Result<Query<AlertParams>, QueryRejection>,
 ) -> ApiResult<Page<Alert>> {
     let p = query(params)?;
@@ -603,7 +692,7 @@ pub async fn alerts(
         .transpose()
         .map_err(|e| ApiError::invalid(format!("parameter status: {e}")))?;
     let hunt = match p.hunt.as_deref().filter(|h| !h.is_empty()) {
-        Some(name) => Some(by_name(&state, name).await?.id),
+        Some(name) => Some(by_name(&state, &principal, name).await?.id),
         None => None,
     };
     let q = AlertQuery {
@@ -612,6 +701,7 @@ pub async fn alerts(
         status,
         before: cursor::<AlertId>(p.cursor.as_deref())?,
         limit: p.limit.unwrap_or(0),
+        max_tlp: Some(principal.clearance),
     };
     Ok(Json(state.store.list_alerts(&q).await?))
 }

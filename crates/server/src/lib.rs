@@ -62,6 +62,12 @@ pub struct AppState {
     /// The data directory, where the first admin's password file may lie
     /// (deleted when that password changes; see [`first_admin`]).
     pub data_dir: Option<Arc<std::path::PathBuf>>,
+    /// `[server] public_url`, checked, without a trailing slash: the origin
+    /// of every absolute URL the server writes (see [`origin`]).
+    pub public_url: Option<Arc<str>>,
+    /// The address the server listens on, the origin when no public URL is
+    /// set and the client's `Host` is not one to trust.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 impl AppState {
@@ -89,8 +95,22 @@ impl AppState {
             notifiers: Arc::default(),
             base_url: None,
             data_dir: None,
+            public_url: None,
+            listen: None,
             store,
         }
+    }
+
+    /// The same state, writing absolute URLs with `public_url` (checked by
+    /// [`check_public_url`]) or, without one, from `listen`.
+    pub fn with_origin(
+        mut self,
+        public_url: Option<&str>,
+        listen: Option<std::net::SocketAddr>,
+    ) -> Result<Self, String> {
+        self.public_url = public_url.map(check_public_url).transpose()?.map(Arc::from);
+        self.listen = listen;
+        Ok(self)
     }
 
     /// The same state, able to send test messages through `channels`.
@@ -238,6 +258,9 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::authenticate,
         ))
+        // Outside authentication, so its refusals pass through too (they
+        // are already JSON and left alone).
+        .layer(axum::middleware::from_fn(error::one_error_shape))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::count_requests,
@@ -245,27 +268,114 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The server's own origin as the client reached it (`http://host:port`):
-/// the `Host` header (or the request URI's authority), and `https` when the
-/// first `X-Forwarded-Proto` says so. `None` without a usable host; a host
-/// with characters no host name has is not echoed back.
-pub(crate) fn origin(headers: &axum::http::HeaderMap, uri: &axum::http::Uri) -> Option<String> {
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| uri.authority().map(ToString::to_string))
-        .filter(|h| {
-            !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
-        })?;
+/// Checks a `[server] public_url` and returns it without a trailing slash:
+/// `http` or `https`, a host, an optional port and path prefix; no user
+/// name, password, query or fragment.
+pub fn check_public_url(url: &str) -> Result<String, String> {
+    let trimmed = url.trim().trim_end_matches('/');
+    // Before any message quotes the URL: a password must not be echoed.
+    if trimmed.contains('@') {
+        return Err("no user name or password in a public URL".to_owned());
+    }
+    let Some((scheme, rest)) = trimmed.split_once("://") else {
+        return Err(format!(
+            "{url:?} is not an absolute URL (such as https://cti.example.org)"
+        ));
+    };
+    if !matches!(scheme, "http" | "https") {
+        return Err(format!("{url:?}: the scheme must be http or https"));
+    }
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.is_empty() {
+        return Err(format!("{url:?} has no host"));
+    }
+    if rest.contains(['?', '#']) {
+        return Err(format!("{url:?}: no query or fragment in a public URL"));
+    }
+    if !plausible_host(authority) || rest.chars().any(|c| c.is_whitespace() || c == '"') {
+        return Err(format!("{url:?}: the host has characters no host name has"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Whether `host` (with an optional port) holds only characters host names,
+/// IP literals and ports have.
+fn plausible_host(host: &str) -> bool {
+    !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+}
+
+/// Splits `host[:port]` (`[v6]:port` too) into the host and the port.
+fn split_port(authority: &str) -> (&str, Option<u16>) {
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && (!host.contains(':') || host.ends_with(']')) => {
+            (host, port.parse().ok())
+        }
+        _ => (authority, None),
+    }
+}
+
+/// Whether a `Host` a client sent names this server by a name that cannot
+/// point anywhere else: a loopback name, or the address it listens on.
+/// Anything else could come from an attacker (DNS rebinding, a hostile
+/// proxy, cache poisoning) and must not end up in links others follow.
+fn trusted_host(authority: &str, listen: Option<std::net::SocketAddr>) -> bool {
+    let (host, port) = split_port(authority);
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let Some(listen) = listen else {
+        // Not serving on a socket of its own (tests, embedding): loopback only.
+        return loopback;
+    };
+    let port_ok = port.unwrap_or(80) == listen.port();
+    let is_listen_ip = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip == listen.ip() && !ip.is_unspecified());
+    port_ok && (loopback || is_listen_ip)
+}
+
+/// The server's own origin for absolute URLs (`http://host:port`, or the
+/// public URL with its path prefix): `[server] public_url` when set.
+/// Otherwise the `Host` the client sent, only when it is a loopback name or
+/// the listen address (`https` when the first `X-Forwarded-Proto` says so),
+/// and else the listen address itself (`localhost` for an unspecified one):
+/// a hostile `Host` header is never echoed back.
+pub(crate) fn origin(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    uri: &axum::http::Uri,
+) -> String {
+    if let Some(public) = &state.public_url {
+        return public.to_string();
+    }
     let https = headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(',').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
-    Some(format!("{}://{host}", if https { "https" } else { "http" }))
+    let scheme = if https { "https" } else { "http" };
+    let sent = headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| uri.authority().map(ToString::to_string))
+        .filter(|h| plausible_host(h) && trusted_host(h, state.listen));
+    if let Some(host) = sent {
+        return format!("{scheme}://{host}");
+    }
+    match state.listen {
+        Some(addr) if addr.ip().is_unspecified() => format!("http://localhost:{}", addr.port()),
+        Some(addr) => format!("http://{addr}"),
+        None => "http://localhost".to_owned(),
+    }
 }
 
 /// Escapes text for HTML element content and attribute values.

@@ -42,8 +42,10 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// A stable code: `invalid` (400), `unauthenticated` (401), `forbidden`
-    /// (403), `not_found` (404), `conflict` (409), `internal` (500),
-    /// `unavailable` (503).
+    /// (403), `not_found` (404), `method_not_allowed` (405), `conflict`
+    /// (409), `payload_too_large` (413), `internal` (500), `unavailable`
+    /// (503). Every refusal under `/api` has this body, the router's and
+    /// the request parser's included.
     #[schema(pattern = "^[a-z_]+$")]
     pub code: String,
     /// For humans; for 400 it names the parameter or field and why.

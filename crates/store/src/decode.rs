@@ -233,7 +233,7 @@ impl SightingRow {
 }
 
 /// Columns of `hunts`, in the order [`HuntRow`] takes them.
-pub(crate) const HUNT_COLUMNS: &str = "id, name, kind, definition, enabled, channels, digest_secs, created_at, updated_at, last_digest_at";
+pub(crate) const HUNT_COLUMNS: &str = "id, name, kind, definition, enabled, channels, digest_secs, created_at, updated_at, last_digest_at, tlp";
 /// Columns of `hunt_hits`, in the order [`HitRow`] takes them.
 pub(crate) const HIT_COLUMNS: &str =
     "id, hunt_id, object_kind, object_id, terms, retro, created_at, acked_at, acked_by";
@@ -252,6 +252,7 @@ pub(crate) struct HuntRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub last_digest_at: Option<i64>,
+    pub tlp: i64,
 }
 
 impl HuntRow {
@@ -268,6 +269,7 @@ impl HuntRow {
                 enabled: self.enabled,
                 channels: strings(&self.channels)?,
                 digest_secs: self.digest_secs.and_then(|s| u64::try_from(s).ok()),
+                tlp: tlp(self.tlp)?,
             },
             created_at: from_unix_micros(self.created_at),
             updated_at: from_unix_micros(self.updated_at),

@@ -199,6 +199,8 @@ pub struct HitQuery {
     pub before: Option<HitId>,
     /// Page size (capped at 1000).
     pub limit: u32,
+    /// Only hits of hunts at or below this TLP (a reader's clearance).
+    pub max_tlp: Option<Tlp>,
 }
 
 /// Filters for listing alerts, newest first.
@@ -214,6 +216,8 @@ pub struct AlertQuery {
     pub before: Option<AlertId>,
     /// Page size (capped at 1000).
     pub limit: u32,
+    /// Only alerts of hunts at or below this TLP (a reader's clearance).
+    pub max_tlp: Option<Tlp>,
 }
 
 /// Where an indicator occurs in an item's text.

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use rexist_core::model::now;
 use rexist_core::{
-    AlertStatus, HitObject, HuntKind, HuntSpec, Indicator, IndicatorRecord, IndicatorStatus,
-    IndicatorType, ItemKind, Mention, NewHit, NewItem, NewRelation, NewSighting, RetractReason,
-    Retraction, RunCounts, RunOutcome, Source, SourceSpec, Tlp,
+    AlertStatus, HitObject, HuntHit, HuntKind, HuntSpec, Indicator, IndicatorRecord,
+    IndicatorStatus, IndicatorType, ItemKind, Mention, NewHit, NewItem, NewRelation, NewSighting,
+    RetractReason, Retraction, RunCounts, RunOutcome, Source, SourceSpec, Tlp,
 };
 use rexist_store::postgres::PgStore;
 use rexist_store::sqlite::SqliteStore;
@@ -124,6 +124,7 @@ conformance!(
     large_overlapping_batches_do_not_deadlock,
     snapshot_leavers_are_unlisted_not_deleted,
     hunts_create_update_delete,
+    hunts_keep_their_tlp_and_hide_hits_and_alerts_above_a_clearance,
     hits_are_stored_once_with_their_alerts,
     digests_and_retro_hits_collect_later,
     alert_outbox_leases_retries_and_fails,
@@ -1040,6 +1041,7 @@ fn hunt_spec(name: &str, channels: &[&str], digest: Option<u64>) -> HuntSpec {
         enabled: true,
         channels: channels.iter().map(|c| (*c).to_owned()).collect(),
         digest_secs: digest,
+        tlp: HuntSpec::DEFAULT_TLP,
     }
 }
 
@@ -1124,6 +1126,84 @@ async fn hunts_create_update_delete(store: Arc<dyn Store>) {
     let left = store.list_hits(&HitQuery::default()).await.unwrap();
     assert!(left.items.is_empty(), "hits go with their hunt");
     assert_ne!(store.hunts_revision().await.unwrap(), rev2);
+}
+
+async fn hunts_keep_their_tlp_and_hide_hits_and_alerts_above_a_clearance(store: Arc<dyn Store>) {
+    let items = some_items(&store, 2).await;
+    let amber = store
+        .create_hunt(&hunt_spec("amber", &["soc"], None))
+        .await
+        .unwrap();
+    assert_eq!(amber.spec.tlp, Tlp::Amber, "the default is AMBER");
+    let red = store
+        .create_hunt(&HuntSpec {
+            tlp: Tlp::Red,
+            ..hunt_spec("red", &["soc"], None)
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.hunt(red.id).await.unwrap().unwrap().spec.tlp,
+        Tlp::Red
+    );
+    assert_eq!(
+        store.hunt_by_name("red").await.unwrap().unwrap().spec.tlp,
+        Tlp::Red
+    );
+    store
+        .record_hits(&[hit(amber.id, items[0], false), hit(red.id, items[1], false)])
+        .await
+        .unwrap();
+
+    let hunts_of = |hits: Vec<HuntHit>| hits.into_iter().map(|h| h.hunt_id).collect::<Vec<_>>();
+    let all = store.list_hits(&HitQuery::default()).await.unwrap();
+    assert_eq!(hunts_of(all.items), [red.id, amber.id], "no clearance: all");
+    for (clearance, seen) in [
+        (Tlp::Green, vec![]),
+        (Tlp::Amber, vec![amber.id]),
+        (Tlp::AmberStrict, vec![amber.id]),
+        (Tlp::Red, vec![red.id, amber.id]),
+    ] {
+        let hits = store
+            .list_hits(&HitQuery {
+                max_tlp: Some(clearance),
+                ..HitQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(hunts_of(hits.items), seen, "hits cleared to {clearance}");
+        let alerts = store
+            .list_alerts(&AlertQuery {
+                max_tlp: Some(clearance),
+                ..AlertQuery::default()
+            })
+            .await
+            .unwrap();
+        let alert_hunts: Vec<_> = alerts.items.iter().map(|a| a.hunt_id).collect();
+        assert_eq!(alert_hunts, seen, "alerts cleared to {clearance}");
+    }
+
+    // Lowering a hunt's TLP shows it to the readers it now admits.
+    let lowered = store
+        .update_hunt(
+            red.id,
+            &HuntSpec {
+                tlp: Tlp::Green,
+                ..red.spec.clone()
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(lowered.spec.tlp, Tlp::Green);
+    let green = store
+        .list_hits(&HitQuery {
+            max_tlp: Some(Tlp::Green),
+            ..HitQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(hunts_of(green.items), [red.id]);
 }
 
 async fn hits_are_stored_once_with_their_alerts(store: Arc<dyn Store>) {

@@ -81,6 +81,7 @@ async fn hunt(store: &Arc<dyn Store>, name: &str, kind: HuntKind, def: &str, cha
             enabled: true,
             channels: vec![channel.to_owned()],
             digest_secs: None,
+            tlp: rexist_core::HuntSpec::DEFAULT_TLP,
         })
         .await
         .unwrap();
@@ -426,6 +427,7 @@ async fn a_digest_hunt_sends_one_syslog_message_per_period() {
             enabled: true,
             channels: vec!["log".to_owned()],
             digest_secs: Some(3600),
+            tlp: rexist_core::HuntSpec::DEFAULT_TLP,
         })
         .await
         .unwrap();

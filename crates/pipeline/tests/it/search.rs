@@ -265,6 +265,7 @@ async fn a_search_can_take_its_terms_from_the_hunts() {
                 enabled: true,
                 channels: vec![],
                 digest_secs: None,
+                tlp: rexist_core::HuntSpec::DEFAULT_TLP,
             })
             .await
             .unwrap();

@@ -57,6 +57,7 @@ async fn store_with_hunts(dir: &tempfile::TempDir) -> Arc<dyn Store> {
                 enabled: true,
                 channels: vec![],
                 digest_secs: None,
+                tlp: rexist_core::HuntSpec::DEFAULT_TLP,
             })
             .await
             .unwrap();

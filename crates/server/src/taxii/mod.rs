@@ -169,10 +169,10 @@ fn find(cfg: &TaxiiConfig, id: &str) -> Result<CollectionConfig, TaxiiError> {
         .ok_or_else(|| TaxiiError::not_found(format!("no collection {id:?}")))
 }
 
-/// The API root's absolute URL, from `Host` and `X-Forwarded-Proto`.
-fn api_root_url(headers: &HeaderMap, uri: &Uri) -> String {
-    let origin = crate::origin(headers, uri).unwrap_or_else(|| "http://localhost".to_owned());
-    format!("{origin}{API_ROOT_PATH}")
+/// The API root's absolute URL: under `[server] public_url`, else under a
+/// trusted `Host` or the listen address (see [`crate::origin`]).
+fn api_root_url(state: &AppState, headers: &HeaderMap, uri: &Uri) -> String {
+    format!("{}{API_ROOT_PATH}", crate::origin(state, headers, uri))
 }
 
 /// `GET /taxii2/`: the discovery resource.
@@ -183,7 +183,7 @@ async fn discovery(
     uri: Uri,
 ) -> Response {
     let cfg = &state.taxii;
-    let root = api_root_url(&headers, &uri);
+    let root = api_root_url(&state, &headers, &uri);
     let mut body = json!({ "title": cfg.title, "default": root, "api_roots": [root] });
     if let Some(d) = &cfg.description {
         body["description"] = json!(d);

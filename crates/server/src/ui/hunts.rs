@@ -10,7 +10,8 @@
 //! - `POST /channels/{name}/test`: sends a test message through a channel
 //!
 //! Writes are htmx requests (they carry the CSRF token); validation is the
-//! JSON API's ([`crate::hunts::check`]).
+//! JSON API's ([`crate::hunts::check`]). A hunt above the reader's TLP
+//! clearance is not listed and its pages answer 404, as in the API.
 
 use std::collections::HashMap;
 
@@ -21,7 +22,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use minijinja::{Value, context};
-use rexist_core::{HitId, HitObject, Hunt, HuntKind, HuntSpec, ItemId, SourceId};
+use rexist_core::{HitId, HitObject, Hunt, HuntKind, HuntSpec, ItemId, SourceId, Tlp};
 use rexist_query::{Doc, HuntSet, WatchSet};
 use rexist_store::{HitQuery, IndicatorQuery, ItemQuery};
 
@@ -67,6 +68,12 @@ pub const WORDS: &[(&str, &str, &str)] = &[
         "ヒットごとに通知する場合は off、まとめる場合は 30m、1h、1d などの期間。",
     ),
     ("hunts.enabled", "Enabled", "有効"),
+    ("hunts.tlp", "TLP", "TLP"),
+    (
+        "hunts.tlp.help",
+        "Readers cleared below this level see neither the hunt nor its hits.",
+        "この区分より低い閲覧権限の利用者には、ハントもそのヒットも表示されません。",
+    ),
     ("hunts.save", "Save", "保存"),
     ("hunts.create", "Create", "作成"),
     ("hunts.delete", "Delete", "削除"),
@@ -237,7 +244,10 @@ async fn list(State(state): State<AppState>, ui: Ui) -> Response {
         Ok(h) => h,
         Err(e) => return unavailable(&ui, &e),
     };
-    let mut rows = Vec::with_capacity(hunts.len());
+    let hunts = hunts
+        .into_iter()
+        .filter(|h| ui.principal.may_read(h.spec.tlp));
+    let mut rows = Vec::new();
     for h in hunts {
         let q = HitQuery {
             hunt: Some(h.id),
@@ -260,6 +270,7 @@ async fn list(State(state): State<AppState>, ui: Ui) -> Response {
             enabled => h.spec.enabled,
             channels => h.spec.channels,
             digest => digest_text(h.spec.digest_secs),
+            tlp => h.spec.tlp.as_str(),
             new => new,
         });
     }
@@ -307,10 +318,21 @@ fn digest_text(secs: Option<u64>) -> String {
     }
 }
 
-/// The form's context for `hunt` (none: a new one).
-fn form_context(state: &AppState, hunt: Option<&Hunt>) -> Value {
+/// The form's context for `hunt` (none: a new one); the TLP choices stop
+/// at the reader's clearance.
+fn form_context(state: &AppState, ui: &Ui, hunt: Option<&Hunt>) -> Value {
     let spec = hunt.map(|h| h.spec.clone());
+    let clearance = ui.principal.clearance;
+    let tlp = spec
+        .as_ref()
+        .map_or_else(|| HuntSpec::default_tlp(clearance), |s| s.tlp);
     context! {
+        tlp => tlp.as_str(),
+        tlps => Tlp::ALL
+            .into_iter()
+            .filter(|t| *t <= clearance)
+            .map(Tlp::as_str)
+            .collect::<Vec<_>>(),
         editing => hunt.is_some(),
         name => spec.as_ref().map_or(String::new(), |s| s.name.clone()),
         kind => spec.as_ref().map_or("query", |s| s.kind.as_str()),
@@ -324,13 +346,13 @@ fn form_context(state: &AppState, hunt: Option<&Hunt>) -> Value {
 
 /// `GET /hunts/new`
 async fn new_form(State(state): State<AppState>, ui: Ui) -> Response {
-    let form = form_context(&state, None);
+    let form = form_context(&state, &ui, None);
     ui.render("hunts_form.html", context! { form => form })
 }
 
 /// `GET /hunts/{name}`
 async fn edit_form(State(state): State<AppState>, Path(name): Path<String>, ui: Ui) -> Response {
-    let hunt = match state.store.hunt_by_name(&name).await {
+    let hunt = match visible(&state, &ui, &name).await {
         Ok(Some(h)) => h,
         Ok(None) => return ui.error(StatusCode::NOT_FOUND, "no hunt of that name"),
         Err(e) => return unavailable(&ui, &e),
@@ -343,12 +365,25 @@ async fn edit_form(State(state): State<AppState>, Path(name): Path<String>, ui: 
     ui.render(
         "hunts_form.html",
         context! {
-            form => form_context(&state, Some(&hunt)),
+            form => form_context(&state, &ui, Some(&hunt)),
             hunt => hunt.spec.name.clone(),
             hits => hits,
             preview => preview,
         },
     )
+}
+
+/// The hunt named `name`, if the reader's clearance reaches its TLP.
+async fn visible(
+    state: &AppState,
+    ui: &Ui,
+    name: &str,
+) -> Result<Option<Hunt>, rexist_store::StoreError> {
+    Ok(state
+        .store
+        .hunt_by_name(name)
+        .await?
+        .filter(|h| ui.principal.may_read(h.spec.tlp)))
 }
 
 /// The hunt's latest hits, with what they hit where the caller may read it.
@@ -362,6 +397,7 @@ async fn hit_rows(
         .list_hits(&HitQuery {
             hunt: Some(hunt.id),
             limit: HITS_SHOWN,
+            max_tlp: Some(ui.principal.clearance),
             ..HitQuery::default()
         })
         .await?;
@@ -440,7 +476,21 @@ fn kind_of(f: &HashMap<String, Vec<String>>) -> HuntKind {
 }
 
 /// A spec from the form, validated as the JSON API validates it.
-fn spec_from(state: &AppState, f: &HashMap<String, Vec<String>>) -> Result<HuntSpec, ApiError> {
+/// Without a `tlp` field the hunt gets `tlp` (the default for a new one,
+/// its own for an edit).
+fn spec_from(
+    state: &AppState,
+    ui: &Ui,
+    f: &HashMap<String, Vec<String>>,
+    tlp: Tlp,
+) -> Result<HuntSpec, ApiError> {
+    let tlp = match field(f, "tlp").trim() {
+        "" => tlp,
+        t => t
+            .parse::<Tlp>()
+            .map_err(|e| ApiError::invalid(format!("tlp: {e}")))?,
+    };
+    crate::hunts::check_tlp(&ui.principal, tlp)?;
     let spec = HuntSpec {
         name: field(f, "name").trim().to_owned(),
         kind: kind_of(f),
@@ -448,6 +498,7 @@ fn spec_from(state: &AppState, f: &HashMap<String, Vec<String>>) -> Result<HuntS
         enabled: f.contains_key("enabled"),
         channels: f.get("channels").cloned().unwrap_or_default(),
         digest_secs: crate::hunts::digest_secs(Some(field(f, "digest").trim()))?,
+        tlp,
     };
     crate::hunts::check(state, &spec)?;
     if RESERVED.contains(&spec.name.as_str()) {
@@ -484,7 +535,8 @@ fn hunt_path(name: &str) -> String {
 /// `POST /hunts`: creates a hunt from the form.
 async fn create(State(state): State<AppState>, ui: Ui, body: Bytes) -> Response {
     let f = fields(&body);
-    let spec = match spec_from(&state, &f) {
+    let tlp = HuntSpec::default_tlp(ui.principal.clearance);
+    let spec = match spec_from(&state, &ui, &f, tlp) {
         Ok(s) => s,
         Err(e) => return result(&ui, Some(e.message())),
     };
@@ -501,13 +553,13 @@ async fn update(
     ui: Ui,
     body: Bytes,
 ) -> Response {
-    let hunt = match state.store.hunt_by_name(&name).await {
+    let hunt = match visible(&state, &ui, &name).await {
         Ok(Some(h)) => h,
         Ok(None) => return ui.error(StatusCode::NOT_FOUND, "no hunt of that name"),
         Err(e) => return result(&ui, Some(ApiError::from(e).message())),
     };
     let f = fields(&body);
-    let spec = match spec_from(&state, &f) {
+    let spec = match spec_from(&state, &ui, &f, hunt.spec.tlp) {
         Ok(s) if s.kind != hunt.spec.kind => {
             return result(
                 &ui,
@@ -527,7 +579,7 @@ async fn update(
 
 /// `DELETE /hunts/{name}`
 async fn remove(State(state): State<AppState>, Path(name): Path<String>, ui: Ui) -> Response {
-    match state.store.hunt_by_name(&name).await {
+    match visible(&state, &ui, &name).await {
         Ok(Some(h)) => match state.ingest.delete_hunt(h.id).await {
             Ok(_) => redirect(&ui, "/hunts"),
             Err(e) => result(&ui, Some(ApiError::from(e).message())),
@@ -544,7 +596,7 @@ async fn ack(
     ui: Ui,
     body: Bytes,
 ) -> Response {
-    let hunt = match state.store.hunt_by_name(&name).await {
+    let hunt = match visible(&state, &ui, &name).await {
         Ok(Some(h)) => h,
         Ok(None) => return ui.error(StatusCode::NOT_FOUND, "no hunt of that name"),
         Err(e) => return unavailable(&ui, &e),

@@ -471,8 +471,7 @@ fn filters(ui: &Ui, spec: &crate::export::ExportSpec) -> Vec<String> {
 
 /// `GET /exports`: the saved exports, their URLs and a preview each (loaded by htmx).
 async fn exports(State(state): State<AppState>, ui: Ui, headers: HeaderMap) -> Response {
-    let origin = crate::origin(&headers, &axum::http::Uri::default())
-        .unwrap_or_else(|| "http://localhost".to_owned());
+    let origin = crate::origin(&state, &headers, &axum::http::Uri::default());
     let rows: Vec<_> = state
         .exports
         .iter()
@@ -846,7 +845,7 @@ async fn create_token(State(state): State<AppState>, ui: Ui, body: Bytes) -> Res
                 .collect();
             match parsed {
                 Ok(v) => v,
-                Err(_) => return bad(&ui, "scopes: expected api, taxii or export"),
+                Err(_) => return bad(&ui, "scopes: expected api, taxii, export or metrics"),
             }
         }
         None => Vec::new(),

@@ -159,11 +159,12 @@ pub async fn dashboard(
     axum::extract::State(state): axum::extract::State<AppState>,
     ui: Ui,
 ) -> Response {
+    let clearance = ui.principal.clearance;
     let latest = HitQuery {
         limit: 10,
+        max_tlp: Some(clearance),
         ..HitQuery::default()
     };
-    let clearance = ui.principal.clearance;
     let loaded = tokio::try_join!(
         aggregates(&state, clearance),
         state.store.list_sources(),

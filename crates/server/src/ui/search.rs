@@ -1040,7 +1040,7 @@ enum Watched {
 
 /// `POST /watchlist`: adds an indicator to a watch hunt (created if needed).
 async fn watch(State(state): State<AppState>, ui: Ui, body: axum::body::Bytes) -> Response {
-    let outcome = add_to_watch(&state, &body).await;
+    let outcome = add_to_watch(&state, &ui.principal, &body).await;
     let (status, ctx) = match outcome {
         Ok((how, hunt)) => {
             let (status, key) = match how {
@@ -1065,6 +1065,7 @@ async fn watch(State(state): State<AppState>, ui: Ui, body: axum::body::Bytes) -
 
 async fn add_to_watch(
     state: &AppState,
+    principal: &crate::auth::Principal,
     body: &[u8],
 ) -> Result<(Watched, String), (StatusCode, String)> {
     let bad = |m: &str| (StatusCode::BAD_REQUEST, m.to_owned());
@@ -1101,11 +1102,20 @@ async fn add_to_watch(
             enabled: true,
             channels: Vec::new(),
             digest_secs: None,
+            tlp: HuntSpec::default_tlp(principal.clearance),
         };
         rexist_pipeline::hunter::validate(spec.kind, &spec.definition).map_err(|e| bad(&e))?;
         state.ingest.create_hunt(&spec).await.map_err(store_err)?;
         return Ok((Watched::Created, name));
     };
+    // A hunt above the reader's clearance is neither shown nor changed:
+    // "already on it" would tell what it watches.
+    if !principal.may_read(hunt.spec.tlp) {
+        return Err((
+            StatusCode::CONFLICT,
+            format!("a hunt named {name:?} already exists; choose another name"),
+        ));
+    }
     if hunt.spec.kind != HuntKind::Watch {
         return Err((
             StatusCode::CONFLICT,

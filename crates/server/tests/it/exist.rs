@@ -311,7 +311,12 @@ async fn fixture() -> Fixture {
 }
 
 fn app(f: &Fixture, role: Role) -> axum::Router {
-    router(AppState::new(Arc::clone(&f.store)).with_anonymous(role))
+    router(
+        AppState::new(Arc::clone(&f.store))
+            .with_origin(Some("http://rexist.test/"), None)
+            .unwrap()
+            .with_anonymous(role),
+    )
 }
 
 async fn get(app: &axum::Router, uri: &str) -> (StatusCode, Value) {
@@ -462,6 +467,40 @@ async fn limit_offset_paging_like_drf() {
         body["previous"],
         "http://rexist.test/api/news?limit=2&offset=2"
     );
+
+    // Without a public URL a forged Host is not echoed into the links: the
+    // listen address stands in for it.
+    let bare = router(
+        AppState::new(Arc::clone(&f.store))
+            .with_origin(None, Some("192.0.2.10:8080".parse().unwrap()))
+            .unwrap()
+            .with_anonymous(Role::Admin),
+    );
+    for (host, origin) in [
+        ("evil.example", "http://192.0.2.10:8080"),
+        ("192.0.2.10:8080", "http://192.0.2.10:8080"),
+        ("localhost:8080", "http://localhost:8080"),
+        ("localhost:9999", "http://192.0.2.10:8080"),
+    ] {
+        let res = bare
+            .clone()
+            .oneshot(
+                Request::builder()
+                    .uri("/api/news/?limit=2")
+                    .header("host", host)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            body["next"],
+            format!("{origin}/api/news/?limit=2&offset=2"),
+            "Host: {host}"
+        );
+    }
 
     // Default page size is EXIST's 50; an offset past the end is an empty page.
     let body = ok(&app, "/api/news/").await;

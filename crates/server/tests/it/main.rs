@@ -5,6 +5,7 @@
 
 mod api;
 mod common;
+mod errors;
 mod exist;
 mod hunts;
 mod lookup;

@@ -72,6 +72,7 @@ async fn seed(store: &Arc<dyn Store>) {
             enabled: true,
             channels: vec![],
             digest_secs: None,
+            tlp: rexist_core::HuntSpec::DEFAULT_TLP,
         })
         .await
         .unwrap();

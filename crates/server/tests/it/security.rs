@@ -160,7 +160,7 @@ fn routes() -> Vec<(&'static str, String, Option<Role>)> {
     let mut r: Vec<(&str, &str, Option<Role>)> = vec![
         ("GET", "/healthz", None),
         ("GET", "/", v),
-        ("GET", "/metrics", v),
+        ("GET", "/metrics", ad),
         ("GET", "/api/v1/indicators", v),
         ("GET", "/api/v1/indicators/domain/green-public.example", v),
         ("GET", "/api/v1/items", v),
@@ -687,7 +687,16 @@ async fn token_scopes_and_tokens_in_urls() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // The exports *pages* of the UI are not export files: neither an
     // export-scoped token nor a token in the URL opens them.
-    for path in ["/exports", "/exportsx", "/exports/all-edl"] {
+    for path in [
+        "/exports",
+        "/exportsx",
+        "/exports/all-edl",
+        "/",
+        "/api/v1/exports",
+        "/api/v1/exports/edl",
+        "/api/v1/indicators",
+        "/metrics",
+    ] {
         let (status, _, _) = send(&w.app, "GET", path, Some(&bearer(&export_only)), None).await;
         assert!(
             matches!(status, StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED),
@@ -980,6 +989,7 @@ async fn hits_on_red_objects_are_not_listed_to_a_viewer() {
             enabled: true,
             channels: vec![],
             digest_secs: None,
+            tlp: rexist_core::HuntSpec::DEFAULT_TLP,
         })
         .await
         .unwrap();
@@ -1028,4 +1038,257 @@ async fn hits_on_red_objects_are_not_listed_to_a_viewer() {
         !page.contains("id=\"hits\""),
         "the dashboard lists no hit: {page}"
     );
+}
+
+#[tokio::test]
+async fn metrics_need_the_metrics_scope_or_admin() {
+    let w = world().await;
+    let (_, scraper) = issue_token(
+        w.store.as_ref(),
+        &TokenRequest {
+            name: "prometheus".into(),
+            role: Role::Viewer,
+            scopes: vec![Scope::Metrics],
+            expires_days: None,
+        },
+    )
+    .await
+    .unwrap();
+    // Store-wide counts cover TLP:RED: a viewer's or analyst's token is refused.
+    for token in [&w.viewer, &w.analyst] {
+        let (status, _, body) = send(&w.app, "GET", "/metrics", Some(&bearer(token)), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(error["error"]["code"], "forbidden");
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("metrics scope"),
+            "{body}"
+        );
+    }
+    for token in [&w.admin, &scraper] {
+        let (status, _, body) = send(&w.app, "GET", "/metrics", Some(&bearer(token)), None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        // Totals only: the count includes the RED domain, nothing names it.
+        assert!(
+            body.contains("rexist_indicators{type=\"domain\"} 2"),
+            "{body}"
+        );
+        assert!(
+            !body.contains(RED_DOMAIN) && !body.contains("tlp"),
+            "{body}"
+        );
+    }
+    // The scraper's token opens /metrics and nothing else.
+    for path in ["/api/v1/items", "/", "/taxii2/", "/export/all-edl"] {
+        let (status, _, _) = send(&w.app, "GET", path, Some(&bearer(&scraper)), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+    }
+    // Not in a URL: only export files take a token there.
+    let (status, _, _) = send(
+        &w.app,
+        "GET",
+        &format!("/metrics?token={scraper}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn hunts_above_a_clearance_are_invisible_with_their_hits() {
+    use rexist_core::{HitObject, NewHit};
+    let w = world().await;
+    let app = router(AppState::new(Arc::clone(&w.store)).with_channels(vec!["soc".into()]));
+    let json = |body: &str| serde_json::from_str::<serde_json::Value>(body).unwrap();
+    // An analyst (cleared to AMBER+STRICT) cannot mark a hunt RED …
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/api/v1/hunts",
+        Some(&bearer(&w.analyst)),
+        Some(serde_json::json!({"name": "too-high", "query": "eyes", "tlp": "red"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(json(&body)["error"]["code"], "forbidden");
+    // … and gets AMBER by default.
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/api/v1/hunts",
+        Some(&bearer(&w.analyst)),
+        Some(serde_json::json!({"name": "amber-hunt", "query": "public"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(json(&body)["tlp"], "amber");
+    // An admin's RED hunt watches a GREEN indicator, and alerts.
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/api/v1/hunts",
+        Some(&bearer(&w.admin)),
+        Some(serde_json::json!({
+            "name": "red-watch", "watch": "domain:green-public.example",
+            "channels": ["soc"], "tlp": "red"
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(json(&body)["tlp"], "red");
+    let amber = w.store.hunt_by_name("amber-hunt").await.unwrap().unwrap();
+    let red = w.store.hunt_by_name("red-watch").await.unwrap().unwrap();
+    assert_eq!(red.spec.tlp, Tlp::Red);
+    let green_item = w
+        .store
+        .search_items(&rexist_store::ItemQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|i| i.content.tlp == Tlp::Green)
+        .unwrap();
+    let green_ind = w
+        .store
+        .indicator(IndicatorType::Domain, "green-public.example")
+        .await
+        .unwrap()
+        .unwrap();
+    w.store
+        .record_hits(&[
+            NewHit {
+                hunt: amber.id,
+                object: HitObject::Item(green_item.id),
+                terms: vec!["public".into()],
+                retro: false,
+            },
+            NewHit {
+                hunt: red.id,
+                object: HitObject::Indicator(green_ind.id),
+                terms: vec!["domain:green-public.example".into()],
+                retro: false,
+            },
+        ])
+        .await
+        .unwrap();
+    let names = |body: &str| -> Vec<String> {
+        json(body)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let count = |body: &str| json(body)["items"].as_array().unwrap().len();
+    for (who, token, hunts, hits, alerts) in [
+        ("viewer", &w.viewer, vec![], 0, 0),
+        ("analyst", &w.analyst, vec!["amber-hunt"], 1, 0),
+        ("admin", &w.admin, vec!["amber-hunt", "red-watch"], 2, 1),
+    ] {
+        let auth = Some(bearer(token));
+        let (_, _, body) = send(&app, "GET", "/api/v1/hunts", auth.as_deref(), None).await;
+        assert_eq!(names(&body), hunts, "{who}: hunts");
+        let (_, _, body) = send(&app, "GET", "/api/v1/hits", auth.as_deref(), None).await;
+        assert_eq!(count(&body), hits, "{who}: hits {body}");
+        let (_, _, body) = send(&app, "GET", "/api/v1/alerts", auth.as_deref(), None).await;
+        assert_eq!(count(&body), alerts, "{who}: alerts {body}");
+        for name in ["amber-hunt", "red-watch"] {
+            let seen = hunts.contains(&name);
+            let (status, _, body) = send(
+                &app,
+                "GET",
+                &format!("/api/v1/hunts/{name}"),
+                auth.as_deref(),
+                None,
+            )
+            .await;
+            let want = if seen {
+                StatusCode::OK
+            } else {
+                StatusCode::NOT_FOUND
+            };
+            assert_eq!(status, want, "{who}: GET {name}: {body}");
+            let (status, _, _) = send(
+                &app,
+                "GET",
+                &format!("/api/v1/hits?hunt={name}"),
+                auth.as_deref(),
+                None,
+            )
+            .await;
+            assert_eq!(status, want, "{who}: hits of {name}");
+            let (_, _, page) = send(&app, "GET", "/hunts", auth.as_deref(), None).await;
+            assert_eq!(page.contains(name), seen, "{who}: /hunts lists {name}");
+        }
+        // The lookup names the hunts that matched only when the reader sees them.
+        let (_, _, body) = send(
+            &app,
+            "GET",
+            "/api/v1/lookup/green-public.example",
+            auth.as_deref(),
+            None,
+        )
+        .await;
+        let matched = json(&body)["hunts"].as_array().unwrap().len();
+        assert_eq!(matched, usize::from(who == "admin"), "{who}: lookup {body}");
+    }
+    // The analyst may not touch the RED hunt, nor acknowledge its hits.
+    let (status, _, _) = send(
+        &app,
+        "PATCH",
+        "/api/v1/hunts/red-watch",
+        Some(&bearer(&w.analyst)),
+        Some(serde_json::json!({"enabled": false})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let red_hit = w
+        .store
+        .list_hits(&rexist_store::HitQuery {
+            hunt: Some(red.id),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items[0]
+        .id;
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/api/v1/hits/ack",
+        Some(&bearer(&w.analyst)),
+        Some(serde_json::json!({"ids": [red_hit.get()]})),
+    )
+    .await;
+    assert_eq!(
+        (status, json(&body)["acked"].as_u64()),
+        (StatusCode::OK, Some(0))
+    );
+    let (_, _, body) = send(
+        &app,
+        "POST",
+        "/api/v1/hits/ack",
+        Some(&bearer(&w.analyst)),
+        Some(serde_json::json!({"all": true})),
+    )
+    .await;
+    assert_eq!(json(&body)["acked"], 1, "only the AMBER hunt's hit: {body}");
+    let unacked = w
+        .store
+        .list_hits(&rexist_store::HitQuery {
+            acked: Some(false),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(unacked.len(), 1);
+    assert_eq!(unacked[0].hunt_id, red.id);
 }

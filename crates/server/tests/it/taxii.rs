@@ -212,34 +212,71 @@ async fn discovery_root_and_collections() {
     let (store, _dir) = seeded(3, 1).await;
     let app = app(&store, Role::Admin);
 
+    // A hostile Host is not reflected into api_roots: without a public URL
+    // only loopback names are trusted here (no listen address is known).
     let a = send(
         &app,
         "GET",
         "/taxii2/",
-        &[("host", "ti.example.org:8080")],
+        &[("host", "evil.example:8080")],
         None,
     )
     .await;
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(a.body["title"], "rexist");
     assert_eq!(a.body["description"], "test server");
-    assert_eq!(
-        a.body["api_roots"],
-        json!(["http://ti.example.org:8080/taxii2/api/"])
-    );
-    assert_eq!(a.body["default"], "http://ti.example.org:8080/taxii2/api/");
+    assert_eq!(a.body["api_roots"], json!(["http://localhost/taxii2/api/"]));
+    assert_eq!(a.body["default"], "http://localhost/taxii2/api/");
     let a = send(
         &app,
         "GET",
         "/taxii2/",
-        &[("host", "ti.example.org"), ("x-forwarded-proto", "https")],
+        &[("host", "localhost:8080"), ("x-forwarded-proto", "https")],
         None,
     )
     .await;
     assert_eq!(
         a.body["api_roots"],
-        json!(["https://ti.example.org/taxii2/api/"])
+        json!(["https://localhost:8080/taxii2/api/"])
     );
+    // With `[server] public_url`, every Host gets the public URL.
+    let public = app_with(
+        AppState::new(Arc::clone(&store))
+            .with_taxii(config())
+            .with_origin(Some("https://ti.example.org/cti/"), None)
+            .unwrap(),
+        Role::Admin,
+    );
+    for host in ["evil.example", "localhost:8080", "ti.example.org"] {
+        let a = send(&public, "GET", "/taxii2/", &[("host", host)], None).await;
+        assert_eq!(
+            a.body["api_roots"],
+            json!(["https://ti.example.org/cti/taxii2/api/"]),
+            "Host: {host}"
+        );
+    }
+    // Listening on every address, a forged Host falls back to localhost
+    // and the port; the listen address itself is trusted when specific.
+    for (listen, host, root) in [
+        ("0.0.0.0:8443", "evil.example:8443", "http://localhost:8443"),
+        ("0.0.0.0:8443", "203.0.113.66:8443", "http://localhost:8443"),
+        ("192.0.2.7:8443", "192.0.2.7:8443", "http://192.0.2.7:8443"),
+        ("192.0.2.7:8443", "evil.example", "http://192.0.2.7:8443"),
+    ] {
+        let listening = app_with(
+            AppState::new(Arc::clone(&store))
+                .with_taxii(config())
+                .with_origin(None, Some(listen.parse().unwrap()))
+                .unwrap(),
+            Role::Admin,
+        );
+        let a = send(&listening, "GET", "/taxii2/", &[("host", host)], None).await;
+        assert_eq!(
+            a.body["api_roots"],
+            json!([format!("{root}/taxii2/api/")]),
+            "listen {listen}, Host: {host}"
+        );
+    }
 
     let a = get(&app, "/taxii2/api/").await;
     assert_eq!(a.status, StatusCode::OK);

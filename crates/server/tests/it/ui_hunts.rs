@@ -81,6 +81,11 @@ async fn an_analyst_writes_a_hunt_with_a_live_preview_and_acknowledges_its_hits(
         page.contains("value=\"soc\""),
         "the configured channel is offered"
     );
+    // TLP: AMBER by default, choices up to the analyst's clearance only.
+    assert!(page.contains("name=\"tlp\""), "{page}");
+    assert!(page.contains("<option value=\"amber\" selected>"), "{page}");
+    assert!(page.contains("<option value=\"amber+strict\""), "{page}");
+    assert!(!page.contains("<option value=\"red\""), "{page}");
     let csrf = csrf_of(&page);
 
     // preview: matches among stored items, within the analyst's clearance
@@ -150,6 +155,32 @@ async fn an_analyst_writes_a_hunt_with_a_live_preview_and_acknowledges_its_hits(
     )
     .await;
     assert_eq!(h["hx-redirect"], "/hunts/ransom");
+    assert_eq!(
+        store
+            .hunt_by_name("ransom")
+            .await
+            .unwrap()
+            .unwrap()
+            .spec
+            .tlp,
+        Tlp::Amber
+    );
+    // a TLP above the analyst's clearance is refused
+    let (_, h, frag) = send(
+        &app,
+        "POST",
+        "/hunts",
+        &cookie,
+        Some(&csrf),
+        "name=redhunt&kind=query&definition=lockbit&digest=off&tlp=red",
+    )
+    .await;
+    assert!(
+        frag.contains("hunt-error") && frag.contains("clearance"),
+        "{frag}"
+    );
+    assert!(!h.contains_key("hx-redirect"));
+    assert!(store.hunt_by_name("redhunt").await.unwrap().is_none());
     let (_, _, frag) = send(
         &app,
         "POST",
@@ -284,6 +315,20 @@ async fn a_viewer_reads_hunts_in_japanese_but_may_not_write() {
             enabled: true,
             channels: vec![],
             digest_secs: None,
+            tlp: Tlp::Green,
+        })
+        .await
+        .unwrap();
+    // An AMBER hunt is above a viewer's clearance (GREEN by default).
+    store
+        .create_hunt(&rexist_core::HuntSpec {
+            name: "amber-watch".into(),
+            kind: rexist_core::HuntKind::Watch,
+            definition: "198.51.100.77".into(),
+            enabled: true,
+            channels: vec![],
+            digest_secs: None,
+            tlp: Tlp::Amber,
         })
         .await
         .unwrap();
@@ -299,6 +344,14 @@ async fn a_viewer_reads_hunts_in_japanese_but_may_not_write() {
         !page.contains("id=\"new-hunt\""),
         "no create button for a viewer"
     );
+    assert!(page.contains(">watch-ips</a>"), "{page}");
+    assert!(
+        !page.contains("amber-watch") && !page.contains("198.51.100.77"),
+        "an AMBER hunt is not listed to a viewer: {page}"
+    );
+    let (s, _, page) = send(&app, "GET", "/hunts/amber-watch", &cookie, None, "").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(!page.contains("198.51.100.77"), "{page}");
     let (s, _, page) = send(&app, "GET", "/hunts/watch-ips?lang=ja", &cookie, None, "").await;
     assert_eq!(s, StatusCode::OK);
     assert!(

@@ -92,6 +92,8 @@ async fn world() -> World {
     ];
     let app = router(
         AppState::new(Arc::clone(&store))
+            .with_origin(Some("http://intel.example:8080"), None)
+            .unwrap()
             .with_schedules(schedules)
             .with_exports(exports),
     );

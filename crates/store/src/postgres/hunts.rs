@@ -30,6 +30,7 @@ fn hunt_from_row(r: &PgRow) -> Result<Hunt> {
         created_at: r.try_get(7)?,
         updated_at: r.try_get(8)?,
         last_digest_at: r.try_get(9)?,
+        tlp: i64::from(r.try_get::<i16, _>(10)?),
     }
     .decode()
 }
@@ -88,8 +89,8 @@ pub(super) async fn create_hunt(pool: &PgPool, spec: &HuntSpec) -> Result<Hunt> 
     let stamp = unix_micros(now());
     let mut tx = pool.begin().await?;
     let row = sqlx::query(AssertSqlSafe(format!(
-        "INSERT INTO hunts (name, kind, definition, enabled, channels, digest_secs, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+        "INSERT INTO hunts (name, kind, definition, enabled, channels, digest_secs, created_at, updated_at, tlp)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)
          ON CONFLICT (name) DO NOTHING RETURNING {HUNT_COLUMNS}"
     )))
     .bind(&spec.name)
@@ -99,6 +100,7 @@ pub(super) async fn create_hunt(pool: &PgPool, spec: &HuntSpec) -> Result<Hunt> 
     .bind(json(&spec.channels))
     .bind(digest_param(spec))
     .bind(stamp)
+    .bind(spec.tlp.rank())
     .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = row else {
@@ -117,7 +119,7 @@ pub(super) async fn update_hunt(
     let mut tx = pool.begin().await?;
     let row = sqlx::query(AssertSqlSafe(format!(
         "UPDATE hunts SET name = $2, kind = $3, definition = $4, enabled = $5, channels = $6,
-           digest_secs = $7, updated_at = greatest($8, updated_at + 1)
+           digest_secs = $7, updated_at = greatest($8, updated_at + 1), tlp = $9
          WHERE id = $1 RETURNING {HUNT_COLUMNS}"
     )))
     .bind(id.get())
@@ -128,6 +130,7 @@ pub(super) async fn update_hunt(
     .bind(json(&spec.channels))
     .bind(digest_param(spec))
     .bind(unix_micros(now()))
+    .bind(spec.tlp.rank())
     .fetch_optional(&mut *tx)
     .await;
     let row = match row {
@@ -304,12 +307,14 @@ pub(super) async fn list_hits(pool: &PgPool, q: &HitQuery) -> Result<Page<HuntHi
          WHERE ($1::BIGINT IS NULL OR hunt_id = $1)
            AND ($2::BOOLEAN IS NULL OR (acked_at IS NOT NULL) = $2)
            AND ($3::BIGINT IS NULL OR id < $3)
+           AND ($5::SMALLINT IS NULL OR hunt_id IN (SELECT id FROM hunts WHERE tlp <= $5))
          ORDER BY id DESC LIMIT $4"
     )))
     .bind(q.hunt.map(HuntId::get))
     .bind(q.acked)
     .bind(q.before.map(HitId::get))
     .bind(i64::from(limit) + 1)
+    .bind(q.max_tlp.map(rexist_core::Tlp::rank))
     .fetch_all(pool)
     .await?;
     let items = rows.iter().map(hit_from_row).collect::<Result<Vec<_>>>()?;
@@ -483,6 +488,7 @@ pub(super) async fn list_alerts(pool: &PgPool, q: &AlertQuery) -> Result<Page<Al
          WHERE ($1::BIGINT IS NULL OR hunt_id = $1) AND ($2::TEXT IS NULL OR channel = $2)
            AND ($3::TEXT[] IS NULL OR status = ANY($3))
            AND ($4::BIGINT IS NULL OR id < $4)
+           AND ($6::SMALLINT IS NULL OR hunt_id IN (SELECT id FROM hunts WHERE tlp <= $6))
          ORDER BY id DESC LIMIT $5"
     )))
     .bind(q.hunt.map(HuntId::get))
@@ -490,6 +496,7 @@ pub(super) async fn list_alerts(pool: &PgPool, q: &AlertQuery) -> Result<Page<Al
     .bind(statuses)
     .bind(q.before.map(AlertId::get))
     .bind(i64::from(limit) + 1)
+    .bind(q.max_tlp.map(rexist_core::Tlp::rank))
     .fetch_all(pool)
     .await?;
     let items = rows

@@ -34,6 +34,7 @@ fn hunt_from_row(r: &Row<'_>) -> rusqlite::Result<Hunt> {
             created_at: r.get(7)?,
             updated_at: r.get(8)?,
             last_digest_at: r.get(9)?,
+            tlp: r.get(10)?,
         }
         .decode(),
     )
@@ -98,8 +99,8 @@ pub(super) fn create_hunt(conn: &mut Connection, spec: &HuntSpec) -> Result<Hunt
     }
     let stamp = unix_micros(now());
     let sql = format!(
-        "INSERT INTO hunts (name, kind, definition, enabled, channels, digest_secs, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) RETURNING {HUNT_COLUMNS}"
+        "INSERT INTO hunts (name, kind, definition, enabled, channels, digest_secs, created_at, updated_at, tlp)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8) RETURNING {HUNT_COLUMNS}"
     );
     let hunt = tx.query_row(
         &sql,
@@ -110,7 +111,8 @@ pub(super) fn create_hunt(conn: &mut Connection, spec: &HuntSpec) -> Result<Hunt
             spec.enabled,
             json(&spec.channels),
             digest_param(spec),
-            stamp
+            stamp,
+            spec.tlp.rank()
         ],
         hunt_from_row,
     )?;
@@ -143,7 +145,7 @@ pub(super) fn update_hunt(
     }
     let sql = format!(
         "UPDATE hunts SET name = ?2, kind = ?3, definition = ?4, enabled = ?5, channels = ?6,
-           digest_secs = ?7, updated_at = max(?8, updated_at + 1)
+           digest_secs = ?7, updated_at = max(?8, updated_at + 1), tlp = ?9
          WHERE id = ?1 RETURNING {HUNT_COLUMNS}"
     );
     let hunt = tx
@@ -157,7 +159,8 @@ pub(super) fn update_hunt(
                 spec.enabled,
                 json(&spec.channels),
                 digest_param(spec),
-                unix_micros(now())
+                unix_micros(now()),
+                spec.tlp.rank()
             ],
             hunt_from_row,
         )
@@ -311,6 +314,7 @@ pub(super) fn list_hits(conn: &Connection, q: &HitQuery) -> Result<Page<HuntHit>
          WHERE (?1 IS NULL OR hunt_id = ?1)
            AND (?2 IS NULL OR (acked_at IS NOT NULL) = ?2)
            AND (?3 IS NULL OR id < ?3)
+           AND (?5 IS NULL OR hunt_id IN (SELECT id FROM hunts WHERE tlp <= ?5))
          ORDER BY id DESC LIMIT ?4"
     );
     let mut stmt = conn.prepare(&sql)?;
@@ -319,7 +323,8 @@ pub(super) fn list_hits(conn: &Connection, q: &HitQuery) -> Result<Page<HuntHit>
             q.hunt.map(HuntId::get),
             q.acked,
             q.before.map(HitId::get),
-            i64::from(limit) + 1
+            i64::from(limit) + 1,
+            q.max_tlp.map(rexist_core::Tlp::rank)
         ],
         hit_from_row,
     )?;
@@ -482,6 +487,7 @@ pub(super) fn list_alerts(conn: &Connection, q: &AlertQuery) -> Result<Page<Aler
          WHERE (?1 IS NULL OR hunt_id = ?1) AND (?2 IS NULL OR channel = ?2)
            AND (?3 IS NULL OR instr(',' || ?3 || ',', ',' || status || ',') > 0)
            AND (?4 IS NULL OR id < ?4)
+           AND (?6 IS NULL OR hunt_id IN (SELECT id FROM hunts WHERE tlp <= ?6))
          ORDER BY id DESC LIMIT ?5"
     );
     let mut stmt = conn.prepare(&sql)?;
@@ -491,7 +497,8 @@ pub(super) fn list_alerts(conn: &Connection, q: &AlertQuery) -> Result<Page<Aler
             q.channel,
             status,
             q.before.map(AlertId::get),
-            i64::from(limit) + 1
+            i64::from(limit) + 1,
+            q.max_tlp.map(rexist_core::Tlp::rank)
         ],
         alert_from_row,
     )?;
