@@ -16,6 +16,7 @@
 #![cfg(unix)] // signals
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -178,8 +179,8 @@ impl Env {
         let mut out = String::new();
         for entry in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".log") {
-                out.push_str(&format!("--- {name}\n{}\n", self.log(&name)));
+            if Path::new(&name).extension().is_some_and(|e| e == "log") {
+                let _ = write!(out, "--- {name}\n{}\n", self.log(&name));
             }
         }
         out
@@ -191,8 +192,11 @@ impl Env {
         for (k, v) in extra {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut served = Served {
+            child: cmd.spawn().unwrap(),
+            addr: String::new(),
+        };
+        let mut stdout = BufReader::new(served.child.stdout.take().unwrap());
         let started = Instant::now();
         loop {
             let mut line = String::new();
@@ -205,10 +209,8 @@ impl Env {
             if let Some((_, addr)) = line.trim().rsplit_once("listening on http://") {
                 // Keep reading so a full pipe never blocks it.
                 std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-                return Served {
-                    child,
-                    addr: addr.to_owned(),
-                };
+                addr.clone_into(&mut served.addr);
+                return served;
             }
         }
     }
@@ -249,7 +251,7 @@ fn append(path: &Path) -> File {
         .unwrap()
 }
 
-/// A running `rexist serve`, SIGKILLed when dropped so a failing test
+/// A running `rexist serve`, killed (SIGKILL) when dropped so a failing test
 /// leaves nothing behind.
 struct Served {
     child: Child,
@@ -275,12 +277,7 @@ impl Drop for Served {
 fn ip_lines(first: u64, count: u64) -> String {
     let mut out = String::with_capacity(usize::try_from(count * 14).unwrap());
     for i in first..first + count {
-        out.push_str(&format!(
-            "10.{}.{}.{}\n",
-            (i >> 16) & 255,
-            (i >> 8) & 255,
-            i & 255
-        ));
+        let _ = writeln!(out, "10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255);
     }
     out
 }
@@ -593,7 +590,10 @@ fn sigkill_during_alert_delivery(env: &Env) {
         "--channel",
         "hook",
     ]);
-    let mut lines: String = (1..=HITS).map(|i| format!("198.51.100.{i}\n")).collect();
+    let mut lines = String::new();
+    for i in 1..=HITS {
+        let _ = writeln!(lines, "198.51.100.{i}");
+    }
     lines.push_str(&ip_lines(0, 100));
     std::fs::write(env.path("hits.txt"), lines).unwrap();
     let mut ingest = env
@@ -664,7 +664,7 @@ fn sigterm_stops_serve_within_its_grace_on_postgres() {
 fn sigterm_stops_serve_within_its_grace(env: &Env) {
     let upstream = bulk_feed(env);
     // A grace shorter than the run, so the run is cut short.
-    let grace = Duration::from_millis(1000);
+    let grace = Duration::from_secs(1);
     let mut node = env.serve("serve-1.log", &[("REXIST_SHUTDOWN_GRACE_MS", "1000")]);
     let cut = running_with_commits(env, "bulk-feed");
     let signalled = Instant::now();

@@ -92,12 +92,12 @@ impl Heartbeat {
             loop {
                 tokio::time::sleep(every).await;
                 match store.heartbeat_run(run, &shared.snapshot()).await {
-                    Ok(true) => {}
-                    Ok(false) if !warned => {
-                        warned = true;
-                        tracing::warn!(%run, "run was marked interrupted while still going: heartbeats came too late");
+                    Ok(alive) => {
+                        if !alive && !warned {
+                            warned = true;
+                            tracing::warn!(%run, "run was marked interrupted while still going: heartbeats came too late");
+                        }
                     }
-                    Ok(false) => {}
                     Err(e) => tracing::warn!(%run, error = %e, "run heartbeat not saved"),
                 }
             }

@@ -904,7 +904,7 @@ async fn stale_runs_are_interrupted_and_live_ones_kept(store: Arc<dyn Store>) {
             .unwrap()
     );
     let swept = store
-        .interrupt_stale_runs(Duration::from_millis(1000))
+        .interrupt_stale_runs(Duration::from_secs(1))
         .await
         .unwrap();
     assert_eq!(swept.len(), 1, "{swept:?}");

@@ -1038,7 +1038,7 @@ async fn a_run_cut_short_is_interrupted_with_what_it_committed() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(
         store
-            .interrupt_stale_runs(Duration::from_millis(1000))
+            .interrupt_stale_runs(Duration::from_secs(1))
             .await
             .unwrap()
             .is_empty(),
