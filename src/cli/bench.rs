@@ -388,6 +388,7 @@ async fn feed(args: FeedArgs) -> Result<ExitCode> {
         vec!["malware_download".to_owned()],
         &indicatif::ProgressBar::hidden(),
         "bench",
+        &rexist_pipeline::liveness::Progress::default(),
     )
     .await;
     let elapsed = started.elapsed();

@@ -15,6 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rexist_connectors::feed::{FeedFormat, Layout};
 use rexist_core::model::now;
 use rexist_core::{IndicatorType, RunCounts, RunOutcome, Source, SourceSpec, Tlp};
+use rexist_pipeline::liveness::{Heartbeat, Progress};
 use rexist_pipeline::{Loaded, load_feed};
 use rexist_store::Store;
 
@@ -141,7 +142,11 @@ async fn file(config: &Config, args: FileArgs) -> Result<ExitCode> {
     };
     let store = super::open_store(config).await?;
     let source = ensure_source(&store, &args.source, "file", args.tlp, args.confidence).await?;
+    let mut signals = super::Signals::listen();
     let run = store.start_run(source.id).await?;
+    // Keeps the run visibly alive, with what it has committed, so a kill
+    // leaves it for the next sweep to mark interrupted with those counts.
+    let heartbeat = Heartbeat::for_run(Arc::clone(&store), run.id, super::liveness().heartbeat);
     let ingest = super::open_ingest(config, &store);
 
     let progress = match size {
@@ -159,14 +164,7 @@ async fn file(config: &Config, args: FileArgs) -> Result<ExitCode> {
         ..FeedFormat::new(layout)
     };
     let place = args.path.display().to_string();
-    let (
-        Loaded {
-            counts,
-            new_indicators,
-            failure,
-        },
-        shown,
-    ) = load(
+    let loading = load(
         &ingest,
         &source,
         input,
@@ -174,8 +172,30 @@ async fn file(config: &Config, args: FileArgs) -> Result<ExitCode> {
         args.labels.clone(),
         &progress,
         &place,
-    )
-    .await;
+        heartbeat.progress(),
+    );
+    let (
+        Loaded {
+            counts,
+            new_indicators,
+            failure,
+        },
+        shown,
+    ) = tokio::select! {
+        loaded = loading => loaded,
+        () = signals.recv() => {
+            // Every batch is one transaction: what was committed stays.
+            progress.finish_and_clear();
+            let counts = heartbeat.progress().snapshot();
+            store
+                .finish_run(run.id, RunOutcome::Interrupted, &counts, None, Some("interrupted: stopped by a signal"))
+                .await?;
+            bail!(
+                "ingest interrupted: {} new sightings stored before it stopped; run it again to load the rest",
+                counts.new
+            );
+        }
+    };
     progress.finish_and_clear();
 
     let outcome = match (&failure, counts.new + counts.unchanged) {
@@ -195,8 +215,10 @@ async fn file(config: &Config, args: FileArgs) -> Result<ExitCode> {
 }
 
 /// Streams `input` through the pipeline's one feed path as sightings of
-/// `source`, moving `progress` by bytes read and printing the first rejected
+/// `source`, moving `progress` by bytes read, recording what was committed
+/// in `committed` (for the run's heartbeat) and printing the first rejected
 /// lines as `place:line: rejected: reason`; also returns how many it printed.
+#[allow(clippy::too_many_arguments)] // each is one knob of the one feed path
 pub async fn load(
     ingest: &Arc<rexist_pipeline::Ingest>,
     source: &Source,
@@ -205,6 +227,7 @@ pub async fn load(
     labels: Vec<String>,
     progress: &ProgressBar,
     place: &str,
+    committed: &Progress,
 ) -> (Loaded, usize) {
     let bytes_read = Arc::new(AtomicU64::new(0));
     let counted = CountingReader {
@@ -225,7 +248,13 @@ pub async fn load(
                 shown += 1;
             }
         },
-        || progress.set_position(bytes_read.load(Ordering::Relaxed)),
+        |counts| {
+            let read = bytes_read.load(Ordering::Relaxed);
+            progress.set_position(read);
+            let mut counts = counts.clone();
+            counts.fetched = read;
+            committed.record(&counts);
+        },
     )
     .await;
     loaded.counts.fetched = bytes_read.load(Ordering::Relaxed);

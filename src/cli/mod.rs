@@ -146,7 +146,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve::run(&config, args).await,
             Command::Migrate => {
@@ -174,7 +174,90 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             | Command::Refang
             | Command::Defang => Ok(ExitCode::SUCCESS),
         }
-    })
+    });
+    // A store call still running on the blocking pool (a batch a shutdown
+    // cut short) gets a moment to commit or roll back, not forever.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    result
+}
+
+/// Ctrl-C and SIGTERM, listened for from creation on: a signal that comes
+/// before the first wait is kept, not left to kill the process.
+pub struct Signals {
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    /// Starts listening (inside the runtime).
+    pub fn listen() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Self {
+                interrupt: signal(SignalKind::interrupt()).ok(),
+                terminate: signal(SignalKind::terminate()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    /// Resolves at the next Ctrl-C or SIGTERM.
+    pub async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn next(s: Option<&mut tokio::signal::unix::Signal>) {
+                let received = match s {
+                    Some(s) => s.recv().await.is_some(),
+                    None => false,
+                };
+                if !received {
+                    std::future::pending::<()>().await;
+                }
+            }
+            tokio::select! {
+                () = next(self.interrupt.as_mut()) => {}
+                () = next(self.terminate.as_mut()) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Heartbeat, lease and sweep timings: the defaults (heartbeats every
+/// 10 s), or scaled from the hidden `REXIST_HEARTBEAT_MS` so tests need not
+/// wait a minute for a dead run to be noticed.
+pub fn liveness() -> rexist_pipeline::liveness::Liveness {
+    env_millis("REXIST_HEARTBEAT_MS").map_or_else(
+        rexist_pipeline::liveness::Liveness::default,
+        rexist_pipeline::liveness::Liveness::from_heartbeat,
+    )
+}
+
+/// How long `serve` lets running source runs finish after SIGTERM or
+/// Ctrl-C before it cuts them short: 20 s, or the hidden
+/// `REXIST_SHUTDOWN_GRACE_MS`.
+pub fn shutdown_grace() -> std::time::Duration {
+    env_millis("REXIST_SHUTDOWN_GRACE_MS").unwrap_or(std::time::Duration::from_secs(20))
+}
+
+/// A positive number of milliseconds from the environment variable `name`;
+/// an unusable value is reported and ignored.
+fn env_millis(name: &str) -> Option<std::time::Duration> {
+    let raw = std::env::var(name).ok()?;
+    match raw.trim().parse::<u64>() {
+        Ok(ms) if ms > 0 => Some(std::time::Duration::from_millis(ms)),
+        _ => {
+            tracing::warn!(variable = name, value = %raw, "not a positive number of milliseconds: ignored");
+            None
+        }
+    }
 }
 
 fn init_logging(config: &Config) {
@@ -191,11 +274,23 @@ fn init_logging(config: &Config) {
 
 /// Opens the configured store and applies migrations, with one clear error.
 /// Reads and bookkeeping go to it; writes go through [`open_ingest`].
+///
+/// On SQLite every start also marks the runs of dead processes interrupted
+/// (a process killed mid-run leaves its run `running`; the heartbeat tells
+/// it from a live one next to it). On PostgreSQL only `serve` nodes sweep,
+/// so a client whose clock is off cannot cut others' runs short.
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
     let url = config.database_url()?;
-    rexist_store::open(url.as_ref().map(config::Secret::expose), &config.data_dir)
+    let store = rexist_store::open(url.as_ref().map(config::Secret::expose), &config.data_dir)
         .await
-        .context("cannot open the store")
+        .context("cannot open the store")?;
+    if store.backend() == rexist_store::Backend::Sqlite {
+        if let Err(e) = rexist_pipeline::liveness::sweep_once(&store, liveness().stale_after).await
+        {
+            tracing::warn!(error = %e, "sweep for interrupted runs failed");
+        }
+    }
+    Ok(store)
 }
 
 /// The one way writes enter `store`: warning lists (loaded on first use)
@@ -231,6 +326,10 @@ pub async fn deliver_alerts(config: &Config, store: &Arc<dyn Store>) {
             tracing::warn!(error = %e, "alerts not sent: [alerts] configuration");
             return;
         }
+    };
+    let opts = rexist_pipeline::alerts::DispatchOptions {
+        lease: liveness().lease,
+        ..opts
     };
     let dispatcher = rexist_pipeline::alerts::Dispatcher::new(Arc::clone(store), channels, opts);
     match dispatcher.pass().await {

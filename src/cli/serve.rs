@@ -1,4 +1,11 @@
-//! `rexist serve`: the HTTP server, until Ctrl-C or SIGTERM.
+//! `rexist serve`: the HTTP server, the scheduler and the alert dispatcher,
+//! until Ctrl-C or SIGTERM.
+//!
+//! A signal stops it in order: no new connections or jobs at once; running
+//! source runs, requests and the alert in flight get the grace period (20 s)
+//! to finish; runs still going are then cut short, recorded `interrupted`
+//! and their jobs handed back (5 s more at most); the process exits 0. A
+//! second signal skips what is left of the grace period.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -8,8 +15,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use rexist_connectors::http::{FetchOptions, Fetcher};
-use rexist_pipeline::alerts::{Dispatcher, unknown_channels};
-use rexist_pipeline::scheduler::{self, SchedulerOptions};
+use rexist_pipeline::alerts::{DispatchOptions, Dispatcher, unknown_channels};
+use rexist_pipeline::liveness;
+use rexist_pipeline::scheduler::{self, SchedulerOptions, Stop};
 use rexist_server::{AppState, router};
 use tokio::sync::watch;
 
@@ -47,78 +55,135 @@ pub async fn run(config: &Config, _args: Args) -> Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr().context("listener address")?;
+    // Listening before saying so: a SIGTERM from then on stops it gracefully.
+    let mut signals = super::Signals::listen();
     tracing::info!(addr = %local, backend = store.backend().as_str(), data_dir = %config.data_dir.display(), sources = sources.len(), "rexist serving");
     say(format_args!("rexist listening on http://{local}"));
 
     let schedules = sources.iter().map(|s| (s.name.clone(), s.every)).collect();
     let fetcher = Arc::new(Fetcher::new(FetchOptions::default()).context("HTTP client")?);
-    let (stop, stopped) = watch::channel(false);
+    let timing = super::liveness();
+    let grace = super::shutdown_grace();
+    // Stopping has two steps: `drain` stops new work and new connections,
+    // `cut` (after the grace period) ends the source runs still going.
+    let (drain, draining) = watch::channel(false);
+    let (cut, cutting) = watch::channel(false);
     let dispatcher = Arc::new(Dispatcher::new(
         Arc::clone(&store),
         config.channels()?,
-        config.dispatch_options()?,
+        DispatchOptions {
+            lease: timing.lease,
+            ..config.dispatch_options()?
+        },
     ));
     let known = dispatcher.channel_names();
     for (_, hunt, channel) in unknown_channels(&store, &known).await? {
         tracing::warn!(%hunt, %channel, "hunt alerts a channel that is not configured: its alerts wait");
     }
-    let alerts = tokio::spawn(Arc::clone(&dispatcher).run(stopped.clone()));
+    let mut alerts = tokio::spawn(Arc::clone(&dispatcher).run(draining.clone()));
     let lookup = config.lookup(Arc::clone(&store))?;
     let sweep = tokio::spawn(expiry_sweep(
         Arc::clone(&store),
         lookup.lifetimes().all(),
         config.auth.audit_retention(),
-        stopped.clone(),
+        draining.clone(),
     ));
     let ingest = super::open_ingest(config, &store);
-    let scheduler = tokio::spawn(scheduler::run(
+    let mut scheduler = tokio::spawn(scheduler::run(
         Arc::clone(&ingest),
         fetcher,
         sources,
-        SchedulerOptions::default(),
-        stopped,
+        SchedulerOptions {
+            liveness: timing,
+            ..SchedulerOptions::default()
+        },
+        Stop {
+            drain: draining.clone(),
+            cut: cutting,
+        },
     ));
     let exports = config.export_specs()?;
     let taxii = config.taxii_config()?;
-    axum::serve(
-        listener,
-        router(
-            AppState::new(Arc::clone(&store))
-                .with_origin(config.server.public_url.as_deref(), Some(local))
-                .map_err(|e| anyhow::anyhow!("server.public_url: {e}"))?
-                .with_data_dir(config.data_dir.clone())
-                .with_ingest(ingest)
-                .with_auth(config.auth.clone())
-                .with_exports(exports)
-                .with_notifiers(config.channels()?, config.alerts_base_url())
-                .with_taxii(taxii)
-                .with_schedules(schedules)
-                .with_channels(known.iter().map(|c| (*c).to_owned()).collect())
-                .with_lookup(lookup),
-        )
-        .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    let app = router(
+        AppState::new(Arc::clone(&store))
+            .with_origin(config.server.public_url.as_deref(), Some(local))
+            .map_err(|e| anyhow::anyhow!("server.public_url: {e}"))?
+            .with_data_dir(config.data_dir.clone())
+            .with_ingest(ingest)
+            .with_auth(config.auth.clone())
+            .with_exports(exports)
+            .with_notifiers(config.channels()?, config.alerts_base_url())
+            .with_taxii(taxii)
+            .with_schedules(schedules)
+            .with_channels(known.iter().map(|c| (*c).to_owned()).collect())
+            .with_lookup(lookup),
     )
-    .with_graceful_shutdown(shutdown())
-    .await
-    .context("server failed")?;
-    let _ = stop.send(true);
-    // A run in progress finishes its batch; past this, its job's lease expires and it runs again.
-    if tokio::time::timeout(Duration::from_secs(30), scheduler)
-        .await
-        .is_err()
-    {
-        tracing::warn!("scheduler did not stop within 30 s");
+    .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let mut stop_serving = draining.clone();
+    let mut server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { liveness::stopped(&mut stop_serving).await })
+            .await
+    });
+
+    tokio::select! {
+        () = signals.recv() => {}
+        done = &mut server => {
+            // The server ended by itself: an accept loop failure.
+            let _ = drain.send(true);
+            let _ = cut.send(true);
+            done.context("server task")?.context("server failed")?;
+            return Ok(ExitCode::FAILURE);
+        }
     }
-    if tokio::time::timeout(Duration::from_secs(10), alerts)
+    tracing::info!(grace = ?grace, "stopping: no new connections or jobs; running source runs may finish");
+    let _ = drain.send(true);
+    let deadline = tokio::time::Instant::now() + grace;
+    // A second signal skips the rest of the grace period.
+    tokio::select! {
+        _ = &mut scheduler => {}
+        () = tokio::time::sleep_until(deadline) => {}
+        () = signals.recv() => {}
+    }
+    if !scheduler.is_finished() {
+        tracing::warn!(
+            "source runs still going: cutting them short (recorded interrupted, jobs handed back)"
+        );
+        let _ = cut.send(true);
+        if tokio::time::timeout(CUT_WAIT, &mut scheduler)
+            .await
+            .is_err()
+        {
+            // Their heartbeats stop with this process: a sweep marks them later.
+            tracing::warn!("scheduler did not stop after cutting its runs");
+            scheduler.abort();
+        }
+    }
+    // The dispatcher stopped taking alerts at the signal and had the grace
+    // period for the one in flight; past it, that one's lease runs out and
+    // it is sent again (with the same delivery id).
+    let rest = deadline.saturating_duration_since(tokio::time::Instant::now());
+    if tokio::time::timeout(rest.max(Duration::from_secs(1)), &mut alerts)
         .await
         .is_err()
     {
-        tracing::warn!("alert dispatcher did not stop within 10 s");
+        tracing::warn!("alert dispatcher did not stop in time");
+        alerts.abort();
+    }
+    // Open connections had the grace period to finish their requests.
+    let rest = deadline.saturating_duration_since(tokio::time::Instant::now());
+    if tokio::time::timeout(rest, &mut server).await.is_err() {
+        tracing::warn!("connections still open: closed");
+        server.abort();
     }
     sweep.abort();
     tracing::info!("rexist stopped");
     Ok(ExitCode::SUCCESS)
 }
+
+/// How long runs that were cut short get to record themselves interrupted
+/// and hand their jobs back, after the grace period.
+const CUT_WAIT: Duration = Duration::from_secs(5);
 
 /// Marks indicators past their lifetime as expired, at start and hourly.
 async fn expiry_sweep(
@@ -154,26 +219,5 @@ async fn expiry_sweep(
             () = tokio::time::sleep(Duration::from_secs(3600)) => {}
             _ = stop.changed() => return,
         }
-    }
-}
-
-async fn shutdown() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
     }
 }

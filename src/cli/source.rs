@@ -60,13 +60,14 @@ async fn list(config: &Config, sources: &[ResolvedSource], json: bool) -> Result
     let mut rows = Vec::new();
     for s in sources {
         let stored = store.source_by_name(&s.name).await?;
+        let last_run = match &stored {
+            Some(x) => store.list_runs(Some(x.id), None, 1).await?.pop(),
+            None => None,
+        };
         let enabled = stored.as_ref().map_or(s.enabled, |x| x.enabled);
         let health = stored.map(|x| x.health).unwrap_or_default();
         let stale = enabled && health.is_stale(s.every, rexist_core::model::now());
-        let last_success = health.last_success_at.and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        });
+        let last_success = health.last_success_at.map(rfc3339);
         if json {
             let line = serde_json::json!({
                 "name": s.name, "kind": s.kind, "enabled": enabled, "every_seconds": s.every.as_secs(),
@@ -74,6 +75,11 @@ async fn list(config: &Config, sources: &[ResolvedSource], json: bool) -> Result
                 "last_success_at": last_success, "consecutive_failures": health.consecutive_failures,
                 "stale": stale,
                 "last_error": health.last_error,
+                "last_run": last_run.as_ref().map(|r| serde_json::json!({
+                    "id": r.id.get(), "outcome": r.outcome.as_str(),
+                    "started_at": rfc3339(r.started_at), "finished_at": r.finished_at.map(rfc3339),
+                    "new": r.counts.new,
+                })),
             });
             say(format_args!("{line}"));
         } else {
@@ -83,6 +89,7 @@ async fn list(config: &Config, sources: &[ResolvedSource], json: bool) -> Result
                 if enabled { "yes" } else { "no" }.to_owned(),
                 humantime(s.every.as_secs()),
                 last_success.unwrap_or_else(|| "never".to_owned()),
+                last_run.map_or_else(|| "-".to_owned(), |r| r.outcome.as_str().to_owned()),
                 health.consecutive_failures.to_string(),
                 if stale { "yes" } else { "no" }.to_owned(),
                 health.last_error.unwrap_or_default(),
@@ -99,27 +106,28 @@ async fn list(config: &Config, sources: &[ResolvedSource], json: bool) -> Result
 
 /// The `source list` table: a header, then a row per source, each column
 /// as wide as its widest cell so long names keep the columns aligned.
-fn table(rows: &[[String; 8]]) -> Vec<String> {
-    const HEADER: [&str; 8] = [
+fn table(rows: &[[String; 9]]) -> Vec<String> {
+    const HEADER: [&str; 9] = [
         "name",
         "kind",
         "enabled",
         "every",
         "last success",
+        "last run",
         "failures",
         "stale",
         "last error",
     ];
     // Columns padded on the right, except the numbers (`every`, `failures`).
-    const RIGHT: [bool; 8] = [false, false, false, true, false, true, false, false];
-    const GAP: [&str; 8] = ["", " ", " ", " ", "  ", " ", "  ", "  "];
+    const RIGHT: [bool; 9] = [false, false, false, true, false, false, true, false, false];
+    const GAP: [&str; 9] = ["", " ", " ", " ", "  ", "  ", " ", "  ", "  "];
     let mut width = HEADER.map(|h| h.chars().count());
     for row in rows {
         for (w, cell) in width.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: [&str; 8]| {
+    let line = |cells: [&str; 9]| {
         use std::fmt::Write as _;
         let mut line = String::new();
         for (i, cell) in cells.iter().enumerate() {
@@ -139,6 +147,12 @@ fn table(rows: &[[String; 8]]) -> Vec<String> {
     std::iter::once(line(HEADER))
         .chain(rows.iter().map(|r| line(r.each_ref().map(String::as_str))))
         .collect()
+}
+
+/// A time as RFC 3339, for `--json`.
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// A period in its largest whole unit: `1d`, `6h`, `30m`, `90s`.
@@ -169,11 +183,27 @@ async fn run_one(config: &Config, source: &ResolvedSource) -> Result<ExitCode> {
     let store = super::open_store(config).await?;
     let fetcher = Fetcher::new(FetchOptions::default()).context("HTTP client")?;
     let ingest = super::open_ingest(config, &store);
-    let run = rexist_pipeline::run_source(&ingest, &fetcher, source).await?;
+    // Ctrl-C or SIGTERM stops the run where it is and records it interrupted.
+    let (cut, cancel) = tokio::sync::watch::channel(false);
+    let mut signals = super::Signals::listen();
+    let signals = tokio::spawn(async move {
+        signals.recv().await;
+        let _ = cut.send(true);
+    });
+    let options = rexist_pipeline::RunOptions {
+        heartbeat: super::liveness().heartbeat,
+        cancel: Some(cancel),
+    };
+    let run = rexist_pipeline::run_source_with(&ingest, &fetcher, source, &options).await;
+    signals.abort();
+    let run = run?;
     print_run(&source.name, &run);
     super::deliver_alerts(config, &store).await;
     Ok(
-        if matches!(run.outcome, RunOutcome::Failed | RunOutcome::Partial) {
+        if matches!(
+            run.outcome,
+            RunOutcome::Failed | RunOutcome::Partial | RunOutcome::Interrupted
+        ) {
             ExitCode::FAILURE
         } else {
             ExitCode::SUCCESS
@@ -217,8 +247,19 @@ async fn toggle(config: &Config, source: &ResolvedSource, enabled: bool) -> Resu
 mod tests {
     use super::table;
 
-    fn row(name: &str, kind: &str) -> [String; 8] {
-        [name, kind, "yes", "1h", "never", "0", "no", ""].map(str::to_owned)
+    fn row(name: &str, kind: &str) -> [String; 9] {
+        [
+            name,
+            kind,
+            "yes",
+            "1h",
+            "never",
+            "interrupted",
+            "0",
+            "no",
+            "",
+        ]
+        .map(str::to_owned)
     }
 
     #[test]
@@ -238,6 +279,10 @@ mod tests {
         }
         assert_eq!(starts(&lines[2], "misp"), kind, "{lines:#?}");
         assert_eq!(starts(&lines[3], "alienvault"), kind, "{lines:#?}");
+        let last_run = starts(&lines[0], "last run");
+        for l in &lines[1..] {
+            assert_eq!(starts(l, "interrupted"), last_run, "{lines:#?}");
+        }
         assert!(lines.iter().all(|l| l.len() == l.trim_end().len()));
     }
 }

@@ -145,7 +145,8 @@ impl FromStr for IndicatorStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunOutcome {
-    /// Still going (or the process died while it was).
+    /// Still going: its process renews a heartbeat (a dead one's run is
+    /// marked [`RunOutcome::Interrupted`] by the next sweep).
     Running,
     /// Everything fetched and stored.
     Success,
@@ -155,9 +156,23 @@ pub enum RunOutcome {
     Failed,
     /// The upstream said nothing changed (HTTP 304 or an unchanged cursor).
     NotModified,
+    /// Cut short: its process died (no heartbeat) or shut down before the
+    /// run ended. Its counts are what it had committed; the cursor stays
+    /// where it was, so the next run fetches again.
+    Interrupted,
 }
 
 impl RunOutcome {
+    /// Every outcome, in the order they are documented.
+    pub const ALL: [Self; 6] = [
+        Self::Running,
+        Self::Success,
+        Self::Partial,
+        Self::Failed,
+        Self::NotModified,
+        Self::Interrupted,
+    ];
+
     /// The snake-case name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -166,6 +181,7 @@ impl RunOutcome {
             Self::Partial => "partial",
             Self::Failed => "failed",
             Self::NotModified => "not_modified",
+            Self::Interrupted => "interrupted",
         }
     }
 
@@ -179,22 +195,16 @@ impl FromStr for RunOutcome {
     type Err = UnknownName;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [
-            Self::Running,
-            Self::Success,
-            Self::Partial,
-            Self::Failed,
-            Self::NotModified,
-        ]
-        .into_iter()
-        .find(|o| o.as_str() == s.trim())
-        .ok_or_else(|| {
-            unknown(
-                "run outcome",
-                s,
-                "running, success, partial, failed, not_modified",
-            )
-        })
+        Self::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s.trim())
+            .ok_or_else(|| {
+                unknown(
+                    "run outcome",
+                    s,
+                    "running, success, partial, failed, not_modified, interrupted",
+                )
+            })
     }
 }
 
@@ -733,6 +743,10 @@ mod tests {
             "not_modified".parse::<RunOutcome>(),
             Ok(RunOutcome::NotModified)
         );
+        for o in RunOutcome::ALL {
+            assert_eq!(o.as_str().parse::<RunOutcome>(), Ok(o));
+        }
+        assert!(!RunOutcome::Interrupted.is_success());
         assert!("bogus".parse::<IndicatorStatus>().is_err());
     }
 

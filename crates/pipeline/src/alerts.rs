@@ -6,7 +6,9 @@
 //! exponential backoff (or after the receiver's `Retry-After`) until
 //! [`DispatchOptions::max_attempts`]; a permanent refusal (404, bad token)
 //! ends it at once as failed. A crash between lease and mark leaves the alert
-//! leased; when the lease runs out another pass sends it. Channels are
+//! leased; when the lease runs out another pass sends it again, with the
+//! same delivery id: delivery is at least once, and receivers that
+//! deduplicate on the id see each alert once. Channels are
 //! independent: one that keeps failing delays only its own alerts and never
 //! ingest, and shows in [`Store::channel_health`].
 //!
@@ -146,11 +148,23 @@ impl Dispatcher {
 
     /// One pass: queue due digests, then send every due alert.
     pub async fn pass(&self) -> Result<PassSummary, StoreError> {
+        self.pass_until(None).await
+    }
+
+    /// [`Dispatcher::pass`], ending early (between two alerts) once `stop`
+    /// turns true, so a shutdown waits for one delivery at most.
+    async fn pass_until(
+        &self,
+        stop: Option<&tokio::sync::watch::Receiver<bool>>,
+    ) -> Result<PassSummary, StoreError> {
         let mut summary = PassSummary {
             digested: self.queue_due_digests().await?,
             ..PassSummary::default()
         };
         loop {
+            if stop.is_some_and(|s| *s.borrow()) {
+                break;
+            }
             let ready = self.ready_channels();
             let Some(alert) = self
                 .store
@@ -191,7 +205,7 @@ impl Dispatcher {
     /// Runs passes until `shutdown` turns true.
     pub async fn run(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         loop {
-            if let Err(e) = self.pass().await {
+            if let Err(e) = self.pass_until(Some(&shutdown)).await {
                 tracing::warn!(error = %e, "alert pass failed");
             }
             tokio::select! {

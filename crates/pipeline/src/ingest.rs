@@ -19,6 +19,7 @@ use rexist_store::{ItemChange, Store, StoreError};
 use tokio::sync::mpsc;
 
 use crate::hunter::{Hunter, ListsLoader};
+use crate::liveness::Progress;
 
 type Result<T> = rexist_store::Result<T>;
 
@@ -222,6 +223,12 @@ pub struct SourceSink<'a> {
     ingest: &'a Arc<Ingest>,
     source: &'a Source,
     labels: &'a [String],
+    /// Where committed counts go for the run's heartbeat, if anyone reads them.
+    progress: Option<Arc<Progress>>,
+    /// Counts of the feed loads finished in this run. A connector either
+    /// pages through [`Sink::store`] (whose tally it keeps itself) or loads
+    /// feeds, so the two never count the same rows.
+    feeds_done: RunCounts,
 }
 
 impl<'a> SourceSink<'a> {
@@ -231,7 +238,16 @@ impl<'a> SourceSink<'a> {
             ingest,
             source,
             labels,
+            progress: None,
+            feeds_done: RunCounts::default(),
         }
+    }
+
+    /// Records what each stored batch committed in `progress`.
+    #[must_use]
+    pub fn with_progress(mut self, progress: Arc<Progress>) -> Self {
+        self.progress = Some(progress);
+        self
     }
 }
 
@@ -296,6 +312,11 @@ impl Sink for SourceSink<'_> {
                 .await
                 .map_err(failed)?;
         }
+        if let Some(p) = &self.progress {
+            let mut total = counts.clone();
+            total.add(&self.feeds_done);
+            p.record(&total);
+        }
         Ok(())
     }
 
@@ -305,6 +326,7 @@ impl Sink for SourceSink<'_> {
         format: FeedFormat,
         seen_at: time::OffsetDateTime,
     ) -> FeedLoad {
+        let (done, progress) = (&self.feeds_done, self.progress.as_deref());
         let loaded = load_feed(
             self.ingest,
             self.source,
@@ -313,9 +335,16 @@ impl Sink for SourceSink<'_> {
             self.labels.to_vec(),
             seen_at,
             |_, _| {},
-            || {},
+            |committed| {
+                if let Some(p) = progress {
+                    let mut total = done.clone();
+                    total.add(committed);
+                    p.record(&total);
+                }
+            },
         )
         .await;
+        self.feeds_done.add(&loaded.counts);
         FeedLoad {
             counts: loaded.counts,
             failure: loaded.failure,
@@ -345,7 +374,9 @@ pub struct Loaded {
 /// sightings of `source`, the parser on a blocking thread and two batches
 /// in flight: the one path of configured feeds and `rexist ingest file`.
 /// `on_rejected` sees each rejected value's line and reason, `on_batch` runs
-/// after each batch is handed to the store (progress).
+/// after each batch is handed to the store (progress) with the counts
+/// committed so far: values read and rejected, and the new and known
+/// sightings of the batches the store confirmed.
 #[allow(clippy::too_many_arguments)] // each is one knob of the one feed path
 pub async fn load_feed(
     ingest: &Arc<Ingest>,
@@ -355,7 +386,7 @@ pub async fn load_feed(
     labels: Vec<String>,
     seen_at: time::OffsetDateTime,
     mut on_rejected: impl FnMut(u64, &str),
-    mut on_batch: impl FnMut(),
+    mut on_batch: impl FnMut(&RunCounts),
 ) -> Loaded {
     let (tx, mut rx) = mpsc::channel::<Parsed>(4);
     let parser =
@@ -378,7 +409,10 @@ pub async fn load_feed(
                     loaded.failure = Some(format!("store failed: {e}"));
                     break;
                 }
-                on_batch();
+                let stored = upserts.total();
+                loaded.counts.new = stored.new;
+                loaded.counts.unchanged = stored.unchanged;
+                on_batch(&loaded.counts);
             }
             Parsed::Stopped(reason) => {
                 loaded.failure = Some(reason);

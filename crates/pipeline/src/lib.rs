@@ -8,16 +8,21 @@
 //! listed by the source, not deleted.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rexist_connectors::engine::RunContext;
 use rexist_connectors::http::Fetcher;
 use rexist_connectors::source::ResolvedSource;
 use rexist_core::{Run, RunCounts, RunOutcome, Source, SourceSpec};
 use rexist_store::{Store, StoreError};
+use tokio::sync::watch;
+
+use crate::liveness::{Heartbeat, Progress};
 
 pub mod alerts;
 pub mod hunter;
 pub mod ingest;
+pub mod liveness;
 pub mod scheduler;
 
 pub use ingest::{BATCH, Ingest, Loaded, SourceSink, Upserts, load_feed, store_items};
@@ -56,6 +61,25 @@ pub async fn sync_sources(
     Ok(out)
 }
 
+/// How a run keeps itself visible and how it is stopped early.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// How often the run's heartbeat (with its committed counts) is saved.
+    pub heartbeat: Duration,
+    /// When this turns true the run stops where it is: what it committed
+    /// stays, and it is recorded as [`RunOutcome::Interrupted`].
+    pub cancel: Option<watch::Receiver<bool>>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            heartbeat: liveness::Liveness::default().heartbeat,
+            cancel: None,
+        }
+    }
+}
+
 /// Runs `config` once: fetches through its connector (conditionally, from
 /// the cursor of the last good run), stores through [`SourceSink`], and
 /// records the run as the run contract says (`rexist_connectors::contract`).
@@ -65,6 +89,16 @@ pub async fn run_source(
     fetcher: &Fetcher,
     config: &ResolvedSource,
 ) -> Result<Run, PipelineError> {
+    run_source_with(ingest, fetcher, config, &RunOptions::default()).await
+}
+
+/// [`run_source`] with a heartbeat interval and a way to cut it short.
+pub async fn run_source_with(
+    ingest: &Arc<Ingest>,
+    fetcher: &Fetcher,
+    config: &ResolvedSource,
+    options: &RunOptions,
+) -> Result<Run, PipelineError> {
     use tracing::Instrument as _;
     let store = ingest.store();
     let source = sync_sources(store, std::slice::from_ref(config))
@@ -72,12 +106,32 @@ pub async fn run_source(
         .pop()
         .ok_or_else(|| StoreError::internal("source registration returned nothing"))?;
     let run = store.start_run(source.id).await?;
+    let heartbeat = Heartbeat::for_run(Arc::clone(store), run.id, options.heartbeat);
     // Instrumented, not entered: a guard held across an await would nest
     // the spans of concurrent runs into each other.
     let span = tracing::info_span!("run", source = %config.name, run = %run.id);
-    run_once(ingest, fetcher, config, &source, &run)
-        .instrument(span)
-        .await
+    let work =
+        run_once(ingest, fetcher, config, &source, &run, heartbeat.progress()).instrument(span);
+    let Some(mut cancel) = options.cancel.clone() else {
+        return work.await;
+    };
+    tokio::select! {
+        done = work => done,
+        () = liveness::stopped(&mut cancel) => {
+            // Dropping the run mid-way is safe: every batch is one
+            // transaction, committed whole or not at all.
+            tracing::warn!(source = %config.name, run = %run.id, "run cut short by shutdown");
+            finish(
+                store,
+                &run,
+                RunOutcome::Interrupted,
+                &heartbeat.progress().snapshot(),
+                None,
+                Some("interrupted: rexist was shutting down"),
+            )
+            .await
+        }
+    }
 }
 
 async fn run_once(
@@ -86,6 +140,7 @@ async fn run_once(
     config: &ResolvedSource,
     source: &Source,
     run: &Run,
+    progress: &Arc<Progress>,
 ) -> Result<Run, PipelineError> {
     let store = ingest.store();
     let previous = store.last_cursor(source.id).await?;
@@ -121,7 +176,8 @@ async fn run_once(
         previous: previous.as_deref(),
         hunt_terms: &terms,
     };
-    let mut sink = SourceSink::new(ingest, source, &config.labels);
+    let mut sink =
+        SourceSink::new(ingest, source, &config.labels).with_progress(Arc::clone(progress));
     let report = connector.run(&ctx, &mut sink).await;
     if let Some(e) = &report.error {
         tracing::warn!(outcome = report.outcome.as_str(), reason = %e, "run did not complete");

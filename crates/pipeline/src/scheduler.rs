@@ -1,9 +1,16 @@
 //! The scheduler: a planner that queues a `source.run` job when a source is
-//! due, and workers that lease jobs from the store's queue and run them.
+//! due, workers that lease jobs from the store's queue and run them, and a
+//! sweep that marks the runs of dead processes interrupted.
 //!
 //! The queue lives in the store, so several rexist nodes on one PostgreSQL
 //! share the work: a job is leased by one worker at a time, deduplicated per
-//! source, and a lease that expires (a crashed node) hands the job to another.
+//! source, and its short lease is renewed while the run goes on (see
+//! [`crate::liveness`]); a lease that runs out (a crashed node) hands the job
+//! to another worker.
+//!
+//! Stopping has two steps: `drain` stops leasing new jobs and lets running
+//! runs finish; `cut` (sent after a grace period) stops those still going,
+//! records them interrupted and hands their jobs back, due at once.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,9 +18,12 @@ use std::time::Duration;
 
 use rexist_connectors::http::Fetcher;
 use rexist_connectors::source::ResolvedSource;
+use rexist_core::RunOutcome;
 use rexist_core::model::now;
 use rexist_store::{NewJob, Store};
 use tokio::sync::watch;
+
+use crate::liveness::{self, Heartbeat, Liveness};
 
 /// Job kind of a source run.
 pub const SOURCE_RUN: &str = "source.run";
@@ -23,8 +33,8 @@ pub const SOURCE_RUN: &str = "source.run";
 pub struct SchedulerOptions {
     /// How often the planner looks for due sources.
     pub tick: Duration,
-    /// How long a worker may hold a job before another may take it over.
-    pub lease: Duration,
+    /// Heartbeats, job leases and the sweep for dead runs.
+    pub liveness: Liveness,
     /// Workers running sources at once on this node.
     pub workers: usize,
     /// Name of this node in job leases.
@@ -35,20 +45,31 @@ impl Default for SchedulerOptions {
     fn default() -> Self {
         Self {
             tick: Duration::from_secs(15),
-            lease: Duration::from_secs(15 * 60),
+            liveness: Liveness::default(),
             workers: 2,
             node: format!("node-{}", std::process::id()),
         }
     }
 }
 
-/// Runs the planner and the workers until `shutdown` turns true.
+/// How the scheduler is told to stop.
+#[derive(Debug, Clone)]
+pub struct Stop {
+    /// Turns true: lease no new job, let the running runs finish.
+    pub drain: watch::Receiver<bool>,
+    /// Turns true: cut the runs still going short (recorded interrupted,
+    /// their jobs handed back).
+    pub cut: watch::Receiver<bool>,
+}
+
+/// Runs the planner, the sweep and the workers until `stop.drain` turns
+/// true and the running runs have ended (or been cut).
 pub async fn run(
     ingest: Arc<crate::Ingest>,
     fetcher: Arc<Fetcher>,
     sources: Vec<ResolvedSource>,
     options: SchedulerOptions,
-    shutdown: watch::Receiver<bool>,
+    stop: Stop,
 ) {
     let store = Arc::clone(ingest.store());
     let by_name: Arc<BTreeMap<String, ResolvedSource>> =
@@ -58,7 +79,12 @@ pub async fn run(
         Arc::clone(&store),
         Arc::clone(&by_name),
         options.clone(),
-        shutdown.clone(),
+        stop.drain.clone(),
+    ));
+    tasks.spawn(liveness::sweep(
+        Arc::clone(&store),
+        options.liveness,
+        stop.drain.clone(),
     ));
     for n in 0..options.workers.max(1) {
         tasks.spawn(work(
@@ -67,7 +93,7 @@ pub async fn run(
             Arc::clone(&by_name),
             format!("{}-{n}", options.node),
             options.clone(),
-            shutdown.clone(),
+            stop.clone(),
         ));
     }
     while tasks.join_next().await.is_some() {}
@@ -158,11 +184,22 @@ async fn work(
     sources: Arc<BTreeMap<String, ResolvedSource>>,
     worker: String,
     options: SchedulerOptions,
-    mut shutdown: watch::Receiver<bool>,
+    mut stop: Stop,
 ) {
     let store = Arc::clone(ingest.store());
+    let liveness = options.liveness;
+    let run_options = crate::RunOptions {
+        heartbeat: liveness.heartbeat,
+        cancel: Some(stop.cut.clone()),
+    };
     loop {
-        let job = match store.lease_job(&worker, &[SOURCE_RUN], options.lease).await {
+        if *stop.drain.borrow() {
+            return;
+        }
+        let job = match store
+            .lease_job(&worker, &[SOURCE_RUN], liveness.lease)
+            .await
+        {
             Ok(job) => job,
             Err(e) => {
                 tracing::warn!(error = %e, "scheduler could not lease a job");
@@ -170,27 +207,34 @@ async fn work(
             }
         };
         let Some(job) = job else {
-            if !pause(options.tick.min(Duration::from_secs(5)), &mut shutdown).await {
+            if !pause(options.tick.min(Duration::from_secs(5)), &mut stop.drain).await {
                 return;
             }
             continue;
         };
+        let lease = Heartbeat::for_job(Arc::clone(&store), job.id, &worker, liveness);
         let name = serde_json::from_str::<serde_json::Value>(&job.payload)
             .ok()
             .and_then(|v| v.get("source").and_then(|s| s.as_str()).map(str::to_owned));
         let result = match name.as_deref().and_then(|n| sources.get(n)) {
-            Some(config) => match crate::run_source(&ingest, &fetcher, config).await {
-                Ok(run) => {
-                    tracing::info!(source = %config.name, outcome = run.outcome.as_str(), new = run.counts.new, "source run finished");
-                    Ok(())
+            Some(config) => {
+                match crate::run_source_with(&ingest, &fetcher, config, &run_options).await {
+                    Ok(run) => {
+                        tracing::info!(source = %config.name, outcome = run.outcome.as_str(), new = run.counts.new, "source run finished");
+                        Ok(run.outcome)
+                    }
+                    Err(e) => Err(e.to_string()),
                 }
-                Err(e) => Err(e.to_string()),
-            },
+            }
             // A source removed from the configuration since the job was queued.
-            None => Ok(()),
+            None => Ok(RunOutcome::Success),
         };
+        drop(lease);
         let done = match result {
-            Ok(()) => store.complete_job(job.id, &worker).await,
+            // Cut short by a shutdown: the job goes back to the queue, due
+            // at once, for another node or the next start.
+            Ok(RunOutcome::Interrupted) => store.release_job(job.id, &worker).await,
+            Ok(_) => store.complete_job(job.id, &worker).await,
             // The store failed mid-run: try again in a minute (the run record says why).
             Err(e) => {
                 store
@@ -200,9 +244,6 @@ async fn work(
         };
         if let Err(e) = done {
             tracing::warn!(error = %e, "scheduler could not settle a job");
-        }
-        if *shutdown.borrow() {
-            return;
         }
     }
 }

@@ -414,6 +414,23 @@ mod tests {
     }
 
     #[test]
+    fn run_outcomes_are_all_documented() {
+        let doc = doc();
+        let listed: BTreeSet<String> = doc["components"]["schemas"]["RunOutcome"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        let all: BTreeSet<String> = rexist_core::RunOutcome::ALL
+            .iter()
+            .map(|o| o.as_str().to_owned())
+            .collect();
+        assert_eq!(listed, all);
+        assert!(listed.contains("interrupted"));
+    }
+
+    #[test]
     fn documents_exactly_the_v1_routes() {
         let doc = doc();
         let documented: BTreeSet<String> = operations(&doc).into_iter().map(|(k, _)| k).collect();

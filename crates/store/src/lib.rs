@@ -14,8 +14,10 @@
 //! - Full text is tokenised in Rust ([`fts`]) so both engines index the same
 //!   tokens, and unspaced Japanese is searchable.
 //! - The job queue ([`Store::lease_job`]) hands a job to one worker for a
-//!   lease; an expired lease makes the job available again, so a crashed worker
-//!   loses nothing.
+//!   short lease that the worker renews ([`Store::renew_job`]); an expired
+//!   lease makes the job available again, so a crashed worker loses nothing.
+//!   Runs carry a heartbeat too ([`Store::heartbeat_run`]): a run whose
+//!   process died is marked interrupted by [`Store::interrupt_stale_runs`].
 
 mod activity;
 mod decode;
@@ -109,9 +111,21 @@ pub trait Store: Send + Sync {
     /// indicators were deleted; nothing at all for an unknown source.
     async fn delete_source(&self, source: SourceId) -> Result<u64>;
 
-    /// Records the start of a run.
+    /// Records the start of a run, its heartbeat fresh.
     async fn start_run(&self, source: SourceId) -> Result<Run>;
-    /// Records the end of a run and updates the source's health.
+    /// Renews a running run's heartbeat and saves the counts it has
+    /// committed so far; false when it is no longer running (a sweep took
+    /// it for dead and marked it interrupted).
+    async fn heartbeat_run(&self, run: RunId, counts: &RunCounts) -> Result<bool>;
+    /// Marks every running run whose heartbeat is older than `stale_after`
+    /// as [`RunOutcome::Interrupted`], finished now with the counts of its
+    /// last heartbeat; the cursor stays where it was and the source's
+    /// failure count is left alone. Returns the runs it marked.
+    async fn interrupt_stale_runs(&self, stale_after: Duration) -> Result<Vec<Run>>;
+    /// Records the end of a run and updates the source's health (an
+    /// interrupted run counts neither as a success nor as a failure). A run
+    /// a sweep marked interrupted whose process was alive after all gets
+    /// its real end.
     async fn finish_run(
         &self,
         run: RunId,
@@ -358,6 +372,12 @@ pub trait Store: Send + Sync {
     /// takes back a job whose lease expired.
     async fn lease_job(&self, worker: &str, kinds: &[&str], lease: Duration)
     -> Result<Option<Job>>;
+    /// Extends a leased job's lease to `lease` from now and renews its
+    /// heartbeat; false if the lease was lost.
+    async fn renew_job(&self, id: JobId, worker: &str, lease: Duration) -> Result<bool>;
+    /// Hands a leased job back, due at once and its attempt not counted
+    /// (the worker is stopping); false if the lease was lost.
+    async fn release_job(&self, id: JobId, worker: &str) -> Result<bool>;
     /// Marks a leased job done (and removes it); false if the lease was lost.
     async fn complete_job(&self, id: JobId, worker: &str) -> Result<bool>;
     /// Marks a leased job failed: queued again at `retry_in` from now, or

@@ -1,5 +1,27 @@
 //! Embedded migrations: numbered SQL files per backend, applied in order and
 //! recorded in `schema_migrations`; an applied file never changes.
+//!
+//! Numbers need not be contiguous, and each known migration that is not
+//! recorded is applied, not only those above the highest recorded: branches
+//! developed side by side may number theirs 7 and 8, and a database that got
+//! 8 first still gets 7 when both meet. Migrations must therefore not depend
+//! on one numbered just below them unless it shipped first.
+
+/// The known migrations of `all` that `applied` does not record, in order;
+/// an error when the database records a version newer than any known.
+pub(crate) fn pending<'a>(
+    all: &'a [Migration],
+    applied: &[i64],
+) -> Result<Vec<&'a Migration>, i64> {
+    let known = all.last().map_or(0, |m| m.version);
+    if let Some(&newest) = applied.iter().max().filter(|&&v| v > known) {
+        return Err(newest);
+    }
+    Ok(all
+        .iter()
+        .filter(|m| !applied.contains(&m.version))
+        .collect())
+}
 
 /// One migration.
 pub(crate) struct Migration {
@@ -39,6 +61,10 @@ pub(crate) const SQLITE: &[Migration] = &[
         version: 7,
         sql: include_str!("../migrations/sqlite/0007_hunt_tlp.sql"),
     },
+    Migration {
+        version: 8,
+        sql: include_str!("../migrations/sqlite/0008_heartbeats.sql"),
+    },
 ];
 
 /// PostgreSQL migrations.
@@ -71,4 +97,40 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 7,
         sql: include_str!("../migrations/postgres/0007_hunt_tlp.sql"),
     },
+    Migration {
+        version: 8,
+        sql: include_str!("../migrations/postgres/0008_heartbeats.sql"),
+    },
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_increase_and_gaps_are_filled_later() {
+        for all in [SQLITE, POSTGRES] {
+            assert!(all.windows(2).all(|w| w[0].version < w[1].version));
+        }
+        let all = [
+            Migration {
+                version: 1,
+                sql: "",
+            },
+            Migration {
+                version: 2,
+                sql: "",
+            },
+            Migration {
+                version: 4,
+                sql: "",
+            },
+        ];
+        let versions = |p: Vec<&Migration>| p.iter().map(|m| m.version).collect::<Vec<_>>();
+        assert_eq!(versions(pending(&all, &[]).unwrap()), [1, 2, 4]);
+        // A database that got 4 before 2 existed still gets 2.
+        assert_eq!(versions(pending(&all, &[1, 4]).unwrap()), [2]);
+        assert!(pending(&all, &[1, 2, 4]).unwrap().is_empty());
+        assert_eq!(pending(&all, &[1, 5]).map(|_| ()), Err(5));
+    }
+}

@@ -127,6 +127,11 @@ pub(crate) fn page_size(limit: u32) -> u32 {
     }
 }
 
+/// The error recorded on a run a sweep marked interrupted.
+pub(crate) fn interrupted_reason(stale_after: std::time::Duration) -> String {
+    format!("interrupted: the process running it stopped (no heartbeat for {stale_after:?})")
+}
+
 /// What happened to one item of an upsert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum ItemChange {

@@ -119,6 +119,8 @@ conformance!(
     japanese_words_found_inside_sentences,
     mentions_link_items_and_indicators,
     job_queue_leases,
+    stale_runs_are_interrupted_and_live_ones_kept,
+    job_leases_renew_and_hand_back,
     stats_count_everything,
     relations_link_indicators_once,
     large_overlapping_batches_do_not_deadlock,
@@ -879,6 +881,165 @@ async fn job_queue_leases(store: Arc<dyn Store>) {
             .await
             .unwrap()
             .is_some()
+    );
+}
+
+async fn stale_runs_are_interrupted_and_live_ones_kept(store: Arc<dyn Store>) {
+    let s = source(&store, "swept").await;
+    let dead = store.start_run(s.id).await.unwrap();
+    let live = store.start_run(s.id).await.unwrap();
+    let committed = RunCounts {
+        parsed: 40_000,
+        new: 39_000,
+        unchanged: 1000,
+        ..RunCounts::default()
+    };
+    assert!(store.heartbeat_run(dead.id, &committed).await.unwrap());
+    // Wide margins: a loaded CI machine may pause for a few hundred ms.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The live run's process beats again; the dead one's does not.
+    assert!(
+        store
+            .heartbeat_run(live.id, &RunCounts::default())
+            .await
+            .unwrap()
+    );
+    let swept = store
+        .interrupt_stale_runs(Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(swept.len(), 1, "{swept:?}");
+    let run = &swept[0];
+    assert_eq!((run.id, run.outcome), (dead.id, RunOutcome::Interrupted));
+    assert_eq!(run.counts, committed, "the counts of its last heartbeat");
+    assert!(run.finished_at.is_some());
+    assert!(run.cursor.is_none());
+    assert!(
+        run.error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("heartbeat"),
+        "{:?}",
+        run.error
+    );
+    let health = store.source(s.id).await.unwrap().unwrap().health;
+    assert_eq!(health.consecutive_failures, 0, "not counted as a failure");
+    assert!(health.last_success_at.is_none(), "nor as a success");
+    // A swept run takes no more heartbeats, and a second sweep finds nothing.
+    assert!(
+        !store
+            .heartbeat_run(dead.id, &RunCounts::default())
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .interrupt_stale_runs(Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let listed = store.list_runs(Some(s.id), None, 10).await.unwrap();
+    let outcomes: Vec<RunOutcome> = listed.iter().map(|r| r.outcome).collect();
+    assert_eq!(outcomes, [RunOutcome::Running, RunOutcome::Interrupted]);
+
+    // A process that was only slow still records how its run really ended.
+    let done = store
+        .finish_run(dead.id, RunOutcome::Success, &committed, Some("etag"), None)
+        .await
+        .unwrap();
+    assert_eq!(done.outcome, RunOutcome::Success);
+    // Interrupting on purpose (a shutdown) leaves the failure count alone too.
+    store
+        .finish_run(
+            live.id,
+            RunOutcome::Interrupted,
+            &RunCounts::default(),
+            None,
+            Some("interrupted: shutting down"),
+        )
+        .await
+        .unwrap();
+    let health = store.source(s.id).await.unwrap().unwrap().health;
+    assert_eq!(health.consecutive_failures, 0);
+    assert_eq!(
+        store.last_cursor(s.id).await.unwrap().as_deref(),
+        Some("etag")
+    );
+}
+
+async fn job_leases_renew_and_hand_back(store: Arc<dyn Store>) {
+    let job = NewJob {
+        kind: "source.run".to_owned(),
+        payload: r#"{"source":"x"}"#.to_owned(),
+        dedup_key: Some("source:x".to_owned()),
+        delay: Duration::ZERO,
+    };
+    let id = store.enqueue_job(&job).await.unwrap().expect("queued");
+    let leased = store
+        .lease_job("w1", &["source.run"], Duration::from_millis(1500))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((leased.id, leased.attempts), (id, 1));
+    // Renewed before it runs out, the lease outlives its first term.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert!(
+            store
+                .renew_job(id, "w1", Duration::from_millis(1500))
+                .await
+                .unwrap()
+        );
+    }
+    assert!(
+        store
+            .lease_job("w2", &["source.run"], Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_none(),
+        "a renewed lease holds"
+    );
+    assert!(
+        !store
+            .renew_job(id, "w2", Duration::from_secs(60))
+            .await
+            .unwrap(),
+        "only the holder renews"
+    );
+    assert!(!store.release_job(id, "w2").await.unwrap());
+    // Handed back, it is due at once for anyone, the attempt not counted.
+    assert!(store.release_job(id, "w1").await.unwrap());
+    assert!(!store.release_job(id, "w1").await.unwrap(), "once");
+    assert!(
+        store.enqueue_job(&job).await.unwrap().is_none(),
+        "still queued under its key"
+    );
+    let again = store
+        .lease_job("w2", &["source.run"], Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.id, again.attempts), (id, 1));
+    // A lease not renewed runs out and the job goes to another worker.
+    assert!(
+        store
+            .renew_job(id, "w2", Duration::from_millis(1))
+            .await
+            .unwrap()
+    );
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let taken = store
+        .lease_job("w3", &["source.run"], Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(taken.id, id);
+    assert!(
+        !store
+            .renew_job(id, "w2", Duration::from_secs(60))
+            .await
+            .unwrap()
     );
 }
 

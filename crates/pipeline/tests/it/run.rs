@@ -1009,3 +1009,59 @@ fn concurrent_runs_log_under_their_own_span_only() {
         assert!(a ^ b, "one run's span, not both: {line}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_cut_short_is_interrupted_with_what_it_committed() {
+    let (store, _dir) = store().await;
+    // An upstream that answers only after the cut.
+    let upstream = serve(|_, _, _| {
+        (
+            response("200 OK", "", b"192.0.2.1\n"),
+            Duration::from_secs(30),
+        )
+    })
+    .await;
+    let source = mirror("et", format!("{}/ips.txt", upstream.base));
+    let ingest = rexist_pipeline::Ingest::new(Arc::clone(&store), None);
+    let (cut, cancel) = tokio::sync::watch::channel(false);
+    let options = rexist_pipeline::RunOptions {
+        heartbeat: Duration::from_millis(100),
+        cancel: Some(cancel),
+    };
+    let fetcher = Fetcher::new(FetchOptions::default()).unwrap();
+    let running = tokio::spawn({
+        let ingest = Arc::clone(&ingest);
+        async move { rexist_pipeline::run_source_with(&ingest, &fetcher, &source, &options).await }
+    });
+    // Heartbeats keep it fresh while it waits: a sweep leaves it alone,
+    // though it started longer ago than the staleness limit.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        store
+            .interrupt_stale_runs(Duration::from_secs(1))
+            .await
+            .unwrap()
+            .is_empty(),
+        "a live run is not swept"
+    );
+    cut.send(true).unwrap();
+    let run = tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .expect("the cut run stops at once")
+        .unwrap()
+        .unwrap();
+    assert_eq!(run.outcome, RunOutcome::Interrupted);
+    assert!(run.finished_at.is_some());
+    assert!(run.cursor.is_none());
+    assert!(
+        run.error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("shutting down"),
+        "{:?}",
+        run.error
+    );
+    let health = store.source(run.source_id).await.unwrap().unwrap().health;
+    assert_eq!(health.consecutive_failures, 0);
+    assert_eq!(store.stats().await.unwrap().sightings, 0);
+}

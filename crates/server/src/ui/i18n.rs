@@ -108,6 +108,13 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("word.never", "never", "なし"),
     ("word.stale", "stale", "停滞"),
     ("word.failing", "failing", "失敗中"),
+    // Run outcomes, by `RunOutcome::as_str`.
+    ("run.running", "running", "実行中"),
+    ("run.success", "success", "成功"),
+    ("run.partial", "partial", "一部のみ"),
+    ("run.failed", "failed", "失敗"),
+    ("run.not_modified", "not modified", "変更なし"),
+    ("run.interrupted", "interrupted", "中断"),
     (
         "error.title",
         "Something went wrong",
@@ -166,6 +173,16 @@ mod tests {
             assert!(!en.is_empty() && !ja.is_empty(), "{k} lacks a language");
         }
         assert_eq!(t(Lang::Ja, "nav.search"), "検索");
+    }
+
+    #[test]
+    fn every_run_outcome_has_a_word() {
+        for o in rexist_core::RunOutcome::ALL {
+            let key = format!("run.{}", o.as_str());
+            assert_ne!(t(Lang::En, &key), key, "{key} has no word");
+            assert_ne!(t(Lang::Ja, &key), t(Lang::En, &key), "{key} lacks Japanese");
+        }
+        assert_eq!(t(Lang::Ja, "run.interrupted"), "中断");
         assert_eq!(t(Lang::En, "no.such.key"), "no.such.key");
     }
 }

@@ -318,6 +318,7 @@ async fn source_detail(
                 started => rfc3339(r.started_at),
                 finished => r.finished_at.map(rfc3339),
                 outcome => r.outcome.as_str(),
+                outcome_word => word(&ui, &format!("run.{}", r.outcome.as_str())),
                 fetched => r.counts.fetched,
                 new => r.counts.new,
                 updated => r.counts.updated,

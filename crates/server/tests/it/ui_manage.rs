@@ -207,7 +207,25 @@ async fn sources_list_failing_first_and_run_now_queues_a_job() {
     // The history page.
     let (status, _, page) = send(&w.app, "GET", "/sources/zulu?lang=ja", &cookie, None, "").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(page.contains("実行履歴") && page.contains("failed"));
+    assert!(page.contains("実行履歴") && page.contains("data-outcome=\"failed\">失敗"));
+    // A run cut short shows as interrupted, in both languages.
+    let zulu = w.store.source_by_name("zulu").await.unwrap().unwrap();
+    let run = w.store.start_run(zulu.id).await.unwrap();
+    w.store
+        .finish_run(
+            run.id,
+            RunOutcome::Interrupted,
+            &RunCounts::default(),
+            None,
+            Some("interrupted: rexist was shutting down"),
+        )
+        .await
+        .unwrap();
+    let (_, _, ja) = send(&w.app, "GET", "/sources/zulu?lang=ja", &cookie, None, "").await;
+    assert!(ja.contains("data-outcome=\"interrupted\">中断"), "{ja}");
+    let (_, _, en) = send(&w.app, "GET", "/sources/zulu?lang=en", &cookie, None, "").await;
+    assert!(en.contains("class=\"warn\""), "{en}");
+    assert!(en.contains(">interrupted</td>"), "{en}");
 }
 
 #[tokio::test]

@@ -378,22 +378,17 @@ impl Store for PgStore {
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
             )
             .await?;
-        let current: i64 =
-            sqlx::query_scalar("SELECT coalesce(max(version), 0)::int8 FROM schema_migrations")
-                .fetch_one(&mut *tx)
-                .await?;
-        let known = migrate::POSTGRES.last().map_or(0, |m| m.version);
-        if current > known {
-            return Err(StoreError::unavailable(format!(
-                "database schema version {current} is newer than this rexist knows ({known}); upgrade rexist"
-            )));
-        }
-        let mut applied = 0;
+        let recorded: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
+            .fetch_all(&mut *tx)
+            .await?;
         // Collected first: a closure held across `.await` trips the Send checker.
-        let pending: Vec<&migrate::Migration> = migrate::POSTGRES
-            .iter()
-            .filter(|m| m.version > current)
-            .collect();
+        let pending = migrate::pending(migrate::POSTGRES, &recorded).map_err(|newest| {
+            let known = migrate::POSTGRES.last().map_or(0, |m| m.version);
+            StoreError::unavailable(format!(
+                "database schema version {newest} is newer than this rexist knows ({known}); upgrade rexist"
+            ))
+        })?;
+        let mut applied = 0;
         for m in pending {
             (&mut *tx).execute(m.sql).await.map_err(|e| {
                 StoreError::unavailable(format!("migration {} failed: {e}", m.version))
@@ -481,7 +476,8 @@ impl Store for PgStore {
         let started = unix_micros(now());
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO runs (source_id, started_at, outcome, counts) VALUES ($1, $2, 'running', $3)
+            "INSERT INTO runs (source_id, started_at, outcome, counts, heartbeat_at)
+             VALUES ($1, $2, 'running', $3, $2)
              RETURNING {RUN_COLUMNS}"
         )))
         .bind(source.get())
@@ -532,7 +528,7 @@ impl Store for PgStore {
             .bind(finished)
             .execute(&mut *tx)
             .await?;
-        } else if outcome != RunOutcome::Running {
+        } else if !matches!(outcome, RunOutcome::Running | RunOutcome::Interrupted) {
             sqlx::query(
                 "UPDATE sources SET consecutive_failures = consecutive_failures + 1, last_error = $2 WHERE id = $1",
             )
@@ -543,6 +539,35 @@ impl Store for PgStore {
         }
         tx.commit().await?;
         Ok(updated)
+    }
+
+    async fn heartbeat_run(&self, run: RunId, counts: &RunCounts) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE runs SET heartbeat_at = $2, counts = $3 WHERE id = $1 AND outcome = 'running'",
+        )
+        .bind(run.get())
+        .bind(unix_micros(now()))
+        .bind(json(counts))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn interrupt_stale_runs(&self, stale_after: Duration) -> Result<Vec<Run>> {
+        let stamp = unix_micros(now());
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE runs SET outcome = 'interrupted', finished_at = $1, error = $3
+             WHERE outcome = 'running' AND COALESCE(heartbeat_at, started_at) < $2
+             RETURNING {RUN_COLUMNS}"
+        )))
+        .bind(stamp)
+        .bind(stamp - micros(stale_after))
+        .bind(crate::types::interrupted_reason(stale_after))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(run_from_row)
+        .collect()
     }
 
     async fn list_runs(
@@ -1183,7 +1208,8 @@ impl Store for PgStore {
         }
         let stamp = unix_micros(now());
         let row = sqlx::query(
-            "UPDATE jobs SET status = 'running', leased_by = $1, lease_until = $2, attempts = attempts + 1
+            "UPDATE jobs SET status = 'running', leased_by = $1, lease_until = $2, heartbeat_at = $3,
+               attempts = attempts + 1
              WHERE id = (SELECT id FROM jobs WHERE kind = ANY($4)
                AND ((status = 'queued' AND run_at <= $3) OR (status = 'running' AND lease_until < $3))
                ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
@@ -1204,6 +1230,35 @@ impl Store for PgStore {
             })
         })
         .transpose()
+    }
+
+    async fn renew_job(&self, id: JobId, worker: &str, lease: Duration) -> Result<bool> {
+        let stamp = unix_micros(now());
+        let done = sqlx::query(
+            "UPDATE jobs SET lease_until = $3, heartbeat_at = $4
+             WHERE id = $1 AND leased_by = $2 AND status = 'running'",
+        )
+        .bind(id.get())
+        .bind(worker)
+        .bind(stamp + micros(lease))
+        .bind(stamp)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_job(&self, id: JobId, worker: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET status = 'queued', run_at = $3, leased_by = NULL, lease_until = NULL,
+               attempts = GREATEST(attempts - 1, 0)
+             WHERE id = $1 AND leased_by = $2 AND status = 'running'",
+        )
+        .bind(id.get())
+        .bind(worker)
+        .bind(unix_micros(now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn complete_job(&self, id: JobId, worker: &str) -> Result<bool> {

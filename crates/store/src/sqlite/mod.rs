@@ -263,19 +263,18 @@ impl Store for SqliteStore {
             conn.execute_batch(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
             )?;
-            let current: i64 = conn.query_row(
-                "SELECT coalesce(max(version), 0) FROM schema_migrations",
-                [],
-                |r| r.get(0),
-            )?;
-            let known = migrate::SQLITE.last().map_or(0, |m| m.version);
-            if current > known {
-                return Err(StoreError::unavailable(format!(
-                    "database schema version {current} is newer than this rexist knows ({known}); upgrade rexist"
-                )));
-            }
+            let recorded: Vec<i64> = conn
+                .prepare("SELECT version FROM schema_migrations")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let pending = migrate::pending(migrate::SQLITE, &recorded).map_err(|newest| {
+                let known = migrate::SQLITE.last().map_or(0, |m| m.version);
+                StoreError::unavailable(format!(
+                    "database schema version {newest} is newer than this rexist knows ({known}); upgrade rexist"
+                ))
+            })?;
             let mut applied = 0;
-            for m in migrate::SQLITE.iter().filter(|m| m.version > current) {
+            for m in pending {
                 let tx = conn.transaction()?;
                 tx.execute_batch(m.sql).map_err(|e| {
                     StoreError::unavailable(format!("migration {} failed: {e}", m.version))
@@ -373,7 +372,8 @@ impl Store for SqliteStore {
             let started = unix_micros(now());
             let tx = conn.transaction()?;
             let sql = format!(
-                "INSERT INTO runs (source_id, started_at, outcome, counts) VALUES (?1, ?2, 'running', ?3)
+                "INSERT INTO runs (source_id, started_at, outcome, counts, heartbeat_at)
+                 VALUES (?1, ?2, 'running', ?3, ?2)
                  RETURNING {RUN_COLUMNS}"
             );
             let run = tx.query_row(
@@ -424,7 +424,7 @@ impl Store for SqliteStore {
                     "UPDATE sources SET last_success_at = ?2, consecutive_failures = 0, last_error = NULL WHERE id = ?1",
                     params![updated.source_id.get(), finished],
                 )?;
-            } else if outcome != RunOutcome::Running {
+            } else if !matches!(outcome, RunOutcome::Running | RunOutcome::Interrupted) {
                 tx.execute(
                     "UPDATE sources SET consecutive_failures = consecutive_failures + 1, last_error = ?2 WHERE id = ?1",
                     params![updated.source_id.get(), updated.error],
@@ -432,6 +432,40 @@ impl Store for SqliteStore {
             }
             tx.commit()?;
             Ok(updated)
+        })
+        .await
+    }
+
+    async fn heartbeat_run(&self, run: RunId, counts: &RunCounts) -> Result<bool> {
+        let counts = json(counts);
+        self.write(move |conn| {
+            let n = conn.execute(
+                "UPDATE runs SET heartbeat_at = ?2, counts = ?3 WHERE id = ?1 AND outcome = 'running'",
+                params![run.get(), unix_micros(now()), counts],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn interrupt_stale_runs(&self, stale_after: Duration) -> Result<Vec<Run>> {
+        self.write(move |conn| {
+            let stamp = unix_micros(now());
+            let sql = format!(
+                "UPDATE runs SET outcome = 'interrupted', finished_at = ?1, error = ?3
+                 WHERE outcome = 'running' AND coalesce(heartbeat_at, started_at) < ?2
+                 RETURNING {RUN_COLUMNS}"
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let rows = stmt.query_map(
+                params![
+                    stamp,
+                    stamp - micros(stale_after),
+                    crate::types::interrupted_reason(stale_after)
+                ],
+                run_from_row,
+            )?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
     }
@@ -1169,7 +1203,8 @@ impl Store for SqliteStore {
             let stamp = unix_micros(now());
             let placeholders = (0..kinds.len()).map(|i| format!("?{}", i + 4)).collect::<Vec<_>>().join(", ");
             let sql = format!(
-                "UPDATE jobs SET status = 'running', leased_by = ?1, lease_until = ?2, attempts = attempts + 1
+                "UPDATE jobs SET status = 'running', leased_by = ?1, lease_until = ?2, heartbeat_at = ?3,
+                   attempts = attempts + 1
                  WHERE id = (SELECT id FROM jobs WHERE kind IN ({placeholders})
                    AND ((status = 'queued' AND run_at <= ?3) OR (status = 'running' AND lease_until < ?3))
                    ORDER BY run_at, id LIMIT 1)
@@ -1192,6 +1227,34 @@ impl Store for SqliteStore {
                 })
                 .optional()?;
             Ok(job)
+        })
+        .await
+    }
+
+    async fn renew_job(&self, id: JobId, worker: &str, lease: Duration) -> Result<bool> {
+        let worker = worker.to_owned();
+        self.write(move |conn| {
+            let stamp = unix_micros(now());
+            let n = conn.execute(
+                "UPDATE jobs SET lease_until = ?3, heartbeat_at = ?4
+                 WHERE id = ?1 AND leased_by = ?2 AND status = 'running'",
+                params![id.get(), worker, stamp + micros(lease), stamp],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn release_job(&self, id: JobId, worker: &str) -> Result<bool> {
+        let worker = worker.to_owned();
+        self.write(move |conn| {
+            let n = conn.execute(
+                "UPDATE jobs SET status = 'queued', run_at = ?3, leased_by = NULL, lease_until = NULL,
+                   attempts = max(attempts - 1, 0)
+                 WHERE id = ?1 AND leased_by = ?2 AND status = 'running'",
+                params![id.get(), worker, unix_micros(now())],
+            )?;
+            Ok(n == 1)
         })
         .await
     }
