@@ -1,0 +1,19 @@
+//! The IOC extractor on any text: no panic, and every match lies on
+//! character boundaries inside the text, in order.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let mut last_end = 0;
+    for m in rexist_extract::extract(&text) {
+        assert!(m.start < m.end && m.end <= text.len(), "span {}..{}", m.start, m.end);
+        assert!(text.is_char_boundary(m.start) && text.is_char_boundary(m.end));
+        assert!(m.start >= last_end, "matches overlap or go backwards");
+        assert!(!m.value.is_empty());
+        last_end = m.end;
+    }
+    let _ = rexist_extract::refang(&text);
+    let _ = rexist_extract::defang(&text);
+});
