@@ -117,6 +117,19 @@ pub async fn start_session(
     let Some((principal, user)) = check_password(state, user, password, address).await? else {
         return Ok(None);
     };
+    open_session(state, principal, user, address)
+        .await
+        .map(Some)
+}
+
+/// Starts a session (audited as a login) for a user whose password was
+/// just checked.
+pub async fn open_session(
+    state: &AppState,
+    principal: Principal,
+    user: User,
+    address: Option<&str>,
+) -> Result<Session, ApiError> {
     let (secret, csrf) = (new_secret("s_"), new_secret(""));
     let expires = rexist_core::model::now() + SESSION_LIFETIME;
     state
@@ -153,7 +166,7 @@ pub async fn start_session(
         "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
         SESSION_LIFETIME.as_secs()
     );
-    Ok(Some(Session {
+    Ok(Session {
         user: user.name,
         principal: Principal {
             csrf: Some(csrf.clone()),
@@ -161,7 +174,7 @@ pub async fn start_session(
         },
         cookie,
         csrf,
-    }))
+    })
 }
 
 /// `POST /api/v1/logout`: ends the session of the cookie sent.

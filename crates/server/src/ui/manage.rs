@@ -598,11 +598,12 @@ async fn change_password(
     // The current password is asked for, so a session left open on a
     // shared screen cannot lock its owner out; wrong guesses are throttled
     // and audited like logins.
-    match crate::auth::check_password(&state, &user, current, addr.0.as_deref()).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return bad(&ui, &word(&ui, "acc.wrong")),
-        Err(e) => return axum::response::IntoResponse::into_response(e),
-    }
+    let (principal, account) =
+        match crate::auth::check_password(&state, &user, current, addr.0.as_deref()).await {
+            Ok(Some(checked)) => checked,
+            Ok(None) => return bad(&ui, &word(&ui, "acc.wrong")),
+            Err(e) => return axum::response::IntoResponse::into_response(e),
+        };
     let hash = match hash_password(password) {
         Ok(h) => h,
         Err(e) => return bad(&ui, &e),
@@ -622,16 +623,17 @@ async fn change_password(
     }
     let mut r = message(&ui, StatusCode::OK, true, &word(&ui, "acc.changed"), None);
     // The new password ended every session of the user, this one too: sign
-    // this browser in again so the change does not throw the user out.
-    match crate::admin::start_session(&state, &user, password, addr.0.as_deref()).await {
-        Ok(Some(session)) => {
+    // this browser in again (the password was just checked) so the change
+    // does not throw the user out.
+    match crate::admin::open_session(&state, principal, account, addr.0.as_deref()).await {
+        Ok(session) => {
             if let Ok(v) = header::HeaderValue::from_str(&session.cookie) {
                 r.headers_mut().insert(header::SET_COOKIE, v);
             }
             r.headers_mut()
                 .insert("hx-refresh", header::HeaderValue::from_static("true"));
         }
-        _ => {
+        Err(_) => {
             r.headers_mut()
                 .insert("hx-redirect", header::HeaderValue::from_static("/login"));
         }
