@@ -12,10 +12,12 @@
 pub(crate) fn pending<'a>(
     all: &'a [Migration],
     applied: &[i64],
-) -> Result<Vec<&'a Migration>, i64> {
+) -> crate::Result<Vec<&'a Migration>> {
     let known = all.last().map_or(0, |m| m.version);
     if let Some(&newest) = applied.iter().max().filter(|&&v| v > known) {
-        return Err(newest);
+        return Err(crate::StoreError::unavailable(format!(
+            "database schema version {newest} is newer than this rexist knows ({known}); upgrade rexist"
+        )));
     }
     Ok(all
         .iter()
@@ -131,6 +133,10 @@ mod tests {
         // A database that got 4 before 2 existed still gets 2.
         assert_eq!(versions(pending(&all, &[1, 4]).unwrap()), [2]);
         assert!(pending(&all, &[1, 2, 4]).unwrap().is_empty());
-        assert_eq!(pending(&all, &[1, 5]).map(|_| ()), Err(5));
+        let newer = pending(&all, &[1, 5]).map(|_| ()).unwrap_err().to_string();
+        assert!(
+            newer.contains("version 5 is newer than this rexist knows (4)"),
+            "{newer}"
+        );
     }
 }

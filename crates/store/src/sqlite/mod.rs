@@ -278,12 +278,7 @@ impl Store for SqliteStore {
                 .prepare("SELECT version FROM schema_migrations")?
                 .query_map([], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
-            let pending = migrate::pending(migrate::SQLITE, &recorded).map_err(|newest| {
-                let known = migrate::SQLITE.last().map_or(0, |m| m.version);
-                StoreError::unavailable(format!(
-                    "database schema version {newest} is newer than this rexist knows ({known}); upgrade rexist"
-                ))
-            })?;
+            let pending = migrate::pending(migrate::SQLITE, &recorded)?;
             let mut applied = 0;
             for m in pending {
                 let tx = conn.transaction()?;
