@@ -72,6 +72,8 @@ pub async fn run(
     stop: Stop,
 ) {
     let store = Arc::clone(ingest.store());
+    let mut options = options;
+    options.tick = planner_tick(options.tick, sources.iter().map(|s| s.every).min());
     let by_name: Arc<BTreeMap<String, ResolvedSource>> =
         Arc::new(sources.into_iter().map(|s| (s.name.clone(), s)).collect());
     let mut tasks = tokio::task::JoinSet::new();
@@ -110,6 +112,15 @@ async fn pause(d: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
     }
 }
 
+/// The planner's tick: `tick`, or a quarter of the shortest schedule when
+/// that is shorter (a source every 10 s runs every 10 s, not every 15),
+/// never under a second.
+fn planner_tick(tick: Duration, shortest: Option<Duration>) -> Duration {
+    shortest
+        .map_or(tick, |every| tick.min(every / 4))
+        .max(Duration::from_secs(1))
+}
+
 /// A spread of up to a tenth of `every` (at most five minutes) derived from
 /// the source's name, so sources with one schedule do not all fire together.
 fn jitter(name: &str, every: Duration) -> Duration {
@@ -142,13 +153,62 @@ pub async fn enqueue_run(
     store: &Arc<dyn Store>,
     name: &str,
 ) -> Result<bool, rexist_store::StoreError> {
+    enqueue(store, name, serde_json::json!({ "source": name })).await
+}
+
+async fn enqueue(
+    store: &Arc<dyn Store>,
+    name: &str,
+    payload: serde_json::Value,
+) -> Result<bool, rexist_store::StoreError> {
     let job = NewJob {
         kind: SOURCE_RUN.to_owned(),
-        payload: serde_json::json!({ "source": name }).to_string(),
+        payload: payload.to_string(),
         dedup_key: Some(format!("source:{name}")),
         delay: Duration::ZERO,
     };
     Ok(store.enqueue_job(&job).await?.is_some())
+}
+
+/// The planner's job payload: the source and the start of the run its slot
+/// follows (`after`, Unix microseconds; absent before the first run).
+fn planned(name: &str, last_run_at: Option<time::OffsetDateTime>) -> serde_json::Value {
+    let after =
+        last_run_at.map(|t| i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX));
+    serde_json::json!({ "source": name, "after": after })
+}
+
+/// Whether a planned job's slot was already taken by a run that ended.
+///
+/// Each node plans from what it read a moment earlier, so another node's
+/// run can start and finish (freeing the source's deduplication key)
+/// between one planner's read and its enqueue: that job then names a slot
+/// already run. A run that started since the planner's read and ended
+/// interrupted, or is still marked running (its process died and the lease
+/// ran out, so the job came back), did not take the slot: the job runs.
+async fn slot_taken(
+    store: &Arc<dyn Store>,
+    name: &str,
+    payload: &serde_json::Value,
+) -> Result<bool, rexist_store::StoreError> {
+    let Some(after) = payload.get("after") else {
+        // Asked for by hand (`POST /sources/{name}/run`): always runs.
+        return Ok(false);
+    };
+    let after = after.as_i64();
+    let Some(source) = store.source_by_name(name).await? else {
+        return Ok(false);
+    };
+    let Some(last) = source.health.last_run_at else {
+        return Ok(false);
+    };
+    if Some(i64::try_from(last.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)) == after {
+        return Ok(false);
+    }
+    let latest = store.list_runs(Some(source.id), None, 1).await?;
+    Ok(latest
+        .first()
+        .is_some_and(|r| !matches!(r.outcome, RunOutcome::Interrupted | RunOutcome::Running)))
 }
 
 /// Queues a run of every enabled source whose last run is older than its schedule.
@@ -171,7 +231,14 @@ pub async fn enqueue_due(
             Some(last) if config.cron.is_some() => config.next_run(last) <= stamp,
             Some(last) => config.next_run(last) + jitter(&config.name, config.every) <= stamp,
         };
-        if due && enqueue_run(store, &stored.name).await? {
+        if due
+            && enqueue(
+                store,
+                &stored.name,
+                planned(&stored.name, stored.health.last_run_at),
+            )
+            .await?
+        {
             queued += 1;
         }
     }
@@ -213,11 +280,23 @@ async fn work(
             continue;
         };
         let lease = Heartbeat::for_job(Arc::clone(&store), job.id, &worker, liveness);
-        let name = serde_json::from_str::<serde_json::Value>(&job.payload)
-            .ok()
-            .and_then(|v| v.get("source").and_then(|s| s.as_str()).map(str::to_owned));
-        let result = match name.as_deref().and_then(|n| sources.get(n)) {
-            Some(config) => {
+        let payload = serde_json::from_str::<serde_json::Value>(&job.payload).unwrap_or_default();
+        let name = payload
+            .get("source")
+            .and_then(|s| s.as_str())
+            .map(str::to_owned);
+        let config = name.as_deref().and_then(|n| sources.get(n));
+        let taken = match config {
+            Some(config) => slot_taken(&store, &config.name, &payload).await,
+            None => Ok(false),
+        };
+        let result = match (config, taken) {
+            (_, Err(e)) => Err(e.to_string()),
+            (Some(config), Ok(true)) => {
+                tracing::debug!(source = %config.name, "slot already run by another node: skipped");
+                Ok(RunOutcome::Success)
+            }
+            (Some(config), Ok(false)) => {
                 match crate::run_source_with(&ingest, &fetcher, config, &run_options).await {
                     Ok(run) => {
                         tracing::info!(source = %config.name, outcome = run.outcome.as_str(), new = run.counts.new, "source run finished");
@@ -227,7 +306,7 @@ async fn work(
                 }
             }
             // A source removed from the configuration since the job was queued.
-            None => Ok(RunOutcome::Success),
+            (None, Ok(_)) => Ok(RunOutcome::Success),
         };
         drop(lease);
         let done = match result {
@@ -251,6 +330,21 @@ async fn work(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tick_follows_short_schedules() {
+        let tick = Duration::from_secs(15);
+        assert_eq!(planner_tick(tick, None), tick);
+        assert_eq!(planner_tick(tick, Some(Duration::from_secs(3600))), tick);
+        assert_eq!(
+            planner_tick(tick, Some(Duration::from_secs(10))),
+            Duration::from_millis(2500)
+        );
+        assert_eq!(
+            planner_tick(tick, Some(Duration::from_secs(1))),
+            Duration::from_secs(1)
+        );
+    }
 
     #[test]
     fn jitter_is_bounded_and_stable() {

@@ -11,6 +11,7 @@ mod medallion;
 mod misp;
 mod otx;
 mod run;
+mod scheduler;
 mod search;
 mod social;
 mod taxii;
