@@ -722,3 +722,163 @@ fn sigterm_stops_serve_within_its_grace(env: &Env) {
         assert_eq!(upstream.hits(), 2);
     }
 }
+
+// --- Several nodes on one PostgreSQL ------------------------------------
+
+/// Three workers (one of them `all`) and a web node on one PostgreSQL, a
+/// source due every 10 s and a hunt alerting a webhook; the worker running
+/// the first run is SIGKILLed mid-run. Runs never overlap, each slot runs
+/// once, the dead node's run ends interrupted and its slot runs again on
+/// another node, and every alert is delivered exactly once.
+#[test]
+fn nodes_share_one_postgres_through_a_kill() {
+    let every = time::Duration::seconds(10);
+    let Some(env) = Env::postgres("several nodes on one PostgreSQL") else {
+        return;
+    };
+    let hook = receiver();
+    hook.slow.store(false, Ordering::SeqCst);
+    // Each fetch lists three new watched addresses; the first one answers
+    // slowly, so the run it belongs to is still going when its node dies.
+    let served = Arc::new(AtomicU32::new(0));
+    let count = Arc::clone(&served);
+    let upstream = env.rt.block_on(rexist_testkit::serve(move |_, _, _| {
+        let n = count.fetch_add(1, Ordering::SeqCst);
+        let body: String = (1..=3)
+            .map(|i| format!("198.51.100.{}\n", n * 3 + i))
+            .collect();
+        let delay = if n == 0 {
+            Duration::from_secs(8)
+        } else {
+            Duration::from_millis(300)
+        };
+        (
+            rexist_testkit::response("200 OK", "Content-Type: text/plain\r\n", body.as_bytes()),
+            delay,
+        )
+    }));
+    env.write_config(&format!(
+        "[[source]]\nname = \"pulse\"\nkind = \"et\"\nurl = \"{}/feed.txt\"\nschedule = \"10s\"\n\n\
+         [[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\n",
+        upstream.base, hook.url
+    ));
+    env.ok(&[
+        "hunt",
+        "add",
+        "watched",
+        "--watch",
+        "198.51.100.0/24",
+        "--channel",
+        "hook",
+    ]);
+    let token = env.ok(&["token", "create", "--name", "ci", "--role", "admin"]);
+    let token = token.trim();
+    let grace = ("REXIST_SHUTDOWN_GRACE_MS", "5000");
+
+    let mut doomed = env.serve("worker-a.log", &[("REXIST_ROLE", "worker"), grace]);
+    let first = env.wait_for("the first run to start", || {
+        env.runs("pulse")
+            .into_iter()
+            .find(|r| r.outcome == RunOutcome::Running)
+    });
+    let mut nodes = vec![
+        env.serve("worker-b.log", &[("REXIST_ROLE", "worker"), grace]),
+        env.serve("all-c.log", &[("REXIST_ROLE", "all"), grace]),
+    ];
+    let web = env.serve("web-d.log", &[("REXIST_ROLE", "web"), grace]);
+    assert_eq!(env.run("pulse", first.id).outcome, RunOutcome::Running);
+    doomed.kill9();
+    let killed_at = time::OffsetDateTime::now_utc();
+
+    // The slot the dead node held runs again elsewhere, then three more slots.
+    env.wait_for("the dead run marked and four runs after it", || {
+        let runs = env.runs("pulse");
+        let done = runs
+            .iter()
+            .filter(|r| r.outcome == RunOutcome::Success)
+            .count();
+        (env.run("pulse", first.id).outcome == RunOutcome::Interrupted && done >= 4).then_some(())
+    });
+
+    // The web node answers the API; a worker only its health.
+    let (status, runs) = http(&web.addr, "GET", "/api/v1/sources/pulse/runs", token);
+    assert_eq!(status, 200, "{runs}");
+    assert!(runs.contains("\"outcome\":\"interrupted\""), "{runs}");
+    let (status, body) = http(&nodes[0].addr, "GET", "/api/v1/sources", token);
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("--role worker"), "{body}");
+    assert_eq!(http(&nodes[0].addr, "GET", "/healthz", token).0, 200);
+
+    // Stopped gracefully, so no delivery is in flight when it is counted.
+    for node in &mut nodes {
+        let status = Command::new("kill")
+            .args(["-TERM", &node.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    for node in &mut nodes {
+        let exit = node.child.wait().unwrap();
+        assert_eq!(exit.code(), Some(0), "{}", env.all_logs());
+    }
+
+    let mut runs = env.runs("pulse");
+    runs.sort_by_key(|r| r.started_at);
+    assert_eq!(
+        upstream.hits(),
+        runs.len(),
+        "each run fetched once: {runs:?}"
+    );
+    for pair in runs.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if a.id == first.id {
+            assert_eq!(a.outcome, RunOutcome::Interrupted, "{a:?}");
+            assert!(a.finished_at.is_some());
+            // Its node died at the kill: the next run started after it.
+            assert!(b.started_at >= killed_at, "overlapping runs: {a:?} {b:?}");
+            continue;
+        }
+        assert!(
+            matches!(a.outcome, RunOutcome::Success | RunOutcome::Interrupted),
+            "{a:?}"
+        );
+        let end = a.finished_at.unwrap();
+        assert!(end <= b.started_at, "overlapping runs: {a:?} {b:?}");
+        // One run per slot: the next one only when this one's slot is over.
+        assert!(
+            b.started_at - a.started_at >= every - time::Duration::milliseconds(10),
+            "two runs in one slot: {a:?} {b:?}"
+        );
+    }
+
+    let alerts = env
+        .rt
+        .block_on(env.store.list_alerts(&AlertQuery {
+            limit: 1000,
+            ..AlertQuery::default()
+        }))
+        .unwrap()
+        .items;
+    assert!(!alerts.is_empty());
+    for alert in &alerts {
+        assert_eq!(alert.status, AlertStatus::Sent, "{alert:?}");
+    }
+    let ids = hook.ids.lock().unwrap().clone();
+    let mut times: BTreeMap<&str, usize> = BTreeMap::new();
+    for id in &ids {
+        *times.entry(id.as_str()).or_default() += 1;
+    }
+    assert_eq!(times.len(), alerts.len(), "every alert delivered: {ids:?}");
+    assert!(
+        times.values().all(|n| *n == 1),
+        "an alert delivered twice: {ids:?}"
+    );
+    // Only workers ran sources.
+    assert!(!env.log("web-d.log").contains("source run finished"));
+    let by_workers = ["worker-b.log", "all-c.log"]
+        .iter()
+        .map(|l| env.log(l).matches("source run finished").count())
+        .sum::<usize>();
+    assert_eq!(by_workers, runs.len() - 1, "{}", env.all_logs());
+    drop(web);
+}

@@ -239,7 +239,7 @@ pub fn router(state: AppState) -> Router {
         .route("/exports", get(export::list))
         .route("/exports/{format}", get(export::adhoc))
         .fallback(api::not_found);
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(metrics::healthz))
         .route("/metrics", get(metrics::metrics))
         .merge(ui::routes())
@@ -251,7 +251,31 @@ pub fn router(state: AppState) -> Router {
         .route(openapi::RAPIDOC_PATH, get(openapi::rapidoc))
         .nest("/api", exist::routes())
         .nest("/taxii2", taxii::routes())
-        .route("/taxii2/", taxii::discovery_route())
+        .route("/taxii2/", taxii::discovery_route());
+    layered(routes, state)
+}
+
+/// The routes of a `serve --role worker` node: `/healthz` for the load
+/// balancer or container and `/metrics` for Prometheus; everything else
+/// is a JSON 404 that names the role, since the UI, API, TAXII and exports
+/// are the web nodes' work.
+pub fn worker_router(state: AppState) -> Router {
+    let routes = Router::new()
+        .route("/healthz", get(metrics::healthz))
+        .route("/metrics", get(metrics::metrics))
+        .fallback(worker_elsewhere);
+    layered(routes, state)
+}
+
+async fn worker_elsewhere() -> error::ApiError {
+    error::ApiError::not_found(
+        "this rexist node runs with --role worker: the UI, API, TAXII and exports are on the web nodes",
+    )
+}
+
+/// Authentication, the one error shape and request counting around `routes`.
+fn layered(routes: Router<AppState>, state: AppState) -> Router {
+    routes
         // After every route, so it covers them all; `required_role` says
         // which need no credentials.
         .layer(axum::middleware::from_fn_with_state(
