@@ -27,6 +27,11 @@ pub struct Config {
     /// File holding the PostgreSQL URL (e.g. a container secret); read at start.
     #[serde(default)]
     pub database_url_file: Option<PathBuf>,
+    /// A read-only PostgreSQL streaming replica of `database_url` that
+    /// serves lookups, search, TAXII and exports (docs/scaling.md); env
+    /// `REXIST_DATABASE_READ_URL`.
+    #[serde(default)]
+    pub database_read_url: Option<Secret>,
     /// HTTP server settings.
     #[serde(default)]
     pub server: ServerConfig,
@@ -231,6 +236,7 @@ impl Default for Config {
             data_dir: default_data_dir(),
             database_url: None,
             database_url_file: None,
+            database_read_url: None,
             server: ServerConfig::default(),
             log: LogConfig::default(),
             default_sources: true,
@@ -404,6 +410,20 @@ impl Config {
         }
         if self.database_url.is_some() && self.database_url_file.is_some() {
             bail!("database_url and database_url_file are both set; keep one");
+        }
+        if let Some(url) = &self.database_read_url {
+            let url = url.expose();
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                bail!(
+                    "database_read_url {:?} must start with postgres:// (a streaming replica of database_url)",
+                    rexist_store::redact_url(url)
+                );
+            }
+            if self.database_url.is_none() && self.database_url_file.is_none() {
+                bail!(
+                    "database_read_url is set without database_url: a replica needs a PostgreSQL primary"
+                );
+            }
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| anyhow::anyhow!("log.level {:?}: {e}", self.log.level))?;
@@ -622,6 +642,10 @@ fn apply_env(
         config.database_url_file = None;
         origin.env.push("REXIST_DATABASE_URL");
     }
+    if let Some(v) = var("REXIST_DATABASE_READ_URL").filter(|v| !v.is_empty()) {
+        config.database_read_url = Some(Secret::new(v));
+        origin.env.push("REXIST_DATABASE_READ_URL");
+    }
     if let Some(v) = var("REXIST_LISTEN").filter(|v| !v.is_empty()) {
         config.server.listen = v
             .parse()
@@ -793,6 +817,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 2: database_url"), "{err}");
+        let err = parse(
+            "database_read_url = \"postgres://u:hunter2@replica/x\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("line 1: database_read_url"), "{err}");
+        assert!(err.contains("needs a PostgreSQL primary"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        let err = parse(
+            "database_url = \"postgres://db/x\"\ndatabase_read_url = \"sqlite:r.db\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("must start with postgres://"), "{err}");
         let err = parse("[log]\nlevel = \"[[[\"\n", Path::new("c.toml"))
             .unwrap_err()
             .to_string();

@@ -281,9 +281,16 @@ fn init_logging(config: &Config) {
 /// so a client whose clock is off cannot cut others' runs short.
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
     let url = config.database_url()?;
-    let store = rexist_store::open(url.as_ref().map(config::Secret::expose), &config.data_dir)
-        .await
-        .context("cannot open the store")?;
+    let store = rexist_store::open_with_replica(
+        url.as_ref().map(config::Secret::expose),
+        config
+            .database_read_url
+            .as_ref()
+            .map(config::Secret::expose),
+        &config.data_dir,
+    )
+    .await
+    .context("cannot open the store")?;
     if store.backend() == rexist_store::Backend::Sqlite {
         if let Err(e) = rexist_pipeline::liveness::sweep_once(&store, liveness().stale_after).await
         {

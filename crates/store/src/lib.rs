@@ -394,9 +394,31 @@ pub trait Store: Send + Sync {
 /// Opens the store named by `database_url`, or the SQLite store in `data_dir`
 /// when there is none, and applies migrations.
 pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Arc<dyn Store>> {
+    open_with_replica(database_url, None, data_dir).await
+}
+
+/// [`open`], reading lookups, search, TAXII and exports through
+/// `read_url`, a PostgreSQL streaming replica of `database_url`.
+pub async fn open_with_replica(
+    database_url: Option<&str>,
+    read_url: Option<&str>,
+    data_dir: &Path,
+) -> Result<Arc<dyn Store>> {
+    let pg = |url: &str| url.starts_with("postgres://") || url.starts_with("postgresql://");
+    if let Some(read) = read_url {
+        if !database_url.is_some_and(pg) || !pg(read) {
+            return Err(StoreError::invalid(
+                "database_read_url needs a PostgreSQL database_url and a postgres:// replica URL",
+            ));
+        }
+    }
     let store: Arc<dyn Store> = match database_url {
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Arc::new(postgres::PgStore::connect(url, None).await?)
+        Some(url) if pg(url) => {
+            let primary = postgres::PgStore::connect(url, None).await?;
+            Arc::new(match read_url {
+                Some(read) => primary.with_replica(read, None).await?,
+                None => primary,
+            })
         }
         Some(url) if url.starts_with("sqlite:") => {
             let path = url

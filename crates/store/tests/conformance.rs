@@ -3317,3 +3317,72 @@ async fn deleting_a_source_removes_only_what_it_alone_stored(store: Arc<dyn Stor
     // Unknown sources delete nothing.
     assert_eq!(store.delete_source(demo.id).await.unwrap(), 0);
 }
+
+/// `database_read_url`: lookups, lists and exports read the replica while
+/// writes and the single-row reads a writer acts on stay on the primary.
+/// The "replica" is a second, empty schema, so a read that reaches it
+/// cannot find what was written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_replica_serves_lists_lookups_and_exports() {
+    let (Some(primary), Some(replica)) = (postgres().await, postgres().await) else {
+        return;
+    };
+    let (url, replica_schema) = replica.schema.clone().unwrap();
+    let (_, primary_schema) = primary.schema.clone().unwrap();
+    let split: Arc<dyn Store> = Arc::new(
+        PgStore::connect(&url, Some(&primary_schema))
+            .await
+            .unwrap()
+            .with_replica(&url, Some(&replica_schema))
+            .await
+            .unwrap(),
+    );
+    let s = source(&split, "blocklist").await;
+    split.upsert_sightings(&s, &ips(0..3, now())).await.unwrap();
+
+    // On the primary: what was written, and the single-row reads.
+    let one = split
+        .indicator(IndicatorType::Ipv4, "10.0.0.1")
+        .await
+        .unwrap()
+        .expect("written to the primary");
+    assert_eq!(split.sightings_of(one.id).await.unwrap().len(), 1);
+    let page = primary
+        .store
+        .list_indicators(&IndicatorQuery {
+            limit: 10,
+            ..IndicatorQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 3);
+
+    // On the replica (empty here): lists, lookups and exports.
+    let page = split
+        .list_indicators(&IndicatorQuery {
+            limit: 10,
+            ..IndicatorQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(page.items.is_empty(), "{page:?}");
+    let key = (IndicatorType::Ipv4, "10.0.0.1".to_owned());
+    assert!(
+        split
+            .indicators_by_values(std::slice::from_ref(&key))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let rows = split
+        .export_indicators(&rexist_store::ExportQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(rows.is_empty());
+    drop(split);
+    primary.cleanup().await;
+    replica.cleanup().await;
+}

@@ -55,6 +55,9 @@ const MIGRATION_LOCK: i64 = 0x7265_7869_7374; // "rexist"
 /// The PostgreSQL store.
 pub struct PgStore {
     pool: PgPool,
+    /// Where lookups, search, TAXII and exports read: the primary's pool,
+    /// or a streaming replica's (`database_read_url`).
+    read: PgPool,
 }
 
 impl PgStore {
@@ -111,7 +114,21 @@ impl PgStore {
             .connect_with(options)
             .await
             .map_err(unreachable)?;
-        Ok(Self { pool })
+        Ok(Self {
+            read: pool.clone(),
+            pool,
+        })
+    }
+
+    /// Reads lookups, search, indicator and item pages, TAXII objects,
+    /// exports, retro-hunt scans and dashboard counts through `url` (a
+    /// read-only streaming replica; `schema` as in [`PgStore::connect`]).
+    /// Writes, and the reads a writer acts on (single indicators and items
+    /// by key, sources, runs, jobs, hunts, alerts, users, sessions), stay on
+    /// the primary, so they never act on a replica's lag.
+    pub async fn with_replica(mut self, url: &str, schema: Option<&str>) -> Result<Self> {
+        self.read = Self::connect(url, schema).await?.pool;
+        Ok(self)
     }
 
     /// Upserts sightings inside `tx`, in chunks; returns the summary and the
@@ -699,7 +716,7 @@ impl Store for PgStore {
         .bind(query.max_tlp.map(rexist_core::Tlp::rank))
         .bind(query.before.map(ItemId::get))
         .bind(i64::from(limit) + 1)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?;
         let items = rows.iter().map(item_from_row).collect::<Result<Vec<_>>>()?;
         Ok(Page::from_overfetch(items, limit, |i| i.id.to_string()))
@@ -846,7 +863,7 @@ impl Store for PgStore {
              ORDER BY last_seen DESC, id DESC"
         )))
         .bind(indicator.get())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?;
         Ok(rows
             .into_iter()
@@ -902,7 +919,7 @@ impl Store for PgStore {
         .bind(after_kind)
         .bind(i64::from(limit) + 1)
         .bind(&query.source)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?;
         let items = rows
             .iter()
@@ -941,15 +958,15 @@ impl Store for PgStore {
         &self,
         keys: &[(IndicatorType, String)],
     ) -> Result<Vec<IndicatorRecord>> {
-        lookup::indicators_by_values(&self.pool, keys).await
+        lookup::indicators_by_values(&self.read, keys).await
     }
 
     async fn items_by_id(&self, ids: &[ItemId]) -> Result<Vec<Item>> {
-        lookup::items_by_id(&self.pool, ids).await
+        lookup::items_by_id(&self.read, ids).await
     }
 
     async fn mentions_of(&self, indicator: IndicatorId, limit: u32) -> Result<Vec<MentionRef>> {
-        lookup::mentions_of(&self.pool, indicator, limit).await
+        lookup::mentions_of(&self.read, indicator, limit).await
     }
 
     async fn co_occurring(
@@ -958,7 +975,7 @@ impl Store for PgStore {
         limit: u32,
         max_tlp: rexist_core::Tlp,
     ) -> Result<Vec<CoOccurrence>> {
-        lookup::co_occurring(&self.pool, indicator, limit, max_tlp).await
+        lookup::co_occurring(&self.read, indicator, limit, max_tlp).await
     }
 
     async fn hits_of(&self, object: HitObject) -> Result<Vec<HuntHit>> {
@@ -1059,7 +1076,7 @@ impl Store for PgStore {
     }
 
     async fn export_indicators(&self, query: &ExportQuery) -> Result<Vec<ExportRow>> {
-        sharing::export_indicators(&self.pool, query).await
+        sharing::export_indicators(&self.read, query).await
     }
 
     async fn create_user(&self, name: &str, password_hash: &str, role: Role) -> Result<User> {
@@ -1123,7 +1140,7 @@ impl Store for PgStore {
         since: time::OffsetDateTime,
         max_tlp: rexist_core::Tlp,
     ) -> Result<crate::Activity> {
-        dashboard::activity(&self.pool, since, max_tlp).await
+        dashboard::activity(&self.read, since, max_tlp).await
     }
 
     async fn top_indicators(
@@ -1131,7 +1148,7 @@ impl Store for PgStore {
         limit: u32,
         max_tlp: rexist_core::Tlp,
     ) -> Result<Vec<IndicatorRecord>> {
-        dashboard::top_indicators(&self.pool, limit, max_tlp).await
+        dashboard::top_indicators(&self.read, limit, max_tlp).await
     }
 
     async fn stats(&self) -> Result<StoreStats> {
