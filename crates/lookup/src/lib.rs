@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use rexist_core::model::now;
 use rexist_core::{
-    HitObject, Indicator, IndicatorRecord, IndicatorStatus, IndicatorType, RetractReason, SourceId,
+    Indicator, IndicatorRecord, IndicatorStatus, IndicatorType, RetractReason, SourceId,
     Tlp,
 };
 use rexist_store::{Store, StoreError};
@@ -361,14 +361,18 @@ impl Lookup {
         let Some(record) = record else {
             return Ok(answer);
         };
-        let (sightings, mentions, co, relations, hits, sources) = tokio::try_join!(
-            self.store.sightings_of(record.id),
-            self.store.mentions_of(record.id, ITEMS),
-            self.store.co_occurring(record.id, RELATED, max_tlp),
-            self.store.relations_of(record.id),
-            self.store.hits_of(HitObject::Indicator(record.id)),
+        let (context, sources) = tokio::try_join!(
+            self.store
+                .indicator_context(record.id, ITEMS, RELATED, max_tlp),
             self.store.list_sources(),
         )?;
+        let rexist_store::IndicatorContext {
+            sightings,
+            mentions,
+            co_occurring: co,
+            relations,
+            hits,
+        } = context;
         let sightings: Vec<_> = sightings.into_iter().filter(|s| s.tlp <= max_tlp).collect();
         let names: HashMap<SourceId, (String, String)> = sources
             .into_iter()

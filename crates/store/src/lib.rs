@@ -46,7 +46,7 @@ use rexist_core::{
 pub use activity::{Activity, DayCount};
 pub use error::{ErrorKind, StoreError};
 pub use types::{
-    AlertQuery, CoOccurrence, ExportQuery, HitQuery, IndicatorQuery, ItemChange, ItemQuery, Job,
+    AlertQuery, CoOccurrence, ExportQuery, HitQuery, IndicatorContext, IndicatorQuery, ItemChange, ItemQuery, Job,
     MAX_EXPORT_PAGE, MentionRef, NewJob, Page, StoreStats, UserChange,
 };
 
@@ -259,6 +259,35 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<CoOccurrence>>;
     /// Hits on an object, newest first.
     async fn hits_of(&self, object: HitObject) -> Result<Vec<HuntHit>>;
+    /// What a lookup shows of one stored indicator: its sightings, the
+    /// items that mention it (at most `items`), what co-occurs with it (at
+    /// most `related`, up to `max_tlp`), its stated relations and its hunt
+    /// hits — each as its own method returns it. SQLite reads them on one
+    /// connection in one call: a lookup is a handful of short statements,
+    /// and a pooled-connection round trip per statement cost more than the
+    /// statements.
+    async fn indicator_context(
+        &self,
+        indicator: IndicatorId,
+        items: u32,
+        related: u32,
+        max_tlp: rexist_core::Tlp,
+    ) -> Result<IndicatorContext> {
+        let (sightings, mentions, co_occurring, relations, hits) = tokio::try_join!(
+            self.sightings_of(indicator),
+            self.mentions_of(indicator, items),
+            self.co_occurring(indicator, related, max_tlp),
+            self.relations_of(indicator),
+            self.hits_of(HitObject::Indicator(indicator)),
+        )?;
+        Ok(IndicatorContext {
+            sightings,
+            mentions,
+            co_occurring,
+            relations,
+            hits,
+        })
+    }
     /// Marks active indicators not sighted within their type's lifetime as
     /// expired (kept; a new sighting makes them active again); returns how many.
     async fn expire_indicators(&self, lifetimes: &[(IndicatorType, Duration)]) -> Result<u64>;

@@ -225,6 +225,21 @@ pub struct AlertQuery {
     pub max_tlp: Option<Tlp>,
 }
 
+/// What a lookup shows of one stored indicator ([`crate::Store::indicator_context`]).
+#[derive(Debug, Clone, Default)]
+pub struct IndicatorContext {
+    /// Its sightings, most recent first.
+    pub sightings: Vec<rexist_core::Sighting>,
+    /// Where it occurs in item text, newest items first.
+    pub mentions: Vec<MentionRef>,
+    /// Indicators sighted in the same items, most shared first.
+    pub co_occurring: Vec<CoOccurrence>,
+    /// Relations from or to it, most recent first.
+    pub relations: Vec<rexist_core::Relation>,
+    /// Hunt hits on it, newest first.
+    pub hits: Vec<rexist_core::HuntHit>,
+}
+
 /// Where an indicator occurs in an item's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct MentionRef {

@@ -1873,6 +1873,24 @@ async fn lookup_reads_related_indicators(store: Arc<dyn Store>) {
             .unwrap()
             .is_empty()
     );
+    // One call gives what the separate calls give.
+    let context = store
+        .indicator_context(ip.id, 10, 10, Tlp::Red)
+        .await
+        .unwrap();
+    let same = |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| {
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    };
+    assert!(!context.sightings.is_empty() && !context.mentions.is_empty());
+    assert_eq!(context.hits.len(), 1);
+    same(&context.sightings, &store.sightings_of(ip.id).await.unwrap());
+    same(&context.mentions, &store.mentions_of(ip.id, 10).await.unwrap());
+    same(
+        &context.co_occurring,
+        &store.co_occurring(ip.id, 10, Tlp::Red).await.unwrap(),
+    );
+    same(&context.relations, &store.relations_of(ip.id).await.unwrap());
+    same(&context.hits, &hits);
 }
 
 async fn indicators_expire_revive_and_flag(store: Arc<dyn Store>) {

@@ -195,12 +195,15 @@ pub(super) fn hunt_where(
     param: &dyn rusqlite::ToSql,
 ) -> Result<Option<Hunt>> {
     let sql = format!("SELECT {HUNT_COLUMNS} FROM hunts WHERE {clause}");
-    Ok(conn.query_row(&sql, [param], hunt_from_row).optional()?)
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([param], hunt_from_row)
+        .optional()?)
 }
 
 pub(super) fn list_hunts(conn: &Connection) -> Result<Vec<Hunt>> {
     let sql = format!("SELECT {HUNT_COLUMNS} FROM hunts ORDER BY name");
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([], hunt_from_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
@@ -215,7 +218,7 @@ pub(super) fn hunts_revision(conn: &Connection) -> Result<String> {
 /// Channels and digest setting of each hunt named in `hits`.
 fn hunt_settings(conn: &Connection, hits: &[NewHit]) -> Result<HashMap<HuntId, AlertSettings>> {
     let mut out = HashMap::new();
-    let mut stmt = conn.prepare("SELECT channels, digest_secs FROM hunts WHERE id = ?1")?;
+    let mut stmt = conn.prepare_cached("SELECT channels, digest_secs FROM hunts WHERE id = ?1")?;
     for hit in hits {
         if out.contains_key(&hit.hunt) {
             continue;
@@ -317,7 +320,7 @@ pub(super) fn list_hits(conn: &Connection, q: &HitQuery) -> Result<Page<HuntHit>
            AND (?5 IS NULL OR hunt_id IN (SELECT id FROM hunts WHERE tlp <= ?5))
          ORDER BY id DESC LIMIT ?4"
     );
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(
         params![
             q.hunt.map(HuntId::get),
@@ -334,7 +337,7 @@ pub(super) fn list_hits(conn: &Connection, q: &HitQuery) -> Result<Page<HuntHit>
 
 pub(super) fn hits_by_id(conn: &Connection, ids: &[HitId]) -> Result<Vec<HuntHit>> {
     let sql = format!("SELECT {HIT_COLUMNS} FROM hunt_hits WHERE id = ?1");
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let mut out = Vec::with_capacity(ids.len());
     let mut ids = ids.to_vec();
     ids.sort_unstable();
@@ -363,7 +366,7 @@ pub(super) fn ack_hits(
             params![stamp, by, hunt.map(HuntId::get)],
         )?;
     } else {
-        let mut stmt = tx.prepare(
+        let mut stmt = tx.prepare_cached(
             "UPDATE hunt_hits SET acked_at = ?1, acked_by = ?2
              WHERE id = ?3 AND acked_at IS NULL AND (?4 IS NULL OR hunt_id = ?4)",
         )?;
@@ -391,7 +394,7 @@ pub(super) fn queue_digest(conn: &mut Connection, hunt: HuntId, retro: bool) -> 
     let channels: Vec<String> = serde_json::from_str(&channels)
         .map_err(|e| StoreError::internal(format!("corrupt hunt channels in store: {e}")))?;
     let ids: Vec<HitId> = {
-        let mut stmt = tx.prepare(
+        let mut stmt = tx.prepare_cached(
             "SELECT id FROM hunt_hits WHERE hunt_id = ?1 AND retro = ?2 AND notified = 0 ORDER BY id",
         )?;
         let rows = stmt.query_map(params![hunt.get(), retro], |r| r.get::<_, i64>(0))?;
@@ -490,7 +493,7 @@ pub(super) fn list_alerts(conn: &Connection, q: &AlertQuery) -> Result<Page<Aler
            AND (?6 IS NULL OR hunt_id IN (SELECT id FROM hunts WHERE tlp <= ?6))
          ORDER BY id DESC LIMIT ?5"
     );
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(
         params![
             q.hunt.map(HuntId::get),
@@ -507,7 +510,7 @@ pub(super) fn list_alerts(conn: &Connection, q: &AlertQuery) -> Result<Page<Aler
 }
 
 pub(super) fn channel_health(conn: &Connection) -> Result<Vec<ChannelHealth>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT channel,
                 sum(CASE WHEN status IN ('pending', 'sending') THEN 1 ELSE 0 END),
                 sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END),
@@ -525,7 +528,7 @@ pub(super) fn channel_health(conn: &Connection) -> Result<Vec<ChannelHealth>> {
             r.get::<_, Option<i64>>(5)?,
         ))
     })?;
-    let mut last_error = conn.prepare(
+    let mut last_error = conn.prepare_cached(
         "SELECT last_error FROM alerts WHERE channel = ?1 AND last_error_at = ?2 LIMIT 1",
     )?;
     let mut out = Vec::new();

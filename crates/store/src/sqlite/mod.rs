@@ -76,6 +76,8 @@ fn open_connection(path: &Path) -> Result<Connection> {
     // 16 KiB pages (for a new database; an existing one keeps its size): the
     // value index of long URLs stays shallow and each WAL frame carries more
     // entries; `rexist bench feed` went from 77k to 123k rows/s with it.
+    // Lookups run a dozen statements: parse each once per connection.
+    conn.set_prepared_statement_cache_capacity(128);
     conn.execute_batch(
         "PRAGMA page_size = 16384;
          PRAGMA journal_mode = WAL;
@@ -162,6 +164,37 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::internal(format!("sqlite read task: {e}")))?
     }
+}
+
+/// Relations from or to `indicator`, most recent first.
+fn relations_of(conn: &Connection, indicator: IndicatorId) -> Result<Vec<Relation>> {
+    let sql = format!(
+        "SELECT {RELATION_COLUMNS} FROM relations WHERE from_id = ?1 OR to_id = ?1
+         ORDER BY last_seen DESC, id DESC"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![indicator.get()], |r| {
+        Ok(RelationRow {
+            from_id: r.get(0)?,
+            to_id: r.get(1)?,
+            kind: r.get(2)?,
+            source_id: r.get(3)?,
+            first_seen: r.get(4)?,
+            last_seen: r.get(5)?,
+        }
+        .decode())
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Sightings of `indicator`, most recent first.
+fn sightings_of(conn: &Connection, indicator: IndicatorId) -> Result<Vec<Sighting>> {
+    let sql = format!(
+        "SELECT {SIGHTING_COLUMNS} FROM sightings WHERE indicator_id = ?1 ORDER BY last_seen DESC, id DESC"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![indicator.get()], sighting_from_row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 /// Outcome of one sighting upsert inside a transaction.
@@ -330,7 +363,8 @@ impl Store for SqliteStore {
         self.read(move |conn| {
             let sql = format!("SELECT {SOURCE_COLUMNS} FROM sources WHERE name = ?1");
             Ok(conn
-                .query_row(&sql, params![name], source_from_row)
+                .prepare_cached(&sql)?
+                .query_row(params![name], source_from_row)
                 .optional()?)
         })
         .await
@@ -340,7 +374,8 @@ impl Store for SqliteStore {
         self.read(move |conn| {
             let sql = format!("SELECT {SOURCE_COLUMNS} FROM sources WHERE id = ?1");
             Ok(conn
-                .query_row(&sql, params![id.get()], source_from_row)
+                .prepare_cached(&sql)?
+                .query_row(params![id.get()], source_from_row)
                 .optional()?)
         })
         .await
@@ -349,7 +384,7 @@ impl Store for SqliteStore {
     async fn list_sources(&self) -> Result<Vec<Source>> {
         self.read(|conn| {
             let sql = format!("SELECT {SOURCE_COLUMNS} FROM sources ORDER BY name");
-            let mut stmt = conn.prepare(&sql)?;
+            let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map([], source_from_row)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
@@ -462,7 +497,7 @@ impl Store for SqliteStore {
                  WHERE outcome = 'running' AND coalesce(heartbeat_at, started_at) < ?2
                  RETURNING {RUN_COLUMNS}"
             );
-            let mut stmt = conn.prepare(&sql)?;
+            let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(
                 params![
                     stamp,
@@ -489,7 +524,7 @@ impl Store for SqliteStore {
                  WHERE (?1 IS NULL OR source_id = ?1) AND (?2 IS NULL OR id < ?2)
                  ORDER BY id DESC LIMIT ?3"
             );
-            let mut stmt = conn.prepare(&sql)?;
+            let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(
                 params![source.map(SourceId::get), before.map(RunId::get), limit],
                 run_from_row,
@@ -590,7 +625,8 @@ impl Store for SqliteStore {
         self.read(move |conn| {
             let sql = format!("SELECT {ITEM_COLUMNS} FROM items WHERE id = ?1");
             Ok(conn
-                .query_row(&sql, params![id.get()], item_from_row)
+                .prepare_cached(&sql)?
+                .query_row(params![id.get()], item_from_row)
                 .optional()?)
         })
         .await
@@ -624,7 +660,7 @@ impl Store for SqliteStore {
                    AND (?4 IS NULL OR tlp <= ?4) AND (?5 IS NULL OR id < ?5) {fts_clause}
                  ORDER BY id DESC LIMIT ?6"
             );
-            let mut stmt = conn.prepare(&sql)?;
+            let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(
                 params![
                     text,
@@ -773,26 +809,7 @@ impl Store for SqliteStore {
     }
 
     async fn relations_of(&self, indicator: IndicatorId) -> Result<Vec<Relation>> {
-        self.read(move |conn| {
-            let sql = format!(
-                "SELECT {RELATION_COLUMNS} FROM relations WHERE from_id = ?1 OR to_id = ?1
-                 ORDER BY last_seen DESC, id DESC"
-            );
-            let mut stmt = conn.prepare(&sql)?;
-            let rows = stmt.query_map(params![indicator.get()], |r| {
-                Ok(RelationRow {
-                    from_id: r.get(0)?,
-                    to_id: r.get(1)?,
-                    kind: r.get(2)?,
-                    source_id: r.get(3)?,
-                    first_seen: r.get(4)?,
-                    last_seen: r.get(5)?,
-                }
-                .decode())
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await
+        self.read(move |conn| relations_of(conn, indicator)).await
     }
 
     async fn indicator(&self, kind: IndicatorType, value: &str) -> Result<Option<IndicatorRecord>> {
@@ -802,7 +819,8 @@ impl Store for SqliteStore {
                 "SELECT {INDICATOR_COLUMNS} FROM indicators WHERE value = ?1 AND kind = ?2"
             );
             Ok(conn
-                .query_row(&sql, params![value, kind.as_str()], indicator_from_row)
+                .prepare_cached(&sql)?
+                .query_row(params![value, kind.as_str()], indicator_from_row)
                 .optional()?)
         })
         .await
@@ -825,7 +843,7 @@ impl Store for SqliteStore {
                                                WHERE s.indicator_id = indicators.id AND src.name = ?10))
                  ORDER BY value, kind LIMIT ?9"
             );
-            let mut stmt = conn.prepare(&sql)?;
+            let mut stmt = conn.prepare_cached(&sql)?;
             let (after_value, after_kind) = after.unzip();
             let rows = stmt.query_map(
                 params![
@@ -851,22 +869,15 @@ impl Store for SqliteStore {
     }
 
     async fn sightings_of(&self, indicator: IndicatorId) -> Result<Vec<Sighting>> {
-        self.read(move |conn| {
-            let sql = format!(
-                "SELECT {SIGHTING_COLUMNS} FROM sightings WHERE indicator_id = ?1 ORDER BY last_seen DESC, id DESC"
-            );
-            let mut stmt = conn.prepare(&sql)?;
-            let rows = stmt.query_map(params![indicator.get()], sighting_from_row)?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await
+        self.read(move |conn| sightings_of(conn, indicator)).await
     }
 
     async fn indicator_by_id(&self, id: IndicatorId) -> Result<Option<IndicatorRecord>> {
         self.read(move |conn| {
             let sql = format!("SELECT {INDICATOR_COLUMNS} FROM indicators WHERE id = ?1");
             Ok(conn
-                .query_row(&sql, params![id.get()], indicator_from_row)
+                .prepare_cached(&sql)?
+                .query_row(params![id.get()], indicator_from_row)
                 .optional()?)
         })
         .await
@@ -903,6 +914,25 @@ impl Store for SqliteStore {
 
     async fn hits_of(&self, object: HitObject) -> Result<Vec<HuntHit>> {
         self.read(move |conn| lookup::hits_of(conn, object)).await
+    }
+
+    async fn indicator_context(
+        &self,
+        indicator: IndicatorId,
+        items: u32,
+        related: u32,
+        max_tlp: rexist_core::Tlp,
+    ) -> Result<crate::IndicatorContext> {
+        self.read(move |conn| {
+            Ok(crate::IndicatorContext {
+                sightings: sightings_of(conn, indicator)?,
+                mentions: lookup::mentions_of(conn, indicator, items)?,
+                co_occurring: lookup::co_occurring(conn, indicator, related, max_tlp)?,
+                relations: relations_of(conn, indicator)?,
+                hits: lookup::hits_of(conn, HitObject::Indicator(indicator))?,
+            })
+        })
+        .await
     }
 
     async fn expire_indicators(&self, lifetimes: &[(IndicatorType, Duration)]) -> Result<u64> {
@@ -1131,7 +1161,7 @@ impl Store for SqliteStore {
     async fn stats(&self) -> Result<StoreStats> {
         self.read(|conn| {
             let grouped = |sql: &str| -> Result<Vec<(String, u64)>> {
-                let mut stmt = conn.prepare(sql)?;
+                let mut stmt = conn.prepare_cached(sql)?;
                 let rows = stmt.query_map([], |r| {
                     Ok((
                         r.get::<_, String>(0)?,

@@ -145,7 +145,7 @@ pub(super) fn mark_unlisted(
         return Ok(0);
     };
     let ids = {
-        let mut stmt = tx.prepare(
+        let mut stmt = tx.prepare_cached(
             "UPDATE sightings SET listed = 0, retired_at = ?2, retired_reason = ?3
              WHERE source_id = ?1 AND item_id = 0 AND listed = 1 AND retired_at IS NULL
                AND last_seen < ?2
@@ -171,7 +171,7 @@ pub(super) fn mark_unlisted(
 pub(super) fn retire_expired(conn: &mut Connection, at: time::OffsetDateTime) -> Result<u64> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let pairs = {
-        let mut stmt = tx.prepare(
+        let mut stmt = tx.prepare_cached(
             "UPDATE sightings SET listed = 0, retired_at = expires_at, retired_reason = ?2
              WHERE expires_at <= ?1 AND retired_at IS NULL
              RETURNING indicator_id, source_id",
@@ -186,7 +186,7 @@ pub(super) fn retire_expired(conn: &mut Connection, at: time::OffsetDateTime) ->
         return Ok(0);
     }
     let names: HashMap<i64, String> = {
-        let mut stmt = tx.prepare("SELECT id, name FROM sources")?;
+        let mut stmt = tx.prepare_cached("SELECT id, name FROM sources")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
         rows.collect::<Result<_, _>>()?
     };

@@ -65,7 +65,7 @@ pub(super) fn export_indicators(conn: &Connection, q: &ExportQuery) -> Result<Ve
             Bind::Ints(_) | Bind::Texts(_) => Value::Null,
         })
         .collect();
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), |r| {
         Ok(ExportRow {
             record: indicator_from_row(r)?,
@@ -182,7 +182,7 @@ pub(super) fn update_user(
 }
 
 pub(super) fn list_users(conn: &Connection) -> Result<Vec<User>> {
-    let mut stmt = conn.prepare(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name"))?;
+    let mut stmt = conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name"))?;
     let rows = stmt.query_map([], user_from_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
@@ -263,7 +263,7 @@ pub(super) fn touch_token(conn: &mut Connection, id: i64) -> Result<()> {
 }
 
 pub(super) fn list_tokens(conn: &Connection) -> Result<Vec<ApiToken>> {
-    let mut stmt = conn.prepare(&format!(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT {TOKEN_COLUMNS} FROM tokens t LEFT JOIN users u ON u.id = t.user_id
          WHERE t.kind = 'token' ORDER BY t.id DESC"
     ))?;
@@ -315,7 +315,7 @@ pub(super) fn list_audit(
     limit: u32,
 ) -> Result<Page<AuditEntry>> {
     let limit = page_size(limit);
-    let mut stmt = conn.prepare(&format!(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT {AUDIT_COLUMNS} FROM audit WHERE id < ?1 ORDER BY id DESC LIMIT ?2"
     ))?;
     let rows = stmt.query_map(params![before.unwrap_or(i64::MAX), limit + 1], |r| {
