@@ -1,0 +1,286 @@
+//! State several nodes share through one store, and a restart keeps:
+//! retro-hunts queued on one node's API run on a worker and report back to
+//! any node, a TAXII status posted to one node is read on another, and an
+//! enrichment answer one node fetched is served by another without asking
+//! the provider again. Each test runs on SQLite and, when
+//! `REXIST_TEST_DATABASE_URL` is set, on PostgreSQL (a schema of its own).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use rexist_core::model::now;
+use rexist_core::{ItemKind, NewItem, Role, SourceSpec, Tlp};
+use rexist_pipeline::liveness::Liveness;
+use rexist_pipeline::scheduler::{self, SchedulerOptions, Stop};
+use rexist_server::{AppState, router};
+use rexist_store::Store;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use crate::common::call;
+
+/// A store under test and what cleans it up.
+struct Backend {
+    name: &'static str,
+    store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+    schema: Option<(String, String)>,
+}
+
+impl Backend {
+    async fn cleanup(self) {
+        if let Some((url, schema)) = self.schema {
+            drop(self.store);
+            rexist_store::postgres::drop_schema(&url, &schema)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+static SCHEMA_SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh SQLite store, and a fresh PostgreSQL schema when a test server is configured.
+async fn backends() -> Vec<Backend> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut out = vec![Backend {
+        name: "sqlite",
+        store: rexist_store::open(None, dir.path()).await.unwrap(),
+        _dir: Some(dir),
+        schema: None,
+    }];
+    match std::env::var("REXIST_TEST_DATABASE_URL") {
+        Ok(url) => {
+            let schema = format!(
+                "rexist_srv{}_{}",
+                std::process::id(),
+                SCHEMA_SEQ.fetch_add(1, Ordering::Relaxed)
+            );
+            let store = rexist_store::postgres::PgStore::connect(&url, Some(&schema))
+                .await
+                .unwrap();
+            store.migrate().await.unwrap();
+            out.push(Backend {
+                name: "postgres",
+                store: Arc::new(store),
+                _dir: None,
+                schema: Some((url, schema)),
+            });
+        }
+        Err(_) => eprintln!("REXIST_TEST_DATABASE_URL not set: PostgreSQL half skipped"),
+    }
+    out
+}
+
+/// One node's scheduler with no sources, beating fast: its workers run the
+/// jobs other nodes queue.
+pub struct Worker {
+    drain: watch::Sender<bool>,
+    cut: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Worker {
+    /// Starts the workers of node `node` over `store`.
+    pub fn start(store: &Arc<dyn Store>, node: &str) -> Self {
+        let (drain, drain_rx) = watch::channel(false);
+        let (cut, cut_rx) = watch::channel(false);
+        let options = SchedulerOptions {
+            tick: Duration::from_millis(50),
+            liveness: Liveness::from_heartbeat(Duration::from_millis(100)),
+            workers: 1,
+            node: node.to_owned(),
+        };
+        let fetcher =
+            rexist_connectors::http::Fetcher::new(rexist_connectors::http::FetchOptions::default())
+                .unwrap();
+        let task = tokio::spawn(scheduler::run(
+            rexist_pipeline::Ingest::new(Arc::clone(store), None),
+            Arc::new(fetcher),
+            Vec::new(),
+            options,
+            Stop {
+                drain: drain_rx,
+                cut: cut_rx,
+            },
+        ));
+        Self { drain, cut, task }
+    }
+
+    /// Stops the workers, cutting what they run short.
+    pub async fn stop(self) {
+        let _ = self.drain.send(true);
+        let _ = self.cut.send(true);
+        tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .expect("the scheduler stops")
+            .unwrap();
+    }
+}
+
+/// Polls `GET /api/v1/hunts/{name}` on `app` until its retro-hunt is `want`.
+pub async fn retro_state(app: &axum::Router, name: &str, want: &str) -> Value {
+    let mut retro = Value::Null;
+    for _ in 0..300 {
+        let (_, b) = call(app, "GET", &format!("/api/v1/hunts/{name}"), None).await;
+        retro = b["retro"].clone();
+        if retro["state"] == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    retro
+}
+
+fn item(id: &str, title: &str) -> NewItem {
+    NewItem {
+        kind: ItemKind::News,
+        external_id: id.into(),
+        title: title.into(),
+        body: String::new(),
+        url: None,
+        lang: Some("en".into()),
+        published_at: None,
+        tlp: Tlp::Clear,
+        tags: vec![],
+        extra: json!({}),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retro_hunt_queued_on_one_node_runs_on_a_worker_and_reports_on_another() {
+    for b in backends().await {
+        let store = &b.store;
+        // Two web nodes over one store; neither runs the retro-hunt itself.
+        let node_a = router(AppState::new(Arc::clone(store)).with_anonymous(Role::Admin));
+        let node_b = router(AppState::new(Arc::clone(store)).with_anonymous(Role::Admin));
+        let source = store
+            .upsert_source(&SourceSpec {
+                name: "news".into(),
+                kind: "rss".into(),
+                enabled: true,
+                confidence: 50,
+                tlp: Tlp::Clear,
+                tags: vec![],
+            })
+            .await
+            .unwrap();
+        let items: Vec<NewItem> = (0..25)
+            .map(|n| {
+                let title = if n % 10 == 0 {
+                    format!("ransomware wave {n}")
+                } else {
+                    format!("quiet day {n}")
+                };
+                item(&format!("i{n}"), &title)
+            })
+            .collect();
+        store.upsert_items(source.id, &items).await.unwrap();
+        let (s, body) = call(
+            &node_a,
+            "POST",
+            "/api/v1/hunts",
+            Some(json!({"name": "ransom", "query": "ransomware"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{}: {body}", b.name);
+        assert!(body["retro"].is_null(), "{body}");
+
+        let (s, body) = call(&node_a, "POST", "/api/v1/hunts/ransom/retro", None).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{}: {body}", b.name);
+        assert_eq!(body["retro"]["state"], "queued", "{body}");
+        assert_eq!(body["retro"]["scanned"], 0);
+        assert!(body["retro"]["queued_at"].is_string(), "{body}");
+        assert!(body["retro"]["started_at"].is_null(), "{body}");
+        // Queued is queued on every node, and a second start is refused.
+        let (s, body) = call(&node_b, "POST", "/api/v1/hunts/ransom/retro", None).await;
+        assert_eq!(s, StatusCode::CONFLICT, "{}: {body}", b.name);
+        let (_, listed) = call(&node_b, "GET", "/api/v1/hunts", None).await;
+        assert_eq!(listed[0]["retro"]["state"], "queued", "{listed}");
+
+        // A worker (a third node) takes the job; node B sees the end.
+        let worker = Worker::start(store, "worker");
+        let retro = retro_state(&node_b, "ransom", "done").await;
+        assert_eq!(retro["state"], "done", "{}: {retro}", b.name);
+        assert_eq!(retro["scanned"], 25, "{retro}");
+        assert_eq!(retro["hits"], 3, "{retro}");
+        assert!(retro["error"].is_null(), "{retro}");
+        assert!(retro["started_at"].is_string() && retro["finished_at"].is_string());
+        let (_, hits) = call(&node_a, "GET", "/api/v1/hits?hunt=ransom", None).await;
+        assert_eq!(hits["items"].as_array().unwrap().len(), 3, "{hits}");
+        assert_eq!(hits["items"][0]["retro"], true);
+
+        // Finished, it may start again; a new run finds no new hits.
+        let (s, body) = call(&node_b, "POST", "/api/v1/hunts/ransom/retro", None).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{}: {body}", b.name);
+        let retro = retro_state(&node_a, "ransom", "done").await;
+        assert_eq!(
+            (retro["scanned"].as_u64(), retro["hits"].as_u64()),
+            (Some(25), Some(0)),
+            "{retro}"
+        );
+        worker.stop().await;
+
+        // Bad input: an unknown hunt is 404, never a queued job.
+        let (s, _) = call(&node_a, "POST", "/api/v1/hunts/nope/retro", None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert_eq!(store.stats().await.unwrap().jobs_pending, 0);
+        b.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retro_hunt_of_a_dead_worker_is_marked_interrupted_and_run_again() {
+    for b in backends().await {
+        let store = &b.store;
+        let node = router(AppState::new(Arc::clone(store)).with_anonymous(Role::Admin));
+        let (s, _) = call(
+            &node,
+            "POST",
+            "/api/v1/hunts",
+            Some(json!({"name": "watch", "watch": "192.0.2.1"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED);
+        let (s, _) = call(&node, "POST", "/api/v1/hunts/watch/retro", None).await;
+        assert_eq!(s, StatusCode::ACCEPTED);
+        // A worker that leased the job, said it was running, then died.
+        // Its lease outlasts the staleness margin, as a real one does, so
+        // the interrupted state is seen before the job is run again.
+        let job = store
+            .lease_job("dead", &[scheduler::HUNT_RETRO], Duration::from_secs(2))
+            .await
+            .unwrap()
+            .expect("the queued job");
+        let hunt = store.hunt_by_name("watch").await.unwrap().unwrap();
+        let mut running = store.retro_hunts(Some(hunt.id)).await.unwrap().remove(0);
+        running.status = rexist_store::RetroStatus::Running;
+        running.started_at = Some(now());
+        store.save_retro_hunt(&running).await.unwrap();
+        let (_, body) = call(&node, "GET", "/api/v1/hunts/watch", None).await;
+        assert_eq!(body["retro"]["state"], "running", "{body}");
+
+        // Any live node's sweep marks it interrupted; once the job's lease
+        // runs out a live worker runs it again to the end.
+        let worker = Worker::start(store, "alive");
+        let retro = retro_state(&node, "watch", "interrupted").await;
+        assert_eq!(retro["state"], "interrupted", "{}: {retro}", b.name);
+        assert!(
+            retro["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("heartbeat"),
+            "{retro}"
+        );
+        let retro = retro_state(&node, "watch", "done").await;
+        assert_eq!(retro["state"], "done", "{}: {retro}", b.name);
+        assert!(
+            !store.complete_job(job.id, "dead").await.unwrap(),
+            "the dead worker's lease is gone"
+        );
+        worker.stop().await;
+        b.cleanup().await;
+    }
+}
