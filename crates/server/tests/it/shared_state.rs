@@ -9,15 +9,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
 use rexist_core::model::now;
 use rexist_core::{ItemKind, NewItem, Role, SourceSpec, Tlp};
 use rexist_pipeline::liveness::Liveness;
 use rexist_pipeline::scheduler::{self, SchedulerOptions, Stop};
+use rexist_server::taxii::{CollectionConfig, TaxiiConfig};
 use rexist_server::{AppState, router};
 use rexist_store::Store;
 use serde_json::{Value, json};
 use tokio::sync::watch;
+use tower::ServiceExt;
 
 use crate::common::call;
 
@@ -281,6 +285,107 @@ async fn retro_hunt_of_a_dead_worker_is_marked_interrupted_and_run_again() {
             "the dead worker's lease is gone"
         );
         worker.stop().await;
+        b.cleanup().await;
+    }
+}
+
+const TAXII: &str = "application/taxii+json;version=2.1";
+const INBOX_ID: &str = "0d3b6f7e-3f55-4d0c-8a8e-5a2f8f1f0a01";
+
+fn taxii_node(store: &Arc<dyn Store>) -> axum::Router {
+    let config = TaxiiConfig {
+        collections: vec![CollectionConfig {
+            id: INBOX_ID.into(),
+            title: "inbox".into(),
+            description: None,
+            alias: Some("inbox".into()),
+            types: vec![],
+            source: None,
+            tag: None,
+            min_score: None,
+            tlp: None,
+            active_only: true,
+            writable: true,
+            write_source: None,
+        }],
+        ..TaxiiConfig::default()
+    };
+    router(
+        AppState::new(Arc::clone(store))
+            .with_taxii(config)
+            .with_anonymous(Role::Admin),
+    )
+}
+
+async fn taxii(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    body: Option<&Value>,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("accept", TAXII);
+    if body.is_some() {
+        req = req.header("content-type", TAXII);
+    }
+    let req = req
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taxii_status_posted_to_one_node_is_read_on_another() {
+    for b in backends().await {
+        let node_a = taxii_node(&b.store);
+        let envelope = json!({"objects": [
+            {"type": "indicator", "spec_version": "2.1",
+             "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+             "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-02T00:00:00.000Z",
+             "name": "bad host", "pattern": "[ipv4-addr:value = '203.0.113.7']",
+             "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z"},
+            {"type": "indicator", "spec_version": "2.1", "id": "indicator--0b0b0b0b-0000-4000-8000-000000000000"}
+        ]});
+        let (s, status) = taxii(
+            &node_a,
+            "POST",
+            "/taxii2/api/collections/inbox/objects/",
+            Some(&envelope),
+        )
+        .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{}: {status}", b.name);
+        assert_eq!(
+            (
+                status["total_count"].as_u64(),
+                status["success_count"].as_u64(),
+                status["failure_count"].as_u64()
+            ),
+            (Some(2), Some(1), Some(1)),
+            "{status}"
+        );
+        let id = status["id"].as_str().unwrap().to_owned();
+
+        // Another node over the same store — or this one after a restart,
+        // which is the same thing: nothing in memory — answers it.
+        let node_b = taxii_node(&b.store);
+        let (s, read) = taxii(&node_b, "GET", &format!("/taxii2/api/status/{id}/"), None).await;
+        assert_eq!(s, StatusCode::OK, "{}: {read}", b.name);
+        assert_eq!(read, status);
+
+        // Unknown and malformed ids are 404 with a TAXII error, never a 500.
+        for bad in ["nope", "%00", "a%27%20OR%201=1", &"f".repeat(300)] {
+            let (s, err) = taxii(&node_b, "GET", &format!("/taxii2/api/status/{bad}/"), None).await;
+            assert_eq!(s, StatusCode::NOT_FOUND, "{bad}: {err}");
+            assert_eq!(err["http_status"], "404", "{err}");
+        }
         b.cleanup().await;
     }
 }
