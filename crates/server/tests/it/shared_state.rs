@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use rexist_core::model::now;
-use rexist_core::{ItemKind, NewItem, Role, SourceSpec, Tlp};
+use rexist_core::{IndicatorType, ItemKind, NewItem, Role, SourceSpec, Tlp};
 use rexist_pipeline::liveness::Liveness;
 use rexist_pipeline::scheduler::{self, SchedulerOptions, Stop};
 use rexist_server::taxii::{CollectionConfig, TaxiiConfig};
@@ -386,6 +386,85 @@ async fn taxii_status_posted_to_one_node_is_read_on_another() {
             assert_eq!(s, StatusCode::NOT_FOUND, "{bad}: {err}");
             assert_eq!(err["http_status"], "404", "{err}");
         }
+        b.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrichment_answer_fetched_by_one_node_is_served_by_another() {
+    for b in backends().await {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("otx.key");
+        std::fs::write(&key, "otx-test-key").unwrap();
+        // The stub echoes the key back, as a careless upstream might: the
+        // stored answer must not keep it.
+        let mut reply: Value = serde_json::from_slice(&rexist_testkit::fixture_bytes(
+            "otx/indicator-IPv4-192.0.2.10-general.json",
+        ))
+        .unwrap();
+        reply["echo"] = json!("otx-test-key");
+        let reply = reply.to_string().into_bytes();
+        let upstream = rexist_testkit::serve(move |_, _, _| {
+            (
+                rexist_testkit::response("200 OK", "Content-Type: application/json\r\n", &reply),
+                Duration::ZERO,
+            )
+        })
+        .await;
+        let node = |store: &Arc<dyn Store>| {
+            let enricher = rexist_enrich::Enricher::new(&[rexist_enrich::EnrichConfig {
+                name: "otx".into(),
+                kind: "otx".into(),
+                base_url: Some(upstream.base.clone()),
+                key_file: Some(key.display().to_string()),
+                ..rexist_enrich::EnrichConfig::default()
+            }])
+            .unwrap()
+            .with_shared_cache(Arc::new(rexist_lookup::StoreCache::new(Arc::clone(store))));
+            let lookup = rexist_lookup::Lookup::new(
+                Arc::clone(store),
+                None,
+                Some(Arc::new(enricher)),
+                rexist_lookup::Lifetimes::default(),
+            );
+            router(
+                AppState::new(Arc::clone(store))
+                    .with_lookup(lookup)
+                    .with_anonymous(Role::Analyst),
+            )
+        };
+        let (node_a, node_b) = (node(&b.store), node(&b.store));
+        let uri = "/api/v1/lookup/192.0.2.10?enrich=true";
+        let (s, first) = call(&node_a, "GET", uri, None).await;
+        assert_eq!(s, StatusCode::OK, "{}: {first}", b.name);
+        assert_eq!(first["enrichment"][0]["status"], "ok", "{first}");
+        assert_eq!(first["enrichment"][0]["cached"], false);
+        let asked = upstream.hits();
+        assert!(asked >= 1);
+
+        let (s, second) = call(&node_b, "GET", uri, None).await;
+        assert_eq!(s, StatusCode::OK, "{second}");
+        assert_eq!(
+            upstream.hits(),
+            asked,
+            "{}: node B did not ask the provider again",
+            b.name
+        );
+        let (x, y) = (&first["enrichment"][0], &second["enrichment"][0]);
+        assert_eq!(y["cached"], true, "{second}");
+        assert_eq!(
+            (&y["status"], &y["summary"], &y["fetched_at"]),
+            (&x["status"], &x["summary"], &x["fetched_at"])
+        );
+
+        let kept = b
+            .store
+            .cached_enrichment("otx", IndicatorType::Ipv4, "192.0.2.10", now())
+            .await
+            .unwrap()
+            .expect("the answer is in the store");
+        assert!(!kept.answer.contains("otx-test-key"), "{}", kept.answer);
+        assert!(kept.expires_at > now());
         b.cleanup().await;
     }
 }
