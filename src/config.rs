@@ -528,10 +528,22 @@ impl Config {
         &self,
         store: std::sync::Arc<dyn rexist_store::Store>,
     ) -> Result<rexist_lookup::Lookup> {
+        // Answers go to the store too, so every node shares them and a
+        // restart keeps them.
+        let enricher = if self.enrichment.is_empty() {
+            None
+        } else {
+            let shared = std::sync::Arc::new(rexist_lookup::StoreCache::new(
+                std::sync::Arc::clone(&store),
+            ));
+            Some(std::sync::Arc::new(
+                rexist_enrich::Enricher::new(&self.enrichment)?.with_shared_cache(shared),
+            ))
+        };
         Ok(rexist_lookup::Lookup::new(
             store,
             self.warning_lists()?,
-            self.enricher()?,
+            enricher,
             self.lifetimes()?,
         ))
     }

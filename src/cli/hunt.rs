@@ -513,12 +513,21 @@ async fn retro(config: &Config, name: &str) -> Result<ExitCode> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} eta {eta} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let summary = hunter::retro(&store, &hunt, |s| {
+    // Recorded in the store like a worker's, so `GET /api/v1/hunts/{name}`
+    // on any node shows it.
+    let options = hunter::RetroOptions {
+        heartbeat: super::liveness().heartbeat,
+        cancel: None,
+    };
+    let summary = hunter::retro_recorded(&store, &hunt, options, |s| {
         bar.set_position(s.scanned);
         bar.set_message(format!("{} hits", s.hits));
     })
     .await?;
     bar.finish_and_clear();
+    if let Some(e) = summary.error {
+        anyhow::bail!("retro-hunt {name} failed: {e}");
+    }
     say(format_args!(
         "retro-hunt {name}: scanned {} {}, {} new hit(s), {} announced",
         summary.scanned,

@@ -15,15 +15,22 @@ use crate::config::{EnrichConfig, Kind, Rate};
 use crate::error::ConfigError;
 use crate::limits::{AnswerCache, CacheKey, DailyQuota, TokenBucket};
 use crate::providers::Backend;
+use crate::shared::{SharedAnswer, SharedCache};
 use rexist_http::Secret;
 
 /// Answers kept in memory across all providers; the oldest goes first.
-const CACHE_CAPACITY: usize = 10_000;
+/// Few, since the shared cache (the store) holds the rest.
+const CACHE_CAPACITY: usize = 1_000;
+
+/// Larger answers (a page's screenshot, a big upstream JSON) skip the
+/// in-memory cache, so that it stays within `CACHE_CAPACITY` × this.
+const FRONT_MAX_BYTES: usize = 64 << 10;
 
 /// The configured enrichment providers; cheap to share behind an `Arc`.
 pub struct Enricher {
     slots: Vec<Arc<Slot>>,
     cache: Arc<Mutex<AnswerCache>>,
+    shared: Option<Arc<dyn SharedCache>>,
 }
 
 /// One provider and the guards in front of it.
@@ -112,7 +119,16 @@ impl Enricher {
         Ok(Self {
             slots,
             cache: Arc::new(Mutex::new(AnswerCache::new(CACHE_CAPACITY))),
+            shared: None,
         })
+    }
+
+    /// The same providers, keeping answers in `cache` too (behind the
+    /// in-memory one), which other enrichers over it share.
+    #[must_use]
+    pub fn with_shared_cache(mut self, cache: Arc<dyn SharedCache>) -> Self {
+        self.shared = Some(cache);
+        self
     }
 
     /// The enabled providers, in configuration order.
@@ -170,8 +186,10 @@ impl Enricher {
             }
             let slot = Arc::clone(slot);
             let cache = Arc::clone(&self.cache);
+            let shared = self.shared.clone();
             let value = value.to_owned();
-            let handle = tasks.spawn(async move { slot.ask(kind, &value, &cache).await });
+            let handle =
+                tasks.spawn(async move { slot.ask(kind, &value, &cache, shared.as_deref()).await });
             task_slot.insert(handle.id(), i);
         }
         while let Some(joined) = tasks.join_next_with_id().await {
@@ -214,6 +232,11 @@ impl Enricher {
     }
 }
 
+fn whole_micros(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_nanosecond(t.nanosecond() / 1000 * 1000)
+        .unwrap_or(t)
+}
+
 fn millis(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
@@ -248,15 +271,38 @@ impl Slot {
         }
     }
 
-    /// The guards, then the upstream: cache, `Retry-After` hold, daily
-    /// quota, rate limit, then the lookup under the timeout.
-    async fn ask(&self, kind: IndicatorType, value: &str, cache: &Mutex<AnswerCache>) -> Answer {
+    /// The guards, then the upstream: caches (in memory, then shared),
+    /// `Retry-After` hold, daily quota, rate limit, then the lookup under
+    /// the timeout.
+    async fn ask(
+        &self,
+        kind: IndicatorType,
+        value: &str,
+        cache: &Mutex<AnswerCache>,
+        shared: Option<&dyn SharedCache>,
+    ) -> Answer {
         let started = Instant::now();
         let key: CacheKey = (self.name.clone(), kind, value.to_owned());
         if let Some(mut hit) = lock(cache).get(&key, started) {
             hit.cached = true;
             hit.elapsed_ms = 0;
             return hit;
+        }
+        let shared = shared.filter(|_| !self.cache_ttl.is_zero());
+        if let Some(shared) = shared {
+            let kept = shared.get(&self.name, kind, value).await;
+            if let Some((kept, hit)) = kept.and_then(|k| {
+                crate::shared::decode(&self.name, self.kind.as_str(), &k).map(|a| (k, a))
+            }) {
+                let left = kept.expires_at - OffsetDateTime::now_utc();
+                let left = Duration::try_from(left)
+                    .unwrap_or_default()
+                    .min(self.cache_ttl);
+                if kept.json.len() <= FRONT_MAX_BYTES {
+                    lock(cache).insert(key, hit.clone(), left, Instant::now());
+                }
+                return hit;
+            }
         }
         if let Some(until) = *lock(&self.hold) {
             if started < until {
@@ -274,7 +320,9 @@ impl Slot {
             return refused;
         }
 
-        let fetched_at = OffsetDateTime::now_utc();
+        // Whole microseconds, as a shared cache keeps it, so that every
+        // node shows one answer with one time.
+        let fetched_at = whole_micros(OffsetDateTime::now_utc());
         let outcome =
             match tokio::time::timeout(self.timeout, self.backend.lookup(kind, value)).await {
                 Ok(outcome) => outcome,
@@ -301,8 +349,8 @@ impl Slot {
                     fetched_at,
                     elapsed_ms,
                 };
-                if matches!(status, Status::Ok | Status::NotFound) {
-                    lock(cache).insert(key, answer.clone(), self.cache_ttl, Instant::now());
+                if matches!(status, Status::Ok | Status::NotFound) && !self.cache_ttl.is_zero() {
+                    self.keep(key, &answer, cache, shared).await;
                 }
                 answer
             }
@@ -323,6 +371,30 @@ impl Slot {
                     elapsed_ms,
                 }
             }
+        }
+    }
+
+    /// Caches a fresh answer: in memory when small, and in the shared cache
+    /// scrubbed of this provider's secrets.
+    async fn keep(
+        &self,
+        key: CacheKey,
+        answer: &Answer,
+        cache: &Mutex<AnswerCache>,
+        shared: Option<&dyn SharedCache>,
+    ) {
+        let json = self.scrub(crate::shared::encode(answer));
+        if json.len() <= FRONT_MAX_BYTES {
+            lock(cache).insert(key.clone(), answer.clone(), self.cache_ttl, Instant::now());
+        }
+        if let Some(shared) = shared {
+            let ttl = time::Duration::try_from(self.cache_ttl).unwrap_or(time::Duration::MAX);
+            let kept = SharedAnswer {
+                json,
+                fetched_at: answer.fetched_at,
+                expires_at: answer.fetched_at.saturating_add(ttl),
+            };
+            shared.put(&key.0, key.1, &key.2, kept).await;
         }
     }
 

@@ -12,9 +12,13 @@
 //! 00:00 UTC), a timeout, and a hold after an upstream 429 (for its
 //! `Retry-After`, else 60 s); a call that would break one of them answers
 //! `rate_limited` or `quota_exceeded` at once without a request. Answers
-//! (`ok` and `not_found`) are cached in memory per (provider, type, value)
-//! for `cache_ttl`, 10,000 entries at most, oldest evicted first; a cached
-//! answer has `cached: true` and its original `fetched_at`.
+//! (`ok` and `not_found`) are cached per (provider, type, value) for
+//! `cache_ttl`: in a [`SharedCache`] when one is given
+//! ([`Enricher::with_shared_cache`]; rexist's store, so every node shares
+//! the answers and a restart keeps them), and in front of it in memory,
+//! 1,000 entries of at most 64 KiB each, oldest evicted first. A cached
+//! answer has `cached: true` and its original `fetched_at`; what is kept is
+//! the reply, scrubbed of the provider's secrets.
 //!
 //! Secrets come from `key_env`/`key_file` (and `password_env`/`password_file`
 //! for X-Force), never inline. They travel in headers (Shodan alone takes its
@@ -242,8 +246,10 @@ mod enricher;
 mod error;
 mod limits;
 mod providers;
+mod shared;
 
 pub use answer::{Answer, ProviderInfo, Status};
 pub use config::EnrichConfig;
 pub use enricher::Enricher;
 pub use error::ConfigError;
+pub use shared::{CacheFuture, SharedAnswer, SharedCache};

@@ -7,6 +7,7 @@
 //! detected from raw input, defanged forms included (`hxxp://evil[.]com`).
 //! Scores and lifetimes are documented in [`lifecycle`].
 
+mod cache;
 pub mod lifecycle;
 
 use std::collections::{HashMap, HashSet};
@@ -21,6 +22,7 @@ use rexist_store::{Store, StoreError};
 use serde::Serialize;
 use time::OffsetDateTime;
 
+pub use cache::StoreCache;
 pub use lifecycle::{Factor, Lifetimes};
 
 /// Most values one bulk lookup takes.

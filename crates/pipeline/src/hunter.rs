@@ -20,7 +20,9 @@ use rexist_core::{
     NewItem, SourceId,
 };
 use rexist_query::{Doc, HuntSet, WatchSet, parse, parse_watchlist};
-use rexist_store::{IndicatorQuery, ItemChange, ItemQuery, Result, Store, StoreError};
+use rexist_store::{
+    IndicatorQuery, ItemChange, ItemQuery, Result, RetroHunt, RetroStatus, Store, StoreError,
+};
 
 /// How long a compiled hunt set is trusted before the store's revision is checked.
 pub const REVISION_CHECK: Duration = Duration::from_secs(1);
@@ -481,4 +483,140 @@ pub async fn retro(
     }
     summary.announced = store.queue_digest(hunt.id, true).await?;
     Ok(summary)
+}
+
+/// What [`retro_recorded`] is told to stop by, and how often it beats.
+#[derive(Debug, Clone)]
+pub struct RetroOptions {
+    /// How often the progress is saved (the heartbeat the sweep watches).
+    pub heartbeat: Duration,
+    /// Turns true: stop at once and record the retro-hunt interrupted.
+    pub cancel: Option<tokio::sync::watch::Receiver<bool>>,
+}
+
+/// Why a retro-hunt cut short by a shutdown was stopped.
+pub const RETRO_SHUTDOWN: &str = "interrupted: rexist was shutting down";
+
+/// Runs [`retro`] and records it in the store as the hunt's latest
+/// retro-hunt: running (with counts saved every `options.heartbeat`, which
+/// is also what tells the sweep it is alive), then done, failed or — when
+/// `options.cancel` turns true — interrupted. Returns what was recorded
+/// last. A failure is recorded, not returned: only a store that refuses
+/// the record itself is an error.
+pub async fn retro_recorded(
+    store: &Arc<dyn Store>,
+    hunt: &Hunt,
+    options: RetroOptions,
+    mut progress: impl FnMut(RetroSummary) + Send,
+) -> Result<RetroHunt> {
+    let queued_at = store
+        .retro_hunts(Some(hunt.id))
+        .await?
+        .into_iter()
+        .next()
+        .filter(|r| r.status == RetroStatus::Queued)
+        .map_or_else(rexist_core::model::now, |r| r.queued_at);
+    let started = RetroHunt {
+        hunt: hunt.id,
+        status: RetroStatus::Running,
+        scanned: 0,
+        hits: 0,
+        announced: 0,
+        queued_at,
+        started_at: Some(rexist_core::model::now()),
+        finished_at: None,
+        error: None,
+    };
+    store.save_retro_hunt(&started).await?;
+    let counts = Arc::new(Mutex::new(RetroSummary::default()));
+    let beat = RetroBeat::start(
+        Arc::clone(store),
+        started.clone(),
+        Arc::clone(&counts),
+        options.heartbeat,
+    );
+    let work = retro(store, hunt, |s| {
+        if let Ok(mut c) = counts.lock() {
+            *c = s;
+        }
+        progress(s);
+    });
+    let outcome = match options.cancel {
+        Some(mut cancel) => tokio::select! {
+            r = work => Some(r),
+            () = crate::liveness::stopped(&mut cancel) => None,
+        },
+        None => Some(work.await),
+    };
+    // The beat must have stopped before the end is written: a late beat
+    // would turn a finished retro-hunt back into a running one.
+    beat.stop().await;
+    let so_far = counts.lock().map(|c| *c).unwrap_or_default();
+    let (status, summary, error) = match outcome {
+        Some(Ok(summary)) => (RetroStatus::Done, summary, None),
+        Some(Err(e)) => {
+            tracing::warn!(hunt = %hunt.spec.name, error = %e, "retro-hunt failed");
+            (RetroStatus::Failed, so_far, Some(e.to_string()))
+        }
+        None => (
+            RetroStatus::Interrupted,
+            so_far,
+            Some(RETRO_SHUTDOWN.to_owned()),
+        ),
+    };
+    let end = RetroHunt {
+        status,
+        scanned: summary.scanned,
+        hits: summary.hits,
+        announced: summary.announced,
+        finished_at: Some(rexist_core::model::now()),
+        error,
+        ..started
+    };
+    store.save_retro_hunt(&end).await?;
+    Ok(end)
+}
+
+/// Saves a running retro-hunt's counts every heartbeat until stopped.
+struct RetroBeat {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RetroBeat {
+    fn start(
+        store: Arc<dyn Store>,
+        record: RetroHunt,
+        counts: Arc<Mutex<RetroSummary>>,
+        every: Duration,
+    ) -> Self {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(every) => {}
+                    _ = stopped.changed() => return,
+                }
+                let s = counts.lock().map(|c| *c).unwrap_or_default();
+                let beat = RetroHunt {
+                    scanned: s.scanned,
+                    hits: s.hits,
+                    announced: s.announced,
+                    ..record.clone()
+                };
+                if let Err(e) = store.save_retro_hunt(&beat).await {
+                    tracing::warn!(hunt = %record.hunt, error = %e, "retro-hunt heartbeat not saved");
+                }
+            }
+        });
+        Self { stop, task }
+    }
+
+    /// Stops beating once a save in flight has finished.
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        if let Err(e) = self.task.await {
+            tracing::warn!(error = %e, "retro-hunt heartbeat task failed");
+        }
+    }
 }

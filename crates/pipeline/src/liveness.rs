@@ -1,5 +1,5 @@
-//! Heartbeats, short leases and the sweep: how a run or job whose process
-//! died is told apart from one still going in another process.
+//! Heartbeats, short leases and the sweep: how a run, retro-hunt or job
+//! whose process died is told apart from one still going in another process.
 //!
 //! The process doing a run renews the run's heartbeat (with the counts it
 //! has committed) every [`Liveness::heartbeat`]; a worker holding a job
@@ -140,8 +140,9 @@ impl Drop for Heartbeat {
     }
 }
 
-/// Marks the runs whose heartbeat is older than `stale_after` interrupted,
-/// logging each; returns them.
+/// Marks the runs and retro-hunts whose heartbeat is older than
+/// `stale_after` interrupted, logging each; returns the runs. A retro-hunt's
+/// job is leased again once its lease runs out, as a source run's is.
 pub async fn sweep_once(
     store: &Arc<dyn Store>,
     stale_after: Duration,
@@ -150,6 +151,10 @@ pub async fn sweep_once(
     for run in &runs {
         tracing::warn!(run = %run.id, source = %run.source_id, new = run.counts.new,
             "run marked interrupted: its process stopped sending heartbeats");
+    }
+    for retro in store.interrupt_stale_retro_hunts(stale_after).await? {
+        tracing::warn!(hunt = %retro.hunt, scanned = retro.scanned,
+            "retro-hunt marked interrupted: its worker stopped sending heartbeats");
     }
     Ok(runs)
 }

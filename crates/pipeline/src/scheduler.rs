@@ -1,6 +1,7 @@
 //! The scheduler: a planner that queues a `source.run` job when a source is
-//! due, workers that lease jobs from the store's queue and run them, and a
-//! sweep that marks the runs of dead processes interrupted.
+//! due, workers that lease jobs from the store's queue and run them (source
+//! runs, and the `hunt.retro` retro-hunts the API queues), and a sweep that
+//! marks the runs and retro-hunts of dead processes interrupted.
 //!
 //! The queue lives in the store, so several rexist nodes on one PostgreSQL
 //! share the work: a job is leased by one worker at a time, deduplicated per
@@ -18,15 +19,21 @@ use std::time::Duration;
 
 use rexist_connectors::http::Fetcher;
 use rexist_connectors::source::ResolvedSource;
-use rexist_core::RunOutcome;
 use rexist_core::model::now;
-use rexist_store::{NewJob, Store};
+use rexist_core::{HuntId, RunOutcome};
+use rexist_store::{NewJob, RetroStatus, Store};
 use tokio::sync::watch;
 
 use crate::liveness::{self, Heartbeat, Liveness};
 
 /// Job kind of a source run.
 pub const SOURCE_RUN: &str = "source.run";
+
+/// Job kind of a retro-hunt (payload `{"hunt": id}`).
+pub const HUNT_RETRO: &str = "hunt.retro";
+
+/// Every job kind the workers run.
+const JOB_KINDS: &[&str] = &[SOURCE_RUN, HUNT_RETRO];
 
 /// Timing of the scheduler.
 #[derive(Debug, Clone)]
@@ -211,6 +218,22 @@ async fn slot_taken(
         .is_some_and(|r| !matches!(r.outcome, RunOutcome::Interrupted | RunOutcome::Running)))
 }
 
+/// Queues a retro-hunt of `hunt` for the workers and records it queued;
+/// false when one is already queued or running (one per hunt, by its
+/// deduplication key) or the hunt is gone.
+pub async fn enqueue_retro(
+    store: &Arc<dyn Store>,
+    hunt: HuntId,
+) -> Result<bool, rexist_store::StoreError> {
+    let job = NewJob {
+        kind: HUNT_RETRO.to_owned(),
+        payload: serde_json::json!({ "hunt": hunt.get() }).to_string(),
+        dedup_key: Some(format!("hunt.retro:{hunt}")),
+        delay: Duration::ZERO,
+    };
+    Ok(store.queue_retro_hunt(hunt, &job).await?.is_some())
+}
+
 /// Queues a run of every enabled source whose last run is older than its schedule.
 pub async fn enqueue_due(
     store: &Arc<dyn Store>,
@@ -263,10 +286,7 @@ async fn work(
         if *stop.drain.borrow() {
             return;
         }
-        let job = match store
-            .lease_job(&worker, &[SOURCE_RUN], liveness.lease)
-            .await
-        {
+        let job = match store.lease_job(&worker, JOB_KINDS, liveness.lease).await {
             Ok(job) => job,
             Err(e) => {
                 tracing::warn!(error = %e, "scheduler could not lease a job");
@@ -280,33 +300,10 @@ async fn work(
             continue;
         };
         let lease = Heartbeat::for_job(Arc::clone(&store), job.id, &worker, liveness);
-        let payload = serde_json::from_str::<serde_json::Value>(&job.payload).unwrap_or_default();
-        let name = payload
-            .get("source")
-            .and_then(|s| s.as_str())
-            .map(str::to_owned);
-        let config = name.as_deref().and_then(|n| sources.get(n));
-        let taken = match config {
-            Some(config) => slot_taken(&store, &config.name, &payload).await,
-            None => Ok(false),
-        };
-        let result = match (config, taken) {
-            (_, Err(e)) => Err(e.to_string()),
-            (Some(config), Ok(true)) => {
-                tracing::debug!(source = %config.name, "slot already run by another node: skipped");
-                Ok(RunOutcome::Success)
-            }
-            (Some(config), Ok(false)) => {
-                match crate::run_source_with(&ingest, &fetcher, config, &run_options).await {
-                    Ok(run) => {
-                        tracing::info!(source = %config.name, outcome = run.outcome.as_str(), new = run.counts.new, "source run finished");
-                        Ok(run.outcome)
-                    }
-                    Err(e) => Err(e.to_string()),
-                }
-            }
-            // A source removed from the configuration since the job was queued.
-            (None, Ok(_)) => Ok(RunOutcome::Success),
+        let result = if job.kind == HUNT_RETRO {
+            run_retro(&store, &job.payload, liveness, stop.cut.clone()).await
+        } else {
+            run_source(&ingest, &fetcher, &sources, &job.payload, &run_options).await
         };
         drop(lease);
         let done = match result {
@@ -325,6 +322,75 @@ async fn work(
             tracing::warn!(error = %e, "scheduler could not settle a job");
         }
     }
+}
+
+/// A `source.run` job: runs the source its payload names.
+async fn run_source(
+    ingest: &Arc<crate::Ingest>,
+    fetcher: &Arc<Fetcher>,
+    sources: &BTreeMap<String, ResolvedSource>,
+    payload: &str,
+    run_options: &crate::RunOptions,
+) -> Result<RunOutcome, String> {
+    let payload = serde_json::from_str::<serde_json::Value>(payload).unwrap_or_default();
+    let name = payload.get("source").and_then(|s| s.as_str());
+    match name.and_then(|n| sources.get(n)) {
+        Some(config)
+            if slot_taken(ingest.store(), &config.name, &payload)
+                .await
+                .map_err(|e| e.to_string())? =>
+        {
+            tracing::debug!(source = %config.name, "slot already run by another node: skipped");
+            Ok(RunOutcome::Success)
+        }
+        Some(config) => match crate::run_source_with(ingest, fetcher, config, run_options).await {
+            Ok(run) => {
+                tracing::info!(source = %config.name, outcome = run.outcome.as_str(), new = run.counts.new, "source run finished");
+                Ok(run.outcome)
+            }
+            Err(e) => Err(e.to_string()),
+        },
+        // A source removed from the configuration since the job was queued.
+        None => Ok(RunOutcome::Success),
+    }
+}
+
+/// A `hunt.retro` job: runs the retro-hunt of the hunt its payload names,
+/// its progress recorded in the store. A failed retro-hunt is recorded as
+/// such and not retried (the analyst starts it again); one cut short by a
+/// shutdown goes back to the queue like a source run.
+async fn run_retro(
+    store: &Arc<dyn Store>,
+    payload: &str,
+    liveness: Liveness,
+    cut: watch::Receiver<bool>,
+) -> Result<RunOutcome, String> {
+    let id = serde_json::from_str::<serde_json::Value>(payload)
+        .ok()
+        .and_then(|v| v.get("hunt").and_then(serde_json::Value::as_i64))
+        .map(HuntId::new);
+    let Some(id) = id else {
+        tracing::warn!(payload, "retro-hunt job without a hunt id dropped");
+        return Ok(RunOutcome::Success);
+    };
+    // A hunt deleted since the job was queued has nothing left to hunt.
+    let Some(hunt) = store.hunt(id).await.map_err(|e| e.to_string())? else {
+        return Ok(RunOutcome::Success);
+    };
+    let options = crate::hunter::RetroOptions {
+        heartbeat: liveness.heartbeat,
+        cancel: Some(cut),
+    };
+    let end = crate::hunter::retro_recorded(store, &hunt, options, |_| {})
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(hunt = %hunt.spec.name, status = %end.status, scanned = end.scanned,
+        hits = end.hits, "retro-hunt finished");
+    Ok(if end.status == RetroStatus::Interrupted {
+        RunOutcome::Interrupted
+    } else {
+        RunOutcome::Success
+    })
 }
 
 #[cfg(test)]

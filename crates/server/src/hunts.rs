@@ -2,8 +2,9 @@
 //!
 //! - `GET /hunts`, `POST /hunts` (`{"name", "query"}` or `{"name", "watch"}`,
 //!   optional `channels`, `digest` such as `"1h"`, `enabled`, `tlp`)
-//! - `GET|PATCH|DELETE /hunts/{name}`; `POST /hunts/{name}/retro` starts a
-//!   retro-hunt over stored history, whose progress `GET /hunts/{name}` shows
+//! - `GET|PATCH|DELETE /hunts/{name}`; `POST /hunts/{name}/retro` queues a
+//!   retro-hunt over stored history as a job for the scheduler's workers (on
+//!   any node); its progress, recorded in the store, `GET /hunts/{name}` shows
 //! - `POST /hunts/test` (`{"query", "text"}`): does the text match, which terms
 //! - `GET /hits` (`hunt`, `acked`, `cursor`, `limit`), `POST /hits/ack`
 //!   (`{"ids": [..]}` or `{"hunt": name}` for all of a hunt's, or `{"all": true}`)
@@ -14,7 +15,6 @@
 //! not exist — not listed, 404 by name — and sees none of its hits or alerts.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -25,8 +25,10 @@ use rexist_core::{
     Tlp,
 };
 use rexist_pipeline::hunter::{self, RetroSummary};
-use rexist_store::{AlertQuery, HitQuery, Page};
+use rexist_pipeline::scheduler;
+use rexist_store::{AlertQuery, HitQuery, Page, RetroHunt, RetroStatus};
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
@@ -36,22 +38,49 @@ use crate::openapi::ErrorBody;
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
-/// Progress of retro-hunts started through the API, by hunt.
-#[derive(Debug, Default)]
-pub struct Retros(Mutex<HashMap<HuntId, RetroState>>);
-
-/// A retro-hunt's progress.
+/// A retro-hunt's progress, as recorded in the store by the worker running
+/// it (any node's, so every node answers the same).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RetroState {
-    /// `running`, `done` or `failed`.
-    #[schema(value_type = String, pattern = "^(running|done|failed)$")]
-    pub state: &'static str,
+    /// `queued` (waiting for a worker), `running`, `done`, `failed` or
+    /// `interrupted` (its worker stopped; the job runs again).
+    #[schema(value_type = String, pattern = "^(queued|running|done|failed|interrupted)$")]
+    pub state: RetroStatus,
     /// Counts so far.
     #[serde(flatten)]
     #[schema(value_type = RetroCounts)]
     pub summary: RetroSummary,
-    /// Why it failed.
+    /// Why it failed or was interrupted.
     pub error: Option<String>,
+    /// When it was asked for.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub queued_at: OffsetDateTime,
+    /// When a worker last started it.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub started_at: Option<OffsetDateTime>,
+    /// When it ended.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub finished_at: Option<OffsetDateTime>,
+}
+
+impl From<RetroHunt> for RetroState {
+    fn from(r: RetroHunt) -> Self {
+        Self {
+            state: r.status,
+            summary: RetroSummary {
+                scanned: r.scanned,
+                hits: r.hits,
+                announced: r.announced,
+            },
+            error: r.error,
+            queued_at: r.queued_at,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+        }
+    }
 }
 
 /// The counts of a retro-hunt (the schema of `RetroSummary`).
@@ -66,25 +95,13 @@ struct RetroCounts {
     announced: u64,
 }
 
-impl Retros {
-    fn set(&self, id: HuntId, state: RetroState) {
-        if let Ok(mut m) = self.0.lock() {
-            m.insert(id, state);
-        }
-    }
-
-    fn get(&self, id: HuntId) -> Option<RetroState> {
-        self.0.lock().ok().and_then(|m| m.get(&id).cloned())
-    }
-}
-
-/// A hunt with its retro-hunt progress, if one was started here.
+/// A hunt with the progress of its latest retro-hunt.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HuntView {
     /// The hunt.
     #[serde(flatten)]
     hunt: Hunt,
-    /// The latest retro-hunt started through this server.
+    /// The latest retro-hunt started through the API or the CLI, on any node.
     retro: Option<RetroState>,
 }
 
@@ -171,11 +188,12 @@ pub(crate) fn check_tlp(principal: &Principal, tlp: Tlp) -> Result<(), ApiError>
     }
 }
 
-fn view(state: &AppState, hunt: Hunt) -> HuntView {
-    HuntView {
-        retro: state.retros.get(hunt.id),
+async fn view(state: &AppState, hunt: Hunt) -> Result<HuntView, ApiError> {
+    let retro = state.store.retro_hunts(Some(hunt.id)).await?;
+    Ok(HuntView {
+        retro: retro.into_iter().next().map(RetroState::from),
         hunt,
-    }
+    })
 }
 
 /// `GET /api/v1/hunts`
@@ -188,11 +206,22 @@ fn view(state: &AppState, hunt: Hunt) -> HuntView {
 )]
 pub async fn list(State(state): State<AppState>, principal: Principal) -> ApiResult<Vec<HuntView>> {
     let hunts = state.store.list_hunts().await?;
+    // One read for every hunt's retro-hunt rather than one per hunt.
+    let mut retros: HashMap<HuntId, RetroHunt> = state
+        .store
+        .retro_hunts(None)
+        .await?
+        .into_iter()
+        .map(|r| (r.hunt, r))
+        .collect();
     Ok(Json(
         hunts
             .into_iter()
             .filter(|h| principal.may_read(h.spec.tlp))
-            .map(|h| view(&state, h))
+            .map(|h| HuntView {
+                retro: retros.remove(&h.id).map(RetroState::from),
+                hunt: h,
+            })
             .collect(),
     ))
 }
@@ -237,7 +266,7 @@ pub async fn create(
     check(&state, &spec)?;
     check_tlp(&principal, spec.tlp)?;
     let hunt = state.ingest.create_hunt(&spec).await?;
-    Ok((StatusCode::CREATED, Json(view(&state, hunt))))
+    Ok((StatusCode::CREATED, Json(view(&state, hunt).await?)))
 }
 
 /// `GET /api/v1/hunts/{name}`
@@ -258,7 +287,7 @@ pub async fn get(
     Path(name): Path<String>,
 ) -> ApiResult<HuntView> {
     let hunt = by_name(&state, &principal, &name).await?;
-    Ok(Json(view(&state, hunt)))
+    Ok(Json(view(&state, hunt).await?))
 }
 
 /// `PATCH /api/v1/hunts/{name}`: the fields given replace the hunt's.
@@ -321,7 +350,7 @@ pub async fn update(
         .update_hunt(hunt.id, &spec)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no hunt named {name:?}")))?;
-    Ok(Json(view(&state, updated)))
+    Ok(Json(view(&state, updated).await?))
 }
 
 /// `DELETE /api/v1/hunts/{name}`: the hunt, its hits and its pending alerts.
@@ -346,7 +375,8 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /api/v1/hunts/{name}/retro`: starts a retro-hunt; 202 with its state.
+/// `POST /api/v1/hunts/{name}/retro`: queues a retro-hunt for the
+/// scheduler's workers; 202 with its state.
 #[utoipa::path(
     post,
     path = "/api/v1/hunts/{name}/retro",
@@ -354,9 +384,9 @@ pub async fn delete(
     summary = "Start a retro-hunt over stored history (analyst)",
     params(("name" = String, Path, description = "The hunt's name.")),
     responses(
-        (status = 202, description = "Started; `GET /api/v1/hunts/{name}` shows its progress.", body = HuntView),
+        (status = 202, description = "Queued for a worker; `GET /api/v1/hunts/{name}` shows its progress.", body = HuntView),
         (status = 404, description = "No hunt of that name.", body = ErrorBody),
-        (status = 409, description = "A retro-hunt of this hunt is already running.", body = ErrorBody),
+        (status = 409, description = "A retro-hunt of this hunt is already queued or running.", body = ErrorBody),
     )
 )]
 pub async fn retro(
@@ -365,47 +395,14 @@ pub async fn retro(
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<HuntView>), ApiError> {
     let hunt = by_name(&state, &principal, &name).await?;
-    if state
-        .retros
-        .get(hunt.id)
-        .is_some_and(|r| r.state == "running")
-    {
+    // Queued in the store for any node's workers; its key refuses a second
+    // one while the first is queued or running.
+    if !scheduler::enqueue_retro(&state.store, hunt.id).await? {
         return Err(ApiError::conflict(format!(
-            "a retro-hunt of {name:?} is already running"
+            "a retro-hunt of {name:?} is already queued or running"
         )));
     }
-    let running = |summary| RetroState {
-        state: "running",
-        summary,
-        error: None,
-    };
-    state.retros.set(hunt.id, running(RetroSummary::default()));
-    let (store, retros, h) = (
-        Arc::clone(&state.store),
-        Arc::clone(&state.retros),
-        hunt.clone(),
-    );
-    tokio::spawn(async move {
-        let progress = Arc::clone(&retros);
-        let result = hunter::retro(&store, &h, |s| progress.set(h.id, running(s))).await;
-        let done = match result {
-            Ok(summary) => RetroState {
-                state: "done",
-                summary,
-                error: None,
-            },
-            Err(e) => {
-                tracing::warn!(hunt = %h.spec.name, error = %e, "retro-hunt failed");
-                RetroState {
-                    state: "failed",
-                    summary: retros.get(h.id).map(|r| r.summary).unwrap_or_default(),
-                    error: Some(e.to_string()),
-                }
-            }
-        };
-        retros.set(h.id, done);
-    });
-    Ok((StatusCode::ACCEPTED, Json(view(&state, hunt))))
+    Ok((StatusCode::ACCEPTED, Json(view(&state, hunt).await?)))
 }
 
 /// Body of `POST /api/v1/hunts/test`.

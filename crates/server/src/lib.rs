@@ -39,8 +39,6 @@ pub struct AppState {
     pub schedules: Arc<std::collections::BTreeMap<String, std::time::Duration>>,
     /// Names of the configured alert channels.
     pub channels: Arc<Vec<String>>,
-    /// Retro-hunts started through the API.
-    pub retros: Arc<hunts::Retros>,
     /// Lookups, with the configured warning lists, providers and lifetimes.
     pub lookup: Arc<rexist_lookup::Lookup>,
     /// The TAXII 2.1 server's configuration.
@@ -79,7 +77,6 @@ impl AppState {
             requests: Arc::new(RequestCounters::default()),
             schedules: Arc::default(),
             channels: Arc::default(),
-            retros: Arc::default(),
             lookup: Arc::new(rexist_lookup::Lookup::new(
                 Arc::clone(&store),
                 None,

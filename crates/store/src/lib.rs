@@ -18,6 +18,10 @@
 //!   lease makes the job available again, so a crashed worker loses nothing.
 //!   Runs carry a heartbeat too ([`Store::heartbeat_run`]): a run whose
 //!   process died is marked interrupted by [`Store::interrupt_stale_runs`].
+//! - Nothing a node must share with the others lives only in its memory:
+//!   retro-hunt progress ([`Store::retro_hunts`]), TAXII status resources
+//!   ([`Store::taxii_status`]) and enrichment answers
+//!   ([`Store::cached_enrichment`]) are rows, each with a bounded lifetime.
 
 mod activity;
 mod decode;
@@ -28,6 +32,7 @@ pub mod postgres;
 mod retire;
 mod sharing;
 pub mod sqlite;
+mod state;
 mod types;
 
 use std::path::Path;
@@ -45,6 +50,7 @@ use rexist_core::{
 
 pub use activity::{Activity, DayCount};
 pub use error::{ErrorKind, StoreError};
+pub use state::{CachedEnrichment, MAX_CACHED_ANSWER, RetroHunt, RetroStatus, TaxiiStatus};
 pub use types::{
     AlertQuery, CoOccurrence, ExportQuery, HitQuery, IndicatorContext, IndicatorQuery, ItemChange, ItemQuery, Job,
     MAX_EXPORT_PAGE, MentionRef, NewJob, Page, StoreStats, UserChange,
@@ -418,6 +424,43 @@ pub trait Store: Send + Sync {
         error: &str,
         retry_in: Option<Duration>,
     ) -> Result<bool>;
+
+    /// Queues `job`, a retro-hunt of `hunt`, and records that retro-hunt as
+    /// queued (counts zero, replacing the hunt's previous one) in one
+    /// transaction; `None`, with nothing recorded, when a job with its key
+    /// is already queued or running, or the hunt does not exist.
+    async fn queue_retro_hunt(&self, hunt: HuntId, job: &NewJob) -> Result<Option<JobId>>;
+    /// Records a retro-hunt's progress or end and renews its heartbeat;
+    /// nothing when its hunt no longer exists.
+    async fn save_retro_hunt(&self, retro: &RetroHunt) -> Result<()>;
+    /// The latest retro-hunt of `hunt`, or of every hunt that had one, by hunt id.
+    async fn retro_hunts(&self, hunt: Option<HuntId>) -> Result<Vec<RetroHunt>>;
+    /// Marks every running retro-hunt whose heartbeat is older than
+    /// `stale_after` as interrupted, finished now with the counts of its last
+    /// heartbeat (its job's lease runs out and another worker runs it
+    /// again); returns them.
+    async fn interrupt_stale_retro_hunts(&self, stale_after: Duration) -> Result<Vec<RetroHunt>>;
+
+    /// Stores a TAXII status resource (replacing one with its id) and
+    /// deletes those whose request is more than `keep` old.
+    async fn save_taxii_status(&self, status: &TaxiiStatus, keep: Duration) -> Result<()>;
+    /// The status resource `id` of the API root `api_root`.
+    async fn taxii_status(&self, api_root: &str, id: &str) -> Result<Option<TaxiiStatus>>;
+
+    /// `provider`'s cached answer about (`kind`, `value`), if it has not
+    /// expired at `at`.
+    async fn cached_enrichment(
+        &self,
+        provider: &str,
+        kind: IndicatorType,
+        value: &str,
+        at: time::OffsetDateTime,
+    ) -> Result<Option<CachedEnrichment>>;
+    /// Caches an answer, replacing the one with its key; an answer longer
+    /// than [`MAX_CACHED_ANSWER`] is refused.
+    async fn cache_enrichment(&self, entry: &CachedEnrichment) -> Result<()>;
+    /// Deletes the cached answers expired at `at`; returns how many.
+    async fn prune_enrichments(&self, at: time::OffsetDateTime) -> Result<u64>;
 }
 
 /// Opens the store named by `database_url`, or the SQLite store in `data_dir`

@@ -67,6 +67,10 @@ pub(crate) const SQLITE: &[Migration] = &[
         version: 8,
         sql: include_str!("../migrations/sqlite/0008_heartbeats.sql"),
     },
+    Migration {
+        version: 9,
+        sql: include_str!("../migrations/sqlite/0009_shared_state.sql"),
+    },
 ];
 
 /// PostgreSQL migrations.
@@ -102,6 +106,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration {
         version: 8,
         sql: include_str!("../migrations/postgres/0008_heartbeats.sql"),
+    },
+    Migration {
+        version: 9,
+        sql: include_str!("../migrations/postgres/0009_shared_state.sql"),
     },
 ];
 

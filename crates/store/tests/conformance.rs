@@ -19,7 +19,8 @@ use rexist_core::{
 use rexist_store::postgres::PgStore;
 use rexist_store::sqlite::SqliteStore;
 use rexist_store::{
-    AlertQuery, ErrorKind, HitQuery, IndicatorQuery, ItemChange, ItemQuery, NewJob, Store,
+    AlertQuery, CachedEnrichment, ErrorKind, HitQuery, IndicatorQuery, ItemChange, ItemQuery,
+    NewJob, RetroHunt, RetroStatus, Store, TaxiiStatus,
 };
 use time::OffsetDateTime;
 
@@ -148,6 +149,9 @@ conformance!(
     item_withdrawal_retires_an_indicator_only_when_nothing_lists_it,
     resighting_in_the_item_lists_it_again,
     deleting_a_source_removes_only_what_it_alone_stored,
+    retro_hunts_queue_once_report_progress_and_survive_their_worker,
+    taxii_statuses_are_kept_per_root_and_pruned_by_age,
+    enrichment_answers_are_shared_until_they_expire,
 );
 
 fn spec(name: &str) -> SourceSpec {
@@ -3334,6 +3338,350 @@ async fn deleting_a_source_removes_only_what_it_alone_stored(store: Arc<dyn Stor
     assert_eq!(ids, vec![kept_item], "the demo item left the full text");
     // Unknown sources delete nothing.
     assert_eq!(store.delete_source(demo.id).await.unwrap(), 0);
+}
+
+fn retro_job(hunt: rexist_core::HuntId) -> NewJob {
+    NewJob {
+        kind: "hunt.retro".to_owned(),
+        payload: format!(r#"{{"hunt":{}}}"#, hunt.get()),
+        dedup_key: Some(format!("hunt.retro:{}", hunt.get())),
+        delay: Duration::ZERO,
+    }
+}
+
+async fn retro_hunts_queue_once_report_progress_and_survive_their_worker(store: Arc<dyn Store>) {
+    let h = store
+        .create_hunt(&hunt_spec("retro", &[], None))
+        .await
+        .unwrap();
+    let other = store
+        .create_hunt(&hunt_spec("other", &[], None))
+        .await
+        .unwrap();
+    assert!(store.retro_hunts(None).await.unwrap().is_empty());
+    let job = store
+        .queue_retro_hunt(h.id, &retro_job(h.id))
+        .await
+        .unwrap()
+        .expect("queued");
+    let queued = store.retro_hunts(Some(h.id)).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(
+        (queued[0].hunt, queued[0].status, queued[0].scanned),
+        (h.id, RetroStatus::Queued, 0)
+    );
+    assert!(queued[0].started_at.is_none() && queued[0].finished_at.is_none());
+    // A second start while the first is queued (or running) is refused and
+    // leaves the recorded one alone.
+    assert!(
+        store
+            .queue_retro_hunt(h.id, &retro_job(h.id))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(store.retro_hunts(Some(h.id)).await.unwrap(), queued);
+    // No retro-hunt for a hunt that does not exist, and no job either.
+    let gone = rexist_core::HuntId::new(h.id.get() + other.id.get() + 1000);
+    assert!(
+        store
+            .queue_retro_hunt(gone, &retro_job(gone))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A worker takes the job and reports progress.
+    let leased = store
+        .lease_job("w1", &["hunt.retro"], Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(leased.id, job);
+    let started = now();
+    let mut running = RetroHunt {
+        status: RetroStatus::Running,
+        scanned: 1000,
+        hits: 3,
+        started_at: Some(started),
+        ..queued[0].clone()
+    };
+    store.save_retro_hunt(&running).await.unwrap();
+    assert_eq!(
+        store.retro_hunts(Some(h.id)).await.unwrap(),
+        [running.clone()]
+    );
+    // Its worker dies: no heartbeat, and the sweep marks it interrupted with
+    // the counts of its last one.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let swept = store
+        .interrupt_stale_retro_hunts(Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(swept.len(), 1, "{swept:?}");
+    assert_eq!(
+        (
+            swept[0].hunt,
+            swept[0].status,
+            swept[0].scanned,
+            swept[0].hits
+        ),
+        (h.id, RetroStatus::Interrupted, 1000, 3)
+    );
+    assert!(swept[0].finished_at.is_some());
+    assert!(
+        swept[0]
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("heartbeat"),
+        "{:?}",
+        swept[0].error
+    );
+    assert!(
+        store
+            .interrupt_stale_retro_hunts(Duration::from_secs(1))
+            .await
+            .unwrap()
+            .is_empty(),
+        "once"
+    );
+    // A live one, whose heartbeat is fresh, is left alone.
+    running.scanned = 2000;
+    store.save_retro_hunt(&running).await.unwrap();
+    assert!(
+        store
+            .interrupt_stale_retro_hunts(Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Its end, with an error that quotes odd input.
+    let failed = RetroHunt {
+        status: RetroStatus::Failed,
+        finished_at: Some(now()),
+        error: Some("bad \0 input".to_owned()),
+        ..running.clone()
+    };
+    store.save_retro_hunt(&failed).await.unwrap();
+    let read = store.retro_hunts(None).await.unwrap();
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0].status, RetroStatus::Failed);
+    assert_eq!(read[0].error.as_deref(), Some("bad  input"));
+    assert!(store.complete_job(job, "w1").await.unwrap());
+    // Once its job is done a new one may start, counts reset.
+    assert!(
+        store
+            .queue_retro_hunt(h.id, &retro_job(h.id))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let again = store.retro_hunts(Some(h.id)).await.unwrap();
+    assert_eq!(
+        (again[0].status, again[0].scanned),
+        (RetroStatus::Queued, 0)
+    );
+    assert!(again[0].error.is_none() && again[0].started_at.is_none());
+
+    // Progress for another hunt is its own row; a deleted hunt's goes with it
+    // and a worker that outlived its hunt writes nothing.
+    store
+        .save_retro_hunt(&RetroHunt {
+            hunt: other.id,
+            status: RetroStatus::Done,
+            ..again[0].clone()
+        })
+        .await
+        .unwrap();
+    let ids: Vec<_> = store
+        .retro_hunts(None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.hunt)
+        .collect();
+    assert_eq!(ids, [h.id, other.id]);
+    assert!(store.delete_hunt(other.id).await.unwrap());
+    assert!(store.retro_hunts(Some(other.id)).await.unwrap().is_empty());
+    store
+        .save_retro_hunt(&RetroHunt {
+            hunt: other.id,
+            ..again[0].clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.retro_hunts(None).await.unwrap().len(), 1);
+}
+
+fn taxii_status(id: &str, root: &str, at: OffsetDateTime) -> TaxiiStatus {
+    TaxiiStatus {
+        id: id.to_owned(),
+        api_root: root.to_owned(),
+        status: "complete".to_owned(),
+        request_timestamp: at,
+        total_count: 3,
+        success_count: 2,
+        failure_count: 1,
+        pending_count: 0,
+        successes: serde_json::json!([
+            {"id": "indicator--1", "version": "2026-01-01T00:00:00.000Z"},
+            {"id": "indicator--2", "version": ""}
+        ]),
+        failures: serde_json::json!([{"id": "object 2", "version": "", "message": "not STIX \u{0}"}]),
+        pendings: serde_json::json!([]),
+    }
+}
+
+async fn taxii_statuses_are_kept_per_root_and_pruned_by_age(store: Arc<dyn Store>) {
+    let week = Duration::from_secs(7 * 86_400);
+    let fresh = taxii_status("8a5e2b7c-0000-4000-8000-000000000001", "api", now());
+    store.save_taxii_status(&fresh, week).await.unwrap();
+    assert_eq!(
+        store.taxii_status("api", &fresh.id).await.unwrap(),
+        Some(fresh.clone())
+    );
+    assert!(
+        store
+            .taxii_status("other", &fresh.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.taxii_status("api", "nope").await.unwrap().is_none());
+    assert!(
+        store.taxii_status("api", "a\0b").await.unwrap().is_none(),
+        "odd ids are simply unknown"
+    );
+    let bad = TaxiiStatus {
+        id: "x\0".to_owned(),
+        ..fresh.clone()
+    };
+    assert_eq!(
+        store
+            .save_taxii_status(&bad, week)
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Invalid
+    );
+    // One older than the retention goes when the next is written.
+    let old = taxii_status(
+        "8a5e2b7c-0000-4000-8000-000000000002",
+        "api",
+        now() - time::Duration::days(8),
+    );
+    store
+        .save_taxii_status(&old, Duration::from_secs(30 * 86_400))
+        .await
+        .unwrap();
+    assert!(store.taxii_status("api", &old.id).await.unwrap().is_some());
+    let next = taxii_status("8a5e2b7c-0000-4000-8000-000000000003", "api", now());
+    store.save_taxii_status(&next, week).await.unwrap();
+    assert!(store.taxii_status("api", &old.id).await.unwrap().is_none());
+    assert!(
+        store
+            .taxii_status("api", &fresh.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(store.taxii_status("api", &next.id).await.unwrap().is_some());
+}
+
+async fn enrichment_answers_are_shared_until_they_expire(store: Arc<dyn Store>) {
+    let at = now();
+    let entry = CachedEnrichment {
+        provider: "vt".to_owned(),
+        kind: IndicatorType::Domain,
+        value: "example.com".to_owned(),
+        answer: r#"{"status":"ok","summary":{"malicious":2}}"#.to_owned(),
+        fetched_at: at,
+        expires_at: at + time::Duration::hours(1),
+    };
+    assert!(
+        store
+            .cached_enrichment("vt", IndicatorType::Domain, "example.com", at)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store.cache_enrichment(&entry).await.unwrap();
+    assert_eq!(
+        store
+            .cached_enrichment("vt", IndicatorType::Domain, "example.com", at)
+            .await
+            .unwrap(),
+        Some(entry.clone())
+    );
+    // Keyed by provider, type and value.
+    for (p, k, v) in [
+        ("otx", IndicatorType::Domain, "example.com"),
+        ("vt", IndicatorType::Url, "example.com"),
+        ("vt", IndicatorType::Domain, "example.org"),
+        ("vt", IndicatorType::Domain, "a\0b"),
+    ] {
+        assert!(
+            store
+                .cached_enrichment(p, k, v, at)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    // Not served once expired.
+    let later = at + time::Duration::hours(2);
+    assert!(
+        store
+            .cached_enrichment("vt", IndicatorType::Domain, "example.com", later)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A new answer replaces the old.
+    let newer = CachedEnrichment {
+        answer: r#"{"status":"not_found"}"#.to_owned(),
+        expires_at: at + time::Duration::hours(3),
+        ..entry.clone()
+    };
+    store.cache_enrichment(&newer).await.unwrap();
+    assert_eq!(
+        store
+            .cached_enrichment("vt", IndicatorType::Domain, "example.com", later)
+            .await
+            .unwrap(),
+        Some(newer.clone())
+    );
+    // Expired rows are pruned; live ones stay.
+    let short = CachedEnrichment {
+        value: "short.example".to_owned(),
+        expires_at: at + time::Duration::minutes(5),
+        ..entry.clone()
+    };
+    store.cache_enrichment(&short).await.unwrap();
+    assert_eq!(store.prune_enrichments(later).await.unwrap(), 1);
+    assert_eq!(store.prune_enrichments(later).await.unwrap(), 0);
+    assert!(
+        store
+            .cached_enrichment("vt", IndicatorType::Domain, "example.com", later)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Oversized or unstorable answers are refused alike on both backends.
+    for bad in [
+        CachedEnrichment {
+            answer: "x".repeat(rexist_store::MAX_CACHED_ANSWER + 1),
+            ..entry.clone()
+        },
+        CachedEnrichment {
+            value: "a\0b".to_owned(),
+            ..entry.clone()
+        },
+    ] {
+        let e = store.cache_enrichment(&bad).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Invalid, "{e}");
+    }
 }
 
 /// `database_read_url`: lookups, lists and exports read the replica while

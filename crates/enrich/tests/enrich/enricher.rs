@@ -350,3 +350,102 @@ fn validation_without_secrets_and_disabled_tables() {
         })
     ));
 }
+
+/// A shared cache in memory, standing in for the store.
+#[derive(Default)]
+struct Shelf {
+    kept: std::sync::Mutex<
+        std::collections::HashMap<(String, IndicatorType, String), rexist_enrich::SharedAnswer>,
+    >,
+}
+
+impl rexist_enrich::SharedCache for Shelf {
+    fn get<'a>(
+        &'a self,
+        provider: &'a str,
+        kind: IndicatorType,
+        value: &'a str,
+    ) -> rexist_enrich::CacheFuture<'a, Option<rexist_enrich::SharedAnswer>> {
+        let hit = self
+            .kept
+            .lock()
+            .unwrap()
+            .get(&(provider.to_owned(), kind, value.to_owned()))
+            .cloned();
+        Box::pin(async move { hit.filter(|a| a.expires_at > time::OffsetDateTime::now_utc()) })
+    }
+
+    fn put<'a>(
+        &'a self,
+        provider: &'a str,
+        kind: IndicatorType,
+        value: &'a str,
+        answer: rexist_enrich::SharedAnswer,
+    ) -> rexist_enrich::CacheFuture<'a, ()> {
+        self.kept
+            .lock()
+            .unwrap()
+            .insert((provider.to_owned(), kind, value.to_owned()), answer);
+        Box::pin(async {})
+    }
+}
+
+#[tokio::test]
+async fn a_shared_cache_serves_other_enrichers_without_secrets() {
+    let s = secrets();
+    // An upstream that echoes the key back in its answer.
+    let mut body: serde_json::Value =
+        serde_json::from_slice(&fixture_bytes("otx/indicator-IPv4-192.0.2.10-general.json"))
+            .unwrap();
+    body["echo"] = serde_json::json!(KEY);
+    let up = always("200 OK", JSON, body.to_string().into_bytes()).await;
+    let shelf = std::sync::Arc::new(Shelf::default());
+    let node = || {
+        Enricher::new(&[table("otx", &up.up.base, &s)])
+            .unwrap()
+            .with_shared_cache(shelf.clone())
+    };
+    let (node_a, node_b) = (node(), node());
+    let first = crate::common::one(&node_a, IndicatorType::Ipv4, "192.0.2.10").await;
+    assert_eq!((first.status, first.cached), (Status::Ok, false));
+    let asked = up.hits();
+    let second = crate::common::one(&node_b, IndicatorType::Ipv4, "192.0.2.10").await;
+    assert_eq!(up.hits(), asked, "served from the shared cache");
+    assert!(second.cached, "{second:?}");
+    assert_eq!(
+        (second.summary.clone(), second.fetched_at),
+        (first.summary.clone(), first.fetched_at)
+    );
+    let kept = shelf
+        .kept
+        .lock()
+        .unwrap()
+        .values()
+        .map(|a| a.json.clone())
+        .collect::<Vec<_>>();
+    assert_eq!(kept.len(), 1);
+    assert!(
+        !kept[0].contains(KEY) && kept[0].contains("***"),
+        "{}",
+        kept[0]
+    );
+
+    // A kept answer that cannot be read is asked again, not trusted.
+    for answer in shelf.kept.lock().unwrap().values_mut() {
+        answer.json = "{not json".to_owned();
+    }
+    let node_c = node();
+    let third = crate::common::one(&node_c, IndicatorType::Ipv4, "192.0.2.10").await;
+    assert!(!third.cached && third.status == Status::Ok, "{third:?}");
+    assert!(up.hits() > asked);
+
+    // With the cache off, nothing is kept or read.
+    let off = std::sync::Arc::new(Shelf::default());
+    let mut off_table = table("otx", &up.up.base, &s);
+    off_table.cache_ttl = Some("0s".to_owned());
+    let e = Enricher::new(&[off_table])
+        .unwrap()
+        .with_shared_cache(off.clone());
+    crate::common::one(&e, IndicatorType::Ipv4, "192.0.2.10").await;
+    assert!(off.kept.lock().unwrap().is_empty());
+}

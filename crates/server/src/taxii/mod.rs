@@ -14,7 +14,9 @@
 //! - rexist's identity and the TLP marking definitions up to the collection's
 //!   TLP open every collection with `date_added` 1970-01-01T00:00:00Z.
 //! - A writable collection takes envelopes by POST and stores them as the
-//!   TAXII client pull does; status resources are kept in memory.
+//!   TAXII client pull does; their status resources are kept in the store
+//!   for [`STATUS_RETENTION`], so every node sharing it answers their GET
+//!   and a restart keeps them.
 
 mod config;
 mod index;
@@ -38,13 +40,20 @@ use time::OffsetDateTime;
 
 pub use config::{CollectionConfig, MAX_PAGE_CAP, TaxiiConfig};
 use index::IdIndex;
-use wire::{Cursor, Statuses, TaxiiError};
+use wire::{Cursor, TaxiiError};
 
 use crate::AppState;
 use crate::auth::Principal;
 
 /// The API root's path under the server (the router is nested at `/taxii2`).
 const API_ROOT_PATH: &str = "/taxii2/api/";
+
+/// The API root's name, which keys its status resources in the store.
+const API_ROOT: &str = "api";
+
+/// How long a status resource is kept: older ones are deleted when the next
+/// envelope is posted, so the table stays as small as a week of POSTs.
+pub const STATUS_RETENTION: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
 
 /// Rows one request reads at most while looking for objects that pass its
 /// filters (`match[type]`, `match[version]`); past it the page ends with
@@ -57,7 +66,6 @@ const SCAN_BATCH: u32 = 5_000;
 
 /// The TAXII routes, relative to `/taxii2`.
 pub fn routes() -> Router<AppState> {
-    let statuses = Arc::new(Statuses::default());
     Router::new()
         .route("/", get(discovery).fallback(not_allowed))
         .route("/api/", get(api_root).fallback(not_allowed))
@@ -90,7 +98,6 @@ pub fn routes() -> Router<AppState> {
             get(status).fallback(not_allowed),
         )
         .fallback(not_found)
-        .layer(Extension(statuses))
         .layer(Extension(Arc::new(IdIndex::default())))
         .layer(middleware::from_fn(check_accept))
 }
@@ -800,16 +807,43 @@ async fn delete_object(
 
 /// `GET /taxii2/api/status/{status_id}/`.
 async fn status(
+    State(state): State<AppState>,
     Caller(_): Caller,
-    Extension(statuses): Extension<Arc<Statuses>>,
     Path(id): Path<String>,
 ) -> Result<Response, TaxiiError> {
-    statuses
-        .get(&id)
-        .map(|s| wire::json_response(&s))
-        .ok_or_else(|| {
-            TaxiiError::not_found(format!("no status {id:?} (the newest 1000 are kept)"))
-        })
+    let not_found = || {
+        TaxiiError::not_found(format!(
+            "no status {id:?} (statuses are kept for {} days)",
+            STATUS_RETENTION.as_secs() / 86_400
+        ))
+    };
+    // Ours are UUIDs; anything else is not worth a query.
+    if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(not_found());
+    }
+    state
+        .store
+        .taxii_status(API_ROOT, &id)
+        .await
+        .map_err(TaxiiError::internal)?
+        .map(|s| wire::json_response(&status_body(&s)))
+        .ok_or_else(not_found)
+}
+
+/// The status resource as TAXII 2.1 §4.3.1 writes it.
+fn status_body(s: &rexist_store::TaxiiStatus) -> Value {
+    json!({
+        "id": s.id,
+        "status": s.status,
+        "request_timestamp": wire::timestamp(s.request_timestamp),
+        "total_count": s.total_count,
+        "success_count": s.success_count,
+        "successes": s.successes,
+        "failure_count": s.failure_count,
+        "failures": s.failures,
+        "pending_count": s.pending_count,
+        "pendings": s.pendings,
+    })
 }
 
 /// `POST .../collections/{id}/objects/`: stores the envelope's objects
@@ -818,7 +852,6 @@ async fn status(
 async fn add_objects(
     State(state): State<AppState>,
     Caller(who): Caller,
-    Extension(statuses): Extension<Arc<Statuses>>,
     Path(id): Path<String>,
     req: Request,
 ) -> Result<Response, TaxiiError> {
@@ -859,7 +892,8 @@ async fn add_objects(
     if declared.is_some_and(|n| n > wire::MAX_CONTENT_LENGTH as u64) {
         return Err(too_large());
     }
-    let request_timestamp = wire::timestamp(OffsetDateTime::now_utc());
+    // Whole microseconds, as the store keeps them, so a GET answers the same.
+    let request_timestamp = rexist_core::model::now();
     let bytes = axum::body::to_bytes(req.into_body(), wire::MAX_CONTENT_LENGTH)
         .await
         .map_err(|_| too_large())?;
@@ -937,20 +971,25 @@ async fn add_objects(
             None => successes.push(json!({ "id": oid, "version": version })),
         }
     }
-    let status_id = wire::random_uuid();
-    let body = json!({
-        "id": status_id,
-        "status": "complete",
-        "request_timestamp": request_timestamp,
-        "total_count": listed.len(),
-        "success_count": successes.len(),
-        "successes": successes,
-        "failure_count": failures.len(),
-        "failures": failures,
-        "pending_count": 0,
-        "pendings": [],
-    });
-    statuses.insert(status_id, body.clone());
+    let status = rexist_store::TaxiiStatus {
+        id: wire::random_uuid(),
+        api_root: API_ROOT.to_owned(),
+        status: "complete".to_owned(),
+        request_timestamp,
+        total_count: listed.len() as u64,
+        success_count: successes.len() as u64,
+        failure_count: failures.len() as u64,
+        pending_count: 0,
+        successes: Value::Array(successes),
+        failures: Value::Array(failures),
+        pendings: Value::Array(Vec::new()),
+    };
+    // The objects are stored already: a status that cannot be kept is
+    // logged, and the client still gets it in this answer.
+    if let Err(e) = store.save_taxii_status(&status, STATUS_RETENTION).await {
+        tracing::warn!(status = %status.id, error = %e, "taxii status not stored");
+    }
+    let body = status_body(&status);
     let mut res = wire::json_response(&body);
     *res.status_mut() = StatusCode::ACCEPTED;
     Ok(res)

@@ -1,8 +1,5 @@
 //! TAXII 2.1 on the wire: media types, the error body, timestamps, paging
-//! tokens and the status resources kept in memory.
-
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+//! tokens and the identifiers of status resources.
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -244,44 +241,6 @@ impl Cursor {
         let (nanos, id) = rest.split_once('.')?;
         let t = OffsetDateTime::from_unix_timestamp_nanos(nanos.parse().ok()?).ok()?;
         Some(Self::After(t, IndicatorId::new(id.parse().ok()?)))
-    }
-}
-
-/// Status resources of recent POSTs, the newest [`Statuses::KEEP`] kept.
-#[derive(Debug, Default)]
-pub struct Statuses {
-    inner: Mutex<(VecDeque<String>, HashMap<String, serde_json::Value>)>,
-}
-
-impl Statuses {
-    /// How many are kept.
-    pub const KEEP: usize = 1000;
-
-    /// Remembers `status` (its `id` is the key).
-    pub fn insert(&self, id: String, status: serde_json::Value) {
-        let mut guard = self
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (order, map) = &mut *guard;
-        if map.insert(id.clone(), status).is_none() {
-            order.push_back(id);
-        }
-        while order.len() > Self::KEEP {
-            if let Some(old) = order.pop_front() {
-                map.remove(&old);
-            }
-        }
-    }
-
-    /// The status with this id.
-    pub fn get(&self, id: &str) -> Option<serde_json::Value> {
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .1
-            .get(id)
-            .cloned()
     }
 }
 

@@ -11,6 +11,7 @@ mod hunts;
 mod lookup;
 mod openapi;
 mod security;
+mod shared_state;
 mod taxii;
 mod ui;
 mod ui_hunts;

@@ -13,6 +13,7 @@ mod lookup;
 mod retire;
 mod rows;
 mod sharing;
+mod state;
 
 use sqlx::AssertSqlSafe;
 use std::collections::BTreeMap;
@@ -39,9 +40,9 @@ use crate::error::redact_url;
 use crate::fts::{TextQuery, index_text};
 use crate::types::page_size;
 use crate::{
-    AlertQuery, Backend, CoOccurrence, ErrorKind, ExportQuery, HitQuery, IndicatorQuery,
-    ItemChange, ItemQuery, Job, MentionRef, NewJob, Page, Result, Store, StoreError, StoreStats,
-    UserChange, migrate,
+    AlertQuery, Backend, CachedEnrichment, CoOccurrence, ErrorKind, ExportQuery, HitQuery,
+    IndicatorQuery, ItemChange, ItemQuery, Job, MentionRef, NewJob, Page, Result, RetroHunt, Store,
+    StoreError, StoreStats, TaxiiStatus, UserChange, migrate,
 };
 use rows::{indicator_from_row, item_from_row, run_from_row, sighting_from_row, source_from_row};
 
@@ -51,6 +52,34 @@ const CHUNK: usize = 5000;
 
 /// Advisory lock key held while migrating, so nodes starting together do not race.
 const MIGRATION_LOCK: i64 = 0x7265_7869_7374; // "rexist"
+
+/// Queues `job` inside `tx` unless its key is queued or running.
+async fn enqueue(
+    tx: &mut Transaction<'_, Postgres>,
+    job: &NewJob,
+    stamp: i64,
+) -> Result<Option<JobId>> {
+    if let Some(key) = &job.dedup_key {
+        // A job that failed for good must not block a new one with its key.
+        sqlx::query("DELETE FROM jobs WHERE dedup_key = $1 AND status = 'failed'")
+            .bind(key)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO jobs (kind, payload, dedup_key, status, run_at, created_at)
+         VALUES ($1, $2, $3, 'queued', $4, $5)
+         ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+    )
+    .bind(&job.kind)
+    .bind(&job.payload)
+    .bind(&job.dedup_key)
+    .bind(stamp + micros(job.delay))
+    .bind(stamp)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(id.map(JobId::new))
+}
 
 /// The PostgreSQL store.
 pub struct PgStore {
@@ -1185,28 +1214,10 @@ impl Store for PgStore {
     }
 
     async fn enqueue_job(&self, job: &NewJob) -> Result<Option<JobId>> {
-        let stamp = unix_micros(now());
         let mut tx = self.pool.begin().await?;
-        if let Some(key) = &job.dedup_key {
-            sqlx::query("DELETE FROM jobs WHERE dedup_key = $1 AND status = 'failed'")
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO jobs (kind, payload, dedup_key, status, run_at, created_at)
-             VALUES ($1, $2, $3, 'queued', $4, $5)
-             ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
-        )
-        .bind(&job.kind)
-        .bind(&job.payload)
-        .bind(&job.dedup_key)
-        .bind(stamp + micros(job.delay))
-        .bind(stamp)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let id = enqueue(&mut tx, job, unix_micros(now())).await?;
         tx.commit().await?;
-        Ok(id.map(JobId::new))
+        Ok(id)
     }
 
     async fn lease_job(
@@ -1316,6 +1327,48 @@ impl Store for PgStore {
             }
         };
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn queue_retro_hunt(&self, hunt: HuntId, job: &NewJob) -> Result<Option<JobId>> {
+        state::queue_retro_hunt(&self.pool, hunt, job).await
+    }
+
+    async fn save_retro_hunt(&self, retro: &RetroHunt) -> Result<()> {
+        state::save_retro_hunt(&self.pool, retro).await
+    }
+
+    async fn retro_hunts(&self, hunt: Option<HuntId>) -> Result<Vec<RetroHunt>> {
+        state::retro_hunts(&self.pool, hunt).await
+    }
+
+    async fn interrupt_stale_retro_hunts(&self, stale_after: Duration) -> Result<Vec<RetroHunt>> {
+        state::interrupt_stale_retro_hunts(&self.pool, stale_after).await
+    }
+
+    async fn save_taxii_status(&self, status: &TaxiiStatus, keep: Duration) -> Result<()> {
+        state::save_taxii_status(&self.pool, status, keep).await
+    }
+
+    async fn taxii_status(&self, api_root: &str, id: &str) -> Result<Option<TaxiiStatus>> {
+        state::taxii_status(&self.pool, api_root, id).await
+    }
+
+    async fn cached_enrichment(
+        &self,
+        provider: &str,
+        kind: IndicatorType,
+        value: &str,
+        at: time::OffsetDateTime,
+    ) -> Result<Option<CachedEnrichment>> {
+        state::cached_enrichment(&self.pool, provider, kind, value, at).await
+    }
+
+    async fn cache_enrichment(&self, entry: &CachedEnrichment) -> Result<()> {
+        state::cache_enrichment(&self.pool, entry).await
+    }
+
+    async fn prune_enrichments(&self, at: time::OffsetDateTime) -> Result<u64> {
+        state::prune_enrichments(&self.pool, at).await
     }
 }
 

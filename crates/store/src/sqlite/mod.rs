@@ -13,6 +13,7 @@ mod lookup;
 mod retire;
 mod rows;
 mod sharing;
+mod state;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -33,9 +34,9 @@ use crate::decode::{RELATION_COLUMNS, RelationRow, json, micros, relation_ends};
 use crate::fts::{TextQuery, index_text};
 use crate::types::page_size;
 use crate::{
-    AlertQuery, Backend, CoOccurrence, ExportQuery, HitQuery, IndicatorQuery, ItemChange,
-    ItemQuery, Job, MentionRef, NewJob, Page, Result, Store, StoreError, StoreStats, UserChange,
-    migrate,
+    AlertQuery, Backend, CachedEnrichment, CoOccurrence, ExportQuery, HitQuery, IndicatorQuery,
+    ItemChange, ItemQuery, Job, MentionRef, NewJob, Page, Result, RetroHunt, Store, StoreError,
+    StoreStats, TaxiiStatus, UserChange, migrate,
 };
 use rows::{
     INDICATOR_COLUMNS, ITEM_COLUMNS, RUN_COLUMNS, SIGHTING_COLUMNS, SOURCE_COLUMNS, content_hash,
@@ -195,6 +196,33 @@ fn sightings_of(conn: &Connection, indicator: IndicatorId) -> Result<Vec<Sightin
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params![indicator.get()], sighting_from_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Queues `job` inside `tx` unless its key is queued or running.
+fn enqueue(tx: &Transaction<'_>, job: &NewJob, stamp: i64) -> Result<Option<JobId>> {
+    if let Some(key) = &job.dedup_key {
+        // A job that failed for good must not block a new one with its key.
+        tx.execute(
+            "DELETE FROM jobs WHERE dedup_key = ?1 AND status = 'failed'",
+            params![key],
+        )?;
+    }
+    let id: Option<i64> = tx
+        .query_row(
+            "INSERT INTO jobs (kind, payload, dedup_key, status, run_at, created_at)
+             VALUES (?1, ?2, ?3, 'queued', ?4, ?5)
+             ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+            params![
+                job.kind,
+                job.payload,
+                job.dedup_key,
+                stamp + micros(job.delay),
+                stamp
+            ],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(id.map(JobId::new))
 }
 
 /// Outcome of one sighting upsert inside a transaction.
@@ -1194,32 +1222,10 @@ impl Store for SqliteStore {
     async fn enqueue_job(&self, job: &NewJob) -> Result<Option<JobId>> {
         let job = job.clone();
         self.write(move |conn| {
-            let stamp = unix_micros(now());
             let tx = conn.transaction()?;
-            if let Some(key) = &job.dedup_key {
-                // A job that failed for good must not block a new one with its key.
-                tx.execute(
-                    "DELETE FROM jobs WHERE dedup_key = ?1 AND status = 'failed'",
-                    params![key],
-                )?;
-            }
-            let id: Option<i64> = tx
-                .query_row(
-                    "INSERT INTO jobs (kind, payload, dedup_key, status, run_at, created_at)
-                     VALUES (?1, ?2, ?3, 'queued', ?4, ?5)
-                     ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
-                    params![
-                        job.kind,
-                        job.payload,
-                        job.dedup_key,
-                        stamp + micros(job.delay),
-                        stamp
-                    ],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let id = enqueue(&tx, &job, unix_micros(now()))?;
             tx.commit()?;
-            Ok(id.map(JobId::new))
+            Ok(id)
         })
         .await
     }
@@ -1333,5 +1339,61 @@ impl Store for SqliteStore {
             Ok(n == 1)
         })
         .await
+    }
+
+    async fn queue_retro_hunt(&self, hunt: HuntId, job: &NewJob) -> Result<Option<JobId>> {
+        let job = job.clone();
+        self.write(move |conn| state::queue_retro_hunt(conn, hunt, &job))
+            .await
+    }
+
+    async fn save_retro_hunt(&self, retro: &RetroHunt) -> Result<()> {
+        let retro = retro.clone();
+        self.write(move |conn| state::save_retro_hunt(conn, &retro))
+            .await
+    }
+
+    async fn retro_hunts(&self, hunt: Option<HuntId>) -> Result<Vec<RetroHunt>> {
+        self.read(move |conn| state::retro_hunts(conn, hunt)).await
+    }
+
+    async fn interrupt_stale_retro_hunts(&self, stale_after: Duration) -> Result<Vec<RetroHunt>> {
+        self.write(move |conn| state::interrupt_stale_retro_hunts(conn, stale_after))
+            .await
+    }
+
+    async fn save_taxii_status(&self, status: &TaxiiStatus, keep: Duration) -> Result<()> {
+        let status = status.clone();
+        self.write(move |conn| state::save_taxii_status(conn, &status, keep))
+            .await
+    }
+
+    async fn taxii_status(&self, api_root: &str, id: &str) -> Result<Option<TaxiiStatus>> {
+        let (api_root, id) = (api_root.to_owned(), id.to_owned());
+        self.read(move |conn| state::taxii_status(conn, &api_root, &id))
+            .await
+    }
+
+    async fn cached_enrichment(
+        &self,
+        provider: &str,
+        kind: IndicatorType,
+        value: &str,
+        at: time::OffsetDateTime,
+    ) -> Result<Option<CachedEnrichment>> {
+        let (provider, value) = (provider.to_owned(), value.to_owned());
+        self.read(move |conn| state::cached_enrichment(conn, &provider, kind, &value, at))
+            .await
+    }
+
+    async fn cache_enrichment(&self, entry: &CachedEnrichment) -> Result<()> {
+        let entry = entry.clone();
+        self.write(move |conn| state::cache_enrichment(conn, &entry))
+            .await
+    }
+
+    async fn prune_enrichments(&self, at: time::OffsetDateTime) -> Result<u64> {
+        self.write(move |conn| state::prune_enrichments(conn, at))
+            .await
     }
 }
