@@ -727,7 +727,7 @@ fn sigterm_stops_serve_within_its_grace(env: &Env) {
 
 /// Three workers (one of them `all`) and a web node on one PostgreSQL, a
 /// source due every 10 s and a hunt alerting a webhook; the worker running
-/// the first run is SIGKILLed mid-run. Runs never overlap, each slot runs
+/// the first run is killed (SIGKILL) mid-run. Runs never overlap, each slot runs
 /// once, the dead node's run ends interrupted and its slot runs again on
 /// another node, and every alert is delivered exactly once.
 #[test]
@@ -744,9 +744,10 @@ fn nodes_share_one_postgres_through_a_kill() {
     let count = Arc::clone(&served);
     let upstream = env.rt.block_on(rexist_testkit::serve(move |_, _, _| {
         let n = count.fetch_add(1, Ordering::SeqCst);
-        let body: String = (1..=3)
-            .map(|i| format!("198.51.100.{}\n", n * 3 + i))
-            .collect();
+        let mut body = String::new();
+        for i in 1..=3 {
+            let _ = writeln!(body, "198.51.100.{}", n * 3 + i);
+        }
         let delay = if n == 0 {
             Duration::from_secs(8)
         } else {

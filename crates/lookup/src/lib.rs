@@ -15,8 +15,7 @@ use std::sync::Arc;
 
 use rexist_core::model::now;
 use rexist_core::{
-    Indicator, IndicatorRecord, IndicatorStatus, IndicatorType, RetractReason, SourceId,
-    Tlp,
+    Indicator, IndicatorRecord, IndicatorStatus, IndicatorType, RetractReason, SourceId, Tlp,
 };
 use rexist_store::{Store, StoreError};
 use serde::Serialize;

@@ -52,8 +52,8 @@ pub use activity::{Activity, DayCount};
 pub use error::{ErrorKind, StoreError};
 pub use state::{CachedEnrichment, MAX_CACHED_ANSWER, RetroHunt, RetroStatus, TaxiiStatus};
 pub use types::{
-    AlertQuery, CoOccurrence, ExportQuery, HitQuery, IndicatorContext, IndicatorQuery, ItemChange, ItemQuery, Job,
-    MAX_EXPORT_PAGE, MentionRef, NewJob, Page, StoreStats, UserChange,
+    AlertQuery, CoOccurrence, ExportQuery, HitQuery, IndicatorContext, IndicatorQuery, ItemChange,
+    ItemQuery, Job, MAX_EXPORT_PAGE, MentionRef, NewJob, Page, StoreStats, UserChange,
 };
 
 /// Result of store operations.

@@ -1887,13 +1887,22 @@ async fn lookup_reads_related_indicators(store: Arc<dyn Store>) {
     };
     assert!(!context.sightings.is_empty() && !context.mentions.is_empty());
     assert_eq!(context.hits.len(), 1);
-    same(&context.sightings, &store.sightings_of(ip.id).await.unwrap());
-    same(&context.mentions, &store.mentions_of(ip.id, 10).await.unwrap());
+    same(
+        &context.sightings,
+        &store.sightings_of(ip.id).await.unwrap(),
+    );
+    same(
+        &context.mentions,
+        &store.mentions_of(ip.id, 10).await.unwrap(),
+    );
     same(
         &context.co_occurring,
         &store.co_occurring(ip.id, 10, Tlp::Red).await.unwrap(),
     );
-    same(&context.relations, &store.relations_of(ip.id).await.unwrap());
+    same(
+        &context.relations,
+        &store.relations_of(ip.id).await.unwrap(),
+    );
     same(&context.hits, &hits);
 }
 

@@ -182,7 +182,8 @@ pub(super) fn update_user(
 }
 
 pub(super) fn list_users(conn: &Connection) -> Result<Vec<User>> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name"))?;
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name"))?;
     let rows = stmt.query_map([], user_from_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
