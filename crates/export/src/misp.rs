@@ -251,7 +251,7 @@ fn event_document(
     source: &str,
     uuid: &str,
     agg: &Aggregate,
-    attributes: Vec<Value>,
+    attributes: &[Value],
     generated: OffsetDateTime,
 ) -> Value {
     let newest = agg.newest.unwrap_or(generated);
@@ -308,7 +308,7 @@ fn build_event(
     }
     let attributes: Vec<Value> = rows.iter().map(|row| attribute(&uuid, row)).collect();
     let count = attributes.len();
-    let document = event_document(name, source, &uuid, &agg, attributes, generated);
+    let document = event_document(name, source, &uuid, &agg, &attributes, generated);
     MispEvent {
         uuid,
         source: source.to_owned(),
@@ -331,7 +331,7 @@ fn row_sources(row: &ExportRow) -> Vec<&str> {
     sources
 }
 
-/// JSON of an event document up to its first attribute. serde_json orders
+/// JSON of an event document up to its first attribute. `serde_json` orders
 /// object keys (no `preserve_order`), so `Attribute` always comes first and
 /// everything that depends on all rows (dates, TLP, threat level) after it.
 const EVENT_PREFIX: &[u8] = b"{\"Event\":{\"Attribute\":[";
@@ -381,28 +381,30 @@ impl MispFeedWriter {
         let mut line = String::with_capacity(64);
         for row in rows {
             for source in row_sources(row) {
-                let event = match self.events.get_mut(source) {
-                    Some(e) => e,
-                    None => {
-                        let uuid = event_uuid(&self.name, source).to_string();
-                        let path = self.dir.join(format!("{uuid}.json"));
-                        let mut file = io::BufWriter::with_capacity(
-                            EVENT_BUFFER,
-                            std::fs::File::create(path)?,
-                        );
-                        file.write_all(EVENT_PREFIX)?;
-                        let hashes =
-                            io::BufWriter::with_capacity(EVENT_BUFFER, tempfile_in(&self.dir)?);
-                        self.events.entry(source.to_owned()).or_insert(OpenEvent {
+                if !self.events.contains_key(source) {
+                    let uuid = event_uuid(&self.name, source).to_string();
+                    let path = self.dir.join(format!("{uuid}.json"));
+                    let mut file =
+                        io::BufWriter::with_capacity(EVENT_BUFFER, std::fs::File::create(path)?);
+                    file.write_all(EVENT_PREFIX)?;
+                    let hashes =
+                        io::BufWriter::with_capacity(EVENT_BUFFER, tempfile_in(&self.dir)?);
+                    self.events.insert(
+                        source.to_owned(),
+                        OpenEvent {
                             source: source.to_owned(),
                             uuid,
                             file,
                             hashes,
                             agg: Aggregate::new(),
                             attributes: 0,
-                        })
-                    }
-                };
+                        },
+                    );
+                }
+                let event = self
+                    .events
+                    .get_mut(source)
+                    .expect("the event was opened just above");
                 if event.attributes > 0 {
                     event.file.write_all(b",")?;
                 }
@@ -435,14 +437,8 @@ impl MispFeedWriter {
         let mut hashes = io::BufWriter::new(std::fs::File::create(self.dir.join("hashes.csv"))?);
         let mut out = Vec::with_capacity(by_uuid.len());
         for (uuid, mut e) in std::mem::take(&mut by_uuid) {
-            let document = event_document(
-                &self.name,
-                &e.source,
-                &uuid,
-                &e.agg,
-                Vec::new(),
-                self.generated,
-            );
+            let document =
+                event_document(&self.name, &e.source, &uuid, &e.agg, &[], self.generated);
             let whole = serde_json::to_vec(&document)?;
             let rest = whole
                 .strip_prefix(EVENT_PREFIX)

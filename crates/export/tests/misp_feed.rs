@@ -177,8 +177,8 @@ fn streamed_feed_is_the_same_files() {
         serde_json::to_vec(&whole.manifest()).unwrap()
     );
     assert_eq!(
-        std::fs::read_to_string(dir.path().join("hashes.csv")).unwrap(),
-        whole.hashes_csv()
+        std::fs::read(dir.path().join("hashes.csv")).unwrap(),
+        whole.hashes_csv().into_bytes()
     );
     let files = std::fs::read_dir(dir.path()).unwrap().count();
     assert_eq!(files, events.len() + 2, "no file but the feed's");
