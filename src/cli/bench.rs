@@ -85,6 +85,10 @@ pub struct IngestArgs {
         hide_env_values = true
     )]
     database_url: Option<String>,
+    /// Also write the generated values to FILE, one per line, so that
+    /// `rexist ingest file FILE` can be timed on exactly the same rows.
+    #[arg(long, value_name = "FILE")]
+    keep: Option<std::path::PathBuf>,
 }
 
 /// Runs a `bench` subcommand.
@@ -223,6 +227,9 @@ async fn ingest(args: IngestArgs) -> Result<ExitCode> {
     if args.rows == 0 {
         bail!("--rows must be at least 1");
     }
+    if let Some(path) = &args.keep {
+        write_values(path, args.rows)?;
+    }
     let bench = BenchStore::new(args.database_url.as_deref()).await?;
     let store = Arc::clone(&bench.store);
     let backend = store.backend().as_str();
@@ -237,6 +244,17 @@ async fn ingest(args: IngestArgs) -> Result<ExitCode> {
             thousands(args.rows),
             t1.as_secs_f64()
         ));
+        if let Some(url) = &args.database_url {
+            let t = copy_yardstick(url, args.rows).await?;
+            #[allow(clippy::cast_precision_loss)] // rates far below 2^52
+            let ratio = per_second(args.rows, t1) as f64 / per_second(args.rows, t).max(1) as f64;
+            say(format_args!(
+                "{backend} COPY + set-based upsert (yardstick): {}/s ({} rows in {:.2} s); rexist / yardstick = {ratio:.2}",
+                thousands(per_second(args.rows, t)),
+                thousands(args.rows),
+                t.as_secs_f64()
+            ));
+        }
         let (second, t2) = pass(&store, args.rows).await?;
         if second.new != 0 || second.unchanged != args.rows {
             bail!(
@@ -261,6 +279,39 @@ async fn ingest(args: IngestArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Writes the values `bench ingest` generates, one per line.
+fn write_values(path: &std::path::Path, rows: u64) -> Result<()> {
+    use std::io::Write;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    for i in 0..rows {
+        let (_, value) = generated(i);
+        writeln!(w, "{value}")?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Times the PostgreSQL yardstick on the same rows, in a fresh schema of
+/// its own on the same server: `COPY` into a temporary table and one
+/// set-based upsert (`rexist_store::postgres::copy_upsert_yardstick`).
+async fn copy_yardstick(url: &str, rows: u64) -> Result<Duration> {
+    let bench = BenchStore::new(Some(url)).await?;
+    let schema = bench.schema.as_ref().map(|(_, name)| name.clone());
+    let result = async {
+        let source = ensure_source(&bench.store, "bench", "bench", None, None).await?;
+        let schema = schema.context("a PostgreSQL bench store has a schema")?;
+        let started = Instant::now();
+        rexist_store::postgres::copy_upsert_yardstick(url, &schema, source.id, rows, generated)
+            .await?;
+        Ok(started.elapsed())
+    }
+    .await;
+    bench.finish().await;
+    result
+}
+
 /// A fresh, migrated store for one benchmark: SQLite in a temporary
 /// directory, or a new schema in the PostgreSQL database at `url`, dropped
 /// by [`BenchStore::finish`].
@@ -273,8 +324,14 @@ pub(super) struct BenchStore {
 
 impl BenchStore {
     pub(super) async fn new(url: Option<&str>) -> Result<Self> {
+        static SERIAL: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let bench = if let Some(url) = url {
-            let name = format!("rexist_bench_{}", std::process::id());
+            // One process may make several (the yardstick beside the store).
+            let n = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let name = match n {
+                0 => format!("rexist_bench_{}", std::process::id()),
+                n => format!("rexist_bench_{}_{n}", std::process::id()),
+            };
             let store = PgStore::connect(url, Some(&name)).await?;
             Self {
                 store: Arc::new(store),

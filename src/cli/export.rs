@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use rexist_core::Tlp;
 use rexist_export::Format;
-use rexist_server::export::{ExportConfig, render};
+use rexist_server::export::{ExportConfig, render_feed_dir, render_to};
 
 use crate::config::Config;
 
@@ -74,29 +74,37 @@ pub async fn run(config: &Config, args: Args) -> Result<ExitCode> {
     };
     let store = super::open_store(config).await?;
     let clearance = args.tlp.unwrap_or(Tlp::Red);
-    let rendered = render(store.as_ref(), &spec, clearance).await?;
-    if spec.format == Format::Misp {
+    // Streamed page by page into the file or directory: memory stays flat
+    // whatever the store holds (a STIX bundle of millions of indicators is
+    // gigabytes).
+    let rendered = if spec.format == Format::Misp {
         let Some(dir) = &args.out else {
             bail!("a MISP feed is a directory: give --out DIR");
         };
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        std::fs::write(dir.join("manifest.json"), &rendered.body)
-            .with_context(|| format!("cannot write {}", dir.display()))?;
-        for (name, bytes) in &rendered.files {
-            std::fs::write(dir.join(name), bytes)
-                .with_context(|| format!("cannot write {}", dir.join(name).display()))?;
-        }
+        render_feed_dir(store.as_ref(), &spec, clearance, dir).await?
     } else if let Some(path) = &args.out {
-        std::fs::write(path, &rendered.body)
+        let file = std::fs::File::create(path)
             .with_context(|| format!("cannot write {}", path.display()))?;
+        let (file, summary) = render_to(store.as_ref(), &spec, clearance, file).await?;
+        file.sync_all()
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        summary
     } else {
-        let mut out = std::io::stdout().lock();
-        if let Err(e) = out.write_all(&rendered.body).and_then(|()| out.flush())
-            && e.kind() != std::io::ErrorKind::BrokenPipe
-        {
-            return Err(e).context("writing stdout");
+        match render_to(store.as_ref(), &spec, clearance, std::io::stdout().lock()).await {
+            Ok((mut out, summary)) => {
+                if let Err(e) = out.flush()
+                    && e.kind() != std::io::ErrorKind::BrokenPipe
+                {
+                    return Err(e).context("writing stdout");
+                }
+                summary
+            }
+            // A reader that stopped early (`| head`) is not an error.
+            Err(e) if e.to_string().contains("Broken pipe") => return Ok(ExitCode::SUCCESS),
+            Err(e) => return Err(e.into()),
         }
-    }
+    };
     eprintln!(
         "exported {} indicators as {}{}",
         rendered.written,

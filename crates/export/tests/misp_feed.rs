@@ -10,7 +10,7 @@ use std::process::Command;
 
 use common::samples;
 use rexist_export::Options;
-use rexist_export::misp::{MispFeed, NO_SOURCE, event_uuid};
+use rexist_export::misp::{MispFeed, MispFeedWriter, NO_SOURCE, event_uuid};
 use time::macros::datetime;
 
 fn feed() -> MispFeed {
@@ -147,4 +147,39 @@ fn pymisp_loads_every_event() {
         want.sort();
         assert_eq!(got[&e.uuid], serde_json::json!(want), "{}", e.source);
     }
+}
+
+#[test]
+fn streamed_feed_is_the_same_files() {
+    let options = Options {
+        name: "daily".into(),
+        generated: datetime!(2024-03-06 00:00:00 UTC),
+        ..Options::default()
+    };
+    let rows = samples();
+    let whole = MispFeed::new(&rows, &options);
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = MispFeedWriter::new(dir.path(), &options);
+    // In two batches, as pages come from the store.
+    let (a, b) = rows.split_at(rows.len() / 2);
+    w.write_rows(a).unwrap();
+    w.write_rows(b).unwrap();
+    assert_eq!(w.written(), rows.len() as u64);
+    let events = w.finish().unwrap();
+    assert_eq!(events.len(), whole.events().count());
+    for e in whole.events() {
+        let file = std::fs::read(dir.path().join(format!("{}.json", e.uuid))).unwrap();
+        assert_eq!(file, whole.event_json(&e.uuid).unwrap(), "{}", e.source);
+        assert!(events.contains(&(e.uuid.clone(), e.source.clone(), e.attributes)));
+    }
+    assert_eq!(
+        std::fs::read(dir.path().join("manifest.json")).unwrap(),
+        serde_json::to_vec(&whole.manifest()).unwrap()
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("hashes.csv")).unwrap(),
+        whole.hashes_csv().into_bytes()
+    );
+    let files = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(files, events.len() + 2, "no file but the feed's");
 }

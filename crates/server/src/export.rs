@@ -16,7 +16,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rexist_core::{ExportRow, IndicatorType, Tlp};
-use rexist_export::misp::MispFeed;
+use rexist_export::misp::{MispFeed, MispFeedWriter};
 use rexist_export::{Format, Options, Writer};
 use rexist_store::{ExportQuery, MAX_EXPORT_PAGE, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -246,18 +246,26 @@ pub async fn render_queued(
     render(state.store.as_ref(), spec, clearance).await
 }
 
-/// Renders `spec` for a reader cleared up to `clearance`.
-pub async fn render(
-    store: &dyn Store,
-    spec: &ExportSpec,
-    clearance: Tlp,
-) -> Result<Rendered, StoreError> {
+/// What a streamed render wrote.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// Strong validator over the exported data and the export's definition.
+    pub etag: String,
+    /// Indicators written.
+    pub written: u64,
+    /// Indicators the format cannot express, left out.
+    pub skipped: u64,
+}
+
+/// The first page's query, the validator seeded with the definition, and
+/// the writer's options of `spec` for a reader cleared up to `clearance`.
+fn plan(spec: &ExportSpec, clearance: Tlp) -> (ExportQuery, Sha256, Options) {
     let max_tlp = spec.tlp.map_or(clearance, |t| t.min(clearance));
     let context = !matches!(
         spec.format,
         Format::Edl | Format::Panos | Format::Rpz | Format::Hosts
     );
-    let mut query = ExportQuery {
+    let query = ExportQuery {
         kinds: spec.types.clone(),
         source: spec.source.clone(),
         tag: spec.tag.clone(),
@@ -286,20 +294,91 @@ pub async fn render(
         name: spec.name.clone(),
         ..Options::default()
     };
-    let io = |e: std::io::Error| StoreError::internal(format!("export {}: {e}", spec.name));
-    if spec.format == Format::Misp {
-        let mut rows = Vec::new();
-        loop {
-            let page = store.export_indicators(&query).await?;
-            fingerprint(&mut digest, &page);
-            let last = page.last().map(ExportQuery::cursor);
-            let done = page.len() < MAX_EXPORT_PAGE as usize;
-            rows.extend(page);
-            match last {
-                Some(c) if !done => query.after = Some(c),
-                _ => break,
+    (query, digest, options)
+}
+
+/// Reads every matching row page by page, handing each page to `write`
+/// after it is fingerprinted: only one page is ever held.
+async fn each_page(
+    store: &dyn Store,
+    mut query: ExportQuery,
+    digest: &mut Sha256,
+    mut write: impl FnMut(&[ExportRow]) -> std::io::Result<()>,
+) -> Result<(), StoreError> {
+    loop {
+        let page = store.export_indicators(&query).await?;
+        fingerprint(digest, &page);
+        write(&page).map_err(|e| StoreError::internal(format!("export: {e}")))?;
+        match page.last() {
+            Some(row) if page.len() == MAX_EXPORT_PAGE as usize => {
+                query.after = Some(ExportQuery::cursor(row));
             }
+            _ => return Ok(()),
         }
+    }
+}
+
+/// Streams a one-file export of `spec` into `out`, a page of rows at a
+/// time, so memory stays flat whatever the store holds. A MISP feed is a
+/// directory: see [`render_feed_dir`].
+pub async fn render_to<W: Write>(
+    store: &dyn Store,
+    spec: &ExportSpec,
+    clearance: Tlp,
+    out: W,
+) -> Result<(W, Summary), StoreError> {
+    let (query, mut digest, options) = plan(spec, clearance);
+    let io = |e: std::io::Error| StoreError::internal(format!("export {}: {e}", spec.name));
+    let mut writer = Writer::new(spec.format, out, &options).map_err(io)?;
+    each_page(store, query, &mut digest, |page| writer.write_rows(page)).await?;
+    let (written, skipped) = (writer.written(), writer.skipped());
+    let out = writer.finish().map_err(io)?;
+    Ok((
+        out,
+        Summary {
+            etag: etag(digest),
+            written,
+            skipped,
+        },
+    ))
+}
+
+/// Streams the MISP feed of `spec` into the existing directory `dir`
+/// (`manifest.json`, `hashes.csv`, `<uuid>.json` per source), keeping no row.
+pub async fn render_feed_dir(
+    store: &dyn Store,
+    spec: &ExportSpec,
+    clearance: Tlp,
+    dir: &std::path::Path,
+) -> Result<Summary, StoreError> {
+    let (query, mut digest, options) = plan(spec, clearance);
+    let mut feed = MispFeedWriter::new(dir, &options);
+    each_page(store, query, &mut digest, |page| feed.write_rows(page)).await?;
+    let written = feed.written();
+    feed.finish()
+        .map_err(|e| StoreError::internal(format!("export {}: {e}", spec.name)))?;
+    Ok(Summary {
+        etag: etag(digest),
+        written,
+        skipped: 0,
+    })
+}
+
+/// Renders `spec` for a reader cleared up to `clearance`, in memory (what
+/// the server answers with; the CLI streams with [`render_to`]).
+pub async fn render(
+    store: &dyn Store,
+    spec: &ExportSpec,
+    clearance: Tlp,
+) -> Result<Rendered, StoreError> {
+    if spec.format == Format::Misp {
+        let (query, mut digest, options) = plan(spec, clearance);
+        let mut rows = Vec::new();
+        each_page(store, query, &mut digest, |page| {
+            rows.extend_from_slice(page);
+            Ok(())
+        })
+        .await?;
         let feed = MispFeed::new(&rows, &options);
         let mut files: Vec<(String, Vec<u8>)> = feed
             .events()
@@ -319,26 +398,13 @@ pub async fn render(
             skipped: 0,
         });
     }
-    let mut writer = Writer::new(spec.format, Vec::with_capacity(1 << 20), &options).map_err(io)?;
-    loop {
-        let page = store.export_indicators(&query).await?;
-        fingerprint(&mut digest, &page);
-        writer.write_rows(&page).map_err(io)?;
-        match page.last() {
-            Some(row) if page.len() == MAX_EXPORT_PAGE as usize => {
-                query.after = Some(ExportQuery::cursor(row));
-            }
-            _ => break,
-        }
-    }
-    let (written, skipped) = (writer.written(), writer.skipped());
-    let body = writer.finish().map_err(io)?;
+    let (body, summary) = render_to(store, spec, clearance, Vec::with_capacity(1 << 20)).await?;
     Ok(Rendered {
         body,
         files: Vec::new(),
-        etag: etag(digest),
-        written,
-        skipped,
+        etag: summary.etag,
+        written: summary.written,
+        skipped: summary.skipped,
     })
 }
 

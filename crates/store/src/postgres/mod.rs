@@ -6,6 +6,8 @@
 //! wait for each other instead of deadlocking. The job queue leases with
 //! `FOR UPDATE SKIP LOCKED`.
 
+mod yardstick;
+pub use yardstick::copy_upsert_yardstick;
 mod dashboard;
 mod delete;
 mod hunts;
