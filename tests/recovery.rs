@@ -562,6 +562,19 @@ fn receiver() -> Receiver {
     Receiver { url, ids, slow }
 }
 
+/// A hunt named `watched` on 198.51.100.0/24 alerting the channel `hook`.
+fn watch_documentation_net(env: &Env) {
+    env.ok(&[
+        "hunt",
+        "add",
+        "watched",
+        "--watch",
+        "198.51.100.0/24",
+        "--channel",
+        "hook",
+    ]);
+}
+
 #[test]
 fn sigkill_during_alert_delivery_on_sqlite() {
     sigkill_during_alert_delivery(&Env::sqlite());
@@ -581,15 +594,7 @@ fn sigkill_during_alert_delivery(env: &Env) {
         "[[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\n",
         hook.url
     ));
-    env.ok(&[
-        "hunt",
-        "add",
-        "watched",
-        "--watch",
-        "198.51.100.0/24",
-        "--channel",
-        "hook",
-    ]);
+    watch_documentation_net(env);
     let mut lines = String::new();
     for i in 1..=HITS {
         let _ = writeln!(lines, "198.51.100.{i}");
@@ -763,15 +768,7 @@ fn nodes_share_one_postgres_through_a_kill() {
          [[channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\n",
         upstream.base, hook.url
     ));
-    env.ok(&[
-        "hunt",
-        "add",
-        "watched",
-        "--watch",
-        "198.51.100.0/24",
-        "--channel",
-        "hook",
-    ]);
+    watch_documentation_net(&env);
     let token = env.ok(&["token", "create", "--name", "ci", "--role", "admin"]);
     let token = token.trim();
     let grace = ("REXIST_SHUTDOWN_GRACE_MS", "5000");

@@ -28,3 +28,19 @@ pub async fn call(
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     )
 }
+
+/// A TLP:CLEAR English news item with an empty body.
+pub fn item(id: &str, title: &str) -> rexist_core::NewItem {
+    rexist_core::NewItem {
+        kind: rexist_core::ItemKind::News,
+        external_id: id.into(),
+        title: title.into(),
+        body: String::new(),
+        url: None,
+        lang: Some("en".into()),
+        published_at: None,
+        tlp: rexist_core::Tlp::Clear,
+        tags: vec![],
+        extra: serde_json::json!({}),
+    }
+}

@@ -3,28 +3,14 @@
 
 #![allow(clippy::unwrap_used)]
 
+use crate::common::item;
 use std::sync::Arc;
 
 use crate::common::call;
 use axum::http::StatusCode;
-use rexist_core::{ItemKind, NewItem, SourceSpec, Tlp};
+use rexist_core::{SourceSpec, Tlp};
 use rexist_server::{AppState, router};
 use serde_json::json;
-
-fn item(id: &str, title: &str) -> NewItem {
-    NewItem {
-        kind: ItemKind::News,
-        external_id: id.into(),
-        title: title.into(),
-        body: String::new(),
-        url: None,
-        lang: Some("en".into()),
-        published_at: None,
-        tlp: Tlp::Clear,
-        tags: vec![],
-        extra: json!({}),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hunts_hits_and_alerts_over_the_api() {

@@ -5,6 +5,7 @@
 //! the provider again. Each test runs on SQLite and, when
 //! `REXIST_TEST_DATABASE_URL` is set, on PostgreSQL (a schema of its own).
 
+use crate::common::item;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -13,7 +14,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use rexist_core::model::now;
-use rexist_core::{IndicatorType, ItemKind, NewItem, Role, SourceSpec, Tlp};
+use rexist_core::{IndicatorType, NewItem, Role, SourceSpec, Tlp};
 use rexist_pipeline::liveness::Liveness;
 use rexist_pipeline::scheduler::{self, SchedulerOptions, Stop};
 use rexist_server::taxii::{CollectionConfig, TaxiiConfig};
@@ -136,21 +137,6 @@ pub async fn retro_state(app: &axum::Router, name: &str, want: &str) -> Value {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     retro
-}
-
-fn item(id: &str, title: &str) -> NewItem {
-    NewItem {
-        kind: ItemKind::News,
-        external_id: id.into(),
-        title: title.into(),
-        body: String::new(),
-        url: None,
-        lang: Some("en".into()),
-        published_at: None,
-        tlp: Tlp::Clear,
-        tags: vec![],
-        extra: json!({}),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
