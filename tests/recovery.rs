@@ -807,6 +807,29 @@ fn nodes_share_one_postgres_through_a_kill() {
     assert!(body.contains("--role worker"), "{body}");
     assert_eq!(http(&nodes[0].addr, "GET", "/healthz", token).0, 200);
 
+    // No more slots: the runs in progress end and every alert they raised
+    // is delivered before the nodes stop (an alert still pending at a stop
+    // is delivered at the next start, which this test does not wait for).
+    let (status, body) = http(&web.addr, "POST", "/api/v1/sources/pulse/disable", token);
+    assert!((200..300).contains(&status), "{status} {body}");
+    let all_alerts = || {
+        env.rt
+            .block_on(env.store.list_alerts(&AlertQuery {
+                limit: 1000,
+                ..AlertQuery::default()
+            }))
+            .unwrap()
+            .items
+    };
+    env.wait_for("the last runs to end and their alerts to be sent", || {
+        let idle = env.jobs_pending() == 0;
+        let unsent = all_alerts()
+            .iter()
+            .filter(|a| a.status != AlertStatus::Sent)
+            .count();
+        (idle && unsent == 0).then_some(())
+    });
+
     // Stopped gracefully, so no delivery is in flight when it is counted.
     for node in &mut nodes {
         let status = Command::new("kill")
@@ -849,14 +872,7 @@ fn nodes_share_one_postgres_through_a_kill() {
         );
     }
 
-    let alerts = env
-        .rt
-        .block_on(env.store.list_alerts(&AlertQuery {
-            limit: 1000,
-            ..AlertQuery::default()
-        }))
-        .unwrap()
-        .items;
+    let alerts = all_alerts();
     assert!(!alerts.is_empty());
     for alert in &alerts {
         assert_eq!(alert.status, AlertStatus::Sent, "{alert:?}");
