@@ -44,3 +44,18 @@ pub fn item(id: &str, title: &str) -> rexist_core::NewItem {
         extra: serde_json::json!({}),
     }
 }
+
+/// The TLP:CLEAR RSS source `news` (confidence 50) the hunt tests store items under.
+pub async fn news_source(store: &std::sync::Arc<dyn rexist_store::Store>) -> rexist_core::Source {
+    store
+        .upsert_source(&rexist_core::SourceSpec {
+            name: "news".into(),
+            kind: "rss".into(),
+            enabled: true,
+            confidence: 50,
+            tlp: rexist_core::Tlp::Clear,
+            tags: vec![],
+        })
+        .await
+        .unwrap()
+}

@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use crate::common::call;
 use axum::http::StatusCode;
-use rexist_core::{SourceSpec, Tlp};
 use rexist_server::{AppState, router};
 use serde_json::json;
 
@@ -99,17 +98,7 @@ async fn hunts_hits_and_alerts_over_the_api() {
     assert_eq!(b, json!({"match": true, "terms": ["lockbit"]}));
 
     // ingest through the hunting store: one hit, one pending alert
-    let src = store
-        .upsert_source(&SourceSpec {
-            name: "news".into(),
-            kind: "rss".into(),
-            enabled: true,
-            confidence: 50,
-            tlp: Tlp::Clear,
-            tags: vec![],
-        })
-        .await
-        .unwrap();
+    let src = crate::common::news_source(&store).await;
     // Written as every writer does, through the ingest service.
     rexist_pipeline::Ingest::new(Arc::clone(&store), None)
         .items(src.id, &[item("1", "LockBit hits"), item("2", "nothing")])

@@ -14,7 +14,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use rexist_core::model::now;
-use rexist_core::{IndicatorType, NewItem, Role, SourceSpec, Tlp};
+use rexist_core::{IndicatorType, NewItem, Role};
 use rexist_pipeline::liveness::Liveness;
 use rexist_pipeline::scheduler::{self, SchedulerOptions, Stop};
 use rexist_server::taxii::{CollectionConfig, TaxiiConfig};
@@ -146,17 +146,7 @@ async fn retro_hunt_queued_on_one_node_runs_on_a_worker_and_reports_on_another()
         // Two web nodes over one store; neither runs the retro-hunt itself.
         let node_a = router(AppState::new(Arc::clone(store)).with_anonymous(Role::Admin));
         let node_b = router(AppState::new(Arc::clone(store)).with_anonymous(Role::Admin));
-        let source = store
-            .upsert_source(&SourceSpec {
-                name: "news".into(),
-                kind: "rss".into(),
-                enabled: true,
-                confidence: 50,
-                tlp: Tlp::Clear,
-                tags: vec![],
-            })
-            .await
-            .unwrap();
+        let source = crate::common::news_source(store).await;
         let items: Vec<NewItem> = (0..25)
             .map(|n| {
                 let title = if n % 10 == 0 {

@@ -7,7 +7,7 @@ use crate::ui::{csrf_of, send};
 use std::sync::Arc;
 
 use axum::http::{StatusCode, header};
-use rexist_core::{ItemKind, NewItem, Role, SourceSpec, Tlp};
+use rexist_core::{ItemKind, NewItem, Role, Tlp};
 use rexist_server::auth::hash_password;
 use rexist_server::{AppState, router};
 use rexist_store::Store;
@@ -41,17 +41,7 @@ async fn app() -> (axum::Router, Arc<dyn Store>, tempfile::TempDir) {
             .await
             .unwrap();
     }
-    let src = store
-        .upsert_source(&SourceSpec {
-            name: "news".into(),
-            kind: "rss".into(),
-            enabled: true,
-            confidence: 50,
-            tlp: Tlp::Clear,
-            tags: vec![],
-        })
-        .await
-        .unwrap();
+    let src = crate::common::news_source(&store).await;
     store
         .upsert_items(
             src.id,
