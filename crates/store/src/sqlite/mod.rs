@@ -179,6 +179,40 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::internal(format!("sqlite read task: {e}")))?
     }
+
+    /// Runs a bounded read (an index lookup of a few rows) on an idle reader
+    /// connection on the calling thread, or as [`Self::read`] when none is
+    /// idle. Handing a read of a few dozen pages to the blocking pool costs
+    /// more than the read: under load, half of a lookup's server time was
+    /// the kernel switching threads. Only for reads whose cost is bounded by
+    /// an index and a limit — a scan would stall the async worker.
+    async fn read_now<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let Ok(slot) = Arc::clone(&self.read_slots).try_acquire_owned() else {
+            return self.read(f).await;
+        };
+        let idle = self
+            .readers
+            .lock()
+            .map_err(|_| StoreError::internal("sqlite reader pool lock poisoned"))?
+            .pop();
+        let Some(conn) = idle else {
+            // Opening a connection reads the schema: not on this thread.
+            drop(slot);
+            return self.read(f).await;
+        };
+        let result = f(&conn);
+        if let Ok(mut pool) = self.readers.lock() {
+            if pool.len() < MAX_READERS {
+                pool.push(conn);
+            }
+        }
+        drop(slot);
+        result
+    }
 }
 
 /// Relations from or to `indicator`, most recent first.
@@ -424,7 +458,7 @@ impl Store for SqliteStore {
     }
 
     async fn list_sources(&self) -> Result<Vec<Source>> {
-        self.read(|conn| {
+        self.read_now(|conn| {
             let sql = format!("SELECT {SOURCE_COLUMNS} FROM sources ORDER BY name");
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map([], source_from_row)?;
@@ -856,7 +890,7 @@ impl Store for SqliteStore {
 
     async fn indicator(&self, kind: IndicatorType, value: &str) -> Result<Option<IndicatorRecord>> {
         let value = value.to_owned();
-        self.read(move |conn| {
+        self.read_now(move |conn| {
             let sql = format!(
                 "SELECT {INDICATOR_COLUMNS} FROM indicators WHERE value = ?1 AND kind = ?2"
             );
@@ -915,7 +949,7 @@ impl Store for SqliteStore {
     }
 
     async fn indicator_by_id(&self, id: IndicatorId) -> Result<Option<IndicatorRecord>> {
-        self.read(move |conn| {
+        self.read_now(move |conn| {
             let sql = format!("SELECT {INDICATOR_COLUMNS} FROM indicators WHERE id = ?1");
             Ok(conn
                 .prepare_cached(&sql)?
@@ -936,7 +970,9 @@ impl Store for SqliteStore {
 
     async fn items_by_id(&self, ids: &[ItemId]) -> Result<Vec<Item>> {
         let ids = ids.to_vec();
-        self.read(move |conn| lookup::items_by_id(conn, &ids)).await
+        // Callers ask for a page of items at most.
+        self.read_now(move |conn| lookup::items_by_id(conn, &ids))
+            .await
     }
 
     async fn mentions_of(&self, indicator: IndicatorId, limit: u32) -> Result<Vec<MentionRef>> {
@@ -965,7 +1001,7 @@ impl Store for SqliteStore {
         related: u32,
         max_tlp: rexist_core::Tlp,
     ) -> Result<crate::IndicatorContext> {
-        self.read(move |conn| {
+        self.read_now(move |conn| {
             Ok(crate::IndicatorContext {
                 sightings: sightings_of(conn, indicator)?,
                 mentions: lookup::mentions_of(conn, indicator, items)?,
@@ -1137,7 +1173,7 @@ impl Store for SqliteStore {
 
     async fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>> {
         let hash = hash.to_owned();
-        self.read(move |conn| sharing::token_by_hash(conn, &hash))
+        self.read_now(move |conn| sharing::token_by_hash(conn, &hash))
             .await
     }
 
