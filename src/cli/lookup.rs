@@ -92,7 +92,7 @@ fn print(a: &Answer) {
         .as_deref()
         .map_or_else(String::new, |r| format!(" ({r})"));
     say(format_args!("  status: {}{reason}", a.status.as_str()));
-    if a.known {
+    if a.known || a.score > 0 {
         say(format_args!(
             "  score: {}/100  ({})",
             a.score,
@@ -102,6 +102,8 @@ fn print(a: &Answer) {
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
+    }
+    if a.known {
         if let (Some(first), Some(last)) = (a.first_seen, a.last_seen) {
             say(format_args!("  seen: {} … {}", day(first), day(last)));
         }
@@ -154,11 +156,17 @@ fn print(a: &Answer) {
     if !a.related.is_empty() {
         say(format_args!("  related:"));
         for r in &a.related {
+            let sources = if r.sources.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", r.sources.join(", "))
+            };
             say(format_args!(
-                "    {} {} — {}",
+                "    {} {} — {} (score {}{sources})",
                 r.kind.as_str(),
                 r.value,
-                r.reason
+                r.reason,
+                r.score
             ));
         }
     }

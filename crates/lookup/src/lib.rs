@@ -8,6 +8,7 @@
 //! Scores and lifetimes are documented in [`lifecycle`].
 
 mod cache;
+pub mod connect;
 pub mod lifecycle;
 
 use std::collections::{HashMap, HashSet};
@@ -40,6 +41,46 @@ pub enum LookupError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What a lookup says of a value: its stored status, or `unknown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LookupStatus {
+    /// Stored and seen recently enough to act on.
+    Active,
+    /// Stored, past its lifetime without a new sighting.
+    Expired,
+    /// On a warning list or allow-list (stored or not).
+    Allowlisted,
+    /// Stored, and every source that reported it withdrew it.
+    Retired,
+    /// Not stored (or above the reader's clearance), and on no list.
+    Unknown,
+}
+
+impl LookupStatus {
+    /// The lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Allowlisted => "allowlisted",
+            Self::Retired => "retired",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+impl From<IndicatorStatus> for LookupStatus {
+    fn from(s: IndicatorStatus) -> Self {
+        match s {
+            IndicatorStatus::Active => Self::Active,
+            IndicatorStatus::Expired => Self::Expired,
+            IndicatorStatus::Allowlisted => Self::Allowlisted,
+            IndicatorStatus::Retired => Self::Retired,
+        }
+    }
 }
 
 /// A source that reported the indicator.
@@ -109,10 +150,33 @@ pub struct Related {
     pub kind: IndicatorType,
     /// Its canonical value.
     pub value: String,
+    /// `contained-in`, `contains`, `host-of`, `parent-domain`,
+    /// `domain-of`, `url-on` (by the value's shape, see [`connect`]),
     /// `shared-items`, or a stated relation such as `resolves-to`.
     pub relation: String,
-    /// In words: "in 3 of the same items", "resolves-to (stated by misp-a)".
+    /// In words: "45.0.7.7 lies in 45.0.0.0/16", "in 3 of the same items",
+    /// "resolves-to, stated by misp-a".
     pub reason: String,
+    /// Its stored score.
+    pub score: u8,
+    /// Its stored status.
+    pub status: LookupStatus,
+    /// The sources that report it.
+    pub sources: Vec<String>,
+}
+
+/// A related indicator in a bulk answer.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BriefRelated {
+    /// Its type.
+    #[serde(rename = "type")]
+    pub kind: IndicatorType,
+    /// Its canonical value.
+    pub value: String,
+    /// How it relates (see [`Related::relation`]).
+    pub relation: String,
+    /// Its stored score.
+    pub score: u8,
 }
 
 /// A hunt that matched the indicator.
@@ -154,11 +218,13 @@ pub struct Answer {
     /// Whether rexist has stored it.
     pub known: bool,
     /// `active`, `expired`, `allowlisted` (also for an unknown value on a
-    /// list) or `retired` (every source that reported it withdrew it).
-    pub status: IndicatorStatus,
+    /// list), `retired` (every source that reported it withdrew it) or
+    /// `unknown`.
+    pub status: LookupStatus,
     /// Why it is expired, allow-listed or retired (`revoked by taxii-partner`).
     pub status_reason: Option<String>,
-    /// 0–100; see [`lifecycle`].
+    /// 0–100; see [`lifecycle`], raised by related indicators (see
+    /// [`connect`]) — also for a value not stored.
     pub score: u8,
     /// How the score came about.
     pub score_factors: Vec<Factor>,
@@ -182,7 +248,8 @@ pub struct Answer {
     pub sources: Vec<SourceReport>,
     /// Items that mention it, newest first.
     pub items: Vec<ItemRef>,
-    /// Related indicators with the reason for each.
+    /// Related indicators with the reason for each: by shape (networks,
+    /// hosts, parent domains), stated relations and shared items.
     pub related: Vec<Related>,
     /// Hunts it matched.
     pub hunts: Vec<HuntMatch>,
@@ -208,9 +275,11 @@ pub struct Brief {
     pub error: Option<String>,
     /// Whether rexist has stored it.
     pub known: bool,
-    /// Stored status (or `allowlisted` for a listed unknown value).
-    pub status: Option<IndicatorStatus>,
-    /// Stored score.
+    /// As in a single lookup: `active`, `expired`, `allowlisted`,
+    /// `retired` or `unknown` (none when the input is not an indicator).
+    pub status: Option<LookupStatus>,
+    /// The score as a single lookup computes it from the stored score and
+    /// the related indicators (none when the input is not an indicator).
     pub score: Option<u8>,
     /// Latest sighting.
     #[serde(with = "time::serde::rfc3339::option")]
@@ -220,6 +289,9 @@ pub struct Brief {
     pub sightings: u64,
     /// Names of the lists it is on.
     pub warnings: Vec<String>,
+    /// Stored indicators its shape points at (networks it lies in, a
+    /// URL's host, parent domains); no prefix reads in bulk.
+    pub related: Vec<BriefRelated>,
 }
 
 /// What to add to an answer beyond local knowledge.
@@ -339,7 +411,7 @@ impl Lookup {
             kind,
             value: value.to_owned(),
             known: record.is_some(),
-            status: IndicatorStatus::Active,
+            status: LookupStatus::Unknown,
             status_reason: None,
             score: 0,
             score_factors: Vec::new(),
@@ -356,87 +428,158 @@ impl Lookup {
             enrichment: Vec::new(),
         };
         if !answer.warnings.is_empty() {
-            answer.status = IndicatorStatus::Allowlisted;
+            answer.status = LookupStatus::Allowlisted;
             answer.status_reason = Some(format!("on warning list {}", answer.warnings[0].list));
         }
-        let Some(record) = record else {
-            return Ok(answer);
+        let links = connect::links(kind, value);
+        let mut stated = Vec::new();
+        let mut co = Vec::new();
+        if let Some(record) = &record {
+            let (context, sources) = tokio::try_join!(
+                self.store
+                    .indicator_context(record.id, ITEMS, RELATED, max_tlp),
+                self.store.list_sources(),
+            )?;
+            let rexist_store::IndicatorContext {
+                sightings,
+                mentions,
+                co_occurring,
+                relations,
+                hits,
+            } = context;
+            let sightings: Vec<_> = sightings.into_iter().filter(|s| s.tlp <= max_tlp).collect();
+            let names: HashMap<SourceId, (String, String)> = sources
+                .into_iter()
+                .map(|s| (s.id, (s.name, s.kind)))
+                .collect();
+            let allowlisted = answer.status == LookupStatus::Allowlisted
+                || record.status == IndicatorStatus::Allowlisted;
+            let (score, factors) =
+                lifecycle::score(&sightings, record.last_seen, at, lifetime, allowlisted);
+            answer.score = score;
+            answer.score_factors = factors;
+            let expires = record.last_seen
+                + time::Duration::try_from(lifetime).unwrap_or(time::Duration::MAX);
+            answer.expires_at = Some(expires);
+            if answer.status != LookupStatus::Allowlisted {
+                answer.status = record.status.into();
+                answer.status_reason.clone_from(&record.status_reason);
+                // The sweep runs hourly; between sweeps the answer is already right.
+                if record.status == IndicatorStatus::Active && expires < at {
+                    answer.status = LookupStatus::Expired;
+                    answer.status_reason =
+                        Some(format!("not sighted for {} days", answer.lifetime_days));
+                }
+            }
+            answer.first_seen = Some(record.first_seen);
+            answer.last_seen = Some(record.last_seen);
+            answer.tlp = Some(record.tlp);
+            answer.sources = source_reports(&sightings, &names);
+            answer.items = self.items(&mentions, &sightings, &names).await?;
+            answer.items.retain(|i| i.tlp <= max_tlp);
+            // A stated relation shows only when the reader sees a sighting of
+            // this indicator by the source that stated it.
+            let visible: HashSet<SourceId> = sightings.iter().map(|s| s.source_id).collect();
+            stated = relations
+                .into_iter()
+                .filter(|r| visible.contains(&r.source_id))
+                .take(RELATED as usize)
+                .map(|r| {
+                    let (other, direction) = if r.from == record.id {
+                        (r.to, "")
+                    } else {
+                        (r.from, " (inverse)")
+                    };
+                    let source = names.get(&r.source_id).map_or("?", |n| n.0.as_str());
+                    (other, r.kind, format!("{direction}, stated by {source}"))
+                })
+                .collect();
+            co = co_occurring
+                .into_iter()
+                .filter(|c| c.indicator.tlp <= max_tlp)
+                .collect();
+            answer.hunts = self.hunt_matches(hits, max_tlp).await?;
+        }
+        let query = rexist_store::ConnectedQuery {
+            ids: stated
+                .iter()
+                .map(|s| s.0)
+                .chain(co.iter().map(|c| c.indicator.id))
+                .collect(),
+            exact: links
+                .exact
+                .iter()
+                .map(|l| (l.kind, l.value.clone()))
+                .collect(),
+            prefixes: links
+                .prefixes
+                .iter()
+                .map(|l| (l.kind, l.value.clone()))
+                .collect(),
+            per_prefix: RELATED,
+            max_tlp,
         };
-        let (context, sources) = tokio::try_join!(
-            self.store
-                .indicator_context(record.id, ITEMS, RELATED, max_tlp),
-            self.store.list_sources(),
-        )?;
-        let rexist_store::IndicatorContext {
-            sightings,
-            mentions,
-            co_occurring: co,
-            relations,
-            hits,
-        } = context;
-        let sightings: Vec<_> = sightings.into_iter().filter(|s| s.tlp <= max_tlp).collect();
-        let names: HashMap<SourceId, (String, String)> = sources
-            .into_iter()
-            .map(|s| (s.id, (s.name, s.kind)))
-            .collect();
-        let allowlisted = answer.status == IndicatorStatus::Allowlisted
-            || record.status == IndicatorStatus::Allowlisted;
-        let (score, factors) =
-            lifecycle::score(&sightings, record.last_seen, at, lifetime, allowlisted);
-        answer.score = score;
-        answer.score_factors = factors;
-        let expires =
-            record.last_seen + time::Duration::try_from(lifetime).unwrap_or(time::Duration::MAX);
-        answer.expires_at = Some(expires);
-        if answer.status != IndicatorStatus::Allowlisted {
-            answer.status = record.status;
-            answer.status_reason.clone_from(&record.status_reason);
-            // The sweep runs hourly; between sweeps the answer is already right.
-            if record.status == IndicatorStatus::Active && expires < at {
-                answer.status = IndicatorStatus::Expired;
-                answer.status_reason =
-                    Some(format!("not sighted for {} days", answer.lifetime_days));
+        let found = self.store.connected(&query).await?;
+        answer.related = related(kind, value, record.as_ref(), &links, &stated, &co, &found);
+        // A neighbour on a warning list is answered as its own lookup
+        // would: allow-listed, score 0 — and carries no risk over.
+        for r in &mut answer.related {
+            if !self.warnings(r.kind, &r.value).is_empty() {
+                r.status = LookupStatus::Allowlisted;
+                r.score = 0;
             }
         }
-        answer.first_seen = Some(record.first_seen);
-        answer.last_seen = Some(record.last_seen);
-        answer.tlp = Some(record.tlp);
-        answer.sources = source_reports(&sightings, &names);
-        answer.items = self.items(&mentions, &sightings, &names).await?;
-        answer.items.retain(|i| i.tlp <= max_tlp);
-        // A stated relation shows only when the reader sees a sighting of
-        // this indicator by the source that stated it.
-        let visible: HashSet<SourceId> = sightings.iter().map(|s| s.source_id).collect();
-        let relations: Vec<_> = relations
-            .into_iter()
-            .filter(|r| visible.contains(&r.source_id))
+        let neighbours: Vec<connect::Neighbour<'_>> = answer
+            .related
+            .iter()
+            .map(|r| connect::Neighbour {
+                value: &r.value,
+                relation: &r.relation,
+                hop: hop_of(&links, r),
+                score: r.score,
+                status: match r.status {
+                    LookupStatus::Allowlisted => IndicatorStatus::Allowlisted,
+                    LookupStatus::Retired => IndicatorStatus::Retired,
+                    _ => IndicatorStatus::Active,
+                },
+            })
             .collect();
-        answer.related = self
-            .related(&record, co, &relations, &names, max_tlp)
-            .await?;
+        let allowlisted = answer.status == LookupStatus::Allowlisted;
+        let (score, factors) = connect::with_relations(answer.score, allowlisted, &neighbours);
+        answer.score = score;
+        answer.score_factors.extend(factors);
+        Ok(answer)
+    }
+
+    /// The hunts `hits` belong to, by name; hunts above the reader's
+    /// clearance are left out with their hits.
+    async fn hunt_matches(
+        &self,
+        hits: Vec<rexist_core::HuntHit>,
+        max_tlp: Tlp,
+    ) -> Result<Vec<HuntMatch>, LookupError> {
         // Hunt names only when a hunt matched: most indicators have no hits.
-        // Hunts above the reader's clearance are left out with their hits.
-        let hunt_names: HashMap<_, _> = if hits.is_empty() {
-            HashMap::new()
-        } else {
-            let hunts = self.store.list_hunts().await?;
-            hunts
-                .into_iter()
-                .filter(|h| h.spec.tlp <= max_tlp)
-                .map(|h| (h.id, h.spec.name))
-                .collect()
-        };
-        answer.hunts = hits
+        if hits.is_empty() {
+            return Ok(Vec::new());
+        }
+        let names: HashMap<_, _> = self
+            .store
+            .list_hunts()
+            .await?
+            .into_iter()
+            .filter(|h| h.spec.tlp <= max_tlp)
+            .map(|h| (h.id, h.spec.name))
+            .collect();
+        Ok(hits
             .into_iter()
             .filter_map(|h| {
                 Some(HuntMatch {
-                    hunt: hunt_names.get(&h.hunt_id)?.clone(),
+                    hunt: names.get(&h.hunt_id)?.clone(),
                     terms: h.terms,
                     at: h.created_at,
                 })
             })
-            .collect();
-        Ok(answer)
+            .collect())
     }
 
     async fn items(
@@ -479,58 +622,6 @@ impl Lookup {
             .collect())
     }
 
-    async fn related(
-        &self,
-        record: &IndicatorRecord,
-        co: Vec<rexist_store::CoOccurrence>,
-        relations: &[rexist_core::Relation],
-        names: &HashMap<SourceId, (String, String)>,
-        max_tlp: Tlp,
-    ) -> Result<Vec<Related>, LookupError> {
-        let mut out = Vec::new();
-        for r in relations.iter().take(RELATED as usize) {
-            let (other, direction) = if r.from == record.id {
-                (r.to, "")
-            } else {
-                (r.from, " (inverse)")
-            };
-            let Some(o) = self
-                .store
-                .indicator_by_id(other)
-                .await?
-                .filter(|o| o.tlp <= max_tlp)
-            else {
-                continue;
-            };
-            let source = names.get(&r.source_id).map_or("?", |n| n.0.as_str());
-            out.push(Related {
-                kind: o.kind,
-                value: o.value,
-                relation: r.kind.clone(),
-                reason: format!("{}{direction}, stated by {source}", r.kind),
-            });
-        }
-        for c in co.into_iter().filter(|c| c.indicator.tlp <= max_tlp) {
-            if out
-                .iter()
-                .any(|r| r.value == c.indicator.value && r.kind == c.indicator.kind)
-            {
-                continue;
-            }
-            out.push(Related {
-                kind: c.indicator.kind,
-                value: c.indicator.value,
-                relation: "shared-items".to_owned(),
-                reason: format!(
-                    "in {} of the same item{}",
-                    c.shared_items,
-                    if c.shared_items == 1 { "" } else { "s" }
-                ),
-            });
-        }
-        Ok(out)
-    }
-
     /// The local verdict on many values at once (at most [`MAX_BULK`]).
     /// Indicators above `max_tlp` are answered as unknown.
     pub async fn bulk(
@@ -545,62 +636,205 @@ impl Lookup {
             )));
         }
         let parsed: Vec<Result<Indicator, String>> = raws.iter().map(|r| parse_input(r)).collect();
-        let keys: Vec<(IndicatorType, String)> = parsed
+        // Each value and what its shape points at (no prefix reads: a
+        // bulk answer stays index probes only), each key once.
+        let links: Vec<Option<connect::Links>> = parsed
             .iter()
-            .filter_map(|p| p.as_ref().ok())
-            .map(|i| (i.kind(), i.value().to_owned()))
+            .map(|p| p.as_ref().ok().map(|i| connect::links(i.kind(), i.value())))
             .collect();
+        let mut wanted: HashSet<(IndicatorType, &str)> = HashSet::new();
+        for (p, l) in parsed.iter().zip(&links) {
+            if let (Ok(i), Some(l)) = (p, l) {
+                wanted.insert((i.kind(), i.value()));
+                wanted.extend(l.exact.iter().map(|x| (x.kind, x.value.as_str())));
+            }
+        }
+        let keys: Vec<(IndicatorType, String)> =
+            wanted.into_iter().map(|(k, v)| (k, v.to_owned())).collect();
         let found = self.store.indicators_by_values(&keys).await?;
         let by_key: HashMap<(IndicatorType, &str), &IndicatorRecord> = found
             .iter()
+            .filter(|r| max_tlp.is_none_or(|m| r.tlp <= m))
             .map(|r| ((r.kind, r.value.as_str()), r))
             .collect();
         Ok(raws
             .iter()
             .zip(parsed)
-            .map(|(raw, p)| match p {
-                Err(e) => Brief {
-                    query: raw.clone(),
-                    kind: None,
-                    value: None,
-                    error: Some(e),
-                    known: false,
-                    status: None,
-                    score: None,
-                    last_seen: None,
-                    sightings: 0,
-                    warnings: Vec::new(),
-                },
-                Ok(i) => {
+            .zip(links)
+            .map(|((raw, p), links)| match (p, links) {
+                (Ok(i), Some(links)) => {
                     let warnings: Vec<String> = self
                         .warnings(i.kind(), i.value())
                         .into_iter()
                         .map(|w| w.list)
                         .collect();
-                    let record = by_key
-                        .get(&(i.kind(), i.value()))
-                        .filter(|r| max_tlp.is_none_or(|m| r.tlp <= m));
-                    let status = if warnings.is_empty() {
-                        record.map(|r| r.status)
-                    } else {
-                        Some(IndicatorStatus::Allowlisted)
+                    let record = by_key.get(&(i.kind(), i.value()));
+                    let status = match record {
+                        _ if !warnings.is_empty() => LookupStatus::Allowlisted,
+                        Some(r) => r.status.into(),
+                        None => LookupStatus::Unknown,
                     };
+                    let mut related: Vec<(BriefRelated, u8, IndicatorStatus)> = Vec::new();
+                    for l in &links.exact {
+                        if let Some(r) = by_key.get(&(l.kind, l.value.as_str()))
+                            && !related
+                                .iter()
+                                .any(|x| x.0.value == r.value && x.0.kind == r.kind)
+                        {
+                            let listed = !self.warnings(r.kind, &r.value).is_empty();
+                            related.push((
+                                BriefRelated {
+                                    kind: r.kind,
+                                    value: r.value.clone(),
+                                    relation: l.relation.to_owned(),
+                                    score: if listed { 0 } else { r.score },
+                                },
+                                l.hop,
+                                if listed {
+                                    IndicatorStatus::Allowlisted
+                                } else {
+                                    r.status
+                                },
+                            ));
+                        }
+                    }
+                    let neighbours: Vec<connect::Neighbour<'_>> = related
+                        .iter()
+                        .map(|(r, hop, status)| connect::Neighbour {
+                            value: &r.value,
+                            relation: &r.relation,
+                            hop: *hop,
+                            score: r.score,
+                            status: *status,
+                        })
+                        .collect();
+                    let own = if warnings.is_empty() {
+                        record.map_or(0, |r| r.score)
+                    } else {
+                        0
+                    };
+                    let (score, _) =
+                        connect::with_relations(own, !warnings.is_empty(), &neighbours);
                     Brief {
                         query: raw.clone(),
                         kind: Some(i.kind()),
                         value: Some(i.value().to_owned()),
                         error: None,
                         known: record.is_some(),
-                        status,
-                        score: record.map(|r| r.score),
+                        status: Some(status),
+                        score: Some(score),
                         last_seen: record.map(|r| r.last_seen),
                         sightings: record.map_or(0, |r| r.sightings),
                         warnings,
+                        related: related.into_iter().map(|r| r.0).collect(),
                     }
                 }
+                (p, _) => Brief {
+                    query: raw.clone(),
+                    kind: None,
+                    value: None,
+                    error: p.err(),
+                    known: false,
+                    status: None,
+                    score: None,
+                    last_seen: None,
+                    sightings: 0,
+                    warnings: Vec::new(),
+                    related: Vec::new(),
+                },
             })
             .collect())
     }
+}
+
+/// The related entries of an answer: stated relations, then what the
+/// value's shape points at, then what shares items with it; each once.
+fn related(
+    kind: IndicatorType,
+    value: &str,
+    record: Option<&IndicatorRecord>,
+    links: &connect::Links,
+    stated: &[(rexist_core::IndicatorId, String, String)],
+    co: &[rexist_store::CoOccurrence],
+    found: &[rexist_store::Connected],
+) -> Vec<Related> {
+    let by_id: HashMap<_, _> = found.iter().map(|c| (c.record.id, c)).collect();
+    let mut out: Vec<Related> = Vec::new();
+    let mut seen: HashSet<(IndicatorType, String)> = HashSet::new();
+    seen.insert((kind, value.to_owned()));
+    let mut push =
+        |out: &mut Vec<Related>, c: &rexist_store::Connected, relation: &str, reason: String| {
+            if seen.insert((c.record.kind, c.record.value.clone())) {
+                out.push(Related {
+                    kind: c.record.kind,
+                    value: c.record.value.clone(),
+                    relation: relation.to_owned(),
+                    reason,
+                    score: c.record.score,
+                    status: c.record.status.into(),
+                    sources: c.sources.clone(),
+                });
+            }
+        };
+    for (id, relation, how) in stated {
+        if let Some(c) = by_id.get(id) {
+            push(&mut out, c, relation, format!("{relation}{how}"));
+        }
+    }
+    let own = record.map(|r| r.id);
+    for l in &links.exact {
+        if let Some(c) = found.iter().find(|c| {
+            c.record.kind == l.kind && c.record.value == l.value && Some(c.record.id) != own
+        }) {
+            let reason = shape_reason(l.relation, value, &c.record.value);
+            push(&mut out, c, l.relation, reason);
+        }
+    }
+    for l in &links.prefixes {
+        for c in found.iter().filter(|c| {
+            c.record.kind == l.kind
+                && c.record.value.starts_with(&l.value)
+                && Some(c.record.id) != own
+                && connect::keeps(kind, value, c.record.kind, &c.record.value)
+        }) {
+            let reason = shape_reason(l.relation, value, &c.record.value);
+            push(&mut out, c, l.relation, reason);
+        }
+    }
+    for c in co {
+        let Some(&found) = by_id.get(&c.indicator.id) else {
+            continue;
+        };
+        let reason = format!(
+            "in {} of the same item{}",
+            c.shared_items,
+            if c.shared_items == 1 { "" } else { "s" }
+        );
+        push(&mut out, found, "shared-items", reason);
+    }
+    out
+}
+
+/// A shape relation in words.
+fn shape_reason(relation: &str, asked: &str, other: &str) -> String {
+    match relation {
+        "contained-in" => format!("{asked} lies in {other}"),
+        "contains" => format!("{other} lies in {asked}"),
+        "host-of" => format!("{other} is the URL's host"),
+        "domain-of" => format!("{other} is the address's domain"),
+        "parent-domain" => format!("{other} is a parent domain"),
+        "url-on" => format!("a URL on {asked}"),
+        _ => relation.to_owned(),
+    }
+}
+
+/// How many steps away a related entry is: a shape link's own hop, else 1.
+fn hop_of(links: &connect::Links, r: &Related) -> u8 {
+    links
+        .exact
+        .iter()
+        .find(|l| l.kind == r.kind && l.value == r.value && l.relation == r.relation)
+        .map_or(1, |l| l.hop)
 }
 
 fn source_reports(

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use rexist_core::model::now;
 use rexist_core::{
-    HitObject, HuntKind, HuntSpec, Indicator, IndicatorStatus, IndicatorType, ItemKind, Mention,
-    NewHit, NewItem, NewRelation, NewSighting, RetractReason, Retraction, SourceSpec, Tlp,
+    HitObject, HuntKind, HuntSpec, Indicator, IndicatorType, ItemKind, Mention, NewHit, NewItem,
+    NewRelation, NewSighting, RetractReason, Retraction, SourceSpec, Tlp,
 };
-use rexist_lookup::{Lifetimes, Lookup, LookupError, Options};
+use rexist_lookup::{Lifetimes, Lookup, LookupError, LookupStatus, Options};
 use rexist_store::Store;
 
 async fn store(dir: &tempfile::TempDir) -> Arc<dyn Store> {
@@ -157,7 +157,7 @@ async fn one_answer_joins_sources_items_relations_hunts_and_lists() {
         (a.kind, a.value.as_str(), a.known),
         (IndicatorType::Domain, "c2.badhost.com", true)
     );
-    assert_eq!(a.status, IndicatorStatus::Active);
+    assert_eq!(a.status, LookupStatus::Active);
     let names: Vec<&str> = a.sources.iter().map(|s| s.source.as_str()).collect();
     assert!(
         names.contains(&"feed") && names.contains(&"blog"),
@@ -166,8 +166,22 @@ async fn one_answer_joins_sources_items_relations_hunts_and_lists() {
     let feed_report = a.sources.iter().find(|s| s.source == "feed").unwrap();
     assert_eq!(feed_report.confidence, 70);
     assert!(feed_report.labels.contains(&"c2".to_owned()));
-    // 70 from the feed, +5 for a second source, fresh
-    assert_eq!(a.score, 75, "{:?}", a.score_factors);
+    // 70 from the feed, +5 for a second source, fresh; then 0.2 × 50 from
+    // the address it shares an item with: 75 + 25 × 0.1 = 77.5. The address
+    // it resolves to is on a warning list and adds nothing.
+    assert_eq!(a.score, 78, "{:?}", a.score_factors);
+    let relation_factors: Vec<&str> = a
+        .score_factors
+        .iter()
+        .filter(|f| f.name == "relation")
+        .map(|f| f.reason.as_str())
+        .collect();
+    assert_eq!(
+        relation_factors,
+        ["shared-items 91.92.93.94 (score 50) × 0.2"],
+        "{:?}",
+        a.score_factors
+    );
     assert_eq!(a.items.len(), 1);
     assert_eq!(a.items[0].title, "Loader analysis");
     assert!(
@@ -214,7 +228,7 @@ async fn one_answer_joins_sources_items_relations_hunts_and_lists() {
         .await
         .unwrap();
     assert!(w.known);
-    assert_eq!(w.status, IndicatorStatus::Allowlisted);
+    assert_eq!(w.status, LookupStatus::Allowlisted);
     assert_eq!(w.score, 0);
     assert!(
         w.warnings
@@ -267,7 +281,7 @@ async fn lifetimes_expire_and_bulk_answers_in_order() {
         .unwrap();
     assert_eq!(
         ip.status,
-        IndicatorStatus::Expired,
+        LookupStatus::Expired,
         "past 30 days, before the sweep"
     );
     assert_eq!(ip.score, 20, "a quarter of 80 at the end of its lifetime");
@@ -275,7 +289,7 @@ async fn lifetimes_expire_and_bulk_answers_in_order() {
         .one("old.badhost.com", &Options::default())
         .await
         .unwrap();
-    assert_eq!(domain.status, IndicatorStatus::Active);
+    assert_eq!(domain.status, LookupStatus::Active);
     assert!(domain.score < 80 && domain.score > 60, "{}", domain.score);
 
     // the sweep stores it; a new sighting revives it
@@ -297,7 +311,7 @@ async fn lifetimes_expire_and_bulk_answers_in_order() {
             .await
             .unwrap()
             .status,
-        IndicatorStatus::Active
+        LookupStatus::Active
     );
 
     let values: Vec<String> = [
@@ -318,7 +332,7 @@ async fn lifetimes_expire_and_bulk_answers_in_order() {
     assert!(briefs[2].known);
     assert_eq!(
         briefs[3].status,
-        Some(IndicatorStatus::Allowlisted),
+        Some(LookupStatus::Allowlisted),
         "listed though unknown"
     );
     assert_eq!(briefs[3].warnings, ["rfc5735"]);
@@ -417,7 +431,7 @@ async fn retracted_sources_show_why_and_stop_counting() {
         .one("evil.badhost.com", &Options::default())
         .await
         .unwrap();
-    assert_eq!(after.status, IndicatorStatus::Active);
+    assert_eq!(after.status, LookupStatus::Active);
     assert_eq!(after.score, 40, "only the source still listing it counts");
     let by = |a: &rexist_lookup::Answer, name: &str| {
         a.sources
@@ -448,7 +462,7 @@ async fn retracted_sources_show_why_and_stop_counting() {
         .one("evil.badhost.com", &Options::default())
         .await
         .unwrap();
-    assert_eq!(gone.status, IndicatorStatus::Retired);
+    assert_eq!(gone.status, LookupStatus::Retired);
     assert_eq!(
         gone.status_reason.as_deref(),
         Some("false_positive by feed")
@@ -457,4 +471,133 @@ async fn retracted_sources_show_why_and_stop_counting() {
         gone.score, 45,
         "half the highest confidence, as when unlisted"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookup_connects_networks_hosts_parents_and_urls() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let drop = source(&store, "drop-list", 80).await;
+    let urls = source(&store, "url-feed", 70).await;
+    let at = now();
+    store
+        .upsert_sightings(
+            &drop,
+            &[
+                sighting(IndicatorType::Cidr, "45.0.0.0/16", at),
+                sighting(IndicatorType::Domain, "bad-42.xyz", at),
+                sighting(IndicatorType::Ipv4, "45.0.9.9", at),
+                NewSighting {
+                    tlp: Some(Tlp::Red),
+                    ..sighting(IndicatorType::Cidr, "45.0.7.0/24", at)
+                },
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .upsert_sightings(
+            &urls,
+            &[sighting(
+                IndicatorType::Url,
+                "http://bad-42.xyz/gate.php",
+                at,
+            )],
+        )
+        .await
+        .unwrap();
+    let lookup = Lookup::new(Arc::clone(&store), None, None, Lifetimes::default());
+    let green = Options {
+        max_tlp: Some(Tlp::Green),
+        ..Options::default()
+    };
+    let rel = |a: &rexist_lookup::Answer| -> Vec<(String, String)> {
+        a.related
+            .iter()
+            .map(|r| (r.value.clone(), r.relation.clone()))
+            .collect()
+    };
+
+    // An address inside a stored network: unknown itself, related and scored.
+    let ip = lookup.one("45.0.7.7", &green).await.unwrap();
+    assert!(!ip.known);
+    assert_eq!(ip.status, LookupStatus::Unknown);
+    let net = ip
+        .related
+        .iter()
+        .find(|r| r.value == "45.0.0.0/16")
+        .expect("the /16");
+    assert_eq!(net.relation, "contained-in");
+    assert_eq!(net.reason, "45.0.7.7 lies in 45.0.0.0/16");
+    assert_eq!(net.sources, ["drop-list"]);
+    assert!(
+        !rel(&ip).iter().any(|r| r.0 == "45.0.7.0/24"),
+        "the TLP:RED /24 stays hidden from a GREEN reader: {:?}",
+        rel(&ip)
+    );
+    assert_eq!(net.score, 80);
+    assert_eq!(ip.score, 40, "0.5 × 80: {:?}", ip.score_factors);
+    assert!(
+        ip.score_factors
+            .iter()
+            .any(|f| f.name == "relation" && f.reason.contains("45.0.0.0/16"))
+    );
+    let red = lookup.one("45.0.7.7", &Options::default()).await.unwrap();
+    assert!(rel(&red).contains(&("45.0.7.0/24".into(), "contained-in".into())));
+
+    // A URL on a known host: the host, with its score carried over.
+    let url = lookup.one("hxxp://bad-42[.]xyz/foo", &green).await.unwrap();
+    assert_eq!(url.status, LookupStatus::Unknown);
+    assert_eq!(rel(&url), [("bad-42.xyz".to_owned(), "host-of".to_owned())]);
+    assert_eq!(url.score, 60, "0.8 × 80 = 64, capped at 60");
+
+    // A domain: its URLs; a sub-domain: its parent; an address: its domain.
+    let domain = lookup.one("bad-42.xyz", &green).await.unwrap();
+    assert!(domain.known);
+    assert!(
+        rel(&domain).contains(&("http://bad-42.xyz/gate.php".into(), "url-on".into())),
+        "{:?}",
+        rel(&domain)
+    );
+    let sub = lookup.one("login.bad-42.xyz", &green).await.unwrap();
+    assert_eq!(
+        rel(&sub),
+        [("bad-42.xyz".to_owned(), "parent-domain".to_owned())]
+    );
+    let mail = lookup.one("ops@bad-42.xyz", &green).await.unwrap();
+    assert_eq!(
+        rel(&mail),
+        [("bad-42.xyz".to_owned(), "domain-of".to_owned())]
+    );
+
+    // A network: what lies inside it.
+    let cidr = lookup.one("45.0.0.0/16", &green).await.unwrap();
+    assert!(
+        rel(&cidr).contains(&("45.0.9.9".into(), "contains".into())),
+        "{:?}",
+        rel(&cidr)
+    );
+    assert!(
+        !rel(&cidr).iter().any(|r| r.0 == "45.0.0.0/16"),
+        "not itself"
+    );
+
+    // Bulk says the same, in the same vocabulary.
+    let values: Vec<String> = ["45.0.7.7", "http://bad-42.xyz/foo", "203.0.113.250", "no"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    let b = lookup.bulk(&values, Some(Tlp::Green)).await.unwrap();
+    assert_eq!(b[0].status, Some(LookupStatus::Unknown));
+    assert_eq!(b[0].score, Some(40));
+    assert_eq!(b[0].related[0].value, "45.0.0.0/16");
+    assert_eq!(b[0].related[0].relation, "contained-in");
+    assert_eq!(b[1].related[0].relation, "host-of");
+    assert_eq!(b[1].score, Some(60));
+    assert_eq!(b[2].status, Some(LookupStatus::Unknown));
+    assert_eq!(b[2].score, Some(0));
+    assert!(b[2].related.is_empty());
+    assert_eq!(b[3].status, None);
+    let json = serde_json::to_value(&b[2]).unwrap();
+    assert_eq!(json["status"], "unknown");
 }

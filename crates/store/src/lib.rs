@@ -52,8 +52,9 @@ pub use activity::{Activity, DayCount};
 pub use error::{ErrorKind, StoreError};
 pub use state::{CachedEnrichment, MAX_CACHED_ANSWER, RetroHunt, RetroStatus, TaxiiStatus};
 pub use types::{
-    AlertQuery, CoOccurrence, ExportQuery, HitQuery, IndicatorContext, IndicatorQuery, ItemChange,
-    ItemQuery, Job, MAX_EXPORT_PAGE, MentionRef, NewJob, Page, StoreStats, UserChange,
+    AlertQuery, CoOccurrence, Connected, ConnectedQuery, ExportQuery, HitQuery, IndicatorContext,
+    IndicatorQuery, ItemChange, ItemQuery, Job, MAX_EXPORT_PAGE, MentionRef, NewJob, Page,
+    StoreStats, UserChange,
 };
 
 /// Result of store operations.
@@ -253,6 +254,11 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<IndicatorRecord>>;
     /// The items with these ids that exist, in id order.
     async fn items_by_id(&self, ids: &[ItemId]) -> Result<Vec<Item>>;
+    /// Indicators a lookup connects to the value asked about (see
+    /// [`ConnectedQuery`]), each at most `max_tlp`, with the names of the
+    /// sources whose sightings at most `max_tlp` report it; no indicator
+    /// twice, in no set order.
+    async fn connected(&self, query: &ConnectedQuery) -> Result<Vec<Connected>>;
     /// Where an indicator occurs in item text, newest items first.
     async fn mentions_of(&self, indicator: IndicatorId, limit: u32) -> Result<Vec<MentionRef>>;
     /// Other indicators sighted in the same items as this one, most shared first.

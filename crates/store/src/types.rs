@@ -272,3 +272,30 @@ pub struct UserChange {
     /// Disable (`true`) or enable.
     pub disabled: Option<bool>,
 }
+
+/// What [`crate::Store::connected`] reads: indicators by id, by (type,
+/// value), and by value prefix — all bounded, so a lookup can afford it.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectedQuery {
+    /// By id (stated relations, co-occurrence).
+    pub ids: Vec<rexist_core::IndicatorId>,
+    /// By type and canonical value (networks an address lies in, a URL's
+    /// host, parent domains).
+    pub exact: Vec<(rexist_core::IndicatorType, String)>,
+    /// By type and value prefix (a domain's URLs, the addresses of a
+    /// network), at most `per_prefix` each, in value order.
+    pub prefixes: Vec<(rexist_core::IndicatorType, String)>,
+    /// Most indicators per prefix.
+    pub per_prefix: u32,
+    /// The reader's clearance.
+    pub max_tlp: rexist_core::Tlp,
+}
+
+/// One indicator of [`crate::Store::connected`]'s answer.
+#[derive(Debug, Clone)]
+pub struct Connected {
+    /// The stored indicator.
+    pub record: rexist_core::IndicatorRecord,
+    /// Names of the sources that report it, in name order.
+    pub sources: Vec<String>,
+}

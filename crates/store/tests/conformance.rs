@@ -152,6 +152,7 @@ conformance!(
     retro_hunts_queue_once_report_progress_and_survive_their_worker,
     taxii_statuses_are_kept_per_root_and_pruned_by_age,
     enrichment_answers_are_shared_until_they_expire,
+    connected_reads_exact_prefixed_and_by_id_within_clearance,
 );
 
 fn spec(name: &str) -> SourceSpec {
@@ -3760,4 +3761,85 @@ async fn a_read_replica_serves_lists_lookups_and_exports() {
     drop(split);
     primary.cleanup().await;
     replica.cleanup().await;
+}
+
+async fn connected_reads_exact_prefixed_and_by_id_within_clearance(store: Arc<dyn Store>) {
+    let a = source(&store, "a").await;
+    let b = source(&store, "b").await;
+    let at = OffsetDateTime::now_utc();
+    let mut batch = vec![
+        sighting(IndicatorType::Cidr, "45.0.0.0/16", at),
+        sighting(IndicatorType::Domain, "bad.example.com", at),
+        NewSighting {
+            tlp: Some(Tlp::Red),
+            ..sighting(IndicatorType::Cidr, "45.0.7.0/24", at)
+        },
+    ];
+    batch.extend((0..5).map(|i| {
+        sighting(
+            IndicatorType::Url,
+            &format!("http://bad.example.com/{i}"),
+            at,
+        )
+    }));
+    batch.push(sighting(
+        IndicatorType::Url,
+        "http://bad.example.community/x",
+        at,
+    ));
+    store.upsert_sightings(&a, &batch).await.expect("a");
+    store
+        .upsert_sightings(&b, &[sighting(IndicatorType::Cidr, "45.0.0.0/16", at)])
+        .await
+        .expect("b");
+    let domain = store
+        .indicator(IndicatorType::Domain, "bad.example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let q = rexist_store::ConnectedQuery {
+        ids: vec![domain.id],
+        exact: vec![
+            (IndicatorType::Cidr, "45.0.0.0/16".to_owned()),
+            (IndicatorType::Cidr, "45.0.7.0/24".to_owned()),
+            (IndicatorType::Cidr, "45.1.0.0/16".to_owned()),
+            // Asked twice (by id and by value): answered once.
+            (IndicatorType::Domain, "bad.example.com".to_owned()),
+        ],
+        prefixes: vec![(IndicatorType::Url, "http://bad.example.com/".to_owned())],
+        per_prefix: 3,
+        max_tlp: Tlp::Green,
+    };
+    let found = store.connected(&q).await.expect("connected");
+    let mut values: Vec<&str> = found.iter().map(|c| c.record.value.as_str()).collect();
+    values.sort_unstable();
+    assert_eq!(
+        values,
+        [
+            "45.0.0.0/16",
+            "bad.example.com",
+            "http://bad.example.com/0",
+            "http://bad.example.com/1",
+            "http://bad.example.com/2",
+        ],
+        "TLP:RED left out, three per prefix in value order, no look-alike prefix"
+    );
+    let net = found
+        .iter()
+        .find(|c| c.record.value == "45.0.0.0/16")
+        .unwrap();
+    assert_eq!(net.sources, ["a", "b"]);
+    let red = store
+        .connected(&rexist_store::ConnectedQuery {
+            max_tlp: Tlp::Red,
+            ..q.clone()
+        })
+        .await
+        .unwrap();
+    assert!(red.iter().any(|c| c.record.value == "45.0.7.0/24"));
+    let empty = store
+        .connected(&rexist_store::ConnectedQuery::default())
+        .await
+        .unwrap();
+    assert!(empty.is_empty());
 }

@@ -164,6 +164,12 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("ind.status.expired", "expired", "期限切れ"),
     ("ind.status.allowlisted", "allow-listed", "許可リスト"),
     ("ind.status.retired", "retired", "取り下げ済み"),
+    ("ind.status.unknown", "unknown", "不明"),
+    (
+        "ind.related_score",
+        "Not reported itself; the score comes from related indicators.",
+        "この値自体の報告はありません。スコアは関連する指標によるものです。",
+    ),
 ];
 
 /// This area's templates: (name, source).
@@ -909,6 +915,8 @@ async fn indicator_page(
                 href => indicator_href(r.kind, &r.value),
                 relation => r.relation.clone(),
                 reason => r.reason.clone(),
+                score => r.score,
+                sources => r.sources.clone(),
             }
         })
         .collect();

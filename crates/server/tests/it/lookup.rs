@@ -78,6 +78,28 @@ async fn single_and_bulk_lookups() {
     assert_eq!(r[0]["known"], true);
     assert!(r[1]["error"].is_string());
     assert_eq!(r[2]["known"], false);
+    assert_eq!(r[2]["status"], "unknown", "the same vocabulary as single");
+    assert!(r[1]["status"].is_null(), "not an indicator: no status");
+
+    // An unknown URL on the known URL's host: connected, in both forms.
+    let (s, a) = call(
+        &app,
+        "GET",
+        "/api/v1/lookup/http://bad.host.com/other",
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+    assert_eq!(a["known"], false);
+    assert_eq!(a["status"], "unknown");
+    let (s, d) = call(&app, "GET", "/api/v1/lookup/bad.host.com", None).await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    assert_eq!(d["status"], "unknown");
+    assert_eq!(d["related"][0]["relation"], "url-on", "{d}");
+    assert_eq!(d["related"][0]["value"], "http://bad.host.com/x/y.sh");
+    assert_eq!(d["related"][0]["sources"], json!(["urlhaus"]));
+    assert_eq!(d["related"][0]["score"], 90);
+    assert_eq!(d["score"], 27, "0.3 × 90: {d}");
 
     let many: Vec<String> = (0..10_001)
         .map(|i| format!("10.0.{}.{}", i / 256 % 256, i % 256))

@@ -10,7 +10,7 @@ use sqlx::postgres::PgPool;
 
 use super::rows::{indicator_from_row, item_from_row};
 use crate::decode::{HIT_COLUMNS, INDICATOR_COLUMNS, ITEM_COLUMNS, micros};
-use crate::{CoOccurrence, MentionRef, Result};
+use crate::{CoOccurrence, Connected, ConnectedQuery, MentionRef, Result};
 
 pub(super) async fn indicators_by_values(
     pool: &PgPool,
@@ -38,6 +38,65 @@ fn qualified(alias: &str, columns: &str) -> String {
         .map(|c| format!("{alias}.{c}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+pub(super) async fn connected(pool: &PgPool, q: &ConnectedQuery) -> Result<Vec<Connected>> {
+    let mut records = indicators_by_values(pool, &q.exact).await?;
+    let ids: Vec<i64> = q.ids.iter().map(|i| i.get()).collect();
+    if !ids.is_empty() {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {INDICATOR_COLUMNS} FROM indicators WHERE id = ANY($1)"
+        )))
+        .bind(ids)
+        .fetch_all(pool)
+        .await?;
+        for r in &rows {
+            records.push(indicator_from_row(r)?);
+        }
+    }
+    for (kind, prefix) in &q.prefixes {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {INDICATOR_COLUMNS} FROM indicators
+             WHERE value >= $1 AND value < $2 AND kind = $3 AND tlp <= $4
+             ORDER BY value LIMIT $5"
+        )))
+        .bind(prefix)
+        .bind(format!("{prefix}\u{10FFFF}"))
+        .bind(kind.as_str())
+        .bind(q.max_tlp.rank())
+        .bind(i64::from(q.per_prefix))
+        .fetch_all(pool)
+        .await?;
+        for r in &rows {
+            records.push(indicator_from_row(r)?);
+        }
+    }
+    records.retain(|r| r.tlp <= q.max_tlp);
+    let mut seen = std::collections::HashSet::new();
+    records.retain(|r| seen.insert(r.id));
+    let ids: Vec<i64> = records.iter().map(|r| r.id.get()).collect();
+    let rows = sqlx::query(
+        "SELECT DISTINCT s.indicator_id, src.name FROM sightings s JOIN sources src ON src.id = s.source_id
+         WHERE s.indicator_id = ANY($1) AND s.tlp <= $2 ORDER BY src.name",
+    )
+    .bind(ids)
+    .bind(q.max_tlp.rank())
+    .fetch_all(pool)
+    .await?;
+    let mut names: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
+    for r in &rows {
+        names
+            .entry(r.try_get::<i64, _>(0)?)
+            .or_default()
+            .push(r.try_get(1)?);
+    }
+    Ok(records
+        .into_iter()
+        .map(|record| {
+            let sources = names.remove(&record.id.get()).unwrap_or_default();
+            Connected { record, sources }
+        })
+        .collect())
 }
 
 pub(super) async fn items_by_id(pool: &PgPool, ids: &[ItemId]) -> Result<Vec<Item>> {

@@ -985,6 +985,10 @@ impl Store for PgStore {
         .transpose()
     }
 
+    async fn connected(&self, query: &crate::ConnectedQuery) -> Result<Vec<crate::Connected>> {
+        lookup::connected(&self.read, query).await
+    }
+
     async fn indicators_by_values(
         &self,
         keys: &[(IndicatorType, String)],

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::rows::{INDICATOR_COLUMNS, ITEM_COLUMNS, indicator_from_row, item_from_row};
 use crate::decode::{HIT_COLUMNS, micros};
-use crate::{CoOccurrence, MentionRef, Result};
+use crate::{CoOccurrence, Connected, ConnectedQuery, MentionRef, Result};
 
 pub(super) fn indicators_by_values(
     conn: &Connection,
@@ -26,6 +26,58 @@ pub(super) fn indicators_by_values(
         }
     }
     Ok(out)
+}
+
+pub(super) fn connected(conn: &Connection, q: &ConnectedQuery) -> Result<Vec<Connected>> {
+    let mut records = indicators_by_values(conn, &q.exact)?;
+    let by_id = format!("SELECT {INDICATOR_COLUMNS} FROM indicators WHERE id = ?1");
+    let mut stmt = conn.prepare_cached(&by_id)?;
+    for id in &q.ids {
+        if let Some(r) = stmt
+            .query_row(params![id.get()], indicator_from_row)
+            .optional()?
+        {
+            records.push(r);
+        }
+    }
+    let ranged = format!(
+        "SELECT {INDICATOR_COLUMNS} FROM indicators
+         WHERE value >= ?1 AND value < ?2 AND kind = ?3 AND tlp <= ?4
+         ORDER BY value LIMIT ?5"
+    );
+    let mut stmt = conn.prepare_cached(&ranged)?;
+    for (kind, prefix) in &q.prefixes {
+        let upper = format!("{prefix}\u{10FFFF}");
+        let rows = stmt.query_map(
+            params![
+                prefix,
+                upper,
+                kind.as_str(),
+                q.max_tlp.rank(),
+                i64::from(q.per_prefix)
+            ],
+            indicator_from_row,
+        )?;
+        for r in rows {
+            records.push(r?);
+        }
+    }
+    records.retain(|r| r.tlp <= q.max_tlp);
+    let mut seen = std::collections::HashSet::new();
+    records.retain(|r| seen.insert(r.id));
+    let mut names = conn.prepare_cached(
+        "SELECT DISTINCT src.name FROM sightings s JOIN sources src ON src.id = s.source_id
+         WHERE s.indicator_id = ?1 AND s.tlp <= ?2 ORDER BY src.name",
+    )?;
+    records
+        .into_iter()
+        .map(|record| {
+            let sources = names
+                .query_map(params![record.id.get(), q.max_tlp.rank()], |r| r.get(0))?
+                .collect::<Result<Vec<String>, _>>()?;
+            Ok(Connected { record, sources })
+        })
+        .collect()
 }
 
 pub(super) fn items_by_id(conn: &Connection, ids: &[ItemId]) -> Result<Vec<Item>> {

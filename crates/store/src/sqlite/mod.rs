@@ -975,6 +975,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn connected(&self, query: &crate::ConnectedQuery) -> Result<Vec<crate::Connected>> {
+        let q = query.clone();
+        // Bounded: index probes and per-prefix limits.
+        self.read_now(move |conn| lookup::connected(conn, &q)).await
+    }
+
     async fn mentions_of(&self, indicator: IndicatorId, limit: u32) -> Result<Vec<MentionRef>> {
         self.read(move |conn| lookup::mentions_of(conn, indicator, limit))
             .await
