@@ -161,7 +161,8 @@ pub struct Related {
     pub score: u8,
     /// Its stored status.
     pub status: LookupStatus,
-    /// The sources that report it.
+    /// The sources that report it (for connections and stated relations;
+    /// empty for `shared-items`, whose items say where it came from).
     pub sources: Vec<String>,
 }
 
@@ -501,11 +502,7 @@ impl Lookup {
             answer.hunts = self.hunt_matches(hits, max_tlp).await?;
         }
         let query = rexist_store::ConnectedQuery {
-            ids: stated
-                .iter()
-                .map(|s| s.0)
-                .chain(co.iter().map(|c| c.indicator.id))
-                .collect(),
+            ids: stated.iter().map(|s| s.0).collect(),
             exact: links
                 .exact
                 .iter()
@@ -522,9 +519,11 @@ impl Lookup {
         let found = self.store.connected(&query).await?;
         answer.related = related(kind, value, record.as_ref(), &links, &stated, &co, &found);
         // A neighbour on a warning list is answered as its own lookup
-        // would: allow-listed, score 0 — and carries no risk over.
+        // would: allow-listed, score 0 — and carries no risk over. Shared
+        // items (up to 25, weight 0.2) keep their stored status, which the
+        // flagging sweep sets: checking each costs more than the lookup.
         for r in &mut answer.related {
-            if !self.warnings(r.kind, &r.value).is_empty() {
+            if r.relation != "shared-items" && !self.warnings(r.kind, &r.value).is_empty() {
                 r.status = LookupStatus::Allowlisted;
                 r.score = 0;
             }
@@ -762,23 +761,27 @@ fn related(
     let mut out: Vec<Related> = Vec::new();
     let mut seen: HashSet<(IndicatorType, String)> = HashSet::new();
     seen.insert((kind, value.to_owned()));
-    let mut push =
-        |out: &mut Vec<Related>, c: &rexist_store::Connected, relation: &str, reason: String| {
-            if seen.insert((c.record.kind, c.record.value.clone())) {
-                out.push(Related {
-                    kind: c.record.kind,
-                    value: c.record.value.clone(),
-                    relation: relation.to_owned(),
-                    reason,
-                    score: c.record.score,
-                    status: c.record.status.into(),
-                    sources: c.sources.clone(),
-                });
-            }
-        };
+    let mut push = |out: &mut Vec<Related>,
+                    record: &IndicatorRecord,
+                    sources: &[String],
+                    relation: &str,
+                    reason: String| {
+        if seen.insert((record.kind, record.value.clone())) {
+            out.push(Related {
+                kind: record.kind,
+                value: record.value.clone(),
+                relation: relation.to_owned(),
+                reason,
+                score: record.score,
+                status: record.status.into(),
+                sources: sources.to_vec(),
+            });
+        }
+    };
     for (id, relation, how) in stated {
         if let Some(c) = by_id.get(id) {
-            push(&mut out, c, relation, format!("{relation}{how}"));
+            let reason = format!("{relation}{how}");
+            push(&mut out, &c.record, &c.sources, relation, reason);
         }
     }
     let own = record.map(|r| r.id);
@@ -787,7 +790,7 @@ fn related(
             c.record.kind == l.kind && c.record.value == l.value && Some(c.record.id) != own
         }) {
             let reason = shape_reason(l.relation, value, &c.record.value);
-            push(&mut out, c, l.relation, reason);
+            push(&mut out, &c.record, &c.sources, l.relation, reason);
         }
     }
     for l in &links.prefixes {
@@ -798,19 +801,18 @@ fn related(
                 && connect::keeps(kind, value, c.record.kind, &c.record.value)
         }) {
             let reason = shape_reason(l.relation, value, &c.record.value);
-            push(&mut out, c, l.relation, reason);
+            push(&mut out, &c.record, &c.sources, l.relation, reason);
         }
     }
+    // Co-occurring indicators come with their records; their items say
+    // where they came from.
     for c in co {
-        let Some(&found) = by_id.get(&c.indicator.id) else {
-            continue;
-        };
         let reason = format!(
             "in {} of the same item{}",
             c.shared_items,
             if c.shared_items == 1 { "" } else { "s" }
         );
-        push(&mut out, found, "shared-items", reason);
+        push(&mut out, &c.indicator, &[], "shared-items", reason);
     }
     out
 }

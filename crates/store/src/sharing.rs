@@ -259,7 +259,13 @@ pub(crate) fn export_sql(q: &ExportQuery, postgres: bool) -> Option<(String, Vec
              AND s.labels LIKE {a} ESCAPE '\\' AND (s.retired_at IS NULL OR i.status = {r}))"
         );
     }
-    let limit = arg(Bind::Int(i64::from(export_page(q))));
+    // SQLite re-prepares a statement whose bound LIMIT is rebound (see
+    // `sqlite::sql_limit`): there the page size is written into the text.
+    let limit = if postgres {
+        arg(Bind::Int(i64::from(export_page(q))))
+    } else {
+        export_page(q).to_string()
+    };
     let _ = write!(sql, " ORDER BY added, id LIMIT {limit}");
     Some((sql, args))
 }

@@ -59,11 +59,12 @@ pub(super) fn top_indicators(
 ) -> Result<Vec<IndicatorRecord>> {
     let sql = format!(
         "SELECT {INDICATOR_COLUMNS} FROM indicators INDEXED BY indicators_by_sightings
-         WHERE tlp <= ?1 ORDER BY sightings DESC, id LIMIT ?2"
+         WHERE tlp <= ?1 ORDER BY sightings DESC, id LIMIT {}",
+        super::sql_limit(limit)
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt
-        .query_map(params![max_tlp.rank(), limit], indicator_from_row)?
+        .query_map(params![max_tlp.rank()], indicator_from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }

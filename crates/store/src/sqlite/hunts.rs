@@ -317,8 +317,9 @@ pub(super) fn list_hits(conn: &Connection, q: &HitQuery) -> Result<Page<HuntHit>
          WHERE (?1 IS NULL OR hunt_id = ?1)
            AND (?2 IS NULL OR (acked_at IS NOT NULL) = ?2)
            AND (?3 IS NULL OR id < ?3)
-           AND (?5 IS NULL OR hunt_id IN (SELECT id FROM hunts WHERE tlp <= ?5))
-         ORDER BY id DESC LIMIT ?4"
+           AND (?4 IS NULL OR hunt_id IN (SELECT id FROM hunts WHERE tlp <= ?4))
+         ORDER BY id DESC LIMIT {}",
+        super::sql_limit(limit) + 1
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(
@@ -326,7 +327,6 @@ pub(super) fn list_hits(conn: &Connection, q: &HitQuery) -> Result<Page<HuntHit>
             q.hunt.map(HuntId::get),
             q.acked,
             q.before.map(HitId::get),
-            i64::from(limit) + 1,
             q.max_tlp.map(rexist_core::Tlp::rank)
         ],
         hit_from_row,
@@ -490,8 +490,9 @@ pub(super) fn list_alerts(conn: &Connection, q: &AlertQuery) -> Result<Page<Aler
          WHERE (?1 IS NULL OR hunt_id = ?1) AND (?2 IS NULL OR channel = ?2)
            AND (?3 IS NULL OR instr(',' || ?3 || ',', ',' || status || ',') > 0)
            AND (?4 IS NULL OR id < ?4)
-           AND (?6 IS NULL OR hunt_id IN (SELECT id FROM hunts WHERE tlp <= ?6))
-         ORDER BY id DESC LIMIT ?5"
+           AND (?5 IS NULL OR hunt_id IN (SELECT id FROM hunts WHERE tlp <= ?5))
+         ORDER BY id DESC LIMIT {}",
+        super::sql_limit(limit) + 1
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(
@@ -500,7 +501,6 @@ pub(super) fn list_alerts(conn: &Connection, q: &AlertQuery) -> Result<Page<Aler
             q.channel,
             status,
             q.before.map(AlertId::get),
-            i64::from(limit) + 1,
             q.max_tlp.map(rexist_core::Tlp::rank)
         ],
         alert_from_row,

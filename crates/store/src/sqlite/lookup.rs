@@ -14,14 +14,75 @@ pub(super) fn indicators_by_values(
     conn: &Connection,
     keys: &[(IndicatorType, String)],
 ) -> Result<Vec<IndicatorRecord>> {
-    let sql = format!("SELECT {INDICATOR_COLUMNS} FROM indicators WHERE value = ?1 AND kind = ?2");
-    let mut stmt = conn.prepare_cached(&sql)?;
+    // An `IN` list of values per statement: a bulk lookup asks for its
+    // values and every network they lie in, tens of thousands of keys.
+    let none = ConnectedQuery::default();
     let mut out = Vec::with_capacity(keys.len());
-    for (kind, value) in keys {
-        if let Some(r) = stmt
-            .query_row(params![value, kind.as_str()], indicator_from_row)
-            .optional()?
-        {
+    for chunk in keys.chunks(IN_LIST) {
+        out.extend(exact_and_prefixed(conn, chunk, &none)?);
+    }
+    Ok(out)
+}
+
+/// Values asked per `IN` list; shorter lists repeat their last value, so
+/// one cached statement serves every list of a shape.
+const IN_LIST: usize = 32;
+
+/// Reads the exact values (at most [`IN_LIST`]) and every prefix range in
+/// one statement: a lookup asks for thirty networks and four URL ranges,
+/// and each statement costs about as much as the index probes it makes.
+fn exact_and_prefixed(
+    conn: &Connection,
+    exact: &[(IndicatorType, String)],
+    q: &ConnectedQuery,
+) -> Result<Vec<IndicatorRecord>> {
+    use rusqlite::types::Value;
+    let mut sql = String::new();
+    let mut args: Vec<Value> = Vec::new();
+    if let Some(last) = exact.last() {
+        let marks = vec!["?"; IN_LIST].join(", ");
+        sql = format!("SELECT {INDICATOR_COLUMNS} FROM indicators WHERE value IN ({marks})");
+        args.extend(
+            exact
+                .iter()
+                .map(|(_, v)| v)
+                .chain(std::iter::repeat(&last.1))
+                .take(IN_LIST)
+                .map(|v| Value::Text(v.clone())),
+        );
+    }
+    for (kind, prefix) in &q.prefixes {
+        if !sql.is_empty() {
+            sql.push_str(" UNION ALL ");
+        }
+        sql.push_str(&format!(
+            "SELECT * FROM (SELECT {INDICATOR_COLUMNS} FROM indicators
+             WHERE value >= ? AND value < ? AND kind = ? AND tlp <= ?
+             ORDER BY value LIMIT {})",
+            super::sql_limit(q.per_prefix)
+        ));
+        args.push(Value::Text(prefix.clone()));
+        args.push(Value::Text(format!("{prefix}\u{10FFFF}")));
+        args.push(Value::Text(kind.as_str().to_owned()));
+        args.push(Value::Integer(i64::from(q.max_tlp.rank())));
+    }
+    if sql.is_empty() {
+        return Ok(Vec::new());
+    }
+    let wanted: std::collections::HashSet<(IndicatorType, &str)> =
+        exact.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let prefixed = |r: &IndicatorRecord| {
+        q.prefixes
+            .iter()
+            .any(|(k, p)| r.kind == *k && r.value.starts_with(p.as_str()))
+    };
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), indicator_from_row)?;
+    let mut out = Vec::new();
+    for r in rows {
+        let r = r?;
+        // The IN list matches a value of any type.
+        if wanted.contains(&(r.kind, r.value.as_str())) || prefixed(&r) {
             out.push(r);
         }
     }
@@ -29,7 +90,11 @@ pub(super) fn indicators_by_values(
 }
 
 pub(super) fn connected(conn: &Connection, q: &ConnectedQuery) -> Result<Vec<Connected>> {
-    let mut records = indicators_by_values(conn, &q.exact)?;
+    let mut chunks = q.exact.chunks(IN_LIST);
+    let mut records = exact_and_prefixed(conn, chunks.next().unwrap_or(&[]), q)?;
+    for chunk in chunks {
+        records.extend(exact_and_prefixed(conn, chunk, &ConnectedQuery::default())?);
+    }
     let by_id = format!("SELECT {INDICATOR_COLUMNS} FROM indicators WHERE id = ?1");
     let mut stmt = conn.prepare_cached(&by_id)?;
     for id in &q.ids {
@@ -38,28 +103,6 @@ pub(super) fn connected(conn: &Connection, q: &ConnectedQuery) -> Result<Vec<Con
             .optional()?
         {
             records.push(r);
-        }
-    }
-    let ranged = format!(
-        "SELECT {INDICATOR_COLUMNS} FROM indicators
-         WHERE value >= ?1 AND value < ?2 AND kind = ?3 AND tlp <= ?4
-         ORDER BY value LIMIT ?5"
-    );
-    let mut stmt = conn.prepare_cached(&ranged)?;
-    for (kind, prefix) in &q.prefixes {
-        let upper = format!("{prefix}\u{10FFFF}");
-        let rows = stmt.query_map(
-            params![
-                prefix,
-                upper,
-                kind.as_str(),
-                q.max_tlp.rank(),
-                i64::from(q.per_prefix)
-            ],
-            indicator_from_row,
-        )?;
-        for r in rows {
-            records.push(r?);
         }
     }
     records.retain(|r| r.tlp <= q.max_tlp);
@@ -103,11 +146,12 @@ pub(super) fn mentions_of(
     indicator: IndicatorId,
     limit: u32,
 ) -> Result<Vec<MentionRef>> {
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT item_id, start_offset, end_offset, defanged FROM mentions
-         WHERE indicator_id = ?1 ORDER BY item_id DESC, start_offset LIMIT ?2",
-    )?;
-    let rows = stmt.query_map(params![indicator.get(), limit], |r| {
+         WHERE indicator_id = ?1 ORDER BY item_id DESC, start_offset LIMIT {}",
+        super::sql_limit(limit)
+    ))?;
+    let rows = stmt.query_map(params![indicator.get()], |r| {
         Ok(MentionRef {
             item: ItemId::new(r.get(0)?),
             start: u32::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
@@ -134,16 +178,17 @@ pub(super) fn co_occurring(
     let sql = format!(
         // Only items and indicators the reader may see count.
         "WITH mine AS (SELECT DISTINCT s.item_id FROM sightings s JOIN items it ON it.id = s.item_id
-                       WHERE s.indicator_id = ?1 AND s.item_id <> 0 AND it.tlp <= ?3
+                       WHERE s.indicator_id = ?1 AND s.item_id <> 0 AND it.tlp <= ?2
                        ORDER BY s.item_id DESC LIMIT 500),
               shared AS (SELECT s.indicator_id, count(DISTINCT s.item_id) AS n
                          FROM mine JOIN sightings s ON s.item_id = mine.item_id
                          WHERE s.item_id <> 0 AND s.indicator_id <> ?1 GROUP BY s.indicator_id)
          SELECT {cols}, shared.n FROM shared JOIN indicators i ON i.id = shared.indicator_id
-         WHERE i.tlp <= ?3 ORDER BY shared.n DESC, i.id LIMIT ?2"
+         WHERE i.tlp <= ?2 ORDER BY shared.n DESC, i.id LIMIT {}",
+        super::sql_limit(limit)
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![indicator.get(), limit, max_tlp.rank()], |r| {
+    let rows = stmt.query_map(params![indicator.get(), max_tlp.rank()], |r| {
         Ok(CoOccurrence {
             indicator: indicator_from_row(r)?,
             shared_items: u64::try_from(r.get::<_, i64>(10)?).unwrap_or(0),

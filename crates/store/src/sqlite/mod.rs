@@ -65,6 +65,14 @@ const READERS_CACHE_KIB: i64 = 64 * 1024;
 #[allow(clippy::cast_possible_wrap)] // 16
 const READER_CACHE_KIB: i64 = READERS_CACHE_KIB / MAX_READERS as i64;
 
+/// A `LIMIT` written into a statement's text rather than bound: SQLite's
+/// planner reads a bound limit, so rebinding one expires the prepared
+/// statement and every execution compiled it again — a lookup spent more
+/// time compiling its paged reads than running them.
+fn sql_limit(n: u32) -> u64 {
+    u64::from(n)
+}
+
 /// The SQLite store.
 pub struct SqliteStore {
     path: PathBuf,
@@ -598,11 +606,12 @@ impl Store for SqliteStore {
             let sql = format!(
                 "SELECT {RUN_COLUMNS} FROM runs
                  WHERE (?1 IS NULL OR source_id = ?1) AND (?2 IS NULL OR id < ?2)
-                 ORDER BY id DESC LIMIT ?3"
+                 ORDER BY id DESC LIMIT {}",
+                sql_limit(limit)
             );
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(
-                params![source.map(SourceId::get), before.map(RunId::get), limit],
+                params![source.map(SourceId::get), before.map(RunId::get)],
                 run_from_row,
             )?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -734,7 +743,8 @@ impl Store for SqliteStore {
                 "SELECT {ITEM_COLUMNS} FROM items
                  WHERE (?2 IS NULL OR kind = ?2) AND (?3 IS NULL OR source_id = ?3)
                    AND (?4 IS NULL OR tlp <= ?4) AND (?5 IS NULL OR id < ?5) {fts_clause}
-                 ORDER BY id DESC LIMIT ?6"
+                 ORDER BY id DESC LIMIT {}",
+                sql_limit(limit) + 1
             );
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(
@@ -744,7 +754,6 @@ impl Store for SqliteStore {
                     q.source.map(SourceId::get),
                     q.max_tlp.map(rexist_core::Tlp::rank),
                     q.before.map(ItemId::get),
-                    i64::from(limit) + 1
                 ],
                 item_from_row,
             )?;
@@ -915,9 +924,10 @@ impl Store for SqliteStore {
                    AND (?3 IS NULL OR (value >= ?3 AND value < ?4))
                    AND (?5 IS NULL OR status = ?5) AND (?6 IS NULL OR tlp <= ?6)
                    AND (?7 IS NULL OR value > ?7 OR (value = ?7 AND kind > ?8))
-                   AND (?10 IS NULL OR EXISTS (SELECT 1 FROM sightings s JOIN sources src ON src.id = s.source_id
-                                               WHERE s.indicator_id = indicators.id AND src.name = ?10))
-                 ORDER BY value, kind LIMIT ?9"
+                   AND (?9 IS NULL OR EXISTS (SELECT 1 FROM sightings s JOIN sources src ON src.id = s.source_id
+                                               WHERE s.indicator_id = indicators.id AND src.name = ?9))
+                 ORDER BY value, kind LIMIT {}",
+                sql_limit(limit) + 1
             );
             let mut stmt = conn.prepare_cached(&sql)?;
             let (after_value, after_kind) = after.unzip();
@@ -931,7 +941,6 @@ impl Store for SqliteStore {
                     q.max_tlp.map(rexist_core::Tlp::rank),
                     after_value,
                     after_kind,
-                    i64::from(limit) + 1,
                     q.source
                 ],
                 indicator_from_row,

@@ -317,9 +317,10 @@ pub(super) fn list_audit(
 ) -> Result<Page<AuditEntry>> {
     let limit = page_size(limit);
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {AUDIT_COLUMNS} FROM audit WHERE id < ?1 ORDER BY id DESC LIMIT ?2"
+        "SELECT {AUDIT_COLUMNS} FROM audit WHERE id < ?1 ORDER BY id DESC LIMIT {}",
+        super::sql_limit(limit) + 1
     ))?;
-    let rows = stmt.query_map(params![before.unwrap_or(i64::MAX), limit + 1], |r| {
+    let rows = stmt.query_map(params![before.unwrap_or(i64::MAX)], |r| {
         Ok(AuditRow {
             id: r.get(0)?,
             at: r.get(1)?,
