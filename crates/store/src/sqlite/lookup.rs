@@ -1,5 +1,6 @@
 //! Lookup reads and indicator lifecycle on SQLite.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use rexist_core::model::{now, unix_micros};
@@ -55,12 +56,13 @@ fn exact_and_prefixed(
         if !sql.is_empty() {
             sql.push_str(" UNION ALL ");
         }
-        sql.push_str(&format!(
+        let _ = write!(
+            sql,
             "SELECT * FROM (SELECT {INDICATOR_COLUMNS} FROM indicators
              WHERE value >= ? AND value < ? AND kind = ? AND tlp <= ?
              ORDER BY value LIMIT {})",
             super::sql_limit(q.per_prefix)
-        ));
+        );
         args.push(Value::Text(prefix.clone()));
         args.push(Value::Text(format!("{prefix}\u{10FFFF}")));
         args.push(Value::Text(kind.as_str().to_owned()));
