@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use rexist_core::Role;
 use rexist_server::admin::{TokenRequest, issue_token};
-use rexist_server::export::{ExportConfig, render};
+use rexist_server::export::{ExportConfig, render_to};
 use rexist_server::{AppState, router};
 use rexist_store::Store;
 
@@ -119,7 +119,13 @@ async fn measure_export(store: &Arc<dyn Store>, n: u64, rounds: u32) -> Result<(
     let (mut entries, mut skipped) = (0, 0);
     for _ in 0..rounds {
         let started = Instant::now();
-        let r = render(store.as_ref(), &spec, rexist_core::Tlp::Red).await?;
+        let (_, r) = render_to(
+            store.as_ref(),
+            &spec,
+            rexist_core::Tlp::Red,
+            std::io::sink(),
+        )
+        .await?;
         best_render = best_render.min(started.elapsed());
         (entries, skipped) = (r.written, r.skipped);
     }

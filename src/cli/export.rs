@@ -82,7 +82,9 @@ pub async fn run(config: &Config, args: Args) -> Result<ExitCode> {
             bail!("a MISP feed is a directory: give --out DIR");
         };
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        render_feed_dir(store.as_ref(), &spec, clearance, dir).await?
+        render_feed_dir(store.as_ref(), &spec, clearance, dir)
+            .await?
+            .0
     } else if let Some(path) = &args.out {
         let file = std::fs::File::create(path)
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -91,7 +93,7 @@ pub async fn run(config: &Config, args: Args) -> Result<ExitCode> {
             .with_context(|| format!("cannot write {}", path.display()))?;
         summary
     } else {
-        match render_to(store.as_ref(), &spec, clearance, std::io::stdout().lock()).await {
+        match render_to(store.as_ref(), &spec, clearance, std::io::stdout()).await {
             Ok((mut out, summary)) => {
                 if let Err(e) = out.flush()
                     && e.kind() != std::io::ErrorKind::BrokenPipe

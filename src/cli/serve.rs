@@ -120,11 +120,17 @@ pub async fn run(config: &Config, args: Args) -> Result<ExitCode> {
     } else {
         let mut channels: Vec<String> = config.channels.iter().map(|c| c.name.clone()).collect();
         channels.sort_unstable();
+        // Exports are rendered here before they are sent; what a crash
+        // left is removed now.
+        let spool_dir = config.data_dir.join("spool");
+        let spool = rexist_server::export::Spool::open(spool_dir.clone())
+            .with_context(|| format!("cannot prepare the export spool {}", spool_dir.display()))?;
         router(
             state
                 .with_origin(config.server.public_url.as_deref(), Some(local))
                 .map_err(|e| anyhow::anyhow!("server.public_url: {e}"))?
                 .with_data_dir(config.data_dir.clone())
+                .with_spool(spool)
                 .with_ingest(ingest)
                 .with_exports(config.export_specs()?)
                 .with_notifiers(config.channels()?, config.alerts_base_url())

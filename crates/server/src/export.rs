@@ -6,21 +6,28 @@
 //! firewall polling with `If-None-Match` gets `304` until something changed,
 //! and is gzipped when the client accepts it. The caller's clearance caps the
 //! TLP of what is exported, whatever the export asks for.
+//!
+//! Exports are rendered page by page into the [`Spool`] on disk and
+//! streamed from there (gzip as they are sent), so the server's memory stays
+//! flat whatever their size: no answer is ever held whole.
 
 use std::io::Write;
 use std::time::Duration;
 
+use async_compression::tokio::bufread::GzipEncoder;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rexist_core::{ExportRow, IndicatorType, Tlp};
-use rexist_export::misp::{MispFeed, MispFeedWriter};
+use rexist_export::misp::MispFeedWriter;
 use rexist_export::{Format, Options, Writer};
-use rexist_store::{ExportQuery, MAX_EXPORT_PAGE, Store, StoreError};
+use rexist_store::{ExportQuery, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
@@ -213,37 +220,67 @@ pub fn parse_age(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(secs))
 }
 
-/// A rendered export.
-#[derive(Debug)]
-pub struct Rendered {
-    /// The bytes (for a MISP feed: `manifest.json`).
-    pub body: Vec<u8>,
-    /// A MISP feed's other files, by name (`<uuid>.json`, `hashes.csv`).
-    pub files: Vec<(String, Vec<u8>)>,
-    /// Strong validator over the exported data and the export's definition.
-    pub etag: String,
-    /// Indicators written.
-    pub written: u64,
-    /// Indicators the format cannot express, left out.
-    pub skipped: u64,
-}
-
-/// How many exports render at once: each reads every matching row, and a
-/// burst of requests must not hold a million rows in memory many times over.
+/// How many exports render at once: each reads every matching row and
+/// writes it to the spool, and a burst of requests must not load the store
+/// and the disk many times over. Sending a spooled answer takes no slot.
 pub const CONCURRENT_RENDERS: usize = 2;
 
-/// [`render`], waiting for one of the server's [`CONCURRENT_RENDERS`] slots.
-pub async fn render_queued(
-    state: &AppState,
-    spec: &ExportSpec,
-    clearance: Tlp,
-) -> Result<Rendered, StoreError> {
-    let _slot = state
-        .renders
-        .acquire()
-        .await
-        .map_err(|_| StoreError::internal("export slots closed"))?;
-    render(state.store.as_ref(), spec, clearance).await
+/// Where the server spools exports before sending them: a one-file export
+/// is rendered into an unnamed file (gone when its answer is sent or
+/// dropped, even after a crash), a MISP feed into a directory of its own
+/// (see [`FeedSpool`]). Memory stays flat whatever the export's size.
+#[derive(Debug)]
+pub struct Spool {
+    /// The directory; `<data_dir>/spool` for `serve`.
+    dir: std::path::PathBuf,
+}
+
+impl Spool {
+    /// The spool in `dir`, created, and emptied of what a crashed run left
+    /// there (feed directories).
+    pub fn open(dir: std::path::PathBuf) -> std::io::Result<Self> {
+        std::fs::create_dir_all(&dir)?;
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                std::fs::remove_dir_all(entry.path())?;
+            } else {
+                std::fs::remove_file(entry.path())?;
+            }
+        }
+        Ok(Self { dir })
+    }
+
+    /// A spool in the system's temporary directory, which is shared: left
+    /// as found (for a server without a data directory, as in tests).
+    pub fn temp() -> Self {
+        Self {
+            dir: std::env::temp_dir(),
+        }
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// A new unnamed file, removed when it is closed.
+    fn file(&self) -> Result<std::fs::File, StoreError> {
+        std::fs::create_dir_all(&self.dir)
+            .and_then(|()| tempfile::tempfile_in(&self.dir))
+            .map_err(|e| StoreError::internal(format!("export spool: {e}")))
+    }
+
+    /// A new directory, removed with its files when dropped.
+    fn feed_dir(&self) -> Result<tempfile::TempDir, StoreError> {
+        std::fs::create_dir_all(&self.dir)
+            .and_then(|()| {
+                tempfile::Builder::new()
+                    .prefix("rexist-feed-")
+                    .tempdir_in(&self.dir)
+            })
+            .map_err(|e| StoreError::internal(format!("export spool: {e}")))
+    }
 }
 
 /// What a streamed render wrote.
@@ -256,6 +293,13 @@ pub struct Summary {
     /// Indicators the format cannot express, left out.
     pub skipped: u64,
 }
+
+/// Rows read and written at a time. Each page is held twice at its peak
+/// (the database's rows, then the export's) and every thread that touches
+/// one keeps a malloc arena of that size: 10,000 rows keep `serve` under
+/// 200 MiB through a 3M-indicator export where 50,000 took 270 MiB; more,
+/// smaller keyset pages cost little, each starting where the last ended.
+const EXPORT_PAGE: u32 = 10_000;
 
 /// The first page's query, the validator seeded with the definition, and
 /// the writer's options of `spec` for a reader cleared up to `clearance`.
@@ -285,7 +329,7 @@ fn plan(spec: &ExportSpec, clearance: Tlp) -> (ExportQuery, Sha256, Options) {
                 })
         }),
         with_context: context,
-        limit: MAX_EXPORT_PAGE,
+        limit: EXPORT_PAGE,
         ..ExportQuery::default()
     };
     let mut digest = Sha256::new();
@@ -297,23 +341,54 @@ fn plan(spec: &ExportSpec, clearance: Tlp) -> (ExportQuery, Sha256, Options) {
     (query, digest, options)
 }
 
-/// Reads every matching row page by page, handing each page to `write`
-/// after it is fingerprinted: only one page is ever held.
-async fn each_page(
+/// What a render writes its pages into.
+trait Sink: Send + 'static {
+    fn write_rows(&mut self, rows: &[ExportRow]) -> std::io::Result<()>;
+}
+
+impl<W: Write + Send + 'static> Sink for Writer<W> {
+    fn write_rows(&mut self, rows: &[ExportRow]) -> std::io::Result<()> {
+        Writer::write_rows(self, rows)
+    }
+}
+
+impl Sink for MispFeedWriter {
+    fn write_rows(&mut self, rows: &[ExportRow]) -> std::io::Result<()> {
+        MispFeedWriter::write_rows(self, rows)
+    }
+}
+
+/// Runs `f` (formatting, compressing, writing files) on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    what: &str,
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::internal(format!("export {what}: {e}")))?
+        .map_err(|e| StoreError::internal(format!("export {what}: {e}")))
+}
+
+/// Reads every matching row page by page, handing each page to `sink` on
+/// the blocking pool after it is fingerprinted: only one page is ever held.
+async fn each_page<S: Sink>(
     store: &dyn Store,
     mut query: ExportQuery,
     digest: &mut Sha256,
-    mut write: impl FnMut(&[ExportRow]) -> std::io::Result<()>,
-) -> Result<(), StoreError> {
+    what: &str,
+    mut sink: S,
+) -> Result<S, StoreError> {
     loop {
         let page = store.export_indicators(&query).await?;
         fingerprint(digest, &page);
-        write(&page).map_err(|e| StoreError::internal(format!("export: {e}")))?;
-        match page.last() {
-            Some(row) if page.len() == MAX_EXPORT_PAGE as usize => {
-                query.after = Some(ExportQuery::cursor(row));
-            }
-            _ => return Ok(()),
+        let next = match page.last() {
+            Some(row) if page.len() == EXPORT_PAGE as usize => Some(ExportQuery::cursor(row)),
+            _ => None,
+        };
+        sink = blocking(what, move || sink.write_rows(&page).map(|()| sink)).await?;
+        match next {
+            Some(after) => query.after = Some(after),
+            None => return Ok(sink),
         }
     }
 }
@@ -321,7 +396,7 @@ async fn each_page(
 /// Streams a one-file export of `spec` into `out`, a page of rows at a
 /// time, so memory stays flat whatever the store holds. A MISP feed is a
 /// directory: see [`render_feed_dir`].
-pub async fn render_to<W: Write>(
+pub async fn render_to<W: Write + Send + 'static>(
     store: &dyn Store,
     spec: &ExportSpec,
     clearance: Tlp,
@@ -329,10 +404,10 @@ pub async fn render_to<W: Write>(
 ) -> Result<(W, Summary), StoreError> {
     let (query, mut digest, options) = plan(spec, clearance);
     let io = |e: std::io::Error| StoreError::internal(format!("export {}: {e}", spec.name));
-    let mut writer = Writer::new(spec.format, out, &options).map_err(io)?;
-    each_page(store, query, &mut digest, |page| writer.write_rows(page)).await?;
+    let writer = Writer::new(spec.format, out, &options).map_err(io)?;
+    let writer = each_page(store, query, &mut digest, &spec.name, writer).await?;
     let (written, skipped) = (writer.written(), writer.skipped());
-    let out = writer.finish().map_err(io)?;
+    let out = blocking(&spec.name, move || writer.finish()).await?;
     Ok((
         out,
         Summary {
@@ -344,68 +419,33 @@ pub async fn render_to<W: Write>(
 }
 
 /// Streams the MISP feed of `spec` into the existing directory `dir`
-/// (`manifest.json`, `hashes.csv`, `<uuid>.json` per source), keeping no row.
+/// (`manifest.json`, `hashes.csv`, `<uuid>.json` per source), keeping no
+/// row; also returns the names of the files written.
 pub async fn render_feed_dir(
     store: &dyn Store,
     spec: &ExportSpec,
     clearance: Tlp,
     dir: &std::path::Path,
-) -> Result<Summary, StoreError> {
+) -> Result<(Summary, Vec<String>), StoreError> {
     let (query, mut digest, options) = plan(spec, clearance);
-    let mut feed = MispFeedWriter::new(dir, &options);
-    each_page(store, query, &mut digest, |page| feed.write_rows(page)).await?;
+    let feed = MispFeedWriter::new(dir, &options);
+    let feed = each_page(store, query, &mut digest, &spec.name, feed).await?;
     let written = feed.written();
-    feed.finish()
-        .map_err(|e| StoreError::internal(format!("export {}: {e}", spec.name)))?;
-    Ok(Summary {
-        etag: etag(digest),
-        written,
-        skipped: 0,
-    })
-}
-
-/// Renders `spec` for a reader cleared up to `clearance`, in memory (what
-/// the server answers with; the CLI streams with [`render_to`]).
-pub async fn render(
-    store: &dyn Store,
-    spec: &ExportSpec,
-    clearance: Tlp,
-) -> Result<Rendered, StoreError> {
-    if spec.format == Format::Misp {
-        let (query, mut digest, options) = plan(spec, clearance);
-        let mut rows = Vec::new();
-        each_page(store, query, &mut digest, |page| {
-            rows.extend_from_slice(page);
-            Ok(())
-        })
-        .await?;
-        let feed = MispFeed::new(&rows, &options);
-        let mut files: Vec<(String, Vec<u8>)> = feed
-            .events()
-            .filter_map(|e| {
-                feed.event_json(&e.uuid)
-                    .map(|b| (format!("{}.json", e.uuid), b))
-            })
-            .collect();
-        files.push(("hashes.csv".to_owned(), feed.hashes_csv().into_bytes()));
-        let body = serde_json::to_vec(&feed.manifest())
-            .map_err(|e| StoreError::internal(e.to_string()))?;
-        return Ok(Rendered {
-            body,
-            files,
+    let events = blocking(&spec.name, move || feed.finish()).await?;
+    let mut files = vec!["manifest.json".to_owned(), "hashes.csv".to_owned()];
+    files.extend(
+        events
+            .into_iter()
+            .map(|(uuid, _, _)| format!("{uuid}.json")),
+    );
+    Ok((
+        Summary {
             etag: etag(digest),
-            written: rows.len() as u64,
+            written,
             skipped: 0,
-        });
-    }
-    let (body, summary) = render_to(store, spec, clearance, Vec::with_capacity(1 << 20)).await?;
-    Ok(Rendered {
-        body,
-        files: Vec::new(),
-        etag: summary.etag,
-        written: summary.written,
-        skipped: summary.skipped,
-    })
+        },
+        files,
+    ))
 }
 
 /// Feeds what an export shows of each row into the validator.
@@ -429,14 +469,18 @@ fn etag(digest: Sha256) -> String {
     format!("W/\"{}\"", &hex::encode(digest.finalize())[..32])
 }
 
-/// Answers with `body`, honouring `If-None-Match` and `Accept-Encoding: gzip`.
-fn respond(
+/// How much of a spooled file is read and sent at a time.
+const CHUNK: usize = 128 * 1024;
+
+/// Answers with the spooled `file` (read from its start), honouring
+/// `If-None-Match` and `Accept-Encoding: gzip` (compressed as it is sent).
+async fn respond(
     headers: &HeaderMap,
     etag: &str,
     content_type: &str,
-    body: Vec<u8>,
-    file: &str,
-) -> Response {
+    mut file: tokio::fs::File,
+    name: &str,
+) -> Result<Response, StoreError> {
     let matches = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -452,28 +496,28 @@ fn respond(
             .get(header::ACCEPT_ENCODING)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
-        let compressed = if gzip {
-            let mut enc = flate2::write::GzEncoder::new(
-                Vec::with_capacity(body.len() / 4),
-                flate2::Compression::fast(),
+        let io = |e: std::io::Error| StoreError::internal(format!("export spool: {e}"));
+        let len = file.metadata().await.map_err(io)?.len();
+        file.seek(std::io::SeekFrom::Start(0)).await.map_err(io)?;
+        let mut r = if gzip {
+            let gz = GzipEncoder::with_quality(
+                tokio::io::BufReader::with_capacity(CHUNK, file),
+                async_compression::Level::Fastest,
             );
-            enc.write_all(&body).and_then(|()| enc.finish()).ok()
+            let mut r = Body::from_stream(ReaderStream::with_capacity(gz, CHUNK)).into_response();
+            r.headers_mut()
+                .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            r
         } else {
-            None
-        };
-        let mut r = match compressed {
-            Some(c) => {
-                let mut r = Body::from(c).into_response();
-                r.headers_mut()
-                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-                r
-            }
-            None => Body::from(body).into_response(),
+            let mut r = Body::from_stream(ReaderStream::with_capacity(file, CHUNK)).into_response();
+            r.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            r
         };
         if let Ok(v) = HeaderValue::from_str(content_type) {
             r.headers_mut().insert(header::CONTENT_TYPE, v);
         }
-        if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{file}\"")) {
+        if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{name}\"")) {
             r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
         }
         r
@@ -490,7 +534,28 @@ fn respond(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-cache"),
     );
-    response
+    Ok(response)
+}
+
+/// Waits for one of the server's [`CONCURRENT_RENDERS`] slots.
+async fn slot(state: &AppState) -> Result<tokio::sync::SemaphorePermit<'_>, StoreError> {
+    state
+        .renders
+        .acquire()
+        .await
+        .map_err(|_| StoreError::internal("export slots closed"))
+}
+
+/// Renders a one-file export into a spool file, once a render slot is free.
+async fn spool_one(
+    state: &AppState,
+    spec: &ExportSpec,
+    clearance: Tlp,
+) -> Result<(tokio::fs::File, Summary), StoreError> {
+    let _slot = slot(state).await?;
+    let file = state.spool.file()?;
+    let (file, summary) = render_to(state.store.as_ref(), spec, clearance, file).await?;
+    Ok((tokio::fs::File::from_std(file), summary))
 }
 
 fn saved<'a>(state: &'a AppState, name: &str) -> Result<&'a ExportSpec, ApiError> {
@@ -526,50 +591,101 @@ async fn answer(
     headers: &HeaderMap,
     stem: &str,
 ) -> Result<Response, ApiError> {
-    let r = render_queued(state, spec, clearance).await?;
-    let file = format!("{stem}.{}", spec.format.file_extension());
+    let (file, summary) = spool_one(state, spec, clearance).await?;
+    let name = format!("{stem}.{}", spec.format.file_extension());
     Ok(respond(
         headers,
-        &r.etag,
+        &summary.etag,
         spec.format.content_type(),
-        r.body,
-        &file,
-    ))
+        file,
+        &name,
+    )
+    .await?)
 }
 
 /// How long a rendered MISP feed is reused: a client syncing a feed asks for
 /// the manifest and then each event file, which must not each render it all.
 const FEED_REUSE: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Rendered MISP feeds by (export, clearance), with when they were rendered.
-pub type FeedCache = std::sync::Mutex<
-    std::collections::HashMap<(String, Tlp), (std::time::Instant, std::sync::Arc<Rendered>)>,
->;
+/// A MISP feed rendered into a spool directory of its own.
+#[derive(Debug)]
+pub struct FeedSpool {
+    /// The directory, removed when the last holder lets go: the cache once
+    /// a newer render replaced it, and each answer once it opened its file.
+    dir: tempfile::TempDir,
+    /// The files the feed wrote: the only names served from `dir`.
+    files: std::collections::BTreeSet<String>,
+    /// Its validator and counts.
+    summary: Summary,
+}
 
-async fn feed_render(
-    state: &AppState,
-    spec: &ExportSpec,
-    clearance: Tlp,
-) -> Result<std::sync::Arc<Rendered>, StoreError> {
-    let key = (spec.name.clone(), clearance);
-    {
-        let cache = state
-            .feeds
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((at, r)) = cache.get(&key)
-            && at.elapsed() < FEED_REUSE
-        {
-            return Ok(std::sync::Arc::clone(r));
-        }
-    }
-    let r = std::sync::Arc::new(render_queued(state, spec, clearance).await?);
+/// Spooled MISP feeds by (export, clearance), with when they were rendered.
+pub type FeedCache = std::sync::Mutex<Feeds>;
+
+/// What [`FeedCache`] guards.
+pub type Feeds =
+    std::collections::HashMap<(String, Tlp), (std::time::Instant, std::sync::Arc<FeedSpool>)>;
+
+fn feeds(state: &AppState) -> std::sync::MutexGuard<'_, Feeds> {
     state
         .feeds
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(key, (std::time::Instant::now(), std::sync::Arc::clone(&r)));
-    Ok(r)
+}
+
+fn cached(state: &AppState, key: &(String, Tlp)) -> Option<std::sync::Arc<FeedSpool>> {
+    feeds(state)
+        .get(key)
+        .filter(|(at, _)| at.elapsed() < FEED_REUSE)
+        .map(|(_, feed)| std::sync::Arc::clone(feed))
+}
+
+/// The spooled MISP feed of `spec` for `clearance`: the one rendered in
+/// the last [`FEED_REUSE`], or a new one replacing it.
+async fn feed_spool(
+    state: &AppState,
+    spec: &ExportSpec,
+    clearance: Tlp,
+) -> Result<std::sync::Arc<FeedSpool>, StoreError> {
+    let key = (spec.name.clone(), clearance);
+    if let Some(feed) = cached(state, &key) {
+        return Ok(feed);
+    }
+    let _slot = slot(state).await?;
+    // Requests that waited for the slot find the feed the first rendered.
+    if let Some(feed) = cached(state, &key) {
+        return Ok(feed);
+    }
+    let dir = state.spool.feed_dir()?;
+    let (summary, files) =
+        render_feed_dir(state.store.as_ref(), spec, clearance, dir.path()).await?;
+    let feed = std::sync::Arc::new(FeedSpool {
+        dir,
+        files: files.into_iter().collect(),
+        summary,
+    });
+    let old = feeds(state).insert(
+        key,
+        (std::time::Instant::now(), std::sync::Arc::clone(&feed)),
+    );
+    // The replaced feed's directory goes here, outside the lock, unless an
+    // answer still holds it.
+    drop(old);
+    Ok(feed)
+}
+
+/// Drops `feed` from the cache (if it is still there), so the next request
+/// renders anew.
+fn forget(state: &AppState, key: &(String, Tlp), feed: &std::sync::Arc<FeedSpool>) {
+    let mut cache = feeds(state);
+    if cache
+        .get(key)
+        .is_some_and(|(_, f)| std::sync::Arc::ptr_eq(f, feed))
+    {
+        let old = cache.remove(key);
+        drop(cache);
+        drop(old);
+    }
 }
 
 /// `GET /export/{name}/{file}`: a file of a saved MISP feed.
@@ -585,34 +701,118 @@ pub async fn feed_file(
             "export {name:?} is one file: /export/{name}"
         )));
     }
-    let r = feed_render(&state, spec, principal.clearance).await?;
-    let (body, content_type) = if file == "manifest.json" {
-        (r.body.clone(), "application/json")
-    } else {
-        let found = r.files.iter().find(|(n, _)| *n == file).cloned();
-        match found {
-            // The feed's own file names, lower-case.
-            #[allow(clippy::case_sensitive_file_extension_comparisons)]
-            Some((n, b)) if n.ends_with(".csv") => (b, "text/csv; charset=utf-8"),
-            Some((_, b)) => (b, "application/json"),
-            None => {
-                return Err(ApiError::not_found(format!(
-                    "export {name:?} has no file {file:?}"
-                )));
+    let key = (spec.name.clone(), principal.clearance);
+    let mut rendered_again = false;
+    let (feed, opened) = loop {
+        let feed = feed_spool(&state, spec, principal.clearance).await?;
+        // Only a name the feed wrote, never a path made of the request.
+        let Some(known) = feed.files.get(file.as_str()) else {
+            return Err(ApiError::not_found(format!(
+                "export {name:?} has no file {file:?}"
+            )));
+        };
+        match tokio::fs::File::open(feed.dir.path().join(known)).await {
+            Ok(opened) => break (feed, opened),
+            // The spool was cleaned under the cached feed: render it again.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !rendered_again => {
+                tracing::warn!(export = %name, "spooled MISP feed gone; rendering it again");
+                forget(&state, &key, &feed);
+                rendered_again = true;
             }
+            Err(e) => return Err(StoreError::internal(format!("export spool: {e}")).into()),
         }
+    };
+    // The feed's own file names, lower-case.
+    #[allow(clippy::case_sensitive_file_extension_comparisons)]
+    let content_type = if file.ends_with(".csv") {
+        "text/csv; charset=utf-8"
+    } else {
+        "application/json"
     };
     // Each file is validated by the feed's data as a whole.
     let tag = format!(
         "W/\"{}-{}\"",
-        r.etag.trim_start_matches("W/").trim_matches('"'),
+        feed.summary.etag.trim_start_matches("W/").trim_matches('"'),
         short(&file)
     );
-    Ok(respond(&headers, &tag, content_type, body, &file))
+    // The open file keeps its data should the directory go meanwhile.
+    drop(feed);
+    Ok(respond(&headers, &tag, content_type, opened, &file).await?)
 }
 
 fn short(s: &str) -> String {
     hex::encode(&Sha256::digest(s.as_bytes())[..4])
+}
+
+/// The first bytes of an export, for the UI's preview.
+#[derive(Debug)]
+pub struct Preview {
+    /// Up to [`PREVIEW_BYTES`] of the export (of a MISP feed: its manifest).
+    pub head: Vec<u8>,
+    /// Whether the export goes on past `head`.
+    pub cut: bool,
+    /// Indicators written.
+    pub written: u64,
+}
+
+/// How much of an export a preview keeps.
+pub const PREVIEW_BYTES: usize = 64 * 1024;
+
+/// Keeps the first [`PREVIEW_BYTES`] written, dropping the rest.
+#[derive(Default)]
+struct Head {
+    kept: Vec<u8>,
+    cut: bool,
+}
+
+impl Write for Head {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let room = PREVIEW_BYTES.saturating_sub(self.kept.len());
+        let take = room.min(buf.len());
+        self.kept
+            .extend_from_slice(buf.get(..take).unwrap_or_default());
+        self.cut |= take < buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The head of `spec` as rendered for a reader cleared up to `clearance`
+/// (a MISP feed is spooled and reused as when it is downloaded).
+pub async fn preview(
+    state: &AppState,
+    spec: &ExportSpec,
+    clearance: Tlp,
+) -> Result<Preview, StoreError> {
+    if spec.format == Format::Misp {
+        let feed = feed_spool(state, spec, clearance).await?;
+        let path = feed.dir.path().join("manifest.json");
+        let mut head = Vec::new();
+        let io = |e: std::io::Error| StoreError::internal(format!("export spool: {e}"));
+        let file = tokio::fs::File::open(path).await.map_err(io)?;
+        let cap = u64::try_from(PREVIEW_BYTES).unwrap_or(u64::MAX);
+        file.take(cap + 1)
+            .read_to_end(&mut head)
+            .await
+            .map_err(io)?;
+        let cut = head.len() > PREVIEW_BYTES;
+        head.truncate(PREVIEW_BYTES);
+        return Ok(Preview {
+            head,
+            cut,
+            written: feed.summary.written,
+        });
+    }
+    let _slot = slot(state).await?;
+    let (head, summary) = render_to(state.store.as_ref(), spec, clearance, Head::default()).await?;
+    Ok(Preview {
+        head: head.kept,
+        cut: head.cut,
+        written: summary.written,
+    })
 }
 
 /// A saved export as listed by the API.

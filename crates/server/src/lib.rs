@@ -49,8 +49,10 @@ pub struct AppState {
     pub exports: Arc<Vec<export::ExportSpec>>,
     /// Slots for exports rendering at once (`export::CONCURRENT_RENDERS`).
     pub renders: Arc<tokio::sync::Semaphore>,
-    /// MISP feeds rendered in the last minute (see `export::feed_file`).
+    /// MISP feeds spooled in the last minute (see `export::feed_file`).
     pub feeds: Arc<export::FeedCache>,
+    /// Where exports are rendered before they are sent.
+    pub spool: Arc<export::Spool>,
     /// The dashboard's store-wide counts, recounted at most once a minute.
     pub dashboard: Arc<ui::pages::DashCache>,
     /// The configured alert channels, for test messages from the UI.
@@ -87,6 +89,7 @@ impl AppState {
             auth: Arc::default(),
             exports: Arc::default(),
             feeds: Arc::default(),
+            spool: Arc::new(export::Spool::temp()),
             renders: Arc::new(tokio::sync::Semaphore::new(export::CONCURRENT_RENDERS)),
             dashboard: Arc::default(),
             notifiers: Arc::default(),
@@ -135,6 +138,13 @@ impl AppState {
     #[must_use]
     pub fn with_ingest(mut self, ingest: Arc<rexist_pipeline::Ingest>) -> Self {
         self.ingest = ingest;
+        self
+    }
+
+    /// The same state, spooling exports in `spool` (`<data_dir>/spool`).
+    #[must_use]
+    pub fn with_spool(mut self, spool: export::Spool) -> Self {
+        self.spool = Arc::new(spool);
         self
     }
 

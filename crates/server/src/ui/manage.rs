@@ -499,13 +499,13 @@ async fn export_preview(
     let Some(spec) = state.exports.iter().find(|s| s.name == name) else {
         return ui.error(StatusCode::NOT_FOUND, "no such export");
     };
-    let rendered = tokio::time::timeout(
+    let preview = tokio::time::timeout(
         PREVIEW_TIMEOUT,
-        crate::export::render_queued(&state, spec, ui.principal.clearance),
+        crate::export::preview(&state, spec, ui.principal.clearance),
     )
     .await;
-    let rendered = match rendered {
-        Ok(Ok(r)) => r,
+    let preview = match preview {
+        Ok(Ok(p)) => p,
         Ok(Err(e)) => return unavailable(&ui, &e),
         Err(_) => {
             return ui.render(
@@ -514,7 +514,7 @@ async fn export_preview(
             );
         }
     };
-    let text = String::from_utf8_lossy(&rendered.body);
+    let text = String::from_utf8_lossy(&preview.head);
     let lines: Vec<String> = text
         .lines()
         .take(PREVIEW_LINES)
@@ -524,8 +524,8 @@ async fn export_preview(
         "exports_preview.html",
         context! {
             lines => lines,
-            more => text.lines().nth(PREVIEW_LINES).is_some(),
-            written => rendered.written,
+            more => preview.cut || text.lines().nth(PREVIEW_LINES).is_some(),
+            written => preview.written,
             slow => false,
         },
     )
