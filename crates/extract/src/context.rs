@@ -128,6 +128,13 @@ pub(crate) const NOT_FILE_HASH: &[&str] = &[
     "commits",
     "committed",
     "imphash",
+    // `import hash`, `Import Hash:`: an imphash spelled out
+    "import",
+    "imports",
+    "authentihash",
+    "sdhash",
+    "mmh3",
+    "favicon",
     "ja3",
     "ja3s",
     "ja4",

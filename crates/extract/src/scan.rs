@@ -32,7 +32,7 @@ use crate::context::{
 };
 use crate::tld;
 use crate::token;
-use crate::{IocType, Match};
+use crate::{Extractor, IocType, Match};
 
 // ---------------------------------------------------------------- byte classes
 
@@ -68,7 +68,7 @@ const fn build_classes() -> [u8; 256] {
             k |= LABEL;
         }
         if c == b'_' {
-            k |= LABEL | UNDERSCORE;
+            k |= LABEL | UNDERSCORE | START;
         }
         // `:` may begin `::1`; bytes >= 0xC0 begin non-ASCII characters
         if c == b':' || c >= 0xC0 {
@@ -160,6 +160,8 @@ const MAX_IPV6: usize = 64;
 struct Run {
     end: usize,
     non_ascii: bool,
+    /// Holds a defanged hyphen `[-]`.
+    defanged: bool,
 }
 
 /// A separator between two host labels.
@@ -169,6 +171,48 @@ struct Sep {
     defanged: bool,
     /// The prose form ` dot `, which needs extra evidence.
     word: bool,
+}
+
+/// An at form between an e-mail address's local part and its domain.
+#[derive(Clone, Copy, Debug)]
+struct AtForm {
+    len: usize,
+    defanged: bool,
+    /// The prose forms ` at `, ` AT `, ` @ `, which need extra evidence.
+    word: bool,
+}
+
+/// What a bracketed separator stands for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Core {
+    /// `.` `,` `dot` `punto` `punkt`
+    Dot,
+    /// `@` `at` `arroba` `et`
+    At,
+}
+
+impl Core {
+    /// The length of this core at `q`, and whether it needs brackets on both sides:
+    /// words and `,` do (`[dot]`, `(at)`, `[,]`), a lone symbol does not (`evil[.com`).
+    fn len_at(self, s: &Scanner<'_>, q: usize) -> Option<(usize, bool)> {
+        let (symbols, words): (&[u8], &[&[u8]]) = match self {
+            Core::Dot => (b".,", &[b"dot", b"punto", b"punkt"]),
+            Core::At => (b"@", &[b"at", b"arroba", b"et"]),
+        };
+        let c = s.at(q);
+        if symbols.contains(&c) {
+            return Some((1, c == b','));
+        }
+        words
+            .iter()
+            .find(|w| s.starts_ci(q, w) && !s.at(q + w.len()).is_ascii_alphanumeric())
+            .map(|w| (w.len(), true))
+    }
+}
+
+/// A bracket a defanged separator may be wrapped in.
+fn is_bracket(c: u8) -> bool {
+    matches!(c, b'[' | b']' | b'(' | b')' | b'{' | b'}' | b'<' | b'>')
 }
 
 /// Full-width colon U+FF1A and solidus U+FF0F, as Japanese and Chinese text writes them.
@@ -197,6 +241,9 @@ struct HostScan {
     all_numeric: bool,
     defanged: bool,
     word_dot: bool,
+    /// A separator held spaces (` [.] `, `( dot )`): prose-like, so refanging does not
+    /// take it for a name under a non-public TLD.
+    spaced: bool,
     non_ascii: bool,
 }
 
@@ -211,7 +258,9 @@ impl HostScan {
 fn token_prefix(w: &[u8]) -> bool {
     (w.len() >= 2 && w[0] == b'A' && w[1] == b'S')
         || (w.len() >= 3
-            && (w[..3].eq_ignore_ascii_case(b"cve") || w[..3].eq_ignore_ascii_case(b"asn")))
+            && (w[..3].eq_ignore_ascii_case(b"cve")
+                || w[..3].eq_ignore_ascii_case(b"asn")
+                || (w[..2].eq_ignore_ascii_case(b"as") && w[2].is_ascii_digit())))
 }
 
 /// Whether the byte at `j`, after a word, rules out every indicator starting at that word
@@ -219,13 +268,26 @@ fn token_prefix(w: &[u8]) -> bool {
 /// bracketed or spelled-out defang, a sentence dot, closing punctuation.
 fn boring_after(b: &[u8], j: usize) -> bool {
     let Some(&next) = b.get(j) else { return true };
+    let at = |k: usize| b.get(j + k).copied().unwrap_or(0);
     match next {
-        b' ' => !matches!(b.get(j + 1), Some(b'[' | b'(' | b'{' | b'd' | b'D')),
-        b'.' => !b
-            .get(j + 1)
-            .is_some_and(|c| c.is_ascii_alphanumeric() || *c >= 0x80),
-        b',' | b';' | b'!' | b'?' | b'"' | b'\'' | b')' | b']' | b'}' | b'\n' | b'\r' | b'\t'
-        | b'/' | b'=' | b'<' | b'>' | b'|' | b'*' | b'&' | b'#' | b'$' | b'~' | b'`' | b'%' => true,
+        // ` [.] `, ` dot `, ` at `, ` AT `, ` @ `, ` ://` (`http ://`)
+        b' ' => match at(1) {
+            b'[' | b'(' | b'{' | b'<' | b'@' | b':' => false,
+            b'd' | b'D' => !(at(2) | 0x20 == b'o' && at(3) | 0x20 == b't' && at(4) == b' '),
+            b'a' | b'A' => !(at(2) | 0x20 == b't' && at(3) == b' '),
+            _ => true,
+        },
+        b'.' => !(at(1).is_ascii_alphanumeric() || at(1) >= 0x80 || at(1) == b'_'),
+        // `].]`, `).(`, `[http]://`
+        b')' | b']' | b'}' => {
+            !matches!(at(1), b'.' | b':' | b'[' | b']' | b'(' | b')' | b'{' | b'}')
+        }
+        // `http//host`
+        b'/' => at(1) != b'/',
+        // `<.>`
+        b'<' => at(1) != b'.',
+        b',' | b';' | b'!' | b'?' | b'"' | b'\'' | b'\n' | b'\r' | b'\t' | b'=' | b'>' | b'|'
+        | b'*' | b'&' | b'#' | b'$' | b'~' | b'`' | b'%' => true,
         _ => false,
     }
 }
@@ -238,10 +300,16 @@ pub(crate) struct Scanner<'a> {
     labels: Vec<(usize, usize)>,
     /// End of the last emitted match: an e-mail local part is never extended over it.
     last_end: usize,
+    /// Labels of the current host scan written with `[-]`: (label index, range in
+    /// `scratch`) of their refanged text. Empty for nearly every host.
+    fixed: Vec<(usize, usize, usize)>,
+    scratch: String,
+    /// Top-level domains accepted beyond the public ones, and whether refanging.
+    opts: &'a Extractor,
 }
 
 impl<'a> Scanner<'a> {
-    pub(crate) fn new(text: &'a str) -> Self {
+    pub(crate) fn new(text: &'a str, opts: &'a Extractor) -> Self {
         Scanner {
             text,
             b: text.as_bytes(),
@@ -249,6 +317,9 @@ impl<'a> Scanner<'a> {
             out: Vec::with_capacity(text.len() / 256),
             labels: Vec::with_capacity(16),
             last_end: 0,
+            fixed: Vec::new(),
+            scratch: String::new(),
+            opts,
         }
     }
 
@@ -336,12 +407,26 @@ impl<'a> Scanner<'a> {
         let mut q = p;
         let mut non_ascii = false;
         let mut wide = false;
+        let mut defanged = false;
         loop {
             if !wide {
                 // the hot loop: ASCII label bytes
                 while q < n && class(b[q]) & LABEL != 0 {
                     q += 1;
                 }
+            }
+            // `micro[-]soft`: a defanged hyphen inside an ASCII label
+            if q > p
+                && !wide
+                && q + 3 < n
+                && b[q] == b'['
+                && b[q + 1] == b'-'
+                && b[q + 2] == b']'
+                && b[q + 3].is_ascii_alphanumeric()
+            {
+                defanged = true;
+                q += 3;
+                continue;
             }
             if q >= n || b[q] < 0x80 {
                 break;
@@ -366,7 +451,11 @@ impl<'a> Scanner<'a> {
             non_ascii = true;
             q += len;
         }
-        Run { end: q, non_ascii }
+        Run {
+            end: q,
+            non_ascii,
+            defanged,
+        }
     }
 
     /// Whether every byte of `start..end` has all the class bits `k`.
@@ -380,7 +469,8 @@ impl<'a> Scanner<'a> {
     fn label_start(&self, p: usize) -> bool {
         let c = self.at(p);
         if c < 0x80 {
-            c.is_ascii_alphanumeric()
+            // `_jabber._tcp.example.com`: DNS service labels begin with `_`
+            c.is_ascii_alphanumeric() || (c == b'_' && self.at(p + 1).is_ascii_alphanumeric())
         } else {
             self.char_at(p)
                 .is_some_and(|(ch, _)| uclass(ch) != UClass::None)
@@ -400,6 +490,8 @@ impl<'a> Scanner<'a> {
         let next = self.at(j);
         if !run.non_ascii
             && (matches!(next, b':' | b'[' | b'(' | b'{' | b'+' | 0xef)
+                || (matches!(next, b']' | b')' | b'}' | b' ') && self.at(j + 1) == b':')
+                || (next == b'/' && self.at(j + 1) == b'/')
                 || self.http_underscore(start, j))
         {
             if let Some(r) = self.try_scheme_url(start) {
@@ -409,8 +501,13 @@ impl<'a> Scanner<'a> {
         // most words end in a space or punctuation that starts nothing: decide on the
         // next byte (and for a space, the one after it) before any real work
         let maybe_host = match next {
-            b'.' | b'[' | b'(' | b'{' | b'\\' | b'@' | 0xef => true,
-            b' ' => matches!(self.at(j + 1), b'[' | b'(' | b'{' | b'd' | b'D'),
+            b'.' | b'[' | b'(' | b'{' | b'<' | b']' | b')' | b'}' | b'\\' | b'^' | b'@' | 0xef => {
+                true
+            }
+            b' ' => matches!(
+                self.at(j + 1),
+                b'[' | b'(' | b'{' | b'<' | b'd' | b'D' | b'a' | b'A' | b'@'
+            ),
             _ => false,
         };
         if maybe_host
@@ -436,11 +533,7 @@ impl<'a> Scanner<'a> {
             }
         }
         let w = &self.b[start..j];
-        let token_like = w.len() >= 26
-            || (w.len() >= 2 && w[0] == b'A' && w[1] == b'S')
-            || (w.len() >= 3
-                && (w[..3].eq_ignore_ascii_case(b"cve") || w[..3].eq_ignore_ascii_case(b"asn")));
-        if token_like {
+        if w.len() >= 26 || token_prefix(w) {
             if let Some(r) = self.try_token(start, j) {
                 return r;
             }
@@ -469,15 +562,8 @@ impl<'a> Scanner<'a> {
 
     // ------------------------------------------------------------ separators
 
-    /// A dot form at `p` between two labels.
+    /// A dot form at `p` between two labels (the grammar is in the module docs).
     fn dot_sep(&self, p: usize, esa: bool) -> Option<Sep> {
-        let plain = |len| {
-            Some(Sep {
-                len,
-                defanged: false,
-                word: false,
-            })
-        };
         let def = |len| {
             Some(Sep {
                 len,
@@ -486,19 +572,20 @@ impl<'a> Scanner<'a> {
             })
         };
         match self.at(p) {
-            b'.' => plain(1),
-            b'[' | b'(' | b'{' => self
-                .bracket_dot(p)
-                .or_else(|| if self.starts(p, b"[.") { def(2) } else { None }),
-            b'\\' if self.at(p + 1) == b'.' => def(2),
+            b'.' => Some(Sep {
+                len: 1,
+                defanged: false,
+                word: false,
+            }),
+            b'[' | b'(' | b'{' | b'<' | b']' | b')' | b'}' => {
+                self.bracketed(p, Core::Dot, false).and_then(def)
+            }
+            // escaped dots: `\.`, `^.`
+            b'\\' | b'^' if self.at(p + 1) == b'.' => def(2),
             b' ' => {
                 let q = p + 1;
-                if let Some(s) = self.bracket_dot(q) {
-                    let mut len = 1 + s.len;
-                    if self.at(p + len) == b' ' {
-                        len += 1;
-                    }
-                    return def(len);
+                if let Some(len) = self.bracketed(q, Core::Dot, true) {
+                    return def(1 + len);
                 }
                 if esa && self.at(q) == b'.' {
                     return def(2);
@@ -536,58 +623,89 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// `[.]`, `(.)`, `{.}`, `[dot]`, `(DOT)`, `[ . ]` … at `p`.
-    fn bracket_dot(&self, p: usize) -> Option<Sep> {
-        self.bracketed(p, b'.', b"dot", true).map(|len| Sep {
-            len,
-            defanged: true,
-            word: false,
-        })
-    }
-
-    /// Length of `symbol` or `word` (any case) in brackets, parentheses or braces
-    /// at `p`, with one optional space inside each bracket when `inner_space`.
-    fn bracketed(&self, p: usize, symbol: u8, word: &[u8], inner_space: bool) -> Option<usize> {
-        let close = match self.at(p) {
-            b'[' => b']',
-            b'(' => b')',
-            b'{' => b'}',
-            _ => return None,
-        };
-        let mut q = p + 1;
-        if inner_space && self.at(q) == b' ' {
+    /// A bracketed separator at `p`: brackets (any of `[](){}<>`, up to two a side, in
+    /// any orientation) around a core symbol or word, with spaces inside only when both
+    /// sides are bracketed. `[.]`, `( . )`, `{dot}`, `[.[`, `].]`, `<.>`, `[punto]`,
+    /// `[.` (a half form: the bracket opens before or closes after the core), `[at]`,
+    /// `(arroba)`. With `spaced`, `p` follows a space and the form must be bracketed on
+    /// both sides; one space after it is then taken too. Returns the length.
+    fn bracketed(&self, p: usize, core: Core, spaced: bool) -> Option<usize> {
+        let mut q = p;
+        let mut left = 0;
+        let mut left_opens = false;
+        while left < 2 && is_bracket(self.at(q)) && self.at(q) != b'>' {
+            left_opens = matches!(self.at(q), b'[' | b'(' | b'{' | b'<');
             q += 1;
+            left += 1;
         }
-        if self.at(q) == symbol {
+        let inner = |q: &mut usize| {
+            let s = *q;
+            while self.at(*q) == b' ' && *q - s < 3 {
+                *q += 1;
+            }
+            *q - s
+        };
+        let sp1 = inner(&mut q);
+        let (core_len, needs_both) = core.len_at(self, q)?;
+        q += core_len;
+        let sp2 = inner(&mut q);
+        let mut right = 0;
+        let mut right_closes = false;
+        while right < 2 && is_bracket(self.at(q)) && self.at(q) != b'<' {
+            if right == 0 {
+                right_closes = matches!(self.at(q), b']' | b')' | b'}' | b'>');
+            }
             q += 1;
-        } else if self.starts_ci(q, word) {
-            q += word.len();
+            right += 1;
+        }
+        let both = left > 0 && right > 0;
+        let half = (left > 0 && left_opens) || (right > 0 && right_closes);
+        // a single-symbol core may stand alone with a half bracket (`evil[.com`); words
+        // and spaces need brackets on both sides, and so do forms after a space
+        let ok = if spaced || sp1 + sp2 > 0 || needs_both {
+            both
         } else {
+            both || half
+        };
+        if !ok {
             return None;
         }
-        if inner_space && self.at(q) == b' ' {
+        if spaced && self.at(q) == b' ' {
             q += 1;
         }
-        (self.at(q) == close).then_some(q + 1 - p)
+        Some(q - p)
     }
 
-    /// An at form at `p`: `@`, `[@]`, `(@)`, `{at}`, `[AT]`, ` [at] `, `＠`.
-    fn at_form(&self, p: usize) -> Option<(usize, bool)> {
+    /// An at form at `p`: `@`, `[@]`, `(@)`, `{at}`, `[AT]`, ` [at] `, `(arroba)`, `＠`,
+    /// and the prose forms ` at `, ` AT `, ` @ ` (word forms: `try_host` asks for
+    /// evidence before taking them).
+    fn at_form(&self, p: usize) -> Option<AtForm> {
+        let form = |len, defanged, word| {
+            Some(AtForm {
+                len,
+                defanged,
+                word,
+            })
+        };
         match self.at(p) {
-            b'@' => Some((1, false)),
-            b'[' | b'(' | b'{' => self.bracket_at(p).map(|l| (l, true)),
+            b'@' => form(1, false, false),
+            b'[' | b'(' | b'{' | b'<' => self
+                .bracketed(p, Core::At, false)
+                .and_then(|l| form(l, true, false)),
             b' ' => {
-                let l = self.bracket_at(p + 1)?;
-                (self.at(p + 1 + l) == b' ').then_some((l + 2, true))
+                if let Some(l) = self.bracketed(p + 1, Core::At, true) {
+                    return form(l + 1, true, false);
+                }
+                match (self.at(p + 1), self.at(p + 2), self.at(p + 3)) {
+                    (b'a', b't', b' ') => form(4, true, true),
+                    (b'A', b'T', b' ') => form(4, true, true),
+                    (b'@', b' ', _) => form(3, false, true),
+                    _ => None,
+                }
             }
-            0xef if self.starts(p, "\u{ff20}".as_bytes()) => Some((3, true)),
+            0xef if self.starts(p, "\u{ff20}".as_bytes()) => form(3, true, false),
             _ => None,
         }
-    }
-
-    /// `[@]`, `(@)`, `{at}`, `[AT]` … at `p`.
-    fn bracket_at(&self, p: usize) -> Option<usize> {
-        self.bracketed(p, b'@', b"at", false)
     }
 
     // ------------------------------------------------------------ hosts
@@ -595,6 +713,8 @@ impl<'a> Scanner<'a> {
     /// Scans labels joined by dot forms from `start`, filling `self.labels`.
     fn scan_host(&mut self, start: usize, esa: bool) -> HostScan {
         self.labels.clear();
+        self.fixed.clear();
+        self.scratch.clear();
         let mut hs = HostScan {
             start,
             end: start,
@@ -609,8 +729,15 @@ impl<'a> Scanner<'a> {
             }
             hs.n += 1;
             if self.labels.len() < MAX_LABELS {
+                if run.defanged {
+                    let a = self.scratch.len();
+                    self.scratch
+                        .push_str(&self.text[p..run.end].replace("[-]", "-"));
+                    self.fixed.push((self.labels.len(), a, self.scratch.len()));
+                }
                 self.labels.push((p, run.end));
             }
+            hs.defanged |= run.defanged;
             hs.all_numeric &= !run.non_ascii && self.all_class(p, run.end, DIGIT);
             hs.non_ascii |= run.non_ascii;
             hs.end = run.end;
@@ -623,14 +750,26 @@ impl<'a> Scanner<'a> {
             }
             hs.defanged |= sep.defanged;
             hs.word_dot |= sep.word;
+            hs.spaced |= sep.len > 1 && self.b[run.end..next].contains(&b' ');
             p = next;
         }
         hs
     }
 
-    fn label_text(&self, k: usize) -> &'a str {
-        let text: &'a str = self.text;
-        self.labels.get(k).map_or("", |&(a, e)| &text[a..e])
+    /// The text of label `k`, refanged.
+    fn label_text(&self, k: usize) -> &str {
+        if !self.fixed.is_empty() {
+            if let Some(&(_, a, e)) = self.fixed.iter().find(|f| f.0 == k) {
+                return &self.scratch[a..e];
+            }
+        }
+        self.labels.get(k).map_or("", |&(a, e)| &self.text[a..e])
+    }
+
+    /// Whether `label` may end a name: a public TLD, one of the configured extra ones,
+    /// or, when refanging a defanged name (`intranet[.]local`), any well-formed one.
+    fn tld_ok(&self, label: &str, lenient: bool) -> bool {
+        tld::is_tld(label) || self.opts.is_extra_tld(label) || (lenient && canon::tld_shaped(label))
     }
 
     /// The canonical domain of the scanned labels, its label count and end; drops a
@@ -639,13 +778,14 @@ impl<'a> Scanner<'a> {
         if hs.overflow() || hs.n < 2 {
             return None;
         }
+        let lenient = self.opts.refang && hs.defanged && !hs.word_dot && !hs.spaced;
         let mut n = self.labels.len();
-        if !hs.non_ascii && !tld::is_tld(self.label_text(n - 1)) {
+        if !hs.non_ascii && !self.tld_ok(self.label_text(n - 1), lenient) {
             let last = self.label_text(n - 1).as_bytes();
             let title = last.len() > 1
                 && last[0].is_ascii_uppercase()
                 && last[1..].iter().all(u8::is_ascii_lowercase);
-            if n >= 3 && title && tld::is_tld(self.label_text(n - 2)) {
+            if n >= 3 && title && self.tld_ok(self.label_text(n - 2), lenient) {
                 n -= 1;
             } else {
                 return None;
@@ -659,10 +799,15 @@ impl<'a> Scanner<'a> {
             s.push_str(self.label_text(k));
         }
         let v = if hs.non_ascii {
-            canon::canonical_domain(&s)?
+            let v = canon::canonical_name(&s)?;
+            let tld = v.rsplit('.').next().unwrap_or_default();
+            if !self.tld_ok(tld, lenient) {
+                return None;
+            }
+            v
         } else {
             s.make_ascii_lowercase();
-            if !canon::valid_ascii_domain(&s) {
+            if !canon::valid_ascii_name(&s) {
                 return None;
             }
             s
@@ -674,8 +819,10 @@ impl<'a> Scanner<'a> {
     /// `Ok` after an emission, `Err` with the end of what was inspected otherwise.
     fn try_host(&mut self, start: usize) -> Result<usize, usize> {
         let hs = self.scan_host(start, false);
-        if let Some((at_len, at_def)) = self.at_form(hs.end) {
-            return self.try_email(&hs, at_len, at_def);
+        if let Some(at) = self.at_form(hs.end) {
+            if !at.word || self.spelled_address(&hs, at) {
+                return self.try_email(&hs, at.len, at.defanged);
+            }
         }
         if hs.n < 2 || hs.overflow() {
             self.tokens_in_labels();
@@ -732,7 +879,7 @@ impl<'a> Scanner<'a> {
             return None;
         }
         if let Some(ps) = path {
-            let (pend, tail, pdef) = self.scan_path(ps, Slashes::Plain);
+            let (pend, tail, pdef) = self.scan_path(ps, self.schemeless_slashes(ps));
             let (port, pfw) = port_end
                 .map(|pe| self.port_text(dom_end, pe))
                 .unwrap_or_default();
@@ -879,9 +1026,20 @@ impl<'a> Scanner<'a> {
             0xef if self.starts(p, FW_SLASH) => Some(p),
             b'?' | b'#' if scheme.is_some() => Some(p),
             b'\\' if scheme == Some(Slashes::Backslash) && self.at(p + 1) != b'.' => Some(p),
-            b'\\' if scheme == Some(Slashes::Json) && self.at(p + 1) == b'/' => Some(p),
+            b'\\' if matches!(scheme, None | Some(Slashes::Json)) && self.at(p + 1) == b'/' => {
+                Some(p)
+            }
             b' ' if esa && self.at(p + 1) == b'/' => Some(p + 1),
             _ => None,
+        }
+    }
+
+    /// How a scheme-less URL's path at `ps` writes slashes: `host\/path` is JSON-escaped.
+    fn schemeless_slashes(&self, ps: usize) -> Slashes {
+        if self.at(ps) == b'\\' {
+            Slashes::Json
+        } else {
+            Slashes::Plain
         }
     }
 
@@ -907,7 +1065,7 @@ impl<'a> Scanner<'a> {
         let port_end = self.port_at(ip_end);
         let after = port_end.unwrap_or(ip_end);
         if let Some(ps) = self.path_start(after, None, false) {
-            let (pend, tail, pdef) = self.scan_path(ps, Slashes::Plain);
+            let (pend, tail, pdef) = self.scan_path(ps, self.schemeless_slashes(ps));
             let (port, pfw) = port_end
                 .map(|pe| self.port_text(ip_end, pe))
                 .unwrap_or_default();
@@ -935,7 +1093,13 @@ impl<'a> Scanner<'a> {
             return true;
         }
         if k > 1
-            && context::is_one_of(w[0], &["to", "is", "from", "of", "no", "number", "v"])
+            && context::is_one_of(
+                w[0],
+                &[
+                    "to", "is", "from", "of", "no", "number", "v", "through", "thru", "until",
+                    "and", "or",
+                ],
+            )
             && context::is_one_of(w[1], VERSION_CUES)
         {
             return true;
@@ -972,6 +1136,25 @@ impl<'a> Scanner<'a> {
     }
 
     // ------------------------------------------------------------ e-mail
+
+    /// Whether a prose at form joins an address rather than words: ` AT ` after a local
+    /// part that is not itself upper case (`darkops AT mail-safe DOT net`), ` at ` only
+    /// before a domain spelled out with ` dot ` (`billing at invoice-desk dot com`), and
+    /// ` @ ` before a name. "look at evil[.]com" stays a domain.
+    fn spelled_address(&self, local: &HostScan, at: AtForm) -> bool {
+        let p = local.end + 1;
+        let dom = local.end + at.len;
+        match self.at(p) {
+            b'A' => self.b[local.start..local.end]
+                .iter()
+                .any(u8::is_ascii_lowercase),
+            b'a' => {
+                let run = self.label_run(dom);
+                run.end > dom && self.dot_sep(run.end, false).is_some_and(|s| s.word)
+            }
+            _ => self.label_start(dom),
+        }
+    }
 
     fn try_email(&mut self, local: &HostScan, at_len: usize, at_def: bool) -> Result<usize, usize> {
         let dom_start = local.end + at_len;
@@ -1038,33 +1221,49 @@ impl<'a> Scanner<'a> {
     // ------------------------------------------------------------ URLs with a scheme
 
     /// The separator after a scheme at `p`: its length, whether defanged, and how the
-    /// URL writes slashes.
+    /// URL writes slashes. The grammar: a colon form (`:`, `[:]`, `(:)`, `{:}`, `：`, and
+    /// for web schemes ` :` or none at all) then a slash form (`//` and more slashes,
+    /// `\/\/`, `\\`, `\`, for web schemes `__`, after a bracketed colon a single `/`);
+    /// or the bracketed whole `[://]`, `(://)`, `{://}`.
     fn scheme_sep(&self, p: usize, scheme: &str) -> Option<(usize, bool, Slashes)> {
-        if self.starts(p, b"://") {
-            return Some((3, false, Slashes::Plain));
-        }
-        if self.starts(p, b":\\/\\/") {
-            return Some((5, false, Slashes::Json));
-        }
-        if self.starts(p, b":\\\\") {
-            return Some((3, true, Slashes::Backslash));
-        }
-        if self.starts(p, b":\\") {
-            return Some((2, true, Slashes::Backslash));
-        }
-        for pat in [b"[:]//", b"(:)//", b"{:}//", b"[://]", b"(://)", b"{://}"] {
+        let web = matches!(scheme, "http" | "https" | "ftp" | "ftps");
+        for pat in [b"[://]", b"(://)", b"{://}"] {
             if self.starts(p, pat) {
                 return Some((5, true, Slashes::Plain));
             }
         }
-        if self.starts(p, b"[:]/") {
-            return Some((4, true, Slashes::Plain));
+        let (q, mut def) = match self.at(p) {
+            b':' => (p + 1, false),
+            b'[' | b'(' | b'{' if self.at(p + 1) == b':' && is_bracket(self.at(p + 2)) => {
+                (p + 3, true)
+            }
+            b' ' if web && self.at(p + 1) == b':' => (p + 2, true),
+            b'/' | b'_' if web => (p, true),
+            0xef if self.starts(p, FW_COLON) => (p + FW_COLON.len(), true),
+            _ => return None,
+        };
+        if self.starts(q, b"//") {
+            let mut e = q + 2;
+            while self.at(e) == b'/' && e - q < 8 {
+                e += 1;
+                def = true;
+            }
+            return Some((e - p, def, Slashes::Plain));
         }
-        if self.starts(p, "\u{ff1a}//".as_bytes()) {
-            return Some((5, true, Slashes::Plain));
+        if q == p + 1 && self.starts(q, b"\\/\\/") {
+            return Some((5, false, Slashes::Json));
         }
-        if self.starts(p, b"__") && matches!(scheme, "http" | "https" | "ftp") {
-            return Some((2, true, Slashes::Plain));
+        if self.starts(q, b"\\\\") {
+            return Some((q + 2 - p, true, Slashes::Backslash));
+        }
+        if self.at(q) == b'\\' {
+            return Some((q + 1 - p, true, Slashes::Backslash));
+        }
+        if web && self.starts(q, b"__") {
+            return Some((q + 2 - p, true, Slashes::Plain));
+        }
+        if def && q > p && self.at(q) == b'/' {
+            return Some((q + 1 - p, true, Slashes::Plain));
         }
         None
     }
@@ -1079,20 +1278,34 @@ impl<'a> Scanner<'a> {
                 break;
             }
         }
+        let scheme_end = p;
+        // `[http]://`, `(https)://`: the scheme itself in brackets
+        let mut begin = start;
+        let mut wrapped = false;
+        if matches!(self.at(p), b']' | b')' | b'}')
+            && self.at(p + 1) == b':'
+            && matches!(self.at(start.wrapping_sub(1)), b'[' | b'(' | b'{')
+        {
+            begin = start - 1;
+            p += 1;
+            wrapped = true;
+        }
         // cheap look at the separator before the scheme itself
         let sep_possible = match self.at(p) {
-            b':' => matches!(self.at(p + 1), b'/' | b'\\'),
-            b'[' | b'(' | b'{' => self.at(p + 1) == b':',
+            b':' => matches!(self.at(p + 1), b'/' | b'\\' | b'_'),
+            b'[' | b'(' | b'{' | b' ' => self.at(p + 1) == b':',
             b'_' => self.at(p + 1) == b'_',
+            b'/' => self.at(p + 1) == b'/',
             0xef => true,
             _ => false,
         };
         if !sep_possible {
             return None;
         }
-        let (scheme, scheme_def) = canon::map_scheme(&self.text[start..p])?;
+        let (scheme, scheme_def) = canon::map_scheme(&self.text[start..scheme_end])?;
         let (sep_len, sep_def, slashes) = self.scheme_sep(p, scheme)?;
-        let mut defanged = scheme_def || sep_def;
+        let mut defanged = scheme_def || sep_def || wrapped;
+        let start = begin;
         let mut q = p + sep_len;
         // Cisco ESA rewrites `http://host.com/p` as `http:// host .com /p`
         let esa = sep_len == 3 && !sep_def && self.at(q) == b' ' && self.at(q + 1) != b' ';
@@ -1101,7 +1314,7 @@ impl<'a> Scanner<'a> {
             defanged = true;
         }
         let (userinfo, host_start) = self.userinfo(q);
-        let (host, host_end, host_def) = self.url_host(host_start, esa)?;
+        let (host, host_end, host_def) = self.url_host(host_start, esa, defanged)?;
         defanged |= host_def;
         let mut e = host_end;
         let mut url = String::with_capacity(64);
@@ -1148,7 +1361,8 @@ impl<'a> Scanner<'a> {
     }
 
     /// The host of a URL: `[v6]`, a dotted quad, `localhost` or a domain under a real TLD.
-    fn url_host(&mut self, p: usize, esa: bool) -> Option<(String, usize, bool)> {
+    /// `defanged`: the scheme was, which lets a refang take any well-formed name.
+    fn url_host(&mut self, p: usize, esa: bool, defanged: bool) -> Option<(String, usize, bool)> {
         if self.at(p) == b'[' {
             let window = self.b.get(p + 1..(p + 1 + MAX_IPV6).min(self.b.len()))?;
             let close = p + 1 + window.iter().position(|&c| c == b']')?;
@@ -1160,7 +1374,8 @@ impl<'a> Scanner<'a> {
         if !self.label_start(p) {
             return None;
         }
-        let hs = self.scan_host(p, esa);
+        let mut hs = self.scan_host(p, esa);
+        let host_def = hs.defanged;
         if hs.all_numeric {
             if hs.n != 4 {
                 return None;
@@ -1181,8 +1396,9 @@ impl<'a> Scanner<'a> {
         if hs.n == 1 && self.label_text(0).eq_ignore_ascii_case("localhost") {
             return Some(("localhost".to_owned(), hs.end, false));
         }
+        hs.defanged |= defanged;
         let (d, _, end) = self.domain_value(&hs)?;
-        Some((d, end, hs.defanged))
+        Some((d, end, host_def))
     }
 
     /// Scans a URL path (with query and fragment) from `ps`: its end, refanged text and
@@ -1204,6 +1420,10 @@ impl<'a> Scanner<'a> {
                     };
                 if class(c) & URL != 0 || escaped_slash {
                     if c == b'&' && self.html_entity_at(q) {
+                        break;
+                    }
+                    // `[url](url)`: a Markdown link's text ends before its target
+                    if c == b']' && self.at(q + 1) == b'(' {
                         break;
                     }
                     prev_alnum = c.is_ascii_alphanumeric();

@@ -77,10 +77,14 @@ pub(crate) fn parse_cve(text: &str, start: usize) -> Option<(String, usize)> {
 }
 
 /// An AS number starting at `start`: `AS9009`, `ASN 64512`, `asn:1234`, `AS-1234`.
-/// Bare `AS` must be upper case (`As of 2024` is prose); `ASN` may be any case.
+/// Bare `AS` must be upper case (`As of 2024` is prose) unless digits follow it at once
+/// (`as14061`); `ASN` may be any case.
 pub(crate) fn parse_asn(b: &[u8], start: usize) -> Option<(String, usize)> {
     let head = b.get(start..start + 2)?;
-    if head != b"AS" && !b.get(start..start + 3)?.eq_ignore_ascii_case(b"asn") {
+    // `as14061`: any case when the digits follow at once
+    let glued =
+        head.eq_ignore_ascii_case(b"as") && b.get(start + 2).is_some_and(u8::is_ascii_digit);
+    if head != b"AS" && !glued && !b.get(start..start + 3)?.eq_ignore_ascii_case(b"asn") {
         return None;
     }
     let mut p = start + 2;
