@@ -40,7 +40,7 @@ const DIGIT: u8 = 1;
 const HEX: u8 = 2;
 const ALPHA: u8 = 4;
 const LABEL: u8 = 8;
-const UNDERSCORE: u8 = 16;
+const HYPHEN: u8 = 16;
 const START: u8 = 32;
 const URL: u8 = 64;
 const UPPER: u8 = 128;
@@ -65,10 +65,10 @@ const fn build_classes() -> [u8; 256] {
             k |= HEX;
         }
         if c == b'-' {
-            k |= LABEL;
+            k |= LABEL | HYPHEN;
         }
         if c == b'_' {
-            k |= LABEL | UNDERSCORE | START;
+            k |= LABEL | START;
         }
         // `:` may begin `::1`; bytes >= 0xC0 begin non-ASCII characters
         if c == b':' || c >= 0xC0 {
@@ -270,17 +270,26 @@ fn boring_after(b: &[u8], j: usize) -> bool {
     let Some(&next) = b.get(j) else { return true };
     let at = |k: usize| b.get(j + k).copied().unwrap_or(0);
     match next {
-        // ` [.] `, ` dot `, ` at `, ` AT `, ` @ `, ` ://` (`http ://`)
-        b' ' => match at(1) {
-            b'[' | b'(' | b'{' | b'<' | b'@' | b':' => false,
-            b'd' | b'D' => !(at(2) | 0x20 == b'o' && at(3) | 0x20 == b't' && at(4) == b' '),
-            b'a' | b'A' => !(at(2) | 0x20 == b't' && at(3) == b' '),
-            _ => true,
-        },
+        // ` [.] `, ` dot `, ` at `, ` AT `, ` @ `, ` ://` (`http ://`), up to three spaces
+        b' ' => {
+            let mut k = 1;
+            while at(k) == b' ' && k < 3 {
+                k += 1;
+            }
+            match at(k) {
+                b'[' | b'(' | b'{' | b'<' | b'@' | b':' => false,
+                b'd' | b'D' => {
+                    !(at(k + 1) | 0x20 == b'o' && at(k + 2) | 0x20 == b't' && at(k + 3) == b' ')
+                }
+                b'a' | b'A' => !(at(k + 1) | 0x20 == b't' && at(k + 2) == b' '),
+                _ => true,
+            }
+        }
         b'.' => !(at(1).is_ascii_alphanumeric() || at(1) >= 0x80 || at(1) == b'_'),
-        // `].]`, `).(`, `[http]://`
+        // `].]`, `).(`, `[http]://`, `fooDOT]com`
         b')' | b']' | b'}' => {
-            !matches!(at(1), b'.' | b':' | b'[' | b']' | b'(' | b')' | b'{' | b'}')
+            !(matches!(at(1), b'.' | b':' | b'[' | b']' | b'(' | b')' | b'{' | b'}')
+                || at(1).is_ascii_alphanumeric())
         }
         // `http//host`
         b'/' => at(1) != b'/',
@@ -339,10 +348,22 @@ impl<'a> Scanner<'a> {
                 // (most words of prose) is skipped without the full dispatch.
                 let b = self.b;
                 let mut j = i + 1;
-                while j < n && class(b[j]) & LABEL != 0 {
+                // which classes the word holds: a hyphen or a capital may hide a
+                // spelled-out dot inside it (`foo-dot-com`, `fooDOTcom`)
+                let mut seen = 0;
+                while j < n {
+                    let k = class(b[j]);
+                    if k & LABEL == 0 {
+                        break;
+                    }
+                    seen |= k;
                     j += 1;
                 }
-                if j - i < 26 && !token_prefix(&b[i..j]) && boring_after(b, j) {
+                if j - i < 26
+                    && !token_prefix(&b[i..j])
+                    && boring_after(b, j)
+                    && (seen & (HYPHEN | UPPER) == 0 || self.inner_core(i, j).is_none())
+                {
                     i = j;
                     continue;
                 }
@@ -458,6 +479,68 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// How many spaces start at `p`, at most `max`.
+    fn spaces(&self, p: usize, max: usize) -> usize {
+        let mut q = p;
+        while self.at(q) == b' ' && q - p < max {
+            q += 1;
+        }
+        q - p
+    }
+
+    /// A word core glued to the end of the label `start..end` and closed by brackets:
+    /// `fooDOT]com`, `foopunto)com`, `fooat]bar.com`. Returns the core's length and the
+    /// separator's (core and brackets); a label must remain before it and start after.
+    fn glued_core(&self, start: usize, end: usize, core: Core) -> Option<(usize, usize)> {
+        if !matches!(self.at(end), b']' | b')' | b'}') {
+            return None;
+        }
+        let words: &[&[u8]] = match core {
+            Core::Dot => &[b"dot", b"punto", b"punkt"],
+            Core::At => &[b"at", b"arroba", b"et"],
+        };
+        let w = words.iter().find(|w| {
+            end >= start + w.len() + 1
+                && self.b[end - w.len()..end].eq_ignore_ascii_case(w)
+                && self.b[end - w.len() - 1].is_ascii_alphanumeric()
+        })?;
+        let mut q = end + 1;
+        if matches!(self.at(q), b']' | b')' | b'}') {
+            q += 1;
+        }
+        self.label_start(q)
+            .then_some((w.len(), q - (end - w.len())))
+    }
+
+    /// A dot spelled out inside the ASCII run `start..end`, between label characters:
+    /// `-dot-` (any case, hyphens both sides) or a capital `DOT` between characters that
+    /// are not capitals (`fooDOTcom`, not `MDOT`). Its position and length.
+    fn inner_core(&self, start: usize, end: usize) -> Option<(usize, usize)> {
+        let w = self.b.get(start..end)?;
+        if w.len() < 5 {
+            return None;
+        }
+        for k in 1..w.len() - 3 {
+            let c = w[k];
+            if c == b'-'
+                && k + 5 < w.len()
+                && w[k + 1..k + 4].eq_ignore_ascii_case(b"dot")
+                && w[k + 4] == b'-'
+            {
+                return Some((start + k, 5));
+            }
+            if c == b'D'
+                && &w[k..k + 3] == b"DOT"
+                && k + 3 < w.len()
+                && (w[k - 1].is_ascii_lowercase() || w[k - 1].is_ascii_digit())
+                && (w[k + 3].is_ascii_lowercase() || w[k + 3].is_ascii_digit())
+            {
+                return Some((start + k, 3));
+            }
+        }
+        None
+    }
+
     /// Whether every byte of `start..end` has all the class bits `k`.
     fn all_class(&self, start: usize, end: usize, k: u8) -> bool {
         self.b
@@ -505,7 +588,7 @@ impl<'a> Scanner<'a> {
                 true
             }
             b' ' => matches!(
-                self.at(j + 1),
+                self.at(j + self.spaces(j, 3)),
                 b'[' | b'(' | b'{' | b'<' | b'd' | b'D' | b'a' | b'A' | b'@'
             ),
             _ => false,
@@ -514,7 +597,11 @@ impl<'a> Scanner<'a> {
             && (self
                 .dot_sep(j, false)
                 .is_some_and(|s| self.label_start(j + s.len))
-                || self.at_form(j).is_some())
+                || self.at_form(j).is_some()
+                || (!run.non_ascii
+                    && (self.glued_core(start, j, Core::Dot).is_some()
+                        || self.glued_core(start, j, Core::At).is_some())))
+            || (!run.non_ascii && self.inner_core(start, j).is_some())
         {
             return match self.try_host(start) {
                 Ok(r) | Err(r) => r.max(j),
@@ -583,19 +670,23 @@ impl<'a> Scanner<'a> {
             // escaped dots: `\.`, `^.`
             b'\\' | b'^' if self.at(p + 1) == b'.' => def(2),
             b' ' => {
-                let q = p + 1;
-                if let Some(len) = self.bracketed(q, Core::Dot, true) {
-                    return def(1 + len);
-                }
-                if esa && self.at(q) == b'.' {
+                if esa && self.at(p + 1) == b'.' {
                     return def(2);
                 }
-                if (self.starts(q, b"dot ") || self.starts(q, b"DOT ")) && self.at(q + 4) != b' ' {
-                    return Some(Sep {
-                        len: 5,
-                        defanged: true,
-                        word: true,
-                    });
+                let q = p + self.spaces(p, 3);
+                if let Some(len) = self.bracketed(q, Core::Dot, true) {
+                    return def(q - p + len);
+                }
+                // the prose form ` dot `, ` DOT `
+                if self.starts(q, b"dot") || self.starts(q, b"DOT") {
+                    let after = self.spaces(q + 3, 3);
+                    if after > 0 {
+                        return Some(Sep {
+                            len: q + 3 + after - p,
+                            defanged: true,
+                            word: true,
+                        });
+                    }
                 }
                 None
             }
@@ -670,8 +761,8 @@ impl<'a> Scanner<'a> {
         if !ok {
             return None;
         }
-        if spaced && self.at(q) == b' ' {
-            q += 1;
+        if spaced {
+            q += self.spaces(q, 3);
         }
         Some(q - p)
     }
@@ -693,15 +784,21 @@ impl<'a> Scanner<'a> {
                 .bracketed(p, Core::At, false)
                 .and_then(|l| form(l, true, false)),
             b' ' => {
-                if let Some(l) = self.bracketed(p + 1, Core::At, true) {
-                    return form(l + 1, true, false);
+                let q = p + self.spaces(p, 3);
+                if let Some(l) = self.bracketed(q, Core::At, true) {
+                    return form(q - p + l, true, false);
                 }
-                match (self.at(p + 1), self.at(p + 2), self.at(p + 3)) {
-                    (b'a', b't', b' ') => form(4, true, true),
-                    (b'A', b'T', b' ') => form(4, true, true),
-                    (b'@', b' ', _) => form(3, false, true),
-                    _ => None,
-                }
+                let (core, defanged) = match (self.at(q), self.at(q + 1)) {
+                    (b'a', b't') | (b'A', b'T') => (2, true),
+                    (b'@', _) => (1, false),
+                    _ => return None,
+                };
+                let after = self.spaces(q + core, 3);
+                (after > 0).then_some(AtForm {
+                    len: q + core + after - p,
+                    defanged,
+                    word: true,
+                })
             }
             0xef if self.starts(p, "\u{ff20}".as_bytes()) => form(3, true, false),
             _ => None,
@@ -723,9 +820,32 @@ impl<'a> Scanner<'a> {
         };
         let mut p = start;
         loop {
-            let run = self.label_run(p);
+            let mut run = self.label_run(p);
             if run.end == p {
                 break;
+            }
+            let mut sep = self.dot_sep(run.end, esa);
+            if sep.is_none() && !run.non_ascii {
+                // `foo-dot-com`, `fooDOTcom`: a spelled dot inside the last run splits it
+                if let Some((c, len)) = self.inner_core(p, run.end) {
+                    run.end = c;
+                    sep = Some(Sep {
+                        len,
+                        defanged: true,
+                        word: false,
+                    });
+                }
+            }
+            if sep.is_none() && !run.non_ascii {
+                // `fooDOT]com`: the core glued to the label, one bracket after it
+                if let Some((core, len)) = self.glued_core(p, run.end, Core::Dot) {
+                    run.end -= core;
+                    sep = Some(Sep {
+                        len,
+                        defanged: true,
+                        word: false,
+                    });
+                }
             }
             hs.n += 1;
             if self.labels.len() < MAX_LABELS {
@@ -741,7 +861,7 @@ impl<'a> Scanner<'a> {
             hs.all_numeric &= !run.non_ascii && self.all_class(p, run.end, DIGIT);
             hs.non_ascii |= run.non_ascii;
             hs.end = run.end;
-            let Some(sep) = self.dot_sep(run.end, esa) else {
+            let Some(sep) = sep else {
                 break;
             };
             let next = run.end + sep.len;
@@ -818,7 +938,24 @@ impl<'a> Scanner<'a> {
     /// Handles a run followed by a dot or at form: e-mail, IPv4, CIDR, URL, domain.
     /// `Ok` after an emission, `Err` with the end of what was inspected otherwise.
     fn try_host(&mut self, start: usize) -> Result<usize, usize> {
-        let hs = self.scan_host(start, false);
+        let mut hs = self.scan_host(start, false);
+        // `fooat]bar.com`: an at core glued to the local part
+        if !hs.overflow() && !hs.non_ascii && self.at_form(hs.end).is_none() {
+            if let Some(&(a, e)) = self.labels.last() {
+                if let Some((core, len)) = self.glued_core(a, e, Core::At) {
+                    let at = AtForm {
+                        len,
+                        defanged: true,
+                        word: false,
+                    };
+                    if let Some(last) = self.labels.last_mut() {
+                        last.1 -= core;
+                    }
+                    hs.end -= core;
+                    return self.try_email(&hs, at.len, at.defanged);
+                }
+            }
+        }
         if let Some(at) = self.at_form(hs.end) {
             if !at.word || self.spelled_address(&hs, at) {
                 return self.try_email(&hs, at.len, at.defanged);
@@ -1026,9 +1163,7 @@ impl<'a> Scanner<'a> {
             0xef if self.starts(p, FW_SLASH) => Some(p),
             b'?' | b'#' if scheme.is_some() => Some(p),
             b'\\' if scheme == Some(Slashes::Backslash) && self.at(p + 1) != b'.' => Some(p),
-            b'\\' if matches!(scheme, None | Some(Slashes::Json)) && self.at(p + 1) == b'/' => {
-                Some(p)
-            }
+            b'\\' if scheme != Some(Slashes::Backslash) && self.at(p + 1) == b'/' => Some(p),
             b' ' if esa && self.at(p + 1) == b'/' => Some(p + 1),
             _ => None,
         }
@@ -1142,7 +1277,7 @@ impl<'a> Scanner<'a> {
     /// before a domain spelled out with ` dot ` (`billing at invoice-desk dot com`), and
     /// ` @ ` before a name. "look at evil[.]com" stays a domain.
     fn spelled_address(&self, local: &HostScan, at: AtForm) -> bool {
-        let p = local.end + 1;
+        let p = local.end + self.spaces(local.end, 3);
         let dom = local.end + at.len;
         match self.at(p) {
             b'A' => self.b[local.start..local.end]
@@ -1282,11 +1417,11 @@ impl<'a> Scanner<'a> {
         // `[http]://`, `(https)://`: the scheme itself in brackets
         let mut begin = start;
         let mut wrapped = false;
-        if matches!(self.at(p), b']' | b')' | b'}')
-            && self.at(p + 1) == b':'
-            && matches!(self.at(start.wrapping_sub(1)), b'[' | b'(' | b'{')
-        {
-            begin = start - 1;
+        if matches!(self.at(p), b']' | b')' | b'}') && self.at(p + 1) == b':' {
+            // `[http]://` or only closed, `http]://`
+            if matches!(self.at(start.wrapping_sub(1)), b'[' | b'(' | b'{') {
+                begin = start - 1;
+            }
             p += 1;
             wrapped = true;
         }
@@ -1307,9 +1442,11 @@ impl<'a> Scanner<'a> {
         let mut defanged = scheme_def || sep_def || wrapped;
         let start = begin;
         let mut q = p + sep_len;
-        // Cisco ESA rewrites `http://host.com/p` as `http:// host .com /p`
-        let esa = sep_len == 3 && !sep_def && self.at(q) == b' ' && self.at(q + 1) != b' ';
-        if esa {
+        // a space after the separator (`https// host`); Cisco ESA rewrites
+        // `http://host.com/p` as `http:// host .com /p`, spaces before dots and path too
+        let spaced = self.at(q) == b' ' && self.at(q + 1) != b' ';
+        let esa = spaced && sep_len == 3 && !sep_def;
+        if spaced {
             q += 1;
             defanged = true;
         }
@@ -1332,6 +1469,12 @@ impl<'a> Scanner<'a> {
             e = pe;
         }
         if let Some(ps) = self.path_start(e, slashes, esa) {
+            // `https://host\/path`: JSON-escaped path slashes after a plain scheme
+            let slashes = if slashes == Slashes::Plain {
+                self.schemeless_slashes(ps)
+            } else {
+                slashes
+            };
             let (pend, tail, pdef) = self.scan_path(ps, slashes);
             url.push_str(&tail);
             defanged |= pdef;
@@ -1513,6 +1656,8 @@ impl<'a> Scanner<'a> {
                         Some((3, '/'))
                     } else if rb[i] == b'[' && rest.starts_with(b"[:]") {
                         Some((3, ':'))
+                    } else if rest.len() >= 3 && rest[1] == b'@' && rest[2] == close {
+                        Some((3, '@'))
                     } else {
                         None
                     }
@@ -1642,6 +1787,8 @@ impl<'a> Scanner<'a> {
     fn try_hashes(&mut self, start: usize, end: usize) -> bool {
         let mut found = false;
         let mut p = start;
+        // the piece before, in a joined name: `authentihash-3f1b…` names its value
+        let mut prev_piece: &[u8] = &[];
         while p < end {
             let mut q = p;
             while q < end && !matches!(self.b[q], b'-' | b'_') {
@@ -1649,11 +1796,15 @@ impl<'a> Scanner<'a> {
             }
             if let Some(kind) = token::hash_kind(q - p) {
                 let s = &self.b[p..q];
-                if token::plausible_digest(s) && !self.not_a_file_hash(start) {
+                if token::plausible_digest(s)
+                    && !context::is_one_of(prev_piece, NOT_FILE_HASH)
+                    && !self.not_a_file_hash(start)
+                {
                     self.emit(kind, self.text[p..q].to_ascii_lowercase(), p, q, false);
                     found = true;
                 }
             }
+            prev_piece = &self.b[p..q];
             p = q + 1;
         }
         found
@@ -1661,7 +1812,24 @@ impl<'a> Scanner<'a> {
 
     /// `commit 2424756…`, `imphash 713e…`, `transaction 286e…`: hex that is no file hash.
     fn not_a_file_hash(&self, start: usize) -> bool {
-        let (w, k) = context::prev_words(self.b, start, 8);
+        let (mut w, mut k) = context::prev_words(self.b, start, 8);
+        if k == 0 {
+            // a value alone on its line is named at the end of the line before
+            // (`imphash:\n713e…`)
+            // (bounded look-back: the scan stays linear)
+            let floor = start.saturating_sub(16);
+            let mut nl = start;
+            while nl > floor && matches!(self.b[nl - 1], b' ' | b'\t') {
+                nl -= 1;
+            }
+            if nl > 0 && self.b[nl - 1] == b'\n' {
+                let mut end = nl - 1;
+                if end > 0 && self.b[end - 1] == b'\r' {
+                    end -= 1;
+                }
+                (w, k) = context::prev_words(self.b, end, 2);
+            }
+        }
         let mut seen = 0;
         for word in &w[..k] {
             // numbers between cue and value (`JA3 771,4865-4866,0 hash <md5>`) do not count

@@ -512,3 +512,43 @@ fn refang_takes_any_defanged_name() {
         "plain.example and the (dot) word, a [.] b"
     );
 }
+
+#[test]
+fn hash_names_on_the_line_before_or_joined() {
+    none(
+        "imphash:\n713e4b4d04c227243522386f7753aa08 and authentihash-713e4b4d04c227243522386f7753aa08",
+    );
+    none("Dropper import hash\n713e4b4d04c227243522386f7753aa08");
+    check(
+        "md5:\n713e4b4d04c227243522386f7753aa08",
+        &[("md5", "713e4b4d04c227243522386f7753aa08")],
+    );
+}
+
+cases! {
+    grammar_prose_forms_take_up_to_three_spaces: "ops  AT  relay-mail.net, ops2  @ relay-mail.net and c2-node  DOT  org" =>
+        [("email", "ops@relay-mail.net"), ("email", "ops2@relay-mail.net"), ("domain", "c2-node.org")];
+    grammar_core_glued_before_a_bracket: "stage2DOT]site, drop-zonepunkt)de and opsarroba}relay-mail.net, ops2AT]relay-mail.net" =>
+        [("domain", "stage2.site"), ("domain", "drop-zone.de"), ("email", "ops@relay-mail.net"), ("email", "ops2@relay-mail.net")];
+    grammar_core_inside_a_word: "relay-dot-site, c2nodeDOTnet and mail@relay-nodeDOTorg" =>
+        [("domain", "relay.site"), ("domain", "c2node.net"), ("email", "mail@relay-node.org")];
+    scheme_half_bracket: "hxxps]://relay[.]site/a" => [("url", "https://relay.site/a")];
+    scheme_space_after_any_separator: "https// relay[.]site/a and https:/// relay2[.]site/b" =>
+        [("url", "https://relay.site/a"), ("url", "https://relay2.site/b")];
+    url_escaped_slashes_after_plain_scheme: "https://relay.site\\/gate.php" => [("url", "https://relay.site/gate.php")];
+    url_at_defang_in_query: "hxxps://relay[.]site/r?to=ops[@]relay-mail[.]net" => [("url", "https://relay.site/r?to=ops@relay-mail.net")];
+}
+
+#[test]
+fn spelled_dots_inside_words_keep_real_names() {
+    // capitals around `DOT`, one-sided hyphens: real labels, not defangs
+    check(
+        "WWW.MDOT.EXAMPLE.COM and accounts.dot-star.online",
+        &[
+            ("domain", "www.mdot.example.com"),
+            ("domain", "accounts.dot-star.online"),
+        ],
+    );
+    none("getDOTNetVersion and a polka-dot-dress and whatDOT");
+    none("(the format)is fine and (see that)again");
+}
