@@ -84,8 +84,9 @@ pub(crate) fn map_scheme(raw: &str) -> Option<(&'static str, bool)> {
         }
     }
     match lower {
-        b"fxp" => return Some(("ftp", true)),
-        b"fxps" => return Some(("ftps", true)),
+        // `fxp`, `ftx`: ftp with a letter blotted out
+        b"fxp" | b"ftx" | b"fxx" => return Some(("ftp", true)),
+        b"fxps" | b"ftxs" => return Some(("ftps", true)),
         // `xxxx`, `xxxxx`, `xxxxs`, `hxxxp`: schemes blotted out whole
         b"xxxx" | b"hxxxp" | b"xxxp" => return Some(("http", true)),
         b"xxxxs" | b"xxxxx" | b"hxxxps" | b"xxxps" => return Some(("https", true)),

@@ -299,6 +299,51 @@ pub(crate) const WORD_DOT_TLDS: &[&str] = &[
     "club", "shop", "store", "app", "dev", "tech", "ml", "ga", "cf", "gq",
 ];
 
+/// Words before a prose ` at ` that make it prose, not an address: "look at
+/// example[dot]com" names a site.
+pub(crate) const AT_PROSE: &[&str] = &[
+    "look",
+    "looks",
+    "looking",
+    "looked",
+    "found",
+    "hosted",
+    "located",
+    "available",
+    "live",
+    "seen",
+    "aimed",
+    "targeted",
+    "directed",
+    "pointed",
+    "pointing",
+    "points",
+    "go",
+    "going",
+    "went",
+    "arrived",
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "it",
+    "them",
+    "this",
+    "that",
+    "us",
+    "me",
+    "him",
+    "her",
+    "traffic",
+    "data",
+    "site",
+    "page",
+    "phishing",
+    "stop",
+    "stops",
+];
+
 /// Words that never are the first label of `evil dot com`.
 pub(crate) const WORD_DOT_STOP: &[&str] = &[
     "the", "a", "an", "this", "that", "of", "to", "in", "on", "at", "is", "it", "by", "for", "and",

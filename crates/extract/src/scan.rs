@@ -26,7 +26,7 @@ use std::net::Ipv6Addr;
 
 use crate::canon;
 use crate::context::{
-    self, CODE_RECEIVERS, FILE_AFTER, FILE_BEFORE, FILE_EXT_TLDS, FILE_EXTS, HASH_NAMES,
+    self, AT_PROSE, CODE_RECEIVERS, FILE_AFTER, FILE_BEFORE, FILE_EXT_TLDS, FILE_EXTS, HASH_NAMES,
     NOT_DOMAINS, NOT_FILE_HASH, PACKAGE_ROOTS, VERSION_AFTER, VERSION_CUES, WORD_DOT_STOP,
     WORD_DOT_TLDS,
 };
@@ -277,7 +277,7 @@ fn boring_after(b: &[u8], j: usize) -> bool {
                 k += 1;
             }
             match at(k) {
-                b'[' | b'(' | b'{' | b'<' | b'@' | b':' => false,
+                b'[' | b'(' | b'{' | b'<' | b'@' | b':' | b'\\' => false,
                 b'd' | b'D' => {
                     !(at(k + 1) | 0x20 == b'o' && at(k + 2) | 0x20 == b't' && at(k + 3) == b' ')
                 }
@@ -565,6 +565,14 @@ impl<'a> Scanner<'a> {
     /// Handles the word starting at `start`; returns where scanning resumes.
     #[inline(never)]
     fn word(&mut self, start: usize) -> usize {
+        // `%2Fevil.com`, `url=https%3A%2F%2Fevil.com`: a percent escape separates words
+        if self.at(start.wrapping_sub(1)) == b'%'
+            && self.at(start).is_ascii_hexdigit()
+            && self.at(start + 1).is_ascii_hexdigit()
+            && self.label_start(start + 2)
+        {
+            return self.word(start + 2).max(start + 2);
+        }
         let run = self.label_run(start);
         let j = run.end;
         if j == start {
@@ -589,7 +597,7 @@ impl<'a> Scanner<'a> {
             }
             b' ' => matches!(
                 self.at(j + self.spaces(j, 3)),
-                b'[' | b'(' | b'{' | b'<' | b'd' | b'D' | b'a' | b'A' | b'@'
+                b'[' | b'(' | b'{' | b'<' | b'd' | b'D' | b'a' | b'A' | b'@' | b'\\'
             ),
             _ => false,
         };
@@ -667,8 +675,19 @@ impl<'a> Scanner<'a> {
             b'[' | b'(' | b'{' | b'<' | b']' | b')' | b'}' => {
                 self.bracketed(p, Core::Dot, false).and_then(def)
             }
-            // escaped dots: `\.`, `^.`
-            b'\\' | b'^' if self.at(p + 1) == b'.' => def(2),
+            // escaped dots: `\.`, `^.`, `\\\\.`; an escaped bracket `\(.\)`
+            b'^' if self.at(p + 1) == b'.' => def(2),
+            b'\\' => {
+                let mut q = p;
+                while self.at(q) == b'\\' && q - p < 8 {
+                    q += 1;
+                }
+                if self.at(q) == b'.' {
+                    def(q + 1 - p)
+                } else {
+                    self.bracketed(p, Core::Dot, false).and_then(def)
+                }
+            }
             b' ' => {
                 if esa && self.at(p + 1) == b'.' {
                     return def(2);
@@ -676,6 +695,11 @@ impl<'a> Scanner<'a> {
                 let q = p + self.spaces(p, 3);
                 if let Some(len) = self.bracketed(q, Core::Dot, true) {
                     return def(q - p + len);
+                }
+                // ` \. `: a spaced escaped dot
+                if self.at(q) == b'\\' && self.at(q + 1) == b'.' {
+                    let after = self.spaces(q + 2, 3);
+                    return def(q + 2 + after - p);
                 }
                 // the prose form ` dot `, ` DOT `
                 if self.starts(q, b"dot") || self.starts(q, b"DOT") {
@@ -714,46 +738,55 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A bracketed separator at `p`: brackets (any of `[](){}<>`, up to two a side, in
-    /// any orientation) around a core symbol or word, with spaces inside only when both
-    /// sides are bracketed. `[.]`, `( . )`, `{dot}`, `[.[`, `].]`, `<.>`, `[punto]`,
-    /// `[.` (a half form: the bracket opens before or closes after the core), `[at]`,
-    /// `(arroba)`. With `spaced`, `p` follows a space and the form must be bracketed on
-    /// both sides; one space after it is then taken too. Returns the length.
+    /// A bracketed separator at `p`: brackets (any of `[](){}<>`, in any orientation,
+    /// possibly escaped with `\\` or repeated, up to eight bytes a side) around a core
+    /// symbol or word, with spaces inside only when both sides are bracketed. `[.]`,
+    /// `( . )`, `{dot}`, `[.[`, `].]`, `<.>`, `[[.]]`, `\\(.\\)`, `[punto]`, `[at]`,
+    /// `(arroba)`, and the half forms `[.` `[[[.` (a bracket opens before the core or
+    /// closes after it). After a form bracketed on both sides up to three spaces are
+    /// taken too; with `spaced`, `p` follows a space and both sides must be bracketed.
+    /// Returns the length.
     fn bracketed(&self, p: usize, core: Core, spaced: bool) -> Option<usize> {
+        const SIDE: usize = 8;
         let mut q = p;
-        let mut left = 0;
-        let mut left_opens = false;
-        while left < 2 && is_bracket(self.at(q)) && self.at(q) != b'>' {
-            left_opens = matches!(self.at(q), b'[' | b'(' | b'{' | b'<');
-            q += 1;
-            left += 1;
-        }
-        let inner = |q: &mut usize| {
-            let s = *q;
-            while self.at(*q) == b' ' && *q - s < 3 {
-                *q += 1;
+        let (mut left, mut left_opens, mut inner_space) = (0, false, false);
+        while q - p < SIDE {
+            match self.at(q) {
+                c if is_bracket(c) && c != b'>' => {
+                    left += 1;
+                    left_opens = matches!(c, b'[' | b'(' | b'{' | b'<');
+                }
+                b'\\' if left > 0 || is_bracket(self.at(q + 1)) => {}
+                b' ' if left > 0 => inner_space = true,
+                _ => break,
             }
-            *q - s
-        };
-        let sp1 = inner(&mut q);
+            q += 1;
+        }
         let (core_len, needs_both) = core.len_at(self, q)?;
         q += core_len;
-        let sp2 = inner(&mut q);
-        let mut right = 0;
-        let mut right_closes = false;
-        while right < 2 && is_bracket(self.at(q)) && self.at(q) != b'<' {
-            if right == 0 {
-                right_closes = matches!(self.at(q), b']' | b')' | b'}' | b'>');
+        let (mut right, mut right_closes, mut end) = (0, false, q);
+        let mut r = q;
+        while r - q < SIDE {
+            match self.at(r) {
+                c if is_bracket(c) && c != b'<' => {
+                    if right == 0 {
+                        right_closes = matches!(c, b']' | b')' | b'}' | b'>');
+                    }
+                    right += 1;
+                    end = r + 1;
+                }
+                b'\\' if is_bracket(self.at(r + 1)) => {}
+                b' ' => {}
+                _ => break,
             }
-            q += 1;
-            right += 1;
+            r += 1;
         }
+        inner_space |= right > 0 && self.b[q..end].contains(&b' ');
         let both = left > 0 && right > 0;
         let half = (left > 0 && left_opens) || (right > 0 && right_closes);
         // a single-symbol core may stand alone with a half bracket (`evil[.com`); words
         // and spaces need brackets on both sides, and so do forms after a space
-        let ok = if spaced || sp1 + sp2 > 0 || needs_both {
+        let ok = if spaced || inner_space || needs_both {
             both
         } else {
             both || half
@@ -761,7 +794,8 @@ impl<'a> Scanner<'a> {
         if !ok {
             return None;
         }
-        if spaced {
+        let mut q = end;
+        if both {
             q += self.spaces(q, 3);
         }
         Some(q - p)
@@ -779,6 +813,11 @@ impl<'a> Scanner<'a> {
             })
         };
         match self.at(p) {
+            // `myuser@ example.com`: spaces after the sign only
+            b'@' if self.at(p + 1) == b' ' => {
+                let after = self.spaces(p + 1, 3);
+                form(1 + after, false, true)
+            }
             b'@' => form(1, false, false),
             b'[' | b'(' | b'{' | b'<' => self
                 .bracketed(p, Core::At, false)
@@ -794,7 +833,8 @@ impl<'a> Scanner<'a> {
                     _ => return None,
                 };
                 let after = self.spaces(q + core, 3);
-                (after > 0).then_some(AtForm {
+                // ` @example.com`: a space before the sign only will do
+                (after > 0 || core == 1).then_some(AtForm {
                     len: q + core + after - p,
                     defanged,
                     word: true,
@@ -1159,7 +1199,7 @@ impl<'a> Scanner<'a> {
         let scheme = scheme.into();
         match self.at(p) {
             b'/' => Some(p),
-            b'[' if self.starts(p, b"[/]") => Some(p),
+            b'[' | b'(' | b'{' if self.at(p + 1) == b'/' && is_bracket(self.at(p + 2)) => Some(p),
             0xef if self.starts(p, FW_SLASH) => Some(p),
             b'?' | b'#' if scheme.is_some() => Some(p),
             b'\\' if scheme == Some(Slashes::Backslash) && self.at(p + 1) != b'.' => Some(p),
@@ -1284,8 +1324,19 @@ impl<'a> Scanner<'a> {
                 .iter()
                 .any(u8::is_ascii_lowercase),
             b'a' => {
+                // ` dot `, or a bracketed word (`[dot]`) after a local part that is no
+                // prose word ("look at example[dot]com" names a site)
                 let run = self.label_run(dom);
-                run.end > dom && self.dot_sep(run.end, false).is_some_and(|s| s.word)
+                let local_word = &self.b[local.start..local.end];
+                run.end > dom
+                    && self.dot_sep(run.end, false).is_some_and(|s| {
+                        s.word
+                            || (s.len > 1
+                                && self.b[run.end..run.end + s.len]
+                                    .iter()
+                                    .any(u8::is_ascii_alphabetic)
+                                && !context::is_one_of(local_word, AT_PROSE))
+                    })
             }
             _ => self.label_start(dom),
         }
@@ -1652,7 +1703,7 @@ impl<'a> Scanner<'a> {
                         && rest[4] == close
                     {
                         Some((5, '.'))
-                    } else if rb[i] == b'[' && rest.starts_with(b"[/]") {
+                    } else if rest.len() >= 3 && rest[1] == b'/' && rest[2] == close {
                         Some((3, '/'))
                     } else if rb[i] == b'[' && rest.starts_with(b"[:]") {
                         Some((3, ':'))

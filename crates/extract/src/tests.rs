@@ -552,3 +552,30 @@ fn spelled_dots_inside_words_keep_real_names() {
     none("getDOTNetVersion and a polka-dot-dress and whatDOT");
     none("(the format)is fine and (see that)again");
 }
+
+#[test]
+fn percent_escapes_separate_words() {
+    check(
+        "log: next=https%3A%2F%2Frelay-node.net%2Fgate and %2Fdrop-zone.org",
+        &[("domain", "relay-node.net"), ("domain", "drop-zone.org")],
+    );
+    none("%APPDATA%\\svc.dat and %TEMP%.x");
+}
+
+cases! {
+    grammar_repeated_and_escaped_brackets: "relay[[[.]]]site, 10[[.]]20[[.]]30[[.]]40 and relay2\\(.\\)net" =>
+        [("domain", "relay.site"), ("ipv4", "10.20.30.40"), ("domain", "relay2.net")];
+    grammar_escaped_dot_runs: "relay\\\\\\\\.site and relay2 \\. org" => [("domain", "relay.site"), ("domain", "relay2.org")];
+    grammar_trailing_space_after_full_bracket: "a[.]relay[.] site" => [("domain", "a.relay.site")];
+    grammar_at_sign_spaced_one_side: "ops @relay-mail[.]net and ops2@ relay-mail[.]net" =>
+        [("email", "ops@relay-mail.net"), ("email", "ops2@relay-mail.net")];
+    grammar_spelled_at_bracketed_dot: "write ops at relay-mail[dot]net" => [("email", "ops@relay-mail.net")];
+    scheme_ftp_blotted: "ftx://relay.site/a and fxp://relay2.site/b" => [("url", "ftp://relay.site/a"), ("url", "ftp://relay2.site/b")];
+    url_paren_slash_in_path: "hxxp://relay(.)site(/)gate(/)x" => [("url", "http://relay.site/gate/x")];
+}
+
+#[test]
+fn prose_at_before_bracketed_word_dot_stays_prose() {
+    check("look at relay[dot]site today", &[("domain", "relay.site")]);
+    check("traffic at relay[dot]site", &[("domain", "relay.site")]);
+}
