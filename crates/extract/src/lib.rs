@@ -22,6 +22,13 @@
 //! is recognised per candidate, in the separators between labels and after the scheme,
 //! never by refanging the whole text first: offsets stay true to the original, brackets
 //! in prose stay prose, and a defang is accepted only where an indicator really is.
+//! The styles in use are cells of one grammar (brackets of any kind around a dot or at
+//! core, escaped dots, prose words; a colon form then a slash form after a scheme),
+//! written down in `scan.rs` and tested cell by cell in `src/tests.rs`.
+//!
+//! Names must end in a public TLD (or one of [`Extractor::with_extra_tlds`]); only
+//! [`refang`], which rewrites what a user typed, takes any well-formed TLD after a
+//! defang (`intranet[.]local`).
 //!
 //! # What it refuses
 //!

@@ -17,6 +17,40 @@
 //! scheme, never by rewriting the text first: offsets stay those of the original text,
 //! prose brackets are never mistaken for defangs, and one pass suffices.
 //!
+//! # The defang grammar
+//!
+//! The field's conventions (ioc-fanger's and iocextract's pattern lists, ioc-finder's
+//! grammar, CyberChef's "Defang URL") are cells of one grammar, so each is recognised
+//! by the same few rules rather than by a list of spellings:
+//!
+//! ```text
+//! dot-sep   = "." | "．" | esc+ "." | " "{1,3} esc "." " "{0,3}            \.  ^.  \\\\.
+//!           | side core side                          [.] (.) {.} <.> [.[ ].] [[.]] \(.\)
+//!           | " "{1,3} side core side " "{0,3}        ` [.] `, ` ( dot ) `
+//!           | " "{1,3} ("dot" | "DOT") " "{1,3}       prose: needs a name-like label and a usual TLD
+//!           | core-word side                          glued: fooDOT]com, foopunto)com
+//!           | "-dot-" | "DOT"                         inside a word: foo-dot-com, fooDOTcom (not MDOT)
+//! at-sep    = "@" | "＠" | side at-core side | " "{1,3} side at-core side " "{0,3}
+//!           | " "{0,3} "@" " "{0,3} | " "{1,3} ("at" | "AT") " "{1,3}   prose: needs evidence
+//!           | at-word side                            glued: fooat]bar.com
+//! side      = up to 8 bytes of brackets [](){}<>, backslashes and spaces
+//! core      = "." | "," | "dot" | "punto" | "punkt"    (any case)
+//! at-core   = "@" | "at" | "arroba" | "et"             (any case)
+//! scheme    = word | "[" word "]" | word "]"           hxxp hXXps fxp ftx xxxx xxxxx
+//! sep       = colon slashes | "[://]" | "(://)" | "{://}"
+//! colon     = ":" | "[:]" | "(:)" | "{:}" | "：" | " :" | ""     (the last two: web schemes)
+//! slashes   = "/"{2,} | "\/\/" | "\\" | "\" | "__" | "/" (after a bracketed colon)
+//! path-sep  = "/" | "[/]" | "(/)" | "{/}" | "／" | "\/"
+//! ```
+//!
+//! Words and spaces inside brackets need brackets on both sides; a lone symbol may
+//! stand with a half bracket that opens before it or closes after it (`evil[.com`).
+//! Prose forms need evidence: ` at ` joins an address only before a domain spelled with
+//! ` dot ` or a bracketed word, and not after a prose word ("look at"); ` AT ` only after
+//! a local part that is not itself upper case. A defang never lifts the public-TLD rule
+//! in extraction; [`crate::refang`] takes any well-formed TLD after a tight defang
+//! (`intranet[.]local`), since a typed value is a name by intent.
+//!
 //! Every attempt either emits and jumps past what it consumed, or jumps past the whole
 //! run it inspected; look-ahead windows that are not consumed (IPv6, context words) are
 //! bounded by a constant. So the scan is linear in the input, also on adversarial
@@ -207,6 +241,14 @@ impl Core {
             .iter()
             .find(|w| s.starts_ci(q, w) && !s.at(q + w.len()).is_ascii_alphanumeric())
             .map(|w| (w.len(), true))
+    }
+}
+
+/// Whether `c` is a one-byte core of `core`: `.` `,` or `@`.
+fn symbol_core(c: u8, core: Core) -> bool {
+    match core {
+        Core::Dot => c == b'.' || c == b',',
+        Core::At => c == b'@',
     }
 }
 
@@ -748,6 +790,11 @@ impl<'a> Scanner<'a> {
     /// Returns the length.
     fn bracketed(&self, p: usize, core: Core, spaced: bool) -> Option<usize> {
         const SIDE: usize = 8;
+        let first = self.at(p);
+        // most calls come after a word and a space: decide on one byte
+        if !(is_bracket(first) || first == b'\\' || symbol_core(first, core)) {
+            return None;
+        }
         let mut q = p;
         let (mut left, mut left_opens, mut inner_space) = (0, false, false);
         while q - p < SIDE {
@@ -979,8 +1026,9 @@ impl<'a> Scanner<'a> {
     /// `Ok` after an emission, `Err` with the end of what was inspected otherwise.
     fn try_host(&mut self, start: usize) -> Result<usize, usize> {
         let mut hs = self.scan_host(start, false);
+        let at = self.at_form(hs.end);
         // `fooat]bar.com`: an at core glued to the local part
-        if !hs.overflow() && !hs.non_ascii && self.at_form(hs.end).is_none() {
+        if at.is_none() && !hs.overflow() && !hs.non_ascii {
             if let Some(&(a, e)) = self.labels.last() {
                 if let Some((core, len)) = self.glued_core(a, e, Core::At) {
                     let at = AtForm {
@@ -996,7 +1044,7 @@ impl<'a> Scanner<'a> {
                 }
             }
         }
-        if let Some(at) = self.at_form(hs.end) {
+        if let Some(at) = at {
             if !at.word || self.spelled_address(&hs, at) {
                 return self.try_email(&hs, at.len, at.defanged);
             }
