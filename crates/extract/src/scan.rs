@@ -404,7 +404,9 @@ impl<'a> Scanner<'a> {
                 if j - i < 26
                     && !token_prefix(&b[i..j])
                     && boring_after(b, j)
-                    && (seen & (HYPHEN | UPPER) == 0 || self.inner_core(i, j).is_none())
+                    && (seen & (HYPHEN | UPPER) == 0
+                        || j - i < 5
+                        || self.inner_core(i, j).is_none())
                 {
                     i = j;
                     continue;
@@ -479,12 +481,12 @@ impl<'a> Scanner<'a> {
                 }
             }
             // `micro[-]soft`: a defanged hyphen inside an ASCII label
-            if q > p
-                && !wide
-                && q + 3 < n
+            if q + 3 < n
                 && b[q] == b'['
                 && b[q + 1] == b'-'
                 && b[q + 2] == b']'
+                && q > p
+                && !wide
                 && b[q + 3].is_ascii_alphanumeric()
             {
                 defanged = true;
@@ -562,7 +564,13 @@ impl<'a> Scanner<'a> {
         if w.len() < 5 {
             return None;
         }
-        for k in 1..w.len() - 3 {
+        // positions 1..len-3 that hold `-` or `D`; most words have neither
+        let mut k = 0;
+        loop {
+            k += 1 + w
+                .get(k + 1..w.len() - 3)?
+                .iter()
+                .position(|&c| c == b'-' || c == b'D')?;
             let c = w[k];
             if c == b'-'
                 && k + 5 < w.len()
@@ -580,7 +588,6 @@ impl<'a> Scanner<'a> {
                 return Some((start + k, 3));
             }
         }
-        None
     }
 
     /// Whether every byte of `start..end` has all the class bits `k`.
