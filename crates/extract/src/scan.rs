@@ -20,7 +20,7 @@
 //! # The defang grammar
 //!
 //! The field's conventions (ioc-fanger's and iocextract's pattern lists, ioc-finder's
-//! grammar, CyberChef's "Defang URL") are cells of one grammar, so each is recognised
+//! grammar, `CyberChef`'s "Defang URL") are cells of one grammar, so each is recognised
 //! by the same few rules rather than by a list of spellings:
 //!
 //! ```text
@@ -544,7 +544,7 @@ impl<'a> Scanner<'a> {
             Core::At => &[b"at", b"arroba", b"et"],
         };
         let w = words.iter().find(|w| {
-            end >= start + w.len() + 1
+            end > start + w.len()
                 && self.b[end - w.len()..end].eq_ignore_ascii_case(w)
                 && self.b[end - w.len() - 1].is_ascii_alphanumeric()
         })?;
