@@ -142,26 +142,25 @@ pub(crate) fn valid_ascii_name(s: &str) -> bool {
     if s.len() > 253 || s.is_empty() {
         return false;
     }
-    let total = s.bytes().filter(|&c| c == b'.').count() + 1;
     let mut labels = 0;
     let mut idn = false;
+    // the last label holding an underscore, plus one (0: none)
+    let mut underscore_in = 0;
     for lb in s.as_bytes().split(|&c| c == b'.') {
         if lb.is_empty() || lb.len() > 63 || lb[0] == b'-' || lb[lb.len() - 1] == b'-' {
             return false;
         }
-        let underscore_ok = labels + 2 < total;
-        if !lb.iter().all(|&c| {
-            c.is_ascii_lowercase()
-                || c.is_ascii_digit()
-                || c == b'-'
-                || (c == b'_' && underscore_ok)
-        }) {
-            return false;
+        for &c in lb {
+            if c == b'_' {
+                underscore_in = labels + 1;
+            } else if !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-') {
+                return false;
+            }
         }
         idn |= lb.starts_with(b"xn--");
         labels += 1;
     }
-    if labels < 2 {
+    if labels < 2 || underscore_in + 2 > labels {
         return false;
     }
     // punycode labels must decode: `xn--zz` is no name

@@ -535,6 +535,7 @@ impl<'a> Scanner<'a> {
     /// A word core glued to the end of the label `start..end` and closed by brackets:
     /// `fooDOT]com`, `foopunto)com`, `fooat]bar.com`. Returns the core's length and the
     /// separator's (core and brackets); a label must remain before it and start after.
+    #[inline]
     fn glued_core(&self, start: usize, end: usize, core: Core) -> Option<(usize, usize)> {
         if !matches!(self.at(end), b']' | b')' | b'}') {
             return None;
@@ -559,11 +560,12 @@ impl<'a> Scanner<'a> {
     /// A dot spelled out inside the ASCII run `start..end`, between label characters:
     /// `-dot-` (any case, hyphens both sides) or a capital `DOT` between characters that
     /// are not capitals (`fooDOTcom`, not `MDOT`). Its position and length.
+    #[inline]
     fn inner_core(&self, start: usize, end: usize) -> Option<(usize, usize)> {
-        let w = self.b.get(start..end)?;
-        if w.len() < 5 {
+        if end < start + 5 {
             return None;
         }
+        let w = self.b.get(start..end)?;
         // positions 1..len-3 that hold `-` or `D`; most words have neither
         let mut k = 0;
         loop {
@@ -971,6 +973,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// The text of label `k`, refanged.
+    #[inline]
     fn label_text(&self, k: usize) -> &str {
         if !self.fixed.is_empty() {
             if let Some(&(_, a, e)) = self.fixed.iter().find(|f| f.0 == k) {
