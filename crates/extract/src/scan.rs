@@ -1257,7 +1257,11 @@ impl<'a> Scanner<'a> {
         let scheme = scheme.into();
         match self.at(p) {
             b'/' => Some(p),
-            b'[' | b'(' | b'{' if self.at(p + 1) == b'/' && is_bracket(self.at(p + 2)) => Some(p),
+            // `[/]`, `(/)`, `{/}`: the closing bracket must match, as the path refang
+            // rewrites only these
+            b'[' if self.starts(p, b"[/]") => Some(p),
+            b'(' if self.starts(p, b"(/)") => Some(p),
+            b'{' if self.starts(p, b"{/}") => Some(p),
             0xef if self.starts(p, FW_SLASH) => Some(p),
             b'?' | b'#' if scheme.is_some() => Some(p),
             b'\\' if scheme == Some(Slashes::Backslash) && self.at(p + 1) != b'.' => Some(p),

@@ -579,3 +579,12 @@ fn prose_at_before_bracketed_word_dot_stays_prose() {
     check("look at relay[dot]site today", &[("domain", "relay.site")]);
     check("traffic at relay[dot]site", &[("domain", "relay.site")]);
 }
+
+#[test]
+fn bracketed_slash_must_close_with_its_pair() {
+    // found by fuzzing: `[/[` is no path separator
+    check(
+        "d-photos-shark[.]site[/[.]site[/]p",
+        &[("domain", "d-photos-shark.site")],
+    );
+}

@@ -53,8 +53,8 @@ pub(crate) fn parse_cve(text: &str, start: usize) -> Option<(String, usize)> {
     let mut p = start + 3;
     p += dash_len(text.get(p..)?)?;
     let year = b.get(p..p + 4)?;
-    if !year.iter().all(u8::is_ascii_digit) || !(year.starts_with(b"19") || year.starts_with(b"20"))
-    {
+    // CVE ids begin in 1999 (core refuses earlier years)
+    if !year.iter().all(u8::is_ascii_digit) || !(year == b"1999" || year.starts_with(b"20")) {
         return None;
     }
     let year_start = p;
@@ -148,6 +148,9 @@ mod tests {
             "CVE-2024-1234567"
         );
         assert_eq!(parse_cve("CVE-2021-1", 0), None);
+        assert_eq!(parse_cve("CVE-1999-0001", 0).unwrap().0, "CVE-1999-0001");
+        // found by fuzzing: no CVE year before 1999
+        assert_eq!(parse_cve("CVE-1921-45046", 0), None);
         assert_eq!(parse_cve("CVE-2024 block", 0), None);
         assert_eq!(parse_cve("CVE-ID", 0), None);
         assert_eq!(parse_cve("CVE-2021-44228a", 0), None);
