@@ -55,6 +55,9 @@ pub struct Config {
     /// Lookup settings: lifetimes, whether warning lists apply.
     #[serde(default)]
     pub lookup: LookupConfig,
+    /// Indicator extraction from text: an organisation's internal TLDs.
+    #[serde(default)]
+    pub extract: ExtractConfig,
     /// Which bundled MISP warning lists to use (`only`, `disable`).
     #[serde(default)]
     pub warninglists: rexist_warnlist::ListSelection,
@@ -94,6 +97,18 @@ impl Default for LookupConfig {
             lifetimes: std::collections::BTreeMap::new(),
         }
     }
+}
+
+/// `[extract]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractConfig {
+    /// Top-level domains accepted in text besides the public ones, for an
+    /// organisation's internal names (`["corp", "lan", "internal"]`). Typed
+    /// values (lookup, refang, `ingest file`, watchlists) take any
+    /// well-formed name without this.
+    #[serde(default)]
+    pub extra_tlds: Vec<String>,
 }
 
 /// `[alerts]`
@@ -244,6 +259,7 @@ impl Default for Config {
             channels: Vec::new(),
             alerts: AlertsConfig::default(),
             lookup: LookupConfig::default(),
+            extract: ExtractConfig::default(),
             warninglists: rexist_warnlist::ListSelection::default(),
             allowlists: Vec::new(),
             enrichment: Vec::new(),
@@ -405,6 +421,14 @@ pub fn parse(text: &str, path: &Path) -> Result<Config> {
 impl Config {
     /// Checks what can be checked without I/O.
     pub fn validate(&self) -> Result<()> {
+        for tld in &self.extract.extra_tlds {
+            if !rexist_extract::is_tld_label(tld) {
+                bail!(
+                    "[extract] extra_tlds: {:?} is not a top-level domain (2-63 letters, or punycode)",
+                    tld.chars().take(64).collect::<String>()
+                );
+            }
+        }
         if let Some(url) = &self.database_url {
             check_database_url(url.expose())?;
         }
@@ -496,6 +520,11 @@ impl Config {
                 .context("[[allowlist]]")?
         };
         Ok(Some(std::sync::Arc::new(lists)))
+    }
+
+    /// The extractor for text ingested under this configuration.
+    pub fn extractor(&self) -> rexist_extract::Extractor {
+        rexist_extract::Extractor::default().with_extra_tlds(&self.extract.extra_tlds)
     }
 
     /// Indicator lifetimes: the defaults with `[lookup.lifetimes]` applied.
@@ -686,6 +715,29 @@ mod tests {
         let text = include_str!("../rexist.example.toml");
         let config = parse(text, Path::new("rexist.example.toml")).unwrap();
         assert_eq!(config.server.listen, default_listen());
+    }
+
+    #[test]
+    fn extra_tlds_reach_the_extractor_and_are_checked() {
+        let config = parse(
+            "[extract]\nextra_tlds = [\"corp\", \".LAN\"]\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        config.validate().unwrap();
+        let found: Vec<String> = config
+            .extractor()
+            .extract("build01.corp and wiki.lan and readme.md")
+            .into_iter()
+            .map(|m| m.value)
+            .collect();
+        assert_eq!(found, ["build01.corp", "wiki.lan"]);
+        let bad = parse(
+            "[extract]\nextra_tlds = [\"corp lan\"]\n",
+            Path::new("c.toml"),
+        );
+        let err = format!("{:#}", bad.unwrap_err());
+        assert!(err.contains("extra_tlds"), "{err}");
     }
 
     /// The example's `[[source]]` blocks: each uncommented (lines marked

@@ -543,6 +543,76 @@ fn hunts_from_the_command_line_see_what_ingest_stores() {
     );
 }
 
+/// `rexist` with `input` on standard input.
+fn rexist_stdin(dir: &Path, args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rexist"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("REXIST_DATABASE_URL")
+        .env_remove("REXIST_DATA_DIR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run rexist");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn typed_names_under_any_tld_are_refanged_looked_up_and_ingested() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rexist.toml"), "default_sources = false\n").unwrap();
+
+    let out = rexist_stdin(
+        dir.path(),
+        &["refang"],
+        "hxxp://evil[.]example/x and intranet[.]local\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "http://evil.example/x and intranet.local\n"
+    );
+
+    for (typed, value) in [
+        ("login[.]phish[.]example", "login.phish.example"),
+        ("hxxps://host[.]corp/x", "https://host.corp/x"),
+        ("intranet[.]local", "intranet.local"),
+    ] {
+        let out = rexist(dir.path(), &["lookup", typed, "--json"]);
+        assert!(out.status.success(), "{typed}: {}", text(&out.stderr));
+        let a: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(a["value"], value, "{a}");
+    }
+
+    std::fs::write(
+        dir.path().join("typed.txt"),
+        "build01[.]corp\nhxxp://wiki[.]lan/x\n",
+    )
+    .unwrap();
+    let out = rexist(
+        dir.path(),
+        &["ingest", "file", "typed.txt", "--source", "typed"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("rejected: 0"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = rexist(dir.path(), &["lookup", "build01.corp", "--json"]);
+    let a: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(a["known"], true, "{a}");
+}
+
 #[test]
 fn lookup_answers_from_the_store_with_warning_lists() {
     let dir = tempfile::tempdir().unwrap();

@@ -312,7 +312,7 @@ pub fn open_ingest(config: &Config, store: &Arc<dyn Store>) -> Arc<rexist_pipeli
                 None
             }
         });
-    rexist_pipeline::Ingest::new(Arc::clone(store), Some(loader))
+    rexist_pipeline::Ingest::with_extractor(Arc::clone(store), Some(loader), config.extractor())
 }
 
 /// After a command stored data: sends the alerts its hits queued, so a

@@ -84,10 +84,12 @@ pub(crate) fn map_scheme(raw: &str) -> Option<(&'static str, bool)> {
         }
     }
     match lower {
-        b"fxp" => return Some(("ftp", true)),
-        b"fxps" => return Some(("ftps", true)),
-        b"xxxx" | b"hxxxp" => return Some(("http", true)),
-        b"xxxxs" | b"hxxxps" => return Some(("https", true)),
+        // `fxp`, `ftx`: ftp with a letter blotted out
+        b"fxp" | b"ftx" | b"fxx" => return Some(("ftp", true)),
+        b"fxps" | b"ftxs" => return Some(("ftps", true)),
+        // `xxxx`, `xxxxx`, `xxxxs`, `hxxxp`: schemes blotted out whole
+        b"xxxx" | b"hxxxp" | b"xxxp" => return Some(("http", true)),
+        b"xxxxs" | b"xxxxx" | b"hxxxps" | b"xxxps" => return Some(("https", true)),
         _ => {}
     }
     SCHEMES
@@ -126,39 +128,67 @@ pub(crate) fn canonical_ipv6(s: &str) -> Option<String> {
     s.parse::<Ipv6Addr>().ok().map(|a| a.to_string())
 }
 
-/// Whether an ASCII lower-case domain is valid: 2+ labels of `[a-z0-9-]` (1–63 bytes, no
-/// leading or trailing hyphen), at most 253 bytes, ending in a real TLD.
+/// Whether an ASCII lower-case domain is valid: a well-formed name (see
+/// [`valid_ascii_name`]) ending in a real TLD.
 pub(crate) fn valid_ascii_domain(s: &str) -> bool {
+    valid_ascii_name(s) && s.rsplit('.').next().is_some_and(is_tld)
+}
+
+/// Whether an ASCII lower-case name is well formed: 2+ labels of `[a-z0-9-]` (1–63 bytes,
+/// no leading or trailing hyphen), at most 253 bytes; an underscore may begin or join
+/// words of a label below the registrable name (`_jabber._tcp.example.com`,
+/// `s1._domainkey.example.com`), never in the last two labels; punycode labels decode.
+pub(crate) fn valid_ascii_name(s: &str) -> bool {
     if s.len() > 253 || s.is_empty() {
         return false;
     }
     let mut labels = 0;
-    let mut last: &[u8] = &[];
     let mut idn = false;
+    // the last label holding an underscore, plus one (0: none)
+    let mut underscore_in = 0;
     for lb in s.as_bytes().split(|&c| c == b'.') {
         if lb.is_empty() || lb.len() > 63 || lb[0] == b'-' || lb[lb.len() - 1] == b'-' {
             return false;
         }
-        if !lb
-            .iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        {
-            return false;
+        for &c in lb {
+            if c == b'_' {
+                underscore_in = labels + 1;
+            } else if !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-') {
+                return false;
+            }
         }
         idn |= lb.starts_with(b"xn--");
         labels += 1;
-        last = lb;
     }
-    if labels < 2 || !std::str::from_utf8(last).is_ok_and(is_tld) {
+    if labels < 2 || underscore_in + 2 > labels {
         return false;
     }
     // punycode labels must decode: `xn--zz` is no name
     !idn || idna::domain_to_ascii(s).is_ok_and(|a| a == s)
 }
 
+/// Whether `label` has the shape of a top-level domain: 2–63 ASCII letters, or a
+/// punycode label. What refanging a typed name accepts beyond the real TLDs.
+pub(crate) fn tld_shaped(label: &str) -> bool {
+    let b = label.as_bytes();
+    (2..=63).contains(&b.len())
+        && (b.iter().all(u8::is_ascii_alphabetic)
+            || (b.len() > 4
+                && b[..4].eq_ignore_ascii_case(b"xn--")
+                && b[4..]
+                    .iter()
+                    .all(|c| c.is_ascii_alphanumeric() || *c == b'-')))
+}
+
 /// Canonical form of a (refanged) domain: strip `*.` and a trailing dot, lower-case,
 /// IDN to punycode; `None` unless it is a valid name under a real TLD.
+#[cfg(test)]
 pub(crate) fn canonical_domain(raw: &str) -> Option<String> {
+    canonical_name(raw).filter(|s| valid_ascii_domain(s))
+}
+
+/// [`canonical_domain`] without the TLD check.
+pub(crate) fn canonical_name(raw: &str) -> Option<String> {
     let s = raw.strip_suffix('.').unwrap_or(raw);
     let s = s.strip_prefix("*.").unwrap_or(s);
     let out = if s.is_ascii() {
@@ -166,7 +196,7 @@ pub(crate) fn canonical_domain(raw: &str) -> Option<String> {
     } else {
         idna::domain_to_ascii(s).ok()?
     };
-    valid_ascii_domain(&out).then_some(out)
+    valid_ascii_name(&out).then_some(out)
 }
 
 /// Whether `local` is an acceptable e-mail local part: `[A-Za-z0-9._%+-]`, 1–64 bytes,

@@ -1,12 +1,23 @@
 //! Refanging and defanging whole texts, driven by the extractor's matches.
 
-use crate::{IocType, Match, extract};
+use crate::{Extractor, IocType, Match, extract};
 
 /// Rewrites every defanged indicator of `text` to its canonical refanged value
 /// (`hxxps://evil[.]com/x` → `https://evil.com/x`) and leaves everything else,
 /// including indicators that were not defanged, exactly as written.
+///
+/// Unlike [`extract`], a defanged name may end in any well-formed top-level domain:
+/// the defang says it is a name, so values typed or loaded by a user
+/// (`login[.]phish[.]example`, `hxxps://host[.]corp/x`, `intranet[.]local`) refang
+/// whatever their TLD.
 pub fn refang(text: &str) -> String {
-    rewrite(text, |m, _| m.defanged.then(|| m.value.clone()))
+    Extractor::default().refang(text)
+}
+
+pub(crate) fn refang_with(ex: &Extractor, text: &str) -> String {
+    rewrite(ex.extract(text), text, |m, _| {
+        m.defanged.then(|| m.value.clone())
+    })
 }
 
 /// Defangs every network indicator of `text` (`evil.com` → `evil[.]com`,
@@ -14,13 +25,17 @@ pub fn refang(text: &str) -> String {
 /// `1.2.3.4` → `1.2.3[.]4`), also re-rendering already defanged ones in this one style.
 /// Hashes, CVE ids, AS numbers and bitcoin addresses are left as written.
 pub fn defang(text: &str) -> String {
-    rewrite(text, |m, _| defang_value(m.kind, &m.value))
+    rewrite(extract(text), text, |m, _| defang_value(m.kind, &m.value))
 }
 
-fn rewrite(text: &str, mut f: impl FnMut(&Match, &str) -> Option<String>) -> String {
+fn rewrite(
+    matches: Vec<Match>,
+    text: &str,
+    mut f: impl FnMut(&Match, &str) -> Option<String>,
+) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 16);
     let mut copied = 0;
-    for m in extract(text) {
+    for m in matches {
         if m.start < copied {
             continue;
         }

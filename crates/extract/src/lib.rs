@@ -22,6 +22,13 @@
 //! is recognised per candidate, in the separators between labels and after the scheme,
 //! never by refanging the whole text first: offsets stay true to the original, brackets
 //! in prose stay prose, and a defang is accepted only where an indicator really is.
+//! The styles in use are cells of one grammar (brackets of any kind around a dot or at
+//! core, escaped dots, prose words; a colon form then a slash form after a scheme),
+//! written down in `scan.rs` and tested cell by cell in `src/tests.rs`.
+//!
+//! Names must end in a public TLD (or one of [`Extractor::with_extra_tlds`]); only
+//! [`refang`], which rewrites what a user typed, takes any well-formed TLD after a
+//! defang (`intranet[.]local`).
 //!
 //! # What it refuses
 //!
@@ -69,7 +76,88 @@ pub use types::{IocType, Match};
 /// assert_eq!(ms[2].value, "CVE-2024-3400");
 /// ```
 pub fn extract(text: &str) -> Vec<Match> {
-    scan::Scanner::new(text).run()
+    Extractor::default().extract(text)
+}
+
+/// Extraction with settings: the top-level domains an organisation uses internally
+/// (`corp`, `lan`) accepted besides the public ones. [`extract`] is
+/// `Extractor::default().extract`.
+///
+/// ```
+/// use rexist_extract::Extractor;
+///
+/// let text = "beacon to build01.corp and evil.lan";
+/// assert!(rexist_extract::extract(text).is_empty());
+/// let ex = Extractor::default().with_extra_tlds(["corp"]);
+/// let ms = ex.extract(text);
+/// assert_eq!(ms.len(), 1);
+/// assert_eq!(ms[0].value, "build01.corp");
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Extractor {
+    /// Extra top-level domains, lower case, without a dot; few, so a linear search.
+    extra_tlds: Vec<String>,
+    /// Refanging: a defanged name may end in any well-formed TLD (`intranet[.]local`),
+    /// since the defang itself says it is a name.
+    refang: bool,
+}
+
+impl Extractor {
+    /// Accepts names under `tlds` too (`"corp"`, `".lan"`, any case). Values that are
+    /// not a well-formed TLD (see [`is_tld_label`]) are ignored; configuration
+    /// validates them first.
+    #[must_use]
+    pub fn with_extra_tlds<I, S>(mut self, tlds: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        for t in tlds {
+            let t = t
+                .as_ref()
+                .trim()
+                .trim_start_matches('.')
+                .to_ascii_lowercase();
+            if is_tld_label(&t) && !self.extra_tlds.contains(&t) {
+                self.extra_tlds.push(t);
+            }
+        }
+        self
+    }
+
+    /// The extra top-level domains, lower case.
+    pub fn extra_tlds(&self) -> &[String] {
+        &self.extra_tlds
+    }
+
+    /// Finds the indicators in `text`, as [`extract`] does, with these settings.
+    pub fn extract(&self, text: &str) -> Vec<Match> {
+        scan::Scanner::new(text, self).run()
+    }
+
+    /// Rewrites the defanged indicators of `text`, as [`refang`] does, with these settings.
+    pub fn refang(&self, text: &str) -> String {
+        let lenient = Extractor {
+            refang: true,
+            ..self.clone()
+        };
+        fang::refang_with(&lenient, text)
+    }
+
+    pub(crate) fn is_extra_tld(&self, label: &str) -> bool {
+        !self.extra_tlds.is_empty()
+            && self
+                .extra_tlds
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(label))
+    }
+}
+
+/// Whether `label` is a well-formed top-level domain for `[extract] extra_tlds`: 2–63
+/// ASCII letters (`corp`, `lan`, `internal`) or a punycode label, an optional leading
+/// dot aside.
+pub fn is_tld_label(label: &str) -> bool {
+    canon::tld_shaped(label.strip_prefix('.').unwrap_or(label))
 }
 
 #[cfg(test)]

@@ -17,6 +17,40 @@
 //! scheme, never by rewriting the text first: offsets stay those of the original text,
 //! prose brackets are never mistaken for defangs, and one pass suffices.
 //!
+//! # The defang grammar
+//!
+//! The field's conventions (ioc-fanger's and iocextract's pattern lists, ioc-finder's
+//! grammar, `CyberChef`'s "Defang URL") are cells of one grammar, so each is recognised
+//! by the same few rules rather than by a list of spellings:
+//!
+//! ```text
+//! dot-sep   = "." | "．" | esc+ "." | " "{1,3} esc "." " "{0,3}            \.  ^.  \\\\.
+//!           | side core side                          [.] (.) {.} <.> [.[ ].] [[.]] \(.\)
+//!           | " "{1,3} side core side " "{0,3}        ` [.] `, ` ( dot ) `
+//!           | " "{1,3} ("dot" | "DOT") " "{1,3}       prose: needs a name-like label and a usual TLD
+//!           | core-word side                          glued: fooDOT]com, foopunto)com
+//!           | "-dot-" | "DOT"                         inside a word: foo-dot-com, fooDOTcom (not MDOT)
+//! at-sep    = "@" | "＠" | side at-core side | " "{1,3} side at-core side " "{0,3}
+//!           | " "{0,3} "@" " "{0,3} | " "{1,3} ("at" | "AT") " "{1,3}   prose: needs evidence
+//!           | at-word side                            glued: fooat]bar.com
+//! side      = up to 8 bytes of brackets [](){}<>, backslashes and spaces
+//! core      = "." | "," | "dot" | "punto" | "punkt"    (any case)
+//! at-core   = "@" | "at" | "arroba" | "et"             (any case)
+//! scheme    = word | "[" word "]" | word "]"           hxxp hXXps fxp ftx xxxx xxxxx
+//! sep       = colon slashes | "[://]" | "(://)" | "{://}"
+//! colon     = ":" | "[:]" | "(:)" | "{:}" | "：" | " :" | ""     (the last two: web schemes)
+//! slashes   = "/"{2,} | "\/\/" | "\\" | "\" | "__" | "/" (after a bracketed colon)
+//! path-sep  = "/" | "[/]" | "(/)" | "{/}" | "／" | "\/"
+//! ```
+//!
+//! Words and spaces inside brackets need brackets on both sides; a lone symbol may
+//! stand with a half bracket that opens before it or closes after it (`evil[.com`).
+//! Prose forms need evidence: ` at ` joins an address only before a domain spelled with
+//! ` dot ` or a bracketed word, and not after a prose word ("look at"); ` AT ` only after
+//! a local part that is not itself upper case. A defang never lifts the public-TLD rule
+//! in extraction; [`crate::refang`] takes any well-formed TLD after a tight defang
+//! (`intranet[.]local`), since a typed value is a name by intent.
+//!
 //! Every attempt either emits and jumps past what it consumed, or jumps past the whole
 //! run it inspected; look-ahead windows that are not consumed (IPv6, context words) are
 //! bounded by a constant. So the scan is linear in the input, also on adversarial
@@ -26,13 +60,13 @@ use std::net::Ipv6Addr;
 
 use crate::canon;
 use crate::context::{
-    self, CODE_RECEIVERS, FILE_AFTER, FILE_BEFORE, FILE_EXT_TLDS, FILE_EXTS, HASH_NAMES,
+    self, AT_PROSE, CODE_RECEIVERS, FILE_AFTER, FILE_BEFORE, FILE_EXT_TLDS, FILE_EXTS, HASH_NAMES,
     NOT_DOMAINS, NOT_FILE_HASH, PACKAGE_ROOTS, VERSION_AFTER, VERSION_CUES, WORD_DOT_STOP,
     WORD_DOT_TLDS,
 };
 use crate::tld;
 use crate::token;
-use crate::{IocType, Match};
+use crate::{Extractor, IocType, Match};
 
 // ---------------------------------------------------------------- byte classes
 
@@ -40,7 +74,7 @@ const DIGIT: u8 = 1;
 const HEX: u8 = 2;
 const ALPHA: u8 = 4;
 const LABEL: u8 = 8;
-const UNDERSCORE: u8 = 16;
+const HYPHEN: u8 = 16;
 const START: u8 = 32;
 const URL: u8 = 64;
 const UPPER: u8 = 128;
@@ -65,10 +99,10 @@ const fn build_classes() -> [u8; 256] {
             k |= HEX;
         }
         if c == b'-' {
-            k |= LABEL;
+            k |= LABEL | HYPHEN;
         }
         if c == b'_' {
-            k |= LABEL | UNDERSCORE;
+            k |= LABEL | START;
         }
         // `:` may begin `::1`; bytes >= 0xC0 begin non-ASCII characters
         if c == b':' || c >= 0xC0 {
@@ -160,6 +194,8 @@ const MAX_IPV6: usize = 64;
 struct Run {
     end: usize,
     non_ascii: bool,
+    /// Holds a defanged hyphen `[-]`.
+    defanged: bool,
 }
 
 /// A separator between two host labels.
@@ -169,6 +205,56 @@ struct Sep {
     defanged: bool,
     /// The prose form ` dot `, which needs extra evidence.
     word: bool,
+}
+
+/// An at form between an e-mail address's local part and its domain.
+#[derive(Clone, Copy, Debug)]
+struct AtForm {
+    len: usize,
+    defanged: bool,
+    /// The prose forms ` at `, ` AT `, ` @ `, which need extra evidence.
+    word: bool,
+}
+
+/// What a bracketed separator stands for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Core {
+    /// `.` `,` `dot` `punto` `punkt`
+    Dot,
+    /// `@` `at` `arroba` `et`
+    At,
+}
+
+impl Core {
+    /// The length of this core at `q`, and whether it needs brackets on both sides:
+    /// words and `,` do (`[dot]`, `(at)`, `[,]`), a lone symbol does not (`evil[.com`).
+    fn len_at(self, s: &Scanner<'_>, q: usize) -> Option<(usize, bool)> {
+        let (symbols, words): (&[u8], &[&[u8]]) = match self {
+            Core::Dot => (b".,", &[b"dot", b"punto", b"punkt"]),
+            Core::At => (b"@", &[b"at", b"arroba", b"et"]),
+        };
+        let c = s.at(q);
+        if symbols.contains(&c) {
+            return Some((1, c == b','));
+        }
+        words
+            .iter()
+            .find(|w| s.starts_ci(q, w) && !s.at(q + w.len()).is_ascii_alphanumeric())
+            .map(|w| (w.len(), true))
+    }
+}
+
+/// Whether `c` is a one-byte core of `core`: `.` `,` or `@`.
+fn symbol_core(c: u8, core: Core) -> bool {
+    match core {
+        Core::Dot => c == b'.' || c == b',',
+        Core::At => c == b'@',
+    }
+}
+
+/// A bracket a defanged separator may be wrapped in.
+fn is_bracket(c: u8) -> bool {
+    matches!(c, b'[' | b']' | b'(' | b')' | b'{' | b'}' | b'<' | b'>')
 }
 
 /// Full-width colon U+FF1A and solidus U+FF0F, as Japanese and Chinese text writes them.
@@ -197,6 +283,9 @@ struct HostScan {
     all_numeric: bool,
     defanged: bool,
     word_dot: bool,
+    /// A separator held spaces (` [.] `, `( dot )`): prose-like, so refanging does not
+    /// take it for a name under a non-public TLD.
+    spaced: bool,
     non_ascii: bool,
 }
 
@@ -211,7 +300,9 @@ impl HostScan {
 fn token_prefix(w: &[u8]) -> bool {
     (w.len() >= 2 && w[0] == b'A' && w[1] == b'S')
         || (w.len() >= 3
-            && (w[..3].eq_ignore_ascii_case(b"cve") || w[..3].eq_ignore_ascii_case(b"asn")))
+            && (w[..3].eq_ignore_ascii_case(b"cve")
+                || w[..3].eq_ignore_ascii_case(b"asn")
+                || (w[..2].eq_ignore_ascii_case(b"as") && w[2].is_ascii_digit())))
 }
 
 /// Whether the byte at `j`, after a word, rules out every indicator starting at that word
@@ -219,13 +310,35 @@ fn token_prefix(w: &[u8]) -> bool {
 /// bracketed or spelled-out defang, a sentence dot, closing punctuation.
 fn boring_after(b: &[u8], j: usize) -> bool {
     let Some(&next) = b.get(j) else { return true };
+    let at = |k: usize| b.get(j + k).copied().unwrap_or(0);
     match next {
-        b' ' => !matches!(b.get(j + 1), Some(b'[' | b'(' | b'{' | b'd' | b'D')),
-        b'.' => !b
-            .get(j + 1)
-            .is_some_and(|c| c.is_ascii_alphanumeric() || *c >= 0x80),
-        b',' | b';' | b'!' | b'?' | b'"' | b'\'' | b')' | b']' | b'}' | b'\n' | b'\r' | b'\t'
-        | b'/' | b'=' | b'<' | b'>' | b'|' | b'*' | b'&' | b'#' | b'$' | b'~' | b'`' | b'%' => true,
+        // ` [.] `, ` dot `, ` at `, ` AT `, ` @ `, ` ://` (`http ://`), up to three spaces
+        b' ' => {
+            let mut k = 1;
+            while at(k) == b' ' && k < 3 {
+                k += 1;
+            }
+            match at(k) {
+                b'[' | b'(' | b'{' | b'<' | b'@' | b':' | b'\\' => false,
+                b'd' | b'D' => {
+                    !(at(k + 1) | 0x20 == b'o' && at(k + 2) | 0x20 == b't' && at(k + 3) == b' ')
+                }
+                b'a' | b'A' => !(at(k + 1) | 0x20 == b't' && at(k + 2) == b' '),
+                _ => true,
+            }
+        }
+        b'.' => !(at(1).is_ascii_alphanumeric() || at(1) >= 0x80 || at(1) == b'_'),
+        // `].]`, `).(`, `[http]://`, `fooDOT]com`
+        b')' | b']' | b'}' => {
+            !(matches!(at(1), b'.' | b':' | b'[' | b']' | b'(' | b')' | b'{' | b'}')
+                || at(1).is_ascii_alphanumeric())
+        }
+        // `http//host`
+        b'/' => at(1) != b'/',
+        // `<.>`
+        b'<' => at(1) != b'.',
+        b',' | b';' | b'!' | b'?' | b'"' | b'\'' | b'\n' | b'\r' | b'\t' | b'=' | b'>' | b'|'
+        | b'*' | b'&' | b'#' | b'$' | b'~' | b'`' | b'%' => true,
         _ => false,
     }
 }
@@ -238,10 +351,16 @@ pub(crate) struct Scanner<'a> {
     labels: Vec<(usize, usize)>,
     /// End of the last emitted match: an e-mail local part is never extended over it.
     last_end: usize,
+    /// Labels of the current host scan written with `[-]`: (label index, range in
+    /// `scratch`) of their refanged text. Empty for nearly every host.
+    fixed: Vec<(usize, usize, usize)>,
+    scratch: String,
+    /// Top-level domains accepted beyond the public ones, and whether refanging.
+    opts: &'a Extractor,
 }
 
 impl<'a> Scanner<'a> {
-    pub(crate) fn new(text: &'a str) -> Self {
+    pub(crate) fn new(text: &'a str, opts: &'a Extractor) -> Self {
         Scanner {
             text,
             b: text.as_bytes(),
@@ -249,6 +368,9 @@ impl<'a> Scanner<'a> {
             out: Vec::with_capacity(text.len() / 256),
             labels: Vec::with_capacity(16),
             last_end: 0,
+            fixed: Vec::new(),
+            scratch: String::new(),
+            opts,
         }
     }
 
@@ -268,10 +390,24 @@ impl<'a> Scanner<'a> {
                 // (most words of prose) is skipped without the full dispatch.
                 let b = self.b;
                 let mut j = i + 1;
-                while j < n && class(b[j]) & LABEL != 0 {
+                // which classes the word holds: a hyphen or a capital may hide a
+                // spelled-out dot inside it (`foo-dot-com`, `fooDOTcom`)
+                let mut seen = 0;
+                while j < n {
+                    let k = class(b[j]);
+                    if k & LABEL == 0 {
+                        break;
+                    }
+                    seen |= k;
                     j += 1;
                 }
-                if j - i < 26 && !token_prefix(&b[i..j]) && boring_after(b, j) {
+                if j - i < 26
+                    && !token_prefix(&b[i..j])
+                    && boring_after(b, j)
+                    && (seen & (HYPHEN | UPPER) == 0
+                        || j - i < 5
+                        || self.inner_core(i, j).is_none())
+                {
                     i = j;
                     continue;
                 }
@@ -336,12 +472,26 @@ impl<'a> Scanner<'a> {
         let mut q = p;
         let mut non_ascii = false;
         let mut wide = false;
+        let mut defanged = false;
         loop {
             if !wide {
                 // the hot loop: ASCII label bytes
                 while q < n && class(b[q]) & LABEL != 0 {
                     q += 1;
                 }
+            }
+            // `micro[-]soft`: a defanged hyphen inside an ASCII label
+            if q + 3 < n
+                && b[q] == b'['
+                && b[q + 1] == b'-'
+                && b[q + 2] == b']'
+                && q > p
+                && !wide
+                && b[q + 3].is_ascii_alphanumeric()
+            {
+                defanged = true;
+                q += 3;
+                continue;
             }
             if q >= n || b[q] < 0x80 {
                 break;
@@ -366,7 +516,80 @@ impl<'a> Scanner<'a> {
             non_ascii = true;
             q += len;
         }
-        Run { end: q, non_ascii }
+        Run {
+            end: q,
+            non_ascii,
+            defanged,
+        }
+    }
+
+    /// How many spaces start at `p`, at most `max`.
+    fn spaces(&self, p: usize, max: usize) -> usize {
+        let mut q = p;
+        while self.at(q) == b' ' && q - p < max {
+            q += 1;
+        }
+        q - p
+    }
+
+    /// A word core glued to the end of the label `start..end` and closed by brackets:
+    /// `fooDOT]com`, `foopunto)com`, `fooat]bar.com`. Returns the core's length and the
+    /// separator's (core and brackets); a label must remain before it and start after.
+    #[inline]
+    fn glued_core(&self, start: usize, end: usize, core: Core) -> Option<(usize, usize)> {
+        if !matches!(self.at(end), b']' | b')' | b'}') {
+            return None;
+        }
+        let words: &[&[u8]] = match core {
+            Core::Dot => &[b"dot", b"punto", b"punkt"],
+            Core::At => &[b"at", b"arroba", b"et"],
+        };
+        let w = words.iter().find(|w| {
+            end > start + w.len()
+                && self.b[end - w.len()..end].eq_ignore_ascii_case(w)
+                && self.b[end - w.len() - 1].is_ascii_alphanumeric()
+        })?;
+        let mut q = end + 1;
+        if matches!(self.at(q), b']' | b')' | b'}') {
+            q += 1;
+        }
+        self.label_start(q)
+            .then_some((w.len(), q - (end - w.len())))
+    }
+
+    /// A dot spelled out inside the ASCII run `start..end`, between label characters:
+    /// `-dot-` (any case, hyphens both sides) or a capital `DOT` between characters that
+    /// are not capitals (`fooDOTcom`, not `MDOT`). Its position and length.
+    #[inline]
+    fn inner_core(&self, start: usize, end: usize) -> Option<(usize, usize)> {
+        if end < start + 5 {
+            return None;
+        }
+        let w = self.b.get(start..end)?;
+        // positions 1..len-3 that hold `-` or `D`; most words have neither
+        let mut k = 0;
+        loop {
+            k += 1 + w
+                .get(k + 1..w.len() - 3)?
+                .iter()
+                .position(|&c| c == b'-' || c == b'D')?;
+            let c = w[k];
+            if c == b'-'
+                && k + 5 < w.len()
+                && w[k + 1..k + 4].eq_ignore_ascii_case(b"dot")
+                && w[k + 4] == b'-'
+            {
+                return Some((start + k, 5));
+            }
+            if c == b'D'
+                && &w[k..k + 3] == b"DOT"
+                && k + 3 < w.len()
+                && (w[k - 1].is_ascii_lowercase() || w[k - 1].is_ascii_digit())
+                && (w[k + 3].is_ascii_lowercase() || w[k + 3].is_ascii_digit())
+            {
+                return Some((start + k, 3));
+            }
+        }
     }
 
     /// Whether every byte of `start..end` has all the class bits `k`.
@@ -380,7 +603,8 @@ impl<'a> Scanner<'a> {
     fn label_start(&self, p: usize) -> bool {
         let c = self.at(p);
         if c < 0x80 {
-            c.is_ascii_alphanumeric()
+            // `_jabber._tcp.example.com`: DNS service labels begin with `_`
+            c.is_ascii_alphanumeric() || (c == b'_' && self.at(p + 1).is_ascii_alphanumeric())
         } else {
             self.char_at(p)
                 .is_some_and(|(ch, _)| uclass(ch) != UClass::None)
@@ -392,6 +616,14 @@ impl<'a> Scanner<'a> {
     /// Handles the word starting at `start`; returns where scanning resumes.
     #[inline(never)]
     fn word(&mut self, start: usize) -> usize {
+        // `%2Fevil.com`, `url=https%3A%2F%2Fevil.com`: a percent escape separates words
+        if self.at(start.wrapping_sub(1)) == b'%'
+            && self.at(start).is_ascii_hexdigit()
+            && self.at(start + 1).is_ascii_hexdigit()
+            && self.label_start(start + 2)
+        {
+            return self.word(start + 2).max(start + 2);
+        }
         let run = self.label_run(start);
         let j = run.end;
         if j == start {
@@ -400,6 +632,8 @@ impl<'a> Scanner<'a> {
         let next = self.at(j);
         if !run.non_ascii
             && (matches!(next, b':' | b'[' | b'(' | b'{' | b'+' | 0xef)
+                || (matches!(next, b']' | b')' | b'}' | b' ') && self.at(j + 1) == b':')
+                || (next == b'/' && self.at(j + 1) == b'/')
                 || self.http_underscore(start, j))
         {
             if let Some(r) = self.try_scheme_url(start) {
@@ -409,15 +643,24 @@ impl<'a> Scanner<'a> {
         // most words end in a space or punctuation that starts nothing: decide on the
         // next byte (and for a space, the one after it) before any real work
         let maybe_host = match next {
-            b'.' | b'[' | b'(' | b'{' | b'\\' | b'@' | 0xef => true,
-            b' ' => matches!(self.at(j + 1), b'[' | b'(' | b'{' | b'd' | b'D'),
+            b'.' | b'[' | b'(' | b'{' | b'<' | b']' | b')' | b'}' | b'\\' | b'^' | b'@' | 0xef => {
+                true
+            }
+            b' ' => matches!(
+                self.at(j + self.spaces(j, 3)),
+                b'[' | b'(' | b'{' | b'<' | b'd' | b'D' | b'a' | b'A' | b'@' | b'\\'
+            ),
             _ => false,
         };
         if maybe_host
             && (self
                 .dot_sep(j, false)
                 .is_some_and(|s| self.label_start(j + s.len))
-                || self.at_form(j).is_some())
+                || self.at_form(j).is_some()
+                || (!run.non_ascii
+                    && (self.glued_core(start, j, Core::Dot).is_some()
+                        || self.glued_core(start, j, Core::At).is_some())))
+            || (!run.non_ascii && self.inner_core(start, j).is_some())
         {
             return match self.try_host(start) {
                 Ok(r) | Err(r) => r.max(j),
@@ -436,11 +679,7 @@ impl<'a> Scanner<'a> {
             }
         }
         let w = &self.b[start..j];
-        let token_like = w.len() >= 26
-            || (w.len() >= 2 && w[0] == b'A' && w[1] == b'S')
-            || (w.len() >= 3
-                && (w[..3].eq_ignore_ascii_case(b"cve") || w[..3].eq_ignore_ascii_case(b"asn")));
-        if token_like {
+        if w.len() >= 26 || token_prefix(w) {
             if let Some(r) = self.try_token(start, j) {
                 return r;
             }
@@ -469,15 +708,8 @@ impl<'a> Scanner<'a> {
 
     // ------------------------------------------------------------ separators
 
-    /// A dot form at `p` between two labels.
+    /// A dot form at `p` between two labels (the grammar is in the module docs).
     fn dot_sep(&self, p: usize, esa: bool) -> Option<Sep> {
-        let plain = |len| {
-            Some(Sep {
-                len,
-                defanged: false,
-                word: false,
-            })
-        };
         let def = |len| {
             Some(Sep {
                 len,
@@ -486,29 +718,50 @@ impl<'a> Scanner<'a> {
             })
         };
         match self.at(p) {
-            b'.' => plain(1),
-            b'[' | b'(' | b'{' => self
-                .bracket_dot(p)
-                .or_else(|| if self.starts(p, b"[.") { def(2) } else { None }),
-            b'\\' if self.at(p + 1) == b'.' => def(2),
-            b' ' => {
-                let q = p + 1;
-                if let Some(s) = self.bracket_dot(q) {
-                    let mut len = 1 + s.len;
-                    if self.at(p + len) == b' ' {
-                        len += 1;
-                    }
-                    return def(len);
+            b'.' => Some(Sep {
+                len: 1,
+                defanged: false,
+                word: false,
+            }),
+            b'[' | b'(' | b'{' | b'<' | b']' | b')' | b'}' => {
+                self.bracketed(p, Core::Dot, false).and_then(def)
+            }
+            // escaped dots: `\.`, `^.`, `\\\\.`; an escaped bracket `\(.\)`
+            b'^' if self.at(p + 1) == b'.' => def(2),
+            b'\\' => {
+                let mut q = p;
+                while self.at(q) == b'\\' && q - p < 8 {
+                    q += 1;
                 }
-                if esa && self.at(q) == b'.' {
+                if self.at(q) == b'.' {
+                    def(q + 1 - p)
+                } else {
+                    self.bracketed(p, Core::Dot, false).and_then(def)
+                }
+            }
+            b' ' => {
+                if esa && self.at(p + 1) == b'.' {
                     return def(2);
                 }
-                if (self.starts(q, b"dot ") || self.starts(q, b"DOT ")) && self.at(q + 4) != b' ' {
-                    return Some(Sep {
-                        len: 5,
-                        defanged: true,
-                        word: true,
-                    });
+                let q = p + self.spaces(p, 3);
+                if let Some(len) = self.bracketed(q, Core::Dot, true) {
+                    return def(q - p + len);
+                }
+                // ` \. `: a spaced escaped dot
+                if self.at(q) == b'\\' && self.at(q + 1) == b'.' {
+                    let after = self.spaces(q + 2, 3);
+                    return def(q + 2 + after - p);
+                }
+                // the prose form ` dot `, ` DOT `
+                if self.starts(q, b"dot") || self.starts(q, b"DOT") {
+                    let after = self.spaces(q + 3, 3);
+                    if after > 0 {
+                        return Some(Sep {
+                            len: q + 3 + after - p,
+                            defanged: true,
+                            word: true,
+                        });
+                    }
                 }
                 None
             }
@@ -536,58 +789,116 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// `[.]`, `(.)`, `{.}`, `[dot]`, `(DOT)`, `[ . ]` … at `p`.
-    fn bracket_dot(&self, p: usize) -> Option<Sep> {
-        self.bracketed(p, b'.', b"dot", true).map(|len| Sep {
-            len,
-            defanged: true,
-            word: false,
-        })
-    }
-
-    /// Length of `symbol` or `word` (any case) in brackets, parentheses or braces
-    /// at `p`, with one optional space inside each bracket when `inner_space`.
-    fn bracketed(&self, p: usize, symbol: u8, word: &[u8], inner_space: bool) -> Option<usize> {
-        let close = match self.at(p) {
-            b'[' => b']',
-            b'(' => b')',
-            b'{' => b'}',
-            _ => return None,
-        };
-        let mut q = p + 1;
-        if inner_space && self.at(q) == b' ' {
-            q += 1;
-        }
-        if self.at(q) == symbol {
-            q += 1;
-        } else if self.starts_ci(q, word) {
-            q += word.len();
-        } else {
+    /// A bracketed separator at `p`: brackets (any of `[](){}<>`, in any orientation,
+    /// possibly escaped with `\\` or repeated, up to eight bytes a side) around a core
+    /// symbol or word, with spaces inside only when both sides are bracketed. `[.]`,
+    /// `( . )`, `{dot}`, `[.[`, `].]`, `<.>`, `[[.]]`, `\\(.\\)`, `[punto]`, `[at]`,
+    /// `(arroba)`, and the half forms `[.` `[[[.` (a bracket opens before the core or
+    /// closes after it). After a form bracketed on both sides up to three spaces are
+    /// taken too; with `spaced`, `p` follows a space and both sides must be bracketed.
+    /// Returns the length.
+    fn bracketed(&self, p: usize, core: Core, spaced: bool) -> Option<usize> {
+        const SIDE: usize = 8;
+        let first = self.at(p);
+        // most calls come after a word and a space: decide on one byte
+        if !(is_bracket(first) || first == b'\\' || symbol_core(first, core)) {
             return None;
         }
-        if inner_space && self.at(q) == b' ' {
+        let mut q = p;
+        let (mut left, mut left_opens, mut inner_space) = (0, false, false);
+        while q - p < SIDE {
+            match self.at(q) {
+                c if is_bracket(c) && c != b'>' => {
+                    left += 1;
+                    left_opens = matches!(c, b'[' | b'(' | b'{' | b'<');
+                }
+                b'\\' if left > 0 || is_bracket(self.at(q + 1)) => {}
+                b' ' if left > 0 => inner_space = true,
+                _ => break,
+            }
             q += 1;
         }
-        (self.at(q) == close).then_some(q + 1 - p)
+        let (core_len, needs_both) = core.len_at(self, q)?;
+        q += core_len;
+        let (mut right, mut right_closes, mut end) = (0, false, q);
+        let mut r = q;
+        while r - q < SIDE {
+            match self.at(r) {
+                c if is_bracket(c) && c != b'<' => {
+                    if right == 0 {
+                        right_closes = matches!(c, b']' | b')' | b'}' | b'>');
+                    }
+                    right += 1;
+                    end = r + 1;
+                }
+                b'\\' if is_bracket(self.at(r + 1)) => {}
+                b' ' => {}
+                _ => break,
+            }
+            r += 1;
+        }
+        inner_space |= right > 0 && self.b[q..end].contains(&b' ');
+        let both = left > 0 && right > 0;
+        let half = (left > 0 && left_opens) || (right > 0 && right_closes);
+        // a single-symbol core may stand alone with a half bracket (`evil[.com`); words
+        // and spaces need brackets on both sides, and so do forms after a space
+        let ok = if spaced || inner_space || needs_both {
+            both
+        } else {
+            both || half
+        };
+        if !ok {
+            return None;
+        }
+        let mut q = end;
+        if both {
+            q += self.spaces(q, 3);
+        }
+        Some(q - p)
     }
 
-    /// An at form at `p`: `@`, `[@]`, `(@)`, `{at}`, `[AT]`, ` [at] `, `＠`.
-    fn at_form(&self, p: usize) -> Option<(usize, bool)> {
+    /// An at form at `p`: `@`, `[@]`, `(@)`, `{at}`, `[AT]`, ` [at] `, `(arroba)`, `＠`,
+    /// and the prose forms ` at `, ` AT `, ` @ ` (word forms: `try_host` asks for
+    /// evidence before taking them).
+    fn at_form(&self, p: usize) -> Option<AtForm> {
+        let form = |len, defanged, word| {
+            Some(AtForm {
+                len,
+                defanged,
+                word,
+            })
+        };
         match self.at(p) {
-            b'@' => Some((1, false)),
-            b'[' | b'(' | b'{' => self.bracket_at(p).map(|l| (l, true)),
-            b' ' => {
-                let l = self.bracket_at(p + 1)?;
-                (self.at(p + 1 + l) == b' ').then_some((l + 2, true))
+            // `myuser@ example.com`: spaces after the sign only
+            b'@' if self.at(p + 1) == b' ' => {
+                let after = self.spaces(p + 1, 3);
+                form(1 + after, false, true)
             }
-            0xef if self.starts(p, "\u{ff20}".as_bytes()) => Some((3, true)),
+            b'@' => form(1, false, false),
+            b'[' | b'(' | b'{' | b'<' => self
+                .bracketed(p, Core::At, false)
+                .and_then(|l| form(l, true, false)),
+            b' ' => {
+                let q = p + self.spaces(p, 3);
+                if let Some(l) = self.bracketed(q, Core::At, true) {
+                    return form(q - p + l, true, false);
+                }
+                let (core, defanged) = match (self.at(q), self.at(q + 1)) {
+                    (b'a', b't') | (b'A', b'T') => (2, true),
+                    (b'@', _) => (1, false),
+                    _ => return None,
+                };
+                let after = self.spaces(q + core, 3);
+                // ` @example.com`: a space before the sign only will do
+                (after > 0 || core == 1).then_some(AtForm {
+                    len: q + core + after - p,
+                    defanged,
+                    word: true,
+                })
+            }
+            0xef if self.starts(p, "\u{ff20}".as_bytes()) => form(3, true, false),
             _ => None,
         }
-    }
-
-    /// `[@]`, `(@)`, `{at}`, `[AT]` … at `p`.
-    fn bracket_at(&self, p: usize) -> Option<usize> {
-        self.bracketed(p, b'@', b"at", false)
     }
 
     // ------------------------------------------------------------ hosts
@@ -595,6 +906,8 @@ impl<'a> Scanner<'a> {
     /// Scans labels joined by dot forms from `start`, filling `self.labels`.
     fn scan_host(&mut self, start: usize, esa: bool) -> HostScan {
         self.labels.clear();
+        self.fixed.clear();
+        self.scratch.clear();
         let mut hs = HostScan {
             start,
             end: start,
@@ -603,18 +916,48 @@ impl<'a> Scanner<'a> {
         };
         let mut p = start;
         loop {
-            let run = self.label_run(p);
+            let mut run = self.label_run(p);
             if run.end == p {
                 break;
             }
+            let mut sep = self.dot_sep(run.end, esa);
+            if sep.is_none() && !run.non_ascii {
+                // `foo-dot-com`, `fooDOTcom`: a spelled dot inside the last run splits it
+                if let Some((c, len)) = self.inner_core(p, run.end) {
+                    run.end = c;
+                    sep = Some(Sep {
+                        len,
+                        defanged: true,
+                        word: false,
+                    });
+                }
+            }
+            if sep.is_none() && !run.non_ascii {
+                // `fooDOT]com`: the core glued to the label, one bracket after it
+                if let Some((core, len)) = self.glued_core(p, run.end, Core::Dot) {
+                    run.end -= core;
+                    sep = Some(Sep {
+                        len,
+                        defanged: true,
+                        word: false,
+                    });
+                }
+            }
             hs.n += 1;
             if self.labels.len() < MAX_LABELS {
+                if run.defanged {
+                    let a = self.scratch.len();
+                    self.scratch
+                        .push_str(&self.text[p..run.end].replace("[-]", "-"));
+                    self.fixed.push((self.labels.len(), a, self.scratch.len()));
+                }
                 self.labels.push((p, run.end));
             }
+            hs.defanged |= run.defanged;
             hs.all_numeric &= !run.non_ascii && self.all_class(p, run.end, DIGIT);
             hs.non_ascii |= run.non_ascii;
             hs.end = run.end;
-            let Some(sep) = self.dot_sep(run.end, esa) else {
+            let Some(sep) = sep else {
                 break;
             };
             let next = run.end + sep.len;
@@ -623,14 +966,27 @@ impl<'a> Scanner<'a> {
             }
             hs.defanged |= sep.defanged;
             hs.word_dot |= sep.word;
+            hs.spaced |= sep.len > 1 && self.b[run.end..next].contains(&b' ');
             p = next;
         }
         hs
     }
 
-    fn label_text(&self, k: usize) -> &'a str {
-        let text: &'a str = self.text;
-        self.labels.get(k).map_or("", |&(a, e)| &text[a..e])
+    /// The text of label `k`, refanged.
+    #[inline]
+    fn label_text(&self, k: usize) -> &str {
+        if !self.fixed.is_empty() {
+            if let Some(&(_, a, e)) = self.fixed.iter().find(|f| f.0 == k) {
+                return &self.scratch[a..e];
+            }
+        }
+        self.labels.get(k).map_or("", |&(a, e)| &self.text[a..e])
+    }
+
+    /// Whether `label` may end a name: a public TLD, one of the configured extra ones,
+    /// or, when refanging a defanged name (`intranet[.]local`), any well-formed one.
+    fn tld_ok(&self, label: &str, lenient: bool) -> bool {
+        tld::is_tld(label) || self.opts.is_extra_tld(label) || (lenient && canon::tld_shaped(label))
     }
 
     /// The canonical domain of the scanned labels, its label count and end; drops a
@@ -639,13 +995,14 @@ impl<'a> Scanner<'a> {
         if hs.overflow() || hs.n < 2 {
             return None;
         }
+        let lenient = self.opts.refang && hs.defanged && !hs.word_dot && !hs.spaced;
         let mut n = self.labels.len();
-        if !hs.non_ascii && !tld::is_tld(self.label_text(n - 1)) {
+        if !hs.non_ascii && !self.tld_ok(self.label_text(n - 1), lenient) {
             let last = self.label_text(n - 1).as_bytes();
             let title = last.len() > 1
                 && last[0].is_ascii_uppercase()
                 && last[1..].iter().all(u8::is_ascii_lowercase);
-            if n >= 3 && title && tld::is_tld(self.label_text(n - 2)) {
+            if n >= 3 && title && self.tld_ok(self.label_text(n - 2), lenient) {
                 n -= 1;
             } else {
                 return None;
@@ -659,10 +1016,15 @@ impl<'a> Scanner<'a> {
             s.push_str(self.label_text(k));
         }
         let v = if hs.non_ascii {
-            canon::canonical_domain(&s)?
+            let v = canon::canonical_name(&s)?;
+            let tld = v.rsplit('.').next().unwrap_or_default();
+            if !self.tld_ok(tld, lenient) {
+                return None;
+            }
+            v
         } else {
             s.make_ascii_lowercase();
-            if !canon::valid_ascii_domain(&s) {
+            if !canon::valid_ascii_name(&s) {
                 return None;
             }
             s
@@ -673,9 +1035,29 @@ impl<'a> Scanner<'a> {
     /// Handles a run followed by a dot or at form: e-mail, IPv4, CIDR, URL, domain.
     /// `Ok` after an emission, `Err` with the end of what was inspected otherwise.
     fn try_host(&mut self, start: usize) -> Result<usize, usize> {
-        let hs = self.scan_host(start, false);
-        if let Some((at_len, at_def)) = self.at_form(hs.end) {
-            return self.try_email(&hs, at_len, at_def);
+        let mut hs = self.scan_host(start, false);
+        let at = self.at_form(hs.end);
+        // `fooat]bar.com`: an at core glued to the local part
+        if at.is_none() && !hs.overflow() && !hs.non_ascii {
+            if let Some(&(a, e)) = self.labels.last() {
+                if let Some((core, len)) = self.glued_core(a, e, Core::At) {
+                    let at = AtForm {
+                        len,
+                        defanged: true,
+                        word: false,
+                    };
+                    if let Some(last) = self.labels.last_mut() {
+                        last.1 -= core;
+                    }
+                    hs.end -= core;
+                    return self.try_email(&hs, at.len, at.defanged);
+                }
+            }
+        }
+        if let Some(at) = at {
+            if !at.word || self.spelled_address(&hs, at) {
+                return self.try_email(&hs, at.len, at.defanged);
+            }
         }
         if hs.n < 2 || hs.overflow() {
             self.tokens_in_labels();
@@ -732,7 +1114,7 @@ impl<'a> Scanner<'a> {
             return None;
         }
         if let Some(ps) = path {
-            let (pend, tail, pdef) = self.scan_path(ps, Slashes::Plain);
+            let (pend, tail, pdef) = self.scan_path(ps, self.schemeless_slashes(ps));
             let (port, pfw) = port_end
                 .map(|pe| self.port_text(dom_end, pe))
                 .unwrap_or_default();
@@ -875,13 +1257,26 @@ impl<'a> Scanner<'a> {
         let scheme = scheme.into();
         match self.at(p) {
             b'/' => Some(p),
+            // `[/]`, `(/)`, `{/}`: the closing bracket must match, as the path refang
+            // rewrites only these
             b'[' if self.starts(p, b"[/]") => Some(p),
+            b'(' if self.starts(p, b"(/)") => Some(p),
+            b'{' if self.starts(p, b"{/}") => Some(p),
             0xef if self.starts(p, FW_SLASH) => Some(p),
             b'?' | b'#' if scheme.is_some() => Some(p),
             b'\\' if scheme == Some(Slashes::Backslash) && self.at(p + 1) != b'.' => Some(p),
-            b'\\' if scheme == Some(Slashes::Json) && self.at(p + 1) == b'/' => Some(p),
+            b'\\' if scheme != Some(Slashes::Backslash) && self.at(p + 1) == b'/' => Some(p),
             b' ' if esa && self.at(p + 1) == b'/' => Some(p + 1),
             _ => None,
+        }
+    }
+
+    /// How a scheme-less URL's path at `ps` writes slashes: `host\/path` is JSON-escaped.
+    fn schemeless_slashes(&self, ps: usize) -> Slashes {
+        if self.at(ps) == b'\\' {
+            Slashes::Json
+        } else {
+            Slashes::Plain
         }
     }
 
@@ -907,7 +1302,7 @@ impl<'a> Scanner<'a> {
         let port_end = self.port_at(ip_end);
         let after = port_end.unwrap_or(ip_end);
         if let Some(ps) = self.path_start(after, None, false) {
-            let (pend, tail, pdef) = self.scan_path(ps, Slashes::Plain);
+            let (pend, tail, pdef) = self.scan_path(ps, self.schemeless_slashes(ps));
             let (port, pfw) = port_end
                 .map(|pe| self.port_text(ip_end, pe))
                 .unwrap_or_default();
@@ -935,7 +1330,13 @@ impl<'a> Scanner<'a> {
             return true;
         }
         if k > 1
-            && context::is_one_of(w[0], &["to", "is", "from", "of", "no", "number", "v"])
+            && context::is_one_of(
+                w[0],
+                &[
+                    "to", "is", "from", "of", "no", "number", "v", "through", "thru", "until",
+                    "and", "or",
+                ],
+            )
             && context::is_one_of(w[1], VERSION_CUES)
         {
             return true;
@@ -972,6 +1373,36 @@ impl<'a> Scanner<'a> {
     }
 
     // ------------------------------------------------------------ e-mail
+
+    /// Whether a prose at form joins an address rather than words: ` AT ` after a local
+    /// part that is not itself upper case (`darkops AT mail-safe DOT net`), ` at ` only
+    /// before a domain spelled out with ` dot ` (`billing at invoice-desk dot com`), and
+    /// ` @ ` before a name. "look at evil[.]com" stays a domain.
+    fn spelled_address(&self, local: &HostScan, at: AtForm) -> bool {
+        let p = local.end + self.spaces(local.end, 3);
+        let dom = local.end + at.len;
+        match self.at(p) {
+            b'A' => self.b[local.start..local.end]
+                .iter()
+                .any(u8::is_ascii_lowercase),
+            b'a' => {
+                // ` dot `, or a bracketed word (`[dot]`) after a local part that is no
+                // prose word ("look at example[dot]com" names a site)
+                let run = self.label_run(dom);
+                let local_word = &self.b[local.start..local.end];
+                run.end > dom
+                    && self.dot_sep(run.end, false).is_some_and(|s| {
+                        s.word
+                            || (s.len > 1
+                                && self.b[run.end..run.end + s.len]
+                                    .iter()
+                                    .any(u8::is_ascii_alphabetic)
+                                && !context::is_one_of(local_word, AT_PROSE))
+                    })
+            }
+            _ => self.label_start(dom),
+        }
+    }
 
     fn try_email(&mut self, local: &HostScan, at_len: usize, at_def: bool) -> Result<usize, usize> {
         let dom_start = local.end + at_len;
@@ -1038,33 +1469,49 @@ impl<'a> Scanner<'a> {
     // ------------------------------------------------------------ URLs with a scheme
 
     /// The separator after a scheme at `p`: its length, whether defanged, and how the
-    /// URL writes slashes.
+    /// URL writes slashes. The grammar: a colon form (`:`, `[:]`, `(:)`, `{:}`, `：`, and
+    /// for web schemes ` :` or none at all) then a slash form (`//` and more slashes,
+    /// `\/\/`, `\\`, `\`, for web schemes `__`, after a bracketed colon a single `/`);
+    /// or the bracketed whole `[://]`, `(://)`, `{://}`.
     fn scheme_sep(&self, p: usize, scheme: &str) -> Option<(usize, bool, Slashes)> {
-        if self.starts(p, b"://") {
-            return Some((3, false, Slashes::Plain));
-        }
-        if self.starts(p, b":\\/\\/") {
-            return Some((5, false, Slashes::Json));
-        }
-        if self.starts(p, b":\\\\") {
-            return Some((3, true, Slashes::Backslash));
-        }
-        if self.starts(p, b":\\") {
-            return Some((2, true, Slashes::Backslash));
-        }
-        for pat in [b"[:]//", b"(:)//", b"{:}//", b"[://]", b"(://)", b"{://}"] {
+        let web = matches!(scheme, "http" | "https" | "ftp" | "ftps");
+        for pat in [b"[://]", b"(://)", b"{://}"] {
             if self.starts(p, pat) {
                 return Some((5, true, Slashes::Plain));
             }
         }
-        if self.starts(p, b"[:]/") {
-            return Some((4, true, Slashes::Plain));
+        let (q, mut def) = match self.at(p) {
+            b':' => (p + 1, false),
+            b'[' | b'(' | b'{' if self.at(p + 1) == b':' && is_bracket(self.at(p + 2)) => {
+                (p + 3, true)
+            }
+            b' ' if web && self.at(p + 1) == b':' => (p + 2, true),
+            b'/' | b'_' if web => (p, true),
+            0xef if self.starts(p, FW_COLON) => (p + FW_COLON.len(), true),
+            _ => return None,
+        };
+        if self.starts(q, b"//") {
+            let mut e = q + 2;
+            while self.at(e) == b'/' && e - q < 8 {
+                e += 1;
+                def = true;
+            }
+            return Some((e - p, def, Slashes::Plain));
         }
-        if self.starts(p, "\u{ff1a}//".as_bytes()) {
-            return Some((5, true, Slashes::Plain));
+        if q == p + 1 && self.starts(q, b"\\/\\/") {
+            return Some((5, false, Slashes::Json));
         }
-        if self.starts(p, b"__") && matches!(scheme, "http" | "https" | "ftp") {
-            return Some((2, true, Slashes::Plain));
+        if self.starts(q, b"\\\\") {
+            return Some((q + 2 - p, true, Slashes::Backslash));
+        }
+        if self.at(q) == b'\\' {
+            return Some((q + 1 - p, true, Slashes::Backslash));
+        }
+        if web && self.starts(q, b"__") {
+            return Some((q + 2 - p, true, Slashes::Plain));
+        }
+        if def && q > p && self.at(q) == b'/' {
+            return Some((q + 1 - p, true, Slashes::Plain));
         }
         None
     }
@@ -1079,29 +1526,45 @@ impl<'a> Scanner<'a> {
                 break;
             }
         }
+        let scheme_end = p;
+        // `[http]://`, `(https)://`: the scheme itself in brackets
+        let mut begin = start;
+        let mut wrapped = false;
+        if matches!(self.at(p), b']' | b')' | b'}') && self.at(p + 1) == b':' {
+            // `[http]://` or only closed, `http]://`
+            if matches!(self.at(start.wrapping_sub(1)), b'[' | b'(' | b'{') {
+                begin = start - 1;
+            }
+            p += 1;
+            wrapped = true;
+        }
         // cheap look at the separator before the scheme itself
         let sep_possible = match self.at(p) {
-            b':' => matches!(self.at(p + 1), b'/' | b'\\'),
-            b'[' | b'(' | b'{' => self.at(p + 1) == b':',
+            b':' => matches!(self.at(p + 1), b'/' | b'\\' | b'_'),
+            b'[' | b'(' | b'{' | b' ' => self.at(p + 1) == b':',
             b'_' => self.at(p + 1) == b'_',
+            b'/' => self.at(p + 1) == b'/',
             0xef => true,
             _ => false,
         };
         if !sep_possible {
             return None;
         }
-        let (scheme, scheme_def) = canon::map_scheme(&self.text[start..p])?;
+        let (scheme, scheme_def) = canon::map_scheme(&self.text[start..scheme_end])?;
         let (sep_len, sep_def, slashes) = self.scheme_sep(p, scheme)?;
-        let mut defanged = scheme_def || sep_def;
+        let mut defanged = scheme_def || sep_def || wrapped;
+        let start = begin;
         let mut q = p + sep_len;
-        // Cisco ESA rewrites `http://host.com/p` as `http:// host .com /p`
-        let esa = sep_len == 3 && !sep_def && self.at(q) == b' ' && self.at(q + 1) != b' ';
-        if esa {
+        // a space after the separator (`https// host`); Cisco ESA rewrites
+        // `http://host.com/p` as `http:// host .com /p`, spaces before dots and path too
+        let spaced = self.at(q) == b' ' && self.at(q + 1) != b' ';
+        let esa = spaced && sep_len == 3 && !sep_def;
+        if spaced {
             q += 1;
             defanged = true;
         }
         let (userinfo, host_start) = self.userinfo(q);
-        let (host, host_end, host_def) = self.url_host(host_start, esa)?;
+        let (host, host_end, host_def) = self.url_host(host_start, esa, defanged)?;
         defanged |= host_def;
         let mut e = host_end;
         let mut url = String::with_capacity(64);
@@ -1119,6 +1582,12 @@ impl<'a> Scanner<'a> {
             e = pe;
         }
         if let Some(ps) = self.path_start(e, slashes, esa) {
+            // `https://host\/path`: JSON-escaped path slashes after a plain scheme
+            let slashes = if slashes == Slashes::Plain {
+                self.schemeless_slashes(ps)
+            } else {
+                slashes
+            };
             let (pend, tail, pdef) = self.scan_path(ps, slashes);
             url.push_str(&tail);
             defanged |= pdef;
@@ -1148,7 +1617,8 @@ impl<'a> Scanner<'a> {
     }
 
     /// The host of a URL: `[v6]`, a dotted quad, `localhost` or a domain under a real TLD.
-    fn url_host(&mut self, p: usize, esa: bool) -> Option<(String, usize, bool)> {
+    /// `defanged`: the scheme was, which lets a refang take any well-formed name.
+    fn url_host(&mut self, p: usize, esa: bool, defanged: bool) -> Option<(String, usize, bool)> {
         if self.at(p) == b'[' {
             let window = self.b.get(p + 1..(p + 1 + MAX_IPV6).min(self.b.len()))?;
             let close = p + 1 + window.iter().position(|&c| c == b']')?;
@@ -1160,7 +1630,8 @@ impl<'a> Scanner<'a> {
         if !self.label_start(p) {
             return None;
         }
-        let hs = self.scan_host(p, esa);
+        let mut hs = self.scan_host(p, esa);
+        let host_def = hs.defanged;
         if hs.all_numeric {
             if hs.n != 4 {
                 return None;
@@ -1181,8 +1652,9 @@ impl<'a> Scanner<'a> {
         if hs.n == 1 && self.label_text(0).eq_ignore_ascii_case("localhost") {
             return Some(("localhost".to_owned(), hs.end, false));
         }
+        hs.defanged |= defanged;
         let (d, _, end) = self.domain_value(&hs)?;
-        Some((d, end, hs.defanged))
+        Some((d, end, host_def))
     }
 
     /// Scans a URL path (with query and fragment) from `ps`: its end, refanged text and
@@ -1204,6 +1676,10 @@ impl<'a> Scanner<'a> {
                     };
                 if class(c) & URL != 0 || escaped_slash {
                     if c == b'&' && self.html_entity_at(q) {
+                        break;
+                    }
+                    // `[url](url)`: a Markdown link's text ends before its target
+                    if c == b']' && self.at(q + 1) == b'(' {
                         break;
                     }
                     prev_alnum = c.is_ascii_alphanumeric();
@@ -1289,10 +1765,12 @@ impl<'a> Scanner<'a> {
                         && rest[4] == close
                     {
                         Some((5, '.'))
-                    } else if rb[i] == b'[' && rest.starts_with(b"[/]") {
+                    } else if rest.len() >= 3 && rest[1] == b'/' && rest[2] == close {
                         Some((3, '/'))
                     } else if rb[i] == b'[' && rest.starts_with(b"[:]") {
                         Some((3, ':'))
+                    } else if rest.len() >= 3 && rest[1] == b'@' && rest[2] == close {
+                        Some((3, '@'))
                     } else {
                         None
                     }
@@ -1422,6 +1900,8 @@ impl<'a> Scanner<'a> {
     fn try_hashes(&mut self, start: usize, end: usize) -> bool {
         let mut found = false;
         let mut p = start;
+        // the piece before, in a joined name: `authentihash-3f1b…` names its value
+        let mut prev_piece: &[u8] = &[];
         while p < end {
             let mut q = p;
             while q < end && !matches!(self.b[q], b'-' | b'_') {
@@ -1429,11 +1909,15 @@ impl<'a> Scanner<'a> {
             }
             if let Some(kind) = token::hash_kind(q - p) {
                 let s = &self.b[p..q];
-                if token::plausible_digest(s) && !self.not_a_file_hash(start) {
+                if token::plausible_digest(s)
+                    && !context::is_one_of(prev_piece, NOT_FILE_HASH)
+                    && !self.not_a_file_hash(start)
+                {
                     self.emit(kind, self.text[p..q].to_ascii_lowercase(), p, q, false);
                     found = true;
                 }
             }
+            prev_piece = &self.b[p..q];
             p = q + 1;
         }
         found
@@ -1441,7 +1925,24 @@ impl<'a> Scanner<'a> {
 
     /// `commit 2424756…`, `imphash 713e…`, `transaction 286e…`: hex that is no file hash.
     fn not_a_file_hash(&self, start: usize) -> bool {
-        let (w, k) = context::prev_words(self.b, start, 8);
+        let (mut w, mut k) = context::prev_words(self.b, start, 8);
+        if k == 0 {
+            // a value alone on its line is named at the end of the line before
+            // (`imphash:\n713e…`)
+            // (bounded look-back: the scan stays linear)
+            let floor = start.saturating_sub(16);
+            let mut nl = start;
+            while nl > floor && matches!(self.b[nl - 1], b' ' | b'\t') {
+                nl -= 1;
+            }
+            if nl > 0 && self.b[nl - 1] == b'\n' {
+                let mut end = nl - 1;
+                if end > 0 && self.b[end - 1] == b'\r' {
+                    end -= 1;
+                }
+                (w, k) = context::prev_words(self.b, end, 2);
+            }
+        }
         let mut seen = 0;
         for word in &w[..k] {
             // numbers between cue and value (`JA3 771,4865-4866,0 hash <md5>`) do not count

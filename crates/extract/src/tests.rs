@@ -392,3 +392,199 @@ fn matches_are_ordered_and_within_text() {
     assert_eq!(&t[ms[0].start..ms[0].end], "first+tag@evil.com");
     assert_eq!(ms[0].kind, IocType::Email);
 }
+
+// ------------------------------------------------------------------ the defang grammar
+//
+// Separators are a grammar, not a list: brackets (`[](){}<>`, any orientation, up to two
+// a side, spaces inside only when both sides are bracketed) around a core — a dot
+// (`.` `,` `dot` `punto` `punkt`) or an at (`@` `at` `arroba` `et`) — plus escaped dots
+// (`\.`, `^.`) and the prose forms ` dot `, ` at `, ` AT `. Schemes: a colon form then a
+// slash form. One case per cell of the grammar, positive and negative.
+
+cases! {
+    grammar_dot_cores: "a-evil[dot]com b-evil[punto]net c-evil[punkt]org d-evil[.]info" =>
+        [("domain", "a-evil.com"), ("domain", "b-evil.net"), ("domain", "c-evil.org"), ("domain", "d-evil.info")];
+    grammar_dot_brackets: "w1-c2(.)top w2-c2{.}top w3-c2<.>top w4-c2[.[top w5-c2].]top w6-c2(.]top" =>
+        [("domain", "w1-c2.top"), ("domain", "w2-c2.top"), ("domain", "w3-c2.top"),
+         ("domain", "w4-c2.top"), ("domain", "w5-c2.top"), ("domain", "w6-c2.top")];
+    grammar_dot_double_brackets: "evil[[.]]com and evil2((dot))net" => [("domain", "evil.com"), ("domain", "evil2.net")];
+    grammar_dot_inner_spaces: "evil[ .]com, evil2( dot )net, evil3 [ . ] org" =>
+        [("domain", "evil.com"), ("domain", "evil2.net"), ("domain", "evil3.org")];
+    grammar_dot_word_cases: "evil[DOT]com evil2(Dot)net evil3{PUNTO}org" =>
+        [("domain", "evil.com"), ("domain", "evil2.net"), ("domain", "evil3.org")];
+    grammar_dot_comma: "ip 5[,]6[,]7(,)8 seen" => [("ipv4", "5.6.7.8")];
+    grammar_dot_escapes: "evil\\.com and evil2^.net" => [("domain", "evil.com"), ("domain", "evil2.net")];
+    grammar_dot_upper_word: "Infra: payroll-portal DOT com was" => [("domain", "payroll-portal.com")];
+    grammar_hyphen_bracket: "micro[-]soft-support[.]com" => [("domain", "micro-soft-support.com")];
+    grammar_at_cores: "a[@]x-mail.com b(at)x-mail.com c{AT}x-mail.com d(arroba)x-mail.com e[et]x-mail.com" =>
+        [("email", "a@x-mail.com"), ("email", "b@x-mail.com"), ("email", "c@x-mail.com"),
+         ("email", "d@x-mail.com"), ("email", "e@x-mail.com")];
+    grammar_at_spaced: "sender hr [ at ] payroll-update [ . ] com" => [("email", "hr@payroll-update.com")];
+    grammar_at_spelled: "write to billing at invoice-desk dot com today" => [("email", "billing@invoice-desk.com")];
+    grammar_at_upper: "contact darkops AT mail-safe DOT net and ops AT evil-mail.com" =>
+        [("email", "darkops@mail-safe.net"), ("email", "ops@evil-mail.com")];
+    grammar_at_spanish: "soporte(arroba)banco-alerta(punto)com" => [("email", "soporte@banco-alerta.com")];
+}
+
+#[test]
+fn grammar_keeps_prose_prose() {
+    none("the (dot) operator and [dot] notation");
+    none("see [1].The next (a).Then [.]");
+    none("look at the data at noon, meet at home at 5");
+    none("Analysts at Mandiant looked at it AT scale");
+    // upper case all through: the name is spelled out, the `AT` is prose
+    check("LOOK AT EVIL DOT COM", &[("domain", "evil.com")]);
+    none("function(.5) and arr[.5] and x^.y");
+    none("the [et] and (et) symbols");
+    // prose `at` before a plain or defanged name: the name alone
+    check(
+        "bad actor at evil.com and look at secure[.]net",
+        &[("domain", "evil.com"), ("domain", "secure.net")],
+    );
+    check("hosted evil.com at night", &[("domain", "evil.com")]);
+}
+
+cases! {
+    scheme_no_colon: "get http//dl-cdn[.]com/a.bin now" => [("url", "http://dl-cdn.com/a.bin")];
+    scheme_extra_slash: "redirect http:///track-link.site/r?id=5 and" => [("url", "http://track-link.site/r?id=5")];
+    scheme_bracketed: "[http]://update[.]net/s.exe and (https)://collect[.]app/x" =>
+        [("url", "http://update.net/s.exe"), ("url", "https://collect.app/x")];
+    scheme_underscores_after_colon: "url=https:__auth-portal[.]com/owa/" => [("url", "https://auth-portal.com/owa/")];
+    scheme_space_before_colon: "Beacon http ://sync-node[.]xyz/gate" => [("url", "http://sync-node.xyz/gate")];
+    scheme_blotted: "xxxxx://pay-check[.]com/a and xxxxs://b-check[.]com/b" =>
+        [("url", "https://pay-check.com/a"), ("url", "https://b-check.com/b")];
+    scheme_bracket_colon_paren: "hxxp(:)//evil[.]com/a hxxps{:}//evil[.]net/b" =>
+        [("url", "http://evil.com/a"), ("url", "https://evil.net/b")];
+    url_markdown_link_pair: "[https://paste.cc/raw/aB3](https://paste.cc/raw/aB3)." =>
+        [("url", "https://paste.cc/raw/aB3"), ("url", "https://paste.cc/raw/aB3")];
+    url_json_schemeless: "files-store\\.top\\/drop and \"hxxp:\\/\\/drop[.]ru\\/x.php\"" =>
+        [("url", "http://files-store.top/drop"), ("url", "http://drop.ru/x.php")];
+    url_ipv6_full_form: "C2 http://[2001:0db8:0000:0000:0000:ff00:0042:8329]:8443/u" =>
+        [("url", "http://[2001:db8::ff00:42:8329]:8443/u")];
+    domain_service_labels: "SRV _xmpp-client._tcp.chat-relay.net and s1._domainkey.mailer.com, dev_box.tools.io" =>
+        [("domain", "_xmpp-client._tcp.chat-relay.net"), ("domain", "s1._domainkey.mailer.com"), ("domain", "dev_box.tools.io")];
+    asn_lower_case: "in as14061, asn4134 and AS 9009" => [("asn", "AS14061"), ("asn", "AS4134"), ("asn", "AS9009")];
+    cve_space_first: "CVE 2023-4966 and cve 2024-21762." => [("cve", "CVE-2023-4966"), ("cve", "CVE-2024-21762")];
+}
+
+#[test]
+fn scheme_grammar_negatives() {
+    none("file:///etc/passwd and and/or//x and http:// alone");
+    none("the word http and (https) support");
+    none("no registrable underscore: my_site.com and a._b_.com");
+}
+
+#[test]
+fn import_hash_is_no_file_hash() {
+    none("Import hash: 713e4b4d04c227243522386f7753aa08");
+    none("The samples share the import hash 713e4b4d04c227243522386f7753aa08.");
+    check(
+        "imphash 713e4b4d04c227243522386f7753aa08\nMD5 d41d8cd98f00b204e9800998ecf8427e",
+        &[("md5", "d41d8cd98f00b204e9800998ecf8427e")],
+    );
+}
+
+#[test]
+fn extra_tlds_extend_names_not_prose() {
+    let ex = crate::Extractor::default().with_extra_tlds(["corp", ".LAN", "not a tld"]);
+    let got: Vec<String> = ex
+        .extract("build01.corp, hxxp://wiki[.]lan/x and user@mail.corp; readme.md")
+        .into_iter()
+        .map(|m| m.value)
+        .collect();
+    assert_eq!(got, ["build01.corp", "http://wiki.lan/x", "user@mail.corp"]);
+    assert_eq!(ex.extra_tlds(), ["corp", "lan"]);
+    none("build01.corp and wiki[.]lan");
+}
+
+#[test]
+fn refang_takes_any_defanged_name() {
+    use crate::refang;
+    assert_eq!(refang("login[.]phish[.]example"), "login.phish.example");
+    assert_eq!(refang("hxxps://host[.]corp/x"), "https://host.corp/x");
+    assert_eq!(refang("intranet[.]local"), "intranet.local");
+    assert_eq!(refang("hxxp://evil[.]example/x"), "http://evil.example/x");
+    assert_eq!(refang("hxxp://evil.example/x"), "http://evil.example/x");
+    assert_eq!(refang("a[@]b[.]internal"), "a@b.internal");
+    // what is not defanged stays as written, and prose stays prose
+    assert_eq!(
+        refang("plain.example and the (dot) word, a [.] b"),
+        "plain.example and the (dot) word, a [.] b"
+    );
+}
+
+#[test]
+fn hash_names_on_the_line_before_or_joined() {
+    none(
+        "imphash:\n713e4b4d04c227243522386f7753aa08 and authentihash-713e4b4d04c227243522386f7753aa08",
+    );
+    none("Dropper import hash\n713e4b4d04c227243522386f7753aa08");
+    check(
+        "md5:\n713e4b4d04c227243522386f7753aa08",
+        &[("md5", "713e4b4d04c227243522386f7753aa08")],
+    );
+}
+
+cases! {
+    grammar_prose_forms_take_up_to_three_spaces: "ops  AT  relay-mail.net, ops2  @ relay-mail.net and c2-node  DOT  org" =>
+        [("email", "ops@relay-mail.net"), ("email", "ops2@relay-mail.net"), ("domain", "c2-node.org")];
+    grammar_core_glued_before_a_bracket: "stage2DOT]site, drop-zonepunkt)de and opsarroba}relay-mail.net, ops2AT]relay-mail.net" =>
+        [("domain", "stage2.site"), ("domain", "drop-zone.de"), ("email", "ops@relay-mail.net"), ("email", "ops2@relay-mail.net")];
+    grammar_core_inside_a_word: "relay-dot-site, c2nodeDOTnet and mail@relay-nodeDOTorg" =>
+        [("domain", "relay.site"), ("domain", "c2node.net"), ("email", "mail@relay-node.org")];
+    scheme_half_bracket: "hxxps]://relay[.]site/a" => [("url", "https://relay.site/a")];
+    scheme_space_after_any_separator: "https// relay[.]site/a and https:/// relay2[.]site/b" =>
+        [("url", "https://relay.site/a"), ("url", "https://relay2.site/b")];
+    url_escaped_slashes_after_plain_scheme: "https://relay.site\\/gate.php" => [("url", "https://relay.site/gate.php")];
+    url_at_defang_in_query: "hxxps://relay[.]site/r?to=ops[@]relay-mail[.]net" => [("url", "https://relay.site/r?to=ops@relay-mail.net")];
+}
+
+#[test]
+fn spelled_dots_inside_words_keep_real_names() {
+    // capitals around `DOT`, one-sided hyphens: real labels, not defangs
+    check(
+        "WWW.MDOT.EXAMPLE.COM and accounts.dot-star.online",
+        &[
+            ("domain", "www.mdot.example.com"),
+            ("domain", "accounts.dot-star.online"),
+        ],
+    );
+    none("getDOTNetVersion and a polka-dot-dress and whatDOT");
+    none("(the format)is fine and (see that)again");
+}
+
+#[test]
+fn percent_escapes_separate_words() {
+    check(
+        "log: next=https%3A%2F%2Frelay-node.net%2Fgate and %2Fdrop-zone.org",
+        &[("domain", "relay-node.net"), ("domain", "drop-zone.org")],
+    );
+    none("%APPDATA%\\svc.dat and %TEMP%.x");
+}
+
+cases! {
+    grammar_repeated_and_escaped_brackets: "relay[[[.]]]site, 10[[.]]20[[.]]30[[.]]40 and relay2\\(.\\)net" =>
+        [("domain", "relay.site"), ("ipv4", "10.20.30.40"), ("domain", "relay2.net")];
+    grammar_escaped_dot_runs: "relay\\\\\\\\.site and relay2 \\. org" => [("domain", "relay.site"), ("domain", "relay2.org")];
+    grammar_trailing_space_after_full_bracket: "a[.]relay[.] site" => [("domain", "a.relay.site")];
+    grammar_at_sign_spaced_one_side: "ops @relay-mail[.]net and ops2@ relay-mail[.]net" =>
+        [("email", "ops@relay-mail.net"), ("email", "ops2@relay-mail.net")];
+    grammar_spelled_at_bracketed_dot: "write ops at relay-mail[dot]net" => [("email", "ops@relay-mail.net")];
+    scheme_ftp_blotted: "ftx://relay.site/a and fxp://relay2.site/b" => [("url", "ftp://relay.site/a"), ("url", "ftp://relay2.site/b")];
+    url_paren_slash_in_path: "hxxp://relay(.)site(/)gate(/)x" => [("url", "http://relay.site/gate/x")];
+}
+
+#[test]
+fn prose_at_before_bracketed_word_dot_stays_prose() {
+    check("look at relay[dot]site today", &[("domain", "relay.site")]);
+    check("traffic at relay[dot]site", &[("domain", "relay.site")]);
+}
+
+#[test]
+fn bracketed_slash_must_close_with_its_pair() {
+    // found by fuzzing: `[/[` is no path separator
+    check(
+        "d-photos-shark[.]site[/[.]site[/]p",
+        &[("domain", "d-photos-shark.site")],
+    );
+}

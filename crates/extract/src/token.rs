@@ -53,8 +53,8 @@ pub(crate) fn parse_cve(text: &str, start: usize) -> Option<(String, usize)> {
     let mut p = start + 3;
     p += dash_len(text.get(p..)?)?;
     let year = b.get(p..p + 4)?;
-    if !year.iter().all(u8::is_ascii_digit) || !(year.starts_with(b"19") || year.starts_with(b"20"))
-    {
+    // CVE ids begin in 1999 (core refuses earlier years)
+    if !year.iter().all(u8::is_ascii_digit) || !(year == b"1999" || year.starts_with(b"20")) {
         return None;
     }
     let year_start = p;
@@ -77,10 +77,14 @@ pub(crate) fn parse_cve(text: &str, start: usize) -> Option<(String, usize)> {
 }
 
 /// An AS number starting at `start`: `AS9009`, `ASN 64512`, `asn:1234`, `AS-1234`.
-/// Bare `AS` must be upper case (`As of 2024` is prose); `ASN` may be any case.
+/// Bare `AS` must be upper case (`As of 2024` is prose) unless digits follow it at once
+/// (`as14061`); `ASN` may be any case.
 pub(crate) fn parse_asn(b: &[u8], start: usize) -> Option<(String, usize)> {
     let head = b.get(start..start + 2)?;
-    if head != b"AS" && !b.get(start..start + 3)?.eq_ignore_ascii_case(b"asn") {
+    // `as14061`: any case when the digits follow at once
+    let glued =
+        head.eq_ignore_ascii_case(b"as") && b.get(start + 2).is_some_and(u8::is_ascii_digit);
+    if head != b"AS" && !glued && !b.get(start..start + 3)?.eq_ignore_ascii_case(b"asn") {
         return None;
     }
     let mut p = start + 2;
@@ -144,6 +148,9 @@ mod tests {
             "CVE-2024-1234567"
         );
         assert_eq!(parse_cve("CVE-2021-1", 0), None);
+        assert_eq!(parse_cve("CVE-1999-0001", 0).unwrap().0, "CVE-1999-0001");
+        // found by fuzzing: no CVE year before 1999
+        assert_eq!(parse_cve("CVE-1921-45046", 0), None);
         assert_eq!(parse_cve("CVE-2024 block", 0), None);
         assert_eq!(parse_cve("CVE-ID", 0), None);
         assert_eq!(parse_cve("CVE-2021-44228a", 0), None);

@@ -952,6 +952,36 @@ mod tests {
     }
 
     #[test]
+    fn typed_names_need_no_public_tld() {
+        for (raw, kind, value) in [
+            (
+                "login[.]phish[.]example",
+                IndicatorType::Domain,
+                "login.phish.example",
+            ),
+            ("intranet[.]local", IndicatorType::Domain, "intranet.local"),
+            (
+                "hxxps://host[.]corp/x",
+                IndicatorType::Url,
+                "https://host.corp/x",
+            ),
+            (
+                "hxxp://evil.example/x",
+                IndicatorType::Url,
+                "http://evil.example/x",
+            ),
+            (
+                "login.phish.example",
+                IndicatorType::Domain,
+                "login.phish.example",
+            ),
+        ] {
+            let got = parse_input(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!((got.kind(), got.value()), (kind, value), "{raw}");
+        }
+    }
+
+    #[test]
     fn snippets_stay_on_char_boundaries() {
         let body = "脆弱性".repeat(60) + " evil.com " + &"攻撃".repeat(60);
         let at = body.find("evil.com").unwrap();

@@ -27,16 +27,34 @@ type Result<T> = rexist_store::Result<T>;
 pub struct Ingest {
     store: Arc<dyn Store>,
     hunter: Arc<Hunter>,
+    /// Finds the indicators in items' text; `[extract] extra_tlds` lives here.
+    extractor: rexist_extract::Extractor,
 }
 
 impl Ingest {
     /// Writes into `store`, flagging indicators on the lists `lists` loads
     /// (warning lists, allow-lists) and evaluating the stored hunts.
     pub fn new(store: Arc<dyn Store>, lists: Option<ListsLoader>) -> Arc<Self> {
+        Self::with_extractor(store, lists, rexist_extract::Extractor::default())
+    }
+
+    /// [`Ingest::new`], finding indicators in items' text with `extractor`
+    /// (an organisation's internal TLDs, `[extract] extra_tlds`).
+    pub fn with_extractor(
+        store: Arc<dyn Store>,
+        lists: Option<ListsLoader>,
+        extractor: rexist_extract::Extractor,
+    ) -> Arc<Self> {
         Arc::new(Self {
             hunter: Arc::new(Hunter::new(Arc::clone(&store), lists)),
             store,
+            extractor,
         })
+    }
+
+    /// How indicators are found in items' text.
+    pub fn extractor(&self) -> &rexist_extract::Extractor {
+        &self.extractor
     }
 
     /// The store behind it, for reads and bookkeeping (runs, sources).
@@ -503,7 +521,7 @@ async fn store_items_withdrawing(
                 // Indicators in the title are sighted in the item; those in the
                 // body are also mentions, with their offsets into the body.
                 let seen_at = now();
-                for m in rexist_extract::extract(&record.item.title) {
+                for m in ingest.extractor().extract(&record.item.title) {
                     if let Ok(indicator) = Indicator::parse(m.kind, &m.value) {
                         sightings.push(NewSighting {
                             item_id: Some(item),
@@ -513,7 +531,9 @@ async fn store_items_withdrawing(
                         });
                     }
                 }
-                let mentions: Vec<Mention> = rexist_extract::extract(&record.item.body)
+                let mentions: Vec<Mention> = ingest
+                    .extractor()
+                    .extract(&record.item.body)
                     .into_iter()
                     .filter_map(|m| {
                         Some(Mention {

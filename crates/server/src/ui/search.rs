@@ -588,7 +588,8 @@ async fn item_page(
         Err(e) => return store_failed(&ui, "item", &e),
     };
     let body = item.content.body.clone();
-    let matches = tokio::task::spawn_blocking(move || rexist_extract::extract(&body))
+    let extractor = state.ingest.extractor().clone();
+    let matches = tokio::task::spawn_blocking(move || extractor.extract(&body))
         .await
         .unwrap_or_default();
     let source = match state.store.source(item.source_id).await {
