@@ -89,8 +89,12 @@ pub async fn run(config: &Config, args: Args) -> Result<ExitCode> {
         let file = std::fs::File::create(path)
             .with_context(|| format!("cannot write {}", path.display()))?;
         let (file, summary) = render_to(store.as_ref(), &spec, clearance, file).await?;
-        file.sync_all()
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        // A regular file is synced before the export counts as written; a
+        // device or pipe (`--out /dev/null`) cannot be, and need not be.
+        if file.metadata().is_ok_and(|m| m.is_file()) {
+            file.sync_all()
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
         summary
     } else {
         match render_to(store.as_ref(), &spec, clearance, std::io::stdout()).await {

@@ -41,62 +41,60 @@ fn qualified(alias: &str, columns: &str) -> String {
 }
 
 pub(super) async fn connected(pool: &PgPool, q: &ConnectedQuery) -> Result<Vec<Connected>> {
-    let mut records = indicators_by_values(pool, &q.exact).await?;
+    // One round trip: a lookup makes this read for every value, and six
+    // sequential ones (values, ids, four prefix ranges, source names) more
+    // than doubled a lookup's time.
+    let cols = qualified("i", INDICATOR_COLUMNS);
+    let found_cols = qualified("f", INDICATOR_COLUMNS);
+    let (kinds, values): (Vec<&str>, Vec<&str>) = q
+        .exact
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .unzip();
     let ids: Vec<i64> = q.ids.iter().map(|i| i.get()).collect();
-    if !ids.is_empty() {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {INDICATOR_COLUMNS} FROM indicators WHERE id = ANY($1)"
-        )))
-        .bind(ids)
-        .fetch_all(pool)
-        .await?;
-        for r in &rows {
-            records.push(indicator_from_row(r)?);
-        }
-    }
-    for (kind, prefix) in &q.prefixes {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {INDICATOR_COLUMNS} FROM indicators
-             WHERE value >= $1 AND value < $2 AND kind = $3 AND tlp <= $4
-             ORDER BY value LIMIT $5"
-        )))
-        .bind(prefix)
-        .bind(format!("{prefix}\u{10FFFF}"))
-        .bind(kind.as_str())
-        .bind(q.max_tlp.rank())
-        .bind(i64::from(q.per_prefix))
-        .fetch_all(pool)
-        .await?;
-        for r in &rows {
-            records.push(indicator_from_row(r)?);
-        }
-    }
-    records.retain(|r| r.tlp <= q.max_tlp);
-    let mut seen = std::collections::HashSet::new();
-    records.retain(|r| seen.insert(r.id));
-    let ids: Vec<i64> = records.iter().map(|r| r.id.get()).collect();
-    let rows = sqlx::query(
-        "SELECT DISTINCT s.indicator_id, src.name FROM sightings s JOIN sources src ON src.id = s.source_id
-         WHERE s.indicator_id = ANY($1) AND s.tlp <= $2 ORDER BY src.name",
-    )
+    let prefix_kinds: Vec<&str> = q.prefixes.iter().map(|(k, _)| k.as_str()).collect();
+    let lows: Vec<&str> = q.prefixes.iter().map(|(_, p)| p.as_str()).collect();
+    let highs: Vec<String> = q
+        .prefixes
+        .iter()
+        .map(|(_, p)| format!("{p}\u{10FFFF}"))
+        .collect();
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "WITH found AS (
+             SELECT {cols} FROM unnest($1::TEXT[], $2::TEXT[]) AS k(kind, value)
+             JOIN indicators i ON i.value = k.value AND i.kind = k.kind
+             UNION
+             SELECT {cols} FROM indicators i WHERE i.id = ANY($3)
+             UNION
+             SELECT {found_cols} FROM unnest($4::TEXT[], $5::TEXT[], $6::TEXT[]) AS r(kind, lo, hi)
+             CROSS JOIN LATERAL (
+                 SELECT {cols} FROM indicators i
+                 WHERE i.value >= r.lo AND i.value < r.hi AND i.kind = r.kind AND i.tlp <= $7
+                 ORDER BY i.value LIMIT $8) f
+         )
+         SELECT {found_cols},
+                ARRAY(SELECT DISTINCT src.name FROM sightings s JOIN sources src ON src.id = s.source_id
+                      WHERE s.indicator_id = f.id AND s.tlp <= $7 ORDER BY src.name) AS names
+         FROM found f WHERE f.tlp <= $7"
+    )))
+    .bind(kinds)
+    .bind(values)
     .bind(ids)
+    .bind(prefix_kinds)
+    .bind(lows)
+    .bind(highs)
     .bind(q.max_tlp.rank())
+    .bind(i64::from(q.per_prefix))
     .fetch_all(pool)
     .await?;
-    let mut names: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
-    for r in &rows {
-        names
-            .entry(r.try_get::<i64, _>(0)?)
-            .or_default()
-            .push(r.try_get(1)?);
-    }
-    Ok(records
-        .into_iter()
-        .map(|record| {
-            let sources = names.remove(&record.id.get()).unwrap_or_default();
-            Connected { record, sources }
+    rows.iter()
+        .map(|r| {
+            Ok(Connected {
+                record: indicator_from_row(r)?,
+                sources: r.try_get("names")?,
+            })
         })
-        .collect())
+        .collect()
 }
 
 pub(super) async fn items_by_id(pool: &PgPool, ids: &[ItemId]) -> Result<Vec<Item>> {
