@@ -545,25 +545,7 @@ fn hunts_from_the_command_line_see_what_ingest_stores() {
 
 /// `rexist` with `input` on standard input.
 fn rexist_stdin(dir: &Path, args: &[&str], input: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rexist"))
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("REXIST_DATABASE_URL")
-        .env_remove("REXIST_DATA_DIR")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run rexist");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    rexist_testkit::run_with_stdin(env!("CARGO_BIN_EXE_rexist"), dir, args, input)
 }
 
 #[test]

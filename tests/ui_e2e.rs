@@ -29,25 +29,7 @@ const PASSWORD: &str = "e2e-correct-horse-battery-staple";
 const FLOW_LIMIT: Duration = Duration::from_secs(90);
 
 fn rexist(dir: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rexist"))
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("REXIST_DATABASE_URL")
-        .env_remove("REXIST_DATA_DIR")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run rexist");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    rexist_testkit::run_with_stdin(env!("CARGO_BIN_EXE_rexist"), dir, args, stdin)
 }
 
 fn ok(out: &Output) {

@@ -101,3 +101,35 @@ where
         hits,
     }
 }
+
+/// Runs the rexist binary `bin` in `dir` with its data directory
+/// `dir/data`, `args` and `stdin` on standard input, with the store
+/// environment variables of the calling shell removed.
+pub fn run_with_stdin(
+    bin: &str,
+    dir: &std::path::Path,
+    args: &[&str],
+    stdin: &str,
+) -> std::process::Output {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(bin)
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("REXIST_DATABASE_URL")
+        .env_remove("REXIST_DATA_DIR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run rexist");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait for rexist")
+}
