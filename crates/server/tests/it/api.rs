@@ -18,21 +18,7 @@ use tower::ServiceExt;
 
 async fn seeded() -> (axum::Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("rexist.db"))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    let source = store
-        .upsert_source(&SourceSpec {
-            name: "feed-a".into(),
-            kind: "file".into(),
-            enabled: true,
-            confidence: 80,
-            tlp: Tlp::Clear,
-            tags: vec![],
-        })
-        .await
-        .unwrap();
+    let (store, source) = crate::common::file_store(dir.path(), "feed-a").await;
     let sightings: Vec<NewSighting> = ["evil.com", "evil.org", "good.net"]
         .iter()
         .map(|d| NewSighting::new(Indicator::parse(IndicatorType::Domain, d).unwrap(), now()))

@@ -59,3 +59,28 @@ pub async fn news_source(store: &std::sync::Arc<dyn rexist_store::Store>) -> rex
         .await
         .unwrap()
 }
+
+/// A migrated SQLite store in `dir`, with the TLP:CLEAR file source `name`
+/// (confidence 80) the API and export tests seed.
+pub async fn file_store(
+    dir: &std::path::Path,
+    name: &str,
+) -> (rexist_store::sqlite::SqliteStore, rexist_core::Source) {
+    use rexist_store::Store as _;
+    let store = rexist_store::sqlite::SqliteStore::open(&dir.join("rexist.db"))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let source = store
+        .upsert_source(&rexist_core::SourceSpec {
+            name: name.into(),
+            kind: "file".into(),
+            enabled: true,
+            confidence: 80,
+            tlp: rexist_core::Tlp::Clear,
+            tags: vec![],
+        })
+        .await
+        .unwrap();
+    (store, source)
+}

@@ -11,11 +11,10 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use rexist_core::model::now;
-use rexist_core::{Indicator, IndicatorType, NewSighting, Role, SourceSpec, Tlp};
+use rexist_core::{Indicator, IndicatorType, NewSighting, Role};
 use rexist_server::export::{ExportConfig, Spool};
 use rexist_server::{AppState, router};
 use rexist_store::Store;
-use rexist_store::sqlite::SqliteStore;
 use tower::ServiceExt;
 
 struct World {
@@ -28,21 +27,7 @@ struct World {
 
 async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("rexist.db"))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    let source = store
-        .upsert_source(&SourceSpec {
-            name: "intel".into(),
-            kind: "file".into(),
-            enabled: true,
-            confidence: 80,
-            tlp: Tlp::Clear,
-            tags: vec![],
-        })
-        .await
-        .unwrap();
+    let (store, source) = crate::common::file_store(dir.path(), "intel").await;
     let sightings: Vec<NewSighting> = (0..300)
         .map(|i| {
             NewSighting::new(
