@@ -82,7 +82,7 @@ impl Message {
                 link,
                 terms: vec!["test".to_owned()],
                 snippet: None,
-                tlp: Some("TLP:CLEAR".to_owned()),
+                tlp: Some("clear".to_owned()),
                 retro: false,
                 matched_at: now,
             }],

@@ -217,6 +217,9 @@ pub(crate) fn default_text(msg: &Message, style: Style) -> String {
             lines.push(format!("… and {} more", msg.total_hits - shown));
         }
     }
+    // The delivery id in every channel, so a receiver can drop a retried
+    // delivery it already has (webhooks also carry it in the payload).
+    lines.push(format!("delivery: {}", escape(&msg.id, style)));
     lines.join("\n")
 }
 
@@ -327,6 +330,31 @@ mod tests {
             )
         );
         assert!(!text.contains("<!channel>"));
+    }
+
+    #[test]
+    fn every_style_names_the_delivery_and_the_tlp_as_documented() {
+        let mut one = hit("report");
+        one.tlp = Some("amber+strict".into());
+        let msg = Message {
+            id: "rexist-alert-42".into(),
+            hunt: "h".into(),
+            digest: false,
+            total_hits: 1,
+            hits: vec![one],
+        };
+        for style in [Style::Plain, Style::Slack, Style::Markdown] {
+            let text = default_text(&msg, style);
+            assert!(text.ends_with("delivery: rexist-alert-42"), "{text}");
+            assert!(text.contains("TLP: AMBER+STRICT"), "{text}");
+        }
+        let digest = Message {
+            digest: true,
+            total_hits: 2,
+            hits: vec![hit("a"), hit("b")],
+            ..msg
+        };
+        assert!(default_text(&digest, Style::Plain).ends_with("delivery: rexist-alert-42"));
     }
 
     #[test]

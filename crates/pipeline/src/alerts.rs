@@ -334,8 +334,10 @@ pub async fn build_message(
     })
 }
 
+/// The TLP as docs/notifiers.md documents the `tlp` field: `clear`,
+/// `green`, `amber`, `amber+strict`, `red` (chat messages print it upper-case).
 fn tlp_label(tlp: Tlp) -> String {
-    format!("TLP:{}", tlp.as_str().to_uppercase())
+    tlp.as_str().to_owned()
 }
 
 /// Up to ~200 bytes of `body` around the first term found in it.

@@ -182,7 +182,8 @@ matched: lazarus, 192.0.2.1\r\n\
 TLP: CLEAR\r\n\
 the Lazarus group used 192.0.2.1\r\n\
 original: https://news.example/a?x=1\r\n\
-in rexist: http://rexist.local/items/42\r\n";
+in rexist: http://rexist.local/items/42\r\n\
+delivery: d-0001\r\n";
 
 /// Splits DATA into headers (lower-cased names) and body.
 fn parse_data(data: &str) -> (Vec<(String, String)>, String) {

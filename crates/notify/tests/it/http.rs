@@ -15,12 +15,14 @@ source: Example News\n\
 matched: lazarus, 192.0.2.1\n\
 TLP: CLEAR\n\
 > the Lazarus group used 192.0.2.1\n\
-<http://rexist.local/items/42|open in rexist>";
+<http://rexist.local/items/42|open in rexist>\n\
+delivery: d-0001";
 
 const MARKDOWN_DIGEST: &str = "rexist hunt \"apt-watch\": 5 new hits\n\
 • [Lazarus targets <banks>](https://news.example/a?x=1) — Example News — lazarus, 192.0.2.1\n\
 • [ipv4 192.0.2.1](http://rexist.local/indicators/7) (retro-hunt) — feodo — 192.0.2.1\n\
-… and 3 more";
+… and 3 more\n\
+delivery: d-0002";
 
 /// A channel of `kind` whose URL, read from a file, is `base` + `path`.
 fn url_file_channel(kind: &str, dir: &tempfile::TempDir, base: &str, path: &str) -> Channel {

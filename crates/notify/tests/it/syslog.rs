@@ -12,7 +12,8 @@ use tokio::net::{TcpListener, UdpSocket};
 const PLAIN_DIGEST: &str = "rexist hunt \"apt-watch\": 5 new hits \
 • Lazarus targets <banks> — Example News — lazarus, 192.0.2.1 <http://rexist.local/items/42> \
 • ipv4 192.0.2.1 (retro-hunt) — feodo — 192.0.2.1 <http://rexist.local/indicators/7> \
-… and 3 more";
+… and 3 more \
+delivery: d-0002";
 
 /// Checks the header fields and returns what follows MSGID.
 fn split_record(record: &str, pri: &str, hostname: &str, app: &str) -> String {
