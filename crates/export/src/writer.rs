@@ -177,10 +177,11 @@ impl<W: Write> Writer<W> {
         let value = rec.value.as_str();
         match self.format {
             Format::Edl | Format::Panos => {
-                let v = if self.format == Format::Panos && rec.kind == IndicatorType::Url {
-                    strip_scheme(value)
-                } else {
-                    value
+                let wire = wire_url(value);
+                let v = match rec.kind {
+                    IndicatorType::Url if self.format == Format::Panos => strip_scheme(&wire),
+                    IndicatorType::Url => &wire,
+                    _ => value,
                 };
                 if !is_token(v) {
                     return Ok(false);
@@ -243,6 +244,25 @@ fn is_token(v: &str) -> bool {
         return v.bytes().all(|b| b > b' ' && b != 0x7f);
     }
     v.chars().all(|c| !c.is_control() && !c.is_whitespace())
+}
+
+/// A URL as it travels on the wire: every byte outside printable ASCII
+/// percent-encoded (RFC 3986), so a firewall or IDS rule matches the
+/// request a client really sends (`/päth` is sent as `/p%C3%A4th`). STIX
+/// and MISP keep the value as upstream wrote it.
+fn wire_url(url: &str) -> std::borrow::Cow<'_, str> {
+    if url.bytes().all(|b| b > b' ' && b < 0x7f) {
+        return std::borrow::Cow::Borrowed(url);
+    }
+    let mut out = String::with_capacity(url.len() + 16);
+    for b in url.bytes() {
+        if b > b' ' && b < 0x7f {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// A DNS name made of letters, digits, `-` and `_` labels.
@@ -418,11 +438,12 @@ fn zeek_field(s: &str) -> String {
 fn write_zeek(w: &mut impl Write, row: &ExportRow, name: &str) -> io::Result<bool> {
     use IndicatorType as T;
     let r = &row.record;
+    let wire = wire_url(&r.value);
     let (value, kind) = match r.kind {
         T::Ipv4 | T::Ipv6 => (r.value.as_str(), "Intel::ADDR"),
         T::Cidr => (r.value.as_str(), "Intel::SUBNET"),
         T::Domain => (r.value.as_str(), "Intel::DOMAIN"),
-        T::Url => (strip_scheme(&r.value), "Intel::URL"),
+        T::Url => (strip_scheme(&wire), "Intel::URL"),
         T::Email => (r.value.as_str(), "Intel::EMAIL"),
         T::Md5 | T::Sha1 | T::Sha256 | T::Sha512 => (r.value.as_str(), "Intel::FILE_HASH"),
         T::Cve | T::Asn | T::Btc => return Ok(false),
@@ -559,10 +580,11 @@ fn suricata_rule(row: &ExportRow, name: &str, sid: u64) -> io::Result<Option<Str
                         host.len()
                     );
                     if !path.is_empty() && path != "/" {
+                        // The raw URI is what the client sent: percent-encoded.
                         let _ = write!(
                             body,
                             "http.uri.raw; content:{}; startswith; ",
-                            suricata_content(path)
+                            suricata_content(&wire_url(path))
                         );
                     }
                     ("alert http any any -> any any".to_owned(), body)
@@ -601,6 +623,16 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn urls_are_percent_encoded_as_on_the_wire() {
+        assert_eq!(wire_url("http://a.example/x?y=1"), "http://a.example/x?y=1");
+        assert_eq!(
+            wire_url("http://a.example/päth/ファイル"),
+            "http://a.example/p%C3%A4th/%E3%83%95%E3%82%A1%E3%82%A4%E3%83%AB"
+        );
+        assert_eq!(wire_url("http://a.example/a b"), "http://a.example/a%20b");
+    }
 
     #[test]
     fn rpz_ip_names() {

@@ -302,3 +302,20 @@ fn edl_million_rows() {
     eprintln!("edl: 1,000,000 rows in {took:?}");
     assert!(took < std::time::Duration::from_secs(1));
 }
+
+#[test]
+fn firewall_and_ids_formats_percent_encode_urls_stix_keeps_them() {
+    let rows = [row(IndicatorType::Url, "http://evil.example/päth/ファイル?q=ü")];
+    let wire = "evil.example/p%C3%A4th/%E3%83%95%E3%82%A1%E3%82%A4%E3%83%AB?q=%C3%BC";
+    assert_eq!(export(Format::Edl, &rows).0, format!("http://{wire}\n"));
+    assert_eq!(export(Format::Panos, &rows).0, format!("{wire}\n"));
+    let zeek = export(Format::Zeek, &rows).0;
+    assert!(zeek.contains(&format!("\n{wire}\tIntel::URL")), "{zeek}");
+    let suricata = export(Format::Suricata, &rows).0;
+    assert!(
+        suricata.contains("http.uri.raw; content:\"/p%C3%A4th/"),
+        "{suricata}"
+    );
+    let stix = export(Format::Stix, &rows).0;
+    assert!(stix.contains("päth/ファイル"), "raw in STIX");
+}
