@@ -305,7 +305,10 @@ fn edl_million_rows() {
 
 #[test]
 fn firewall_and_ids_formats_percent_encode_urls_stix_keeps_them() {
-    let rows = [row(IndicatorType::Url, "http://evil.example/päth/ファイル?q=ü")];
+    let rows = [row(
+        IndicatorType::Url,
+        "http://evil.example/päth/ファイル?q=ü",
+    )];
     let wire = "evil.example/p%C3%A4th/%E3%83%95%E3%82%A1%E3%82%A4%E3%83%AB?q=%C3%BC";
     assert_eq!(export(Format::Edl, &rows).0, format!("http://{wire}\n"));
     assert_eq!(export(Format::Panos, &rows).0, format!("{wire}\n"));

@@ -192,6 +192,19 @@ fn convert_event(raw: RawEvent, out: &mut MispEvents) -> Result<Option<ItemRecor
     // uuid → indicators, for object references (attributes and objects).
     let mut by_uuid: HashMap<String, Vec<Indicator>> = HashMap::new();
     let mut narrative = Vec::new();
+    // MISP servers send the count; feeds and exports leave it out.
+    let attribute_count = raw.attribute_count.unwrap_or_else(|| {
+        let in_objects: usize = raw
+            .objects
+            .iter()
+            .map(|o| {
+                o.get("Attribute")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len)
+            })
+            .sum();
+        i64::try_from(raw.attributes.len() + in_objects).unwrap_or(i64::MAX)
+    });
     for value in raw.attributes {
         let found = attribute(
             value,
@@ -339,7 +352,7 @@ fn convert_event(raw: RawEvent, out: &mut MispEvents) -> Result<Option<ItemRecor
         "published": raw.published.0,
         "timestamp": raw.timestamp,
         "publish_timestamp": raw.publish_timestamp,
-        "attribute_count": raw.attribute_count,
+        "attribute_count": attribute_count,
     });
     Ok(Some(ItemRecord {
         item: NewItem {

@@ -790,18 +790,28 @@ fn orgc(i: &Item) -> String {
     extra_str(i, "orgc").unwrap_or_default().to_owned()
 }
 
+/// A MISP level as EXIST writes it (MISP's names, capitalised): `High`,
+/// `Medium`, `Low`, `Undefined`; `Initial`, `Ongoing`, `Complete`. Items
+/// store them lower-case.
+fn exist_case(level: &str) -> String {
+    let mut c = level.chars();
+    c.next().map_or_else(String::new, |f| {
+        f.to_uppercase()
+            .chain(c.flat_map(char::to_lowercase))
+            .collect()
+    })
+}
+
 fn threat_event_view(i: &Item) -> ThreatEvent {
     ThreatEvent {
         id: i.id.get(),
         info: i.content.title.clone(),
         org: extra_str(i, "org").unwrap_or_default().to_owned(),
         orgc: orgc(i),
-        threat_level: extra_str(i, "threat_level")
-            .unwrap_or("Undefined")
-            .to_owned(),
+        threat_level: exist_case(extra_str(i, "threat_level").unwrap_or("undefined")),
         tags: i.content.tags.clone(),
         date: event_date(i),
-        analysis: extra_str(i, "analysis").unwrap_or("Initial").to_owned(),
+        analysis: exist_case(extra_str(i, "analysis").unwrap_or("initial")),
         published: i
             .content
             .extra

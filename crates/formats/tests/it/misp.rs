@@ -227,6 +227,10 @@ fn feed_event_files() {
     assert_eq!(rec.item.tlp, Tlp::Clear, "tlp:white");
     assert_eq!(rec.sightings.len(), 3, "md5, sha1, sha256");
     assert_eq!(real.skipped["type regkey|value"], 1);
+    assert_eq!(
+        rec.item.extra["attribute_count"], 9,
+        "a feed event carries no count: its attributes are counted"
+    );
     assert!(
         rec.item.body.contains("Encryption rounds:8,\nSta"),
         "\\r\\n normalised"

@@ -207,8 +207,8 @@ async fn fixture() -> Fixture {
                 &["tlp:clear", "malware:emotet"],
                 json!({
                     "misp_id": "42", "org": "CIRCL", "orgc": "NICT", "date": "2024-05-01",
-                    "threat_level_id": "1", "threat_level": "High",
-                    "analysis_id": "2", "analysis": "Complete", "published": true,
+                    "threat_level_id": "1", "threat_level": "high",
+                    "analysis_id": "2", "analysis": "complete", "published": true,
                     "timestamp": "1714600000", "publish_timestamp": "1714550400",
                     "attribute_count": "2",
                 }),
