@@ -41,8 +41,9 @@
 
 use std::net::IpAddr;
 
-use rexist_core::{IndicatorStatus, IndicatorType};
+use rexist_core::IndicatorType;
 
+use crate::LookupStatus;
 use crate::lifecycle::Factor;
 
 /// Most points relations alone can give.
@@ -289,7 +290,7 @@ pub struct Neighbour<'a> {
     /// Its stored score.
     pub score: u8,
     /// Its stored status.
-    pub status: IndicatorStatus,
+    pub status: LookupStatus,
 }
 
 /// The score of a value whose own score is `own`, raised by its
@@ -307,10 +308,7 @@ pub fn with_relations(
         .iter()
         .filter(|n| {
             n.hop <= COUNTED_HOPS
-                && !matches!(
-                    n.status,
-                    IndicatorStatus::Allowlisted | IndicatorStatus::Retired
-                )
+                && !matches!(n.status, LookupStatus::Allowlisted | LookupStatus::Retired)
         })
         .map(|n| {
             let decay = 0.5_f64.powi(i32::from(n.hop) - 1);
@@ -473,7 +471,7 @@ mod tests {
             relation,
             hop,
             score,
-            status: IndicatorStatus::Active,
+            status: LookupStatus::Active,
         };
         // An unknown URL on a host scored 80: 0.8 × 80 = 64, capped at 60.
         let (s, f) = with_relations(0, false, &[n("host-of", 1, 80)]);
@@ -492,7 +490,7 @@ mod tests {
         // Allow-listed stays as it is; retired neighbours add nothing.
         assert_eq!(with_relations(0, true, &two).0, 0);
         let retired = Neighbour {
-            status: IndicatorStatus::Retired,
+            status: LookupStatus::Retired,
             ..n("host-of", 1, 90)
         };
         assert_eq!(with_relations(10, false, &[retired]), (10, Vec::new()));

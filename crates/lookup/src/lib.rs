@@ -518,14 +518,12 @@ impl Lookup {
         };
         let found = self.store.connected(&query).await?;
         answer.related = related(kind, value, record.as_ref(), &links, &stated, &co, &found);
-        // A neighbour on a warning list is answered as its own lookup
-        // would: allow-listed, score 0 — and carries no risk over. Shared
-        // items (up to 25, weight 0.2) keep their stored status, which the
-        // flagging sweep sets: checking each costs more than the lookup.
+        // Shared items (up to 25, weight 0.2) keep their stored status,
+        // which the flagging sweep sets: checking each costs more than the
+        // lookup.
         for r in &mut answer.related {
-            if r.relation != "shared-items" && !self.warnings(r.kind, &r.value).is_empty() {
-                r.status = LookupStatus::Allowlisted;
-                r.score = 0;
+            if r.relation != "shared-items" {
+                (r.status, r.score) = self.neighbour(r.kind, &r.value, r.status, r.score);
             }
         }
         let neighbours: Vec<connect::Neighbour<'_>> = answer
@@ -536,11 +534,7 @@ impl Lookup {
                 relation: &r.relation,
                 hop: hop_of(&links, r),
                 score: r.score,
-                status: match r.status {
-                    LookupStatus::Allowlisted => IndicatorStatus::Allowlisted,
-                    LookupStatus::Retired => IndicatorStatus::Retired,
-                    _ => IndicatorStatus::Active,
-                },
+                status: r.status,
             })
             .collect();
         let allowlisted = answer.status == LookupStatus::Allowlisted;
@@ -548,6 +542,23 @@ impl Lookup {
         answer.score = score;
         answer.score_factors.extend(factors);
         Ok(answer)
+    }
+
+    /// A related indicator's status and score as its own lookup answers
+    /// them: on a warning list it is allow-listed with score 0, and so
+    /// carries no risk over.
+    fn neighbour(
+        &self,
+        kind: IndicatorType,
+        value: &str,
+        status: LookupStatus,
+        score: u8,
+    ) -> (LookupStatus, u8) {
+        if self.warnings(kind, value).is_empty() {
+            (status, score)
+        } else {
+            (LookupStatus::Allowlisted, 0)
+        }
     }
 
     /// The hunts `hits` belong to, by name; hunts above the reader's
@@ -673,27 +684,24 @@ impl Lookup {
                         Some(r) => r.status.into(),
                         None => LookupStatus::Unknown,
                     };
-                    let mut related: Vec<(BriefRelated, u8, IndicatorStatus)> = Vec::new();
+                    let mut related: Vec<(BriefRelated, u8, LookupStatus)> = Vec::new();
                     for l in &links.exact {
                         if let Some(r) = by_key.get(&(l.kind, l.value.as_str()))
                             && !related
                                 .iter()
                                 .any(|x| x.0.value == r.value && x.0.kind == r.kind)
                         {
-                            let listed = !self.warnings(r.kind, &r.value).is_empty();
+                            let (status, score) =
+                                self.neighbour(r.kind, &r.value, r.status.into(), r.score);
                             related.push((
                                 BriefRelated {
                                     kind: r.kind,
                                     value: r.value.clone(),
                                     relation: l.relation.to_owned(),
-                                    score: if listed { 0 } else { r.score },
+                                    score,
                                 },
                                 l.hop,
-                                if listed {
-                                    IndicatorStatus::Allowlisted
-                                } else {
-                                    r.status
-                                },
+                                status,
                             ));
                         }
                     }

@@ -497,7 +497,6 @@ async fn respond(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
         let io = |e: std::io::Error| StoreError::internal(format!("export spool: {e}"));
-        let len = file.metadata().await.map_err(io)?.len();
         file.seek(std::io::SeekFrom::Start(0)).await.map_err(io)?;
         let mut r = if gzip {
             let gz = GzipEncoder::with_quality(
@@ -509,6 +508,7 @@ async fn respond(
                 .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
             r
         } else {
+            let len = file.metadata().await.map_err(io)?.len();
             let mut r = Body::from_stream(ReaderStream::with_capacity(file, CHUNK)).into_response();
             r.headers_mut()
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(len));

@@ -119,6 +119,13 @@ pub struct ItemQuery {
 /// Largest page any listing returns.
 pub const MAX_PAGE: u32 = 1000;
 
+/// The exclusive upper end of the values starting with `prefix`, for a
+/// range on the value index (`value >= prefix AND value < end`): both
+/// backends compare values byte-wise, and no character sorts above U+10FFFF.
+pub(crate) fn prefix_end(prefix: &str) -> String {
+    format!("{prefix}\u{10FFFF}")
+}
+
 /// Clamps a requested page size to 1..=[`MAX_PAGE`], 50 when unset.
 pub(crate) fn page_size(limit: u32) -> u32 {
     match limit {

@@ -7,24 +7,15 @@ use crate::ui::{csrf_of, send};
 use std::sync::Arc;
 
 use axum::http::{StatusCode, header};
-use rexist_core::{ItemKind, NewItem, Role, Tlp};
+use rexist_core::{NewItem, Role, Tlp};
 use rexist_server::auth::hash_password;
 use rexist_server::{AppState, router};
 use rexist_store::Store;
-use serde_json::json;
 
 fn item(id: &str, title: &str, tlp: Tlp) -> NewItem {
     NewItem {
-        kind: ItemKind::News,
-        external_id: id.into(),
-        title: title.into(),
-        body: String::new(),
-        url: None,
-        lang: Some("en".into()),
-        published_at: None,
         tlp,
-        tags: vec![],
-        extra: json!({}),
+        ..crate::common::item(id, title)
     }
 }
 

@@ -57,7 +57,7 @@ pub(super) async fn connected(pool: &PgPool, q: &ConnectedQuery) -> Result<Vec<C
     let highs: Vec<String> = q
         .prefixes
         .iter()
-        .map(|(_, p)| format!("{p}\u{10FFFF}"))
+        .map(|(_, p)| crate::types::prefix_end(p))
         .collect();
     let rows = sqlx::query(AssertSqlSafe(format!(
         "WITH found AS (

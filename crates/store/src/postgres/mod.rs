@@ -929,7 +929,7 @@ impl Store for PgStore {
         let limit = page_size(query.limit);
         let after = query.after.as_deref().map(decode_cursor).transpose()?;
         let (after_value, after_kind) = after.unzip();
-        let upper = query.prefix.as_ref().map(|p| format!("{p}\u{10FFFF}"));
+        let upper = query.prefix.as_deref().map(crate::types::prefix_end);
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {INDICATOR_COLUMNS} FROM indicators
              WHERE ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR value = $2)

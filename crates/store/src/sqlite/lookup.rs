@@ -64,7 +64,7 @@ fn exact_and_prefixed(
             super::sql_limit(q.per_prefix)
         );
         args.push(Value::Text(prefix.clone()));
-        args.push(Value::Text(format!("{prefix}\u{10FFFF}")));
+        args.push(Value::Text(crate::types::prefix_end(prefix)));
         args.push(Value::Text(kind.as_str().to_owned()));
         args.push(Value::Integer(i64::from(q.max_tlp.rank())));
     }

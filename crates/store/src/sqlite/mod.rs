@@ -177,11 +177,7 @@ impl SqliteStore {
                 None => open_connection(&path, READER_CACHE_KIB)?,
             };
             let result = f(&conn);
-            if let Ok(mut pool) = readers.lock() {
-                if pool.len() < MAX_READERS {
-                    pool.push(conn);
-                }
-            }
+            give_back(&readers, conn);
             result
         })
         .await
@@ -213,13 +209,19 @@ impl SqliteStore {
             return self.read(f).await;
         };
         let result = f(&conn);
-        if let Ok(mut pool) = self.readers.lock() {
-            if pool.len() < MAX_READERS {
-                pool.push(conn);
-            }
-        }
+        give_back(&self.readers, conn);
         drop(slot);
         result
+    }
+}
+
+/// Returns a reader connection to the idle pool, keeping at most
+/// [`MAX_READERS`].
+fn give_back(readers: &Mutex<Vec<Connection>>, conn: Connection) {
+    if let Ok(mut pool) = readers.lock() {
+        if pool.len() < MAX_READERS {
+            pool.push(conn);
+        }
     }
 }
 
@@ -917,7 +919,7 @@ impl Store for SqliteStore {
         let after = q.after.as_deref().map(decode_cursor).transpose()?;
         self.read(move |conn| {
             // Prefix as a range on the (value, kind) index: [prefix, prefix + U+10FFFF).
-            let upper = q.prefix.as_ref().map(|p| format!("{p}\u{10FFFF}"));
+            let upper = q.prefix.as_deref().map(crate::types::prefix_end);
             let sql = format!(
                 "SELECT {INDICATOR_COLUMNS} FROM indicators
                  WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR value = ?2)
