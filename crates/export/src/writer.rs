@@ -5,7 +5,7 @@ use std::io::{self, BufWriter, Write};
 use std::net::{IpAddr, Ipv6Addr};
 
 use rexist_core::{ExportRow, IndicatorType};
-use rexist_stix::write::{BundleWriter, timestamp};
+use rexist_stix::write::{BundleWriter, StixIds, timestamp};
 use time::OffsetDateTime;
 
 use crate::format::{Format, applies};
@@ -22,6 +22,9 @@ pub struct Options {
     pub suricata_sid_base: u32,
     /// TTL of the RPZ zone records, seconds.
     pub rpz_ttl: u32,
+    /// Where STIX ids come from: the installation's namespace
+    /// (`Store::stix_namespace`); a STIX export without it is refused.
+    pub stix_ids: Option<StixIds>,
 }
 
 impl Default for Options {
@@ -31,6 +34,7 @@ impl Default for Options {
             generated: OffsetDateTime::now_utc(),
             suricata_sid_base: DEFAULT_SID_BASE,
             rpz_ttl: 300,
+            stix_ids: None,
         }
     }
 }
@@ -73,7 +77,15 @@ impl<W: Write> Writer<W> {
                     "misp is a feed directory: use rexist_export::misp::MispFeed",
                 ));
             }
-            Format::Stix => Out::Stix(BundleWriter::new(BufWriter::with_capacity(BUFFER, w))?),
+            Format::Stix => {
+                let ids = options.stix_ids.ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "a stix export needs the installation's STIX id namespace",
+                    )
+                })?;
+                Out::Stix(BundleWriter::new(BufWriter::with_capacity(BUFFER, w), ids)?)
+            }
             _ => Out::Plain(BufWriter::with_capacity(BUFFER, w)),
         };
         let mut this = Self {

@@ -14,6 +14,7 @@ fn options() -> Options {
         name: "test".into(),
         generated: datetime!(2024-03-06 00:00:00 UTC),
         suricata_sid_base: 5_000_000,
+        stix_ids: Some(rexist_stix::write::StixIds::new(0x42)),
         ..Options::default()
     }
 }
@@ -170,6 +171,17 @@ fn stix_bundle() {
     assert!(parsed.rejected.is_empty());
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["type"], "bundle");
+}
+
+#[test]
+fn stix_needs_the_installation_ids() {
+    let o = Options {
+        stix_ids: None,
+        ..options()
+    };
+    let err = Writer::new(Format::Stix, Vec::new(), &o).err().unwrap();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("STIX id namespace"), "{err}");
 }
 
 #[test]

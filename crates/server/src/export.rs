@@ -393,6 +393,13 @@ async fn each_page<S: Sink>(
     }
 }
 
+/// The installation's STIX ids (see `rexist_stix::write::StixIds`).
+pub async fn stix_ids(store: &dyn Store) -> Result<rexist_stix::write::StixIds, StoreError> {
+    Ok(rexist_stix::write::StixIds::new(
+        store.stix_namespace().await?,
+    ))
+}
+
 /// Streams a one-file export of `spec` into `out`, a page of rows at a
 /// time, so memory stays flat whatever the store holds. A MISP feed is a
 /// directory: see [`render_feed_dir`].
@@ -402,7 +409,10 @@ pub async fn render_to<W: Write + Send + 'static>(
     clearance: Tlp,
     out: W,
 ) -> Result<(W, Summary), StoreError> {
-    let (query, mut digest, options) = plan(spec, clearance);
+    let (query, mut digest, mut options) = plan(spec, clearance);
+    if spec.format == Format::Stix {
+        options.stix_ids = Some(stix_ids(store).await?);
+    }
     let io = |e: std::io::Error| StoreError::internal(format!("export {}: {e}", spec.name));
     let writer = Writer::new(spec.format, out, &options).map_err(io)?;
     let writer = each_page(store, query, &mut digest, &spec.name, writer).await?;

@@ -1,30 +1,29 @@
 //! STIX 2.1 writing: rexist's [`ExportRow`]s as STIX objects and bundles.
 //!
-//! Every id is deterministic, so the same indicator always has the same
-//! STIX id, in every bundle and through TAXII:
+//! Every id is stable, so the same indicator always has the same STIX id,
+//! in every bundle and through TAXII:
 //!
-//! - the `identity` rexist signs with: `identity--<uuidv5(REXIST, "identity:rexist")>`;
-//! - an `indicator`: `indicator--<uuidv5(REXIST, "<kind>:<value>")>` ([`indicator_id`]);
-//! - a `vulnerability`: `vulnerability--<uuidv5(REXIST, "cve:<id>")>`;
+//! - SDOs and SROs (`identity`, `indicator`, `observed-data`,
+//!   `vulnerability`, `relationship`, `sighting`, `note`): `UUIDv4`-shaped ids
+//!   drawn from the installation's random namespace ([`StixIds`]), as
+//!   STIX 2.1 §2.7 asks;
 //! - an SCO: STIX 2.1 §2.9, `UUIDv5` in the namespace
 //!   `00abedb4-aa42-466c-9c01-fed23315a9b7` over the canonical (RFC 8785)
 //!   JSON of its id-contributing properties (`value`; `number` for
-//!   `autonomous-system`; `hashes` for `file`);
-//! - a `relationship`: `relationship--<uuidv5(REXIST, "<type>:<source>:<target>")>`.
-//!
-//! `REXIST` is the fixed namespace [`REXIST_NAMESPACE`].
+//!   `autonomous-system`; `hashes` for `file`), so every producer names
+//!   the same observable alike.
 //!
 //! What each indicator type becomes:
 //!
 //! | type | objects | pattern |
 //! | --- | --- | --- |
-//! | `ipv4`, `cidr` (v4) | indicator, `ipv4-addr`, relationship | `[ipv4-addr:value = '…']` |
-//! | `ipv6`, `cidr` (v6) | indicator, `ipv6-addr`, relationship | `[ipv6-addr:value = '…']` |
-//! | `domain` | indicator, `domain-name`, relationship | `[domain-name:value = '…']` |
-//! | `url` | indicator, `url`, relationship | `[url:value = '…']` |
-//! | `email` | indicator, `email-addr`, relationship | `[email-addr:value = '…']` |
-//! | `md5`, `sha1`, `sha256`, `sha512` | indicator, `file`, relationship | `[file:hashes.MD5 = '…']`, `'SHA-1'`, `'SHA-256'`, `'SHA-512'` |
-//! | `asn` | indicator, `autonomous-system`, relationship | `[autonomous-system:number = 15169]` |
+//! | `ipv4`, `cidr` (v4) | indicator, `ipv4-addr`, observed-data, relationship | `[ipv4-addr:value = '…']` |
+//! | `ipv6`, `cidr` (v6) | indicator, `ipv6-addr`, observed-data, relationship | `[ipv6-addr:value = '…']` |
+//! | `domain` | indicator, `domain-name`, observed-data, relationship | `[domain-name:value = '…']` |
+//! | `url` | indicator, `url`, observed-data, relationship | `[url:value = '…']` |
+//! | `email` | indicator, `email-addr`, observed-data, relationship | `[email-addr:value = '…']` |
+//! | `md5`, `sha1`, `sha256`, `sha512` | indicator, `file`, observed-data, relationship | `[file:hashes.MD5 = '…']`, `'SHA-1'`, `'SHA-256'`, `'SHA-512'` |
+//! | `asn` | indicator, `autonomous-system`, observed-data, relationship | `[autonomous-system:number = 15169]` |
 //! | `btc` | indicator only | `[cryptocurrency-wallet:value = '…']` |
 //! | `cve` | `vulnerability` (no indicator) | — |
 //!
@@ -39,7 +38,7 @@
 //! Indicator properties: `created` = first seen, `modified` = last seen (never
 //! before `created`), `valid_from` = first seen, `confidence` = score,
 //! `labels` = the row's labels (omitted when empty), `indicator_types`
-//! `["malicious-activity"]`, `created_by_ref` = [`identity`], one TLP 2.0
+//! `["malicious-activity"]`, `created_by_ref` = [`StixIds::identity`], one TLP 2.0
 //! marking, `external_references` naming the reporting sources. An expired
 //! indicator gets `valid_until` (its last sighting, after `valid_from`); an
 //! allow-listed one is `revoked` (it was a false positive), with the reason
@@ -49,6 +48,11 @@
 //! which retiring moves forward; never before the last sighting), so it is
 //! a newer version than any a consumer holds. Timestamps are RFC 3339 UTC
 //! with milliseconds.
+//!
+//! An indicator is `based-on` an `observed-data` (the relationship STIX
+//! suggests; an indicator based on an observable directly is not one)
+//! whose `object_refs` hold the SCO, with `first_observed`/`last_observed`
+//! the first and last sighting and `number_observed` the sightings.
 
 use std::borrow::Borrow;
 use std::fmt::Write as _;
@@ -60,9 +64,9 @@ use time::macros::format_description;
 use time::{Duration, OffsetDateTime, UtcOffset};
 use uuid::Uuid;
 
-/// The namespace of rexist's own deterministic ids (identity, indicators,
-/// vulnerabilities, relationships). Fixed forever: changing it changes
-/// every id rexist has ever published.
+/// The namespace of rexist's deterministic non-STIX ids (MISP event and
+/// attribute uuids). Fixed forever: changing it changes every uuid rexist
+/// has ever published.
 pub const REXIST_NAMESPACE: Uuid = Uuid::from_u128(0xe45d_ed7b_a9c7_421e_b098_d348_c781_4abb);
 
 /// The STIX 2.1 namespace for deterministic SCO ids (§2.9).
@@ -88,26 +92,112 @@ pub fn tlp_marking_id(tlp: Tlp) -> &'static str {
     }
 }
 
-/// The id of [`identity`].
-pub fn identity_id() -> String {
-    format!(
-        "identity--{}",
-        Uuid::new_v5(&REXIST_NAMESPACE, b"identity:rexist")
-    )
+/// The ids this installation gives its STIX objects.
+///
+/// STIX 2.1 (§2.7) wants `UUIDv4` ids on SDOs and SROs, and a consumer wants
+/// the same object under the same id in every bundle. Each id is therefore
+/// drawn from a random namespace stored once per installation (in the
+/// store, so every node and every restart share it): `UUIDv5(namespace,
+/// "<type>:<name>")` with its version and variant set as a v4's. The bits are
+/// pseudo-random (nobody without the namespace can predict or link them), as
+/// RFC 9562 allows for v4, and stable. Two installations give the same
+/// indicator different ids, as two producers should.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StixIds {
+    namespace: Uuid,
 }
 
-/// The identity object rexist signs its objects with (deterministic id).
-pub fn identity() -> Value {
-    json!({
-        "type": "identity",
-        "spec_version": "2.1",
-        "id": identity_id(),
-        "created": IDENTITY_CREATED,
-        "modified": IDENTITY_CREATED,
-        "name": "rexist",
-        "description": "rexist threat-intelligence platform",
-        "identity_class": "system",
-    })
+impl StixIds {
+    /// Ids drawn from `namespace` (the store's `stix_namespace`).
+    pub fn new(namespace: u128) -> Self {
+        Self {
+            namespace: Uuid::from_u128(namespace),
+        }
+    }
+
+    /// `"<kind>--<v4-shaped uuid>"` for `name`.
+    fn id(&self, kind: &str, name: &str) -> String {
+        let mut key = String::with_capacity(kind.len() + 1 + name.len());
+        key.push_str(kind);
+        key.push(':');
+        key.push_str(name);
+        let bytes = *Uuid::new_v5(&self.namespace, key.as_bytes()).as_bytes();
+        format!(
+            "{kind}--{}",
+            uuid::Builder::from_random_bytes(bytes).into_uuid()
+        )
+    }
+
+    /// The id of [`StixIds::identity`].
+    pub fn identity_id(&self) -> String {
+        self.id("identity", "rexist")
+    }
+
+    /// The identity object rexist signs its objects with.
+    pub fn identity(&self) -> Value {
+        json!({
+            "type": "identity",
+            "spec_version": "2.1",
+            "id": self.identity_id(),
+            "created": IDENTITY_CREATED,
+            "modified": IDENTITY_CREATED,
+            "name": "rexist",
+            "description": "rexist threat-intelligence platform",
+            "identity_class": "system",
+        })
+    }
+
+    /// The indicator SDO of an indicator (a CVE's is a vulnerability; see
+    /// [`StixIds::vulnerability`]).
+    pub fn indicator(&self, kind: IndicatorType, value: &str) -> String {
+        self.id("indicator", &format!("{}:{value}", kind.as_str()))
+    }
+
+    /// The vulnerability SDO of a CVE id.
+    pub fn vulnerability(&self, cve: &str) -> String {
+        self.id("vulnerability", cve)
+    }
+
+    /// The observed-data SDO an indicator is based on.
+    pub fn observed_data(&self, kind: IndicatorType, value: &str) -> String {
+        self.id("observed-data", &format!("{}:{value}", kind.as_str()))
+    }
+
+    /// A relationship `source --rel--> target`.
+    pub fn relationship(&self, rel: &str, source: &str, target: &str) -> String {
+        self.id("relationship", &format!("{rel}:{source}:{target}"))
+    }
+
+    /// The identity of a rexist source (what reported a sighting).
+    pub fn source_identity(&self, source: &str) -> String {
+        self.id("identity", &format!("source:{source}"))
+    }
+
+    /// The identity object of a rexist source, `kind` its connector.
+    pub fn source_identity_object(&self, source: &str, kind: &str) -> Value {
+        json!({
+            "type": "identity",
+            "spec_version": "2.1",
+            "id": self.source_identity(source),
+            "created": IDENTITY_CREATED,
+            "modified": IDENTITY_CREATED,
+            "name": source,
+            "description": format!("rexist source (connector {kind})"),
+            "identity_class": "system",
+            "created_by_ref": self.identity_id(),
+        })
+    }
+
+    /// The sighting of `sighted` (an SDO id) by a source.
+    pub fn sighting(&self, sighted: &str, source: &str) -> String {
+        self.id("sighting", &format!("{sighted}:{source}"))
+    }
+
+    /// A note about `about` (an object id) on a topic (`verdict`, a
+    /// provider's name).
+    pub fn note(&self, about: &str, topic: &str) -> String {
+        self.id("note", &format!("{about}:{topic}"))
+    }
 }
 
 /// The TLP 2.0 marking-definition object for a level, as published by OASIS
@@ -127,26 +217,6 @@ pub fn tlp_marking(tlp: Tlp) -> Value {
         "name": format!("TLP:{}", tlp.as_str().to_ascii_uppercase()),
         "extensions": Value::Object(ext),
     })
-}
-
-/// The STIX id of the indicator SDO for a row: `indicator--<uuidv5 over
-/// "kind:value" in REXIST_NAMESPACE>`. (A CVE row becomes a vulnerability;
-/// see [`vulnerability_id`].)
-pub fn indicator_id(kind: IndicatorType, value: &str) -> String {
-    format!("indicator--{}", rexist_uuid(kind.as_str(), value))
-}
-
-/// The STIX id of the vulnerability SDO for a CVE id.
-pub fn vulnerability_id(cve: &str) -> String {
-    format!("vulnerability--{}", rexist_uuid("cve", cve))
-}
-
-fn rexist_uuid(prefix: &str, value: &str) -> Uuid {
-    let mut name = String::with_capacity(prefix.len() + 1 + value.len());
-    name.push_str(prefix);
-    name.push(':');
-    name.push_str(value);
-    Uuid::new_v5(&REXIST_NAMESPACE, name.as_bytes())
 }
 
 /// Quotes a string as a STIX pattern literal: `'` and `\` escaped.
@@ -301,6 +371,27 @@ pub fn sco_id(kind: IndicatorType, value: &str) -> Option<String> {
     ))
 }
 
+/// The SCO of an indicator value (`ipv4-addr`, `domain-name`, `file`, …),
+/// marked `tlp`, or `None` for types with no SCO and unusable values.
+pub fn sco_object(kind: IndicatorType, value: &str, tlp: Tlp) -> Option<Value> {
+    let sco = sco_of(kind, value)?;
+    let mut obj = Map::new();
+    obj.insert("type".into(), sco.kind.into());
+    obj.insert("spec_version".into(), "2.1".into());
+    obj.insert(
+        "id".into(),
+        format!(
+            "{}--{}",
+            sco.kind,
+            Uuid::new_v5(&SCO_NAMESPACE, sco.canonical.as_bytes())
+        )
+        .into(),
+    );
+    obj.extend(sco.props);
+    obj.insert("object_marking_refs".into(), json!([tlp_marking_id(tlp)]));
+    Some(Value::Object(obj))
+}
+
 /// The STIX pattern for an indicator, or `None` for `cve` (a vulnerability,
 /// not an indicator) and unusable values (an AS number that is not one).
 pub fn pattern(kind: IndicatorType, value: &str) -> Option<String> {
@@ -347,20 +438,18 @@ fn millis(t: OffsetDateTime) -> OffsetDateTime {
         .expect("a millisecond of the time itself is valid")
 }
 
-fn relationship_id(rel: &str, source: &str, target: &str) -> String {
-    let name = format!("{rel}:{source}:{target}");
-    format!(
-        "relationship--{}",
-        Uuid::new_v5(&REXIST_NAMESPACE, name.as_bytes())
-    )
-}
-
 /// Common SDO/SRO properties of a row's objects.
-fn common(obj: &mut Map<String, Value>, row: &ExportRow, created: &str, modified: &str) {
+fn common(
+    obj: &mut Map<String, Value>,
+    ids: &StixIds,
+    row: &ExportRow,
+    created: &str,
+    modified: &str,
+) {
     obj.insert("spec_version".into(), "2.1".into());
     obj.insert("created".into(), created.into());
     obj.insert("modified".into(), modified.into());
-    obj.insert("created_by_ref".into(), identity_id().into());
+    obj.insert("created_by_ref".into(), ids.identity_id().into());
     obj.insert(
         "object_marking_refs".into(),
         json!([tlp_marking_id(row.record.tlp)]),
@@ -412,7 +501,7 @@ fn labels(row: &ExportRow) -> Option<Value> {
 /// `vulnerability`), and where the type has one, its SCO and a `based-on`
 /// relationship from the indicator to it. See the module docs for the
 /// mapping. A row whose value cannot be expressed gives no objects.
-pub fn row_objects(row: &ExportRow) -> Vec<Value> {
+pub fn row_objects(ids: &StixIds, row: &ExportRow) -> Vec<Value> {
     let rec = &row.record;
     let first = millis(rec.first_seen);
     let last = millis(rec.last_seen).max(first);
@@ -430,8 +519,8 @@ pub fn row_objects(row: &ExportRow) -> Vec<Value> {
     if rec.kind == IndicatorType::Cve {
         let mut obj = Map::new();
         obj.insert("type".into(), "vulnerability".into());
-        obj.insert("id".into(), vulnerability_id(&rec.value).into());
-        common(&mut obj, row, &created, &modified);
+        obj.insert("id".into(), ids.vulnerability(&rec.value).into());
+        common(&mut obj, ids, row, &created, &modified);
         obj.insert("name".into(), rec.value.clone().into());
         obj.insert("description".into(), description.clone().into());
         obj.insert("confidence".into(), rec.score.min(100).into());
@@ -450,11 +539,11 @@ pub fn row_objects(row: &ExportRow) -> Vec<Value> {
     let Some(pattern) = pattern(rec.kind, &rec.value) else {
         return Vec::new();
     };
-    let id = indicator_id(rec.kind, &rec.value);
+    let id = ids.indicator(rec.kind, &rec.value);
     let mut ind = Map::new();
     ind.insert("type".into(), "indicator".into());
     ind.insert("id".into(), id.clone().into());
-    common(&mut ind, row, &created, &modified);
+    common(&mut ind, ids, row, &created, &modified);
     ind.insert(
         "name".into(),
         format!("{} {}", rec.kind.as_str(), rec.value).into(),
@@ -483,33 +572,37 @@ pub fn row_objects(row: &ExportRow) -> Vec<Value> {
     }
     let mut out = vec![Value::Object(ind)];
 
-    if let Some(sco) = sco_of(rec.kind, &rec.value) {
-        let sco_id = format!(
-            "{}--{}",
-            sco.kind,
-            Uuid::new_v5(&SCO_NAMESPACE, sco.canonical.as_bytes())
+    if let Some(sco) = sco_object(rec.kind, &rec.value, rec.tlp) {
+        let sco_id = sco["id"].as_str().unwrap_or_default().to_owned();
+        out.push(sco);
+
+        // STIX suggests `indicator based-on observed-data` (not an
+        // observable itself): the observation rexist holds of the value,
+        // with its sighting count and span.
+        let observed = ids.observed_data(rec.kind, &rec.value);
+        let mut od = Map::new();
+        od.insert("type".into(), "observed-data".into());
+        od.insert("id".into(), observed.clone().into());
+        common(&mut od, ids, row, &created, &modified);
+        od.insert("first_observed".into(), created.clone().into());
+        od.insert("last_observed".into(), timestamp(last).into());
+        od.insert(
+            "number_observed".into(),
+            rec.sightings.clamp(1, 999_999_999).into(),
         );
-        let mut obj = Map::new();
-        obj.insert("type".into(), sco.kind.into());
-        obj.insert("spec_version".into(), "2.1".into());
-        obj.insert("id".into(), sco_id.clone().into());
-        obj.extend(sco.props);
-        obj.insert(
-            "object_marking_refs".into(),
-            json!([tlp_marking_id(rec.tlp)]),
-        );
-        out.push(Value::Object(obj));
+        od.insert("object_refs".into(), json!([sco_id]));
+        out.push(Value::Object(od));
 
         let mut rel = Map::new();
         rel.insert("type".into(), "relationship".into());
         rel.insert(
             "id".into(),
-            relationship_id("based-on", &id, &sco_id).into(),
+            ids.relationship("based-on", &id, &observed).into(),
         );
-        common(&mut rel, row, &created, &modified);
+        common(&mut rel, ids, row, &created, &modified);
         rel.insert("relationship_type".into(), "based-on".into());
         rel.insert("source_ref".into(), id.into());
-        rel.insert("target_ref".into(), sco_id.into());
+        rel.insert("target_ref".into(), observed.into());
         if revoked {
             rel.insert("revoked".into(), true.into());
         }
@@ -518,34 +611,41 @@ pub fn row_objects(row: &ExportRow) -> Vec<Value> {
     out
 }
 
+/// A fresh bundle id: `bundle--` and a random version-4 UUID.
+pub fn bundle_id() -> String {
+    format!("bundle--{}", Uuid::new_v4())
+}
+
 /// A bundle written as it goes: the prefix and the identity on
 /// [`BundleWriter::new`], each row's objects (and each TLP marking the first
 /// time a row needs it) on [`BundleWriter::write_row`], the suffix on
 /// [`BundleWriter::finish`]. Nothing but the markings seen is kept.
 pub struct BundleWriter<W: Write> {
     w: W,
+    ids: StixIds,
     markings: [bool; 5],
     objects: u64,
 }
 
 impl<W: Write> BundleWriter<W> {
-    /// Starts a bundle with a random id.
-    pub fn new(w: W) -> io::Result<Self> {
-        Self::with_id(w, Uuid::new_v4())
+    /// Starts a bundle with a random id, its objects' ids drawn from `ids`.
+    pub fn new(w: W, ids: StixIds) -> io::Result<Self> {
+        Self::with_id(w, ids, Uuid::new_v4())
     }
 
     /// Starts a bundle with the given id (`bundle--<id>`).
-    pub fn with_id(mut w: W, id: Uuid) -> io::Result<Self> {
+    pub fn with_id(mut w: W, ids: StixIds, id: Uuid) -> io::Result<Self> {
         write!(
             w,
             "{{\"type\":\"bundle\",\"id\":\"bundle--{id}\",\"objects\":["
         )?;
         let mut this = Self {
             w,
+            ids,
             markings: [false; 5],
             objects: 0,
         };
-        this.object(&identity())?;
+        this.object(&ids.identity())?;
         Ok(this)
     }
 
@@ -562,7 +662,7 @@ impl<W: Write> BundleWriter<W> {
 
     /// Writes one row's objects, preceded by its TLP marking the first time.
     pub fn write_row(&mut self, row: &ExportRow) -> io::Result<()> {
-        let objects = row_objects(row);
+        let objects = row_objects(&self.ids, row);
         if objects.is_empty() {
             return Ok(());
         }
@@ -593,13 +693,13 @@ impl<W: Write> BundleWriter<W> {
 /// Writes a complete bundle `{"type":"bundle","id":"bundle--<uuid>",
 /// "objects":[identity, markings used, …rows' objects]}` to `w`, streaming
 /// (see [`BundleWriter`]). Takes owned rows or references.
-pub fn write_bundle<W, I>(w: W, rows: I) -> io::Result<()>
+pub fn write_bundle<W, I>(w: W, ids: StixIds, rows: I) -> io::Result<()>
 where
     W: Write,
     I: IntoIterator,
     I::Item: Borrow<ExportRow>,
 {
-    let mut b = BundleWriter::new(w)?;
+    let mut b = BundleWriter::new(w, ids)?;
     for row in rows {
         b.write_row(row.borrow())?;
     }
@@ -614,6 +714,10 @@ mod tests {
     use super::*;
     use rexist_core::{IndicatorId, IndicatorRecord, Record};
     use time::macros::datetime;
+
+    const IDS: StixIds = StixIds {
+        namespace: Uuid::from_u128(0x5f0c_2b1e_8d3a_4c7f_9e21_0b6d_4a8c_3e17),
+    };
 
     pub(crate) fn row(kind: IndicatorType, value: &str) -> ExportRow {
         ExportRow {
@@ -774,31 +878,60 @@ mod tests {
     fn ids_are_deterministic() {
         for (k, v) in samples() {
             let r = row(k, v);
-            assert_eq!(row_objects(&r), row_objects(&r), "{k} {v}");
-            assert_eq!(indicator_id(k, v), indicator_id(k, v));
+            assert_eq!(row_objects(&IDS, &r), row_objects(&IDS, &r), "{k} {v}");
+            assert_eq!(IDS.indicator(k, v), IDS.indicator(k, v));
         }
         assert_ne!(
-            indicator_id(IndicatorType::Md5, "ab"),
-            indicator_id(IndicatorType::Sha1, "ab")
+            IDS.indicator(IndicatorType::Md5, "ab"),
+            IDS.indicator(IndicatorType::Sha1, "ab")
         );
-        assert_eq!(identity()["id"], identity_id());
-        assert_eq!(identity(), identity());
+        assert_eq!(IDS.identity()["id"], IDS.identity_id());
+        assert_eq!(IDS.identity(), IDS.identity());
+        // Another installation names the same things differently.
+        let other = StixIds::new(1);
+        assert_ne!(
+            other.indicator(IndicatorType::Md5, "ab"),
+            IDS.indicator(IndicatorType::Md5, "ab")
+        );
+        assert_ne!(other.identity_id(), IDS.identity_id());
+    }
+
+    #[test]
+    fn sdo_and_sro_ids_are_v4_shaped() {
+        let r = row(IndicatorType::Ipv4, "1.2.3.4");
+        let mut ids: Vec<String> = row_objects(&IDS, &r)
+            .iter()
+            .filter(|o| o["type"] != "ipv4-addr")
+            .map(|o| o["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.push(IDS.identity_id());
+        ids.push(IDS.vulnerability("CVE-2021-44228"));
+        ids.push(IDS.sighting("indicator--x", "otx"));
+        ids.push(IDS.source_identity("otx"));
+        ids.push(IDS.note("indicator--x", "verdict"));
+        assert_eq!(ids.len(), 8);
+        for id in ids {
+            let (_, u) = id.split_once("--").unwrap();
+            let u = Uuid::parse_str(u).unwrap();
+            assert_eq!(u.get_version_num(), 4, "{id}");
+            assert_eq!(u.get_variant(), uuid::Variant::RFC4122, "{id}");
+        }
     }
 
     #[test]
     fn indicator_properties() {
         let mut r = row(IndicatorType::Ipv4, "1.2.3.4");
-        let objs = row_objects(&r);
-        assert_eq!(objs.len(), 3);
+        let objs = row_objects(&IDS, &r);
+        assert_eq!(objs.len(), 4);
         let ind = &objs[0];
         assert_eq!(ind["type"], "indicator");
-        assert_eq!(ind["id"], indicator_id(IndicatorType::Ipv4, "1.2.3.4"));
+        assert_eq!(ind["id"], IDS.indicator(IndicatorType::Ipv4, "1.2.3.4"));
         assert_eq!(ind["created"], "2024-03-01T10:00:00.123Z");
         assert_eq!(ind["valid_from"], "2024-03-01T10:00:00.123Z");
         assert_eq!(ind["modified"], "2024-03-05T10:30:00.000Z");
         assert_eq!(ind["confidence"], 70);
         assert_eq!(ind["labels"], json!(["emotet"]));
-        assert_eq!(ind["created_by_ref"], identity_id());
+        assert_eq!(ind["created_by_ref"], IDS.identity_id());
         assert_eq!(
             ind["object_marking_refs"],
             json!([tlp_marking_id(Tlp::Green)])
@@ -811,16 +944,22 @@ mod tests {
             "active; 3 sightings; sources: abuse.ch, otx"
         );
         assert_eq!(objs[1]["type"], "ipv4-addr");
-        assert_eq!(objs[2]["relationship_type"], "based-on");
-        assert_eq!(objs[2]["source_ref"], ind["id"]);
-        assert_eq!(objs[2]["target_ref"], objs[1]["id"]);
+        let od = &objs[2];
+        assert_eq!(od["type"], "observed-data");
+        assert_eq!(od["object_refs"], json!([objs[1]["id"]]));
+        assert_eq!(od["number_observed"], 3);
+        assert_eq!(od["first_observed"], ind["created"]);
+        assert_eq!(od["last_observed"], ind["modified"]);
+        assert_eq!(objs[3]["relationship_type"], "based-on");
+        assert_eq!(objs[3]["source_ref"], ind["id"]);
+        assert_eq!(objs[3]["target_ref"], od["id"]);
 
         // modified never before created; labels and sources omitted when empty.
         r.record.last_seen = datetime!(2020-01-01 0:00 UTC);
         r.labels.clear();
         r.sources.clear();
         r.record.status = IndicatorStatus::Expired;
-        let ind = &row_objects(&r)[0];
+        let ind = &row_objects(&IDS, &r)[0];
         assert_eq!(ind["modified"], ind["created"]);
         assert_eq!(ind["valid_until"], "2024-03-01T10:00:00.124Z");
         assert!(ind.get("labels").is_none());
@@ -828,7 +967,7 @@ mod tests {
 
         r.record.status = IndicatorStatus::Allowlisted;
         r.record.status_reason = Some("warninglist: google".into());
-        let ind = &row_objects(&r)[0];
+        let ind = &row_objects(&IDS, &r)[0];
         assert_eq!(ind["revoked"], true);
         assert_eq!(
             ind["description"],
@@ -842,8 +981,8 @@ mod tests {
         r.record.status = IndicatorStatus::Retired;
         r.record.status_reason = Some("revoked by taxii-partner".into());
         r.added = datetime!(2024-04-01 08:00:00.5 UTC);
-        let objs = row_objects(&r);
-        assert_eq!(objs.len(), 3);
+        let objs = row_objects(&IDS, &r);
+        assert_eq!(objs.len(), 4);
         let ind = &objs[0];
         assert_eq!(ind["revoked"], true);
         assert_eq!(ind["modified"], "2024-04-01T08:00:00.500Z");
@@ -853,25 +992,28 @@ mod tests {
             "retired (revoked by taxii-partner); 3 sightings; sources: abuse.ch, otx"
         );
         assert!(ind.get("valid_until").is_none());
-        assert_eq!(objs[2]["revoked"], true, "the relationship goes with it");
-        assert_eq!(objs[2]["modified"], ind["modified"]);
+        assert_eq!(objs[3]["revoked"], true, "the relationship goes with it");
+        assert_eq!(objs[3]["modified"], ind["modified"]);
         assert!(objs[1].get("revoked").is_none(), "SCOs have no versions");
 
         // Never a version older than the last sighting.
         r.added = datetime!(2024-01-01 0:00 UTC);
-        assert_eq!(row_objects(&r)[0]["modified"], "2024-03-05T10:30:00.000Z");
+        assert_eq!(
+            row_objects(&IDS, &r)[0]["modified"],
+            "2024-03-05T10:30:00.000Z"
+        );
 
         let mut cve = row(IndicatorType::Cve, "CVE-2021-44228");
         cve.record.status = IndicatorStatus::Retired;
         cve.added = datetime!(2024-04-01 08:00:00 UTC);
-        let v = &row_objects(&cve)[0];
+        let v = &row_objects(&IDS, &cve)[0];
         assert_eq!(v["revoked"], true);
         assert_eq!(v["modified"], "2024-04-01T08:00:00.000Z");
     }
 
     #[test]
     fn cve_is_a_vulnerability() {
-        let objs = row_objects(&row(IndicatorType::Cve, "CVE-2021-44228"));
+        let objs = row_objects(&IDS, &row(IndicatorType::Cve, "CVE-2021-44228"));
         assert_eq!(objs.len(), 1);
         assert_eq!(objs[0]["type"], "vulnerability");
         assert_eq!(objs[0]["name"], "CVE-2021-44228");
@@ -900,12 +1042,12 @@ mod tests {
             rows[i].record.tlp = t;
         }
         let mut out = Vec::new();
-        write_bundle(&mut out, &rows).unwrap();
+        write_bundle(&mut out, IDS, &rows).unwrap();
         let bundle: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(bundle["type"], "bundle");
         assert!(bundle["id"].as_str().unwrap().starts_with("bundle--"));
         let objects = bundle["objects"].as_array().unwrap();
-        assert_eq!(objects[0], identity());
+        assert_eq!(objects[0], IDS.identity());
         let markings = objects
             .iter()
             .filter(|o| o["type"] == "marking-definition")
@@ -917,9 +1059,9 @@ mod tests {
         for r in &rows {
             let (k, v) = (r.record.kind, r.record.value.as_str());
             let want_id = if k == IndicatorType::Cve {
-                vulnerability_id(v)
+                IDS.vulnerability(v)
             } else {
-                indicator_id(k, v)
+                IDS.indicator(k, v)
             };
             let item = parsed
                 .records
@@ -944,7 +1086,7 @@ mod tests {
     #[test]
     fn bundle_with_no_rows() {
         let mut out = Vec::new();
-        write_bundle(&mut out, Vec::<ExportRow>::new()).unwrap();
+        write_bundle(&mut out, IDS, Vec::<ExportRow>::new()).unwrap();
         let bundle: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(bundle["objects"].as_array().unwrap().len(), 1);
     }

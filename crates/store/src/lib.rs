@@ -467,6 +467,25 @@ pub trait Store: Send + Sync {
     async fn cache_enrichment(&self, entry: &CachedEnrichment) -> Result<()>;
     /// Deletes the cached answers expired at `at`; returns how many.
     async fn prune_enrichments(&self, at: time::OffsetDateTime) -> Result<u64>;
+
+    /// The random namespace this installation's STIX ids are drawn from,
+    /// made once by the migrations and shared by every node.
+    async fn stix_namespace(&self) -> Result<u128>;
+}
+
+/// Reads the stored `stix_namespace` (32 hex digits).
+pub(crate) fn parse_stix_namespace(hex: Option<String>) -> Result<u128> {
+    let hex = hex.ok_or_else(|| {
+        StoreError::unavailable("the instance table has no stix_namespace; run the migrations")
+    })?;
+    u128::from_str_radix(hex.trim(), 16)
+        .ok()
+        .filter(|_| hex.trim().len() == 32)
+        .ok_or_else(|| {
+            StoreError::unavailable(format!(
+                "instance.stix_namespace is not 32 hex digits: {hex:?}"
+            ))
+        })
 }
 
 /// Opens the store named by `database_url`, or the SQLite store in `data_dir`

@@ -71,6 +71,10 @@ pub(crate) const SQLITE: &[Migration] = &[
         version: 9,
         sql: include_str!("../migrations/sqlite/0009_shared_state.sql"),
     },
+    Migration {
+        version: 10,
+        sql: include_str!("../migrations/sqlite/0010_instance.sql"),
+    },
 ];
 
 /// PostgreSQL migrations.
@@ -110,6 +114,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration {
         version: 9,
         sql: include_str!("../migrations/postgres/0009_shared_state.sql"),
+    },
+    Migration {
+        version: 10,
+        sql: include_str!("../migrations/postgres/0010_instance.sql"),
     },
 ];
 

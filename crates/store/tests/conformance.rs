@@ -110,6 +110,7 @@ macro_rules! conformance {
 
 conformance!(
     migrations_are_idempotent,
+    stix_namespace_is_made_once,
     sources_register_and_toggle,
     runs_record_counts_health_and_cursor,
     reingest_adds_no_sighting_and_moves_last_seen,
@@ -198,6 +199,26 @@ async fn migrations_are_idempotent(store: Arc<dyn Store>) {
         0,
         "second migrate applies nothing"
     );
+}
+
+async fn stix_namespace_is_made_once(store: Arc<dyn Store>) {
+    let ns = store.stix_namespace().await.unwrap();
+    assert_ne!(ns, 0);
+    store.migrate().await.unwrap();
+    assert_eq!(store.stix_namespace().await.unwrap(), ns, "kept");
+}
+
+/// Two installations draw their STIX ids from different namespaces.
+#[tokio::test]
+async fn stix_namespaces_differ_between_installations() {
+    let a = sqlite().await.unwrap();
+    let b = sqlite().await.unwrap();
+    assert_ne!(
+        a.store.stix_namespace().await.unwrap(),
+        b.store.stix_namespace().await.unwrap()
+    );
+    a.cleanup().await;
+    b.cleanup().await;
 }
 
 async fn sources_register_and_toggle(store: Arc<dyn Store>) {

@@ -1,7 +1,7 @@
 //! STIX id → indicator row, for `match[id]` and single-object requests.
 //!
-//! STIX ids are hashes of an indicator's type and value, so the store cannot
-//! look them up. The index maps a 64-bit hash of every object id a row
+//! STIX ids are hashes of an indicator's type and value under the
+//! installation's namespace, so the store cannot look them up. The index maps a 64-bit hash of every object id a row
 //! yields to the row's id; it is filled once by reading every row and then
 //! kept current by reading only the rows added since (rows come in
 //! `(added, id)` order, which only grows). A hash collision only adds a
@@ -13,6 +13,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rexist_core::IndicatorId;
+use rexist_stix::write::StixIds;
 use rexist_store::{ExportQuery, Store, StoreError};
 use time::OffsetDateTime;
 
@@ -48,6 +49,7 @@ impl IdIndex {
     pub async fn rows_for<'a>(
         &self,
         store: &Arc<dyn Store>,
+        stix: &StixIds,
         ids: impl IntoIterator<Item = &'a String>,
     ) -> Result<Vec<IndicatorId>, StoreError> {
         let mut after = self.lock().after;
@@ -59,9 +61,9 @@ impl IdIndex {
                     ..ExportQuery::default()
                 })
                 .await?;
-            let mut entries = Vec::with_capacity(rows.len() * 3);
+            let mut entries = Vec::with_capacity(rows.len() * 4);
             for row in &rows {
-                for obj in rexist_stix::write::row_objects(row) {
+                for obj in rexist_stix::write::row_objects(stix, row) {
                     if let Some(id) = obj.get("id").and_then(serde_json::Value::as_str) {
                         entries.push((hash(id), row.record.id));
                     }

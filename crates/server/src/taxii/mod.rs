@@ -7,7 +7,8 @@
 //!   TAXII error body ([`wire::TaxiiError`]).
 //! - Objects are read page by page with `Store::export_indicators` in
 //!   `(added, id)` order; each row yields its objects (indicator, SCO,
-//!   `based-on` relationship, or a vulnerability), all with the row's
+//!   observed-data and `based-on` relationship, or a vulnerability), all
+//!   with the row's
 //!   `date_added`. A page ends after whole rows, so `limit` is an upper bound
 //!   except when one row alone exceeds it. `next` is the cursor after the
 //!   page's last row.
@@ -20,6 +21,7 @@
 
 mod config;
 mod index;
+mod lookup;
 pub mod wire;
 
 use std::borrow::Cow;
@@ -34,6 +36,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use rexist_core::{ExportRow, IndicatorType, Role, RunCounts, Scope, SourceSpec, Tlp};
+use rexist_stix::write::StixIds;
 use rexist_store::{ExportQuery, MAX_EXPORT_PAGE, Store};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -238,6 +241,7 @@ async fn collections(State(state): State<AppState>, Caller(who): Caller) -> Resp
     let list: Vec<Value> = effective(&state.taxii)
         .iter()
         .map(|c| collection_json(c, &who))
+        .chain(std::iter::once(lookup::collection_json()))
         .collect();
     wire::json_response(&json!({ "collections": list }))
 }
@@ -248,8 +252,10 @@ async fn collection(
     Caller(who): Caller,
     Path(id): Path<String>,
 ) -> Result<Response, TaxiiError> {
-    let c = find(&state.taxii, &id)?;
-    Ok(wire::json_response(&collection_json(&c, &who)))
+    match find(&state.taxii, &id) {
+        Err(_) if lookup::is_lookup(&id) => Ok(wire::json_response(&lookup::collection_json())),
+        c => Ok(wire::json_response(&collection_json(&c?, &who))),
+    }
 }
 
 /// `match[version]`: every object has one version, so `first`, `last` and
@@ -373,8 +379,9 @@ impl Params {
 }
 
 /// STIX types a non-CVE row can yield (CVE rows yield `vulnerability`).
-const ROW_TYPES: [&str; 10] = [
+const ROW_TYPES: [&str; 11] = [
     "indicator",
+    "observed-data",
     "relationship",
     "ipv4-addr",
     "ipv6-addr",
@@ -441,8 +448,8 @@ fn export_query(
 
 /// The objects that open every collection: rexist's identity and the TLP
 /// marking definitions up to `max_tlp`, with `date_added` at the epoch.
-fn fixed_objects(max_tlp: Tlp) -> Vec<Value> {
-    std::iter::once(rexist_stix::write::identity())
+fn fixed_objects(stix: &StixIds, max_tlp: Tlp) -> Vec<Value> {
+    std::iter::once(stix.identity())
         .chain(
             Tlp::ALL
                 .into_iter()
@@ -551,8 +558,10 @@ impl Page {
 /// Reads one page of a collection: the fixed objects (first page only),
 /// then whole rows until `limit` entries, skipping objects the filters drop.
 /// `scan_cap` bounds the rows read.
+#[allow(clippy::too_many_arguments)]
 async fn read_page(
     store: &Arc<dyn Store>,
+    stix: &StixIds,
     query: Option<ExportQuery>,
     fixed: &[Value],
     p: &Params,
@@ -602,7 +611,7 @@ async fn read_page(
             SCAN_BATCH
         } else {
             let per_row = if rows_kept == 0 {
-                if p.types.is_some() { 1 } else { 3 }
+                if p.types.is_some() { 1 } else { 4 }
             } else {
                 objects_kept.div_ceil(rows_kept).max(1)
             };
@@ -618,7 +627,7 @@ async fn read_page(
             .map_err(TaxiiError::internal)?;
         let got = rows.len();
         for row in &rows {
-            let objs = rexist_stix::write::row_objects(row);
+            let objs = rexist_stix::write::row_objects(stix, row);
             let version = row_version(&objs, row);
             let keep = objs.iter().filter(|o| p.keep(o, &version)).count();
             scanned += 1;
@@ -675,7 +684,14 @@ async fn serve_page(
     mode: Mode,
     object_id: Option<&str>,
 ) -> Result<Response, TaxiiError> {
-    let c = find(&state.taxii, id)?;
+    let c = match find(&state.taxii, id) {
+        Err(_) if lookup::is_lookup(id) => {
+            return Err(TaxiiError::bad_request(
+                "the lookup collection answers only objects/?match[value]=<value>",
+            ));
+        }
+        c => c?,
+    };
     let mut p = Params::parse(uri)?;
     let max_page = state.taxii.max_page.clamp(1, MAX_PAGE_CAP) as usize;
     let mut limit = p.limit.map_or(max_page, |l| (l as usize).min(max_page));
@@ -686,6 +702,9 @@ async fn serve_page(
         limit = usize::MAX;
     }
     let mut query = export_query(&c, who, &p)?;
+    let stix = crate::export::stix_ids(state.store.as_ref())
+        .await
+        .map_err(TaxiiError::internal)?;
     if let Some(q) = query.as_mut()
         && state.store.backend() == rexist_store::Backend::Postgres
     {
@@ -697,7 +716,7 @@ async fn serve_page(
     }
     if let (Some(q), Some(ids)) = (query.as_mut(), &p.ids) {
         let rows = index
-            .rows_for(&state.store, ids)
+            .rows_for(&state.store, &stix, ids)
             .await
             .map_err(TaxiiError::internal)?;
         if rows.is_empty() {
@@ -713,8 +732,18 @@ async fn serve_page(
             .unwrap_or(who.clearance)
             .min(who.clearance)
     });
-    let fixed = fixed_objects(max_tlp);
-    let page = read_page(&state.store, query, &fixed, &p, limit, mode, scan_cap).await?;
+    let fixed = fixed_objects(&stix, max_tlp);
+    let page = read_page(
+        &state.store,
+        &stix,
+        query,
+        &fixed,
+        &p,
+        limit,
+        mode,
+        scan_cap,
+    )
+    .await?;
     if object_id.is_some() && page.count == 0 {
         return Err(TaxiiError::not_found(format!(
             "no object {:?} in collection {id:?}",
@@ -743,6 +772,9 @@ async fn objects(
     Path(id): Path<String>,
     uri: Uri,
 ) -> Result<Response, TaxiiError> {
+    if find(&state.taxii, &id).is_err() && lookup::is_lookup(&id) {
+        return lookup::objects(&state, &index, &who, &uri).await;
+    }
     serve_page(&state, &index, &who, &id, &uri, Mode::Objects, None).await
 }
 

@@ -97,6 +97,13 @@ async fn seeded(domains: usize, cves: usize) -> (Arc<dyn Store>, tempfile::TempD
     (Arc::new(store), dir)
 }
 
+/// The installation's STIX ids, as the server draws them.
+async fn stix_ids(store: &Arc<dyn Store>) -> rexist_stix::write::StixIds {
+    rexist_server::export::stix_ids(store.as_ref())
+        .await
+        .unwrap()
+}
+
 fn app(store: &Arc<dyn Store>, role: Role) -> axum::Router {
     app_with(AppState::new(Arc::clone(store)).with_taxii(config()), role)
 }
@@ -285,7 +292,13 @@ async fn discovery_root_and_collections() {
 
     let a = get(&app, "/taxii2/api/collections/").await;
     let list = a.body["collections"].as_array().unwrap();
-    assert_eq!(list.len(), 3);
+    assert_eq!(
+        list.len(),
+        4,
+        "the configured three and the lookup collection"
+    );
+    assert_eq!(list[3]["alias"], "lookup");
+    assert_eq!(list[3]["can_write"], false);
     assert_eq!(list[0]["id"], ALL_ID);
     assert_eq!(list[0]["can_read"], true);
     assert_eq!(list[0]["can_write"], false);
@@ -410,18 +423,21 @@ async fn pages_cover_every_object_once() {
     let ids = ids_of(&objs);
     let unique: HashSet<&String> = ids.iter().collect();
     assert_eq!(unique.len(), ids.len(), "an object was served twice");
-    // identity + 5 TLP markings, 2,001 indicators with an SCO and a
-    // relationship each, 500 vulnerabilities.
-    assert_eq!(ids.len(), 6 + 2_001 * 3 + 500);
+    // identity + 5 TLP markings, 2,001 indicators with an SCO, an
+    // observed-data and a relationship each, 500 vulnerabilities.
+    assert_eq!(ids.len(), 6 + 2_001 * 4 + 500);
     assert!(pages >= ids.len() / 100, "{pages} pages");
     let count = |t: &str| objs.iter().filter(|o| o["type"] == t).count();
     assert_eq!(count("indicator"), 2_001);
     assert_eq!(count("domain-name"), 2_000);
     assert_eq!(count("relationship"), 2_001);
+    assert_eq!(count("observed-data"), 2_001);
     assert_eq!(count("vulnerability"), 500);
     assert_eq!(count("marking-definition"), 5);
     assert_eq!(count("identity"), 1);
-    let want = rexist_stix::write::indicator_id(IndicatorType::Domain, "host1234.example.com");
+    let want = stix_ids(&store)
+        .await
+        .indicator(IndicatorType::Domain, "host1234.example.com");
     assert!(unique.contains(&want));
 
     // The manifest lists the same objects, in the same order.
@@ -460,21 +476,31 @@ async fn pages_cover_every_object_once() {
     );
     assert_eq!(after.len(), expected.len());
 
-    // A page never splits a row: every indicator comes with its SCO and
-    // relationship, so limit=2 pages hold one row each (or the fixed objects).
+    // A page never splits a row: every indicator comes with its SCO,
+    // observed-data and relationship, so limit=2 pages hold one row each (or
+    // the fixed objects).
     let a = get(
         &app,
         &format!("{ROOT}/all/objects/?limit=2&added_after={cut}"),
     )
     .await;
     let page = objects(&a);
-    assert!(!page.is_empty() && page.len() <= 3, "{}", page.len());
+    assert!(!page.is_empty() && page.len() <= 4, "{}", page.len());
 }
 
 #[tokio::test]
 async fn filters_and_single_objects() {
     let (store, _dir) = seeded(50, 10).await;
     let app = app(&store, Role::Admin);
+
+    // Everything served, as one bundle, passes the OASIS validator's
+    // strict mode (UUIDv4 SDO/SRO ids, suggested relationship types).
+    let (all, _) = pull_all(&app, &format!("{ROOT}/all/objects/"), 1000).await;
+    let bundle = json!({"type": "bundle", "id": "bundle--1f2e3d4c-5b6a-4978-8a6b-5c4d3e2f1a0b", "objects": all});
+    match rexist_testkit::stix2_validate_strict(bundle.to_string().as_bytes()) {
+        Some(verdict) => verdict.unwrap(),
+        None => eprintln!("skipped: stix2-validator (set REXIST_PEERS_PYTHON)"),
+    }
 
     let (vulns, _) = pull_all(
         &app,
@@ -484,6 +510,13 @@ async fn filters_and_single_objects() {
     .await;
     assert_eq!(vulns.len(), 10);
     assert!(vulns.iter().all(|o| o["type"] == "vulnerability"));
+    let (observed, _) = pull_all(
+        &app,
+        &format!("{ROOT}/all/objects/?match%5Btype%5D=observed-data"),
+        1000,
+    )
+    .await;
+    assert_eq!(observed.len(), 51, "one per indicator");
 
     let (some, _) = pull_all(
         &app,
@@ -493,7 +526,9 @@ async fn filters_and_single_objects() {
     .await;
     assert_eq!(some.len(), 51 + 1);
 
-    let ind = rexist_stix::write::indicator_id(IndicatorType::Domain, "host7.example.com");
+    let ind = stix_ids(&store)
+        .await
+        .indicator(IndicatorType::Domain, "host7.example.com");
     let sco = rexist_stix::write::sco_id(IndicatorType::Domain, "host7.example.com").unwrap();
     let a = get(
         &app,
@@ -550,7 +585,7 @@ async fn filters_and_single_objects() {
     .await;
     assert_eq!(objects(&a).len(), 0);
 
-    let identity = rexist_stix::write::identity()["id"]
+    let identity = stix_ids(&store).await.identity()["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -569,7 +604,9 @@ async fn filters_and_single_objects() {
 #[tokio::test]
 async fn tlp_limits_what_is_served() {
     let (store, _dir) = seeded(5, 0).await;
-    let red = rexist_stix::write::indicator_id(IndicatorType::Ipv4, "198.51.100.66");
+    let red = stix_ids(&store)
+        .await
+        .indicator(IndicatorType::Ipv4, "198.51.100.66");
     let red_marking = rexist_stix::write::tlp_marking_id(Tlp::Red);
 
     let admin = app(&store, Role::Admin);
@@ -593,6 +630,102 @@ async fn tlp_limits_what_is_served() {
     assert_eq!(objs.iter().filter(|o| o["type"] == "indicator").count(), 5);
     let a = get(&viewer, &format!("{ROOT}/all/objects/{red}/")).await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
+}
+
+/// Check IOC through TAXII: the lookup collection answers values (and
+/// stored objects' ids) with their lookup objects, within the reader's TLP.
+#[tokio::test]
+async fn lookup_collection_checks_iocs() {
+    let (store, _dir) = seeded(5, 0).await;
+    let ids = stix_ids(&store).await;
+    let viewer = app(&store, Role::Viewer);
+    let lookup = format!("{ROOT}/lookup/objects/");
+
+    let a = get(
+        &viewer,
+        &format!("{lookup}?match[value]=host1.example.com,hxxp://new[.]example/x"),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.body["more"], false);
+    let objs = objects(&a);
+    let of = |t: &str| objs.iter().filter(|o| o["type"] == t).collect::<Vec<_>>();
+    assert_eq!(of("indicator").len(), 1);
+    assert_eq!(
+        of("indicator")[0]["id"],
+        ids.indicator(IndicatorType::Domain, "host1.example.com")
+    );
+    assert_eq!(of("sighting").len(), 1);
+    assert_eq!(
+        of("url")[0]["value"],
+        "http://new.example/x",
+        "unknown: its observable"
+    );
+    assert_eq!(of("note").len(), 2, "a verdict for each");
+    assert!(header(&a, "x-taxii-date-added-first").is_some());
+
+    // By a stored object's id: the SCO id any client can compute.
+    let sco = rexist_stix::write::sco_id(IndicatorType::Domain, "host2.example.com").unwrap();
+    let a = get(&viewer, &format!("{lookup}?match[id]={sco}")).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let objs = objects(&a);
+    assert!(
+        objs.iter()
+            .any(|o| o["pattern"] == "[domain-name:value = 'host2.example.com']")
+    );
+
+    // Above the reader's clearance: neither by value nor by id.
+    let red = ids.indicator(IndicatorType::Ipv4, "198.51.100.66");
+    for q in [
+        "match[value]=198.51.100.66".to_owned(),
+        format!("match[id]={red}"),
+    ] {
+        let a = get(&viewer, &format!("{lookup}?{q}")).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        let objs = objects(&a);
+        assert!(
+            objs.iter().all(|o| o["type"] != "indicator"),
+            "{q}: {objs:?}"
+        );
+        assert!(
+            objs.iter().all(
+                |o| o["object_marking_refs"][0] != rexist_stix::write::tlp_marking_id(Tlp::Red)
+            ),
+            "{q}"
+        );
+    }
+    let admin = app(&store, Role::Admin);
+    let a = get(&admin, &format!("{lookup}?match[value]=198.51.100.66")).await;
+    assert_eq!(objects(&a).iter().filter(|o| o["id"] == red).count(), 1);
+
+    // What it cannot answer, it says.
+    for (q, want) in [
+        (String::new(), "match[value]"),
+        ("?match[value]=junk%20junk".to_owned(), "junk junk"),
+        (
+            format!(
+                "?match[value]={}",
+                (0..101)
+                    .map(|i| format!("10.0.0.{i}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            "at most 100",
+        ),
+    ] {
+        let a = get(&viewer, &format!("{lookup}{q}")).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{q}");
+        assert!(
+            a.body["description"].as_str().unwrap().contains(want),
+            "{q}: {}",
+            a.body
+        );
+    }
+    let a = get(&viewer, &format!("{ROOT}/lookup/manifest/")).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    let a = get(&viewer, &format!("{ROOT}/lookup/")).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.body["title"], "Check IOC");
 }
 
 #[tokio::test]
@@ -654,7 +787,9 @@ async fn writes() {
     assert_eq!(a.status, StatusCode::NOT_FOUND);
 
     // The pushed indicator is served by the read collection.
-    let want = rexist_stix::write::indicator_id(IndicatorType::Ipv4, "203.0.113.7");
+    let want = stix_ids(&store)
+        .await
+        .indicator(IndicatorType::Ipv4, "203.0.113.7");
     let a = get(&admin, &format!("{ROOT}/all/objects/{want}/")).await;
     assert_eq!(a.status, StatusCode::OK);
 
@@ -724,6 +859,11 @@ out = {"title": server.title, "roots": []}
 for root in server.api_roots:
     r = {"title": root.title, "versions": root.versions, "collections": {}}
     for c in root.collections:
+        if c.alias == "lookup":
+            envelope = c.get_objects(value="host1.example.com")
+            types = sorted({o["type"] for o in envelope.get("objects", [])})
+            r["collections"]["lookup"] = {"types": types}
+            continue
         ids, pages = [], 0
         for envelope in as_pages(c.get_objects, per_request=100):
             pages += 1
@@ -767,14 +907,27 @@ print(json.dumps(out))
     let root = &out["roots"][0];
     assert_eq!(root["versions"], json!([TAXII]));
     let all = &root["collections"]["all"];
-    // identity + 5 markings + 451 indicators × 3 + 50 vulnerabilities.
-    let total = 6 + 451 * 3 + 50;
+    // identity + 5 markings + 451 indicators × 4 + 50 vulnerabilities.
+    let total = 6 + 451 * 4 + 50;
     assert_eq!(all["objects"], total);
     assert_eq!(all["unique"], total);
     assert!(all["pages"].as_u64().unwrap() >= 15);
     // One manifest page: at most max_page (1000) entries, whole rows.
     let manifest = all["manifest"].as_u64().unwrap();
     assert!((997..=1000).contains(&manifest), "{manifest}");
+    assert_eq!(
+        root["collections"]["lookup"]["types"],
+        json!([
+            "domain-name",
+            "identity",
+            "indicator",
+            "marking-definition",
+            "note",
+            "observed-data",
+            "relationship",
+            "sighting"
+        ])
+    );
     let inbox = &root["collections"]["inbox"];
     assert_eq!(inbox["status"], "complete");
     assert_eq!(inbox["success_count"], 1);
@@ -852,7 +1005,9 @@ async fn taxii_full_pull_throughput() {
     let took = started.elapsed();
     // One object by id scans the collection (STIX ids are hashes).
     let last = format!("host{}.example.com", n - 1);
-    let id = rexist_stix::write::indicator_id(IndicatorType::Domain, &last);
+    let id = stix_ids(&store)
+        .await
+        .indicator(IndicatorType::Domain, &last);
     let started = std::time::Instant::now();
     let body = http_get(&mut conn, &format!("{ROOT}/all/objects/{id}/")).await;
     let one: Value = serde_json::from_slice(&body).unwrap();
@@ -903,7 +1058,9 @@ async fn a_retired_indicator_comes_again_as_a_revoked_version() {
     let again = get(&app, &format!("{ROOT}/all/objects/?added_after={cut}")).await;
     assert_eq!(again.status, StatusCode::OK);
     let objs = objects(&again);
-    let id = rexist_stix::write::indicator_id(IndicatorType::Domain, "host1.example.com");
+    let id = stix_ids(&store)
+        .await
+        .indicator(IndicatorType::Domain, "host1.example.com");
     let ind = objs
         .iter()
         .find(|o| o["id"] == id.as_str())

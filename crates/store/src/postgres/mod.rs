@@ -89,6 +89,8 @@ pub struct PgStore {
     /// Where lookups, search, TAXII and exports read: the primary's pool,
     /// or a streaming replica's (`database_read_url`).
     read: PgPool,
+    /// `stix_namespace` once read: it never changes.
+    stix_namespace: std::sync::Arc<std::sync::OnceLock<u128>>,
 }
 
 impl PgStore {
@@ -148,6 +150,7 @@ impl PgStore {
         Ok(Self {
             read: pool.clone(),
             pool,
+            stix_namespace: std::sync::Arc::default(),
         })
     }
 
@@ -1375,6 +1378,18 @@ impl Store for PgStore {
 
     async fn prune_enrichments(&self, at: time::OffsetDateTime) -> Result<u64> {
         state::prune_enrichments(&self.pool, at).await
+    }
+
+    async fn stix_namespace(&self) -> Result<u128> {
+        if let Some(ns) = self.stix_namespace.get() {
+            return Ok(*ns);
+        }
+        let hex: Option<String> =
+            sqlx::query_scalar("SELECT value FROM instance WHERE key = 'stix_namespace'")
+                .fetch_optional(&self.pool)
+                .await?;
+        let ns = crate::parse_stix_namespace(hex)?;
+        Ok(*self.stix_namespace.get_or_init(|| ns))
     }
 }
 

@@ -79,6 +79,8 @@ pub struct SqliteStore {
     writer: Arc<Mutex<Connection>>,
     readers: Arc<Mutex<Vec<Connection>>>,
     read_slots: Arc<tokio::sync::Semaphore>,
+    /// `stix_namespace` once read: it never changes.
+    stix_namespace: Arc<std::sync::OnceLock<u128>>,
 }
 
 fn open_connection(path: &Path, cache_kib: i64) -> Result<Connection> {
@@ -134,6 +136,7 @@ impl SqliteStore {
             writer: Arc::new(Mutex::new(writer)),
             readers: Arc::new(Mutex::new(Vec::new())),
             read_slots: Arc::new(tokio::sync::Semaphore::new(MAX_READERS)),
+            stix_namespace: Arc::default(),
         })
     }
 
@@ -1462,5 +1465,24 @@ impl Store for SqliteStore {
     async fn prune_enrichments(&self, at: time::OffsetDateTime) -> Result<u64> {
         self.write(move |conn| state::prune_enrichments(conn, at))
             .await
+    }
+
+    async fn stix_namespace(&self) -> Result<u128> {
+        if let Some(ns) = self.stix_namespace.get() {
+            return Ok(*ns);
+        }
+        let hex = self
+            .read_now(|conn| {
+                Ok(conn
+                    .query_row(
+                        "SELECT value FROM instance WHERE key = 'stix_namespace'",
+                        [],
+                        |r| r.get::<_, String>(0),
+                    )
+                    .optional()?)
+            })
+            .await?;
+        let ns = crate::parse_stix_namespace(hex)?;
+        Ok(*self.stix_namespace.get_or_init(|| ns))
     }
 }
