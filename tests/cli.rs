@@ -621,6 +621,19 @@ fn lookup_answers_from_the_store_with_warning_lists() {
     assert_eq!(a["warnings"][0]["list"], "rfc5735");
     assert_eq!(a["sources"][0]["source"], "plain");
 
+    // As STIX: the revoked (allow-listed) indicator and its source's
+    // sighting, the same as the API's `?format=stix`.
+    let out = rexist(dir.path(), &["lookup", "192.0.2.130", "--stix"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let b: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(b["type"], "bundle");
+    let objs = b["objects"].as_array().unwrap();
+    let ind = objs.iter().find(|o| o["type"] == "indicator").unwrap();
+    assert_eq!(ind["revoked"], true);
+    assert_eq!(ind["pattern"], "[ipv4-addr:value = '192.0.2.130']");
+    let sighting = objs.iter().find(|o| o["type"] == "sighting").unwrap();
+    assert_eq!(sighting["sighting_of_ref"], ind["id"]);
+
     let out = rexist(dir.path(), &["lookup", "192.0.2.130"]);
     let human = text(&out.stdout);
     assert!(human.contains("status: allowlisted"), "{human}");

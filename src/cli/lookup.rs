@@ -1,4 +1,4 @@
-//! `rexist lookup VALUE [--json] [--enrich]`: everything known about an
+//! `rexist lookup VALUE [--json | --stix] [--enrich]`: everything known about an
 //! indicator; `--file F` looks up one value per line (local knowledge only).
 
 use std::process::ExitCode;
@@ -19,8 +19,11 @@ pub struct Args {
     #[arg(long, conflicts_with = "value")]
     pub file: Option<std::path::PathBuf>,
     /// Print the answer as JSON.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "stix")]
     pub json: bool,
+    /// Print the answer as a STIX 2.1 bundle (as `?format=stix` in the API).
+    #[arg(long, conflicts_with = "file")]
+    pub stix: bool,
     /// Also ask the enrichment providers configured in `[[enrichment]]` tables.
     #[arg(long)]
     pub enrich: bool,
@@ -35,7 +38,7 @@ const LIST_FILE_CAP: u64 = 64 * 1024 * 1024;
 /// Runs `lookup`.
 pub async fn run(config: &Config, args: Args) -> Result<ExitCode> {
     let store = super::open_store(config).await?;
-    let lookup = config.lookup(store)?;
+    let lookup = config.lookup(std::sync::Arc::clone(&store))?;
     if let Some(path) = &args.file {
         let text = if path.as_os_str() == "-" {
             std::io::read_to_string(std::io::stdin()).context("reading stdin")?
@@ -70,7 +73,14 @@ pub async fn run(config: &Config, args: Args) -> Result<ExitCode> {
         Err(rexist_lookup::LookupError::Invalid(e)) => bail!("{value:?}: {e}"),
         Err(e) => return Err(e.into()),
     };
-    if args.json {
+    if args.stix {
+        let ids = rexist_server::export::stix_ids(store.as_ref()).await?;
+        let objects = lookup
+            .stix_objects(&answer, &ids, None, rexist_core::model::now())
+            .await?;
+        let bundle = rexist_lookup::stix::bundle(&ids, objects);
+        say(format_args!("{}", serde_json::to_string_pretty(&bundle)?));
+    } else if args.json {
         say(format_args!("{}", serde_json::to_string_pretty(&answer)?));
     } else {
         print(&answer);

@@ -10,6 +10,7 @@
 mod cache;
 pub mod connect;
 pub mod lifecycle;
+pub mod stix;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

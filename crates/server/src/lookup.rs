@@ -3,6 +3,8 @@
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use rexist_lookup::{Answer, Brief, LookupError, MAX_BULK, Options};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -30,6 +32,33 @@ pub struct LookupParams {
     enrich: Option<bool>,
     /// Comma-separated provider names (implies `enrich`).
     providers: Option<String>,
+    /// `json` (the default) or `stix`: a STIX 2.1 bundle (Check IOC in
+    /// STIX) with the indicator, a sighting per source, notes and related
+    /// objects.
+    format: Option<AnswerFormat>,
+}
+
+/// How a lookup answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AnswerFormat {
+    /// rexist's JSON.
+    #[default]
+    Json,
+    /// A STIX 2.1 bundle (`application/stix+json;version=2.1`).
+    Stix,
+}
+
+/// The media type of a STIX 2.1 bundle.
+pub const STIX_MEDIA_TYPE: &str = "application/stix+json;version=2.1";
+
+/// A STIX bundle as a response.
+fn stix_response(bundle: &serde_json::Value) -> Response {
+    (
+        [(header::CONTENT_TYPE, STIX_MEDIA_TYPE)],
+        serde_json::to_vec(bundle).unwrap_or_default(),
+    )
+        .into_response()
 }
 
 /// `GET /api/v1/lookup/{value}`: everything known about one value (the
@@ -45,7 +74,10 @@ pub struct LookupParams {
         LookupParams,
     ),
     responses(
-        (status = 200, description = "What the store, the warning lists and (if asked) the providers know.", body = Answer),
+        (status = 200, description = "What the store, the warning lists and (if asked) the providers know; with `format=stix`, a STIX 2.1 bundle (`application/stix+json;version=2.1`): the indicator (or, for a value not stored, its observable), one `sighting` per source, `note`s with the verdict and each provider's answer, and the related observables with `related-to` relationships.", content(
+            (Answer = "application/json"),
+            (Object = "application/stix+json;version=2.1"),
+        )),
         (status = 400, description = "The value is not a recognisable indicator, or a parameter is invalid.", body = ErrorBody),
     )
 )]
@@ -54,7 +86,7 @@ pub async fn one(
     principal: Principal,
     Path(value): Path<String>,
     params: Result<Query<LookupParams>, QueryRejection>,
-) -> Result<Json<Answer>, ApiError> {
+) -> Result<Response, ApiError> {
     let p = query(params)?;
     let providers: Option<Vec<String>> = p.providers.filter(|s| !s.is_empty()).map(|s| {
         s.split(',')
@@ -67,12 +99,23 @@ pub async fn one(
         providers,
         max_tlp: Some(principal.clearance),
     };
-    Ok(Json(state.lookup.one(&value, &options).await.map_err(
-        |e| match e {
+    let answer = state
+        .lookup
+        .one(&value, &options)
+        .await
+        .map_err(|e| match e {
             LookupError::Invalid(m) => ApiError::invalid(format!("value {value:?}: {m}")),
             other @ LookupError::Store(_) => other.into(),
-        },
-    )?))
+        })?;
+    if p.format.unwrap_or_default() == AnswerFormat::Json {
+        return Ok(Json(answer).into_response());
+    }
+    let ids = crate::export::stix_ids(state.store.as_ref()).await?;
+    let objects = state
+        .lookup
+        .stix_objects(&answer, &ids, options.max_tlp, rexist_core::model::now())
+        .await?;
+    Ok(stix_response(&rexist_lookup::stix::bundle(&ids, objects)))
 }
 
 /// Body of `POST /api/v1/lookup`.
@@ -91,6 +134,17 @@ pub struct BulkAnswer {
     results: Vec<Brief>,
 }
 
+/// Query parameters of `POST /api/v1/lookup`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct BulkParams {
+    /// `json` (the default) or `stix`: one STIX 2.1 bundle with every
+    /// value's objects, as the single lookup's (no enrichment); values that
+    /// are not indicators are left out and counted in `X-Rexist-Skipped`.
+    format: Option<AnswerFormat>,
+}
+
 /// `POST /api/v1/lookup`: the local verdict on many values at once.
 #[utoipa::path(
     post,
@@ -98,16 +152,24 @@ pub struct BulkAnswer {
     tag = "lookup",
     summary = "The local verdict on many values at once",
     request_body = BulkBody,
+    params(BulkParams),
     responses(
-        (status = 200, description = "One verdict per value, in order; unrecognisable values get an `error`.", body = BulkAnswer),
+        (status = 200, description = "One verdict per value, in order; unrecognisable values get an `error`. With `format=stix`, one STIX 2.1 bundle (`application/stix+json;version=2.1`) of every value's objects.", headers(
+            ("X-Rexist-Skipped" = Option<u64>, description = "With `format=stix`: values left out because they are not indicators."),
+        ), content(
+            (BulkAnswer = "application/json"),
+            (Object = "application/stix+json;version=2.1"),
+        )),
         (status = 400, description = "The body is invalid or has more than 10,000 values.", body = ErrorBody),
     )
 )]
 pub async fn bulk(
     State(state): State<AppState>,
     principal: Principal,
+    params: Result<Query<BulkParams>, QueryRejection>,
     body: Result<Json<BulkBody>, JsonRejection>,
-) -> Result<Json<BulkAnswer>, ApiError> {
+) -> Result<Response, ApiError> {
+    let p = query(params)?;
     let b = json_body(body)?;
     if b.values.len() > MAX_BULK {
         return Err(ApiError::invalid(format!(
@@ -115,10 +177,37 @@ pub async fn bulk(
             b.values.len()
         )));
     }
-    Ok(Json(BulkAnswer {
-        results: state
-            .lookup
-            .bulk(&b.values, Some(principal.clearance))
-            .await?,
-    }))
+    if p.format.unwrap_or_default() == AnswerFormat::Json {
+        return Ok(Json(BulkAnswer {
+            results: state
+                .lookup
+                .bulk(&b.values, Some(principal.clearance))
+                .await?,
+        })
+        .into_response());
+    }
+    let ids = crate::export::stix_ids(state.store.as_ref()).await?;
+    let options = Options {
+        max_tlp: Some(principal.clearance),
+        ..Options::default()
+    };
+    let now = rexist_core::model::now();
+    let (mut objects, mut skipped) = (Vec::new(), 0usize);
+    for value in &b.values {
+        match state.lookup.one(value, &options).await {
+            Ok(answer) => objects.extend(
+                state
+                    .lookup
+                    .stix_objects(&answer, &ids, options.max_tlp, now)
+                    .await?,
+            ),
+            Err(LookupError::Invalid(_)) => skipped += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut response = stix_response(&rexist_lookup::stix::bundle(&ids, objects));
+    response
+        .headers_mut()
+        .insert("x-rexist-skipped", skipped.into());
+    Ok(response)
 }
