@@ -1,6 +1,7 @@
 //! `rexist lookup VALUE [--json] [--enrich]`: everything known about an
 //! indicator; `--file F` looks up one value per line (local knowledge only).
 
+use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -82,6 +83,40 @@ fn day(t: time::OffsetDateTime) -> String {
     super::source::short_time(t)
 }
 
+/// `first reported by infosec-exchange (social) 2026-11-02 09:14 UTC, 3
+/// days 4 h before nvd`; nothing when no source reported it.
+fn early_line(ew: &rexist_core::EarlyWarning) -> Option<String> {
+    use rexist_core::early::Authority;
+    let first = ew.first()?;
+    let t = first.at.to_offset(time::UtcOffset::UTC);
+    let mut line = format!(
+        "first reported by {} ({}) {:04}-{:02}-{:02} {:02}:{:02} UTC",
+        first.source,
+        first.class,
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    );
+    match (&ew.authority_report, ew.lead_seconds) {
+        (Some(authority), Some(lead)) => {
+            let _ = write!(
+                line,
+                ", {} before {}",
+                rexist_core::early::lead_words(lead),
+                authority.source
+            );
+        }
+        (None, _) if ew.awaiting_authority => line.push_str(match ew.authority {
+            Authority::Database => ", no NVD/JVN/KEV entry yet",
+            Authority::Blocklist => ", on no blocklist yet",
+        }),
+        _ => {}
+    }
+    Some(line)
+}
+
 fn print(a: &Answer) {
     say(format_args!("{} {}", a.kind.as_str(), a.value));
     if !a.known {
@@ -114,6 +149,9 @@ fn print(a: &Answer) {
                 a.lifetime_days
             ));
         }
+    }
+    if let Some(line) = a.early_warning.as_ref().and_then(early_line) {
+        say(format_args!("  early warning: {line}"));
     }
     for w in &a.warnings {
         say(format_args!(
