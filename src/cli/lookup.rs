@@ -223,3 +223,63 @@ fn print(a: &Answer) {
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rexist_core::SourceClass;
+    use rexist_core::early::{Report, Reported};
+    use time::macros::datetime;
+
+    fn report(class: SourceClass, source: &str, kind: &str, at: time::OffsetDateTime) -> Reported {
+        Reported {
+            report: Report {
+                class,
+                source: source.to_owned(),
+                kind: kind.to_owned(),
+                at,
+            },
+            cve_authority: rexist_core::class::is_cve_authority(kind),
+        }
+    }
+
+    #[test]
+    fn the_early_warning_line_names_the_first_reporter_and_the_lead() {
+        let now = datetime!(2026-11-10 00:00 UTC);
+        let post = report(
+            SourceClass::Social,
+            "infosec-exchange",
+            "mastodon",
+            datetime!(2026-11-02 09:14 UTC),
+        );
+        let nvd = report(
+            SourceClass::Vulndb,
+            "nvd",
+            "nvd",
+            datetime!(2026-11-05 13:14 UTC),
+        );
+        let line = |reports: &[Reported]| {
+            let ew = rexist_core::EarlyWarning::from_reports(
+                rexist_core::IndicatorType::Cve,
+                "CVE-2026-1234",
+                reports,
+                true,
+                now,
+            )
+            .unwrap();
+            early_line(&ew).unwrap()
+        };
+        assert_eq!(
+            line(&[nvd.clone(), post.clone()]),
+            "first reported by infosec-exchange (social) 2026-11-02 09:14 UTC, 3 days 4 h before nvd"
+        );
+        assert_eq!(
+            line(std::slice::from_ref(&post)),
+            "first reported by infosec-exchange (social) 2026-11-02 09:14 UTC, no NVD/JVN/KEV entry yet"
+        );
+        assert_eq!(
+            line(&[nvd]),
+            "first reported by nvd (vulndb) 2026-11-05 13:14 UTC"
+        );
+    }
+}
