@@ -238,3 +238,33 @@ async fn the_dashboard_ranks_early_cves_within_the_clearance() {
     assert!(html.contains("データベース未登録"), "{html}");
     assert!(html.contains("<td class=\"n\">5日</td>"), "{html}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watchlist_preview_shows_what_early_warning_would_hit() {
+    use crate::ui::{csrf_of, send};
+    let f = fixture().await;
+    let ana = login(&f.app, "ana", "ana-password").await;
+    let (_, _, page) = send(&f.app, "GET", "/hunts/new", &ana, None, "").await;
+    let csrf = csrf_of(&page);
+    let preview = |definition: &'static str| {
+        let (app, ana, csrf) = (f.app.clone(), ana.clone(), csrf.clone());
+        async move {
+            let form = format!("kind=watch&definition={definition}");
+            let (status, _, frag) =
+                send(&app, "POST", "/hunts/preview", &ana, Some(&csrf), &form).await;
+            assert_eq!(status, StatusCode::OK);
+            frag
+        }
+    };
+    let social = preview("early-warning%3Asocial").await;
+    assert!(social.contains("data-count=\"2\""), "{social}");
+    assert!(social.contains(&f.cves[0]) && social.contains(&f.cves[2]));
+    assert!(!social.contains(&f.cves[1]), "news is not social: {social}");
+    let any = preview("early-warning%3Acve").await;
+    assert!(any.contains("data-count=\"3\""), "{any}");
+    let bad = preview("early-warning%3Ablogs").await;
+    assert!(
+        bad.contains("parse-error") && bad.contains("blogs"),
+        "{bad}"
+    );
+}
