@@ -404,7 +404,9 @@ impl Hunter {
         } else {
             Vec::new()
         };
-        let early = self.early(&compiled.watches, &cves).await?;
+        let early = self
+            .early(&compiled.watches, source_class(&source.kind), &cves)
+            .await?;
         let big = owned.len() > BLOCKING_ABOVE;
         let work = move || {
             let matched = compiled.indicator_hits(owned.iter().map(|(k, v)| (*k, v.as_str())));
@@ -450,9 +452,26 @@ impl Hunter {
     async fn early(
         &self,
         watches: &WatchSet,
+        class: SourceClass,
         cves: &[String],
     ) -> Result<Vec<(HuntId, IndicatorType, String, Vec<String>)>> {
-        if cves.is_empty() {
+        let wanted: Vec<HuntId> = watches
+            .early_warnings(class)
+            .iter()
+            .map(|h| hunt_id(h.hunt))
+            .collect();
+        // A CVE every such hunt has hit already costs no store read.
+        let cves: Vec<&String> = cves
+            .iter()
+            .filter(|v| {
+                !self.recorded.lock().is_ok_and(|r| {
+                    wanted
+                        .iter()
+                        .all(|h| r.contains(&(*h, IndicatorType::Cve, (*v).clone())))
+                })
+            })
+            .collect();
+        if wanted.is_empty() || cves.is_empty() {
             return Ok(Vec::new());
         }
         let classes = SourceClasses::new(&self.store.list_sources().await?);
@@ -474,7 +493,7 @@ impl Hunter {
                 out.push((
                     hunt_id(hit.hunt),
                     IndicatorType::Cve,
-                    value.clone(),
+                    (*value).clone(),
                     hit.terms,
                 ));
             }
