@@ -74,12 +74,16 @@ pub(super) async fn top_indicators(
     .collect()
 }
 
+/// A row of [`early_cves`]: the CVE's id and value, the first discussion
+/// source and time, the first authority source and time if any.
+type EarlyRow = (i64, String, i64, i64, Option<i64>, Option<i64>);
+
 pub(super) async fn early_cves(pool: &PgPool, q: &EarlyCveQuery) -> Result<Vec<EarlyCve>> {
     // CVEs added since `since` (the added index), that a discussion source
     // sighted; then per CVE and source the first report, from the
     // sightings key (indicator first) and the item's publication time.
     let ids = |ids: &[SourceId]| ids.iter().map(|i| i.get()).collect::<Vec<i64>>();
-    let rows: Vec<(i64, String, i64, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+    let rows: Vec<EarlyRow> = sqlx::query_as(
         "WITH cand AS (
             SELECT c.id, c.value FROM indicators c
             WHERE c.added >= $1 AND c.kind = 'cve' AND c.tlp <= $2
