@@ -620,6 +620,10 @@ fn lookup_answers_from_the_store_with_warning_lists() {
     assert_eq!(a["status"], "allowlisted", "documentation range: {a}");
     assert_eq!(a["warnings"][0]["list"], "rfc5735");
     assert_eq!(a["sources"][0]["source"], "plain");
+    assert_eq!(a["early_warning"]["first_class"], "feed", "{a}");
+    assert_eq!(a["early_warning"]["authority"], "blocklist");
+    assert_eq!(a["early_warning"]["authority_report"]["source"], "plain");
+    assert!(a["early_warning"]["lead_seconds"].is_null());
 
     // As STIX: the revoked (allow-listed) indicator and its source's
     // sighting, the same as the API's `?format=stix`.
@@ -638,6 +642,11 @@ fn lookup_answers_from_the_store_with_warning_lists() {
     let human = text(&out.stdout);
     assert!(human.contains("status: allowlisted"), "{human}");
     assert!(human.contains("warning list: rfc5735"), "{human}");
+    // A file loaded by hand is a blocklist: it is its own authority.
+    assert!(
+        human.contains("early warning: first reported by plain (feed) "),
+        "{human}"
+    );
 
     let out = rexist(dir.path(), &["lookup", "what is this"]);
     assert!(!out.status.success());

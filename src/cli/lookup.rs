@@ -1,6 +1,7 @@
 //! `rexist lookup VALUE [--json | --stix] [--enrich]`: everything known about an
 //! indicator; `--file F` looks up one value per line (local knowledge only).
 
+use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -92,6 +93,40 @@ fn day(t: time::OffsetDateTime) -> String {
     super::source::short_time(t)
 }
 
+/// `first reported by infosec-exchange (social) 2026-11-02 09:14 UTC, 3
+/// days 4 h before nvd`; nothing when no source reported it.
+fn early_line(ew: &rexist_core::EarlyWarning) -> Option<String> {
+    use rexist_core::early::Authority;
+    let first = ew.first()?;
+    let t = first.at.to_offset(time::UtcOffset::UTC);
+    let mut line = format!(
+        "first reported by {} ({}) {:04}-{:02}-{:02} {:02}:{:02} UTC",
+        first.source,
+        first.class,
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    );
+    match (&ew.authority_report, ew.lead_seconds) {
+        (Some(authority), Some(lead)) => {
+            let _ = write!(
+                line,
+                ", {} before {}",
+                rexist_core::early::lead_words(lead),
+                authority.source
+            );
+        }
+        (None, _) if ew.awaiting_authority => line.push_str(match ew.authority {
+            Authority::Database => ", no NVD/JVN/KEV entry yet",
+            Authority::Blocklist => ", on no blocklist yet",
+        }),
+        _ => {}
+    }
+    Some(line)
+}
+
 fn print(a: &Answer) {
     say(format_args!("{} {}", a.kind.as_str(), a.value));
     if !a.known {
@@ -124,6 +159,9 @@ fn print(a: &Answer) {
                 a.lifetime_days
             ));
         }
+    }
+    if let Some(line) = a.early_warning.as_ref().and_then(early_line) {
+        say(format_args!("  early warning: {line}"));
     }
     for w in &a.warnings {
         say(format_args!(
@@ -193,5 +231,65 @@ fn print(a: &Answer) {
             if e.cached { " cached" } else { "" },
             rexist_core::indicator::truncate(&detail, 300)
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rexist_core::SourceClass;
+    use rexist_core::early::{Report, Reported};
+    use time::macros::datetime;
+
+    fn report(class: SourceClass, source: &str, kind: &str, at: time::OffsetDateTime) -> Reported {
+        Reported {
+            report: Report {
+                class,
+                source: source.to_owned(),
+                kind: kind.to_owned(),
+                at,
+            },
+            cve_authority: rexist_core::class::is_cve_authority(kind),
+        }
+    }
+
+    #[test]
+    fn the_early_warning_line_names_the_first_reporter_and_the_lead() {
+        let now = datetime!(2026-11-10 00:00 UTC);
+        let post = report(
+            SourceClass::Social,
+            "infosec-exchange",
+            "mastodon",
+            datetime!(2026-11-02 09:14 UTC),
+        );
+        let nvd = report(
+            SourceClass::Vulndb,
+            "nvd",
+            "nvd",
+            datetime!(2026-11-05 13:14 UTC),
+        );
+        let line = |reports: &[Reported]| {
+            let ew = rexist_core::EarlyWarning::from_reports(
+                rexist_core::IndicatorType::Cve,
+                "CVE-2026-1234",
+                reports,
+                true,
+                now,
+            )
+            .unwrap();
+            early_line(&ew).unwrap()
+        };
+        assert_eq!(
+            line(&[nvd.clone(), post.clone()]),
+            "first reported by infosec-exchange (social) 2026-11-02 09:14 UTC, 3 days 4 h before nvd"
+        );
+        assert_eq!(
+            line(std::slice::from_ref(&post)),
+            "first reported by infosec-exchange (social) 2026-11-02 09:14 UTC, no NVD/JVN/KEV entry yet"
+        );
+        assert_eq!(
+            line(&[nvd]),
+            "first reported by nvd (vulndb) 2026-11-05 13:14 UTC"
+        );
     }
 }

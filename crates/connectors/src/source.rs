@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use rexist_core::{IndicatorType, Tlp};
+use rexist_core::{IndicatorType, SourceClass, Tlp};
 use serde::Deserialize;
 
 /// One `[[source]]` table: the keys every source has, and its kind's own
@@ -222,6 +222,19 @@ pub fn base_kind(kind: &str) -> Option<&'static str> {
     catalogue(kind)
         .map(|e| e.base)
         .or_else(|| GENERIC_KINDS.iter().find(|k| **k == kind).copied())
+}
+
+/// The class of a configured kind (a catalogue entry or a generic kind):
+/// its base kind's ([`SourceClass::of_base`]); `file` (`rexist ingest
+/// file`) is a feed, anything else `other`.
+pub fn source_class(kind: &str) -> SourceClass {
+    SourceClass::of_base(base_kind(kind).unwrap_or(kind))
+}
+
+/// Whether a configured kind is NVD, JVN or KEV: a CVE's database entry
+/// ([`rexist_core::class::is_cve_authority`]).
+pub fn is_cve_authority(kind: &str) -> bool {
+    base_kind(kind).is_some_and(rexist_core::class::is_cve_authority)
 }
 
 fn known_kinds() -> String {
@@ -1077,6 +1090,33 @@ mod tests {
 
     fn layout(r: &ResolvedSource) -> Option<Layout> {
         r.list().map(|l| l.format.layout)
+    }
+
+    #[test]
+    fn every_kind_has_a_class() {
+        // A new generic kind or catalogue entry must say what kind of voice
+        // it is, or early warning counts it as `other`.
+        for kind in CATALOGUE
+            .iter()
+            .map(|e| e.kind)
+            .chain(GENERIC_KINDS.iter().copied())
+        {
+            assert_ne!(source_class(kind), SourceClass::Other, "{kind}");
+        }
+        assert_eq!(source_class("jvn-news"), SourceClass::News);
+        assert_eq!(source_class("urlhaus"), SourceClass::Feed);
+        assert_eq!(source_class("spamhaus-drop"), SourceClass::Feed);
+        assert_eq!(source_class("kev"), SourceClass::Vulndb);
+        assert_eq!(source_class("file"), SourceClass::Feed);
+        assert_eq!(source_class("demo: OTX pulses"), SourceClass::Other);
+        let authorities: Vec<&str> = CATALOGUE
+            .iter()
+            .map(|e| e.kind)
+            .filter(|k| is_cve_authority(k))
+            .collect();
+        assert_eq!(authorities, ["kev", "nvd", "jvn"]);
+        assert!(!is_cve_authority("exploitdb"));
+        assert!(!is_cve_authority("jvn-news"));
     }
 
     #[test]

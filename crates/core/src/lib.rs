@@ -8,6 +8,8 @@
 //! [`Item`]s, [`IndicatorRecord`]s and [`Sighting`]s.
 
 pub mod auth;
+pub mod class;
+pub mod early;
 pub mod error;
 pub mod hunt;
 pub mod ids;
@@ -16,6 +18,8 @@ pub mod model;
 pub mod tlp;
 
 pub use auth::{ApiToken, AuditEntry, NewAudit, NewToken, Role, Scope, User};
+pub use class::SourceClass;
+pub use early::EarlyWarning;
 pub use error::{InvalidIndicator, UnknownName};
 pub use hunt::{
     Alert, AlertStatus, ChannelHealth, HitObject, Hunt, HuntHit, HuntKind, HuntSpec, NewHit,

@@ -15,9 +15,11 @@ pub mod stix;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use rexist_core::early::{Report, Reported};
 use rexist_core::model::now;
 use rexist_core::{
-    Indicator, IndicatorRecord, IndicatorStatus, IndicatorType, RetractReason, SourceId, Tlp,
+    EarlyWarning, Indicator, IndicatorRecord, IndicatorStatus, IndicatorType, RetractReason,
+    SourceClass, SourceId, Tlp,
 };
 use rexist_store::{Store, StoreError};
 use serde::Serialize;
@@ -248,6 +250,10 @@ pub struct Answer {
     pub tlp: Option<Tlp>,
     /// Every source that reported it.
     pub sources: Vec<SourceReport>,
+    /// Which class of source reported it first and how long before the
+    /// authority (a CVE's NVD, JVN or KEV entry; the first blocklist for
+    /// anything else); none when no source the reader may see reported it.
+    pub early_warning: Option<EarlyWarning>,
     /// Items that mention it, newest first.
     pub items: Vec<ItemRef>,
     /// Related indicators with the reason for each: by shape (networks,
@@ -423,6 +429,7 @@ impl Lookup {
             last_seen: None,
             tlp: None,
             sources: Vec::new(),
+            early_warning: None,
             items: Vec::new(),
             related: Vec::new(),
             hunts: Vec::new(),
@@ -437,10 +444,11 @@ impl Lookup {
         let mut stated = Vec::new();
         let mut co = Vec::new();
         if let Some(record) = &record {
-            let (context, sources) = tokio::try_join!(
+            let (context, sources, report_times) = tokio::try_join!(
                 self.store
                     .indicator_context(record.id, ITEMS, RELATED, max_tlp),
                 self.store.list_sources(),
+                self.store.report_times(record.id, max_tlp),
             )?;
             let rexist_store::IndicatorContext {
                 sightings,
@@ -450,6 +458,7 @@ impl Lookup {
                 hits,
             } = context;
             let sightings: Vec<_> = sightings.into_iter().filter(|s| s.tlp <= max_tlp).collect();
+            answer.early_warning = early_warning(kind, value, &report_times, &sources, at);
             let names: HashMap<SourceId, (String, String)> = sources
                 .into_iter()
                 .map(|s| (s.id, (s.name, s.kind)))
@@ -753,6 +762,44 @@ impl Lookup {
             })
             .collect())
     }
+}
+
+/// Who reported (`kind`, `value`) first and how long before the authority,
+/// from each source's first report; sources are classed by their kind
+/// through the connector catalogue.
+fn early_warning(
+    kind: IndicatorType,
+    value: &str,
+    times: &[rexist_store::ReportTime],
+    sources: &[rexist_core::Source],
+    at: time::OffsetDateTime,
+) -> Option<EarlyWarning> {
+    use rexist_connectors::source::{is_cve_authority, source_class};
+    let by_id: HashMap<SourceId, &rexist_core::Source> =
+        sources.iter().map(|s| (s.id, s)).collect();
+    let reports: Vec<Reported> = times
+        .iter()
+        .filter_map(|t| {
+            let s = by_id.get(&t.source)?;
+            Some(Reported {
+                report: Report {
+                    class: source_class(&s.kind),
+                    source: s.name.clone(),
+                    kind: s.kind.clone(),
+                    at: t.at,
+                },
+                cve_authority: is_cve_authority(&s.kind),
+            })
+        })
+        .collect();
+    let configured = sources.iter().any(|s| {
+        if kind == IndicatorType::Cve {
+            is_cve_authority(&s.kind)
+        } else {
+            source_class(&s.kind) == SourceClass::Feed
+        }
+    });
+    EarlyWarning::from_reports(kind, value, &reports, configured, at)
 }
 
 /// The related entries of an answer: stated relations, then what the

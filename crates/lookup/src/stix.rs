@@ -203,6 +203,22 @@ fn verdict_note(ids: &StixIds, a: &Answer, target: &str, tlp: Tlp, stamp: &str) 
     if let Some(at) = a.expires_at {
         let _ = write!(content, "\nexpires: {}", timestamp(at));
     }
+    if let Some(ew) = &a.early_warning
+        && let Some(first) = ew.by_class.first()
+    {
+        let _ = write!(
+            content,
+            "\nearly warning: first reported by {} ({}) at {}",
+            first.source,
+            first.class.as_str(),
+            timestamp(first.at)
+        );
+        if let (Some(lead), Some(auth)) = (ew.lead_seconds, &ew.authority_report) {
+            let _ = write!(content, ", {lead} s before {}", auth.source);
+        } else if ew.awaiting_authority {
+            content.push_str(", not yet in its authority");
+        }
+    }
     for w in &a.warnings {
         let _ = write!(content, "\non list: {} ({}, {})", w.list, w.title, w.entry);
     }

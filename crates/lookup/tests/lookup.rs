@@ -32,6 +32,20 @@ async fn source(store: &Arc<dyn Store>, name: &str, confidence: u8) -> rexist_co
         .unwrap()
 }
 
+async fn kind_source(store: &Arc<dyn Store>, name: &str, kind: &str) -> rexist_core::Source {
+    store
+        .upsert_source(&SourceSpec {
+            name: name.into(),
+            kind: kind.into(),
+            enabled: true,
+            confidence: 70,
+            tlp: Tlp::Clear,
+            tags: vec![],
+        })
+        .await
+        .unwrap()
+}
+
 fn sighting(kind: IndicatorType, value: &str, at: time::OffsetDateTime) -> NewSighting {
     NewSighting {
         labels: vec!["c2".into()],
@@ -600,4 +614,130 @@ async fn lookup_connects_networks_hosts_parents_and_urls() {
     assert_eq!(b[3].status, None);
     let json = serde_json::to_value(&b[2]).unwrap();
     assert_eq!(json["status"], "unknown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_warning_measures_social_and_exchange_leads() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let masto = kind_source(&store, "infosec-exchange", "mastodon").await;
+    let nvd = kind_source(&store, "nvd", "nvd").await;
+    let otx = kind_source(&store, "otx", "otx").await;
+    let urlhaus = kind_source(&store, "urlhaus", "urlhaus").await;
+    let t0 = now() - Duration::from_secs(20 * 86_400);
+    let year = now().year();
+    let (early, pending) = (format!("CVE-{year}-31337"), format!("CVE-{year}-4242"));
+
+    // A post names the CVE at t0 (collected later: the post's time counts);
+    // NVD publishes it 3 days 4 hours on.
+    let body = format!("PoC for {early} is out, and {pending} is next");
+    let post = store
+        .upsert_items(
+            masto.id,
+            &[NewItem {
+                kind: ItemKind::Post,
+                external_id: "109".into(),
+                title: String::new(),
+                body: body.clone(),
+                url: Some("https://infosec.exchange/@x/109".into()),
+                lang: Some("en".into()),
+                published_at: Some(t0),
+                tlp: Tlp::Clear,
+                tags: vec![],
+                extra: serde_json::json!({}),
+            }],
+        )
+        .await
+        .unwrap()[0]
+        .id();
+    let mention = |value: &str| {
+        let start = u32::try_from(body.find(value).unwrap()).unwrap();
+        Mention {
+            indicator: Indicator::parse(IndicatorType::Cve, value).unwrap(),
+            start,
+            end: start + u32::try_from(value.len()).unwrap(),
+            defanged: false,
+        }
+    };
+    store
+        .record_mentions(&masto, post, &[mention(&early), mention(&pending)])
+        .await
+        .unwrap();
+    let lead = Duration::from_secs(3 * 86_400 + 4 * 3600);
+    store
+        .upsert_sightings(&nvd, &[sighting(IndicatorType::Cve, &early, t0 + lead)])
+        .await
+        .unwrap();
+    // An OTX pulse names a domain five hours before URLhaus lists it.
+    store
+        .upsert_sightings(
+            &otx,
+            &[sighting(IndicatorType::Domain, "pulse.example", t0)],
+        )
+        .await
+        .unwrap();
+    store
+        .upsert_sightings(
+            &urlhaus,
+            &[sighting(
+                IndicatorType::Domain,
+                "pulse.example",
+                t0 + Duration::from_secs(5 * 3600),
+            )],
+        )
+        .await
+        .unwrap();
+    let lookup = Lookup::new(Arc::clone(&store), None, None, Lifetimes::default());
+
+    let cve = lookup.one(&early, &Options::default()).await.unwrap();
+    let ew = cve.early_warning.as_ref().unwrap();
+    let json = serde_json::to_value(ew).unwrap();
+    assert_eq!(json["first_class"], "social", "{json}");
+    assert_eq!(json["authority"], "database");
+    assert_eq!(json["authority_report"]["source"], "nvd");
+    assert_eq!(json["lead_seconds"], 3 * 86_400 + 4 * 3600);
+    assert_eq!(json["awaiting_authority"], false);
+    let classes: Vec<(&str, &str, &str)> = json["by_class"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["class"].as_str().unwrap(),
+                r["source"].as_str().unwrap(),
+                r["kind"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        classes,
+        [
+            ("social", "infosec-exchange", "mastodon"),
+            ("vulndb", "nvd", "nvd")
+        ]
+    );
+    assert_eq!(ew.by_class[0].at, t0, "the post's time, not its collection");
+
+    let waiting = lookup.one(&pending, &Options::default()).await.unwrap();
+    let ew = waiting.early_warning.unwrap();
+    assert!(ew.awaiting_authority);
+    assert_eq!((ew.authority_report, ew.lead_seconds), (None, None));
+
+    let domain = lookup
+        .one("pulse[.]example", &Options::default())
+        .await
+        .unwrap();
+    let ew = domain.early_warning.unwrap();
+    assert_eq!(ew.first_class, rexist_core::SourceClass::Exchange);
+    assert_eq!(ew.authority, rexist_core::early::Authority::Blocklist);
+    assert_eq!(ew.authority_report.unwrap().source, "urlhaus");
+    assert_eq!(ew.lead_seconds, Some(5 * 3600));
+
+    let unknown = lookup
+        .one("CVE-2020-0001", &Options::default())
+        .await
+        .unwrap();
+    assert!(unknown.early_warning.is_none());
+    let json = serde_json::to_value(&unknown).unwrap();
+    assert!(json["early_warning"].is_null(), "{json}");
 }

@@ -10,18 +10,26 @@
 //! Hunts are compiled once per revision of the hunts table; a change made by
 //! another process (the CLI beside a running server) is picked up within
 //! [`REVISION_CHECK`].
+//!
+//! A watchlist's `early-warning:` entries are conditions on the store, not
+//! on the value: when a social, news or exchange source reports a CVE, the
+//! hunter reads who has reported it so far, and the CVE is a hit when no
+//! NVD, JVN or KEV source has (see [`early_hits`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rexist_connectors::source::{is_cve_authority, source_class};
+use rexist_core::early::cve_may_be_unpublished;
 use rexist_core::{
     HitObject, Hunt, HuntHit, HuntId, HuntKind, HuntSpec, Indicator, IndicatorType, ItemId, NewHit,
-    NewItem, SourceId,
+    NewItem, Source, SourceClass, SourceId, Tlp,
 };
-use rexist_query::{Doc, HuntSet, WatchSet, parse, parse_watchlist};
+use rexist_query::{Doc, Hit, HuntSet, WatchSet, parse, parse_watchlist};
 use rexist_store::{
-    IndicatorQuery, ItemChange, ItemQuery, Result, RetroHunt, RetroStatus, Store, StoreError,
+    IndicatorQuery, ItemChange, ItemQuery, ReportTime, Result, RetroHunt, RetroStatus, Store,
+    StoreError,
 };
 
 /// How long a compiled hunt set is trusted before the store's revision is checked.
@@ -136,6 +144,85 @@ impl Compiled {
         }
         out
     }
+}
+
+/// Each source's class, and whether it is a CVE's database (NVD, JVN, KEV).
+#[derive(Debug, Clone, Default)]
+pub struct SourceClasses {
+    by_id: HashMap<SourceId, (SourceClass, bool)>,
+}
+
+impl SourceClasses {
+    /// The classes of `sources`, by their kinds.
+    pub fn new(sources: &[Source]) -> Self {
+        Self {
+            by_id: sources
+                .iter()
+                .map(|s| (s.id, (source_class(&s.kind), is_cve_authority(&s.kind))))
+                .collect(),
+        }
+    }
+
+    /// Whether any source is NVD, JVN or KEV: without one, no CVE can be
+    /// said to lack its database entry.
+    pub fn has_authority(&self) -> bool {
+        self.by_id.values().any(|(_, authority)| *authority)
+    }
+
+    fn class(&self, id: SourceId) -> SourceClass {
+        self.by_id.get(&id).map_or(SourceClass::Other, |c| c.0)
+    }
+
+    fn authority(&self, id: SourceId) -> bool {
+        self.by_id.get(&id).is_some_and(|c| c.1)
+    }
+}
+
+/// The watches whose early-warning entries a CVE's reports satisfy: a
+/// report by a discussion source (social, news, exchange; the entry's
+/// class only, when it names one) before any NVD, JVN or KEV report —
+/// or, when none of those has reported it yet, any such report, provided
+/// a database source exists and the id is recent enough to be unpublished
+/// ([`cve_may_be_unpublished`]). `live` (a report arriving now) asks for
+/// the second case only: a CVE whose entry exists is no news any more. One
+/// hit per watch, its terms the entries that held, by watch id.
+pub fn early_hits(
+    watches: &WatchSet,
+    value: &str,
+    times: &[ReportTime],
+    classes: &SourceClasses,
+    now: time::OffsetDateTime,
+    live: bool,
+) -> Vec<Hit> {
+    let entry = times
+        .iter()
+        .filter(|t| classes.authority(t.source))
+        .map(|t| t.at)
+        .min();
+    match entry {
+        Some(_) if live => return Vec::new(),
+        None if !classes.has_authority() || !cve_may_be_unpublished(value, now) => {
+            return Vec::new();
+        }
+        _ => {}
+    }
+    let mut hits: Vec<Hit> = Vec::new();
+    for t in times.iter().filter(|t| entry.is_none_or(|e| t.at < e)) {
+        for hit in watches.early_warnings(classes.class(t.source)) {
+            match hits.iter_mut().find(|h| h.hunt == hit.hunt) {
+                Some(h) => {
+                    for term in hit.terms {
+                        if !h.terms.contains(&term) {
+                            h.terms.push(term);
+                        }
+                    }
+                }
+                None => hits.push(hit),
+            }
+        }
+    }
+    hits.sort_by_key(|h| h.hunt);
+    hits
 }
 
 fn hunt_id(raw: u64) -> HuntId {
@@ -278,10 +365,12 @@ impl Hunter {
         self.store.record_hits(&hits).await
     }
 
-    /// Evaluates watch hunts on indicators just sighted, and flags those on
-    /// a warning list or allow-list.
+    /// Evaluates watch hunts on indicators `source` just sighted (its
+    /// early-warning entries on CVEs a discussion source reported), and
+    /// flags those on a warning list or allow-list.
     pub async fn on_indicators<'a>(
         self: &Arc<Self>,
+        source: &Source,
         indicators: impl IntoIterator<Item = &'a Indicator>,
     ) -> Result<Vec<HuntHit>> {
         let compiled = self.compiled().await?;
@@ -301,6 +390,23 @@ impl Hunter {
             .into_iter()
             .map(|i| (i.kind(), i.value().to_owned()))
             .collect();
+        let cves: Vec<String> = if compiled.watches.has_early_warnings()
+            && source_class(&source.kind).is_discussion()
+        {
+            let mut cves: Vec<String> = owned
+                .iter()
+                .filter(|(k, _)| *k == IndicatorType::Cve)
+                .map(|(_, v)| v.clone())
+                .collect();
+            cves.sort_unstable();
+            cves.dedup();
+            cves
+        } else {
+            Vec::new()
+        };
+        let early = self
+            .early(&compiled.watches, source_class(&source.kind), &cves)
+            .await?;
         let big = owned.len() > BLOCKING_ABOVE;
         let work = move || {
             let matched = compiled.indicator_hits(owned.iter().map(|(k, v)| (*k, v.as_str())));
@@ -336,7 +442,63 @@ impl Hunter {
             Err(_) => flags,
         };
         self.store.flag_indicators(&flags).await?;
+        let mut matched = matched;
+        matched.extend(early);
         self.record_indicator_hits(matched, false).await
+    }
+
+    /// Early-warning hits of CVEs a discussion source just reported: those
+    /// no NVD, JVN or KEV source has reported yet.
+    async fn early(
+        &self,
+        watches: &WatchSet,
+        class: SourceClass,
+        cves: &[String],
+    ) -> Result<Vec<(HuntId, IndicatorType, String, Vec<String>)>> {
+        let wanted: Vec<HuntId> = watches
+            .early_warnings(class)
+            .iter()
+            .map(|h| hunt_id(h.hunt))
+            .collect();
+        // A CVE every such hunt has hit already costs no store read.
+        let cves: Vec<&String> = cves
+            .iter()
+            .filter(|v| {
+                !self.recorded.lock().is_ok_and(|r| {
+                    wanted
+                        .iter()
+                        .all(|h| r.contains(&(*h, IndicatorType::Cve, (*v).clone())))
+                })
+            })
+            .collect();
+        if wanted.is_empty() || cves.is_empty() {
+            return Ok(Vec::new());
+        }
+        let classes = SourceClasses::new(&self.store.list_sources().await?);
+        if !classes.has_authority() {
+            return Ok(Vec::new());
+        }
+        let now = rexist_core::model::now();
+        let mut out = Vec::new();
+        for value in cves {
+            if !cve_may_be_unpublished(value, now) {
+                continue;
+            }
+            let Some(record) = self.store.indicator(IndicatorType::Cve, value).await? else {
+                continue;
+            };
+            // The fact that a database has it is not the reader's to hide.
+            let times = self.store.report_times(record.id, Tlp::Red).await?;
+            for hit in early_hits(watches, value, &times, &classes, now, true) {
+                out.push((
+                    hunt_id(hit.hunt),
+                    IndicatorType::Cve,
+                    (*value).clone(),
+                    hit.terms,
+                ));
+            }
+        }
+        Ok(out)
     }
 
     async fn record_indicator_hits(
@@ -446,6 +608,13 @@ pub async fn retro(
             }
         }
         HuntKind::Watch => {
+            let early = compiled.watches.has_early_warnings();
+            let classes = if early {
+                SourceClasses::new(&store.list_sources().await?)
+            } else {
+                SourceClasses::default()
+            };
+            let now = rexist_core::model::now();
             let mut after = None;
             loop {
                 let page = store
@@ -472,6 +641,25 @@ pub async fn retro(
                             })
                     })
                     .collect();
+                let mut hits = hits;
+                // A CVE's history answers its early-warning entries: was it
+                // discussed before its database entry (or is it still
+                // waiting for one)?
+                for r in page
+                    .items
+                    .iter()
+                    .filter(|r| early && r.kind == IndicatorType::Cve)
+                {
+                    let times = store.report_times(r.id, Tlp::Red).await?;
+                    for h in early_hits(&compiled.watches, &r.value, &times, &classes, now, false) {
+                        hits.push(NewHit {
+                            hunt: hunt_id(h.hunt),
+                            object: HitObject::Indicator(r.id),
+                            terms: h.terms,
+                            retro: true,
+                        });
+                    }
+                }
                 summary.hits += store.record_hits(&hits).await?.len() as u64;
                 progress(summary);
                 match page.next {

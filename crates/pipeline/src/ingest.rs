@@ -82,7 +82,7 @@ impl Ingest {
     ) -> Result<UpsertSummary> {
         let summary = self.store.upsert_sightings(source, sightings).await?;
         self.hunter
-            .on_indicators(sightings.iter().map(|s| &s.indicator))
+            .on_indicators(source, sightings.iter().map(|s| &s.indicator))
             .await?;
         Ok(summary)
     }
@@ -96,7 +96,7 @@ impl Ingest {
     ) -> Result<UpsertSummary> {
         let summary = self.store.record_mentions(source, item, mentions).await?;
         self.hunter
-            .on_indicators(mentions.iter().map(|m| &m.indicator))
+            .on_indicators(source, mentions.iter().map(|m| &m.indicator))
             .await?;
         Ok(summary)
     }
@@ -105,7 +105,7 @@ impl Ingest {
     pub async fn relations(&self, source: &Source, relations: &[NewRelation]) -> Result<u64> {
         let n = self.store.add_relations(source, relations).await?;
         self.hunter
-            .on_indicators(relations.iter().flat_map(|r| [&r.from, &r.to]))
+            .on_indicators(source, relations.iter().flat_map(|r| [&r.from, &r.to]))
             .await?;
         Ok(n)
     }

@@ -73,6 +73,8 @@
 //! url:/\/wp-login\.php/               # URL regex, case-insensitive; `\/` for a slash
 //! url:https://example.com/login       # exact URL
 //! email:bob@example.com, cve:CVE-2024-3094   # exact values: also sha256:, md5:, btc:…
+//! early-warning:cve                   # a CVE discussed before NVD, JVN or KEV has it
+//! early-warning:social                # … discussed on social media (also news, exchange)
 //! ```
 //!
 //! Entries are separated by newlines or commas (a `url:/regex/` may contain both `,` and
@@ -94,6 +96,11 @@
 //!   address. Domains are compared in canonical form (lower-case, punycode).
 //! - AS number: the same `asn` indicator.
 //! - URL regex: a `url` indicator it matches, case-insensitively.
+//! - early warning: not a value but a condition on what the store holds — a CVE sighted by
+//!   a social, news or exchange source (`early-warning:cve`; `early-warning:social`,
+//!   `:news`, `:exchange` for one class) while no NVD, JVN or KEV source has reported it.
+//!   [`WatchSet::matches`] never reports it; [`WatchSet::early_warnings`] says which
+//!   watches ask for it, and the hunter (`rexist-pipeline`) checks the store.
 //!
 //! A hit lists, in [`Hit::terms`], the canonical text of each entry that matched.
 //! Matching costs hash look-ups (one per CIDR prefix length in use, one per host label)
@@ -142,4 +149,4 @@ pub use error::ParseError;
 pub use matcher::{Doc, Hit, HuntSet, test};
 pub use normalize::normalize;
 pub use parse::{MAX_QUERY_LEN, MAX_REGEX_LEN, parse};
-pub use watch::{MAX_WATCHLIST_LEN, Network, WatchEntry, WatchSet, parse_watchlist};
+pub use watch::{EARLY_WARNING, MAX_WATCHLIST_LEN, Network, WatchEntry, WatchSet, parse_watchlist};

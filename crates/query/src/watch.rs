@@ -14,7 +14,7 @@ use std::str::FromStr;
 
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use rexist_core::indicator::truncate;
-use rexist_core::{IndicatorType, canonicalize};
+use rexist_core::{IndicatorType, SourceClass, canonicalize};
 
 use crate::error::ParseError;
 use crate::matcher::Hit;
@@ -112,7 +112,16 @@ pub enum WatchEntry {
     Asn(u32),
     /// URLs this regex matches, case-insensitively.
     UrlRegex(Regex),
+    /// A CVE reported by a social, news or exchange source (only this
+    /// class when given) while no NVD, JVN or KEV source has reported it:
+    /// `early-warning:cve`, `early-warning:social`. It depends on what the
+    /// store holds, so [`WatchSet::matches`] never reports it; the hunter
+    /// asks [`WatchSet::early_warnings`] and checks the store.
+    EarlyWarning(Option<SourceClass>),
 }
+
+/// The name of the early-warning condition in watchlists.
+pub const EARLY_WARNING: &str = "early-warning";
 
 impl PartialEq for WatchEntry {
     fn eq(&self, other: &Self) -> bool {
@@ -122,6 +131,7 @@ impl PartialEq for WatchEntry {
             (Self::Domain(d), Self::Domain(d2)) => d == d2,
             (Self::Asn(a), Self::Asn(a2)) => a == a2,
             (Self::UrlRegex(r), Self::UrlRegex(r2)) => r.as_str() == r2.as_str(),
+            (Self::EarlyWarning(c), Self::EarlyWarning(c2)) => c == c2,
             _ => false,
         }
     }
@@ -136,6 +146,8 @@ impl fmt::Display for WatchEntry {
             Self::Cidr(n) => write!(f, "cidr:{n}"),
             Self::Domain(d) => write!(f, "domain:{d}"),
             Self::Asn(n) => write!(f, "asn:AS{n}"),
+            Self::EarlyWarning(None) => write!(f, "{EARLY_WARNING}:cve"),
+            Self::EarlyWarning(Some(class)) => write!(f, "{EARLY_WARNING}:{class}"),
             Self::UrlRegex(re) => {
                 // Slashes delimit the regex in the text form.
                 f.write_str("url:/")?;
@@ -282,6 +294,9 @@ fn parse_entry(raw: &str, at: usize) -> Result<WatchEntry, ParseError> {
     let err = |msg: String| ParseError::new(at, msg);
     if let Some((name, value)) = raw.split_once(':') {
         let name = name.trim().to_ascii_lowercase();
+        if name == EARLY_WARNING {
+            return early_warning(value.trim()).map_err(err);
+        }
         let kind = if name == "ip" {
             None
         } else {
@@ -298,6 +313,21 @@ fn parse_entry(raw: &str, at: usize) -> Result<WatchEntry, ParseError> {
         return typed_entry(kind, &value).map_err(err);
     }
     parse_bare(raw, at)
+}
+
+/// The condition of an `early-warning:` entry: `cve` (any discussion) or
+/// one discussion class.
+fn early_warning(condition: &str) -> Result<WatchEntry, String> {
+    match condition.to_ascii_lowercase().as_str() {
+        "cve" => Ok(WatchEntry::EarlyWarning(None)),
+        other => match other.parse::<SourceClass>() {
+            Ok(class) if class.is_discussion() => Ok(WatchEntry::EarlyWarning(Some(class))),
+            _ => Err(format!(
+                "unknown {EARLY_WARNING} condition '{}' (expected cve, social, news or exchange)",
+                truncate(condition, 40)
+            )),
+        },
+    }
 }
 
 /// A `type:value` entry; `kind` `None` is `ip:` (IPv4 or IPv6).
@@ -466,6 +496,8 @@ pub struct WatchSet {
     url_regexes: Vec<Regex>,
     /// Per URL regex (set index): entries.
     url_refs: Vec<Vec<Ref>>,
+    /// Early-warning entries with the class they are limited to, if any.
+    early: Vec<(Option<SourceClass>, Ref)>,
 }
 
 impl WatchSet {
@@ -499,6 +531,7 @@ impl WatchSet {
                     },
                     WatchEntry::Domain(d) => set.domains.entry(d).or_default().push(r),
                     WatchEntry::Asn(n) => set.asns.entry(n).or_default().push(r),
+                    WatchEntry::EarlyWarning(class) => set.early.push((class, r)),
                     WatchEntry::UrlRegex(re) => {
                         let next = set.url_regexes.len();
                         let i = *url_index.entry(re.as_str().to_owned()).or_insert(next);
@@ -578,6 +611,28 @@ impl WatchSet {
             _ => {}
         }
         self.hits(found)
+    }
+
+    /// Whether any watch has an early-warning entry.
+    pub fn has_early_warnings(&self) -> bool {
+        !self.early.is_empty()
+    }
+
+    /// Watches with an early-warning entry that a CVE report from a source
+    /// of `class` satisfies, once the caller has found that no NVD, JVN or
+    /// KEV source has reported the CVE; in registration order, with the
+    /// entries' text as terms. Nothing for a class that is not discussion.
+    pub fn early_warnings(&self, class: SourceClass) -> Vec<Hit> {
+        if !class.is_discussion() {
+            return Vec::new();
+        }
+        self.hits(
+            self.early
+                .iter()
+                .filter(|(only, _)| only.is_none_or(|c| c == class))
+                .map(|(_, r)| *r)
+                .collect(),
+        )
     }
 
     /// Entries whose network holds `net`.
@@ -668,7 +723,7 @@ fn canonical_entry(entry: WatchEntry) -> WatchEntry {
             WatchEntry::Domain(d)
         }
         WatchEntry::UrlRegex(re) => WatchEntry::UrlRegex(url_regex(re.as_str()).unwrap_or(re)),
-        other @ (WatchEntry::Cidr(_) | WatchEntry::Asn(_)) => other,
+        other @ (WatchEntry::Cidr(_) | WatchEntry::Asn(_) | WatchEntry::EarlyWarning(_)) => other,
     }
 }
 
@@ -808,9 +863,62 @@ domain:example.net, cidr:10.0.0.0/8, asn:64501, ip:2001:db8::1   # prefixed form
 url:/\\/wp-login\\.php/               # URL regex, case-insensitive; `\\/` for a slash
 url:https://example.com/login       # exact URL
 email:bob@example.com, cve:CVE-2024-3094   # exact values: also sha256:, md5:, btc:…
+early-warning:cve                   # a CVE discussed before NVD, JVN or KEV has it
+early-warning:social                # … discussed on social media (also news, exchange)
 ";
-        assert_eq!(entries(doc).len(), 14);
+        assert_eq!(entries(doc).len(), 16);
         assert_eq!(entries("IPv4 : 192.0.2.1"), ["ipv4:192.0.2.1"]);
+    }
+
+    #[test]
+    fn early_warning_entries() {
+        assert_eq!(
+            entries(
+                "early-warning:cve, Early-Warning: Social\nearly-warning:news, early-warning:exchange # chatter"
+            ),
+            [
+                "early-warning:cve",
+                "early-warning:social",
+                "early-warning:news",
+                "early-warning:exchange",
+            ]
+        );
+        for e in parse_watchlist("early-warning:cve, early-warning:news").expect("parses") {
+            assert_eq!(e.to_string().parse::<WatchEntry>().as_ref(), Ok(&e));
+        }
+        assert_eq!(
+            err("example.com, early-warning:vulndb"),
+            (
+                13,
+                "unknown early-warning condition 'vulndb' (expected cve, social, news or exchange)"
+                    .to_owned()
+            )
+        );
+        assert!(
+            err("early-warning:")
+                .1
+                .contains("unknown early-warning condition ''")
+        );
+        let s = set(&[
+            "early-warning:cve",
+            "example.com",
+            "early-warning:social, early-warning:news",
+            "early-warning:exchange",
+        ]);
+        assert!(s.has_early_warnings());
+        assert!(!set(&["example.com"]).has_early_warnings());
+        let ids = |class| -> Vec<u64> { s.early_warnings(class).iter().map(|h| h.hunt).collect() };
+        assert_eq!(ids(SourceClass::Social), [1, 3]);
+        assert_eq!(ids(SourceClass::News), [1, 3]);
+        assert_eq!(ids(SourceClass::Exchange), [1, 4]);
+        assert!(ids(SourceClass::Vulndb).is_empty());
+        assert!(ids(SourceClass::Feed).is_empty());
+        assert_eq!(
+            s.early_warnings(SourceClass::News)[1].terms,
+            ["early-warning:news"]
+        );
+        // Never a hit by value alone: it needs the store.
+        assert!(s.matches(IndicatorType::Cve, "CVE-2026-1234").is_empty());
     }
 
     #[test]
@@ -1065,6 +1173,7 @@ email:bob@example.com, cve:CVE-2024-3094   # exact values: also sha256:, md5:, b
                 }
                 WatchEntry::Asn(n) => kind == IndicatorType::Asn && value == format!("AS{n}"),
                 WatchEntry::UrlRegex(re) => kind == IndicatorType::Url && re.is_match(value),
+                WatchEntry::EarlyWarning(_) => false,
             }
         }
         watches

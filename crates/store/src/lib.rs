@@ -52,9 +52,9 @@ pub use activity::{Activity, DayCount};
 pub use error::{ErrorKind, StoreError};
 pub use state::{CachedEnrichment, MAX_CACHED_ANSWER, RetroHunt, RetroStatus, TaxiiStatus};
 pub use types::{
-    AlertQuery, CoOccurrence, Connected, ConnectedQuery, ExportQuery, HitQuery, IndicatorContext,
-    IndicatorQuery, ItemChange, ItemQuery, Job, MAX_EXPORT_PAGE, MentionRef, NewJob, Page,
-    StoreStats, UserChange,
+    AlertQuery, CoOccurrence, Connected, ConnectedQuery, EarlyCve, EarlyCveQuery, ExportQuery,
+    HitQuery, IndicatorContext, IndicatorQuery, ItemChange, ItemQuery, Job, MAX_EARLY_CVES,
+    MAX_EXPORT_PAGE, MentionRef, NewJob, Page, ReportTime, StoreStats, UserChange,
 };
 
 /// Result of store operations.
@@ -243,6 +243,11 @@ pub trait Store: Send + Sync {
     async fn relations_of(&self, indicator: rexist_core::IndicatorId) -> Result<Vec<Relation>>;
     /// Sightings of an indicator, most recent first.
     async fn sightings_of(&self, indicator: rexist_core::IndicatorId) -> Result<Vec<Sighting>>;
+    /// When each source first reported an indicator (see
+    /// [`ReportTime::at`]), counting only sightings, and item publication
+    /// times, at most `max_tlp`; one row per source, earliest first (then
+    /// by source id).
+    async fn report_times(&self, indicator: IndicatorId, max_tlp: Tlp) -> Result<Vec<ReportTime>>;
 
     /// The indicator with this id.
     async fn indicator_by_id(&self, id: IndicatorId) -> Result<Option<IndicatorRecord>>;
@@ -373,6 +378,14 @@ pub trait Store: Send + Sync {
     async fn activity(&self, since: time::OffsetDateTime, max_tlp: Tlp) -> Result<Activity>;
     /// The most sighted indicators at or below `max_tlp`, most first (then by id).
     async fn top_indicators(&self, limit: u32, max_tlp: Tlp) -> Result<Vec<IndicatorRecord>>;
+    /// CVEs stored since `query.since` that a discussion source reported
+    /// before any authority source did — or that no authority has reported
+    /// yet (when there is an authority source and the id is recent enough)
+    /// — ranked by lead: authority time (for those still without an entry,
+    /// `query.now`) − first discussion time, longest first, then by id.
+    /// Report times are as [`Store::report_times`] reads them, within the
+    /// clearance.
+    async fn early_cves(&self, query: &EarlyCveQuery) -> Result<Vec<EarlyCve>>;
 
     /// One page of indicators for exports and TAXII, in the order they were added.
     async fn export_indicators(&self, query: &ExportQuery) -> Result<Vec<ExportRow>>;

@@ -306,3 +306,63 @@ pub struct Connected {
     /// Names of the sources that report it, in name order.
     pub sources: Vec<String>,
 }
+
+/// When one source first reported an indicator ([`crate::Store::report_times`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportTime {
+    /// The source.
+    pub source: SourceId,
+    /// The earliest of its sightings' first times and of the publication
+    /// times of the items they are in: a post mentioning a CVE is
+    /// collected after it was posted, and NVD's sighting carries the CVE's
+    /// last modification, not its publication.
+    pub at: time::OffsetDateTime,
+}
+
+/// Most rows [`crate::Store::early_cves`] returns.
+pub const MAX_EARLY_CVES: u32 = 100;
+
+/// What [`crate::Store::early_cves`] ranks. The store does not know what a
+/// source is (only the connector catalogue does): the caller names the
+/// sources on each side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EarlyCveQuery {
+    /// The sources whose reports count as early discussion (social media
+    /// and news, say).
+    pub discussion: Vec<SourceId>,
+    /// The sources whose report is a CVE's database entry (NVD, JVN, KEV).
+    /// When empty, no CVE counts as lacking its entry: nothing could have
+    /// reported it.
+    pub authority: Vec<SourceId>,
+    /// Only CVEs rexist stored (`added`) at or after this.
+    pub since: time::OffsetDateTime,
+    /// A CVE no authority reported counts only when its id's year is at
+    /// least this (an older one is published; the database source missed
+    /// it): see `rexist_core::early::cve_may_be_unpublished`.
+    pub pending_from_year: i32,
+    /// The time a CVE still lacking its entry is ranked against: its lead
+    /// so far is `now` − its first report.
+    pub now: time::OffsetDateTime,
+    /// The reader's clearance: indicators, sightings and item times above
+    /// it do not count.
+    pub max_tlp: Tlp,
+    /// Most rows (capped at [`MAX_EARLY_CVES`]).
+    pub limit: u32,
+}
+
+/// A CVE discussed before its database entry, or still without one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EarlyCve {
+    /// The CVE's indicator.
+    pub indicator: IndicatorId,
+    /// The CVE id.
+    pub value: String,
+    /// The discussion source that reported it first.
+    pub first_source: SourceId,
+    /// When (see [`ReportTime::at`]).
+    pub first_at: time::OffsetDateTime,
+    /// The authority source that reported it first, if one has.
+    pub authority_source: Option<SourceId>,
+    /// When, if one has; always after `first_at`.
+    pub authority_at: Option<time::OffsetDateTime>,
+}

@@ -138,6 +138,7 @@ conformance!(
     exports_page_in_added_order_with_filters,
     users_tokens_sessions_and_audit,
     dashboard_activity_and_top_indicators,
+    early_cves_rank_by_lead_within_clearance,
     retraction_retires_the_sources_sightings_with_reason_and_time,
     indicator_retires_only_when_every_source_withdrew,
     allowlisted_indicator_stays_allowlisted_when_withdrawn,
@@ -2390,6 +2391,153 @@ async fn dashboard_activity_and_top_indicators(store: Arc<dyn Store>) {
     let top = store.top_indicators(10, Tlp::Green).await.unwrap();
     assert_eq!(top.len(), 3, "red is left out");
     assert!(top.iter().all(|r| r.tlp <= Tlp::Green));
+}
+
+async fn early_cves_rank_by_lead_within_clearance(store: Arc<dyn Store>) {
+    let masto = source(&store, "ew-masto").await;
+    let news = source(&store, "ew-news").await;
+    let misp = source(&store, "ew-misp").await;
+    let nvd = source(&store, "ew-nvd").await;
+    let t = now();
+    let t0 = t - time::Duration::days(10);
+    let day = time::Duration::days(1);
+    let year = t.year();
+    let cve = |n: u32| format!("CVE-{year}-{n:04}");
+    let at = |value: &str, when| sighting(IndicatorType::Cve, value, when);
+    // 1: posted at t0, collected now (the mention's sighting is now), NVD at t0+3d.
+    let mut post = item("ew-post", "PoC for a new bug", &format!("PoC: {}", cve(1)));
+    post.published_at = Some(t0);
+    let post_id = store.upsert_items(masto.id, &[post]).await.unwrap()[0].id();
+    store
+        .record_mentions(
+            &masto,
+            post_id,
+            &[Mention {
+                indicator: Indicator::parse(IndicatorType::Cve, &cve(1)).unwrap(),
+                start: 5,
+                end: 18,
+                defanged: false,
+            }],
+        )
+        .await
+        .unwrap();
+    store
+        .upsert_sightings(&nvd, &[at(&cve(1), t0 + day * 3)])
+        .await
+        .unwrap();
+    // 2: in the news at t0+1d, no database entry yet.
+    // 5: in amber news at t0-5d, NVD at t0.
+    let amber = NewSighting {
+        tlp: Some(Tlp::Amber),
+        ..at(&cve(5), t0 - day * 5)
+    };
+    store
+        .upsert_sightings(&news, &[at(&cve(2), t0 + day), amber])
+        .await
+        .unwrap();
+    // 3: NVD first. 4: an old id nobody's NVD source read. 6: only an
+    // exchange, which this query does not count, ahead of NVD.
+    store
+        .upsert_sightings(&nvd, &[at(&cve(3), t0), at(&cve(5), t0), at(&cve(6), t0)])
+        .await
+        .unwrap();
+    store
+        .upsert_sightings(&masto, &[at(&cve(3), t0 + day), at("CVE-2019-0004", t0)])
+        .await
+        .unwrap();
+    store
+        .upsert_sightings(&misp, &[at(&cve(6), t0 - day)])
+        .await
+        .unwrap();
+
+    let query = |max_tlp, authority: Vec<_>| rexist_store::EarlyCveQuery {
+        discussion: vec![masto.id, news.id],
+        authority,
+        since: t - day * 90,
+        pending_from_year: year - 1,
+        now: t,
+        max_tlp,
+        limit: 10,
+    };
+    let ranked = |rows: &[rexist_store::EarlyCve]| -> Vec<String> {
+        rows.iter().map(|r| r.value.clone()).collect()
+    };
+    let green = store
+        .early_cves(&query(Tlp::Green, vec![nvd.id]))
+        .await
+        .unwrap();
+    // 2 leads by 9 days so far, 1 by 3: the post's publication time counts.
+    assert_eq!(ranked(&green), [cve(2), cve(1)], "{green:?}");
+    assert_eq!(
+        (
+            green[0].first_source,
+            green[0].first_at,
+            green[0].authority_at
+        ),
+        (news.id, t0 + day, None)
+    );
+    assert_eq!(
+        (
+            green[1].first_source,
+            green[1].first_at,
+            green[1].authority_source,
+            green[1].authority_at
+        ),
+        (masto.id, t0, Some(nvd.id), Some(t0 + day * 3))
+    );
+    let red = store
+        .early_cves(&query(Tlp::Red, vec![nvd.id]))
+        .await
+        .unwrap();
+    assert_eq!(
+        ranked(&red),
+        [cve(2), cve(5), cve(1)],
+        "amber counts at red"
+    );
+    let one = rexist_store::EarlyCveQuery {
+        limit: 1,
+        ..query(Tlp::Red, vec![nvd.id])
+    };
+    assert_eq!(ranked(&store.early_cves(&one).await.unwrap()), [cve(2)]);
+    // Without a database source nothing lacks its entry: only leads count.
+    assert!(
+        store
+            .early_cves(&query(Tlp::Red, Vec::new()))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let later = rexist_store::EarlyCveQuery {
+        since: t + time::Duration::seconds(1),
+        ..query(Tlp::Red, vec![nvd.id])
+    };
+    assert!(store.early_cves(&later).await.unwrap().is_empty());
+
+    let id = |value: String| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .indicator(IndicatorType::Cve, &value)
+                .await
+                .unwrap()
+                .unwrap()
+                .id
+        }
+    };
+    let times = store
+        .report_times(id(cve(1)).await, Tlp::Green)
+        .await
+        .unwrap();
+    assert_eq!(
+        times.iter().map(|r| (r.source, r.at)).collect::<Vec<_>>(),
+        [(masto.id, t0), (nvd.id, t0 + day * 3)]
+    );
+    let five = id(cve(5)).await;
+    assert_eq!(store.report_times(five, Tlp::Green).await.unwrap().len(), 1);
+    assert_eq!(
+        store.report_times(five, Tlp::Red).await.unwrap()[0].source,
+        news.id
+    );
 }
 
 fn retraction(

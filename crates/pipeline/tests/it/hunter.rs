@@ -568,3 +568,191 @@ async fn indicators_on_a_warning_list_are_flagged_at_ingest() {
         rexist_core::IndicatorStatus::Active
     );
 }
+
+/// A source of `kind` named after it.
+async fn kind_source(store: &Arc<dyn Store>, kind: &str) -> Source {
+    store
+        .upsert_source(&SourceSpec {
+            name: kind.to_owned(),
+            kind: kind.to_owned(),
+            enabled: true,
+            confidence: 60,
+            tlp: Tlp::Clear,
+            tags: Vec::new(),
+        })
+        .await
+        .unwrap()
+}
+
+/// The CVEs a hunt hit, with the terms of each, in value order.
+async fn cve_hits(store: &Arc<dyn Store>, hunt: &str) -> Vec<(String, Vec<String>)> {
+    let h = store.hunt_by_name(hunt).await.unwrap().unwrap();
+    let hits = store
+        .list_hits(&HitQuery {
+            hunt: Some(h.id),
+            limit: 100,
+            ..HitQuery::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    let mut out = Vec::new();
+    for hit in hits {
+        let rexist_core::HitObject::Indicator(id) = hit.object else {
+            panic!("an item hit: {hit:?}");
+        };
+        let record = store.indicator_by_id(id).await.unwrap().unwrap();
+        out.push((record.value, hit.terms));
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_warning_hunts_hit_cves_discussed_before_their_database_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    let year = now().year();
+    let cve = |n: u32| format!("CVE-{year}-{n:04}");
+    hunt(
+        &store,
+        "early",
+        HuntKind::Watch,
+        "early-warning:cve",
+        "hook",
+    )
+    .await;
+    hunt(
+        &store,
+        "social",
+        HuntKind::Watch,
+        "early-warning:social",
+        "hook",
+    )
+    .await;
+    let news = source(&store).await;
+    let post = |id: &str, text: &str| {
+        let mut r = article(id, "", text);
+        r.item.kind = ItemKind::Post;
+        r
+    };
+    let store_in = |s: Source, records: Vec<ItemRecord>| {
+        let store = Arc::clone(&store);
+        async move {
+            rexist_pipeline::store_items(
+                &writer(&store),
+                &s,
+                records,
+                &[],
+                &mut RunCounts::default(),
+            )
+            .await
+            .unwrap();
+        }
+    };
+
+    // No NVD, JVN or KEV source yet: nothing can be said to lack its entry.
+    store_in(
+        news.clone(),
+        vec![article("a1", "Bug", &format!("{} is bad", cve(1111)))],
+    )
+    .await;
+    assert!(cve_hits(&store, "early").await.is_empty());
+
+    let nvd = kind_source(&store, "nvd").await;
+    writer(&store)
+        .sightings(
+            &nvd,
+            &[NewSighting::new(
+                Indicator::parse(IndicatorType::Cve, &cve(2222)).unwrap(),
+                now(),
+            )],
+        )
+        .await
+        .unwrap();
+    // News names a new CVE, one NVD has, an old one and the first again.
+    let text = format!(
+        "{} is new; {} is patched; CVE-2014-0160 again; {} still open",
+        cve(3333),
+        cve(2222),
+        cve(1111)
+    );
+    store_in(news.clone(), vec![article("a2", "Roundup", &text)]).await;
+    let early_terms = vec!["early-warning:cve".to_owned()];
+    assert_eq!(
+        cve_hits(&store, "early").await,
+        [
+            (cve(1111), early_terms.clone()),
+            (cve(3333), early_terms.clone())
+        ]
+    );
+    assert!(
+        cve_hits(&store, "social").await.is_empty(),
+        "news is not social"
+    );
+
+    // The same CVE on Mastodon: the social-only hunt hits, the other once only.
+    let masto = kind_source(&store, "mastodon").await;
+    store_in(
+        masto.clone(),
+        vec![post("p1", &format!("PoC for {}", cve(3333)))],
+    )
+    .await;
+    assert_eq!(
+        cve_hits(&store, "social").await,
+        [(cve(3333), vec!["early-warning:social".to_owned()])]
+    );
+    assert_eq!(cve_hits(&store, "early").await.len(), 2);
+    // NVD itself reporting a CVE is no early warning.
+    writer(&store)
+        .sightings(
+            &nvd,
+            &[NewSighting::new(
+                Indicator::parse(IndicatorType::Cve, &cve(5555)).unwrap(),
+                now(),
+            )],
+        )
+        .await
+        .unwrap();
+    assert_eq!(cve_hits(&store, "early").await.len(), 2);
+
+    // A retro-hunt reads history: 4444 was in the news a day before NVD.
+    let t0 = now() - time::Duration::days(3);
+    writer(&store)
+        .sightings(
+            &news,
+            &[NewSighting::new(
+                Indicator::parse(IndicatorType::Cve, &cve(4444)).unwrap(),
+                t0,
+            )],
+        )
+        .await
+        .unwrap();
+    writer(&store)
+        .sightings(
+            &nvd,
+            &[NewSighting::new(
+                Indicator::parse(IndicatorType::Cve, &cve(4444)).unwrap(),
+                t0 + time::Duration::days(1),
+            )],
+        )
+        .await
+        .unwrap();
+    hunt(
+        &store,
+        "retro",
+        HuntKind::Watch,
+        "early-warning:cve",
+        "hook",
+    )
+    .await;
+    let h = store.hunt_by_name("retro").await.unwrap().unwrap();
+    let summary = hunter::retro(&store, &h, |_| {}).await.unwrap();
+    assert_eq!(summary.hits, 3);
+    let found: Vec<String> = cve_hits(&store, "retro")
+        .await
+        .into_iter()
+        .map(|(v, _)| v)
+        .collect();
+    assert_eq!(found, [cve(1111), cve(3333), cve(4444)]);
+}

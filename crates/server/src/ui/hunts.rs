@@ -758,6 +758,15 @@ async fn preview_indicators(
     watch: Vec<rexist_query::WatchEntry>,
 ) -> Result<Value, rexist_store::StoreError> {
     let set = WatchSet::new([(1, watch)]);
+    // Early-warning entries ask each CVE's history, as a retro-hunt does.
+    let classes = if set.has_early_warnings() {
+        Some(rexist_pipeline::hunter::SourceClasses::new(
+            &state.store.list_sources().await?,
+        ))
+    } else {
+        None
+    };
+    let now = rexist_core::model::now();
     let (mut shown, mut count, mut scanned) = (Vec::new(), 0usize, 0usize);
     let mut after = None;
     while scanned < PREVIEW_INDICATORS as usize {
@@ -772,7 +781,20 @@ async fn preview_indicators(
             .await?;
         scanned += page.items.len();
         for r in page.items.iter().filter(|r| ui.principal.may_read(r.tlp)) {
-            if let Some(hit) = set.matches(r.kind, &r.value).into_iter().next() {
+            let mut hit = set.matches(r.kind, &r.value).into_iter().next();
+            if let (None, Some(classes), rexist_core::IndicatorType::Cve) = (&hit, &classes, r.kind)
+            {
+                let times = state
+                    .store
+                    .report_times(r.id, ui.principal.clearance)
+                    .await?;
+                hit = rexist_pipeline::hunter::early_hits(
+                    &set, &r.value, &times, classes, now, false,
+                )
+                .into_iter()
+                .next();
+            }
+            if let Some(hit) = hit {
                 count += 1;
                 if shown.len() < PREVIEW_SHOWN {
                     shown.push(context! {

@@ -91,6 +91,30 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("dash.hits", "Latest hunt hits", "最新のハントのヒット"),
     ("dash.no_hits", "No hits yet.", "まだヒットはありません。"),
     ("dash.health", "Source health", "ソースの状態"),
+    (
+        "dash.early",
+        "Seen in social/news before NVD/JVN/KEV",
+        "NVD・JVN・KEV より先にソーシャルメディア・ニュースで観測",
+    ),
+    (
+        "dash.early_note",
+        "CVEs stored in the last 90 days, longest lead first: how long before their NVD, JVN or KEV entry social media or news had them, or how long they have waited for one.",
+        "過去90日に保存した CVE を、NVD・JVN・KEV への登録よりどれだけ早くソーシャルメディアやニュースに現れたか(未登録のものは経過時間)の長い順に表示します。",
+    ),
+    ("dash.early_first", "First seen in", "最初の報告元"),
+    ("dash.early_entry", "Database entry", "データベース登録"),
+    ("dash.early_lead", "Lead", "先行時間"),
+    (
+        "dash.early_pending",
+        "no database entry yet",
+        "データベース未登録",
+    ),
+    ("dash.early_so_far", "so far", "経過"),
+    (
+        "dash.early_empty",
+        "No CVE was seen in social media or news before its database entry.",
+        "データベース登録より前にソーシャルメディアやニュースで観測された CVE はありません。",
+    ),
     ("col.type", "Type", "種類"),
     ("col.kind", "Kind", "種別"),
     ("col.count", "Count", "件数"),
@@ -108,6 +132,17 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("word.never", "never", "なし"),
     ("word.stale", "stale", "停滞"),
     ("word.failing", "failing", "失敗中"),
+    // Source classes, by `SourceClass::as_str`.
+    ("class.social", "social media", "ソーシャルメディア"),
+    ("class.news", "news", "ニュース"),
+    ("class.exchange", "exchange", "情報共有基盤"),
+    (
+        "class.vulndb",
+        "vulnerability database",
+        "脆弱性データベース",
+    ),
+    ("class.feed", "feed / blocklist", "フィード・ブロックリスト"),
+    ("class.other", "other", "その他"),
     // Run outcomes, by `RunOutcome::as_str`.
     ("run.running", "running", "実行中"),
     ("run.success", "success", "成功"),
@@ -133,6 +168,25 @@ pub fn t(lang: Lang, key: &str) -> &str {
         (Some((_, ja)), Lang::Ja) if !ja.is_empty() => ja,
         (Some((en, _)), _) => en,
         (None, _) => key,
+    }
+}
+
+/// A lead time in words: `3 days 4 h` / `3日4時間`.
+pub fn duration(lang: Lang, seconds: i64) -> String {
+    match lang {
+        Lang::En => rexist_core::early::lead_words(seconds),
+        Lang::Ja => {
+            let s = seconds.max(0);
+            let (days, hours, minutes) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
+            match (days, hours, minutes) {
+                (0, 0, 0) => format!("{s}秒"),
+                (0, 0, m) => format!("{m}分"),
+                (0, h, 0) => format!("{h}時間"),
+                (0, h, m) => format!("{h}時間{m}分"),
+                (d, 0, _) => format!("{d}日"),
+                (d, h, _) => format!("{d}日{h}時間"),
+            }
+        }
     }
 }
 
@@ -184,5 +238,20 @@ mod tests {
         }
         assert_eq!(t(Lang::Ja, "run.interrupted"), "中断");
         assert_eq!(t(Lang::En, "no.such.key"), "no.such.key");
+    }
+
+    #[test]
+    fn every_source_class_has_a_word_and_leads_read_in_both() {
+        for c in rexist_core::SourceClass::ALL {
+            let key = format!("class.{}", c.as_str());
+            assert_ne!(t(Lang::En, &key), key, "{key} has no word");
+            assert_ne!(t(Lang::Ja, &key), t(Lang::En, &key), "{key} lacks Japanese");
+        }
+        let lead = 3 * 86_400 + 4 * 3600;
+        assert_eq!(duration(Lang::En, lead), "3 days 4 h");
+        assert_eq!(duration(Lang::Ja, lead), "3日4時間");
+        assert_eq!(duration(Lang::Ja, 5 * 3600 + 12 * 60), "5時間12分");
+        assert_eq!(duration(Lang::Ja, 40 * 60), "40分");
+        assert_eq!(duration(Lang::Ja, 9), "9秒");
     }
 }

@@ -69,7 +69,70 @@ pub struct Aggregates {
     stats: rexist_store::StoreStats,
     activity: rexist_store::Activity,
     top: Vec<rexist_core::IndicatorRecord>,
+    early: Vec<EarlyRow>,
     since: time::OffsetDateTime,
+}
+
+/// A CVE of the early-warning panel, with its sources named.
+#[derive(Debug)]
+struct EarlyRow {
+    value: String,
+    first_source: String,
+    first_class: rexist_core::SourceClass,
+    first_at: time::OffsetDateTime,
+    /// The database that has it, and since when; none while it waits.
+    entry: Option<(String, time::OffsetDateTime)>,
+}
+
+/// CVEs social media or news had before their NVD, JVN or KEV entry (or
+/// still have without one), longest lead first, within `clearance`.
+async fn early_cves(
+    state: &AppState,
+    clearance: rexist_core::Tlp,
+    today: time::OffsetDateTime,
+) -> Result<Vec<EarlyRow>, rexist_store::StoreError> {
+    use rexist_connectors::source::{is_cve_authority, source_class};
+    use rexist_core::SourceClass;
+    let sources = state.store.list_sources().await?;
+    let ids = |keep: &dyn Fn(&Source) -> bool| -> Vec<rexist_core::SourceId> {
+        sources.iter().filter(|s| keep(s)).map(|s| s.id).collect()
+    };
+    let discussion = ids(&|s| {
+        matches!(
+            source_class(&s.kind),
+            SourceClass::Social | SourceClass::News
+        )
+    });
+    if discussion.is_empty() {
+        return Ok(Vec::new());
+    }
+    let query = rexist_store::EarlyCveQuery {
+        discussion,
+        authority: ids(&|s| is_cve_authority(&s.kind)),
+        since: today - time::Duration::days(EARLY_DAYS),
+        pending_from_year: today.year() - 1,
+        now: today,
+        max_tlp: clearance,
+        limit: EARLY_CVES,
+    };
+    let found = state.store.early_cves(&query).await?;
+    let by_id: std::collections::HashMap<_, _> = sources.iter().map(|s| (s.id, s)).collect();
+    let name = |id| by_id.get(&id).map_or_else(String::new, |s| s.name.clone());
+    Ok(found
+        .into_iter()
+        .map(|c| EarlyRow {
+            first_class: by_id
+                .get(&c.first_source)
+                .map_or(SourceClass::Other, |s| source_class(&s.kind)),
+            first_source: name(c.first_source),
+            first_at: c.first_at,
+            entry: c
+                .authority_source
+                .zip(c.authority_at)
+                .map(|(s, at)| (name(s), at)),
+            value: c.value,
+        })
+        .collect())
 }
 
 /// The counts per clearance, with when they were made, and which are being remade.
@@ -91,15 +154,17 @@ async fn count(
     let today = rexist_core::model::now();
     let since = (today - time::Duration::days(i64::from(CHART_DAYS - 1)))
         .replace_time(time::Time::MIDNIGHT);
-    let (stats, activity, top) = tokio::try_join!(
+    let (stats, activity, top, early) = tokio::try_join!(
         state.store.stats(),
         state.store.activity(since, clearance),
         state.store.top_indicators(TOP_INDICATORS, clearance),
+        early_cves(state, clearance, today),
     )?;
     let fresh = std::sync::Arc::new(Aggregates {
         stats,
         activity,
         top,
+        early,
         since,
     });
     state
@@ -212,6 +277,24 @@ pub async fn dashboard(
             }
         })
         .collect();
+    let now = rexist_core::model::now();
+    let early: Vec<_> = aggregates
+        .early
+        .iter()
+        .map(|r| {
+            let lead = r.entry.as_ref().map_or(now, |e| e.1) - r.first_at;
+            context! {
+                value => r.value.clone(),
+                href => crate::ui::search::indicator_href(rexist_core::IndicatorType::Cve, &r.value),
+                first_source => r.first_source.clone(),
+                first_class => r.first_class.as_str(),
+                first_at => rfc3339(r.first_at),
+                entry_source => r.entry.as_ref().map(|e| e.0.clone()),
+                entry_at => r.entry.as_ref().map(|e| rfc3339(e.1)),
+                lead => super::i18n::duration(ui.lang, lead.whole_seconds()),
+            }
+        })
+        .collect();
     let total = |rows: &[(String, u64)]| rows.iter().map(|(_, n)| n).sum::<u64>();
     ui.render(
         "dashboard.html",
@@ -225,6 +308,7 @@ pub async fn dashboard(
             indicators => stats.indicators_by_type.clone(),
             items => stats.items_by_kind.clone(),
             hits => hits,
+            early => early,
             charts => vec![
                 chart("dash.chart_items", &activity.items, since.date()),
                 chart("dash.chart_indicators", &activity.indicators, since.date()),
@@ -247,6 +331,11 @@ pub async fn dashboard(
 const CHART_DAYS: u16 = 30;
 /// Rows of the most-sighted table.
 const TOP_INDICATORS: u32 = 10;
+/// Days back the early-warning panel looks for newly stored CVEs: JVN can
+/// lag weeks behind the first post.
+const EARLY_DAYS: i64 = 90;
+/// Rows of the early-warning panel.
+const EARLY_CVES: u32 = 10;
 /// Keys a chart shows by colour; the rest are summed as "other".
 const CHART_KEYS: usize = 6;
 /// Colours of the keys, then of "other".

@@ -126,6 +126,40 @@ pub const WORDS: &[(&str, &str, &str)] = &[
         "この値は警告リストに載っています。悪性ではない可能性が高い値です。",
     ),
     ("ind.hunts", "Hunts that matched", "一致したハント"),
+    ("ind.early", "Early warning", "早期警戒"),
+    (
+        "ind.early_lead",
+        "First reported {lead} before {authority}.",
+        "{authority} より {lead} 早く報告されました。",
+    ),
+    (
+        "ind.early_awaiting.database",
+        "Discussed, but not in NVD, JVN or KEV yet.",
+        "話題になっていますが、NVD・JVN・KEV にはまだ登録されていません。",
+    ),
+    (
+        "ind.early_awaiting.blocklist",
+        "Reported, but on no blocklist yet.",
+        "報告されていますが、まだどのブロックリストにも載っていません。",
+    ),
+    (
+        "ind.early_authority_first",
+        "{authority} reported it first.",
+        "{authority} が最初に報告しました。",
+    ),
+    (
+        "ind.early_rule.database",
+        "Measured against the first of NVD, JVN and KEV.",
+        "NVD・JVN・KEV のうち最初の登録を基準にしています。",
+    ),
+    (
+        "ind.early_rule.blocklist",
+        "Measured against the first blocklist to list it.",
+        "最初に掲載したブロックリストを基準にしています。",
+    ),
+    ("ind.early_class", "Class", "分類"),
+    ("ind.early_first", "First report", "最初の報告"),
+    ("ind.early_ahead", "Ahead of the authority", "基準より先行"),
     ("ind.enrichment", "Enrichment", "エンリッチメント"),
     ("ind.loading", "Loading…", "読み込み中…"),
     (
@@ -921,6 +955,10 @@ async fn indicator_page(
             }
         })
         .collect();
+    let early = answer
+        .early_warning
+        .as_ref()
+        .map(|ew| early_warning(ew, ui.lang));
     let shown = if defang {
         rexist_extract::defang(&answer.value)
     } else {
@@ -947,6 +985,7 @@ async fn indicator_page(
             tlp => answer.tlp.map(Tlp::as_str),
             tlp_class => answer.tlp.map(tlp_class),
             sources => Value::from(Serde(&answer.sources)),
+            early => early,
             timeline => timeline(&answer).map(Value::from_safe_string),
             items => items,
             related => related,
@@ -967,6 +1006,40 @@ async fn indicator_page(
         *response.status_mut() = StatusCode::NOT_FOUND;
     }
     response
+}
+
+/// The early-warning section: one row per class with how far ahead of the
+/// authority its first report came, and the sentence above them.
+fn early_warning(ew: &rexist_core::EarlyWarning, lang: super::i18n::Lang) -> Value {
+    let authority_at = ew.authority_report.as_ref().map(|r| r.at);
+    let rows: Vec<Value> = ew
+        .by_class
+        .iter()
+        .map(|r| {
+            let ahead = authority_at
+                .map(|a| (a - r.at).whole_seconds())
+                .filter(|s| *s > 0);
+            context! {
+                class => r.class.as_str(),
+                source => r.source.clone(),
+                kind => r.kind.clone(),
+                at => rfc3339(r.at),
+                ahead => ahead.map(|s| super::i18n::duration(lang, s)),
+            }
+        })
+        .collect();
+    let authority = match ew.authority {
+        rexist_core::early::Authority::Database => "database",
+        rexist_core::early::Authority::Blocklist => "blocklist",
+    };
+    context! {
+        rows => rows,
+        authority => authority,
+        authority_source => ew.authority_report.as_ref().map(|r| r.source.clone()),
+        authority_first => ew.authority_report.is_some() && ew.lead_seconds.is_none(),
+        lead => ew.lead_seconds.map(|s| super::i18n::duration(lang, s)),
+        awaiting => ew.awaiting_authority,
+    }
 }
 
 /// One line of an enrichment summary.

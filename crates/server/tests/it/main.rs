@@ -5,6 +5,7 @@
 
 mod api;
 mod common;
+mod early;
 mod errors;
 mod exist;
 mod export;

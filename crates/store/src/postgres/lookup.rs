@@ -10,7 +10,7 @@ use sqlx::postgres::PgPool;
 
 use super::rows::{indicator_from_row, item_from_row};
 use crate::decode::{HIT_COLUMNS, INDICATOR_COLUMNS, ITEM_COLUMNS, micros};
-use crate::{CoOccurrence, Connected, ConnectedQuery, MentionRef, Result};
+use crate::{CoOccurrence, Connected, ConnectedQuery, MentionRef, ReportTime, Result};
 
 pub(super) async fn indicators_by_values(
     pool: &PgPool,
@@ -232,4 +232,33 @@ pub(super) async fn flag_indicators(
     .execute(pool)
     .await?;
     Ok(done.rows_affected())
+}
+
+pub(super) async fn report_times(
+    pool: &PgPool,
+    indicator: IndicatorId,
+    max_tlp: rexist_core::Tlp,
+) -> Result<Vec<ReportTime>> {
+    // The sightings key leads with the indicator; each item by its id.
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT s.source_id,
+                MIN(CASE WHEN i.published_at IS NOT NULL AND i.tlp <= $2
+                              AND i.published_at < s.first_seen
+                         THEN i.published_at ELSE s.first_seen END) AS t
+         FROM sightings s LEFT JOIN items i ON i.id = s.item_id
+         WHERE s.indicator_id = $1 AND s.tlp <= $2
+         GROUP BY s.source_id
+         ORDER BY t, s.source_id",
+    )
+    .bind(indicator.get())
+    .bind(max_tlp.rank())
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(source, at)| ReportTime {
+            source: rexist_core::SourceId::new(source),
+            at: rexist_core::model::from_unix_micros(at),
+        })
+        .collect())
 }

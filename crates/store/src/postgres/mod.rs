@@ -976,6 +976,14 @@ impl Store for PgStore {
         .collect()
     }
 
+    async fn report_times(
+        &self,
+        indicator: IndicatorId,
+        max_tlp: rexist_core::Tlp,
+    ) -> Result<Vec<crate::ReportTime>> {
+        lookup::report_times(&self.read, indicator, max_tlp).await
+    }
+
     async fn indicator_by_id(&self, id: IndicatorId) -> Result<Option<IndicatorRecord>> {
         sqlx::query(AssertSqlSafe(format!(
             "SELECT {INDICATOR_COLUMNS} FROM indicators WHERE id = $1"
@@ -1187,6 +1195,10 @@ impl Store for PgStore {
         max_tlp: rexist_core::Tlp,
     ) -> Result<Vec<IndicatorRecord>> {
         dashboard::top_indicators(&self.read, limit, max_tlp).await
+    }
+
+    async fn early_cves(&self, query: &crate::EarlyCveQuery) -> Result<Vec<crate::EarlyCve>> {
+        dashboard::early_cves(&self.read, query).await
     }
 
     async fn stats(&self) -> Result<StoreStats> {

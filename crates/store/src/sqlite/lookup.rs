@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::rows::{INDICATOR_COLUMNS, ITEM_COLUMNS, indicator_from_row, item_from_row};
 use crate::decode::{HIT_COLUMNS, micros};
-use crate::{CoOccurrence, Connected, ConnectedQuery, MentionRef, Result};
+use crate::{CoOccurrence, Connected, ConnectedQuery, MentionRef, ReportTime, Result};
 
 pub(super) fn indicators_by_values(
     conn: &Connection,
@@ -250,4 +250,31 @@ pub(super) fn flag_indicators(
     }
     tx.commit()?;
     Ok(n as u64)
+}
+
+pub(super) fn report_times(
+    conn: &Connection,
+    indicator: IndicatorId,
+    max_tlp: rexist_core::Tlp,
+) -> Result<Vec<ReportTime>> {
+    // The sightings key leads with the indicator; each item by its id.
+    let mut stmt = conn.prepare_cached(
+        "SELECT s.source_id,
+                MIN(CASE WHEN i.published_at IS NOT NULL AND i.tlp <= ?2
+                              AND i.published_at < s.first_seen
+                         THEN i.published_at ELSE s.first_seen END) AS t
+         FROM sightings s LEFT JOIN items i ON i.id = s.item_id
+         WHERE s.indicator_id = ?1 AND s.tlp <= ?2
+         GROUP BY s.source_id
+         ORDER BY t, s.source_id",
+    )?;
+    let rows = stmt
+        .query_map(params![indicator.get(), max_tlp.rank()], |r| {
+            Ok(ReportTime {
+                source: rexist_core::SourceId::new(r.get(0)?),
+                at: rexist_core::model::from_unix_micros(r.get(1)?),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
 }

@@ -962,6 +962,15 @@ impl Store for SqliteStore {
         self.read(move |conn| sightings_of(conn, indicator)).await
     }
 
+    async fn report_times(
+        &self,
+        indicator: IndicatorId,
+        max_tlp: rexist_core::Tlp,
+    ) -> Result<Vec<crate::ReportTime>> {
+        self.read(move |conn| lookup::report_times(conn, indicator, max_tlp))
+            .await
+    }
+
     async fn indicator_by_id(&self, id: IndicatorId) -> Result<Option<IndicatorRecord>> {
         self.read_now(move |conn| {
             let sql = format!("SELECT {INDICATOR_COLUMNS} FROM indicators WHERE id = ?1");
@@ -1253,6 +1262,12 @@ impl Store for SqliteStore {
         max_tlp: rexist_core::Tlp,
     ) -> Result<Vec<IndicatorRecord>> {
         self.read(move |conn| dashboard::top_indicators(conn, limit, max_tlp))
+            .await
+    }
+
+    async fn early_cves(&self, query: &crate::EarlyCveQuery) -> Result<Vec<crate::EarlyCve>> {
+        let query = query.clone();
+        self.read(move |conn| dashboard::early_cves(conn, &query))
             .await
     }
 
