@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod class;
+pub mod curation;
 pub mod early;
 pub mod error;
 pub mod hunt;
@@ -19,6 +20,10 @@ pub mod tlp;
 
 pub use auth::{ApiToken, AuditEntry, NewAudit, NewToken, Role, Scope, User};
 pub use class::SourceClass;
+pub use curation::{
+    Curation, HandLabel, LocalSighting, LocalSightings, Marked, NewLocalSighting, Note, NoteTarget,
+    ScoreOverride, TlpRaise,
+};
 pub use early::EarlyWarning;
 pub use error::{InvalidIndicator, UnknownName};
 pub use hunt::{
@@ -29,8 +34,9 @@ pub use ids::{
 };
 pub use indicator::{Indicator, IndicatorType, canonicalize};
 pub use model::{
-    ExportRow, IndicatorRecord, IndicatorStatus, Item, ItemKind, ItemRecord, Mention, NewItem,
-    NewRelation, NewSighting, Record, Rejected, Relation, RetractReason, Retraction, Run,
-    RunCounts, RunOutcome, Sighting, Source, SourceHealth, SourceSpec, UpsertSummary,
+    ExportRow, IndicatorRecord, IndicatorStatus, Item, ItemKind, ItemRecord, MANUAL_SOURCE,
+    Mention, NewItem, NewRelation, NewSighting, Record, Rejected, Relation, RetractReason,
+    Retraction, Run, RunCounts, RunOutcome, Sighting, Source, SourceHealth, SourceSpec,
+    UpsertSummary,
 };
 pub use tlp::Tlp;

@@ -109,6 +109,11 @@ pub enum IndicatorStatus {
     /// false positive, inactive, expired or no longer listed); the reason
     /// says which. A new sighting makes it active again.
     Retired,
+    /// An analyst marked it a false positive (the reason says why): it
+    /// leaves exports and hunts until the mark is removed, whatever sources
+    /// report meanwhile.
+    #[serde(rename = "false_positive")]
+    FalsePositive,
 }
 
 impl IndicatorStatus {
@@ -119,6 +124,7 @@ impl IndicatorStatus {
             Self::Expired => "expired",
             Self::Allowlisted => "allowlisted",
             Self::Retired => "retired",
+            Self::FalsePositive => "false_positive",
         }
     }
 }
@@ -132,10 +138,11 @@ impl FromStr for IndicatorStatus {
             "expired" => Ok(Self::Expired),
             "allowlisted" => Ok(Self::Allowlisted),
             "retired" => Ok(Self::Retired),
+            "false_positive" => Ok(Self::FalsePositive),
             _ => Err(unknown(
                 "indicator status",
                 s,
-                "active, expired, allowlisted, retired",
+                "active, expired, allowlisted, retired, false_positive",
             )),
         }
     }
@@ -595,7 +602,17 @@ pub struct Sighting {
     #[serde(default, with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<OffsetDateTime>,
+    /// Who added it by hand: set on sightings of the built-in `manual`
+    /// source ([`MANUAL_SOURCE`]), absent on every other source's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
 }
+
+/// The built-in source of what analysts add by hand (indicators, local
+/// sightings, event items). Made on first use; it is not a configured
+/// source, so nothing schedules, edits or deletes it, and no `[[source]]`
+/// table may take its name.
+pub const MANUAL_SOURCE: &str = "manual";
 
 /// Outcome of a sighting upsert batch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -748,6 +765,12 @@ mod tests {
         }
         assert!(!RunOutcome::Interrupted.is_success());
         assert!("bogus".parse::<IndicatorStatus>().is_err());
+        let fp = IndicatorStatus::FalsePositive;
+        assert_eq!(fp.as_str().parse::<IndicatorStatus>(), Ok(fp));
+        assert_eq!(
+            serde_json::to_string(&fp).unwrap_or_default(),
+            "\"false_positive\""
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub(crate) const ITEM_COLUMNS: &str = "id, source_id, kind, external_id, title, 
 pub(crate) const INDICATOR_COLUMNS: &str =
     "id, kind, value, first_seen, last_seen, sightings, score, tlp, status, status_reason";
 /// Columns of `sightings`, in the order [`SightingRow`] takes them.
-pub(crate) const SIGHTING_COLUMNS: &str = "id, indicator_id, source_id, item_id, first_seen, last_seen, confidence, tlp, labels, listed, retired_at, retired_reason, expires_at";
+pub(crate) const SIGHTING_COLUMNS: &str = "id, indicator_id, source_id, item_id, first_seen, last_seen, confidence, tlp, labels, listed, retired_at, retired_reason, expires_at, author";
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::internal(format!("corrupt {what} in store: {e}"))
@@ -205,6 +205,7 @@ pub(crate) struct SightingRow {
     pub retired_at: Option<i64>,
     pub retired_reason: Option<String>,
     pub expires_at: Option<i64>,
+    pub author: Option<String>,
 }
 
 impl SightingRow {
@@ -228,6 +229,7 @@ impl SightingRow {
                 .transpose()
                 .map_err(|e| corrupt("retraction reason", e))?,
             expires_at: self.expires_at.map(from_unix_micros),
+            author: self.author,
         })
     }
 }

@@ -24,6 +24,7 @@
 //!   ([`Store::cached_enrichment`]) are rows, each with a bounded lifetime.
 
 mod activity;
+mod curation;
 mod decode;
 mod error;
 pub mod fts;
@@ -41,14 +42,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rexist_core::{
-    Alert, AlertId, ApiToken, AuditEntry, ChannelHealth, ExportRow, HitId, HitObject, Hunt,
-    HuntHit, HuntId, HuntSpec, Indicator, IndicatorId, IndicatorRecord, IndicatorType, Item,
-    ItemId, JobId, Mention, NewAudit, NewHit, NewItem, NewRelation, NewSighting, NewToken,
-    Relation, RetractReason, Retraction, Role, Run, RunCounts, RunId, RunOutcome, Sighting, Source,
-    SourceId, SourceSpec, Tlp, UpsertSummary, User,
+    Alert, AlertId, ApiToken, AuditEntry, ChannelHealth, Curation, ExportRow, HitId, HitObject,
+    Hunt, HuntHit, HuntId, HuntSpec, Indicator, IndicatorId, IndicatorRecord, IndicatorType, Item,
+    ItemId, JobId, LocalSighting, LocalSightings, Mention, NewAudit, NewHit, NewItem,
+    NewLocalSighting, NewRelation, NewSighting, NewToken, Note, NoteTarget, Relation,
+    RetractReason, Retraction, Role, Run, RunCounts, RunId, RunOutcome, Sighting, Source, SourceId,
+    SourceSpec, Tlp, UpsertSummary, User,
 };
 
 pub use activity::{Activity, DayCount};
+pub use curation::CurationChange;
 pub use error::{ErrorKind, StoreError};
 pub use state::{CachedEnrichment, MAX_CACHED_ANSWER, RetroHunt, RetroStatus, TaxiiStatus};
 pub use types::{
@@ -309,7 +312,8 @@ pub trait Store: Send + Sync {
     /// expired (kept; a new sighting makes them active again); returns how many.
     async fn expire_indicators(&self, lifetimes: &[(IndicatorType, Duration)]) -> Result<u64>;
     /// Flags indicators as allow-listed with a reason (the warning list's
-    /// name); returns how many changed. Unknown ones are skipped.
+    /// name); returns how many changed. Unknown ones are skipped, and so
+    /// are those marked false positives (the analyst's mark stands).
     async fn flag_indicators(&self, flags: &[(IndicatorType, String, String)]) -> Result<u64>;
 
     /// Creates a hunt; a stored hunt of the same name is a conflict.
@@ -484,6 +488,52 @@ pub trait Store: Send + Sync {
     /// The random namespace this installation's STIX ids are drawn from,
     /// made once by the migrations and shared by every node.
     async fn stix_namespace(&self) -> Result<u128>;
+
+    /// The analyst facts about each of `ids` that has any (false-positive
+    /// mark, TLP raise, score override, hand labels), in id order.
+    async fn curations(&self, ids: &[IndicatorId]) -> Result<Vec<(IndicatorId, Curation)>>;
+    /// Applies one change to the analyst facts about an indicator together
+    /// with its effect on the indicator's row, in one transaction (see
+    /// [`CurationChange`]); returns the indicator as it is then, `None` when
+    /// there is no such indicator. The facts outlive every re-ingest: an
+    /// upsert never lowers a raised TLP, moves an overridden score or
+    /// clears a false-positive mark, and neither allow-listing, expiry nor
+    /// retirement changes a marked indicator's status.
+    async fn curate(
+        &self,
+        indicator: IndicatorId,
+        change: &CurationChange,
+    ) -> Result<Option<IndicatorRecord>>;
+    /// Writes a note on an indicator or an item, now; an empty or
+    /// over-long text is invalid. The caller checks the target exists.
+    async fn add_note(&self, target: NoteTarget, author: &str, text: &str) -> Result<Note>;
+    /// Notes on `target`, newest first, at most `limit`.
+    async fn notes(&self, target: NoteTarget, limit: u32) -> Result<Vec<Note>>;
+    /// The note with this id and what it is written on.
+    async fn note(&self, id: i64) -> Result<Option<(NoteTarget, Note)>>;
+    /// Deletes a note; false when there is none.
+    async fn delete_note(&self, id: i64) -> Result<bool>;
+    /// Records a sighting of an indicator in the organisation's own network
+    /// (a count of at least 1, where, when, who).
+    async fn add_local_sighting(
+        &self,
+        indicator: IndicatorId,
+        sighting: &NewLocalSighting,
+    ) -> Result<LocalSighting>;
+    /// An indicator's local sightings summed up, with the `recent` most
+    /// recently seen reports.
+    async fn local_sightings(&self, indicator: IndicatorId, recent: u32) -> Result<LocalSightings>;
+    /// Names `author` as who added `source`'s sightings of these
+    /// indicators in `item` (or in no item), where no author is named yet:
+    /// the first analyst to add a manual sighting stays its author. Returns
+    /// how many sightings were named.
+    async fn attribute_sightings(
+        &self,
+        source: SourceId,
+        item: Option<ItemId>,
+        indicators: &[(IndicatorType, String)],
+        author: &str,
+    ) -> Result<u64>;
 }
 
 /// Reads the stored `stix_namespace` (32 hex digits).

@@ -220,10 +220,19 @@ pub(crate) fn export_sql(q: &ExportQuery, postgres: bool) -> Option<(String, Vec
         let a = arg(Bind::Text(IndicatorStatus::Active.as_str().to_owned()));
         if q.with_retired {
             let r = arg(Bind::Text(IndicatorStatus::Retired.as_str().to_owned()));
-            let _ = write!(sql, " AND status IN ({a}, {r})");
+            let f = arg(Bind::Text(
+                IndicatorStatus::FalsePositive.as_str().to_owned(),
+            ));
+            let _ = write!(sql, " AND status IN ({a}, {r}, {f})");
         } else {
             let _ = write!(sql, " AND status = {a}");
         }
+    } else if !q.with_retired {
+        // An analyst's false positive is never exported, whatever the filter.
+        let f = arg(Bind::Text(
+            IndicatorStatus::FalsePositive.as_str().to_owned(),
+        ));
+        let _ = write!(sql, " AND status <> {f}");
     }
     if let Some(since) = q.since {
         let _ = write!(
@@ -253,10 +262,17 @@ pub(crate) fn export_sql(q: &ExportQuery, postgres: bool) -> Option<(String, Vec
     if let Some(tag) = &q.tag {
         let a = arg(Bind::Text(label_pattern(tag)));
         let r = arg(Bind::Text(IndicatorStatus::Retired.as_str().to_owned()));
+        let l = arg(Bind::Text(tag.clone()));
+        // A label an analyst added counts; one an analyst removed does not,
+        // whatever the sightings say.
         let _ = write!(
             sql,
-            " AND EXISTS (SELECT 1 FROM sightings s WHERE s.indicator_id = i.id \
-             AND s.labels LIKE {a} ESCAPE '\\' AND (s.retired_at IS NULL OR i.status = {r}))"
+            " AND ((EXISTS (SELECT 1 FROM sightings s WHERE s.indicator_id = i.id \
+             AND s.labels LIKE {a} ESCAPE '\\' AND (s.retired_at IS NULL OR i.status = {r})) \
+             AND NOT EXISTS (SELECT 1 FROM curations c WHERE c.indicator_id = i.id \
+             AND c.fact = 'label' AND c.label = {l} AND c.value = 'removed')) \
+             OR EXISTS (SELECT 1 FROM curations c WHERE c.indicator_id = i.id \
+             AND c.fact = 'label' AND c.label = {l} AND c.value = 'added'))"
         );
     }
     // SQLite re-prepares a statement whose bound LIMIT is rebound (see

@@ -59,7 +59,8 @@ pub struct ExportQuery {
     pub kinds: Vec<IndicatorType>,
     /// Only indicators reported by this source (by name).
     pub source: Option<String>,
-    /// Only indicators with a sighting carrying this label.
+    /// Only indicators with a sighting carrying this label, or an analyst's
+    /// hand label (one an analyst removed does not count).
     pub tag: Option<String>,
     /// Only indicators scoring at least this.
     pub min_score: Option<u8>,
@@ -67,9 +68,11 @@ pub struct ExportQuery {
     pub max_tlp: Option<Tlp>,
     /// Only active indicators (not expired, allow-listed or retired).
     pub active_only: bool,
-    /// With `active_only`, retired indicators too: TAXII serves them as
-    /// revoked versions, so a consumer that has one learns of the retraction.
-    /// Exports leave it off: a retired indicator is never blocked.
+    /// With `active_only`, retired indicators too; with or without it,
+    /// indicators an analyst marked false positives (which are otherwise
+    /// never listed): TAXII serves both as revoked versions, so a consumer
+    /// that has one learns of the retraction. Exports leave it off: a
+    /// retired indicator or a false positive is never blocked.
     pub with_retired: bool,
     /// Only indicators seen at or after this time (`last_seen`).
     pub since: Option<time::OffsetDateTime>,

@@ -19,8 +19,8 @@ use rexist_core::{
 use rexist_store::postgres::PgStore;
 use rexist_store::sqlite::SqliteStore;
 use rexist_store::{
-    AlertQuery, CachedEnrichment, ErrorKind, HitQuery, IndicatorQuery, ItemChange, ItemQuery,
-    NewJob, RetroHunt, RetroStatus, Store, TaxiiStatus,
+    AlertQuery, CachedEnrichment, CurationChange, ErrorKind, HitQuery, IndicatorQuery, ItemChange,
+    ItemQuery, NewJob, RetroHunt, RetroStatus, Store, TaxiiStatus,
 };
 use time::OffsetDateTime;
 
@@ -155,6 +155,12 @@ conformance!(
     taxii_statuses_are_kept_per_root_and_pruned_by_age,
     enrichment_answers_are_shared_until_they_expire,
     connected_reads_exact_prefixed_and_by_id_within_clearance,
+    false_positive_marks_survive_reingest_and_leave_exports,
+    unmarking_restores_what_holds_now,
+    tlp_raise_and_score_override_hold_through_reingest,
+    hand_labels_join_exports_and_their_filter,
+    notes_and_local_sightings_are_kept_and_go_with_their_indicator,
+    manual_sightings_keep_their_first_author,
 );
 
 fn spec(name: &str) -> SourceSpec {
@@ -4011,4 +4017,534 @@ async fn connected_reads_exact_prefixed_and_by_id_within_clearance(store: Arc<dy
         .await
         .unwrap();
     assert!(empty.is_empty());
+}
+
+fn mark(reason: &str, by: &str) -> rexist_core::Marked {
+    rexist_core::Marked {
+        reason: reason.to_owned(),
+        by: by.to_owned(),
+        at: now(),
+    }
+}
+
+async fn curate(
+    store: &Arc<dyn Store>,
+    id: rexist_core::IndicatorId,
+    change: CurationChange,
+) -> IndicatorRecord {
+    store
+        .curate(id, &change)
+        .await
+        .unwrap()
+        .expect("the indicator exists")
+}
+
+/// Values of every export row of `q`.
+async fn exported(store: &Arc<dyn Store>, q: rexist_store::ExportQuery) -> Vec<String> {
+    store
+        .export_indicators(&q)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.record.value)
+        .collect()
+}
+
+async fn false_positive_marks_survive_reingest_and_leave_exports(store: Arc<dyn Store>) {
+    let feed = source(&store, "feed").await;
+    let seen = now();
+    let both = [
+        sighting(IndicatorType::Domain, "fp.example", seen),
+        sighting(IndicatorType::Domain, "bad.example", seen),
+    ];
+    store.upsert_sightings(&feed, &both).await.unwrap();
+    let fp = indicator_of(&store, IndicatorType::Domain, "fp.example").await;
+    let added = store
+        .export_indicators(&rexist_store::ExportQuery::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.record.id == fp.id)
+        .unwrap()
+        .added;
+    assert!(
+        store
+            .curate(
+                rexist_core::IndicatorId::new(999_999),
+                &CurationChange::UnmarkFalsePositive
+            )
+            .await
+            .unwrap()
+            .is_none(),
+        "no such indicator"
+    );
+    let bad = store
+        .curate(
+            fp.id,
+            &CurationChange::MarkFalsePositive(mark("  ", "alice")),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(bad.kind(), ErrorKind::Invalid);
+    assert!(bad.to_string().contains("reason"), "{bad}");
+
+    let marked = curate(
+        &store,
+        fp.id,
+        CurationChange::MarkFalsePositive(mark("our mail relay", "alice")),
+    )
+    .await;
+    assert_eq!(marked.status, IndicatorStatus::FalsePositive);
+    assert_eq!(marked.status_reason.as_deref(), Some("our mail relay"));
+    let facts = store.curations(&[fp.id, marked.id]).await.unwrap();
+    assert_eq!(facts.len(), 1);
+    let m = facts[0].1.false_positive.clone().unwrap();
+    assert_eq!(
+        (m.by.as_str(), m.reason.as_str()),
+        ("alice", "our mail relay")
+    );
+
+    // Nothing a source does clears the mark.
+    store
+        .upsert_sightings(
+            &feed,
+            &[sighting(IndicatorType::Domain, "fp.example", now())],
+        )
+        .await
+        .unwrap();
+    let other = source(&store, "other").await;
+    store
+        .upsert_sightings(
+            &other,
+            &[sighting(IndicatorType::Domain, "fp.example", now())],
+        )
+        .await
+        .unwrap();
+    store
+        .flag_indicators(&[(
+            IndicatorType::Domain,
+            "fp.example".into(),
+            "on a list".into(),
+        )])
+        .await
+        .unwrap();
+    store
+        .retire_sightings(
+            &feed,
+            &[retraction(
+                IndicatorType::Domain,
+                "fp.example",
+                RetractReason::Revoked,
+                now(),
+            )],
+        )
+        .await
+        .unwrap();
+    store
+        .expire_indicators(&[(IndicatorType::Domain, Duration::ZERO)])
+        .await
+        .unwrap();
+    let after = indicator_of(&store, IndicatorType::Domain, "fp.example").await;
+    assert_eq!(after.status, IndicatorStatus::FalsePositive);
+    assert_eq!(after.status_reason.as_deref(), Some("our mail relay"));
+    assert_eq!(after.sightings, 2, "the sightings are still counted");
+    let listed = store
+        .list_indicators(&IndicatorQuery {
+            status: Some(IndicatorStatus::FalsePositive),
+            ..IndicatorQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(listed.items[0].value, "fp.example");
+
+    // Out of every export, active or not; TAXII reads it as revoked, newer.
+    let active = rexist_store::ExportQuery {
+        active_only: true,
+        ..Default::default()
+    };
+    assert!(
+        !exported(&store, active.clone())
+            .await
+            .contains(&"fp.example".to_owned())
+    );
+    let all = exported(&store, rexist_store::ExportQuery::default()).await;
+    assert!(!all.contains(&"fp.example".to_owned()), "{all:?}");
+    assert!(all.contains(&"bad.example".to_owned()));
+    let taxii = store
+        .export_indicators(&rexist_store::ExportQuery {
+            with_retired: true,
+            ..active
+        })
+        .await
+        .unwrap();
+    let row = taxii
+        .iter()
+        .find(|r| r.record.value == "fp.example")
+        .unwrap();
+    assert_eq!(row.record.status, IndicatorStatus::FalsePositive);
+    assert!(
+        row.added > added,
+        "marking moves added: TAXII readers see it again"
+    );
+}
+
+async fn unmarking_restores_what_holds_now(store: Arc<dyn Store>) {
+    let feed = source(&store, "feed").await;
+    let seen = now();
+    let values = ["live.example", "listed.example", "gone.example"];
+    let sightings: Vec<NewSighting> = values
+        .iter()
+        .map(|v| sighting(IndicatorType::Domain, v, seen))
+        .collect();
+    store.upsert_sightings(&feed, &sightings).await.unwrap();
+    store
+        .flag_indicators(&[(
+            IndicatorType::Domain,
+            "listed.example".into(),
+            "on warning list x".into(),
+        )])
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for v in values {
+        let r = indicator_of(&store, IndicatorType::Domain, v).await;
+        curate(
+            &store,
+            r.id,
+            CurationChange::MarkFalsePositive(mark("fp", "bob")),
+        )
+        .await;
+        ids.push(r.id);
+    }
+    // Marking again replaces the reason and keeps what it had before.
+    let again = curate(
+        &store,
+        ids[1],
+        CurationChange::MarkFalsePositive(mark("benign", "carol")),
+    )
+    .await;
+    assert_eq!(again.status_reason.as_deref(), Some("benign"));
+    store
+        .retire_sightings(
+            &feed,
+            &[retraction(
+                IndicatorType::Domain,
+                "gone.example",
+                RetractReason::Deleted,
+                now(),
+            )],
+        )
+        .await
+        .unwrap();
+
+    let live = curate(&store, ids[0], CurationChange::UnmarkFalsePositive).await;
+    assert_eq!(
+        (live.status, live.status_reason),
+        (IndicatorStatus::Active, None)
+    );
+    let listed = curate(&store, ids[1], CurationChange::UnmarkFalsePositive).await;
+    assert_eq!(
+        listed.status,
+        IndicatorStatus::Allowlisted,
+        "the warning list holds again"
+    );
+    assert_eq!(listed.status_reason.as_deref(), Some("on warning list x"));
+    let gone = curate(&store, ids[2], CurationChange::UnmarkFalsePositive).await;
+    assert_eq!(
+        gone.status,
+        IndicatorStatus::Retired,
+        "no source lists it any more"
+    );
+    assert!(
+        store.curations(&ids).await.unwrap().is_empty(),
+        "the marks are gone"
+    );
+    // Taking back a mark that is not there changes nothing.
+    let twice = curate(&store, ids[0], CurationChange::UnmarkFalsePositive).await;
+    assert_eq!(twice.status, IndicatorStatus::Active);
+}
+
+async fn tlp_raise_and_score_override_hold_through_reingest(store: Arc<dyn Store>) {
+    let feed = source(&store, "feed").await; // TLP:GREEN, confidence 70
+    let other = source(&store, "other").await;
+    store
+        .upsert_sightings(&feed, &[sighting(IndicatorType::Ipv4, "192.0.2.9", now())])
+        .await
+        .unwrap();
+    let r = indicator_of(&store, IndicatorType::Ipv4, "192.0.2.9").await;
+    assert_eq!((r.tlp, r.score), (Tlp::Green, 70));
+
+    let raised = curate(
+        &store,
+        r.id,
+        CurationChange::RaiseTlp(Tlp::Amber, mark("customer data", "alice")),
+    )
+    .await;
+    assert_eq!(raised.tlp, Tlp::Amber);
+    let overridden = curate(
+        &store,
+        r.id,
+        CurationChange::OverrideScore(5, mark("sinkholed", "alice")),
+    )
+    .await;
+    assert_eq!(overridden.score, 5);
+    let mut clear = sighting(IndicatorType::Ipv4, "192.0.2.9", now());
+    clear.tlp = Some(Tlp::Clear);
+    clear.confidence = Some(99);
+    store.upsert_sightings(&other, &[clear]).await.unwrap();
+    let after = indicator_of(&store, IndicatorType::Ipv4, "192.0.2.9").await;
+    assert_eq!(after.tlp, Tlp::Amber, "no report lowers a raised TLP");
+    assert_eq!(after.score, 5, "no report moves an overridden score");
+    let visible = store
+        .export_indicators(&rexist_store::ExportQuery {
+            max_tlp: Some(Tlp::Green),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(visible.is_empty(), "a GREEN reader no longer gets it");
+
+    // A raise below the sightings' TLP leaves their TLP; lowering the raise recomputes.
+    let mut amber = sighting(IndicatorType::Ipv4, "192.0.2.10", now());
+    amber.tlp = Some(Tlp::Amber);
+    store.upsert_sightings(&feed, &[amber]).await.unwrap();
+    let ten = indicator_of(&store, IndicatorType::Ipv4, "192.0.2.10").await;
+    let low = curate(
+        &store,
+        ten.id,
+        CurationChange::RaiseTlp(Tlp::Clear, mark("x", "y")),
+    )
+    .await;
+    assert_eq!(low.tlp, Tlp::Amber);
+
+    // Deleting another source keeps both.
+    store.delete_source(other.id).await.unwrap();
+    let kept = indicator_of(&store, IndicatorType::Ipv4, "192.0.2.9").await;
+    assert_eq!((kept.tlp, kept.score), (Tlp::Amber, 5));
+    let facts = store.curations(&[r.id]).await.unwrap().pop().unwrap().1;
+    assert_eq!(facts.tlp.unwrap().tlp, Tlp::Amber);
+    assert_eq!(facts.score.unwrap().score, 5);
+
+    let cleared = curate(&store, r.id, CurationChange::ClearTlp).await;
+    assert_eq!(cleared.tlp, Tlp::Green);
+    let cleared = curate(&store, r.id, CurationChange::ClearScore).await;
+    assert_eq!(cleared.score, 70, "the sightings' highest confidence again");
+    assert!(store.curations(&[r.id]).await.unwrap().is_empty());
+    let bad = store
+        .curate(r.id, &CurationChange::OverrideScore(101, mark("x", "y")))
+        .await
+        .unwrap_err();
+    assert!(bad.to_string().contains("score"), "{bad}");
+}
+
+async fn hand_labels_join_exports_and_their_filter(store: Arc<dyn Store>) {
+    let feed = source(&store, "feed").await;
+    let mut s = sighting(IndicatorType::Domain, "label.example", now());
+    s.labels = vec!["phishing".into(), "botnet".into()];
+    store
+        .upsert_sightings(
+            &feed,
+            &[s, sighting(IndicatorType::Domain, "plain.example", now())],
+        )
+        .await
+        .unwrap();
+    let r = indicator_of(&store, IndicatorType::Domain, "label.example").await;
+    for (label, removed) in [("emotet", false), ("phishing", true)] {
+        curate(
+            &store,
+            r.id,
+            CurationChange::Label {
+                label: label.into(),
+                removed,
+                mark: mark("triage", "alice"),
+            },
+        )
+        .await;
+    }
+    let facts = store.curations(&[r.id]).await.unwrap().pop().unwrap().1;
+    let hand: Vec<(&str, bool)> = facts
+        .labels
+        .iter()
+        .map(|l| (l.label.as_str(), l.removed))
+        .collect();
+    assert_eq!(hand, [("emotet", false), ("phishing", true)]);
+    let with_context = rexist_store::ExportQuery {
+        with_context: true,
+        ..Default::default()
+    };
+    let rows = store.export_indicators(&with_context).await.unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r.record.value == "label.example")
+        .unwrap();
+    assert_eq!(row.labels, ["botnet", "emotet"]);
+    let by_tag = |tag: &str| rexist_store::ExportQuery {
+        tag: Some(tag.to_owned()),
+        ..Default::default()
+    };
+    assert_eq!(exported(&store, by_tag("emotet")).await, ["label.example"]);
+    assert!(exported(&store, by_tag("phishing")).await.is_empty());
+    assert_eq!(exported(&store, by_tag("botnet")).await.len(), 2);
+
+    curate(&store, r.id, CurationChange::ForgetLabel("phishing".into())).await;
+    assert_eq!(
+        exported(&store, by_tag("phishing")).await,
+        ["label.example"]
+    );
+    let bad = store
+        .curate(r.id, &CurationChange::ForgetLabel(" ".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.kind(), ErrorKind::Invalid);
+}
+
+async fn notes_and_local_sightings_are_kept_and_go_with_their_indicator(store: Arc<dyn Store>) {
+    use rexist_core::{NewLocalSighting, NoteTarget};
+    let feed = source(&store, "feed").await;
+    store
+        .upsert_sightings(
+            &feed,
+            &[sighting(IndicatorType::Domain, "noted.example", now())],
+        )
+        .await
+        .unwrap();
+    let r = indicator_of(&store, IndicatorType::Domain, "noted.example").await;
+    let items = store
+        .upsert_items(feed.id, &[item("n1", "An incident", "body")])
+        .await
+        .unwrap();
+    let on_item = NoteTarget::Item(items[0].id());
+    let on_ind = NoteTarget::Indicator(r.id);
+
+    let first = store
+        .add_note(on_ind, "alice", "seen in proxy logs")
+        .await
+        .unwrap();
+    let second = store
+        .add_note(on_ind, "bob", "blocked at the edge")
+        .await
+        .unwrap();
+    store
+        .add_note(on_item, "alice", "timeline attached")
+        .await
+        .unwrap();
+    let err = store.add_note(on_ind, "alice", "   ").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid);
+    assert!(err.to_string().contains("text"), "{err}");
+    let notes = store.notes(on_ind, 10).await.unwrap();
+    let texts: Vec<&str> = notes.iter().map(|n| n.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        ["blocked at the edge", "seen in proxy logs"],
+        "newest first"
+    );
+    assert_eq!(notes[0].author, "bob");
+    assert_eq!(store.notes(on_ind, 1).await.unwrap().len(), 1);
+    assert_eq!(
+        store.notes(on_item, 10).await.unwrap()[0].text,
+        "timeline attached"
+    );
+    let (target, note) = store.note(first.id).await.unwrap().unwrap();
+    assert_eq!((target, note), (on_ind, first.clone()));
+    assert!(store.delete_note(second.id).await.unwrap());
+    assert!(!store.delete_note(second.id).await.unwrap());
+    assert!(store.note(second.id).await.unwrap().is_none());
+
+    assert_eq!(
+        store.local_sightings(r.id, 10).await.unwrap(),
+        rexist_core::LocalSightings::default()
+    );
+    let t0 = now() - time::Duration::hours(2);
+    let local = |count, place: Option<&str>, at| NewLocalSighting {
+        count,
+        place: place.map(str::to_owned),
+        seen_at: at,
+        author: "alice".to_owned(),
+    };
+    let one = store
+        .add_local_sighting(r.id, &local(3, Some("proxy-1"), t0))
+        .await
+        .unwrap();
+    assert_eq!((one.count, one.place.as_deref()), (3, Some("proxy-1")));
+    store
+        .add_local_sighting(r.id, &local(2, None, t0 + time::Duration::hours(1)))
+        .await
+        .unwrap();
+    let err = store
+        .add_local_sighting(r.id, &local(0, None, t0))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("count"), "{err}");
+    let summary = store.local_sightings(r.id, 1).await.unwrap();
+    assert_eq!((summary.count, summary.reports), (5, 2));
+    assert_eq!(summary.last_seen, Some(t0 + time::Duration::hours(1)));
+    assert_eq!(summary.recent.len(), 1);
+    assert_eq!(summary.recent[0].count, 2, "most recently seen first");
+
+    // Deleting the only source takes the indicator and all of it away.
+    curate(
+        &store,
+        r.id,
+        CurationChange::MarkFalsePositive(mark("x", "y")),
+    )
+    .await;
+    store.delete_source(feed.id).await.unwrap();
+    assert!(
+        store
+            .indicator(IndicatorType::Domain, "noted.example")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.notes(on_ind, 10).await.unwrap().is_empty());
+    assert!(store.notes(on_item, 10).await.unwrap().is_empty());
+    assert_eq!(store.local_sightings(r.id, 10).await.unwrap().reports, 0);
+    assert!(store.curations(&[r.id]).await.unwrap().is_empty());
+}
+
+async fn manual_sightings_keep_their_first_author(store: Arc<dyn Store>) {
+    let manual = source(&store, rexist_core::MANUAL_SOURCE).await;
+    let key = [(IndicatorType::Domain, "hand.example".to_owned())];
+    store
+        .upsert_sightings(
+            &manual,
+            &[sighting(IndicatorType::Domain, "hand.example", now())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .attribute_sightings(manual.id, None, &key, "alice")
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .attribute_sightings(manual.id, None, &key, "bob")
+            .await
+            .unwrap(),
+        0,
+        "the first author stays"
+    );
+    let r = indicator_of(&store, IndicatorType::Domain, "hand.example").await;
+    let sightings = store.sightings_of(r.id).await.unwrap();
+    assert_eq!(sightings[0].author.as_deref(), Some("alice"));
+    let feed = source(&store, "feed").await;
+    store
+        .upsert_sightings(
+            &feed,
+            &[sighting(IndicatorType::Domain, "hand.example", now())],
+        )
+        .await
+        .unwrap();
+    let authors: BTreeSet<Option<String>> = store
+        .sightings_of(r.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.author)
+        .collect();
+    assert_eq!(authors, BTreeSet::from([None, Some("alice".to_owned())]));
 }

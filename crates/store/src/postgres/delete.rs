@@ -26,6 +26,7 @@ pub(super) async fn delete_source(pool: &PgPool, source: i64) -> Result<u64> {
     .fetch_all(&mut *tx)
     .await?;
     for sql in [
+        format!("DELETE FROM notes WHERE item_id IN {ITEMS}"),
         format!("DELETE FROM mentions WHERE item_id IN {ITEMS}"),
         format!("DELETE FROM hunt_hits WHERE object_kind = 'item' AND object_id IN {ITEMS}"),
         format!("DELETE FROM sightings WHERE source_id = $1 OR item_id IN {ITEMS}"),
@@ -43,6 +44,9 @@ pub(super) async fn delete_source(pool: &PgPool, source: i64) -> Result<u64> {
         format!("DELETE FROM mentions WHERE indicator_id IN {ORPHANS}"),
         format!("DELETE FROM relations WHERE from_id IN {ORPHANS} OR to_id IN {ORPHANS}"),
         format!("DELETE FROM hunt_hits WHERE object_kind = 'indicator' AND object_id IN {ORPHANS}"),
+        format!("DELETE FROM curations WHERE indicator_id IN {ORPHANS}"),
+        format!("DELETE FROM notes WHERE indicator_id IN {ORPHANS}"),
+        format!("DELETE FROM local_sightings WHERE indicator_id IN {ORPHANS}"),
     ] {
         sqlx::query(AssertSqlSafe(sql))
             .bind(&touched)
@@ -59,7 +63,8 @@ pub(super) async fn delete_source(pool: &PgPool, source: i64) -> Result<u64> {
     // The rest are recounted from the sightings left (see the SQLite twin).
     sqlx::query(
         "UPDATE indicators i SET sightings = a.n, first_seen = a.f, last_seen = a.l,
-           score = a.score, tlp = a.tlp
+           score = coalesce(i.score_override, a.score),
+           tlp = GREATEST(a.tlp, coalesce(i.tlp_floor, 0))
          FROM (SELECT indicator_id, count(*) AS n, min(first_seen) AS f, max(last_seen) AS l,
                       max(confidence) AS score, min(tlp) AS tlp
                FROM sightings WHERE indicator_id = ANY($1) GROUP BY indicator_id) a

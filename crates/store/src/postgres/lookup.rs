@@ -223,7 +223,7 @@ pub(super) async fn flag_indicators(
     let done = sqlx::query(
         "UPDATE indicators i SET status = 'allowlisted', status_reason = f.reason
          FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[]) AS f(kind, value, reason)
-         WHERE i.value = f.value AND i.kind = f.kind
+         WHERE i.value = f.value AND i.kind = f.kind AND i.status <> 'false_positive'
            AND (i.status <> 'allowlisted' OR i.status_reason IS DISTINCT FROM f.reason)",
     )
     .bind(kinds)

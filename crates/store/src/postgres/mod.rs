@@ -8,6 +8,7 @@
 
 mod yardstick;
 pub use yardstick::copy_upsert_yardstick;
+mod curation;
 mod dashboard;
 mod delete;
 mod hunts;
@@ -276,8 +277,9 @@ impl PgStore {
              ON CONFLICT (value, kind) DO UPDATE SET
                first_seen = LEAST(indicators.first_seen, EXCLUDED.first_seen),
                last_seen = GREATEST(indicators.last_seen, EXCLUDED.last_seen),
-               score = GREATEST(indicators.score, EXCLUDED.score),
-               tlp = LEAST(indicators.tlp, EXCLUDED.tlp),
+               score = CASE WHEN indicators.score_override IS NULL
+                 THEN GREATEST(indicators.score, EXCLUDED.score) ELSE indicators.score END,
+               tlp = GREATEST(LEAST(indicators.tlp, EXCLUDED.tlp), coalesce(indicators.tlp_floor, 0)),
                status_reason = CASE WHEN indicators.status IN ('expired', 'retired') THEN NULL
                  ELSE indicators.status_reason END,
                status = CASE WHEN indicators.status IN ('expired', 'retired') THEN 'active'
@@ -1390,6 +1392,76 @@ impl Store for PgStore {
 
     async fn prune_enrichments(&self, at: time::OffsetDateTime) -> Result<u64> {
         state::prune_enrichments(&self.pool, at).await
+    }
+
+    async fn curations(
+        &self,
+        ids: &[IndicatorId],
+    ) -> Result<Vec<(IndicatorId, rexist_core::Curation)>> {
+        let ids: Vec<i64> = ids.iter().map(|i| i.get()).collect();
+        curation::curations(&self.read, &ids, false).await
+    }
+
+    async fn curate(
+        &self,
+        indicator: IndicatorId,
+        change: &crate::CurationChange,
+    ) -> Result<Option<IndicatorRecord>> {
+        curation::curate(&self.pool, indicator, change).await
+    }
+
+    async fn add_note(
+        &self,
+        target: rexist_core::NoteTarget,
+        author: &str,
+        text: &str,
+    ) -> Result<rexist_core::Note> {
+        curation::add_note(&self.pool, target, author, text).await
+    }
+
+    async fn notes(
+        &self,
+        target: rexist_core::NoteTarget,
+        limit: u32,
+    ) -> Result<Vec<rexist_core::Note>> {
+        curation::notes(&self.read, target, limit).await
+    }
+
+    async fn note(&self, id: i64) -> Result<Option<(rexist_core::NoteTarget, rexist_core::Note)>> {
+        curation::one_note(&self.pool, id).await
+    }
+
+    async fn delete_note(&self, id: i64) -> Result<bool> {
+        curation::delete_note(&self.pool, id).await
+    }
+
+    async fn add_local_sighting(
+        &self,
+        indicator: IndicatorId,
+        sighting: &rexist_core::NewLocalSighting,
+    ) -> Result<rexist_core::LocalSighting> {
+        curation::add_local_sighting(&self.pool, indicator, sighting).await
+    }
+
+    async fn local_sightings(
+        &self,
+        indicator: IndicatorId,
+        recent: u32,
+    ) -> Result<rexist_core::LocalSightings> {
+        curation::local_sightings(&self.read, indicator, recent).await
+    }
+
+    async fn attribute_sightings(
+        &self,
+        source: SourceId,
+        item: Option<ItemId>,
+        indicators: &[(IndicatorType, String)],
+        author: &str,
+    ) -> Result<u64> {
+        if indicators.is_empty() {
+            return Ok(0);
+        }
+        curation::attribute_sightings(&self.pool, source, item, indicators, author).await
     }
 
     async fn stix_namespace(&self) -> Result<u128> {

@@ -90,6 +90,7 @@ pub(crate) fn sighting_from_row(r: &PgRow) -> Result<Sighting> {
         retired_at: r.try_get(10)?,
         retired_reason: r.try_get(11)?,
         expires_at: r.try_get(12)?,
+        author: r.try_get(13)?,
     }
     .decode()
 }

@@ -92,6 +92,12 @@ pub(super) async fn export_indicators(pool: &PgPool, q: &ExportQuery) -> Result<
                 (row.sources, row.labels) = context.finish();
             }
         }
+        // Labels analysts added or removed by hand join or leave.
+        for (id, hand) in super::curation::curations(pool, &ids, true).await? {
+            if let Some(row) = out.iter_mut().find(|r| r.record.id == id) {
+                row.labels = hand.apply_labels(&row.labels);
+            }
+        }
     }
     Ok(out)
 }

@@ -24,6 +24,7 @@ pub(super) fn delete_source(conn: &mut Connection, source: i64) -> Result<u64> {
         |r| r.get(0),
     )?;
     for sql in [
+        format!("DELETE FROM notes WHERE item_id IN {ITEMS}"),
         format!("DELETE FROM mentions WHERE item_id IN {ITEMS}"),
         format!("DELETE FROM items_fts WHERE rowid IN {ITEMS}"),
         format!("DELETE FROM hunt_hits WHERE object_kind = 'item' AND object_id IN {ITEMS}"),
@@ -40,6 +41,9 @@ pub(super) fn delete_source(conn: &mut Connection, source: i64) -> Result<u64> {
         format!("DELETE FROM mentions WHERE indicator_id IN {ORPHANS}"),
         format!("DELETE FROM relations WHERE from_id IN {ORPHANS} OR to_id IN {ORPHANS}"),
         format!("DELETE FROM hunt_hits WHERE object_kind = 'indicator' AND object_id IN {ORPHANS}"),
+        format!("DELETE FROM curations WHERE indicator_id IN {ORPHANS}"),
+        format!("DELETE FROM notes WHERE indicator_id IN {ORPHANS}"),
+        format!("DELETE FROM local_sightings WHERE indicator_id IN {ORPHANS}"),
     ] {
         tx.execute(&sql, params![touched])?;
     }
@@ -49,14 +53,16 @@ pub(super) fn delete_source(conn: &mut Connection, source: i64) -> Result<u64> {
     )?;
     // The rest are recounted from the sightings left: the TLP is the lowest
     // remaining report's again, so a removed CLEAR sighting cannot leave an
-    // AMBER indicator marked CLEAR.
+    // AMBER indicator marked CLEAR; an analyst's raise and override hold.
     tx.execute(
         "UPDATE indicators SET
            sightings = (SELECT count(*) FROM sightings s WHERE s.indicator_id = indicators.id),
            first_seen = (SELECT min(first_seen) FROM sightings s WHERE s.indicator_id = indicators.id),
            last_seen = (SELECT max(last_seen) FROM sightings s WHERE s.indicator_id = indicators.id),
-           score = (SELECT max(confidence) FROM sightings s WHERE s.indicator_id = indicators.id),
-           tlp = (SELECT min(tlp) FROM sightings s WHERE s.indicator_id = indicators.id)
+           score = coalesce(score_override,
+             (SELECT max(confidence) FROM sightings s WHERE s.indicator_id = indicators.id)),
+           tlp = max((SELECT min(tlp) FROM sightings s WHERE s.indicator_id = indicators.id),
+             coalesce(tlp_floor, 0))
          WHERE id IN (SELECT value FROM json_each(?1))",
         params![touched],
     )?;

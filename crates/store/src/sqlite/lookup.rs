@@ -242,7 +242,8 @@ pub(super) fn flag_indicators(
     {
         let mut stmt = tx.prepare_cached(
             "UPDATE indicators SET status = 'allowlisted', status_reason = ?3
-             WHERE value = ?2 AND kind = ?1 AND (status <> 'allowlisted' OR status_reason IS NOT ?3)",
+             WHERE value = ?2 AND kind = ?1 AND status <> 'false_positive'
+               AND (status <> 'allowlisted' OR status_reason IS NOT ?3)",
         )?;
         for (kind, value, reason) in flags {
             n += stmt.execute(params![kind.as_str(), value, reason])?;

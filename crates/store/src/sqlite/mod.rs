@@ -6,6 +6,7 @@
 //! lets run beside the writer. All calls run on tokio's blocking pool.
 
 mod backup;
+mod curation;
 mod dashboard;
 mod delete;
 mod hunts;
@@ -349,9 +350,13 @@ fn upsert_one(
     }
     // A new sighting revives an expired or retired indicator; every sighting
     // widens its seen range.
+    // An analyst's score override holds the score, and a TLP raise is a
+    // floor no report lowers it below.
     tx.prepare_cached(
         "UPDATE indicators SET sightings = sightings + ?2, first_seen = min(first_seen, ?3),
-           last_seen = max(last_seen, ?3), score = max(score, ?4), tlp = min(tlp, ?5),
+           last_seen = max(last_seen, ?3),
+           score = CASE WHEN score_override IS NULL THEN max(score, ?4) ELSE score END,
+           tlp = max(min(tlp, ?5), coalesce(tlp_floor, 0)),
            status_reason = CASE WHEN status IN ('expired', 'retired') THEN NULL ELSE status_reason END,
            status = CASE WHEN status IN ('expired', 'retired') THEN 'active' ELSE status END
          WHERE id = ?1",
@@ -1480,6 +1485,91 @@ impl Store for SqliteStore {
     async fn prune_enrichments(&self, at: time::OffsetDateTime) -> Result<u64> {
         self.write(move |conn| state::prune_enrichments(conn, at))
             .await
+    }
+
+    async fn curations(
+        &self,
+        ids: &[IndicatorId],
+    ) -> Result<Vec<(IndicatorId, rexist_core::Curation)>> {
+        let ids = ids.to_vec();
+        self.read(move |conn| curation::curations(conn, &ids)).await
+    }
+
+    async fn curate(
+        &self,
+        indicator: IndicatorId,
+        change: &crate::CurationChange,
+    ) -> Result<Option<IndicatorRecord>> {
+        let change = change.clone();
+        self.write(move |conn| curation::curate(conn, indicator, &change))
+            .await
+    }
+
+    async fn add_note(
+        &self,
+        target: rexist_core::NoteTarget,
+        author: &str,
+        text: &str,
+    ) -> Result<rexist_core::Note> {
+        let (author, text) = (author.to_owned(), text.to_owned());
+        self.write(move |conn| curation::add_note(conn, target, &author, &text))
+            .await
+    }
+
+    async fn notes(
+        &self,
+        target: rexist_core::NoteTarget,
+        limit: u32,
+    ) -> Result<Vec<rexist_core::Note>> {
+        self.read(move |conn| curation::notes(conn, target, limit))
+            .await
+    }
+
+    async fn note(&self, id: i64) -> Result<Option<(rexist_core::NoteTarget, rexist_core::Note)>> {
+        self.read(move |conn| curation::one_note(conn, id)).await
+    }
+
+    async fn delete_note(&self, id: i64) -> Result<bool> {
+        self.write(move |conn| {
+            Ok(conn.execute("DELETE FROM notes WHERE id = ?1", params![id])? == 1)
+        })
+        .await
+    }
+
+    async fn add_local_sighting(
+        &self,
+        indicator: IndicatorId,
+        sighting: &rexist_core::NewLocalSighting,
+    ) -> Result<rexist_core::LocalSighting> {
+        let sighting = sighting.clone();
+        self.write(move |conn| curation::add_local_sighting(conn, indicator, &sighting))
+            .await
+    }
+
+    async fn local_sightings(
+        &self,
+        indicator: IndicatorId,
+        recent: u32,
+    ) -> Result<rexist_core::LocalSightings> {
+        self.read(move |conn| curation::local_sightings(conn, indicator, recent))
+            .await
+    }
+
+    async fn attribute_sightings(
+        &self,
+        source: SourceId,
+        item: Option<ItemId>,
+        indicators: &[(IndicatorType, String)],
+        author: &str,
+    ) -> Result<u64> {
+        if indicators.is_empty() {
+            return Ok(0);
+        }
+        let (indicators, author) = (indicators.to_vec(), author.to_owned());
+        self.write(move |conn| {
+            curation::attribute_sightings(conn, source, item, &indicators, &author)
+        })
+        .await
     }
 
     async fn stix_namespace(&self) -> Result<u128> {

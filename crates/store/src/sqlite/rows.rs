@@ -108,6 +108,7 @@ pub(crate) fn sighting_from_row(r: &Row<'_>) -> rusqlite::Result<Sighting> {
             retired_at: r.get(10)?,
             retired_reason: r.get(11)?,
             expires_at: r.get(12)?,
+            author: r.get(13)?,
         }
         .decode(),
     )

@@ -83,6 +83,7 @@ pub(super) fn export_indicators(conn: &Connection, q: &ExportQuery) -> Result<Ve
              WHERE s.indicator_id = ?1 AND s.tlp <= ?2",
         )?;
         let max_tlp = q.max_tlp.unwrap_or(rexist_core::Tlp::Red).rank();
+        let hand = super::curation::any_hand_labels(conn)?;
         for row in &mut out {
             let mut context = Context::default();
             let rows = ctx.query_map(params![row.record.id.get(), max_tlp], |r| {
@@ -97,6 +98,10 @@ pub(super) fn export_indicators(conn: &Connection, q: &ExportQuery) -> Result<Ve
                 context.add(source, &labels, retired);
             }
             (row.sources, row.labels) = context.finish();
+            if hand {
+                row.labels = super::curation::hand_labels(conn, row.record.id.get())?
+                    .apply_labels(&row.labels);
+            }
         }
     }
     Ok(out)
