@@ -18,8 +18,8 @@ use std::sync::Arc;
 use rexist_core::early::{Report, Reported};
 use rexist_core::model::now;
 use rexist_core::{
-    EarlyWarning, Indicator, IndicatorRecord, IndicatorStatus, IndicatorType, RetractReason,
-    SourceClass, SourceId, Tlp,
+    Curation, EarlyWarning, Indicator, IndicatorRecord, IndicatorStatus, IndicatorType,
+    LocalSightings, Marked, RetractReason, SourceClass, SourceId, Tlp,
 };
 use rexist_store::{Store, StoreError};
 use serde::Serialize;
@@ -34,6 +34,13 @@ pub const MAX_BULK: usize = 10_000;
 const ITEMS: u32 = 20;
 /// Related indicators listed per answer.
 const RELATED: u32 = 25;
+/// Local sighting reports listed per answer.
+const LOCAL: u32 = 20;
+/// The confidence a local sighting counts with in the score.
+pub const LOCAL_CONFIDENCE: u8 = 90;
+/// Local reports that count in the score: repetition stops adding at 51
+/// sightings.
+const LOCAL_SCORED: u64 = 60;
 
 /// Why a lookup could not be answered.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +65,9 @@ pub enum LookupStatus {
     Allowlisted,
     /// Stored, and every source that reported it withdrew it.
     Retired,
+    /// Stored, and an analyst marked it a false positive (the answer's
+    /// `false_positive` says who, when and why).
+    FalsePositive,
     /// Not stored (or above the reader's clearance), and on no list.
     Unknown,
 }
@@ -70,6 +80,7 @@ impl LookupStatus {
             Self::Expired => "expired",
             Self::Allowlisted => "allowlisted",
             Self::Retired => "retired",
+            Self::FalsePositive => "false_positive",
             Self::Unknown => "unknown",
         }
     }
@@ -82,6 +93,7 @@ impl From<IndicatorStatus> for LookupStatus {
             IndicatorStatus::Expired => Self::Expired,
             IndicatorStatus::Allowlisted => Self::Allowlisted,
             IndicatorStatus::Retired => Self::Retired,
+            IndicatorStatus::FalsePositive => Self::FalsePositive,
         }
     }
 }
@@ -222,11 +234,15 @@ pub struct Answer {
     /// Whether rexist has stored it.
     pub known: bool,
     /// `active`, `expired`, `allowlisted` (also for an unknown value on a
-    /// list), `retired` (every source that reported it withdrew it) or
-    /// `unknown`.
+    /// list), `retired` (every source that reported it withdrew it),
+    /// `false_positive` (an analyst marked it so) or `unknown`.
     pub status: LookupStatus,
-    /// Why it is expired, allow-listed or retired (`revoked by taxii-partner`).
+    /// Why it is expired, allow-listed, retired (`revoked by taxii-partner`)
+    /// or a false positive (the analyst's reason).
     pub status_reason: Option<String>,
+    /// Who marked it a false positive, when and why (with `status`
+    /// `false_positive`).
+    pub false_positive: Option<Marked>,
     /// 0–100; see [`lifecycle`], raised by related indicators (see
     /// [`connect`]) — also for a value not stored.
     pub score: u8,
@@ -261,6 +277,10 @@ pub struct Answer {
     pub related: Vec<Related>,
     /// Hunts it matched.
     pub hunts: Vec<HuntMatch>,
+    /// Where it was seen in the organisation's own network, apart from
+    /// what sources report; they count in the score as a listing source at
+    /// confidence 90, one sighting per report.
+    pub local_sightings: LocalSightings,
     /// Warning lists and allow-lists it is on.
     pub warnings: Vec<Warning>,
     /// What enrichment providers say (only when asked).
@@ -284,7 +304,8 @@ pub struct Brief {
     /// Whether rexist has stored it.
     pub known: bool,
     /// As in a single lookup: `active`, `expired`, `allowlisted`,
-    /// `retired` or `unknown` (none when the input is not an indicator).
+    /// `retired`, `false_positive` or `unknown` (none when the input is not
+    /// an indicator).
     pub status: Option<LookupStatus>,
     /// The score as a single lookup computes it from the stored score and
     /// the related indicators (none when the input is not an indicator).
@@ -421,6 +442,7 @@ impl Lookup {
             known: record.is_some(),
             status: LookupStatus::Unknown,
             status_reason: None,
+            false_positive: None,
             score: 0,
             score_factors: Vec::new(),
             lifetime_days: lifetime.as_secs() / 86_400,
@@ -433,6 +455,7 @@ impl Lookup {
             items: Vec::new(),
             related: Vec::new(),
             hunts: Vec::new(),
+            local_sightings: LocalSightings::default(),
             warnings,
             enrichment: Vec::new(),
         };
@@ -444,12 +467,16 @@ impl Lookup {
         let mut stated = Vec::new();
         let mut co = Vec::new();
         if let Some(record) = &record {
-            let (context, sources, report_times) = tokio::try_join!(
+            let ids = [record.id];
+            let (context, sources, report_times, curation, local) = tokio::try_join!(
                 self.store
                     .indicator_context(record.id, ITEMS, RELATED, max_tlp),
                 self.store.list_sources(),
                 self.store.report_times(record.id, max_tlp),
+                self.store.curations(&ids),
+                self.store.local_sightings(record.id, LOCAL),
             )?;
+            let curation = curation.into_iter().next().map(|c| c.1).unwrap_or_default();
             let rexist_store::IndicatorContext {
                 sightings,
                 mentions,
@@ -465,14 +492,27 @@ impl Lookup {
                 .collect();
             let allowlisted = answer.status == LookupStatus::Allowlisted
                 || record.status == IndicatorStatus::Allowlisted;
-            let (score, factors) =
-                lifecycle::score(&sightings, record.last_seen, at, lifetime, allowlisted);
+            let (score, factors) = curated_score(
+                &curation,
+                &sightings,
+                &local,
+                record.last_seen,
+                at,
+                lifetime,
+                allowlisted,
+            );
             answer.score = score;
             answer.score_factors = factors;
+            answer.local_sightings = local;
             let expires = record.last_seen
                 + time::Duration::try_from(lifetime).unwrap_or(time::Duration::MAX);
             answer.expires_at = Some(expires);
-            if answer.status != LookupStatus::Allowlisted {
+            // The analyst's mark stands over a warning list's word.
+            if record.status == IndicatorStatus::FalsePositive {
+                answer.status = LookupStatus::FalsePositive;
+                answer.status_reason.clone_from(&record.status_reason);
+                answer.false_positive = curation.false_positive;
+            } else if answer.status != LookupStatus::Allowlisted {
                 answer.status = record.status.into();
                 answer.status_reason.clone_from(&record.status_reason);
                 // The sweep runs hourly; between sweeps the answer is already right.
@@ -534,6 +574,8 @@ impl Lookup {
         for r in &mut answer.related {
             if r.relation != "shared-items" {
                 (r.status, r.score) = self.neighbour(r.kind, &r.value, r.status, r.score);
+            } else if r.status == LookupStatus::FalsePositive {
+                r.score = 0;
             }
         }
         let neighbours: Vec<connect::Neighbour<'_>> = answer
@@ -547,16 +589,21 @@ impl Lookup {
                 status: r.status,
             })
             .collect();
-        let allowlisted = answer.status == LookupStatus::Allowlisted;
-        let (score, factors) = connect::with_relations(answer.score, allowlisted, &neighbours);
+        // An analyst's verdict (a false positive, an overridden score) is
+        // not raised by neighbours.
+        let fixed = matches!(
+            answer.status,
+            LookupStatus::Allowlisted | LookupStatus::FalsePositive
+        ) || answer.score_factors.iter().any(|f| f.name == "override");
+        let (score, factors) = connect::with_relations(answer.score, fixed, &neighbours);
         answer.score = score;
         answer.score_factors.extend(factors);
         Ok(answer)
     }
 
     /// A related indicator's status and score as its own lookup answers
-    /// them: on a warning list it is allow-listed with score 0, and so
-    /// carries no risk over.
+    /// them: on a warning list it is allow-listed with score 0, and a false
+    /// positive scores 0, so neither carries risk over.
     fn neighbour(
         &self,
         kind: IndicatorType,
@@ -564,7 +611,9 @@ impl Lookup {
         status: LookupStatus,
         score: u8,
     ) -> (LookupStatus, u8) {
-        if self.warnings(kind, value).is_empty() {
+        if status == LookupStatus::FalsePositive {
+            (status, 0)
+        } else if self.warnings(kind, value).is_empty() {
             (status, score)
         } else {
             (LookupStatus::Allowlisted, 0)
@@ -677,6 +726,16 @@ impl Lookup {
             .filter(|r| max_tlp.is_none_or(|m| r.tlp <= m))
             .map(|r| ((r.kind, r.value.as_str()), r))
             .collect();
+        // An overridden score stands as the analyst set it.
+        let ids: Vec<rexist_core::IndicatorId> = by_key.values().map(|r| r.id).collect();
+        let overridden: HashSet<rexist_core::IndicatorId> = self
+            .store
+            .curations(&ids)
+            .await?
+            .into_iter()
+            .filter(|(_, c)| c.score.is_some())
+            .map(|(id, _)| id)
+            .collect();
         Ok(raws
             .iter()
             .zip(parsed)
@@ -690,6 +749,9 @@ impl Lookup {
                         .collect();
                     let record = by_key.get(&(i.kind(), i.value()));
                     let status = match record {
+                        Some(r) if r.status == IndicatorStatus::FalsePositive => {
+                            LookupStatus::FalsePositive
+                        }
                         _ if !warnings.is_empty() => LookupStatus::Allowlisted,
                         Some(r) => r.status.into(),
                         None => LookupStatus::Unknown,
@@ -725,13 +787,16 @@ impl Lookup {
                             status: *status,
                         })
                         .collect();
-                    let own = if warnings.is_empty() {
+                    let false_positive = status == LookupStatus::FalsePositive;
+                    let own = if warnings.is_empty() && !false_positive {
                         record.map_or(0, |r| r.score)
                     } else {
                         0
                     };
-                    let (score, _) =
-                        connect::with_relations(own, !warnings.is_empty(), &neighbours);
+                    let fixed = !warnings.is_empty()
+                        || false_positive
+                        || record.is_some_and(|r| overridden.contains(&r.id));
+                    let (score, _) = connect::with_relations(own, fixed, &neighbours);
                     Brief {
                         query: raw.clone(),
                         kind: Some(i.kind()),
@@ -762,6 +827,76 @@ impl Lookup {
             })
             .collect())
     }
+}
+
+/// The score of a stored indicator with what analysts said of it: 0 for
+/// a false positive, the override when one is set, else the computed
+/// score (see [`lifecycle`]) with each local sighting report counted as a
+/// listed sighting at [`LOCAL_CONFIDENCE`] by a source of its own.
+fn curated_score(
+    curation: &Curation,
+    sightings: &[rexist_core::Sighting],
+    local: &LocalSightings,
+    last_seen: OffsetDateTime,
+    at: OffsetDateTime,
+    lifetime: std::time::Duration,
+    allowlisted: bool,
+) -> (u8, Vec<Factor>) {
+    if let Some(m) = &curation.false_positive {
+        return (
+            0,
+            vec![Factor {
+                name: "false_positive",
+                value: 0.0,
+                reason: format!("marked a false positive by {}: {}", m.by, m.reason),
+            }],
+        );
+    }
+    if let Some(o) = &curation.score {
+        return (
+            o.score,
+            vec![Factor {
+                name: "override",
+                value: f64::from(o.score),
+                reason: format!("set by {}: {}", o.mark.by, o.mark.reason),
+            }],
+        );
+    }
+    if local.reports == 0 {
+        return lifecycle::score(sightings, last_seen, at, lifetime, allowlisted);
+    }
+    let seen = local.last_seen.unwrap_or(last_seen);
+    let mut all = sightings.to_vec();
+    all.extend(
+        (0..local.reports.min(LOCAL_SCORED)).map(|_| rexist_core::Sighting {
+            id: rexist_core::SightingId::new(0),
+            indicator_id: rexist_core::IndicatorId::new(0),
+            // No stored source has id 0: the local reports corroborate as one source.
+            source_id: SourceId::new(0),
+            item_id: None,
+            first_seen: seen,
+            last_seen: seen,
+            confidence: LOCAL_CONFIDENCE,
+            tlp: Tlp::Clear,
+            labels: Vec::new(),
+            listed: true,
+            retired_at: None,
+            retired_reason: None,
+            expires_at: None,
+            author: None,
+        }),
+    );
+    let (score, mut factors) =
+        lifecycle::score(&all, last_seen.max(seen), at, lifetime, allowlisted);
+    factors.push(Factor {
+        name: "local",
+        value: f64::from(LOCAL_CONFIDENCE),
+        reason: format!(
+            "seen {} times in our own network ({} reports), counted as a source at confidence {LOCAL_CONFIDENCE}",
+            local.count, local.reports
+        ),
+    });
+    (score, factors)
 }
 
 /// Who reported (`kind`, `value`) first and how long before the authority,

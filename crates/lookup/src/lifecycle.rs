@@ -24,6 +24,12 @@
 //!    its lifetime keeps a quarter.
 //! 5. An allow-listed indicator (a warning-list match) scores 0.
 //!
+//! What analysts say comes first (see the lookup): a false positive scores
+//! 0, an overridden score is the analyst's, and each report of a sighting
+//! in the organisation's own network counts as a listed sighting at
+//! confidence 90 by a source of its own (so it raises the base, adds
+//! corroboration once and repetition per report).
+//!
 //! Each step is returned as a factor so the UI and API can explain a score.
 
 use std::collections::BTreeMap;
@@ -86,7 +92,8 @@ impl Lifetimes {
 /// One step of a score.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Factor {
-    /// `base`, `corroboration`, `repetition`, `freshness`, `allowlisted`.
+    /// `base`, `corroboration`, `repetition`, `freshness`, `allowlisted`,
+    /// `false_positive`, `override`, `local`, `relation`, `relations`.
     pub name: &'static str,
     /// Points added, or the multiplier applied.
     pub value: f64,
@@ -204,6 +211,7 @@ mod tests {
             retired_at: None,
             retired_reason: None,
             expires_at: None,
+            author: None,
         }
     }
 

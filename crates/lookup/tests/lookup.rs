@@ -741,3 +741,124 @@ async fn early_warning_measures_social_and_exchange_leads() {
     let json = serde_json::to_value(&unknown).unwrap();
     assert!(json["early_warning"].is_null(), "{json}");
 }
+
+fn marked(reason: &str) -> rexist_core::Marked {
+    rexist_core::Marked {
+        reason: reason.into(),
+        by: "alice".into(),
+        at: now(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analysts_verdicts_answer_in_single_and_bulk() {
+    use rexist_store::CurationChange;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let feed = source(&store, "feed", 60).await;
+    let values = ["fp.badhost.com", "over.badhost.com", "local.badhost.com"];
+    let sightings: Vec<NewSighting> = values
+        .iter()
+        .map(|v| sighting(IndicatorType::Domain, v, now()))
+        .chain([sighting(
+            IndicatorType::Url,
+            "http://fp.badhost.com/x",
+            now(),
+        )])
+        .collect();
+    store.upsert_sightings(&feed, &sightings).await.unwrap();
+    let id = |v: &'static str| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .indicator(IndicatorType::Domain, v)
+                .await
+                .unwrap()
+                .unwrap()
+                .id
+        }
+    };
+    store
+        .curate(
+            id("fp.badhost.com").await,
+            &CurationChange::MarkFalsePositive(marked("our CDN")),
+        )
+        .await
+        .unwrap();
+    store
+        .curate(
+            id("over.badhost.com").await,
+            &CurationChange::OverrideScore(12, marked("sinkholed")),
+        )
+        .await
+        .unwrap();
+    let local = id("local.badhost.com").await;
+    for count in [4, 1] {
+        store
+            .add_local_sighting(
+                local,
+                &rexist_core::NewLocalSighting {
+                    count,
+                    place: Some("proxy-1".into()),
+                    seen_at: now(),
+                    author: "alice".into(),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let lookup = Lookup::new(Arc::clone(&store), None, None, Lifetimes::default());
+    let ask = |v: &'static str| {
+        let lookup = &lookup;
+        async move { lookup.one(v, &Options::default()).await.unwrap() }
+    };
+
+    let fp = ask("fp.badhost.com").await;
+    assert_eq!(fp.status, LookupStatus::FalsePositive);
+    assert_eq!(fp.status_reason.as_deref(), Some("our CDN"));
+    let by = fp.false_positive.clone().unwrap();
+    assert_eq!((by.by.as_str(), by.reason.as_str()), ("alice", "our CDN"));
+    assert_eq!(fp.score, 0);
+    assert_eq!(fp.score_factors[0].name, "false_positive");
+    let json = serde_json::to_value(&fp).unwrap();
+    assert_eq!(json["status"], "false_positive");
+    assert_eq!(json["false_positive"]["by"], "alice");
+    // A false positive carries no risk over to what is related to it.
+    let url = ask("http://fp.badhost.com/x").await;
+    let host = url
+        .related
+        .iter()
+        .find(|r| r.value == "fp.badhost.com")
+        .unwrap();
+    assert_eq!((host.status, host.score), (LookupStatus::FalsePositive, 0));
+    assert_eq!(url.score, 60, "{:?}", url.score_factors);
+
+    let over = ask("over.badhost.com").await;
+    assert_eq!((over.status, over.score), (LookupStatus::Active, 12));
+    assert_eq!(over.score_factors.len(), 1, "{:?}", over.score_factors);
+    assert!(over.score_factors[0].reason.contains("sinkholed"));
+
+    let plain = ask("fp2.example").await;
+    assert_eq!(plain.local_sightings.reports, 0);
+    let seen = ask("local.badhost.com").await;
+    assert_eq!(
+        (seen.local_sightings.count, seen.local_sightings.reports),
+        (5, 2)
+    );
+    assert_eq!(seen.local_sightings.recent.len(), 2);
+    // 90 (local, as a listing source) + 5 (a second source).
+    assert_eq!(seen.score, 95, "{:?}", seen.score_factors);
+    assert!(seen.score_factors.iter().any(|f| f.name == "local"));
+
+    let bulk = lookup
+        .bulk(
+            &values.iter().map(|v| (*v).to_owned()).collect::<Vec<_>>(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(bulk[0].status, Some(LookupStatus::FalsePositive));
+    assert_eq!(bulk[0].score, Some(0));
+    assert_eq!(bulk[1].score, Some(12));
+    assert_eq!(bulk[2].status, Some(LookupStatus::Active));
+}

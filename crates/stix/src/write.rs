@@ -46,7 +46,8 @@
 //! it) is `revoked` too, with the reason (`retired (revoked by partner)`) in
 //! `description` and `modified` = when rexist retired it (the row's `added`,
 //! which retiring moves forward; never before the last sighting), so it is
-//! a newer version than any a consumer holds. Timestamps are RFC 3339 UTC
+//! a newer version than any a consumer holds. One an analyst marked a false
+//! positive is revoked the same way, at the time of the mark. Timestamps are RFC 3339 UTC
 //! with milliseconds.
 //!
 //! An indicator is `based-on` an `observed-data` (the relationship STIX
@@ -506,8 +507,12 @@ pub fn row_objects(ids: &StixIds, row: &ExportRow) -> Vec<Value> {
     let first = millis(rec.first_seen);
     let last = millis(rec.last_seen).max(first);
     let created = timestamp(first);
-    let retired = rec.status == IndicatorStatus::Retired;
-    // Retiring moves `added` to the retirement: the revoked version's time.
+    // Retiring or marking a false positive moves `added` to that moment:
+    // the revoked version's time.
+    let retired = matches!(
+        rec.status,
+        IndicatorStatus::Retired | IndicatorStatus::FalsePositive
+    );
     let modified = if retired {
         timestamp(millis(row.added).max(last))
     } else {
@@ -1009,6 +1014,24 @@ mod tests {
         let v = &row_objects(&IDS, &cve)[0];
         assert_eq!(v["revoked"], true);
         assert_eq!(v["modified"], "2024-04-01T08:00:00.000Z");
+    }
+
+    #[test]
+    fn false_positives_are_revoked_at_their_mark() {
+        let mut r = row(IndicatorType::Domain, "evil.example");
+        r.record.status = IndicatorStatus::FalsePositive;
+        r.record.status_reason = Some("our own mail relay".into());
+        r.added = datetime!(2024-04-02 09:00:00 UTC);
+        let ind = &row_objects(&IDS, &r)[0];
+        assert_eq!(ind["revoked"], true);
+        assert_eq!(ind["modified"], "2024-04-02T09:00:00.000Z");
+        assert!(
+            ind["description"]
+                .as_str()
+                .unwrap()
+                .starts_with("false_positive (our own mail relay)"),
+            "{ind}"
+        );
     }
 
     #[test]
