@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use rexist_connectors::source::{is_cve_authority, source_class};
 use rexist_core::early::cve_may_be_unpublished;
 use rexist_core::{
-    HitObject, Hunt, HuntHit, HuntId, HuntKind, HuntSpec, Indicator, IndicatorType, ItemId, NewHit,
-    NewItem, Source, SourceClass, SourceId, Tlp,
+    HitObject, Hunt, HuntHit, HuntId, HuntKind, HuntSpec, Indicator, IndicatorStatus,
+    IndicatorType, ItemId, NewHit, NewItem, Source, SourceClass, SourceId, Tlp,
 };
 use rexist_query::{Doc, Hit, HuntSet, WatchSet, parse, parse_watchlist};
 use rexist_store::{
@@ -512,7 +512,13 @@ impl Hunter {
             if self.recorded.lock().is_ok_and(|r| r.contains(&key)) {
                 continue;
             }
-            let Some(record) = self.store.indicator(kind, &key.2).await? else {
+            // An analyst's false positive is no hit, whoever reports it.
+            let Some(record) = self
+                .store
+                .indicator(kind, &key.2)
+                .await?
+                .filter(|r| r.status != IndicatorStatus::FalsePositive)
+            else {
                 continue;
             };
             hits.push(NewHit {
@@ -628,6 +634,7 @@ pub async fn retro(
                 let hits: Vec<NewHit> = page
                     .items
                     .iter()
+                    .filter(|r| r.status != IndicatorStatus::FalsePositive)
                     .flat_map(|r| {
                         compiled
                             .watches
@@ -645,11 +652,11 @@ pub async fn retro(
                 // A CVE's history answers its early-warning entries: was it
                 // discussed before its database entry (or is it still
                 // waiting for one)?
-                for r in page
-                    .items
-                    .iter()
-                    .filter(|r| early && r.kind == IndicatorType::Cve)
-                {
+                for r in page.items.iter().filter(|r| {
+                    early
+                        && r.kind == IndicatorType::Cve
+                        && r.status != IndicatorStatus::FalsePositive
+                }) {
                     let times = store.report_times(r.id, Tlp::Red).await?;
                     for h in early_hits(&compiled.watches, &r.value, &times, &classes, now, false) {
                         hits.push(NewHit {

@@ -12,8 +12,9 @@ use rexist_connectors::engine::{FeedLoad, Sink};
 use rexist_connectors::feed::{Entry, FeedFormat, read_feed};
 use rexist_core::model::now;
 use rexist_core::{
-    Hunt, HuntId, HuntSpec, Indicator, ItemId, ItemRecord, Mention, NewItem, NewRelation,
-    NewSighting, Record, RetractReason, Retraction, RunCounts, Source, SourceId, UpsertSummary,
+    Hunt, HuntId, HuntSpec, Indicator, IndicatorType, ItemId, ItemRecord, MANUAL_SOURCE, Mention,
+    NewItem, NewRelation, NewSighting, Record, RetractReason, Retraction, RunCounts, Source,
+    SourceId, SourceSpec, Tlp, UpsertSummary,
 };
 use rexist_store::{ItemChange, Store, StoreError};
 use tokio::sync::mpsc;
@@ -22,6 +23,9 @@ use crate::hunter::{Hunter, ListsLoader};
 use crate::liveness::Progress;
 
 type Result<T> = rexist_store::Result<T>;
+
+/// Confidence of what analysts add by hand (the manual source's default).
+pub const MANUAL_CONFIDENCE: u8 = 80;
 
 /// Stores and hunts: what every writer calls.
 pub struct Ingest {
@@ -108,6 +112,84 @@ impl Ingest {
             .on_indicators(source, relations.iter().flat_map(|r| [&r.from, &r.to]))
             .await?;
         Ok(n)
+    }
+
+    /// The built-in [`MANUAL_SOURCE`], made on first use: disabled (nothing
+    /// runs it), TLP:CLEAR so it puts no floor under what analysts mark,
+    /// confidence 80.
+    pub async fn manual_source(&self) -> Result<Source> {
+        if let Some(source) = self.store.source_by_name(MANUAL_SOURCE).await? {
+            return Ok(source);
+        }
+        self.store
+            .upsert_source(&SourceSpec {
+                name: MANUAL_SOURCE.to_owned(),
+                kind: MANUAL_SOURCE.to_owned(),
+                enabled: false,
+                confidence: MANUAL_CONFIDENCE,
+                tlp: Tlp::Clear,
+                tags: Vec::new(),
+            })
+            .await
+    }
+
+    /// Stores sightings an analyst adds by hand as the [`MANUAL_SOURCE`]'s,
+    /// naming `author` on those not yet attributed; they are flagged and
+    /// hunted like any source's. Returns the source with the summary.
+    pub async fn manual_sightings(
+        &self,
+        author: &str,
+        sightings: &[NewSighting],
+    ) -> Result<(Source, UpsertSummary)> {
+        let source = self.manual_source().await?;
+        let summary = self.sightings(&source, sightings).await?;
+        // Grouped by item: each is attributed where it was stated.
+        let mut by_item: std::collections::BTreeMap<Option<ItemId>, Vec<(IndicatorType, String)>> =
+            std::collections::BTreeMap::new();
+        for s in sightings {
+            by_item
+                .entry(s.item_id)
+                .or_default()
+                .push((s.indicator.kind(), s.indicator.value().to_owned()));
+        }
+        for (item, keys) in by_item {
+            self.store
+                .attribute_sightings(source.id, item, &keys, author)
+                .await?;
+        }
+        Ok((source, summary))
+    }
+
+    /// Stores an item an analyst writes (an incident, a report) as the
+    /// [`MANUAL_SOURCE`]'s, with `indicators` stated in it at the item's
+    /// TLP and `author` named on them; returns its id. Its text is not
+    /// searched for more: an analyst's item groups what the analyst chose.
+    pub async fn manual_item(
+        &self,
+        author: &str,
+        item: &NewItem,
+        indicators: &[Indicator],
+    ) -> Result<ItemId> {
+        let source = self.manual_source().await?;
+        let changes = self.items(source.id, std::slice::from_ref(item)).await?;
+        let id = changes
+            .first()
+            .copied()
+            .map(ItemChange::id)
+            .ok_or_else(|| StoreError::internal("item upsert returned nothing"))?;
+        let seen_at = now();
+        let sightings: Vec<NewSighting> = indicators
+            .iter()
+            .map(|i| NewSighting {
+                item_id: Some(id),
+                tlp: Some(item.tlp),
+                ..NewSighting::new(i.clone(), seen_at)
+            })
+            .collect();
+        if !sightings.is_empty() {
+            self.manual_sightings(author, &sightings).await?;
+        }
+        Ok(id)
     }
 
     /// Retires what `source` withdrew (nothing to hunt: nothing new).
