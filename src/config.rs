@@ -465,6 +465,12 @@ impl Config {
         let mut seen = std::collections::BTreeSet::new();
         let mut out = Vec::new();
         for table in &self.sources {
+            if table.name == rexist_core::MANUAL_SOURCE {
+                bail!(
+                    "source {:?}: the name is reserved for what analysts add by hand",
+                    table.name
+                );
+            }
             if !seen.insert(table.name.clone()) {
                 bail!(
                     "source {:?}: name is used by two [[source]] tables",
@@ -715,6 +721,17 @@ mod tests {
         let text = include_str!("../rexist.example.toml");
         let config = parse(text, Path::new("rexist.example.toml")).unwrap();
         assert_eq!(config.server.listen, default_listen());
+    }
+
+    #[test]
+    fn no_source_takes_the_manual_sources_name() {
+        let config = parse(
+            "[[source]]\nname = \"manual\"\nkind = \"urlhaus\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let e = config.validate().unwrap_err().to_string();
+        assert!(e.contains("\"manual\": the name is reserved"), "{e}");
     }
 
     #[test]

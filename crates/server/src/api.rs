@@ -9,8 +9,8 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use rexist_core::{
-    Indicator, IndicatorRecord, IndicatorStatus, IndicatorType, Item, ItemId, ItemKind, Run, RunId,
-    Sighting, Source,
+    Curation, Indicator, IndicatorRecord, IndicatorStatus, IndicatorType, Item, ItemId, ItemKind,
+    LocalSightings, Note, NoteTarget, Run, RunId, Sighting, Source,
 };
 use rexist_store::{IndicatorQuery, ItemQuery, Page};
 use serde::{Deserialize, Serialize};
@@ -49,7 +49,7 @@ pub struct IndicatorParams {
     value: Option<String>,
     /// Only values starting with this.
     prefix: Option<String>,
-    /// Only this status (`active`, `expired`, `allowlisted`, `retired`).
+    /// Only this status (`active`, `expired`, `allowlisted`, `retired`, `false_positive`).
     #[param(schema_with = crate::openapi::or_empty::<IndicatorStatus>)]
     status: Option<String>,
     /// Only indicators the source with this name has reported (withdrawn ones included).
@@ -148,28 +148,66 @@ pub struct IndicatorDetail {
     tlp: rexist_core::Tlp,
     /// Lifecycle state.
     status: IndicatorStatus,
-    /// Why it is allow-listed or expired.
+    /// Why it is allow-listed, expired, retired or a false positive.
     status_reason: Option<String>,
-    /// Who saw it, where and when (what the caller's clearance allows).
+    /// Labels of the sightings the caller may read, with those analysts
+    /// added by hand and without those they removed.
+    labels: Vec<String>,
+    /// Who saw it, where and when (what the caller's clearance allows);
+    /// a sighting an analyst added names its `author`.
     sightings: Vec<Sighting>,
+    /// What analysts said of it: a false-positive mark, a TLP raise, a
+    /// score override and hand labels, each with who, when and why.
+    curation: Curation,
+    /// Analysts' notes, newest first (at most 100).
+    notes: Vec<Note>,
+    /// Sightings in the organisation's own network.
+    local_sightings: LocalSightings,
 }
 
-impl IndicatorDetail {
-    fn new(r: IndicatorRecord, sightings: Vec<Sighting>) -> Self {
-        Self {
-            id: r.id,
-            kind: r.kind,
-            value: r.value,
-            first_seen: r.first_seen,
-            last_seen: r.last_seen,
-            sighting_count: r.sightings,
-            score: r.score,
-            tlp: r.tlp,
-            status: r.status,
-            status_reason: r.status_reason,
-            sightings,
-        }
-    }
+/// Notes shown with an indicator or an item.
+pub(crate) const NOTES: u32 = 100;
+/// Local sighting reports shown with an indicator.
+pub(crate) const LOCAL_REPORTS: u32 = 20;
+
+/// `record` with what the caller may read of its sightings, its analyst
+/// facts, notes and local sightings.
+pub(crate) async fn indicator_detail(
+    state: &AppState,
+    principal: &Principal,
+    r: IndicatorRecord,
+) -> Result<IndicatorDetail, ApiError> {
+    let ids = [r.id];
+    let (mut sightings, curation, notes, local_sightings) = tokio::try_join!(
+        state.store.sightings_of(r.id),
+        state.store.curations(&ids),
+        state.store.notes(NoteTarget::Indicator(r.id), NOTES),
+        state.store.local_sightings(r.id, LOCAL_REPORTS),
+    )?;
+    sightings.retain(|s| principal.may_read(s.tlp));
+    let curation = curation.into_iter().next().map(|c| c.1).unwrap_or_default();
+    let reported: Vec<String> = sightings
+        .iter()
+        .filter(|s| s.retired_at.is_none())
+        .flat_map(|s| s.labels.iter().cloned())
+        .collect();
+    Ok(IndicatorDetail {
+        id: r.id,
+        kind: r.kind,
+        value: r.value,
+        first_seen: r.first_seen,
+        last_seen: r.last_seen,
+        sighting_count: r.sightings,
+        score: r.score,
+        tlp: r.tlp,
+        status: r.status,
+        status_reason: r.status_reason,
+        labels: curation.apply_labels(&reported),
+        sightings,
+        curation,
+        notes,
+        local_sightings,
+    })
 }
 
 /// `GET /api/v1/indicators/{type}/{*value}` (the value may contain slashes).
@@ -177,13 +215,13 @@ impl IndicatorDetail {
     get,
     path = "/api/v1/indicators/{type}/{value}",
     tag = "indicators",
-    summary = "One indicator with its sightings",
+    summary = "One indicator with its sightings, analyst facts and notes",
     params(
         ("type" = IndicatorType, Path, description = "The indicator type."),
         ("value" = String, Path, description = "The value (canonicalised first; may contain `/`).", min_length = 1),
     ),
     responses(
-        (status = 200, description = "The indicator and the sightings the caller may read.", body = IndicatorDetail),
+        (status = 200, description = "The indicator, the sightings the caller may read, what analysts said of it and their notes.", body = IndicatorDetail),
         (status = 400, description = "The type or value is invalid.", body = ErrorBody),
         (status = 404, description = "No such indicator within the caller's clearance.", body = ErrorBody),
     )
@@ -205,9 +243,7 @@ pub async fn indicator(
         // Above the caller's clearance it does not exist for them.
         .filter(|r| principal.may_read(r.tlp))
         .ok_or_else(|| ApiError::not_found(format!("no {kind} {}", parsed.value())))?;
-    let mut sightings = state.store.sightings_of(record.id).await?;
-    sightings.retain(|s| principal.may_read(s.tlp));
-    Ok(Json(IndicatorDetail::new(record, sightings)))
+    Ok(Json(indicator_detail(&state, &principal, record).await?))
 }
 
 /// Query parameters of `GET /api/v1/items`.
@@ -273,15 +309,49 @@ pub async fn items(
     Ok(Json(state.store.search_items(&q).await?))
 }
 
+/// An item with analysts' notes on it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ItemDetail {
+    /// The item.
+    #[serde(flatten)]
+    item: Item,
+    /// Analysts' notes, newest first (at most 100).
+    notes: Vec<Note>,
+}
+
+/// The item `id` if the caller may read it; one above the caller's
+/// clearance is not found, so its existence is not revealed either.
+pub(crate) async fn readable_item(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<Item, ApiError> {
+    let id: ItemId = id
+        .parse()
+        .map_err(|_| ApiError::invalid(format!("path id: {id:?} is not an item id")))?;
+    state
+        .store
+        .item(id)
+        .await?
+        .filter(|i| principal.may_read(i.content.tlp))
+        .ok_or_else(|| ApiError::not_found(format!("no item {id}")))
+}
+
+/// `item` with its notes.
+pub(crate) async fn item_detail(state: &AppState, item: Item) -> Result<ItemDetail, ApiError> {
+    let notes = state.store.notes(NoteTarget::Item(item.id), NOTES).await?;
+    Ok(ItemDetail { item, notes })
+}
+
 /// `GET /api/v1/items/{id}`
 #[utoipa::path(
     get,
     path = "/api/v1/items/{id}",
     tag = "items",
-    summary = "One item",
+    summary = "One item with its notes",
     params(("id" = i64, Path, description = "The item's id.")),
     responses(
-        (status = 200, description = "The item.", body = Item),
+        (status = 200, description = "The item and analysts' notes on it.", body = ItemDetail),
         (status = 400, description = "The id is not a number.", body = ErrorBody),
         (status = 404, description = "No such item within the caller's clearance.", body = ErrorBody),
     )
@@ -290,17 +360,9 @@ pub async fn item(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-) -> ApiResult<Item> {
-    let id: ItemId = id
-        .parse()
-        .map_err(|_| ApiError::invalid(format!("path id: {id:?} is not an item id")))?;
-    let item = state
-        .store
-        .item(id)
-        .await?
-        .filter(|i| principal.may_read(i.content.tlp))
-        .ok_or_else(|| ApiError::not_found(format!("no item {id}")))?;
-    Ok(Json(item))
+) -> ApiResult<ItemDetail> {
+    let item = readable_item(&state, &principal, &id).await?;
+    Ok(Json(item_detail(&state, item).await?))
 }
 
 /// A list without paging.

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod curation;
 pub mod error;
 pub mod exist;
 pub mod export;
@@ -207,10 +208,21 @@ impl AppState {
 /// The application's routes.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
-        .route("/indicators", get(api::indicators))
-        .route("/indicators/{type}/{*value}", get(api::indicator))
-        .route("/items", get(api::items))
+        .route(
+            "/indicators",
+            get(api::indicators).post(curation::add_indicator),
+        )
+        // The value may hold `/`: writes name their action at the end.
+        .route(
+            "/indicators/{type}/{*value}",
+            get(api::indicator)
+                .post(curation::post_action)
+                .delete(curation::delete_action),
+        )
+        .route("/items", get(api::items).post(curation::add_item))
         .route("/items/{id}", get(api::item))
+        .route("/items/{id}/notes", post(curation::add_item_note))
+        .route("/notes/{id}", axum::routing::delete(curation::delete_note))
         .route("/sources", get(api::sources))
         .route("/sources/{name}", get(api::source))
         .route("/sources/{name}/runs", get(api::source_runs))

@@ -24,7 +24,7 @@ use utoipa::openapi::security::{
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::{admin, api, export, hunts, lookup};
+use crate::{admin, api, curation, export, hunts, lookup};
 
 /// Where the vendored `RapiDoc` script is served.
 /// The version is in the path, so the script can be cached for good.
@@ -197,7 +197,7 @@ fn operations(item: &mut utoipa::openapi::path::PathItem) -> impl Iterator<Item 
     info(
         title = "rexist REST API",
         description = "Threat intelligence: indicators, items, sources and runs, hunts, hits and \
-alerts, lookups, users and tokens, the audit log and exports.\n\n\
+alerts, lookups, analysts' curation, users and tokens, the audit log and exports.\n\n\
 Lists are paged: pass the `next` of a page as `cursor` to get the following one; `limit` is \
 the page size (default 50, at most 1000). Every error has one shape: \
 `{\"error\": {\"code\": \"invalid\", \"message\": \"…\"}}`.\n\n\
@@ -243,8 +243,22 @@ log and enabling or disabling sources `admin`.",
         admin::audit_log,
         export::list,
         export::adhoc,
+        curation::add_indicator,
+        curation::add_note,
+        curation::mark_false_positive,
+        curation::unmark_false_positive,
+        curation::add_local_sighting,
+        curation::change_labels,
+        curation::forget_label,
+        curation::raise_tlp,
+        curation::clear_tlp,
+        curation::override_score,
+        curation::clear_score,
+        curation::add_item,
+        curation::add_item_note,
+        curation::delete_note,
     ),
-    components(schemas(ErrorBody, ErrorDetail)),
+    components(schemas(ErrorBody, ErrorDetail, lookup::AnswerFormat)),
     modifiers(&Policy),
     tags(
         (name = "indicators", description = "Indicators and their sightings."),
@@ -255,6 +269,7 @@ log and enabling or disabling sources `admin`.",
         (name = "auth", description = "Sessions and the caller."),
         (name = "admin", description = "Users, tokens and the audit log (admin only)."),
         (name = "exports", description = "Saved and ad-hoc exports."),
+        (name = "curation", description = "What analysts add and say: manual indicators and event items, notes, false positives, local sightings, hand labels, TLP raises and score overrides."),
     ),
 )]
 pub struct ApiDoc;
@@ -371,6 +386,20 @@ mod tests {
         "GET /api/v1/audit",
         "GET /api/v1/exports",
         "GET /api/v1/exports/{format}",
+        "POST /api/v1/indicators",
+        "POST /api/v1/indicators/{type}/{value}/notes",
+        "POST /api/v1/indicators/{type}/{value}/false-positive",
+        "DELETE /api/v1/indicators/{type}/{value}/false-positive",
+        "POST /api/v1/indicators/{type}/{value}/sightings",
+        "POST /api/v1/indicators/{type}/{value}/labels",
+        "DELETE /api/v1/indicators/{type}/{value}/labels/{label}",
+        "POST /api/v1/indicators/{type}/{value}/tlp",
+        "DELETE /api/v1/indicators/{type}/{value}/tlp",
+        "POST /api/v1/indicators/{type}/{value}/score",
+        "DELETE /api/v1/indicators/{type}/{value}/score",
+        "POST /api/v1/items",
+        "POST /api/v1/items/{id}/notes",
+        "DELETE /api/v1/notes/{id}",
     ];
 
     fn doc() -> Value {

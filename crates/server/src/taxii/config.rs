@@ -66,7 +66,9 @@ pub struct CollectionConfig {
     pub tlp: Option<String>,
     /// Only active indicators: not expired, not allow-listed (default true).
     /// Retired ones (withdrawn by every source that reported them) are
-    /// served too, as revoked versions, so consumers drop them.
+    /// served too, as revoked versions, so consumers drop them. Indicators
+    /// an analyst marked false positives are served only so, in every
+    /// collection.
     #[serde(default = "yes")]
     pub active_only: bool,
     /// Whether analysts and admins may POST objects to it (default false).

@@ -433,9 +433,9 @@ fn export_query(
         min_score: c.min_score,
         max_tlp: Some(tlp.map_or(who.clearance, |t| t.min(who.clearance))),
         active_only: c.active_only,
-        // A consumer that has an indicator learns of its retraction from
-        // the revoked version.
-        with_retired: c.active_only,
+        // A consumer that has an indicator learns of its retraction, or of
+        // an analyst's false-positive mark, from the revoked version.
+        with_retired: true,
         since: None,
         added_after: p.added_after,
         added_before: None,

@@ -5,6 +5,7 @@
 
 mod api;
 mod common;
+mod curation;
 mod early;
 mod errors;
 mod exist;

@@ -27,15 +27,15 @@ use tower::ServiceExt;
 use crate::common::call;
 
 /// A store under test and what cleans it up.
-struct Backend {
-    name: &'static str,
-    store: Arc<dyn Store>,
+pub struct Backend {
+    pub name: &'static str,
+    pub store: Arc<dyn Store>,
     _dir: Option<tempfile::TempDir>,
     schema: Option<(String, String)>,
 }
 
 impl Backend {
-    async fn cleanup(self) {
+    pub async fn cleanup(self) {
         if let Some((url, schema)) = self.schema {
             drop(self.store);
             rexist_store::postgres::drop_schema(&url, &schema)
@@ -48,7 +48,7 @@ impl Backend {
 static SCHEMA_SEQ: AtomicU32 = AtomicU32::new(0);
 
 /// A fresh SQLite store, and a fresh PostgreSQL schema when a test server is configured.
-async fn backends() -> Vec<Backend> {
+pub async fn backends() -> Vec<Backend> {
     let dir = tempfile::tempdir().unwrap();
     let mut out = vec![Backend {
         name: "sqlite",
