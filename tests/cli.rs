@@ -1340,3 +1340,58 @@ fn backup_copies_a_running_store_and_healthcheck_asks_the_server() {
     assert!(!down.status.success(), "nothing listens any more");
     assert!(text(&down.stderr).contains(&addr), "{}", text(&down.stderr));
 }
+
+/// `rexist extract` finds internal names under the configuration's
+/// `[extract] extra_tlds` and `--extra-tld`, as ingest does, and refuses a
+/// malformed TLD by name.
+#[test]
+fn extract_honours_extra_tlds() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_rexist");
+    let input = "beacon to build01.corp and nas.lan, then evil.example.com\n";
+    let values = |out: &Output| -> Vec<String> {
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["value"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    let out = rexist_testkit::run_with_stdin(bin, dir.path(), &["extract"], input);
+    assert_eq!(
+        values(&out),
+        ["evil.example.com"],
+        "public TLDs only by default"
+    );
+
+    std::fs::write(
+        dir.path().join("rexist.toml"),
+        "[extract]\nextra_tlds = [\"corp\"]\n",
+    )
+    .unwrap();
+    let out = rexist_testkit::run_with_stdin(bin, dir.path(), &["extract"], input);
+    assert_eq!(values(&out), ["build01.corp", "evil.example.com"]);
+    let out =
+        rexist_testkit::run_with_stdin(bin, dir.path(), &["extract", "--extra-tld", "lan"], input);
+    assert_eq!(
+        values(&out),
+        ["build01.corp", "nas.lan", "evil.example.com"]
+    );
+
+    let out = rexist_testkit::run_with_stdin(
+        bin,
+        dir.path(),
+        &["extract", "--extra-tld", "not a tld"],
+        input,
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("\"not a tld\""),
+        "{}",
+        text(&out.stderr)
+    );
+}
