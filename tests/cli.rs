@@ -1395,3 +1395,44 @@ fn extract_honours_extra_tlds() {
         text(&out.stderr)
     );
 }
+
+/// `rexist export | head -1`: a reader that stops early is not an error.
+#[test]
+fn export_to_a_reader_that_stops_early_succeeds() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rexist.toml"), "default_sources = false\n").unwrap();
+    let list: String = (0..40_000u32)
+        .map(|i| format!("45.{}.{}.{}\n", i >> 16, (i >> 8) & 255, i & 255))
+        .collect();
+    std::fs::write(dir.path().join("list.txt"), list).unwrap();
+    let out = rexist(
+        dir.path(),
+        &["ingest", "file", "list.txt", "--source", "big"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rexist"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["export", "--format", "edl"])
+        .current_dir(dir.path())
+        .env_remove("REXIST_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is gone: the rest of the export meets a broken pipe.
+    let out = child.wait_with_output().unwrap();
+    assert!(!first.is_empty());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("Broken pipe"),
+        "{}",
+        text(&out.stderr)
+    );
+}
