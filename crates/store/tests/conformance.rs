@@ -758,6 +758,29 @@ async fn japanese_words_found_inside_sentences(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert!(none.items.is_empty());
+
+    // Alternatives: a comma or the word OR, as in hunts.
+    for (q, want) in [
+        ("log4j OR 脆弱性", vec!["jvn-1"]),
+        ("Patch Tuesday, 脆弱化", vec!["en-1"]),
+        ("log4j OR 脆弱性, patch", vec!["en-1", "jvn-1"]),
+        ("log4j OR absent", vec![]),
+    ] {
+        let page = store
+            .search_items(&ItemQuery {
+                text: Some(q.to_owned()),
+                ..ItemQuery::default()
+            })
+            .await
+            .unwrap();
+        let mut got: Vec<&str> = page
+            .items
+            .iter()
+            .map(|i| i.content.external_id.as_str())
+            .collect();
+        got.sort_unstable();
+        assert_eq!(got, want, "query {q}");
+    }
 }
 
 async fn mentions_link_items_and_indicators(store: Arc<dyn Store>) {

@@ -52,8 +52,8 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ),
     (
         "hunts.definition.help",
-        "Query: ransomware lockbit, \"black basta\" -test source:jvn. Watchlist: 192.0.2.0/24, domain:example.co.jp, AS64500 (commas or lines).",
-        "クエリ例: ransomware lockbit, \"black basta\" -test source:jvn。ウォッチリスト例: 192.0.2.0/24, domain:example.co.jp, AS64500(カンマまたは改行区切り)。",
+        "Query: ransomware lockbit, \"black basta\" -test source:jvn — words are all required, a comma or OR separates alternatives (log4j OR 脆弱性), - excludes. Watchlist: 192.0.2.0/24, domain:example.co.jp, AS64500 (commas or lines).",
+        "クエリ例: ransomware lockbit, \"black basta\" -test source:jvn — 空白区切りの語はすべて必要、カンマまたは OR で「いずれか」(log4j OR 脆弱性)、- で除外。ウォッチリスト例: 192.0.2.0/24, domain:example.co.jp, AS64500(カンマまたは改行区切り)。",
     ),
     ("hunts.channels", "Channels", "通知チャネル"),
     (
