@@ -340,6 +340,12 @@ pub trait Store: Send + Sync {
     /// Acknowledges hits by id, or all unacknowledged hits of `hunt` (or of
     /// every hunt) when `ids` is empty; returns how many changed.
     async fn ack_hits(&self, ids: &[HitId], hunt: Option<HuntId>, by: &str) -> Result<u64>;
+    /// Applies a triage change to each hit of `ids` that exists, recording
+    /// it in the hit's history; closing a hit (or calling it a false
+    /// positive) acknowledges it too. Returns how many hits changed.
+    async fn triage_hits(&self, ids: &[HitId], change: &rexist_core::TriageChange) -> Result<u64>;
+    /// A hit's triage history, oldest first.
+    async fn hit_triage_log(&self, hit: HitId) -> Result<Vec<rexist_core::TriageEntry>>;
     /// Queues one digest alert per channel of `hunt` covering its hits not
     /// yet announced (retro-hunt hits when `retro`), marks them announced and
     /// stamps the hunt's digest time; returns how many hits it covers.

@@ -213,6 +213,44 @@ pub struct HitQuery {
     pub limit: u32,
     /// Only hits of hunts at or below this TLP (a reader's clearance).
     pub max_tlp: Option<Tlp>,
+    /// Only hits in this triage state.
+    pub triage: Option<rexist_core::HitTriage>,
+    /// Only hits assigned to this user.
+    pub assignee: Option<String>,
+}
+
+/// A hit's triage state and assignee after `change`, from the stored ones.
+pub(crate) fn triaged(
+    status: &str,
+    assignee: Option<String>,
+    change: &rexist_core::TriageChange,
+) -> crate::Result<(rexist_core::HitTriage, Option<String>)> {
+    let stored: rexist_core::HitTriage = status
+        .parse()
+        .map_err(|e| crate::StoreError::internal(format!("corrupt hit triage in store: {e}")))?;
+    Ok((
+        change.status.unwrap_or(stored),
+        change.assignee.clone().unwrap_or(assignee),
+    ))
+}
+
+/// A stored triage history row.
+pub(crate) fn triage_entry(
+    status: &str,
+    assignee: Option<String>,
+    note: Option<String>,
+    author: String,
+    at: i64,
+) -> crate::Result<rexist_core::TriageEntry> {
+    Ok(rexist_core::TriageEntry {
+        status: status.parse().map_err(|e| {
+            crate::StoreError::internal(format!("corrupt hit triage in store: {e}"))
+        })?,
+        assignee,
+        note,
+        author,
+        at: rexist_core::model::from_unix_micros(at),
+    })
 }
 
 /// Filters for listing alerts, newest first.

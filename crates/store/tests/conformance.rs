@@ -110,6 +110,7 @@ macro_rules! conformance {
 
 conformance!(
     migrations_are_idempotent,
+    hits_are_triaged_with_history,
     stix_namespace_is_made_once,
     sources_register_and_toggle,
     runs_record_counts_health_and_cursor,
@@ -1675,6 +1676,111 @@ async fn alert_outbox_leases_retries_and_fails(store: Arc<dyn Store>) {
         .items;
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].id, b.id);
+}
+
+async fn hits_are_triaged_with_history(store: Arc<dyn Store>) {
+    use rexist_core::{HitTriage, TriageChange};
+    let items = some_items(&store, 3).await;
+    let a = store.create_hunt(&hunt_spec("a", &[], None)).await.unwrap();
+    let hits: Vec<NewHit> = items.iter().map(|&i| hit(a.id, i, false)).collect();
+    let stored = store.record_hits(&hits).await.unwrap();
+    assert!(
+        stored
+            .iter()
+            .all(|h| h.triage == HitTriage::New && h.assignee.is_none())
+    );
+
+    let take = TriageChange {
+        status: Some(HitTriage::InProgress),
+        assignee: Some(Some("alice".into())),
+        note: Some("looking".into()),
+        author: "alice".into(),
+    };
+    let ids = [stored[0].id, stored[1].id, rexist_core::HitId::new(999_999)];
+    assert_eq!(
+        store.triage_hits(&ids, &take).await.unwrap(),
+        2,
+        "unknown ids skipped"
+    );
+    let mine = store
+        .list_hits(&HitQuery {
+            assignee: Some("alice".into()),
+            ..HitQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(mine.items.len(), 2);
+    assert!(mine.items.iter().all(|h| h.triage == HitTriage::InProgress));
+    assert!(
+        mine.items.iter().all(|h| h.acked_at.is_none()),
+        "not done yet"
+    );
+
+    // A note alone keeps the state; closing acknowledges; "" unassigns.
+    let note = TriageChange {
+        note: Some("benign scanner".into()),
+        author: "bob".into(),
+        ..TriageChange::default()
+    };
+    store.triage_hits(&[stored[0].id], &note).await.unwrap();
+    let close = TriageChange {
+        status: Some(HitTriage::FalsePositive),
+        assignee: Some(None),
+        author: "bob".into(),
+        ..TriageChange::default()
+    };
+    store.triage_hits(&[stored[0].id], &close).await.unwrap();
+    let h = &store.hits_by_id(&[stored[0].id]).await.unwrap()[0];
+    assert_eq!(h.triage, HitTriage::FalsePositive);
+    assert_eq!(h.assignee, None);
+    assert_eq!(h.acked_by.as_deref(), Some("bob"));
+    let log = store.hit_triage_log(stored[0].id).await.unwrap();
+    let steps: Vec<(HitTriage, Option<&str>, Option<&str>, &str)> = log
+        .iter()
+        .map(|e| {
+            (
+                e.status,
+                e.assignee.as_deref(),
+                e.note.as_deref(),
+                e.author.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (
+                HitTriage::InProgress,
+                Some("alice"),
+                Some("looking"),
+                "alice"
+            ),
+            (
+                HitTriage::InProgress,
+                Some("alice"),
+                Some("benign scanner"),
+                "bob"
+            ),
+            (HitTriage::FalsePositive, None, None, "bob"),
+        ]
+    );
+    let by_state = |t| HitQuery {
+        triage: Some(t),
+        ..HitQuery::default()
+    };
+    for (t, n) in [
+        (HitTriage::New, 1),
+        (HitTriage::InProgress, 1),
+        (HitTriage::FalsePositive, 1),
+        (HitTriage::Closed, 0),
+    ] {
+        assert_eq!(
+            store.list_hits(&by_state(t)).await.unwrap().items.len(),
+            n,
+            "{t:?}"
+        );
+    }
+    assert!(store.hit_triage_log(stored[2].id).await.unwrap().is_empty());
 }
 
 async fn hits_list_and_acknowledge(store: Arc<dyn Store>) {

@@ -1086,6 +1086,14 @@ impl Store for PgStore {
         hunts::ack_hits(&self.pool, ids, hunt, by).await
     }
 
+    async fn triage_hits(&self, ids: &[HitId], change: &rexist_core::TriageChange) -> Result<u64> {
+        hunts::triage_hits(&self.pool, ids, change).await
+    }
+
+    async fn hit_triage_log(&self, hit: HitId) -> Result<Vec<rexist_core::TriageEntry>> {
+        hunts::hit_triage_log(&self.pool, hit).await
+    }
+
     async fn queue_digest(&self, hunt: HuntId, retro: bool) -> Result<u64> {
         hunts::queue_digest(&self.pool, hunt, retro).await
     }

@@ -1118,6 +1118,17 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn triage_hits(&self, ids: &[HitId], change: &rexist_core::TriageChange) -> Result<u64> {
+        let (ids, change) = (ids.to_vec(), change.clone());
+        self.write(move |conn| hunts::triage_hits(conn, &ids, &change))
+            .await
+    }
+
+    async fn hit_triage_log(&self, hit: HitId) -> Result<Vec<rexist_core::TriageEntry>> {
+        self.read_now(move |conn| hunts::hit_triage_log(conn, hit))
+            .await
+    }
+
     async fn queue_digest(&self, hunt: HuntId, retro: bool) -> Result<u64> {
         self.write(move |conn| hunts::queue_digest(conn, hunt, retro))
             .await
