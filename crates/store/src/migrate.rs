@@ -71,6 +71,10 @@ pub(crate) const SQLITE: &[Migration] = &[
         version: 9,
         sql: include_str!("../migrations/sqlite/0009_shared_state.sql"),
     },
+    Migration {
+        version: 41,
+        sql: include_str!("../migrations/sqlite/0041_host_ranges.sql"),
+    },
 ];
 
 /// PostgreSQL migrations.
@@ -110,6 +114,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration {
         version: 9,
         sql: include_str!("../migrations/postgres/0009_shared_state.sql"),
+    },
+    Migration {
+        version: 41,
+        sql: include_str!("../migrations/postgres/0041_host_ranges.sql"),
     },
 ];
 

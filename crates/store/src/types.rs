@@ -126,6 +126,29 @@ pub(crate) fn prefix_end(prefix: &str) -> String {
     format!("{prefix}\u{10FFFF}")
 }
 
+/// The key that makes "at or below a domain" one index range: the host of
+/// a domain or e-mail indicator reversed, with a dot after it
+/// (`a.example.com` and `x@a.example.com` give `moc.elpmaxe.a.`), so what
+/// lies at or below `example.com` is exactly the keys starting with
+/// `moc.elpmaxe.` — and `notexample.com` (`moc.elpmaxeton.`) is not. None
+/// for other types. Canonical hosts are ASCII; the reversal is by
+/// character, as PostgreSQL's `reverse()` backfills it.
+pub(crate) fn reversed_host(kind: IndicatorType, value: &str) -> Option<String> {
+    let host = match kind {
+        IndicatorType::Domain => value,
+        IndicatorType::Email => value.rsplit_once('@')?.1,
+        _ => return None,
+    };
+    let mut out: String = host.chars().rev().collect();
+    out.push('.');
+    Some(out)
+}
+
+/// Reads per `under` entry before the nearest are kept: bounded, and
+/// enough that a domain's direct sub-domains are rarely crowded out by a
+/// deep branch that sorts first.
+pub(crate) const UNDER_OVERFETCH: u32 = 4;
+
 /// Clamps a requested page size to 1..=[`MAX_PAGE`], 50 when unset.
 pub(crate) fn page_size(limit: u32) -> u32 {
     match limit {
@@ -294,6 +317,13 @@ pub struct ConnectedQuery {
     pub prefixes: Vec<(rexist_core::IndicatorType, String)>,
     /// Most indicators per prefix.
     pub per_prefix: u32,
+    /// By type and domain: indicators of that type whose host is the
+    /// domain or lies below it (a domain's sub-domains, the e-mail
+    /// addresses at it or at its sub-domains), at most `per_under` each,
+    /// the nearest first among the first few in reversed-host order.
+    pub under: Vec<(rexist_core::IndicatorType, String)>,
+    /// Most indicators per `under` entry.
+    pub per_under: u32,
     /// The reader's clearance.
     pub max_tlp: rexist_core::Tlp,
 }

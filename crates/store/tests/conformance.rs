@@ -153,6 +153,7 @@ conformance!(
     taxii_statuses_are_kept_per_root_and_pruned_by_age,
     enrichment_answers_are_shared_until_they_expire,
     connected_reads_exact_prefixed_and_by_id_within_clearance,
+    connected_reads_hosts_at_or_below_a_domain_nearest_first,
 );
 
 fn spec(name: &str) -> SourceSpec {
@@ -3809,6 +3810,7 @@ async fn connected_reads_exact_prefixed_and_by_id_within_clearance(store: Arc<dy
         prefixes: vec![(IndicatorType::Url, "http://bad.example.com/".to_owned())],
         per_prefix: 3,
         max_tlp: Tlp::Green,
+        ..rexist_store::ConnectedQuery::default()
     };
     let found = store.connected(&q).await.expect("connected");
     let mut values: Vec<&str> = found.iter().map(|c| c.record.value.as_str()).collect();
@@ -3842,4 +3844,239 @@ async fn connected_reads_exact_prefixed_and_by_id_within_clearance(store: Arc<dy
         .await
         .unwrap();
     assert!(empty.is_empty());
+}
+
+async fn connected_reads_hosts_at_or_below_a_domain_nearest_first(store: Arc<dyn Store>) {
+    let a = source(&store, "a").await;
+    let at = OffsetDateTime::now_utc();
+    let batch = vec![
+        sighting(IndicatorType::Domain, "example.com", at),
+        sighting(IndicatorType::Domain, "b.a.example.com", at),
+        sighting(IndicatorType::Domain, "a.example.com", at),
+        sighting(IndicatorType::Domain, "z.example.com", at),
+        sighting(IndicatorType::Domain, "notexample.com", at),
+        sighting(IndicatorType::Domain, "example.com.evil.net", at),
+        sighting(IndicatorType::Domain, "example.co", at),
+        NewSighting {
+            tlp: Some(Tlp::Red),
+            ..sighting(IndicatorType::Domain, "red.example.com", at)
+        },
+        sighting(IndicatorType::Email, "x@example.com", at),
+        sighting(IndicatorType::Email, "y@mail.example.com", at),
+        sighting(IndicatorType::Email, "z@notexample.com", at),
+        // Same host, other types: not read by a domain or e-mail range.
+        sighting(IndicatorType::Url, "http://a.example.com/", at),
+    ];
+    store.upsert_sightings(&a, &batch).await.expect("upsert");
+    let under = |per: u32, max_tlp: Tlp| rexist_store::ConnectedQuery {
+        under: vec![
+            (IndicatorType::Domain, "example.com".to_owned()),
+            (IndicatorType::Email, "example.com".to_owned()),
+        ],
+        per_under: per,
+        max_tlp,
+        ..rexist_store::ConnectedQuery::default()
+    };
+    let values = |found: Vec<rexist_store::Connected>| -> Vec<String> {
+        let mut v: Vec<String> = found.into_iter().map(|c| c.record.value).collect();
+        v.sort_unstable();
+        v
+    };
+    let all = store.connected(&under(50, Tlp::Green)).await.expect("all");
+    assert!(all.iter().all(|c| c.sources == ["a"]));
+    assert_eq!(
+        values(all),
+        [
+            "a.example.com",
+            "b.a.example.com",
+            "example.com",
+            "x@example.com",
+            "y@mail.example.com",
+            "z.example.com",
+        ],
+        "the domain, its sub-domains and addresses at or below it; no look-alike, no URL, not TLP:RED"
+    );
+    // Three of each: the fewest labels below the domain first, so
+    // z.example.com rather than b.a.example.com, which sorts before it in
+    // reversed-host order (`moc.elpmaxe.a.b.` < `moc.elpmaxe.z.`).
+    assert_eq!(
+        values(store.connected(&under(3, Tlp::Green)).await.expect("three")),
+        [
+            "a.example.com",
+            "example.com",
+            "x@example.com",
+            "y@mail.example.com",
+            "z.example.com",
+        ]
+    );
+    let red = store.connected(&under(50, Tlp::Red)).await.expect("red");
+    assert!(red.iter().any(|c| c.record.value == "red.example.com"));
+    // A sub-domain's range holds only what is below it.
+    let below_a = store
+        .connected(&rexist_store::ConnectedQuery {
+            under: vec![(IndicatorType::Domain, "a.example.com".to_owned())],
+            per_under: 50,
+            max_tlp: Tlp::Green,
+            ..rexist_store::ConnectedQuery::default()
+        })
+        .await
+        .expect("below a");
+    assert_eq!(values(below_a), ["a.example.com", "b.a.example.com"]);
+    // Stored in a later batch, alongside exact and prefix reads.
+    store
+        .upsert_sightings(
+            &a,
+            &[sighting(IndicatorType::Domain, "new.example.com", at)],
+        )
+        .await
+        .expect("later");
+    let mixed = store
+        .connected(&rexist_store::ConnectedQuery {
+            exact: vec![(IndicatorType::Domain, "notexample.com".to_owned())],
+            prefixes: vec![(IndicatorType::Url, "http://a.example.com/".to_owned())],
+            per_prefix: 5,
+            ..under(50, Tlp::Green)
+        })
+        .await
+        .expect("mixed");
+    let got = values(mixed);
+    for v in [
+        "new.example.com",
+        "notexample.com",
+        "http://a.example.com/",
+        "y@mail.example.com",
+    ] {
+        assert!(got.iter().any(|g| g == v), "{v} in {got:?}");
+    }
+    assert!(!got.iter().any(|g| g == "z@notexample.com"), "{got:?}");
+}
+
+/// Domains and addresses stored before migration 41, and the keys rexist
+/// writes for them on insert (both backends must backfill the same ones).
+fn host_rows(at: OffsetDateTime) -> Vec<NewSighting> {
+    vec![
+        sighting(IndicatorType::Domain, "example.com", at),
+        sighting(IndicatorType::Domain, "a.example.com", at),
+        sighting(IndicatorType::Domain, "xn--bcher-kva.example", at),
+        sighting(IndicatorType::Domain, "notexample.com", at),
+        sighting(IndicatorType::Email, "x@mail.example.com", at),
+        sighting(IndicatorType::Ipv4, "192.0.2.1", at),
+    ]
+}
+
+const HOST_KEYS: [(&str, Option<&str>); 6] = [
+    ("192.0.2.1", None),
+    ("a.example.com", Some("moc.elpmaxe.a.")),
+    ("example.com", Some("moc.elpmaxe.")),
+    ("notexample.com", Some("moc.elpmaxeton.")),
+    ("x@mail.example.com", Some("moc.elpmaxe.liam.")),
+    ("xn--bcher-kva.example", Some("elpmaxe.avk-rehcb--nx.")),
+];
+
+/// What a lookup of `example.com` reads below it, sorted.
+async fn below_example_com(store: &Arc<dyn Store>) -> Vec<String> {
+    let found = store
+        .connected(&rexist_store::ConnectedQuery {
+            under: vec![
+                (IndicatorType::Domain, "example.com".to_owned()),
+                (IndicatorType::Email, "example.com".to_owned()),
+            ],
+            per_under: 50,
+            max_tlp: Tlp::Green,
+            ..rexist_store::ConnectedQuery::default()
+        })
+        .await
+        .unwrap();
+    let mut v: Vec<String> = found.into_iter().map(|c| c.record.value).collect();
+    v.sort_unstable();
+    v
+}
+
+const BELOW_EXAMPLE_COM: [&str; 3] = ["a.example.com", "example.com", "x@mail.example.com"];
+
+/// Migration 41 on SQLite: the keys of rows stored before it are filled
+/// (in Rust, SQLite having no reverse()) exactly as inserts write them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_keys_of_rows_stored_before_migration_41_are_filled_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rexist.db");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).await.unwrap());
+    store.migrate().await.unwrap();
+    let src = source(&store, "a").await;
+    store
+        .upsert_sightings(&src, &host_rows(OffsetDateTime::now_utc()))
+        .await
+        .unwrap();
+    let keys = |conn: &rusqlite::Connection| -> Vec<(String, Option<String>)> {
+        conn.prepare("SELECT value, rhost FROM indicators ORDER BY value")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let want: Vec<(String, Option<String>)> = HOST_KEYS
+        .iter()
+        .map(|(v, k)| ((*v).to_owned(), k.map(str::to_owned)))
+        .collect();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    assert_eq!(keys(&conn), want, "as inserted");
+    // Back to the schema before migration 41, rows and all.
+    conn.execute_batch(
+        "DROP INDEX indicators_by_rhost;
+         ALTER TABLE indicators DROP COLUMN rhost;
+         DELETE FROM schema_migrations WHERE version = 41;",
+    )
+    .unwrap();
+    assert_eq!(store.migrate().await.unwrap(), 1);
+    assert_eq!(keys(&conn), want, "as backfilled");
+    assert_eq!(below_example_com(&store).await, BELOW_EXAMPLE_COM);
+}
+
+/// Migration 41 on PostgreSQL: its SQL backfill (reverse()) gives the keys
+/// rexist's inserts write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_keys_of_rows_stored_before_migration_41_are_filled_postgres() {
+    use sqlx::{Connection as _, Executor as _, Row as _};
+    let Some(h) = postgres().await else {
+        return;
+    };
+    let (url, schema) = h.schema.clone().unwrap();
+    let store = Arc::clone(&h.store);
+    let src = source(&store, "a").await;
+    store
+        .upsert_sightings(&src, &host_rows(OffsetDateTime::now_utc()))
+        .await
+        .unwrap();
+    let options = <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(&url)
+        .unwrap()
+        .options([("search_path", schema.as_str())]);
+    let mut conn = sqlx::PgConnection::connect_with(&options).await.unwrap();
+    let keys = async |conn: &mut sqlx::PgConnection| -> Vec<(String, Option<String>)> {
+        sqlx::query("SELECT value, rhost FROM indicators ORDER BY value")
+            .fetch_all(conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    };
+    let want: Vec<(String, Option<String>)> = HOST_KEYS
+        .iter()
+        .map(|(v, k)| ((*v).to_owned(), k.map(str::to_owned)))
+        .collect();
+    assert_eq!(keys(&mut conn).await, want, "as inserted");
+    conn.execute(
+        "DROP INDEX indicators_by_rhost;
+         ALTER TABLE indicators DROP COLUMN rhost;
+         DELETE FROM schema_migrations WHERE version = 41;",
+    )
+    .await
+    .unwrap();
+    assert_eq!(store.migrate().await.unwrap(), 1);
+    assert_eq!(keys(&mut conn).await, want, "as backfilled");
+    assert_eq!(below_example_com(&store).await, BELOW_EXAMPLE_COM);
+    conn.close().await.unwrap();
+    drop(store);
+    h.cleanup().await;
 }

@@ -213,6 +213,7 @@ impl PgStore {
             until: Option<i64>,
         }
         struct Agg {
+            kind: IndicatorType,
             first: i64,
             last: i64,
             score: i16,
@@ -239,6 +240,7 @@ impl PgStore {
                     a.tlp = a.tlp.min(tlp);
                 })
                 .or_insert(Agg {
+                    kind: s.indicator.kind(),
                     first: seen,
                     last: seen,
                     score,
@@ -252,6 +254,7 @@ impl PgStore {
         let mut scores = Vec::with_capacity(indicators.len());
         let mut tlps = Vec::with_capacity(indicators.len());
         let mut starts = Vec::with_capacity(indicators.len());
+        let mut hosts = Vec::with_capacity(indicators.len());
         for ((value, kind), a) in &indicators {
             let n = pairs
                 .range((*value, *kind, i64::MIN)..=(*value, *kind, i64::MAX))
@@ -263,12 +266,13 @@ impl PgStore {
             lasts.push(a.last);
             scores.push(a.score);
             tlps.push(a.tlp);
+            hosts.push(crate::types::reversed_host(a.kind, value));
         }
         let rows = sqlx::query(
-            "INSERT INTO indicators (kind, value, first_seen, last_seen, sightings, score, tlp, status)
-             SELECT k, v, f, l, n, s, t, 'active'
-             FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int2[], $6::int2[], $7::int8[])
-               AS u(k, v, f, l, s, t, n)
+            "INSERT INTO indicators (kind, value, first_seen, last_seen, sightings, score, tlp, status, rhost)
+             SELECT k, v, f, l, n, s, t, 'active', h
+             FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int2[], $6::int2[], $7::int8[], $8::text[])
+               AS u(k, v, f, l, s, t, n, h)
              ORDER BY v, k
              ON CONFLICT (value, kind) DO UPDATE SET
                first_seen = LEAST(indicators.first_seen, EXCLUDED.first_seen),
@@ -288,6 +292,7 @@ impl PgStore {
         .bind(&scores)
         .bind(&tlps)
         .bind(&starts)
+        .bind(&hosts)
         .fetch_all(&mut **tx)
         .await?;
         let mut summary = UpsertSummary::default();
