@@ -2,7 +2,7 @@
 
 use rexist_core::{
     AlertId, AlertStatus, HitId, HuntId, IndicatorId, IndicatorStatus, IndicatorType, ItemId,
-    ItemKind, JobId, Role, SourceId, Tlp,
+    ItemKind, JobId, Role, SightingId, SourceId, Tlp,
 };
 use serde::Serialize;
 
@@ -49,6 +49,88 @@ pub struct IndicatorQuery {
     pub after: Option<String>,
     /// Page size (capped at 1000).
     pub limit: u32,
+}
+
+/// Filters for [`crate::Store::recent_indicators`]: indicators most
+/// recently seen first, paged by offset and counted, every filter applied
+/// in the store (EXIST's `reputation` view).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecentQuery {
+    /// Only these types (all when empty).
+    pub kinds: Vec<IndicatorType>,
+    /// Only this exact canonical value.
+    pub value: Option<String>,
+    /// Only indicators with a sighting at most `max_tlp` by one of these
+    /// sources, retired sightings included (any indicator when empty).
+    pub sources: Vec<SourceId>,
+    /// Only values containing every one of these, ASCII case-insensitively.
+    pub contains: Vec<String>,
+    /// The reader's clearance: only indicators whose TLP is at most this.
+    pub max_tlp: Tlp,
+    /// Matches skipped before the page.
+    pub offset: u32,
+    /// Page size (capped at 1000, 50 when 0).
+    pub limit: u32,
+    /// Matches counted at most (see [`Counted`]).
+    pub count_up_to: u32,
+}
+
+/// Filters for [`crate::Store::item_sightings`]: sightings stated in items
+/// (a MISP event's attributes), most recently seen first, paged by offset
+/// and counted, every filter applied in the store (EXIST's
+/// `threatAttribute` view).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ItemSightingQuery {
+    /// Only in items of this kind.
+    pub item_kind: Option<ItemKind>,
+    /// Only sightings by one of these sources in items of one of these
+    /// sources (any when empty).
+    pub sources: Vec<SourceId>,
+    /// Only in this item.
+    pub item: Option<ItemId>,
+    /// Only the sighting with this id.
+    pub sighting: Option<SightingId>,
+    /// Only indicators of these types (all when empty).
+    pub kinds: Vec<IndicatorType>,
+    /// Only indicators with this exact canonical value.
+    pub value: Option<String>,
+    /// Only values containing every one of these, ASCII case-insensitively.
+    pub contains: Vec<String>,
+    /// Only sightings last seen at or after this time.
+    pub seen_after: Option<time::OffsetDateTime>,
+    /// Only sightings last seen at or before this time.
+    pub seen_before: Option<time::OffsetDateTime>,
+    /// The reader's clearance: the item, the sighting and the indicator
+    /// are each at most this.
+    pub max_tlp: Tlp,
+    /// Matches skipped before the page.
+    pub offset: u32,
+    /// Page size (capped at 1000, 50 when 0).
+    pub limit: u32,
+    /// Matches counted at most (see [`Counted`]).
+    pub count_up_to: u32,
+}
+
+/// One offset page of a counted listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Counted<T> {
+    /// The page, in the listing's order.
+    pub items: Vec<T>,
+    /// How many match in all, at most the query's `count_up_to`.
+    pub total: u64,
+    /// More than `count_up_to` match: `total` is a lower bound.
+    pub capped: bool,
+}
+
+/// The terms of a `contains` filter as the store matches them: ASCII
+/// lower-case (values are compared lower-cased the same way in both
+/// backends), empty ones dropped.
+pub(crate) fn contains_terms(terms: &[String]) -> Vec<String> {
+    terms
+        .iter()
+        .map(|t| t.to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect()
 }
 
 /// Filters for exports and TAXII collections, read in pages in the order

@@ -9,7 +9,7 @@ use sqlx::Row;
 use sqlx::postgres::PgPool;
 
 use super::rows::{indicator_from_row, item_from_row};
-use crate::decode::{HIT_COLUMNS, INDICATOR_COLUMNS, ITEM_COLUMNS, micros};
+use crate::decode::{HIT_COLUMNS, INDICATOR_COLUMNS, ITEM_COLUMNS, micros, qualified};
 use crate::{CoOccurrence, Connected, ConnectedQuery, MentionRef, Result};
 
 pub(super) async fn indicators_by_values(
@@ -30,14 +30,6 @@ pub(super) async fn indicators_by_values(
     .iter()
     .map(indicator_from_row)
     .collect()
-}
-
-fn qualified(alias: &str, columns: &str) -> String {
-    columns
-        .split(", ")
-        .map(|c| format!("{alias}.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 pub(super) async fn connected(pool: &PgPool, q: &ConnectedQuery) -> Result<Vec<Connected>> {

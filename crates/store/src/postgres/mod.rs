@@ -11,6 +11,7 @@ pub use yardstick::copy_upsert_yardstick;
 mod dashboard;
 mod delete;
 mod hunts;
+mod listing;
 mod lookup;
 mod retire;
 mod rows;
@@ -976,6 +977,20 @@ impl Store for PgStore {
         .iter()
         .map(sighting_from_row)
         .collect()
+    }
+
+    async fn recent_indicators(
+        &self,
+        query: &crate::RecentQuery,
+    ) -> Result<crate::Counted<IndicatorRecord>> {
+        listing::recent_indicators(&self.read, query).await
+    }
+
+    async fn item_sightings(
+        &self,
+        query: &crate::ItemSightingQuery,
+    ) -> Result<crate::Counted<(Sighting, IndicatorRecord)>> {
+        listing::item_sightings(&self.read, query).await
     }
 
     async fn indicator_by_id(&self, id: IndicatorId) -> Result<Option<IndicatorRecord>> {

@@ -9,6 +9,7 @@ mod backup;
 mod dashboard;
 mod delete;
 mod hunts;
+mod listing;
 mod lookup;
 mod retire;
 mod rows;
@@ -1002,6 +1003,25 @@ impl Store for SqliteStore {
 
     async fn sightings_of(&self, indicator: IndicatorId) -> Result<Vec<Sighting>> {
         self.read(move |conn| sightings_of(conn, indicator)).await
+    }
+
+    async fn recent_indicators(
+        &self,
+        query: &crate::RecentQuery,
+    ) -> Result<crate::Counted<IndicatorRecord>> {
+        let q = query.clone();
+        // A filter may scan the table: on the blocking pool.
+        self.read(move |conn| listing::recent_indicators(conn, &q))
+            .await
+    }
+
+    async fn item_sightings(
+        &self,
+        query: &crate::ItemSightingQuery,
+    ) -> Result<crate::Counted<(Sighting, IndicatorRecord)>> {
+        let q = query.clone();
+        self.read(move |conn| listing::item_sightings(conn, &q))
+            .await
     }
 
     async fn indicator_by_id(&self, id: IndicatorId) -> Result<Option<IndicatorRecord>> {
