@@ -7,6 +7,7 @@ mod api;
 mod common;
 mod errors;
 mod exist;
+mod exist_scale;
 mod export;
 mod hunts;
 mod lookup;
