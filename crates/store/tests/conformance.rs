@@ -3969,7 +3969,7 @@ async fn seen_at(store: &Arc<dyn Store>, src: &Source, rows: &[(IndicatorType, &
 async fn recent_indicators_filter_count_and_page_in_the_store(store: Arc<dyn Store>) {
     let old = source(&store, "old-list").await;
     let new = source(&store, "new-list").await;
-    let (d, u, i, h) = (
+    let (d, url, ip, hash) = (
         IndicatorType::Domain,
         IndicatorType::Url,
         IndicatorType::Ipv4,
@@ -3982,7 +3982,7 @@ async fn recent_indicators_filter_count_and_page_in_the_store(store: Arc<dyn Sto
         &[
             (d, "old-one.example", 1, g),
             (d, "old-two.example", 2, g),
-            (i, "198.51.100.1", 3, g),
+            (ip, "198.51.100.1", 3, g),
             (d, "old-secret.example", 4, Tlp::Red),
         ],
     )
@@ -3990,8 +3990,8 @@ async fn recent_indicators_filter_count_and_page_in_the_store(store: Arc<dyn Sto
     let mut newer: Vec<(IndicatorType, String, i64, Tlp)> = (0..30)
         .map(|n| (d, format!("new-{n:02}.example"), 100 + n, g))
         .collect();
-    newer.push((u, "http://new.example/Path".to_owned(), 200, g));
-    newer.push((h, "a".repeat(64), 201, g));
+    newer.push((url, "http://new.example/Path".to_owned(), 200, g));
+    newer.push((hash, "a".repeat(64), 201, g));
     let newer: Vec<(IndicatorType, &str, i64, Tlp)> = newer
         .iter()
         .map(|(k, v, m, t)| (*k, v.as_str(), *m, *t))
@@ -3999,7 +3999,7 @@ async fn recent_indicators_filter_count_and_page_in_the_store(store: Arc<dyn Sto
     seen_at(&store, &new, &newer).await;
     let q = |f: &dyn Fn(&mut rexist_store::RecentQuery)| {
         let mut q = rexist_store::RecentQuery {
-            kinds: vec![d, u, i],
+            kinds: vec![d, url, ip],
             max_tlp: g,
             limit: 50,
             count_up_to: 10_000,
@@ -4080,7 +4080,7 @@ async fn recent_indicators_filter_count_and_page_in_the_store(store: Arc<dyn Sto
     let none = store
         .recent_indicators(&q(&|q| {
             q.sources = vec![old.id];
-            q.kinds = vec![u];
+            q.kinds = vec![url];
         }))
         .await
         .unwrap();
@@ -4297,7 +4297,7 @@ async fn below_example_com(store: &Arc<dyn Store>) -> Vec<String> {
 const BELOW_EXAMPLE_COM: [&str; 3] = ["a.example.com", "example.com", "x@mail.example.com"];
 
 /// Migration 41 on SQLite: the keys of rows stored before it are filled
-/// (in Rust, SQLite having no reverse()) exactly as inserts write them.
+/// (in Rust, SQLite having no `reverse()`) exactly as inserts write them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_keys_of_rows_stored_before_migration_41_are_filled_sqlite() {
     let dir = tempfile::tempdir().unwrap();
@@ -4335,7 +4335,7 @@ async fn host_keys_of_rows_stored_before_migration_41_are_filled_sqlite() {
     assert_eq!(below_example_com(&store).await, BELOW_EXAMPLE_COM);
 }
 
-/// Migration 41 on PostgreSQL: its SQL backfill (reverse()) gives the keys
+/// Migration 41 on PostgreSQL: its SQL backfill (`reverse()`) gives the keys
 /// rexist's inserts write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_keys_of_rows_stored_before_migration_41_are_filled_postgres() {
