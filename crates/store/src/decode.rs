@@ -390,6 +390,15 @@ pub(crate) fn announce_now(
 }
 
 /// JSON text of a value that always serialises (tag lists, counts).
+/// A column list with each column prefixed by `alias.`, for joins.
+pub(crate) fn qualified(alias: &str, columns: &str) -> String {
+    columns
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(crate) fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
 }

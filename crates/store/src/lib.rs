@@ -52,9 +52,10 @@ pub use activity::{Activity, DayCount};
 pub use error::{ErrorKind, StoreError};
 pub use state::{CachedEnrichment, MAX_CACHED_ANSWER, RetroHunt, RetroStatus, TaxiiStatus};
 pub use types::{
-    AlertQuery, CoOccurrence, Connected, ConnectedQuery, EarlyCve, EarlyCveQuery, ExportQuery,
-    HitQuery, IndicatorContext, IndicatorQuery, ItemChange, ItemQuery, Job, MAX_EARLY_CVES,
-    MAX_EXPORT_PAGE, MentionRef, NewJob, Page, ReportTime, StoreStats, UserChange,
+    AlertQuery, CoOccurrence, Connected, ConnectedQuery, Counted, EarlyCve, EarlyCveQuery,
+    ExportQuery, HitQuery, IndicatorContext, IndicatorQuery, ItemChange, ItemQuery,
+    ItemSightingQuery, Job, MAX_EARLY_CVES, MAX_EXPORT_PAGE, MentionRef, NewJob, Page, RecentQuery,
+    ReportTime, StoreStats, UserChange,
 };
 
 /// Result of store operations.
@@ -236,6 +237,19 @@ pub trait Store: Send + Sync {
     async fn indicator(&self, kind: IndicatorType, value: &str) -> Result<Option<IndicatorRecord>>;
     /// Indicators matching a query, in value order (so prefix pages are stable).
     async fn list_indicators(&self, query: &IndicatorQuery) -> Result<Page<IndicatorRecord>>;
+    /// Indicators matching a [`RecentQuery`], most recently seen first
+    /// (then newest stored), one page from `offset`, with how many match
+    /// counted up to `count_up_to`. Every filter is applied in the store,
+    /// so a match is found however many indicators are stored.
+    async fn recent_indicators(&self, query: &RecentQuery) -> Result<Counted<IndicatorRecord>>;
+    /// Sightings stated in items matching an [`ItemSightingQuery`], each
+    /// with its indicator, most recently seen first (then newest), one
+    /// page from `offset`, with how many match counted up to
+    /// `count_up_to`. Every filter is applied in the store.
+    async fn item_sightings(
+        &self,
+        query: &ItemSightingQuery,
+    ) -> Result<Counted<(Sighting, IndicatorRecord)>>;
     /// Records relations stated by `source`, with a sighting of each end;
     /// returns how many relations were new. A known relation moves `last_seen`.
     async fn add_relations(&self, source: &Source, relations: &[NewRelation]) -> Result<u64>;

@@ -76,6 +76,10 @@ pub(crate) const SQLITE: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0010_instance.sql"),
     },
     Migration {
+        version: 11,
+        sql: include_str!("../migrations/sqlite/0011_host_ranges.sql"),
+    },
+    Migration {
         version: 14,
         sql: include_str!("../migrations/sqlite/0014_hit_triage.sql"),
     },
@@ -122,6 +126,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration {
         version: 10,
         sql: include_str!("../migrations/postgres/0010_instance.sql"),
+    },
+    Migration {
+        version: 11,
+        sql: include_str!("../migrations/postgres/0011_host_ranges.sql"),
     },
     Migration {
         version: 14,

@@ -11,6 +11,7 @@ pub use yardstick::copy_upsert_yardstick;
 mod dashboard;
 mod delete;
 mod hunts;
+mod listing;
 mod lookup;
 mod retire;
 mod rows;
@@ -216,6 +217,7 @@ impl PgStore {
             until: Option<i64>,
         }
         struct Agg {
+            kind: IndicatorType,
             first: i64,
             last: i64,
             score: i16,
@@ -242,6 +244,7 @@ impl PgStore {
                     a.tlp = a.tlp.min(tlp);
                 })
                 .or_insert(Agg {
+                    kind: s.indicator.kind(),
                     first: seen,
                     last: seen,
                     score,
@@ -255,6 +258,7 @@ impl PgStore {
         let mut scores = Vec::with_capacity(indicators.len());
         let mut tlps = Vec::with_capacity(indicators.len());
         let mut starts = Vec::with_capacity(indicators.len());
+        let mut hosts = Vec::with_capacity(indicators.len());
         for ((value, kind), a) in &indicators {
             let n = pairs
                 .range((*value, *kind, i64::MIN)..=(*value, *kind, i64::MAX))
@@ -266,12 +270,13 @@ impl PgStore {
             lasts.push(a.last);
             scores.push(a.score);
             tlps.push(a.tlp);
+            hosts.push(crate::types::reversed_host(a.kind, value));
         }
         let rows = sqlx::query(
-            "INSERT INTO indicators (kind, value, first_seen, last_seen, sightings, score, tlp, status)
-             SELECT k, v, f, l, n, s, t, 'active'
-             FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int2[], $6::int2[], $7::int8[])
-               AS u(k, v, f, l, s, t, n)
+            "INSERT INTO indicators (kind, value, first_seen, last_seen, sightings, score, tlp, status, rhost)
+             SELECT k, v, f, l, n, s, t, 'active', h
+             FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int2[], $6::int2[], $7::int8[], $8::text[])
+               AS u(k, v, f, l, s, t, n, h)
              ORDER BY v, k
              ON CONFLICT (value, kind) DO UPDATE SET
                first_seen = LEAST(indicators.first_seen, EXCLUDED.first_seen),
@@ -291,6 +296,7 @@ impl PgStore {
         .bind(&scores)
         .bind(&tlps)
         .bind(&starts)
+        .bind(&hosts)
         .fetch_all(&mut **tx)
         .await?;
         let mut summary = UpsertSummary::default();
@@ -982,6 +988,20 @@ impl Store for PgStore {
         max_tlp: rexist_core::Tlp,
     ) -> Result<Vec<crate::ReportTime>> {
         lookup::report_times(&self.read, indicator, max_tlp).await
+    }
+
+    async fn recent_indicators(
+        &self,
+        query: &crate::RecentQuery,
+    ) -> Result<crate::Counted<IndicatorRecord>> {
+        listing::recent_indicators(&self.read, query).await
+    }
+
+    async fn item_sightings(
+        &self,
+        query: &crate::ItemSightingQuery,
+    ) -> Result<crate::Counted<(Sighting, IndicatorRecord)>> {
+        listing::item_sightings(&self.read, query).await
     }
 
     async fn indicator_by_id(&self, id: IndicatorId) -> Result<Option<IndicatorRecord>> {
