@@ -76,8 +76,16 @@ pub(crate) const SQLITE: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0010_instance.sql"),
     },
     Migration {
+        version: 11,
+        sql: include_str!("../migrations/sqlite/0011_host_ranges.sql"),
+    },
+    Migration {
         version: 12,
         sql: include_str!("../migrations/sqlite/0012_curation.sql"),
+    },
+    Migration {
+        version: 14,
+        sql: include_str!("../migrations/sqlite/0014_hit_triage.sql"),
     },
 ];
 
@@ -124,8 +132,16 @@ pub(crate) const POSTGRES: &[Migration] = &[
         sql: include_str!("../migrations/postgres/0010_instance.sql"),
     },
     Migration {
+        version: 11,
+        sql: include_str!("../migrations/postgres/0011_host_ranges.sql"),
+    },
+    Migration {
         version: 12,
         sql: include_str!("../migrations/postgres/0012_curation.sql"),
+    },
+    Migration {
+        version: 14,
+        sql: include_str!("../migrations/postgres/0014_hit_triage.sql"),
     },
 ];
 

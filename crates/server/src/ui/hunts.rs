@@ -22,7 +22,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use minijinja::{Value, context};
-use rexist_core::{HitId, HitObject, Hunt, HuntKind, HuntSpec, ItemId, SourceId, Tlp};
+use rexist_core::{HitId, HitObject, HitTriage, Hunt, HuntKind, HuntSpec, ItemId, SourceId, Tlp};
 use rexist_query::{Doc, HuntSet, WatchSet};
 use rexist_store::{HitQuery, IndicatorQuery, ItemQuery};
 
@@ -52,8 +52,8 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ),
     (
         "hunts.definition.help",
-        "Query: ransomware lockbit, \"black basta\" -test source:jvn. Watchlist: 192.0.2.0/24, domain:example.co.jp, AS64500 (commas or lines).",
-        "クエリ例: ransomware lockbit, \"black basta\" -test source:jvn。ウォッチリスト例: 192.0.2.0/24, domain:example.co.jp, AS64500(カンマまたは改行区切り)。",
+        "Query: ransomware lockbit, \"black basta\" -test source:jvn — words are all required, a comma or OR separates alternatives (log4j OR 脆弱性), - excludes. Watchlist: 192.0.2.0/24, domain:example.co.jp, AS64500 (commas or lines).",
+        "クエリ例: ransomware lockbit, \"black basta\" -test source:jvn — 空白区切りの語はすべて必要、カンマまたは OR で「いずれか」(log4j OR 脆弱性)、- で除外。ウォッチリスト例: 192.0.2.0/24, domain:example.co.jp, AS64500(カンマまたは改行区切り)。",
     ),
     ("hunts.channels", "Channels", "通知チャネル"),
     (
@@ -122,6 +122,15 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("hunts.ack", "Acknowledge", "確認済みにする"),
     ("hunts.ack_all", "Acknowledge all", "すべて確認済みにする"),
     ("hunts.acked", "Acknowledged", "確認済み"),
+    ("hunts.triage", "Triage", "トリアージ"),
+    ("hunts.triage.any", "Any state", "すべての状態"),
+    ("hunts.triage.new", "New", "未対応"),
+    ("hunts.triage.in_progress", "In progress", "対応中"),
+    ("hunts.triage.closed", "Closed", "完了"),
+    ("hunts.triage.false_positive", "False positive", "誤検知"),
+    ("hunts.assignee", "Assignee", "担当者"),
+    ("hunts.triage.note", "Note", "メモ"),
+    ("hunts.triage.save", "Save", "保存"),
     (
         "hunts.restricted",
         "(above your TLP clearance)",
@@ -212,6 +221,8 @@ pub fn routes() -> Router<AppState> {
         .route("/hunts/preview", post(preview))
         .route("/hunts/{name}", get(edit_form).patch(update).delete(remove))
         .route("/hunts/{name}/ack", post(ack))
+        .route("/hunts/{name}/hits", post(hits_table))
+        .route("/hunts/{name}/triage", post(triage))
         .route("/channels/{name}/test", post(test_channel))
 }
 
@@ -357,7 +368,7 @@ async fn edit_form(State(state): State<AppState>, Path(name): Path<String>, ui: 
         Ok(None) => return ui.error(StatusCode::NOT_FOUND, "no hunt of that name"),
         Err(e) => return unavailable(&ui, &e),
     };
-    let hits = match hit_rows(&state, &ui, &hunt).await {
+    let hits = match hit_rows(&state, &ui, &hunt, None).await {
         Ok(h) => h,
         Err(e) => return unavailable(&ui, &e),
     };
@@ -368,6 +379,7 @@ async fn edit_form(State(state): State<AppState>, Path(name): Path<String>, ui: 
             form => form_context(&state, &ui, Some(&hunt)),
             hunt => hunt.spec.name.clone(),
             hits => hits,
+            states => HitTriage::ALL.map(HitTriage::as_str),
             preview => preview,
         },
     )
@@ -391,6 +403,7 @@ async fn hit_rows(
     state: &AppState,
     ui: &Ui,
     hunt: &Hunt,
+    triage: Option<HitTriage>,
 ) -> Result<Vec<Value>, rexist_store::StoreError> {
     let mut page = state
         .store
@@ -398,6 +411,7 @@ async fn hit_rows(
             hunt: Some(hunt.id),
             limit: HITS_SHOWN,
             max_tlp: Some(ui.principal.clearance),
+            triage,
             ..HitQuery::default()
         })
         .await?;
@@ -447,6 +461,8 @@ async fn hit_rows(
             at => rfc3339(h.created_at),
             acked => h.acked_at.is_some(),
             acked_by => h.acked_by,
+            triage => h.triage.as_str(),
+            assignee => h.assignee,
         });
     }
     Ok(rows)
@@ -616,13 +632,109 @@ async fn ack(
     {
         return unavailable(&ui, &e);
     }
-    match hit_rows(&state, &ui, &hunt).await {
+    hits_fragment(&state, &ui, &hunt, None).await
+}
+
+/// The hits table of `hunt`, only those in `triage` when given.
+async fn hits_fragment(
+    state: &AppState,
+    ui: &Ui,
+    hunt: &Hunt,
+    triage: Option<HitTriage>,
+) -> Response {
+    match hit_rows(state, ui, hunt, triage).await {
         Ok(hits) => ui.render(
             "hunts_hits.html",
-            context! { hunt => hunt.spec.name, hits => hits },
+            context! {
+                hunt => hunt.spec.name.clone(),
+                hits => hits,
+                states => HitTriage::ALL.map(HitTriage::as_str),
+                shown => triage.map(HitTriage::as_str),
+            },
         ),
-        Err(e) => unavailable(&ui, &e),
+        Err(e) => unavailable(ui, &e),
     }
+}
+
+/// `POST /hunts/{name}/hits`: the hits table, filtered by `triage`.
+async fn hits_table(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ui: Ui,
+    body: Bytes,
+) -> Response {
+    let hunt = match visible(&state, &ui, &name).await {
+        Ok(Some(h)) => h,
+        Ok(None) => return ui.error(StatusCode::NOT_FOUND, "no hunt of that name"),
+        Err(e) => return unavailable(&ui, &e),
+    };
+    let f = fields(&body);
+    let triage = match field(&f, "triage") {
+        "" => None,
+        t => match t.parse::<HitTriage>() {
+            Ok(t) => Some(t),
+            Err(e) => return ui.error(StatusCode::BAD_REQUEST, &e.to_string()),
+        },
+    };
+    hits_fragment(&state, &ui, &hunt, triage).await
+}
+
+/// `POST /hunts/{name}/triage`: sets hit `id`'s state, assignee and note
+/// (analyst), as `POST /api/v1/hits/triage` does.
+async fn triage(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ui: Ui,
+    body: Bytes,
+) -> Response {
+    let hunt = match visible(&state, &ui, &name).await {
+        Ok(Some(h)) => h,
+        Ok(None) => return ui.error(StatusCode::NOT_FOUND, "no hunt of that name"),
+        Err(e) => return unavailable(&ui, &e),
+    };
+    let f = fields(&body);
+    let Ok(id) = field(&f, "id").parse::<i64>() else {
+        return ui.error(StatusCode::BAD_REQUEST, "id: not a hit id");
+    };
+    let status = match field(&f, "status").parse::<HitTriage>() {
+        Ok(s) => s,
+        Err(e) => return ui.error(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let assignee = field(&f, "assignee").trim();
+    if assignee.chars().count() > 200 || assignee.chars().any(char::is_control) {
+        return ui.error(
+            StatusCode::BAD_REQUEST,
+            "assignee: at most 200 characters, no control characters",
+        );
+    }
+    let note = field(&f, "note").trim();
+    if note.chars().count() > crate::hunts::MAX_NOTE {
+        return ui.error(StatusCode::BAD_REQUEST, "note: too long");
+    }
+    // Only a hit of this hunt, which the reader may see.
+    let ours = match state.store.hits_by_id(&[HitId::new(id)]).await {
+        Ok(hits) => hits.into_iter().filter(|h| h.hunt_id == hunt.id).collect(),
+        Err(e) => return unavailable(&ui, &e),
+    };
+    let ours = match crate::hunts::visible_hits(state.store.as_ref(), ours, ui.principal.clearance)
+        .await
+    {
+        Ok(h) => h,
+        Err(e) => return unavailable(&ui, &e),
+    };
+    if ours.is_empty() {
+        return ui.error(StatusCode::NOT_FOUND, "no such hit");
+    }
+    let change = rexist_core::TriageChange {
+        status: Some(status),
+        assignee: Some((!assignee.is_empty()).then(|| assignee.to_owned())),
+        note: (!note.is_empty()).then(|| note.to_owned()),
+        author: ui.principal.name.clone(),
+    };
+    if let Err(e) = state.store.triage_hits(&[HitId::new(id)], &change).await {
+        return unavailable(&ui, &e);
+    }
+    hits_fragment(&state, &ui, &hunt, None).await
 }
 
 fn ids_of(ids: Vec<i64>) -> Vec<HitId> {

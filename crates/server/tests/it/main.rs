@@ -9,6 +9,7 @@ mod curation;
 mod early;
 mod errors;
 mod exist;
+mod exist_scale;
 mod export;
 mod hunts;
 mod lookup;
