@@ -319,6 +319,13 @@ pub struct ItemDetail {
     notes: Vec<Note>,
 }
 
+impl ItemDetail {
+    /// The item's id.
+    pub fn id(&self) -> ItemId {
+        self.item.id
+    }
+}
+
 /// The item `id` if the caller may read it; one above the caller's
 /// clearance is not found, so its existence is not revealed either.
 pub(crate) async fn readable_item(

@@ -179,7 +179,11 @@ fn invalid(field: &str, why: impl std::fmt::Display) -> ApiError {
 
 /// A type and value as an indicator: typed when the type is given,
 /// detected (and refanged) when not. `field` names the value in errors.
-fn read_indicator(kind: Option<&str>, value: &str, field: &str) -> Result<Indicator, ApiError> {
+pub(crate) fn read_indicator(
+    kind: Option<&str>,
+    value: &str,
+    field: &str,
+) -> Result<Indicator, ApiError> {
     match kind.map(str::trim).filter(|k| !k.is_empty()) {
         Some(k) => {
             let kind: IndicatorType = k.parse().map_err(|e| invalid(&format!("{field}type"), e))?;
@@ -190,7 +194,7 @@ fn read_indicator(kind: Option<&str>, value: &str, field: &str) -> Result<Indica
     }
 }
 
-fn check_text(field: &str, text: &str) -> Result<(), ApiError> {
+pub(crate) fn check_text(field: &str, text: &str) -> Result<(), ApiError> {
     if text.trim().is_empty() {
         return Err(invalid(field, "must not be empty"));
     }
@@ -370,7 +374,7 @@ fn split_action(rest: &str, delete: bool) -> Option<(&str, Action)> {
 }
 
 /// The stored indicator at `kind`/`value` the caller may read, else 404.
-async fn readable(
+pub(crate) async fn readable(
     state: &AppState,
     principal: &Principal,
     kind: &str,
@@ -462,9 +466,9 @@ fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
 
 /// The caller of an action.
 pub(crate) struct Who<'a> {
-    state: &'a AppState,
-    principal: &'a Principal,
-    addr: &'a ClientAddr,
+    pub(crate) state: &'a AppState,
+    pub(crate) principal: &'a Principal,
+    pub(crate) addr: &'a ClientAddr,
 }
 
 pub(crate) type ActionResult = Result<Response, ApiError>;
@@ -1095,6 +1099,18 @@ pub async fn delete_note(
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::invalid(format!("path id: {id:?} is not a note id")))?;
+    delete_note_as(&state, &principal, &addr, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes note `id` for `principal`: 404 when it is on nothing the
+/// caller may read, 403 unless the caller wrote it or is an admin.
+pub(crate) async fn delete_note_as(
+    state: &AppState,
+    principal: &Principal,
+    addr: &ClientAddr,
+    id: i64,
+) -> Result<(), ApiError> {
     let missing = || ApiError::not_found(format!("no note {id}"));
     let (target, note) = state.store.note(id).await?.ok_or_else(missing)?;
     let visible = match target {
@@ -1119,15 +1135,8 @@ pub async fn delete_note(
         )));
     }
     state.store.delete_note(id).await?;
-    audit(
-        &state,
-        &principal,
-        &addr,
-        "note.delete",
-        format!("note {id}"),
-    )
-    .await;
-    Ok(StatusCode::NO_CONTENT)
+    audit(state, principal, addr, "note.delete", format!("note {id}")).await;
+    Ok(())
 }
 
 #[cfg(test)]

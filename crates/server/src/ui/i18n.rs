@@ -197,6 +197,7 @@ fn all() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static 
         .chain(super::search::WORDS)
         .chain(super::manage::WORDS)
         .chain(super::hunts::WORDS)
+        .chain(super::curation::WORDS)
 }
 
 /// Every key, for tests that check both languages are complete.

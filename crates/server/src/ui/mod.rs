@@ -9,6 +9,7 @@
 //! [`Ui::render`]; htmx requests carry the CSRF token in `X-CSRF-Token`
 //! (set once on `<body hx-headers>` by the base template).
 
+pub mod curation;
 pub mod hunts;
 pub mod i18n;
 pub mod manage;
@@ -71,6 +72,7 @@ fn templates() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
         .chain(search::TEMPLATES)
         .chain(manage::TEMPLATES)
         .chain(hunts::TEMPLATES)
+        .chain(curation::TEMPLATES)
 }
 
 /// Every area's static files.
@@ -80,6 +82,7 @@ fn assets() -> impl Iterator<Item = &'static (&'static str, &'static str, &'stat
         .chain(search::ASSETS)
         .chain(manage::ASSETS)
         .chain(hunts::ASSETS)
+        .chain(curation::ASSETS)
 }
 
 fn env() -> &'static Environment<'static> {
@@ -410,6 +413,7 @@ pub fn routes() -> Router<AppState> {
         .merge(search::routes())
         .merge(manage::routes())
         .merge(hunts::routes())
+        .merge(curation::routes())
 }
 
 #[cfg(test)]

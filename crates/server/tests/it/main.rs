@@ -18,6 +18,7 @@ mod security;
 mod shared_state;
 mod taxii;
 mod ui;
+mod ui_curation;
 mod ui_hunts;
 mod ui_manage;
 mod ui_search;
