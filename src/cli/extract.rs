@@ -43,7 +43,7 @@ pub fn extract(config: &crate::config::Config, args: &ExtractArgs) -> Result<Exi
     if args.batch {
         batch(&extractor, io::stdin().lock(), &mut io::stdout().lock())?;
     } else {
-        jsonl(extractor, io::stdin(), io::stdout())?;
+        jsonl(&extractor, io::stdin(), io::stdout())?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -94,7 +94,7 @@ fn spawn_writer<W: Write + Send + 'static>(
 }
 
 fn jsonl<W: Write + Send + 'static>(
-    extractor: rexist_extract::Extractor,
+    extractor: &rexist_extract::Extractor,
     input: impl Read + Send + 'static,
     output: W,
 ) -> Result<W> {
@@ -207,7 +207,7 @@ mod tests {
         let start = text.len();
         text.push_str("beacon to evil[.]com now\n");
         let out = jsonl(
-            rexist_extract::Extractor::default(),
+            &rexist_extract::Extractor::default(),
             std::io::Cursor::new(text.into_bytes()),
             Vec::new(),
         )

@@ -363,10 +363,9 @@ async fn new_form(State(state): State<AppState>, ui: Ui) -> Response {
 
 /// `GET /hunts/{name}`
 async fn edit_form(State(state): State<AppState>, Path(name): Path<String>, ui: Ui) -> Response {
-    let hunt = match visible(&state, &ui, &name).await {
-        Ok(Some(h)) => h,
-        Ok(None) => return ui.error(StatusCode::NOT_FOUND, "no hunt of that name"),
-        Err(e) => return unavailable(&ui, &e),
+    let hunt = match shown_hunt(&state, &ui, &name).await {
+        Ok(h) => h,
+        Err(page) => return page,
     };
     let hits = match hit_rows(&state, &ui, &hunt, None).await {
         Ok(h) => h,
@@ -383,6 +382,15 @@ async fn edit_form(State(state): State<AppState>, Path(name): Path<String>, ui: 
             preview => preview,
         },
     )
+}
+
+/// The hunt named `name` the reader may see, or the page saying why not.
+async fn shown_hunt(state: &AppState, ui: &Ui, name: &str) -> Result<Hunt, Response> {
+    match visible(state, ui, name).await {
+        Ok(Some(h)) => Ok(h),
+        Ok(None) => Err(ui.error(StatusCode::NOT_FOUND, "no hunt of that name")),
+        Err(e) => Err(unavailable(ui, &e)),
+    }
 }
 
 /// The hunt named `name`, if the reader's clearance reaches its TLP.
@@ -612,10 +620,9 @@ async fn ack(
     ui: Ui,
     body: Bytes,
 ) -> Response {
-    let hunt = match visible(&state, &ui, &name).await {
-        Ok(Some(h)) => h,
-        Ok(None) => return ui.error(StatusCode::NOT_FOUND, "no hunt of that name"),
-        Err(e) => return unavailable(&ui, &e),
+    let hunt = match shown_hunt(&state, &ui, &name).await {
+        Ok(h) => h,
+        Err(page) => return page,
     };
     let f = fields(&body);
     let ids: Vec<HitId> = match f.get("id") {
@@ -663,10 +670,9 @@ async fn hits_table(
     ui: Ui,
     body: Bytes,
 ) -> Response {
-    let hunt = match visible(&state, &ui, &name).await {
-        Ok(Some(h)) => h,
-        Ok(None) => return ui.error(StatusCode::NOT_FOUND, "no hunt of that name"),
-        Err(e) => return unavailable(&ui, &e),
+    let hunt = match shown_hunt(&state, &ui, &name).await {
+        Ok(h) => h,
+        Err(page) => return page,
     };
     let f = fields(&body);
     let triage = match field(&f, "triage") {
@@ -687,10 +693,9 @@ async fn triage(
     ui: Ui,
     body: Bytes,
 ) -> Response {
-    let hunt = match visible(&state, &ui, &name).await {
-        Ok(Some(h)) => h,
-        Ok(None) => return ui.error(StatusCode::NOT_FOUND, "no hunt of that name"),
-        Err(e) => return unavailable(&ui, &e),
+    let hunt = match shown_hunt(&state, &ui, &name).await {
+        Ok(h) => h,
+        Err(page) => return page,
     };
     let f = fields(&body);
     let Ok(id) = field(&f, "id").parse::<i64>() else {

@@ -18,7 +18,7 @@ use rexist_store::Store;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::shared_state::backends;
+use crate::common::backends;
 
 /// Tokens of an analyst, a second analyst, a viewer and an admin.
 struct Callers {

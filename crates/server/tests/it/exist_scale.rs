@@ -5,7 +5,6 @@
 //! the window says so in `X-Rexist-Capped`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -19,53 +18,14 @@ use serde_json::{Value, json};
 use time::macros::datetime;
 use tower::ServiceExt;
 
+use crate::common::backends;
+
 /// Indicators stored in all.
 const STORED: u32 = 20_000;
 /// The oldest of them, which only `old-list` reports.
 const OLD: u32 = 260;
 /// Attributes of the old MISP event (old indicators too).
 const OLD_ATTRIBUTES: u32 = 120;
-
-static SCHEMA_SEQ: AtomicU32 = AtomicU32::new(0);
-
-/// A store under test and what cleans it up.
-struct Backend {
-    name: &'static str,
-    store: Arc<dyn Store>,
-    _dir: Option<tempfile::TempDir>,
-    schema: Option<(String, String)>,
-}
-
-async fn backends() -> Vec<Backend> {
-    let dir = tempfile::tempdir().unwrap();
-    let mut out = vec![Backend {
-        name: "sqlite",
-        store: rexist_store::open(None, dir.path()).await.unwrap(),
-        _dir: Some(dir),
-        schema: None,
-    }];
-    match std::env::var("REXIST_TEST_DATABASE_URL") {
-        Ok(url) => {
-            let schema = format!(
-                "rexist_exist{}_{}",
-                std::process::id(),
-                SCHEMA_SEQ.fetch_add(1, Ordering::Relaxed)
-            );
-            let store = rexist_store::postgres::PgStore::connect(&url, Some(&schema))
-                .await
-                .unwrap();
-            store.migrate().await.unwrap();
-            out.push(Backend {
-                name: "postgres",
-                store: Arc::new(store),
-                _dir: None,
-                schema: Some((url, schema)),
-            });
-        }
-        Err(_) => eprintln!("REXIST_TEST_DATABASE_URL not set: PostgreSQL half skipped"),
-    }
-    out
-}
 
 async fn source(store: &Arc<dyn Store>, name: &str, kind: &str) -> Source {
     store
@@ -311,12 +271,7 @@ async fn filters_find_the_oldest_of_twenty_thousand_and_caps_are_said() {
         let body = whole(name, &app, &format!("/api/threatEvent/?id={old_event}")).await;
         assert_eq!(body["count"], 1, "{name}");
 
-        if let Some((url, schema)) = b.schema {
-            drop(app);
-            drop(b.store);
-            rexist_store::postgres::drop_schema(&url, &schema)
-                .await
-                .unwrap();
-        }
+        drop(app);
+        b.cleanup().await;
     }
 }

@@ -390,11 +390,14 @@ pub(super) async fn triage_hits(
     Ok(n)
 }
 
+/// A `hit_triage` row: status, assignee, note, author, time.
+type TriageRow = (String, Option<String>, Option<String>, String, i64);
+
 pub(super) async fn hit_triage_log(
     pool: &PgPool,
     hit: HitId,
 ) -> Result<Vec<rexist_core::TriageEntry>> {
-    let rows: Vec<(String, Option<String>, Option<String>, String, i64)> = sqlx::query_as(
+    let rows: Vec<TriageRow> = sqlx::query_as(
         "SELECT status, assignee, note, author, at FROM hit_triage WHERE hit_id = $1 ORDER BY id",
     )
     .bind(hit.get())
