@@ -725,13 +725,16 @@ mod tests {
 
     #[test]
     fn no_source_takes_the_manual_sources_name() {
-        let config = parse(
+        let e = parse(
             "[[source]]\nname = \"manual\"\nkind = \"urlhaus\"\n",
             Path::new("c.toml"),
         )
-        .unwrap();
-        let e = config.validate().unwrap_err().to_string();
-        assert!(e.contains("\"manual\": the name is reserved"), "{e}");
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("line 2") && e.contains("\"manual\": the name is reserved"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -292,3 +292,58 @@ fn a_first_start_with_the_demo_works_in_a_real_browser() {
         assert!(bytes.starts_with(b"\x89PNG"), "{png}");
     }
 }
+
+/// Curation in the browser (`tests/e2e/curation.mjs`): an analyst pastes
+/// text, picks and adds the indicators found, writes a note on one, marks
+/// it a false positive, and it leaves the EDL export while the other stays.
+#[test]
+fn analysts_curate_in_a_real_browser() {
+    let (Some(chromium), Some(playwright)) = (
+        std::env::var_os("REXIST_CHROMIUM"),
+        std::env::var_os("REXIST_PLAYWRIGHT"),
+    ) else {
+        eprintln!(
+            "note: browser test skipped; set REXIST_CHROMIUM and REXIST_PLAYWRIGHT \
+             (eval \"$(bash scripts/browser.sh)\")"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let shots: PathBuf = std::env::var_os("REXIST_SCREENSHOTS").map_or_else(
+        || dir.path().join("screenshots"),
+        |d| Path::new(env!("CARGO_MANIFEST_DIR")).join(d),
+    );
+    ok(&rexist(
+        dir.path(),
+        &["user", "add", USER, "--role", "analyst"],
+        &format!("{PASSWORD}\n"),
+    ));
+    let (_serve, base) = serve(dir.path());
+    let out = Command::new("node")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/curation.mjs"))
+        .args([base.as_str(), USER, PASSWORD])
+        .arg(&shots)
+        .env("REXIST_CHROMIUM", &chromium)
+        .env("REXIST_PLAYWRIGHT", &playwright)
+        .env("NODE_PATH", Path::new(&playwright).join("node_modules"))
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run node");
+    // The script bounds itself (80 s) and always ends with its result line.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let result: serde_json::Value = stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no result from the browser flow: {stdout}"));
+    assert_eq!(result["ok"], true, "{result}");
+    assert_eq!(result["added"], 2, "{result}");
+    assert_eq!(result["noted"], true, "{result}");
+    assert_eq!(result["gone_from_edl"], true, "{result}");
+    assert_eq!(result["verdict_says_fp"], true, "{result}");
+    for png in ["paste.png", "curation.png"] {
+        let bytes = std::fs::read(shots.join(png)).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG"), "{png}");
+    }
+}
