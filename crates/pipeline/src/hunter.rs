@@ -11,6 +11,9 @@
 //! another process (the CLI beside a running server) is picked up within
 //! [`REVISION_CHECK`].
 //!
+//! An indicator an analyst marked a false positive is never a hit, on
+//! ingest or in a retro-hunt.
+//!
 //! A watchlist's `early-warning:` entries are conditions on the store, not
 //! on the value: when a social, news or exchange source reports a CVE, the
 //! hunter reads who has reported it so far, and the CVE is a hit when no
