@@ -230,12 +230,33 @@ pub async fn indicator(
     State(state): State<AppState>,
     principal: Principal,
     Path((kind, value)): Path<(String, String)>,
-) -> ApiResult<IndicatorDetail> {
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    match indicator_answer(&state, &principal, &kind, &value).await {
+        Ok(detail) => Json(detail).into_response(),
+        // A path no indicator has that ends with a curation action is that
+        // action's resource, which takes no GET.
+        Err(e) if e.status() == StatusCode::BAD_REQUEST => {
+            match crate::curation::action_methods(&value) {
+                Some(allow) => crate::curation::not_allowed(allow),
+                None => e.into_response(),
+            }
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn indicator_answer(
+    state: &AppState,
+    principal: &Principal,
+    kind: &str,
+    value: &str,
+) -> Result<IndicatorDetail, ApiError> {
     let kind: IndicatorType = kind
         .parse()
         .map_err(|e| ApiError::invalid(format!("path type: {e}")))?;
-    let parsed = Indicator::parse(kind, &value)
-        .map_err(|e| ApiError::invalid(format!("path value: {e}")))?;
+    let parsed =
+        Indicator::parse(kind, value).map_err(|e| ApiError::invalid(format!("path value: {e}")))?;
     let record = state
         .store
         .indicator(kind, parsed.value())
@@ -243,7 +264,7 @@ pub async fn indicator(
         // Above the caller's clearance it does not exist for them.
         .filter(|r| principal.may_read(r.tlp))
         .ok_or_else(|| ApiError::not_found(format!("no {kind} {}", parsed.value())))?;
-    Ok(Json(indicator_detail(&state, &principal, record).await?))
+    indicator_detail(state, principal, record).await
 }
 
 /// Query parameters of `GET /api/v1/items`.

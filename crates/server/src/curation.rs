@@ -459,6 +459,34 @@ pub async fn delete_action(
     answer.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// Any other method under `/api/v1/indicators/{type}/`: 405 with the
+/// methods the path's resource takes — `POST` (and `DELETE`) for an
+/// action, `DELETE` for a hand label, `GET` for the indicator itself.
+pub async fn other_method(Path((_, rest)): Path<(String, String)>) -> Response {
+    not_allowed(action_methods(&rest).unwrap_or("GET,HEAD"))
+}
+
+/// The methods an action path takes, when `rest` ends with an action.
+pub(crate) fn action_methods(rest: &str) -> Option<&'static str> {
+    match (split_action(rest, false), split_action(rest, true)) {
+        (_, Some((_, Action::Label(_)))) => Some("DELETE"),
+        (Some(_), Some(_)) => Some("POST,DELETE"),
+        (Some(_), None) => Some("POST"),
+        (None, _) => None,
+    }
+}
+
+/// 405 with `allow` in the `Allow` header.
+pub(crate) fn not_allowed(allow: &'static str) -> Response {
+    let mut r =
+        ApiError::from_status(StatusCode::METHOD_NOT_ALLOWED, "method not allowed").into_response();
+    r.headers_mut().insert(
+        axum::http::header::ALLOW,
+        axum::http::HeaderValue::from_static(allow),
+    );
+    r
+}
+
 /// A JSON body, or the 400 that names what in it is wrong.
 fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     json_body(Json::<T>::from_bytes(body))

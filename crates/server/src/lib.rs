@@ -217,7 +217,8 @@ pub fn router(state: AppState) -> Router {
             "/indicators/{type}/{*value}",
             get(api::indicator)
                 .post(curation::post_action)
-                .delete(curation::delete_action),
+                .delete(curation::delete_action)
+                .fallback(curation::other_method),
         )
         .route("/items", get(api::items).post(curation::add_item))
         .route("/items/{id}", get(api::item))

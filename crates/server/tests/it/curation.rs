@@ -268,6 +268,28 @@ async fn curate_through_the_api(backend: &str, store: &Arc<dyn Store>) {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = send(&app, a, "POST", &format!("{ind}/nonsense"), Some(json!({}))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // Another method names what each resource takes.
+    for (path, allow) in [
+        (format!("{ind}/notes"), "POST"),
+        (format!("{ind}/false-positive"), "POST,DELETE"),
+        (format!("{ind}/labels/x"), "DELETE"),
+        (ind.to_owned(), "GET,HEAD"),
+    ] {
+        let res = app
+            .clone()
+            .oneshot(
+                Request::builder()
+                    .method("PUT")
+                    .uri(&path)
+                    .header("authorization", format!("Bearer {a}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+        assert_eq!(res.headers()["allow"], allow, "{path}");
+    }
 
     // A false positive, and taking it back.
     let (status, body) = send(
