@@ -44,7 +44,7 @@ pub fn extract(config: &crate::config::Config, args: &ExtractArgs) -> Result<Exi
     if args.batch {
         batch(&extractor, io::stdin().lock(), &mut io::stdout().lock())?;
     } else {
-        jsonl(extractor, io::stdin().lock(), io::stdout())?;
+        jsonl(&extractor, io::stdin().lock(), io::stdout())?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -83,14 +83,13 @@ fn extract_block(
 /// buffers go back to be filled again: fresh megabyte buffers cost a page fault per
 /// 4 KiB, a quarter of the run's time.
 fn jsonl<W: Write + Send>(
-    extractor: rexist_extract::Extractor,
+    extractor: &rexist_extract::Extractor,
     mut input: impl Read,
     mut output: W,
 ) -> Result<W> {
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .min(MAX_WORKERS);
-    let extractor = &extractor;
     let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<u8>>();
     std::thread::scope(|scope| {
         let mut jobs = Vec::with_capacity(workers);
@@ -172,16 +171,12 @@ fn dispatch(
             .context("reading stdin")?;
         if n > 0 {
             // Cut after the last line break; a block without one waits for more.
-            match block[from..].iter().rposition(|&c| c == b'\n') {
-                Some(i) => {
-                    carry.extend_from_slice(&block[from + i + 1..]);
-                    block.truncate(from + i + 1);
-                }
-                None => {
-                    carry = block;
-                    continue;
-                }
-            }
+            let Some(i) = block[from..].iter().rposition(|&c| c == b'\n') else {
+                carry = block;
+                continue;
+            };
+            carry.extend_from_slice(&block[from + i + 1..]);
+            block.truncate(from + i + 1);
         } else if block.is_empty() {
             return Ok(());
         }
@@ -262,7 +257,7 @@ mod tests {
         let start = text.len();
         text.push_str("beacon to evil[.]com now\n");
         let out = jsonl(
-            rexist_extract::Extractor::default(),
+            &rexist_extract::Extractor::default(),
             std::io::Cursor::new(text.into_bytes()),
             Vec::new(),
         )
@@ -297,7 +292,7 @@ mod tests {
         want.push((text.len() + 1, "198.51.100.7".to_owned()));
         text.push_str(" 198.51.100.7");
         let out = jsonl(
-            rexist_extract::Extractor::default(),
+            &rexist_extract::Extractor::default(),
             std::io::Cursor::new(text.into_bytes()),
             Vec::new(),
         )
