@@ -5,6 +5,7 @@
 //! `extract --jsonl` streams: it reads about 1 MiB at a time and cuts at the
 //! last line break, which is exact because no indicator and no context cue the
 //! extractor uses spans a line break; offsets are those of the whole input.
+//! Blocks are extracted in parallel, one thread per core, and written in order.
 
 use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::process::ExitCode;
@@ -43,103 +44,152 @@ pub fn extract(config: &crate::config::Config, args: &ExtractArgs) -> Result<Exi
     if args.batch {
         batch(&extractor, io::stdin().lock(), &mut io::stdout().lock())?;
     } else {
-        jsonl(&extractor, io::stdin(), io::stdout())?;
+        jsonl(&extractor, io::stdin().lock(), io::stdout())?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reads `input` on its own thread in blocks, so the producer of a pipe keeps
-/// writing while this thread extracts; blocks arrive in order, `None` at the end.
-fn spawn_reader(
-    mut input: impl Read + Send + 'static,
-) -> std::sync::mpsc::Receiver<io::Result<Vec<u8>>> {
-    let (tx, rx) = std::sync::mpsc::sync_channel(4);
-    std::thread::spawn(move || {
-        loop {
-            let mut block = Vec::with_capacity(CHUNK);
-            match (&mut input).take(CHUNK as u64).read_to_end(&mut block) {
-                Ok(0) => break,
-                Ok(_) => {
-                    if tx.send(Ok(block)).is_err() {
-                        break;
+/// Most extraction threads `--jsonl` starts, whatever the machine has.
+const MAX_WORKERS: usize = 8;
+
+/// Extracts one block that starts at byte `base` of the input and appends its JSON
+/// lines to `out`.
+fn extract_block(
+    extractor: &rexist_extract::Extractor,
+    base: usize,
+    block: &[u8],
+    out: &mut String,
+) {
+    // Validating is several times faster than the lossy pass, which only invalid
+    // UTF-8 needs; it is replaced, and offsets then refer to the repaired text.
+    let text = match std::str::from_utf8(block) {
+        Ok(t) => std::borrow::Cow::Borrowed(t),
+        Err(_) => String::from_utf8_lossy(block),
+    };
+    let mut matches = extractor.extract(&text);
+    for m in &mut matches {
+        m.start += base;
+        m.end += base;
+    }
+    out.reserve(matches.len() * 96);
+    rexist_extract::write_jsonl(&matches, None, out);
+}
+
+/// Streams `input` to `output` as JSON lines. Blocks cut at line breaks are extracted
+/// in parallel, one worker per core: blocks are independent, and extraction, not I/O,
+/// is what limits throughput. Block `k` goes to worker `k % n` and the writer takes
+/// results in the same rotation, so output keeps input order with no reordering
+/// buffer; bounded channels keep memory at a few blocks per worker. Input and output
+/// buffers go back to be filled again: fresh megabyte buffers cost a page fault per
+/// 4 KiB, a quarter of the run's time.
+fn jsonl<W: Write + Send>(
+    extractor: &rexist_extract::Extractor,
+    mut input: impl Read,
+    mut output: W,
+) -> Result<W> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(MAX_WORKERS);
+    let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::scope(|scope| {
+        let mut jobs = Vec::with_capacity(workers);
+        let mut results = Vec::with_capacity(workers);
+        let mut spent = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(2);
+            let (out_tx, out_rx) = std::sync::mpsc::sync_channel::<String>(2);
+            let (spent_tx, spent_rx) = std::sync::mpsc::channel::<String>();
+            let free_tx = free_tx.clone();
+            scope.spawn(move || {
+                for (base, block) in job_rx {
+                    let mut out = spent_rx.try_recv().unwrap_or_default();
+                    extract_block(extractor, base, &block, &mut out);
+                    let _ = free_tx.send(block); // the reader may be done
+                    if out_tx.send(out).is_err() {
+                        break; // the writer failed; its error is reported below
                     }
                 }
-                Err(e) => {
-                    let _ = tx.send(Err(e));
+            });
+            jobs.push(job_tx);
+            results.push(out_rx);
+            spent.push(spent_tx);
+        }
+        drop(free_tx);
+        // A worker's channel closes only after its last block, and blocks are handed
+        // out in rotation, so the first closed channel in turn is the end of the output.
+        let writer = scope.spawn(move || -> io::Result<W> {
+            for k in (0..workers).cycle() {
+                let Ok(mut block) = results[k].recv() else {
                     break;
-                }
+                };
+                output.write_all(block.as_bytes())?;
+                block.clear();
+                let _ = spent[k].send(block); // the worker may be done
             }
-        }
-    });
-    rx
+            output.flush()?;
+            Ok(output)
+        });
+        let read = dispatch(&mut input, &jobs, &free_rx);
+        drop(jobs);
+        let written = writer
+            .join()
+            .map_err(|_| anyhow::anyhow!("stdout writer thread panicked"))?
+            .context("writing stdout");
+        read?;
+        written
+    })
 }
 
-/// Writes blocks on its own thread, so a slow reader of the pipe does not stall
-/// extraction; returns the sender and the thread, which hands back the writer.
-fn spawn_writer<W: Write + Send + 'static>(
-    mut output: W,
-) -> (
-    std::sync::mpsc::SyncSender<String>,
-    std::thread::JoinHandle<io::Result<W>>,
-) {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<String>(4);
-    let handle = std::thread::spawn(move || {
-        for block in rx {
-            output.write_all(block.as_bytes())?;
-        }
-        output.flush()?;
-        Ok(output)
-    });
-    (tx, handle)
-}
-
-fn jsonl<W: Write + Send + 'static>(
-    extractor: &rexist_extract::Extractor,
-    input: impl Read + Send + 'static,
-    output: W,
-) -> Result<W> {
-    let blocks = spawn_reader(input);
-    let (sink, writer) = spawn_writer(output);
-    let mut buf: Vec<u8> = Vec::with_capacity(2 * CHUNK);
+/// Reads `input` in blocks of about [`CHUNK`] bytes cut after their last line break
+/// and hands them to `jobs` in rotation, each with its offset in the input, filling
+/// buffers from `free` when there are any. Stops early, without error, when a worker
+/// is gone (the writer failed).
+fn dispatch(
+    input: &mut impl Read,
+    jobs: &[std::sync::mpsc::SyncSender<(usize, Vec<u8>)>],
+    free: &std::sync::mpsc::Receiver<Vec<u8>>,
+) -> Result<()> {
+    let mut carry: Vec<u8> = Vec::new();
     let mut base = 0;
-    let mut eof = false;
-    while !eof || !buf.is_empty() {
-        if !eof {
-            match blocks.recv() {
-                Ok(block) => buf.extend_from_slice(&block.context("reading stdin")?),
-                Err(_) => eof = true,
-            }
-        }
-        // Cut after the last line break; at the end, take the rest.
-        let cut = if eof {
-            buf.len()
+    let mut k = 0;
+    loop {
+        let mut block = if carry.len() >= CHUNK {
+            // a line longer than a block grows in place, not copied at each step
+            std::mem::take(&mut carry)
         } else {
-            match buf.iter().rposition(|&c| c == b'\n') {
-                Some(i) => i + 1,
-                None => continue,
-            }
+            let mut b = free.try_recv().unwrap_or_default();
+            b.clear();
+            b.extend_from_slice(&carry);
+            carry.clear();
+            b
         };
-        // Invalid UTF-8 is replaced; offsets then refer to the repaired text.
-        let text = String::from_utf8_lossy(&buf[..cut]);
-        let mut matches = extractor.extract(&text);
-        for m in &mut matches {
-            m.start += base;
-            m.end += base;
+        block.reserve(CHUNK);
+        let from = block.len();
+        let n = input
+            .take(CHUNK as u64)
+            .read_to_end(&mut block)
+            .context("reading stdin")?;
+        if n > 0 {
+            // Cut after the last line break; a block without one waits for more.
+            let Some(i) = block[from..].iter().rposition(|&c| c == b'\n') else {
+                carry = block;
+                continue;
+            };
+            carry.extend_from_slice(&block[from + i + 1..]);
+            block.truncate(from + i + 1);
+        } else if block.is_empty() {
+            return Ok(());
         }
-        let mut out = String::with_capacity(matches.len() * 96);
-        rexist_extract::write_jsonl(&matches, None, &mut out);
-        if sink.send(out).is_err() {
-            break; // the writer failed; its error is reported below
+        let len = block.len();
+        if jobs[k].send((base, block)).is_err() {
+            return Ok(());
         }
-        base += cut;
-        buf.drain(..cut);
+        base += len;
+        k = (k + 1) % jobs.len();
+        if n == 0 {
+            return Ok(());
+        }
     }
-    drop(sink);
-    let output = writer
-        .join()
-        .map_err(|_| anyhow::anyhow!("stdout writer thread panicked"))?
-        .context("writing stdout")?;
-    Ok(output)
 }
 
 #[derive(Deserialize)]
@@ -217,6 +267,47 @@ mod tests {
         assert_eq!(v["value"], "evil.com");
         assert_eq!(v["start"], start + 10);
         assert_eq!(v["defanged"], true);
+    }
+
+    #[test]
+    fn jsonl_keeps_order_and_offsets_over_many_blocks() {
+        // more blocks than workers, and one line longer than a block
+        let mut text = String::new();
+        let mut want = Vec::new();
+        for i in 0..40_000u32 {
+            text.push_str(&"filler ".repeat(usize::try_from(i % 23).unwrap()));
+            want.push((
+                text.len(),
+                format!(
+                    "11.{}.{}.{}",
+                    1 + i / 62_500,
+                    1 + i / 250 % 250,
+                    1 + i % 250
+                ),
+            ));
+            text.push_str(&want.last().unwrap().1);
+            text.push('\n');
+        }
+        text.push_str(&"y".repeat(CHUNK + 7));
+        want.push((text.len() + 1, "198.51.100.7".to_owned()));
+        text.push_str(" 198.51.100.7");
+        let out = jsonl(
+            &rexist_extract::Extractor::default(),
+            std::io::Cursor::new(text.into_bytes()),
+            Vec::new(),
+        )
+        .unwrap();
+        let got: Vec<(usize, String)> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let start = usize::try_from(v["start"].as_u64().unwrap()).unwrap();
+                (start, v["value"].as_str().unwrap().to_owned())
+            })
+            .collect();
+        assert_eq!(got.len(), want.len());
+        assert_eq!(got, want);
     }
 
     #[test]
