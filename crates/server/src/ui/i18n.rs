@@ -195,6 +195,8 @@ fn all() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static 
     WORDS
         .iter()
         .chain(super::search::WORDS)
+        .chain(super::item::WORDS)
+        .chain(super::indicator::WORDS)
         .chain(super::manage::WORDS)
         .chain(super::hunts::WORDS)
 }

@@ -11,6 +11,8 @@
 
 pub mod hunts;
 pub mod i18n;
+pub mod indicator;
+pub mod item;
 pub mod manage;
 pub mod pages;
 pub mod search;
@@ -69,6 +71,8 @@ fn templates() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
     TEMPLATES
         .iter()
         .chain(search::TEMPLATES)
+        .chain(item::TEMPLATES)
+        .chain(indicator::TEMPLATES)
         .chain(manage::TEMPLATES)
         .chain(hunts::TEMPLATES)
 }
@@ -408,6 +412,8 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/static/{*path}", get(asset))
         .merge(search::routes())
+        .merge(item::routes())
+        .merge(indicator::routes())
         .merge(manage::routes())
         .merge(hunts::routes())
 }

@@ -285,7 +285,7 @@ pub async fn dashboard(
             let lead = r.entry.as_ref().map_or(now, |e| e.1) - r.first_at;
             context! {
                 value => r.value.clone(),
-                href => crate::ui::search::indicator_href(rexist_core::IndicatorType::Cve, &r.value),
+                href => crate::ui::indicator::indicator_href(rexist_core::IndicatorType::Cve, &r.value),
                 first_source => r.first_source.clone(),
                 first_class => r.first_class.as_str(),
                 first_at => rfc3339(r.first_at),
