@@ -682,7 +682,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         Ok(None) if method == Method::GET && is_ui_page(&path) && wants_html(req.headers()) => {
             // A browser without a session goes to the login page, and back after.
             let back = req.uri().path_and_query().map_or("/", |p| p.as_str());
-            let target = format!("/login?next={}", crate::ui::url_encode(back));
+            let target = format!("/login?next={}", crate::url_encode(back));
             return axum::response::Redirect::to(&target).into_response();
         }
         Ok(None) => {

@@ -15,7 +15,6 @@ use std::sync::OnceLock;
 
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
-use serde::Serialize;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{
@@ -24,33 +23,12 @@ use utoipa::openapi::security::{
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+use crate::error::{ErrorBody, ErrorDetail};
 use crate::{admin, api, export, hunts, lookup};
 
 /// Where the vendored `RapiDoc` script is served.
 /// The version is in the path, so the script can be cached for good.
 pub const RAPIDOC_PATH: &str = "/static/vendor/rapidoc-9.3.8/rapidoc-min.js";
-
-/// The one error body of the API (see [`crate::error::ApiError`]).
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"error": {"code": "not_found", "message": "no hunt named \"x\""}}))]
-pub struct ErrorBody {
-    /// What went wrong.
-    pub error: ErrorDetail,
-}
-
-/// The inside of [`ErrorBody`].
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// A stable code: `invalid` (400), `unauthenticated` (401), `forbidden`
-    /// (403), `not_found` (404), `method_not_allowed` (405), `conflict`
-    /// (409), `payload_too_large` (413), `internal` (500), `unavailable`
-    /// (503). Every refusal under `/api` has this body, the router's and
-    /// the request parser's included.
-    #[schema(pattern = "^[a-z_]+$")]
-    pub code: String,
-    /// For humans; for 400 it names the parameter or field and why.
-    pub message: String,
-}
 
 /// The schema of an optional query filter of type `T` that may also be
 /// sent empty, which means absent (as HTML forms send it). utoipa drops the
@@ -244,7 +222,7 @@ log and enabling or disabling sources `admin`.",
         export::list,
         export::adhoc,
     ),
-    components(schemas(ErrorBody, ErrorDetail)),
+    components(schemas(ErrorBody, ErrorDetail, lookup::AnswerFormat)),
     modifiers(&Policy),
     tags(
         (name = "indicators", description = "Indicators and their sightings."),

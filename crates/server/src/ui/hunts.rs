@@ -431,7 +431,7 @@ async fn hit_rows(
             HitObject::Indicator(id) => match state.store.indicator_by_id(id).await? {
                 Some(r) if ui.principal.may_read(r.tlp) => (
                     format!("{}:{}", r.kind, rexist_extract::defang(&r.value)),
-                    format!("/indicators/{}/{}", r.kind, super::url_encode(&r.value)),
+                    format!("/indicators/{}/{}", r.kind, crate::url_encode(&r.value)),
                     true,
                 ),
                 _ => (format!("indicator {id}"), String::new(), false),
@@ -529,7 +529,7 @@ fn redirect(ui: &Ui, path: &str) -> Response {
 
 /// A hunt's page (a `/` in the name stays inside one path segment).
 fn hunt_path(name: &str) -> String {
-    format!("/hunts/{}", super::url_encode(name).replace('/', "%2F"))
+    format!("/hunts/{}", crate::url_encode(name).replace('/', "%2F"))
 }
 
 /// `POST /hunts`: creates a hunt from the form.
@@ -798,7 +798,7 @@ async fn preview_indicators(
                 count += 1;
                 if shown.len() < PREVIEW_SHOWN {
                     shown.push(context! {
-                        href => format!("/indicators/{}/{}", r.kind, super::url_encode(&r.value)),
+                        href => format!("/indicators/{}/{}", r.kind, crate::url_encode(&r.value)),
                         label => format!("{}:{}", r.kind, rexist_extract::defang(&r.value)),
                         source => format!("TLP:{}", r.tlp.as_str().to_uppercase()),
                         terms => hit.terms,

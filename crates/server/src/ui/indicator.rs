@@ -188,7 +188,7 @@ const DEFAULT_WATCH: &str = "watchlist";
 
 /// The page of an indicator.
 pub fn indicator_href(kind: IndicatorType, value: &str) -> String {
-    format!("/indicators/{}/{}", kind.as_str(), super::url_encode(value))
+    format!("/indicators/{}/{}", kind.as_str(), crate::url_encode(value))
 }
 
 /// `GET /indicators/{id}`: the page of the indicator with that id.
@@ -579,7 +579,7 @@ async fn watch(State(state): State<AppState>, ui: Ui, body: axum::body::Bytes) -
             };
             (
                 status,
-                context! { ok => true, key => key, hunt => hunt.clone(), href => format!("/hunts/{}", super::url_encode(&hunt)) },
+                context! { ok => true, key => key, hunt => hunt.clone(), href => format!("/hunts/{}", crate::url_encode(&hunt)) },
             )
         }
         Err((status, message)) => (

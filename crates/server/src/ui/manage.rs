@@ -432,7 +432,7 @@ async fn disable_source(
 }
 
 fn export_path(spec: &crate::export::ExportSpec) -> String {
-    let name = super::url_encode(&spec.name);
+    let name = crate::url_encode(&spec.name);
     if spec.format == rexist_export::Format::Misp {
         format!("/export/{name}/manifest.json")
     } else {

@@ -17,7 +17,6 @@ pub mod manage;
 pub mod pages;
 pub mod search;
 
-use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 use axum::Router;
@@ -105,7 +104,7 @@ fn env() -> &'static Environment<'static> {
         });
         env.add_filter("time", time_filter);
         env.add_filter("defang", |s: &str| rexist_extract::defang(s));
-        env.add_filter("urlencode_path", |s: &str| url_encode(s));
+        env.add_filter("urlencode_path", |s: &str| crate::url_encode(s));
         env
     })
 }
@@ -121,19 +120,6 @@ fn time_filter(value: &Value) -> Value {
         crate::escape_html(&text),
         crate::escape_html(&short)
     ))
-}
-
-/// Percent-encodes everything but unreserved characters and `/`.
-pub fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
 }
 
 /// What a page knows about the request: language, caller, CSRF token.
