@@ -52,9 +52,9 @@ pub use activity::{Activity, DayCount};
 pub use error::{ErrorKind, StoreError};
 pub use state::{CachedEnrichment, MAX_CACHED_ANSWER, RetroHunt, RetroStatus, TaxiiStatus};
 pub use types::{
-    AlertQuery, CoOccurrence, Connected, ConnectedQuery, EarlyCve, EarlyCveQuery, ExportQuery,
-    HitQuery, IndicatorContext, IndicatorQuery, ItemChange, ItemQuery, Job, MAX_EARLY_CVES,
-    MAX_EXPORT_PAGE, MentionRef, NewJob, Page, ReportTime, StoreStats, UserChange,
+    AlertQuery, CoOccurrence, Connected, ConnectedQuery, DomainQuery, EarlyCve, EarlyCveQuery,
+    ExportQuery, HitQuery, IndicatorContext, IndicatorQuery, ItemChange, ItemQuery, Job,
+    MAX_EARLY_CVES, MAX_EXPORT_PAGE, MentionRef, NewJob, Page, ReportTime, StoreStats, UserChange,
 };
 
 /// Result of store operations.
@@ -236,6 +236,13 @@ pub trait Store: Send + Sync {
     async fn indicator(&self, kind: IndicatorType, value: &str) -> Result<Option<IndicatorRecord>>;
     /// Indicators matching a query, in value order (so prefix pages are stable).
     async fn list_indicators(&self, query: &IndicatorQuery) -> Result<Page<IndicatorRecord>>;
+    /// What a watchlist's `domain:` entry can match, however many
+    /// indicators are stored: the domain and its sub-domains, e-mail
+    /// addresses at them, and the URLs that name the domain (a superset:
+    /// one naming it in its path is included, callers narrow URLs by their
+    /// host), each at most `max_tlp`; in value order, paged like
+    /// [`Store::list_indicators`].
+    async fn indicators_at_or_below(&self, query: &DomainQuery) -> Result<Page<IndicatorRecord>>;
     /// Records relations stated by `source`, with a sighting of each end;
     /// returns how many relations were new. A known relation moves `last_seen`.
     async fn add_relations(&self, source: &Source, relations: &[NewRelation]) -> Result<u64>;

@@ -366,3 +366,31 @@ pub struct EarlyCve {
     /// When, if one has; always after `first_at`.
     pub authority_at: Option<time::OffsetDateTime>,
 }
+
+/// Filters for [`crate::Store::indicators_at_or_below`]: what a watchlist's
+/// `domain:` entry can match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DomainQuery {
+    /// The canonical domain.
+    pub domain: String,
+    /// Only indicators whose TLP is at most this.
+    pub max_tlp: Option<Tlp>,
+    /// Cursor from the previous page.
+    pub after: Option<String>,
+    /// Page size (capped at 1000).
+    pub limit: u32,
+}
+
+/// The `LIKE` patterns of [`crate::Store::indicators_at_or_below`] for a
+/// canonical domain `d`: `%.d` (sub-domains), `%@d` and `%@%.d` (e-mail
+/// addresses at it or below it), `%d%` (URLs naming it: a superset). A
+/// canonical host has no `%`; its `_` matches any one character, which
+/// only widens the URL superset.
+pub(crate) fn domain_patterns(d: &str) -> [String; 4] {
+    [
+        format!("%.{d}"),
+        format!("%@{d}"),
+        format!("%@%.{d}"),
+        format!("%{d}%"),
+    ]
+}
