@@ -260,25 +260,34 @@ pub async fn json() -> Response {
 }
 
 /// `GET /api/docs`: the reference page (`RapiDoc` over `/api/openapi.json`;
-/// the browser sends the session cookie with the document's request).
-pub async fn docs() -> Html<String> {
+/// the browser sends the session cookie with the document's request). Its
+/// title and link back are in the reader's language; the reference itself
+/// is the document's English.
+pub async fn docs(parts: axum::http::request::Parts) -> Html<String> {
+    let (lang, _) = crate::ui::language(&parts);
+    let word = |key| crate::escape_html(crate::ui::i18n::t(lang, key));
     Html(format!(
         r#"<!doctype html>
-<html lang="en">
+<html lang="{lang}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>rexist API reference</title>
+<title>{title}</title>
+<link rel="icon" href="/favicon.ico">
 <script type="module" src="{RAPIDOC_PATH}"></script>
 </head>
-<body>
+<body style="margin:0">
+<p style="margin:0;padding:.5rem 1rem;font-family:system-ui,sans-serif;background:#f6f8fb;border-bottom:1px solid #dde1e8"><a href="/" style="color:#0b5cad">{back}</a></p>
 <rapi-doc spec-url="/api/openapi.json" load-fonts="false" allow-try="false"
   allow-server-selection="false" allow-authentication="false" render-style="read"
   show-header="false" regular-font="system-ui, sans-serif" mono-font="ui-monospace, monospace">
 </rapi-doc>
 </body>
 </html>
-"#
+"#,
+        lang = lang.tag(),
+        title = word("api.title"),
+        back = word("api.back"),
     ))
 }
 

@@ -119,6 +119,15 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ),
     ("ind.provider", "Provider", "プロバイダー"),
     ("ind.cached", "cached", "キャッシュ"),
+    // Enrichment answers, by `rexist_enrich::Status::as_str`.
+    ("enrich.ok", "ok", "成功"),
+    ("enrich.not_found", "not found", "該当なし"),
+    ("enrich.not_applicable", "not applicable", "対象外"),
+    ("enrich.rate_limited", "rate limited", "レート制限"),
+    ("enrich.quota_exceeded", "quota exceeded", "利用上限超過"),
+    ("enrich.unauthorized", "unauthorized", "認証エラー"),
+    ("enrich.timeout", "timed out", "タイムアウト"),
+    ("enrich.error", "error", "エラー"),
     (
         "ind.unknown",
         "rexist has no record of this value (or it is above your clearance).",
@@ -144,6 +153,27 @@ pub const WORDS: &[(&str, &str, &str)] = &[
         "すでにウォッチハントに含まれています:",
     ),
     ("ind.watch_failed", "Not added:", "追加できませんでした:"),
+    (
+        "ind.watch_bad",
+        "the form does not name a valid indicator",
+        "フォームの指標が正しくありません",
+    ),
+    (
+        "ind.watch_conflict",
+        "the hunt cannot take it",
+        "このハントには追加できません",
+    ),
+    (
+        "ind.watch_taken",
+        "a hunt of that name exists; choose another name",
+        "その名前のハントがすでにあります。別の名前を選んでください",
+    ),
+    (
+        "ind.watch_query",
+        "that hunt is a query over items, not a watchlist",
+        "そのハントはアイテムへのクエリで、ウォッチリストではありません",
+    ),
+    ("ind.lifetime", "{days}-day lifetime", "有効期間 {days} 日"),
     ("ind.status.active", "active", "有効"),
     ("ind.status.expired", "expired", "期限切れ"),
     ("ind.status.allowlisted", "allow-listed", "許可リスト"),
@@ -198,13 +228,13 @@ async fn indicator_by_id(
     Path(id): Path<String>,
 ) -> Response {
     let Ok(id) = id.parse::<IndicatorId>() else {
-        return ui.error(StatusCode::NOT_FOUND, "no such indicator");
+        return ui.error(StatusCode::NOT_FOUND, "err.no_indicator");
     };
     match state.store.indicator_by_id(id).await {
         Ok(Some(r)) if r.tlp <= ui.principal.clearance => {
             Redirect::to(&indicator_href(r.kind, &r.value)).into_response()
         }
-        Ok(_) => ui.error(StatusCode::NOT_FOUND, "no such indicator"),
+        Ok(_) => ui.error(StatusCode::NOT_FOUND, "err.no_indicator"),
         Err(e) => store_failed(&ui, "indicator", &e),
     }
 }
@@ -219,14 +249,13 @@ fn indicator_of(
 ) -> Result<Indicator, Box<Response>> {
     let Ok(kind) = raw_kind.parse::<IndicatorType>() else {
         return Err(Box::new(
-            ui.error(StatusCode::NOT_FOUND, "no such indicator type"),
+            ui.error(StatusCode::NOT_FOUND, "err.no_indicator_type"),
         ));
     };
     let Ok(indicator) = Indicator::parse(kind, value) else {
-        return Err(Box::new(ui.error(
-            StatusCode::NOT_FOUND,
-            "not a valid indicator of this type",
-        )));
+        return Err(Box::new(
+            ui.error(StatusCode::NOT_FOUND, "err.not_indicator"),
+        ));
     };
     if indicator.value() != value || kind.as_str() != raw_kind {
         let href = indicator_href(kind, indicator.value());
@@ -237,7 +266,7 @@ fn indicator_of(
 }
 
 /// A sighting timeline as SVG: a bar per source from its first to its latest sighting.
-fn timeline(answer: &rexist_lookup::Answer) -> Option<String> {
+fn timeline(answer: &rexist_lookup::Answer, ui: &Ui) -> Option<String> {
     const WIDTH: i64 = 600;
     const LEFT: i64 = 140;
     const ROW: i64 = 22;
@@ -248,8 +277,9 @@ fn timeline(answer: &rexist_lookup::Answer) -> Option<String> {
     let rows = i64::try_from(answer.sources.len()).unwrap_or(0);
     let height = rows * ROW + 24;
     let mut svg = format!(
-        "<svg class=\"timeline\" viewBox=\"0 0 {} {height}\" role=\"img\" aria-label=\"timeline\">",
-        LEFT + WIDTH + 10
+        "<svg class=\"timeline\" viewBox=\"0 0 {} {height}\" role=\"img\" aria-label=\"{}\">",
+        LEFT + WIDTH + 10,
+        escape_html(super::i18n::t(ui.lang, "ind.timeline"))
     );
     for (row, s) in (0i64..).zip(&answer.sources) {
         let y = row * ROW + 4;
@@ -262,9 +292,10 @@ fn timeline(answer: &rexist_lookup::Answer) -> Option<String> {
             y + 12,
             escape_html(&s.source),
             escape_html(&s.source),
-            rfc3339(s.first_seen),
-            rfc3339(s.last_seen),
-            s.sightings,
+            ui.locale.time(s.first_seen),
+            ui.locale.time(s.last_seen),
+            ui.locale
+                .number(i64::try_from(s.sightings).unwrap_or(i64::MAX)),
             (x2 - x1).max(2),
             y + 7,
             y + 7,
@@ -275,16 +306,16 @@ fn timeline(answer: &rexist_lookup::Answer) -> Option<String> {
         svg,
         "<text x=\"{LEFT}\" y=\"{base}\" class=\"axis\">{}</text>\
          <text x=\"{}\" y=\"{base}\" class=\"axis\" text-anchor=\"end\">{}</text></svg>",
-        first.date(),
+        ui.locale.date(first.date()),
         LEFT + WIDTH,
-        last.date()
+        ui.locale.date(last.date())
     );
     Some(svg)
 }
 
 /// Related indicators as an SVG graph: the indicator in the centre, the
 /// others on a circle around it, each a link to its page.
-fn graph(answer: &rexist_lookup::Answer) -> Option<String> {
+fn graph(answer: &rexist_lookup::Answer, ui: &Ui) -> Option<String> {
     if answer.related.is_empty() {
         return None;
     }
@@ -317,16 +348,17 @@ fn graph(answer: &rexist_lookup::Answer) -> Option<String> {
             rel.kind.as_str(),
             rel.kind.as_str(),
             escape_html(&rel.value),
-            escape_html(&rel.reason),
+            escape_html(&super::i18n::sentence(ui.lang, &rel.reason)),
             x + dx,
             y + 4.0,
             escape_html(&rexist_extract::defang(&label)),
         );
     }
     Some(format!(
-        "<svg class=\"graph\" viewBox=\"0 0 720 460\" role=\"img\" aria-label=\"graph\">{edges}\
+        "<svg class=\"graph\" viewBox=\"0 0 720 460\" role=\"img\" aria-label=\"{}\">{edges}\
          <g class=\"centre\"><circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"11\"/>\
          <text x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text></g>{dots}</svg>",
+        escape_html(super::i18n::t(ui.lang, "ind.graph")),
         cy + 28.0,
         escape_html(&rexist_extract::defang(&short(&answer.value, 40))),
     ))
@@ -363,7 +395,7 @@ async fn indicator_page(
     let answer = match state.lookup.one(indicator.value(), &options).await {
         Ok(a) => a,
         Err(rexist_lookup::LookupError::Invalid(m)) => {
-            return ui.error(StatusCode::NOT_FOUND, &m);
+            return ui.error_detail(StatusCode::NOT_FOUND, "err.not_indicator", &m);
         }
         Err(rexist_lookup::LookupError::Store(e)) => return store_failed(&ui, "indicator", &e),
     };
@@ -433,10 +465,10 @@ async fn indicator_page(
             tlp_class => answer.tlp.map(tlp_class),
             sources => Value::from(Serde(&answer.sources)),
             early => early,
-            timeline => timeline(&answer).map(Value::from_safe_string),
+            timeline => timeline(&answer, &ui).map(Value::from_safe_string),
             items => items,
             related => related,
-            graph => graph(&answer).map(Value::from_safe_string),
+            graph => graph(&answer, &ui).map(Value::from_safe_string),
             warnings => Value::from(Serde(&answer.warnings)),
             hunts => Value::from(Serde(&answer.hunts)),
             enrich_href => enrich_href,
@@ -527,7 +559,7 @@ async fn enrich(
     let answer = match state.lookup.one(indicator.value(), &options).await {
         Ok(a) => a,
         Err(rexist_lookup::LookupError::Invalid(m)) => {
-            return ui.error(StatusCode::NOT_FOUND, &m);
+            return ui.error_detail(StatusCode::NOT_FOUND, "err.not_indicator", &m);
         }
         Err(rexist_lookup::LookupError::Store(e)) => return store_failed(&ui, "enrich", &e),
     };
@@ -582,9 +614,9 @@ async fn watch(State(state): State<AppState>, ui: Ui, body: axum::body::Bytes) -
                 context! { ok => true, key => key, hunt => hunt.clone(), href => format!("/hunts/{}", crate::url_encode(&hunt)) },
             )
         }
-        Err((status, message)) => (
+        Err((status, why, detail)) => (
             status,
-            context! { ok => false, key => "ind.watch_failed", message => message },
+            context! { ok => false, key => "ind.watch_failed", why => why, message => detail },
         ),
     };
     let mut r = ui.render("indicator_watch.html", ctx);
@@ -596,9 +628,9 @@ async fn add_to_watch(
     state: &AppState,
     principal: &crate::auth::Principal,
     body: &[u8],
-) -> Result<(Watched, String), (StatusCode, String)> {
-    let bad = |m: &str| (StatusCode::BAD_REQUEST, m.to_owned());
-    let form: WatchForm = super::serde_urlencoded_form(body).ok_or_else(|| bad("invalid form"))?;
+) -> Result<(Watched, String), (StatusCode, &'static str, String)> {
+    let bad = |m: &str| (StatusCode::BAD_REQUEST, "ind.watch_bad", m.to_owned());
+    let form: WatchForm = super::serde_urlencoded_form(body).ok_or_else(|| bad(""))?;
     let kind = form
         .kind
         .parse::<IndicatorType>()
@@ -615,10 +647,13 @@ async fn add_to_watch(
     let store_err = |e: StoreError| {
         tracing::warn!(error = %e, "watchlist: store failed");
         match e.kind() {
-            ErrorKind::Invalid | ErrorKind::Conflict => (StatusCode::CONFLICT, e.to_string()),
+            ErrorKind::Invalid | ErrorKind::Conflict => {
+                (StatusCode::CONFLICT, "ind.watch_conflict", e.to_string())
+            }
             _ => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "the store is unavailable".to_owned(),
+                "err.unavailable",
+                String::new(),
             ),
         }
     };
@@ -640,16 +675,10 @@ async fn add_to_watch(
     // A hunt above the reader's clearance is neither shown nor changed:
     // "already on it" would tell what it watches.
     if !principal.may_read(hunt.spec.tlp) {
-        return Err((
-            StatusCode::CONFLICT,
-            format!("a hunt named {name:?} already exists; choose another name"),
-        ));
+        return Err((StatusCode::CONFLICT, "ind.watch_taken", name));
     }
     if hunt.spec.kind != HuntKind::Watch {
-        return Err((
-            StatusCode::CONFLICT,
-            format!("hunt {name:?} is a query hunt, not a watchlist"),
-        ));
+        return Err((StatusCode::CONFLICT, "ind.watch_query", name));
     }
     let canonical = |text: &str| -> Vec<String> {
         rexist_query::parse_watchlist(text)

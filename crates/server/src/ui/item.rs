@@ -106,12 +106,12 @@ async fn item_page(
 ) -> Response {
     let defang = flag(view_params(params).defang.as_deref());
     let Ok(id) = id.parse::<ItemId>() else {
-        return ui.error(StatusCode::NOT_FOUND, "no such item");
+        return ui.error(StatusCode::NOT_FOUND, "err.no_item");
     };
     let clearance = ui.principal.clearance;
     let item = match state.store.item(id).await {
         Ok(Some(item)) if item.content.tlp <= clearance => item,
-        Ok(_) => return ui.error(StatusCode::NOT_FOUND, "no such item"),
+        Ok(_) => return ui.error(StatusCode::NOT_FOUND, "err.no_item"),
         Err(e) => return store_failed(&ui, "item", &e),
     };
     let body = item.content.body.clone();

@@ -91,10 +91,10 @@ const SCAN_LIMIT: usize = 64 * 1024;
 /// The page for a store failure: 400 for a refused request, 503 otherwise.
 pub(super) fn store_failed(ui: &Ui, page: &str, e: &StoreError) -> Response {
     if e.kind() == ErrorKind::Invalid {
-        return ui.error(StatusCode::BAD_REQUEST, &e.to_string());
+        return ui.error_detail(StatusCode::BAD_REQUEST, "err.bad_request", &e.to_string());
     }
     tracing::warn!(page, error = %e, "store failed");
-    ui.error(StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable")
+    ui.error(StatusCode::SERVICE_UNAVAILABLE, "err.unavailable")
 }
 
 /// Whether a query flag is set (`1`, `true`, `on`, `yes`).
@@ -219,7 +219,7 @@ async fn search(
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> Response {
     let Ok(Query(p)) = params else {
-        return ui.error(StatusCode::BAD_REQUEST, "invalid query string");
+        return ui.error(StatusCode::BAD_REQUEST, "err.bad_query");
     };
     let q = p.q.as_deref().map(str::trim).unwrap_or_default().to_owned();
     let nonempty = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
@@ -228,12 +228,14 @@ async fn search(
     let kind = match kind_name.as_deref().map(str::parse::<ItemKind>) {
         None => None,
         Some(Ok(k)) => Some(k),
-        Some(Err(e)) => return ui.error(StatusCode::BAD_REQUEST, &e.to_string()),
+        Some(Err(e)) => {
+            return ui.error_detail(StatusCode::BAD_REQUEST, "err.bad_query", &e.to_string());
+        }
     };
     let before = match before_text.as_deref().map(str::parse::<ItemId>) {
         None => None,
         Some(Ok(b)) => Some(b),
-        Some(Err(_)) => return ui.error(StatusCode::BAD_REQUEST, "invalid page cursor"),
+        Some(Err(_)) => return ui.error(StatusCode::BAD_REQUEST, "err.bad_cursor"),
     };
     let filtered = kind.is_some() || source_name.is_some() || before.is_some();
     if !q.is_empty()
@@ -252,7 +254,7 @@ async fn search(
         None => None,
         Some(name) => match sources.iter().find(|s| s.name == name) {
             Some(s) => Some(s.id),
-            None => return ui.error(StatusCode::BAD_REQUEST, "no source of that name"),
+            None => return ui.error(StatusCode::BAD_REQUEST, "err.no_source"),
         },
     };
     let items = if q.is_empty() && !filtered {
@@ -381,7 +383,7 @@ async fn lookup(ui: Ui, params: Result<Query<LookupParams>, QueryRejection>) -> 
     let value = params.ok().and_then(|Query(p)| p.value).unwrap_or_default();
     match rexist_lookup::parse_input(&value) {
         Ok(i) => Redirect::to(&indicator_href(i.kind(), i.value())).into_response(),
-        Err(e) => ui.error(StatusCode::BAD_REQUEST, &e),
+        Err(e) => ui.error_detail(StatusCode::BAD_REQUEST, "err.not_lookup", &e),
     }
 }
 

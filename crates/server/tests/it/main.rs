@@ -18,4 +18,5 @@ mod taxii;
 mod ui;
 mod ui_hunts;
 mod ui_manage;
+mod ui_pages;
 mod ui_search;
