@@ -284,7 +284,7 @@ async fn fallback(
 ) -> axum::response::Response {
     use axum::response::IntoResponse as _;
     match ui {
-        Ok(ui) if auth::is_ui_page(uri.path()) => ui::not_found(ui).await,
+        Ok(ui) if auth::is_ui_page(uri.path()) => ui::not_found(&ui),
         _ => axum::http::StatusCode::NOT_FOUND.into_response(),
     }
 }

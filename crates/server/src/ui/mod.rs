@@ -445,7 +445,7 @@ const FAVICON: &[u8] = include_bytes!("../../assets/ui/favicon.ico");
 
 /// Any other path: a 404 page in the reader's language, in the UI's frame
 /// (the API and TAXII answer their own JSON 404s; see `error.rs`).
-pub async fn not_found(ui: Ui) -> Response {
+pub fn not_found(ui: &Ui) -> Response {
     ui.error(StatusCode::NOT_FOUND, "err.no_page")
 }
 
