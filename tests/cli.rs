@@ -1340,3 +1340,101 @@ fn backup_copies_a_running_store_and_healthcheck_asks_the_server() {
     assert!(!down.status.success(), "nothing listens any more");
     assert!(text(&down.stderr).contains(&addr), "{}", text(&down.stderr));
 }
+
+/// `rexist extract` finds internal names under the configuration's
+/// `[extract] extra_tlds` and `--extra-tld`, as ingest does, and refuses a
+/// malformed TLD by name.
+#[test]
+fn extract_honours_extra_tlds() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_rexist");
+    let input = "beacon to build01.corp and nas.lan, then evil.example.com\n";
+    let values = |out: &Output| -> Vec<String> {
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["value"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    let out = rexist_testkit::run_with_stdin(bin, dir.path(), &["extract"], input);
+    assert_eq!(
+        values(&out),
+        ["evil.example.com"],
+        "public TLDs only by default"
+    );
+
+    std::fs::write(
+        dir.path().join("rexist.toml"),
+        "[extract]\nextra_tlds = [\"corp\"]\n",
+    )
+    .unwrap();
+    let out = rexist_testkit::run_with_stdin(bin, dir.path(), &["extract"], input);
+    assert_eq!(values(&out), ["build01.corp", "evil.example.com"]);
+    let out =
+        rexist_testkit::run_with_stdin(bin, dir.path(), &["extract", "--extra-tld", "lan"], input);
+    assert_eq!(
+        values(&out),
+        ["build01.corp", "nas.lan", "evil.example.com"]
+    );
+
+    let out = rexist_testkit::run_with_stdin(
+        bin,
+        dir.path(),
+        &["extract", "--extra-tld", "not a tld"],
+        input,
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("\"not a tld\""),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// `rexist export | head -1`: a reader that stops early is not an error.
+#[test]
+fn export_to_a_reader_that_stops_early_succeeds() {
+    use std::fmt::Write as _;
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rexist.toml"), "default_sources = false\n").unwrap();
+    let mut list = String::new();
+    for i in 0..40_000u32 {
+        let _ = writeln!(list, "45.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255);
+    }
+    std::fs::write(dir.path().join("list.txt"), list).unwrap();
+    let out = rexist(
+        dir.path(),
+        &["ingest", "file", "list.txt", "--source", "big"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rexist"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["export", "--format", "edl"])
+        .current_dir(dir.path())
+        .env_remove("REXIST_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is gone: the rest of the export meets a broken pipe.
+    let out = child.wait_with_output().unwrap();
+    assert!(!first.is_empty());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("Broken pipe"),
+        "{}",
+        text(&out.stderr)
+    );
+}

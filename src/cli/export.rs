@@ -97,7 +97,12 @@ pub async fn run(config: &Config, args: Args) -> Result<ExitCode> {
         }
         summary
     } else {
-        match render_to(store.as_ref(), &spec, clearance, std::io::stdout()).await {
+        let closed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stdout = ClosedPipe {
+            inner: std::io::stdout(),
+            closed: std::sync::Arc::clone(&closed),
+        };
+        match render_to(store.as_ref(), &spec, clearance, stdout).await {
             Ok((mut out, summary)) => {
                 if let Err(e) = out.flush()
                     && e.kind() != std::io::ErrorKind::BrokenPipe
@@ -107,7 +112,9 @@ pub async fn run(config: &Config, args: Args) -> Result<ExitCode> {
                 summary
             }
             // A reader that stopped early (`| head`) is not an error.
-            Err(e) if e.to_string().contains("Broken pipe") => return Ok(ExitCode::SUCCESS),
+            Err(_) if closed.load(std::sync::atomic::Ordering::Relaxed) => {
+                return Ok(ExitCode::SUCCESS);
+            }
             Err(e) => return Err(e.into()),
         }
     };
@@ -125,4 +132,36 @@ pub async fn run(config: &Config, args: Args) -> Result<ExitCode> {
         }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Standard output that remembers whether its reader went away (a broken
+/// pipe), so the export's error can be told from a reader that stopped
+/// early, which is not one.
+struct ClosedPipe {
+    inner: std::io::Stdout,
+    closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl ClosedPipe {
+    fn watch<T>(&self, r: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &r
+            && e.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            self.closed
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        r
+    }
+}
+
+impl Write for ClosedPipe {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let r = self.inner.write(buf);
+        self.watch(r)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let r = self.inner.flush();
+        self.watch(r)
+    }
 }

@@ -21,17 +21,29 @@ pub struct ExtractArgs {
     /// JSON lines `{"id","text"}` on stdin; one `{"id","type","value",…}` line per indicator.
     #[arg(long)]
     batch: bool,
+    /// Accept names under this top-level domain too (repeatable), beside the
+    /// public ones and the configuration's `[extract] extra_tlds`.
+    #[arg(long = "extra-tld", value_name = "TLD")]
+    extra_tlds: Vec<String>,
 }
 
 /// Bytes read per step of `--jsonl`.
 const CHUNK: usize = 1 << 20;
 
-/// Runs `extract`.
-pub fn extract(args: &ExtractArgs) -> Result<ExitCode> {
+/// Runs `extract` with the extractor the configuration gives ingest
+/// (`[extract] extra_tlds`) and `--extra-tld`.
+pub fn extract(config: &crate::config::Config, args: &ExtractArgs) -> Result<ExitCode> {
+    for tld in &args.extra_tlds {
+        let t = tld.trim().trim_start_matches('.');
+        if !rexist_extract::is_tld_label(&t.to_ascii_lowercase()) {
+            bail!("--extra-tld {tld:?} is not a top-level domain (2-63 letters, or punycode)");
+        }
+    }
+    let extractor = config.extractor().with_extra_tlds(&args.extra_tlds);
     if args.batch {
-        batch(io::stdin().lock(), &mut io::stdout().lock())?;
+        batch(&extractor, io::stdin().lock(), &mut io::stdout().lock())?;
     } else {
-        jsonl(io::stdin(), io::stdout())?;
+        jsonl(&extractor, io::stdin(), io::stdout())?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -81,7 +93,11 @@ fn spawn_writer<W: Write + Send + 'static>(
     (tx, handle)
 }
 
-fn jsonl<W: Write + Send + 'static>(input: impl Read + Send + 'static, output: W) -> Result<W> {
+fn jsonl<W: Write + Send + 'static>(
+    extractor: &rexist_extract::Extractor,
+    input: impl Read + Send + 'static,
+    output: W,
+) -> Result<W> {
     let blocks = spawn_reader(input);
     let (sink, writer) = spawn_writer(output);
     let mut buf: Vec<u8> = Vec::with_capacity(2 * CHUNK);
@@ -105,7 +121,7 @@ fn jsonl<W: Write + Send + 'static>(input: impl Read + Send + 'static, output: W
         };
         // Invalid UTF-8 is replaced; offsets then refer to the repaired text.
         let text = String::from_utf8_lossy(&buf[..cut]);
-        let mut matches = rexist_extract::extract(&text);
+        let mut matches = extractor.extract(&text);
         for m in &mut matches {
             m.start += base;
             m.end += base;
@@ -132,7 +148,11 @@ struct Doc {
     text: String,
 }
 
-fn batch(input: impl BufRead, output: &mut impl Write) -> Result<()> {
+fn batch(
+    extractor: &rexist_extract::Extractor,
+    input: impl BufRead,
+    output: &mut impl Write,
+) -> Result<()> {
     let mut w = BufWriter::new(output);
     let mut out = String::new();
     for (n, line) in input.lines().enumerate() {
@@ -150,7 +170,7 @@ fn batch(input: impl BufRead, output: &mut impl Write) -> Result<()> {
             other => other.to_string(),
         };
         out.clear();
-        rexist_extract::write_jsonl(&rexist_extract::extract(&doc.text), Some(&id), &mut out);
+        rexist_extract::write_jsonl(&extractor.extract(&doc.text), Some(&id), &mut out);
         w.write_all(out.as_bytes()).context("writing stdout")?;
     }
     w.flush().context("writing stdout")?;
@@ -186,7 +206,12 @@ mod tests {
         let mut text = "x\n".repeat(CHUNK);
         let start = text.len();
         text.push_str("beacon to evil[.]com now\n");
-        let out = jsonl(std::io::Cursor::new(text.into_bytes()), Vec::new()).unwrap();
+        let out = jsonl(
+            &rexist_extract::Extractor::default(),
+            std::io::Cursor::new(text.into_bytes()),
+            Vec::new(),
+        )
+        .unwrap();
         let line = String::from_utf8(out).unwrap();
         let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
         assert_eq!(v["value"], "evil.com");
@@ -199,12 +224,22 @@ mod tests {
         let input =
             "{\"id\": 7, \"text\": \"see 203.0.113.9\"}\n\n{\"id\": \"b\", \"text\": \"none\"}\n";
         let mut out = Vec::new();
-        batch(input.as_bytes(), &mut out).unwrap();
+        batch(
+            &rexist_extract::Extractor::default(),
+            input.as_bytes(),
+            &mut out,
+        )
+        .unwrap();
         let v: serde_json::Value =
             serde_json::from_str(String::from_utf8(out).unwrap().trim()).unwrap();
         assert_eq!(v["id"], "7");
         assert_eq!(v["value"], "203.0.113.9");
-        let err = batch("{\"text\": 1}\n".as_bytes(), &mut Vec::new()).unwrap_err();
+        let err = batch(
+            &rexist_extract::Extractor::default(),
+            "{\"text\": 1}\n".as_bytes(),
+            &mut Vec::new(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("stdin line 1"), "{err}");
     }
 }

@@ -112,9 +112,9 @@ enum ConfigCommand {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    // Filters read stdin and write stdout: no configuration, store or logging.
+    // Filters read stdin and write stdout: no store or logging, and no
+    // configuration but `extract`'s `[extract] extra_tlds`.
     match &cli.command {
-        Command::Extract(args) => return extract::extract(args),
         Command::Refang => return extract::fang(false),
         Command::Defang => return extract::fang(true),
         Command::Hunt { command } => {
@@ -132,6 +132,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         },
     };
     let (config, origin) = config::load(cli.config.as_deref(), &flags)?;
+    if let Command::Extract(args) = &cli.command {
+        return extract::extract(&config, args);
+    }
     if let Command::Config {
         command: ConfigCommand::Check,
     } = &cli.command

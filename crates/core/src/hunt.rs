@@ -220,6 +220,100 @@ pub struct HuntHit {
     pub acked_at: Option<OffsetDateTime>,
     /// Who acknowledged it.
     pub acked_by: Option<String>,
+    /// Where an analyst's triage of it stands.
+    pub triage: HitTriage,
+    /// Who is working on it.
+    pub assignee: Option<String>,
+}
+
+/// Where the triage of a hit stands.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum HitTriage {
+    /// Nobody has looked at it.
+    #[default]
+    New,
+    /// An analyst is on it.
+    InProgress,
+    /// Handled.
+    Closed,
+    /// The hunt matched something that is not a threat.
+    FalsePositive,
+}
+
+impl HitTriage {
+    /// Every state.
+    pub const ALL: [HitTriage; 4] = [
+        Self::New,
+        Self::InProgress,
+        Self::Closed,
+        Self::FalsePositive,
+    ];
+
+    /// The name stored and shown (`in_progress`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::InProgress => "in_progress",
+            Self::Closed => "closed",
+            Self::FalsePositive => "false_positive",
+        }
+    }
+
+    /// Whether the hit is dealt with (closed or a false positive), which
+    /// also acknowledges it.
+    pub fn is_done(self) -> bool {
+        matches!(self, Self::Closed | Self::FalsePositive)
+    }
+}
+
+impl FromStr for HitTriage {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s.trim())
+            .ok_or_else(|| {
+                unknown(
+                    "triage status",
+                    s,
+                    "new, in_progress, closed, false_positive",
+                )
+            })
+    }
+}
+
+/// A change of a hit's triage: each field set changes it, the rest stay.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TriageChange {
+    /// The new state.
+    pub status: Option<HitTriage>,
+    /// The new assignee; `Some(None)` takes the hit off anyone's list.
+    pub assignee: Option<Option<String>>,
+    /// A note kept in the hit's triage history.
+    pub note: Option<String>,
+    /// Who made the change.
+    pub author: String,
+}
+
+/// One entry of a hit's triage history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TriageEntry {
+    /// The state after the change.
+    pub status: HitTriage,
+    /// The assignee after the change.
+    pub assignee: Option<String>,
+    /// The note given with it.
+    pub note: Option<String>,
+    /// Who made it.
+    pub author: String,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: OffsetDateTime,
 }
 
 /// Delivery state of an alert.

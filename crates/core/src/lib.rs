@@ -22,7 +22,8 @@ pub use class::SourceClass;
 pub use early::EarlyWarning;
 pub use error::{InvalidIndicator, UnknownName};
 pub use hunt::{
-    Alert, AlertStatus, ChannelHealth, HitObject, Hunt, HuntHit, HuntKind, HuntSpec, NewHit,
+    Alert, AlertStatus, ChannelHealth, HitObject, HitTriage, Hunt, HuntHit, HuntKind, HuntSpec,
+    NewHit, TriageChange, TriageEntry,
 };
 pub use ids::{
     AlertId, HitId, HuntId, Id, IndicatorId, ItemId, JobId, RunId, SightingId, SourceId,

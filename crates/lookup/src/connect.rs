@@ -15,9 +15,15 @@
 //! | e-mail address | the domain's parent domains | `parent-domain` | 2, 3, … |
 //! | domain | its parent domains (not the top-level domain) | `parent-domain` | 1, 2, … |
 //! | domain or address | stored URLs on it | `url-on` | 1 |
+//! | domain | its stored sub-domains, at any depth | `subdomain` | 1 |
+//! | domain | stored e-mail addresses at it or at its sub-domains | `email-at` | 1 |
 //!
 //! Networks are matched in their canonical form (`192.0.2.0/24`); a network
 //! stored with host bits set (`192.0.2.7/24`) matches only as written.
+//! Sub-domains and addresses are read as one range of the store's
+//! reversed-host index each (`moc.elpmaxe.`…, so `notexample.com` is not
+//! one of them), at most 50 of each, the fewest labels below the domain
+//! first.
 //!
 //! # Risk from relations
 //! Each related indicator `r` that is neither allow-listed nor retired
@@ -30,7 +36,7 @@
 //! | `host-of` (the URL's host is known bad) | 0.8 |
 //! | `domain-of` (the address's domain) | 0.6 |
 //! | `contained-in`, `parent-domain`, stated relations (`resolves-to`, `communicates-with`, `drops`, …) | 0.5 |
-//! | `contains`, `url-on` | 0.3 |
+//! | `contains`, `url-on`, `subdomain`, `email-at` (bad things under the value) | 0.3 |
 //! | `shared-items` (named in the same reports) | 0.2 |
 //!
 //! The contributions combine like independent evidence and are capped:
@@ -60,7 +66,8 @@ pub struct Link {
     pub kind: IndicatorType,
     /// Its canonical value (or, for a prefix link, the prefix).
     pub value: String,
-    /// `contained-in`, `contains`, `host-of`, `parent-domain`, `domain-of`, `url-on`.
+    /// `contained-in`, `contains`, `host-of`, `parent-domain`, `domain-of`,
+    /// `url-on`, `subdomain`, `email-at`.
     pub relation: &'static str,
     /// Steps from the value asked about.
     pub hop: u8,
@@ -73,6 +80,9 @@ pub struct Links {
     pub exact: Vec<Link>,
     /// Indicators by type and value prefix (a network's addresses, a host's URLs).
     pub prefixes: Vec<Link>,
+    /// Indicators by type whose host is the link's domain or lies below it
+    /// (a domain's sub-domains, the addresses at it).
+    pub under: Vec<Link>,
 }
 
 impl Links {
@@ -89,6 +99,15 @@ impl Links {
         self.prefixes.push(Link {
             kind,
             value,
+            relation,
+            hop: 1,
+        });
+    }
+
+    fn under(&mut self, kind: IndicatorType, domain: &str, relation: &'static str) {
+        self.under.push(Link {
+            kind,
+            value: domain.to_owned(),
             relation,
             hop: 1,
         });
@@ -188,6 +207,8 @@ pub fn links(kind: IndicatorType, value: &str) -> Links {
         IndicatorType::Domain => {
             l.parents(value, 1);
             l.urls_on(value);
+            l.under(IndicatorType::Domain, value, "subdomain");
+            l.under(IndicatorType::Email, value, "email-at");
         }
         _ => {}
     }
@@ -210,6 +231,36 @@ pub fn keeps(asked: IndicatorType, asked_value: &str, found: IndicatorType, valu
         }
         _ => true,
     }
+}
+
+/// The host of a domain (itself) or of an e-mail address (after the `@`).
+pub fn host_of(kind: IndicatorType, value: &str) -> Option<&str> {
+    match kind {
+        IndicatorType::Domain => Some(value),
+        IndicatorType::Email => value.rsplit_once('@').map(|(_, host)| host),
+        _ => None,
+    }
+}
+
+/// Whether a stored domain or e-mail address lies at or below `domain`:
+/// its host is `domain` or ends in `.` and `domain` (so `notexample.com`
+/// is not below `example.com`).
+pub fn lies_under(domain: &str, kind: IndicatorType, value: &str) -> bool {
+    host_of(kind, value).is_some_and(|host| {
+        host == domain
+            || host
+                .strip_suffix(domain)
+                .is_some_and(|rest| rest.ends_with('.'))
+    })
+}
+
+/// Labels below `domain` of a host that lies under it (0 for the domain
+/// itself), to list the nearest first.
+pub fn depth_under(domain: &str, host: &str) -> usize {
+    host.len()
+        .checked_sub(domain.len())
+        .and_then(|n| host.get(..n))
+        .map_or(0, |rest| rest.bytes().filter(|&b| b == b'.').count())
 }
 
 /// Adds the networks `ip` lies in, widest first, narrower than `len` unless
@@ -271,7 +322,7 @@ pub fn weight(relation: &str) -> f64 {
     match relation {
         "host-of" => 0.8,
         "domain-of" => 0.6,
-        "contains" | "url-on" => 0.3,
+        "contains" | "url-on" | "subdomain" | "email-at" => 0.3,
         "shared-items" => 0.2,
         // contained-in, parent-domain and every stated relation.
         _ => 0.5,
@@ -462,6 +513,53 @@ mod tests {
                 .exact
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn a_domain_reads_what_lies_below_it_and_nothing_that_only_ends_alike() {
+        let l = links(IndicatorType::Domain, "example.com");
+        let under: Vec<_> = l
+            .under
+            .iter()
+            .map(|x| (x.kind, x.value.as_str(), x.relation, x.hop))
+            .collect();
+        assert_eq!(
+            under,
+            [
+                (IndicatorType::Domain, "example.com", "subdomain", 1),
+                (IndicatorType::Email, "example.com", "email-at", 1),
+            ]
+        );
+        assert!(
+            links(IndicatorType::Url, "http://example.com/")
+                .under
+                .is_empty()
+        );
+        assert!(
+            links(IndicatorType::Email, "a@example.com")
+                .under
+                .is_empty()
+        );
+        let d = IndicatorType::Domain;
+        let e = IndicatorType::Email;
+        assert!(lies_under("example.com", d, "a.example.com"));
+        assert!(lies_under("example.com", d, "b.a.example.com"));
+        assert!(lies_under("example.com", d, "example.com"));
+        assert!(!lies_under("example.com", d, "notexample.com"));
+        assert!(!lies_under("example.com", d, "example.com.evil.net"));
+        assert!(lies_under("example.com", e, "x@example.com"));
+        assert!(lies_under("example.com", e, "x@mail.example.com"));
+        assert!(!lies_under("example.com", e, "x@notexample.com"));
+        assert!(!lies_under(
+            "example.com",
+            IndicatorType::Url,
+            "http://a.example.com/"
+        ));
+        assert_eq!(depth_under("example.com", "example.com"), 0);
+        assert_eq!(depth_under("example.com", "a.example.com"), 1);
+        assert_eq!(depth_under("example.com", "b.a.example.com"), 2);
+        assert!((weight("subdomain") - 0.3).abs() < 1e-9);
+        assert!((weight("email-at") - 0.3).abs() < 1e-9);
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub const MAX_BULK: usize = 10_000;
 const ITEMS: u32 = 20;
 /// Related indicators listed per answer.
 const RELATED: u32 = 25;
+/// A domain's stored sub-domains listed per answer, and as many addresses at it.
+const UNDER: u32 = 50;
 
 /// Why a lookup could not be answered.
 #[derive(Debug, thiserror::Error)]
@@ -154,7 +156,8 @@ pub struct Related {
     /// Its canonical value.
     pub value: String,
     /// `contained-in`, `contains`, `host-of`, `parent-domain`,
-    /// `domain-of`, `url-on` (by the value's shape, see [`connect`]),
+    /// `domain-of`, `url-on`, `subdomain`, `email-at` (by the value's
+    /// shape, see [`connect`]),
     /// `shared-items`, or a stated relation such as `resolves-to`.
     pub relation: String,
     /// In words: "45.0.7.7 lies in 45.0.0.0/16", "in 3 of the same items",
@@ -298,7 +301,7 @@ pub struct Brief {
     /// Names of the lists it is on.
     pub warnings: Vec<String>,
     /// Stored indicators its shape points at (networks it lies in, a
-    /// URL's host, parent domains); no prefix reads in bulk.
+    /// URL's host, parent domains); no prefix or sub-domain reads in bulk.
     pub related: Vec<BriefRelated>,
 }
 
@@ -524,6 +527,12 @@ impl Lookup {
                 .map(|l| (l.kind, l.value.clone()))
                 .collect(),
             per_prefix: RELATED,
+            under: links
+                .under
+                .iter()
+                .map(|l| (l.kind, l.value.clone()))
+                .collect(),
+            per_under: UNDER,
             max_tlp,
         };
         let found = self.store.connected(&query).await?;
@@ -860,6 +869,26 @@ fn related(
             push(&mut out, &c.record, &c.sources, l.relation, reason);
         }
     }
+    for l in &links.under {
+        let mut below: Vec<(usize, &rexist_store::Connected)> = found
+            .iter()
+            .filter(|c| {
+                c.record.kind == l.kind
+                    && Some(c.record.id) != own
+                    && connect::lies_under(&l.value, c.record.kind, &c.record.value)
+            })
+            .map(|c| {
+                let host = connect::host_of(c.record.kind, &c.record.value).unwrap_or_default();
+                (connect::depth_under(&l.value, host), c)
+            })
+            .collect();
+        // The nearest first, as the store chose them.
+        below.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.record.value.cmp(&b.1.record.value)));
+        for (_, c) in below {
+            let reason = shape_reason(l.relation, value, &c.record.value);
+            push(&mut out, &c.record, &c.sources, l.relation, reason);
+        }
+    }
     // Co-occurring indicators come with their records; their items say
     // where they came from.
     for c in co {
@@ -882,6 +911,13 @@ fn shape_reason(relation: &str, asked: &str, other: &str) -> String {
         "domain-of" => format!("{other} is the address's domain"),
         "parent-domain" => format!("{other} is a parent domain"),
         "url-on" => format!("a URL on {asked}"),
+        "subdomain" => format!("{other} is a sub-domain of {asked}"),
+        "email-at" => match other.rsplit_once('@') {
+            Some((_, host)) if host != asked => {
+                format!("{other} is an address at {host}, below {asked}")
+            }
+            _ => format!("{other} is an address at {asked}"),
+        },
         _ => relation.to_owned(),
     }
 }

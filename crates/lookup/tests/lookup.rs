@@ -741,3 +741,105 @@ async fn early_warning_measures_social_and_exchange_leads() {
     let json = serde_json::to_value(&unknown).unwrap();
     assert!(json["early_warning"].is_null(), "{json}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_domain_shows_its_subdomains_and_addresses_but_not_look_alikes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let feed = source(&store, "phish-feed", 80).await;
+    let at = now();
+    store
+        .upsert_sightings(
+            &feed,
+            &[
+                sighting(IndicatorType::Domain, "example-corp.com", at),
+                sighting(IndicatorType::Domain, "login.example-corp.com", at),
+                sighting(IndicatorType::Domain, "a.cdn.example-corp.com", at),
+                sighting(IndicatorType::Email, "ceo@mail.example-corp.com", at),
+                sighting(IndicatorType::Domain, "notexample-corp.com", at),
+                sighting(IndicatorType::Email, "x@notexample-corp.com", at),
+                sighting(IndicatorType::Domain, "example-corp.com.evil.net", at),
+                NewSighting {
+                    tlp: Some(Tlp::Red),
+                    ..sighting(IndicatorType::Domain, "secret.example-corp.com", at)
+                },
+            ],
+        )
+        .await
+        .unwrap();
+    let lookup = Lookup::new(Arc::clone(&store), None, None, Lifetimes::default());
+    let green = Options {
+        max_tlp: Some(Tlp::Green),
+        ..Options::default()
+    };
+    let a = lookup.one("Example-Corp.com", &green).await.unwrap();
+    let rel: Vec<(String, String, String)> = a
+        .related
+        .iter()
+        .map(|r| (r.value.clone(), r.relation.clone(), r.reason.clone()))
+        .collect();
+    let want =
+        |v: &str, rel_: &str, reason: &str| (v.to_owned(), rel_.to_owned(), reason.to_owned());
+    assert_eq!(
+        rel,
+        [
+            want(
+                "login.example-corp.com",
+                "subdomain",
+                "login.example-corp.com is a sub-domain of example-corp.com"
+            ),
+            want(
+                "a.cdn.example-corp.com",
+                "subdomain",
+                "a.cdn.example-corp.com is a sub-domain of example-corp.com"
+            ),
+            want(
+                "ceo@mail.example-corp.com",
+                "email-at",
+                "ceo@mail.example-corp.com is an address at mail.example-corp.com, below example-corp.com"
+            ),
+        ],
+        "nearest first, the look-alikes and the TLP:RED sub-domain left out"
+    );
+    assert_eq!(a.related[0].sources, ["phish-feed"]);
+    // Raised by three neighbours at 0.3 × 80 = 24 each.
+    assert!(
+        a.score_factors
+            .iter()
+            .any(|f| f.name == "relations" && f.value > 0.0),
+        "{:?}",
+        a.score_factors
+    );
+    assert!(
+        a.score_factors
+            .iter()
+            .any(|f| f.name == "relation"
+                && f.reason.starts_with("subdomain login.example-corp.com")),
+        "{:?}",
+        a.score_factors
+    );
+    // A sub-domain reads its own sub-domains, not its siblings or parent as such.
+    let cdn = lookup.one("cdn.example-corp.com", &green).await.unwrap();
+    let cdn_rel: Vec<(&str, &str)> = cdn
+        .related
+        .iter()
+        .map(|r| (r.value.as_str(), r.relation.as_str()))
+        .collect();
+    assert_eq!(
+        cdn_rel,
+        [
+            ("example-corp.com", "parent-domain"),
+            ("a.cdn.example-corp.com", "subdomain"),
+        ]
+    );
+    // A cleared reader sees the TLP:RED one too.
+    let red = lookup
+        .one("example-corp.com", &Options::default())
+        .await
+        .unwrap();
+    assert!(
+        red.related
+            .iter()
+            .any(|r| r.value == "secret.example-corp.com" && r.relation == "subdomain")
+    );
+}

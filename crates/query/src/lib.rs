@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! query  = or
-//! or     = and { ("," | "，") and }           (* comma: OR, binds loosest *)
+//! or     = and { ("," | "，" | "OR") and }    (* comma or the word OR: binds loosest *)
 //! and    = unary { WS unary }                 (* whitespace: AND *)
 //! unary  = [ "-" ] atom                       (* "-": exclusion (NOT) *)
 //! atom   = "(" or ")"
@@ -19,8 +19,9 @@
 //! field  = "kind" | "source" | "tag" | "lang" | "tlp"   (* case-insensitive *)
 //! ```
 //!
-//! `ransomware lockbit, "blackcat" -test` is
-//! `(ransomware AND lockbit) OR ("blackcat" AND NOT test)`.
+//! `ransomware lockbit, "blackcat" -test` (or `ransomware lockbit OR "blackcat" -test`)
+//! is `(ransomware AND lockbit) OR ("blackcat" AND NOT test)`. `OR` is an operator only
+//! in upper case and standing alone (`or`, `ORACLE` and `"OR"` are terms).
 //!
 //! A `name:value` word is a field filter when `name` is ASCII letters and `value` does not
 //! start with `/` or `:` (so `http://x` and `fe80::1` stay plain terms); any other `name`

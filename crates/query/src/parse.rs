@@ -63,6 +63,28 @@ impl Parser<'_> {
         self.src.get(self.pos..).unwrap_or("")
     }
 
+    /// Whether an alternative separator starts here: a comma, or the word
+    /// `OR` (upper case, followed by a space, a group, a phrase or the end).
+    fn at_or(&self) -> bool {
+        let rest = self.rest();
+        rest.chars().next().is_some_and(is_or)
+            || rest.strip_prefix("OR").is_some_and(|after| {
+                after
+                    .chars()
+                    .next()
+                    .is_none_or(|c| c.is_whitespace() || c == '(' || is_quote(c))
+            })
+    }
+
+    /// Steps over the separator [`Parser::at_or`] found.
+    fn bump_or(&mut self) {
+        if self.rest().starts_with("OR") {
+            self.pos += 2;
+        } else {
+            self.bump();
+        }
+    }
+
     fn peek(&self) -> Option<char> {
         self.rest().chars().next()
     }
@@ -85,16 +107,16 @@ impl Parser<'_> {
         loop {
             let Some(and) = self.and()? else {
                 let msg = match self.peek() {
-                    Some(c) if is_or(c) => "empty term before ','",
+                    Some(_) if self.at_or() => "empty term before ',' or OR",
                     None if branches.is_empty() && self.depth == 0 => "empty query",
                     Some(')') if branches.is_empty() => "empty group",
-                    _ => "empty term after ','",
+                    _ => "empty term after ',' or OR",
                 };
                 return Err(ParseError::new(self.pos, msg));
             };
             branches.push(and);
-            if self.peek().is_some_and(is_or) {
-                self.bump();
+            if self.at_or() {
+                self.bump_or();
             } else {
                 break;
             }
@@ -113,7 +135,7 @@ impl Parser<'_> {
             self.skip_ws();
             match self.peek() {
                 None | Some(')') => break,
-                Some(c) if is_or(c) => break,
+                Some(_) if self.at_or() => break,
                 Some(_) => items.push(self.unary()?),
             }
         }

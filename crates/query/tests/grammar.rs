@@ -30,6 +30,21 @@ fn exist_syntax() {
 }
 
 #[test]
+fn upper_case_or_is_the_comma() {
+    assert_eq!(canon("log4j OR 脆弱性"), "log4j OR 脆弱性");
+    assert_eq!(
+        canon(r#"ransomware lockbit OR "blackcat" -test"#),
+        r#"(ransomware AND lockbit) OR ("blackcat" AND NOT test)"#
+    );
+    assert_eq!(canon("a OR(b c)"), "a OR (b AND c)");
+    assert_eq!(canon("a OR \"b\""), r#"a OR "b""#);
+    // Only the upper-case word alone is an operator.
+    assert_eq!(canon("a or b"), "a AND or AND b");
+    assert_eq!(canon("ORACLE ORx"), "oracle AND orx");
+    assert_eq!(canon(r#"a "OR" b"#), r#"a AND "or" AND b"#);
+}
+
+#[test]
 fn parentheses() {
     assert_eq!(canon("(a, b) c"), "(a OR b) AND c");
     assert_eq!(canon("-(a, b)"), "NOT (a OR b)");
@@ -83,7 +98,9 @@ fn error_positions() {
     assert_eq!(err("").message, "empty query");
     assert_eq!(err("   ").position, 3);
     assert_eq!(err("a,,b").position, 2);
-    assert_eq!(err("a,,b").message, "empty term before ','");
+    assert_eq!(err("a,,b").message, "empty term before ',' or OR");
+    assert_eq!(err("a OR OR b").position, 5);
+    assert_eq!(err("a OR").message, "empty term after ',' or OR");
     assert_eq!(err("a, ").position, 3);
     assert_eq!(err(",a").position, 0);
     assert_eq!(err("a - b").position, 2);

@@ -47,6 +47,14 @@ fn phrases() {
 }
 
 #[test]
+fn or_keyword_matches_either() {
+    // The issue's case: it matched nothing when OR was a term.
+    assert!(matches("log4j OR 脆弱性", "Apacheの脆弱性が公開された"));
+    assert!(matches("log4j OR 脆弱性", "log4j exploited again"));
+    assert!(!matches("log4j OR 脆弱性", "nothing to see"));
+}
+
+#[test]
 fn precedence_and_exclusions() {
     let q = r#"ransomware lockbit, "blackcat" -test"#;
     assert_eq!(

@@ -8,9 +8,13 @@
 //! Each handler maps rexist's items and indicators onto EXIST's serializer
 //! fields; what differs is listed in `docs/exist-api.md`.
 //!
-//! Paging walks the store's cursor pages: `offset + limit` may not exceed
-//! [`MAX_WINDOW`], and `count` is capped there too. Nothing above the
-//! caller's TLP clearance is ever returned.
+//! `reputation` and `threatAttribute` are store queries with every filter
+//! in the statement, paged by offset. The item views read the store's
+//! pages of their kind, newest stored first, and filter them here, at most
+//! [`ITEM_SCAN`] items. `offset + limit` may not exceed [`MAX_WINDOW`], and
+//! `count` is capped there too; an answer cut short by either bound says so
+//! in [`CAPPED_HEADER`], its JSON left as EXIST's scripts expect it.
+//! Nothing above the caller's TLP clearance is ever returned.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -19,13 +23,14 @@ use axum::Json;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{NestedPath, Query, State};
-use axum::http::{HeaderMap, Uri};
+use axum::http::{HeaderMap, HeaderValue, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rexist_core::{
     Indicator, IndicatorId, IndicatorRecord, IndicatorType, Item, ItemId, ItemKind, Sighting,
-    Source, SourceId,
+    SightingId, Source, SourceId,
 };
-use rexist_store::{IndicatorQuery, ItemQuery};
+use rexist_store::{ItemQuery, ItemSightingQuery, RecentQuery};
 use serde::Serialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -41,14 +46,17 @@ pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 1000;
 /// Largest `offset + limit`; beyond it the answer is 400. `count` is capped here.
 pub const MAX_WINDOW: usize = 10_000;
-/// Most items read from the store for one answer (filters are applied while reading).
-const ITEM_SCAN: usize = 50_000;
-/// Most indicator records read from the store for one answer.
-const INDICATOR_SCAN: usize = 50_000;
-/// Most indicators whose sightings are read for one answer (source filter, attributes).
-const SIGHTING_SCAN: usize = 5_000;
+/// Most items an item view reads from the store for one answer (its
+/// filters are applied while reading).
+pub const ITEM_SCAN: usize = 50_000;
 /// A store page.
 const STORE_PAGE: u32 = 1000;
+/// The response header naming what cut an answer short, comma-separated:
+/// `window=10000` (more than [`MAX_WINDOW`] match; `count` says
+/// [`MAX_WINDOW`]) and `scan=50000` (an item view stopped reading after
+/// [`ITEM_SCAN`] items, so older ones were neither listed nor counted).
+/// Absent when the answer is complete.
+pub const CAPPED_HEADER: &str = "x-rexist-capped";
 
 /// EXIST's `TIME_ZONE` (`Asia/Tokyo`): a filter date without an offset is read in it.
 const EXIST_OFFSET_HOURS: i8 = 9;
@@ -87,7 +95,49 @@ pub struct Listing<T> {
     pub results: Vec<T>,
 }
 
-type ExistResult<T> = Result<Json<Listing<T>>, ApiError>;
+/// What cut an answer short (see [`CAPPED_HEADER`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Capped {
+    /// More than [`MAX_WINDOW`] match.
+    window: bool,
+    /// The item scan stopped at [`ITEM_SCAN`] with items left unread.
+    scan: bool,
+}
+
+impl Capped {
+    fn header(self) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.window {
+            parts.push(format!("window={MAX_WINDOW}"));
+        }
+        if self.scan {
+            parts.push(format!("scan={ITEM_SCAN}"));
+        }
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+}
+
+/// A legacy answer: DRF's JSON, and [`CAPPED_HEADER`] when it is cut short.
+pub struct Answer<T> {
+    listing: Listing<T>,
+    capped: Capped,
+}
+
+impl<T: Serialize> IntoResponse for Answer<T> {
+    fn into_response(self) -> Response {
+        let mut response = Json(self.listing).into_response();
+        if let Some(value) = self
+            .capped
+            .header()
+            .and_then(|v| HeaderValue::from_str(&v).ok())
+        {
+            response.headers_mut().insert(CAPPED_HEADER, value);
+        }
+        response
+    }
+}
+
+type ExistResult<T> = Result<Answer<T>, ApiError>;
 
 /// What every legacy handler reads from the request.
 struct Request {
@@ -213,16 +263,34 @@ impl Request {
         })
     }
 
-    /// The answer for `matches` (all of them, already ordered).
-    fn page<T, U>(&self, matches: &[T], render: impl FnMut(&T) -> U) -> Listing<U> {
-        let count = matches.len().min(MAX_WINDOW);
-        let results = matches
+    /// The answer for a scan's matches (already ordered; more than
+    /// [`MAX_WINDOW`] of them when the window was passed).
+    fn page<T, U>(&self, scan: &Scan<T>, render: impl FnMut(&T) -> U) -> Answer<U> {
+        let results = scan
+            .matches
             .iter()
             .skip(self.offset)
             .take(self.limit)
             .map(render)
             .collect();
-        self.listing(count, results)
+        let capped = Capped {
+            window: scan.matches.len() > MAX_WINDOW,
+            scan: scan.cut,
+        };
+        self.answer(scan.matches.len().min(MAX_WINDOW), capped, results)
+    }
+
+    /// The answer with `count` matches in all and `results` on this page.
+    fn answer<U>(&self, count: usize, capped: Capped, results: Vec<U>) -> Answer<U> {
+        Answer {
+            listing: self.listing(count, results),
+            capped,
+        }
+    }
+
+    /// The answer when a filter rules everything out.
+    fn nothing<U>(&self) -> Answer<U> {
+        self.answer(0, Capped::default(), Vec::new())
     }
 
     fn listing<U>(&self, count: usize, results: Vec<U>) -> Listing<U> {
@@ -377,14 +445,22 @@ fn source_name(sources: &HashMap<SourceId, Source>, id: SourceId) -> String {
         .map_or_else(|| id.to_string(), |s| s.name.clone())
 }
 
+/// What an item view read: its matches, and whether the scan stopped at
+/// [`ITEM_SCAN`] with items left unread.
+struct Scan<T> {
+    matches: Vec<T>,
+    cut: bool,
+}
+
 /// Items of `kind` the caller may read that satisfy `keep`, newest stored
-/// first, reading at most [`ITEM_SCAN`] and keeping at most [`MAX_WINDOW`].
+/// first, reading at most [`ITEM_SCAN`] and keeping one more than
+/// [`MAX_WINDOW`] (which says the window was passed).
 async fn scan_items(
     state: &AppState,
     principal: &Principal,
     kind: ItemKind,
     mut keep: impl FnMut(&Item) -> bool,
-) -> Result<Vec<Item>, ApiError> {
+) -> Result<Scan<Item>, ApiError> {
     let mut out = Vec::new();
     let mut before: Option<ItemId> = None;
     let mut scanned = 0usize;
@@ -406,15 +482,54 @@ async fn scan_items(
             // The store filters by TLP already; this keeps it so if it does not.
             if item.content.kind == kind && principal.may_read(item.content.tlp) && keep(&item) {
                 out.push(item);
-                if out.len() >= MAX_WINDOW {
-                    return Ok(out);
+                if out.len() > MAX_WINDOW {
+                    return Ok(Scan {
+                        matches: out,
+                        cut: false,
+                    });
                 }
             }
         }
-        if page.next.is_none() || before.is_none() || scanned >= ITEM_SCAN {
-            return Ok(out);
+        if page.next.is_none() || before.is_none() {
+            return Ok(Scan {
+                matches: out,
+                cut: false,
+            });
+        }
+        if scanned >= ITEM_SCAN {
+            return Ok(Scan {
+                matches: out,
+                cut: true,
+            });
         }
     }
+}
+
+/// The items with these ids that are of `kind`, that the caller may read
+/// and that satisfy `keep`: a filter that names its items (`id`, `attr`)
+/// reads them, not the newest [`ITEM_SCAN`].
+async fn named_items(
+    state: &AppState,
+    principal: &Principal,
+    kind: ItemKind,
+    ids: &[ItemId],
+    mut keep: impl FnMut(&Item) -> bool,
+) -> Result<Scan<Item>, ApiError> {
+    let mut matches = Vec::new();
+    for chunk in ids.chunks(STORE_PAGE as usize) {
+        matches.extend(
+            state
+                .store
+                .items_by_id(chunk)
+                .await?
+                .into_iter()
+                .filter(|i| i.content.kind == kind && principal.may_read(i.content.tlp) && keep(i)),
+        );
+    }
+    Ok(Scan {
+        matches,
+        cut: false,
+    })
 }
 
 /// Newest first by `when`, ties by id (newest stored first).
@@ -473,14 +588,14 @@ pub async fn twitter(
     let r = Request::new(&state, params, &nested, &uri, &headers)?;
     let range = r.range("datetime")?;
     let terms = r.search_terms();
-    let mut items = scan_items(&state, &principal, ItemKind::Post, |i| {
+    let mut scan = scan_items(&state, &principal, ItemKind::Post, |i| {
         let who = author(i);
         range.contains(published(i))
             && search_matches(&terms, &[&i.content.body, &who, &i.content.title])
     })
     .await?;
-    order_items(&mut items, published);
-    Ok(Json(r.page(&items, |i| {
+    order_items(&mut scan.matches, published);
+    Ok(r.page(&scan, |i| {
         let who = author(i);
         Tweet {
             id: i.id.get(),
@@ -489,7 +604,7 @@ pub async fn twitter(
             screen_name: who,
             text: i.content.body.clone(),
         }
-    })))
+    }))
 }
 
 // ---------------------------------------------------------------- exploit
@@ -528,14 +643,14 @@ pub async fn exploit(
     let range = r.range("datetime")?;
     let terms = r.search_terms();
     let sources = source_map(&state).await?;
-    let mut items = scan_items(&state, &principal, ItemKind::Exploit, |i| {
+    let mut scan = scan_items(&state, &principal, ItemKind::Exploit, |i| {
         let desc = exploit_description(i).unwrap_or_default();
         range.contains(published(i))
             && search_matches(&terms, &[&i.content.title, &desc, &i.content.body])
     })
     .await?;
-    order_items(&mut items, published);
-    Ok(Json(r.page(&items, |i| Exploit {
+    order_items(&mut scan.matches, published);
+    Ok(r.page(&scan, |i| Exploit {
         id: i.id.to_string(),
         title: i.content.title.clone(),
         description: exploit_description(i),
@@ -543,7 +658,7 @@ pub async fn exploit(
         referrer: i.content.url.clone(),
         text: i.content.body.clone(),
         source: source_name(&sources, i.source_id),
-    })))
+    }))
 }
 
 // ---------------------------------------------------------------- news
@@ -574,23 +689,21 @@ pub async fn news(
     let range = r.range("datetime")?;
     let terms = r.search_terms();
     let sources = source_map(&state).await?;
-    let mut items = scan_items(&state, &principal, ItemKind::News, |i| {
+    let mut scan = scan_items(&state, &principal, ItemKind::News, |i| {
         range.contains(published(i)) && search_matches(&terms, &[&i.content.title, &i.content.body])
     })
     .await?;
-    order_items(&mut items, published);
-    Ok(Json(r.page(&items, |i| {
-        News {
-            id: i.id.to_string(),
-            title: i.content.title.clone(),
-            datetime: rfc3339(published(i)),
-            referrer: i.content.url.clone(),
-            content: Some(i.content.body.clone()).filter(|b| !b.is_empty()),
-            source_title: extra_str(i, "feed_title")
-                .map_or_else(|| source_name(&sources, i.source_id), str::to_owned),
-            source_url: None,
-        }
-    })))
+    order_items(&mut scan.matches, published);
+    Ok(r.page(&scan, |i| News {
+        id: i.id.to_string(),
+        title: i.content.title.clone(),
+        datetime: rfc3339(published(i)),
+        referrer: i.content.url.clone(),
+        content: Some(i.content.body.clone()).filter(|b| !b.is_empty()),
+        source_title: extra_str(i, "feed_title")
+            .map_or_else(|| source_name(&sources, i.source_id), str::to_owned),
+        source_url: None,
+    }))
 }
 
 // ---------------------------------------------------------------- vuln
@@ -733,7 +846,7 @@ pub async fn vuln(
     let tags: Vec<String> = r.all("tag").iter().map(|t| t.to_lowercase()).collect();
     let terms = r.search_terms();
     let sources = source_map(&state).await?;
-    let mut items = scan_items(&state, &principal, ItemKind::Vuln, |i| {
+    let mut scan = scan_items(&state, &principal, ItemKind::Vuln, |i| {
         published_range.contains(published(i))
             && modified_range.contains(last_modified(i))
             && cve.as_ref().is_none_or(|c| cves_of(i).contains(c))
@@ -743,8 +856,8 @@ pub async fn vuln(
             && search_matches(&terms, &[&i.content.title, &i.content.body])
     })
     .await?;
-    order_items(&mut items, last_modified);
-    Ok(Json(r.page(&items, |i| vuln_view(i, &sources))))
+    order_items(&mut scan.matches, last_modified);
+    Ok(r.page(&scan, |i| vuln_view(i, &sources)))
 }
 
 // ---------------------------------------------------------------- threat
@@ -882,17 +995,30 @@ pub async fn threat_event(
             Some(ids)
         }
     };
-    let mut items = scan_items(&state, &principal, ItemKind::Event, |i| {
+    let keep = |i: &Item| {
         is_misp(sources.get(&i.source_id))
             && id.is_none_or(|id| i.id.get() == id)
             && level.is_none_or(|l| extra_int(i, "threat_level_id").unwrap_or(4) == l)
             && range.contains(publish_timestamp(i))
             && with_attr.as_ref().is_none_or(|ids| ids.contains(&i.id))
             && search_matches(&terms, &[&i.content.title])
-    })
-    .await?;
-    order_items(&mut items, publish_timestamp);
-    Ok(Json(r.page(&items, threat_event_view)))
+    };
+    // `id` and `attr` name their events: read those, however old.
+    let named: Option<Vec<ItemId>> = match (id, &with_attr) {
+        (Some(id), _) => Some(vec![ItemId::new(id)]),
+        (None, Some(ids)) => {
+            let mut ids: Vec<ItemId> = ids.iter().copied().collect();
+            ids.sort_unstable();
+            Some(ids)
+        }
+        (None, None) => None,
+    };
+    let mut scan = match named {
+        Some(ids) => named_items(&state, &principal, ItemKind::Event, &ids, keep).await?,
+        None => scan_items(&state, &principal, ItemKind::Event, keep).await?,
+    };
+    order_items(&mut scan.matches, publish_timestamp);
+    Ok(r.page(&scan, threat_event_view))
 }
 
 /// EXIST's `AttributeSerializer`.
@@ -939,48 +1065,34 @@ fn misp_type(kind: IndicatorType) -> &'static str {
     }
 }
 
-/// Indicator records the caller may read, most recently seen first, at most
-/// [`INDICATOR_SCAN`] read, of `kinds` (all when empty).
-async fn scan_indicators(
-    state: &AppState,
-    principal: &Principal,
-    kinds: &[IndicatorType],
-) -> Result<Vec<IndicatorRecord>, ApiError> {
-    let mut out = Vec::new();
-    let kinds: Vec<Option<IndicatorType>> = if kinds.is_empty() {
-        vec![None]
-    } else {
-        kinds.iter().copied().map(Some).collect()
-    };
-    'kinds: for kind in kinds {
-        let mut after = None;
-        loop {
-            let page = state
-                .store
-                .list_indicators(&IndicatorQuery {
-                    kind,
-                    max_tlp: Some(principal.clearance),
-                    after: after.take(),
-                    limit: STORE_PAGE,
-                    ..IndicatorQuery::default()
-                })
-                .await?;
-            out.extend(
-                page.items
-                    .into_iter()
-                    .filter(|rec| principal.may_read(rec.tlp)),
-            );
-            if out.len() >= INDICATOR_SCAN {
-                break 'kinds;
-            }
-            match page.next {
-                Some(n) => after = Some(n),
-                None => break,
-            }
-        }
-    }
-    out.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(b.id.cmp(&a.id)));
-    Ok(out)
+/// The sources whose events are EXIST's MISP events.
+fn misp_sources(sources: &HashMap<SourceId, Source>) -> Vec<SourceId> {
+    let mut ids: Vec<SourceId> = sources
+        .values()
+        .filter(|s| is_misp(Some(s)))
+        .map(|s| s.id)
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// The indicator types whose derived MISP type is `name` (case-insensitive).
+fn kinds_of_misp_type(name: &str) -> Vec<IndicatorType> {
+    IndicatorType::ALL
+        .iter()
+        .copied()
+        .filter(|k| misp_type(*k).eq_ignore_ascii_case(name))
+        .collect()
+}
+
+/// A window-sized count as the answer's `count`.
+fn window_count(total: u64) -> usize {
+    usize::try_from(total).unwrap_or(MAX_WINDOW).min(MAX_WINDOW)
+}
+
+/// The store's `u32` for a request's offset or limit (both at most [`MAX_WINDOW`]).
+fn store_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// `GET /api/threatAttribute/`: indicators sighted in MISP events. Filters:
@@ -1001,75 +1113,81 @@ pub async fn threat_attribute(
     let range = r.range("timestamp")?;
     let terms = r.search_terms();
     let sources = source_map(&state).await?;
-    // The MISP events the caller may read.
-    let events: HashMap<ItemId, Item> = scan_items(&state, &principal, ItemKind::Event, |i| {
-        is_misp(sources.get(&i.source_id)) && event_id.is_none_or(|e| i.id.get() == e)
-    })
-    .await?
-    .into_iter()
-    .map(|i| (i.id, i))
-    .collect();
-    let candidates: Vec<IndicatorRecord> = if events.is_empty() {
-        Vec::new()
-    } else if let Some(v) = r.get("value") {
-        match indicator_of(v) {
-            Some(ind) => state
-                .store
-                .indicator(ind.kind(), ind.value())
-                .await?
-                .filter(|rec| principal.may_read(rec.tlp))
-                .into_iter()
-                .collect(),
-            None => Vec::new(),
-        }
-    } else {
-        scan_indicators(&state, &principal, &[]).await?
-    };
-    let mut rows: Vec<(Sighting, IndicatorRecord)> = Vec::new();
-    for rec in candidates.into_iter().take(SIGHTING_SCAN) {
-        if kind.is_some_and(|k| !misp_type(rec.kind).eq_ignore_ascii_case(k))
-            || !search_matches(&terms, &[&rec.value])
-        {
-            continue;
-        }
-        for s in visible_sightings(&state, &principal, rec.id).await? {
-            let in_event = s.item_id.is_some_and(|item| events.contains_key(&item));
-            if in_event
-                && is_misp(sources.get(&s.source_id))
-                && id.is_none_or(|id| s.id.get() == id)
-                && range.contains(s.last_seen)
-            {
-                rows.push((s, rec.clone()));
-            }
-        }
-        if rows.len() >= MAX_WINDOW {
-            break;
-        }
+    let misp = misp_sources(&sources);
+    // The types asked for: by `type`, narrowed to the `value`'s; all when neither.
+    let mut kinds: Option<Vec<IndicatorType>> = kind.map(kinds_of_misp_type);
+    let mut value = None;
+    if let Some(v) = r.get("value") {
+        let Some(ind) = indicator_of(v) else {
+            return Ok(r.nothing());
+        };
+        let only = kinds.get_or_insert_with(|| vec![ind.kind()]);
+        only.retain(|k| *k == ind.kind());
+        value = Some(ind.value().to_owned());
     }
-    rows.sort_by(|a, b| b.0.last_seen.cmp(&a.0.last_seen).then(b.0.id.cmp(&a.0.id)));
-    Ok(Json(r.page(&rows, |(s, rec)| {
-        let event = s.item_id.and_then(|id| events.get(&id));
-        let mut labels = s.labels.iter();
-        // MISP ingest puts the attribute's category first, then its tags.
-        let category = labels.next().cloned().unwrap_or_default();
-        ThreatAttribute {
-            id: s.id.get(),
-            kind: misp_type(rec.kind).to_owned(),
-            category,
-            timestamp: rfc3339(s.last_seen),
-            comment: String::new(),
-            object_relation: None,
-            value: rec.value.clone(),
-            event: EventSummary {
-                id: event.map_or(0, |e| e.id.get()),
-                info: event.map(|e| e.content.title.clone()).unwrap_or_default(),
-                orgc: event.map(orgc).unwrap_or_default(),
-                date: event.map(event_date).unwrap_or_default(),
-            },
-            object: None,
-            tags: labels.cloned().collect(),
-        }
-    })))
+    if misp.is_empty() || kinds.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(r.nothing());
+    }
+    let found = state
+        .store
+        .item_sightings(&ItemSightingQuery {
+            item_kind: Some(ItemKind::Event),
+            sources: misp,
+            item: event_id.map(ItemId::new),
+            sighting: id.map(SightingId::new),
+            kinds: kinds.unwrap_or_default(),
+            value,
+            contains: terms,
+            seen_after: range.after,
+            seen_before: range.before,
+            max_tlp: principal.clearance,
+            offset: store_u32(r.offset),
+            limit: store_u32(r.limit),
+            count_up_to: store_u32(MAX_WINDOW),
+        })
+        .await?;
+    let mut event_ids: Vec<ItemId> = found.items.iter().filter_map(|(s, _)| s.item_id).collect();
+    event_ids.sort_unstable();
+    event_ids.dedup();
+    let events: HashMap<ItemId, Item> = state
+        .store
+        .items_by_id(&event_ids)
+        .await?
+        .into_iter()
+        .map(|i| (i.id, i))
+        .collect();
+    let capped = Capped {
+        window: found.capped,
+        scan: false,
+    };
+    let results = found
+        .items
+        .iter()
+        .map(|(s, rec)| {
+            let event = s.item_id.and_then(|id| events.get(&id));
+            let mut labels = s.labels.iter();
+            // MISP ingest puts the attribute's category first, then its tags.
+            let category = labels.next().cloned().unwrap_or_default();
+            ThreatAttribute {
+                id: s.id.get(),
+                kind: misp_type(rec.kind).to_owned(),
+                category,
+                timestamp: rfc3339(s.last_seen),
+                comment: String::new(),
+                object_relation: None,
+                value: rec.value.clone(),
+                event: EventSummary {
+                    id: event.map_or(0, |e| e.id.get()),
+                    info: event.map(|e| e.content.title.clone()).unwrap_or_default(),
+                    orgc: event.map(orgc).unwrap_or_default(),
+                    date: event.map(event_date).unwrap_or_default(),
+                },
+                object: None,
+                tags: labels.cloned().collect(),
+            }
+        })
+        .collect();
+    Ok(r.answer(window_count(found.total), capped, results))
 }
 
 // ---------------------------------------------------------------- reputation
@@ -1155,55 +1273,52 @@ pub async fn reputation(
         .into_iter()
         .filter_map(|name| r.get(name).map(|v| (name, v)))
         .collect();
-    let mut records: Vec<IndicatorRecord> = match exact.as_slice() {
-        [] => scan_indicators(&state, &principal, &REPUTATION_KINDS).await?,
+    let (kinds, value) = match exact.as_slice() {
+        [] => (REPUTATION_KINDS.to_vec(), None),
         [(name, value)] => match reputation_filter(name, value) {
-            Some(ind) => state
-                .store
-                .indicator(ind.kind(), ind.value())
-                .await?
-                .filter(|rec| principal.may_read(rec.tlp))
-                .into_iter()
-                .collect(),
-            None => Vec::new(),
+            Some(ind) => (vec![ind.kind()], Some(ind.value().to_owned())),
+            None => return Ok(r.nothing()),
         },
         // One entry is an ip, a domain or a url, never two of them.
-        _ => Vec::new(),
+        _ => return Ok(r.nothing()),
     };
-    records.retain(|rec| search_matches(&terms, &[&rec.value]));
-    // With `source`, only indicators that source lists; their sightings are read while filtering.
-    let mut known: HashMap<IndicatorId, Vec<Sighting>> = HashMap::new();
+    // With `source`, only indicators that source lists in a sighting the caller may see.
+    let mut wanted: Vec<SourceId> = Vec::new();
     if let Some(name) = r.get("source") {
-        let wanted: HashSet<SourceId> = sources
+        let name = name.trim();
+        wanted = sources
             .values()
-            .filter(|s| s.name.eq_ignore_ascii_case(name.trim()) || s.id.to_string() == name.trim())
+            .filter(|s| s.name.eq_ignore_ascii_case(name) || s.id.to_string() == name)
             .map(|s| s.id)
             .collect();
-        let mut kept = Vec::new();
-        if !wanted.is_empty() {
-            for rec in records.into_iter().take(SIGHTING_SCAN) {
-                let sightings = visible_sightings(&state, &principal, rec.id).await?;
-                if sightings.iter().any(|s| wanted.contains(&s.source_id)) {
-                    known.insert(rec.id, sightings);
-                    kept.push(rec);
-                    if kept.len() >= MAX_WINDOW {
-                        break;
-                    }
-                }
-            }
+        if wanted.is_empty() {
+            return Ok(r.nothing());
         }
-        records = kept;
+        wanted.sort_unstable();
     }
-    let count = records.len().min(MAX_WINDOW);
-    let mut results = Vec::new();
-    for rec in records.iter().skip(r.offset).take(r.limit) {
-        let sightings = match known.remove(&rec.id) {
-            Some(s) => s,
-            None => visible_sightings(&state, &principal, rec.id).await?,
-        };
+    let found = state
+        .store
+        .recent_indicators(&RecentQuery {
+            kinds,
+            value,
+            sources: wanted,
+            contains: terms,
+            max_tlp: principal.clearance,
+            offset: store_u32(r.offset),
+            limit: store_u32(r.limit),
+            count_up_to: store_u32(MAX_WINDOW),
+        })
+        .await?;
+    let mut results = Vec::with_capacity(found.items.len());
+    for rec in &found.items {
+        let sightings = visible_sightings(&state, &principal, rec.id).await?;
         results.push(blacklist_view(rec, &sightings, &sources));
     }
-    Ok(Json(r.listing(count, results)))
+    let capped = Capped {
+        window: found.capped,
+        scan: false,
+    };
+    Ok(r.answer(window_count(found.total), capped, results))
 }
 
 /// `GET /api/reputation/sources`: EXIST answered its source table
@@ -1219,4 +1334,52 @@ pub async fn reputation_sources(
             .map(|s| (s.id.to_string(), s.name))
             .collect(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_answer_names_each_bound_that_cut_it() {
+        assert_eq!(Capped::default().header(), None);
+        let window = Capped {
+            window: true,
+            scan: false,
+        };
+        assert_eq!(window.header().as_deref(), Some("window=10000"));
+        let both = Capped {
+            window: true,
+            scan: true,
+        };
+        assert_eq!(both.header().as_deref(), Some("window=10000, scan=50000"));
+        let response = Answer {
+            listing: Listing::<u8> {
+                count: 0,
+                next: None,
+                previous: None,
+                results: Vec::new(),
+            },
+            capped: Capped {
+                window: false,
+                scan: true,
+            },
+        }
+        .into_response();
+        assert_eq!(response.headers()[CAPPED_HEADER], "scan=50000");
+    }
+
+    #[test]
+    fn misp_types_name_their_indicator_types() {
+        assert_eq!(
+            kinds_of_misp_type("IP-DST"),
+            [
+                IndicatorType::Ipv4,
+                IndicatorType::Ipv6,
+                IndicatorType::Cidr
+            ]
+        );
+        assert_eq!(kinds_of_misp_type("domain"), [IndicatorType::Domain]);
+        assert!(kinds_of_misp_type("ip-src").is_empty());
+    }
 }

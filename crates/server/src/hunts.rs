@@ -21,8 +21,8 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use rexist_core::{
-    Alert, AlertId, AlertStatus, ChannelHealth, HitId, Hunt, HuntHit, HuntId, HuntKind, HuntSpec,
-    Tlp,
+    Alert, AlertId, AlertStatus, ChannelHealth, HitId, HitTriage, Hunt, HuntHit, HuntId, HuntKind,
+    HuntSpec, Tlp, TriageChange, TriageEntry,
 };
 use rexist_pipeline::hunter::{self, RetroSummary};
 use rexist_pipeline::scheduler;
@@ -443,6 +443,11 @@ pub struct HitParams {
     hunt: Option<String>,
     /// `true` or `false`: only (un)acknowledged hits.
     acked: Option<bool>,
+    /// Only hits in this triage state: `new`, `in_progress`, `closed`, `false_positive`.
+    #[param(schema_with = crate::openapi::or_empty::<HitTriage>)]
+    triage: Option<String>,
+    /// Only hits assigned to this user.
+    assignee: Option<String>,
     /// Cursor from the previous page's `next`.
     #[param(pattern = "^[0-9]{0,18}$")]
     cursor: Option<String>,
@@ -484,12 +489,23 @@ pub async fn hits(
         Some(name) => Some(by_name(&state, &principal, name).await?.id),
         None => None,
     };
+    let triage = p
+        .triage
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.parse::<HitTriage>()
+                .map_err(|e| ApiError::invalid(format!("triage: {e}")))
+        })
+        .transpose()?;
     let q = HitQuery {
         hunt,
         acked: p.acked,
         before: cursor::<HitId>(p.cursor.as_deref())?,
         limit: p.limit.unwrap_or(0),
         max_tlp: Some(principal.clearance),
+        triage,
+        assignee: p.assignee.filter(|a| !a.is_empty()),
     };
     let mut page = state.store.list_hits(&q).await?;
     page.items = visible_hits(state.store.as_ref(), page.items, principal.clearance).await?;
@@ -593,14 +609,7 @@ pub async fn ack(
     let by = principal.name.clone();
     // Only hits of hunts the caller sees: acknowledging hides a hit from
     // the hunt's readers, and must not reach hunts above the clearance.
-    let visible: std::collections::HashSet<HuntId> = state
-        .store
-        .list_hunts()
-        .await?
-        .into_iter()
-        .filter(|h| principal.may_read(h.spec.tlp))
-        .map(|h| h.id)
-        .collect();
+    let visible = visible_hunts(&state, &principal).await?;
     let acked = if b.ids.is_empty() {
         // One hunt, or each the caller sees ("all" must not reach the others).
         let hunts: Vec<HuntId> =
@@ -627,6 +636,177 @@ pub async fn ack(
         }
     };
     Ok(Json(Acked { acked }))
+}
+
+/// The hunts `principal` may read.
+async fn visible_hunts(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<std::collections::HashSet<HuntId>, ApiError> {
+    Ok(state
+        .store
+        .list_hunts()
+        .await?
+        .into_iter()
+        .filter(|h| principal.may_read(h.spec.tlp))
+        .map(|h| h.id)
+        .collect())
+}
+
+/// The hits of `ids` that `principal` may see: of hunts it reads, on
+/// objects within its clearance.
+async fn readable_hits(
+    state: &AppState,
+    principal: &Principal,
+    ids: &[HitId],
+) -> Result<Vec<HuntHit>, ApiError> {
+    let hunts = visible_hunts(state, principal).await?;
+    let hits: Vec<HuntHit> = state
+        .store
+        .hits_by_id(ids)
+        .await?
+        .into_iter()
+        .filter(|h| hunts.contains(&h.hunt_id))
+        .collect();
+    Ok(visible_hits(state.store.as_ref(), hits, principal.clearance).await?)
+}
+
+/// Most hits one triage request may change.
+pub const MAX_TRIAGE: usize = 10_000;
+/// Longest triage note, in characters.
+pub const MAX_NOTE: usize = 10_000;
+
+/// Body of `POST /api/v1/hits/triage`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TriageBody {
+    /// The hits (at most 10,000).
+    #[schema(max_items = 10000)]
+    ids: Vec<i64>,
+    /// The new state; absent: unchanged.
+    status: Option<HitTriage>,
+    /// Who works on them; `""` unassigns; absent: unchanged.
+    assignee: Option<String>,
+    /// A note kept in each hit's history.
+    #[schema(max_length = 10000)]
+    note: Option<String>,
+}
+
+/// Answer of `POST /api/v1/hits/triage`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Triaged {
+    /// How many hits changed.
+    triaged: u64,
+}
+
+/// `POST /api/v1/hits/triage`
+#[utoipa::path(
+    post,
+    path = "/api/v1/hits/triage",
+    tag = "hunts",
+    summary = "Triage hits (analyst)",
+    description = "Sets the triage state (`new`, `in_progress`, `closed`, `false_positive`), the assignee and/or a note on each hit of `ids` the caller may see; each change is kept in the hit's history with its author. `closed` and `false_positive` acknowledge the hit too.",
+    request_body = TriageBody,
+    responses(
+        (status = 200, description = "How many hits changed.", body = Triaged),
+        (status = 400, description = "The body is invalid, changes nothing, or names too many hits.", body = ErrorBody),
+    )
+)]
+pub async fn triage(
+    State(state): State<AppState>,
+    principal: Principal,
+    b: Result<Json<TriageBody>, JsonRejection>,
+) -> ApiResult<Triaged> {
+    let b = json_body(b)?;
+    if b.ids.is_empty() {
+        return Err(ApiError::invalid("ids: give at least one hit id"));
+    }
+    if b.ids.len() > MAX_TRIAGE {
+        return Err(ApiError::invalid(format!(
+            "ids: {} given, at most {MAX_TRIAGE}",
+            b.ids.len()
+        )));
+    }
+    let note = b
+        .note
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
+    if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE) {
+        return Err(ApiError::invalid(format!(
+            "note: longer than {MAX_NOTE} characters"
+        )));
+    }
+    let assignee = match b.assignee.as_deref().map(str::trim) {
+        None => None,
+        Some("") => Some(None),
+        Some(a) if a.chars().count() > 200 || a.chars().any(char::is_control) => {
+            return Err(ApiError::invalid(
+                "assignee: at most 200 characters, no control characters",
+            ));
+        }
+        Some(a) => Some(Some(a.to_owned())),
+    };
+    if b.status.is_none() && assignee.is_none() && note.is_none() {
+        return Err(ApiError::invalid(
+            "give a status, an assignee or a note to change",
+        ));
+    }
+    let asked: Vec<HitId> = b.ids.into_iter().map(HitId::new).collect();
+    let ids: Vec<HitId> = readable_hits(&state, &principal, &asked)
+        .await?
+        .into_iter()
+        .map(|h| h.id)
+        .collect();
+    let change = TriageChange {
+        status: b.status,
+        assignee,
+        note,
+        author: principal.name.clone(),
+    };
+    let triaged = if ids.is_empty() {
+        0
+    } else {
+        state.store.triage_hits(&ids, &change).await?
+    };
+    Ok(Json(Triaged { triaged }))
+}
+
+/// Answer of `GET /api/v1/hits/{id}/triage`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TriageHistory {
+    /// The hit as it stands.
+    hit: HuntHit,
+    /// Every triage change, oldest first.
+    history: Vec<TriageEntry>,
+}
+
+/// `GET /api/v1/hits/{id}/triage`
+#[utoipa::path(
+    get,
+    path = "/api/v1/hits/{id}/triage",
+    tag = "hunts",
+    summary = "A hit with its triage history",
+    params(("id" = i64, Path, description = "The hit id.")),
+    responses(
+        (status = 200, description = "The hit and its triage history.", body = TriageHistory),
+        (status = 400, description = "The id is not a number.", body = ErrorBody),
+        (status = 404, description = "No hit of that id the caller may see.", body = ErrorBody),
+    )
+)]
+pub async fn triage_history(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<TriageHistory> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::invalid(format!("hit id {id:?} is not a number")))?;
+    let hit = readable_hits(&state, &principal, &[HitId::new(id)])
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::not_found(format!("no hit {id}")))?;
+    let history = state.store.hit_triage_log(hit.id).await?;
+    Ok(Json(TriageHistory { hit, history }))
 }
 
 /// Query parameters of `GET /api/v1/alerts`.

@@ -233,6 +233,8 @@ pub fn router(state: AppState) -> Router {
         .route("/lookup/{*value}", get(lookup::one))
         .route("/hits", get(hunts::hits))
         .route("/hits/ack", post(hunts::ack))
+        .route("/hits/triage", post(hunts::triage))
+        .route("/hits/{id}/triage", get(hunts::triage_history))
         .route("/alerts", get(hunts::alerts))
         .route("/channels", get(hunts::channels))
         .route("/login", post(admin::login))

@@ -235,8 +235,7 @@ impl SightingRow {
 /// Columns of `hunts`, in the order [`HuntRow`] takes them.
 pub(crate) const HUNT_COLUMNS: &str = "id, name, kind, definition, enabled, channels, digest_secs, created_at, updated_at, last_digest_at, tlp";
 /// Columns of `hunt_hits`, in the order [`HitRow`] takes them.
-pub(crate) const HIT_COLUMNS: &str =
-    "id, hunt_id, object_kind, object_id, terms, retro, created_at, acked_at, acked_by";
+pub(crate) const HIT_COLUMNS: &str = "id, hunt_id, object_kind, object_id, terms, retro, created_at, acked_at, acked_by, triage, assignee";
 /// Columns of `alerts`, in the order [`AlertRow`] takes them.
 pub(crate) const ALERT_COLUMNS: &str = "id, hunt_id, channel, hits, total_hits, digest, status, attempts, next_attempt_at, last_error, created_at, sent_at";
 
@@ -289,6 +288,8 @@ pub(crate) struct HitRow {
     pub created_at: i64,
     pub acked_at: Option<i64>,
     pub acked_by: Option<String>,
+    pub triage: String,
+    pub assignee: Option<String>,
 }
 
 impl HitRow {
@@ -303,6 +304,8 @@ impl HitRow {
             created_at: from_unix_micros(self.created_at),
             acked_at: self.acked_at.map(from_unix_micros),
             acked_by: self.acked_by,
+            triage: self.triage.parse().map_err(|e| corrupt("hit triage", e))?,
+            assignee: self.assignee,
         })
     }
 }
@@ -387,6 +390,15 @@ pub(crate) fn announce_now(
 }
 
 /// JSON text of a value that always serialises (tag lists, counts).
+/// A column list with each column prefixed by `alias.`, for joins.
+pub(crate) fn qualified(alias: &str, columns: &str) -> String {
+    columns
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(crate) fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
 }

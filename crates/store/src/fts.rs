@@ -91,11 +91,12 @@ pub fn index_text(parts: &[&str]) -> String {
     out
 }
 
-/// A parsed search query: every term must match.
+/// A parsed search query: any group matches when every term of it does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TextQuery {
-    /// Each term is a phrase of tokens; `prefix` makes its last token a prefix.
-    pub terms: Vec<QueryTerm>,
+    /// Alternatives (`a b, c` and `a b OR c` are `(a AND b) OR c`), each a
+    /// list of terms that must all match.
+    pub groups: Vec<Vec<QueryTerm>>,
 }
 
 /// One query word or quoted phrase.
@@ -108,22 +109,35 @@ pub struct QueryTerm {
 }
 
 impl TextQuery {
-    /// Parses user input: words are all required, `"quoted phrases"` kept together,
-    /// a trailing `*` makes a prefix. Returns `None` if nothing searchable remains.
+    /// Parses user input: words are all required, `"quoted phrases"` kept
+    /// together, a trailing `*` makes a prefix, and a comma or the word `OR`
+    /// (upper case, unquoted) separates alternatives, as in hunt queries.
+    /// Returns `None` if nothing searchable remains.
     pub fn parse(input: &str) -> Option<TextQuery> {
+        let mut groups = Vec::new();
         let mut terms = Vec::new();
         let mut rest = input.trim();
         while !rest.is_empty() {
+            if let Some(after) = rest.strip_prefix([',', '\u{FF0C}']) {
+                groups.push(std::mem::take(&mut terms));
+                rest = after.trim_start();
+                continue;
+            }
             let (chunk, tail) = if let Some(after) = rest.strip_prefix('"') {
                 match after.find('"') {
                     Some(end) => (&after[..end], &after[end + 1..]),
                     None => (after, ""),
                 }
             } else {
-                match rest.find(char::is_whitespace) {
-                    Some(end) => (&rest[..end], &rest[end..]),
-                    None => (rest, ""),
+                let end = rest
+                    .find(|c: char| c.is_whitespace() || c == ',' || c == '\u{FF0C}')
+                    .unwrap_or(rest.len());
+                if &rest[..end] == "OR" {
+                    groups.push(std::mem::take(&mut terms));
+                    rest = rest[end..].trim_start();
+                    continue;
                 }
+                (&rest[..end], &rest[end..])
             };
             let mut toks = Vec::new();
             tokens(chunk, |t| toks.push(t.to_owned()));
@@ -139,47 +153,69 @@ impl TextQuery {
             }
             rest = tail.trim_start();
         }
-        (!terms.is_empty()).then_some(TextQuery { terms })
+        groups.push(terms);
+        groups.retain(|g| !g.is_empty());
+        (!groups.is_empty()).then_some(TextQuery { groups })
     }
 
     /// The query in FTS5 syntax. Tokens hold only letters and digits, so
     /// quoting them is enough to keep FTS5 operators out.
     pub fn to_fts5(&self) -> String {
-        self.terms
+        let group = |terms: &[QueryTerm]| {
+            terms
+                .iter()
+                .map(|t| {
+                    let mut s = format!("\"{}\"", t.tokens.join(" "));
+                    if t.prefix {
+                        s.push('*');
+                    }
+                    s
+                })
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        };
+        if let [only] = self.groups.as_slice() {
+            return group(only);
+        }
+        self.groups
             .iter()
-            .map(|t| {
-                let mut s = format!("\"{}\"", t.tokens.join(" "));
-                if t.prefix {
-                    s.push('*');
-                }
-                s
-            })
+            .map(|g| format!("({})", group(g)))
             .collect::<Vec<_>>()
-            .join(" AND ")
+            .join(" OR ")
     }
 
     /// The query in PostgreSQL `to_tsquery('simple', …)` syntax.
     pub fn to_tsquery(&self) -> String {
-        self.terms
+        let group = |terms: &[QueryTerm]| {
+            terms
+                .iter()
+                .map(|t| {
+                    let last = t.tokens.len() - 1;
+                    let words: Vec<String> = t
+                        .tokens
+                        .iter()
+                        .enumerate()
+                        .map(|(i, tok)| {
+                            if t.prefix && i == last {
+                                format!("'{tok}':*")
+                            } else {
+                                format!("'{tok}'")
+                            }
+                        })
+                        .collect();
+                    format!("({})", words.join(" <-> "))
+                })
+                .collect::<Vec<_>>()
+                .join(" & ")
+        };
+        if let [only] = self.groups.as_slice() {
+            return group(only);
+        }
+        self.groups
             .iter()
-            .map(|t| {
-                let last = t.tokens.len() - 1;
-                let words: Vec<String> = t
-                    .tokens
-                    .iter()
-                    .enumerate()
-                    .map(|(i, tok)| {
-                        if t.prefix && i == last {
-                            format!("'{tok}':*")
-                        } else {
-                            format!("'{tok}'")
-                        }
-                    })
-                    .collect();
-                format!("({})", words.join(" <-> "))
-            })
+            .map(|g| format!("({})", group(g)))
             .collect::<Vec<_>>()
-            .join(" & ")
+            .join(" | ")
     }
 }
 
@@ -212,13 +248,32 @@ mod tests {
         );
         assert_eq!(TextQuery::parse(" ... "), None);
         let quoted = TextQuery::parse("\"remote code\" x").unwrap();
-        assert_eq!(quoted.terms[0].tokens, vec!["remote", "code"]);
+        assert_eq!(quoted.groups[0][0].tokens, vec!["remote", "code"]);
+    }
+
+    #[test]
+    fn comma_and_upper_case_or_are_alternatives() {
+        let q = TextQuery::parse("log4j rce OR 脆弱性, \"a, b\" or").unwrap();
+        assert_eq!(
+            q.to_fts5(),
+            "(\"log4j\" AND \"rce\") OR (\"脆弱 弱性\") OR (\"a b\" AND \"or\")"
+        );
+        assert_eq!(
+            q.to_tsquery(),
+            "(('log4j') & ('rce')) | (('脆弱' <-> '弱性')) | (('a' <-> 'b') & ('or'))"
+        );
+        // Empty alternatives vanish; `ORACLE` is a word.
+        assert_eq!(
+            TextQuery::parse("OR x,, ORACLE OR").unwrap().to_fts5(),
+            "(\"x\") OR (\"oracle\")"
+        );
+        assert_eq!(TextQuery::parse(", OR ,"), None);
     }
 
     #[test]
     fn operators_cannot_be_injected() {
         let q = TextQuery::parse("a\" OR \"b NEAR( ' & |").unwrap();
-        for t in &q.terms {
+        for t in q.groups.iter().flatten() {
             for tok in &t.tokens {
                 assert!(tok.chars().all(char::is_alphanumeric), "{tok}");
             }

@@ -52,9 +52,10 @@ pub use activity::{Activity, DayCount};
 pub use error::{ErrorKind, StoreError};
 pub use state::{CachedEnrichment, MAX_CACHED_ANSWER, RetroHunt, RetroStatus, TaxiiStatus};
 pub use types::{
-    AlertQuery, CoOccurrence, Connected, ConnectedQuery, DomainQuery, EarlyCve, EarlyCveQuery,
-    ExportQuery, HitQuery, IndicatorContext, IndicatorQuery, ItemChange, ItemQuery, Job,
-    MAX_EARLY_CVES, MAX_EXPORT_PAGE, MentionRef, NewJob, Page, ReportTime, StoreStats, UserChange,
+    AlertQuery, CoOccurrence, Connected, ConnectedQuery, Counted, DomainQuery, EarlyCve,
+    EarlyCveQuery, ExportQuery, HitQuery, IndicatorContext, IndicatorQuery, ItemChange, ItemQuery,
+    ItemSightingQuery, Job, MAX_EARLY_CVES, MAX_EXPORT_PAGE, MentionRef, NewJob, Page, RecentQuery,
+    ReportTime, StoreStats, UserChange,
 };
 
 /// Result of store operations.
@@ -243,6 +244,19 @@ pub trait Store: Send + Sync {
     /// host), each at most `max_tlp`; in value order, paged like
     /// [`Store::list_indicators`].
     async fn indicators_at_or_below(&self, query: &DomainQuery) -> Result<Page<IndicatorRecord>>;
+    /// Indicators matching a [`RecentQuery`], most recently seen first
+    /// (then newest stored), one page from `offset`, with how many match
+    /// counted up to `count_up_to`. Every filter is applied in the store,
+    /// so a match is found however many indicators are stored.
+    async fn recent_indicators(&self, query: &RecentQuery) -> Result<Counted<IndicatorRecord>>;
+    /// Sightings stated in items matching an [`ItemSightingQuery`], each
+    /// with its indicator, most recently seen first (then newest), one
+    /// page from `offset`, with how many match counted up to
+    /// `count_up_to`. Every filter is applied in the store.
+    async fn item_sightings(
+        &self,
+        query: &ItemSightingQuery,
+    ) -> Result<Counted<(Sighting, IndicatorRecord)>>;
     /// Records relations stated by `source`, with a sighting of each end;
     /// returns how many relations were new. A known relation moves `last_seen`.
     async fn add_relations(&self, source: &Source, relations: &[NewRelation]) -> Result<u64>;
@@ -347,6 +361,12 @@ pub trait Store: Send + Sync {
     /// Acknowledges hits by id, or all unacknowledged hits of `hunt` (or of
     /// every hunt) when `ids` is empty; returns how many changed.
     async fn ack_hits(&self, ids: &[HitId], hunt: Option<HuntId>, by: &str) -> Result<u64>;
+    /// Applies a triage change to each hit of `ids` that exists, recording
+    /// it in the hit's history; closing a hit (or calling it a false
+    /// positive) acknowledges it too. Returns how many hits changed.
+    async fn triage_hits(&self, ids: &[HitId], change: &rexist_core::TriageChange) -> Result<u64>;
+    /// A hit's triage history, oldest first.
+    async fn hit_triage_log(&self, hit: HitId) -> Result<Vec<rexist_core::TriageEntry>>;
     /// Queues one digest alert per channel of `hunt` covering its hits not
     /// yet announced (retro-hunt hits when `retro`), marks them announced and
     /// stamps the hunt's digest time; returns how many hits it covers.

@@ -75,6 +75,14 @@ pub(crate) const SQLITE: &[Migration] = &[
         version: 10,
         sql: include_str!("../migrations/sqlite/0010_instance.sql"),
     },
+    Migration {
+        version: 11,
+        sql: include_str!("../migrations/sqlite/0011_host_ranges.sql"),
+    },
+    Migration {
+        version: 14,
+        sql: include_str!("../migrations/sqlite/0014_hit_triage.sql"),
+    },
 ];
 
 /// PostgreSQL migrations.
@@ -118,6 +126,14 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration {
         version: 10,
         sql: include_str!("../migrations/postgres/0010_instance.sql"),
+    },
+    Migration {
+        version: 11,
+        sql: include_str!("../migrations/postgres/0011_host_ranges.sql"),
+    },
+    Migration {
+        version: 14,
+        sql: include_str!("../migrations/postgres/0014_hit_triage.sql"),
     },
 ];
 

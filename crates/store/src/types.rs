@@ -2,7 +2,7 @@
 
 use rexist_core::{
     AlertId, AlertStatus, HitId, HuntId, IndicatorId, IndicatorStatus, IndicatorType, ItemId,
-    ItemKind, JobId, Role, SourceId, Tlp,
+    ItemKind, JobId, Role, SightingId, SourceId, Tlp,
 };
 use serde::Serialize;
 
@@ -49,6 +49,88 @@ pub struct IndicatorQuery {
     pub after: Option<String>,
     /// Page size (capped at 1000).
     pub limit: u32,
+}
+
+/// Filters for [`crate::Store::recent_indicators`]: indicators most
+/// recently seen first, paged by offset and counted, every filter applied
+/// in the store (EXIST's `reputation` view).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecentQuery {
+    /// Only these types (all when empty).
+    pub kinds: Vec<IndicatorType>,
+    /// Only this exact canonical value.
+    pub value: Option<String>,
+    /// Only indicators with a sighting at most `max_tlp` by one of these
+    /// sources, retired sightings included (any indicator when empty).
+    pub sources: Vec<SourceId>,
+    /// Only values containing every one of these, ASCII case-insensitively.
+    pub contains: Vec<String>,
+    /// The reader's clearance: only indicators whose TLP is at most this.
+    pub max_tlp: Tlp,
+    /// Matches skipped before the page.
+    pub offset: u32,
+    /// Page size (capped at 1000, 50 when 0).
+    pub limit: u32,
+    /// Matches counted at most (see [`Counted`]).
+    pub count_up_to: u32,
+}
+
+/// Filters for [`crate::Store::item_sightings`]: sightings stated in items
+/// (a MISP event's attributes), most recently seen first, paged by offset
+/// and counted, every filter applied in the store (EXIST's
+/// `threatAttribute` view).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ItemSightingQuery {
+    /// Only in items of this kind.
+    pub item_kind: Option<ItemKind>,
+    /// Only sightings by one of these sources in items of one of these
+    /// sources (any when empty).
+    pub sources: Vec<SourceId>,
+    /// Only in this item.
+    pub item: Option<ItemId>,
+    /// Only the sighting with this id.
+    pub sighting: Option<SightingId>,
+    /// Only indicators of these types (all when empty).
+    pub kinds: Vec<IndicatorType>,
+    /// Only indicators with this exact canonical value.
+    pub value: Option<String>,
+    /// Only values containing every one of these, ASCII case-insensitively.
+    pub contains: Vec<String>,
+    /// Only sightings last seen at or after this time.
+    pub seen_after: Option<time::OffsetDateTime>,
+    /// Only sightings last seen at or before this time.
+    pub seen_before: Option<time::OffsetDateTime>,
+    /// The reader's clearance: the item, the sighting and the indicator
+    /// are each at most this.
+    pub max_tlp: Tlp,
+    /// Matches skipped before the page.
+    pub offset: u32,
+    /// Page size (capped at 1000, 50 when 0).
+    pub limit: u32,
+    /// Matches counted at most (see [`Counted`]).
+    pub count_up_to: u32,
+}
+
+/// One offset page of a counted listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Counted<T> {
+    /// The page, in the listing's order.
+    pub items: Vec<T>,
+    /// How many match in all, at most the query's `count_up_to`.
+    pub total: u64,
+    /// More than `count_up_to` match: `total` is a lower bound.
+    pub capped: bool,
+}
+
+/// The terms of a `contains` filter as the store matches them: ASCII
+/// lower-case (values are compared lower-cased the same way in both
+/// backends), empty ones dropped.
+pub(crate) fn contains_terms(terms: &[String]) -> Vec<String> {
+    terms
+        .iter()
+        .map(|t| t.to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect()
 }
 
 /// Filters for exports and TAXII collections, read in pages in the order
@@ -125,6 +207,29 @@ pub const MAX_PAGE: u32 = 1000;
 pub(crate) fn prefix_end(prefix: &str) -> String {
     format!("{prefix}\u{10FFFF}")
 }
+
+/// The key that makes "at or below a domain" one index range: the host of
+/// a domain or e-mail indicator reversed, with a dot after it
+/// (`a.example.com` and `x@a.example.com` give `moc.elpmaxe.a.`), so what
+/// lies at or below `example.com` is exactly the keys starting with
+/// `moc.elpmaxe.` — and `notexample.com` (`moc.elpmaxeton.`) is not. None
+/// for other types. Canonical hosts are ASCII; the reversal is by
+/// character, as PostgreSQL's `reverse()` backfills it.
+pub(crate) fn reversed_host(kind: IndicatorType, value: &str) -> Option<String> {
+    let host = match kind {
+        IndicatorType::Domain => value,
+        IndicatorType::Email => value.rsplit_once('@')?.1,
+        _ => return None,
+    };
+    let mut out: String = host.chars().rev().collect();
+    out.push('.');
+    Some(out)
+}
+
+/// Reads per `under` entry before the nearest are kept: bounded, and
+/// enough that a domain's direct sub-domains are rarely crowded out by a
+/// deep branch that sorts first.
+pub(crate) const UNDER_OVERFETCH: u32 = 4;
 
 /// Clamps a requested page size to 1..=[`MAX_PAGE`], 50 when unset.
 pub(crate) fn page_size(limit: u32) -> u32 {
@@ -213,6 +318,44 @@ pub struct HitQuery {
     pub limit: u32,
     /// Only hits of hunts at or below this TLP (a reader's clearance).
     pub max_tlp: Option<Tlp>,
+    /// Only hits in this triage state.
+    pub triage: Option<rexist_core::HitTriage>,
+    /// Only hits assigned to this user.
+    pub assignee: Option<String>,
+}
+
+/// A hit's triage state and assignee after `change`, from the stored ones.
+pub(crate) fn triaged(
+    status: &str,
+    assignee: Option<String>,
+    change: &rexist_core::TriageChange,
+) -> crate::Result<(rexist_core::HitTriage, Option<String>)> {
+    let stored: rexist_core::HitTriage = status
+        .parse()
+        .map_err(|e| crate::StoreError::internal(format!("corrupt hit triage in store: {e}")))?;
+    Ok((
+        change.status.unwrap_or(stored),
+        change.assignee.clone().unwrap_or(assignee),
+    ))
+}
+
+/// A stored triage history row.
+pub(crate) fn triage_entry(
+    status: &str,
+    assignee: Option<String>,
+    note: Option<String>,
+    author: String,
+    at: i64,
+) -> crate::Result<rexist_core::TriageEntry> {
+    Ok(rexist_core::TriageEntry {
+        status: status.parse().map_err(|e| {
+            crate::StoreError::internal(format!("corrupt hit triage in store: {e}"))
+        })?,
+        assignee,
+        note,
+        author,
+        at: rexist_core::model::from_unix_micros(at),
+    })
 }
 
 /// Filters for listing alerts, newest first.
@@ -294,6 +437,13 @@ pub struct ConnectedQuery {
     pub prefixes: Vec<(rexist_core::IndicatorType, String)>,
     /// Most indicators per prefix.
     pub per_prefix: u32,
+    /// By type and domain: indicators of that type whose host is the
+    /// domain or lies below it (a domain's sub-domains, the e-mail
+    /// addresses at it or at its sub-domains), at most `per_under` each,
+    /// the nearest first among the first few in reversed-host order.
+    pub under: Vec<(rexist_core::IndicatorType, String)>,
+    /// Most indicators per `under` entry.
+    pub per_under: u32,
     /// The reader's clearance.
     pub max_tlp: rexist_core::Tlp,
 }

@@ -110,6 +110,7 @@ macro_rules! conformance {
 
 conformance!(
     migrations_are_idempotent,
+    hits_are_triaged_with_history,
     stix_namespace_is_made_once,
     sources_register_and_toggle,
     runs_record_counts_health_and_cursor,
@@ -155,6 +156,9 @@ conformance!(
     taxii_statuses_are_kept_per_root_and_pruned_by_age,
     enrichment_answers_are_shared_until_they_expire,
     connected_reads_exact_prefixed_and_by_id_within_clearance,
+    connected_reads_hosts_at_or_below_a_domain_nearest_first,
+    recent_indicators_filter_count_and_page_in_the_store,
+    item_sightings_filter_count_and_page_in_the_store,
     domains_read_at_or_below_with_their_addresses_and_urls,
 );
 
@@ -759,6 +763,29 @@ async fn japanese_words_found_inside_sentences(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert!(none.items.is_empty());
+
+    // Alternatives: a comma or the word OR, as in hunts.
+    for (q, want) in [
+        ("log4j OR 脆弱性", vec!["jvn-1"]),
+        ("Patch Tuesday, 脆弱化", vec!["en-1"]),
+        ("log4j OR 脆弱性, patch", vec!["en-1", "jvn-1"]),
+        ("log4j OR absent", vec![]),
+    ] {
+        let page = store
+            .search_items(&ItemQuery {
+                text: Some(q.to_owned()),
+                ..ItemQuery::default()
+            })
+            .await
+            .unwrap();
+        let mut got: Vec<&str> = page
+            .items
+            .iter()
+            .map(|i| i.content.external_id.as_str())
+            .collect();
+        got.sort_unstable();
+        assert_eq!(got, want, "query {q}");
+    }
 }
 
 async fn mentions_link_items_and_indicators(store: Arc<dyn Store>) {
@@ -1653,6 +1680,111 @@ async fn alert_outbox_leases_retries_and_fails(store: Arc<dyn Store>) {
         .items;
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].id, b.id);
+}
+
+async fn hits_are_triaged_with_history(store: Arc<dyn Store>) {
+    use rexist_core::{HitTriage, TriageChange};
+    let items = some_items(&store, 3).await;
+    let a = store.create_hunt(&hunt_spec("a", &[], None)).await.unwrap();
+    let hits: Vec<NewHit> = items.iter().map(|&i| hit(a.id, i, false)).collect();
+    let stored = store.record_hits(&hits).await.unwrap();
+    assert!(
+        stored
+            .iter()
+            .all(|h| h.triage == HitTriage::New && h.assignee.is_none())
+    );
+
+    let take = TriageChange {
+        status: Some(HitTriage::InProgress),
+        assignee: Some(Some("alice".into())),
+        note: Some("looking".into()),
+        author: "alice".into(),
+    };
+    let ids = [stored[0].id, stored[1].id, rexist_core::HitId::new(999_999)];
+    assert_eq!(
+        store.triage_hits(&ids, &take).await.unwrap(),
+        2,
+        "unknown ids skipped"
+    );
+    let mine = store
+        .list_hits(&HitQuery {
+            assignee: Some("alice".into()),
+            ..HitQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(mine.items.len(), 2);
+    assert!(mine.items.iter().all(|h| h.triage == HitTriage::InProgress));
+    assert!(
+        mine.items.iter().all(|h| h.acked_at.is_none()),
+        "not done yet"
+    );
+
+    // A note alone keeps the state; closing acknowledges; "" unassigns.
+    let note = TriageChange {
+        note: Some("benign scanner".into()),
+        author: "bob".into(),
+        ..TriageChange::default()
+    };
+    store.triage_hits(&[stored[0].id], &note).await.unwrap();
+    let close = TriageChange {
+        status: Some(HitTriage::FalsePositive),
+        assignee: Some(None),
+        author: "bob".into(),
+        ..TriageChange::default()
+    };
+    store.triage_hits(&[stored[0].id], &close).await.unwrap();
+    let h = &store.hits_by_id(&[stored[0].id]).await.unwrap()[0];
+    assert_eq!(h.triage, HitTriage::FalsePositive);
+    assert_eq!(h.assignee, None);
+    assert_eq!(h.acked_by.as_deref(), Some("bob"));
+    let log = store.hit_triage_log(stored[0].id).await.unwrap();
+    let steps: Vec<(HitTriage, Option<&str>, Option<&str>, &str)> = log
+        .iter()
+        .map(|e| {
+            (
+                e.status,
+                e.assignee.as_deref(),
+                e.note.as_deref(),
+                e.author.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (
+                HitTriage::InProgress,
+                Some("alice"),
+                Some("looking"),
+                "alice"
+            ),
+            (
+                HitTriage::InProgress,
+                Some("alice"),
+                Some("benign scanner"),
+                "bob"
+            ),
+            (HitTriage::FalsePositive, None, None, "bob"),
+        ]
+    );
+    let by_state = |t| HitQuery {
+        triage: Some(t),
+        ..HitQuery::default()
+    };
+    for (t, n) in [
+        (HitTriage::New, 1),
+        (HitTriage::InProgress, 1),
+        (HitTriage::FalsePositive, 1),
+        (HitTriage::Closed, 0),
+    ] {
+        assert_eq!(
+            store.list_hits(&by_state(t)).await.unwrap().items.len(),
+            n,
+            "{t:?}"
+        );
+    }
+    assert!(store.hit_triage_log(stored[2].id).await.unwrap().is_empty());
 }
 
 async fn hits_list_and_acknowledge(store: Arc<dyn Store>) {
@@ -3979,6 +4111,7 @@ async fn connected_reads_exact_prefixed_and_by_id_within_clearance(store: Arc<dy
         prefixes: vec![(IndicatorType::Url, "http://bad.example.com/".to_owned())],
         per_prefix: 3,
         max_tlp: Tlp::Green,
+        ..rexist_store::ConnectedQuery::default()
     };
     let found = store.connected(&q).await.expect("connected");
     let mut values: Vec<&str> = found.iter().map(|c| c.record.value.as_str()).collect();
@@ -4012,6 +4145,541 @@ async fn connected_reads_exact_prefixed_and_by_id_within_clearance(store: Arc<dy
         .await
         .unwrap();
     assert!(empty.is_empty());
+}
+
+async fn connected_reads_hosts_at_or_below_a_domain_nearest_first(store: Arc<dyn Store>) {
+    let a = source(&store, "a").await;
+    let at = OffsetDateTime::now_utc();
+    let batch = vec![
+        sighting(IndicatorType::Domain, "example.com", at),
+        sighting(IndicatorType::Domain, "b.a.example.com", at),
+        sighting(IndicatorType::Domain, "a.example.com", at),
+        sighting(IndicatorType::Domain, "z.example.com", at),
+        sighting(IndicatorType::Domain, "notexample.com", at),
+        sighting(IndicatorType::Domain, "example.com.evil.net", at),
+        sighting(IndicatorType::Domain, "example.co", at),
+        NewSighting {
+            tlp: Some(Tlp::Red),
+            ..sighting(IndicatorType::Domain, "red.example.com", at)
+        },
+        sighting(IndicatorType::Email, "x@example.com", at),
+        sighting(IndicatorType::Email, "y@mail.example.com", at),
+        sighting(IndicatorType::Email, "z@notexample.com", at),
+        // Same host, other types: not read by a domain or e-mail range.
+        sighting(IndicatorType::Url, "http://a.example.com/", at),
+    ];
+    store.upsert_sightings(&a, &batch).await.expect("upsert");
+    let under = |per: u32, max_tlp: Tlp| rexist_store::ConnectedQuery {
+        under: vec![
+            (IndicatorType::Domain, "example.com".to_owned()),
+            (IndicatorType::Email, "example.com".to_owned()),
+        ],
+        per_under: per,
+        max_tlp,
+        ..rexist_store::ConnectedQuery::default()
+    };
+    let values = |found: Vec<rexist_store::Connected>| -> Vec<String> {
+        let mut v: Vec<String> = found.into_iter().map(|c| c.record.value).collect();
+        v.sort_unstable();
+        v
+    };
+    let all = store.connected(&under(50, Tlp::Green)).await.expect("all");
+    assert!(all.iter().all(|c| c.sources == ["a"]));
+    assert_eq!(
+        values(all),
+        [
+            "a.example.com",
+            "b.a.example.com",
+            "example.com",
+            "x@example.com",
+            "y@mail.example.com",
+            "z.example.com",
+        ],
+        "the domain, its sub-domains and addresses at or below it; no look-alike, no URL, not TLP:RED"
+    );
+    // Three of each: the fewest labels below the domain first, so
+    // z.example.com rather than b.a.example.com, which sorts before it in
+    // reversed-host order (`moc.elpmaxe.a.b.` < `moc.elpmaxe.z.`).
+    assert_eq!(
+        values(store.connected(&under(3, Tlp::Green)).await.expect("three")),
+        [
+            "a.example.com",
+            "example.com",
+            "x@example.com",
+            "y@mail.example.com",
+            "z.example.com",
+        ]
+    );
+    let red = store.connected(&under(50, Tlp::Red)).await.expect("red");
+    assert!(red.iter().any(|c| c.record.value == "red.example.com"));
+    // A sub-domain's range holds only what is below it.
+    let below_a = store
+        .connected(&rexist_store::ConnectedQuery {
+            under: vec![(IndicatorType::Domain, "a.example.com".to_owned())],
+            per_under: 50,
+            max_tlp: Tlp::Green,
+            ..rexist_store::ConnectedQuery::default()
+        })
+        .await
+        .expect("below a");
+    assert_eq!(values(below_a), ["a.example.com", "b.a.example.com"]);
+    // Stored in a later batch, alongside exact and prefix reads.
+    store
+        .upsert_sightings(
+            &a,
+            &[sighting(IndicatorType::Domain, "new.example.com", at)],
+        )
+        .await
+        .expect("later");
+    let mixed = store
+        .connected(&rexist_store::ConnectedQuery {
+            exact: vec![(IndicatorType::Domain, "notexample.com".to_owned())],
+            prefixes: vec![(IndicatorType::Url, "http://a.example.com/".to_owned())],
+            per_prefix: 5,
+            ..under(50, Tlp::Green)
+        })
+        .await
+        .expect("mixed");
+    let got = values(mixed);
+    for v in [
+        "new.example.com",
+        "notexample.com",
+        "http://a.example.com/",
+        "y@mail.example.com",
+    ] {
+        assert!(got.iter().any(|g| g == v), "{v} in {got:?}");
+    }
+    assert!(!got.iter().any(|g| g == "z@notexample.com"), "{got:?}");
+}
+
+/// Indicators with a `last_seen` each, for the recent listing.
+async fn seen_at(store: &Arc<dyn Store>, src: &Source, rows: &[(IndicatorType, &str, i64, Tlp)]) {
+    let base = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+    let batch: Vec<NewSighting> = rows
+        .iter()
+        .map(|(kind, value, minute, tlp)| NewSighting {
+            tlp: Some(*tlp),
+            ..sighting(*kind, value, base + time::Duration::minutes(*minute))
+        })
+        .collect();
+    store.upsert_sightings(src, &batch).await.expect("upsert");
+}
+
+async fn recent_indicators_filter_count_and_page_in_the_store(store: Arc<dyn Store>) {
+    let old = source(&store, "old-list").await;
+    let new = source(&store, "new-list").await;
+    let (d, url, ip, hash) = (
+        IndicatorType::Domain,
+        IndicatorType::Url,
+        IndicatorType::Ipv4,
+        IndicatorType::Sha256,
+    );
+    let g = Tlp::Green;
+    seen_at(
+        &store,
+        &old,
+        &[
+            (d, "old-one.example", 1, g),
+            (d, "old-two.example", 2, g),
+            (ip, "198.51.100.1", 3, g),
+            (d, "old-secret.example", 4, Tlp::Red),
+        ],
+    )
+    .await;
+    let mut newer: Vec<(IndicatorType, String, i64, Tlp)> = (0..30)
+        .map(|n| (d, format!("new-{n:02}.example"), 100 + n, g))
+        .collect();
+    newer.push((url, "http://new.example/Path".to_owned(), 200, g));
+    newer.push((hash, "a".repeat(64), 201, g));
+    let newer: Vec<(IndicatorType, &str, i64, Tlp)> = newer
+        .iter()
+        .map(|(k, v, m, t)| (*k, v.as_str(), *m, *t))
+        .collect();
+    seen_at(&store, &new, &newer).await;
+    let q = |f: &dyn Fn(&mut rexist_store::RecentQuery)| {
+        let mut q = rexist_store::RecentQuery {
+            kinds: vec![d, url, ip],
+            max_tlp: g,
+            limit: 50,
+            count_up_to: 10_000,
+            ..rexist_store::RecentQuery::default()
+        };
+        f(&mut q);
+        q
+    };
+    let values = |c: &rexist_store::Counted<IndicatorRecord>| -> Vec<String> {
+        c.items.iter().map(|r| r.value.clone()).collect()
+    };
+
+    // The oldest, by the source that alone reported them: all found, newest first.
+    let by_old = store
+        .recent_indicators(&q(&|q| q.sources = vec![old.id]))
+        .await
+        .unwrap();
+    assert_eq!(
+        values(&by_old),
+        ["198.51.100.1", "old-two.example", "old-one.example"]
+    );
+    assert_eq!((by_old.total, by_old.capped), (3, false));
+    // A cleared reader sees the TLP:RED one too, by the same source.
+    let red = store
+        .recent_indicators(&q(&|q| {
+            q.sources = vec![old.id];
+            q.max_tlp = Tlp::Red;
+        }))
+        .await
+        .unwrap();
+    assert_eq!(red.items[0].value, "old-secret.example");
+    assert_eq!(red.total, 4);
+
+    // Types, paging and the count.
+    let all = store.recent_indicators(&q(&|_| {})).await.unwrap();
+    assert_eq!((all.total, all.capped), (34, false), "hashes left out");
+    assert_eq!(all.items[0].value, "http://new.example/Path");
+    let page = store
+        .recent_indicators(&q(&|q| {
+            q.offset = 2;
+            q.limit = 3;
+        }))
+        .await
+        .unwrap();
+    assert_eq!(
+        values(&page),
+        ["new-28.example", "new-27.example", "new-26.example"]
+    );
+    assert_eq!(page.total, 34);
+    let capped = store
+        .recent_indicators(&q(&|q| q.count_up_to = 10))
+        .await
+        .unwrap();
+    assert_eq!((capped.total, capped.capped), (10, true));
+    assert_eq!(capped.items.len(), 34, "the page is not cut by the count");
+    let exact = store
+        .recent_indicators(&q(&|q| q.count_up_to = 34))
+        .await
+        .unwrap();
+    assert_eq!((exact.total, exact.capped), (34, false));
+
+    // An exact value, and substrings (ASCII case-insensitive, every term).
+    let one = store
+        .recent_indicators(&q(&|q| q.value = Some("old-two.example".into())))
+        .await
+        .unwrap();
+    assert_eq!(values(&one), ["old-two.example"]);
+    let path = store
+        .recent_indicators(&q(&|q| q.contains = vec!["PATH".into(), "new.".into()]))
+        .await
+        .unwrap();
+    assert_eq!(values(&path), ["http://new.example/Path"]);
+    let terms = store
+        .recent_indicators(&q(&|q| q.contains = vec!["new-0".into(), "7".into()]))
+        .await
+        .unwrap();
+    assert_eq!(values(&terms), ["new-07.example"]);
+    let none = store
+        .recent_indicators(&q(&|q| {
+            q.sources = vec![old.id];
+            q.kinds = vec![url];
+        }))
+        .await
+        .unwrap();
+    assert_eq!((none.items.len(), none.total), (0, 0));
+}
+
+async fn item_sightings_filter_count_and_page_in_the_store(store: Arc<dyn Store>) {
+    let misp = source(&store, "misp").await;
+    let otx = source(&store, "otx").await;
+    let event = |ext: &str, kind: ItemKind, tlp: Tlp| NewItem {
+        kind,
+        external_id: ext.into(),
+        title: ext.into(),
+        body: String::new(),
+        url: None,
+        lang: None,
+        published_at: None,
+        tlp,
+        tags: vec![],
+        extra: serde_json::json!({}),
+    };
+    let ids: Vec<rexist_core::ItemId> = store
+        .upsert_items(
+            misp.id,
+            &[
+                event("e1", ItemKind::Event, Tlp::Clear),
+                event("e2", ItemKind::Event, Tlp::Clear),
+                event("red", ItemKind::Event, Tlp::Red),
+                event("news", ItemKind::News, Tlp::Clear),
+            ],
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(ItemChange::id)
+        .collect();
+    let pulse = store
+        .upsert_items(otx.id, &[event("p1", ItemKind::Event, Tlp::Clear)])
+        .await
+        .unwrap()[0]
+        .id();
+    let base = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+    let in_item = |item, kind, value: &str, minute: i64| NewSighting {
+        item_id: Some(item),
+        ..sighting(kind, value, base + time::Duration::minutes(minute))
+    };
+    let (d, i) = (IndicatorType::Domain, IndicatorType::Ipv4);
+    store
+        .upsert_sightings(
+            &misp,
+            &[
+                in_item(ids[0], d, "evil.example", 1),
+                in_item(ids[0], i, "192.0.2.1", 2),
+                in_item(ids[1], d, "evil.example", 3),
+                in_item(ids[1], d, "other.example", 4),
+                NewSighting {
+                    tlp: Some(Tlp::Red),
+                    ..in_item(ids[1], d, "hidden.example", 5)
+                },
+                in_item(ids[2], d, "in-red-event.example", 6),
+                in_item(ids[3], d, "in-news.example", 7),
+                // A feed sighting, in no item.
+                sighting(d, "feed.example", base),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .upsert_sightings(&otx, &[in_item(pulse, d, "evil.example", 8)])
+        .await
+        .unwrap();
+    let q = |f: &dyn Fn(&mut rexist_store::ItemSightingQuery)| {
+        let mut q = rexist_store::ItemSightingQuery {
+            item_kind: Some(ItemKind::Event),
+            sources: vec![misp.id],
+            max_tlp: Tlp::Green,
+            limit: 50,
+            count_up_to: 10_000,
+            ..rexist_store::ItemSightingQuery::default()
+        };
+        f(&mut q);
+        q
+    };
+    let rows = |c: &rexist_store::Counted<(rexist_core::Sighting, IndicatorRecord)>| {
+        c.items
+            .iter()
+            .map(|(s, r)| (s.item_id.unwrap(), r.value.clone()))
+            .collect::<Vec<_>>()
+    };
+    let all = store.item_sightings(&q(&|_| {})).await.unwrap();
+    assert_eq!(
+        rows(&all),
+        [
+            (ids[1], "other.example".to_owned()),
+            (ids[1], "evil.example".to_owned()),
+            (ids[0], "192.0.2.1".to_owned()),
+            (ids[0], "evil.example".to_owned()),
+        ],
+        "newest first; no feed, news, OTX, TLP:RED event or TLP:RED sighting"
+    );
+    assert_eq!((all.total, all.capped), (4, false));
+    let (s, rec) = &all.items[1];
+    assert_eq!((s.source_id, rec.kind), (misp.id, d));
+    let red = store
+        .item_sightings(&q(&|q| q.max_tlp = Tlp::Red))
+        .await
+        .unwrap();
+    assert_eq!(red.total, 6);
+    let any_source = store
+        .item_sightings(&q(&|q| q.sources.clear()))
+        .await
+        .unwrap();
+    assert_eq!(any_source.total, 5, "the OTX pulse's too");
+
+    let in_e1 = store
+        .item_sightings(&q(&|q| q.item = Some(ids[0])))
+        .await
+        .unwrap();
+    assert_eq!(in_e1.total, 2);
+    let by_id = store
+        .item_sightings(&q(&|q| q.sighting = Some(s.id)))
+        .await
+        .unwrap();
+    assert_eq!(rows(&by_id), [(ids[1], "evil.example".to_owned())]);
+    let ips = store
+        .item_sightings(&q(&|q| q.kinds = vec![i]))
+        .await
+        .unwrap();
+    assert_eq!(rows(&ips), [(ids[0], "192.0.2.1".to_owned())]);
+    let evil = store
+        .item_sightings(&q(&|q| q.value = Some("evil.example".into())))
+        .await
+        .unwrap();
+    assert_eq!(evil.total, 2);
+    let search = store
+        .item_sightings(&q(&|q| q.contains = vec!["OTHER".into()]))
+        .await
+        .unwrap();
+    assert_eq!(rows(&search), [(ids[1], "other.example".to_owned())]);
+    let window = store
+        .item_sightings(&q(&|q| {
+            q.seen_after = Some(base + time::Duration::minutes(2));
+            q.seen_before = Some(base + time::Duration::minutes(3));
+        }))
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&window),
+        [
+            (ids[1], "evil.example".to_owned()),
+            (ids[0], "192.0.2.1".to_owned()),
+        ],
+        "bounds inclusive"
+    );
+    let page = store
+        .item_sightings(&q(&|q| {
+            q.offset = 1;
+            q.limit = 2;
+            q.count_up_to = 3;
+        }))
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&page),
+        [
+            (ids[1], "evil.example".to_owned()),
+            (ids[0], "192.0.2.1".to_owned()),
+        ]
+    );
+    assert_eq!((page.total, page.capped), (3, true));
+}
+
+/// Domains and addresses stored before migration 11, and the keys rexist
+/// writes for them on insert (both backends must backfill the same ones).
+fn host_rows(at: OffsetDateTime) -> Vec<NewSighting> {
+    vec![
+        sighting(IndicatorType::Domain, "example.com", at),
+        sighting(IndicatorType::Domain, "a.example.com", at),
+        sighting(IndicatorType::Domain, "xn--bcher-kva.example", at),
+        sighting(IndicatorType::Domain, "notexample.com", at),
+        sighting(IndicatorType::Email, "x@mail.example.com", at),
+        sighting(IndicatorType::Ipv4, "192.0.2.1", at),
+    ]
+}
+
+const HOST_KEYS: [(&str, Option<&str>); 6] = [
+    ("192.0.2.1", None),
+    ("a.example.com", Some("moc.elpmaxe.a.")),
+    ("example.com", Some("moc.elpmaxe.")),
+    ("notexample.com", Some("moc.elpmaxeton.")),
+    ("x@mail.example.com", Some("moc.elpmaxe.liam.")),
+    ("xn--bcher-kva.example", Some("elpmaxe.avk-rehcb--nx.")),
+];
+
+/// What a lookup of `example.com` reads below it, sorted.
+async fn below_example_com(store: &Arc<dyn Store>) -> Vec<String> {
+    let found = store
+        .connected(&rexist_store::ConnectedQuery {
+            under: vec![
+                (IndicatorType::Domain, "example.com".to_owned()),
+                (IndicatorType::Email, "example.com".to_owned()),
+            ],
+            per_under: 50,
+            max_tlp: Tlp::Green,
+            ..rexist_store::ConnectedQuery::default()
+        })
+        .await
+        .unwrap();
+    let mut v: Vec<String> = found.into_iter().map(|c| c.record.value).collect();
+    v.sort_unstable();
+    v
+}
+
+const BELOW_EXAMPLE_COM: [&str; 3] = ["a.example.com", "example.com", "x@mail.example.com"];
+
+/// Migration 11 on SQLite: the keys of rows stored before it are filled
+/// (in Rust, SQLite having no `reverse()`) exactly as inserts write them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_keys_of_rows_stored_before_migration_41_are_filled_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rexist.db");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).await.unwrap());
+    store.migrate().await.unwrap();
+    let src = source(&store, "a").await;
+    store
+        .upsert_sightings(&src, &host_rows(OffsetDateTime::now_utc()))
+        .await
+        .unwrap();
+    let keys = |conn: &rusqlite::Connection| -> Vec<(String, Option<String>)> {
+        conn.prepare("SELECT value, rhost FROM indicators ORDER BY value")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let want: Vec<(String, Option<String>)> = HOST_KEYS
+        .iter()
+        .map(|(v, k)| ((*v).to_owned(), k.map(str::to_owned)))
+        .collect();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    assert_eq!(keys(&conn), want, "as inserted");
+    // Back to the schema before migration 11, rows and all.
+    conn.execute_batch(
+        "DROP INDEX indicators_by_rhost;
+         ALTER TABLE indicators DROP COLUMN rhost;
+         DELETE FROM schema_migrations WHERE version = 11;",
+    )
+    .unwrap();
+    assert_eq!(store.migrate().await.unwrap(), 1);
+    assert_eq!(keys(&conn), want, "as backfilled");
+    assert_eq!(below_example_com(&store).await, BELOW_EXAMPLE_COM);
+}
+
+/// Migration 11 on PostgreSQL: its SQL backfill (`reverse()`) gives the keys
+/// rexist's inserts write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_keys_of_rows_stored_before_migration_41_are_filled_postgres() {
+    use sqlx::{Connection as _, Executor as _, Row as _};
+    let Some(h) = postgres().await else {
+        return;
+    };
+    let (url, schema) = h.schema.clone().unwrap();
+    let store = Arc::clone(&h.store);
+    let src = source(&store, "a").await;
+    store
+        .upsert_sightings(&src, &host_rows(OffsetDateTime::now_utc()))
+        .await
+        .unwrap();
+    let options = <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(&url)
+        .unwrap()
+        .options([("search_path", schema.as_str())]);
+    let mut conn = sqlx::PgConnection::connect_with(&options).await.unwrap();
+    let keys = async |conn: &mut sqlx::PgConnection| -> Vec<(String, Option<String>)> {
+        sqlx::query("SELECT value, rhost FROM indicators ORDER BY value")
+            .fetch_all(conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    };
+    let want: Vec<(String, Option<String>)> = HOST_KEYS
+        .iter()
+        .map(|(v, k)| ((*v).to_owned(), k.map(str::to_owned)))
+        .collect();
+    assert_eq!(keys(&mut conn).await, want, "as inserted");
+    conn.execute(
+        "DROP INDEX indicators_by_rhost;
+         ALTER TABLE indicators DROP COLUMN rhost;
+         DELETE FROM schema_migrations WHERE version = 11;",
+    )
+    .await
+    .unwrap();
+    assert_eq!(store.migrate().await.unwrap(), 1);
+    assert_eq!(keys(&mut conn).await, want, "as backfilled");
+    assert_eq!(below_example_com(&store).await, BELOW_EXAMPLE_COM);
+    conn.close().await.unwrap();
+    drop(store);
+    h.cleanup().await;
 }
 
 async fn domains_read_at_or_below_with_their_addresses_and_urls(store: Arc<dyn Store>) {

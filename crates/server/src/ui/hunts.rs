@@ -22,7 +22,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use minijinja::{Value, context};
-use rexist_core::{HitId, HitObject, Hunt, HuntKind, HuntSpec, ItemId, SourceId, Tlp};
+use rexist_core::{HitId, HitObject, HitTriage, Hunt, HuntKind, HuntSpec, ItemId, SourceId, Tlp};
 use rexist_query::{Doc, HuntSet};
 use rexist_store::{HitQuery, ItemQuery};
 
@@ -52,8 +52,8 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ),
     (
         "hunts.definition.help",
-        "Query: ransomware lockbit, \"black basta\" -test source:jvn. Watchlist: 192.0.2.0/24, domain:example.co.jp, AS64500 (commas or lines).",
-        "クエリ例: ransomware lockbit, \"black basta\" -test source:jvn。ウォッチリスト例: 192.0.2.0/24, domain:example.co.jp, AS64500(カンマまたは改行区切り)。",
+        "Query: ransomware lockbit, \"black basta\" -test source:jvn — words are all required, a comma or OR separates alternatives (log4j OR 脆弱性), - excludes. Watchlist: 192.0.2.0/24, domain:example.co.jp, AS64500 (commas or lines).",
+        "クエリ例: ransomware lockbit, \"black basta\" -test source:jvn — 空白区切りの語はすべて必要、カンマまたは OR で「いずれか」(log4j OR 脆弱性)、- で除外。ウォッチリスト例: 192.0.2.0/24, domain:example.co.jp, AS64500(カンマまたは改行区切り)。",
     ),
     ("hunts.channels", "Channels", "通知チャネル"),
     (
@@ -151,6 +151,30 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("hunts.ack", "Acknowledge", "確認済みにする"),
     ("hunts.ack_all", "Acknowledge all", "すべて確認済みにする"),
     ("hunts.acked", "Acknowledged", "確認済み"),
+    ("hunts.triage", "Triage", "トリアージ"),
+    ("hunts.triage.any", "Any state", "すべての状態"),
+    ("hunts.triage.new", "New", "未対応"),
+    ("hunts.triage.in_progress", "In progress", "対応中"),
+    ("hunts.triage.closed", "Closed", "完了"),
+    ("hunts.triage.false_positive", "False positive", "誤検知"),
+    ("hunts.assignee", "Assignee", "担当者"),
+    ("hunts.triage.note", "Note", "メモ"),
+    ("hunts.triage.save", "Save", "保存"),
+    (
+        "hunts.triage.bad_assignee",
+        "Assignee: at most 200 characters, no control characters.",
+        "担当者は制御文字を含まない 200 文字以内にしてください。",
+    ),
+    (
+        "hunts.triage.note_long",
+        "The note is too long.",
+        "メモが長すぎます。",
+    ),
+    (
+        "hunts.triage.no_hit",
+        "No such hit of this hunt (or it is above your clearance).",
+        "このハントにそのヒットはありません(またはあなたの閲覧範囲を超えています)。",
+    ),
     (
         "hunts.restricted",
         "(above your TLP clearance)",
@@ -242,6 +266,8 @@ pub fn routes() -> Router<AppState> {
         .route("/hunts/preview", post(preview))
         .route("/hunts/{name}", get(edit_form).patch(update).delete(remove))
         .route("/hunts/{name}/ack", post(ack))
+        .route("/hunts/{name}/hits", post(hits_table))
+        .route("/hunts/{name}/triage", post(triage))
         .route("/channels/{name}/test", post(test_channel))
 }
 
@@ -401,12 +427,11 @@ async fn edit_form(
     query: Result<axum::extract::Query<HuntPageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let before = query.ok().and_then(|q| q.0.before).map(HitId::new);
-    let hunt = match visible(&state, &ui, &name).await {
-        Ok(Some(h)) => h,
-        Ok(None) => return ui.error(StatusCode::NOT_FOUND, "err.no_hunt"),
-        Err(e) => return unavailable(&ui, &e),
+    let hunt = match shown_hunt(&state, &ui, &name).await {
+        Ok(h) => h,
+        Err(page) => return page,
     };
-    let (hits, older) = match hit_rows(&state, &ui, &hunt, before).await {
+    let (hits, older) = match hit_rows(&state, &ui, &hunt, None, before).await {
         Ok(h) => h,
         Err(e) => return unavailable(&ui, &e),
     };
@@ -424,9 +449,19 @@ async fn edit_form(
             hits => hits,
             older_href => older.map(|id| format!("{}?before={id}#hits", hunt_path(&hunt.spec.name))),
             newest_href => before.map(|_| format!("{}#hits", hunt_path(&hunt.spec.name))),
+            states => HitTriage::ALL.map(HitTriage::as_str),
             preview => preview,
         },
     )
+}
+
+/// The hunt named `name` the reader may see, or the page saying why not.
+async fn shown_hunt(state: &AppState, ui: &Ui, name: &str) -> Result<Hunt, Response> {
+    match visible(state, ui, name).await {
+        Ok(Some(h)) => Ok(h),
+        Ok(None) => Err(ui.error(StatusCode::NOT_FOUND, "err.no_hunt")),
+        Err(e) => Err(unavailable(ui, &e)),
+    }
 }
 
 /// The hunt named `name`, if the reader's clearance reaches its TLP.
@@ -449,6 +484,7 @@ async fn hit_rows(
     state: &AppState,
     ui: &Ui,
     hunt: &Hunt,
+    triage: Option<HitTriage>,
     before: Option<HitId>,
 ) -> Result<(Vec<Value>, Option<i64>), rexist_store::StoreError> {
     let mut page = state
@@ -458,6 +494,7 @@ async fn hit_rows(
             before,
             limit: HITS_SHOWN,
             max_tlp: Some(ui.principal.clearance),
+            triage,
             ..HitQuery::default()
         })
         .await?;
@@ -516,6 +553,8 @@ async fn hit_rows(
             at => rfc3339(h.created_at),
             acked => h.acked_at.is_some(),
             acked_by => h.acked_by,
+            triage => h.triage.as_str(),
+            assignee => h.assignee,
         });
     }
     Ok((rows, older))
@@ -662,10 +701,9 @@ async fn ack(
     ui: Ui,
     body: Bytes,
 ) -> Response {
-    let hunt = match visible(&state, &ui, &name).await {
-        Ok(Some(h)) => h,
-        Ok(None) => return ui.error(StatusCode::NOT_FOUND, "err.no_hunt"),
-        Err(e) => return unavailable(&ui, &e),
+    let hunt = match shown_hunt(&state, &ui, &name).await {
+        Ok(h) => h,
+        Err(page) => return page,
     };
     let f = fields(&body);
     let ids: Vec<HitId> = match f.get("id") {
@@ -682,13 +720,108 @@ async fn ack(
     {
         return unavailable(&ui, &e);
     }
-    match hit_rows(&state, &ui, &hunt, None).await {
+    hits_fragment(&state, &ui, &hunt, None).await
+}
+
+/// The hits table of `hunt`, only those in `triage` when given.
+async fn hits_fragment(
+    state: &AppState,
+    ui: &Ui,
+    hunt: &Hunt,
+    triage: Option<HitTriage>,
+) -> Response {
+    match hit_rows(state, ui, hunt, triage, None).await {
         Ok((hits, _)) => ui.render(
             "hunts_hits.html",
-            context! { hunt => hunt.spec.name, hits => hits },
+            context! {
+                hunt => hunt.spec.name.clone(),
+                hits => hits,
+                states => HitTriage::ALL.map(HitTriage::as_str),
+                shown => triage.map(HitTriage::as_str),
+            },
         ),
-        Err(e) => unavailable(&ui, &e),
+        Err(e) => unavailable(ui, &e),
     }
+}
+
+/// `POST /hunts/{name}/hits`: the hits table, filtered by `triage`.
+async fn hits_table(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ui: Ui,
+    body: Bytes,
+) -> Response {
+    let hunt = match shown_hunt(&state, &ui, &name).await {
+        Ok(h) => h,
+        Err(page) => return page,
+    };
+    let f = fields(&body);
+    let triage = match field(&f, "triage") {
+        "" => None,
+        t => match t.parse::<HitTriage>() {
+            Ok(t) => Some(t),
+            Err(e) => {
+                return ui.error_detail(StatusCode::BAD_REQUEST, "err.bad_request", &e.to_string());
+            }
+        },
+    };
+    hits_fragment(&state, &ui, &hunt, triage).await
+}
+
+/// `POST /hunts/{name}/triage`: sets hit `id`'s state, assignee and note
+/// (analyst), as `POST /api/v1/hits/triage` does.
+async fn triage(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ui: Ui,
+    body: Bytes,
+) -> Response {
+    let hunt = match shown_hunt(&state, &ui, &name).await {
+        Ok(h) => h,
+        Err(page) => return page,
+    };
+    let f = fields(&body);
+    let Ok(id) = field(&f, "id").parse::<i64>() else {
+        return ui.error(StatusCode::BAD_REQUEST, "err.bad_hit");
+    };
+    let status = match field(&f, "status").parse::<HitTriage>() {
+        Ok(s) => s,
+        Err(e) => {
+            return ui.error_detail(StatusCode::BAD_REQUEST, "err.bad_request", &e.to_string());
+        }
+    };
+    let assignee = field(&f, "assignee").trim();
+    if assignee.chars().count() > 200 || assignee.chars().any(char::is_control) {
+        return ui.error(StatusCode::BAD_REQUEST, "hunts.triage.bad_assignee");
+    }
+    let note = field(&f, "note").trim();
+    if note.chars().count() > crate::hunts::MAX_NOTE {
+        return ui.error(StatusCode::BAD_REQUEST, "hunts.triage.note_long");
+    }
+    // Only a hit of this hunt, which the reader may see.
+    let ours = match state.store.hits_by_id(&[HitId::new(id)]).await {
+        Ok(hits) => hits.into_iter().filter(|h| h.hunt_id == hunt.id).collect(),
+        Err(e) => return unavailable(&ui, &e),
+    };
+    let ours = match crate::hunts::visible_hits(state.store.as_ref(), ours, ui.principal.clearance)
+        .await
+    {
+        Ok(h) => h,
+        Err(e) => return unavailable(&ui, &e),
+    };
+    if ours.is_empty() {
+        return ui.error(StatusCode::NOT_FOUND, "hunts.triage.no_hit");
+    }
+    let change = rexist_core::TriageChange {
+        status: Some(status),
+        assignee: Some((!assignee.is_empty()).then(|| assignee.to_owned())),
+        note: (!note.is_empty()).then(|| note.to_owned()),
+        author: ui.principal.name.clone(),
+    };
+    if let Err(e) = state.store.triage_hits(&[HitId::new(id)], &change).await {
+        return unavailable(&ui, &e);
+    }
+    hits_fragment(&state, &ui, &hunt, None).await
 }
 
 fn ids_of(ids: Vec<i64>) -> Vec<HitId> {

@@ -832,6 +832,10 @@ mod tests {
             "ind.status." => ["active", "expired", "allowlisted", "retired", "unknown"]
                 .map(str::to_owned)
                 .to_vec(),
+            "hunts.triage." => rexist_core::HitTriage::ALL
+                .iter()
+                .map(|t| t.as_str().to_owned())
+                .collect(),
             "role." => rexist_core::Role::ALL
                 .iter()
                 .map(|r| r.as_str().to_owned())

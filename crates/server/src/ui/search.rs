@@ -36,8 +36,8 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("search.title", "Search", "検索"),
     (
         "search.hint",
-        "Type an IP, domain, URL, hash, e-mail or CVE to open it, or words to search the items. Press / to focus the box, j and k to move through results.",
-        "IP、ドメイン、URL、ハッシュ、メールアドレス、CVE を入力するとその指標を開きます。語句を入力するとアイテムを全文検索します。/ キーで検索欄へ、j と k で結果を移動できます。",
+        "Type an IP, domain, URL, hash, e-mail or CVE to open it, or words to search the items: all words must match, a comma or OR separates alternatives (log4j OR 脆弱性), \"quotes\" keep a phrase. Press / to focus the box, j and k to move through results.",
+        "IP、ドメイン、URL、ハッシュ、メールアドレス、CVE を入力するとその指標を開きます。語句を入力するとアイテムを全文検索します(語はすべて一致、カンマまたは OR で「いずれか」(log4j OR 脆弱性)、\"引用符\" で語句)。/ キーで検索欄へ、j と k で結果を移動できます。",
     ),
     ("search.items", "Items", "アイテム"),
     ("search.indicators", "Matching indicators", "一致する指標"),

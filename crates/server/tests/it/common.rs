@@ -84,3 +84,56 @@ pub async fn file_store(
         .unwrap();
     (store, source)
 }
+
+static SCHEMA_SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// A store under test and what cleans it up.
+pub struct Backend {
+    pub name: &'static str,
+    pub store: std::sync::Arc<dyn rexist_store::Store>,
+    _dir: Option<tempfile::TempDir>,
+    schema: Option<(String, String)>,
+}
+
+impl Backend {
+    pub async fn cleanup(self) {
+        if let Some((url, schema)) = self.schema {
+            drop(self.store);
+            rexist_store::postgres::drop_schema(&url, &schema)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// A fresh SQLite store, and a fresh PostgreSQL schema when a test server is configured.
+pub async fn backends() -> Vec<Backend> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut out = vec![Backend {
+        name: "sqlite",
+        store: rexist_store::open(None, dir.path()).await.unwrap(),
+        _dir: Some(dir),
+        schema: None,
+    }];
+    match std::env::var("REXIST_TEST_DATABASE_URL") {
+        Ok(url) => {
+            let schema = format!(
+                "rexist_it{}_{}",
+                std::process::id(),
+                SCHEMA_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            );
+            let store = rexist_store::postgres::PgStore::connect(&url, Some(&schema))
+                .await
+                .unwrap();
+            rexist_store::Store::migrate(&store).await.unwrap();
+            out.push(Backend {
+                name: "postgres",
+                store: std::sync::Arc::new(store),
+                _dir: None,
+                schema: Some((url, schema)),
+            });
+        }
+        Err(_) => eprintln!("REXIST_TEST_DATABASE_URL not set: PostgreSQL half skipped"),
+    }
+    out
+}

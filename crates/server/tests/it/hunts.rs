@@ -182,3 +182,122 @@ async fn hunts_hits_and_alerts_over_the_api() {
     let (_, b) = call(&app, "GET", "/api/v1/hunts", None).await;
     assert_eq!(b, json!([]));
 }
+
+/// Hit triage: state, assignee and notes, filterable, with history; bad
+/// input named; viewers cannot change it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hits_are_triaged_over_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = rexist_store::open(None, dir.path()).await.unwrap();
+    let app = router(AppState::new(Arc::clone(&store)).with_anonymous(rexist_core::Role::Analyst));
+    let (s, b) = call(
+        &app,
+        "POST",
+        "/api/v1/hunts",
+        Some(json!({"name": "ransom", "query": "lockbit"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let src = crate::common::news_source(&store).await;
+    rexist_pipeline::Ingest::new(Arc::clone(&store), None)
+        .items(
+            src.id,
+            &[item("1", "LockBit hits"), item("2", "LockBit again")],
+        )
+        .await
+        .unwrap();
+    let (_, b) = call(&app, "GET", "/api/v1/hits?triage=new", None).await;
+    let ids: Vec<i64> = b["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{b}");
+    assert_eq!(b["items"][0]["triage"], "new");
+
+    let (s, b) = call(
+        &app,
+        "POST",
+        "/api/v1/hits/triage",
+        Some(json!({"ids": ids, "status": "in_progress", "assignee": "carol", "note": "on it"})),
+    )
+    .await;
+    assert_eq!((s, b["triaged"].as_u64()), (StatusCode::OK, Some(2)), "{b}");
+    let (_, b) = call(
+        &app,
+        "GET",
+        "/api/v1/hits?assignee=carol&triage=in_progress",
+        None,
+    )
+    .await;
+    assert_eq!(b["items"].as_array().unwrap().len(), 2);
+    let (s, b) = call(
+        &app,
+        "POST",
+        "/api/v1/hits/triage",
+        Some(json!({"ids": [ids[0]], "status": "closed", "note": "contained"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = call(
+        &app,
+        "GET",
+        &format!("/api/v1/hits/{}/triage", ids[0]),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["hit"]["triage"], "closed");
+    assert_eq!(b["hit"]["acked_by"], "anonymous", "closing acknowledges");
+    let notes: Vec<&str> = b["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["note"].as_str().unwrap())
+        .collect();
+    assert_eq!(notes, ["on it", "contained"]);
+    assert_eq!(
+        b["history"][1]["assignee"], "carol",
+        "unchanged when absent"
+    );
+
+    for (body, want) in [
+        (json!({"ids": [], "status": "closed"}), "ids"),
+        (json!({"ids": [ids[0]]}), "give a status"),
+        (
+            json!({"ids": [ids[0]], "status": "done"}),
+            "unknown variant",
+        ),
+        (json!({"ids": [ids[0]], "assignee": "a\u{7}b"}), "assignee"),
+    ] {
+        let (s, e) = call(&app, "POST", "/api/v1/hits/triage", Some(body.clone())).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            e["error"]["message"].as_str().unwrap().contains(want),
+            "{body}: {e}"
+        );
+    }
+    let (s, e) = call(&app, "GET", "/api/v1/hits?triage=done", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("in_progress"),
+        "{e}"
+    );
+    let (s, _) = call(&app, "GET", "/api/v1/hits/424242/triage", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    let viewer =
+        router(AppState::new(Arc::clone(&store)).with_anonymous(rexist_core::Role::Viewer));
+    let (s, _) = call(
+        &viewer,
+        "POST",
+        "/api/v1/hits/triage",
+        Some(json!({"ids": [ids[1]], "status": "closed"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}

@@ -8,6 +8,7 @@ mod common;
 mod early;
 mod errors;
 mod exist;
+mod exist_scale;
 mod export;
 mod hunts;
 mod lookup;

@@ -183,6 +183,8 @@ fn routes() -> Vec<(&'static str, String, Option<Role>)> {
         ("GET", "/api/v1/lookup/green-public.example", v),
         ("GET", "/api/v1/hits", v),
         ("POST", "/api/v1/hits/ack", an),
+        ("POST", "/api/v1/hits/triage", an),
+        ("GET", "/api/v1/hits/1/triage", v),
         ("GET", "/api/v1/alerts", v),
         ("GET", "/api/v1/channels", v),
         ("GET", "/api/v1/me", v),

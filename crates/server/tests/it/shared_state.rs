@@ -7,7 +7,6 @@
 
 use crate::common::item;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -24,60 +23,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tower::ServiceExt;
 
-use crate::common::call;
-
-/// A store under test and what cleans it up.
-struct Backend {
-    name: &'static str,
-    store: Arc<dyn Store>,
-    _dir: Option<tempfile::TempDir>,
-    schema: Option<(String, String)>,
-}
-
-impl Backend {
-    async fn cleanup(self) {
-        if let Some((url, schema)) = self.schema {
-            drop(self.store);
-            rexist_store::postgres::drop_schema(&url, &schema)
-                .await
-                .unwrap();
-        }
-    }
-}
-
-static SCHEMA_SEQ: AtomicU32 = AtomicU32::new(0);
-
-/// A fresh SQLite store, and a fresh PostgreSQL schema when a test server is configured.
-async fn backends() -> Vec<Backend> {
-    let dir = tempfile::tempdir().unwrap();
-    let mut out = vec![Backend {
-        name: "sqlite",
-        store: rexist_store::open(None, dir.path()).await.unwrap(),
-        _dir: Some(dir),
-        schema: None,
-    }];
-    match std::env::var("REXIST_TEST_DATABASE_URL") {
-        Ok(url) => {
-            let schema = format!(
-                "rexist_srv{}_{}",
-                std::process::id(),
-                SCHEMA_SEQ.fetch_add(1, Ordering::Relaxed)
-            );
-            let store = rexist_store::postgres::PgStore::connect(&url, Some(&schema))
-                .await
-                .unwrap();
-            store.migrate().await.unwrap();
-            out.push(Backend {
-                name: "postgres",
-                store: Arc::new(store),
-                _dir: None,
-                schema: Some((url, schema)),
-            });
-        }
-        Err(_) => eprintln!("REXIST_TEST_DATABASE_URL not set: PostgreSQL half skipped"),
-    }
-    out
-}
+use crate::common::{backends, call};
 
 /// One node's scheduler with no sources, beating fast: its workers run the
 /// jobs other nodes queue.

@@ -279,6 +279,50 @@ async fn an_analyst_writes_a_hunt_with_a_live_preview_and_acknowledges_its_hits(
     let (s, _, _) = send(&app, "POST", "/hunts/ransom/ack", &cookie, None, "").await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 
+    // triage a hit from the table, then filter the table by state
+    let two = hits[1].id.get();
+    let (s, _, frag) = send(
+        &app,
+        "POST",
+        "/hunts/ransom/triage",
+        &cookie,
+        Some(&csrf),
+        &format!("id={two}&status=false_positive&assignee=dave&note=scanner"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{frag}");
+    assert!(frag.contains("value=\"false_positive\" selected"), "{frag}");
+    assert!(frag.contains("value=\"dave\""), "{frag}");
+    let log = store.hit_triage_log(hits[1].id).await.unwrap();
+    assert_eq!(
+        (log[0].note.as_deref(), log[0].author.as_str()),
+        (Some("scanner"), "ana")
+    );
+    let (_, _, frag) = send(
+        &app,
+        "POST",
+        "/hunts/ransom/hits",
+        &cookie,
+        Some(&csrf),
+        "triage=false_positive",
+    )
+    .await;
+    assert_eq!(
+        frag.matches("<form class=\"inline triage\"").count(),
+        1,
+        "{frag}"
+    );
+    let (s, _, _) = send(
+        &app,
+        "POST",
+        "/hunts/ransom/triage",
+        &cookie,
+        Some(&csrf),
+        &format!("id={two}&status=done"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
     // delete
     let (_, h, _) = send(&app, "DELETE", "/hunts/ransom", &cookie, Some(&csrf), "").await;
     assert_eq!(h["hx-redirect"], "/hunts");

@@ -389,30 +389,10 @@ async fn big_store(store: &Arc<dyn Store>, n: u32) {
     store.upsert_sightings(&src, &batch).await.unwrap();
 }
 
-async fn backends() -> Vec<(&'static str, Arc<dyn Store>, Option<tempfile::TempDir>)> {
-    let dir = tempfile::tempdir().unwrap();
-    let mut out = vec![(
-        "sqlite",
-        rexist_store::open(None, dir.path()).await.unwrap(),
-        Some(dir),
-    )];
-    if let Ok(url) = std::env::var("REXIST_TEST_DATABASE_URL") {
-        let schema = format!("rexist_ui_{}", std::process::id());
-        let _ = rexist_store::postgres::drop_schema(&url, &schema).await;
-        let store = rexist_store::postgres::PgStore::connect(&url, Some(&schema))
-            .await
-            .unwrap();
-        store.migrate().await.unwrap();
-        out.push(("postgres", Arc::new(store) as Arc<dyn Store>, None));
-    } else {
-        eprintln!("REXIST_TEST_DATABASE_URL not set: PostgreSQL half skipped");
-    }
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_watch_preview_finds_matches_however_many_indicators_are_stored() {
-    for (backend, store, _dir) in backends().await {
+    for b in crate::common::backends().await {
+        let (backend, store) = (b.name, Arc::clone(&b.store));
         store
             .create_user(
                 "ana",
@@ -479,14 +459,8 @@ async fn the_watch_preview_finds_matches_however_many_indicators_are_stored() {
             )) && frag.contains("data-capped"),
             "{backend}: {frag}"
         );
-        drop(app);
-        if backend == "postgres" {
-            let url = std::env::var("REXIST_TEST_DATABASE_URL").unwrap();
-            drop(store);
-            rexist_store::postgres::drop_schema(&url, &format!("rexist_ui_{}", std::process::id()))
-                .await
-                .unwrap();
-        }
+        drop((app, store));
+        b.cleanup().await;
     }
 }
 

@@ -46,6 +46,8 @@ pub(super) fn hit_from_row(r: &PgRow) -> Result<HuntHit> {
         created_at: r.try_get(6)?,
         acked_at: r.try_get(7)?,
         acked_by: r.try_get(8)?,
+        triage: r.try_get(9)?,
+        assignee: r.try_get(10)?,
     }
     .decode()
 }
@@ -308,6 +310,8 @@ pub(super) async fn list_hits(pool: &PgPool, q: &HitQuery) -> Result<Page<HuntHi
            AND ($2::BOOLEAN IS NULL OR (acked_at IS NOT NULL) = $2)
            AND ($3::BIGINT IS NULL OR id < $3)
            AND ($5::SMALLINT IS NULL OR hunt_id IN (SELECT id FROM hunts WHERE tlp <= $5))
+           AND ($6::TEXT IS NULL OR triage = $6)
+           AND ($7::TEXT IS NULL OR assignee = $7)
          ORDER BY id DESC LIMIT $4"
     )))
     .bind(q.hunt.map(HuntId::get))
@@ -315,6 +319,8 @@ pub(super) async fn list_hits(pool: &PgPool, q: &HitQuery) -> Result<Page<HuntHi
     .bind(q.before.map(HitId::get))
     .bind(i64::from(limit) + 1)
     .bind(q.max_tlp.map(rexist_core::Tlp::rank))
+    .bind(q.triage.map(rexist_core::HitTriage::as_str))
+    .bind(q.assignee.as_deref())
     .fetch_all(pool)
     .await?;
     let items = rows.iter().map(hit_from_row).collect::<Result<Vec<_>>>()?;
@@ -332,6 +338,76 @@ pub(super) async fn hits_by_id(pool: &PgPool, ids: &[HitId]) -> Result<Vec<HuntH
     .iter()
     .map(hit_from_row)
     .collect()
+}
+
+pub(super) async fn triage_hits(
+    pool: &PgPool,
+    ids: &[HitId],
+    change: &rexist_core::TriageChange,
+) -> Result<u64> {
+    let stamp = unix_micros(now());
+    let mut tx = pool.begin().await?;
+    let mut n = 0;
+    for id in ids {
+        let row: Option<(String, Option<String>)> =
+            sqlx::query_as("SELECT triage, assignee FROM hunt_hits WHERE id = $1 FOR UPDATE")
+                .bind(id.get())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((status, assignee)) = row else {
+            continue;
+        };
+        let (status, assignee) = crate::types::triaged(&status, assignee, change)?;
+        sqlx::query(
+            "UPDATE hunt_hits SET triage = $2, assignee = $3,
+                 acked_at = CASE WHEN $4 AND acked_at IS NULL THEN $5 ELSE acked_at END,
+                 acked_by = CASE WHEN $4 AND acked_at IS NULL THEN $6 ELSE acked_by END
+             WHERE id = $1",
+        )
+        .bind(id.get())
+        .bind(status.as_str())
+        .bind(assignee.as_deref())
+        .bind(status.is_done())
+        .bind(stamp)
+        .bind(&change.author)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO hit_triage (hit_id, status, assignee, note, author, at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id.get())
+        .bind(status.as_str())
+        .bind(assignee.as_deref())
+        .bind(change.note.as_deref())
+        .bind(&change.author)
+        .bind(stamp)
+        .execute(&mut *tx)
+        .await?;
+        n += 1;
+    }
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// A `hit_triage` row: status, assignee, note, author, time.
+type TriageRow = (String, Option<String>, Option<String>, String, i64);
+
+pub(super) async fn hit_triage_log(
+    pool: &PgPool,
+    hit: HitId,
+) -> Result<Vec<rexist_core::TriageEntry>> {
+    let rows: Vec<TriageRow> = sqlx::query_as(
+        "SELECT status, assignee, note, author, at FROM hit_triage WHERE hit_id = $1 ORDER BY id",
+    )
+    .bind(hit.get())
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|(status, assignee, note, author, at)| {
+            crate::types::triage_entry(&status, assignee, note, author, at)
+        })
+        .collect()
 }
 
 pub(super) async fn ack_hits(

@@ -9,7 +9,7 @@ use sqlx::Row;
 use sqlx::postgres::PgPool;
 
 use super::rows::{indicator_from_row, item_from_row};
-use crate::decode::{HIT_COLUMNS, INDICATOR_COLUMNS, ITEM_COLUMNS, micros};
+use crate::decode::{HIT_COLUMNS, INDICATOR_COLUMNS, ITEM_COLUMNS, micros, qualified};
 use crate::{CoOccurrence, Connected, ConnectedQuery, MentionRef, ReportTime, Result};
 
 pub(super) async fn indicators_by_values(
@@ -32,18 +32,11 @@ pub(super) async fn indicators_by_values(
     .collect()
 }
 
-fn qualified(alias: &str, columns: &str) -> String {
-    columns
-        .split(", ")
-        .map(|c| format!("{alias}.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 pub(super) async fn connected(pool: &PgPool, q: &ConnectedQuery) -> Result<Vec<Connected>> {
     // One round trip: a lookup makes this read for every value, and six
     // sequential ones (values, ids, four prefix ranges, source names) more
-    // than doubled a lookup's time.
+    // than doubled a lookup's time. `under` ranges read the partial
+    // reversed-host index: `rhost >= lo` implies its `rhost IS NOT NULL`.
     let cols = qualified("i", INDICATOR_COLUMNS);
     let found_cols = qualified("f", INDICATOR_COLUMNS);
     let (kinds, values): (Vec<&str>, Vec<&str>) = q
@@ -59,6 +52,18 @@ pub(super) async fn connected(pool: &PgPool, q: &ConnectedQuery) -> Result<Vec<C
         .iter()
         .map(|(_, p)| crate::types::prefix_end(p))
         .collect();
+    let (under_kinds, under_lows): (Vec<&str>, Vec<String>) = q
+        .under
+        .iter()
+        .filter_map(|(kind, domain)| {
+            crate::types::reversed_host(IndicatorType::Domain, domain)
+                .map(|key| (kind.as_str(), key))
+        })
+        .unzip();
+    let under_highs: Vec<String> = under_lows
+        .iter()
+        .map(|k| crate::types::prefix_end(k))
+        .collect();
     let rows = sqlx::query(AssertSqlSafe(format!(
         "WITH found AS (
              SELECT {cols} FROM unnest($1::TEXT[], $2::TEXT[]) AS k(kind, value)
@@ -71,6 +76,15 @@ pub(super) async fn connected(pool: &PgPool, q: &ConnectedQuery) -> Result<Vec<C
                  SELECT {cols} FROM indicators i
                  WHERE i.value >= r.lo AND i.value < r.hi AND i.kind = r.kind AND i.tlp <= $7
                  ORDER BY i.value LIMIT $8) f
+             UNION
+             SELECT {found_cols} FROM unnest($9::TEXT[], $10::TEXT[], $11::TEXT[]) AS u(kind, lo, hi)
+             CROSS JOIN LATERAL (
+                 SELECT {cols} FROM (
+                     SELECT {cols}, i.rhost FROM indicators i
+                     WHERE i.kind = u.kind AND i.rhost >= u.lo AND i.rhost < u.hi AND i.tlp <= $7
+                     ORDER BY i.rhost LIMIT $12) i
+                 ORDER BY length(i.rhost) - length(replace(i.rhost, '.', '')), i.rhost
+                 LIMIT $13) f
          )
          SELECT {found_cols},
                 ARRAY(SELECT DISTINCT src.name FROM sightings s JOIN sources src ON src.id = s.source_id
@@ -85,6 +99,11 @@ pub(super) async fn connected(pool: &PgPool, q: &ConnectedQuery) -> Result<Vec<C
     .bind(highs)
     .bind(q.max_tlp.rank())
     .bind(i64::from(q.per_prefix))
+    .bind(under_kinds)
+    .bind(under_lows)
+    .bind(under_highs)
+    .bind(i64::from(q.per_under) * i64::from(crate::types::UNDER_OVERFETCH))
+    .bind(i64::from(q.per_under))
     .fetch_all(pool)
     .await?;
     rows.iter()

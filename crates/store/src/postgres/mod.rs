@@ -11,6 +11,7 @@ pub use yardstick::copy_upsert_yardstick;
 mod dashboard;
 mod delete;
 mod hunts;
+mod listing;
 mod lookup;
 mod retire;
 mod rows;
@@ -217,6 +218,7 @@ impl PgStore {
             until: Option<i64>,
         }
         struct Agg {
+            kind: IndicatorType,
             first: i64,
             last: i64,
             score: i16,
@@ -243,6 +245,7 @@ impl PgStore {
                     a.tlp = a.tlp.min(tlp);
                 })
                 .or_insert(Agg {
+                    kind: s.indicator.kind(),
                     first: seen,
                     last: seen,
                     score,
@@ -256,6 +259,7 @@ impl PgStore {
         let mut scores = Vec::with_capacity(indicators.len());
         let mut tlps = Vec::with_capacity(indicators.len());
         let mut starts = Vec::with_capacity(indicators.len());
+        let mut hosts = Vec::with_capacity(indicators.len());
         for ((value, kind), a) in &indicators {
             let n = pairs
                 .range((*value, *kind, i64::MIN)..=(*value, *kind, i64::MAX))
@@ -267,12 +271,13 @@ impl PgStore {
             lasts.push(a.last);
             scores.push(a.score);
             tlps.push(a.tlp);
+            hosts.push(crate::types::reversed_host(a.kind, value));
         }
         let rows = sqlx::query(
-            "INSERT INTO indicators (kind, value, first_seen, last_seen, sightings, score, tlp, status)
-             SELECT k, v, f, l, n, s, t, 'active'
-             FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int2[], $6::int2[], $7::int8[])
-               AS u(k, v, f, l, s, t, n)
+            "INSERT INTO indicators (kind, value, first_seen, last_seen, sightings, score, tlp, status, rhost)
+             SELECT k, v, f, l, n, s, t, 'active', h
+             FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int2[], $6::int2[], $7::int8[], $8::text[])
+               AS u(k, v, f, l, s, t, n, h)
              ORDER BY v, k
              ON CONFLICT (value, kind) DO UPDATE SET
                first_seen = LEAST(indicators.first_seen, EXCLUDED.first_seen),
@@ -292,6 +297,7 @@ impl PgStore {
         .bind(&scores)
         .bind(&tlps)
         .bind(&starts)
+        .bind(&hosts)
         .fetch_all(&mut **tx)
         .await?;
         let mut summary = UpsertSummary::default();
@@ -992,6 +998,20 @@ impl Store for PgStore {
         lookup::report_times(&self.read, indicator, max_tlp).await
     }
 
+    async fn recent_indicators(
+        &self,
+        query: &crate::RecentQuery,
+    ) -> Result<crate::Counted<IndicatorRecord>> {
+        listing::recent_indicators(&self.read, query).await
+    }
+
+    async fn item_sightings(
+        &self,
+        query: &crate::ItemSightingQuery,
+    ) -> Result<crate::Counted<(Sighting, IndicatorRecord)>> {
+        listing::item_sightings(&self.read, query).await
+    }
+
     async fn indicator_by_id(&self, id: IndicatorId) -> Result<Option<IndicatorRecord>> {
         sqlx::query(AssertSqlSafe(format!(
             "SELECT {INDICATOR_COLUMNS} FROM indicators WHERE id = $1"
@@ -1092,6 +1112,14 @@ impl Store for PgStore {
 
     async fn ack_hits(&self, ids: &[HitId], hunt: Option<HuntId>, by: &str) -> Result<u64> {
         hunts::ack_hits(&self.pool, ids, hunt, by).await
+    }
+
+    async fn triage_hits(&self, ids: &[HitId], change: &rexist_core::TriageChange) -> Result<u64> {
+        hunts::triage_hits(&self.pool, ids, change).await
+    }
+
+    async fn hit_triage_log(&self, hit: HitId) -> Result<Vec<rexist_core::TriageEntry>> {
+        hunts::hit_triage_log(&self.pool, hit).await
     }
 
     async fn queue_digest(&self, hunt: HuntId, retro: bool) -> Result<u64> {

@@ -5,7 +5,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use rexist_core::model::{now, unix_micros};
-use rexist_core::{Alert, AlertId, ChannelHealth, HitId, Hunt, HuntHit, HuntId, HuntSpec, NewHit};
+use rexist_core::{
+    Alert, AlertId, ChannelHealth, HitId, Hunt, HuntHit, HuntId, HuntSpec, NewHit, TriageChange,
+    TriageEntry,
+};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::decode::{
@@ -52,6 +55,8 @@ pub(super) fn hit_from_row(r: &Row<'_>) -> rusqlite::Result<HuntHit> {
             created_at: r.get(6)?,
             acked_at: r.get(7)?,
             acked_by: r.get(8)?,
+            triage: r.get(9)?,
+            assignee: r.get(10)?,
         }
         .decode(),
     )
@@ -318,6 +323,8 @@ pub(super) fn list_hits(conn: &Connection, q: &HitQuery) -> Result<Page<HuntHit>
            AND (?2 IS NULL OR (acked_at IS NOT NULL) = ?2)
            AND (?3 IS NULL OR id < ?3)
            AND (?4 IS NULL OR hunt_id IN (SELECT id FROM hunts WHERE tlp <= ?4))
+           AND (?5 IS NULL OR triage = ?5)
+           AND (?6 IS NULL OR assignee = ?6)
          ORDER BY id DESC LIMIT {}",
         super::sql_limit(limit) + 1
     );
@@ -327,7 +334,9 @@ pub(super) fn list_hits(conn: &Connection, q: &HitQuery) -> Result<Page<HuntHit>
             q.hunt.map(HuntId::get),
             q.acked,
             q.before.map(HitId::get),
-            q.max_tlp.map(rexist_core::Tlp::rank)
+            q.max_tlp.map(rexist_core::Tlp::rank),
+            q.triage.map(rexist_core::HitTriage::as_str),
+            q.assignee
         ],
         hit_from_row,
     )?;
@@ -376,6 +385,79 @@ pub(super) fn ack_hits(
     }
     tx.commit()?;
     Ok(n as u64)
+}
+
+pub(super) fn triage_hits(
+    conn: &mut Connection,
+    ids: &[HitId],
+    change: &TriageChange,
+) -> Result<u64> {
+    let tx = conn.transaction()?;
+    let stamp = unix_micros(now());
+    let mut n = 0;
+    {
+        let mut read = tx.prepare_cached("SELECT triage, assignee FROM hunt_hits WHERE id = ?1")?;
+        let mut write = tx.prepare_cached(
+            "UPDATE hunt_hits SET triage = ?2, assignee = ?3,
+                 acked_at = CASE WHEN ?4 AND acked_at IS NULL THEN ?5 ELSE acked_at END,
+                 acked_by = CASE WHEN ?4 AND acked_at IS NULL THEN ?6 ELSE acked_by END
+             WHERE id = ?1",
+        )?;
+        let mut log = tx.prepare_cached(
+            "INSERT INTO hit_triage (hit_id, status, assignee, note, author, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for id in ids {
+            let Some((status, assignee)) = read
+                .query_row(params![id.get()], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+                })
+                .optional()?
+            else {
+                continue;
+            };
+            let (status, assignee) = crate::types::triaged(&status, assignee, change)?;
+            write.execute(params![
+                id.get(),
+                status.as_str(),
+                assignee,
+                status.is_done(),
+                stamp,
+                change.author
+            ])?;
+            log.execute(params![
+                id.get(),
+                status.as_str(),
+                assignee,
+                change.note,
+                change.author,
+                stamp
+            ])?;
+            n += 1;
+        }
+    }
+    tx.commit()?;
+    Ok(n)
+}
+
+pub(super) fn hit_triage_log(conn: &Connection, hit: HitId) -> Result<Vec<TriageEntry>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT status, assignee, note, author, at FROM hit_triage WHERE hit_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map(params![hit.get()], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, Option<String>>(1)?,
+            r.get::<_, Option<String>>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, i64>(4)?,
+        ))
+    })?;
+    rows.map(|r| {
+        let (status, assignee, note, author, at) = r?;
+        crate::types::triage_entry(&status, assignee, note, author, at)
+    })
+    .collect()
 }
 
 pub(super) fn queue_digest(conn: &mut Connection, hunt: HuntId, retro: bool) -> Result<u64> {

@@ -68,6 +68,34 @@ fn exact_and_prefixed(
         args.push(Value::Text(kind.as_str().to_owned()));
         args.push(Value::Integer(i64::from(q.max_tlp.rank())));
     }
+    // At or below a domain: a range of the reversed-host index, the
+    // nearest (fewest labels) among the first few in key order.
+    let under: Vec<(IndicatorType, String)> = q
+        .under
+        .iter()
+        .filter_map(|(kind, domain)| {
+            crate::types::reversed_host(IndicatorType::Domain, domain).map(|key| (*kind, key))
+        })
+        .collect();
+    for (kind, key) in &under {
+        if !sql.is_empty() {
+            sql.push_str(" UNION ALL ");
+        }
+        let _ = write!(
+            sql,
+            "SELECT * FROM (SELECT {INDICATOR_COLUMNS} FROM (
+                 SELECT {INDICATOR_COLUMNS}, rhost FROM indicators
+                 WHERE kind = ? AND rhost >= ? AND rhost < ? AND tlp <= ?
+                 ORDER BY rhost LIMIT {})
+             ORDER BY length(rhost) - length(replace(rhost, '.', '')), rhost LIMIT {})",
+            super::sql_limit(q.per_under) * u64::from(crate::types::UNDER_OVERFETCH),
+            super::sql_limit(q.per_under)
+        );
+        args.push(Value::Text(kind.as_str().to_owned()));
+        args.push(Value::Text(key.clone()));
+        args.push(Value::Text(crate::types::prefix_end(key)));
+        args.push(Value::Integer(i64::from(q.max_tlp.rank())));
+    }
     if sql.is_empty() {
         return Ok(Vec::new());
     }
@@ -77,6 +105,11 @@ fn exact_and_prefixed(
         q.prefixes
             .iter()
             .any(|(k, p)| r.kind == *k && r.value.starts_with(p.as_str()))
+            || under.iter().any(|(k, key)| {
+                r.kind == *k
+                    && crate::types::reversed_host(r.kind, &r.value)
+                        .is_some_and(|h| h.starts_with(key.as_str()))
+            })
     };
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(rusqlite::params_from_iter(args), indicator_from_row)?;

@@ -9,6 +9,7 @@ mod backup;
 mod dashboard;
 mod delete;
 mod hunts;
+mod listing;
 mod lookup;
 mod retire;
 mod rows;
@@ -287,6 +288,41 @@ fn enqueue(tx: &Transaction<'_>, job: &NewJob, stamp: i64) -> Result<Option<JobI
     Ok(id.map(JobId::new))
 }
 
+/// What a migration needs that SQLite's SQL cannot do, in its transaction.
+fn after_migration(tx: &Transaction<'_>, version: i64) -> rusqlite::Result<()> {
+    if version == 11 {
+        fill_reversed_hosts(tx)?;
+    }
+    Ok(())
+}
+
+/// Fills `rhost` of the domain and e-mail rows stored before it existed
+/// (migration 11), a page of rows by id at a time.
+fn fill_reversed_hosts(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    let mut read = tx.prepare(
+        "SELECT id, kind, value FROM indicators
+         WHERE id > ?1 AND kind IN ('domain', 'email') ORDER BY id LIMIT 10000",
+    )?;
+    let mut write = tx.prepare("UPDATE indicators SET rhost = ?2 WHERE id = ?1")?;
+    let mut after = 0i64;
+    loop {
+        let rows: Vec<(i64, String, String)> = read
+            .query_map(params![after], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = last.0;
+        for (id, kind, value) in &rows {
+            let key = kind
+                .parse::<IndicatorType>()
+                .ok()
+                .and_then(|k| crate::types::reversed_host(k, value));
+            write.execute(params![id, key])?;
+        }
+    }
+}
+
 /// Outcome of one sighting upsert inside a transaction.
 struct OneSighting {
     indicator: IndicatorId,
@@ -326,10 +362,18 @@ fn upsert_one(
     };
     let Some(indicator) = existing else {
         tx.prepare_cached(
-            "INSERT INTO indicators (kind, value, first_seen, last_seen, sightings, score, tlp, status, added)
-             VALUES (?1, ?2, ?3, ?3, 1, ?4, ?5, 'active', ?6)",
+            "INSERT INTO indicators (kind, value, first_seen, last_seen, sightings, score, tlp, status, added, rhost)
+             VALUES (?1, ?2, ?3, ?3, 1, ?4, ?5, 'active', ?6, ?7)",
         )?
-        .execute(params![kind, value, seen, confidence, tlp, unix_micros(time::OffsetDateTime::now_utc())])?;
+        .execute(params![
+            kind,
+            value,
+            seen,
+            confidence,
+            tlp,
+            unix_micros(time::OffsetDateTime::now_utc()),
+            crate::types::reversed_host(s.indicator.kind(), value)
+        ])?;
         let indicator = tx.last_insert_rowid();
         insert_sighting(indicator)?;
         return Ok(OneSighting {
@@ -405,9 +449,11 @@ impl Store for SqliteStore {
             let mut applied = 0;
             for m in pending {
                 let tx = conn.transaction()?;
-                tx.execute_batch(m.sql).map_err(|e| {
-                    StoreError::unavailable(format!("migration {} failed: {e}", m.version))
-                })?;
+                tx.execute_batch(m.sql)
+                    .and_then(|()| after_migration(&tx, m.version))
+                    .map_err(|e| {
+                        StoreError::unavailable(format!("migration {} failed: {e}", m.version))
+                    })?;
                 tx.execute(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
                     params![m.version, unix_micros(now())],
@@ -981,6 +1027,25 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn recent_indicators(
+        &self,
+        query: &crate::RecentQuery,
+    ) -> Result<crate::Counted<IndicatorRecord>> {
+        let q = query.clone();
+        // A filter may scan the table: on the blocking pool.
+        self.read(move |conn| listing::recent_indicators(conn, &q))
+            .await
+    }
+
+    async fn item_sightings(
+        &self,
+        query: &crate::ItemSightingQuery,
+    ) -> Result<crate::Counted<(Sighting, IndicatorRecord)>> {
+        let q = query.clone();
+        self.read(move |conn| listing::item_sightings(conn, &q))
+            .await
+    }
+
     async fn indicator_by_id(&self, id: IndicatorId) -> Result<Option<IndicatorRecord>> {
         self.read_now(move |conn| {
             let sql = format!("SELECT {INDICATOR_COLUMNS} FROM indicators WHERE id = ?1");
@@ -1125,6 +1190,17 @@ impl Store for SqliteStore {
         let ids = ids.to_vec();
         let by = by.to_owned();
         self.write(move |conn| hunts::ack_hits(conn, &ids, hunt, &by))
+            .await
+    }
+
+    async fn triage_hits(&self, ids: &[HitId], change: &rexist_core::TriageChange) -> Result<u64> {
+        let (ids, change) = (ids.to_vec(), change.clone());
+        self.write(move |conn| hunts::triage_hits(conn, &ids, &change))
+            .await
+    }
+
+    async fn hit_triage_log(&self, hit: HitId) -> Result<Vec<rexist_core::TriageEntry>> {
+        self.read_now(move |conn| hunts::hit_triage_log(conn, hit))
             .await
     }
 
