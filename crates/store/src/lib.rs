@@ -238,9 +238,10 @@ pub trait Store: Send + Sync {
     /// Indicators matching a query, in value order (so prefix pages are stable).
     async fn list_indicators(&self, query: &IndicatorQuery) -> Result<Page<IndicatorRecord>>;
     /// What a watchlist's `domain:` entry can match, however many
-    /// indicators are stored: the domain and its sub-domains, e-mail
-    /// addresses at them, and the URLs that name the domain (a superset:
-    /// one naming it in its path is included, callers narrow URLs by their
+    /// indicators are stored: the domain, its sub-domains and the e-mail
+    /// addresses at them (ranges of the reversed-host index), and the URLs
+    /// that name the domain (a scan of the URL rows, and a superset: one
+    /// naming it in its path is included, callers narrow URLs by their
     /// host), each at most `max_tlp`; in value order, paged like
     /// [`Store::list_indicators`].
     async fn indicators_at_or_below(&self, query: &DomainQuery) -> Result<Page<IndicatorRecord>>;

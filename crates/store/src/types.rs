@@ -531,16 +531,13 @@ pub struct DomainQuery {
     pub limit: u32,
 }
 
-/// The `LIKE` patterns of [`crate::Store::indicators_at_or_below`] for a
-/// canonical domain `d`: `%.d` (sub-domains), `%@d` and `%@%.d` (e-mail
-/// addresses at it or below it), `%d%` (URLs naming it: a superset). A
-/// canonical host has no `%`; its `_` matches any one character, which
-/// only widens the URL superset.
-pub(crate) fn domain_patterns(d: &str) -> [String; 4] {
-    [
-        format!("%.{d}"),
-        format!("%@{d}"),
-        format!("%@%.{d}"),
-        format!("%{d}%"),
-    ]
+/// What [`crate::Store::indicators_at_or_below`] reads for a canonical
+/// domain `d`: the range of the reversed-host index holding `d`, its
+/// sub-domains and the e-mail addresses at them ([`reversed_host`]), and
+/// the `LIKE` pattern of URLs naming it (`%d%`: a superset; a canonical
+/// host has no `%`, and its `_` only widens it).
+pub(crate) fn domain_reads(d: &str) -> (String, String, String) {
+    let key = reversed_host(IndicatorType::Domain, d).unwrap_or_default();
+    let end = prefix_end(&key);
+    (key, end, format!("%{d}%"))
 }

@@ -6,10 +6,12 @@
 //! way, from each entry to the stored indicators it can match, with a read
 //! in the store per entry: exact values by key, a network by the value
 //! ranges its addresses, sub-networks and URLs fall in, a domain by
-//! [`Store::indicators_at_or_below`]. Every indicator read is then put to
-//! the same [`WatchSet`] ingest uses, so the preview and the hunt agree on
-//! what matches, and stops after [`LIMIT`] matches, not after a window of
-//! indicators: a match is found however many indicators are stored.
+//! [`Store::indicators_at_or_below`] (its sub-domains and addresses by the
+//! reversed-host index, URLs naming it by a scan of the URL rows). Every
+//! indicator read is then put to the same [`WatchSet`] ingest uses, so the
+//! preview and the hunt agree on what matches, and stops after [`LIMIT`]
+//! matches, not after a window of indicators: a match is found however
+//! many indicators are stored.
 //! Two kinds of entry cannot be read by key: a URL regex reads every
 //! stored URL (until the limit), and an early-warning entry asks the
 //! store's early-CVE ranking, at most [`rexist_store::MAX_EARLY_CVES`].

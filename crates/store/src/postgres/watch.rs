@@ -6,11 +6,12 @@ use sqlx::postgres::PgPool;
 
 use super::rows::indicator_from_row;
 use crate::decode::{INDICATOR_COLUMNS, decode_cursor, encode_cursor};
-use crate::types::{domain_patterns, page_size};
+use crate::types::{domain_reads, page_size};
 use crate::{DomainQuery, Page, Result};
 
-/// [`crate::Store::indicators_at_or_below`]: one statement over the three
-/// types (a scan of their rows: suffix patterns use no index).
+/// [`crate::Store::indicators_at_or_below`]: one statement, domains and
+/// e-mail addresses as a range of the reversed-host index each, URLs by a
+/// pattern (a scan of the URL rows: no index holds a URL's host).
 pub(super) async fn indicators_at_or_below(
     pool: &PgPool,
     q: &DomainQuery,
@@ -18,20 +19,22 @@ pub(super) async fn indicators_at_or_below(
     let limit = page_size(q.limit);
     let after = q.after.as_deref().map(decode_cursor).transpose()?;
     let (after_value, after_kind) = after.unzip();
-    let [sub, at, at_sub, url] = domain_patterns(&q.domain);
+    let (key, end, url) = domain_reads(&q.domain);
+    let part = |kind: &str, which: &str| {
+        format!(
+            "SELECT {INDICATOR_COLUMNS} FROM indicators WHERE kind = '{kind}' AND {which}
+               AND ($4::int2 IS NULL OR tlp <= $4)
+               AND ($5::text IS NULL OR value > $5 OR (value = $5 AND kind > $6))"
+        )
+    };
     let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {INDICATOR_COLUMNS} FROM indicators
-         WHERE ((kind = 'domain' AND (value = $1 OR value LIKE $2))
-             OR (kind = 'email' AND (value LIKE $3 OR value LIKE $4))
-             OR (kind = 'url' AND value LIKE $5))
-           AND ($6::int2 IS NULL OR tlp <= $6)
-           AND ($7::text IS NULL OR value > $7 OR (value = $7 AND kind > $8))
-         ORDER BY value, kind LIMIT $9"
+        "SELECT * FROM ({} UNION ALL {} UNION ALL {}) AS found ORDER BY value, kind LIMIT $7",
+        part("domain", "rhost >= $1 AND rhost < $2"),
+        part("email", "rhost >= $1 AND rhost < $2"),
+        part("url", "value LIKE $3"),
     )))
-    .bind(&q.domain)
-    .bind(sub)
-    .bind(at)
-    .bind(at_sub)
+    .bind(key)
+    .bind(end)
     .bind(url)
     .bind(q.max_tlp.map(rexist_core::Tlp::rank))
     .bind(after_value)

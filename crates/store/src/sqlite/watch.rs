@@ -5,13 +5,12 @@ use rusqlite::{Connection, params};
 
 use super::rows::{INDICATOR_COLUMNS, indicator_from_row};
 use crate::decode::{decode_cursor, encode_cursor};
-use crate::types::{domain_patterns, page_size};
+use crate::types::{domain_reads, page_size};
 use crate::{DomainQuery, Page, Result};
 
-/// [`crate::Store::indicators_at_or_below`]: one statement over the three
-/// types. The suffix patterns cannot use the value index, so this reads
-/// every domain, e-mail and URL row once per page; a page stops at its
-/// limit of matching rows.
+/// [`crate::Store::indicators_at_or_below`]: one statement, domains and
+/// e-mail addresses as a range of the reversed-host index each, URLs by a
+/// pattern (a scan of the URL rows: no index holds a URL's host).
 pub(super) fn indicators_at_or_below(
     conn: &Connection,
     q: &DomainQuery,
@@ -19,24 +18,26 @@ pub(super) fn indicators_at_or_below(
     let limit = page_size(q.limit);
     let after = q.after.as_deref().map(decode_cursor).transpose()?;
     let (after_value, after_kind) = after.unzip();
-    let [sub, at, at_sub, url] = domain_patterns(&q.domain);
+    let (key, end, url) = domain_reads(&q.domain);
+    let part = |kind: &str, which: &str| {
+        format!(
+            "SELECT {INDICATOR_COLUMNS} FROM indicators WHERE kind = '{kind}' AND {which}
+               AND (?4 IS NULL OR tlp <= ?4)
+               AND (?5 IS NULL OR value > ?5 OR (value = ?5 AND kind > ?6))"
+        )
+    };
     let sql = format!(
-        "SELECT {INDICATOR_COLUMNS} FROM indicators
-         WHERE ((kind = 'domain' AND (value = ?1 OR value LIKE ?2))
-             OR (kind = 'email' AND (value LIKE ?3 OR value LIKE ?4))
-             OR (kind = 'url' AND value LIKE ?5))
-           AND (?6 IS NULL OR tlp <= ?6)
-           AND (?7 IS NULL OR value > ?7 OR (value = ?7 AND kind > ?8))
-         ORDER BY value, kind LIMIT {}",
+        "SELECT * FROM ({} UNION ALL {} UNION ALL {}) ORDER BY value, kind LIMIT {}",
+        part("domain", "rhost >= ?1 AND rhost < ?2"),
+        part("email", "rhost >= ?1 AND rhost < ?2"),
+        part("url", "value LIKE ?3"),
         super::sql_limit(limit) + 1
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(
         params![
-            q.domain,
-            sub,
-            at,
-            at_sub,
+            key,
+            end,
             url,
             q.max_tlp.map(rexist_core::Tlp::rank),
             after_value,
