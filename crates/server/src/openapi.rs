@@ -346,6 +346,8 @@ mod tests {
         "GET /api/v1/lookup/{value}",
         "GET /api/v1/hits",
         "POST /api/v1/hits/ack",
+        "POST /api/v1/hits/triage",
+        "GET /api/v1/hits/{id}/triage",
         "GET /api/v1/alerts",
         "GET /api/v1/channels",
         "POST /api/v1/login",
