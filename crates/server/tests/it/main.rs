@@ -19,4 +19,5 @@ mod taxii;
 mod ui;
 mod ui_hunts;
 mod ui_manage;
+mod ui_pages;
 mod ui_search;
