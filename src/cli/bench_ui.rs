@@ -96,10 +96,7 @@ async fn measure(store: &Arc<dyn Store>, args: &UiArgs) -> Result<()> {
         "/".to_owned(),
         "/search?q=campaign".to_owned(),
         format!("/search?q={}", &value[..value.len().min(6)]),
-        format!(
-            "/indicators/{kind}/{}",
-            rexist_server::ui::url_encode(&value)
-        ),
+        format!("/indicators/{kind}/{}", rexist_server::url_encode(&value)),
         "/items/5000".to_owned(),
         "/hunts".to_owned(),
         "/hunts/campaign".to_owned(),

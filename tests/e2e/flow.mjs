@@ -1,7 +1,10 @@
 // The web UI in a real browser (headless chromium through playwright-core):
 // log in, search, open an indicator, create a watch hunt, then — after the
 // Rust test (tests/ui_e2e.rs) ingests a list with the watched value — see
-// the hit on the dashboard, and the dashboard in Japanese.
+// the hit on the dashboard, and the dashboard in Japanese; then, on a
+// phone, that no main page is wider than 390 px in English or Japanese,
+// that times are in the reader's locale and zone, and that the indicator
+// page's score reads in Japanese.
 //
 //   node tests/e2e/flow.mjs BASE USER PASSWORD SCREENSHOT_DIR
 //
@@ -25,7 +28,7 @@ const WATCHED = '192.0.2.100';
 const result = { ok: false, steps: [] };
 
 // The whole flow is bounded; the test has its own bound around it.
-const watchdog = setTimeout(() => finish('timed out'), 80_000);
+const watchdog = setTimeout(() => finish('timed out'), 140_000);
 
 let browser;
 async function finish(error) {
@@ -131,22 +134,74 @@ async function main() {
   await shot(page, 'dashboard-ja.png');
   await page.goto(`${base}/?lang=en`);
 
-  // a phone
+  // a phone, British English in Tokyo: no page is wider than its 390 px,
+  // in English and in Japanese; times are written day first in the
+  // reader's zone, with the zone named
   const phone = await browser.newContext({
     viewport: { width: 390, height: 844 },
     deviceScaleFactor: 2,
     isMobile: true,
     hasTouch: true,
-    locale: 'en-US',
-    timezoneId: 'UTC',
+    locale: 'en-GB',
+    timezoneId: 'Asia/Tokyo',
     storageState: await context.storageState(),
   });
   const small = await phone.newPage();
   small.setDefaultTimeout(15_000);
-  await small.goto(`${base}/`);
+  await small.goto(`${base}/?lang=en`);
   await small.waitForSelector('#hits');
   await shot(small, 'dashboard-phone.png');
-  step('phone');
+  const times = await small.$$eval('time', (ts) => ts.map((t) => t.textContent));
+  const dayFirst = /^\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} GMT\+9$/;
+  if (!times.length || !times.every((t) => dayFirst.test(t))) {
+    throw new Error(`times are not day first in Tokyo's zone: ${times.slice(0, 3).join(' | ')}`);
+  }
+  step('phone', { local_time: times[0] });
+
+  const pages = [
+    '/',
+    '/search?q=phish',
+    result.indicator_url,
+    '/hunts',
+    '/hunts/new',
+    `/hunts/${HUNT}`,
+    '/sources',
+    '/sources/openphish',
+    '/exports',
+    '/account',
+    '/admin',
+    '/no/such/page',
+  ];
+  const widths = {};
+  for (const lang of ['en', 'ja']) {
+    for (const path of pages) {
+      const sep = path.includes('?') ? '&' : '?';
+      await small.goto(`${base}${path}${sep}lang=${lang}`);
+      await small.waitForLoadState('load');
+      const wide = await small.evaluate(() =>
+        Math.max(document.documentElement.scrollWidth, document.body ? document.body.scrollWidth : 0));
+      widths[`${lang} ${path}`] = wide;
+      if (wide > 390) {
+        await shot(small, 'too-wide.png', true);
+        throw new Error(`${lang} ${path} is ${wide} px wide in a 390 px viewport`);
+      }
+      if (lang === 'ja' && (await small.getAttribute('html', 'lang')) !== 'ja') {
+        throw new Error(`${path} is not in Japanese`);
+      }
+    }
+  }
+  step('narrow', { narrow: true, widths });
+
+  // the indicator page in Japanese says its score and relations in Japanese
+  await small.goto(`${base}${result.indicator_url}?lang=ja`);
+  await shot(small, 'indicator-phone-ja.png', true);
+  const indicatorJa = await small.evaluate(() => document.body.innerText);
+  const english = /highest confidence|last seen \d+ days|\d+ sightings|\d+ sources|lies in|stated by/;
+  if (english.test(indicatorJa) || !indicatorJa.includes('スコアの内訳')) {
+    throw new Error(`the Japanese indicator page has English: ${indicatorJa.match(english)}`);
+  }
+  step('indicator-ja', { indicator_ja: true });
+  await small.goto(`${base}/?lang=en`);
 }
 
 main().then(() => finish(null), (e) => finish(e));

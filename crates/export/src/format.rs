@@ -8,7 +8,9 @@ use rexist_core::IndicatorType;
 use crate::error::UnknownFormat;
 
 /// An export format; see the crate docs for each one's exact output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Its schema (`ExportFormat` in the API's OpenAPI document) lists the names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, utoipa::ToSchema)]
+#[schema(as = ExportFormat, rename_all = "lowercase")]
 pub enum Format {
     /// STIX 2.1 bundle (`stix`).
     Stix,

@@ -541,8 +541,9 @@ impl Hunter {
     }
 }
 
-/// What a retro-hunt did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+/// What a retro-hunt did (`RetroCounts` in the API's OpenAPI document).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = RetroCounts)]
 pub struct RetroSummary {
     /// Items or indicators evaluated.
     pub scanned: u64,

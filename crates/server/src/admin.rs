@@ -19,8 +19,8 @@ use crate::auth::{
     CSRF_HEADER, Principal, SESSION_COOKIE, SESSION_LIFETIME, TOKEN_PREFIX, audit, check_password,
     cookie, hash_password, new_secret, secret_hash,
 };
+use crate::error::ErrorBody;
 use crate::error::{ApiError, json_body, query};
-use crate::openapi::ErrorBody;
 
 /// Body of `POST /api/v1/login`.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -18,8 +18,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::Principal;
+use crate::error::ErrorBody;
 use crate::error::{ApiError, query};
-use crate::openapi::ErrorBody;
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 

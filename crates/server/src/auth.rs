@@ -332,6 +332,7 @@ pub fn required_role(method: &Method, path: &str) -> Option<Role> {
     if path == "/healthz"
         || path == "/login"
         || path == "/api/v1/login"
+        || path == "/favicon.ico"
         || path.starts_with("/static/")
     {
         return None;
@@ -346,6 +347,10 @@ pub fn required_role(method: &Method, path: &str) -> Option<Role> {
         && (path.ends_with("/enable") || path.ends_with("/disable"));
     if source_admin {
         return Some(Role::Admin);
+    }
+    // The form for a new hunt: a viewer could not save it.
+    if path == "/hunts/new" {
+        return Some(Role::Analyst);
     }
     let read = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     // Reads sent as POST because of their size or shape.
@@ -493,7 +498,7 @@ fn cross_site(headers: &HeaderMap) -> bool {
 }
 
 /// Whether the client is a browser asking for a page.
-fn wants_html(headers: &HeaderMap) -> bool {
+pub fn wants_html(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -623,6 +628,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         return next.run(req).await;
     };
     let presented = presented(req.headers(), &path, req.uri().query());
+    let had_session = matches!(presented, Presented::Session(_));
     let resolved = match presented {
         Presented::Token(secret) => from_token(&state, &secret, false)
             .await
@@ -679,11 +685,28 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     };
     let principal = match resolved {
         Ok(Some(p)) => p,
+        Ok(None) if is_ui_page(&path) && req.headers().contains_key("hx-request") => {
+            // An htmx request of a page whose session ended: answered with
+            // JSON it would swap nothing in and say nothing; HX-Redirect
+            // makes htmx load the login page, which says why, and come
+            // back to the page after.
+            let back = req
+                .headers()
+                .get("hx-current-url")
+                .and_then(|v| v.to_str().ok())
+                .and_then(local_part)
+                .unwrap_or("/");
+            let target = login_target(back, had_session);
+            let mut r = refuse(&path, StatusCode::UNAUTHORIZED, ApiError::unauthenticated());
+            if let Ok(v) = HeaderValue::from_str(&target) {
+                r.headers_mut().insert("hx-redirect", v);
+            }
+            return r;
+        }
         Ok(None) if method == Method::GET && is_ui_page(&path) && wants_html(req.headers()) => {
             // A browser without a session goes to the login page, and back after.
             let back = req.uri().path_and_query().map_or("/", |p| p.as_str());
-            let target = format!("/login?next={}", crate::ui::url_encode(back));
-            return axum::response::Redirect::to(&target).into_response();
+            return axum::response::Redirect::to(&login_target(back, had_session)).into_response();
         }
         Ok(None) => {
             // Not audited one by one: anyone can send these, and each would be
@@ -720,7 +743,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         );
     }
     if principal.role < needed {
-        return refuse(
+        let mut r = refuse(
             &path,
             StatusCode::FORBIDDEN,
             ApiError::forbidden(format!(
@@ -728,6 +751,9 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                 principal.name, principal.role
             )),
         );
+        // Who was refused, for the UI to answer a browser with a page.
+        r.extensions_mut().insert(principal);
+        return r;
     }
     let write =
         !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) && needed > Role::Viewer;
@@ -748,6 +774,20 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         .await;
     }
     response
+}
+
+/// The login page's address, coming back to `back` after; `expired` makes
+/// it say that the session ended (a session cookie came, but no session).
+fn login_target(back: &str, expired: bool) -> String {
+    let expired = if expired { "&expired=1" } else { "" };
+    format!("/login?next={}{expired}", crate::url_encode(back))
+}
+
+/// The path and query of an absolute URL of this site (`HX-Current-URL`).
+fn local_part(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let local = &rest[rest.find('/')?..];
+    (!local.starts_with("//")).then_some(local)
 }
 
 /// Checks a user's password; `None` for a wrong name or password or a

@@ -39,8 +39,8 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::api::{IndicatorDetail, ItemDetail, indicator_detail, item_detail, readable_item};
 use crate::auth::{ClientAddr, Principal};
+use crate::error::ErrorBody;
 use crate::error::{ApiError, json_body};
-use crate::openapi::ErrorBody;
 
 /// Labels one request may add or remove.
 const MAX_LABELS: usize = 50;

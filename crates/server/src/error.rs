@@ -13,6 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rexist_store::{ErrorKind, StoreError};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// An API error: a stable code, a message for humans, a status.
 #[derive(Debug)]
@@ -22,15 +23,27 @@ pub struct ApiError {
     message: String,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Inner<'a>,
+/// The one error body of the API, as served and as the OpenAPI document
+/// describes it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"error": {"code": "not_found", "message": "no hunt named \"x\""}}))]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
 }
 
-#[derive(Serialize)]
-struct Inner<'a> {
-    code: &'a str,
-    message: &'a str,
+/// The inside of [`ErrorBody`].
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable code: `invalid` (400), `unauthenticated` (401), `forbidden`
+    /// (403), `not_found` (404), `method_not_allowed` (405), `conflict`
+    /// (409), `payload_too_large` (413), `internal` (500), `unavailable`
+    /// (503). Every refusal under `/api` has this body, the router's and
+    /// the request parser's included.
+    #[schema(pattern = "^[a-z_]+$")]
+    pub code: String,
+    /// For humans; for 400 it names the parameter or field and why.
+    pub message: String,
 }
 
 impl ApiError {
@@ -285,10 +298,10 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
-            error: Inner {
-                code: self.code,
-                message: &self.message,
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
             },
         };
         (self.status, Json(body)).into_response()

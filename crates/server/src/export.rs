@@ -33,7 +33,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::openapi::ErrorBody;
+use crate::error::ErrorBody;
 
 /// An `[[export]]` table of the configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -81,7 +81,6 @@ pub struct ExportSpec {
     pub name: String,
     /// Format.
     #[serde(serialize_with = "as_name")]
-    #[schema(value_type = ExportFormat)]
     pub format: Format,
     /// What it is for.
     pub description: Option<String>,
@@ -101,23 +100,6 @@ pub struct ExportSpec {
     #[serde(serialize_with = "as_secs")]
     #[schema(value_type = Option<u64>)]
     pub since: Option<Duration>,
-}
-
-/// The export formats, by name (the schema of `Format`).
-#[derive(ToSchema)]
-#[schema(rename_all = "lowercase")]
-#[allow(dead_code)]
-enum ExportFormat {
-    Stix,
-    Misp,
-    Csv,
-    Jsonl,
-    Edl,
-    Panos,
-    Rpz,
-    Suricata,
-    Zeek,
-    Hosts,
 }
 
 // serde's `serialize_with` passes a reference.
@@ -837,8 +819,7 @@ pub struct ExportView<'a> {
 }
 
 /// Answer of `GET /api/v1/exports`.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
 struct ExportList<'a> {
     /// The saved exports.
     items: Vec<ExportView<'a>>,
@@ -865,7 +846,7 @@ pub async fn list(State(state): State<AppState>) -> Response {
             spec,
         })
         .collect();
-    axum::Json(serde_json::json!({ "items": views })).into_response()
+    axum::Json(ExportList { items: views }).into_response()
 }
 
 /// Query of `GET /api/v1/exports/{format}`.
@@ -904,7 +885,7 @@ pub struct AdHoc {
     summary = "An ad-hoc export with filters",
     description = "The indicators up to the caller's clearance in one of the export formats (`misp` is a directory of files: define it as an `[[export]]`). Answers carry an `ETag`; `If-None-Match` gives 304 while nothing changed; `Accept-Encoding: gzip` compresses.",
     params(
-        ("format" = ExportFormat, Path, description = "The format."),
+        ("format" = Format, Path, description = "The format."),
         AdHoc,
         ("If-None-Match" = Option<String>, Header, description = "The `ETag` of a previous answer."),
     ),

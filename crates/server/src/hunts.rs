@@ -33,8 +33,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::Principal;
+use crate::error::ErrorBody;
 use crate::error::{ApiError, json_body, query};
-use crate::openapi::ErrorBody;
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
@@ -48,7 +48,6 @@ pub struct RetroState {
     pub state: RetroStatus,
     /// Counts so far.
     #[serde(flatten)]
-    #[schema(value_type = RetroCounts)]
     pub summary: RetroSummary,
     /// Why it failed or was interrupted.
     pub error: Option<String>,
@@ -81,18 +80,6 @@ impl From<RetroHunt> for RetroState {
             finished_at: r.finished_at,
         }
     }
-}
-
-/// The counts of a retro-hunt (the schema of `RetroSummary`).
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct RetroCounts {
-    /// Items or indicators evaluated.
-    scanned: u64,
-    /// New hits recorded (known ones are not counted again).
-    hits: u64,
-    /// Hits announced in the retro summary alert(s).
-    announced: u64,
 }
 
 /// A hunt with the progress of its latest retro-hunt.

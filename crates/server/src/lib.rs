@@ -273,7 +273,8 @@ pub fn router(state: AppState) -> Router {
         .route(openapi::RAPIDOC_PATH, get(openapi::rapidoc))
         .nest("/api", exist::routes())
         .nest("/taxii2", taxii::routes())
-        .route("/taxii2/", taxii::discovery_route());
+        .route("/taxii2/", taxii::discovery_route())
+        .fallback(fallback);
     layered(routes, state)
 }
 
@@ -287,6 +288,20 @@ pub fn worker_router(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .fallback(worker_elsewhere);
     layered(routes, state)
+}
+
+/// Paths no route takes: the UI's 404 page for the UI's paths; elsewhere a
+/// bare 404, which [`error::one_error_shape`] puts in the API's or TAXII's
+/// JSON.
+async fn fallback(
+    uri: axum::http::Uri,
+    ui: Result<ui::Ui, axum::response::Response>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    match ui {
+        Ok(ui) if auth::is_ui_page(uri.path()) => ui::not_found(&ui),
+        _ => axum::http::StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn worker_elsewhere() -> error::ApiError {
@@ -304,6 +319,8 @@ fn layered(routes: Router<AppState>, state: AppState) -> Router {
             state.clone(),
             auth::authenticate,
         ))
+        // Around authentication: its refusals of a browser's pages become pages.
+        .layer(axum::middleware::from_fn(ui::role_refusals))
         // Outside authentication, so its refusals pass through too (they
         // are already JSON and left alone).
         .layer(axum::middleware::from_fn(error::one_error_shape))
@@ -422,6 +439,21 @@ pub(crate) fn origin(
         Some(addr) => format!("http://{addr}"),
         None => "http://localhost".to_owned(),
     }
+}
+
+/// Percent-encodes everything but unreserved characters and `/`: a value
+/// as one or more path segments, or as a query value.
+pub fn url_encode(s: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
 }
 
 /// Escapes text for HTML element content and attribute values.

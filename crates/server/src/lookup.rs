@@ -11,8 +11,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::Principal;
+use crate::error::ErrorBody;
 use crate::error::{ApiError, json_body, query};
-use crate::openapi::ErrorBody;
 
 impl From<LookupError> for ApiError {
     fn from(e: LookupError) -> Self {

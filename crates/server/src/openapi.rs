@@ -15,7 +15,6 @@ use std::sync::OnceLock;
 
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
-use serde::Serialize;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{
@@ -24,33 +23,12 @@ use utoipa::openapi::security::{
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+use crate::error::{ErrorBody, ErrorDetail};
 use crate::{admin, api, curation, export, hunts, lookup};
 
 /// Where the vendored `RapiDoc` script is served.
 /// The version is in the path, so the script can be cached for good.
 pub const RAPIDOC_PATH: &str = "/static/vendor/rapidoc-9.3.8/rapidoc-min.js";
-
-/// The one error body of the API (see [`crate::error::ApiError`]).
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"error": {"code": "not_found", "message": "no hunt named \"x\""}}))]
-pub struct ErrorBody {
-    /// What went wrong.
-    pub error: ErrorDetail,
-}
-
-/// The inside of [`ErrorBody`].
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// A stable code: `invalid` (400), `unauthenticated` (401), `forbidden`
-    /// (403), `not_found` (404), `method_not_allowed` (405), `conflict`
-    /// (409), `payload_too_large` (413), `internal` (500), `unavailable`
-    /// (503). Every refusal under `/api` has this body, the router's and
-    /// the request parser's included.
-    #[schema(pattern = "^[a-z_]+$")]
-    pub code: String,
-    /// For humans; for 400 it names the parameter or field and why.
-    pub message: String,
-}
 
 /// The schema of an optional query filter of type `T` that may also be
 /// sent empty, which means absent (as HTML forms send it). utoipa drops the
@@ -299,25 +277,34 @@ pub async fn json() -> Response {
 }
 
 /// `GET /api/docs`: the reference page (`RapiDoc` over `/api/openapi.json`;
-/// the browser sends the session cookie with the document's request).
-pub async fn docs() -> Html<String> {
+/// the browser sends the session cookie with the document's request). Its
+/// title and link back are in the reader's language; the reference itself
+/// is the document's English.
+pub async fn docs(parts: axum::http::request::Parts) -> Html<String> {
+    let (lang, _) = crate::ui::language(&parts);
+    let word = |key| crate::escape_html(crate::ui::i18n::t(lang, key));
     Html(format!(
         r#"<!doctype html>
-<html lang="en">
+<html lang="{lang}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>rexist API reference</title>
+<title>{title}</title>
+<link rel="icon" href="/favicon.ico">
 <script type="module" src="{RAPIDOC_PATH}"></script>
 </head>
-<body>
+<body style="margin:0">
+<p style="margin:0;padding:.5rem 1rem;font-family:system-ui,sans-serif;background:#f6f8fb;border-bottom:1px solid #dde1e8"><a href="/" style="color:#0b5cad">{back}</a></p>
 <rapi-doc spec-url="/api/openapi.json" load-fonts="false" allow-try="false"
   allow-server-selection="false" allow-authentication="false" render-style="read"
   show-header="false" regular-font="system-ui, sans-serif" mono-font="ui-monospace, monospace">
 </rapi-doc>
 </body>
 </html>
-"#
+"#,
+        lang = lang.tag(),
+        title = word("api.title"),
+        back = word("api.back"),
     ))
 }
 

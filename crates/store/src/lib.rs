@@ -55,8 +55,8 @@ pub use curation::CurationChange;
 pub use error::{ErrorKind, StoreError};
 pub use state::{CachedEnrichment, MAX_CACHED_ANSWER, RetroHunt, RetroStatus, TaxiiStatus};
 pub use types::{
-    AlertQuery, CoOccurrence, Connected, ConnectedQuery, Counted, EarlyCve, EarlyCveQuery,
-    ExportQuery, HitQuery, IndicatorContext, IndicatorQuery, ItemChange, ItemQuery,
+    AlertQuery, CoOccurrence, Connected, ConnectedQuery, Counted, DomainQuery, EarlyCve,
+    EarlyCveQuery, ExportQuery, HitQuery, IndicatorContext, IndicatorQuery, ItemChange, ItemQuery,
     ItemSightingQuery, Job, MAX_EARLY_CVES, MAX_EXPORT_PAGE, MentionRef, NewJob, Page, RecentQuery,
     ReportTime, StoreStats, UserChange,
 };
@@ -240,6 +240,14 @@ pub trait Store: Send + Sync {
     async fn indicator(&self, kind: IndicatorType, value: &str) -> Result<Option<IndicatorRecord>>;
     /// Indicators matching a query, in value order (so prefix pages are stable).
     async fn list_indicators(&self, query: &IndicatorQuery) -> Result<Page<IndicatorRecord>>;
+    /// What a watchlist's `domain:` entry can match, however many
+    /// indicators are stored: the domain, its sub-domains and the e-mail
+    /// addresses at them (ranges of the reversed-host index), and the URLs
+    /// that name the domain (a scan of the URL rows, and a superset: one
+    /// naming it in its path is included, callers narrow URLs by their
+    /// host), each at most `max_tlp`; in value order, paged like
+    /// [`Store::list_indicators`].
+    async fn indicators_at_or_below(&self, query: &DomainQuery) -> Result<Page<IndicatorRecord>>;
     /// Indicators matching a [`RecentQuery`], most recently seen first
     /// (then newest stored), one page from `offset`, with how many match
     /// counted up to `count_up_to`. Every filter is applied in the store,

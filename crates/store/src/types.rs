@@ -519,3 +519,28 @@ pub struct EarlyCve {
     /// When, if one has; always after `first_at`.
     pub authority_at: Option<time::OffsetDateTime>,
 }
+
+/// Filters for [`crate::Store::indicators_at_or_below`]: what a watchlist's
+/// `domain:` entry can match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DomainQuery {
+    /// The canonical domain.
+    pub domain: String,
+    /// Only indicators whose TLP is at most this.
+    pub max_tlp: Option<Tlp>,
+    /// Cursor from the previous page.
+    pub after: Option<String>,
+    /// Page size (capped at 1000).
+    pub limit: u32,
+}
+
+/// What [`crate::Store::indicators_at_or_below`] reads for a canonical
+/// domain `d`: the range of the reversed-host index holding `d`, its
+/// sub-domains and the e-mail addresses at them ([`reversed_host`]), and
+/// the `LIKE` pattern of URLs naming it (`%d%`: a superset; a canonical
+/// host has no `%`, and its `_` only widens it).
+pub(crate) fn domain_reads(d: &str) -> (String, String, String) {
+    let key = reversed_host(IndicatorType::Domain, d).unwrap_or_default();
+    let end = prefix_end(&key);
+    (key, end, format!("%{d}%"))
+}

@@ -165,6 +165,7 @@ conformance!(
     connected_reads_hosts_at_or_below_a_domain_nearest_first,
     recent_indicators_filter_count_and_page_in_the_store,
     item_sightings_filter_count_and_page_in_the_store,
+    domains_read_at_or_below_with_their_addresses_and_urls,
 );
 
 fn spec(name: &str) -> SourceSpec {
@@ -5215,4 +5216,98 @@ async fn host_keys_of_rows_stored_before_migration_41_are_filled_postgres() {
     conn.close().await.unwrap();
     drop(store);
     h.cleanup().await;
+}
+
+async fn domains_read_at_or_below_with_their_addresses_and_urls(store: Arc<dyn Store>) {
+    let s = source(&store, "hosts").await;
+    let t = now();
+    let mut batch = vec![
+        sighting(IndicatorType::Domain, "example.com", t),
+        sighting(IndicatorType::Domain, "a.example.com", t),
+        sighting(IndicatorType::Domain, "b.a.example.com", t),
+        sighting(IndicatorType::Domain, "badexample.com", t),
+        sighting(IndicatorType::Domain, "example.com.evil.org", t),
+        sighting(IndicatorType::Email, "x@example.com", t),
+        sighting(IndicatorType::Email, "y@mail.example.com", t),
+        sighting(IndicatorType::Email, "z@notexample.com", t),
+        sighting(IndicatorType::Url, "https://c.example.com/login", t),
+        sighting(IndicatorType::Url, "http://example.com:8080/", t),
+        sighting(IndicatorType::Url, "https://other.org/", t),
+        sighting(IndicatorType::Ipv4, "192.0.2.1", t),
+    ];
+    // One below it the reader may not see.
+    batch.push(NewSighting {
+        tlp: Some(Tlp::Red),
+        ..sighting(IndicatorType::Domain, "secret.example.com", t)
+    });
+    // Many rows before them in value order: the read is not a window.
+    batch.extend(ips(0..500, t));
+    store.upsert_sightings(&s, &batch).await.unwrap();
+
+    let mut values = Vec::new();
+    let mut after = None;
+    let mut pages = 0;
+    loop {
+        let page = store
+            .indicators_at_or_below(&rexist_store::DomainQuery {
+                domain: "example.com".into(),
+                max_tlp: Some(Tlp::Amber),
+                after: after.take(),
+                limit: 3,
+            })
+            .await
+            .unwrap();
+        pages += 1;
+        values.extend(page.items.iter().map(|r| r.value.clone()));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(
+        values,
+        [
+            "a.example.com",
+            "b.a.example.com",
+            "example.com",
+            "http://example.com:8080/",
+            "https://c.example.com/login",
+            "x@example.com",
+            "y@mail.example.com",
+        ],
+        "in value order, TLP:RED and look-alikes left out"
+    );
+    assert_eq!(pages, 3, "pages of three");
+    let below = |domain: &str, max_tlp| {
+        let store = Arc::clone(&store);
+        let q = rexist_store::DomainQuery {
+            domain: domain.into(),
+            max_tlp,
+            after: None,
+            limit: 100,
+        };
+        async move {
+            let page = store.indicators_at_or_below(&q).await.unwrap();
+            page.items.into_iter().map(|r| r.value).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        below("a.example.com", Some(Tlp::Amber)).await,
+        ["a.example.com", "b.a.example.com"]
+    );
+    assert!(
+        below("example.com", None)
+            .await
+            .contains(&"secret.example.com".to_owned()),
+        "without a clearance, everything"
+    );
+    let bad = store
+        .indicators_at_or_below(&rexist_store::DomainQuery {
+            domain: "example.com".into(),
+            after: Some("not a cursor".into()),
+            ..rexist_store::DomainQuery::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.kind(), ErrorKind::Invalid);
 }

@@ -1,12 +1,17 @@
-// rexist UI: times in the reader's time zone, keyboard focus on the search box.
+// rexist UI: times in the reader's locale and time zone, keyboard focus on the search box.
 (function () {
   "use strict";
-  var lang = document.body ? document.body.getAttribute("data-lang") || "en" : "en";
+  // The page's locale (en-US, en-GB or ja): the server wrote each time for
+  // it in UTC; here it is written the same way in the reader's own zone,
+  // with the zone named.
+  var html = document.documentElement;
+  var locale = html.getAttribute("data-locale") || html.getAttribute("lang") || "en-US";
   function localTimes(root) {
     var fmt;
     try {
-      fmt = new Intl.DateTimeFormat(lang === "ja" ? "ja-JP" : "en-GB", {
-        year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit"
+      fmt = new Intl.DateTimeFormat(locale, {
+        year: "numeric", month: "short", day: "numeric",
+        hour: "numeric", minute: "2-digit", timeZoneName: "short"
       });
     } catch (e) { return; }
     root.querySelectorAll("time[datetime]").forEach(function (t) {

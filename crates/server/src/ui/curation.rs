@@ -42,6 +42,9 @@ use crate::error::ApiError;
 pub const WORDS: &[(&str, &str, &str)] = &[
     ("nav.add", "Add indicators", "指標を追加"),
     ("ind.status.false_positive", "false positive", "誤検知"),
+    ("factor.false_positive", "false positive", "誤検知"),
+    ("factor.override", "analyst's score", "アナリストのスコア"),
+    ("factor.local", "seen in our network", "自組織での観測"),
     (
         "cur.title",
         "Analysts' notes and verdicts",
@@ -224,7 +227,7 @@ fn panel_href(kind: IndicatorType, value: &str) -> String {
     format!(
         "/curation/indicators/{}/{}",
         kind.as_str(),
-        super::url_encode(value)
+        crate::url_encode(value)
     )
 }
 
@@ -576,7 +579,7 @@ async fn render_item_panel(
                     Some(context! {
                         kind => kind.as_str(),
                         value => value,
-                        href => super::search::indicator_href(kind, value),
+                        href => super::indicator::indicator_href(kind, value),
                     })
                 })
                 .collect()
@@ -780,7 +783,7 @@ async fn paste_add(
             Ok(_) => {
                 let href = kind
                     .parse::<IndicatorType>()
-                    .map(|k| super::search::indicator_href(k, &value))
+                    .map(|k| super::indicator::indicator_href(k, &value))
                     .unwrap_or_default();
                 added.push(context! { kind => kind, value => value, href => href });
             }

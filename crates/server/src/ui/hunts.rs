@@ -23,8 +23,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use minijinja::{Value, context};
 use rexist_core::{HitId, HitObject, HitTriage, Hunt, HuntKind, HuntSpec, ItemId, SourceId, Tlp};
-use rexist_query::{Doc, HuntSet, WatchSet};
-use rexist_store::{HitQuery, IndicatorQuery, ItemQuery};
+use rexist_query::{Doc, HuntSet};
+use rexist_store::{HitQuery, ItemQuery};
 
 use super::Ui;
 use super::pages::rfc3339;
@@ -63,6 +63,11 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ),
     ("hunts.digest", "Digest", "ダイジェスト"),
     (
+        "hunts.digest.off",
+        "off (an alert per hit)",
+        "なし(ヒットごとに通知)",
+    ),
+    (
         "hunts.digest.help",
         "off for an alert per hit, or a period such as 30m, 1h, 1d.",
         "ヒットごとに通知する場合は off、まとめる場合は 30m、1h、1d などの期間。",
@@ -92,15 +97,19 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ),
     (
         "hunts.preview.items",
-        "items among the latest",
-        "件のアイテムが一致(最新の対象件数:",
+        "{n} of the latest {scanned} items match",
+        "最新のアイテム {scanned} 件のうち {n} 件が一致",
     ),
     (
         "hunts.preview.indicators",
-        "indicators among",
-        "件の指標が一致(対象件数:",
+        "{n} stored indicators match",
+        "保存済みの指標 {n} 件が一致",
     ),
-    ("hunts.preview.scanned", "scanned", "件)"),
+    (
+        "hunts.preview.indicators_capped",
+        "{n} or more stored indicators match (the preview counts no further)",
+        "保存済みの指標 {n} 件以上が一致(プレビューはここまで数えます)",
+    ),
     (
         "hunts.preview.empty",
         "Type a query or a watchlist.",
@@ -111,7 +120,11 @@ pub const WORDS: &[(&str, &str, &str)] = &[
         "Nothing stored matches.",
         "一致する保存済みデータはありません。",
     ),
-    ("hunts.preview.more", "more not shown", "件は省略"),
+    (
+        "hunts.preview.more",
+        "{n} more not shown",
+        "ほか {n} 件は省略",
+    ),
     (
         "hunts.error.at",
         "Does not parse at position",
@@ -119,6 +132,22 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ),
     ("hunts.hits", "Hits", "ヒット"),
     ("hunts.hits.none", "No hits.", "ヒットはありません。"),
+    ("hunts.older", "Older hits", "以前のヒット"),
+    ("hunts.newest", "Newest hits", "最新のヒット"),
+    ("hunts.not_saved", "Not saved:", "保存できませんでした:"),
+    (
+        "hunts.kind_fixed",
+        "The type of a hunt cannot change; create another hunt.",
+        "ハントの種類は変更できません。別のハントを作成してください。",
+    ),
+    (
+        "hunts.read_only",
+        "You can read this hunt; changing it needs the analyst role.",
+        "このハントは閲覧のみできます。変更にはアナリストのロールが必要です。",
+    ),
+    ("hunts.view", "Hunt", "ハント"),
+    ("hunts.an_item", "an item", "アイテム"),
+    ("hunts.an_indicator", "an indicator", "指標"),
     ("hunts.ack", "Acknowledge", "確認済みにする"),
     ("hunts.ack_all", "Acknowledge all", "すべて確認済みにする"),
     ("hunts.acked", "Acknowledged", "確認済み"),
@@ -131,6 +160,21 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("hunts.assignee", "Assignee", "担当者"),
     ("hunts.triage.note", "Note", "メモ"),
     ("hunts.triage.save", "Save", "保存"),
+    (
+        "hunts.triage.bad_assignee",
+        "Assignee: at most 200 characters, no control characters.",
+        "担当者は制御文字を含まない 200 文字以内にしてください。",
+    ),
+    (
+        "hunts.triage.note_long",
+        "The note is too long.",
+        "メモが長すぎます。",
+    ),
+    (
+        "hunts.triage.no_hit",
+        "No such hit of this hunt (or it is above your clearance).",
+        "このハントにそのヒットはありません(またはあなたの閲覧範囲を超えています)。",
+    ),
     (
         "hunts.restricted",
         "(above your TLP clearance)",
@@ -183,6 +227,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "hunts_result.html",
         include_str!("../../templates/hunts_result.html"),
     ),
+    (
+        "hunts_view.html",
+        include_str!("../../templates/hunts_view.html"),
+    ),
 ];
 
 /// This area's static files: (path under `/static/`, content type, bytes).
@@ -194,9 +242,6 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[(
 
 /// Most recent items the preview matches a query against.
 const PREVIEW_ITEMS: u32 = 2000;
-
-/// Most indicators the preview matches a watchlist against.
-const PREVIEW_INDICATORS: u32 = 20_000;
 
 /// Rows per store page the preview reads.
 const PAGE: u32 = 1000;
@@ -230,7 +275,7 @@ pub fn routes() -> Router<AppState> {
 /// channel and says how it went (a fragment).
 async fn test_channel(State(state): State<AppState>, Path(name): Path<String>, ui: Ui) -> Response {
     let Some(channel) = state.notifiers.iter().find(|c| c.name() == name) else {
-        return ui.error(StatusCode::NOT_FOUND, "no configured channel of that name");
+        return ui.error(StatusCode::NOT_FOUND, "err.no_channel");
     };
     let message = rexist_notify::Message::test(state.base_url.clone());
     let (ok, detail) = match channel.send(&message).await {
@@ -246,7 +291,7 @@ async fn test_channel(State(state): State<AppState>, Path(name): Path<String>, u
 
 fn unavailable(ui: &Ui, e: &impl std::fmt::Display) -> Response {
     tracing::warn!(error = %e, "hunts page: store failed");
-    ui.error(StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable")
+    ui.error(StatusCode::SERVICE_UNAVAILABLE, "err.unavailable")
 }
 
 /// `GET /hunts`
@@ -281,6 +326,7 @@ async fn list(State(state): State<AppState>, ui: Ui) -> Response {
             enabled => h.spec.enabled,
             channels => h.spec.channels,
             digest => digest_text(h.spec.digest_secs),
+            digest_off => h.spec.digest_secs.is_none(),
             tlp => h.spec.tlp.as_str(),
             new => new,
         });
@@ -350,34 +396,59 @@ fn form_context(state: &AppState, ui: &Ui, hunt: Option<&Hunt>) -> Value {
         definition => spec.as_ref().map_or(String::new(), |s| s.definition.clone()),
         chosen => spec.as_ref().map_or_else(Vec::new, |s| s.channels.clone()),
         digest => digest_text(spec.as_ref().and_then(|s| s.digest_secs)),
+        digest_off => spec.as_ref().is_none_or(|s| s.digest_secs.is_none()),
         enabled => spec.as_ref().is_none_or(|s| s.enabled),
         channels => state.channels.as_ref().clone(),
     }
 }
 
-/// `GET /hunts/new`
+/// `GET /hunts/new` (analysts: a viewer could not save it)
 async fn new_form(State(state): State<AppState>, ui: Ui) -> Response {
+    if ui.principal.role < rexist_core::Role::Analyst {
+        return ui.error(StatusCode::FORBIDDEN, "err.analyst_only");
+    }
     let form = form_context(&state, &ui, None);
     ui.render("hunts_form.html", context! { form => form })
 }
 
-/// `GET /hunts/{name}`
-async fn edit_form(State(state): State<AppState>, Path(name): Path<String>, ui: Ui) -> Response {
+/// Query of a hunt's page.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct HuntPageQuery {
+    /// Hits older than this one.
+    before: Option<i64>,
+}
+
+/// `GET /hunts/{name}`: the form for analysts, a read-only view for
+/// viewers; with the preview and a page of hits (`?before=` for older).
+async fn edit_form(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ui: Ui,
+    query: Result<axum::extract::Query<HuntPageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let before = query.ok().and_then(|q| q.0.before).map(HitId::new);
     let hunt = match shown_hunt(&state, &ui, &name).await {
         Ok(h) => h,
         Err(page) => return page,
     };
-    let hits = match hit_rows(&state, &ui, &hunt, None).await {
+    let (hits, older) = match hit_rows(&state, &ui, &hunt, None, before).await {
         Ok(h) => h,
         Err(e) => return unavailable(&ui, &e),
     };
     let preview = preview_context(&state, &ui, hunt.spec.kind, &hunt.spec.definition).await;
+    let template = if ui.principal.role >= rexist_core::Role::Analyst {
+        "hunts_form.html"
+    } else {
+        "hunts_view.html"
+    };
     ui.render(
-        "hunts_form.html",
+        template,
         context! {
             form => form_context(&state, &ui, Some(&hunt)),
             hunt => hunt.spec.name.clone(),
             hits => hits,
+            older_href => older.map(|id| format!("{}?before={id}#hits", hunt_path(&hunt.spec.name))),
+            newest_href => before.map(|_| format!("{}#hits", hunt_path(&hunt.spec.name))),
             states => HitTriage::ALL.map(HitTriage::as_str),
             preview => preview,
         },
@@ -388,7 +459,7 @@ async fn edit_form(State(state): State<AppState>, Path(name): Path<String>, ui: 
 async fn shown_hunt(state: &AppState, ui: &Ui, name: &str) -> Result<Hunt, Response> {
     match visible(state, ui, name).await {
         Ok(Some(h)) => Ok(h),
-        Ok(None) => Err(ui.error(StatusCode::NOT_FOUND, "no hunt of that name")),
+        Ok(None) => Err(ui.error(StatusCode::NOT_FOUND, "err.no_hunt")),
         Err(e) => Err(unavailable(ui, &e)),
     }
 }
@@ -406,23 +477,28 @@ async fn visible(
         .filter(|h| ui.principal.may_read(h.spec.tlp)))
 }
 
-/// The hunt's latest hits, with what they hit where the caller may read it.
+/// A page of the hunt's hits, newest first (older than `before`), with
+/// what they hit where the caller may read it; and the cursor of the next
+/// page.
 async fn hit_rows(
     state: &AppState,
     ui: &Ui,
     hunt: &Hunt,
     triage: Option<HitTriage>,
-) -> Result<Vec<Value>, rexist_store::StoreError> {
+    before: Option<HitId>,
+) -> Result<(Vec<Value>, Option<i64>), rexist_store::StoreError> {
     let mut page = state
         .store
         .list_hits(&HitQuery {
             hunt: Some(hunt.id),
+            before,
             limit: HITS_SHOWN,
             max_tlp: Some(ui.principal.clearance),
             triage,
             ..HitQuery::default()
         })
         .await?;
+    let older = page.next.as_deref().and_then(|n| n.parse::<i64>().ok());
     page.items =
         crate::hunts::visible_hits(state.store.as_ref(), page.items, ui.principal.clearance)
             .await?;
@@ -448,15 +524,23 @@ async fn hit_rows(
                 Some(i) if ui.principal.may_read(i.content.tlp) => {
                     (i.content.title.clone(), format!("/items/{id}"), true)
                 }
-                _ => (format!("item {id}"), String::new(), false),
+                _ => (
+                    super::i18n::t(ui.lang, "hunts.an_item").to_owned(),
+                    String::new(),
+                    false,
+                ),
             },
             HitObject::Indicator(id) => match state.store.indicator_by_id(id).await? {
                 Some(r) if ui.principal.may_read(r.tlp) => (
                     format!("{}:{}", r.kind, rexist_extract::defang(&r.value)),
-                    format!("/indicators/{}/{}", r.kind, super::url_encode(&r.value)),
+                    super::indicator::indicator_href(r.kind, &r.value),
                     true,
                 ),
-                _ => (format!("indicator {id}"), String::new(), false),
+                _ => (
+                    super::i18n::t(ui.lang, "hunts.an_indicator").to_owned(),
+                    String::new(),
+                    false,
+                ),
             },
         };
         rows.push(context! {
@@ -473,7 +557,7 @@ async fn hit_rows(
             assignee => h.assignee,
         });
     }
-    Ok(rows)
+    Ok((rows, older))
 }
 
 /// A form body: every value of every field, in order.
@@ -553,7 +637,7 @@ fn redirect(ui: &Ui, path: &str) -> Response {
 
 /// A hunt's page (a `/` in the name stays inside one path segment).
 fn hunt_path(name: &str) -> String {
-    format!("/hunts/{}", super::url_encode(name).replace('/', "%2F"))
+    format!("/hunts/{}", crate::url_encode(name).replace('/', "%2F"))
 }
 
 /// `POST /hunts`: creates a hunt from the form.
@@ -579,16 +663,13 @@ async fn update(
 ) -> Response {
     let hunt = match visible(&state, &ui, &name).await {
         Ok(Some(h)) => h,
-        Ok(None) => return ui.error(StatusCode::NOT_FOUND, "no hunt of that name"),
+        Ok(None) => return ui.error(StatusCode::NOT_FOUND, "err.no_hunt"),
         Err(e) => return result(&ui, Some(ApiError::from(e).message())),
     };
     let f = fields(&body);
     let spec = match spec_from(&state, &ui, &f, hunt.spec.tlp) {
         Ok(s) if s.kind != hunt.spec.kind => {
-            return result(
-                &ui,
-                Some("the type of a hunt cannot change; create another hunt"),
-            );
+            return result(&ui, Some(super::i18n::t(ui.lang, "hunts.kind_fixed")));
         }
         Ok(s) => s,
         Err(e) => return result(&ui, Some(e.message())),
@@ -596,7 +677,7 @@ async fn update(
     match state.ingest.update_hunt(hunt.id, &spec).await {
         Ok(Some(h)) if h.spec.name != name => redirect(&ui, &hunt_path(&h.spec.name)),
         Ok(Some(_)) => result(&ui, None),
-        Ok(None) => ui.error(StatusCode::NOT_FOUND, "no hunt of that name"),
+        Ok(None) => ui.error(StatusCode::NOT_FOUND, "err.no_hunt"),
         Err(e) => result(&ui, Some(ApiError::from(e).message())),
     }
 }
@@ -608,7 +689,7 @@ async fn remove(State(state): State<AppState>, Path(name): Path<String>, ui: Ui)
             Ok(_) => redirect(&ui, "/hunts"),
             Err(e) => result(&ui, Some(ApiError::from(e).message())),
         },
-        Ok(None) => ui.error(StatusCode::NOT_FOUND, "no hunt of that name"),
+        Ok(None) => ui.error(StatusCode::NOT_FOUND, "err.no_hunt"),
         Err(e) => result(&ui, Some(ApiError::from(e).message())),
     }
 }
@@ -628,7 +709,7 @@ async fn ack(
     let ids: Vec<HitId> = match f.get("id") {
         Some(ids) => match ids.iter().map(|i| i.parse::<i64>()).collect() {
             Ok(ids) => ids_of(ids),
-            Err(_) => return ui.error(StatusCode::BAD_REQUEST, "id: not a hit id"),
+            Err(_) => return ui.error(StatusCode::BAD_REQUEST, "err.bad_hit"),
         },
         None => Vec::new(),
     };
@@ -649,8 +730,8 @@ async fn hits_fragment(
     hunt: &Hunt,
     triage: Option<HitTriage>,
 ) -> Response {
-    match hit_rows(state, ui, hunt, triage).await {
-        Ok(hits) => ui.render(
+    match hit_rows(state, ui, hunt, triage, None).await {
+        Ok((hits, _)) => ui.render(
             "hunts_hits.html",
             context! {
                 hunt => hunt.spec.name.clone(),
@@ -679,7 +760,9 @@ async fn hits_table(
         "" => None,
         t => match t.parse::<HitTriage>() {
             Ok(t) => Some(t),
-            Err(e) => return ui.error(StatusCode::BAD_REQUEST, &e.to_string()),
+            Err(e) => {
+                return ui.error_detail(StatusCode::BAD_REQUEST, "err.bad_request", &e.to_string());
+            }
         },
     };
     hits_fragment(&state, &ui, &hunt, triage).await
@@ -699,22 +782,21 @@ async fn triage(
     };
     let f = fields(&body);
     let Ok(id) = field(&f, "id").parse::<i64>() else {
-        return ui.error(StatusCode::BAD_REQUEST, "id: not a hit id");
+        return ui.error(StatusCode::BAD_REQUEST, "err.bad_hit");
     };
     let status = match field(&f, "status").parse::<HitTriage>() {
         Ok(s) => s,
-        Err(e) => return ui.error(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e) => {
+            return ui.error_detail(StatusCode::BAD_REQUEST, "err.bad_request", &e.to_string());
+        }
     };
     let assignee = field(&f, "assignee").trim();
     if assignee.chars().count() > 200 || assignee.chars().any(char::is_control) {
-        return ui.error(
-            StatusCode::BAD_REQUEST,
-            "assignee: at most 200 characters, no control characters",
-        );
+        return ui.error(StatusCode::BAD_REQUEST, "hunts.triage.bad_assignee");
     }
     let note = field(&f, "note").trim();
     if note.chars().count() > crate::hunts::MAX_NOTE {
-        return ui.error(StatusCode::BAD_REQUEST, "note: too long");
+        return ui.error(StatusCode::BAD_REQUEST, "hunts.triage.note_long");
     }
     // Only a hit of this hunt, which the reader may see.
     let ours = match state.store.hits_by_id(&[HitId::new(id)]).await {
@@ -728,7 +810,7 @@ async fn triage(
         Err(e) => return unavailable(&ui, &e),
     };
     if ours.is_empty() {
-        return ui.error(StatusCode::NOT_FOUND, "no such hit");
+        return ui.error(StatusCode::NOT_FOUND, "hunts.triage.no_hit");
     }
     let change = rexist_core::TriageChange {
         status: Some(status),
@@ -874,65 +956,27 @@ async fn preview_indicators(
     ui: &Ui,
     watch: Vec<rexist_query::WatchEntry>,
 ) -> Result<Value, rexist_store::StoreError> {
-    let set = WatchSet::new([(1, watch)]);
-    // Early-warning entries ask each CVE's history, as a retro-hunt does.
-    let classes = if set.has_early_warnings() {
-        Some(rexist_pipeline::hunter::SourceClasses::new(
-            &state.store.list_sources().await?,
-        ))
-    } else {
-        None
-    };
-    let now = rexist_core::model::now();
-    let (mut shown, mut count, mut scanned) = (Vec::new(), 0usize, 0usize);
-    let mut after = None;
-    while scanned < PREVIEW_INDICATORS as usize {
-        let page = state
-            .store
-            .list_indicators(&IndicatorQuery {
-                max_tlp: Some(ui.principal.clearance),
-                after,
-                limit: PAGE,
-                ..IndicatorQuery::default()
-            })
-            .await?;
-        scanned += page.items.len();
-        for r in page.items.iter().filter(|r| ui.principal.may_read(r.tlp)) {
-            let mut hit = set.matches(r.kind, &r.value).into_iter().next();
-            if let (None, Some(classes), rexist_core::IndicatorType::Cve) = (&hit, &classes, r.kind)
-            {
-                let times = state
-                    .store
-                    .report_times(r.id, ui.principal.clearance)
-                    .await?;
-                hit = rexist_pipeline::hunter::early_hits(
-                    &set, &r.value, &times, classes, now, false,
-                )
-                .into_iter()
-                .next();
+    let found = super::watch::matches(&state.store, watch, ui.principal.clearance).await?;
+    let count = found.found.len();
+    let shown: Vec<Value> = found
+        .found
+        .into_iter()
+        .take(PREVIEW_SHOWN)
+        .map(|f| {
+            let r = f.record;
+            context! {
+                href => super::indicator::indicator_href(r.kind, &r.value),
+                label => format!("{}:{}", r.kind, rexist_extract::defang(&r.value)),
+                source => format!("TLP:{}", r.tlp.as_str().to_uppercase()),
+                terms => f.terms,
             }
-            if let Some(hit) = hit {
-                count += 1;
-                if shown.len() < PREVIEW_SHOWN {
-                    shown.push(context! {
-                        href => format!("/indicators/{}/{}", r.kind, super::url_encode(&r.value)),
-                        label => format!("{}:{}", r.kind, rexist_extract::defang(&r.value)),
-                        source => format!("TLP:{}", r.tlp.as_str().to_uppercase()),
-                        terms => hit.terms,
-                    });
-                }
-            }
-        }
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
+        })
+        .collect();
     Ok(context! {
         what => "indicators",
         shown => shown,
         count => count,
+        capped => found.capped,
         more => count.saturating_sub(PREVIEW_SHOWN),
-        scanned => scanned,
     })
 }

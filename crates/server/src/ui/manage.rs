@@ -43,6 +43,7 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ),
     ("dash.last_30_days", "last 30 days", "過去30日間"),
     ("dash.peak", "peak", "最大"),
+    ("dash.other", "other", "その他"),
     ("dash.no_activity", "Nothing yet.", "まだありません。"),
     ("dash.top", "Most sighted indicators", "観測回数の多い指標"),
     ("dash.value", "Value", "値"),
@@ -106,6 +107,17 @@ pub const WORDS: &[(&str, &str, &str)] = &[
         "プレビューの生成に時間がかかりすぎました。",
     ),
     ("exp.all", "all", "すべて"),
+    ("exp.f.types", "types: {v}", "種類: {v}"),
+    ("exp.f.source", "source: {v}", "ソース: {v}"),
+    ("exp.f.tag", "label: {v}", "ラベル: {v}"),
+    ("exp.f.min_score", "score at least {v}", "スコア {v} 以上"),
+    ("exp.f.tlp", "TLP:{v} at most", "TLP:{v} 以下"),
+    ("exp.f.active", "active only", "有効なもののみ"),
+    (
+        "exp.f.since",
+        "seen in the last {v} days",
+        "過去 {v} 日以内に観測",
+    ),
     ("adm.title", "Administration", "管理"),
     (
         "adm.forbidden",
@@ -182,6 +194,47 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("adm.older", "Older entries", "古いエントリ"),
     ("adm.forever", "never", "無期限"),
     ("adm.failed", "Failed", "失敗しました"),
+    ("adm.no_user", "No such user.", "そのユーザーはいません。"),
+    (
+        "adm.no_token",
+        "No live token of that name.",
+        "その名前の有効なトークンはありません。",
+    ),
+    (
+        "adm.bad_role",
+        "Role: choose viewer, analyst or admin.",
+        "ロールは viewer、analyst、admin のいずれかを選んでください。",
+    ),
+    (
+        "adm.bad_name",
+        "Name: 1 to 64 characters, no spaces.",
+        "名前は空白を含まない 1〜64 文字にしてください。",
+    ),
+    (
+        "adm.bad_disabled",
+        "Disabled: expected true or false.",
+        "無効化の指定は true または false です。",
+    ),
+    (
+        "adm.nothing",
+        "Nothing to change.",
+        "変更する項目がありません。",
+    ),
+    (
+        "adm.bad_scopes",
+        "Scopes: api, taxii, export or metrics, separated by commas.",
+        "スコープは api、taxii、export、metrics をカンマ区切りで指定してください。",
+    ),
+    (
+        "adm.bad_expires",
+        "Expires in: a number of days.",
+        "有効期限は日数で指定してください。",
+    ),
+    (
+        "acc.weak",
+        "The password is not accepted",
+        "このパスワードは使用できません",
+    ),
 ];
 
 /// This area's templates: (name, source).
@@ -240,7 +293,7 @@ pub fn routes() -> Router<AppState> {
 
 fn unavailable(ui: &Ui, e: &rexist_store::StoreError) -> Response {
     tracing::warn!(error = %e, "ui: store failed");
-    ui.error(StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable")
+    ui.error(StatusCode::SERVICE_UNAVAILABLE, "err.unavailable")
 }
 
 /// A fragment answering an htmx write: a message, optionally a secret.
@@ -299,7 +352,7 @@ async fn source_detail(
 ) -> Response {
     let source = match state.store.source_by_name(&name).await {
         Ok(Some(s)) => s,
-        Ok(None) => return ui.error(StatusCode::NOT_FOUND, &word(&ui, "src.unknown")),
+        Ok(None) => return ui.error(StatusCode::NOT_FOUND, "src.unknown"),
         Err(e) => return unavailable(&ui, &e),
     };
     let before = q.before.map(rexist_core::RunId::new);
@@ -432,7 +485,7 @@ async fn disable_source(
 }
 
 fn export_path(spec: &crate::export::ExportSpec) -> String {
-    let name = super::url_encode(&spec.name);
+    let name = crate::url_encode(&spec.name);
     if spec.format == rexist_export::Format::Misp {
         format!("/export/{name}/manifest.json")
     } else {
@@ -441,28 +494,29 @@ fn export_path(spec: &crate::export::ExportSpec) -> String {
 }
 
 fn filters(ui: &Ui, spec: &crate::export::ExportSpec) -> Vec<String> {
+    let say = |key: &str, value: String| super::i18n::fill(&word(ui, key), &[("v", value)]);
     let mut out = Vec::new();
     if !spec.types.is_empty() {
         let types: Vec<&str> = spec.types.iter().map(|t| t.as_str()).collect();
-        out.push(format!("types: {}", types.join(", ")));
+        out.push(say("exp.f.types", types.join(", ")));
     }
     if let Some(s) = &spec.source {
-        out.push(format!("source: {s}"));
+        out.push(say("exp.f.source", s.clone()));
     }
     if let Some(t) = &spec.tag {
-        out.push(format!("tag: {t}"));
+        out.push(say("exp.f.tag", t.clone()));
     }
     if let Some(m) = spec.min_score {
-        out.push(format!("min_score: {m}"));
+        out.push(say("exp.f.min_score", m.to_string()));
     }
     if let Some(t) = spec.tlp {
-        out.push(format!("tlp ≤ {t}"));
+        out.push(say("exp.f.tlp", t.as_str().to_uppercase()));
     }
     if spec.active_only {
-        out.push("active only".to_owned());
+        out.push(word(ui, "exp.f.active"));
     }
     if let Some(d) = spec.since {
-        out.push(format!("since: {}d", d.as_secs().div_ceil(86_400)));
+        out.push(say("exp.f.since", d.as_secs().div_ceil(86_400).to_string()));
     }
     if out.is_empty() {
         out.push(word(ui, "exp.all"));
@@ -497,7 +551,7 @@ async fn export_preview(
     Path(name): Path<String>,
 ) -> Response {
     let Some(spec) = state.exports.iter().find(|s| s.name == name) else {
-        return ui.error(StatusCode::NOT_FOUND, "no such export");
+        return ui.error(StatusCode::NOT_FOUND, "err.no_export");
     };
     let preview = tokio::time::timeout(
         PREVIEW_TIMEOUT,
@@ -539,8 +593,7 @@ struct AuditQuery {
 }
 
 fn forbidden(ui: &Ui) -> Option<Response> {
-    (ui.principal.role < Role::Admin)
-        .then(|| ui.error(StatusCode::FORBIDDEN, &word(ui, "adm.forbidden")))
+    (ui.principal.role < Role::Admin).then(|| ui.error(StatusCode::FORBIDDEN, "adm.forbidden"))
 }
 
 /// The signed-in user of a UI session; `None` for tokens, basic auth and anonymous readers.
@@ -593,7 +646,7 @@ async fn change_password(
         return bad(&ui, &word(&ui, "acc.mismatch"));
     }
     if let Err(e) = check_password_strength(password) {
-        return bad(&ui, &e);
+        return bad(&ui, &format!("{}: {e}", word(&ui, "acc.weak")));
     }
     // The current password is asked for, so a session left open on a
     // shared screen cannot lock its owner out; wrong guesses are throttled
@@ -615,7 +668,15 @@ async fn change_password(
     };
     match state.store.update_user(&user, &change).await {
         Ok(Some(_)) => {}
-        Ok(None) => return message(&ui, StatusCode::NOT_FOUND, false, "no such user", None),
+        Ok(None) => {
+            return message(
+                &ui,
+                StatusCode::NOT_FOUND,
+                false,
+                &word(&ui, "adm.no_user"),
+                None,
+            );
+        }
         Err(e) => return store_failed(&ui, &e),
     }
     if let Some(dir) = &state.data_dir {
@@ -753,13 +814,13 @@ async fn add_user(State(state): State<AppState>, ui: Ui, body: Bytes) -> Respons
     let name = f.get("name").map_or("", |s| s.trim());
     let password = f.get("password").map_or("", String::as_str);
     let Some(role) = f.get("role").and_then(|r| r.parse::<Role>().ok()) else {
-        return bad(&ui, "role: expected viewer, analyst or admin");
+        return bad(&ui, &word(&ui, "adm.bad_role"));
     };
     if !valid_name(name) {
-        return bad(&ui, "name: 1 to 64 characters, no spaces");
+        return bad(&ui, &word(&ui, "adm.bad_name"));
     }
     if let Err(e) = check_password_strength(password) {
-        return bad(&ui, &e);
+        return bad(&ui, &format!("{}: {e}", word(&ui, "acc.weak")));
     }
     let hash = match hash_password(password) {
         Ok(h) => h,
@@ -796,7 +857,7 @@ async fn change_user(
     let role = match f.get("role").filter(|r| !r.is_empty()) {
         Some(r) => match r.parse::<Role>() {
             Ok(r) => Some(r),
-            Err(_) => return bad(&ui, "role: expected viewer, analyst or admin"),
+            Err(_) => return bad(&ui, &word(&ui, "adm.bad_role")),
         },
         None => None,
     };
@@ -804,10 +865,10 @@ async fn change_user(
         Some("true") => Some(true),
         Some("false") => Some(false),
         None | Some("") => None,
-        Some(_) => return bad(&ui, "disabled: expected true or false"),
+        Some(_) => return bad(&ui, &word(&ui, "adm.bad_disabled")),
     };
     if role.is_none() && disabled.is_none() {
-        return bad(&ui, "nothing to change");
+        return bad(&ui, &word(&ui, "adm.nothing"));
     }
     let change = UserChange {
         password_hash: None,
@@ -821,7 +882,13 @@ async fn change_user(
                 .insert("hx-refresh", header::HeaderValue::from_static("true"));
             r
         }
-        Ok(None) => message(&ui, StatusCode::NOT_FOUND, false, "no such user", None),
+        Ok(None) => message(
+            &ui,
+            StatusCode::NOT_FOUND,
+            false,
+            &word(&ui, "adm.no_user"),
+            None,
+        ),
         Err(e) => store_failed(&ui, &e),
     }
 }
@@ -835,10 +902,10 @@ async fn create_token(State(state): State<AppState>, ui: Ui, body: Bytes) -> Res
     let f = form(&body);
     let name = f.get("name").map_or("", |s| s.trim()).to_owned();
     if !valid_name(&name) {
-        return bad(&ui, "name: 1 to 64 characters, no spaces");
+        return bad(&ui, &word(&ui, "adm.bad_name"));
     }
     let Some(role) = f.get("role").and_then(|r| r.parse::<Role>().ok()) else {
-        return bad(&ui, "role: expected viewer, analyst or admin");
+        return bad(&ui, &word(&ui, "adm.bad_role"));
     };
     let scopes = match f.get("scopes").map(|s| s.trim()).filter(|s| !s.is_empty()) {
         Some(s) => {
@@ -848,7 +915,7 @@ async fn create_token(State(state): State<AppState>, ui: Ui, body: Bytes) -> Res
                 .collect();
             match parsed {
                 Ok(v) => v,
-                Err(_) => return bad(&ui, "scopes: expected api, taxii, export or metrics"),
+                Err(_) => return bad(&ui, &word(&ui, "adm.bad_scopes")),
             }
         }
         None => Vec::new(),
@@ -860,7 +927,7 @@ async fn create_token(State(state): State<AppState>, ui: Ui, body: Bytes) -> Res
     {
         Some(d) => match d.parse::<u32>() {
             Ok(d) => Some(d),
-            Err(_) => return bad(&ui, "expires_days: expected a number of days"),
+            Err(_) => return bad(&ui, &word(&ui, "adm.bad_expires")),
         },
         None => None,
     };
@@ -892,7 +959,7 @@ async fn revoke_token(State(state): State<AppState>, ui: Ui, Path(name): Path<St
             &ui,
             StatusCode::NOT_FOUND,
             false,
-            "no live token of that name",
+            &word(&ui, "adm.no_token"),
             None,
         ),
         Ok(_) => message(

@@ -12,11 +12,13 @@
 pub mod curation;
 pub mod hunts;
 pub mod i18n;
+pub mod indicator;
+pub mod item;
 pub mod manage;
 pub mod pages;
 pub mod search;
+pub mod watch;
 
-use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 use axum::Router;
@@ -25,12 +27,13 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use minijinja::value::Kwargs;
 use minijinja::{Environment, State as TplState, Value};
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::auth::Principal;
-pub use i18n::Lang;
+pub use i18n::{Lang, Locale};
 
 /// Cookie remembering the language picked with `?lang=`.
 pub const LANG_COOKIE: &str = "rexist_lang";
@@ -70,6 +73,8 @@ fn templates() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
     TEMPLATES
         .iter()
         .chain(search::TEMPLATES)
+        .chain(item::TEMPLATES)
+        .chain(indicator::TEMPLATES)
         .chain(manage::TEMPLATES)
         .chain(hunts::TEMPLATES)
         .chain(curation::TEMPLATES)
@@ -95,44 +100,82 @@ fn env() -> &'static Environment<'static> {
                 tracing::error!(template = name, error = %e, "template does not compile");
             }
         }
-        env.add_function("t", |state: &TplState, key: &str| -> String {
-            let lang = state
-                .lookup("lang")
-                .and_then(|l| l.as_str().and_then(Lang::from_tag))
-                .unwrap_or(Lang::En);
-            i18n::t(lang, key).to_owned()
+        // `t('key')`, or `t('key', n=3)` filling `{n}` (numbers grouped).
+        env.add_function("t", |state: &TplState, key: &str, args: Kwargs| {
+            let (lang, locale) = reader(state);
+            let mut filled: Vec<(&str, String)> = Vec::new();
+            for name in args.args() {
+                let v: Value = args.get(name)?;
+                let text = match i64::try_from(v.clone()) {
+                    Ok(n) if v.is_number() => locale.number(n),
+                    _ => v.to_string(),
+                };
+                filled.push((name, text));
+            }
+            args.assert_all_used()?;
+            Ok::<_, minijinja::Error>(i18n::fill(i18n::t(lang, key), &filled))
+        });
+        // An English sentence from another crate, in the page's language.
+        env.add_filter("says", |state: &TplState, text: &str| {
+            i18n::sentence(reader(state).0, text)
+        });
+        // A relation's name in the page's language.
+        env.add_filter("relation", |state: &TplState, name: &str| {
+            i18n::relation(reader(state).0, name)
         });
         env.add_filter("time", time_filter);
+        env.add_filter("date", date_filter);
+        env.add_filter("num", |state: &TplState, value: &Value| -> String {
+            match i64::try_from(value.clone()) {
+                Ok(n) => reader(state).1.number(n),
+                Err(_) => value.to_string(),
+            }
+        });
         env.add_filter("defang", |s: &str| rexist_extract::defang(s));
-        env.add_filter("urlencode_path", |s: &str| url_encode(s));
+        env.add_filter("urlencode_path", |s: &str| crate::url_encode(s));
         env
     })
 }
 
-/// `<time>` with the UTC time as text; app.js shows it in the reader's time zone.
-fn time_filter(value: &Value) -> Value {
+/// The page's language and locale (English, American, when unset).
+fn reader(state: &TplState) -> (Lang, Locale) {
+    let lang = state
+        .lookup("lang")
+        .and_then(|l| l.as_str().and_then(Lang::from_tag))
+        .unwrap_or(Lang::En);
+    let locale = match state.lookup("locale").as_ref().and_then(Value::as_str) {
+        Some("en-GB") => Locale::EnGb,
+        Some("ja") => Locale::Ja,
+        _ if lang == Lang::Ja => Locale::Ja,
+        _ => Locale::EnUs,
+    };
+    (lang, locale)
+}
+
+/// `<time>` with the time written for the reader's locale, in UTC with the
+/// zone said; app.js rewrites it in the browser's own zone, the same way.
+/// The one way a page shows a time.
+fn time_filter(state: &TplState, value: &Value) -> Value {
     let text = value
         .as_str()
         .map_or_else(|| value.to_string(), str::to_owned);
-    let short = text.get(..16).unwrap_or(&text).replace('T', " ");
+    let shown = time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
+        .map_or_else(|_| text.clone(), |t| reader(state).1.time(t));
     Value::from_safe_string(format!(
-        "<time datetime=\"{}\">{} UTC</time>",
+        "<time datetime=\"{}\">{}</time>",
         crate::escape_html(&text),
-        crate::escape_html(&short)
+        crate::escape_html(&shown)
     ))
 }
 
-/// Percent-encodes everything but unreserved characters and `/`.
-pub fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
+/// A date (`2025-01-05`, or a time's date) written for the reader's locale.
+fn date_filter(state: &TplState, value: &Value) -> String {
+    let text = value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned);
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let date = time::Date::parse(text.get(..10).unwrap_or(&text), &format);
+    date.map_or(text, |d| reader(state).1.date(d))
 }
 
 /// What a page knows about the request: language, caller, CSRF token.
@@ -140,6 +183,8 @@ pub fn url_encode(s: &str) -> String {
 pub struct Ui {
     /// The language to render in.
     pub lang: Lang,
+    /// How dates and numbers are written.
+    pub locale: Locale,
     /// The caller.
     pub principal: Principal,
     /// The session's CSRF token (empty when the caller used a token or basic auth).
@@ -171,6 +216,15 @@ pub fn language(parts: &Parts) -> (Lang, bool) {
     (from_cookie.or(from_header).unwrap_or(Lang::En), false)
 }
 
+/// The locale of a request in `lang` (see [`Locale::pick`]).
+pub fn locale(lang: Lang, parts: &Parts) -> Locale {
+    let accept = parts
+        .headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    Locale::pick(lang, accept)
+}
+
 impl FromRequestParts<AppState> for Ui {
     type Rejection = Response;
 
@@ -179,12 +233,14 @@ impl FromRequestParts<AppState> for Ui {
             .await
             .map_err(IntoResponse::into_response)?;
         let (lang, remember_lang) = language(parts);
+        let locale = locale(lang, parts);
         let here = parts
             .uri
             .path_and_query()
             .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
         Ok(Self {
             lang,
+            locale,
             csrf: principal.csrf.clone().unwrap_or_default(),
             principal,
             remember_lang,
@@ -204,6 +260,7 @@ impl Ui {
         let switch = format!("{base}?lang={other}");
         let common = minijinja::context! {
             lang => self.lang.tag(),
+            locale => self.locale.tag(),
             user => self.principal.name.clone(),
             role => self.principal.role.as_str(),
             is_analyst => self.principal.role >= rexist_core::Role::Analyst,
@@ -236,9 +293,32 @@ impl Ui {
         response
     }
 
-    /// An error page with a status and a message for the reader.
-    pub fn error(&self, status: StatusCode, message: &str) -> Response {
-        let mut r = self.render("error.html", minijinja::context! { message => message });
+    /// An error page: `status`, and the message under catalogue key `key`.
+    pub fn error(&self, status: StatusCode, key: &str) -> Response {
+        self.error_page(status, key, None)
+    }
+
+    /// An error page whose message (key `key`) is followed by what a lower
+    /// layer said (a parser's or the API's validation message, in English).
+    pub fn error_detail(&self, status: StatusCode, key: &str, detail: &str) -> Response {
+        self.error_page(status, key, Some(detail))
+    }
+
+    /// An error page with a message already in the reader's language.
+    pub fn error_text(&self, status: StatusCode, text: &str) -> Response {
+        let mut r = self.render(
+            "error.html",
+            minijinja::context! { title => status_title(status), text => text },
+        );
+        *r.status_mut() = status;
+        r
+    }
+
+    fn error_page(&self, status: StatusCode, key: &str, detail: Option<&str>) -> Response {
+        let mut r = self.render(
+            "error.html",
+            minijinja::context! { title => status_title(status), message => key, detail => detail },
+        );
         *r.status_mut() = status;
         r
     }
@@ -259,6 +339,64 @@ impl Ui {
             headers.append(header::SET_COOKIE, v);
         }
     }
+}
+
+/// The heading of an error page with `status`.
+fn status_title(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "err.not_found",
+        StatusCode::FORBIDDEN => "err.forbidden",
+        StatusCode::BAD_REQUEST => "err.bad_request",
+        _ => "error.title",
+    }
+}
+
+/// Middleware: a browser's page request the authentication middleware
+/// refused for its role (a viewer opening `/hunts/new`) gets a page in the
+/// UI's frame saying which role it needs, not the API's JSON.
+pub async fn role_refusals(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let wanted = req.method() == axum::http::Method::GET
+        && crate::auth::is_ui_page(req.uri().path())
+        && crate::auth::wants_html(req.headers());
+    if !wanted {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let response = next
+        .run(axum::extract::Request::from_parts(parts.clone(), body))
+        .await;
+    let principal = response.extensions().get::<Principal>().cloned();
+    let (StatusCode::FORBIDDEN, Some(principal)) = (response.status(), principal) else {
+        return response;
+    };
+    let needed = crate::auth::required_role(&parts.method, parts.uri.path())
+        .unwrap_or(rexist_core::Role::Viewer);
+    let (lang, _) = language(&parts);
+    let ui = Ui {
+        lang,
+        locale: locale(lang, &parts),
+        csrf: principal.csrf.clone().unwrap_or_default(),
+        remember_lang: false,
+        here: parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
+        principal,
+    };
+    let text = i18n::fill(
+        i18n::t(lang, "err.role"),
+        &[
+            (
+                "needed",
+                i18n::t(lang, &format!("role.{needed}")).to_owned(),
+            ),
+            (
+                "role",
+                i18n::t(lang, &format!("role.{}", ui.principal.role)).to_owned(),
+            ),
+        ],
+    );
+    ui.error_text(StatusCode::FORBIDDEN, &text)
 }
 
 fn error_html(lang: Lang) -> String {
@@ -292,11 +430,35 @@ async fn asset(axum::extract::Path(path): axum::extract::Path<String>) -> Respon
     }
 }
 
+/// `GET /favicon.ico`: the icon browsers ask for on their own (no
+/// credentials needed, like the other static files).
+async fn favicon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/x-icon"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        FAVICON,
+    )
+        .into_response()
+}
+
+/// The icon: rexist's "r" on its blue.
+const FAVICON: &[u8] = include_bytes!("../../assets/ui/favicon.ico");
+
+/// Any other path: a 404 page in the reader's language, in the UI's frame
+/// (the API and TAXII answer their own JSON 404s; see `error.rs`).
+pub fn not_found(ui: &Ui) -> Response {
+    ui.error(StatusCode::NOT_FOUND, "err.no_page")
+}
+
 /// Query of the login page.
 #[derive(Debug, Deserialize)]
 pub struct LoginQuery {
     /// Where to go after logging in.
     next: Option<String>,
+    /// Set when a session ended under the reader (see `auth::authenticate`).
+    expired: Option<String>,
 }
 
 /// Only same-site paths are followed after a login.
@@ -307,11 +469,12 @@ fn safe_next(next: Option<&str>) -> &str {
     }
 }
 
-fn login_page(lang: Lang, next: &str, failed: bool, status: StatusCode) -> Response {
+fn login_page(lang: Lang, next: &str, failed: bool, expired: bool, status: StatusCode) -> Response {
     let ctx = minijinja::context! {
         lang => lang.tag(),
         next => next,
         failed => failed,
+        expired => expired,
         version => env!("CARGO_PKG_VERSION"),
     };
     let html = env().get_template("login.html").and_then(|t| t.render(ctx));
@@ -327,7 +490,14 @@ fn login_page(lang: Lang, next: &str, failed: bool, status: StatusCode) -> Respo
 /// `GET /login`
 async fn login_form(parts: Parts, Query(q): Query<LoginQuery>) -> Response {
     let (lang, _) = language(&parts);
-    login_page(lang, safe_next(q.next.as_deref()), false, StatusCode::OK)
+    let expired = q.expired.is_some();
+    login_page(
+        lang,
+        safe_next(q.next.as_deref()),
+        false,
+        expired,
+        StatusCode::OK,
+    )
 }
 
 /// The login form.
@@ -357,7 +527,7 @@ async fn login_submit(
 ) -> Response {
     let Some(form) = serde_urlencoded_form::<LoginForm>(&body) else {
         let (lang, _) = language(&parts);
-        return login_page(lang, "/", true, StatusCode::BAD_REQUEST);
+        return login_page(lang, "/", true, false, StatusCode::BAD_REQUEST);
     };
     let (lang, _) = language(&parts);
     let next = safe_next(form.next.as_deref()).to_owned();
@@ -369,7 +539,7 @@ async fn login_submit(
             }
             r
         }
-        Ok(None) => login_page(lang, &next, true, StatusCode::UNAUTHORIZED),
+        Ok(None) => login_page(lang, &next, true, false, StatusCode::UNAUTHORIZED),
         Err(e) => e.into_response(),
     }
 }
@@ -410,7 +580,10 @@ pub fn routes() -> Router<AppState> {
         .route("/login", get(login_form).post(login_submit))
         .route("/logout", post(logout))
         .route("/static/{*path}", get(asset))
+        .route("/favicon.ico", get(favicon))
         .merge(search::routes())
+        .merge(item::routes())
+        .merge(indicator::routes())
         .merge(manage::routes())
         .merge(hunts::routes())
         .merge(curation::routes())

@@ -240,7 +240,7 @@ pub async fn dashboard(
         Ok(v) => v,
         Err(e) => {
             tracing::warn!(error = %e, "dashboard: store failed");
-            return ui.error(StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable");
+            return ui.error(StatusCode::SERVICE_UNAVAILABLE, "err.unavailable");
         }
     };
     let (stats, activity, top) = (&aggregates.stats, &aggregates.activity, &aggregates.top);
@@ -255,18 +255,19 @@ pub async fn dashboard(
         Ok(h) => h,
         Err(e) => {
             tracing::warn!(error = %e, "dashboard: store failed");
-            return ui.error(StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable");
+            return ui.error(StatusCode::SERVICE_UNAVAILABLE, "err.unavailable");
+        }
+    };
+    let hits = match hit_labels(&state, &ui, hits).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(error = %e, "dashboard: store failed");
+            return ui.error(StatusCode::SERVICE_UNAVAILABLE, "err.unavailable");
         }
     };
     let hits: Vec<_> = hits
         .into_iter()
-        .map(|h| {
-            let (object, href) = match h.object {
-                HitObject::Item(id) => (format!("item {id}"), format!("/items/{id}")),
-                HitObject::Indicator(id) => {
-                    (format!("indicator {id}"), format!("/indicators/{id}"))
-                }
-            };
+        .map(|(h, object, href)| {
             context! {
                 hunt => hunt_name(h.hunt_id),
                 object => object,
@@ -285,7 +286,7 @@ pub async fn dashboard(
             let lead = r.entry.as_ref().map_or(now, |e| e.1) - r.first_at;
             context! {
                 value => r.value.clone(),
-                href => crate::ui::search::indicator_href(rexist_core::IndicatorType::Cve, &r.value),
+                href => crate::ui::indicator::indicator_href(rexist_core::IndicatorType::Cve, &r.value),
                 first_source => r.first_source.clone(),
                 first_class => r.first_class.as_str(),
                 first_at => rfc3339(r.first_at),
@@ -310,9 +311,9 @@ pub async fn dashboard(
             hits => hits,
             early => early,
             charts => vec![
-                chart("dash.chart_items", &activity.items, since.date()),
-                chart("dash.chart_indicators", &activity.indicators, since.date()),
-                chart("dash.chart_sources", &activity.sources, since.date()),
+                chart("dash.chart_items", &activity.items, since.date(), &ui),
+                chart("dash.chart_indicators", &activity.indicators, since.date(), &ui),
+                chart("dash.chart_sources", &activity.sources, since.date(), &ui),
             ],
             top => top.iter().map(|r| context! {
                 kind => r.kind.as_str(),
@@ -325,6 +326,53 @@ pub async fn dashboard(
             sources => minijinja::Value::from(minijinja::value::Serde(source_rows(&state, sources))),
         },
     )
+}
+
+/// Each hit with what it hit as the reader may see it: an item's title, an
+/// indicator's type and defanged value, each with its page; an object above
+/// the reader's clearance only as "an item" or "an indicator", unlinked.
+async fn hit_labels(
+    state: &AppState,
+    ui: &Ui,
+    hits: Vec<rexist_core::HuntHit>,
+) -> Result<Vec<(rexist_core::HuntHit, String, Option<String>)>, rexist_store::StoreError> {
+    let clearance = ui.principal.clearance;
+    let item_ids: Vec<rexist_core::ItemId> = hits
+        .iter()
+        .filter_map(|h| match h.object {
+            HitObject::Item(id) => Some(id),
+            HitObject::Indicator(_) => None,
+        })
+        .collect();
+    let items: std::collections::HashMap<_, _> = state
+        .store
+        .items_by_id(&item_ids)
+        .await?
+        .into_iter()
+        .filter(|i| i.content.tlp <= clearance)
+        .map(|i| (i.id, i.content.title))
+        .collect();
+    let mut out = Vec::with_capacity(hits.len());
+    for h in hits {
+        let (label, href) = match h.object {
+            HitObject::Item(id) => match items.get(&id) {
+                Some(title) => (title.clone(), Some(format!("/items/{id}"))),
+                None => (super::i18n::t(ui.lang, "hunts.an_item").to_owned(), None),
+            },
+            HitObject::Indicator(id) => match state.store.indicator_by_id(id).await? {
+                Some(r) if r.tlp <= clearance => (
+                    format!("{}:{}", r.kind, rexist_extract::defang(&r.value)),
+                    Some(super::indicator::indicator_href(r.kind, &r.value)),
+                ),
+                _ => (
+                    super::i18n::t(ui.lang, "hunts.an_indicator").to_owned(),
+                    None,
+                ),
+            },
+        };
+        out.push((h, label, href));
+    }
+    Ok(out)
 }
 
 /// Days the dashboard's charts cover, today included.
@@ -359,7 +407,8 @@ struct Bar {
 
 /// A stacked bar chart of daily counts as SVG shapes: one bar per day from
 /// `first`, stacked by key (the biggest keys in colour, the rest as "other").
-fn chart(title: &str, rows: &[DayCount], first: time::Date) -> minijinja::Value {
+fn chart(title: &str, rows: &[DayCount], first: time::Date, ui: &Ui) -> minijinja::Value {
+    let (locale, other_word) = (ui.locale, super::i18n::t(ui.lang, "dash.other"));
     let mut totals: Vec<(String, u64)> = Vec::new();
     for r in rows {
         match totals.iter_mut().find(|(k, _)| *k == r.key) {
@@ -406,14 +455,18 @@ fn chart(title: &str, rows: &[DayCount], first: time::Date) -> minijinja::Value 
             let key = totals
                 .get(s)
                 .filter(|_| s < CHART_KEYS)
-                .map_or("other", |(k, _)| k.as_str());
+                .map_or(other_word, |(k, _)| k.as_str());
             bars.push(Bar {
                 x,
                 y: CHART_H - top,
                 w: step - 2,
                 h: (top - bottom).max(1),
                 color: PALETTE[s],
-                tip: format!("{date} {key}: {n}"),
+                tip: format!(
+                    "{} {key}: {}",
+                    locale.date(date),
+                    locale.number(i64::try_from(n).unwrap_or(i64::MAX))
+                ),
             });
         }
     }
@@ -425,7 +478,7 @@ fn chart(title: &str, rows: &[DayCount], first: time::Date) -> minijinja::Value 
         .collect();
     let other: u64 = totals.iter().skip(CHART_KEYS).map(|(_, n)| n).sum();
     if other > 0 {
-        legend.push(context! { key => "other", color => PALETTE[CHART_KEYS], total => other });
+        legend.push(context! { key => other_word, color => PALETTE[CHART_KEYS], total => other });
     }
     context! {
         title => title,

@@ -1,40 +1,32 @@
-//! UI pages: cross search, the item page and the indicator page.
+//! UI page: cross search.
 //!
 //! - `GET /search?q=&kind=&source=&before=`: an indicator typed in the box
 //!   (defanged or not) goes straight to its page (303); anything else searches
 //!   items by full text with highlighted snippets, and indicators by prefix.
 //! - `GET /lookup?value=`: 303 to the indicator page.
-//! - `GET /items/{id}` (`?defang=1`): an item with its indicators linked.
-//! - `GET /indicators/{id}`: 303 to the indicator page (hits link by id).
-//! - `GET /indicators/{type}/{*value}` (`?defang=1`): the lookup answer.
-//! - `GET /enrich/{type}/{*value}` (`?provider=`): enrichment, an htmx fragment.
-//! - `POST /watchlist` (form `type`, `value`, `hunt`): adds the indicator to a
-//!   watch hunt, creating it if needed; an htmx fragment.
 //!
-//! Every read is limited to the caller's TLP clearance: items above it answer
-//! 404, and an indicator above it is answered exactly like an unknown one
-//! (404 with the "not seen" page), so its existence does not leak.
+//! Also the helpers the search, item ([`super::item`]) and indicator
+//! ([`super::indicator`]) pages share, and their static files.
+//!
+//! Every read is limited to the caller's TLP clearance.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use minijinja::Value;
 use minijinja::context;
-use minijinja::value::Serde;
-use rexist_core::{
-    HuntKind, HuntSpec, Indicator, IndicatorId, IndicatorType, Item, ItemId, ItemKind, Tlp,
-};
-use rexist_extract::Match;
+use rexist_core::{Item, ItemId, ItemKind, Tlp};
 use rexist_store::{ErrorKind, IndicatorQuery, ItemQuery, StoreError};
 use serde::Deserialize;
 
 use super::Ui;
+use super::indicator::indicator_href;
 use super::pages::rfc3339;
 use crate::AppState;
 use crate::escape_html;
@@ -60,169 +52,11 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("search.any", "Any", "すべて"),
     ("search.next", "Next page", "次のページ"),
     ("search.first", "First page", "最初のページ"),
-    ("item.meta", "Details", "詳細"),
-    ("item.source", "Source", "ソース"),
-    ("item.published", "Published", "公開日時"),
-    ("item.collected", "Collected", "収集日時"),
-    ("item.tags", "Tags", "タグ"),
-    ("item.original", "Original", "元の記事"),
-    ("item.body", "Text", "本文"),
-    ("item.indicators", "Indicators in the text", "本文中の指標"),
-    (
-        "item.no_indicators",
-        "No indicators found in the text.",
-        "本文に指標は見つかりませんでした。",
-    ),
-    ("item.related", "Related items", "関連アイテム"),
-    (
-        "item.related_none",
-        "No related items.",
-        "関連アイテムはありません。",
-    ),
-    ("item.shared", "shared indicators", "件の共通指標"),
-    ("item.defang", "Show defanged", "無害化して表示"),
-    ("item.refang", "Show as written", "元の表記で表示"),
-    ("ind.title", "Indicator", "指標"),
-    ("ind.status", "Status", "状態"),
-    ("ind.score", "Score", "スコア"),
-    ("ind.factors", "How the score came about", "スコアの内訳"),
-    ("ind.first_seen", "First seen", "初観測"),
-    ("ind.last_seen", "Last seen", "最終観測"),
-    ("ind.expires", "Expires", "有効期限"),
-    ("ind.sources", "Sources", "報告元"),
-    ("ind.confidence", "Confidence", "確度"),
-    ("ind.sightings", "Sightings", "観測数"),
-    ("ind.listed", "Still listed", "掲載中"),
-    ("ind.retired", "Withdrawn", "取り下げ"),
-    ("ind.retract.revoked", "revoked", "失効"),
-    ("ind.retract.deleted", "deleted", "削除"),
-    ("ind.retract.false_positive", "false positive", "誤検知"),
-    ("ind.retract.inactive", "inactive", "無効化"),
-    (
-        "ind.retract.expired",
-        "expired upstream",
-        "提供元で期限切れ",
-    ),
-    ("ind.retract.delisted", "no longer listed", "掲載終了"),
-    ("ind.labels", "Labels", "ラベル"),
-    (
-        "ind.timeline",
-        "Timeline of sightings",
-        "観測のタイムライン",
-    ),
-    ("ind.items", "Items that mention it", "言及しているアイテム"),
-    ("ind.related", "Related indicators", "関連する指標"),
-    ("ind.relation", "Relation", "関係"),
-    ("ind.reason", "Why", "理由"),
-    (
-        "ind.graph",
-        "Graph of related indicators",
-        "関連指標のグラフ",
-    ),
-    ("ind.warnings", "Warning lists", "警告リスト"),
-    (
-        "ind.warning_note",
-        "This value is on a warning list: it is probably not malicious.",
-        "この値は警告リストに載っています。悪性ではない可能性が高い値です。",
-    ),
-    ("ind.hunts", "Hunts that matched", "一致したハント"),
-    ("ind.early", "Early warning", "早期警戒"),
-    (
-        "ind.early_lead",
-        "First reported {lead} before {authority}.",
-        "{authority} より {lead} 早く報告されました。",
-    ),
-    (
-        "ind.early_awaiting.database",
-        "Discussed, but not in NVD, JVN or KEV yet.",
-        "話題になっていますが、NVD・JVN・KEV にはまだ登録されていません。",
-    ),
-    (
-        "ind.early_awaiting.blocklist",
-        "Reported, but on no blocklist yet.",
-        "報告されていますが、まだどのブロックリストにも載っていません。",
-    ),
-    (
-        "ind.early_authority_first",
-        "{authority} reported it first.",
-        "{authority} が最初に報告しました。",
-    ),
-    (
-        "ind.early_rule.database",
-        "Measured against the first of NVD, JVN and KEV.",
-        "NVD・JVN・KEV のうち最初の登録を基準にしています。",
-    ),
-    (
-        "ind.early_rule.blocklist",
-        "Measured against the first blocklist to list it.",
-        "最初に掲載したブロックリストを基準にしています。",
-    ),
-    ("ind.early_class", "Class", "分類"),
-    ("ind.early_first", "First report", "最初の報告"),
-    ("ind.early_ahead", "Ahead of the authority", "基準より先行"),
-    ("ind.enrichment", "Enrichment", "エンリッチメント"),
-    ("ind.loading", "Loading…", "読み込み中…"),
-    (
-        "ind.no_providers",
-        "No enrichment provider is configured for this type.",
-        "この種類に対応するエンリッチメントのプロバイダーは設定されていません。",
-    ),
-    ("ind.provider", "Provider", "プロバイダー"),
-    ("ind.cached", "cached", "キャッシュ"),
-    (
-        "ind.unknown",
-        "rexist has no record of this value (or it is above your clearance).",
-        "rexist にはこの値の記録がありません(またはあなたの閲覧範囲を超えています)。",
-    ),
-    ("ind.copy", "Copy defanged", "無害化してコピー"),
-    ("ind.copied", "Copied", "コピーしました"),
-    ("ind.watch", "Add to watchlist", "ウォッチリストに追加"),
-    ("ind.watch_hunt", "Watch hunt", "ウォッチハント"),
-    (
-        "ind.watch_created",
-        "Watch hunt created:",
-        "ウォッチハントを作成しました:",
-    ),
-    (
-        "ind.watch_added",
-        "Added to watch hunt:",
-        "ウォッチハントに追加しました:",
-    ),
-    (
-        "ind.watch_already",
-        "Already on watch hunt:",
-        "すでにウォッチハントに含まれています:",
-    ),
-    ("ind.watch_failed", "Not added:", "追加できませんでした:"),
-    ("ind.status.active", "active", "有効"),
-    ("ind.status.expired", "expired", "期限切れ"),
-    ("ind.status.allowlisted", "allow-listed", "許可リスト"),
-    ("ind.status.retired", "retired", "取り下げ済み"),
-    ("ind.status.unknown", "unknown", "不明"),
-    (
-        "ind.related_score",
-        "Not reported itself; the score comes from related indicators.",
-        "この値自体の報告はありません。スコアは関連する指標によるものです。",
-    ),
 ];
 
 /// This area's templates: (name, source).
-pub const TEMPLATES: &[(&str, &str)] = &[
-    ("search.html", include_str!("../../templates/search.html")),
-    ("item.html", include_str!("../../templates/item.html")),
-    (
-        "indicator.html",
-        include_str!("../../templates/indicator.html"),
-    ),
-    (
-        "indicator_enrich.html",
-        include_str!("../../templates/indicator_enrich.html"),
-    ),
-    (
-        "indicator_watch.html",
-        include_str!("../../templates/indicator_watch.html"),
-    ),
-];
+pub const TEMPLATES: &[(&str, &str)] =
+    &[("search.html", include_str!("../../templates/search.html"))];
 
 /// This area's static files: (path under `/static/`, content type, bytes).
 pub const ASSETS: &[(&str, &str, &[u8])] = &[
@@ -243,11 +77,6 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/search", get(search))
         .route("/lookup", get(lookup))
-        .route("/items/{id}", get(item_page))
-        .route("/indicators/{type}", get(indicator_by_id))
-        .route("/indicators/{type}/{*value}", get(indicator_page))
-        .route("/enrich/{type}/{*value}", get(enrich))
-        .route("/watchlist", post(watch))
 }
 
 /// Results per search page.
@@ -258,31 +87,18 @@ const SNIPPET_BEFORE: usize = 80;
 const SNIPPET_LEN: usize = 300;
 /// Bytes of a body scanned for a snippet.
 const SCAN_LIMIT: usize = 64 * 1024;
-/// Indicators listed on an item page.
-const ITEM_INDICATORS: usize = 500;
-/// Indicators of an item used to find related items.
-const RELATED_BY: usize = 10;
-/// Related items shown.
-const RELATED_ITEMS: usize = 10;
-/// Nodes drawn in the graph besides the centre.
-const GRAPH_NODES: usize = 24;
-/// Name of the watch hunt the watchlist button fills by default.
-const DEFAULT_WATCH: &str = "watchlist";
 
-/// The page of an indicator.
-pub fn indicator_href(kind: IndicatorType, value: &str) -> String {
-    format!("/indicators/{}/{}", kind.as_str(), super::url_encode(value))
-}
-
-fn store_failed(ui: &Ui, page: &str, e: &StoreError) -> Response {
+/// The page for a store failure: 400 for a refused request, 503 otherwise.
+pub(super) fn store_failed(ui: &Ui, page: &str, e: &StoreError) -> Response {
     if e.kind() == ErrorKind::Invalid {
-        return ui.error(StatusCode::BAD_REQUEST, &e.to_string());
+        return ui.error_detail(StatusCode::BAD_REQUEST, "err.bad_request", &e.to_string());
     }
     tracing::warn!(page, error = %e, "store failed");
-    ui.error(StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable")
+    ui.error(StatusCode::SERVICE_UNAVAILABLE, "err.unavailable")
 }
 
-fn flag(v: Option<&str>) -> bool {
+/// Whether a query flag is set (`1`, `true`, `on`, `yes`).
+pub(super) fn flag(v: Option<&str>) -> bool {
     matches!(v, Some("1" | "true" | "on" | "yes"))
 }
 
@@ -296,7 +112,12 @@ pub struct SearchParams {
 }
 
 /// A `/search` link keeping the given filters.
-fn search_href(q: &str, kind: Option<&str>, source: Option<&str>, before: Option<&str>) -> String {
+pub(super) fn search_href(
+    q: &str,
+    kind: Option<&str>,
+    source: Option<&str>,
+    before: Option<&str>,
+) -> String {
     let mut s = form_urlencoded::Serializer::new(String::new());
     s.append_pair("q", q);
     for (k, v) in [("kind", kind), ("source", source), ("before", before)] {
@@ -386,7 +207,8 @@ pub fn snippet(body: &str, words: &[String]) -> String {
     out
 }
 
-fn tlp_class(tlp: Tlp) -> String {
+/// The CSS class of a TLP marking.
+pub(super) fn tlp_class(tlp: Tlp) -> String {
     tlp.as_str().replace('+', "-")
 }
 
@@ -397,7 +219,7 @@ async fn search(
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> Response {
     let Ok(Query(p)) = params else {
-        return ui.error(StatusCode::BAD_REQUEST, "invalid query string");
+        return ui.error(StatusCode::BAD_REQUEST, "err.bad_query");
     };
     let q = p.q.as_deref().map(str::trim).unwrap_or_default().to_owned();
     let nonempty = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
@@ -406,12 +228,14 @@ async fn search(
     let kind = match kind_name.as_deref().map(str::parse::<ItemKind>) {
         None => None,
         Some(Ok(k)) => Some(k),
-        Some(Err(e)) => return ui.error(StatusCode::BAD_REQUEST, &e.to_string()),
+        Some(Err(e)) => {
+            return ui.error_detail(StatusCode::BAD_REQUEST, "err.bad_query", &e.to_string());
+        }
     };
     let before = match before_text.as_deref().map(str::parse::<ItemId>) {
         None => None,
         Some(Ok(b)) => Some(b),
-        Some(Err(_)) => return ui.error(StatusCode::BAD_REQUEST, "invalid page cursor"),
+        Some(Err(_)) => return ui.error(StatusCode::BAD_REQUEST, "err.bad_cursor"),
     };
     let filtered = kind.is_some() || source_name.is_some() || before.is_some();
     if !q.is_empty()
@@ -430,7 +254,7 @@ async fn search(
         None => None,
         Some(name) => match sources.iter().find(|s| s.name == name) {
             Some(s) => Some(s.id),
-            None => return ui.error(StatusCode::BAD_REQUEST, "no source of that name"),
+            None => return ui.error(StatusCode::BAD_REQUEST, "err.no_source"),
         },
     };
     let items = if q.is_empty() && !filtered {
@@ -559,670 +383,20 @@ async fn lookup(ui: Ui, params: Result<Query<LookupParams>, QueryRejection>) -> 
     let value = params.ok().and_then(|Query(p)| p.value).unwrap_or_default();
     match rexist_lookup::parse_input(&value) {
         Ok(i) => Redirect::to(&indicator_href(i.kind(), i.value())).into_response(),
-        Err(e) => ui.error(StatusCode::BAD_REQUEST, &e),
+        Err(e) => ui.error_detail(StatusCode::BAD_REQUEST, "err.not_lookup", &e),
     }
 }
 
 /// `?defang=1` on the item and indicator pages.
 #[derive(Debug, Default, Deserialize)]
 pub struct ViewParams {
-    defang: Option<String>,
-    provider: Option<String>,
+    pub(super) defang: Option<String>,
+    pub(super) provider: Option<String>,
 }
 
-fn view_params(params: Result<Query<ViewParams>, QueryRejection>) -> ViewParams {
+/// The view parameters, or none when the query string does not parse.
+pub(super) fn view_params(params: Result<Query<ViewParams>, QueryRejection>) -> ViewParams {
     params.map(|Query(p)| p).unwrap_or_default()
-}
-
-/// The item's body, HTML-escaped, with each indicator linked to its page.
-fn linked_body(body: &str, matches: &[Match], defang: bool) -> String {
-    let mut out = String::with_capacity(body.len() + body.len() / 4);
-    let mut at = 0;
-    for m in matches {
-        if m.start < at {
-            continue;
-        }
-        let (Some(gap), Some(written)) = (body.get(at..m.start), body.get(m.start..m.end)) else {
-            continue;
-        };
-        let shown = if defang {
-            rexist_extract::defang(&m.value)
-        } else {
-            written.to_owned()
-        };
-        let _ = write!(
-            out,
-            "{}<a class=\"ioc\" href=\"{}\" title=\"{}\">{}</a>",
-            escape_html(gap),
-            escape_html(&indicator_href(m.kind, &m.value)),
-            m.kind.as_str(),
-            escape_html(&shown)
-        );
-        at = m.end;
-    }
-    out.push_str(&escape_html(body.get(at..).unwrap_or_default()));
-    out
-}
-
-/// `GET /items/{id}`
-async fn item_page(
-    State(state): State<AppState>,
-    ui: Ui,
-    Path(id): Path<String>,
-    params: Result<Query<ViewParams>, QueryRejection>,
-) -> Response {
-    let defang = flag(view_params(params).defang.as_deref());
-    let Ok(id) = id.parse::<ItemId>() else {
-        return ui.error(StatusCode::NOT_FOUND, "no such item");
-    };
-    let clearance = ui.principal.clearance;
-    let item = match state.store.item(id).await {
-        Ok(Some(item)) if item.content.tlp <= clearance => item,
-        Ok(_) => return ui.error(StatusCode::NOT_FOUND, "no such item"),
-        Err(e) => return store_failed(&ui, "item", &e),
-    };
-    let body = item.content.body.clone();
-    let extractor = state.ingest.extractor().clone();
-    let matches = tokio::task::spawn_blocking(move || extractor.extract(&body))
-        .await
-        .unwrap_or_default();
-    let source = match state.store.source(item.source_id).await {
-        Ok(s) => s.map(|s| s.name).unwrap_or_default(),
-        Err(e) => return store_failed(&ui, "item", &e),
-    };
-    let mut seen = HashSet::new();
-    let unique: Vec<&Match> = matches
-        .iter()
-        .filter(|m| seen.insert((m.kind, m.value.as_str())))
-        .take(ITEM_INDICATORS)
-        .collect();
-    let related = match related_items(&state, &item, &unique, clearance).await {
-        Ok(r) => r,
-        Err(e) => return store_failed(&ui, "item", &e),
-    };
-    let indicators: Vec<Value> = unique
-        .iter()
-        .map(|m| {
-            context! {
-                kind => m.kind.as_str(),
-                value => if defang { rexist_extract::defang(&m.value) } else { m.value.clone() },
-                href => indicator_href(m.kind, &m.value),
-            }
-        })
-        .collect();
-    let url = item
-        .content
-        .url
-        .clone()
-        .filter(|u| u.starts_with("https://") || u.starts_with("http://"));
-    let here = format!("/items/{}", item.id);
-    ui.render(
-        "item.html",
-        context! {
-            id => item.id.to_string(),
-            title => item.content.title,
-            kind => item.content.kind.as_str(),
-            source => source.clone(),
-            source_href => search_href("", None, Some(&source), None),
-            published => item.content.published_at.map(rfc3339),
-            collected => rfc3339(item.created_at),
-            tlp => item.content.tlp.as_str(),
-            tlp_class => tlp_class(item.content.tlp),
-            tags => item.content.tags,
-            url => url.as_deref().map(|u| if defang { rexist_extract::defang(u) } else { u.to_owned() }),
-            url_href => url,
-            body => Value::from_safe_string(linked_body(&item.content.body, &matches, defang)),
-            indicators => indicators,
-            related => related,
-            defang => defang,
-            toggle_href => if defang { here } else { format!("{here}?defang=1") },
-        },
-    )
-}
-
-/// Items sharing indicators with `item`, most shared first; items of the
-/// same source when it has none.
-async fn related_items(
-    state: &AppState,
-    item: &Item,
-    unique: &[&Match],
-    clearance: Tlp,
-) -> Result<Vec<Value>, StoreError> {
-    let keys: Vec<(IndicatorType, String)> = unique
-        .iter()
-        .take(RELATED_BY * 2)
-        .map(|m| (m.kind, m.value.clone()))
-        .collect();
-    let records = if keys.is_empty() {
-        Vec::new()
-    } else {
-        state.store.indicators_by_values(&keys).await?
-    };
-    let mut shared: HashMap<ItemId, u32> = HashMap::new();
-    for r in records
-        .iter()
-        .filter(|r| r.tlp <= clearance)
-        .take(RELATED_BY)
-    {
-        let mentions = state.store.mentions_of(r.id, 20).await?;
-        let ids: HashSet<ItemId> = mentions.into_iter().map(|m| m.item).collect();
-        for id in ids.into_iter().filter(|id| *id != item.id) {
-            *shared.entry(id).or_default() += 1;
-        }
-    }
-    let mut ranked: Vec<(ItemId, u32)> = shared.into_iter().collect();
-    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
-    ranked.truncate(RELATED_ITEMS * 2);
-    let items = if ranked.is_empty() {
-        let query = ItemQuery {
-            source: Some(item.source_id),
-            max_tlp: Some(clearance),
-            limit: u32::try_from(RELATED_ITEMS).unwrap_or(10) + 1,
-            ..ItemQuery::default()
-        };
-        state.store.search_items(&query).await?.items
-    } else {
-        let ids: Vec<ItemId> = ranked.iter().map(|(id, _)| *id).collect();
-        let mut items = state.store.items_by_id(&ids).await?;
-        items.sort_by_key(|i| ranked.iter().position(|(id, _)| *id == i.id));
-        items
-    };
-    let count = |id: ItemId| ranked.iter().find(|(i, _)| *i == id).map(|(_, n)| *n);
-    Ok(items
-        .into_iter()
-        .filter(|i| i.id != item.id && i.content.tlp <= clearance)
-        .take(RELATED_ITEMS)
-        .map(|i| {
-            context! {
-                id => i.id.to_string(),
-                title => i.content.title,
-                kind => i.content.kind.as_str(),
-                published => i.content.published_at.map(rfc3339),
-                shared => count(i.id),
-            }
-        })
-        .collect())
-}
-
-/// `GET /indicators/{id}`: the page of the indicator with that id.
-async fn indicator_by_id(
-    State(state): State<AppState>,
-    ui: Ui,
-    Path(id): Path<String>,
-) -> Response {
-    let Ok(id) = id.parse::<IndicatorId>() else {
-        return ui.error(StatusCode::NOT_FOUND, "no such indicator");
-    };
-    match state.store.indicator_by_id(id).await {
-        Ok(Some(r)) if r.tlp <= ui.principal.clearance => {
-            Redirect::to(&indicator_href(r.kind, &r.value)).into_response()
-        }
-        Ok(_) => ui.error(StatusCode::NOT_FOUND, "no such indicator"),
-        Err(e) => store_failed(&ui, "indicator", &e),
-    }
-}
-
-/// The indicator named by a path, canonical; or the response to give instead
-/// (404 for an unknown type or a value that is not one, 303 to the canonical form).
-fn indicator_of(
-    ui: &Ui,
-    raw_kind: &str,
-    value: &str,
-    prefix: &str,
-) -> Result<Indicator, Box<Response>> {
-    let Ok(kind) = raw_kind.parse::<IndicatorType>() else {
-        return Err(Box::new(
-            ui.error(StatusCode::NOT_FOUND, "no such indicator type"),
-        ));
-    };
-    let Ok(indicator) = Indicator::parse(kind, value) else {
-        return Err(Box::new(ui.error(
-            StatusCode::NOT_FOUND,
-            "not a valid indicator of this type",
-        )));
-    };
-    if indicator.value() != value || kind.as_str() != raw_kind {
-        let href = indicator_href(kind, indicator.value());
-        let href = href.replacen("/indicators/", prefix, 1);
-        return Err(Box::new(Redirect::to(&href).into_response()));
-    }
-    Ok(indicator)
-}
-
-/// A sighting timeline as SVG: a bar per source from its first to its latest sighting.
-fn timeline(answer: &rexist_lookup::Answer) -> Option<String> {
-    const WIDTH: i64 = 600;
-    const LEFT: i64 = 140;
-    const ROW: i64 = 22;
-    let first = answer.sources.iter().map(|s| s.first_seen).min()?;
-    let last = answer.sources.iter().map(|s| s.last_seen).max()?;
-    let span = (last - first).whole_seconds().max(1);
-    let x = |t: time::OffsetDateTime| LEFT + (t - first).whole_seconds() * WIDTH / span;
-    let rows = i64::try_from(answer.sources.len()).unwrap_or(0);
-    let height = rows * ROW + 24;
-    let mut svg = format!(
-        "<svg class=\"timeline\" viewBox=\"0 0 {} {height}\" role=\"img\" aria-label=\"timeline\">",
-        LEFT + WIDTH + 10
-    );
-    for (row, s) in (0i64..).zip(&answer.sources) {
-        let y = row * ROW + 4;
-        let (x1, x2) = (x(s.first_seen), x(s.last_seen));
-        let _ = write!(
-            svg,
-            "<text x=\"0\" y=\"{}\">{}</text><g><title>{}: {} – {} ({})</title>\
-             <rect x=\"{x1}\" y=\"{y}\" width=\"{}\" height=\"14\" rx=\"3\"/>\
-             <circle cx=\"{x1}\" cy=\"{}\" r=\"4\"/><circle cx=\"{x2}\" cy=\"{}\" r=\"4\"/></g>",
-            y + 12,
-            escape_html(&s.source),
-            escape_html(&s.source),
-            rfc3339(s.first_seen),
-            rfc3339(s.last_seen),
-            s.sightings,
-            (x2 - x1).max(2),
-            y + 7,
-            y + 7,
-        );
-    }
-    let base = rows * ROW + 18;
-    let _ = write!(
-        svg,
-        "<text x=\"{LEFT}\" y=\"{base}\" class=\"axis\">{}</text>\
-         <text x=\"{}\" y=\"{base}\" class=\"axis\" text-anchor=\"end\">{}</text></svg>",
-        first.date(),
-        LEFT + WIDTH,
-        last.date()
-    );
-    Some(svg)
-}
-
-/// Related indicators as an SVG graph: the indicator in the centre, the
-/// others on a circle around it, each a link to its page.
-fn graph(answer: &rexist_lookup::Answer) -> Option<String> {
-    if answer.related.is_empty() {
-        return None;
-    }
-    let nodes: Vec<_> = answer.related.iter().take(GRAPH_NODES).collect();
-    let n = f64::from(u32::try_from(nodes.len()).unwrap_or(1));
-    let (cx, cy, r) = (360.0_f64, 230.0_f64, 180.0_f64);
-    let mut edges = String::new();
-    let mut dots = String::new();
-    for (i, rel) in (0u32..).zip(&nodes) {
-        let angle = std::f64::consts::TAU * f64::from(i) / n - std::f64::consts::FRAC_PI_2;
-        let (x, y) = (cx + r * angle.cos(), cy + r * angle.sin());
-        let class = if rel.relation == "shared-items" {
-            "shared"
-        } else {
-            "stated"
-        };
-        let _ = write!(
-            edges,
-            "<line class=\"{class}\" x1=\"{cx:.1}\" y1=\"{cy:.1}\" x2=\"{x:.1}\" y2=\"{y:.1}\"/>"
-        );
-        let label = short(&rel.value, 28);
-        let anchor = if x < cx - 1.0 { "end" } else { "start" };
-        let dx = if x < cx - 1.0 { -9.0 } else { 9.0 };
-        let _ = write!(
-            dots,
-            "<a href=\"{}\" class=\"node {}\"><title>{} {} — {}</title>\
-             <circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"7\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text></a>",
-            escape_html(&indicator_href(rel.kind, &rel.value)),
-            rel.kind.as_str(),
-            rel.kind.as_str(),
-            escape_html(&rel.value),
-            escape_html(&rel.reason),
-            x + dx,
-            y + 4.0,
-            escape_html(&rexist_extract::defang(&label)),
-        );
-    }
-    Some(format!(
-        "<svg class=\"graph\" viewBox=\"0 0 720 460\" role=\"img\" aria-label=\"graph\">{edges}\
-         <g class=\"centre\"><circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"11\"/>\
-         <text x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text></g>{dots}</svg>",
-        cy + 28.0,
-        escape_html(&rexist_extract::defang(&short(&answer.value, 40))),
-    ))
-}
-
-/// `s` cut to `max` characters with an ellipsis.
-fn short(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_owned()
-    } else {
-        let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-        out.push('…');
-        out
-    }
-}
-
-/// `GET /indicators/{type}/{*value}`
-async fn indicator_page(
-    State(state): State<AppState>,
-    ui: Ui,
-    Path((kind, value)): Path<(String, String)>,
-    params: Result<Query<ViewParams>, QueryRejection>,
-) -> Response {
-    let defang = flag(view_params(params).defang.as_deref());
-    let indicator = match indicator_of(&ui, &kind, &value, "/indicators/") {
-        Ok(i) => i,
-        Err(r) => return *r,
-    };
-    let options = rexist_lookup::Options {
-        enrich: false,
-        providers: None,
-        max_tlp: Some(ui.principal.clearance),
-    };
-    let answer = match state.lookup.one(indicator.value(), &options).await {
-        Ok(a) => a,
-        Err(rexist_lookup::LookupError::Invalid(m)) => {
-            return ui.error(StatusCode::NOT_FOUND, &m);
-        }
-        Err(rexist_lookup::LookupError::Store(e)) => return store_failed(&ui, "indicator", &e),
-    };
-    if answer.kind != indicator.kind() {
-        return Redirect::to(&indicator_href(answer.kind, &answer.value)).into_response();
-    }
-    let value_words = vec![answer.value.clone()];
-    let items: Vec<Value> = answer
-        .items
-        .iter()
-        .map(|i| {
-            context! {
-                id => i.id.to_string(),
-                title => i.title.clone(),
-                kind => i.kind.as_str(),
-                source => i.source.clone(),
-                published => i.published_at.map(rfc3339),
-                tlp => i.tlp.as_str(),
-                tlp_class => tlp_class(i.tlp),
-                snippet => i.snippet.as_deref().map(|s| Value::from_safe_string(highlight(s, &value_words))),
-            }
-        })
-        .collect();
-    let related: Vec<Value> = answer
-        .related
-        .iter()
-        .map(|r| {
-            context! {
-                kind => r.kind.as_str(),
-                value => if defang { rexist_extract::defang(&r.value) } else { r.value.clone() },
-                href => indicator_href(r.kind, &r.value),
-                relation => r.relation.clone(),
-                reason => r.reason.clone(),
-                score => r.score,
-                sources => r.sources.clone(),
-            }
-        })
-        .collect();
-    let early = answer
-        .early_warning
-        .as_ref()
-        .map(|ew| early_warning(ew, ui.lang));
-    let shown = if defang {
-        rexist_extract::defang(&answer.value)
-    } else {
-        answer.value.clone()
-    };
-    let here = indicator_href(answer.kind, &answer.value);
-    let enrich_href = here.replacen("/indicators/", "/enrich/", 1);
-    let mut response = ui.render(
-        "indicator.html",
-        context! {
-            kind => answer.kind.as_str(),
-            value => answer.value.clone(),
-            shown => shown,
-            defanged => rexist_extract::defang(&answer.value),
-            known => answer.known,
-            status => Value::from(Serde(&answer.status)),
-            status_reason => answer.status_reason.clone(),
-            score => answer.score,
-            factors => Value::from(Serde(&answer.score_factors)),
-            lifetime_days => answer.lifetime_days,
-            expires => answer.expires_at.map(rfc3339),
-            first_seen => answer.first_seen.map(rfc3339),
-            last_seen => answer.last_seen.map(rfc3339),
-            tlp => answer.tlp.map(Tlp::as_str),
-            tlp_class => answer.tlp.map(tlp_class),
-            sources => Value::from(Serde(&answer.sources)),
-            early => early,
-            timeline => timeline(&answer).map(Value::from_safe_string),
-            items => items,
-            related => related,
-            graph => graph(&answer).map(Value::from_safe_string),
-            warnings => Value::from(Serde(&answer.warnings)),
-            hunts => Value::from(Serde(&answer.hunts)),
-            enrich_href => enrich_href,
-            // One panel per provider, each loading on its own, so a slow one
-            // does not hold up the others.
-            providers => state.lookup.providers_for(answer.kind),
-            defang => defang,
-            toggle_href => if defang { here.clone() } else { format!("{here}?defang=1") },
-            watch_default => DEFAULT_WATCH,
-        },
-    );
-    if !answer.known {
-        // Unknown and above the caller's clearance look the same.
-        *response.status_mut() = StatusCode::NOT_FOUND;
-    }
-    response
-}
-
-/// The early-warning section: one row per class with how far ahead of the
-/// authority its first report came, and the sentence above them.
-fn early_warning(ew: &rexist_core::EarlyWarning, lang: super::i18n::Lang) -> Value {
-    let authority_at = ew.authority_report.as_ref().map(|r| r.at);
-    let rows: Vec<Value> = ew
-        .by_class
-        .iter()
-        .map(|r| {
-            let ahead = authority_at
-                .map(|a| (a - r.at).whole_seconds())
-                .filter(|s| *s > 0);
-            context! {
-                class => r.class.as_str(),
-                source => r.source.clone(),
-                kind => r.kind.clone(),
-                at => rfc3339(r.at),
-                ahead => ahead.map(|s| super::i18n::duration(lang, s)),
-            }
-        })
-        .collect();
-    let authority = match ew.authority {
-        rexist_core::early::Authority::Database => "database",
-        rexist_core::early::Authority::Blocklist => "blocklist",
-    };
-    context! {
-        rows => rows,
-        authority => authority,
-        authority_source => ew.authority_report.as_ref().map(|r| r.source.clone()),
-        authority_first => ew.authority_report.is_some() && ew.lead_seconds.is_none(),
-        lead => ew.lead_seconds.map(|s| super::i18n::duration(lang, s)),
-        awaiting => ew.awaiting_authority,
-    }
-}
-
-/// One line of an enrichment summary.
-fn summary_rows(summary: &serde_json::Value) -> Vec<(String, String)> {
-    let text = |v: &serde_json::Value| match v {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Array(a) if a.iter().all(serde_json::Value::is_string) => a
-            .iter()
-            .filter_map(serde_json::Value::as_str)
-            .collect::<Vec<_>>()
-            .join(", "),
-        other => other.to_string(),
-    };
-    match summary {
-        serde_json::Value::Object(m) => m.iter().map(|(k, v)| (k.clone(), text(v))).collect(),
-        serde_json::Value::Null => Vec::new(),
-        other => vec![(String::new(), text(other))],
-    }
-}
-
-/// `GET /enrich/{type}/{*value}?provider=`: what the providers say, as a fragment.
-async fn enrich(
-    State(state): State<AppState>,
-    ui: Ui,
-    Path((kind, value)): Path<(String, String)>,
-    params: Result<Query<ViewParams>, QueryRejection>,
-) -> Response {
-    let provider = view_params(params).provider.filter(|p| !p.is_empty());
-    let indicator = match indicator_of(&ui, &kind, &value, "/enrich/") {
-        Ok(i) => i,
-        Err(r) => return *r,
-    };
-    let options = rexist_lookup::Options {
-        enrich: true,
-        providers: provider.map(|p| vec![p]),
-        max_tlp: Some(ui.principal.clearance),
-    };
-    let answer = match state.lookup.one(indicator.value(), &options).await {
-        Ok(a) => a,
-        Err(rexist_lookup::LookupError::Invalid(m)) => {
-            return ui.error(StatusCode::NOT_FOUND, &m);
-        }
-        Err(rexist_lookup::LookupError::Store(e)) => return store_failed(&ui, "enrich", &e),
-    };
-    let answers: Vec<Value> = answer
-        .enrichment
-        .iter()
-        .map(|a| {
-            context! {
-                provider => a.provider.clone(),
-                kind => a.kind.clone(),
-                status => a.status.as_str(),
-                ok => a.status.as_str() == "ok",
-                error => a.error.clone(),
-                cached => a.cached,
-                fetched_at => rfc3339(a.fetched_at),
-                elapsed_ms => a.elapsed_ms,
-                rows => summary_rows(&a.summary),
-            }
-        })
-        .collect();
-    ui.render("indicator_enrich.html", context! { answers => answers })
-}
-
-/// The watchlist form.
-#[derive(Debug, Deserialize)]
-pub struct WatchForm {
-    #[serde(rename = "type")]
-    kind: String,
-    value: String,
-    hunt: Option<String>,
-}
-
-/// What `POST /watchlist` did.
-enum Watched {
-    Created,
-    Added,
-    Already,
-}
-
-/// `POST /watchlist`: adds an indicator to a watch hunt (created if needed).
-async fn watch(State(state): State<AppState>, ui: Ui, body: axum::body::Bytes) -> Response {
-    let outcome = add_to_watch(&state, &ui.principal, &body).await;
-    let (status, ctx) = match outcome {
-        Ok((how, hunt)) => {
-            let (status, key) = match how {
-                Watched::Created => (StatusCode::CREATED, "ind.watch_created"),
-                Watched::Added => (StatusCode::OK, "ind.watch_added"),
-                Watched::Already => (StatusCode::OK, "ind.watch_already"),
-            };
-            (
-                status,
-                context! { ok => true, key => key, hunt => hunt.clone(), href => format!("/hunts/{}", super::url_encode(&hunt)) },
-            )
-        }
-        Err((status, message)) => (
-            status,
-            context! { ok => false, key => "ind.watch_failed", message => message },
-        ),
-    };
-    let mut r = ui.render("indicator_watch.html", ctx);
-    *r.status_mut() = status;
-    r
-}
-
-async fn add_to_watch(
-    state: &AppState,
-    principal: &crate::auth::Principal,
-    body: &[u8],
-) -> Result<(Watched, String), (StatusCode, String)> {
-    let bad = |m: &str| (StatusCode::BAD_REQUEST, m.to_owned());
-    let form: WatchForm = super::serde_urlencoded_form(body).ok_or_else(|| bad("invalid form"))?;
-    let kind = form
-        .kind
-        .parse::<IndicatorType>()
-        .map_err(|e| bad(&e.to_string()))?;
-    let indicator = Indicator::parse(kind, &form.value).map_err(|e| bad(&e.to_string()))?;
-    let name = form
-        .hunt
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .unwrap_or(DEFAULT_WATCH)
-        .to_owned();
-    let entry = format!("{}:{}", indicator.kind().as_str(), indicator.value());
-    let store_err = |e: StoreError| {
-        tracing::warn!(error = %e, "watchlist: store failed");
-        match e.kind() {
-            ErrorKind::Invalid | ErrorKind::Conflict => (StatusCode::CONFLICT, e.to_string()),
-            _ => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the store is unavailable".to_owned(),
-            ),
-        }
-    };
-    let existing = state.store.hunt_by_name(&name).await.map_err(store_err)?;
-    let Some(hunt) = existing else {
-        let spec = HuntSpec {
-            name: name.clone(),
-            kind: HuntKind::Watch,
-            definition: entry,
-            enabled: true,
-            channels: Vec::new(),
-            digest_secs: None,
-            tlp: HuntSpec::default_tlp(principal.clearance),
-        };
-        rexist_pipeline::hunter::validate(spec.kind, &spec.definition).map_err(|e| bad(&e))?;
-        state.ingest.create_hunt(&spec).await.map_err(store_err)?;
-        return Ok((Watched::Created, name));
-    };
-    // A hunt above the reader's clearance is neither shown nor changed:
-    // "already on it" would tell what it watches.
-    if !principal.may_read(hunt.spec.tlp) {
-        return Err((
-            StatusCode::CONFLICT,
-            format!("a hunt named {name:?} already exists; choose another name"),
-        ));
-    }
-    if hunt.spec.kind != HuntKind::Watch {
-        return Err((
-            StatusCode::CONFLICT,
-            format!("hunt {name:?} is a query hunt, not a watchlist"),
-        ));
-    }
-    let canonical = |text: &str| -> Vec<String> {
-        rexist_query::parse_watchlist(text)
-            .map(|es| es.iter().map(ToString::to_string).collect())
-            .unwrap_or_default()
-    };
-    let wanted = canonical(&entry);
-    let have = canonical(&hunt.spec.definition);
-    if !wanted.is_empty() && wanted.iter().all(|w| have.contains(w)) {
-        return Ok((Watched::Already, name));
-    }
-    let mut spec = hunt.spec.clone();
-    spec.definition = format!("{}\n{entry}", spec.definition.trim_end());
-    rexist_pipeline::hunter::validate(spec.kind, &spec.definition).map_err(|e| bad(&e))?;
-    state
-        .ingest
-        .update_hunt(hunt.id, &spec)
-        .await
-        .map_err(store_err)?;
-    Ok((Watched::Added, name))
 }
 
 #[cfg(test)]
@@ -1249,42 +423,6 @@ mod tests {
             "{s}"
         );
         assert!(snippet("", &[]).is_empty());
-    }
-
-    #[test]
-    fn the_body_links_indicators_and_escapes_the_rest() {
-        let body = "<b>C2</b> at evil[.]example.com and 198.51.100.7";
-        let ms = rexist_extract::extract(body);
-        let html = linked_body(body, &ms, false);
-        assert!(html.starts_with("&lt;b&gt;C2&lt;/b&gt;"), "{html}");
-        assert!(
-            html.contains("href=\"/indicators/domain/evil.example.com\""),
-            "{html}"
-        );
-        assert!(html.contains(">evil[.]example.com</a>"), "{html}");
-        let defanged = linked_body(body, &ms, true);
-        assert!(defanged.contains("[.]7</a>"), "{defanged}");
-    }
-
-    #[test]
-    fn warning_list_notes_are_shown() {
-        let ctx = context! {
-            lang => "ja",
-            kind => "ipv4",
-            value => "10.0.0.1",
-            shown => "10.0.0.1",
-            known => false,
-            warnings => vec![context! {
-                list => "rfc1918", title => "Private <networks>", kind => "cidr", entry => "10.0.0.0/8",
-            }],
-        };
-        let html = crate::ui::env()
-            .get_template("indicator.html")
-            .and_then(|t| t.render(ctx))
-            .unwrap_or_else(|e| panic!("{e:#}"));
-        assert!(html.contains("id=\"warnings\""), "{html}");
-        assert!(html.contains("Private &lt;networks&gt;"), "{html}");
-        assert!(html.contains("警告リスト"), "{html}");
     }
 
     #[test]

@@ -21,4 +21,5 @@ mod ui;
 mod ui_curation;
 mod ui_hunts;
 mod ui_manage;
+mod ui_pages;
 mod ui_search;

@@ -218,7 +218,7 @@ fn routes() -> Vec<(&'static str, String, Option<Role>)> {
         ("GET", "/enrich/domain/green-public.example", v),
         ("POST", "/watchlist", an),
         ("GET", "/hunts", v),
-        ("GET", "/hunts/new", v),
+        ("GET", "/hunts/new", an),
         ("POST", "/hunts/preview", v),
         ("POST", "/hunts", an),
         ("GET", "/sources", v),

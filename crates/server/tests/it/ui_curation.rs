@@ -445,6 +445,16 @@ async fn curation_speaks_japanese() {
     );
     let (_, _, page) = send(&f.app, "GET", "/curation/paste?lang=ja", &cookie, None, "").await;
     assert!(page.contains("指標を抽出"), "{page}");
+    // The lookup's sentences about analysts' verdicts read in Japanese too.
+    use rexist_server::ui::i18n::{Lang, sentence};
+    for en in [
+        "marked a false positive by ana: our CDN",
+        "set by ana: sinkholed",
+        "seen 4 times in our own network (2 reports), counted as a source at confidence 90",
+        "no source lists it",
+    ] {
+        assert_ne!(sentence(Lang::Ja, en), en, "{en}");
+    }
     for (key, en, ja) in rexist_server::ui::curation::WORDS {
         assert!(!en.is_empty() && !ja.is_empty(), "{key}");
         assert_ne!(en, ja, "{key} is translated");

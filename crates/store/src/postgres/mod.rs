@@ -18,6 +18,7 @@ mod retire;
 mod rows;
 mod sharing;
 mod state;
+mod watch;
 
 use sqlx::AssertSqlSafe;
 use std::collections::BTreeMap;
@@ -970,6 +971,13 @@ impl Store for PgStore {
         Ok(Page::from_overfetch(items, limit, |i| {
             encode_cursor(&i.value, i.kind)
         }))
+    }
+
+    async fn indicators_at_or_below(
+        &self,
+        query: &crate::DomainQuery,
+    ) -> Result<Page<IndicatorRecord>> {
+        watch::indicators_at_or_below(&self.read, query).await
     }
 
     async fn sightings_of(&self, indicator: IndicatorId) -> Result<Vec<Sighting>> {

@@ -16,6 +16,7 @@ mod retire;
 mod rows;
 mod sharing;
 mod state;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -1007,6 +1008,15 @@ impl Store for SqliteStore {
             }))
         })
         .await
+    }
+
+    async fn indicators_at_or_below(
+        &self,
+        query: &crate::DomainQuery,
+    ) -> Result<Page<IndicatorRecord>> {
+        let q = query.clone();
+        self.read(move |conn| watch::indicators_at_or_below(conn, &q))
+            .await
     }
 
     async fn sightings_of(&self, indicator: IndicatorId) -> Result<Vec<Sighting>> {
