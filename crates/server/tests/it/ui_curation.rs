@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use rexist_core::model::now;
 use rexist_core::{Indicator, IndicatorStatus, IndicatorType, NewSighting, Role, SourceSpec, Tlp};
 use rexist_server::auth::hash_password;
+use rexist_server::ui::i18n::{Lang, sentence};
 use rexist_server::{AppState, router};
 use rexist_store::Store;
 
@@ -446,7 +447,6 @@ async fn curation_speaks_japanese() {
     let (_, _, page) = send(&f.app, "GET", "/curation/paste?lang=ja", &cookie, None, "").await;
     assert!(page.contains("指標を抽出"), "{page}");
     // The lookup's sentences about analysts' verdicts read in Japanese too.
-    use rexist_server::ui::i18n::{Lang, sentence};
     for en in [
         "marked a false positive by ana: our CDN",
         "set by ana: sinkholed",
