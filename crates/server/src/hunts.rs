@@ -676,6 +676,12 @@ pub const MAX_TRIAGE: usize = 10_000;
 /// Longest triage note, in characters.
 pub const MAX_NOTE: usize = 10_000;
 
+/// Whether `assignee` (trimmed) may name who works on a hit: at most 200
+/// characters, none a control character. The API and the hunt page share it.
+pub fn assignee_ok(assignee: &str) -> bool {
+    assignee.chars().count() <= 200 && !assignee.chars().any(char::is_control)
+}
+
 /// Body of `POST /api/v1/hits/triage`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -739,7 +745,7 @@ pub async fn triage(
     let assignee = match b.assignee.as_deref().map(str::trim) {
         None => None,
         Some("") => Some(None),
-        Some(a) if a.chars().count() > 200 || a.chars().any(char::is_control) => {
+        Some(a) if !assignee_ok(a) => {
             return Err(ApiError::invalid(
                 "assignee: at most 200 characters, no control characters",
             ));

@@ -791,7 +791,7 @@ async fn triage(
         }
     };
     let assignee = field(&f, "assignee").trim();
-    if assignee.chars().count() > 200 || assignee.chars().any(char::is_control) {
+    if !crate::hunts::assignee_ok(assignee) {
         return ui.error(StatusCode::BAD_REQUEST, "hunts.triage.bad_assignee");
     }
     let note = field(&f, "note").trim();
