@@ -471,6 +471,12 @@ impl Config {
                     table.name
                 );
             }
+            if table.name == rexist_core::ENTITIES_SOURCE {
+                bail!(
+                    "source {:?}: the name is reserved for threat entities (actors, malware, techniques)",
+                    table.name
+                );
+            }
             if !seen.insert(table.name.clone()) {
                 bail!(
                     "source {:?}: name is used by two [[source]] tables",

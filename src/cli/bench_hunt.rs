@@ -211,7 +211,7 @@ pub fn run(args: &HuntArgs) -> Result<ExitCode> {
     let (mut item_hits, mut watch_hits, mut matched) = (0usize, 0usize, 0u64);
     for (n, (it, indicators)) in items.iter().enumerate() {
         let id = ItemId::new(i64::try_from(n).unwrap_or(i64::MAX));
-        let hits = compiled.item_hits(&[(id, it, "bench")], false);
+        let hits = compiled.item_hits(&[(id, it, "bench", &[])], false);
         let watch = compiled.indicator_hits(indicators.iter().map(|(k, v)| (*k, v.as_str())));
         if !hits.is_empty() || !watch.is_empty() {
             matched += 1;

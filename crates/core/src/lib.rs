@@ -7,10 +7,12 @@
 //! [`NewItem`]s and [`NewSighting`]s, the store upserts them and hands back
 //! [`Item`]s, [`IndicatorRecord`]s and [`Sighting`]s.
 
+pub mod attack;
 pub mod auth;
 pub mod class;
 pub mod curation;
 pub mod early;
+pub mod entity;
 pub mod error;
 pub mod hunt;
 pub mod ids;
@@ -35,9 +37,9 @@ pub use ids::{
 };
 pub use indicator::{Indicator, IndicatorType, canonicalize};
 pub use model::{
-    ExportRow, IndicatorRecord, IndicatorStatus, Item, ItemKind, ItemRecord, MANUAL_SOURCE,
-    Mention, NewItem, NewRelation, NewSighting, Record, Rejected, Relation, RetractReason,
-    Retraction, Run, RunCounts, RunOutcome, Sighting, Source, SourceHealth, SourceSpec,
-    UpsertSummary,
+    ENTITIES_SOURCE, ExportRow, IndicatorRecord, IndicatorStatus, Item, ItemKind, ItemRecord,
+    MANUAL_SOURCE, Mention, NewItem, NewRelation, NewSighting, Record, Rejected, Relation,
+    RetractReason, Retraction, Run, RunCounts, RunOutcome, Sighting, Source, SourceHealth,
+    SourceSpec, UpsertSummary,
 };
 pub use tlp::Tlp;

@@ -39,7 +39,7 @@ pub(crate) fn unknown(field: &'static str, value: &str, expected: &'static str) 
 
 /// What kind of content an item is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum ItemKind {
     /// A news article or blog post.
     News,
@@ -51,19 +51,47 @@ pub enum ItemKind {
     Vuln,
     /// An exploit record.
     Exploit,
+    /// A threat actor (an entity: one item across sources, see `entity`).
+    ThreatActor,
+    /// An intrusion set (an ATT&CK group).
+    IntrusionSet,
+    /// A malware family.
+    Malware,
+    /// A legitimate tool put to malicious use.
+    Tool,
+    /// A campaign.
+    Campaign,
+    /// An attack pattern (an ATT&CK technique).
+    AttackPattern,
 }
 
 impl ItemKind {
     /// Every kind.
-    pub const ALL: [ItemKind; 5] = [
+    pub const ALL: [ItemKind; 11] = [
         Self::News,
         Self::Post,
         Self::Event,
         Self::Vuln,
         Self::Exploit,
+        Self::ThreatActor,
+        Self::IntrusionSet,
+        Self::Malware,
+        Self::Tool,
+        Self::Campaign,
+        Self::AttackPattern,
     ];
 
-    /// The lower-case name.
+    /// The threat-entity kinds: one item per entity across sources.
+    pub const ENTITIES: [ItemKind; 6] = [
+        Self::ThreatActor,
+        Self::IntrusionSet,
+        Self::Malware,
+        Self::Tool,
+        Self::Campaign,
+        Self::AttackPattern,
+    ];
+
+    /// The lower-case name (STIX's type name for entity kinds).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::News => "news",
@@ -71,7 +99,18 @@ impl ItemKind {
             Self::Event => "event",
             Self::Vuln => "vuln",
             Self::Exploit => "exploit",
+            Self::ThreatActor => "threat-actor",
+            Self::IntrusionSet => "intrusion-set",
+            Self::Malware => "malware",
+            Self::Tool => "tool",
+            Self::Campaign => "campaign",
+            Self::AttackPattern => "attack-pattern",
         }
+    }
+
+    /// Whether items of this kind are threat entities.
+    pub fn is_entity(self) -> bool {
+        Self::ENTITIES.contains(&self)
     }
 }
 
@@ -88,7 +127,14 @@ impl FromStr for ItemKind {
         Self::ALL
             .into_iter()
             .find(|k| k.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| unknown("item kind", s, "news, post, event, vuln, exploit"))
+            .ok_or_else(|| {
+                unknown(
+                    "item kind",
+                    s,
+                    "news, post, event, vuln, exploit, threat-actor, intrusion-set, malware, \
+                     tool, campaign, attack-pattern",
+                )
+            })
     }
 }
 
@@ -613,6 +659,11 @@ pub struct Sighting {
 /// source, so nothing schedules, edits or deletes it, and no `[[source]]`
 /// table may take its name.
 pub const MANUAL_SOURCE: &str = "manual";
+
+/// The built-in source of threat-entity items (threat actors, malware,
+/// techniques, …), one per entity across sources; made on first use, like
+/// [`MANUAL_SOURCE`], and no `[[source]]` table may take its name.
+pub const ENTITIES_SOURCE: &str = "entities";
 
 /// Outcome of a sighting upsert batch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

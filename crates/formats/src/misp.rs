@@ -173,10 +173,21 @@ fn convert_event(raw: RawEvent, out: &mut MispEvents) -> Result<Option<ItemRecor
     let tag_names: Vec<String> = raw.tags.iter().filter_map(|t| t.name.clone()).collect();
     let tagged_tlp = tlp_of(&tag_names);
     let mut tags = tag_names.clone();
+    let mut entities = Vec::new();
     for galaxy in &raw.galaxies {
         for cluster in &galaxy.clusters {
             if let Some(value) = &cluster.value {
                 push_unique(&mut tags, value.clone());
+                let kind = cluster.kind.as_deref().or(galaxy.kind.as_deref());
+                let synonyms = cluster.meta.as_ref().map_or(&[][..], |m| &m.synonyms[..]);
+                entities.extend(kind.and_then(|k| {
+                    rexist_core::entity::from_misp_cluster(
+                        k,
+                        value,
+                        synonyms,
+                        cluster.description.as_deref(),
+                    )
+                }));
             }
         }
     }
@@ -353,6 +364,7 @@ fn convert_event(raw: RawEvent, out: &mut MispEvents) -> Result<Option<ItemRecor
         "timestamp": raw.timestamp,
         "publish_timestamp": raw.publish_timestamp,
         "attribute_count": attribute_count,
+        "entities": rexist_core::entity::to_extra(&entities),
     });
     Ok(Some(ItemRecord {
         item: NewItem {
@@ -792,6 +804,8 @@ struct RawTag {
 
 #[derive(Debug, Deserialize)]
 struct RawGalaxy {
+    #[serde(default, rename = "type", deserialize_with = "de_text")]
+    kind: Option<String>,
     #[serde(default, rename = "GalaxyCluster", deserialize_with = "de_list")]
     clusters: Vec<RawCluster>,
 }
@@ -800,6 +814,34 @@ struct RawGalaxy {
 struct RawCluster {
     #[serde(default, deserialize_with = "de_text")]
     value: Option<String>,
+    #[serde(default, rename = "type", deserialize_with = "de_text")]
+    kind: Option<String>,
+    #[serde(default, deserialize_with = "de_text")]
+    description: Option<String>,
+    #[serde(default)]
+    meta: Option<RawClusterMeta>,
+}
+
+/// A cluster's `meta`; only `synonyms` is read, and a malformed `meta`
+/// (MISP instances differ) is ignored rather than failing the event.
+#[derive(Debug, Default)]
+struct RawClusterMeta {
+    synonyms: Vec<String>,
+}
+
+impl<'de> Deserialize<'de> for RawClusterMeta {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        let synonyms = v
+            .get("synonyms")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect();
+        Ok(Self { synonyms })
+    }
 }
 
 #[derive(Debug, Deserialize)]

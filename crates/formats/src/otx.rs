@@ -250,6 +250,25 @@ fn attack_ids(list: Option<&Vec<Value>>) -> Vec<String> {
         .collect()
 }
 
+/// The threat entities a pulse names: its adversary, malware families and
+/// ATT&CK techniques.
+fn pulse_entities(adversary: Option<&str>, families: &[String], techniques: &[String]) -> Value {
+    use rexist_core::entity::{EntityMention, to_extra};
+    let mut out: Vec<EntityMention> = Vec::new();
+    out.extend(adversary.and_then(|a| EntityMention::named(ItemKind::ThreatActor, a)));
+    out.extend(
+        families
+            .iter()
+            .filter_map(|f| EntityMention::named(ItemKind::Malware, f)),
+    );
+    out.extend(techniques.iter().filter_map(|t| {
+        let mut m = EntityMention::named(ItemKind::AttackPattern, t)?;
+        m.attack_id = rexist_core::attack::is_attack_id(t).then(|| t.clone());
+        Some(m)
+    }));
+    to_extra(&out)
+}
+
 fn is_active(v: Option<&Value>) -> bool {
     match v {
         Some(Value::Number(n)) => n.as_i64() != Some(0),
@@ -359,14 +378,18 @@ fn convert_pulse(
         }
     }
 
+    let adversary = raw.adversary.filter(|a| !a.trim().is_empty());
+    let techniques = attack_ids(raw.attack_ids.as_ref());
+    let entities = pulse_entities(adversary.as_deref(), &families, &techniques);
     let extra = json!({
         "id": id,
         "author_name": raw.author_name,
-        "adversary": raw.adversary.filter(|a| !a.trim().is_empty()),
+        "entities": entities,
+        "adversary": adversary,
         "targeted_countries": names(raw.targeted_countries.as_ref()),
         "industries": names(raw.industries.as_ref()),
         "malware_families": families,
-        "attack_ids": attack_ids(raw.attack_ids.as_ref()),
+        "attack_ids": techniques,
         "references": references,
         "modified": raw.modified,
         "other_indicators": other,

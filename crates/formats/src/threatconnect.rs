@@ -393,6 +393,27 @@ pub fn parse_indicators(body: &[u8]) -> Result<TcIndicators, FormatError> {
     Ok(out)
 }
 
+/// The group itself as a threat entity, when its type is one (an
+/// Adversary, a Campaign, …): ThreatConnect's groups are its entities.
+fn group_entity(kind: &str, name: &str, description: &str) -> Value {
+    use rexist_core::entity::{EntityMention, to_extra};
+    let entity_kind = match kind.to_ascii_lowercase().as_str() {
+        "adversary" | "threat" => ItemKind::ThreatActor,
+        "intrusion set" => ItemKind::IntrusionSet,
+        "malware" => ItemKind::Malware,
+        "tool" => ItemKind::Tool,
+        "campaign" => ItemKind::Campaign,
+        "attack pattern" => ItemKind::AttackPattern,
+        _ => return Value::Array(Vec::new()),
+    };
+    let Some(mut m) = EntityMention::named(entity_kind, name) else {
+        return Value::Array(Vec::new());
+    };
+    m.is_item = true;
+    m.description = Some(description.trim().to_owned()).filter(|d| !d.is_empty());
+    to_extra(&[m])
+}
+
 /// Parses a `/v3/groups` page (ask for `fields=associatedIndicators` and
 /// `fields=tags` to get indicators and tags).
 pub fn parse_groups(body: &[u8]) -> Result<TcGroups, FormatError> {
@@ -458,6 +479,7 @@ pub fn parse_groups(body: &[u8]) -> Result<TcGroups, FormatError> {
             }
         }
         let body = text(&m, "description").unwrap_or("").to_owned();
+        let entities = group_entity(&kind, name, &body);
         out.records.push(ItemRecord {
             item: NewItem {
                 kind: ItemKind::Event,
@@ -475,6 +497,7 @@ pub fn parse_groups(body: &[u8]) -> Result<TcGroups, FormatError> {
                 tags,
                 extra: json!({
                     "group_type": kind,
+                    "entities": entities,
                     "id": id,
                     "owner_name": text(&m, "ownerName"),
                     "last_modified": text(&m, "lastModified"),

@@ -273,6 +273,9 @@ pub struct Answer {
     /// authority (a CVE's NVD, JVN or KEV entry; the first blocklist for
     /// anything else); none when no source the reader may see reported it.
     pub early_warning: Option<EarlyWarning>,
+    /// Threat entities (actors, malware, techniques, …) named by the items
+    /// that report it, most recently linked first.
+    pub entities: Vec<rexist_core::entity::EntityRef>,
     /// Items that mention it, newest first.
     pub items: Vec<ItemRef>,
     /// Related indicators with the reason for each: by shape (networks,
@@ -455,6 +458,7 @@ impl Lookup {
             tlp: None,
             sources: Vec::new(),
             early_warning: None,
+            entities: Vec::new(),
             items: Vec::new(),
             related: Vec::new(),
             hunts: Vec::new(),
@@ -471,14 +475,19 @@ impl Lookup {
         let mut co = Vec::new();
         if let Some(record) = &record {
             let ids = [record.id];
-            let (context, sources, report_times, curation, local) = tokio::try_join!(
+            let (context, sources, report_times, curation, local, entities) = tokio::try_join!(
                 self.store
                     .indicator_context(record.id, ITEMS, RELATED, max_tlp),
                 self.store.list_sources(),
                 self.store.report_times(record.id, max_tlp),
                 self.store.curations(&ids),
                 self.store.local_sightings(record.id, LOCAL),
+                self.store.indicator_entities(record.id, max_tlp),
             )?;
+            answer.entities = entities
+                .iter()
+                .map(rexist_core::entity::EntityRef::of)
+                .collect();
             let curation = curation.into_iter().next().map(|c| c.1).unwrap_or_default();
             let rexist_store::IndicatorContext {
                 sightings,

@@ -64,6 +64,10 @@ pub fn validate(kind: HuntKind, definition: &str) -> std::result::Result<(), Str
     .map_err(|e| e.to_string())
 }
 
+/// An item as query hunts see it: id, content, source name, and the names
+/// of the threat entities it names.
+pub type ItemForHunt<'a> = (ItemId, &'a NewItem, &'a str, &'a [String]);
+
 /// All enabled hunts, compiled.
 pub struct Compiled {
     /// Query hunts, by hunt id.
@@ -102,13 +106,14 @@ impl Compiled {
         }
     }
 
-    /// Query-hunt hits of items (with the given source names), as hits to record.
-    pub fn item_hits(&self, items: &[(ItemId, &NewItem, &str)], retro: bool) -> Vec<NewHit> {
+    /// Query-hunt hits of items (with the given source names and the names
+    /// of the entities each names), as hits to record.
+    pub fn item_hits(&self, items: &[ItemForHunt<'_>], retro: bool) -> Vec<NewHit> {
         let mut out = Vec::new();
         if self.queries.is_empty() {
             return out;
         }
-        for (id, item, source) in items {
+        for (id, item, source, entities) in items {
             let tlp = item.tlp.as_str();
             let doc = Doc {
                 title: &item.title,
@@ -118,6 +123,7 @@ impl Compiled {
                 tags: &item.tags,
                 lang: item.lang.as_deref(),
                 tlp,
+                entities,
             };
             for hit in self.queries.matches(&doc) {
                 out.push(NewHit {
@@ -335,6 +341,7 @@ impl Hunter {
         source: SourceId,
         items: &[NewItem],
         changes: &[ItemChange],
+        entities: HashMap<ItemId, Vec<String>>,
     ) -> Result<Vec<HuntHit>> {
         let compiled = self.compiled().await?;
         if compiled.queries.is_empty() {
@@ -354,7 +361,10 @@ impl Hunter {
         let work = move || {
             let refs: Vec<_> = changed
                 .iter()
-                .map(|(id, i)| (*id, i, name.as_str()))
+                .map(|(id, i)| {
+                    let named = entities.get(id).map_or(&[][..], Vec::as_slice);
+                    (*id, i, name.as_str(), named)
+                })
                 .collect();
             compiled.item_hits(&refs, false)
         };
@@ -596,6 +606,14 @@ pub async fn retro(
                 before = Some(last.id);
                 summary.scanned += page.items.len() as u64;
                 let more = page.next.is_some();
+                let ids: Vec<ItemId> = page.items.iter().map(|i| i.id).collect();
+                let mut entities: HashMap<ItemId, Vec<String>> = HashMap::new();
+                for (item, entity) in store.entities_of_items(&ids, Tlp::Red).await? {
+                    entities
+                        .entry(item)
+                        .or_default()
+                        .extend(crate::entities::entity_names(&entity));
+                }
                 let (c, names) = (Arc::clone(&compiled), Arc::clone(&names));
                 let hits = tokio::task::spawn_blocking(move || {
                     let refs: Vec<_> = page
@@ -603,7 +621,8 @@ pub async fn retro(
                         .iter()
                         .map(|i| {
                             let name = names.get(&i.source_id).map_or("", String::as_str);
-                            (i.id, &i.content, name)
+                            let named = entities.get(&i.id).map_or(&[][..], Vec::as_slice);
+                            (i.id, &i.content, name, named)
                         })
                         .collect();
                     c.item_hits(&refs, true)

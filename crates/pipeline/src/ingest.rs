@@ -71,10 +71,15 @@ impl Ingest {
         &self.hunter
     }
 
-    /// Upserts items; new and changed ones are hunted.
+    /// Upserts items; new and changed ones are linked to the threat
+    /// entities they name, then hunted.
     pub async fn items(&self, source: SourceId, items: &[NewItem]) -> Result<Vec<ItemChange>> {
         let changes = self.store.upsert_items(source, items).await?;
-        self.hunter.on_items(source, items, &changes).await?;
+        let entities =
+            crate::entities::link_items(self.store.as_ref(), source, items, &changes).await?;
+        self.hunter
+            .on_items(source, items, &changes, entities)
+            .await?;
         Ok(changes)
     }
 

@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use crate::liveness::{Heartbeat, Progress};
 
 pub mod alerts;
+pub mod entities;
 pub mod hunter;
 pub mod ingest;
 pub mod liveness;

@@ -10,6 +10,7 @@ pub(crate) enum Field {
     Tag,
     Lang,
     Tlp,
+    Entity,
 }
 
 impl Field {
@@ -20,6 +21,7 @@ impl Field {
             "tag" => Some(Self::Tag),
             "lang" => Some(Self::Lang),
             "tlp" => Some(Self::Tlp),
+            "entity" => Some(Self::Entity),
             _ => None,
         }
     }
@@ -31,6 +33,7 @@ impl Field {
             Self::Tag => "tag",
             Self::Lang => "lang",
             Self::Tlp => "tlp",
+            Self::Entity => "entity",
         }
     }
 }

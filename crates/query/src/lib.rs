@@ -16,7 +16,7 @@
 //!        | "/" regex "/"                      (* "\/" inside for a slash *)
 //!        | field ":" ( value | '"' chars '"' )
 //!        | word                               (* up to whitespace , " ( ) *)
-//! field  = "kind" | "source" | "tag" | "lang" | "tlp"   (* case-insensitive *)
+//! field  = "kind" | "source" | "tag" | "lang" | "tlp" | "entity"   (* case-insensitive *)
 //! ```
 //!
 //! `ransomware lockbit, "blackcat" -test` (or `ransomware lockbit OR "blackcat" -test`)
@@ -52,7 +52,9 @@
 //! - Field filters compare normalised values for equality: `kind:` item kind, `source:`
 //!   source name, `tag:` any tag, `lang:` language (never matches an item without one),
 //!   `tlp:X` items whose TLP *equals* X (not "at most X"; `tlp:amber` and `tlp:tlp:amber`
-//!   are the same; `amber+strict` is a distinct value).
+//!   are the same; `amber+strict` is a distinct value); `entity:"Example Panda"` items
+//!   that name the threat entity under any of its names or aliases, compared without case,
+//!   spaces, hyphens, underscores or dots (`entity:apt28` is `entity:"APT 28"`).
 //! - Title and body are scanned together, separated by a newline (a phrase does not span
 //!   them).
 //! - An exclusion-only query such as `-test` matches every item without `test`.
@@ -119,7 +121,7 @@
 //! let set = HuntSet::new([(1, q), (2, parse("脆弱性 tag:jvn").unwrap())]);
 //! let tags = ["JVN".to_owned()];
 //! let doc = Doc { title: "製品の脆弱性", body: "", kind: "advisory", source: "jvn",
-//!                 tags: &tags, lang: Some("ja"), tlp: "clear" };
+//!                 tags: &tags, lang: Some("ja"), tlp: "clear", entities: &[] };
 //! let hits = set.matches(&doc);
 //! assert_eq!(hits.len(), 1);
 //! assert_eq!(hits[0].hunt, 2);

@@ -25,6 +25,9 @@ pub struct Doc<'a> {
     pub lang: Option<&'a str>,
     /// TLP marking (`amber`, `TLP:AMBER`…), compared by `tlp:`.
     pub tlp: &'a str,
+    /// Names and aliases of the threat entities the item names, any of
+    /// which may satisfy `entity:`.
+    pub entities: &'a [String],
 }
 
 impl<'a> Doc<'a> {
@@ -39,6 +42,7 @@ impl<'a> Doc<'a> {
             tags: &[],
             lang: None,
             tlp: "",
+            entities: &[],
         }
     }
 }
@@ -303,6 +307,7 @@ pub(crate) struct Meta {
     tags: Vec<String>,
     lang: Option<String>,
     tlp: String,
+    entities: Vec<String>,
 }
 
 impl Meta {
@@ -313,6 +318,7 @@ impl Meta {
             tags: doc.tags.iter().map(|t| normalize(t)).collect(),
             lang: doc.lang.map(normalize),
             tlp: strip_tlp(&normalize(doc.tlp)).to_owned(),
+            entities: doc.entities.iter().map(|e| entity_key(e)).collect(),
         }
     }
 
@@ -323,8 +329,21 @@ impl Meta {
             Field::Tag => self.tags.iter().any(|t| t == v),
             Field::Lang => self.lang.as_deref() == Some(v),
             Field::Tlp => !self.tlp.is_empty() && self.tlp == strip_tlp(v),
+            Field::Entity => {
+                let v = entity_key(v);
+                !v.is_empty() && self.entities.contains(&v)
+            }
         }
     }
+}
+
+/// Entity names compare as rexist resolves them: normalised, without
+/// spaces, hyphens, underscores or dots (`APT 28` is `apt28`).
+fn entity_key(v: &str) -> String {
+    normalize(v)
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '_' | '.'))
+        .collect()
 }
 
 /// `tlp:amber` and `amber` are the same marking.

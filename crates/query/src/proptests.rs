@@ -142,7 +142,7 @@ proptest! {
         tagged in any::<bool>(),
     ) {
         let tags = if tagged { vec!["X".to_owned()] } else { Vec::new() };
-        let doc = Doc { title: &title, body: &body, kind, source: "s", tags: &tags, lang: Some("ja"), tlp: "amber" };
+        let doc = Doc { title: &title, body: &body, kind, source: "s", tags: &tags, lang: Some("ja"), tlp: "amber", entities: &[] };
         check(&queries, &doc)?;
     }
 
@@ -152,7 +152,7 @@ proptest! {
         body in text(REGEX_WORDS),
         title in text(REGEX_WORDS),
     ) {
-        let doc = Doc { title: &title, body: &body, kind: "report", source: "s", tags: &[], lang: None, tlp: "" };
+        let doc = Doc { title: &title, body: &body, kind: "report", source: "s", tags: &[], lang: None, tlp: "", entities: &[] };
         check(&queries, &doc)?;
     }
 }

@@ -94,6 +94,7 @@ fn doc<'a>(tags: &'a [String], lang: Option<&'a str>) -> Doc<'a> {
         tags,
         lang,
         tlp: "TLP:AMBER",
+        entities: &[],
     }
 }
 
@@ -193,6 +194,7 @@ fn empty_set() {
         tags: &[],
         lang: None,
         tlp: "",
+        entities: &[],
     };
     assert!(set.matches(&d).is_empty());
 }

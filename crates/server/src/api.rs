@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use rexist_core::{
     Curation, Indicator, IndicatorRecord, IndicatorStatus, IndicatorType, Item, ItemId, ItemKind,
-    LocalSightings, Note, NoteTarget, Run, RunId, Sighting, Source,
+    LocalSightings, Note, NoteTarget, Run, RunId, Sighting, Source, Tlp,
 };
 use rexist_store::{IndicatorQuery, ItemQuery, Page};
 use serde::{Deserialize, Serialize};
@@ -330,7 +330,8 @@ pub async fn items(
     Ok(Json(state.store.search_items(&q).await?))
 }
 
-/// An item with analysts' notes on it.
+/// An item with analysts' notes on it, the threat entities it names, and,
+/// for an entity item (a threat actor, malware, …), what is known of it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ItemDetail {
     /// The item.
@@ -338,6 +339,11 @@ pub struct ItemDetail {
     item: Item,
     /// Analysts' notes, newest first (at most 100).
     notes: Vec<Note>,
+    /// Threat entities the item names (none for an entity item).
+    entities: Vec<rexist_core::entity::EntityRef>,
+    /// What is known of the entity, when the item is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entity: Option<crate::entities::EntityView>,
 }
 
 impl ItemDetail {
@@ -365,10 +371,26 @@ pub(crate) async fn readable_item(
         .ok_or_else(|| ApiError::not_found(format!("no item {id}")))
 }
 
-/// `item` with its notes.
-pub(crate) async fn item_detail(state: &AppState, item: Item) -> Result<ItemDetail, ApiError> {
+/// `item` with its notes and entities, as a reader cleared to `clearance` sees it.
+pub(crate) async fn item_detail(
+    state: &AppState,
+    item: Item,
+    clearance: Tlp,
+) -> Result<ItemDetail, ApiError> {
     let notes = state.store.notes(NoteTarget::Item(item.id), NOTES).await?;
-    Ok(ItemDetail { item, notes })
+    let (entities, entity) = if item.content.kind.is_entity() {
+        let view = crate::entities::entity_view(state, &item, clearance).await?;
+        (Vec::new(), Some(view))
+    } else {
+        let named = crate::entities::named_by(state, item.id, clearance).await?;
+        (named, None)
+    };
+    Ok(ItemDetail {
+        item,
+        notes,
+        entities,
+        entity,
+    })
 }
 
 /// `GET /api/v1/items/{id}`
@@ -390,7 +412,7 @@ pub async fn item(
     Path(id): Path<String>,
 ) -> ApiResult<ItemDetail> {
     let item = readable_item(&state, &principal, &id).await?;
-    Ok(Json(item_detail(&state, item).await?))
+    Ok(Json(item_detail(&state, item, principal.clearance).await?))
 }
 
 /// A list without paging.

@@ -1061,7 +1061,7 @@ pub async fn add_item(
     .await;
     Ok((
         StatusCode::CREATED,
-        Json(item_detail(&state, stored).await?),
+        Json(item_detail(&state, stored, principal.clearance).await?),
     ))
 }
 

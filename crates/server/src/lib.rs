@@ -8,6 +8,7 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod curation;
+pub mod entities;
 pub mod error;
 pub mod exist;
 pub mod export;

@@ -25,6 +25,7 @@
 
 use std::collections::HashMap;
 
+use rexist_core::entity::EntityMention;
 use rexist_core::{
     Indicator, IndicatorType, ItemKind, ItemRecord, NewItem, NewRelation, NewSighting, Record,
     Rejected, RetractReason, Retraction, Tlp,
@@ -294,8 +295,112 @@ pub fn parse_objects(json: &[u8]) -> Result<Parsed, StixError> {
     for (id, obj) in relationships {
         relationship(&id, &obj, &items, &stands_for, &mut parsed);
     }
+    name_entities(&mut parsed);
     keep_withdrawn(&mut parsed);
     Ok(parsed)
+}
+
+/// Adds to each item the threat entities of the page it refers to: a
+/// report's `object_refs`, an indicator's `indicates` relationship to a
+/// malware. (An entity object in another page is not seen here.)
+fn name_entities(parsed: &mut Parsed) {
+    let mut by_id: HashMap<String, EntityMention> = HashMap::new();
+    for record in &parsed.records {
+        if let Record::Item(r) = record
+            && let Some(m) = r
+                .item
+                .extra
+                .get(rexist_core::entity::EXTRA_KEY)
+                .and_then(Value::as_array)
+                .and_then(|a| a.first())
+                .and_then(|v| serde_json::from_value::<EntityMention>(v.clone()).ok())
+        {
+            by_id.insert(
+                r.item.external_id.clone(),
+                EntityMention {
+                    is_item: false,
+                    ..m
+                },
+            );
+        }
+    }
+    if by_id.is_empty() {
+        return;
+    }
+    for record in &mut parsed.records {
+        let Record::Item(r) = record else { continue };
+        let own = r.item.external_id.clone();
+        let Some(extra) = r.item.extra.as_object_mut() else {
+            continue;
+        };
+        let mut refs: Vec<&str> = strings_in(extra.get("object_refs"));
+        for rel in extra
+            .get("relationships")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            for end in ["source_ref", "target_ref"] {
+                refs.extend(rel.get(end).and_then(Value::as_str));
+            }
+        }
+        let mut named: Vec<EntityMention> = extra
+            .get(rexist_core::entity::EXTRA_KEY)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default();
+        let before = named.len();
+        for r in refs.into_iter().filter(|r| *r != own) {
+            if let Some(m) = by_id.get(r)
+                && !named.iter().any(|n| n.kind == m.kind && n.name == m.name)
+            {
+                named.push(m.clone());
+            }
+        }
+        if named.len() > before {
+            extra.insert(
+                rexist_core::entity::EXTRA_KEY.into(),
+                rexist_core::entity::to_extra(&named),
+            );
+        }
+    }
+}
+
+fn strings_in(v: Option<&Value>) -> Vec<&str> {
+    v.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
+/// The object as a threat entity, when its type is one.
+fn entity_of(
+    kind: &str,
+    obj: &Map<String, Value>,
+    name: &str,
+    body: &str,
+) -> Option<EntityMention> {
+    let kind: ItemKind = kind.parse().ok().filter(|k: &ItemKind| k.is_entity())?;
+    let mut m = EntityMention::named(kind, name)?;
+    m.is_item = true;
+    m.aliases = strings(obj, "aliases");
+    m.aliases.extend(strings(obj, "x_mitre_aliases"));
+    m.aliases.retain(|a| a != name);
+    m.description = Some(body.trim().to_owned()).filter(|d| !d.is_empty());
+    m.attack_id = obj
+        .get("external_references")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|r| {
+            r.get("source_name")
+                .and_then(Value::as_str)
+                .is_some_and(|s| s.starts_with("mitre-"))
+        })
+        .find_map(|r| r.get("external_id").and_then(Value::as_str))
+        .filter(|id| rexist_core::attack::is_attack_id(id))
+        .map(str::to_owned);
+    Some(m)
 }
 
 /// Drops retractions of indicators the page also reports as active (another,
@@ -449,6 +554,12 @@ fn item(ctx: &Ctx, kind: &str, id: &str, mut obj: Map<String, Value>) -> NewItem
         .or_else(|| timestamp(&obj, "created"))
         .or_else(|| timestamp(&obj, "modified"));
     let lang = text(&obj, "lang");
+    if let Some(m) = entity_of(kind, &obj, &title, &body) {
+        obj.insert(
+            rexist_core::entity::EXTRA_KEY.into(),
+            rexist_core::entity::to_extra(&[m]),
+        );
+    }
     obj.remove("name");
     obj.remove("description");
     obj.insert("tlp_marked".into(), Value::Bool(tlp.is_some()));

@@ -26,6 +26,7 @@
 mod activity;
 mod curation;
 mod decode;
+mod entities;
 mod error;
 pub mod fts;
 mod migrate;
@@ -52,6 +53,7 @@ use rexist_core::{
 
 pub use activity::{Activity, DayCount};
 pub use curation::CurationChange;
+pub use entities::{EntityFacts, EntityLink, MAX_INDICATOR_ENTITIES};
 pub use error::{ErrorKind, StoreError};
 pub use state::{CachedEnrichment, MAX_CACHED_ANSWER, RetroHunt, RetroStatus, TaxiiStatus};
 pub use types::{
@@ -516,6 +518,38 @@ pub trait Store: Send + Sync {
     /// The random namespace this installation's STIX ids are drawn from,
     /// made once by the migrations and shared by every node.
     async fn stix_namespace(&self) -> Result<u128>;
+
+    /// The entity that one of `keys` (names through
+    /// [`rexist_core::entity::name_key`]) resolves to in `class`, the first
+    /// key that resolves winning.
+    async fn entity_named(&self, class: &str, keys: &[String]) -> Result<Option<ItemId>>;
+    /// Records `names` (key, name as written) as resolving to `entity` in
+    /// `class`; a key that already resolves (to it or to another entity)
+    /// is left as it is. Returns how many were new.
+    async fn add_entity_names(
+        &self,
+        entity: ItemId,
+        class: &str,
+        names: &[(String, String)],
+    ) -> Result<u64>;
+    /// Links items to entities they name; a link made again only moves its
+    /// `last_seen` (and becomes `is_item` if it says so). Returns how many
+    /// links were new.
+    async fn link_entities(&self, links: &[EntityLink]) -> Result<u64>;
+    /// The entities each of `items` names, as (item, entity item) pairs,
+    /// the entity at most `max_tlp`.
+    async fn entities_of_items(
+        &self,
+        items: &[ItemId],
+        max_tlp: Tlp,
+    ) -> Result<Vec<(ItemId, Item)>>;
+    /// The entities named by items that state or mention `indicator`, at
+    /// most [`MAX_INDICATOR_ENTITIES`], items and entities at most
+    /// `max_tlp`, most recently linked first.
+    async fn indicator_entities(&self, indicator: IndicatorId, max_tlp: Tlp) -> Result<Vec<Item>>;
+    /// What an entity page shows (see [`EntityFacts`]), every list at most
+    /// `limit` long and at most `max_tlp`.
+    async fn entity_facts(&self, entity: ItemId, max_tlp: Tlp, limit: u32) -> Result<EntityFacts>;
 
     /// The analyst facts about each of `ids` that has any (false-positive
     /// mark, TLP raise, score override, hand labels), in id order.

@@ -84,6 +84,10 @@ pub(crate) const SQLITE: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0012_curation.sql"),
     },
     Migration {
+        version: 13,
+        sql: include_str!("../migrations/sqlite/0013_entities.sql"),
+    },
+    Migration {
         version: 14,
         sql: include_str!("../migrations/sqlite/0014_hit_triage.sql"),
     },
@@ -138,6 +142,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration {
         version: 12,
         sql: include_str!("../migrations/postgres/0012_curation.sql"),
+    },
+    Migration {
+        version: 13,
+        sql: include_str!("../migrations/postgres/0013_entities.sql"),
     },
     Migration {
         version: 14,

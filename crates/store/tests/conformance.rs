@@ -19,8 +19,8 @@ use rexist_core::{
 use rexist_store::postgres::PgStore;
 use rexist_store::sqlite::SqliteStore;
 use rexist_store::{
-    AlertQuery, CachedEnrichment, CurationChange, ErrorKind, HitQuery, IndicatorQuery, ItemChange,
-    ItemQuery, NewJob, RetroHunt, RetroStatus, Store, TaxiiStatus,
+    AlertQuery, CachedEnrichment, CurationChange, EntityLink, ErrorKind, HitQuery, IndicatorQuery,
+    ItemChange, ItemQuery, NewJob, RetroHunt, RetroStatus, Store, TaxiiStatus,
 };
 use time::OffsetDateTime;
 
@@ -166,6 +166,7 @@ conformance!(
     recent_indicators_filter_count_and_page_in_the_store,
     item_sightings_filter_count_and_page_in_the_store,
     domains_read_at_or_below_with_their_addresses_and_urls,
+    entities_resolve_link_and_read_within_clearance,
 );
 
 fn spec(name: &str) -> SourceSpec {
@@ -5310,4 +5311,220 @@ async fn domains_read_at_or_below_with_their_addresses_and_urls(store: Arc<dyn S
         .await
         .unwrap_err();
     assert_eq!(bad.kind(), ErrorKind::Invalid);
+}
+
+async fn entities_resolve_link_and_read_within_clearance(store: Arc<dyn Store>) {
+    let home = source(&store, "entities").await;
+    let feed = source(&store, "otx").await;
+    let entity = |kind, key: &str, title: &str, tlp| NewItem {
+        kind,
+        external_id: key.to_owned(),
+        title: title.to_owned(),
+        body: String::new(),
+        url: None,
+        lang: None,
+        published_at: None,
+        tlp,
+        tags: Vec::new(),
+        extra: serde_json::json!({"aliases": []}),
+    };
+    let made = store
+        .upsert_items(
+            home.id,
+            &[
+                entity(
+                    ItemKind::ThreatActor,
+                    "actor:examplepanda",
+                    "Example Panda",
+                    Tlp::Clear,
+                ),
+                entity(
+                    ItemKind::Malware,
+                    "software:exampleloader",
+                    "ExampleLoader",
+                    Tlp::Clear,
+                ),
+                entity(
+                    ItemKind::ThreatActor,
+                    "actor:secretbear",
+                    "Secret Bear",
+                    Tlp::Red,
+                ),
+            ],
+        )
+        .await
+        .unwrap();
+    let (panda, loader, bear) = (made[0].id(), made[1].id(), made[2].id());
+    let names = |v: &[&str]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|n| (rexist_core::entity::name_key(n), (*n).to_owned()))
+            .collect()
+    };
+    assert_eq!(
+        store
+            .add_entity_names(panda, "actor", &names(&["Example Panda", "PANDA-X"]))
+            .await
+            .unwrap(),
+        2
+    );
+    // A name already taken keeps its entity; only the new one is added.
+    assert_eq!(
+        store
+            .add_entity_names(bear, "actor", &names(&["example panda", "Secret Bear"]))
+            .await
+            .unwrap(),
+        1
+    );
+    store
+        .add_entity_names(loader, "software", &names(&["ExampleLoader"]))
+        .await
+        .unwrap();
+    let key = |n: &str| vec![rexist_core::entity::name_key(n)];
+    assert_eq!(
+        store.entity_named("actor", &key("panda x")).await.unwrap(),
+        Some(panda)
+    );
+    assert_eq!(
+        store
+            .entity_named("actor", &key("EXAMPLE-PANDA"))
+            .await
+            .unwrap(),
+        Some(panda)
+    );
+    assert_eq!(
+        store
+            .entity_named("software", &key("Example Panda"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .entity_named(
+                "actor",
+                &[String::from("nobody"), key("Secret Bear")[0].clone()]
+            )
+            .await
+            .unwrap(),
+        Some(bear)
+    );
+
+    // Two pulses name the panda and the loader; a RED event names the bear with the panda.
+    let mut red = item("e-red", "Red event", "secret");
+    red.tlp = Tlp::Red;
+    let pulses = store
+        .upsert_items(
+            feed.id,
+            &[
+                item("p1", "Pulse one", "x"),
+                item("p2", "Pulse two", "y"),
+                red,
+            ],
+        )
+        .await
+        .unwrap();
+    let (p1, p2, pr) = (pulses[0].id(), pulses[1].id(), pulses[2].id());
+    let at = now();
+    let link = |entity, item| EntityLink {
+        entity,
+        item,
+        source: feed.id,
+        is_item: false,
+        seen_at: at,
+    };
+    let links = [
+        link(panda, p1),
+        link(loader, p1),
+        link(panda, p2),
+        link(panda, pr),
+        link(bear, pr),
+    ];
+    assert_eq!(store.link_entities(&links).await.unwrap(), 5);
+    // Linking again adds nothing.
+    assert_eq!(store.link_entities(&links[..2]).await.unwrap(), 0);
+    let mut s1 = sighting(IndicatorType::Domain, "panda.example", at);
+    s1.item_id = Some(p1);
+    s1.tlp = Some(Tlp::Clear);
+    let mut s2 = sighting(IndicatorType::Ipv4, "192.0.2.77", at);
+    s2.item_id = Some(pr);
+    s2.tlp = Some(Tlp::Red);
+    store.upsert_sightings(&feed, &[s1, s2]).await.unwrap();
+
+    let of = store
+        .entities_of_items(&[p1, p2, pr], Tlp::Clear)
+        .await
+        .unwrap();
+    let pairs: BTreeSet<(i64, String)> = of
+        .iter()
+        .map(|(i, e)| (i.get(), e.content.title.clone()))
+        .collect();
+    // The RED entity is not shown below RED; the panda is, for every item.
+    assert!(pairs.contains(&(p1.get(), "Example Panda".to_owned())));
+    assert!(pairs.contains(&(p1.get(), "ExampleLoader".to_owned())));
+    assert!(pairs.contains(&(pr.get(), "Example Panda".to_owned())));
+    assert!(!pairs.iter().any(|(_, t)| t == "Secret Bear"));
+    assert_eq!(of.len(), 4);
+
+    let facts = store.entity_facts(panda, Tlp::Clear, 10).await.unwrap();
+    assert_eq!(facts.names, vec!["Example Panda", "PANDA-X"]);
+    // The RED event is neither counted nor listed at CLEAR.
+    assert_eq!(facts.items_total, 2);
+    assert_eq!(facts.items.len(), 2);
+    assert_eq!(facts.sources, vec![("otx".to_owned(), 2)]);
+    let values: Vec<&str> = facts.indicators.iter().map(|i| i.value.as_str()).collect();
+    assert_eq!(values, vec!["panda.example"]);
+    let related: Vec<(&str, u64)> = facts
+        .related
+        .iter()
+        .map(|(e, n)| (e.content.title.as_str(), *n))
+        .collect();
+    assert_eq!(related, vec![("ExampleLoader", 1)]);
+    assert_eq!(facts.months.iter().map(|m| m.1).sum::<u64>(), 2);
+    assert_eq!(facts.months[0].0.len(), 7, "{:?}", facts.months);
+
+    let red_facts = store.entity_facts(panda, Tlp::Red, 10).await.unwrap();
+    assert_eq!(red_facts.items_total, 3);
+    assert_eq!(red_facts.indicators.len(), 2);
+    assert!(red_facts.related.iter().any(|(e, _)| e.id == bear));
+
+    let domain = store
+        .indicator(IndicatorType::Domain, "panda.example")
+        .await
+        .unwrap()
+        .unwrap();
+    let named: Vec<String> = store
+        .indicator_entities(domain.id, Tlp::Clear)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.content.title)
+        .collect();
+    assert_eq!(named.len(), 2);
+    assert!(named.contains(&"Example Panda".to_owned()));
+    let ip = store
+        .indicator(IndicatorType::Ipv4, "192.0.2.77")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .indicator_entities(ip.id, Tlp::Amber)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .indicator_entities(ip.id, Tlp::Red)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Deleting the feed takes its links; the entities stay, named by nothing.
+    store.delete_source(feed.id).await.unwrap();
+    let after = store.entity_facts(panda, Tlp::Red, 10).await.unwrap();
+    assert_eq!(after.items_total, 0);
+    assert_eq!(after.names.len(), 2);
 }

@@ -317,3 +317,118 @@ async fn an_indicator_dropped_from_a_pulse_is_retired_in_that_pulse_only() {
     assert!(one.iter().all(|s| s.listed), "{one:?}");
     assert_eq!(status, rexist_core::IndicatorStatus::Active);
 }
+
+/// The shared OTX pages name an adversary, a malware family in two pulses
+/// (as a string and as an object), and ATT&CK techniques: each becomes one
+/// entity item, linked to its pulses, with ATT&CK's names; a hunt following
+/// the adversary by another spelling hits its pulse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pulses_name_threat_entities_once_across_pulses() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = rexist_store::open(None, dir.path()).await.unwrap();
+    store
+        .create_hunt(&rexist_core::HuntSpec {
+            name: "follow-panda".to_owned(),
+            kind: rexist_core::HuntKind::Query,
+            definition: "entity:\"example-PANDA\"".to_owned(),
+            enabled: true,
+            channels: Vec::new(),
+            digest_secs: None,
+            tlp: rexist_core::HuntSpec::DEFAULT_TLP,
+        })
+        .await
+        .unwrap();
+    let base: Arc<Mutex<String>> = Arc::default();
+    let b = Arc::clone(&base);
+    let up = serve(move |path, _, _| {
+        let base = b.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        if path.contains("page=2") {
+            json(fixture_bytes("otx/pulses-subscribed-page2.json"))
+        } else {
+            json(page1(&base))
+        }
+    })
+    .await;
+    *base.lock().unwrap() = up.base.clone();
+    let source = otx(&up.base, &dir);
+    let ingest = rexist_pipeline::Ingest::new(store.clone(), None);
+    let run = run_source(&ingest, &fetcher(), &source).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
+
+    let of_kind = |kind| {
+        let store = store.clone();
+        async move {
+            store
+                .search_items(&ItemQuery {
+                    kind: Some(kind),
+                    limit: 100,
+                    ..ItemQuery::default()
+                })
+                .await
+                .unwrap()
+                .items
+        }
+    };
+    let actors = of_kind(rexist_core::ItemKind::ThreatActor).await;
+    assert_eq!(actors.len(), 1, "{actors:?}");
+    assert_eq!(actors[0].content.title, "Example Panda");
+    let malware = of_kind(rexist_core::ItemKind::Malware).await;
+    assert_eq!(
+        malware.len(),
+        1,
+        "one ExampleLoader for two pulses: {malware:?}"
+    );
+    let techniques = of_kind(rexist_core::ItemKind::AttackPattern).await;
+    let titles: Vec<&str> = techniques
+        .iter()
+        .map(|t| t.content.title.as_str())
+        .collect();
+    assert!(
+        titles.contains(&"Phishing: Spearphishing Attachment"),
+        "{titles:?}"
+    );
+    assert!(titles.contains(&"Application Layer Protocol"), "{titles:?}");
+
+    let loader = store
+        .entity_facts(malware[0].id, rexist_core::Tlp::Red, 50)
+        .await
+        .unwrap();
+    assert_eq!(loader.items_total, 2, "both pulses name it");
+    let panda = store
+        .entity_facts(actors[0].id, rexist_core::Tlp::Red, 50)
+        .await
+        .unwrap();
+    assert_eq!(panda.items_total, 1);
+    assert!(
+        panda.indicators.iter().any(|i| i.value == "192.0.2.10"),
+        "the pulse's indicators are the actor's: {:?}",
+        panda.indicators
+    );
+    assert!(panda.related.iter().any(|(e, _)| e.id == malware[0].id));
+
+    let c2 = store
+        .indicator(IndicatorType::Ipv4, "192.0.2.10")
+        .await
+        .unwrap()
+        .unwrap();
+    let named = store
+        .indicator_entities(c2.id, rexist_core::Tlp::Red)
+        .await
+        .unwrap();
+    assert!(named.iter().any(|e| e.content.title == "Example Panda"));
+
+    let hits = store
+        .list_hits(&rexist_store::HitQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(hits.items.len(), 1, "{hits:?}");
+    assert_eq!(
+        hits.items[0].object,
+        rexist_core::HitObject::Item(panda.items[0].id)
+    );
+
+    // A second run changes nothing and makes no second entity.
+    let again = run_source(&ingest, &fetcher(), &source).await.unwrap();
+    assert_eq!(again.outcome, RunOutcome::Success, "{:?}", again.error);
+    assert_eq!(of_kind(rexist_core::ItemKind::ThreatActor).await.len(), 1);
+}

@@ -26,6 +26,8 @@ pub(super) async fn delete_source(pool: &PgPool, source: i64) -> Result<u64> {
     .fetch_all(&mut *tx)
     .await?;
     for sql in [
+        format!("DELETE FROM entity_links WHERE item_id IN {ITEMS} OR entity_id IN {ITEMS}"),
+        format!("DELETE FROM entity_names WHERE entity_id IN {ITEMS}"),
         format!("DELETE FROM notes WHERE item_id IN {ITEMS}"),
         format!("DELETE FROM mentions WHERE item_id IN {ITEMS}"),
         format!("DELETE FROM hunt_hits WHERE object_kind = 'item' AND object_id IN {ITEMS}"),

@@ -11,6 +11,7 @@ pub use yardstick::copy_upsert_yardstick;
 mod curation;
 mod dashboard;
 mod delete;
+mod entities;
 mod hunts;
 mod listing;
 mod lookup;
@@ -1428,6 +1429,52 @@ impl Store for PgStore {
 
     async fn prune_enrichments(&self, at: time::OffsetDateTime) -> Result<u64> {
         state::prune_enrichments(&self.pool, at).await
+    }
+
+    async fn entity_named(&self, class: &str, keys: &[String]) -> Result<Option<ItemId>> {
+        // The writer's pool: a name just added must resolve at once.
+        entities::entity_named(&self.pool, class, keys).await
+    }
+
+    async fn add_entity_names(
+        &self,
+        entity: ItemId,
+        class: &str,
+        names: &[(String, String)],
+    ) -> Result<u64> {
+        entities::add_entity_names(&self.pool, entity, class, names).await
+    }
+
+    async fn link_entities(&self, links: &[crate::EntityLink]) -> Result<u64> {
+        if links.is_empty() {
+            return Ok(0);
+        }
+        entities::link_entities(&self.pool, links).await
+    }
+
+    async fn entities_of_items(
+        &self,
+        items: &[ItemId],
+        max_tlp: rexist_core::Tlp,
+    ) -> Result<Vec<(ItemId, Item)>> {
+        entities::entities_of_items(&self.pool, items, max_tlp).await
+    }
+
+    async fn indicator_entities(
+        &self,
+        indicator: IndicatorId,
+        max_tlp: rexist_core::Tlp,
+    ) -> Result<Vec<Item>> {
+        entities::indicator_entities(&self.read, indicator.get(), max_tlp).await
+    }
+
+    async fn entity_facts(
+        &self,
+        entity: ItemId,
+        max_tlp: rexist_core::Tlp,
+        limit: u32,
+    ) -> Result<crate::EntityFacts> {
+        entities::entity_facts(&self.read, entity, max_tlp, limit).await
     }
 
     async fn curations(

@@ -24,6 +24,8 @@ pub(super) fn delete_source(conn: &mut Connection, source: i64) -> Result<u64> {
         |r| r.get(0),
     )?;
     for sql in [
+        format!("DELETE FROM entity_links WHERE item_id IN {ITEMS} OR entity_id IN {ITEMS}"),
+        format!("DELETE FROM entity_names WHERE entity_id IN {ITEMS}"),
         format!("DELETE FROM notes WHERE item_id IN {ITEMS}"),
         format!("DELETE FROM mentions WHERE item_id IN {ITEMS}"),
         format!("DELETE FROM items_fts WHERE rowid IN {ITEMS}"),

@@ -9,6 +9,7 @@ mod backup;
 mod curation;
 mod dashboard;
 mod delete;
+mod entities;
 mod hunts;
 mod listing;
 mod lookup;
@@ -1570,6 +1571,61 @@ impl Store for SqliteStore {
 
     async fn prune_enrichments(&self, at: time::OffsetDateTime) -> Result<u64> {
         self.write(move |conn| state::prune_enrichments(conn, at))
+            .await
+    }
+
+    async fn entity_named(&self, class: &str, keys: &[String]) -> Result<Option<ItemId>> {
+        let (class, keys) = (class.to_owned(), keys.to_vec());
+        self.read_now(move |conn| entities::entity_named(conn, &class, &keys))
+            .await
+    }
+
+    async fn add_entity_names(
+        &self,
+        entity: ItemId,
+        class: &str,
+        names: &[(String, String)],
+    ) -> Result<u64> {
+        let (class, names) = (class.to_owned(), names.to_vec());
+        self.write(move |conn| entities::add_entity_names(conn, entity, &class, &names))
+            .await
+    }
+
+    async fn link_entities(&self, links: &[crate::EntityLink]) -> Result<u64> {
+        if links.is_empty() {
+            return Ok(0);
+        }
+        let links = links.to_vec();
+        self.write(move |conn| entities::link_entities(conn, &links))
+            .await
+    }
+
+    async fn entities_of_items(
+        &self,
+        items: &[ItemId],
+        max_tlp: rexist_core::Tlp,
+    ) -> Result<Vec<(ItemId, Item)>> {
+        let items = items.to_vec();
+        self.read(move |conn| entities::entities_of_items(conn, &items, max_tlp))
+            .await
+    }
+
+    async fn indicator_entities(
+        &self,
+        indicator: IndicatorId,
+        max_tlp: rexist_core::Tlp,
+    ) -> Result<Vec<Item>> {
+        self.read(move |conn| entities::indicator_entities(conn, indicator.get(), max_tlp))
+            .await
+    }
+
+    async fn entity_facts(
+        &self,
+        entity: ItemId,
+        max_tlp: rexist_core::Tlp,
+        limit: u32,
+    ) -> Result<crate::EntityFacts> {
+        self.read(move |conn| entities::entity_facts(conn, entity, max_tlp, limit))
             .await
     }
 
