@@ -136,8 +136,9 @@ async function main() {
     page.waitForURL(/\/indicators\/url\//),
     page.click('#indicator-results a:has-text("kit-gate.com/panel")'),
   ]);
-  const labels = await page.locator('body').innerText();
-  if (!labels.includes('wave-7')) throw new Error('the bulk label is not on the indicator page');
+  await page.waitForSelector('#hand-labels');
+  const labels = await page.locator('#hand-labels').innerText();
+  if (!labels.includes('wave-7')) throw new Error(`the bulk label is not on the indicator page: ${labels}`);
   step('bulk-label-shown', { bulk_label_shown: true });
 
   // the search page with filters, facets and the bulk bar fits a 390 px phone

@@ -718,8 +718,12 @@ async fn the_search_page_filters_counts_facets_saves_and_acts_in_bulk() {
     .await;
     assert_eq!(status, StatusCode::OK, "{done}");
     assert!(done.contains("id=\"bulk-done\""), "{done}");
-    let (_, _, indicator) = get(&f.app, "/indicators/domain/evil-domain.com", &ana).await;
-    assert!(indicator.contains("wave-7"), "{indicator}");
+    // The indicator page's curation panel lists it.
+    let (_, _, panel) = get(&f.app, "/curation/indicators/domain/evil-domain.com", &ana).await;
+    assert!(
+        panel.contains("<span class=\"tag\">wave-7</span>"),
+        "{panel}"
+    );
     let (status, nothing) = post_form(
         &f.app,
         "/search/bulk",
