@@ -1025,7 +1025,14 @@ pub async fn save_search(
         .store
         .save_search(&principal.name, b.name.trim(), &query)
         .await?;
-    audit(&state, &principal, &addr, "search.save", saved.name.clone()).await;
+    audit(
+        &state,
+        &principal,
+        &addr,
+        "saved_search.save",
+        saved.name.clone(),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(saved)))
 }
 
@@ -1052,6 +1059,6 @@ pub async fn delete_search(
             "no saved search named {name:?}"
         )));
     }
-    audit(&state, &principal, &addr, "search.delete", name).await;
+    audit(&state, &principal, &addr, "saved_search.delete", name).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -225,7 +225,7 @@ async fn save(State(state): State<AppState>, ui: Ui, addr: ClientAddr, body: Byt
                 &state,
                 rexist_core::NewAudit {
                     actor: ui.principal.name.clone(),
-                    action: "search.save".to_owned(),
+                    action: "saved_search.save".to_owned(),
                     target: Some(s.name.clone()),
                     outcome: "ok".to_owned(),
                     address: addr.0.clone(),
@@ -264,7 +264,7 @@ async fn delete(State(state): State<AppState>, ui: Ui, addr: ClientAddr, body: B
                 &state,
                 rexist_core::NewAudit {
                     actor: ui.principal.name.clone(),
-                    action: "search.delete".to_owned(),
+                    action: "saved_search.delete".to_owned(),
                     target: Some(name),
                     outcome: "ok".to_owned(),
                     address: addr.0.clone(),
