@@ -124,15 +124,16 @@ pub(crate) fn list<T: std::str::FromStr>(field: &str, v: Option<&str>) -> Result
 where
     T::Err: std::fmt::Display,
 {
-    given(v)
-        .map(|v| {
+    given(v).map_or_else(
+        || Ok(Vec::new()),
+        |v| {
             v.split(',')
                 .map(str::trim)
                 .filter(|p| !p.is_empty())
                 .map(|p| p.parse::<T>().map_err(|e| invalid(field, e)))
                 .collect()
-        })
-        .unwrap_or_else(|| Ok(Vec::new()))
+        },
+    )
 }
 
 fn score(field: &str, v: Option<&str>) -> Result<Option<u8>, ApiError> {

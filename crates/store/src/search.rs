@@ -337,20 +337,20 @@ pub(crate) fn indicator_where(sql: &mut Sql, f: &IndicatorFilter, skip: Skip) ->
         ));
     }
     if let Some(tag) = &f.label {
-        let (a, r, l) = (
+        let (pattern, retired, label) = (
             sql.text(&label_pattern(tag)),
             sql.text(IndicatorStatus::Retired.as_str()),
             sql.text(tag),
         );
-        let t = sql.int(clearance);
+        let tlp = sql.int(clearance);
         // As exports' `tag`: an analyst's added label counts, a removed one does not.
         c.push(format!(
-            "((EXISTS (SELECT 1 FROM sightings s WHERE s.indicator_id = i.id AND s.tlp <= {t} \
-             AND s.labels LIKE {a} ESCAPE '\\' AND (s.retired_at IS NULL OR i.status = {r})) \
+            "((EXISTS (SELECT 1 FROM sightings s WHERE s.indicator_id = i.id AND s.tlp <= {tlp} \
+             AND s.labels LIKE {pattern} ESCAPE '\\' AND (s.retired_at IS NULL OR i.status = {retired})) \
              AND NOT EXISTS (SELECT 1 FROM curations c WHERE c.indicator_id = i.id \
-             AND c.fact = 'label' AND c.label = {l} AND c.value = 'removed')) \
+             AND c.fact = 'label' AND c.label = {label} AND c.value = 'removed')) \
              OR EXISTS (SELECT 1 FROM curations c WHERE c.indicator_id = i.id \
-             AND c.fact = 'label' AND c.label = {l} AND c.value = 'added'))"
+             AND c.fact = 'label' AND c.label = {label} AND c.value = 'added'))"
         ));
     }
     c.join(" AND ")

@@ -117,9 +117,8 @@ async fn bulk(State(state): State<AppState>, ui: Ui, addr: ClientAddr, body: Byt
         Ok(s) => s,
         Err(e) => return message(&ui, &e),
     };
-    let item = match field(&f, "item").map(str::parse::<i64>).transpose() {
-        Ok(i) => i,
-        Err(_) => return message(&ui, &ApiError::invalid("item: not an item id")),
+    let Ok(item) = field(&f, "item").map(str::parse::<i64>).transpose() else {
+        return message(&ui, &ApiError::invalid("item: not an item id"));
     };
     let title = field(&f, "title").map(str::to_owned);
     let b = BulkBody {
