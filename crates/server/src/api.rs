@@ -88,7 +88,14 @@ pub struct IndicatorParams {
     description = "Indicators up to the caller's clearance, filtered, sorted and paged; with `format`, every match as an export file. `GET /api/v1/indicators/facets` counts the same matches by facet.",
     params(IndicatorParams),
     responses(
-        (status = 200, description = "A page of indicators (or, with `format`, the export file).", body = Page<IndicatorRecord>),
+        (status = 200, description = "A page of indicators (or, with `format`, the export file).", content(
+            (Page<IndicatorRecord> = "application/json"),
+            (Object = "application/stix+json;version=2.1"),
+            (String = "text/csv; charset=utf-8"),
+            (String = "application/x-ndjson"),
+            (String = "text/dns"),
+            (String = "text/plain; charset=utf-8"),
+        )),
         (status = 400, description = "A parameter is invalid (also: an unknown source).", body = ErrorBody),
     )
 )]

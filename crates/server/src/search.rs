@@ -902,7 +902,14 @@ and audited once per request. Indicators not stored, or above the caller's clear
 and counted. `export` answers with the file instead of JSON.",
     request_body = BulkBody,
     responses(
-        (status = 200, description = "What was done and what was skipped, and why.", body = BulkAnswer),
+        (status = 200, description = "What was done and what was skipped, and why; for `export`, the file.", content(
+            (BulkAnswer = "application/json"),
+            (Object = "application/stix+json;version=2.1"),
+            (String = "text/csv; charset=utf-8"),
+            (String = "application/x-ndjson"),
+            (String = "text/dns"),
+            (String = "text/plain; charset=utf-8"),
+        )),
         (status = 400, description = "The body is invalid: an action's field missing, a value that does not parse (named by its index), too many indicators.", body = ErrorBody),
         (status = 403, description = "A viewer, or `tlp` above the caller's clearance.", body = ErrorBody),
         (status = 404, description = "`item` is no item within the caller's clearance.", body = ErrorBody),
