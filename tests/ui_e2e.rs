@@ -303,7 +303,9 @@ fn a_first_start_with_the_demo_works_in_a_real_browser() {
 
 /// Curation in the browser (`tests/e2e/curation.mjs`): an analyst pastes
 /// text, picks and adds the indicators found, writes a note on one, marks
-/// it a false positive, and it leaves the EDL export while the other stays.
+/// it a false positive, and it leaves the EDL export while the other stays;
+/// then it labels the search results in bulk and the indicator page shows
+/// the label, and the search page fits a 390 px phone.
 #[test]
 fn analysts_curate_in_a_real_browser() {
     let (Some(chromium), Some(playwright)) = (
@@ -338,7 +340,7 @@ fn analysts_curate_in_a_real_browser() {
         .stderr(Stdio::inherit())
         .output()
         .expect("run node");
-    // The script bounds itself (80 s) and always ends with its result line.
+    // The script bounds itself (120 s) and always ends with its result line.
     let stdout = String::from_utf8_lossy(&out.stdout);
     let result: serde_json::Value = stdout
         .lines()
@@ -350,7 +352,20 @@ fn analysts_curate_in_a_real_browser() {
     assert_eq!(result["noted"], true, "{result}");
     assert_eq!(result["gone_from_edl"], true, "{result}");
     assert_eq!(result["verdict_says_fp"], true, "{result}");
-    for png in ["paste.png", "curation.png"] {
+    assert_eq!(result["bulk_listed"], 2, "{result}");
+    assert!(
+        result["bulk_done"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("2 / 2"),
+        "{result}"
+    );
+    assert_eq!(result["bulk_label_shown"], true, "{result}");
+    assert!(
+        result["search_phone_width"].as_u64().unwrap_or(u64::MAX) <= 390,
+        "{result}"
+    );
+    for png in ["paste.png", "curation.png", "search-bulk.png"] {
         let bytes = std::fs::read(shots.join(png)).unwrap();
         assert!(bytes.starts_with(b"\x89PNG"), "{png}");
     }

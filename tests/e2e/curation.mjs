@@ -1,7 +1,9 @@
 // Curation in a real browser (headless chromium through playwright-core):
 // log in as an analyst, paste text into the paste box and add the picked
 // indicators, open one, write a note on it, mark it a false positive, and
-// see it leave the EDL export while the others stay.
+// see it leave the EDL export while the others stay; then label the search
+// results in bulk (all matching) and see the label on the indicator page,
+// and check the search page fits a 390 px phone.
 //
 //   node tests/e2e/curation.mjs BASE USER PASSWORD SCREENSHOT_DIR
 //
@@ -24,7 +26,7 @@ const KEPT = 'http://kit-gate.com/panel';
 const NOTE = 'Our own mail relay, whitelisted in the proxy';
 const result = { ok: false, steps: [] };
 
-const watchdog = setTimeout(() => finish('timed out'), 80_000);
+const watchdog = setTimeout(() => finish('timed out'), 120_000);
 
 let browser;
 async function finish(error) {
@@ -116,6 +118,36 @@ async function main() {
   const verdict = await page.locator('.verdict').innerText();
   if (!/false positive/.test(verdict)) throw new Error(`the verdict does not say false positive: ${verdict}`);
   step('verdict', { verdict_says_fp: true });
+
+  // bulk label of search results: filter by the pasted label, tick all
+  // matching, add a label, and the indicator page shows it
+  await page.goto(`${base}/search?label=phishing-kit`);
+  await page.waitForSelector('#indicator-results');
+  const listed = await page.locator('#indicator-results li').count();
+  await page.check('#select-matching');
+  await page.selectOption('#bulk-action', 'label');
+  await page.fill('#bulk-label', 'wave-7');
+  await page.click('#bulk-apply');
+  await page.waitForSelector('#bulk-done');
+  const done = await page.locator('#bulk-done').innerText();
+  await shot(page, 'search-bulk.png');
+  step('bulk-label', { bulk_listed: listed, bulk_done: done });
+  await Promise.all([
+    page.waitForURL(/\/indicators\/url\//),
+    page.click('#indicator-results a:has-text("kit-gate.com/panel")'),
+  ]);
+  await page.waitForSelector('#hand-labels');
+  const labels = await page.locator('#hand-labels').innerText();
+  if (!labels.includes('wave-7')) throw new Error(`the bulk label is not on the indicator page: ${labels}`);
+  step('bulk-label-shown', { bulk_label_shown: true });
+
+  // the search page with filters, facets and the bulk bar fits a 390 px phone
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${base}/search?label=phishing-kit&q=`);
+  await page.waitForSelector('#indicator-results');
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  if (width > 390) throw new Error(`the search page is ${width} px wide at 390 px`);
+  step('phone-search', { search_phone_width: width });
 }
 
 async function shot(page, name, fullPage = false) {

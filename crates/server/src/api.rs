@@ -9,10 +9,10 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use rexist_core::{
-    Curation, Indicator, IndicatorRecord, IndicatorStatus, IndicatorType, Item, ItemId, ItemKind,
+    Curation, Indicator, IndicatorRecord, IndicatorStatus, IndicatorType, Item, ItemId,
     LocalSightings, Note, NoteTarget, Run, RunId, Sighting, Source, Tlp,
 };
-use rexist_store::{IndicatorQuery, ItemQuery, Page};
+use rexist_store::{IndicatorSearch, IndicatorSort, ItemSearch, ItemSort, Page};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -41,19 +41,37 @@ where
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct IndicatorParams {
-    /// Only this type (`ipv4`, `domain`, …).
+    /// Only this type (`ipv4`, `domain`, …), or several, comma-separated.
     #[serde(rename = "type")]
-    #[param(schema_with = crate::openapi::or_empty::<IndicatorType>)]
     kind: Option<String>,
     /// Only this exact value (canonicalised first; the type is detected if not given).
     value: Option<String>,
     /// Only values starting with this.
     prefix: Option<String>,
-    /// Only this status (`active`, `expired`, `allowlisted`, `retired`, `false_positive`).
-    #[param(schema_with = crate::openapi::or_empty::<IndicatorStatus>)]
+    /// Only this status (`active`, `expired`, `allowlisted`, `retired`, `false_positive`), or several, comma-separated.
     status: Option<String>,
-    /// Only indicators the source with this name has reported (withdrawn ones included).
+    /// Only indicators the source with this name has reported (withdrawn ones included) in a sighting the caller may read.
     source: Option<String>,
+    /// Only indicators carrying this label (a source's or an analyst's; not one an analyst removed).
+    label: Option<String>,
+    /// Only these TLPs, comma-separated (`clear`, `green`, `amber`, `amber+strict`, `red`).
+    tlp: Option<String>,
+    /// Only scores at least this (0–100).
+    min_score: Option<String>,
+    /// Only scores at most this (0–100).
+    max_score: Option<String>,
+    /// Only indicators last seen at or after this (RFC 3339, or a date `2024-05-01`: its start, UTC).
+    from: Option<String>,
+    /// Only indicators first seen at or before this (RFC 3339, or a date: its end, UTC).
+    to: Option<String>,
+    /// The order: `value` (default), `newest` or `oldest` (last seen), `score` (highest first).
+    #[param(pattern = "^(value|newest|oldest|score)?$")]
+    sort: Option<String>,
+    /// Answer with every match (all pages, not one) in this export format
+    /// (`csv`, `stix`, `jsonl`, `edl`, `panos`, `rpz`, `suricata`, `zeek`,
+    /// `hosts`) instead of JSON; `cursor` and `limit` are ignored. As in
+    /// every export, false positives are left out.
+    format: Option<String>,
     /// Cursor from the previous page's `next`.
     cursor: Option<String>,
     /// Page size: 50 when absent or 0, at most 1000 (larger values are capped).
@@ -66,55 +84,61 @@ pub struct IndicatorParams {
     get,
     path = "/api/v1/indicators",
     tag = "indicators",
-    summary = "List indicators",
-    description = "Indicators up to the caller's clearance, filtered and paged.",
+    summary = "List and search indicators",
+    description = "Indicators up to the caller's clearance, filtered, sorted and paged; with `format`, every match as an export file. `GET /api/v1/indicators/facets` counts the same matches by facet.",
     params(IndicatorParams),
     responses(
-        (status = 200, description = "A page of indicators.", body = Page<IndicatorRecord>),
+        (status = 200, description = "A page of indicators (or, with `format`, the export file).", content(
+            (Page<IndicatorRecord> = "application/json"),
+            (Object = "application/stix+json;version=2.1"),
+            (String = "text/csv; charset=utf-8"),
+            (String = "application/x-ndjson"),
+            (String = "text/dns"),
+            (String = "text/plain; charset=utf-8"),
+        )),
         (status = 400, description = "A parameter is invalid (also: an unknown source).", body = ErrorBody),
     )
 )]
 pub async fn indicators(
     State(state): State<AppState>,
     principal: Principal,
+    headers: axum::http::HeaderMap,
     params: Result<Query<IndicatorParams>, QueryRejection>,
-) -> ApiResult<Page<IndicatorRecord>> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse as _;
     let p = query(params)?;
-    let kind: Option<IndicatorType> = parse_param("type", p.kind.as_deref())?;
-    let value = match (p.value.as_deref().filter(|v| !v.is_empty()), kind) {
-        (Some(v), Some(k)) => Some(
-            Indicator::parse(k, v)
-                .map_err(|e| ApiError::invalid(format!("parameter value: {e}")))?
-                .value()
-                .to_owned(),
-        ),
-        (Some(v), None) => Some(
-            Indicator::detect(v).map_or_else(|_| v.trim().to_owned(), |i| i.value().to_owned()),
-        ),
-        (None, _) => None,
-    };
-    let source = match p.source.filter(|s| !s.is_empty()) {
-        Some(name) => {
-            if state.store.source_by_name(&name).await?.is_none() {
-                return Err(ApiError::invalid(format!(
-                    "parameter source: no source named {name:?}"
-                )));
-            }
-            Some(name)
-        }
-        None => None,
-    };
-    let q = IndicatorQuery {
-        kind,
-        value,
-        prefix: p.prefix.filter(|v| !v.is_empty()).map(|v| v.to_lowercase()),
-        status: parse_param::<IndicatorStatus>("status", p.status.as_deref())?,
-        source,
-        max_tlp: Some(principal.clearance),
+    let filter = crate::search::FilterParams {
+        kind: p.kind,
+        value: p.value,
+        prefix: p.prefix,
+        status: p.status,
+        source: p.source,
+        label: p.label,
+        tlp: p.tlp,
+        min_score: p.min_score.map(crate::search::Loose::Text),
+        max_score: p.max_score.map(crate::search::Loose::Text),
+        from: p.from,
+        to: p.to,
+    }
+    .filter(&state, principal.clearance)
+    .await?;
+    if let Some(format) = p.format.as_deref().filter(|f| !f.is_empty()) {
+        return crate::search::export_selection(
+            &state,
+            &principal,
+            format,
+            &headers,
+            crate::search::Selection::Matching(filter),
+        )
+        .await;
+    }
+    let q = IndicatorSearch {
+        filter,
+        sort: parse_param::<IndicatorSort>("sort", p.sort.as_deref())?.unwrap_or_default(),
         after: p.cursor.filter(|c| !c.is_empty()),
         limit: p.limit.unwrap_or(0),
     };
-    Ok(Json(state.store.list_indicators(&q).await?))
+    Ok(Json(state.store.search_indicators(&q).await?).into_response())
 }
 
 /// An indicator with its sightings.
@@ -272,13 +296,21 @@ async fn indicator_answer(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ItemParams {
-    /// Full-text query over title and body: words are `ANDed`, `"phrases"`, `prefix*`.
+    /// Full-text query over title and body: words are `ANDed`, `"phrases"`, `prefix*`, a comma or `OR` between alternatives.
     q: Option<String>,
-    /// Only this kind (`news`, `post`, `event`, `vuln`, `exploit`).
-    #[param(schema_with = crate::openapi::or_empty::<ItemKind>)]
+    /// Only this kind (`news`, `post`, `event`, `vuln`, `exploit`), or several, comma-separated.
     kind: Option<String>,
     /// Only items of the source with this name.
     source: Option<String>,
+    /// Only these TLPs, comma-separated.
+    tlp: Option<String>,
+    /// Only items published (or, without a publication time, stored) at or after this (RFC 3339 or a date `2024-05-01`).
+    from: Option<String>,
+    /// … at or before this (RFC 3339, or a date: its end, UTC).
+    to: Option<String>,
+    /// The order: `newest` (default) or `oldest` stored, or `relevance` (best match first, with `q`; pages at most 10,000 deep).
+    #[param(pattern = "^(newest|oldest|relevance)?$")]
+    sort: Option<String>,
     /// Cursor from the previous page's `next`.
     #[param(pattern = "^[0-9]{0,18}$")]
     cursor: Option<String>,
@@ -293,7 +325,7 @@ pub struct ItemParams {
     path = "/api/v1/items",
     tag = "items",
     summary = "Search items",
-    description = "Items up to the caller's clearance, newest first, optionally by full-text query.",
+    description = "Items up to the caller's clearance, newest first, optionally by full-text query, filtered and sorted. `GET /api/v1/items/facets` counts the same matches by facet.",
     params(ItemParams),
     responses(
         (status = 200, description = "A page of items.", body = Page<Item>),
@@ -306,28 +338,25 @@ pub async fn items(
     params: Result<Query<ItemParams>, QueryRejection>,
 ) -> ApiResult<Page<Item>> {
     let p = query(params)?;
-    let source = match p.source.as_deref().filter(|s| !s.is_empty()) {
-        Some(name) => Some(
-            state
-                .store
-                .source_by_name(name)
-                .await?
-                .ok_or_else(|| {
-                    ApiError::invalid(format!("parameter source: no source named {name:?}"))
-                })?
-                .id,
-        ),
-        None => None,
-    };
-    let q = ItemQuery {
-        text: p.q,
-        kind: parse_param::<ItemKind>("kind", p.kind.as_deref())?,
-        source,
-        max_tlp: Some(principal.clearance),
-        before: parse_param::<ItemId>("cursor", p.cursor.as_deref())?,
+    let filter = crate::search::ItemFilterParams {
+        q: p.q,
+        kind: p.kind,
+        source: p.source,
+        tlp: p.tlp,
+        from: p.from,
+        to: p.to,
+    }
+    .filter(&state, principal.clearance)
+    .await?;
+    // The cursor is an item id (or, sorted by relevance, an offset).
+    parse_param::<u64>("cursor", p.cursor.as_deref())?;
+    let q = ItemSearch {
+        filter,
+        sort: parse_param::<ItemSort>("sort", p.sort.as_deref())?.unwrap_or_default(),
+        after: p.cursor.filter(|c| !c.is_empty()),
         limit: p.limit.unwrap_or(0),
     };
-    Ok(Json(state.store.search_items(&q).await?))
+    Ok(Json(state.store.search_items_by(&q).await?))
 }
 
 /// An item with analysts' notes on it, the threat entities it names, and,

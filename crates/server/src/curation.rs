@@ -207,7 +207,7 @@ pub(crate) fn check_text(field: &str, text: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn check_labels(field: &str, labels: &[String]) -> Result<(), ApiError> {
+pub(crate) fn check_labels(field: &str, labels: &[String]) -> Result<(), ApiError> {
     if labels.len() > MAX_LABELS {
         return Err(invalid(field, format!("at most {MAX_LABELS} labels")));
     }

@@ -247,7 +247,7 @@ impl Spool {
     }
 
     /// A new unnamed file, removed when it is closed.
-    fn file(&self) -> Result<std::fs::File, StoreError> {
+    pub(crate) fn file(&self) -> Result<std::fs::File, StoreError> {
         std::fs::create_dir_all(&self.dir)
             .and_then(|()| tempfile::tempfile_in(&self.dir))
             .map_err(|e| StoreError::internal(format!("export spool: {e}")))
@@ -341,7 +341,7 @@ impl Sink for MispFeedWriter {
 }
 
 /// Runs `f` (formatting, compressing, writing files) on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     what: &str,
     f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
 ) -> Result<T, StoreError> {
@@ -441,7 +441,7 @@ pub async fn render_feed_dir(
 }
 
 /// Feeds what an export shows of each row into the validator.
-fn fingerprint(digest: &mut Sha256, rows: &[ExportRow]) {
+pub(crate) fn fingerprint(digest: &mut Sha256, rows: &[ExportRow]) {
     for r in rows {
         let rec = &r.record;
         digest.update(rec.id.get().to_le_bytes());
@@ -457,7 +457,7 @@ fn fingerprint(digest: &mut Sha256, rows: &[ExportRow]) {
 
 /// A weak validator: the same data gives the same tag, though the bytes
 /// differ in their generation time (comments, the RPZ serial, the bundle id).
-fn etag(digest: Sha256) -> String {
+pub(crate) fn etag(digest: Sha256) -> String {
     format!("W/\"{}\"", &hex::encode(digest.finalize())[..32])
 }
 
@@ -466,7 +466,7 @@ const CHUNK: usize = 128 * 1024;
 
 /// Answers with the spooled `file` (read from its start), honouring
 /// `If-None-Match` and `Accept-Encoding: gzip` (compressed as it is sent).
-async fn respond(
+pub(crate) async fn respond(
     headers: &HeaderMap,
     etag: &str,
     content_type: &str,
@@ -530,7 +530,7 @@ async fn respond(
 }
 
 /// Waits for one of the server's [`CONCURRENT_RENDERS`] slots.
-async fn slot(state: &AppState) -> Result<tokio::sync::SemaphorePermit<'_>, StoreError> {
+pub(crate) async fn slot(state: &AppState) -> Result<tokio::sync::SemaphorePermit<'_>, StoreError> {
     state
         .renders
         .acquire()

@@ -17,6 +17,7 @@ pub mod hunts;
 pub mod lookup;
 mod metrics;
 pub mod openapi;
+pub mod search;
 pub mod taxii;
 pub mod ui;
 
@@ -212,6 +213,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/indicators",
             get(api::indicators).post(curation::add_indicator),
+        )
+        .route("/indicators/facets", get(search::indicator_facets))
+        .route("/indicators/bulk", post(search::bulk))
+        .route("/items/facets", get(search::item_facets))
+        .route("/searches", get(search::searches).post(search::save_search))
+        .route(
+            "/searches/{name}",
+            axum::routing::delete(search::delete_search),
         )
         // The value may hold `/`: writes name their action at the end.
         .route(

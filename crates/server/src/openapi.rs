@@ -24,7 +24,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::{admin, api, curation, export, hunts, lookup};
+use crate::{admin, api, curation, export, hunts, lookup, search};
 
 /// Where the vendored `RapiDoc` script is served.
 /// The version is in the path, so the script can be cached for good.
@@ -237,6 +237,12 @@ log and enabling or disabling sources `admin`.",
         curation::add_item,
         curation::add_item_note,
         curation::delete_note,
+        search::indicator_facets,
+        search::item_facets,
+        search::bulk,
+        search::searches,
+        search::save_search,
+        search::delete_search,
     ),
     components(schemas(ErrorBody, ErrorDetail, lookup::AnswerFormat)),
     modifiers(&Policy),
@@ -249,6 +255,7 @@ log and enabling or disabling sources `admin`.",
         (name = "auth", description = "Sessions and the caller."),
         (name = "admin", description = "Users, tokens and the audit log (admin only)."),
         (name = "exports", description = "Saved and ad-hoc exports."),
+        (name = "search", description = "Saved searches; facet counts and bulk actions live under indicators, items and curation."),
         (name = "curation", description = "What analysts add and say: manual indicators and event items, notes, false positives, local sightings, hand labels, TLP raises and score overrides."),
     ),
 )]

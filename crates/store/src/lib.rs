@@ -32,6 +32,7 @@ pub mod fts;
 mod migrate;
 pub mod postgres;
 mod retire;
+pub mod search;
 mod sharing;
 pub mod sqlite;
 mod state;
@@ -55,6 +56,10 @@ pub use activity::{Activity, DayCount};
 pub use curation::CurationChange;
 pub use entities::{EntityFacts, EntityLink, MAX_INDICATOR_ENTITIES};
 pub use error::{ErrorKind, StoreError};
+pub use search::{
+    FacetCount, Facets, IndicatorFilter, IndicatorSearch, IndicatorSort, ItemFilter, ItemSearch,
+    ItemSort, SavedSearch,
+};
 pub use state::{CachedEnrichment, MAX_CACHED_ANSWER, RetroHunt, RetroStatus, TaxiiStatus};
 pub use types::{
     AlertQuery, CoOccurrence, Connected, ConnectedQuery, Counted, DomainQuery, EarlyCve,
@@ -164,6 +169,13 @@ pub trait Store: Send + Sync {
     async fn item(&self, id: ItemId) -> Result<Option<Item>>;
     /// Items matching a query, newest first.
     async fn search_items(&self, query: &ItemQuery) -> Result<Page<Item>>;
+    /// One page of an analyst's item search: every filter of
+    /// [`ItemSearch`] in the statement, in its order (see [`search`]).
+    async fn search_items_by(&self, query: &ItemSearch) -> Result<Page<Item>>;
+    /// How many items match `filter` by kind, source and TLP, each facet
+    /// counting the matches of the other filters, at most
+    /// [`search::FACET_SCAN`] rows each.
+    async fn item_facets(&self, filter: &ItemFilter) -> Result<Facets>;
 
     /// Upserts sightings of `source`, in batches: a new (indicator, source,
     /// item) triple is a new sighting; a known one only moves `last_seen`.
@@ -242,6 +254,15 @@ pub trait Store: Send + Sync {
     async fn indicator(&self, kind: IndicatorType, value: &str) -> Result<Option<IndicatorRecord>>;
     /// Indicators matching a query, in value order (so prefix pages are stable).
     async fn list_indicators(&self, query: &IndicatorQuery) -> Result<Page<IndicatorRecord>>;
+    /// One page of an analyst's indicator search: every filter of
+    /// [`IndicatorFilter`] in the statement, in the search's order, keyset
+    /// paged (the value order's cursors are [`Store::list_indicators`]'s).
+    async fn search_indicators(&self, query: &IndicatorSearch) -> Result<Page<IndicatorRecord>>;
+    /// How many indicators match `filter` by type, status, TLP and source,
+    /// each facet counting the matches of the other filters, at most
+    /// [`search::FACET_SCAN`] rows each; a source counts an indicator only
+    /// through a sighting within the clearance.
+    async fn indicator_facets(&self, filter: &IndicatorFilter) -> Result<Facets>;
     /// What a watchlist's `domain:` entry can match, however many
     /// indicators are stored: the domain, its sub-domains and the e-mail
     /// addresses at them (ranges of the reversed-host index), and the URLs
@@ -566,6 +587,21 @@ pub trait Store: Send + Sync {
         indicator: IndicatorId,
         change: &CurationChange,
     ) -> Result<Option<IndicatorRecord>>;
+    /// Applies one change to each of `ids` (as [`Store::curate`] does to
+    /// one) in a single transaction; returns the indicators that exist, as
+    /// they are then. Callers batch large sets.
+    async fn curate_many(
+        &self,
+        ids: &[IndicatorId],
+        change: &CurationChange,
+    ) -> Result<Vec<IndicatorRecord>>;
+    /// Saves `owner`'s search under `name`, replacing one of that name; at
+    /// most [`search::MAX_SAVED_SEARCHES`] per owner.
+    async fn save_search(&self, owner: &str, name: &str, query: &str) -> Result<SavedSearch>;
+    /// `owner`'s saved searches, by name.
+    async fn saved_searches(&self, owner: &str) -> Result<Vec<SavedSearch>>;
+    /// Deletes `owner`'s saved search `name`; false when there is none.
+    async fn delete_search(&self, owner: &str, name: &str) -> Result<bool>;
     /// Writes a note on an indicator or an item, now; an empty or
     /// over-long text is invalid. The caller checks the target exists.
     async fn add_note(&self, target: NoteTarget, author: &str, text: &str) -> Result<Note>;

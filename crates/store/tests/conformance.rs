@@ -166,6 +166,10 @@ conformance!(
     recent_indicators_filter_count_and_page_in_the_store,
     item_sightings_filter_count_and_page_in_the_store,
     domains_read_at_or_below_with_their_addresses_and_urls,
+    indicator_search_filters_sorts_pages_and_counts_facets,
+    item_search_filters_sorts_and_counts_facets,
+    saved_searches_are_kept_per_owner,
+    bulk_curation_changes_many_in_one_call,
     entities_resolve_link_and_read_within_clearance,
 );
 
@@ -5311,6 +5315,510 @@ async fn domains_read_at_or_below_with_their_addresses_and_urls(store: Arc<dyn S
         .await
         .unwrap_err();
     assert_eq!(bad.kind(), ErrorKind::Invalid);
+}
+
+fn seen(kind: IndicatorType, value: &str, at: OffsetDateTime, conf: u8, tlp: Tlp) -> NewSighting {
+    NewSighting {
+        confidence: Some(conf),
+        tlp: Some(tlp),
+        ..sighting(kind, value, at)
+    }
+}
+
+async fn search_values(store: &Arc<dyn Store>, q: &rexist_store::IndicatorSearch) -> Vec<String> {
+    store
+        .search_indicators(q)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|r| r.value)
+        .collect()
+}
+
+fn counts(list: &[rexist_store::FacetCount]) -> BTreeMap<String, u64> {
+    list.iter().map(|c| (c.value.clone(), c.count)).collect()
+}
+
+async fn indicator_search_filters_sorts_pages_and_counts_facets(store: Arc<dyn Store>) {
+    use rexist_store::{IndicatorFilter, IndicatorSearch, IndicatorSort};
+    let alpha = source(&store, "alpha").await;
+    let beta = source(&store, "beta").await;
+    let t = now();
+    let day = time::Duration::days(1);
+    let ip = IndicatorType::Ipv4;
+    store
+        .upsert_sightings(
+            &alpha,
+            &[
+                seen(ip, "10.0.0.1", t - day * 5, 10, Tlp::Green),
+                seen(ip, "10.0.0.2", t - day * 4, 90, Tlp::Green),
+                seen(ip, "10.0.0.3", t - day * 3, 50, Tlp::Green),
+                seen(ip, "10.0.0.4", t - day * 2, 70, Tlp::Clear),
+                seen(
+                    IndicatorType::Domain,
+                    "evil.example",
+                    t - day,
+                    60,
+                    Tlp::Amber,
+                ),
+            ],
+        )
+        .await
+        .unwrap();
+    // beta reports one green indicator only at red, and one of its own at red.
+    store
+        .upsert_sightings(
+            &beta,
+            &[
+                seen(ip, "10.0.0.1", t, 20, Tlp::Red),
+                seen(IndicatorType::Domain, "secret.example", t, 99, Tlp::Red),
+            ],
+        )
+        .await
+        .unwrap();
+    let all = |clearance: Tlp| IndicatorFilter {
+        max_tlp: clearance,
+        ..IndicatorFilter::default()
+    };
+    let search = |filter: IndicatorFilter, sort: IndicatorSort| IndicatorSearch {
+        filter,
+        sort,
+        after: None,
+        limit: 100,
+    };
+    // Filters combine.
+    let ipv4s = IndicatorFilter {
+        kinds: vec![ip],
+        ..all(Tlp::Red)
+    };
+    assert_eq!(
+        search_values(&store, &search(ipv4s.clone(), IndicatorSort::Value)).await,
+        ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"]
+    );
+    let scored = IndicatorFilter {
+        min_score: Some(50),
+        max_score: Some(80),
+        ..ipv4s.clone()
+    };
+    assert_eq!(
+        search_values(&store, &search(scored, IndicatorSort::Score)).await,
+        ["10.0.0.4", "10.0.0.3"]
+    );
+    let dated = IndicatorFilter {
+        from: Some(t - day * 4 - time::Duration::hours(1)),
+        to: Some(t - day * 2 - time::Duration::hours(1)),
+        ..ipv4s.clone()
+    };
+    assert_eq!(
+        search_values(&store, &search(dated, IndicatorSort::Oldest)).await,
+        ["10.0.0.2", "10.0.0.3", "10.0.0.1"],
+        "seen within the range: first seen before its end, last seen after its start"
+    );
+    let clear = IndicatorFilter {
+        tlps: vec![Tlp::Clear, Tlp::Amber],
+        ..all(Tlp::Red)
+    };
+    assert_eq!(
+        search_values(&store, &search(clear, IndicatorSort::Newest)).await,
+        ["evil.example", "10.0.0.4"]
+    );
+    let by_beta = |clearance| IndicatorFilter {
+        source: Some("beta".to_owned()),
+        ..all(clearance)
+    };
+    assert_eq!(
+        search_values(&store, &search(by_beta(Tlp::Red), IndicatorSort::Value)).await,
+        ["10.0.0.1", "secret.example"]
+    );
+    assert!(
+        search_values(&store, &search(by_beta(Tlp::Green), IndicatorSort::Value))
+            .await
+            .is_empty(),
+        "a source is matched only through sightings the reader may see"
+    );
+    let labelled = IndicatorFilter {
+        label: Some("botnet".to_owned()),
+        prefix: Some("10.0.0.".to_owned()),
+        ..all(Tlp::Red)
+    };
+    assert_eq!(
+        search_values(&store, &search(labelled, IndicatorSort::Value))
+            .await
+            .len(),
+        4
+    );
+    // Every order pages through every match once.
+    for sort in [
+        IndicatorSort::Value,
+        IndicatorSort::Newest,
+        IndicatorSort::Oldest,
+        IndicatorSort::Score,
+    ] {
+        let whole = search_values(&store, &search(all(Tlp::Red), sort)).await;
+        assert_eq!(whole.len(), 6, "{sort:?}");
+        let mut paged = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store
+                .search_indicators(&IndicatorSearch {
+                    filter: all(Tlp::Red),
+                    sort,
+                    after,
+                    limit: 4,
+                })
+                .await
+                .unwrap();
+            paged.extend(page.items.into_iter().map(|r| r.value));
+            match page.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(paged, whole, "{sort:?}");
+    }
+    let newest = search_values(&store, &search(all(Tlp::Red), IndicatorSort::Newest)).await;
+    assert_eq!(newest.last().map(String::as_str), Some("10.0.0.2"));
+    let bad = store
+        .search_indicators(&IndicatorSearch {
+            after: Some("n.x.1".to_owned()),
+            ..search(all(Tlp::Red), IndicatorSort::Newest)
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.kind(), ErrorKind::Invalid);
+
+    // Facets: each counts the other filters' matches, within the clearance.
+    let f = store.indicator_facets(&ipv4s).await.unwrap();
+    assert_eq!(
+        counts(&f.types),
+        BTreeMap::from([("domain".to_owned(), 2), ("ipv4".to_owned(), 4)]),
+        "the type facet leaves its own filter out"
+    );
+    assert_eq!(
+        counts(&f.statuses),
+        BTreeMap::from([("active".to_owned(), 4)])
+    );
+    assert_eq!(
+        counts(&f.tlps),
+        BTreeMap::from([("clear".to_owned(), 1), ("green".to_owned(), 3)])
+    );
+    assert_eq!(
+        counts(&f.sources),
+        BTreeMap::from([("alpha".to_owned(), 4), ("beta".to_owned(), 1)])
+    );
+    assert!(!f.capped);
+    let green = store.indicator_facets(&all(Tlp::Green)).await.unwrap();
+    assert_eq!(
+        counts(&green.types),
+        BTreeMap::from([("ipv4".to_owned(), 4)]),
+        "nothing above the clearance is counted"
+    );
+    assert!(
+        green
+            .tlps
+            .iter()
+            .all(|c| c.value == "clear" || c.value == "green")
+    );
+    assert_eq!(
+        counts(&green.sources),
+        BTreeMap::from([("alpha".to_owned(), 4)]),
+        "a source seen only above the clearance is not counted"
+    );
+    // A status filter, after a false-positive mark.
+    let one = store.indicator(ip, "10.0.0.3").await.unwrap().unwrap();
+    store
+        .curate(
+            one.id,
+            &CurationChange::MarkFalsePositive(rexist_core::Marked {
+                reason: "scanner".to_owned(),
+                by: "ana".to_owned(),
+                at: now(),
+            }),
+        )
+        .await
+        .unwrap();
+    let fp = IndicatorFilter {
+        statuses: vec![IndicatorStatus::FalsePositive],
+        ..all(Tlp::Red)
+    };
+    assert_eq!(
+        search_values(&store, &search(fp.clone(), IndicatorSort::Value)).await,
+        ["10.0.0.3"]
+    );
+    let f = store.indicator_facets(&fp).await.unwrap();
+    assert_eq!(
+        counts(&f.statuses),
+        BTreeMap::from([("active".to_owned(), 5), ("false_positive".to_owned(), 1)])
+    );
+    assert_eq!(counts(&f.types), BTreeMap::from([("ipv4".to_owned(), 1)]));
+}
+
+async fn item_search_filters_sorts_and_counts_facets(store: Arc<dyn Store>) {
+    use rexist_store::{ItemFilter, ItemSearch, ItemSort};
+    let news = source(&store, "news").await;
+    let forum = source(&store, "forum").await;
+    let mut red = item(
+        "r1",
+        "Secret ransomware memo",
+        "ransomware ransomware inside",
+    );
+    red.tlp = Tlp::Red;
+    let mut old = item("n0", "Old note", "nothing about it");
+    old.published_at = Some(now() - time::Duration::days(30));
+    store
+        .upsert_items(
+            news.id,
+            &[
+                item(
+                    "n1",
+                    "Ransomware wave",
+                    "ransomware ransomware ransomware everywhere",
+                ),
+                item("n2", "Patch day", "a patch for a ransomware loader"),
+                old,
+                red,
+            ],
+        )
+        .await
+        .unwrap();
+    let mut post = item("f1", "Forum chatter", "someone sells ransomware");
+    post.kind = ItemKind::Post;
+    store.upsert_items(forum.id, &[post]).await.unwrap();
+    let titles = |page: rexist_store::Page<rexist_core::Item>| -> Vec<String> {
+        page.items.into_iter().map(|i| i.content.title).collect()
+    };
+    let filter = |clearance| ItemFilter {
+        max_tlp: clearance,
+        ..ItemFilter::default()
+    };
+    let search = |filter: ItemFilter, sort| ItemSearch {
+        filter,
+        sort,
+        after: None,
+        limit: 100,
+    };
+    let ransom = ItemFilter {
+        text: Some("ransomware".to_owned()),
+        ..filter(Tlp::Amber)
+    };
+    let relevant = titles(
+        store
+            .search_items_by(&search(ransom.clone(), ItemSort::Relevance))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(relevant.len(), 3, "{relevant:?}");
+    assert_eq!(relevant[0], "Ransomware wave", "the best match first");
+    let newest = titles(
+        store
+            .search_items_by(&search(ransom.clone(), ItemSort::Newest))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(newest, ["Forum chatter", "Patch day", "Ransomware wave"]);
+    let oldest = titles(
+        store
+            .search_items_by(&search(ransom.clone(), ItemSort::Oldest))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(oldest, ["Ransomware wave", "Patch day", "Forum chatter"]);
+    // Relevance pages by offset and reaches every match once.
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .search_items_by(&ItemSearch {
+                after,
+                limit: 2,
+                ..search(ransom.clone(), ItemSort::Relevance)
+            })
+            .await
+            .unwrap();
+        paged.extend(page.items.into_iter().map(|i| i.content.title));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(paged, relevant);
+    let posts = ItemFilter {
+        kinds: vec![ItemKind::Post],
+        ..ransom.clone()
+    };
+    assert_eq!(
+        titles(
+            store
+                .search_items_by(&search(posts.clone(), ItemSort::Newest))
+                .await
+                .unwrap()
+        ),
+        ["Forum chatter"]
+    );
+    let recent = ItemFilter {
+        from: Some(now() - time::Duration::days(2)),
+        sources: vec![news.id],
+        ..filter(Tlp::Amber)
+    };
+    assert_eq!(
+        titles(
+            store
+                .search_items_by(&search(recent, ItemSort::Oldest))
+                .await
+                .unwrap()
+        ),
+        ["Ransomware wave", "Patch day"]
+    );
+    let f = store.item_facets(&posts).await.unwrap();
+    assert_eq!(
+        counts(&f.kinds),
+        BTreeMap::from([("news".to_owned(), 2), ("post".to_owned(), 1)])
+    );
+    assert_eq!(
+        counts(&f.sources),
+        BTreeMap::from([("forum".to_owned(), 1)])
+    );
+    assert_eq!(counts(&f.tlps), BTreeMap::from([("clear".to_owned(), 1)]));
+    let everything = store.item_facets(&filter(Tlp::Amber)).await.unwrap();
+    assert_eq!(
+        counts(&everything.sources),
+        BTreeMap::from([("forum".to_owned(), 1), ("news".to_owned(), 3)]),
+        "the red item is not counted"
+    );
+    assert!(everything.tlps.iter().all(|c| c.value != "red"));
+    let with_red = store.item_facets(&filter(Tlp::Red)).await.unwrap();
+    assert_eq!(counts(&with_red.tlps).get("red"), Some(&1));
+    let nothing = ItemFilter {
+        text: Some("...".to_owned()),
+        ..filter(Tlp::Red)
+    };
+    assert!(
+        store
+            .search_items_by(&search(nothing, ItemSort::Relevance))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
+
+async fn saved_searches_are_kept_per_owner(store: Arc<dyn Store>) {
+    let a = store
+        .save_search("ana", "ipv4s", "type=ipv4")
+        .await
+        .unwrap();
+    assert_eq!(a.query, "type=ipv4");
+    store
+        .save_search("ana", "c2", "q=c2&sort=newest")
+        .await
+        .unwrap();
+    store
+        .save_search("bob", "ipv4s", "type=ipv6")
+        .await
+        .unwrap();
+    // The same name again replaces it.
+    store
+        .save_search("ana", "ipv4s", "type=ipv4&min_score=50")
+        .await
+        .unwrap();
+    let ana = store.saved_searches("ana").await.unwrap();
+    let names: Vec<(&str, &str)> = ana
+        .iter()
+        .map(|s| (s.name.as_str(), s.query.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("c2", "q=c2&sort=newest"),
+            ("ipv4s", "type=ipv4&min_score=50")
+        ]
+    );
+    assert_eq!(
+        store.saved_searches("bob").await.unwrap()[0].query,
+        "type=ipv6"
+    );
+    assert!(store.delete_search("ana", "c2").await.unwrap());
+    assert!(!store.delete_search("ana", "c2").await.unwrap());
+    assert_eq!(store.saved_searches("ana").await.unwrap().len(), 1);
+    let e = store.save_search("ana", " ", "q=x").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Invalid);
+    for n in 1..rexist_store::search::MAX_SAVED_SEARCHES {
+        store
+            .save_search("cap", &format!("s{n}"), "q=x")
+            .await
+            .unwrap();
+    }
+    store.save_search("cap", "last", "q=x").await.unwrap();
+    let e = store
+        .save_search("cap", "one-more", "q=x")
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Conflict);
+    store.save_search("cap", "last", "q=y").await.unwrap();
+}
+
+async fn bulk_curation_changes_many_in_one_call(store: Arc<dyn Store>) {
+    let s = source(&store, "feed").await;
+    store
+        .upsert_sightings(&s, &ips(0..30, now()))
+        .await
+        .unwrap();
+    let page = store
+        .list_indicators(&IndicatorQuery {
+            limit: 1000,
+            ..IndicatorQuery::default()
+        })
+        .await
+        .unwrap();
+    let mut ids: Vec<_> = page.items.iter().map(|r| r.id).collect();
+    ids.push(rexist_core::IndicatorId::new(9_999_999));
+    let change = CurationChange::Label {
+        label: "campaign-x".to_owned(),
+        removed: false,
+        mark: rexist_core::Marked {
+            reason: "bulk".to_owned(),
+            by: "ana".to_owned(),
+            at: now(),
+        },
+    };
+    let done = store.curate_many(&ids, &change).await.unwrap();
+    assert_eq!(done.len(), 30, "an unknown id is skipped");
+    let facts = store.curations(&ids).await.unwrap();
+    assert_eq!(facts.len(), 30);
+    assert!(
+        facts
+            .iter()
+            .all(|(_, c)| c.labels.iter().any(|l| l.label == "campaign-x"))
+    );
+    let labelled = rexist_store::IndicatorFilter {
+        label: Some("campaign-x".to_owned()),
+        max_tlp: Tlp::Red,
+        ..rexist_store::IndicatorFilter::default()
+    };
+    let found = store
+        .search_indicators(&rexist_store::IndicatorSearch {
+            filter: labelled,
+            limit: 100,
+            ..rexist_store::IndicatorSearch::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.items.len(), 30, "a hand label is searchable");
+    // A bad change is refused before anything is written.
+    let bad = CurationChange::Label {
+        label: " ".to_owned(),
+        removed: false,
+        mark: rexist_core::Marked {
+            reason: "x".to_owned(),
+            by: "ana".to_owned(),
+            at: now(),
+        },
+    };
+    assert_eq!(
+        store.curate_many(&ids, &bad).await.unwrap_err().kind(),
+        ErrorKind::Invalid
+    );
 }
 
 async fn entities_resolve_link_and_read_within_clearance(store: Arc<dyn Store>) {

@@ -21,6 +21,16 @@
   }
   document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
   document.addEventListener("htmx:afterSwap", function (e) { localTimes(e.target); });
+  // A "select all" box (data-select-all="FORM") ticks the form's pickable boxes (data-pick).
+  document.addEventListener("change", function (e) {
+    var box = e.target;
+    if (!box.matches || !box.matches("input[data-select-all]")) { return; }
+    var form = document.getElementById(box.getAttribute("data-select-all"));
+    if (!form) { return; }
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (el !== box && el.type === "checkbox" && el.hasAttribute("data-pick")) { el.checked = box.checked; }
+    });
+  });
   // "/" focuses the search box, as on most sites.
   document.addEventListener("keydown", function (e) {
     var q = document.getElementById("q");

@@ -781,8 +781,17 @@ async fn triage(
         Err(page) => return page,
     };
     let f = fields(&body);
-    let Ok(id) = field(&f, "id").parse::<i64>() else {
-        return ui.error(StatusCode::BAD_REQUEST, "err.bad_hit");
+    // One hit's own form sends its id; the bulk form every selected one.
+    let ids: Result<Vec<HitId>, _> = f
+        .get("id")
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|v| v.trim().parse::<i64>().map(HitId::new))
+        .collect();
+    let ids = match ids {
+        Ok(ids) if !ids.is_empty() && ids.len() <= crate::hunts::MAX_TRIAGE => ids,
+        _ => return ui.error(StatusCode::BAD_REQUEST, "err.bad_hit"),
     };
     let status = match field(&f, "status").parse::<HitTriage>() {
         Ok(s) => s,
@@ -799,7 +808,7 @@ async fn triage(
         return ui.error(StatusCode::BAD_REQUEST, "hunts.triage.note_long");
     }
     // Only a hit of this hunt, which the reader may see.
-    let ours = match state.store.hits_by_id(&[HitId::new(id)]).await {
+    let ours = match state.store.hits_by_id(&ids).await {
         Ok(hits) => hits.into_iter().filter(|h| h.hunt_id == hunt.id).collect(),
         Err(e) => return unavailable(&ui, &e),
     };
@@ -818,7 +827,8 @@ async fn triage(
         note: (!note.is_empty()).then(|| note.to_owned()),
         author: ui.principal.name.clone(),
     };
-    if let Err(e) = state.store.triage_hits(&[HitId::new(id)], &change).await {
+    let ours: Vec<HitId> = ours.iter().map(|h| h.id).collect();
+    if let Err(e) = state.store.triage_hits(&ours, &change).await {
         return unavailable(&ui, &e);
     }
     hits_fragment(&state, &ui, &hunt, None).await

@@ -885,6 +885,12 @@ mod tests {
             ]
             .map(str::to_owned)
             .to_vec(),
+            "search.sort." => ["relevance", "newest", "oldest", "score"]
+                .map(str::to_owned)
+                .to_vec(),
+            "bulk.done." => ["label", "false_positive", "watch", "group"]
+                .map(str::to_owned)
+                .to_vec(),
             other => panic!("templates build keys from {other:?}: list its values here"),
         };
         values.into_iter().map(|v| format!("{prefix}{v}")).collect()
@@ -895,6 +901,7 @@ mod tests {
         include_str!("mod.rs"),
         include_str!("pages.rs"),
         include_str!("search.rs"),
+        include_str!("bulk.rs"),
         include_str!("item.rs"),
         include_str!("indicator.rs"),
         include_str!("hunts.rs"),

@@ -9,6 +9,7 @@
 //! [`Ui::render`]; htmx requests carry the CSRF token in `X-CSRF-Token`
 //! (set once on `<body hx-headers>` by the base template).
 
+pub mod bulk;
 pub mod curation;
 pub mod hunts;
 pub mod i18n;

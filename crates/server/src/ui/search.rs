@@ -21,8 +21,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use minijinja::Value;
 use minijinja::context;
-use rexist_core::{Item, ItemId, ItemKind, Tlp};
-use rexist_store::{ErrorKind, IndicatorQuery, ItemQuery, StoreError};
+use rexist_core::{Item, Tlp};
+use rexist_store::{ErrorKind, IndicatorSearch, IndicatorSort, ItemSearch, ItemSort, StoreError};
 use serde::Deserialize;
 
 use super::Ui;
@@ -52,11 +52,117 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("search.any", "Any", "すべて"),
     ("search.next", "Next page", "次のページ"),
     ("search.first", "First page", "最初のページ"),
+    ("search.type", "Indicator type", "指標の種類"),
+    ("search.status", "Status", "状態"),
+    ("search.label", "Label", "ラベル"),
+    ("search.min_score", "Score from", "スコア下限"),
+    ("search.max_score", "Score to", "スコア上限"),
+    ("search.from", "From", "開始日"),
+    ("search.to", "To", "終了日"),
+    ("search.sort", "Sort", "並び順"),
+    ("search.sort.relevance", "Relevance", "関連度"),
+    ("search.sort.newest", "Newest", "新しい順"),
+    ("search.sort.oldest", "Oldest", "古い順"),
+    ("search.sort.score", "Score", "スコア順"),
+    ("search.apply", "Apply", "適用"),
+    ("search.remove", "Remove this filter", "この条件を外す"),
+    ("search.ind_source", "Indicator source", "指標のソース"),
+    ("search.item_tlp", "Item TLP", "アイテムの TLP"),
+    (
+        "search.capped",
+        "Counts read at most 100,000 matches per facet: they are lower bounds.",
+        "件数はファセットごとに最大 100,000 件までを数えた下限値です。",
+    ),
+    (
+        "search.no_indicators",
+        "No indicators match.",
+        "一致する指標はありません。",
+    ),
+    ("search.saved", "Saved searches", "保存した検索"),
+    (
+        "search.no_saved",
+        "None saved yet.",
+        "保存した検索はありません。",
+    ),
+    ("search.save", "Save search", "検索を保存"),
+    ("search.save_name", "Name", "名前"),
+    ("search.saved_ok", "Saved:", "保存しました:"),
+    (
+        "search.delete_saved",
+        "Delete saved search",
+        "保存した検索を削除",
+    ),
+    ("bulk.select", "Select", "選択"),
+    (
+        "bulk.select_page",
+        "Select all on this page",
+        "このページをすべて選択",
+    ),
+    ("bulk.all_matching", "All matching", "一致するものすべて"),
+    ("bulk.action", "Bulk action", "一括操作"),
+    ("bulk.label", "Add label", "ラベルを追加"),
+    (
+        "bulk.false_positive",
+        "Mark false positive",
+        "誤検知としてマーク",
+    ),
+    ("bulk.watch", "Add to watch hunt", "ウォッチハントに追加"),
+    ("bulk.group", "Group into an event", "イベントにまとめる"),
+    ("bulk.label_ph", "Label", "ラベル"),
+    ("bulk.reason", "Reason", "理由"),
+    ("bulk.hunt", "Watch hunt", "ウォッチハント"),
+    ("bulk.title", "New event title", "新しいイベントの題名"),
+    ("bulk.item", "or item id", "またはアイテム ID"),
+    ("bulk.apply", "Apply to selected", "選択したものに適用"),
+    ("bulk.format", "Export format", "エクスポート形式"),
+    (
+        "bulk.export",
+        "Export selected",
+        "選択したものをエクスポート",
+    ),
+    (
+        "bulk.export_all",
+        "Export all matching as CSV",
+        "一致するものすべてを CSV でエクスポート",
+    ),
+    ("bulk.done.label", "Labelled:", "ラベルを付けました:"),
+    (
+        "bulk.done.false_positive",
+        "Marked false positive:",
+        "誤検知としてマークしました:",
+    ),
+    (
+        "bulk.done.watch",
+        "Added to the watch hunt:",
+        "ウォッチハントに追加しました:",
+    ),
+    (
+        "bulk.done.group",
+        "Grouped into the event:",
+        "イベントにまとめました:",
+    ),
+    ("bulk.item_link", "item", "アイテム"),
+    ("bulk.skipped", "skipped", "対象外"),
+    ("bulk.failed", "Not done:", "実行できませんでした:"),
+    (
+        "bulk.triage_selected",
+        "Triage selected",
+        "選択したものをトリアージ",
+    ),
 ];
 
 /// This area's templates: (name, source).
-pub const TEMPLATES: &[(&str, &str)] =
-    &[("search.html", include_str!("../../templates/search.html"))];
+pub const TEMPLATES: &[(&str, &str)] = &[
+    ("search.html", include_str!("../../templates/search.html")),
+    (
+        "search_saved.html",
+        include_str!("../../templates/search_saved.html"),
+    ),
+    (
+        "search_bulk.html",
+        include_str!("../../templates/search_bulk.html"),
+    ),
+];
 
 /// This area's static files: (path under `/static/`, content type, bytes).
 pub const ASSETS: &[(&str, &str, &[u8])] = &[
@@ -77,7 +183,17 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/search", get(search))
         .route("/lookup", get(lookup))
+        .merge(super::bulk::routes())
 }
+
+/// Every indicator status, for the filter form.
+const STATUSES: [&str; 5] = [
+    "active",
+    "expired",
+    "allowlisted",
+    "retired",
+    "false_positive",
+];
 
 /// Results per search page.
 const PAGE: u32 = 20;
@@ -102,30 +218,107 @@ pub(super) fn flag(v: Option<&str>) -> bool {
     matches!(v, Some("1" | "true" | "on" | "yes"))
 }
 
-/// Query of `/search`.
-#[derive(Debug, Default, Deserialize)]
+/// Query of `/search`: the text, the filters, the order and the two cursors.
+#[derive(Debug, Default, Clone, Deserialize)]
 pub struct SearchParams {
-    q: Option<String>,
-    kind: Option<String>,
-    source: Option<String>,
+    pub(super) q: Option<String>,
+    #[serde(rename = "type")]
+    pub(super) kind_filter: Option<String>,
+    pub(super) kind: Option<String>,
+    pub(super) source: Option<String>,
+    pub(super) tlp: Option<String>,
+    pub(super) status: Option<String>,
+    pub(super) label: Option<String>,
+    pub(super) min_score: Option<String>,
+    pub(super) max_score: Option<String>,
+    pub(super) from: Option<String>,
+    pub(super) to: Option<String>,
+    pub(super) sort: Option<String>,
     before: Option<String>,
+    after: Option<String>,
 }
 
-/// A `/search` link keeping the given filters.
+/// The search's parameters as a saved search and links keep them (no
+/// cursor), in a stable order.
+pub(super) fn search_pairs(p: &SearchParams) -> Vec<(&'static str, String)> {
+    let fields: [(&'static str, &Option<String>); 13] = [
+        ("q", &p.q),
+        ("type", &p.kind_filter),
+        ("kind", &p.kind),
+        ("source", &p.source),
+        ("tlp", &p.tlp),
+        ("status", &p.status),
+        ("label", &p.label),
+        ("min_score", &p.min_score),
+        ("max_score", &p.max_score),
+        ("from", &p.from),
+        ("to", &p.to),
+        ("sort", &p.sort),
+        ("value", &None),
+    ];
+    fields
+        .into_iter()
+        .filter_map(|(k, v)| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(|v| (k, v.to_owned()))
+        })
+        .collect()
+}
+
+/// A query string of `pairs` with `key` set to `value` (or removed), and a cursor.
+fn query_with(
+    pairs: &[(&'static str, String)],
+    key: Option<(&str, Option<&str>)>,
+    cursor: Option<(&str, &str)>,
+) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    let mut set = false;
+    for (k, v) in pairs {
+        match key {
+            Some((name, value)) if name == *k => {
+                if let Some(value) = value {
+                    s.append_pair(k, value);
+                }
+                set = true;
+            }
+            _ => {
+                s.append_pair(k, v);
+            }
+        }
+    }
+    if let Some((name, Some(value))) = key
+        && !set
+    {
+        s.append_pair(name, value);
+    }
+    if let Some((k, v)) = cursor {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
+/// A `/search` link with these filters.
 pub(super) fn search_href(
     q: &str,
     kind: Option<&str>,
     source: Option<&str>,
     before: Option<&str>,
 ) -> String {
-    let mut s = form_urlencoded::Serializer::new(String::new());
-    s.append_pair("q", q);
-    for (k, v) in [("kind", kind), ("source", source), ("before", before)] {
-        if let Some(v) = v {
-            s.append_pair(k, v);
-        }
-    }
-    format!("/search?{}", s.finish())
+    let mut pairs: Vec<(&'static str, String)> = vec![("q", q.to_owned())];
+    pairs.extend(kind.map(|k| ("kind", k.to_owned())));
+    pairs.extend(source.map(|s| ("source", s.to_owned())));
+    search_link(&pairs, None, before.map(|b| ("before", b)))
+}
+
+/// A `/search` link keeping the filters of `pairs`, with `key` changed.
+pub(super) fn search_link(
+    pairs: &[(&'static str, String)],
+    key: Option<(&str, Option<&str>)>,
+    cursor: Option<(&str, &str)>,
+) -> String {
+    format!("/search?{}", query_with(pairs, key, cursor))
 }
 
 /// The words of a full-text query worth highlighting, longest first.
@@ -212,6 +405,116 @@ pub(super) fn tlp_class(tlp: Tlp) -> String {
     tlp.as_str().replace('+', "-")
 }
 
+/// The indicator filter the search page's parameters give.
+pub(super) fn indicator_params(
+    p: &SearchParams,
+    prefix: Option<String>,
+) -> crate::search::FilterParams {
+    crate::search::FilterParams {
+        kind: p.kind_filter.clone(),
+        value: None,
+        prefix,
+        status: p.status.clone(),
+        source: p.source.clone(),
+        label: p.label.clone(),
+        tlp: p.tlp.clone(),
+        min_score: p.min_score.clone().map(crate::search::Loose::Text),
+        max_score: p.max_score.clone().map(crate::search::Loose::Text),
+        from: p.from.clone(),
+        to: p.to.clone(),
+    }
+}
+
+/// What the search page shows for `p`: whether it lists indicators (and
+/// with what value prefix) and whether it lists items.
+pub(super) struct Plan {
+    pub(super) indicators: bool,
+    pub(super) prefix: Option<String>,
+    pub(super) items: bool,
+}
+
+pub(super) fn plan(p: &SearchParams) -> Plan {
+    let set = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.trim().is_empty());
+    let q = p.q.as_deref().map(str::trim).unwrap_or_default();
+    let token = q.chars().count() >= 3 && !q.contains(char::is_whitespace);
+    let indicator_only = [
+        &p.kind_filter,
+        &p.status,
+        &p.label,
+        &p.min_score,
+        &p.max_score,
+    ]
+    .into_iter()
+    .any(set);
+    let common = [&p.source, &p.tlp, &p.from, &p.to].into_iter().any(set);
+    let prefix = token.then(|| {
+        let refanged = rexist_extract::refang(q);
+        if refanged.to_ascii_lowercase().starts_with("cve-") {
+            refanged.to_ascii_uppercase()
+        } else {
+            refanged.to_ascii_lowercase()
+        }
+    });
+    Plan {
+        indicators: token || (q.is_empty() && (indicator_only || common)),
+        prefix,
+        items: !q.is_empty() || set(&p.kind) || (!indicator_only && common),
+    }
+}
+
+/// The item sort and indicator sort of the page's one `sort`.
+fn sorts(sort: Option<&str>, text: bool) -> Result<(ItemSort, IndicatorSort), String> {
+    Ok(match sort.map(str::trim).unwrap_or_default() {
+        "" | "relevance" => (
+            if text {
+                ItemSort::Relevance
+            } else {
+                ItemSort::Newest
+            },
+            IndicatorSort::Value,
+        ),
+        "newest" => (ItemSort::Newest, IndicatorSort::Newest),
+        "oldest" => (ItemSort::Oldest, IndicatorSort::Oldest),
+        "score" => (
+            if text {
+                ItemSort::Relevance
+            } else {
+                ItemSort::Newest
+            },
+            IndicatorSort::Score,
+        ),
+        other => {
+            return Err(format!(
+                "unknown sort {other:?} (expected relevance, newest, oldest or score)"
+            ));
+        }
+    })
+}
+
+/// Facet links of one facet: (value, count, link, active).
+fn facet_links(
+    pairs: &[(&'static str, String)],
+    key: &str,
+    counts: &[rexist_store::FacetCount],
+) -> Vec<Value> {
+    let current = pairs
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v.as_str());
+    counts
+        .iter()
+        .map(|c| {
+            let active = current == Some(c.value.as_str());
+            context! {
+                value => c.value.clone(),
+                count => c.count,
+                active => active,
+                href => search_link(pairs, Some((key, (!active).then_some(c.value.as_str()))), None),
+            }
+        })
+        .collect()
+}
+
 /// `GET /search`
 async fn search(
     State(state): State<AppState>,
@@ -222,22 +525,10 @@ async fn search(
         return ui.error(StatusCode::BAD_REQUEST, "err.bad_query");
     };
     let q = p.q.as_deref().map(str::trim).unwrap_or_default().to_owned();
-    let nonempty = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
-    let (kind_name, source_name, before_text) =
-        (nonempty(p.kind), nonempty(p.source), nonempty(p.before));
-    let kind = match kind_name.as_deref().map(str::parse::<ItemKind>) {
-        None => None,
-        Some(Ok(k)) => Some(k),
-        Some(Err(e)) => {
-            return ui.error_detail(StatusCode::BAD_REQUEST, "err.bad_query", &e.to_string());
-        }
-    };
-    let before = match before_text.as_deref().map(str::parse::<ItemId>) {
-        None => None,
-        Some(Ok(b)) => Some(b),
-        Some(Err(_)) => return ui.error(StatusCode::BAD_REQUEST, "err.bad_cursor"),
-    };
-    let filtered = kind.is_some() || source_name.is_some() || before.is_some();
+    let pairs = search_pairs(&p);
+    let filtered = pairs.iter().any(|(k, _)| *k != "q" && *k != "sort")
+        || p.before.is_some()
+        || p.after.is_some();
     if !q.is_empty()
         && !filtered
         && !q.contains(char::is_whitespace)
@@ -246,52 +537,79 @@ async fn search(
         return Redirect::to(&indicator_href(indicator.kind(), indicator.value())).into_response();
     }
     let clearance = ui.principal.clearance;
+    let plan = plan(&p);
+    let (item_sort, indicator_sort) = match sorts(p.sort.as_deref(), !q.is_empty()) {
+        Ok(s) => s,
+        Err(e) => return ui.error_detail(StatusCode::BAD_REQUEST, "err.bad_query", &e),
+    };
+    let bad = |e: crate::error::ApiError| {
+        if e.status() == StatusCode::BAD_REQUEST {
+            ui.error_detail(StatusCode::BAD_REQUEST, "err.bad_query", e.message())
+        } else {
+            tracing::warn!(error = %e.message(), "search failed");
+            ui.error(StatusCode::SERVICE_UNAVAILABLE, "err.unavailable")
+        }
+    };
     let sources = match state.store.list_sources().await {
         Ok(s) => s,
         Err(e) => return store_failed(&ui, "search", &e),
     };
-    let source_id = match source_name.as_deref() {
-        None => None,
-        Some(name) => match sources.iter().find(|s| s.name == name) {
-            Some(s) => Some(s.id),
-            None => return ui.error(StatusCode::BAD_REQUEST, "err.no_source"),
-        },
+    let item_filter = crate::search::ItemFilterParams {
+        q: (!q.is_empty()).then(|| q.clone()),
+        kind: p.kind.clone(),
+        source: p.source.clone(),
+        tlp: p.tlp.clone(),
+        from: p.from.clone(),
+        to: p.to.clone(),
     };
-    let items = if q.is_empty() && !filtered {
-        None
-    } else {
-        let query = ItemQuery {
-            text: (!q.is_empty()).then(|| q.clone()),
-            kind,
-            source: source_id,
-            max_tlp: Some(clearance),
-            before,
+    let (items, item_facets) = if plan.items {
+        let filter = match item_filter.filter(&state, clearance).await {
+            Ok(f) => f,
+            Err(e) => return bad(e),
+        };
+        let query = ItemSearch {
+            filter: filter.clone(),
+            sort: item_sort,
+            after: p.before.clone().filter(|b| !b.is_empty()),
             limit: PAGE,
         };
-        match state.store.search_items(&query).await {
-            Ok(page) => Some(page),
-            Err(e) => return store_failed(&ui, "search", &e),
-        }
-    };
-    let indicators = if q.chars().count() >= 3 && before.is_none() && !q.contains(' ') {
-        let refanged = rexist_extract::refang(&q);
-        let prefix = if refanged.to_ascii_lowercase().starts_with("cve-") {
-            refanged.to_ascii_uppercase()
-        } else {
-            refanged.to_ascii_lowercase()
-        };
-        let query = IndicatorQuery {
-            prefix: Some(prefix),
-            max_tlp: Some(clearance),
-            limit: PAGE,
-            ..IndicatorQuery::default()
-        };
-        match state.store.list_indicators(&query).await {
-            Ok(page) => page.items,
+        match tokio::try_join!(
+            state.store.search_items_by(&query),
+            state.store.item_facets(&filter)
+        ) {
+            Ok((page, facets)) => (Some(page), Some(facets)),
             Err(e) => return store_failed(&ui, "search", &e),
         }
     } else {
-        Vec::new()
+        (None, None)
+    };
+    let (indicators, indicator_facets) = if plan.indicators {
+        let filter = match indicator_params(&p, plan.prefix.clone())
+            .filter(&state, clearance)
+            .await
+        {
+            Ok(f) => f,
+            Err(e) => return bad(e),
+        };
+        let query = IndicatorSearch {
+            filter: filter.clone(),
+            sort: indicator_sort,
+            after: p.after.clone().filter(|a| !a.is_empty()),
+            limit: PAGE,
+        };
+        match tokio::try_join!(
+            state.store.search_indicators(&query),
+            state.store.indicator_facets(&filter)
+        ) {
+            Ok((page, facets)) => (Some(page), Some(facets)),
+            Err(e) => return store_failed(&ui, "search", &e),
+        }
+    } else {
+        (None, None)
+    };
+    let saved = match state.store.saved_searches(&ui.principal.name).await {
+        Ok(s) => s,
+        Err(e) => return store_failed(&ui, "search", &e),
     };
     let names: HashMap<_, _> = sources.iter().map(|s| (s.id, s.name.as_str())).collect();
     let words = query_words(&q);
@@ -306,55 +624,98 @@ async fn search(
         ),
         None => (Vec::new(), None),
     };
-    let found: Vec<Value> = indicators
+    let (found, indicator_next): (Vec<Value>, Option<String>) = match indicators {
+        Some(page) => (
+            page.items
+                .iter()
+                .filter(|r| r.tlp <= clearance)
+                .map(|r| {
+                    context! {
+                        kind => r.kind.as_str(),
+                        value => r.value.clone(),
+                        pick => format!("{}:{}", r.kind.as_str(), r.value),
+                        href => indicator_href(r.kind, &r.value),
+                        html => Value::from_safe_string(highlight(&r.value, &words)),
+                        score => r.score,
+                        status => r.status.as_str(),
+                        tlp => r.tlp.as_str(),
+                        tlp_class => tlp_class(r.tlp),
+                        last_seen => rfc3339(r.last_seen),
+                    }
+                })
+                .collect(),
+            page.next,
+        ),
+        None => (Vec::new(), None),
+    };
+    let matching: u64 = indicator_facets
+        .as_ref()
+        .map_or(0, |f| f.types.iter().map(|c| c.count).sum());
+    let facet = |key: &str, counts: Option<&Vec<rexist_store::FacetCount>>| {
+        counts.map_or_else(Vec::new, |c| facet_links(&pairs, key, c))
+    };
+    let cleared: Vec<Value> = pairs
         .iter()
-        .filter(|r| r.tlp <= clearance)
-        .map(|r| {
+        .filter(|(k, _)| *k != "q" && *k != "sort")
+        .map(|(k, v)| {
             context! {
-                kind => r.kind.as_str(),
-                value => r.value.clone(),
-                href => indicator_href(r.kind, &r.value),
-                html => Value::from_safe_string(highlight(&r.value, &words)),
-                score => r.score,
-                last_seen => rfc3339(r.last_seen),
+                key => *k,
+                value => v.clone(),
+                href => search_link(&pairs, Some((k, None)), None),
             }
         })
         .collect();
-    let kinds: Vec<Value> = ItemKind::ALL
+    let query_string = query_with(&pairs, None, None);
+    let api_query = query_with(
+        &pairs
+            .iter()
+            .filter(|(k, _)| !matches!(*k, "q" | "kind" | "sort"))
+            .cloned()
+            .chain(plan.prefix.clone().map(|p| ("prefix", p)))
+            .collect::<Vec<_>>(),
+        None,
+        None,
+    );
+    let saved: Vec<Value> = saved
         .iter()
-        .map(|k| {
-            context! {
-                name => k.as_str(),
-                active => kind == Some(*k),
-                href => search_href(&q, Some(k.as_str()), source_name.as_deref(), None),
-            }
-        })
+        .map(|s| context! { name => s.name.clone(), href => format!("/search?{}", s.query) })
         .collect();
-    let source_facets: Vec<Value> = sources
-        .iter()
-        .map(|s| {
-            context! {
-                name => s.name.clone(),
-                active => source_name.as_deref() == Some(s.name.as_str()),
-                href => search_href(&q, kind_name.as_deref(), Some(&s.name), None),
-            }
-        })
-        .collect();
+    let value = |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
     ui.render(
         "search.html",
         context! {
             q => q.clone(),
-            searched => !q.is_empty() || filtered,
+            searched => plan.items || plan.indicators,
+            show_items => plan.items,
+            show_indicators => plan.indicators,
             items => rows,
             indicators => found,
-            kinds => kinds,
-            sources => source_facets,
-            kind => kind_name.clone(),
-            source => source_name.clone(),
-            any_kind_href => search_href(&q, None, source_name.as_deref(), None),
-            any_source_href => search_href(&q, kind_name.as_deref(), None, None),
-            next_href => next.map(|n| search_href(&q, kind_name.as_deref(), source_name.as_deref(), Some(&n))),
-            first_href => before.map(|_| search_href(&q, kind_name.as_deref(), source_name.as_deref(), None)),
+            matching => matching,
+            matching_capped => indicator_facets.as_ref().is_some_and(|f| f.capped),
+            item_kinds => facet("kind", item_facets.as_ref().map(|f| &f.kinds)),
+            item_sources => facet("source", item_facets.as_ref().map(|f| &f.sources)),
+            item_tlps => facet("tlp", item_facets.as_ref().map(|f| &f.tlps)),
+            ind_types => facet("type", indicator_facets.as_ref().map(|f| &f.types)),
+            ind_statuses => facet("status", indicator_facets.as_ref().map(|f| &f.statuses)),
+            ind_sources => facet("source", indicator_facets.as_ref().map(|f| &f.sources)),
+            ind_tlps => facet("tlp", indicator_facets.as_ref().map(|f| &f.tlps)),
+            facets_capped => item_facets.as_ref().is_some_and(|f| f.capped) || indicator_facets.as_ref().is_some_and(|f| f.capped),
+            cleared => cleared,
+            query => query_string.clone(),
+            export_all => format!("/api/v1/indicators?{api_query}"),
+            formats => rexist_export::Format::ALL.iter().filter(|f| **f != rexist_export::Format::Misp).map(|f| f.as_str()).collect::<Vec<_>>(),
+            types => rexist_core::IndicatorType::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+            statuses => STATUSES,
+            tlps => rexist_core::Tlp::ALL.iter().filter(|t| **t <= clearance).map(|t| t.as_str()).collect::<Vec<_>>(),
+            f_type => value("type"), f_status => value("status"), f_tlp => value("tlp"),
+            f_label => value("label"), f_min => value("min_score"), f_max => value("max_score"),
+            f_from => value("from"), f_to => value("to"), f_sort => value("sort"),
+            f_kind => value("kind"), f_source => value("source"),
+            saved => saved,
+            next_href => next.map(|n| search_link(&pairs, None, Some(("before", &n)))),
+            first_href => p.before.as_ref().map(|_| search_link(&pairs, None, None)),
+            ind_next_href => indicator_next.map(|n| search_link(&pairs, None, Some(("after", &n)))),
+            ind_first_href => p.after.as_ref().map(|_| search_link(&pairs, None, None)),
         },
     )
 }
@@ -427,9 +788,34 @@ mod tests {
 
     #[test]
     fn search_links_keep_filters() {
+        let pairs = vec![("q", "a b&c".to_owned()), ("kind", "news".to_owned())];
         assert_eq!(
-            search_href("a b&c", Some("news"), None, Some("12")),
+            search_link(&pairs, None, Some(("before", "12"))),
             "/search?q=a+b%26c&kind=news&before=12"
         );
+        assert_eq!(
+            search_link(&pairs, Some(("kind", None)), None),
+            "/search?q=a+b%26c"
+        );
+        assert_eq!(
+            search_link(&pairs, Some(("type", Some("ipv4"))), None),
+            "/search?q=a+b%26c&kind=news&type=ipv4"
+        );
+    }
+
+    #[test]
+    fn the_plan_follows_the_filters() {
+        let p = |q: &str, f: &str| SearchParams {
+            q: Some(q.to_owned()),
+            kind_filter: (!f.is_empty()).then(|| f.to_owned()),
+            ..SearchParams::default()
+        };
+        let words = plan(&p("log4j rce", ""));
+        assert!(words.items && !words.indicators);
+        let token = plan(&p("evil", ""));
+        assert!(token.items && token.indicators);
+        assert_eq!(token.prefix.as_deref(), Some("evil"));
+        let typed = plan(&p("", "ipv4"));
+        assert!(typed.indicators && !typed.items && typed.prefix.is_none());
     }
 }

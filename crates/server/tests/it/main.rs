@@ -14,6 +14,7 @@ mod export;
 mod hunts;
 mod lookup;
 mod openapi;
+mod search;
 mod security;
 mod shared_state;
 mod taxii;

@@ -643,3 +643,121 @@ async fn the_indicator_page_shows_who_withdrew_it_why_and_when() {
     let (_, _, other) = get(&f.app, "/indicators/ipv4/198.51.100.7", &vic).await;
     assert!(!other.contains("Withdrawn</span>"), "{other}");
 }
+
+#[tokio::test]
+async fn the_search_page_filters_counts_facets_saves_and_acts_in_bulk() {
+    let f = fixture().await;
+    let ana = login(&f.app, "ana", "ana-password").await;
+    let vic = login(&f.app, "vic", "vic-password").await;
+
+    // Items: facets with counts, nothing above the clearance counted.
+    let (status, _, page) = get(&f.app, "/search?q=ransomware", &ana).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("id=\"facet-kind\""), "{page}");
+    assert!(
+        page.contains(">news</a> <span class=\"count\">2</span>"),
+        "{page}"
+    );
+    assert!(!page.contains("secret-feed"), "{page}");
+    // Indicators by filter alone, with their facets and the bulk form.
+    let (status, _, page) = get(&f.app, "/search?type=domain&sort=newest", &ana).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("id=\"facet-type\""), "{page}");
+    assert!(page.contains("evil-domain.com"), "{page}");
+    assert!(
+        !page.contains("secret-c2.net"),
+        "above the clearance: {page}"
+    );
+    assert!(page.contains("id=\"bulk-apply\""), "{page}");
+    assert!(page.contains("id=\"select-matching\""), "{page}");
+    let (status, _, bad) = get(&f.app, "/search?type=domain&min_score=300", &ana).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    // A viewer reads and exports, but has no action form.
+    let (_, _, page) = get(&f.app, "/search?type=domain", &vic).await;
+    assert!(!page.contains("id=\"bulk-apply\""), "{page}");
+    assert!(page.contains("id=\"bulk-export\""), "{page}");
+    assert!(!page.contains("id=\"save-search\""), "{page}");
+    let (status, _, edl) = get(
+        &f.app,
+        "/search/export?query=type%3Ddomain&all=1&format=edl",
+        &vic,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{edl}");
+    assert!(edl.contains("evil-domain.com"), "{edl}");
+    assert!(!edl.contains("secret-c2.net"), "{edl}");
+    let (status, _, csv) = get(
+        &f.app,
+        "/search/export?query=type%3Ddomain&v=domain%3Aevil-domain.com&format=csv",
+        &vic,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{csv}");
+    assert!(csv.contains("evil-domain.com"), "{csv}");
+
+    // Bulk label of every match, then the indicator page shows it.
+    let (_, _, page) = get(&f.app, "/search?type=domain", &ana).await;
+    let token = csrf_of(&page);
+    let vic_page = get(&f.app, "/search", &vic).await.2;
+    let (status, _) = post_form(
+        &f.app,
+        "/search/bulk",
+        &vic,
+        &csrf_of(&vic_page),
+        "action=label&bulk_label=x&all=1&query=type%3Ddomain",
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, done) = post_form(
+        &f.app,
+        "/search/bulk",
+        &ana,
+        &token,
+        "action=label&bulk_label=wave-7&all=1&query=type%3Ddomain",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert!(done.contains("id=\"bulk-done\""), "{done}");
+    // The indicator page's curation panel lists it.
+    let (_, _, panel) = get(&f.app, "/curation/indicators/domain/evil-domain.com", &ana).await;
+    assert!(
+        panel.contains("<span class=\"tag\">wave-7</span>"),
+        "{panel}"
+    );
+    let (status, nothing) = post_form(
+        &f.app,
+        "/search/bulk",
+        &ana,
+        &token,
+        "action=label&bulk_label=x",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(nothing.contains("id=\"bulk-error\""), "{nothing}");
+    // Japanese words on the page.
+    let (_, _, ja) = get(&f.app, "/search?type=domain&lang=ja", &ana).await;
+    assert!(ja.contains("一致するものすべて"), "{ja}");
+
+    // Saved searches: save, list, run, delete.
+    let (status, list) = post_form(
+        &f.app,
+        "/search/saved",
+        &ana,
+        &token,
+        "name=domains&query=type%3Ddomain%26sort%3Dnewest%26after%3Dx",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert!(
+        list.contains("href=\"/search?type=domain&amp;sort=newest\""),
+        "the cursor is not kept: {list}"
+    );
+    let (_, _, page) = get(&f.app, "/search", &ana).await;
+    assert!(page.contains(">domains</a>"), "{page}");
+    let (_, _, theirs) = get(&f.app, "/search", &vic).await;
+    assert!(!theirs.contains(">domains</a>"), "per user: {theirs}");
+    let (status, list) =
+        post_form(&f.app, "/search/saved/delete", &ana, &token, "name=domains").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!list.contains(">domains</a>"), "{list}");
+}

@@ -112,13 +112,44 @@ pub(super) async fn curate(
     change: &CurationChange,
 ) -> Result<Option<IndicatorRecord>> {
     check(change)?;
-    let id = indicator.get();
     let mut tx = pool.begin().await?;
+    let record = curate_in(&mut tx, indicator, change).await?;
+    tx.commit().await?;
+    Ok(record)
+}
+
+/// [`curate`] on each of `ids` in one transaction, locking them in id
+/// order (as concurrent bulk changes do, so two cannot deadlock): the ones
+/// that exist, as they are then.
+pub(super) async fn curate_many(
+    pool: &PgPool,
+    ids: &[IndicatorId],
+    change: &CurationChange,
+) -> Result<Vec<IndicatorRecord>> {
+    check(change)?;
+    let mut ids = ids.to_vec();
+    ids.sort_unstable_by_key(|i| i.get());
+    ids.dedup();
+    let mut tx = pool.begin().await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.extend(curate_in(&mut tx, id, change).await?);
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+async fn curate_in(
+    tx: &mut Transaction<'_, Postgres>,
+    indicator: IndicatorId,
+    change: &CurationChange,
+) -> Result<Option<IndicatorRecord>> {
+    let id = indicator.get();
     // Locked first, as every writer locks an indicator before its sightings.
     let current: Option<(String, Option<String>)> =
         sqlx::query_as("SELECT status, status_reason FROM indicators WHERE id = $1 FOR UPDATE")
             .bind(id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
     let Some((status, status_reason)) = current else {
         return Ok(None);
@@ -127,7 +158,7 @@ pub(super) async fn curate(
         CurationChange::MarkFalsePositive(mark) => {
             let marked = status == FALSE_POSITIVE;
             put(
-                &mut tx,
+                tx,
                 id,
                 FALSE_POSITIVE,
                 "",
@@ -144,7 +175,7 @@ pub(super) async fn curate(
             .bind(id)
             .bind(&mark.reason)
             .bind(unix_micros(now()))
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         CurationChange::UnmarkFalsePositive => {
@@ -153,16 +184,16 @@ pub(super) async fn curate(
                  WHERE indicator_id = $1 AND fact = 'false_positive' AND label = ''",
             )
             .bind(id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
-            forget(&mut tx, id, FALSE_POSITIVE, "").await?;
+            forget(tx, id, FALSE_POSITIVE, "").await?;
             if status == FALSE_POSITIVE {
                 let listed: bool = sqlx::query_scalar(
                     "SELECT EXISTS (SELECT 1 FROM sightings
                        WHERE indicator_id = $1 AND listed AND retired_at IS NULL)",
                 )
                 .bind(id)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut **tx)
                 .await?;
                 let (to, reason) =
                     unmarked_status(prior.as_ref().map(|(s, r)| (s.as_str(), r.clone())), listed);
@@ -170,12 +201,12 @@ pub(super) async fn curate(
                     .bind(id)
                     .bind(to.as_str())
                     .bind(reason)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
             }
         }
         CurationChange::RaiseTlp(tlp, mark) => {
-            put(&mut tx, id, TLP, "", tlp.as_str(), None, mark, false).await?;
+            put(tx, id, TLP, "", tlp.as_str(), None, mark, false).await?;
             sqlx::query(
                 "UPDATE indicators SET tlp_floor = $2,
                    tlp = GREATEST(coalesce((SELECT min(tlp) FROM sightings WHERE indicator_id = $1), tlp), $2)
@@ -183,47 +214,37 @@ pub(super) async fn curate(
             )
             .bind(id)
             .bind(tlp.rank())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         CurationChange::ClearTlp => {
-            forget(&mut tx, id, TLP, "").await?;
+            forget(tx, id, TLP, "").await?;
             sqlx::query(
                 "UPDATE indicators SET tlp_floor = NULL,
                    tlp = coalesce((SELECT min(tlp) FROM sightings WHERE indicator_id = $1), tlp)
                  WHERE id = $1",
             )
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         CurationChange::OverrideScore(score, mark) => {
-            put(
-                &mut tx,
-                id,
-                SCORE,
-                "",
-                &score.to_string(),
-                None,
-                mark,
-                false,
-            )
-            .await?;
+            put(tx, id, SCORE, "", &score.to_string(), None, mark, false).await?;
             sqlx::query("UPDATE indicators SET score_override = $2, score = $2 WHERE id = $1")
                 .bind(id)
                 .bind(i16::from(*score))
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
         }
         CurationChange::ClearScore => {
-            forget(&mut tx, id, SCORE, "").await?;
+            forget(tx, id, SCORE, "").await?;
             sqlx::query(
                 "UPDATE indicators SET score_override = NULL,
                    score = coalesce((SELECT max(confidence) FROM sightings WHERE indicator_id = $1), score)
                  WHERE id = $1",
             )
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         CurationChange::Label {
@@ -232,18 +253,17 @@ pub(super) async fn curate(
             mark,
         } => {
             let value = if *removed { "removed" } else { "added" };
-            put(&mut tx, id, LABEL, label, value, None, mark, false).await?;
+            put(tx, id, LABEL, label, value, None, mark, false).await?;
         }
-        CurationChange::ForgetLabel(label) => forget(&mut tx, id, LABEL, label).await?,
+        CurationChange::ForgetLabel(label) => forget(tx, id, LABEL, label).await?,
     }
     let row = sqlx::query(AssertSqlSafe(format!(
         "SELECT {INDICATOR_COLUMNS} FROM indicators WHERE id = $1"
     )))
     .bind(id)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await?;
     let record = indicator_from_row(&row)?;
-    tx.commit().await?;
     Ok(Some(record))
 }
 

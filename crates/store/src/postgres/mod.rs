@@ -17,6 +17,7 @@ mod listing;
 mod lookup;
 mod retire;
 mod rows;
+mod search;
 mod sharing;
 mod state;
 mod watch;
@@ -1491,6 +1492,50 @@ impl Store for PgStore {
         change: &crate::CurationChange,
     ) -> Result<Option<IndicatorRecord>> {
         curation::curate(&self.pool, indicator, change).await
+    }
+
+    async fn curate_many(
+        &self,
+        ids: &[IndicatorId],
+        change: &crate::CurationChange,
+    ) -> Result<Vec<IndicatorRecord>> {
+        curation::curate_many(&self.pool, ids, change).await
+    }
+
+    async fn search_indicators(
+        &self,
+        query: &crate::IndicatorSearch,
+    ) -> Result<Page<IndicatorRecord>> {
+        search::search_indicators(&self.read, query).await
+    }
+
+    async fn indicator_facets(&self, filter: &crate::IndicatorFilter) -> Result<crate::Facets> {
+        search::indicator_facets(&self.read, filter).await
+    }
+
+    async fn search_items_by(&self, query: &crate::ItemSearch) -> Result<Page<Item>> {
+        search::search_items(&self.read, query).await
+    }
+
+    async fn item_facets(&self, filter: &crate::ItemFilter) -> Result<crate::Facets> {
+        search::item_facets(&self.read, filter).await
+    }
+
+    async fn save_search(
+        &self,
+        owner: &str,
+        name: &str,
+        query: &str,
+    ) -> Result<crate::SavedSearch> {
+        search::save_search(&self.pool, owner, name, query).await
+    }
+
+    async fn saved_searches(&self, owner: &str) -> Result<Vec<crate::SavedSearch>> {
+        search::saved_searches(&self.pool, owner).await
+    }
+
+    async fn delete_search(&self, owner: &str, name: &str) -> Result<bool> {
+        search::delete_search(&self.pool, owner, name).await
     }
 
     async fn add_note(

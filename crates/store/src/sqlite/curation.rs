@@ -96,8 +96,34 @@ pub(super) fn curate(
     change: &CurationChange,
 ) -> Result<Option<IndicatorRecord>> {
     check(change)?;
-    let id = indicator.get();
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let record = curate_in(&tx, indicator, change)?;
+    tx.commit()?;
+    Ok(record)
+}
+
+/// [`curate`] on each of `ids` in one transaction: the ones that exist, as they are then.
+pub(super) fn curate_many(
+    conn: &mut Connection,
+    ids: &[IndicatorId],
+    change: &CurationChange,
+) -> Result<Vec<IndicatorRecord>> {
+    check(change)?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.extend(curate_in(&tx, *id, change)?);
+    }
+    tx.commit()?;
+    Ok(out)
+}
+
+fn curate_in(
+    tx: &Transaction<'_>,
+    indicator: IndicatorId,
+    change: &CurationChange,
+) -> Result<Option<IndicatorRecord>> {
+    let id = indicator.get();
     let current: Option<(String, Option<String>)> = tx
         .query_row(
             "SELECT status, status_reason FROM indicators WHERE id = ?1",
@@ -113,7 +139,7 @@ pub(super) fn curate(
             // The status before the first mark is what taking it back restores.
             let marked = status == FALSE_POSITIVE;
             put(
-                &tx,
+                tx,
                 id,
                 FALSE_POSITIVE,
                 "",
@@ -137,7 +163,7 @@ pub(super) fn curate(
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            forget(&tx, id, FALSE_POSITIVE, "")?;
+            forget(tx, id, FALSE_POSITIVE, "")?;
             if status == FALSE_POSITIVE {
                 let listed: bool = tx.query_row(
                     "SELECT EXISTS (SELECT 1 FROM sightings
@@ -154,7 +180,7 @@ pub(super) fn curate(
             }
         }
         CurationChange::RaiseTlp(tlp, mark) => {
-            put(&tx, id, TLP, "", tlp.as_str(), None, mark, false)?;
+            put(tx, id, TLP, "", tlp.as_str(), None, mark, false)?;
             tx.execute(
                 "UPDATE indicators SET tlp_floor = ?2,
                    tlp = max(coalesce((SELECT min(tlp) FROM sightings WHERE indicator_id = ?1), tlp), ?2)
@@ -163,7 +189,7 @@ pub(super) fn curate(
             )?;
         }
         CurationChange::ClearTlp => {
-            forget(&tx, id, TLP, "")?;
+            forget(tx, id, TLP, "")?;
             tx.execute(
                 "UPDATE indicators SET tlp_floor = NULL,
                    tlp = coalesce((SELECT min(tlp) FROM sightings WHERE indicator_id = ?1), tlp)
@@ -172,14 +198,14 @@ pub(super) fn curate(
             )?;
         }
         CurationChange::OverrideScore(score, mark) => {
-            put(&tx, id, SCORE, "", &score.to_string(), None, mark, false)?;
+            put(tx, id, SCORE, "", &score.to_string(), None, mark, false)?;
             tx.execute(
                 "UPDATE indicators SET score_override = ?2, score = ?2 WHERE id = ?1",
                 params![id, score],
             )?;
         }
         CurationChange::ClearScore => {
-            forget(&tx, id, SCORE, "")?;
+            forget(tx, id, SCORE, "")?;
             tx.execute(
                 "UPDATE indicators SET score_override = NULL,
                    score = coalesce((SELECT max(confidence) FROM sightings WHERE indicator_id = ?1), score)
@@ -193,13 +219,12 @@ pub(super) fn curate(
             mark,
         } => {
             let value = if *removed { "removed" } else { "added" };
-            put(&tx, id, LABEL, label, value, None, mark, false)?;
+            put(tx, id, LABEL, label, value, None, mark, false)?;
         }
-        CurationChange::ForgetLabel(label) => forget(&tx, id, LABEL, label)?,
+        CurationChange::ForgetLabel(label) => forget(tx, id, LABEL, label)?,
     }
     let sql = format!("SELECT {INDICATOR_COLUMNS} FROM indicators WHERE id = ?1");
     let record = tx.query_row(&sql, params![id], indicator_from_row)?;
-    tx.commit()?;
     Ok(Some(record))
 }
 

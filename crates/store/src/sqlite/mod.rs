@@ -15,6 +15,7 @@ mod listing;
 mod lookup;
 mod retire;
 mod rows;
+mod search;
 mod sharing;
 mod state;
 mod watch;
@@ -1644,6 +1645,64 @@ impl Store for SqliteStore {
     ) -> Result<Option<IndicatorRecord>> {
         let change = change.clone();
         self.write(move |conn| curation::curate(conn, indicator, &change))
+            .await
+    }
+
+    async fn curate_many(
+        &self,
+        ids: &[IndicatorId],
+        change: &crate::CurationChange,
+    ) -> Result<Vec<IndicatorRecord>> {
+        let (ids, change) = (ids.to_vec(), change.clone());
+        self.write(move |conn| curation::curate_many(conn, &ids, &change))
+            .await
+    }
+
+    async fn search_indicators(
+        &self,
+        query: &crate::IndicatorSearch,
+    ) -> Result<Page<IndicatorRecord>> {
+        let q = query.clone();
+        self.read(move |conn| search::search_indicators(conn, &q))
+            .await
+    }
+
+    async fn indicator_facets(&self, filter: &crate::IndicatorFilter) -> Result<crate::Facets> {
+        let f = filter.clone();
+        self.read(move |conn| search::indicator_facets(conn, &f))
+            .await
+    }
+
+    async fn search_items_by(&self, query: &crate::ItemSearch) -> Result<Page<Item>> {
+        let q = query.clone();
+        self.read(move |conn| search::search_items(conn, &q)).await
+    }
+
+    async fn item_facets(&self, filter: &crate::ItemFilter) -> Result<crate::Facets> {
+        let f = filter.clone();
+        self.read(move |conn| search::item_facets(conn, &f)).await
+    }
+
+    async fn save_search(
+        &self,
+        owner: &str,
+        name: &str,
+        query: &str,
+    ) -> Result<crate::SavedSearch> {
+        let (owner, name, query) = (owner.to_owned(), name.to_owned(), query.to_owned());
+        self.write(move |conn| search::save_search(conn, &owner, &name, &query))
+            .await
+    }
+
+    async fn saved_searches(&self, owner: &str) -> Result<Vec<crate::SavedSearch>> {
+        let owner = owner.to_owned();
+        self.read(move |conn| search::saved_searches(conn, &owner))
+            .await
+    }
+
+    async fn delete_search(&self, owner: &str, name: &str) -> Result<bool> {
+        let (owner, name) = (owner.to_owned(), name.to_owned());
+        self.write(move |conn| search::delete_search(conn, &owner, &name))
             .await
     }
 
