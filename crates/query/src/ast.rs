@@ -100,6 +100,21 @@ impl Query {
         walk(&self.expr, &mut out);
         out
     }
+
+    /// The threat entities the query follows (`entity:` values outside
+    /// exclusions), normalised, in query order without repeats.
+    pub fn entities(&self) -> Vec<String> {
+        fn walk(e: &Expr, out: &mut Vec<String>) {
+            match e {
+                Expr::Or(xs) | Expr::And(xs) => xs.iter().for_each(|x| walk(x, out)),
+                Expr::Field(Field::Entity, v) if !out.contains(v) => out.push(v.clone()),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.expr, &mut out);
+        out
+    }
 }
 
 impl fmt::Display for Query {

@@ -198,3 +198,47 @@ fn empty_set() {
     };
     assert!(set.matches(&d).is_empty());
 }
+
+#[test]
+fn entity_field_matches_any_name_of_the_entities() {
+    let names = vec!["APT28".to_owned(), "Fancy Bear".to_owned()];
+    let d = Doc {
+        title: "Pulse",
+        body: "nothing about bears",
+        kind: "event",
+        source: "otx",
+        tags: &[],
+        lang: None,
+        tlp: "clear",
+        entities: &names,
+    };
+    for q in [
+        "entity:apt28",
+        "entity:\"APT 28\"",
+        "entity:\"fancy-bear\"",
+        "entity:ＡＰＴ２８",
+    ] {
+        let set = HuntSet::new([(1, parse(q).unwrap())]);
+        assert_eq!(set.matches(&d).len(), 1, "{q}");
+    }
+    for q in [
+        "entity:apt29",
+        "entity:bear",
+        "-entity:apt28",
+        "entity:\"\"",
+    ] {
+        let Ok(query) = parse(q) else { continue };
+        let set = HuntSet::new([(1, query)]);
+        assert!(set.matches(&d).is_empty(), "{q}");
+    }
+    // Without entities, `entity:` never matches.
+    let plain = Doc { entities: &[], ..d };
+    let set = HuntSet::new([(1, parse("entity:apt28").unwrap())]);
+    assert!(set.matches(&plain).is_empty());
+    assert_eq!(
+        parse("entity:\"Example Panda\" OR entity:x -entity:y")
+            .unwrap()
+            .entities(),
+        vec!["example panda", "x"]
+    );
+}

@@ -752,6 +752,7 @@ fn all() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static 
         .chain(super::manage::WORDS)
         .chain(super::hunts::WORDS)
         .chain(super::curation::WORDS)
+        .chain(super::entity::WORDS)
 }
 
 /// Every key, for tests that check both languages are complete.
@@ -811,7 +812,13 @@ mod tests {
     }
 
     /// Proper nouns and codes that read the same in Japanese.
-    const SAME_IN_JAPANESE: &[&str] = &["nav.api", "exp.url", "hunts.tlp", "nav.language"];
+    const SAME_IN_JAPANESE: &[&str] = &[
+        "nav.api",
+        "exp.url",
+        "hunts.tlp",
+        "nav.language",
+        "ent.attack",
+    ];
 
     /// Keys built in templates from a prefix and a value, with every value.
     fn dynamic(prefix: &str) -> Vec<String> {
@@ -838,6 +845,10 @@ mod tests {
             ]
             .map(str::to_owned)
             .to_vec(),
+            "kind." => rexist_core::ItemKind::ENTITIES
+                .iter()
+                .map(|k| k.as_str().to_owned())
+                .collect(),
             "hunts.kind." => [rexist_core::HuntKind::Query, rexist_core::HuntKind::Watch]
                 .iter()
                 .map(|k| k.as_str().to_owned())

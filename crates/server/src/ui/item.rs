@@ -114,6 +114,10 @@ async fn item_page(
         Ok(_) => return ui.error(StatusCode::NOT_FOUND, "err.no_item"),
         Err(e) => return store_failed(&ui, "item", &e),
     };
+    if item.content.kind.is_entity() {
+        return super::entity::entity_page(&state, ui, item).await;
+    }
+    let entities = super::entity::named_by(&state, item.id, clearance).await;
     let body = item.content.body.clone();
     let extractor = state.ingest.extractor().clone();
     let matches = tokio::task::spawn_blocking(move || extractor.extract(&body))
@@ -166,6 +170,7 @@ async fn item_page(
             url_href => url,
             body => Value::from_safe_string(linked_body(&item.content.body, &matches, defang)),
             indicators => indicators,
+            entities => entities,
             related => related,
             defang => defang,
             toggle_href => if defang { here } else { format!("{here}?defang=1") },

@@ -11,6 +11,7 @@
 
 pub mod bulk;
 pub mod curation;
+pub mod entity;
 pub mod hunts;
 pub mod i18n;
 pub mod indicator;
@@ -79,6 +80,7 @@ fn templates() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
         .chain(manage::TEMPLATES)
         .chain(hunts::TEMPLATES)
         .chain(curation::TEMPLATES)
+        .chain(entity::TEMPLATES)
 }
 
 /// Every area's static files.
@@ -588,6 +590,7 @@ pub fn routes() -> Router<AppState> {
         .merge(manage::routes())
         .merge(hunts::routes())
         .merge(curation::routes())
+        .merge(entity::routes())
 }
 
 #[cfg(test)]

@@ -296,6 +296,13 @@ pub async fn dashboard(
             }
         })
         .collect();
+    let followed = match super::entity::followed(&state, clearance).await {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::warn!(error = %e, "dashboard: store failed");
+            return ui.error(StatusCode::SERVICE_UNAVAILABLE, "err.unavailable");
+        }
+    };
     let total = |rows: &[(String, u64)]| rows.iter().map(|(_, n)| n).sum::<u64>();
     ui.render(
         "dashboard.html",
@@ -310,6 +317,7 @@ pub async fn dashboard(
             items => stats.items_by_kind.clone(),
             hits => hits,
             early => early,
+            followed => followed,
             charts => vec![
                 chart("dash.chart_items", &activity.items, since.date(), &ui),
                 chart("dash.chart_indicators", &activity.indicators, since.date(), &ui),

@@ -7,6 +7,7 @@ mod api;
 mod common;
 mod curation;
 mod early;
+mod entities;
 mod errors;
 mod exist;
 mod exist_scale;
