@@ -346,6 +346,12 @@ mod tests {
     /// OpenAPI's path syntax; a route added there must be added here and
     /// documented.
     const V1_ROUTES: &[&str] = &[
+        "GET /api/v1/indicators/facets",
+        "GET /api/v1/items/facets",
+        "POST /api/v1/indicators/bulk",
+        "GET /api/v1/searches",
+        "POST /api/v1/searches",
+        "DELETE /api/v1/searches/{name}",
         "GET /api/v1/indicators",
         "GET /api/v1/indicators/{type}/{value}",
         "GET /api/v1/items",
