@@ -370,3 +370,102 @@ fn analysts_curate_in_a_real_browser() {
         assert!(bytes.starts_with(b"\x89PNG"), "{png}");
     }
 }
+
+/// Threat entities in the browser (`tests/e2e/entities.mjs`): an OTX source
+/// runs against a loopback server serving the shared pulses; the analyst
+/// opens the pulse, follows the link to the actor it names, sees the
+/// pulse's indicators and the pulse on the actor's page, follows the actor
+/// and sees it on the dashboard; the page fits a 390 px phone and reads in
+/// Japanese.
+#[test]
+fn an_otx_actor_page_lists_its_indicators_in_a_real_browser() {
+    let (Some(chromium), Some(playwright)) = (
+        std::env::var_os("REXIST_CHROMIUM"),
+        std::env::var_os("REXIST_PLAYWRIGHT"),
+    ) else {
+        eprintln!(
+            "note: browser test skipped; set REXIST_CHROMIUM and REXIST_PLAYWRIGHT \
+             (eval \"$(bash scripts/browser.sh)\")"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let shots: PathBuf = std::env::var_os("REXIST_SCREENSHOTS").map_or_else(
+        || dir.path().join("screenshots"),
+        |d| Path::new(env!("CARGO_MANIFEST_DIR")).join(d),
+    );
+    // The shared OTX pages, page 1's `next` pointing back at the loopback server.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let base_url: std::sync::Arc<std::sync::Mutex<String>> = std::sync::Arc::default();
+    let b = std::sync::Arc::clone(&base_url);
+    let up = rt.block_on(rexist_testkit::serve(move |path, _, _| {
+        let base = b.lock().map(|g| g.clone()).unwrap_or_default();
+        let body = if path.contains("page=2") {
+            rexist_testkit::fixture_bytes("otx/pulses-subscribed-page2.json")
+        } else {
+            String::from_utf8(rexist_testkit::fixture_bytes("otx/pulses-subscribed-page1.json"))
+                .unwrap()
+                .replace("https://otx.alienvault.com", &base)
+                .into_bytes()
+        };
+        (
+            rexist_testkit::response("200 OK", "Content-Type: application/json\r\n", &body),
+            Duration::ZERO,
+        )
+    }));
+    *base_url.lock().unwrap() = up.base.clone();
+    std::fs::write(dir.path().join("otx.key"), "e2e-otx-key").unwrap();
+    std::fs::write(
+        dir.path().join("rexist.toml"),
+        format!(
+            "default_sources = false\n[[source]]\nname = \"otx\"\nkind = \"otx\"\nurl = \"{}\"\n\
+             [source.headers_file]\n\"X-OTX-API-KEY\" = \"otx.key\"\n",
+            up.base
+        ),
+    )
+    .unwrap();
+    ok(&rexist(dir.path(), &["source", "run", "otx"], ""));
+    ok(&rexist(
+        dir.path(),
+        &["user", "add", USER, "--role", "analyst"],
+        &format!("{PASSWORD}\n"),
+    ));
+    let (_serve, base) = serve(dir.path());
+    let out = Command::new("node")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/entities.mjs"))
+        .args([base.as_str(), USER, PASSWORD])
+        .arg(&shots)
+        .env("REXIST_CHROMIUM", &chromium)
+        .env("REXIST_PLAYWRIGHT", &playwright)
+        .env("NODE_PATH", Path::new(&playwright).join("node_modules"))
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let result: serde_json::Value = stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no result from the browser flow: {stdout}"));
+    assert_eq!(result["ok"], true, "{result}");
+    assert!(result["pulse_entities"].as_u64().unwrap_or(0) >= 3, "{result}");
+    assert_eq!(result["actor_lists_c2"], true, "{result}");
+    assert_eq!(result["actor_lists_pulse"], true, "{result}");
+    assert!(
+        result["follow_hunt"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("follow-examplepanda"),
+        "{result}"
+    );
+    assert_eq!(result["dashboard_follows"], true, "{result}");
+    assert!(
+        result["entity_phone_width"].as_u64().unwrap_or(u64::MAX) <= 390,
+        "{result}"
+    );
+    assert_eq!(result["japanese_kind"], true, "{result}");
+    let bytes = std::fs::read(shots.join("entity.png")).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG"));
+    drop(rt);
+}
