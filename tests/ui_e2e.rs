@@ -403,10 +403,12 @@ fn an_otx_actor_page_lists_its_indicators_in_a_real_browser() {
         let body = if path.contains("page=2") {
             rexist_testkit::fixture_bytes("otx/pulses-subscribed-page2.json")
         } else {
-            String::from_utf8(rexist_testkit::fixture_bytes("otx/pulses-subscribed-page1.json"))
-                .unwrap()
-                .replace("https://otx.alienvault.com", &base)
-                .into_bytes()
+            String::from_utf8(rexist_testkit::fixture_bytes(
+                "otx/pulses-subscribed-page1.json",
+            ))
+            .unwrap()
+            .replace("https://otx.alienvault.com", &base)
+            .into_bytes()
         };
         (
             rexist_testkit::response("200 OK", "Content-Type: application/json\r\n", &body),
@@ -449,7 +451,10 @@ fn an_otx_actor_page_lists_its_indicators_in_a_real_browser() {
         .find_map(|l| serde_json::from_str(l).ok())
         .unwrap_or_else(|| panic!("no result from the browser flow: {stdout}"));
     assert_eq!(result["ok"], true, "{result}");
-    assert!(result["pulse_entities"].as_u64().unwrap_or(0) >= 3, "{result}");
+    assert!(
+        result["pulse_entities"].as_u64().unwrap_or(0) >= 3,
+        "{result}"
+    );
     assert_eq!(result["actor_lists_c2"], true, "{result}");
     assert_eq!(result["actor_lists_pulse"], true, "{result}");
     assert!(

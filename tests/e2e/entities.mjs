@@ -72,7 +72,7 @@ async function main() {
   const reports = await page.locator('#entity-items li').allInnerTexts();
   step('actor-page', {
     actor_indicators: indicators.length,
-    actor_lists_c2: indicators.some((t) => t.includes('192.0.2.10')),
+    actor_lists_c2: indicators.some((t) => t.replace(/\[\.\]/g, '.').includes('192.0.2.10')),
     actor_lists_pulse: reports.some((t) => t.includes(pulse.title)),
   });
   await page.screenshot({ path: join(shots, 'entity.png'), fullPage: true });

@@ -38,7 +38,7 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("ent.sources", "Sources", "ソース"),
     ("ent.timeline", "Reports per month", "月別の報告数"),
     ("ent.items", "Reports naming it", "言及しているレポート"),
-    ("ent.items_total", "reports in all", "件のレポート(合計)"),
+    ("ent.items_total", "in all", "件(合計)"),
     (
         "ent.no_items",
         "No report names it within your clearance.",
