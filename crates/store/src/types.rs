@@ -53,7 +53,8 @@ pub struct IndicatorQuery {
 
 /// Filters for [`crate::Store::recent_indicators`]: indicators most
 /// recently seen first, paged by offset and counted, every filter applied
-/// in the store (EXIST's `reputation` view).
+/// in the store (EXIST's `reputation` view); analysts' false positives are
+/// never listed.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RecentQuery {
     /// Only these types (all when empty).

@@ -4925,6 +4925,21 @@ async fn recent_indicators_filter_count_and_page_in_the_store(store: Arc<dyn Sto
         .await
         .unwrap();
     assert_eq!((none.items.len(), none.total), (0, 0));
+    // An analyst's false positive is not reputation.
+    let fp = store
+        .indicator(d, "new-07.example")
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .curate(fp.id, &CurationChange::MarkFalsePositive(mark("ours", "alice")))
+        .await
+        .unwrap();
+    let after = store
+        .recent_indicators(&q(&|q| q.contains = vec!["new-0".into(), "7".into()]))
+        .await
+        .unwrap();
+    assert_eq!((after.items.len(), after.total), (0, 0));
 }
 
 async fn item_sightings_filter_count_and_page_in_the_store(store: Arc<dyn Store>) {

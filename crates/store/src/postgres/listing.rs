@@ -19,7 +19,7 @@ use crate::{Counted, ItemSightingQuery, RecentQuery, Result};
 type PgQuery = Query<'static, Postgres, PgArguments>;
 
 const RECENT_FROM: &str = "FROM indicators i
-     WHERE i.tlp <= $1
+     WHERE i.tlp <= $1 AND i.status <> 'false_positive'
        AND (cardinality($2::text[]) = 0 OR i.kind = ANY($2))
        AND ($3::text IS NULL OR i.value = $3)
        AND NOT EXISTS (SELECT 1 FROM unnest($4::text[]) AS t(term)
@@ -84,6 +84,7 @@ const SIGHTINGS_FROM: &str = "FROM sightings s
      JOIN items it ON it.id = s.item_id
      JOIN indicators i ON i.id = s.indicator_id
      WHERE s.item_id <> 0 AND it.tlp <= $1 AND s.tlp <= $1 AND i.tlp <= $1
+       AND i.status <> 'false_positive'
        AND ($2::text IS NULL OR it.kind = $2)
        AND (cardinality($3::int8[]) = 0 OR (it.source_id = ANY($3) AND s.source_id = ANY($3)))
        AND ($4::int8 IS NULL OR s.item_id = $4)

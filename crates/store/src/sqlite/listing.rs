@@ -62,6 +62,8 @@ pub(super) fn recent_indicators(
     let tlp = Value::Integer(i64::from(q.max_tlp.rank()));
     let mut f = Filter::default();
     f.push("tlp <= ?", [tlp.clone()]);
+    // Analysts' false positives are not reputation (as in every export).
+    f.push("status <> 'false_positive'", []);
     f.any_of("kind", q.kinds.iter().map(|k| text(k.as_str())).collect());
     if let Some(v) = &q.value {
         f.push("value = ?", [text(v)]);
@@ -109,7 +111,8 @@ pub(super) fn item_sightings(
     let mut f = Filter::default();
     // `item_id <> 0` lets the partial index of item sightings serve the join.
     f.push(
-        "s.item_id <> 0 AND it.tlp <= ? AND s.tlp <= ? AND i.tlp <= ?",
+        "s.item_id <> 0 AND it.tlp <= ? AND s.tlp <= ? AND i.tlp <= ?
+         AND i.status <> 'false_positive'",
         [tlp.clone(), tlp.clone(), tlp],
     );
     if let Some(kind) = q.item_kind {
