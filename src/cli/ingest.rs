@@ -27,6 +27,10 @@ use crate::config::Config;
 pub enum Command {
     /// Load indicators from a local file (one per line, or a CSV column).
     File(FileArgs),
+    /// Link every stored item to the threat entities it names (once, after
+    /// upgrading from a version without entities; new items are linked as
+    /// they arrive).
+    Entities,
 }
 
 /// Arguments of `ingest file`.
@@ -64,6 +68,14 @@ const SHOWN_REJECTIONS: usize = 20;
 pub async fn run(config: &Config, command: Command) -> Result<ExitCode> {
     match command {
         Command::File(args) => file(config, args).await,
+        Command::Entities => {
+            let store = super::open_store(config).await?;
+            let (scanned, linked) = rexist_pipeline::entities::link_stored(store.as_ref()).await?;
+            say(format_args!(
+                "{scanned} items read, {linked} named threat entities and are linked"
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -163,6 +163,14 @@ fn print(a: &Answer) {
     if let Some(line) = a.early_warning.as_ref().and_then(early_line) {
         say(format_args!("  early warning: {line}"));
     }
+    for e in &a.entities {
+        let id = e
+            .attack_id
+            .as_deref()
+            .map(|i| format!(" {i}"))
+            .unwrap_or_default();
+        say(format_args!("  entity: {} ({}{id})", e.name, e.kind));
+    }
     for w in &a.warnings {
         say(format_args!(
             "  warning list: {} — {} ({} {})",

@@ -133,6 +133,42 @@ pub async fn link_items(
     Ok(out)
 }
 
+/// Items read per page by [`link_stored`].
+const LINK_PAGE: u32 = 500;
+
+/// Links every stored item to the entities it names, page by page (what
+/// items stored before entities existed need once); no hunt runs. Returns
+/// (items read, items that name an entity).
+pub async fn link_stored(store: &dyn Store) -> Result<(u64, u64)> {
+    let (mut scanned, mut linked) = (0u64, 0u64);
+    let mut before = None;
+    loop {
+        let page = store
+            .search_items(&rexist_store::ItemQuery {
+                before,
+                limit: LINK_PAGE,
+                ..rexist_store::ItemQuery::default()
+            })
+            .await?;
+        let Some(last) = page.items.last() else { break };
+        before = Some(last.id);
+        scanned += page.items.len() as u64;
+        let mut by_source: HashMap<SourceId, (Vec<NewItem>, Vec<ItemChange>)> = HashMap::new();
+        for item in page.items {
+            let (items, changes) = by_source.entry(item.source_id).or_default();
+            items.push(item.content);
+            changes.push(ItemChange::Updated(item.id));
+        }
+        for (source, (items, changes)) in by_source {
+            linked += link_items(store, source, &items, &changes).await?.len() as u64;
+        }
+        if page.next.is_none() {
+            break;
+        }
+    }
+    Ok((scanned, linked))
+}
+
 /// The entity `m` names (made when new), its names, TLP and description
 /// brought up to date with what `m`, stated in an item at `tlp`, adds.
 async fn resolve(

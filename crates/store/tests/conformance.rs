@@ -4926,13 +4926,12 @@ async fn recent_indicators_filter_count_and_page_in_the_store(store: Arc<dyn Sto
         .unwrap();
     assert_eq!((none.items.len(), none.total), (0, 0));
     // An analyst's false positive is not reputation.
-    let fp = store
-        .indicator(d, "new-07.example")
-        .await
-        .unwrap()
-        .unwrap();
+    let fp = store.indicator(d, "new-07.example").await.unwrap().unwrap();
     store
-        .curate(fp.id, &CurationChange::MarkFalsePositive(mark("ours", "alice")))
+        .curate(
+            fp.id,
+            &CurationChange::MarkFalsePositive(mark("ours", "alice")),
+        )
         .await
         .unwrap();
     let after = store

@@ -431,4 +431,21 @@ async fn pulses_name_threat_entities_once_across_pulses() {
     let again = run_source(&ingest, &fetcher(), &source).await.unwrap();
     assert_eq!(again.outcome, RunOutcome::Success, "{:?}", again.error);
     assert_eq!(of_kind(rexist_core::ItemKind::ThreatActor).await.len(), 1);
+
+    // Linking every stored item again (after an upgrade) finds the same two
+    // pulses and makes nothing new.
+    let (scanned, linked) = rexist_pipeline::entities::link_stored(store.as_ref())
+        .await
+        .unwrap();
+    assert!(scanned >= 3, "{scanned}");
+    assert_eq!(linked, 2);
+    assert_eq!(of_kind(rexist_core::ItemKind::ThreatActor).await.len(), 1);
+    assert_eq!(
+        store
+            .entity_facts(malware[0].id, rexist_core::Tlp::Red, 50)
+            .await
+            .unwrap()
+            .items_total,
+        2
+    );
 }

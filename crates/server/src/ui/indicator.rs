@@ -467,6 +467,7 @@ async fn indicator_page(
             early => early,
             timeline => timeline(&answer, &ui).map(Value::from_safe_string),
             items => items,
+            entities => Value::from(Serde(&answer.entities)),
             related => related,
             graph => graph(&answer, &ui).map(Value::from_safe_string),
             warnings => Value::from(Serde(&answer.warnings)),

@@ -208,6 +208,12 @@ async fn entities_through_api_and_ui(backend: &str, store: &Arc<dyn Store>) {
         "{backend}: {answer}"
     );
 
+    let (_, _, page) = get(&app, &analyst, "/indicators/domain/panda-drop.example").await;
+    assert!(
+        page.contains("id=\"indicator-entities\"") && page.contains("Example Panda"),
+        "{backend}: the indicator page names its actor"
+    );
+
     // The RED actor is not found below RED, by id or through the page.
     let (_, all, _) = get(&app, &admin, "/api/v1/items?kind=threat-actor").await;
     let heron = all["items"]
