@@ -177,6 +177,7 @@ fn the_ui_works_in_a_real_browser() {
     let result = result.unwrap();
     assert_eq!(result["ok"], true, "{result}");
     assert_eq!(result["hit_seen"], true, "{result}");
+    assert_eq!(result["triaged"], true, "{result}");
     assert_eq!(result["japanese"], true, "{result}");
     assert_eq!(result["narrow"], true, "{result}");
     assert_eq!(result["indicator_ja"], true, "{result}");

@@ -125,6 +125,24 @@ async function main() {
   await page.waitForSelector('#hit-list, #hits');
   await shot(page, 'hunt.png', true);
 
+  // triage the hit: in progress, assigned, with a note; it holds on reload
+  const form = page.locator('#hunt-hits form.triage').first();
+  await form.locator('select[name=status]').selectOption('in_progress');
+  await form.locator('input[name=assignee]').fill('e2e-analyst');
+  await form.locator('input[name=note]').fill('checking the proxy logs');
+  await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/triage') && r.request().method() === 'POST'),
+    form.locator('button[type=submit]').click(),
+  ]);
+  await page.goto(`${base}/hunts/${HUNT}`);
+  const kept = page.locator('#hunt-hits form.triage').first();
+  const state = await kept.locator('select[name=status]').inputValue();
+  const assignee = await kept.locator('input[name=assignee]').inputValue();
+  if (state !== 'in_progress' || assignee !== 'e2e-analyst') {
+    throw new Error(`the triage did not hold: ${state} / ${assignee}`);
+  }
+  step('triaged', { triaged: true });
+
   // the dashboard in Japanese, with no mojibake
   await page.goto(`${base}/?lang=ja`);
   const ja = await page.evaluate(() => document.body.innerText);
