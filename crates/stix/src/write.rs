@@ -687,7 +687,8 @@ impl RowObjects {
     }
 
     fn close(&mut self, kind: &'static str, id: std::ops::Range<usize>, start: usize) {
-        self.json.extend_from_slice(b",\"spec_version\":\"2.1\",\"type\":\"");
+        self.json
+            .extend_from_slice(b",\"spec_version\":\"2.1\",\"type\":\"");
         self.json.extend_from_slice(kind.as_bytes());
         self.json.extend_from_slice(b"\"}");
         self.spans.push(Span {
@@ -810,7 +811,9 @@ impl RowObjects {
         if revoked {
             self.json.extend_from_slice(b",\"revoked\":true");
         }
-        self.json.extend_from_slice(b",\"spec_version\":\"2.1\",\"type\":\"indicator\",\"valid_from\":\"");
+        self.json.extend_from_slice(
+            b",\"spec_version\":\"2.1\",\"type\":\"indicator\",\"valid_from\":\"",
+        );
         self.json.extend_from_slice(created);
         self.json.push(b'"');
         if rec.status == IndicatorStatus::Expired {
@@ -882,13 +885,13 @@ impl RowObjects {
             self.json.extend_from_slice(b",\"revoked\":true");
         }
         self.json.extend_from_slice(b",\"source_ref\":\"");
-        self.json
-            .extend_from_slice(&self.id_text.as_bytes()[id]);
+        self.json.extend_from_slice(&self.id_text.as_bytes()[id]);
         self.json
             .extend_from_slice(b"\",\"spec_version\":\"2.1\",\"target_ref\":\"");
         self.json
             .extend_from_slice(&self.id_text.as_bytes()[observed]);
-        self.json.extend_from_slice(b"\",\"type\":\"relationship\"}");
+        self.json
+            .extend_from_slice(b"\",\"type\":\"relationship\"}");
         self.spans.push(Span {
             kind: "relationship",
             id: rel,
@@ -957,12 +960,14 @@ impl RowObjects {
         }
         self.json.push(b',');
         self.put_marking(tlp);
-        self.json.extend_from_slice(b",\"spec_version\":\"2.1\",\"type\":\"");
+        self.json
+            .extend_from_slice(b",\"spec_version\":\"2.1\",\"type\":\"");
         self.json.extend_from_slice(sco.as_bytes());
         self.json.push(b'"');
         if self.key.starts_with(b"{\"value\"") {
             self.json.push(b',');
-            self.json.extend_from_slice(&self.key[1..self.key.len() - 1]);
+            self.json
+                .extend_from_slice(&self.key[1..self.key.len() - 1]);
         }
         self.json.push(b'}');
         self.spans.push(Span {
@@ -981,7 +986,6 @@ pub fn row_objects(ids: &StixIds, row: &ExportRow) -> Vec<Value> {
     objects.write_row(row);
     objects.to_values()
 }
-
 
 /// A fresh bundle id: `bundle--` and a random version-4 UUID.
 pub fn bundle_id() -> String {
@@ -1286,8 +1290,6 @@ mod tests {
             }
             out
         }
-
-
     }
 
     const IDS: StixIds = StixIds {
@@ -1729,20 +1731,35 @@ mod tests {
             "AS4294967295",
             "as0",
         ];
-        for (k, v) in samples()
-            .into_iter()
-            .chain(IndicatorType::ALL.into_iter().flat_map(|k| odd.map(|v| (k, v))))
-        {
+        for (k, v) in samples().into_iter().chain(
+            IndicatorType::ALL
+                .into_iter()
+                .flat_map(|k| odd.map(|v| (k, v))),
+        ) {
             for (i, status) in statuses.into_iter().enumerate() {
                 let mut r = row(k, v);
                 r.record.status = status;
                 r.record.tlp = Tlp::ALL[i % Tlp::ALL.len()];
                 r.record.sightings = [0, 1, 3, 2_000_000_000, u64::MAX][i];
                 r.record.score = [0, 70, 100, 101, 255][i];
-                r.record.status_reason = [None, Some("why \"so\""), Some(" "), None, Some("x")][i]
-                    .map(str::to_owned);
-                r.sources = [vec![], vec!["a\"b".into()], vec![" ".into(), "otx".into()], vec!["s".into()], vec![]][i].clone();
-                r.labels = [vec!["x".into()], vec![], vec!["\t".into(), " ".into()], vec!["a".into(), "b".into()], vec![" ".into()]][i].clone();
+                r.record.status_reason =
+                    [None, Some("why \"so\""), Some(" "), None, Some("x")][i].map(str::to_owned);
+                r.sources = [
+                    vec![],
+                    vec!["a\"b".into()],
+                    vec![" ".into(), "otx".into()],
+                    vec!["s".into()],
+                    vec![],
+                ][i]
+                    .clone();
+                r.labels = [
+                    vec!["x".into()],
+                    vec![],
+                    vec!["\t".into(), " ".into()],
+                    vec!["a".into(), "b".into()],
+                    vec![" ".into()],
+                ][i]
+                    .clone();
                 r.added = [
                     datetime!(2024-04-01 08:00:00.5 UTC),
                     datetime!(2020-01-01 0:00 UTC),

@@ -372,7 +372,10 @@ async fn lookup_answers_in_stix() {
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
     assert!(
-        e["error"]["message"].as_str().unwrap().contains("at most 1000"),
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 1000"),
         "{e}"
     );
     let (s, _, _, b) = raw(
