@@ -87,6 +87,10 @@ pub(crate) const SQLITE: &[Migration] = &[
         version: 14,
         sql: include_str!("../migrations/sqlite/0014_hit_triage.sql"),
     },
+    Migration {
+        version: 16,
+        sql: include_str!("../migrations/sqlite/0016_stored_exports.sql"),
+    },
 ];
 
 /// PostgreSQL migrations.
@@ -142,6 +146,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration {
         version: 14,
         sql: include_str!("../migrations/postgres/0014_hit_triage.sql"),
+    },
+    Migration {
+        version: 16,
+        sql: include_str!("../migrations/postgres/0016_stored_exports.sql"),
     },
 ];
 

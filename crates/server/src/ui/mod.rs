@@ -10,6 +10,7 @@
 //! (set once on `<body hx-headers>` by the base template).
 
 pub mod curation;
+pub mod exports;
 pub mod hunts;
 pub mod i18n;
 pub mod indicator;
@@ -76,6 +77,7 @@ fn templates() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
         .chain(item::TEMPLATES)
         .chain(indicator::TEMPLATES)
         .chain(manage::TEMPLATES)
+        .chain(exports::TEMPLATES)
         .chain(hunts::TEMPLATES)
         .chain(curation::TEMPLATES)
 }
@@ -585,6 +587,7 @@ pub fn routes() -> Router<AppState> {
         .merge(item::routes())
         .merge(indicator::routes())
         .merge(manage::routes())
+        .merge(exports::routes())
         .merge(hunts::routes())
         .merge(curation::routes())
 }

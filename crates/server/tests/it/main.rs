@@ -16,6 +16,7 @@ mod lookup;
 mod openapi;
 mod security;
 mod shared_state;
+mod stored_exports;
 mod taxii;
 mod ui;
 mod ui_curation;
