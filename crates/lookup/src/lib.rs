@@ -30,6 +30,10 @@ pub use lifecycle::{Factor, Lifetimes};
 
 /// Most values one bulk lookup takes.
 pub const MAX_BULK: usize = 10_000;
+/// Most values one bulk lookup answered in STIX takes: each runs the whole
+/// single lookup (related indicators, sightings per source, verdict), tens
+/// of queries apiece, where a JSON bulk answer is one index probe a value.
+pub const MAX_STIX_BULK: usize = 1_000;
 /// Items listed per answer.
 const ITEMS: u32 = 20;
 /// Related indicators listed per answer.

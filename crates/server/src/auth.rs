@@ -348,6 +348,17 @@ pub fn required_role(method: &Method, path: &str) -> Option<Role> {
     if source_admin {
         return Some(Role::Admin);
     }
+    // Defining exports, through the API or the UI (its form pages too).
+    let export_write = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+        && ["/api/v1/exports", "/exports"]
+            .iter()
+            .any(|p| path == *p || path.starts_with(&format!("{p}/")));
+    if export_write
+        || path == "/exports/new"
+        || path.starts_with("/exports/") && path.ends_with("/edit")
+    {
+        return Some(Role::Admin);
+    }
     // The form for a new hunt: a viewer could not save it.
     if path == "/hunts/new" {
         return Some(Role::Analyst);

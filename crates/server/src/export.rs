@@ -35,19 +35,23 @@ use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::error::ErrorBody;
 
-/// An `[[export]]` table of the configuration.
-#[derive(Debug, Clone, Deserialize)]
+/// An `[[export]]` table of the configuration, and the body that defines
+/// a stored export (`POST /api/v1/exports`): one definition of an export.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportConfig {
     /// Name, used in the URL `/export/{name}`.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub name: String,
     /// `stix`, `misp`, `csv`, `jsonl`, `edl`, `panos`, `rpz`, `suricata`, `zeek`, `hosts`.
+    #[schema(value_type = Format)]
     pub format: String,
     /// What it is for, shown in the API and the UI.
     #[serde(default)]
     pub description: Option<String>,
     /// Indicator types (`ipv4`, `domain`, …); all when empty.
     #[serde(default)]
+    #[schema(value_type = Vec<IndicatorType>)]
     pub types: Vec<String>,
     /// Only indicators reported by this source.
     #[serde(default)]
@@ -57,16 +61,20 @@ pub struct ExportConfig {
     pub tag: Option<String>,
     /// Only indicators scoring at least this (0–100).
     #[serde(default)]
+    #[schema(maximum = 100)]
     pub min_score: Option<u8>,
     /// The most restricted TLP exported (the reader's clearance caps it further).
     #[serde(default)]
+    #[schema(value_type = Option<Tlp>)]
     pub tlp: Option<String>,
     /// Only active indicators (default); `false` includes expired, allow-listed
     /// and retired (withdrawn by every source) ones, with their status.
     #[serde(default = "yes")]
+    #[schema(default = true)]
     pub active_only: bool,
     /// Only indicators seen within this long (`30d`, `12h`).
     #[serde(default)]
+    #[schema(pattern = "^[0-9]{1,12}[dhms]?$")]
     pub since: Option<String>,
 }
 
@@ -550,11 +558,11 @@ async fn spool_one(
     Ok((tokio::fs::File::from_std(file), summary))
 }
 
-fn saved<'a>(state: &'a AppState, name: &str) -> Result<&'a ExportSpec, ApiError> {
-    state
-        .exports
-        .iter()
-        .find(|e| e.name == name)
+/// A saved export, configured or stored.
+async fn saved(state: &AppState, name: &str) -> Result<ExportSpec, ApiError> {
+    crate::stored_exports::find(state, name)
+        .await?
+        .map(|f| f.spec)
         .ok_or_else(|| ApiError::not_found(format!("no export named {name:?}")))
 }
 
@@ -565,14 +573,14 @@ pub async fn download(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let spec = saved(&state, &name)?;
+    let spec = saved(&state, &name).await?;
     if spec.format == Format::Misp {
         return Err(ApiError::not_found(format!(
             "export {name:?} is a MISP feed: its files are /export/{name}/manifest.json, \
              /export/{name}/hashes.csv and /export/{name}/<uuid>.json"
         )));
     }
-    answer(&state, spec, principal.clearance, &headers, &name).await
+    answer(&state, &spec, principal.clearance, &headers, &name).await
 }
 
 /// Renders a one-file export and answers with it as `stem.<extension>`.
@@ -666,6 +674,18 @@ async fn feed_spool(
     Ok(feed)
 }
 
+/// Drops every spooled MISP feed of the export `name`: its definition
+/// changed or went.
+pub fn forget_name(state: &AppState, name: &str) {
+    let old: Vec<_> = {
+        let mut cache = feeds(state);
+        let keys: Vec<_> = cache.keys().filter(|k| k.0 == name).cloned().collect();
+        keys.iter().filter_map(|k| cache.remove(k)).collect()
+    };
+    // Directories go here, outside the lock.
+    drop(old);
+}
+
 /// Drops `feed` from the cache (if it is still there), so the next request
 /// renders anew.
 fn forget(state: &AppState, key: &(String, Tlp), feed: &std::sync::Arc<FeedSpool>) {
@@ -687,7 +707,7 @@ pub async fn feed_file(
     Path((name, file)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let spec = saved(&state, &name)?;
+    let spec = saved(&state, &name).await?;
     if spec.format != Format::Misp {
         return Err(ApiError::not_found(format!(
             "export {name:?} is one file: /export/{name}"
@@ -696,7 +716,7 @@ pub async fn feed_file(
     let key = (spec.name.clone(), principal.clearance);
     let mut rendered_again = false;
     let (feed, opened) = loop {
-        let feed = feed_spool(&state, spec, principal.clearance).await?;
+        let feed = feed_spool(&state, &spec, principal.clearance).await?;
         // Only a name the feed wrote, never a path made of the request.
         let Some(known) = feed.files.get(file.as_str()) else {
             return Err(ApiError::not_found(format!(
@@ -807,22 +827,115 @@ pub async fn preview(
     })
 }
 
+/// The first `rows` indicators of `spec` exactly as its URL would serve
+/// them to a reader cleared up to `clearance`: the header, those rows and
+/// the footer (of a MISP feed: the manifest of a feed of those rows). For
+/// a definition not saved yet, so it reads one page and no more.
+pub async fn preview_rows(
+    state: &AppState,
+    spec: &ExportSpec,
+    clearance: Tlp,
+    rows: u32,
+) -> Result<Preview, StoreError> {
+    let (mut query, _, mut options) = plan(spec, clearance);
+    query.limit = rows;
+    let page = state.store.export_indicators(&query).await?;
+    let io = |e: std::io::Error| StoreError::internal(format!("export preview: {e}"));
+    if spec.format == Format::Misp {
+        let dir = state.spool.feed_dir()?;
+        let path = dir.path().to_owned();
+        let written = blocking(&spec.name, move || {
+            let mut feed = MispFeedWriter::new(&path, &options);
+            feed.write_rows(&page)?;
+            let written = feed.written();
+            feed.finish()?;
+            Ok(written)
+        })
+        .await?;
+        let mut head = tokio::fs::read(dir.path().join("manifest.json"))
+            .await
+            .map_err(io)?;
+        let cut = head.len() > PREVIEW_BYTES;
+        head.truncate(PREVIEW_BYTES);
+        return Ok(Preview { head, cut, written });
+    }
+    if spec.format == Format::Stix {
+        options.stix_ids = Some(stix_ids(state.store.as_ref()).await?);
+    }
+    let format = spec.format;
+    blocking(&spec.name, move || {
+        let mut writer = Writer::new(format, Head::default(), &options)?;
+        writer.write_rows(&page)?;
+        let written = writer.written();
+        let head = writer.finish()?;
+        Ok(Preview {
+            head: head.kept,
+            cut: head.cut,
+            written,
+        })
+    })
+    .await
+}
+
 /// A saved export as listed by the API.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ExportView<'a> {
+pub struct ExportItem {
     /// The definition.
     #[serde(flatten)]
-    #[schema(value_type = ExportSpec)]
-    pub spec: &'a ExportSpec,
+    pub spec: ExportSpec,
     /// Where to fetch it (relative to the server).
     pub url: String,
+    /// Where it is defined: `config` (an `[[export]]` table) or `stored`
+    /// (through the API or the UI).
+    pub origin: &'static str,
+    /// Stored exports: who defined it.
+    pub created_by: Option<String>,
+    /// Stored exports: when.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub created_at: Option<time::OffsetDateTime>,
+    /// Stored exports: who changed it last.
+    pub updated_by: Option<String>,
+    /// Stored exports: when.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub updated_at: Option<time::OffsetDateTime>,
+    /// A stored export a configured one of its name hides (not served).
+    pub shadowed: bool,
+}
+
+impl ExportItem {
+    /// The listing of `found`.
+    pub fn of(found: &crate::stored_exports::Found, shadowed: bool) -> Self {
+        let spec = found.spec.clone();
+        let name = crate::url_encode(&spec.name);
+        let url = if spec.format == Format::Misp {
+            format!("/export/{name}/manifest.json")
+        } else {
+            format!("/export/{name}")
+        };
+        let stored = match &found.origin {
+            crate::stored_exports::Origin::Config => None,
+            crate::stored_exports::Origin::Stored(s) => Some(s),
+        };
+        Self {
+            spec,
+            url,
+            origin: if stored.is_some() { "stored" } else { "config" },
+            created_by: stored.map(|s| s.created_by.clone()),
+            created_at: stored.map(|s| s.created_at),
+            updated_by: stored.map(|s| s.updated_by.clone()),
+            updated_at: stored.map(|s| s.updated_at),
+            shadowed,
+        }
+    }
 }
 
 /// Answer of `GET /api/v1/exports`.
 #[derive(Serialize, ToSchema)]
-struct ExportList<'a> {
+struct ExportList {
     /// The saved exports.
-    items: Vec<ExportView<'a>>,
+    items: Vec<ExportItem>,
 }
 
 /// `GET /api/v1/exports`: the saved exports and their URLs.
@@ -831,22 +944,15 @@ struct ExportList<'a> {
     path = "/api/v1/exports",
     tag = "exports",
     summary = "The saved exports and their URLs",
-    responses((status = 200, description = "Every `[[export]]` of the configuration.", body = ExportList))
+    responses((status = 200, description = "Every `[[export]]` of the configuration, then the exports stored through the API and the UI, by name, each with where it is defined.", body = ExportList))
 )]
-pub async fn list(State(state): State<AppState>) -> Response {
-    let views: Vec<ExportView<'_>> = state
-        .exports
+pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let items = crate::stored_exports::all(&state)
+        .await?
         .iter()
-        .map(|spec| ExportView {
-            url: if spec.format == Format::Misp {
-                format!("/export/{}/manifest.json", spec.name)
-            } else {
-                format!("/export/{}", spec.name)
-            },
-            spec,
-        })
+        .map(|(found, shadowed)| ExportItem::of(found, *shadowed))
         .collect();
-    axum::Json(ExportList { items: views }).into_response()
+    Ok(axum::Json(ExportList { items }).into_response())
 }
 
 /// Query of `GET /api/v1/exports/{format}`.
@@ -880,12 +986,12 @@ pub struct AdHoc {
 /// `GET /api/v1/exports/{format}`: an ad-hoc export with filters.
 #[utoipa::path(
     get,
-    path = "/api/v1/exports/{format}",
+    path = "/api/v1/exports/{name}",
     tag = "exports",
     summary = "An ad-hoc export with filters",
     description = "The indicators up to the caller's clearance in one of the export formats (`misp` is a directory of files: define it as an `[[export]]`). Answers carry an `ETag`; `If-None-Match` gives 304 while nothing changed; `Accept-Encoding: gzip` compresses.",
     params(
-        ("format" = Format, Path, description = "The format."),
+        ("name" = Format, Path, description = "The format (the path is shared with the stored exports' writes, which take an export's name)."),
         AdHoc,
         ("If-None-Match" = Option<String>, Header, description = "The `ETag` of a previous answer."),
     ),

@@ -18,6 +18,7 @@ pub mod lookup;
 mod metrics;
 pub mod openapi;
 pub mod search;
+pub mod stored_exports;
 pub mod taxii;
 pub mod ui;
 
@@ -268,8 +269,17 @@ pub fn router(state: AppState) -> Router {
         .route("/tokens", get(admin::tokens).post(admin::create_token))
         .route("/tokens/{name}", axum::routing::delete(admin::revoke_token))
         .route("/audit", get(admin::audit_log))
-        .route("/exports", get(export::list))
-        .route("/exports/{format}", get(export::adhoc))
+        .route(
+            "/exports",
+            get(export::list).post(stored_exports::create_api),
+        )
+        .route(
+            "/exports/{name}",
+            get(export::adhoc)
+                .put(stored_exports::replace_api)
+                .patch(stored_exports::patch_api)
+                .delete(stored_exports::delete_api),
+        )
         .fallback(api::not_found);
     let routes = Router::new()
         .route("/healthz", get(metrics::healthz))

@@ -5,7 +5,7 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use rexist_lookup::{Answer, Brief, LookupError, MAX_BULK, Options};
+use rexist_lookup::{Answer, Brief, LookupError, MAX_BULK, MAX_STIX_BULK, Options};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -140,8 +140,9 @@ pub struct BulkAnswer {
 #[serde(deny_unknown_fields)]
 pub struct BulkParams {
     /// `json` (the default) or `stix`: one STIX 2.1 bundle with every
-    /// value's objects, as the single lookup's (no enrichment); values that
-    /// are not indicators are left out and counted in `X-Rexist-Skipped`.
+    /// value's objects, as the single lookup's (no enrichment), for at most
+    /// 1,000 values; values that are not indicators are left out and
+    /// counted in `X-Rexist-Skipped`.
     format: Option<AnswerFormat>,
 }
 
@@ -160,7 +161,7 @@ pub struct BulkParams {
             (BulkAnswer = "application/json"),
             (Object = "application/stix+json;version=2.1"),
         )),
-        (status = 400, description = "The body is invalid or has more than 10,000 values.", body = ErrorBody),
+        (status = 400, description = "The body is invalid or has more than 10,000 values (1,000 with `format=stix`).", body = ErrorBody),
     )
 )]
 pub async fn bulk(
@@ -185,6 +186,13 @@ pub async fn bulk(
                 .await?,
         })
         .into_response());
+    }
+    if b.values.len() > MAX_STIX_BULK {
+        return Err(ApiError::invalid(format!(
+            "values: {} given; format=stix answers at most {MAX_STIX_BULK} values at once \
+             (format=json takes up to {MAX_BULK})",
+            b.values.len()
+        )));
     }
     let ids = crate::export::stix_ids(state.store.as_ref()).await?;
     let options = Options {

@@ -24,7 +24,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::{admin, api, curation, export, hunts, lookup, search};
+use crate::{admin, api, curation, export, hunts, lookup, search, stored_exports};
 
 /// Where the vendored `RapiDoc` script is served.
 /// The version is in the path, so the script can be cached for good.
@@ -223,6 +223,10 @@ log and enabling or disabling sources `admin`.",
         admin::audit_log,
         export::list,
         export::adhoc,
+        stored_exports::create_api,
+        stored_exports::replace_api,
+        stored_exports::patch_api,
+        stored_exports::delete_api,
         curation::add_indicator,
         curation::add_note,
         curation::mark_false_positive,
@@ -389,7 +393,11 @@ mod tests {
         "DELETE /api/v1/tokens/{name}",
         "GET /api/v1/audit",
         "GET /api/v1/exports",
-        "GET /api/v1/exports/{format}",
+        "GET /api/v1/exports/{name}",
+        "POST /api/v1/exports",
+        "PUT /api/v1/exports/{name}",
+        "PATCH /api/v1/exports/{name}",
+        "DELETE /api/v1/exports/{name}",
         "POST /api/v1/indicators",
         "POST /api/v1/indicators/{type}/{value}/notes",
         "POST /api/v1/indicators/{type}/{value}/false-positive",

@@ -61,7 +61,6 @@ use std::io::{self, Write};
 
 use rexist_core::{ExportRow, IndicatorStatus, IndicatorType, Tlp};
 use serde_json::{Map, Value, json};
-use time::macros::format_description;
 use time::{Duration, OffsetDateTime, UtcOffset};
 use uuid::Uuid;
 
@@ -419,6 +418,13 @@ pub fn pattern(kind: IndicatorType, value: &str) -> Option<String> {
 
 /// RFC 3339 UTC with millisecond precision and `Z`.
 pub fn timestamp(t: OffsetDateTime) -> String {
+    let mut out = Vec::with_capacity(24);
+    push_timestamp(&mut out, t);
+    String::from_utf8(out).expect("a timestamp is ASCII")
+}
+
+/// Appends [`timestamp`]`(t)` to `out` without allocating.
+pub fn push_timestamp(out: &mut Vec<u8>, t: OffsetDateTime) {
     let utc = t.to_offset(UtcOffset::UTC);
     // Keep the year within what RFC 3339 can write.
     let utc = if utc.year() < 1 || utc.year() > 9999 {
@@ -426,10 +432,21 @@ pub fn timestamp(t: OffsetDateTime) -> String {
     } else {
         utc
     };
-    utc.format(format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    ))
-    .expect("a UTC time within years 1..=9999 always formats")
+    let mut text = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut v: u32| {
+        for slot in text[at..at + width].iter_mut().rev() {
+            *slot = b'0' + u8::try_from(v % 10).expect("a digit fits a byte");
+            v /= 10;
+        }
+    };
+    put(0, 4, u32::try_from(utc.year()).unwrap_or(1970));
+    put(5, 2, u32::from(u8::from(utc.month())));
+    put(8, 2, u32::from(utc.day()));
+    put(11, 2, u32::from(utc.hour()));
+    put(14, 2, u32::from(utc.minute()));
+    put(17, 2, u32::from(utc.second()));
+    put(20, 3, u32::from(utc.millisecond()));
+    out.extend_from_slice(&text);
 }
 
 /// Truncates to milliseconds, so comparisons match what is written.
@@ -439,42 +456,12 @@ fn millis(t: OffsetDateTime) -> OffsetDateTime {
         .expect("a millisecond of the time itself is valid")
 }
 
-/// Common SDO/SRO properties of a row's objects.
-fn common(
-    obj: &mut Map<String, Value>,
-    ids: &StixIds,
-    row: &ExportRow,
-    created: &str,
-    modified: &str,
-) {
-    obj.insert("spec_version".into(), "2.1".into());
-    obj.insert("created".into(), created.into());
-    obj.insert("modified".into(), modified.into());
-    obj.insert("created_by_ref".into(), ids.identity_id().into());
-    obj.insert(
-        "object_marking_refs".into(),
-        json!([tlp_marking_id(row.record.tlp)]),
-    );
-}
-
-fn source_refs(row: &ExportRow) -> Vec<Value> {
-    row.sources
-        .iter()
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| {
-            json!({
-                "source_name": s,
-                "description": "rexist source that reported this indicator",
-            })
-        })
-        .collect()
-}
-
 /// `description`: status (with the reason when not active), sightings and
 /// sources, e.g. `active; 3 sightings; sources: abuse.ch, otx`.
-fn describe(row: &ExportRow) -> String {
+fn describe(row: &ExportRow, d: &mut String) {
     let rec = &row.record;
-    let mut d = String::from(rec.status.as_str());
+    d.clear();
+    d.push_str(rec.status.as_str());
     if let Some(r) = rec
         .status_reason
         .as_deref()
@@ -488,132 +475,516 @@ fn describe(row: &ExportRow) -> String {
     let _ = write!(d, "; {} sighting{plural}", rec.sightings);
     if !row.sources.is_empty() {
         d.push_str("; sources: ");
-        d.push_str(&row.sources.join(", "));
+        for (i, s) in row.sources.iter().enumerate() {
+            if i > 0 {
+                d.push_str(", ");
+            }
+            d.push_str(s);
+        }
     }
-    d
 }
 
-fn labels(row: &ExportRow) -> Option<Value> {
-    let labels: Vec<&String> = row.labels.iter().filter(|l| !l.trim().is_empty()).collect();
-    (!labels.is_empty()).then(|| json!(labels))
-}
-
-/// The objects for one row: an `indicator` (or, for a CVE, a
-/// `vulnerability`), and where the type has one, its SCO and a `based-on`
-/// relationship from the indicator to it. See the module docs for the
-/// mapping. A row whose value cannot be expressed gives no objects.
-pub fn row_objects(ids: &StixIds, row: &ExportRow) -> Vec<Value> {
-    let rec = &row.record;
-    let first = millis(rec.first_seen);
-    let last = millis(rec.last_seen).max(first);
-    let created = timestamp(first);
-    // Retiring or marking a false positive moves `added` to that moment:
-    // the revoked version's time.
-    let retired = matches!(
-        rec.status,
-        IndicatorStatus::Retired | IndicatorStatus::FalsePositive
-    );
-    let modified = if retired {
-        timestamp(millis(row.added).max(last))
+/// Appends `s` as a JSON string literal, escaped exactly as `serde_json`
+/// escapes it (`"`, `\` and control characters; nothing else), so bytes
+/// written here equal a `serde_json::Value`'s.
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        serde_json::to_writer(&mut *out, s).expect("a string always serialises");
     } else {
-        timestamp(last)
-    };
-    let revoked = retired || rec.status == IndicatorStatus::Allowlisted;
-    let description = describe(row);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    }
+}
 
-    if rec.kind == IndicatorType::Cve {
-        let mut obj = Map::new();
-        obj.insert("type".into(), "vulnerability".into());
-        obj.insert("id".into(), ids.vulnerability(&rec.value).into());
-        common(&mut obj, ids, row, &created, &modified);
-        obj.insert("name".into(), rec.value.clone().into());
-        obj.insert("description".into(), description.clone().into());
-        obj.insert("confidence".into(), rec.score.min(100).into());
-        if let Some(l) = labels(row) {
-            obj.insert("labels".into(), l);
+/// Appends an unsigned integer in decimal.
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + u8::try_from(n % 10).expect("a digit fits a byte");
+        n /= 10;
+        if n == 0 {
+            break;
         }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// One object of a [`RowObjects`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StixObject<'a> {
+    /// The STIX `type`.
+    pub kind: &'static str,
+    /// The STIX `id`.
+    pub id: &'a str,
+    /// The whole object as compact JSON, keys in byte order (as a
+    /// `serde_json::Value` writes them).
+    pub json: &'a [u8],
+}
+
+/// Where one object of a [`RowObjects`] lies in its buffers.
+#[derive(Debug, Clone)]
+struct Span {
+    kind: &'static str,
+    id: std::ops::Range<usize>,
+    json: std::ops::Range<usize>,
+}
+
+/// A row's STIX objects written straight to JSON bytes: what
+/// [`row_objects`] gives as values, byte for byte, without building a map
+/// per object (the hot path of a TAXII pull and a STIX export). Reused
+/// from row to row, so a page of rows costs no allocation per row once the
+/// buffers have grown.
+#[derive(Debug, Clone)]
+pub struct RowObjects {
+    ids: StixIds,
+    /// [`StixIds::identity_id`], the `created_by_ref` of every SDO and SRO.
+    identity: String,
+    /// The objects, back to back.
+    json: Vec<u8>,
+    /// Their ids, back to back.
+    id_text: String,
+    spans: Vec<Span>,
+    /// The row's version: its SDOs' `modified`.
+    version: String,
+    /// Scratch: the name an id is drawn from, an SCO's canonical JSON.
+    key: Vec<u8>,
+    /// Scratch: the description.
+    text: String,
+}
+
+impl RowObjects {
+    /// Empty buffers for rows whose ids are drawn from `ids`.
+    pub fn new(ids: StixIds) -> Self {
+        Self {
+            ids,
+            identity: ids.identity_id(),
+            json: Vec::with_capacity(4096),
+            id_text: String::with_capacity(256),
+            spans: Vec::with_capacity(4),
+            version: String::with_capacity(24),
+            key: Vec::with_capacity(256),
+            text: String::with_capacity(128),
+        }
+    }
+
+    /// The objects, in the order [`row_objects`] gives them.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = StixObject<'_>> {
+        self.spans.iter().map(|s| StixObject {
+            kind: s.kind,
+            id: &self.id_text[s.id.clone()],
+            json: &self.json[s.json.clone()],
+        })
+    }
+
+    /// How many objects the last row gave.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether the last row gave no objects (its value cannot be expressed).
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// The row's version, its SDOs' `modified` (empty when it gave no objects).
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The objects as JSON values.
+    pub fn to_values(&self) -> Vec<Value> {
+        self.iter()
+            .map(|o| serde_json::from_slice(o.json).expect("RowObjects writes valid JSON"))
+            .collect()
+    }
+
+    /// Appends the id `<kind>--<uuid>` drawn from the name `kind:parts…`
+    /// (see [`StixIds`]) to the id text, returning its range there.
+    fn push_id(&mut self, kind: &str, parts: &[&str]) -> std::ops::Range<usize> {
+        self.key.clear();
+        self.key.extend_from_slice(kind.as_bytes());
+        for p in parts {
+            self.key.push(b':');
+            self.key.extend_from_slice(p.as_bytes());
+        }
+        self.id_from_key(kind)
+    }
+
+    /// Appends the id `<kind>--<uuid>` drawn from the name in `key`.
+    fn id_from_key(&mut self, kind: &str) -> std::ops::Range<usize> {
+        let bytes = *Uuid::new_v5(&self.ids.namespace, &self.key).as_bytes();
+        let uuid = uuid::Builder::from_random_bytes(bytes).into_uuid();
+        self.push_id_text(kind, uuid)
+    }
+
+    fn push_id_text(&mut self, kind: &str, uuid: Uuid) -> std::ops::Range<usize> {
+        let start = self.id_text.len();
+        self.id_text.push_str(kind);
+        self.id_text.push_str("--");
+        self.id_text
+            .push_str(uuid.hyphenated().encode_lower(&mut Uuid::encode_buffer()));
+        start..self.id_text.len()
+    }
+
+    /// Appends `"id":"…"` of the id at `id`.
+    fn put_id(&mut self, id: &std::ops::Range<usize>) {
+        self.json.extend_from_slice(b"\"id\":\"");
+        self.json
+            .extend_from_slice(&self.id_text.as_bytes()[id.clone()]);
+        self.json.push(b'"');
+    }
+
+    /// Appends `"created":…,"created_by_ref":…`.
+    fn put_created(&mut self, created: &[u8]) {
+        self.json.extend_from_slice(b"\"created\":\"");
+        self.json.extend_from_slice(created);
+        self.json.extend_from_slice(b"\",\"created_by_ref\":\"");
+        self.json.extend_from_slice(self.identity.as_bytes());
+        self.json.push(b'"');
+    }
+
+    /// Appends `"object_marking_refs":["<marking>"]`.
+    fn put_marking(&mut self, tlp: Tlp) {
+        self.json.extend_from_slice(b"\"object_marking_refs\":[\"");
+        self.json.extend_from_slice(tlp_marking_id(tlp).as_bytes());
+        self.json.extend_from_slice(b"\"]");
+    }
+
+    /// Appends the source references (`[…]` items, no brackets), each
+    /// after a comma when `comma`; returns whether any was written.
+    fn put_source_refs(&mut self, row: &ExportRow, mut comma: bool) -> bool {
+        let mut any = false;
+        for s in row.sources.iter().filter(|s| !s.trim().is_empty()) {
+            if comma {
+                self.json.push(b',');
+            }
+            self.json.extend_from_slice(
+                b"{\"description\":\"rexist source that reported this indicator\",\"source_name\":",
+            );
+            push_json_str(&mut self.json, s);
+            self.json.push(b'}');
+            comma = true;
+            any = true;
+        }
+        any
+    }
+
+    /// Appends `,"labels":[…]` unless the row has no non-blank label.
+    fn put_labels(&mut self, row: &ExportRow) {
+        let mut first = true;
+        for l in row.labels.iter().filter(|l| !l.trim().is_empty()) {
+            self.json
+                .extend_from_slice(if first { b",\"labels\":[" } else { b"," });
+            push_json_str(&mut self.json, l);
+            first = false;
+        }
+        if !first {
+            self.json.push(b']');
+        }
+    }
+
+    fn close(&mut self, kind: &'static str, id: std::ops::Range<usize>, start: usize) {
+        self.json
+            .extend_from_slice(b",\"spec_version\":\"2.1\",\"type\":\"");
+        self.json.extend_from_slice(kind.as_bytes());
+        self.json.extend_from_slice(b"\"}");
+        self.spans.push(Span {
+            kind,
+            id,
+            json: start..self.json.len(),
+        });
+    }
+
+    /// Replaces the buffers' objects with `row`'s: an `indicator` (or, for
+    /// a CVE, a `vulnerability`), and where the type has one, its SCO, an
+    /// `observed-data` of it and the indicator's `based-on` relationship to
+    /// that. See the module docs for the mapping. A row whose value cannot
+    /// be expressed gives no objects.
+    pub fn write_row(&mut self, row: &ExportRow) {
+        self.json.clear();
+        self.id_text.clear();
+        self.spans.clear();
+        self.version.clear();
+        let rec = &row.record;
+        let first = millis(rec.first_seen);
+        let last = millis(rec.last_seen).max(first);
+        // Retiring or marking a false positive moves `added` to that moment:
+        // the revoked version's time.
+        let retired = matches!(
+            rec.status,
+            IndicatorStatus::Retired | IndicatorStatus::FalsePositive
+        );
+        let mut stamps = Vec::with_capacity(72);
+        push_timestamp(&mut stamps, first);
+        push_timestamp(
+            &mut stamps,
+            if retired {
+                millis(row.added).max(last)
+            } else {
+                last
+            },
+        );
+        push_timestamp(&mut stamps, last);
+        let (created, rest) = stamps.split_at(24);
+        let (modified, last_text) = rest.split_at(24);
+        let revoked = retired || rec.status == IndicatorStatus::Allowlisted;
+        let mut text = std::mem::take(&mut self.text);
+        describe(row, &mut text);
+        let confidence = u64::from(rec.score.min(100));
+
+        if rec.kind == IndicatorType::Cve {
+            let id = self.push_id("vulnerability", &[&rec.value]);
+            self.json.extend_from_slice(b"{\"confidence\":");
+            push_u64(&mut self.json, confidence);
+            self.json.push(b',');
+            self.put_created(created);
+            self.json.extend_from_slice(b",\"description\":");
+            push_json_str(&mut self.json, &text);
+            self.json
+                .extend_from_slice(b",\"external_references\":[{\"external_id\":");
+            push_json_str(&mut self.json, &rec.value);
+            self.json.extend_from_slice(b",\"source_name\":\"cve\"}");
+            self.put_source_refs(row, true);
+            self.json.extend_from_slice(b"],");
+            self.put_id(&id);
+            self.put_labels(row);
+            self.json.extend_from_slice(b",\"modified\":\"");
+            self.json.extend_from_slice(modified);
+            self.json.extend_from_slice(b"\",\"name\":");
+            push_json_str(&mut self.json, &rec.value);
+            self.json.push(b',');
+            self.put_marking(rec.tlp);
+            if revoked {
+                self.json.extend_from_slice(b",\"revoked\":true");
+            }
+            self.close("vulnerability", id, 0);
+            self.text = text;
+            self.version
+                .push_str(std::str::from_utf8(modified).expect("a timestamp is ASCII"));
+            return;
+        }
+
+        let Some(pattern) = pattern(rec.kind, &rec.value) else {
+            self.text = text;
+            return;
+        };
+        let kind = rec.kind.as_str();
+        let id = self.push_id("indicator", &[kind, &rec.value]);
+        self.json.extend_from_slice(b"{\"confidence\":");
+        push_u64(&mut self.json, confidence);
+        self.json.push(b',');
+        self.put_created(created);
+        self.json.extend_from_slice(b",\"description\":");
+        push_json_str(&mut self.json, &text);
+        self.text = text;
+        let refs_at = self.json.len();
+        self.json.extend_from_slice(b",\"external_references\":[");
+        if self.put_source_refs(row, false) {
+            self.json.extend_from_slice(b"],");
+        } else {
+            self.json.truncate(refs_at);
+            self.json.push(b',');
+        }
+        self.put_id(&id);
+        self.json
+            .extend_from_slice(b",\"indicator_types\":[\"malicious-activity\"]");
+        self.put_labels(row);
+        self.json.extend_from_slice(b",\"modified\":\"");
+        self.json.extend_from_slice(modified);
+        self.json.extend_from_slice(b"\",\"name\":\"");
+        self.json.extend_from_slice(kind.as_bytes());
+        self.json.push(b' ');
+        // The type name needs no escaping; the value may.
+        let quoted_at = self.json.len();
+        push_json_str(&mut self.json, &rec.value);
+        // Drop the value's opening quote: the name's is already written.
+        self.json.remove(quoted_at);
+        self.json.push(b',');
+        self.put_marking(rec.tlp);
+        self.json.extend_from_slice(b",\"pattern\":");
+        push_json_str(&mut self.json, &pattern);
+        self.json
+            .extend_from_slice(b",\"pattern_type\":\"stix\",\"pattern_version\":\"2.1\"");
         if revoked {
-            obj.insert("revoked".into(), true.into());
+            self.json.extend_from_slice(b",\"revoked\":true");
         }
-        let mut refs = vec![json!({"source_name": "cve", "external_id": rec.value})];
-        refs.extend(source_refs(row));
-        obj.insert("external_references".into(), Value::Array(refs));
-        return vec![Value::Object(obj)];
-    }
+        self.json.extend_from_slice(
+            b",\"spec_version\":\"2.1\",\"type\":\"indicator\",\"valid_from\":\"",
+        );
+        self.json.extend_from_slice(created);
+        self.json.push(b'"');
+        if rec.status == IndicatorStatus::Expired {
+            // valid_until must be after valid_from.
+            let until = last.max(first + Duration::milliseconds(1));
+            self.json.extend_from_slice(b",\"valid_until\":\"");
+            push_timestamp(&mut self.json, until);
+            self.json.push(b'"');
+        }
+        self.json.push(b'}');
+        self.spans.push(Span {
+            kind: "indicator",
+            id: id.clone(),
+            json: 0..self.json.len(),
+        });
+        self.version
+            .push_str(std::str::from_utf8(modified).expect("a timestamp is ASCII"));
 
-    let Some(pattern) = pattern(rec.kind, &rec.value) else {
-        return Vec::new();
-    };
-    let id = ids.indicator(rec.kind, &rec.value);
-    let mut ind = Map::new();
-    ind.insert("type".into(), "indicator".into());
-    ind.insert("id".into(), id.clone().into());
-    common(&mut ind, ids, row, &created, &modified);
-    ind.insert(
-        "name".into(),
-        format!("{} {}", rec.kind.as_str(), rec.value).into(),
-    );
-    ind.insert("description".into(), description.into());
-    ind.insert("indicator_types".into(), json!(["malicious-activity"]));
-    ind.insert("pattern".into(), pattern.into());
-    ind.insert("pattern_type".into(), "stix".into());
-    ind.insert("pattern_version".into(), "2.1".into());
-    ind.insert("valid_from".into(), created.clone().into());
-    if rec.status == IndicatorStatus::Expired {
-        // valid_until must be after valid_from.
-        let until = last.max(first + Duration::milliseconds(1));
-        ind.insert("valid_until".into(), timestamp(until).into());
-    }
-    ind.insert("confidence".into(), rec.score.min(100).into());
-    if let Some(l) = labels(row) {
-        ind.insert("labels".into(), l);
-    }
-    if revoked {
-        ind.insert("revoked".into(), true.into());
-    }
-    let refs = source_refs(row);
-    if !refs.is_empty() {
-        ind.insert("external_references".into(), Value::Array(refs));
-    }
-    let mut out = vec![Value::Object(ind)];
-
-    if let Some(sco) = sco_object(rec.kind, &rec.value, rec.tlp) {
-        let sco_id = sco["id"].as_str().unwrap_or_default().to_owned();
-        out.push(sco);
+        if !self.put_sco(rec.kind, &rec.value, rec.tlp) {
+            return;
+        }
+        let sco_id = self.spans[1].id.clone();
 
         // STIX suggests `indicator based-on observed-data` (not an
         // observable itself): the observation rexist holds of the value,
         // with its sighting count and span.
-        let observed = ids.observed_data(rec.kind, &rec.value);
-        let mut od = Map::new();
-        od.insert("type".into(), "observed-data".into());
-        od.insert("id".into(), observed.clone().into());
-        common(&mut od, ids, row, &created, &modified);
-        od.insert("first_observed".into(), created.clone().into());
-        od.insert("last_observed".into(), timestamp(last).into());
-        od.insert(
-            "number_observed".into(),
-            rec.sightings.clamp(1, 999_999_999).into(),
-        );
-        od.insert("object_refs".into(), json!([sco_id]));
-        out.push(Value::Object(od));
+        let observed = self.push_id("observed-data", &[kind, &rec.value]);
+        let start = self.json.len();
+        self.json.push(b'{');
+        self.put_created(created);
+        self.json.extend_from_slice(b",\"first_observed\":\"");
+        self.json.extend_from_slice(created);
+        self.json.extend_from_slice(b"\",");
+        self.put_id(&observed);
+        self.json.extend_from_slice(b",\"last_observed\":\"");
+        self.json.extend_from_slice(last_text);
+        self.json.extend_from_slice(b"\",\"modified\":\"");
+        self.json.extend_from_slice(modified);
+        self.json.extend_from_slice(b"\",\"number_observed\":");
+        push_u64(&mut self.json, rec.sightings.clamp(1, 999_999_999));
+        self.json.push(b',');
+        self.put_marking(rec.tlp);
+        self.json.extend_from_slice(b",\"object_refs\":[\"");
+        self.json
+            .extend_from_slice(&self.id_text.as_bytes()[sco_id]);
+        self.json.extend_from_slice(b"\"]");
+        self.close("observed-data", observed.clone(), start);
 
-        let mut rel = Map::new();
-        rel.insert("type".into(), "relationship".into());
-        rel.insert(
-            "id".into(),
-            ids.relationship("based-on", &id, &observed).into(),
-        );
-        common(&mut rel, ids, row, &created, &modified);
-        rel.insert("relationship_type".into(), "based-on".into());
-        rel.insert("source_ref".into(), id.into());
-        rel.insert("target_ref".into(), observed.into());
+        self.key.clear();
+        self.key.extend_from_slice(b"relationship:based-on:");
+        self.key
+            .extend_from_slice(&self.id_text.as_bytes()[id.clone()]);
+        self.key.push(b':');
+        self.key
+            .extend_from_slice(&self.id_text.as_bytes()[observed.clone()]);
+        let rel = self.id_from_key("relationship");
+        let start = self.json.len();
+        self.json.push(b'{');
+        self.put_created(created);
+        self.json.push(b',');
+        self.put_id(&rel);
+        self.json.extend_from_slice(b",\"modified\":\"");
+        self.json.extend_from_slice(modified);
+        self.json.extend_from_slice(b"\",");
+        self.put_marking(rec.tlp);
+        self.json
+            .extend_from_slice(b",\"relationship_type\":\"based-on\"");
         if revoked {
-            rel.insert("revoked".into(), true.into());
+            self.json.extend_from_slice(b",\"revoked\":true");
         }
-        out.push(Value::Object(rel));
+        self.json.extend_from_slice(b",\"source_ref\":\"");
+        self.json.extend_from_slice(&self.id_text.as_bytes()[id]);
+        self.json
+            .extend_from_slice(b"\",\"spec_version\":\"2.1\",\"target_ref\":\"");
+        self.json
+            .extend_from_slice(&self.id_text.as_bytes()[observed]);
+        self.json
+            .extend_from_slice(b"\",\"type\":\"relationship\"}");
+        self.spans.push(Span {
+            kind: "relationship",
+            id: rel,
+            json: start..self.json.len(),
+        });
     }
-    out
+
+    /// Appends the SCO of a value (see [`sco_object`]); false when the type
+    /// has none or the value is unusable.
+    fn put_sco(&mut self, kind: IndicatorType, value: &str, tlp: Tlp) -> bool {
+        // The canonical JSON of the id-contributing properties (§2.9) is
+        // also how the property is written in the object.
+        self.key.clear();
+        let (sco, prop_first) = match kind {
+            IndicatorType::Ipv4 | IndicatorType::Ipv6 | IndicatorType::Cidr => {
+                (ip_sco_type(kind, value), false)
+            }
+            IndicatorType::Domain => ("domain-name", false),
+            IndicatorType::Url if is_uri(value) => ("url", false),
+            IndicatorType::Email => ("email-addr", false),
+            IndicatorType::Md5
+            | IndicatorType::Sha1
+            | IndicatorType::Sha256
+            | IndicatorType::Sha512 => {
+                let Some(key) = hash_key(kind) else {
+                    return false;
+                };
+                self.key.extend_from_slice(b"{\"hashes\":{\"");
+                self.key.extend_from_slice(key.as_bytes());
+                self.key.extend_from_slice(b"\":");
+                push_json_str(&mut self.key, value);
+                self.key.extend_from_slice(b"}}");
+                ("file", true)
+            }
+            IndicatorType::Asn => {
+                let Some(n) = asn_number(value) else {
+                    return false;
+                };
+                self.key.extend_from_slice(b"{\"number\":");
+                push_u64(&mut self.key, u64::from(n));
+                self.key.push(b'}');
+                ("autonomous-system", false)
+            }
+            IndicatorType::Url | IndicatorType::Cve | IndicatorType::Btc => return false,
+        };
+        if self.key.is_empty() {
+            self.key.extend_from_slice(b"{\"value\":");
+            push_json_str(&mut self.key, value);
+            self.key.push(b'}');
+        }
+        let uuid = Uuid::new_v5(&SCO_NAMESPACE, &self.key);
+        let id = self.push_id_text(sco, uuid);
+        let start = self.json.len();
+        self.json.push(b'{');
+        // Keys in byte order: `hashes` < `id` < `number` < … < `value`.
+        let prop = &self.key[1..self.key.len() - 1];
+        if prop_first {
+            self.json.extend_from_slice(prop);
+            self.json.push(b',');
+        }
+        self.put_id(&id);
+        let prop = &self.key[1..self.key.len() - 1];
+        if sco == "autonomous-system" {
+            self.json.push(b',');
+            self.json.extend_from_slice(prop);
+        }
+        self.json.push(b',');
+        self.put_marking(tlp);
+        self.json
+            .extend_from_slice(b",\"spec_version\":\"2.1\",\"type\":\"");
+        self.json.extend_from_slice(sco.as_bytes());
+        self.json.push(b'"');
+        if self.key.starts_with(b"{\"value\"") {
+            self.json.push(b',');
+            self.json
+                .extend_from_slice(&self.key[1..self.key.len() - 1]);
+        }
+        self.json.push(b'}');
+        self.spans.push(Span {
+            kind: sco,
+            id,
+            json: start..self.json.len(),
+        });
+        true
+    }
+}
+
+/// The objects for one row as JSON values: see [`RowObjects::write_row`],
+/// which writes the same objects as bytes.
+pub fn row_objects(ids: &StixIds, row: &ExportRow) -> Vec<Value> {
+    let mut objects = RowObjects::new(*ids);
+    objects.write_row(row);
+    objects.to_values()
 }
 
 /// A fresh bundle id: `bundle--` and a random version-4 UUID.
@@ -627,9 +998,10 @@ pub fn bundle_id() -> String {
 /// [`BundleWriter::finish`]. Nothing but the markings seen is kept.
 pub struct BundleWriter<W: Write> {
     w: W,
-    ids: StixIds,
     markings: [bool; 5],
     objects: u64,
+    /// The current row's objects, reused from row to row.
+    row: RowObjects,
 }
 
 impl<W: Write> BundleWriter<W> {
@@ -646,9 +1018,9 @@ impl<W: Write> BundleWriter<W> {
         )?;
         let mut this = Self {
             w,
-            ids,
             markings: [false; 5],
             objects: 0,
+            row: RowObjects::new(ids),
         };
         this.object(&ids.identity())?;
         Ok(this)
@@ -667,8 +1039,8 @@ impl<W: Write> BundleWriter<W> {
 
     /// Writes one row's objects, preceded by its TLP marking the first time.
     pub fn write_row(&mut self, row: &ExportRow) -> io::Result<()> {
-        let objects = row_objects(&self.ids, row);
-        if objects.is_empty() {
+        self.row.write_row(row);
+        if self.row.is_empty() {
             return Ok(());
         }
         let slot = usize::try_from(row.record.tlp.rank()).unwrap_or(0).min(4);
@@ -676,8 +1048,11 @@ impl<W: Write> BundleWriter<W> {
             self.markings[slot] = true;
             self.object(&tlp_marking(row.record.tlp))?;
         }
-        for o in &objects {
-            self.object(o)?;
+        for o in self.row.iter() {
+            let separator: &[u8] = if self.objects > 0 { b",\n" } else { b"\n" };
+            self.w.write_all(separator)?;
+            self.w.write_all(o.json)?;
+            self.objects += 1;
         }
         Ok(())
     }
@@ -719,6 +1094,203 @@ mod tests {
     use super::*;
     use rexist_core::{IndicatorId, IndicatorRecord, Record};
     use time::macros::datetime;
+
+    /// The writer `RowObjects` replaced: each object a `serde_json` map.
+    /// Kept as the obvious model the fast path must equal byte for byte.
+    mod reference {
+        use super::super::*;
+        use time::macros::format_description;
+
+        pub fn timestamp(t: OffsetDateTime) -> String {
+            let utc = t.to_offset(UtcOffset::UTC);
+            let utc = if utc.year() < 1 || utc.year() > 9999 {
+                OffsetDateTime::UNIX_EPOCH
+            } else {
+                utc
+            };
+            utc.format(format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+            ))
+            .unwrap()
+        }
+
+        /// Common SDO/SRO properties of a row's objects.
+        fn common(
+            obj: &mut Map<String, Value>,
+            ids: &StixIds,
+            row: &ExportRow,
+            created: &str,
+            modified: &str,
+        ) {
+            obj.insert("spec_version".into(), "2.1".into());
+            obj.insert("created".into(), created.into());
+            obj.insert("modified".into(), modified.into());
+            obj.insert("created_by_ref".into(), ids.identity_id().into());
+            obj.insert(
+                "object_marking_refs".into(),
+                json!([tlp_marking_id(row.record.tlp)]),
+            );
+        }
+
+        fn source_refs(row: &ExportRow) -> Vec<Value> {
+            row.sources
+                .iter()
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| {
+                    json!({
+                        "source_name": s,
+                        "description": "rexist source that reported this indicator",
+                    })
+                })
+                .collect()
+        }
+
+        /// `description`: status (with the reason when not active), sightings and
+        /// sources, e.g. `active; 3 sightings; sources: abuse.ch, otx`.
+        fn describe(row: &ExportRow) -> String {
+            let rec = &row.record;
+            let mut d = String::from(rec.status.as_str());
+            if let Some(r) = rec
+                .status_reason
+                .as_deref()
+                .filter(|r| !r.trim().is_empty())
+            {
+                d.push_str(" (");
+                d.push_str(r);
+                d.push(')');
+            }
+            let plural = if rec.sightings == 1 { "" } else { "s" };
+            let _ = write!(d, "; {} sighting{plural}", rec.sightings);
+            if !row.sources.is_empty() {
+                d.push_str("; sources: ");
+                d.push_str(&row.sources.join(", "));
+            }
+            d
+        }
+
+        fn labels(row: &ExportRow) -> Option<Value> {
+            let labels: Vec<&String> = row.labels.iter().filter(|l| !l.trim().is_empty()).collect();
+            (!labels.is_empty()).then(|| json!(labels))
+        }
+
+        /// The objects for one row: an `indicator` (or, for a CVE, a
+        /// `vulnerability`), and where the type has one, its SCO and a `based-on`
+        /// relationship from the indicator to it. See the module docs for the
+        /// mapping. A row whose value cannot be expressed gives no objects.
+        pub fn row_objects(ids: &StixIds, row: &ExportRow) -> Vec<Value> {
+            let rec = &row.record;
+            let first = millis(rec.first_seen);
+            let last = millis(rec.last_seen).max(first);
+            let created = timestamp(first);
+            // Retiring or marking a false positive moves `added` to that moment:
+            // the revoked version's time.
+            let retired = matches!(
+                rec.status,
+                IndicatorStatus::Retired | IndicatorStatus::FalsePositive
+            );
+            let modified = if retired {
+                timestamp(millis(row.added).max(last))
+            } else {
+                timestamp(last)
+            };
+            let revoked = retired || rec.status == IndicatorStatus::Allowlisted;
+            let description = describe(row);
+
+            if rec.kind == IndicatorType::Cve {
+                let mut obj = Map::new();
+                obj.insert("type".into(), "vulnerability".into());
+                obj.insert("id".into(), ids.vulnerability(&rec.value).into());
+                common(&mut obj, ids, row, &created, &modified);
+                obj.insert("name".into(), rec.value.clone().into());
+                obj.insert("description".into(), description.clone().into());
+                obj.insert("confidence".into(), rec.score.min(100).into());
+                if let Some(l) = labels(row) {
+                    obj.insert("labels".into(), l);
+                }
+                if revoked {
+                    obj.insert("revoked".into(), true.into());
+                }
+                let mut refs = vec![json!({"source_name": "cve", "external_id": rec.value})];
+                refs.extend(source_refs(row));
+                obj.insert("external_references".into(), Value::Array(refs));
+                return vec![Value::Object(obj)];
+            }
+
+            let Some(pattern) = pattern(rec.kind, &rec.value) else {
+                return Vec::new();
+            };
+            let id = ids.indicator(rec.kind, &rec.value);
+            let mut ind = Map::new();
+            ind.insert("type".into(), "indicator".into());
+            ind.insert("id".into(), id.clone().into());
+            common(&mut ind, ids, row, &created, &modified);
+            ind.insert(
+                "name".into(),
+                format!("{} {}", rec.kind.as_str(), rec.value).into(),
+            );
+            ind.insert("description".into(), description.into());
+            ind.insert("indicator_types".into(), json!(["malicious-activity"]));
+            ind.insert("pattern".into(), pattern.into());
+            ind.insert("pattern_type".into(), "stix".into());
+            ind.insert("pattern_version".into(), "2.1".into());
+            ind.insert("valid_from".into(), created.clone().into());
+            if rec.status == IndicatorStatus::Expired {
+                // valid_until must be after valid_from.
+                let until = last.max(first + Duration::milliseconds(1));
+                ind.insert("valid_until".into(), timestamp(until).into());
+            }
+            ind.insert("confidence".into(), rec.score.min(100).into());
+            if let Some(l) = labels(row) {
+                ind.insert("labels".into(), l);
+            }
+            if revoked {
+                ind.insert("revoked".into(), true.into());
+            }
+            let refs = source_refs(row);
+            if !refs.is_empty() {
+                ind.insert("external_references".into(), Value::Array(refs));
+            }
+            let mut out = vec![Value::Object(ind)];
+
+            if let Some(sco) = sco_object(rec.kind, &rec.value, rec.tlp) {
+                let sco_id = sco["id"].as_str().unwrap_or_default().to_owned();
+                out.push(sco);
+
+                // STIX suggests `indicator based-on observed-data` (not an
+                // observable itself): the observation rexist holds of the value,
+                // with its sighting count and span.
+                let observed = ids.observed_data(rec.kind, &rec.value);
+                let mut od = Map::new();
+                od.insert("type".into(), "observed-data".into());
+                od.insert("id".into(), observed.clone().into());
+                common(&mut od, ids, row, &created, &modified);
+                od.insert("first_observed".into(), created.clone().into());
+                od.insert("last_observed".into(), timestamp(last).into());
+                od.insert(
+                    "number_observed".into(),
+                    rec.sightings.clamp(1, 999_999_999).into(),
+                );
+                od.insert("object_refs".into(), json!([sco_id]));
+                out.push(Value::Object(od));
+
+                let mut rel = Map::new();
+                rel.insert("type".into(), "relationship".into());
+                rel.insert(
+                    "id".into(),
+                    ids.relationship("based-on", &id, &observed).into(),
+                );
+                common(&mut rel, ids, row, &created, &modified);
+                rel.insert("relationship_type".into(), "based-on".into());
+                rel.insert("source_ref".into(), id.into());
+                rel.insert("target_ref".into(), observed.into());
+                if revoked {
+                    rel.insert("revoked".into(), true.into());
+                }
+                out.push(Value::Object(rel));
+            }
+            out
+        }
+    }
 
     const IDS: StixIds = StixIds {
         namespace: Uuid::from_u128(0x5f0c_2b1e_8d3a_4c7f_9e21_0b6d_4a8c_3e17),
@@ -1112,5 +1684,137 @@ mod tests {
         write_bundle(&mut out, IDS, Vec::<ExportRow>::new()).unwrap();
         let bundle: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(bundle["objects"].as_array().unwrap().len(), 1);
+    }
+
+    /// `RowObjects` against the `serde_json` model, byte for byte, with the
+    /// kind, id and version TAXII filters on.
+    fn assert_same_as_reference(r: &ExportRow) {
+        let want = reference::row_objects(&IDS, r);
+        let mut fast = RowObjects::new(IDS);
+        fast.write_row(r);
+        assert_eq!(fast.len(), want.len(), "{r:?}");
+        for (o, v) in fast.iter().zip(&want) {
+            assert_eq!(
+                String::from_utf8_lossy(o.json),
+                serde_json::to_string(v).unwrap(),
+                "{r:?}"
+            );
+            assert_eq!(o.kind, v["type"], "{r:?}");
+            assert_eq!(o.id, v["id"], "{r:?}");
+        }
+        let version = want
+            .iter()
+            .find_map(|o| o.get("modified").and_then(Value::as_str))
+            .unwrap_or("");
+        assert_eq!(fast.version(), version, "{r:?}");
+        // Reused buffers hold nothing of the previous row.
+        fast.write_row(&row(IndicatorType::Cve, "CVE-2000-0001"));
+        fast.write_row(r);
+        assert_eq!(fast.to_values(), want);
+    }
+
+    #[test]
+    fn row_objects_equal_the_reference() {
+        let statuses = [
+            IndicatorStatus::Active,
+            IndicatorStatus::Expired,
+            IndicatorStatus::Allowlisted,
+            IndicatorStatus::Retired,
+            IndicatorStatus::FalsePositive,
+        ];
+        let odd = [
+            "a\"b\\c\n\u{1}\u{7f}é日本",
+            "",
+            " ",
+            "http://x/a b",
+            "ASx",
+            "AS4294967295",
+            "as0",
+        ];
+        for (k, v) in samples().into_iter().chain(
+            IndicatorType::ALL
+                .into_iter()
+                .flat_map(|k| odd.map(|v| (k, v))),
+        ) {
+            for (i, status) in statuses.into_iter().enumerate() {
+                let mut r = row(k, v);
+                r.record.status = status;
+                r.record.tlp = Tlp::ALL[i % Tlp::ALL.len()];
+                r.record.sightings = [0, 1, 3, 2_000_000_000, u64::MAX][i];
+                r.record.score = [0, 70, 100, 101, 255][i];
+                r.record.status_reason =
+                    [None, Some("why \"so\""), Some(" "), None, Some("x")][i].map(str::to_owned);
+                r.sources = [
+                    vec![],
+                    vec!["a\"b".into()],
+                    vec![" ".into(), "otx".into()],
+                    vec!["s".into()],
+                    vec![],
+                ][i]
+                    .clone();
+                r.labels = [
+                    vec!["x".into()],
+                    vec![],
+                    vec!["\t".into(), " ".into()],
+                    vec!["a".into(), "b".into()],
+                    vec![" ".into()],
+                ][i]
+                    .clone();
+                r.added = [
+                    datetime!(2024-04-01 08:00:00.5 UTC),
+                    datetime!(2020-01-01 0:00 UTC),
+                    datetime!(2024-03-05 10:30:00.000999 UTC),
+                    datetime!(9999-12-31 23:59:59.999 UTC),
+                    datetime!(2024-03-01 10:00:00 UTC),
+                ][i];
+                if i == 3 {
+                    r.record.first_seen = datetime!(0001-01-01 0:00 UTC);
+                    r.record.last_seen = datetime!(2024-03-05 10:30:00.9999 -05:00);
+                }
+                assert_same_as_reference(&r);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn row_objects_equal_the_reference_on_any_row(
+            kind in proptest::sample::select(IndicatorType::ALL.to_vec()),
+            value in "\\PC{0,12}|[a-z0-9.:/%-]{1,20}|AS[0-9]{1,10}",
+            status in 0usize..5,
+            reason in proptest::option::of("\\PC{0,6}"),
+            sources in proptest::collection::vec("\\PC{0,5}", 0..3),
+            labels in proptest::collection::vec("\\PC{0,5}", 0..3),
+            first in -100_000_000_000i64..300_000_000_000,
+            span in 0i64..100_000_000,
+            added in -100_000_000_000i64..300_000_000_000,
+            sightings: u64,
+            score: u8,
+            tlp in 0usize..5,
+        ) {
+            let at = |ms: i64| {
+                OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000 + 123_456)
+                    .unwrap()
+            };
+            let mut r = row(kind, &value);
+            r.record.status = [
+                IndicatorStatus::Active,
+                IndicatorStatus::Expired,
+                IndicatorStatus::Allowlisted,
+                IndicatorStatus::Retired,
+                IndicatorStatus::FalsePositive,
+            ][status];
+            r.record.status_reason = reason;
+            r.record.first_seen = at(first);
+            r.record.last_seen = at(first + span - 50_000_000);
+            r.added = at(added);
+            r.record.sightings = sightings;
+            r.record.score = score;
+            r.record.tlp = Tlp::ALL[tlp];
+            r.sources = sources;
+            r.labels = labels;
+            assert_same_as_reference(&r);
+            proptest::prop_assert_eq!(timestamp(r.added), reference::timestamp(r.added));
+        }
     }
 }

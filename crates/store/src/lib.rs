@@ -28,6 +28,7 @@ mod curation;
 mod decode;
 mod entities;
 mod error;
+mod exports;
 pub mod fts;
 mod migrate;
 pub mod postgres;
@@ -56,6 +57,7 @@ pub use activity::{Activity, DayCount};
 pub use curation::CurationChange;
 pub use entities::{EntityFacts, EntityLink, MAX_INDICATOR_ENTITIES};
 pub use error::{ErrorKind, StoreError};
+pub use exports::StoredExport;
 pub use search::{
     FacetCount, Facets, IndicatorFilter, IndicatorSearch, IndicatorSort, ItemFilter, ItemSearch,
     ItemSort, SavedSearch,
@@ -520,6 +522,30 @@ pub trait Store: Send + Sync {
     async fn save_taxii_status(&self, status: &TaxiiStatus, keep: Duration) -> Result<()>;
     /// The status resource `id` of the API root `api_root`.
     async fn taxii_status(&self, api_root: &str, id: &str) -> Result<Option<TaxiiStatus>>;
+
+    /// The exports defined through the API and the UI, by name.
+    async fn list_stored_exports(&self) -> Result<Vec<StoredExport>>;
+    /// The stored export `name`.
+    async fn stored_export(&self, name: &str) -> Result<Option<StoredExport>>;
+    /// Stores a new export definition (a JSON object) by `by`; a conflict
+    /// when the name is taken.
+    async fn create_stored_export(
+        &self,
+        name: &str,
+        definition: &serde_json::Value,
+        by: &str,
+    ) -> Result<StoredExport>;
+    /// Replaces the definition of `name`, renaming it to `new_name`; `None`
+    /// when there is no such export, a conflict when `new_name` is taken.
+    async fn update_stored_export(
+        &self,
+        name: &str,
+        new_name: &str,
+        definition: &serde_json::Value,
+        by: &str,
+    ) -> Result<Option<StoredExport>>;
+    /// Deletes the stored export `name`; whether there was one.
+    async fn delete_stored_export(&self, name: &str) -> Result<bool>;
 
     /// `provider`'s cached answer about (`kind`, `value`), if it has not
     /// expired at `at`.

@@ -95,6 +95,10 @@ pub(crate) const SQLITE: &[Migration] = &[
         version: 15,
         sql: include_str!("../migrations/sqlite/0015_saved_searches.sql"),
     },
+    Migration {
+        version: 16,
+        sql: include_str!("../migrations/sqlite/0016_stored_exports.sql"),
+    },
 ];
 
 /// PostgreSQL migrations.
@@ -158,6 +162,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration {
         version: 15,
         sql: include_str!("../migrations/postgres/0015_saved_searches.sql"),
+    },
+    Migration {
+        version: 16,
+        sql: include_str!("../migrations/postgres/0016_stored_exports.sql"),
     },
 ];
 

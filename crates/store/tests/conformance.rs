@@ -112,6 +112,7 @@ conformance!(
     migrations_are_idempotent,
     hits_are_triaged_with_history,
     stix_namespace_is_made_once,
+    stored_exports_create_rename_and_delete,
     sources_register_and_toggle,
     runs_record_counts_health_and_cursor,
     reingest_adds_no_sighting_and_moves_last_seen,
@@ -236,6 +237,111 @@ async fn stix_namespaces_differ_between_installations() {
     );
     a.cleanup().await;
     b.cleanup().await;
+}
+
+async fn stored_exports_create_rename_and_delete(store: Arc<dyn Store>) {
+    use rexist_store::ErrorKind;
+    use serde_json::json;
+    assert!(store.list_stored_exports().await.unwrap().is_empty());
+    let def = json!({"name": "fw", "format": "edl", "types": ["ipv4"], "note": "日本語 \u{0}"});
+    let fw = store
+        .create_stored_export("fw", &def, "alice")
+        .await
+        .unwrap();
+    assert_eq!(fw.name, "fw");
+    assert_eq!(
+        fw.definition, def,
+        "kept as given, NUL in a string included"
+    );
+    assert_eq!(
+        (fw.created_by.as_str(), fw.updated_by.as_str()),
+        ("alice", "alice")
+    );
+    assert_eq!(fw.created_at, fw.updated_at);
+    assert_eq!(store.stored_export("fw").await.unwrap(), Some(fw.clone()));
+    assert_eq!(
+        store.stored_export("FW").await.unwrap(),
+        None,
+        "names are exact"
+    );
+    assert_eq!(store.stored_export("f\0w").await.unwrap(), None);
+
+    // A taken name is a conflict, and the first definition stays.
+    let e = store
+        .create_stored_export("fw", &json!({"name": "fw", "format": "csv"}), "bob")
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
+    assert!(e.to_string().contains("\"fw\""), "{e}");
+    assert_eq!(
+        store.stored_export("fw").await.unwrap().unwrap().definition,
+        def
+    );
+    let e = store
+        .create_stored_export("x", &json!(["not", "an", "object"]), "bob")
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Invalid, "{e}");
+
+    store
+        .create_stored_export("a-list", &json!({"name": "a-list", "format": "csv"}), "bob")
+        .await
+        .unwrap();
+    let names: Vec<String> = store
+        .list_stored_exports()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(names, ["a-list", "fw"], "by name");
+
+    // Update in place, then rename; renaming onto a taken name is refused.
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    let def2 = json!({"name": "fw", "format": "edl", "min_score": 70});
+    let fw2 = store
+        .update_stored_export("fw", "fw", &def2, "carol")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(fw2.definition, def2);
+    assert_eq!(
+        (fw2.created_by.as_str(), fw2.updated_by.as_str()),
+        ("alice", "carol")
+    );
+    assert_eq!(fw2.created_at, fw.created_at);
+    assert!(fw2.updated_at > fw.updated_at);
+    let e = store
+        .update_stored_export("fw", "a-list", &def2, "carol")
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
+    let renamed = store
+        .update_stored_export(
+            "fw",
+            "edl-high",
+            &json!({"name": "edl-high", "format": "edl"}),
+            "carol",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(renamed.name, "edl-high");
+    assert_eq!(store.stored_export("fw").await.unwrap(), None);
+    assert_eq!(
+        store
+            .update_stored_export("nope", "nope", &def2, "carol")
+            .await
+            .unwrap(),
+        None
+    );
+
+    assert!(store.delete_stored_export("edl-high").await.unwrap());
+    assert!(!store.delete_stored_export("edl-high").await.unwrap());
+    assert_eq!(store.list_stored_exports().await.unwrap().len(), 1);
+    // Kept across a restart's migrations.
+    store.migrate().await.unwrap();
+    assert!(store.stored_export("a-list").await.unwrap().is_some());
 }
 
 async fn sources_register_and_toggle(store: Arc<dyn Store>) {

@@ -62,11 +62,11 @@ impl IdIndex {
                 })
                 .await?;
             let mut entries = Vec::with_capacity(rows.len() * 4);
+            let mut objects = rexist_stix::write::RowObjects::new(*stix);
             for row in &rows {
-                for obj in rexist_stix::write::row_objects(stix, row) {
-                    if let Some(id) = obj.get("id").and_then(serde_json::Value::as_str) {
-                        entries.push((hash(id), row.record.id));
-                    }
+                objects.write_row(row);
+                for obj in objects.iter() {
+                    entries.push((hash(obj.id), row.record.id));
                 }
             }
             let last = rows.last().map(ExportQuery::cursor);

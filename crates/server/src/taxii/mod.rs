@@ -35,8 +35,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
-use rexist_core::{ExportRow, IndicatorType, Role, RunCounts, Scope, SourceSpec, Tlp};
-use rexist_stix::write::StixIds;
+use rexist_core::{IndicatorType, Role, RunCounts, Scope, SourceSpec, Tlp};
+use rexist_stix::write::{RowObjects, StixIds};
 use rexist_store::{ExportQuery, MAX_EXPORT_PAGE, Store};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -358,16 +358,16 @@ impl Params {
         Ok(p)
     }
 
-    /// Whether an object passes `match[id]`, `match[type]` and `match[version]`.
-    fn keep(&self, obj: &Value, version: &str) -> bool {
-        let text = |k: &str| obj.get(k).and_then(Value::as_str).unwrap_or("");
+    /// Whether an object of STIX type `kind` passes `match[id]`,
+    /// `match[type]` and `match[version]`.
+    fn keep(&self, kind: &str, id: &str, version: &str) -> bool {
         if let Some(types) = &self.types
-            && !types.contains(text("type"))
+            && !types.contains(kind)
         {
             return false;
         }
         if let Some(ids) = &self.ids
-            && !ids.contains(text("id"))
+            && !ids.contains(id)
         {
             return false;
         }
@@ -446,9 +446,17 @@ fn export_query(
     }))
 }
 
+/// One of the objects that open every collection, written once.
+struct Fixed {
+    kind: String,
+    id: String,
+    version: String,
+    json: Vec<u8>,
+}
+
 /// The objects that open every collection: rexist's identity and the TLP
 /// marking definitions up to `max_tlp`, with `date_added` at the epoch.
-fn fixed_objects(stix: &StixIds, max_tlp: Tlp) -> Vec<Value> {
+fn fixed_objects(stix: &StixIds, max_tlp: Tlp) -> Result<Vec<Fixed>, TaxiiError> {
     std::iter::once(stix.identity())
         .chain(
             Tlp::ALL
@@ -456,6 +464,15 @@ fn fixed_objects(stix: &StixIds, max_tlp: Tlp) -> Vec<Value> {
                 .filter(|t| *t <= max_tlp)
                 .map(rexist_stix::write::tlp_marking),
         )
+        .map(|obj| {
+            let text = |k: &str| obj.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+            Ok(Fixed {
+                kind: text("type"),
+                id: text("id"),
+                version: own_version(&obj).unwrap_or("").to_owned(),
+                json: serde_json::to_vec(&obj).map_err(TaxiiError::internal)?,
+            })
+        })
         .collect()
 }
 
@@ -488,10 +505,13 @@ struct Page {
 }
 
 impl Page {
+    /// Adds an object (`json` its whole text), or its manifest entry or
+    /// version.
     fn push_entry(
         &mut self,
         mode: Mode,
-        obj: &Value,
+        id: &str,
+        json: &[u8],
         added: OffsetDateTime,
         added_text: &[u8],
         version: &str,
@@ -500,12 +520,9 @@ impl Page {
             self.body.push(b',');
         }
         match mode {
-            Mode::Objects => {
-                serde_json::to_writer(&mut self.body, obj).map_err(TaxiiError::internal)?;
-            }
+            Mode::Objects => self.body.extend_from_slice(json),
             Mode::Manifest => {
                 self.body.extend_from_slice(b"{\"id\":");
-                let id = obj.get("id").unwrap_or(&Value::Null);
                 serde_json::to_writer(&mut self.body, id).map_err(TaxiiError::internal)?;
                 self.body.extend_from_slice(b",\"date_added\":\"");
                 self.body.extend_from_slice(added_text);
@@ -563,7 +580,7 @@ async fn read_page(
     store: &Arc<dyn Store>,
     stix: &StixIds,
     query: Option<ExportQuery>,
-    fixed: &[Value],
+    fixed: &[Fixed],
     p: &Params,
     limit: usize,
     mode: Mode,
@@ -584,11 +601,17 @@ async fn read_page(
     if p.next.is_none() && p.spec_ok && p.added_after.is_none_or(|a| a < epoch) {
         let text = wire::timestamp(epoch);
         for obj in fixed {
-            let version = own_version(obj).unwrap_or("");
-            if p.keep(obj, version) {
-                page.push_entry(mode, obj, epoch, text.as_bytes(), version)?;
-                if let (Some(ids), Some(id)) = (&p.ids, obj.get("id").and_then(Value::as_str)) {
-                    found.insert(id.to_owned());
+            if p.keep(&obj.kind, &obj.id, &obj.version) {
+                page.push_entry(
+                    mode,
+                    &obj.id,
+                    &obj.json,
+                    epoch,
+                    text.as_bytes(),
+                    &obj.version,
+                )?;
+                if let Some(ids) = &p.ids {
+                    found.insert(obj.id.clone());
                     all_found = found.len() >= ids.len();
                 }
             }
@@ -606,6 +629,9 @@ async fn read_page(
     let (mut rows_kept, mut objects_kept) = (0usize, 0usize);
     let mut scanned = 0usize;
     let mut added_text = Vec::with_capacity(32);
+    // Each row's objects are written straight to bytes into buffers reused
+    // from row to row: no JSON map per object (see `RowObjects`).
+    let mut objs = RowObjects::new(*stix);
     loop {
         let want = if sparse {
             SCAN_BATCH
@@ -627,9 +653,12 @@ async fn read_page(
             .map_err(TaxiiError::internal)?;
         let got = rows.len();
         for row in &rows {
-            let objs = rexist_stix::write::row_objects(stix, row);
-            let version = row_version(&objs, row);
-            let keep = objs.iter().filter(|o| p.keep(o, &version)).count();
+            objs.write_row(row);
+            let version = objs.version();
+            let keep = objs
+                .iter()
+                .filter(|o| p.keep(o.kind, o.id, version))
+                .count();
             scanned += 1;
             if keep > 0 {
                 if page.count > 0 && page.count + keep > limit {
@@ -638,10 +667,10 @@ async fn read_page(
                 }
                 added_text.clear();
                 wire::push_timestamp(&mut added_text, row.added);
-                for obj in objs.iter().filter(|o| p.keep(o, &version)) {
-                    page.push_entry(mode, obj, row.added, &added_text, &version)?;
-                    if let (Some(ids), Some(id)) = (&p.ids, obj.get("id").and_then(Value::as_str)) {
-                        found.insert(id.to_owned());
+                for obj in objs.iter().filter(|o| p.keep(o.kind, o.id, version)) {
+                    page.push_entry(mode, obj.id, obj.json, row.added, &added_text, version)?;
+                    if let Some(ids) = &p.ids {
+                        found.insert(obj.id.to_owned());
                         all_found = found.len() >= ids.len();
                     }
                 }
@@ -665,13 +694,6 @@ async fn read_page(
             return Ok(page);
         }
     }
-}
-
-/// A row's version: its objects' `modified` (the indicator's last sighting).
-fn row_version(objs: &[Value], row: &ExportRow) -> String {
-    objs.iter()
-        .find_map(|o| o.get("modified").and_then(Value::as_str))
-        .map_or_else(|| wire::timestamp(row.record.last_seen), str::to_owned)
 }
 
 /// A collection page for `mode` as `who` reads it.
@@ -732,7 +754,7 @@ async fn serve_page(
             .unwrap_or(who.clearance)
             .min(who.clearance)
     });
-    let fixed = fixed_objects(&stix, max_tlp);
+    let fixed = fixed_objects(&stix, max_tlp)?;
     let page = read_page(
         &state.store,
         &stix,

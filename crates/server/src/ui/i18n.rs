@@ -750,6 +750,7 @@ fn all() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static 
         .chain(super::item::WORDS)
         .chain(super::indicator::WORDS)
         .chain(super::manage::WORDS)
+        .chain(super::exports::WORDS)
         .chain(super::hunts::WORDS)
         .chain(super::curation::WORDS)
         .chain(super::entity::WORDS)

@@ -1,15 +1,14 @@
-//! UI pages: sources (health, run now, enable/disable, run history),
-//! exports (URLs and previews) and administration (users, tokens, audit log).
+//! UI pages: sources (health, run now, enable/disable, run history) and
+//! administration (users, tokens, audit log); exports are in `exports.rs`.
 //! Every write is an htmx request (so it carries the CSRF header) and
 //! answers with a small fragment; the middleware audits it.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use minijinja::context;
@@ -83,40 +82,6 @@ pub const WORDS: &[(&str, &str, &str)] = &[
         "src.admin_only",
         "Only administrators may enable or disable sources.",
         "ソースの有効化・無効化は管理者のみ可能です。",
-    ),
-    ("exp.title", "Exports", "エクスポート"),
-    (
-        "exp.none",
-        "No saved exports: add [[export]] sections to the configuration.",
-        "保存済みのエクスポートはありません。設定に [[export]] を追加してください。",
-    ),
-    ("exp.url", "URL", "URL"),
-    ("exp.format", "Format", "形式"),
-    ("exp.filters", "Filters", "フィルター"),
-    ("exp.preview", "Preview", "プレビュー"),
-    ("exp.show_preview", "Show preview", "プレビューを表示"),
-    (
-        "exp.preview_note",
-        "First lines, as you are cleared to see them.",
-        "先頭の数行(あなたの閲覧権限の範囲内)。",
-    ),
-    ("exp.written", "indicators", "件の指標"),
-    (
-        "exp.too_slow",
-        "The preview took too long.",
-        "プレビューの生成に時間がかかりすぎました。",
-    ),
-    ("exp.all", "all", "すべて"),
-    ("exp.f.types", "types: {v}", "種類: {v}"),
-    ("exp.f.source", "source: {v}", "ソース: {v}"),
-    ("exp.f.tag", "label: {v}", "ラベル: {v}"),
-    ("exp.f.min_score", "score at least {v}", "スコア {v} 以上"),
-    ("exp.f.tlp", "TLP:{v} at most", "TLP:{v} 以下"),
-    ("exp.f.active", "active only", "有効なもののみ"),
-    (
-        "exp.f.since",
-        "seen in the last {v} days",
-        "過去 {v} 日以内に観測",
     ),
     ("adm.title", "Administration", "管理"),
     (
@@ -244,11 +209,6 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "sources_detail.html",
         include_str!("../../templates/sources_detail.html"),
     ),
-    ("exports.html", include_str!("../../templates/exports.html")),
-    (
-        "exports_preview.html",
-        include_str!("../../templates/exports_preview.html"),
-    ),
     ("admin.html", include_str!("../../templates/admin.html")),
     ("account.html", include_str!("../../templates/account.html")),
     (
@@ -266,11 +226,6 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[(
 
 /// Runs per page of a source's history; audit entries per page.
 const PAGE: u32 = 50;
-/// Lines of an export's preview, and characters per line.
-const PREVIEW_LINES: usize = 20;
-const PREVIEW_LINE_CHARS: usize = 400;
-/// How long a preview may take to render.
-const PREVIEW_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// This area's routes.
 pub fn routes() -> Router<AppState> {
@@ -280,8 +235,6 @@ pub fn routes() -> Router<AppState> {
         .route("/sources/{name}/run", post(run_source))
         .route("/sources/{name}/enable", post(enable_source))
         .route("/sources/{name}/disable", post(disable_source))
-        .route("/exports", get(exports))
-        .route("/exports/{name}/preview", get(export_preview))
         .route("/account", get(account))
         .route("/account/password", post(change_password))
         .route("/admin", get(admin))
@@ -482,107 +435,6 @@ async fn disable_source(
     Path(name): Path<String>,
 ) -> Response {
     toggle(&state, &ui, &name, false).await
-}
-
-fn export_path(spec: &crate::export::ExportSpec) -> String {
-    let name = crate::url_encode(&spec.name);
-    if spec.format == rexist_export::Format::Misp {
-        format!("/export/{name}/manifest.json")
-    } else {
-        format!("/export/{name}")
-    }
-}
-
-fn filters(ui: &Ui, spec: &crate::export::ExportSpec) -> Vec<String> {
-    let say = |key: &str, value: String| super::i18n::fill(&word(ui, key), &[("v", value)]);
-    let mut out = Vec::new();
-    if !spec.types.is_empty() {
-        let types: Vec<&str> = spec.types.iter().map(|t| t.as_str()).collect();
-        out.push(say("exp.f.types", types.join(", ")));
-    }
-    if let Some(s) = &spec.source {
-        out.push(say("exp.f.source", s.clone()));
-    }
-    if let Some(t) = &spec.tag {
-        out.push(say("exp.f.tag", t.clone()));
-    }
-    if let Some(m) = spec.min_score {
-        out.push(say("exp.f.min_score", m.to_string()));
-    }
-    if let Some(t) = spec.tlp {
-        out.push(say("exp.f.tlp", t.as_str().to_uppercase()));
-    }
-    if spec.active_only {
-        out.push(word(ui, "exp.f.active"));
-    }
-    if let Some(d) = spec.since {
-        out.push(say("exp.f.since", d.as_secs().div_ceil(86_400).to_string()));
-    }
-    if out.is_empty() {
-        out.push(word(ui, "exp.all"));
-    }
-    out
-}
-
-/// `GET /exports`: the saved exports, their URLs and a preview each (loaded by htmx).
-async fn exports(State(state): State<AppState>, ui: Ui, headers: HeaderMap) -> Response {
-    let origin = crate::origin(&state, &headers, &axum::http::Uri::default());
-    let rows: Vec<_> = state
-        .exports
-        .iter()
-        .map(|spec| {
-            context! {
-                name => spec.name.clone(),
-                format => spec.format.as_str(),
-                description => spec.description.clone(),
-                url => format!("{origin}{}", export_path(spec)),
-                filters => filters(&ui, spec),
-            }
-        })
-        .collect();
-    ui.render("exports.html", context! { exports => rows })
-}
-
-/// `GET /exports/{name}/preview`: the first lines of a saved export, as
-/// rendered for this reader's clearance (an htmx fragment).
-async fn export_preview(
-    State(state): State<AppState>,
-    ui: Ui,
-    Path(name): Path<String>,
-) -> Response {
-    let Some(spec) = state.exports.iter().find(|s| s.name == name) else {
-        return ui.error(StatusCode::NOT_FOUND, "err.no_export");
-    };
-    let preview = tokio::time::timeout(
-        PREVIEW_TIMEOUT,
-        crate::export::preview(&state, spec, ui.principal.clearance),
-    )
-    .await;
-    let preview = match preview {
-        Ok(Ok(p)) => p,
-        Ok(Err(e)) => return unavailable(&ui, &e),
-        Err(_) => {
-            return ui.render(
-                "exports_preview.html",
-                context! { lines => Vec::<String>::new(), slow => true },
-            );
-        }
-    };
-    let text = String::from_utf8_lossy(&preview.head);
-    let lines: Vec<String> = text
-        .lines()
-        .take(PREVIEW_LINES)
-        .map(|l| l.chars().take(PREVIEW_LINE_CHARS).collect())
-        .collect();
-    ui.render(
-        "exports_preview.html",
-        context! {
-            lines => lines,
-            more => preview.cut || text.lines().nth(PREVIEW_LINES).is_some(),
-            written => preview.written,
-            slow => false,
-        },
-    )
 }
 
 /// Query of the admin page.

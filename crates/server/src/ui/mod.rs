@@ -12,6 +12,7 @@
 pub mod bulk;
 pub mod curation;
 pub mod entity;
+pub mod exports;
 pub mod hunts;
 pub mod i18n;
 pub mod indicator;
@@ -78,6 +79,7 @@ fn templates() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
         .chain(item::TEMPLATES)
         .chain(indicator::TEMPLATES)
         .chain(manage::TEMPLATES)
+        .chain(exports::TEMPLATES)
         .chain(hunts::TEMPLATES)
         .chain(curation::TEMPLATES)
         .chain(entity::TEMPLATES)
@@ -588,6 +590,7 @@ pub fn routes() -> Router<AppState> {
         .merge(item::routes())
         .merge(indicator::routes())
         .merge(manage::routes())
+        .merge(exports::routes())
         .merge(hunts::routes())
         .merge(curation::routes())
         .merge(entity::routes())

@@ -361,6 +361,32 @@ async fn lookup_answers_in_stix() {
     );
     strict(&b);
 
+    // STIX bulk has its own, lower cap, named in the error.
+    let over = vec!["45.0.7.7"; rexist_lookup::MAX_STIX_BULK + 1];
+    let (s, _, _, e) = raw(
+        &app,
+        "POST",
+        "/api/v1/lookup?format=stix",
+        Some(json!({ "values": over })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 1000"),
+        "{e}"
+    );
+    let (s, _, _, b) = raw(
+        &app,
+        "POST",
+        "/api/v1/lookup",
+        Some(json!({ "values": over })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "JSON bulk takes more: {b}");
+
     let (s, _, _, e) = raw(&app, "GET", "/api/v1/lookup/1.2.3.4?format=xml", None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
 }

@@ -18,6 +18,7 @@ mod openapi;
 mod search;
 mod security;
 mod shared_state;
+mod stored_exports;
 mod taxii;
 mod ui;
 mod ui_curation;

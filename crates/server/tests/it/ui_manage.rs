@@ -472,3 +472,143 @@ async fn a_user_changes_their_password_from_the_account_page() {
         "the change is audited"
     );
 }
+
+#[tokio::test]
+async fn admins_define_preview_edit_and_delete_exports_in_the_ui() {
+    let w = world().await;
+    // Analysts and viewers read; no form, no buttons, no writes.
+    for user in ["ana", "vic"] {
+        let (cookie, csrf) = session(&w, user).await;
+        let (status, _, page) = send(&w.app, "GET", "/exports", &cookie, None, "").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(!page.contains("id=\"export-new\""), "{user}");
+        let (status, _, _) = send(&w.app, "GET", "/exports/new", &cookie, None, "").await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{user}");
+        let (status, _, _) = send(
+            &w.app,
+            "POST",
+            "/exports",
+            &cookie,
+            Some(&csrf),
+            "name=sneaky&format=csv",
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{user}");
+    }
+    assert!(w.store.list_stored_exports().await.unwrap().is_empty());
+
+    let (cookie, csrf) = session(&w, "root").await;
+    let (status, _, page) = send(&w.app, "GET", "/exports", &cookie, None, "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("id=\"export-new\""), "{page}");
+    assert!(page.contains("data-origin=\"config\""));
+    let (status, _, form) = send(&w.app, "GET", "/exports/new?lang=ja", &cookie, None, "").await;
+    assert_eq!(status, StatusCode::OK, "{form}");
+    assert!(form.contains("新しいエクスポート") && form.contains("name=\"types\""));
+
+    // A draft previews its first rows exactly as the export serves them.
+    let draft = "name=&format=edl&types=ipv4&active_only=1";
+    let (status, _, preview) = send(
+        &w.app,
+        "POST",
+        "/exports/preview",
+        &cookie,
+        Some(&csrf),
+        draft,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert!(
+        preview.contains("192.0.2.1") && preview.contains("(3 "),
+        "{preview}"
+    );
+    // A bad field is named, in the result area.
+    let (status, _, bad) = send(
+        &w.app,
+        "POST",
+        "/exports",
+        &cookie,
+        Some(&csrf),
+        "name=ips&format=xml",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad.contains("id=\"export-error\"") && bad.contains("format"),
+        "{bad}"
+    );
+    // The configuration's names are its own.
+    let (status, _, clash) = send(
+        &w.app,
+        "POST",
+        "/exports",
+        &cookie,
+        Some(&csrf),
+        "name=block-ips&format=csv",
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{clash}");
+
+    let (status, headers, _) = send(
+        &w.app,
+        "POST",
+        "/exports",
+        &cookie,
+        Some(&csrf),
+        "name=ips&format=edl&types=ipv4&description=from+the+ui&active_only=1&min_score=",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["hx-redirect"], "/exports");
+    let stored = w.store.stored_export("ips").await.unwrap().unwrap();
+    assert_eq!(stored.created_by, "root");
+    assert_eq!(stored.definition["types"], serde_json::json!(["ipv4"]));
+    let (status, _, served) = send(&w.app, "GET", "/export/ips", &cookie, None, "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(served.lines().count(), 3, "{served}");
+    let (_, _, page) = send(&w.app, "GET", "/exports", &cookie, None, "").await;
+    assert!(page.contains("data-origin=\"stored\"") && page.contains("from the ui"));
+    assert!(page.contains("href=\"/exports/ips/edit\""), "{page}");
+    let (_, _, preview) = send(&w.app, "GET", "/exports/ips/preview", &cookie, None, "").await;
+    assert!(preview.contains("192.0.2.3"), "{preview}");
+
+    // Edit: the form holds the stored values; saving replaces them.
+    let (status, _, form) = send(&w.app, "GET", "/exports/ips/edit", &cookie, None, "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(form.contains("value=\"from the ui\""), "{form}");
+    assert!(form.contains("value=\"ipv4\" checked"), "{form}");
+    let (status, _, _) = send(&w.app, "GET", "/exports/block-ips/edit", &cookie, None, "").await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "configured exports are edited in the file"
+    );
+    let (status, _, _) = send(
+        &w.app,
+        "PATCH",
+        "/exports/ips",
+        &cookie,
+        Some(&csrf),
+        "name=ips&format=csv&types=ipv4",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, _, served) = send(&w.app, "GET", "/export/ips", &cookie, None, "").await;
+    assert!(served.starts_with("type,value,"), "{served}");
+
+    let (status, _, _) = send(&w.app, "DELETE", "/exports/ips", &cookie, Some(&csrf), "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(w.store.stored_export("ips").await.unwrap().is_none());
+    let (status, _, _) = send(&w.app, "GET", "/export/ips", &cookie, None, "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let audit = w.store.list_audit(None, 100).await.unwrap();
+    for action in ["export.create", "export.update", "export.delete"] {
+        assert!(
+            audit
+                .items
+                .iter()
+                .any(|e| e.entry.action == action && e.entry.actor == "root"),
+            "{action}"
+        );
+    }
+}

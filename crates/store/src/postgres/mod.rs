@@ -12,6 +12,7 @@ mod curation;
 mod dashboard;
 mod delete;
 mod entities;
+mod exports;
 mod hunts;
 mod listing;
 mod lookup;
@@ -1412,6 +1413,37 @@ impl Store for PgStore {
 
     async fn taxii_status(&self, api_root: &str, id: &str) -> Result<Option<TaxiiStatus>> {
         state::taxii_status(&self.pool, api_root, id).await
+    }
+
+    async fn list_stored_exports(&self) -> Result<Vec<crate::StoredExport>> {
+        exports::list(&self.pool).await
+    }
+
+    async fn stored_export(&self, name: &str) -> Result<Option<crate::StoredExport>> {
+        exports::get(&self.pool, name).await
+    }
+
+    async fn create_stored_export(
+        &self,
+        name: &str,
+        definition: &serde_json::Value,
+        by: &str,
+    ) -> Result<crate::StoredExport> {
+        exports::create(&self.pool, name, definition, by).await
+    }
+
+    async fn update_stored_export(
+        &self,
+        name: &str,
+        new_name: &str,
+        definition: &serde_json::Value,
+        by: &str,
+    ) -> Result<Option<crate::StoredExport>> {
+        exports::update(&self.pool, name, new_name, definition, by).await
+    }
+
+    async fn delete_stored_export(&self, name: &str) -> Result<bool> {
+        exports::delete(&self.pool, name).await
     }
 
     async fn cached_enrichment(

@@ -10,6 +10,7 @@ mod curation;
 mod dashboard;
 mod delete;
 mod entities;
+mod exports;
 mod hunts;
 mod listing;
 mod lookup;
@@ -1550,6 +1551,44 @@ impl Store for SqliteStore {
         let (api_root, id) = (api_root.to_owned(), id.to_owned());
         self.read(move |conn| state::taxii_status(conn, &api_root, &id))
             .await
+    }
+
+    async fn list_stored_exports(&self) -> Result<Vec<crate::StoredExport>> {
+        self.read(exports::list).await
+    }
+
+    async fn stored_export(&self, name: &str) -> Result<Option<crate::StoredExport>> {
+        let name = name.to_owned();
+        self.read(move |conn| exports::get(conn, &name)).await
+    }
+
+    async fn create_stored_export(
+        &self,
+        name: &str,
+        definition: &serde_json::Value,
+        by: &str,
+    ) -> Result<crate::StoredExport> {
+        let (name, definition, by) = (name.to_owned(), definition.clone(), by.to_owned());
+        self.write(move |conn| exports::create(conn, &name, &definition, &by))
+            .await
+    }
+
+    async fn update_stored_export(
+        &self,
+        name: &str,
+        new_name: &str,
+        definition: &serde_json::Value,
+        by: &str,
+    ) -> Result<Option<crate::StoredExport>> {
+        let (name, new_name) = (name.to_owned(), new_name.to_owned());
+        let (definition, by) = (definition.clone(), by.to_owned());
+        self.write(move |conn| exports::update(conn, &name, &new_name, &definition, &by))
+            .await
+    }
+
+    async fn delete_stored_export(&self, name: &str) -> Result<bool> {
+        let name = name.to_owned();
+        self.write(move |conn| exports::delete(conn, &name)).await
     }
 
     async fn cached_enrichment(
