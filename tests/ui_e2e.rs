@@ -82,6 +82,38 @@ fn serve(dir: &Path) -> (Killed, String) {
     (child, format!("http://{addr}"))
 }
 
+/// Runs `tests/e2e/SCRIPT` against `base` as [`USER`] and returns its
+/// result line. The scripts bound themselves (120 s) and always end with it.
+fn browser_flow(
+    script: &str,
+    base: &str,
+    shots: &Path,
+    chromium: &std::ffi::OsStr,
+    playwright: &std::ffi::OsStr,
+) -> serde_json::Value {
+    let out = Command::new("node")
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/e2e")
+                .join(script),
+        )
+        .args([base, USER, PASSWORD])
+        .arg(shots)
+        .env("REXIST_CHROMIUM", chromium)
+        .env("REXIST_PLAYWRIGHT", playwright)
+        .env("NODE_PATH", Path::new(playwright).join("node_modules"))
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no result from the browser flow {script}: {stdout}"))
+}
+
 #[test]
 fn the_ui_works_in_a_real_browser() {
     let (Some(chromium), Some(playwright)) = (
@@ -330,24 +362,7 @@ fn analysts_curate_in_a_real_browser() {
         &format!("{PASSWORD}\n"),
     ));
     let (_serve, base) = serve(dir.path());
-    let out = Command::new("node")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/curation.mjs"))
-        .args([base.as_str(), USER, PASSWORD])
-        .arg(&shots)
-        .env("REXIST_CHROMIUM", &chromium)
-        .env("REXIST_PLAYWRIGHT", &playwright)
-        .env("NODE_PATH", Path::new(&playwright).join("node_modules"))
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run node");
-    // The script bounds itself (120 s) and always ends with its result line.
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let result: serde_json::Value = stdout
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("no result from the browser flow: {stdout}"));
+    let result = browser_flow("curation.mjs", &base, &shots, &chromium, &playwright);
     assert_eq!(result["ok"], true, "{result}");
     assert_eq!(result["added"], 2, "{result}");
     assert_eq!(result["noted"], true, "{result}");
@@ -434,23 +449,7 @@ fn an_otx_actor_page_lists_its_indicators_in_a_real_browser() {
         &format!("{PASSWORD}\n"),
     ));
     let (_serve, base) = serve(dir.path());
-    let out = Command::new("node")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/entities.mjs"))
-        .args([base.as_str(), USER, PASSWORD])
-        .arg(&shots)
-        .env("REXIST_CHROMIUM", &chromium)
-        .env("REXIST_PLAYWRIGHT", &playwright)
-        .env("NODE_PATH", Path::new(&playwright).join("node_modules"))
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let result: serde_json::Value = stdout
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("no result from the browser flow: {stdout}"));
+    let result = browser_flow("entities.mjs", &base, &shots, &chromium, &playwright);
     assert_eq!(result["ok"], true, "{result}");
     assert!(
         result["pulse_entities"].as_u64().unwrap_or(0) >= 3,

@@ -228,7 +228,8 @@ fn check_tlp(principal: &Principal, tlp: Tlp) -> Result<(), ApiError> {
     crate::hunts::check_tlp(principal, tlp)
 }
 
-fn mark(principal: &Principal, reason: &str) -> Marked {
+/// An analyst's mark: the reason, who, now.
+pub(crate) fn mark(principal: &Principal, reason: &str) -> Marked {
     Marked {
         reason: reason.trim().to_owned(),
         by: principal.name.clone(),
@@ -237,7 +238,7 @@ fn mark(principal: &Principal, reason: &str) -> Marked {
 }
 
 /// Records what an analyst did, with the reason, in the audit log.
-async fn audit(
+pub(crate) async fn audit(
     state: &AppState,
     principal: &Principal,
     addr: &ClientAddr,

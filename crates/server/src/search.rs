@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use rexist_core::model::now;
 use rexist_core::{
     HuntKind, HuntSpec, Indicator, IndicatorId, IndicatorRecord, IndicatorStatus, IndicatorType,
-    ItemKind, Marked, NewAudit, NewItem, NewSighting, Tlp,
+    ItemKind, NewItem, NewSighting, Tlp,
 };
 use rexist_export::{Format, Writer};
 use rexist_store::{
@@ -38,6 +38,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::{ClientAddr, Principal};
+use crate::curation::{audit, mark};
 use crate::error::{ApiError, ErrorBody, json_body};
 
 /// Most indicators one bulk action touches.
@@ -609,34 +610,6 @@ pub(crate) async fn select(
             "give either values (the indicators) or query (filters), not both",
         )),
     }
-}
-
-fn mark(principal: &Principal, reason: &str) -> Marked {
-    Marked {
-        reason: reason.trim().to_owned(),
-        by: principal.name.clone(),
-        at: now(),
-    }
-}
-
-async fn audit(
-    state: &AppState,
-    principal: &Principal,
-    addr: &ClientAddr,
-    action: &str,
-    target: String,
-) {
-    crate::auth::audit(
-        state,
-        NewAudit {
-            actor: principal.name.clone(),
-            action: action.to_owned(),
-            target: Some(target),
-            outcome: "ok".to_owned(),
-            address: addr.0.clone(),
-        },
-    )
-    .await;
 }
 
 /// Runs a bulk action other than an export.
