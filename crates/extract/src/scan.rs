@@ -56,6 +56,7 @@
 //! bounded by a constant. So the scan is linear in the input, also on adversarial
 //! input like a megabyte of `a.a.a.…`.
 
+use std::borrow::Cow;
 use std::net::Ipv6Addr;
 
 use crate::canon;
@@ -350,6 +351,16 @@ fn boring_after_space(b: &[u8], j: usize) -> bool {
         b'a' | b'A' => !(at(k + 1) | 0x20 == b't' && at(k + 2) == b' '),
         _ => true,
     }
+}
+
+/// `http://` + host + port + path: a scheme-less URL's value, in one allocation.
+fn http_url(host: &str, port: &str, path: &str) -> String {
+    let mut url = String::with_capacity(7 + host.len() + port.len() + path.len());
+    url.push_str("http://");
+    url.push_str(host);
+    url.push_str(port);
+    url.push_str(path);
+    url
 }
 
 /// Bytes that, right after a space, settle [`boring_after_space`] as true: all but more
@@ -1213,7 +1224,7 @@ impl<'a> Scanner<'a> {
             let (port, pfw) = port_end
                 .map(|pe| self.port_text(dom_end, pe))
                 .unwrap_or_default();
-            let url = format!("http://{value}{port}{tail}");
+            let url = http_url(&value, &port, &tail);
             self.emit(
                 IocType::Url,
                 url,
@@ -1401,7 +1412,7 @@ impl<'a> Scanner<'a> {
             let (port, pfw) = port_end
                 .map(|pe| self.port_text(ip_end, pe))
                 .unwrap_or_default();
-            let url = format!("http://{v}{port}{tail}");
+            let url = http_url(&v, &port, &tail);
             self.emit(IocType::Url, url, start, pend, hs.defanged || pdef || pfw);
             return Ok(pend);
         }
@@ -1756,7 +1767,7 @@ impl<'a> Scanner<'a> {
     /// whether it held defangs (`[.]`, `[/]`). Ends at whitespace, quotes, angle
     /// brackets, backticks, pipes, non-letter Unicode (`”`, `…`, `」`) and where ASCII meets
     /// CJK; trailing sentence punctuation and unbalanced closing brackets are left out.
-    fn scan_path(&self, ps: usize, slashes: Slashes) -> (usize, String, bool) {
+    fn scan_path(&self, ps: usize, slashes: Slashes) -> (usize, Cow<'a, str>, bool) {
         let n = self.b.len();
         let mut q = ps;
         let mut prev_alnum = false;
@@ -1831,12 +1842,14 @@ impl<'a> Scanner<'a> {
                 _ => break,
             }
         }
-        let raw = &self.text[ps..end];
+        let text: &'a str = self.text;
+        let raw = &text[ps..end];
         if !raw
             .bytes()
             .any(|c| matches!(c, b'[' | b'(' | b'{' | b'\\' | 0xef))
         {
-            return (end, raw.to_owned(), false);
+            // nearly every path: borrowed, copied once into the URL
+            return (end, Cow::Borrowed(raw), false);
         }
         // refang `[.]`, `(.)`, `{.}`, `[dot]`, `[/]`, `[:]` and `\` after `http:\\`
         let rb = raw.as_bytes();
@@ -1887,7 +1900,7 @@ impl<'a> Scanner<'a> {
             }
         }
         out.push_str(&raw[copied..]);
-        (end, out, defanged)
+        (end, Cow::Owned(out), defanged)
     }
 
     /// An HTML entity that ends a URL in escaped markup (`&quot;`, `&gt;`, …).
