@@ -34,29 +34,30 @@ pub fn write_jsonl(matches: &[Match], id: Option<&str>, out: &mut String) {
 }
 
 fn push_usize(out: &mut String, mut n: usize) {
-    // two digits a step from a table: two numbers a line, and most have seven or eight
-    // digits in a large input
-    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+    // two digits a step from a table of `&str` pairs, so that no buffer needs UTF-8
+    // validation: two numbers a line, most of seven or eight digits in a large input
+    const PAIRS: &str = "0001020304050607080910111213141516171819\
         2021222324252627282930313233343536373839\
         4041424344454647484950515253545556575859\
         6061626364656667686970717273747576777879\
         8081828384858687888990919293949596979899";
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
+    let pair = |k: usize| PAIRS.get(2 * k..2 * k + 2).unwrap_or("00");
+    // the pairs below the leading one, least significant first
+    let mut low = [0usize; 10];
+    let mut k = 0;
     while n >= 100 {
-        let k = (n % 100) * 2;
+        low[k] = n % 100;
         n /= 100;
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&PAIRS[k..k + 2]);
+        k += 1;
     }
     if n >= 10 {
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&PAIRS[n * 2..n * 2 + 2]);
+        out.push_str(pair(n));
     } else {
-        i -= 1;
-        buf[i] = PAIRS[n * 2 + 1];
+        out.push_str(&pair(n)[1..]);
     }
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+    for &p in low[..k].iter().rev() {
+        out.push_str(pair(p));
+    }
 }
 
 /// Bytes that may need escaping in a JSON string: controls, `"`, `\`, 0xE2.
