@@ -9,6 +9,8 @@ use crate::Match;
 /// `"id"` first when `id` is given (the scorer's batch mode).
 pub fn write_jsonl(matches: &[Match], id: Option<&str>, out: &mut String) {
     for m in matches {
+        // one growth check for the line, not one per piece
+        out.reserve(72 + m.value.len() + id.map_or(0, |i| i.len() + 8));
         out.push('{');
         if let Some(id) = id {
             out.push_str("\"id\":");
@@ -32,27 +34,52 @@ pub fn write_jsonl(matches: &[Match], id: Option<&str>, out: &mut String) {
 }
 
 fn push_usize(out: &mut String, mut n: usize) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10).to_le_bytes()[0];
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+    // two digits a step from a table of `&str` pairs, so that no buffer needs UTF-8
+    // validation: two numbers a line, most of seven or eight digits in a large input
+    const PAIRS: &str = "0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
+    let pair = |k: usize| PAIRS.get(2 * k..2 * k + 2).unwrap_or("00");
+    // the pairs below the leading one, least significant first
+    let mut low = [0usize; 10];
+    let mut k = 0;
+    while n >= 100 {
+        low[k] = n % 100;
+        n /= 100;
+        k += 1;
     }
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+    if n >= 10 {
+        out.push_str(pair(n));
+    } else {
+        out.push_str(&pair(n)[1..]);
+    }
+    for &p in low[..k].iter().rev() {
+        out.push_str(pair(p));
+    }
 }
+
+/// Bytes that may need escaping in a JSON string: controls, `"`, `\`, 0xE2.
+static MAY_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[0xe2] = true;
+    t
+};
 
 /// A JSON string literal (RFC 8259 escapes; non-ASCII kept as UTF-8).
 fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
-    // the common case: nothing to escape
-    if !s
-        .bytes()
-        .any(|c| c < 0x20 || c == b'"' || c == b'\\' || c == 0xe2)
-    {
+    // the common case: nothing to escape; one table look-up a byte (0xE2 begins
+    // U+2028 and U+2029, which the slow path escapes)
+    if !s.bytes().any(|c| MAY_ESCAPE[usize::from(c)]) {
         out.push_str(s);
         out.push('"');
         return;
@@ -85,6 +112,15 @@ fn push_json_str(out: &mut String, s: &str) {
 mod tests {
     use super::*;
     use crate::IocType;
+
+    #[test]
+    fn numbers_print_as_decimal() {
+        for n in [0, 7, 10, 99, 100, 101, 999, 1000, 12_345_678, usize::MAX] {
+            let mut out = String::new();
+            push_usize(&mut out, n);
+            assert_eq!(out, n.to_string());
+        }
+    }
 
     #[test]
     fn lines_parse_as_json() {
