@@ -61,6 +61,7 @@ impl EntityMention {
     /// The mention with ATT&CK's knowledge added: the ATT&CK name of an id,
     /// ATT&CK's aliases of a name, the technique's name for an id. An
     /// attack pattern named only by its id gets the technique's name.
+    #[must_use]
     pub fn with_attack(mut self) -> Self {
         if self.kind == ItemKind::AttackPattern {
             let id = self

@@ -188,18 +188,17 @@ async fn resolve(
         Some(id) => Some(id),
         None => store.entity_named(cls, &keys).await?,
     };
-    let id = match id {
-        Some(id) => id,
-        None => {
-            let key = keys.first().cloned().unwrap_or_default();
-            let fresh = new_entity(m, &key, tlp);
-            let change = store.upsert_items(home.id, &[fresh]).await?;
-            change
-                .first()
-                .copied()
-                .map(ItemChange::id)
-                .ok_or_else(|| StoreError::internal("entity upsert returned nothing"))?
-        }
+    let id = if let Some(id) = id {
+        id
+    } else {
+        let key = keys.first().cloned().unwrap_or_default();
+        let fresh = new_entity(m, &key, tlp);
+        let change = store.upsert_items(home.id, &[fresh]).await?;
+        change
+            .first()
+            .copied()
+            .map(ItemChange::id)
+            .ok_or_else(|| StoreError::internal("entity upsert returned nothing"))?
     };
     for k in &keys {
         known.insert((cls, k.clone()), id);
@@ -211,7 +210,9 @@ async fn resolve(
         .ok_or_else(|| StoreError::internal(format!("entity {id} vanished")))?;
     match merged(&entity, m, tlp, added > 0) {
         Some(content) => {
-            store.upsert_items(home.id, &[content.clone()]).await?;
+            store
+                .upsert_items(home.id, std::slice::from_ref(&content))
+                .await?;
             Ok(Item { content, ..entity })
         }
         None => Ok(entity),

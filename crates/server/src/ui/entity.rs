@@ -118,8 +118,7 @@ fn following<'a>(hunts: &'a [Hunt], names: &[String]) -> Option<&'a Hunt> {
     hunts.iter().find(|h| {
         h.spec.kind == HuntKind::Query
             && rexist_query::parse(&h.spec.definition)
-                .map(|q| q.entities().iter().any(|e| keys.contains(&name_key(e))))
-                .unwrap_or(false)
+                .is_ok_and(|q| q.entities().iter().any(|e| keys.contains(&name_key(e))))
     })
 }
 
