@@ -90,6 +90,12 @@ impl EntityMention {
             });
         if let Some(o) = found {
             self.attack_id = Some(o.id.to_owned());
+            // Sources disagree on malware versus tool (MISP's `tool` galaxy
+            // holds backdoors); ATT&CK's word settles it. Actors keep the
+            // source's kind: a threat actor is not renamed an intrusion set.
+            if class(self.kind) == "software" {
+                self.kind = o.kind;
+            }
             let old = std::mem::replace(&mut self.name, o.name.to_owned());
             push_alias(&mut self.aliases, &old);
             for a in &o.aliases {

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod entities;
 mod misp;
 mod no_panic;
 mod no_panic_intel;
