@@ -10,6 +10,7 @@ mod early;
 mod errors;
 mod exist;
 mod exist_scale;
+mod graph;
 mod export;
 mod hunts;
 mod lookup;
