@@ -359,6 +359,7 @@ mod tests {
         "POST /api/v1/sources/{name}/enable",
         "POST /api/v1/sources/{name}/disable",
         "GET /api/v1/runs",
+        "GET /api/v1/graph",
         "GET /api/v1/hunts",
         "POST /api/v1/hunts",
         "POST /api/v1/hunts/test",
@@ -400,6 +401,12 @@ mod tests {
         "POST /api/v1/items",
         "POST /api/v1/items/{id}/notes",
         "DELETE /api/v1/notes/{id}",
+        "GET /api/v1/indicators/facets",
+        "GET /api/v1/items/facets",
+        "POST /api/v1/indicators/bulk",
+        "GET /api/v1/searches",
+        "POST /api/v1/searches",
+        "DELETE /api/v1/searches/{name}",
     ];
 
     fn doc() -> Value {
