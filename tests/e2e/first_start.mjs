@@ -27,6 +27,7 @@ const SAMPLE_JA = 'サンプルデータ';
 // A demo domain an OTX pulse reports, resolving to GRAPH_IP.
 const GRAPH_DOMAIN = 'leak-1.example.org';
 const GRAPH_IP = '203.0.113.100';
+const GRAPH_CVE = 'CVE-2025-0001';
 const result = { ok: false, steps: [] };
 
 // The whole flow is bounded; the test has its own bound around it.
@@ -132,8 +133,8 @@ async function main() {
   await page.waitForSelector('.pivot-graph svg.pivot g.gnode.item');
   const drawn = await nodes();
   if (drawn < 3) throw new Error(`the graph drew ${drawn} nodes`);
-  // The OTX pulse reporting the domain: its other indicators join.
-  await page.locator('.pivot-graph g.gnode.item').first().click();
+  // A CVE the same items name: the vulnerability items reporting it join.
+  await page.locator(`.pivot-graph g.gnode[data-id="indicator:cve:${GRAPH_CVE}"]`).click();
   await page.waitForFunction((n) => document.querySelectorAll('.pivot-graph g.gnode').length > n, drawn);
   const expanded = await nodes();
   // Enter on a focused node expands it too.
@@ -165,7 +166,7 @@ async function main() {
   const svgWidth = await small.evaluate(() => document.querySelector('.pivot-graph svg.pivot').getBoundingClientRect().width);
   if (width > 390 || svgWidth > 390) throw new Error(`the graph page is ${width} px wide (svg ${svgWidth})`);
   step('graph-phone', { graph_phone_width: width });
-  await shot(small, 'graph-phone.png');
+  await small.locator('.pivot-graph').screenshot({ path: join(shots, 'graph-phone.png') });
 }
 
 main().then(() => finish(null), (e) => finish(e));

@@ -520,14 +520,21 @@ mod tests {
             NodeRef::parse("item:3").unwrap(),
             NodeRef::Item(ItemId::new(3))
         );
-        let NodeRef::Indicator(i) = NodeRef::parse("indicator:url:http://Evil.example.com/a:b")
-            .unwrap()
+        let NodeRef::Indicator(i) =
+            NodeRef::parse("indicator:url:http://Evil.example.com/a:b").unwrap()
         else {
             panic!("not an indicator")
         };
         assert_eq!(i.kind(), IndicatorType::Url);
         assert!(i.value().ends_with("/a:b"), "{}", i.value());
-        for bad in ["", "actor:1", "entity:x", "item:", "indicator:ipv4", "indicator:nope:1"] {
+        for bad in [
+            "",
+            "actor:1",
+            "entity:x",
+            "item:",
+            "indicator:ipv4",
+            "indicator:nope:1",
+        ] {
             let e = NodeRef::parse(bad).unwrap_err();
             assert_eq!(e.status(), axum::http::StatusCode::BAD_REQUEST, "{bad}");
         }

@@ -66,12 +66,7 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
 pub fn relation_words(lang: super::Lang) -> String {
     let words: serde_json::Map<String, serde_json::Value> = super::i18n::keys()
         .filter_map(|k| k.strip_prefix("rel."))
-        .map(|name| {
-            (
-                name.to_owned(),
-                super::i18n::relation(lang, name).into(),
-            )
-        })
+        .map(|name| (name.to_owned(), super::i18n::relation(lang, name).into()))
         .collect();
     serde_json::Value::Object(words).to_string()
 }

@@ -23,7 +23,7 @@ fn ioc(kind: IndicatorType, value: &str) -> Indicator {
     Indicator::parse(kind, value).unwrap()
 }
 
-fn event(id: &str, title: &str, body: &str, tlp: Tlp, entities: Value) -> NewItem {
+fn event(id: &str, title: &str, body: &str, tlp: Tlp, entities: &Value) -> NewItem {
     NewItem {
         kind: ItemKind::Event,
         external_id: id.into(),
@@ -34,7 +34,7 @@ fn event(id: &str, title: &str, body: &str, tlp: Tlp, entities: Value) -> NewIte
         published_at: None,
         tlp,
         tags: vec![],
-        extra: json!({ "entities": entities }),
+        extra: json!({ "entities": entities.clone() }),
     }
 }
 
@@ -44,9 +44,9 @@ struct Seeded {
     red_event: String,
 }
 
-/// A GREEN event naming APT Test and TestRAT that states 198.51.100.7 and
+/// A GREEN event naming `APT Test` and `TestRAT` that states 198.51.100.7 and
 /// mentions evil.example.com (which resolves to it), and a RED event
-/// naming Red Actor and TestRAT that states red.example.
+/// naming `Red Actor` and `TestRAT` that states red.example.
 async fn seed(app: &AppState) -> Seeded {
     let source = app
         .store
@@ -70,7 +70,7 @@ async fn seed(app: &AppState) -> Seeded {
                     "Green event",
                     BODY_A,
                     Tlp::Green,
-                    json!([
+                    &json!([
                         {"kind": "threat-actor", "name": "APT Test"},
                         {"kind": "malware", "name": "TestRAT"}
                     ]),
@@ -80,7 +80,7 @@ async fn seed(app: &AppState) -> Seeded {
                     "Red event",
                     "",
                     Tlp::Red,
-                    json!([
+                    &json!([
                         {"kind": "threat-actor", "name": "Red Actor"},
                         {"kind": "malware", "name": "TestRAT"}
                     ]),
@@ -220,24 +220,30 @@ async fn pivots(backend: &str, store: &Arc<dyn Store>) {
 
     // An indicator: related indicators by the lookup's relation, the
     // entities naming it, the items reporting it.
-    let (s, g) = call(&viewer, "GET", &graph_uri(domain, ""), None).await;
-    assert_eq!(s, StatusCode::OK, "{backend}: {g}");
-    assert_eq!(g["node"]["id"], domain);
-    assert_eq!(g["node"]["kind"], "indicator");
-    assert_eq!(g["node"]["type"], "domain");
-    assert_eq!(g["node"]["label"], "evil[.]example[.]com");
-    assert_eq!(g["node"]["href"], "/indicators/domain/evil.example.com");
-    assert!(has_edge(&g, domain, ip, "resolves-to"), "{backend}: {g}");
-    assert!(has_edge(&g, domain, &apt, "named-by"), "{backend}: {g}");
-    assert!(has_edge(&g, domain, &rat, "named-by"), "{backend}: {g}");
-    assert!(has_edge(&g, domain, &green, "reported-in"), "{backend}: {g}");
+    let (s, ind) = call(&viewer, "GET", &graph_uri(domain, ""), None).await;
+    assert_eq!(s, StatusCode::OK, "{backend}: {ind}");
+    assert_eq!(ind["node"]["id"], domain);
+    assert_eq!(ind["node"]["kind"], "indicator");
+    assert_eq!(ind["node"]["type"], "domain");
+    assert_eq!(ind["node"]["label"], "evil[.]example[.]com");
+    assert_eq!(ind["node"]["href"], "/indicators/domain/evil.example.com");
+    assert!(
+        has_edge(&ind, domain, ip, "resolves-to"),
+        "{backend}: {ind}"
+    );
+    assert!(has_edge(&ind, domain, &apt, "named-by"), "{backend}: {ind}");
+    assert!(has_edge(&ind, domain, &rat, "named-by"), "{backend}: {ind}");
+    assert!(
+        has_edge(&ind, domain, &green, "reported-in"),
+        "{backend}: {ind}"
+    );
     for r in ["named-by", "reported-in", "resolves-to"] {
         assert!(
-            g["relations"].as_array().unwrap().iter().any(|x| x == r),
-            "{backend}: {r} in {g}"
+            ind["relations"].as_array().unwrap().iter().any(|x| x == r),
+            "{backend}: {r} in {ind}"
         );
     }
-    let rat_node = g["nodes"]
+    let rat_node = ind["nodes"]
         .as_array()
         .unwrap()
         .iter()
@@ -248,15 +254,24 @@ async fn pivots(backend: &str, store: &Arc<dyn Store>) {
     assert_eq!(rat_node["label"], "TestRAT");
 
     // The relation filter: only those edges, every relation still listed.
-    let (s, f) = call(&viewer, "GET", &graph_uri(domain, "&relations=named-by"), None).await;
-    assert_eq!(s, StatusCode::OK, "{backend}: {f}");
-    assert!(edges(&f).iter().all(|e| e.2 == "named-by"), "{backend}: {f}");
-    let mut only = node_ids(&f);
+    let (s, filtered) = call(
+        &viewer,
+        "GET",
+        &graph_uri(domain, "&relations=named-by"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{backend}: {filtered}");
+    assert!(
+        edges(&filtered).iter().all(|ent| ent.2 == "named-by"),
+        "{backend}: {filtered}"
+    );
+    let mut only = node_ids(&filtered);
     only.sort();
     let mut want = vec![apt.clone(), rat.clone()];
     want.sort();
     assert_eq!(only, want, "{backend}");
-    assert_eq!(f["relations"], g["relations"]);
+    assert_eq!(filtered["relations"], ind["relations"]);
     // The limit, with what it left out counted.
     let (_, one) = call(&viewer, "GET", &graph_uri(domain, "&limit=1"), None).await;
     assert_eq!(node_ids(&one).len(), 1, "{backend}: {one}");
@@ -264,41 +279,77 @@ async fn pivots(backend: &str, store: &Arc<dyn Store>) {
 
     // An entity: its indicators, the entities named with it, the items
     // naming it; the RED event's part only for the admin.
-    let (s, e) = call(&viewer, "GET", &graph_uri(&rat, ""), None).await;
-    assert_eq!(s, StatusCode::OK, "{backend}: {e}");
-    assert_eq!(e["node"]["kind"], "entity");
-    assert!(has_edge(&e, &rat, ip, "indicates"), "{backend}: {e}");
-    assert!(has_edge(&e, &rat, domain, "indicates"), "{backend}: {e}");
-    assert!(has_edge(&e, &rat, &apt, "co-named"), "{backend}: {e}");
-    assert!(has_edge(&e, &green, &rat, "names"), "{backend}: {e}");
-    let seen = node_ids(&e);
+    let (s, ent) = call(&viewer, "GET", &graph_uri(&rat, ""), None).await;
+    assert_eq!(s, StatusCode::OK, "{backend}: {ent}");
+    assert_eq!(ent["node"]["kind"], "entity");
+    assert!(has_edge(&ent, &rat, ip, "indicates"), "{backend}: {ent}");
+    assert!(
+        has_edge(&ent, &rat, domain, "indicates"),
+        "{backend}: {ent}"
+    );
+    assert!(has_edge(&ent, &rat, &apt, "co-named"), "{backend}: {ent}");
+    assert!(has_edge(&ent, &green, &rat, "names"), "{backend}: {ent}");
+    let seen = node_ids(&ent);
     for above in [red_domain, red_actor.as_str(), red.as_str()] {
-        assert!(!seen.iter().any(|n| n == above), "{backend}: {above} in {e}");
+        assert!(
+            !seen.iter().any(|n| n == above),
+            "{backend}: {above} in {ent}"
+        );
     }
-    let (_, e) = call(&admin, "GET", &graph_uri(&rat, ""), None).await;
-    assert!(has_edge(&e, &rat, red_domain, "indicates"), "{backend}: {e}");
-    assert!(has_edge(&e, &rat, &red_actor, "co-named"), "{backend}: {e}");
-    assert!(has_edge(&e, &red, &rat, "names"), "{backend}: {e}");
+    let (_, ent) = call(&admin, "GET", &graph_uri(&rat, ""), None).await;
+    assert!(
+        has_edge(&ent, &rat, red_domain, "indicates"),
+        "{backend}: {ent}"
+    );
+    assert!(
+        has_edge(&ent, &rat, &red_actor, "co-named"),
+        "{backend}: {ent}"
+    );
+    assert!(has_edge(&ent, &red, &rat, "names"), "{backend}: {ent}");
     // Only indicates edges when asked for them.
-    let (_, e) = call(&admin, "GET", &graph_uri(&rat, "&relations=indicates"), None).await;
-    assert!(edges(&e).iter().all(|x| x.2 == "indicates"), "{backend}: {e}");
-    assert_eq!(node_ids(&e).len(), 3, "{backend}: {e}");
+    let (_, ent) = call(
+        &admin,
+        "GET",
+        &graph_uri(&rat, "&relations=indicates"),
+        None,
+    )
+    .await;
+    assert!(
+        edges(&ent).iter().all(|x| x.2 == "indicates"),
+        "{backend}: {ent}"
+    );
+    assert_eq!(node_ids(&ent).len(), 3, "{backend}: {ent}");
 
     // An item: what it states, what its text mentions, whom it names.
-    let (s, i) = call(&viewer, "GET", &graph_uri(&green, ""), None).await;
-    assert_eq!(s, StatusCode::OK, "{backend}: {i}");
-    assert_eq!(i["node"]["kind"], "item");
-    assert_eq!(i["node"]["label"], "Green event");
-    assert_eq!(i["node"]["href"], format!("/items/{}", ids.green_event));
-    assert!(has_edge(&i, &green, ip, "states"), "{backend}: {i}");
-    assert!(has_edge(&i, &green, domain, "mentions"), "{backend}: {i}");
-    assert!(has_edge(&i, &green, &apt, "names"), "{backend}: {i}");
-    assert!(has_edge(&i, &green, &rat, "names"), "{backend}: {i}");
+    let (s, one_item) = call(&viewer, "GET", &graph_uri(&green, ""), None).await;
+    assert_eq!(s, StatusCode::OK, "{backend}: {one_item}");
+    assert_eq!(one_item["node"]["kind"], "item");
+    assert_eq!(one_item["node"]["label"], "Green event");
+    assert_eq!(
+        one_item["node"]["href"],
+        format!("/items/{}", ids.green_event)
+    );
+    assert!(
+        has_edge(&one_item, &green, ip, "states"),
+        "{backend}: {one_item}"
+    );
+    assert!(
+        has_edge(&one_item, &green, domain, "mentions"),
+        "{backend}: {one_item}"
+    );
+    assert!(
+        has_edge(&one_item, &green, &apt, "names"),
+        "{backend}: {one_item}"
+    );
+    assert!(
+        has_edge(&one_item, &green, &rat, "names"),
+        "{backend}: {one_item}"
+    );
     // An entity asked for as an item is the entity.
     let as_item = rat.replacen("entity:", "item:", 1);
-    let (s, i) = call(&viewer, "GET", &graph_uri(&as_item, ""), None).await;
-    assert_eq!(s, StatusCode::OK, "{backend}: {i}");
-    assert_eq!(i["node"]["id"], rat.as_str());
+    let (s, one_item) = call(&viewer, "GET", &graph_uri(&as_item, ""), None).await;
+    assert_eq!(s, StatusCode::OK, "{backend}: {one_item}");
+    assert_eq!(one_item["node"]["id"], rat.as_str());
 
     // Above the clearance, or not there: 404 like elsewhere.
     for node in [red_domain, red_actor.as_str(), red.as_str()] {
@@ -335,7 +386,11 @@ async fn pivots(backend: &str, store: &Arc<dyn Store>) {
             "{backend}: {message}"
         );
     }
-    for bad in ["/api/v1/graph", "/api/v1/graph?node=", "/api/v1/graph?node=item:1&limit=x"] {
+    for bad in [
+        "/api/v1/graph",
+        "/api/v1/graph?node=",
+        "/api/v1/graph?node=item:1&limit=x",
+    ] {
         let (s, body) = call(&viewer, "GET", bad, None).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{backend}: {bad}: {body}");
     }
