@@ -245,7 +245,9 @@ fn the_ui_works_in_a_real_browser() {
 /// serve` on an empty data directory creates `admin` and its password file,
 /// `rexist demo` loads the sample while it serves, and the browser logs in
 /// with that password, sees the demo on the dashboard in English and in
-/// Japanese, and finds a Japanese demo item by searching ランサムウェア.
+/// Japanese, finds a Japanese demo item by searching ランサムウェア, and
+/// pivots through a demo domain's relation graph (a click and Enter expand
+/// nodes, unticking a relation hides its edges, it fits a 390 px phone).
 #[test]
 fn a_first_start_with_the_demo_works_in_a_real_browser() {
     let (Some(chromium), Some(playwright)) = (
@@ -323,11 +325,23 @@ fn a_first_start_with_the_demo_works_in_a_real_browser() {
             .contains("ランサムウェア"),
         "{result}"
     );
+    let graph = result["graph_nodes"].as_array().unwrap();
+    assert!(
+        graph[1].as_u64().unwrap() > graph[0].as_u64().unwrap(),
+        "expanding a node adds nodes: {result}"
+    );
+    assert!(result["graph_hidden"].as_u64().unwrap() > 0, "{result}");
+    assert!(
+        result["graph_phone_width"].as_u64().unwrap() <= 390,
+        "{result}"
+    );
     for png in [
         "first-login.png",
         "first-dashboard.png",
         "first-dashboard-ja.png",
         "first-search-ja.png",
+        "graph.png",
+        "graph-phone.png",
     ] {
         let bytes = std::fs::read(shots.join(png)).unwrap();
         assert!(bytes.starts_with(b"\x89PNG"), "{png}");

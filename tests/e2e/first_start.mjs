@@ -3,7 +3,9 @@
 // `rexist serve` on an empty data directory, loads `rexist demo` into it
 // and reads the first admin's password file; this logs in as that admin,
 // sees the demo data on the dashboard in English, then in Japanese, and
-// finds a demo item by searching ランサムウェア.
+// finds a demo item by searching ランサムウェア; then opens a demo domain's
+// pivot graph, expands nodes by click and by keyboard, hides a relation,
+// and opens the graph on a 390 px phone.
 //
 //   node tests/e2e/first_start.mjs BASE USER PASSWORD SCREENSHOT_DIR
 //
@@ -22,10 +24,14 @@ const [base, user, password, shots] = process.argv.slice(2);
 const DEMO_SOURCES = ['demo-blocklist', 'demo-news'];
 const SEARCH_JA = 'ランサムウェア';
 const SAMPLE_JA = 'サンプルデータ';
+// A demo domain an OTX pulse reports, resolving to GRAPH_IP.
+const GRAPH_DOMAIN = 'leak-1.example.org';
+const GRAPH_IP = '203.0.113.100';
+const GRAPH_CVE = 'CVE-2025-0001';
 const result = { ok: false, steps: [] };
 
 // The whole flow is bounded; the test has its own bound around it.
-const watchdog = setTimeout(() => finish('timed out'), 80_000);
+const watchdog = setTimeout(() => finish('timed out'), 120_000);
 
 let browser;
 async function finish(error) {
@@ -119,6 +125,48 @@ async function main() {
   if (!found) throw new Error(`no demo item for ${SEARCH_JA}: ${JSON.stringify(titles)}`);
   step('search-ja', { search_ja: found });
   await shot(page, 'first-search-ja.png');
+
+  // The pivot graph on a demo domain's page (still in Japanese): drawn
+  // from the API, a click expands a node, a relation box hides its edges.
+  await page.goto(`${base}/indicators/domain/${GRAPH_DOMAIN}`);
+  const nodes = () => page.locator('.pivot-graph svg.pivot g.gnode').count();
+  await page.waitForSelector('.pivot-graph svg.pivot g.gnode.item');
+  const drawn = await nodes();
+  if (drawn < 3) throw new Error(`the graph drew ${drawn} nodes`);
+  // A CVE the same items name: the vulnerability items reporting it join.
+  await page.locator(`.pivot-graph g.gnode[data-id="indicator:cve:${GRAPH_CVE}"]`).click();
+  await page.waitForFunction((n) => document.querySelectorAll('.pivot-graph g.gnode').length > n, drawn);
+  const expanded = await nodes();
+  // Enter on a focused node expands it too.
+  const ip = page.locator(`.pivot-graph g.gnode[data-id="indicator:ipv4:${GRAPH_IP}"]`);
+  await ip.focus();
+  await page.keyboard.press('Enter');
+  await page.waitForSelector(`.pivot-graph g.gnode.expanded[data-id="indicator:ipv4:${GRAPH_IP}"]`);
+  const open = await page.locator('.pivot-graph a.graph-open').getAttribute('href');
+  if (open !== `/indicators/ipv4/${GRAPH_IP}`) throw new Error(`the selected node opens ${open}`);
+  const lines = (r) => page.locator(`.pivot-graph line[data-relations~="${r}"]`).count();
+  const before = await lines('resolves-to');
+  if (!before) throw new Error('no resolves-to edge drawn');
+  await page.locator('.pivot-graph input[data-relation="resolves-to"]').uncheck();
+  const after = await lines('resolves-to');
+  if (after !== 0) throw new Error(`${after} resolves-to edges left after unticking it`);
+  step('graph', { graph_nodes: [drawn, expanded], graph_hidden: before - after });
+  await shot(page, 'graph.png');
+
+  // The same graph on a 390 px phone: it fits, nothing is wider than the screen.
+  const phone = await browser.newContext({
+    viewport: { width: 390, height: 844 }, locale: 'ja-JP', timezoneId: 'UTC',
+    storageState: await context.storageState(),
+  });
+  const small = await phone.newPage();
+  small.setDefaultTimeout(15_000);
+  await small.goto(`${base}/indicators/domain/${GRAPH_DOMAIN}`);
+  await small.waitForSelector('.pivot-graph svg.pivot g.gnode.item');
+  const width = await small.evaluate(() => document.documentElement.scrollWidth);
+  const svgWidth = await small.evaluate(() => document.querySelector('.pivot-graph svg.pivot').getBoundingClientRect().width);
+  if (width > 390 || svgWidth > 390) throw new Error(`the graph page is ${width} px wide (svg ${svgWidth})`);
+  step('graph-phone', { graph_phone_width: width });
+  await small.locator('.pivot-graph').screenshot({ path: join(shots, 'graph-phone.png') });
 }
 
 main().then(() => finish(null), (e) => finish(e));

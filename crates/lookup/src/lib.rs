@@ -430,6 +430,17 @@ impl Lookup {
         Ok(answer)
     }
 
+    /// What is stored about `indicator` (no enrichment, no type
+    /// detection: the caller names the type), at `max_tlp`.
+    pub async fn local_answer(
+        &self,
+        indicator: &Indicator,
+        max_tlp: Tlp,
+    ) -> Result<Answer, LookupError> {
+        let value = indicator.value();
+        self.local(value, indicator.kind(), value, max_tlp).await
+    }
+
     async fn local(
         &self,
         raw: &str,

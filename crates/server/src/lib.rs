@@ -13,6 +13,7 @@ pub mod error;
 pub mod exist;
 pub mod export;
 pub mod first_admin;
+pub mod graph;
 pub mod hunts;
 pub mod lookup;
 mod metrics;
@@ -233,6 +234,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/items", get(api::items).post(curation::add_item))
         .route("/items/{id}", get(api::item))
+        .route("/graph", get(graph::graph))
         .route("/items/{id}/notes", post(curation::add_item_note))
         .route("/notes/{id}", axum::routing::delete(curation::delete_note))
         .route("/sources", get(api::sources))

@@ -24,7 +24,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::{admin, api, curation, export, hunts, lookup, search, stored_exports};
+use crate::{admin, api, curation, export, graph, hunts, lookup, search, stored_exports};
 
 /// Where the vendored `RapiDoc` script is served.
 /// The version is in the path, so the script can be cached for good.
@@ -196,6 +196,7 @@ log and enabling or disabling sources `admin`.",
         api::enable_source,
         api::disable_source,
         api::runs,
+        graph::graph,
         hunts::list,
         hunts::create,
         hunts::test,
@@ -256,6 +257,7 @@ log and enabling or disabling sources `admin`.",
         (name = "sources", description = "Sources, their health and their runs."),
         (name = "hunts", description = "Saved hunts, their hits, the alert outbox and channels."),
         (name = "lookup", description = "Everything known about a value."),
+        (name = "graph", description = "The relation graph between indicators, threat entities and items, one node's neighbours at a time."),
         (name = "auth", description = "Sessions and the caller."),
         (name = "admin", description = "Users, tokens and the audit log (admin only)."),
         (name = "exports", description = "Saved and ad-hoc exports."),
@@ -367,6 +369,7 @@ mod tests {
         "POST /api/v1/sources/{name}/enable",
         "POST /api/v1/sources/{name}/disable",
         "GET /api/v1/runs",
+        "GET /api/v1/graph",
         "GET /api/v1/hunts",
         "POST /api/v1/hunts",
         "POST /api/v1/hunts/test",
@@ -412,6 +415,12 @@ mod tests {
         "POST /api/v1/items",
         "POST /api/v1/items/{id}/notes",
         "DELETE /api/v1/notes/{id}",
+        "GET /api/v1/indicators/facets",
+        "GET /api/v1/items/facets",
+        "POST /api/v1/indicators/bulk",
+        "GET /api/v1/searches",
+        "POST /api/v1/searches",
+        "DELETE /api/v1/searches/{name}",
     ];
 
     fn doc() -> Value {

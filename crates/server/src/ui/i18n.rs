@@ -754,6 +754,7 @@ fn all() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static 
         .chain(super::hunts::WORDS)
         .chain(super::curation::WORDS)
         .chain(super::entity::WORDS)
+        .chain(super::graph::WORDS)
 }
 
 /// Every key, for tests that check both languages are complete.
@@ -919,6 +920,7 @@ mod tests {
         include_str!("hunts.rs"),
         include_str!("manage.rs"),
         include_str!("watch.rs"),
+        include_str!("graph.rs"),
         include_str!("../openapi.rs"),
     ];
 

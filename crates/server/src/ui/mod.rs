@@ -13,6 +13,7 @@ pub mod bulk;
 pub mod curation;
 pub mod entity;
 pub mod exports;
+pub mod graph;
 pub mod hunts;
 pub mod i18n;
 pub mod indicator;
@@ -93,6 +94,7 @@ fn assets() -> impl Iterator<Item = &'static (&'static str, &'static str, &'stat
         .chain(manage::ASSETS)
         .chain(hunts::ASSETS)
         .chain(curation::ASSETS)
+        .chain(graph::ASSETS)
 }
 
 fn env() -> &'static Environment<'static> {
@@ -127,6 +129,10 @@ fn env() -> &'static Environment<'static> {
         // A relation's name in the page's language.
         env.add_filter("relation", |state: &TplState, name: &str| {
             i18n::relation(reader(state).0, name)
+        });
+        // Every relation's name in the page's language, as JSON (graph.js).
+        env.add_function("graph_relations", |state: &TplState| {
+            graph::relation_words(reader(state).0)
         });
         env.add_filter("time", time_filter);
         env.add_filter("date", date_filter);

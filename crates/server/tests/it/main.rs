@@ -12,6 +12,7 @@ mod errors;
 mod exist;
 mod exist_scale;
 mod export;
+mod graph;
 mod hunts;
 mod lookup;
 mod openapi;
