@@ -471,6 +471,8 @@ fn an_otx_actor_page_lists_its_indicators_in_a_real_browser() {
     );
     assert_eq!(result["actor_lists_c2"], true, "{result}");
     assert_eq!(result["actor_lists_pulse"], true, "{result}");
+    assert!(result["graph_nodes"].as_u64().unwrap_or(0) >= 3, "{result}");
+    assert_eq!(result["graph_expanded"], true, "{result}");
     assert!(
         result["follow_hunt"]
             .as_str()

@@ -75,6 +75,15 @@ async function main() {
     actor_lists_c2: indicators.some((t) => t.replace(/\[\.\]/g, '.').includes('192.0.2.10')),
     actor_lists_pulse: reports.some((t) => t.includes(pulse.title)),
   });
+  // The actor's graph draws its neighbours; expanding the malware it shares
+  // a pulse with adds that malware's own neighbours.
+  await page.waitForSelector('.pivot-graph svg.pivot g.gnode');
+  const drawn = await page.locator('.pivot-graph g.gnode').count();
+  const loader = page.locator('.pivot-graph g.gnode[data-id^="entity:"]').filter({ hasText: 'ExampleLoader' });
+  await loader.first().click();
+  await page.waitForFunction((n) => document.querySelectorAll('.pivot-graph g.gnode').length > n, drawn);
+  const expanded = await page.locator('.pivot-graph g.gnode').count();
+  step('actor-graph', { graph_nodes: drawn, graph_expanded: expanded > drawn });
   await page.screenshot({ path: join(shots, 'entity.png'), fullPage: true });
 
   // Follow it; the page then names the hunt, and the dashboard lists it.
