@@ -865,9 +865,31 @@ fn users_tokens_and_exports_from_the_cli() {
     let out = rexist(dir.path(), &["export", "nope"]);
     assert!(!out.status.success());
     assert!(
-        text(&out.stderr).contains("no [[export]] named \"nope\""),
+        text(&out.stderr).contains("no export named \"nope\""),
         "{}",
         text(&out.stderr)
+    );
+    // An export defined in the UI or the API (stored) is written by name too.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = rexist_store::open(None, &dir.path().join("data"))
+            .await
+            .unwrap();
+        store
+            .create_stored_export(
+                "fw-edl",
+                &serde_json::json!({"name": "fw-edl", "format": "edl", "types": ["ipv4"], "active_only": false}),
+                "admin",
+            )
+            .await
+            .unwrap();
+    });
+    let out = rexist(dir.path(), &["export", "fw-edl"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).lines().any(|l| l == "192.0.2.100"),
+        "{}",
+        text(&out.stdout)
     );
     let out = rexist(dir.path(), &["export", "--format", "pdf"]);
     assert!(!out.status.success());

@@ -1,4 +1,5 @@
-//! `rexist export`: writes a saved export (`[[export]]`) or an ad-hoc one
+//! `rexist export`: writes a saved export (an `[[export]]` table, or one
+//! defined from the UI or the API) or an ad-hoc one
 //! to a file or stdout — the same bytes the server serves at `/export/NAME`.
 //! A MISP feed is a directory (`--out DIR`). The CLI reads the store
 //! directly, so every TLP is exported unless `--tlp` caps it.
@@ -16,7 +17,7 @@ use crate::config::Config;
 /// Arguments of `export`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A saved export's name (an `[[export]]` table); or give --format.
+    /// A saved export's name (an `[[export]]` table, or one defined in the UI or API); or give --format.
     #[arg(required_unless_present = "format")]
     pub name: Option<String>,
     /// Ad hoc: `stix`, `misp`, `csv`, `jsonl`, `edl`, `panos`, `rpz`, `suricata`, `zeek`, `hosts`.
@@ -50,12 +51,21 @@ pub struct Args {
 
 /// Runs `export`.
 pub async fn run(config: &Config, args: Args) -> Result<ExitCode> {
+    let store = super::open_store(config).await?;
     let spec = match (&args.name, &args.format) {
-        (Some(name), _) => config
-            .export_specs()?
-            .into_iter()
-            .find(|e| e.name == *name)
-            .with_context(|| format!("no [[export]] named {name:?} in the configuration"))?,
+        (Some(name), _) => match config.export_specs()?.into_iter().find(|e| e.name == *name) {
+            Some(spec) => spec,
+            // Not in the file: one defined from the UI or the API.
+            None => {
+                let stored = store.stored_export(name).await?.with_context(|| {
+                    format!(
+                        "no export named {name:?}: neither an [[export]] table nor one defined in the UI or API"
+                    )
+                })?;
+                rexist_server::stored_exports::spec_of(&stored)
+                    .map_err(|e| anyhow::anyhow!("stored export {name:?}: {e}"))?
+            }
+        },
         (None, Some(format)) => ExportConfig {
             name: "rexist".to_owned(),
             format: format.clone(),
@@ -72,7 +82,6 @@ pub async fn run(config: &Config, args: Args) -> Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!(e.replace("export \"rexist\": ", "--")))?,
         (None, None) => bail!("give an export NAME or --format"),
     };
-    let store = super::open_store(config).await?;
     let clearance = args.tlp.unwrap_or(Tlp::Red);
     // Streamed page by page into the file or directory: memory stays flat
     // whatever the store holds (a STIX bundle of millions of indicators is
