@@ -68,8 +68,10 @@ async fn pulses_are_paged_stored_once_and_resumed_from_the_cursor() {
     .unwrap();
     assert_eq!(run.outcome, RunOutcome::Success, "{:?}", run.error);
     assert_eq!(up.hits(), 2, "both pages fetched");
+    // Pulses are events; the actors and malware they name are items too.
     let items = store
         .search_items(&ItemQuery {
+            kind: Some(rexist_core::ItemKind::Event),
             limit: 100,
             ..ItemQuery::default()
         })
