@@ -53,10 +53,11 @@ pub struct Args {
 pub async fn run(config: &Config, args: Args) -> Result<ExitCode> {
     let store = super::open_store(config).await?;
     let spec = match (&args.name, &args.format) {
-        (Some(name), _) => match config.export_specs()?.into_iter().find(|e| e.name == *name) {
-            Some(spec) => spec,
-            // Not in the file: one defined from the UI or the API.
-            None => {
+        (Some(name), _) => {
+            if let Some(spec) = config.export_specs()?.into_iter().find(|e| e.name == *name) {
+                spec
+            } else {
+                // Not in the file: one defined from the UI or the API.
                 let stored = store.stored_export(name).await?.with_context(|| {
                     format!(
                         "no export named {name:?}: neither an [[export]] table nor one defined in the UI or API"
@@ -65,7 +66,7 @@ pub async fn run(config: &Config, args: Args) -> Result<ExitCode> {
                 rexist_server::stored_exports::spec_of(&stored)
                     .map_err(|e| anyhow::anyhow!("stored export {name:?}: {e}"))?
             }
-        },
+        }
         (None, Some(format)) => ExportConfig {
             name: "rexist".to_owned(),
             format: format.clone(),
