@@ -268,20 +268,25 @@ impl EntityRef {
             id: entity.id,
             kind: entity.content.kind,
             name: entity.content.title.clone(),
-            aliases: extra
-                .get("aliases")
-                .and_then(serde_json::Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(serde_json::Value::as_str)
-                .map(str::to_owned)
-                .collect(),
+            aliases: aliases_in(extra),
             attack_id: extra
                 .get("attack_id")
                 .and_then(serde_json::Value::as_str)
                 .map(str::to_owned),
         }
     }
+}
+
+/// The aliases an entity item keeps in its `extra.aliases`.
+pub fn aliases_in(extra: &serde_json::Value) -> Vec<String> {
+    extra
+        .get("aliases")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(serde_json::Value::as_str)
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A mention list as the JSON value parsers put under [`EXTRA_KEY`].

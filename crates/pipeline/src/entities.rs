@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use rexist_core::entity::{EntityMention, class, mentions, name_key};
+use rexist_core::entity::{EntityMention, aliases_in, class, mentions, name_key};
 use rexist_core::model::now;
 use rexist_core::{
     ENTITIES_SOURCE, Item, ItemId, ItemKind, NewItem, Source, SourceId, SourceSpec, Tlp,
@@ -42,19 +42,23 @@ pub async fn entities_source(store: &dyn Store) -> Result<Source> {
 /// Every name an entity item goes by: its title and `extra.aliases`.
 pub fn entity_names(entity: &Item) -> Vec<String> {
     let mut out = vec![entity.content.title.clone()];
-    out.extend(aliases(&entity.content.extra));
+    out.extend(aliases_in(&entity.content.extra));
     out
 }
 
-fn aliases(extra: &Value) -> Vec<String> {
-    extra
-        .get("aliases")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(str::to_owned)
-        .collect()
+/// The names of the entities each of `items` names, at most `max_tlp`:
+/// what a hunt's `entity:` compares for stored items (retro-hunts, the
+/// hunt preview).
+pub async fn names_of_items(
+    store: &dyn Store,
+    items: &[ItemId],
+    max_tlp: Tlp,
+) -> Result<HashMap<ItemId, Vec<String>>> {
+    let mut out: HashMap<ItemId, Vec<String>> = HashMap::new();
+    for (item, entity) in store.entities_of_items(items, max_tlp).await? {
+        out.entry(item).or_default().extend(entity_names(&entity));
+    }
+    Ok(out)
 }
 
 /// ATT&CK's page for an id.
@@ -114,11 +118,10 @@ pub async fn link_items(
     }
     let seen_at = now();
     let mut links = Vec::new();
-    // Entities this batch already resolved, by (class, key).
-    let mut known: HashMap<(&'static str, String), ItemId> = HashMap::new();
+    let mut batch = Batch::default();
     for (item, tlp, named) in found {
         for m in named {
-            let entity = resolve(store, &home, &mut known, &m, tlp).await?;
+            let entity = resolve(store, &home, &mut batch, &m, tlp).await?;
             out.entry(item).or_default().extend(entity_names(&entity));
             links.push(EntityLink {
                 entity: entity.id,
@@ -174,7 +177,7 @@ pub async fn link_stored(store: &dyn Store) -> Result<(u64, u64)> {
 async fn resolve(
     store: &dyn Store,
     home: &Source,
-    known: &mut HashMap<(&'static str, String), ItemId>,
+    batch: &mut Batch,
     m: &EntityMention,
     tlp: Tlp,
 ) -> Result<Item> {
@@ -183,7 +186,7 @@ async fn resolve(
     let keys: Vec<String> = pairs.iter().map(|(k, _)| k.clone()).collect();
     let cached = keys
         .iter()
-        .find_map(|k| known.get(&(cls, k.clone())).copied());
+        .find_map(|k| batch.known.get(&(cls, k.clone())).copied());
     let id = match cached {
         Some(id) => Some(id),
         None => store.entity_named(cls, &keys).await?,
@@ -200,23 +203,47 @@ async fn resolve(
             .map(ItemChange::id)
             .ok_or_else(|| StoreError::internal("entity upsert returned nothing"))?
     };
-    for k in &keys {
-        known.insert((cls, k.clone()), id);
+    // Keys this batch already registered were offered to the store then: a
+    // repeat mention (every pulse of a feed naming one family) writes nothing.
+    let fresh: Vec<(String, String)> = pairs
+        .into_iter()
+        .filter(|(k, _)| !batch.known.contains_key(&(cls, k.clone())))
+        .collect();
+    for k in keys {
+        batch.known.insert((cls, k), id);
     }
-    let added = store.add_entity_names(id, cls, &pairs).await?;
-    let entity = store
-        .item(id)
-        .await?
-        .ok_or_else(|| StoreError::internal(format!("entity {id} vanished")))?;
-    match merged(&entity, m, tlp, added > 0) {
+    let added = if fresh.is_empty() {
+        0
+    } else {
+        store.add_entity_names(id, cls, &fresh).await?
+    };
+    let entity = match batch.entities.get(&id) {
+        Some(e) => e.clone(),
+        None => store
+            .item(id)
+            .await?
+            .ok_or_else(|| StoreError::internal(format!("entity {id} vanished")))?,
+    };
+    let entity = match merged(&entity, m, tlp, added > 0) {
         Some(content) => {
             store
                 .upsert_items(home.id, std::slice::from_ref(&content))
                 .await?;
-            Ok(Item { content, ..entity })
+            Item { content, ..entity }
         }
-        None => Ok(entity),
-    }
+        None => entity,
+    };
+    batch.entities.insert(id, entity.clone());
+    Ok(entity)
+}
+
+/// What one call of [`link_items`] has resolved so far.
+#[derive(Default)]
+struct Batch {
+    /// Entity by (class, name key).
+    known: HashMap<(&'static str, String), ItemId>,
+    /// Entity items as last written.
+    entities: HashMap<ItemId, Item>,
 }
 
 fn new_entity(m: &EntityMention, key: &str, tlp: Tlp) -> NewItem {
@@ -272,7 +299,7 @@ fn merged(entity: &Item, m: &EntityMention, tlp: Tlp, new_names: bool) -> Option
         changed = true;
     }
     if new_names {
-        let mut list = aliases(&Value::Object(extra.clone()));
+        let mut list = aliases_in(&Value::Object(extra.clone()));
         let title_key = name_key(&c.title);
         for n in m.names() {
             let k = name_key(n);

@@ -607,13 +607,8 @@ pub async fn retro(
                 summary.scanned += page.items.len() as u64;
                 let more = page.next.is_some();
                 let ids: Vec<ItemId> = page.items.iter().map(|i| i.id).collect();
-                let mut entities: HashMap<ItemId, Vec<String>> = HashMap::new();
-                for (item, entity) in store.entities_of_items(&ids, Tlp::Red).await? {
-                    entities
-                        .entry(item)
-                        .or_default()
-                        .extend(crate::entities::entity_names(&entity));
-                }
+                let entities =
+                    crate::entities::names_of_items(store.as_ref(), &ids, Tlp::Red).await?;
                 let (c, names) = (Arc::clone(&compiled), Arc::clone(&names));
                 let hits = tokio::task::spawn_blocking(move || {
                     let refs: Vec<_> = page

@@ -888,22 +888,6 @@ async fn preview_context(state: &AppState, ui: &Ui, kind: HuntKind, definition: 
     }
 }
 
-/// The names of the entities each of `items` names, for `entity:`.
-async fn entity_names_of(
-    state: &AppState,
-    items: &[rexist_core::Item],
-    clearance: rexist_core::Tlp,
-) -> Result<HashMap<rexist_core::ItemId, Vec<String>>, rexist_store::StoreError> {
-    let ids: Vec<_> = items.iter().map(|i| i.id).collect();
-    let mut out: HashMap<rexist_core::ItemId, Vec<String>> = HashMap::new();
-    for (item, entity) in state.store.entities_of_items(&ids, clearance).await? {
-        out.entry(item)
-            .or_default()
-            .extend(rexist_pipeline::entities::entity_names(&entity));
-    }
-    Ok(out)
-}
-
 async fn preview_items(
     state: &AppState,
     ui: &Ui,
@@ -936,7 +920,9 @@ async fn preview_items(
         }
     }
     let clearance = ui.principal.clearance;
-    let entities = entity_names_of(state, &items, clearance).await?;
+    let ids: Vec<_> = items.iter().map(|i| i.id).collect();
+    let entities =
+        rexist_pipeline::entities::names_of_items(state.store.as_ref(), &ids, clearance).await?;
     let matched = tokio::task::spawn_blocking(move || {
         let set = HuntSet::new([(1, query)]);
         let mut out = Vec::new();
