@@ -29,7 +29,7 @@ pub struct ExtractArgs {
 }
 
 /// Bytes read per step of `--jsonl`.
-const CHUNK: usize = 1 << 20;
+const CHUNK: usize = 1 << 18;
 
 /// Runs `extract` with the extractor the configuration gives ingest
 /// (`[extract] extra_tlds`) and `--extra-tld`.
@@ -58,7 +58,7 @@ fn extract_block(
     extractor: &rexist_extract::Extractor,
     base: usize,
     block: &[u8],
-    out: &mut String,
+    out: &mut Vec<u8>,
 ) {
     // Validating is several times faster than the lossy pass, which only invalid
     // UTF-8 needs; it is replaced, and offsets then refer to the repaired text.
@@ -66,22 +66,17 @@ fn extract_block(
         Ok(t) => std::borrow::Cow::Borrowed(t),
         Err(_) => String::from_utf8_lossy(block),
     };
-    let mut matches = extractor.extract(&text);
-    for m in &mut matches {
-        m.start += base;
-        m.end += base;
-    }
-    out.reserve(matches.len() * 96);
-    rexist_extract::write_jsonl(&matches, None, out);
+    extractor.extract_jsonl(&text, base, out);
 }
 
 /// Streams `input` to `output` as JSON lines. Blocks cut at line breaks are extracted
 /// in parallel, one worker per core: blocks are independent, and extraction, not I/O,
-/// is what limits throughput. Block `k` goes to worker `k % n` and the writer takes
-/// results in the same rotation, so output keeps input order with no reordering
-/// buffer; bounded channels keep memory at a few blocks per worker. Input and output
-/// buffers go back to be filled again: fresh megabyte buffers cost a page fault per
-/// 4 KiB, a quarter of the run's time.
+/// is what limits throughput. Workers take the next block from one shared queue, so a
+/// worker slowed by the rest of the machine holds up one block, not every other one;
+/// the writer puts results back in input order. A fixed pool of input buffers bounds
+/// memory: a buffer goes back to the reader only once its block is written, so at
+/// most [`IN_FLIGHT`] blocks per worker exist at a time, also when one block is slow.
+/// Buffers are reused rather than freed: fresh buffers cost a page fault per 4 KiB.
 fn jsonl<W: Write + Send>(
     extractor: &rexist_extract::Extractor,
     mut input: impl Read,
@@ -91,46 +86,69 @@ fn jsonl<W: Write + Send>(
         .map_or(1, std::num::NonZeroUsize::get)
         .min(MAX_WORKERS);
     let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    for _ in 0..workers * IN_FLIGHT {
+        let _ = free_tx.send(Vec::new());
+    }
+    let (job_tx, job_rx) = std::sync::mpsc::channel::<Job>();
+    let job_rx = std::sync::Mutex::new(job_rx);
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<(Job, Option<Vec<u8>>)>();
+    let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let spent_rx = std::sync::Mutex::new(spent_rx);
     std::thread::scope(|scope| {
-        let mut jobs = Vec::with_capacity(workers);
-        let mut results = Vec::with_capacity(workers);
-        let mut spent = Vec::with_capacity(workers);
         for _ in 0..workers {
-            let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(2);
-            let (out_tx, out_rx) = std::sync::mpsc::sync_channel::<String>(2);
-            let (spent_tx, spent_rx) = std::sync::mpsc::channel::<String>();
-            let free_tx = free_tx.clone();
+            let done_tx = done_tx.clone();
+            let (job_rx, spent_rx) = (&job_rx, &spent_rx);
             scope.spawn(move || {
-                for (base, block) in job_rx {
-                    let mut out = spent_rx.try_recv().unwrap_or_default();
-                    extract_block(extractor, base, &block, &mut out);
-                    let _ = free_tx.send(block); // the reader may be done
-                    if out_tx.send(out).is_err() {
+                loop {
+                    // the lock is held only to take a block, never while extracting
+                    let job = match job_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => break,
+                    };
+                    let Ok(job) = job else { break };
+                    let mut out = spent_rx
+                        .lock()
+                        .ok()
+                        .and_then(|rx| rx.try_recv().ok())
+                        .unwrap_or_default();
+                    // a panic would leave a hole in the output the writer waits on
+                    // forever: it is reported as the block's failure instead
+                    let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        extract_block(extractor, job.base, &job.block, &mut out);
+                    }))
+                    .is_ok();
+                    if done_tx.send((job, ok.then_some(out))).is_err() {
                         break; // the writer failed; its error is reported below
                     }
                 }
             });
-            jobs.push(job_tx);
-            results.push(out_rx);
-            spent.push(spent_tx);
         }
-        drop(free_tx);
-        // A worker's channel closes only after its last block, and blocks are handed
-        // out in rotation, so the first closed channel in turn is the end of the output.
+        drop(done_tx);
         let writer = scope.spawn(move || -> io::Result<W> {
-            for k in (0..workers).cycle() {
-                let Ok(mut block) = results[k].recv() else {
-                    break;
+            // results that came before their turn, by sequence number
+            let mut waiting = std::collections::BTreeMap::new();
+            let mut next = 0;
+            for (job, out) in done_rx {
+                let Some(out) = out else {
+                    return Err(io::Error::other(format!(
+                        "extraction failed on the block at byte {} of stdin",
+                        job.base
+                    )));
                 };
-                output.write_all(block.as_bytes())?;
-                block.clear();
-                let _ = spent[k].send(block); // the worker may be done
+                waiting.insert(job.seq, (job.block, out));
+                while let Some((block, mut out)) = waiting.remove(&next) {
+                    output.write_all(&out)?;
+                    out.clear();
+                    let _ = spent_tx.send(out);
+                    let _ = free_tx.send(block); // the reader may be done
+                    next += 1;
+                }
             }
             output.flush()?;
             Ok(output)
         });
-        let read = dispatch(&mut input, &jobs, &free_rx);
-        drop(jobs);
+        let read = dispatch(&mut input, &job_tx, &free_rx);
+        drop(job_tx);
         let written = writer
             .join()
             .map_err(|_| anyhow::anyhow!("stdout writer thread panicked"))?
@@ -140,24 +158,36 @@ fn jsonl<W: Write + Send>(
     })
 }
 
+/// Blocks per worker that may be read, extracted or waiting to be written at a time.
+const IN_FLIGHT: usize = 3;
+
+/// One block of the input: its place in the output order and its offset in the input.
+struct Job {
+    seq: usize,
+    base: usize,
+    block: Vec<u8>,
+}
+
 /// Reads `input` in blocks of about [`CHUNK`] bytes cut after their last line break
-/// and hands them to `jobs` in rotation, each with its offset in the input, filling
-/// buffers from `free` when there are any. Stops early, without error, when a worker
-/// is gone (the writer failed).
+/// and queues them, each with its offset in the input, in buffers taken from `free`.
+/// Stops early, without error, when the buffers stop coming back or the workers are
+/// gone (the writer failed).
 fn dispatch(
     input: &mut impl Read,
-    jobs: &[std::sync::mpsc::SyncSender<(usize, Vec<u8>)>],
+    jobs: &std::sync::mpsc::Sender<Job>,
     free: &std::sync::mpsc::Receiver<Vec<u8>>,
 ) -> Result<()> {
     let mut carry: Vec<u8> = Vec::new();
     let mut base = 0;
-    let mut k = 0;
+    let mut seq = 0;
     loop {
         let mut block = if carry.len() >= CHUNK {
             // a line longer than a block grows in place, not copied at each step
             std::mem::take(&mut carry)
         } else {
-            let mut b = free.try_recv().unwrap_or_default();
+            let Ok(mut b) = free.recv() else {
+                return Ok(());
+            };
             b.clear();
             b.extend_from_slice(&carry);
             carry.clear();
@@ -181,11 +211,11 @@ fn dispatch(
             return Ok(());
         }
         let len = block.len();
-        if jobs[k].send((base, block)).is_err() {
+        if jobs.send(Job { seq, base, block }).is_err() {
             return Ok(());
         }
         base += len;
-        k = (k + 1) % jobs.len();
+        seq += 1;
         if n == 0 {
             return Ok(());
         }
@@ -204,7 +234,7 @@ fn batch(
     output: &mut impl Write,
 ) -> Result<()> {
     let mut w = BufWriter::new(output);
-    let mut out = String::new();
+    let mut out = Vec::new();
     for (n, line) in input.lines().enumerate() {
         let line = line.with_context(|| format!("reading stdin line {}", n + 1))?;
         if line.trim().is_empty() {
@@ -221,7 +251,7 @@ fn batch(
         };
         out.clear();
         rexist_extract::write_jsonl(&extractor.extract(&doc.text), Some(&id), &mut out);
-        w.write_all(out.as_bytes()).context("writing stdout")?;
+        w.write_all(&out).context("writing stdout")?;
     }
     w.flush().context("writing stdout")?;
     Ok(())

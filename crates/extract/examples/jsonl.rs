@@ -17,7 +17,7 @@ fn main() -> io::Result<()> {
     }
     let extractor = rexist_extract::Extractor::default();
     let mut stdout = io::stdout().lock();
-    let mut out = String::new();
+    let mut out = Vec::new();
     let mut base = 0;
     while base < data.len() {
         // the CLI's blocks: about 1 MiB, cut after the last line break
@@ -35,14 +35,9 @@ fn main() -> io::Result<()> {
             Ok(t) => std::borrow::Cow::Borrowed(t),
             Err(_) => String::from_utf8_lossy(block),
         };
-        let mut matches = extractor.extract(&text);
-        for m in &mut matches {
-            m.start += base;
-            m.end += base;
-        }
         out.clear();
-        rexist_extract::write_jsonl(&matches, None, &mut out);
-        stdout.write_all(out.as_bytes())?;
+        extractor.extract_jsonl(&text, base, &mut out);
+        stdout.write_all(&out)?;
         base = cut;
     }
     stdout.flush()

@@ -125,7 +125,73 @@ pub(crate) fn canonical_ipv6(s: &str) -> Option<String> {
     if !s.contains(':') {
         return None;
     }
-    s.parse::<Ipv6Addr>().ok().map(|a| a.to_string())
+    s.parse::<Ipv6Addr>().ok().map(ipv6_text)
+}
+
+/// `addr` as `Ipv6Addr`'s `Display` writes it (RFC 5952: lower-case hex without leading
+/// zeros, the longest run of two or more zero groups, the first of equals, as `::`,
+/// IPv4-mapped addresses as `::ffff:a.b.c.d`), without the formatting machinery, which
+/// cost more than finding the address.
+pub(crate) fn ipv6_text(addr: Ipv6Addr) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(39);
+    if let Some(v4) = addr.to_ipv4_mapped() {
+        out.push_str("::ffff:");
+        for (k, o) in v4.octets().iter().enumerate() {
+            if k > 0 {
+                out.push('.');
+            }
+            push_decimal(&mut out, *o);
+        }
+        return out;
+    }
+    let g = addr.segments();
+    // the longest run of zero groups, the first of equal ones
+    let (mut best, mut best_len, mut run) = (0, 0, 0);
+    for (k, &x) in g.iter().enumerate() {
+        run = if x == 0 { run + 1 } else { 0 };
+        if run > best_len {
+            best_len = run;
+            best = k + 1 - run;
+        }
+    }
+    let push_group = |out: &mut String, x: u16| {
+        let mut started = false;
+        for shift in [12, 8, 4, 0] {
+            let d = usize::from((x >> shift) & 0xf);
+            if d != 0 || started || shift == 0 {
+                started = true;
+                out.push(char::from(HEX[d]));
+            }
+        }
+    };
+    let groups = |out: &mut String, part: &[u16]| {
+        for (k, &x) in part.iter().enumerate() {
+            if k > 0 {
+                out.push(':');
+            }
+            push_group(out, x);
+        }
+    };
+    if best_len > 1 {
+        groups(&mut out, &g[..best]);
+        out.push_str("::");
+        groups(&mut out, &g[best + best_len..]);
+    } else {
+        groups(&mut out, &g);
+    }
+    out
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut String, n: u8) {
+    if n >= 100 {
+        out.push(char::from(b'0' + n / 100));
+    }
+    if n >= 10 {
+        out.push(char::from(b'0' + n / 10 % 10));
+    }
+    out.push(char::from(b'0' + n % 10));
 }
 
 /// Whether an ASCII lower-case domain is valid: a well-formed name (see
@@ -273,6 +339,37 @@ mod tests {
         assert_eq!(map_scheme("stratum+tcp"), Some(("stratum+tcp", false)));
         assert_eq!(map_scheme("jndi"), None);
         assert_eq!(map_scheme("hxxpz"), None);
+    }
+
+    #[test]
+    fn ipv6_text_is_std_display() {
+        // every pattern of zero and non-zero groups, with values of every hex width,
+        // plus IPv4-mapped and -compatible addresses
+        let widths = [0x1, 0x2a, 0x3f0, 0xabcd, 0xffff, 0x0100];
+        for mask in 0u16..256 {
+            for (w, &v) in widths.iter().enumerate() {
+                let g: Vec<u16> = (0..8)
+                    .map(|k| {
+                        if mask >> k & 1 == 1 {
+                            widths[(w + k) % widths.len()].max(v)
+                        } else {
+                            0
+                        }
+                    })
+                    .collect();
+                let addr = Ipv6Addr::new(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]);
+                assert_eq!(ipv6_text(addr), addr.to_string(), "{g:?}");
+            }
+        }
+        for s in [
+            "::ffff:1.2.3.4",
+            "::ffff:0.0.0.0",
+            "::1.2.3.4",
+            "::ffff:255.10.100.9",
+        ] {
+            let addr: Ipv6Addr = s.parse().unwrap();
+            assert_eq!(ipv6_text(addr), addr.to_string(), "{s}");
+        }
     }
 
     #[test]

@@ -64,12 +64,46 @@ pub(crate) fn next_word(b: &[u8], pos: usize) -> &[u8] {
 }
 
 /// Whether `word` equals one of `set`, ignoring ASCII case.
-pub(crate) fn is_one_of(word: &[u8], set: &[&str]) -> bool {
-    !word.is_empty() && set.iter().any(|s| s.as_bytes().eq_ignore_ascii_case(word))
+pub(crate) fn is_one_of(word: &[u8], set: &WordSet) -> bool {
+    // most words have a length no member has: one shift and mask, no comparison
+    word.len() < 64
+        && set.lens >> word.len() & 1 == 1
+        && set
+            .list
+            .iter()
+            .any(|s| s.as_bytes().eq_ignore_ascii_case(word))
 }
 
+/// A list of lower-case words with the set of their lengths, for [`is_one_of`].
+pub(crate) struct WordSet {
+    pub(crate) list: &'static [&'static str],
+    /// Bit `n` is set when a member is `n` bytes long (members are shorter than 64).
+    lens: u64,
+}
+
+impl WordSet {
+    const fn new(list: &'static [&'static str]) -> Self {
+        let mut lens = 0u64;
+        let mut i = 0;
+        while i < list.len() {
+            assert!(!list[i].is_empty() && list[i].len() < 64, "word length");
+            lens |= 1 << list[i].len();
+            i += 1;
+        }
+        WordSet { list, lens }
+    }
+}
+
+/// Words between a version cue and a dotted quad (`version 2 through 1.0.4.128`).
+pub(crate) const VERSION_BETWEEN: &WordSet = &WordSet::new(&[
+    "to", "is", "from", "of", "no", "number", "v", "through", "thru", "until", "and", "or",
+]);
+
+/// Words that join two versions (`1.0.4.128 and 1.0.4.130`).
+pub(crate) const AND_OR: &WordSet = &WordSet::new(&["and", "or"]);
+
 /// Words after which a dotted quad is a version, not an address (`firmware 1.0.4.128`).
-pub(crate) const VERSION_CUES: &[&str] = &[
+pub(crate) const VERSION_CUES: &WordSet = &WordSet::new(&[
     "version",
     "versions",
     "ver",
@@ -115,15 +149,15 @@ pub(crate) const VERSION_CUES: &[&str] = &[
     "paragraph",
     "appendix",
     "annex",
-];
+]);
 
 /// Words after a dotted quad that make it a version (`7.2.0.1 and earlier`).
-pub(crate) const VERSION_AFTER: &[&str] = &[
+pub(crate) const VERSION_AFTER: &WordSet = &WordSet::new(&[
     "earlier", "later", "above", "below", "prior", "through", "thru",
-];
+]);
 
 /// Words before a hex string that say it is not a file hash.
-pub(crate) const NOT_FILE_HASH: &[&str] = &[
+pub(crate) const NOT_FILE_HASH: &WordSet = &WordSet::new(&[
     "commit",
     "commits",
     "committed",
@@ -168,10 +202,10 @@ pub(crate) const NOT_FILE_HASH: &[&str] = &[
     "key",
     "apikey",
     "password",
-];
+]);
 
 /// Words that name a file hash; seen first when looking back, they end the look-back.
-pub(crate) const HASH_NAMES: &[&str] = &[
+pub(crate) const HASH_NAMES: &WordSet = &WordSet::new(&[
     "md5",
     "sha1",
     "sha256",
@@ -181,10 +215,10 @@ pub(crate) const HASH_NAMES: &[&str] = &[
     "sha256sum",
     "sha1sum",
     "sha512sum",
-];
+]);
 
 /// Words just before a name that make it a file name (`attachment invoice.zip`).
-pub(crate) const FILE_BEFORE: &[&str] = &[
+pub(crate) const FILE_BEFORE: &WordSet = &WordSet::new(&[
     "file",
     "files",
     "filename",
@@ -235,10 +269,10 @@ pub(crate) const FILE_BEFORE: &[&str] = &[
     "import",
     "imports",
     "plugin",
-];
+]);
 
 /// Words just after a name that make it a file name (`sample.app bundle`).
-pub(crate) const FILE_AFTER: &[&str] = &[
+pub(crate) const FILE_AFTER: &WordSet = &WordSet::new(&[
     "file",
     "files",
     "bundle",
@@ -255,53 +289,53 @@ pub(crate) const FILE_AFTER: &[&str] = &[
     "installer",
     "plugin",
     "macro",
-];
+]);
 
 /// TLDs that are also common file extensions. A two-label name ending in one of them,
 /// written plainly (not defanged, not followed by a path), is taken as a file name:
 /// `install.sh`, `bot.py`, `invoice.zip`, `readme.md`, `notes.one`, `clip.mov`.
-pub(crate) const FILE_EXT_TLDS: &[&str] = &[
+pub(crate) const FILE_EXT_TLDS: &WordSet = &WordSet::new(&[
     "zip", "mov", "sh", "py", "md", "rs", "pl", "one", "so", "ps", "pm", "mk", "cab", "tf", "mo",
-];
+]);
 
 /// Common file extensions that are not TLDs; before a TLD-like last label they make a
 /// double extension (`setup.exe.zip`).
-pub(crate) const FILE_EXTS: &[&str] = &[
+pub(crate) const FILE_EXTS: &WordSet = &WordSet::new(&[
     "exe", "dll", "pdf", "doc", "docx", "docm", "xls", "xlsx", "xlsm", "ppt", "pptx", "rtf", "jpg",
     "jpeg", "png", "gif", "txt", "js", "vbs", "ps1", "bat", "cmd", "scr", "lnk", "iso", "img",
     "rar", "7z", "tar", "gz", "html", "htm", "php", "hta", "msi", "jar", "apk", "bin", "dat",
     "csv", "json", "xml", "svg", "mp4", "mp3", "avi", "tmp", "log", "cfg", "ini",
-];
+]);
 
 /// First labels of reverse-DNS code identifiers (`com.android.system.update`).
-pub(crate) const PACKAGE_ROOTS: &[&str] = &[
+pub(crate) const PACKAGE_ROOTS: &WordSet = &WordSet::new(&[
     "com", "org", "net", "io", "edu", "gov", "java", "javax", "android", "androidx", "kotlin",
     "sun", "jdk",
-];
+]);
 
 /// Receivers in code (`user.name`, `self.id`, `window.open`): a two-label name whose
 /// first label is one of these is a member access, not a domain.
-pub(crate) const CODE_RECEIVERS: &[&str] = &[
+pub(crate) const CODE_RECEIVERS: &WordSet = &WordSet::new(&[
     "this", "self", "obj", "args", "req", "res", "os", "sys", "window", "document", "console",
     "process", "math", "json", "module", "exports", "util", "props", "state", "env", "params",
     "opts", "ctx", "user", "item", "node", "el", "element", "event", "err", "error", "response",
     "request", "result", "config", "settings", "options", "string", "object", "array",
-];
+]);
 
 /// Names that are product or framework names although they parse as domains.
-pub(crate) const NOT_DOMAINS: &[&str] = &["asp.net", "vb.net", "ado.net"];
+pub(crate) const NOT_DOMAINS: &WordSet = &WordSet::new(&["asp.net", "vb.net", "ado.net"]);
 
 /// TLDs accepted after the prose form `evil dot com`; the word form is common in
 /// English, so only the usual TLDs count.
-pub(crate) const WORD_DOT_TLDS: &[&str] = &[
+pub(crate) const WORD_DOT_TLDS: &WordSet = &WordSet::new(&[
     "com", "net", "org", "info", "biz", "io", "co", "ru", "cn", "su", "xyz", "top", "me", "tk",
     "pw", "cc", "uk", "de", "fr", "jp", "kr", "br", "us", "eu", "in", "online", "site", "live",
     "club", "shop", "store", "app", "dev", "tech", "ml", "ga", "cf", "gq",
-];
+]);
 
 /// Words before a prose ` at ` that make it prose, not an address: "look at
 /// example[dot]com" names a site.
-pub(crate) const AT_PROSE: &[&str] = &[
+pub(crate) const AT_PROSE: &WordSet = &WordSet::new(&[
     "look",
     "looks",
     "looking",
@@ -342,14 +376,14 @@ pub(crate) const AT_PROSE: &[&str] = &[
     "phishing",
     "stop",
     "stops",
-];
+]);
 
 /// Words that never are the first label of `evil dot com`.
-pub(crate) const WORD_DOT_STOP: &[&str] = &[
+pub(crate) const WORD_DOT_STOP: &WordSet = &WordSet::new(&[
     "the", "a", "an", "this", "that", "of", "to", "in", "on", "at", "is", "it", "by", "for", "and",
     "or", "with", "red", "blue", "green", "black", "white", "small", "single", "little", "polka",
     "first", "last", "one", "two", "each", "every", "big", "tiny", "same",
-];
+]);
 
 #[cfg(test)]
 mod tests {

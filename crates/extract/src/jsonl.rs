@@ -1,63 +1,127 @@
 //! The JSON-lines output of `rexist extract`, shared by the CLI and the example.
 
-use std::fmt::Write as _;
+use std::io::Write as _;
 
-use crate::Match;
+use crate::scan::Found;
+use crate::{IocType, Match};
 
 /// Appends one JSON object per match to `out`, each on its own line:
 /// `{"type":"ipv4","value":"1.2.3.4","start":7,"end":14,"defanged":false}`, with
-/// `"id"` first when `id` is given (the scorer's batch mode).
-pub fn write_jsonl(matches: &[Match], id: Option<&str>, out: &mut String) {
+/// `"id"` first when `id` is given (the scorer's batch mode). Bytes, not a `String`:
+/// the lines are built from a few fixed pieces, and no piece then needs validating.
+pub fn write_jsonl(matches: &[Match], id: Option<&str>, out: &mut Vec<u8>) {
     for m in matches {
-        // one growth check for the line, not one per piece
-        out.reserve(72 + m.value.len() + id.map_or(0, |i| i.len() + 8));
-        out.push('{');
+        let line = Line {
+            kind: m.kind,
+            value: &m.value,
+            start: m.start,
+            end: m.end,
+            defanged: m.defanged,
+        };
+        line.write(id, out);
+    }
+}
+
+/// [`write_jsonl`] of a scan's hits, without an id, `base` added to the offsets.
+pub(crate) fn write_hits(found: &Found, base: usize, out: &mut Vec<u8>) {
+    for h in &found.hits {
+        let line = Line {
+            kind: h.kind,
+            value: found.value(h),
+            start: h.start + base,
+            end: h.end + base,
+            defanged: h.defanged,
+        };
+        line.write(None, out);
+    }
+}
+
+/// One output line's fields.
+struct Line<'a> {
+    kind: IocType,
+    value: &'a str,
+    start: usize,
+    end: usize,
+    defanged: bool,
+}
+
+impl Line<'_> {
+    fn write(&self, id: Option<&str>, out: &mut Vec<u8>) {
         if let Some(id) = id {
-            out.push_str("\"id\":");
+            out.extend_from_slice(b"{\"id\":");
             push_json_str(out, id);
-            out.push(',');
-        }
-        out.push_str("\"type\":\"");
-        out.push_str(m.kind.as_str());
-        out.push_str("\",\"value\":");
-        push_json_str(out, &m.value);
-        out.push_str(",\"start\":");
-        push_usize(out, m.start);
-        out.push_str(",\"end\":");
-        push_usize(out, m.end);
-        out.push_str(if m.defanged {
-            ",\"defanged\":true}\n"
+            out.push(b',');
         } else {
-            ",\"defanged\":false}\n"
+            out.push(b'{');
+        }
+        let value = self.value.as_bytes();
+        let (mut start_buf, mut end_buf) = (itoa::Buffer::new(), itoa::Buffer::new());
+        let start = start_buf.format(self.start).as_bytes();
+        let end = end_buf.format(self.end).as_bytes();
+        // the usual line: every piece known, one growth check, no escaping
+        if !may_escape(value) {
+            let pieces: [&[u8]; 9] = [
+                b"\"type\":\"",
+                self.kind.as_str().as_bytes(),
+                b"\",\"value\":\"",
+                value,
+                b"\",\"start\":",
+                start,
+                b",\"end\":",
+                end,
+                if self.defanged {
+                    b",\"defanged\":true}\n"
+                } else {
+                    b",\"defanged\":false}\n"
+                },
+            ];
+            out.reserve(pieces.iter().map(|p| p.len()).sum());
+            for p in pieces {
+                out.extend_from_slice(p);
+            }
+            return;
+        }
+        out.extend_from_slice(b"\"type\":\"");
+        out.extend_from_slice(self.kind.as_str().as_bytes());
+        out.extend_from_slice(b"\",\"value\":");
+        push_json_str(out, self.value);
+        out.extend_from_slice(b",\"start\":");
+        out.extend_from_slice(start);
+        out.extend_from_slice(b",\"end\":");
+        out.extend_from_slice(end);
+        out.extend_from_slice(if self.defanged {
+            b",\"defanged\":true}\n"
+        } else {
+            b",\"defanged\":false}\n"
         });
     }
 }
 
-fn push_usize(out: &mut String, mut n: usize) {
-    // two digits a step from a table of `&str` pairs, so that no buffer needs UTF-8
-    // validation: two numbers a line, most of seven or eight digits in a large input
-    const PAIRS: &str = "0001020304050607080910111213141516171819\
-        2021222324252627282930313233343536373839\
-        4041424344454647484950515253545556575859\
-        6061626364656667686970717273747576777879\
-        8081828384858687888990919293949596979899";
-    let pair = |k: usize| PAIRS.get(2 * k..2 * k + 2).unwrap_or("00");
-    // the pairs below the leading one, least significant first
-    let mut low = [0usize; 10];
-    let mut k = 0;
-    while n >= 100 {
-        low[k] = n % 100;
-        n /= 100;
-        k += 1;
+/// Whether `s` may hold a byte that needs escaping in a JSON string: a control
+/// character, `"`, `\`, or 0xE2 (which begins U+2028 and U+2029). Eight bytes a step
+/// (SWAR); a false alarm only costs the careful path.
+fn may_escape(s: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // bit 7 of a byte is set where that byte of `x` is zero (exact as a whole)
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        let x = u64::from_le_bytes(c.try_into().unwrap_or_default());
+        let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+        if below_space
+            | zero(x ^ (ONES * u64::from(b'"')))
+            | zero(x ^ (ONES * u64::from(b'\\')))
+            | zero(x ^ (ONES * 0xe2))
+            != 0
+        {
+            return true;
+        }
     }
-    if n >= 10 {
-        out.push_str(pair(n));
-    } else {
-        out.push_str(&pair(n)[1..]);
-    }
-    for &p in low[..k].iter().rev() {
-        out.push_str(pair(p));
-    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&c| MAY_ESCAPE[usize::from(c)])
 }
 
 /// Bytes that may need escaping in a JSON string: controls, `"`, `\`, 0xE2.
@@ -75,37 +139,37 @@ static MAY_ESCAPE: [bool; 256] = {
 };
 
 /// A JSON string literal (RFC 8259 escapes; non-ASCII kept as UTF-8).
-fn push_json_str(out: &mut String, s: &str) {
-    out.push('"');
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
     // the common case: nothing to escape; one table look-up a byte (0xE2 begins
     // U+2028 and U+2029, which the slow path escapes)
-    if !s.bytes().any(|c| MAY_ESCAPE[usize::from(c)]) {
-        out.push_str(s);
-        out.push('"');
+    if !may_escape(s.as_bytes()) {
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
         return;
     }
     let mut copied = 0;
     for (i, c) in s.char_indices() {
-        let esc: Option<&str> = match c {
-            '"' => Some("\\\""),
-            '\\' => Some("\\\\"),
-            '\n' => Some("\\n"),
-            '\r' => Some("\\r"),
-            '\t' => Some("\\t"),
+        let esc: Option<&[u8]> = match c {
+            '"' => Some(b"\\\""),
+            '\\' => Some(b"\\\\"),
+            '\n' => Some(b"\\n"),
+            '\r' => Some(b"\\r"),
+            '\t' => Some(b"\\t"),
             c if u32::from(c) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => None,
             _ => continue,
         };
-        out.push_str(&s[copied..i]);
+        out.extend_from_slice(&s.as_bytes()[copied..i]);
         match esc {
-            Some(e) => out.push_str(e),
+            Some(e) => out.extend_from_slice(e),
             None => {
                 let _ = write!(out, "\\u{:04x}", u32::from(c));
             }
         }
         copied = i + c.len_utf8();
     }
-    out.push_str(&s[copied..]);
-    out.push('"');
+    out.extend_from_slice(&s.as_bytes()[copied..]);
+    out.push(b'"');
 }
 
 #[cfg(test)]
@@ -114,11 +178,42 @@ mod tests {
     use crate::IocType;
 
     #[test]
-    fn numbers_print_as_decimal() {
+    fn offsets_print_as_decimal() {
         for n in [0, 7, 10, 99, 100, 101, 999, 1000, 12_345_678, usize::MAX] {
-            let mut out = String::new();
-            push_usize(&mut out, n);
-            assert_eq!(out, n.to_string());
+            let ms = [Match {
+                kind: IocType::Ipv4,
+                value: "192.0.2.1".into(),
+                start: n,
+                end: n / 2,
+                defanged: false,
+            }];
+            let mut out = Vec::new();
+            write_jsonl(&ms, None, &mut out);
+            let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(v["start"].to_string(), n.to_string());
+            assert_eq!(v["end"].to_string(), (n / 2).to_string());
+        }
+    }
+
+    #[test]
+    fn escapable_bytes_are_seen_anywhere() {
+        for len in 0..20 {
+            for pos in 0..len {
+                for c in (0u8..0x20).chain([b'"', b'\\', 0xe2]) {
+                    let mut s = vec![b'a'; len];
+                    s[pos] = c;
+                    assert!(may_escape(&s), "{c:#x} at {pos} of {len}");
+                }
+            }
+            // printable ASCII and other non-ASCII bytes need nothing
+            let plain: Vec<u8> = (0x20u8..0x7f)
+                .chain([0x80, 0xc3, 0xe1, 0xe3, 0xff])
+                .filter(|c| !matches!(c, b'"' | b'\\'))
+                .cycle()
+                .skip(len)
+                .take(len * 3)
+                .collect();
+            assert!(!may_escape(&plain), "{plain:?}");
         }
     }
 
@@ -126,18 +221,22 @@ mod tests {
     fn lines_parse_as_json() {
         let ms = [Match {
             kind: IocType::Url,
-            value: "http://a.com/\"x\\\u{1}".into(),
+            value: "http://a.com/\"x\\\u{1}\u{2028}".into(),
             start: 1,
             end: 9,
             defanged: true,
         }];
-        let mut out = String::new();
+        let mut out = Vec::new();
         write_jsonl(&ms, Some("c\"1"), &mut out);
-        assert!(out.ends_with('\n'));
-        let v: serde_json::Value = serde_json::from_str(out.trim_end()).unwrap();
+        assert!(out.ends_with(b"\n"));
+        // one physical line: controls and the JavaScript line separators are escaped
+        let raw = String::from_utf8(out.clone()).unwrap();
+        assert_eq!(raw.lines().count(), 1);
+        assert!(raw.contains(r"\u0001\u2028"), "{raw}");
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["id"], "c\"1");
         assert_eq!(v["type"], "url");
-        assert_eq!(v["value"], "http://a.com/\"x\\\u{1}");
+        assert_eq!(v["value"], "http://a.com/\"x\\\u{1}\u{2028}");
         assert_eq!(v["start"], 1);
         assert_eq!(v["defanged"], true);
     }

@@ -132,7 +132,16 @@ impl Extractor {
 
     /// Finds the indicators in `text`, as [`extract`] does, with these settings.
     pub fn extract(&self, text: &str) -> Vec<Match> {
-        scan::Scanner::new(text, self).run()
+        scan::Scanner::new(text, self).run().into_matches()
+    }
+
+    /// Finds the indicators in `text` and appends them to `out` as [`write_jsonl`]
+    /// does, with `base` added to every offset (`text` being a block of a larger
+    /// input). The same lines as `write_jsonl(&self.extract(text), None, out)`
+    /// without a `String` per match: this is `rexist extract --jsonl`'s loop.
+    pub fn extract_jsonl(&self, text: &str, base: usize, out: &mut Vec<u8>) {
+        let found = scan::Scanner::new(text, self).run();
+        jsonl::write_hits(&found, base, out);
     }
 
     /// Rewrites the defanged indicators of `text`, as [`refang`] does, with these settings.

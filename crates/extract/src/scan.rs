@@ -61,9 +61,9 @@ use std::net::Ipv6Addr;
 
 use crate::canon;
 use crate::context::{
-    self, AT_PROSE, CODE_RECEIVERS, FILE_AFTER, FILE_BEFORE, FILE_EXT_TLDS, FILE_EXTS, HASH_NAMES,
-    NOT_DOMAINS, NOT_FILE_HASH, PACKAGE_ROOTS, VERSION_AFTER, VERSION_CUES, WORD_DOT_STOP,
-    WORD_DOT_TLDS,
+    self, AND_OR, AT_PROSE, CODE_RECEIVERS, FILE_AFTER, FILE_BEFORE, FILE_EXT_TLDS, FILE_EXTS,
+    HASH_NAMES, NOT_DOMAINS, NOT_FILE_HASH, PACKAGE_ROOTS, VERSION_AFTER, VERSION_BETWEEN,
+    VERSION_CUES, WORD_DOT_STOP, WORD_DOT_TLDS,
 };
 use crate::tld;
 use crate::token;
@@ -353,16 +353,6 @@ fn boring_after_space(b: &[u8], j: usize) -> bool {
     }
 }
 
-/// `http://` + host + port + path: a scheme-less URL's value, in one allocation.
-fn http_url(host: &str, port: &str, path: &str) -> String {
-    let mut url = String::with_capacity(7 + host.len() + port.len() + path.len());
-    url.push_str("http://");
-    url.push_str(host);
-    url.push_str(port);
-    url.push_str(path);
-    url
-}
-
 /// Bytes that, right after a space, settle [`boring_after_space`] as true: all but more
 /// spaces and the first bytes of ` [.] `, ` dot `, ` at `, ` @ `, ` ://`, ` \. `.
 static QUIET_AFTER_SPACE: [bool; 256] = {
@@ -373,6 +363,28 @@ static QUIET_AFTER_SPACE: [bool; 256] = {
         t[loud[i] as usize] = false;
         i += 1;
     }
+    t
+};
+
+/// ASCII letters that, right after a space, settle [`boring_after_space`] as true.
+#[allow(clippy::cast_possible_truncation)] // i < 256
+static QUIET_LETTER: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as u8).is_ascii_alphabetic() && QUIET_AFTER_SPACE[i];
+        i += 1;
+    }
+    t
+};
+
+/// First bytes of the words [`token_prefix`] may accept: `A`, `a`, `C`, `c`.
+static TOKEN_FIRST: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'A' as usize] = true;
+    t[b'a' as usize] = true;
+    t[b'C' as usize] = true;
+    t[b'c' as usize] = true;
     t
 };
 
@@ -402,10 +414,51 @@ fn lower_run_end(b: &[u8], mut p: usize) -> usize {
     p
 }
 
+/// A match whose value lies in [`Found::values`]: the scan allocates nothing per match.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Hit {
+    pub(crate) kind: IocType,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) defanged: bool,
+    /// The value's range in [`Found::values`].
+    value: (usize, usize),
+}
+
+/// What a scan found: hits in order of `start`, their values in one buffer.
+pub(crate) struct Found {
+    pub(crate) hits: Vec<Hit>,
+    values: String,
+}
+
+impl Found {
+    /// The canonical value of `hit`.
+    pub(crate) fn value(&self, hit: &Hit) -> &str {
+        self.values
+            .get(hit.value.0..hit.value.1)
+            .unwrap_or_default()
+    }
+
+    /// The hits as matches, each value its own `String`.
+    pub(crate) fn into_matches(self) -> Vec<Match> {
+        self.hits
+            .iter()
+            .map(|h| Match {
+                kind: h.kind,
+                value: self.value(h).to_owned(),
+                start: h.start,
+                end: h.end,
+                defanged: h.defanged,
+            })
+            .collect()
+    }
+}
+
 pub(crate) struct Scanner<'a> {
     text: &'a str,
     b: &'a [u8],
-    out: Vec<Match>,
+    out: Vec<Hit>,
+    values: String,
     /// Label spans of the current host scan, reused to avoid an allocation per candidate.
     labels: Vec<(usize, usize)>,
     /// End of the last emitted match: an e-mail local part is never extended over it.
@@ -425,6 +478,8 @@ impl<'a> Scanner<'a> {
             b: text.as_bytes(),
             // about one match per 150 bytes of threat-intel text; saves regrowing
             out: Vec::with_capacity(text.len() / 256),
+            // about 40 bytes of value a match
+            values: String::with_capacity(text.len() / 6),
             labels: Vec::with_capacity(16),
             last_end: 0,
             fixed: Vec::new(),
@@ -435,7 +490,7 @@ impl<'a> Scanner<'a> {
 
     /// Scans the whole text; matches come out in order of `start`.
     #[allow(clippy::many_single_char_names)] // i, j, n, c, b: the usual names of a byte loop
-    pub(crate) fn run(mut self) -> Vec<Match> {
+    pub(crate) fn run(mut self) -> Found {
         let n = self.b.len();
         let mut i = 0;
         while i < n {
@@ -451,6 +506,8 @@ impl<'a> Scanner<'a> {
                     continue;
                 }
             }
+            // where the ASCII label bytes from `i` end, once known
+            let mut ascii_end = i;
             if class(c) & LABEL != 0 {
                 // Inline fast path: an ASCII word followed by a byte that starts nothing
                 // (most words of prose) is skipped without the full dispatch.
@@ -477,6 +534,7 @@ impl<'a> Scanner<'a> {
                     i = j;
                     continue;
                 }
+                ascii_end = j;
             }
             let next = if c == b':' {
                 self.colon(i)
@@ -487,13 +545,16 @@ impl<'a> Scanner<'a> {
                     None => i + 1,
                 }
             } else {
-                self.word(i)
+                self.word_from(i, ascii_end)
             };
             i = next.max(i + 1);
         }
         // e-mail local parts extend leftwards; keep the promised order anyway
         self.out.sort_by_key(|m| m.start);
-        self.out
+        Found {
+            hits: self.out,
+            values: self.values,
+        }
     }
 
     /// The prose fast path, taken at an ASCII letter: skips words of lower-case letters
@@ -517,12 +578,20 @@ impl<'a> Scanner<'a> {
             let Some(&next) = b.get(j) else {
                 return i;
             };
-            let boring = if next == b' ' {
-                boring_after_space(b, j)
-            } else {
-                class(next) & LABEL == 0 && boring_after(b, j)
-            };
-            if !boring || j - i >= 26 || token_prefix(&b[i..j]) {
+            if j - i >= 26 || (TOKEN_FIRST[usize::from(b[i])] && token_prefix(&b[i..j])) {
+                return i;
+            }
+            if next == b' ' {
+                // the usual case: one space, then the next word's first letter, which
+                // begins no spelled-out defang
+                if b.get(j + 1).is_some_and(|&c| QUIET_LETTER[usize::from(c)]) {
+                    i = j + 1;
+                    continue;
+                }
+                if !boring_after_space(b, j) {
+                    return i;
+                }
+            } else if class(next) & LABEL != 0 || !boring_after(b, j) {
                 return i;
             }
             i = j + 1;
@@ -559,23 +628,46 @@ impl<'a> Scanner<'a> {
         Some((c, c.len_utf8()))
     }
 
-    fn emit(&mut self, kind: IocType, value: String, start: usize, end: usize, defanged: bool) {
+    fn emit(&mut self, kind: IocType, value: &str, start: usize, end: usize, defanged: bool) {
+        self.emit_parts(kind, &[value], start, end, defanged);
+    }
+
+    /// [`Self::emit`] of a value written in pieces, joined without an allocation.
+    fn emit_parts(&mut self, kind: IocType, parts: &[&str], start: usize, end: usize, def: bool) {
+        let from = self.values.len();
+        for p in parts {
+            self.values.push_str(p);
+        }
         self.last_end = self.last_end.max(end);
-        self.out.push(Match {
+        self.out.push(Hit {
             kind,
-            value,
             start,
             end,
-            defanged,
+            defanged: def,
+            value: (from, self.values.len()),
         });
+    }
+
+    /// Lower-cases the value last emitted (hex digests), in place.
+    fn lower_last_value(&mut self) {
+        if let Some(h) = self.out.last() {
+            if let Some(v) = self.values.get_mut(h.value.0..h.value.1) {
+                v.make_ascii_lowercase();
+            }
+        }
     }
 
     /// The run of label characters starting at `p`; it ends at a non-label character or
     /// where ASCII meets a wide script.
     fn label_run(&self, p: usize) -> Run {
+        self.label_run_from(p, p)
+    }
+
+    /// [`Self::label_run`] when `p..q` are known to be ASCII label bytes.
+    fn label_run_from(&self, p: usize, q: usize) -> Run {
         let b = self.b;
         let n = b.len();
-        let mut q = p;
+        let mut q = q;
         let mut non_ascii = false;
         let mut wide = false;
         let mut defanged = false;
@@ -720,8 +812,13 @@ impl<'a> Scanner<'a> {
     // ------------------------------------------------------------ dispatch
 
     /// Handles the word starting at `start`; returns where scanning resumes.
-    #[inline(never)]
     fn word(&mut self, start: usize) -> usize {
+        self.word_from(start, start)
+    }
+
+    /// [`Self::word`] when `start..ascii_end` are known to be ASCII label bytes.
+    #[inline(never)]
+    fn word_from(&mut self, start: usize, ascii_end: usize) -> usize {
         // `%2Fevil.com`, `url=https%3A%2F%2Fevil.com`: a percent escape separates words
         if self.at(start.wrapping_sub(1)) == b'%'
             && self.at(start).is_ascii_hexdigit()
@@ -730,7 +827,7 @@ impl<'a> Scanner<'a> {
         {
             return self.word(start + 2).max(start + 2);
         }
-        let run = self.label_run(start);
+        let run = self.label_run_from(start, ascii_end);
         let j = run.end;
         if j == start {
             return start + 1;
@@ -758,17 +855,27 @@ impl<'a> Scanner<'a> {
             ),
             _ => false,
         };
+        let sep = if maybe_host {
+            self.dot_sep(j, false)
+        } else {
+            None
+        };
         if maybe_host
-            && (self
-                .dot_sep(j, false)
-                .is_some_and(|s| self.label_start(j + s.len))
+            && (sep.is_some_and(|s| self.label_start(j + s.len))
                 || self.at_form(j).is_some()
                 || (!run.non_ascii
                     && (self.glued_core(start, j, Core::Dot).is_some()
                         || self.glued_core(start, j, Core::At).is_some())))
             || (!run.non_ascii && self.inner_core(start, j).is_some())
         {
-            return match self.try_host(start) {
+            // a spaced form `maybe_host` passes over (`foo ][.] bar`) still counts
+            // inside the host
+            let sep = if maybe_host {
+                sep
+            } else {
+                self.dot_sep(j, false)
+            };
+            return match self.try_host(start, (run, sep)) {
                 Ok(r) | Err(r) => r.max(j),
             };
         }
@@ -1011,6 +1118,14 @@ impl<'a> Scanner<'a> {
 
     /// Scans labels joined by dot forms from `start`, filling `self.labels`.
     fn scan_host(&mut self, start: usize, esa: bool) -> HostScan {
+        let first = self.label_run(start);
+        let sep = self.dot_sep(first.end, esa);
+        self.scan_host_from(start, esa, (first, sep))
+    }
+
+    /// [`Self::scan_host`] with the first label's run and the dot form after it
+    /// (`dot_sep(run.end, esa)`) already known.
+    fn scan_host_from(&mut self, start: usize, esa: bool, first: (Run, Option<Sep>)) -> HostScan {
         self.labels.clear();
         self.fixed.clear();
         self.scratch.clear();
@@ -1021,12 +1136,20 @@ impl<'a> Scanner<'a> {
             ..HostScan::default()
         };
         let mut p = start;
+        let mut known = Some(first);
         loop {
-            let mut run = self.label_run(p);
+            let (mut run, mut sep) = if let Some(k) = known.take() {
+                k
+            } else {
+                let run = self.label_run(p);
+                if run.end == p {
+                    break;
+                }
+                (run, self.dot_sep(run.end, esa))
+            };
             if run.end == p {
                 break;
             }
-            let mut sep = self.dot_sep(run.end, esa);
             if sep.is_none() && !run.non_ascii {
                 // `foo-dot-com`, `fooDOTcom`: a spelled dot inside the last run splits it
                 if let Some((c, len)) = self.inner_core(p, run.end) {
@@ -1140,8 +1263,8 @@ impl<'a> Scanner<'a> {
 
     /// Handles a run followed by a dot or at form: e-mail, IPv4, CIDR, URL, domain.
     /// `Ok` after an emission, `Err` with the end of what was inspected otherwise.
-    fn try_host(&mut self, start: usize) -> Result<usize, usize> {
-        let mut hs = self.scan_host(start, false);
+    fn try_host(&mut self, start: usize, first: (Run, Option<Sep>)) -> Result<usize, usize> {
+        let mut hs = self.scan_host_from(start, false, first);
         let at = self.at_form(hs.end);
         // `fooat]bar.com`: an at core glued to the local part
         if at.is_none() && !hs.overflow() && !hs.non_ascii {
@@ -1224,17 +1347,16 @@ impl<'a> Scanner<'a> {
             let (port, pfw) = port_end
                 .map(|pe| self.port_text(dom_end, pe))
                 .unwrap_or_default();
-            let url = http_url(&value, &port, &tail);
-            self.emit(
+            self.emit_parts(
                 IocType::Url,
-                url,
+                &["http://", &value, &port, &tail],
                 hs.start,
                 pend,
                 hs.defanged || pdef || pfw,
             );
             return Some(pend);
         }
-        self.emit(IocType::Domain, value, hs.start, dom_end, hs.defanged);
+        self.emit(IocType::Domain, &value, hs.start, dom_end, hs.defanged);
         Some(after)
     }
 
@@ -1288,7 +1410,7 @@ impl<'a> Scanner<'a> {
         if t.iter().any(u8::is_ascii_uppercase) && t.iter().any(u8::is_ascii_lowercase) {
             return false;
         }
-        if NOT_DOMAINS.contains(&value) {
+        if NOT_DOMAINS.list.contains(&value) {
             return false;
         }
         if n >= 3
@@ -1401,7 +1523,14 @@ impl<'a> Scanner<'a> {
         let start = hs.start;
         if self.at(ip_end) == b'/' {
             if let Some((len, e)) = self.prefix_len(ip_end + 1, 32) {
-                self.emit(IocType::Cidr, format!("{v}/{len}"), start, e, hs.defanged);
+                let mut n = itoa::Buffer::new();
+                self.emit_parts(
+                    IocType::Cidr,
+                    &[&v, "/", n.format(len)],
+                    start,
+                    e,
+                    hs.defanged,
+                );
                 return Ok(e);
             }
         }
@@ -1412,8 +1541,13 @@ impl<'a> Scanner<'a> {
             let (port, pfw) = port_end
                 .map(|pe| self.port_text(ip_end, pe))
                 .unwrap_or_default();
-            let url = http_url(&v, &port, &tail);
-            self.emit(IocType::Url, url, start, pend, hs.defanged || pdef || pfw);
+            self.emit_parts(
+                IocType::Url,
+                &["http://", &v, &port, &tail],
+                start,
+                pend,
+                hs.defanged || pdef || pfw,
+            );
             return Ok(pend);
         }
         // `Firefox/115.0.2.1`: a product version in a user agent
@@ -1425,7 +1559,7 @@ impl<'a> Scanner<'a> {
         {
             return Err(hs.end);
         }
-        self.emit(IocType::Ipv4, v, start, ip_end, hs.defanged);
+        self.emit(IocType::Ipv4, &v, start, ip_end, hs.defanged);
         Ok(after)
     }
 
@@ -1436,13 +1570,7 @@ impl<'a> Scanner<'a> {
             return true;
         }
         if k > 1
-            && context::is_one_of(
-                w[0],
-                &[
-                    "to", "is", "from", "of", "no", "number", "v", "through", "thru", "until",
-                    "and", "or",
-                ],
-            )
+            && context::is_one_of(w[0], VERSION_BETWEEN)
             && context::is_one_of(w[1], VERSION_CUES)
         {
             return true;
@@ -1451,7 +1579,7 @@ impl<'a> Scanner<'a> {
         if context::is_one_of(n1, VERSION_AFTER) {
             return true;
         }
-        if context::is_one_of(n1, &["and", "or"]) {
+        if context::is_one_of(n1, AND_OR) {
             let p = (n1.as_ptr() as usize).wrapping_sub(self.b.as_ptr() as usize) + n1.len();
             return context::is_one_of(context::next_word(self.b, p), VERSION_AFTER);
         }
@@ -1568,7 +1696,7 @@ impl<'a> Scanner<'a> {
         local_s.push('@');
         local_s.push_str(&domain);
         let defanged = local.defanged || at_def || dhs.defanged;
-        self.emit(IocType::Email, local_s, ls, dom_end, defanged);
+        self.emit(IocType::Email, &local_s, ls, dom_end, defanged);
         Ok(dom_end)
     }
 
@@ -1699,7 +1827,7 @@ impl<'a> Scanner<'a> {
             defanged |= pdef;
             e = pend;
         }
-        self.emit(IocType::Url, url, start, e, defanged);
+        self.emit(IocType::Url, &url, start, e, defanged);
         Some(e)
     }
 
@@ -1959,11 +2087,12 @@ impl<'a> Scanner<'a> {
         }
         if self.at(e) == b'/' {
             if let Some((len, ce)) = self.prefix_len(e + 1, 128) {
-                self.emit(IocType::Cidr, format!("{addr}/{len}"), start, ce, false);
+                let (v, mut num) = (canon::ipv6_text(addr), itoa::Buffer::new());
+                self.emit_parts(IocType::Cidr, &[&v, "/", num.format(len)], start, ce, false);
                 return Some(ce);
             }
         }
-        self.emit(IocType::Ipv6, addr.to_string(), start, e, false);
+        self.emit(IocType::Ipv6, &canon::ipv6_text(addr), start, e, false);
         Some(e)
     }
 
@@ -1974,13 +2103,13 @@ impl<'a> Scanner<'a> {
         let first = self.at(start);
         if first | 0x20 == b'c' {
             if let Some((v, e)) = token::parse_cve(self.text, start) {
-                self.emit(IocType::Cve, v, start, e, false);
+                self.emit(IocType::Cve, &v, start, e, false);
                 return Some(e);
             }
         }
         if first | 0x20 == b'a' {
             if let Some((v, e)) = token::parse_asn(self.b, start) {
-                self.emit(IocType::Asn, v, start, e, false);
+                self.emit(IocType::Asn, &v, start, e, false);
                 return Some(e);
             }
         }
@@ -1997,7 +2126,7 @@ impl<'a> Scanner<'a> {
         // Checksums are verified by core's canonical form, which the store applies too.
         if base58 || bech32 {
             if let Ok(value) = rexist_core::canonicalize(IocType::Btc, &self.text[start..end]) {
-                self.emit(IocType::Btc, value, start, end, false);
+                self.emit(IocType::Btc, &value, start, end, false);
                 return Some(end);
             }
         }
@@ -2021,7 +2150,8 @@ impl<'a> Scanner<'a> {
                     && !context::is_one_of(prev_piece, NOT_FILE_HASH)
                     && !self.not_a_file_hash(start)
                 {
-                    self.emit(kind, self.text[p..q].to_ascii_lowercase(), p, q, false);
+                    self.emit(kind, &self.text[p..q], p, q, false);
+                    self.lower_last_value();
                     found = true;
                 }
             }

@@ -7,6 +7,24 @@ use rexist_extract::{canonicalize, defang, extract, refang};
 
 fn check_laws(text: &str) -> Result<(), TestCaseError> {
     let ms = extract(text);
+    // the CLI's allocation-free path prints exactly the matches, offsets shifted
+    let mut direct = Vec::new();
+    rexist_extract::Extractor::default().extract_jsonl(text, 1000, &mut direct);
+    let shifted: Vec<_> = ms
+        .iter()
+        .cloned()
+        .map(|mut m| {
+            m.start += 1000;
+            m.end += 1000;
+            m
+        })
+        .collect();
+    let mut via_matches = Vec::new();
+    rexist_extract::write_jsonl(&shifted, None, &mut via_matches);
+    prop_assert_eq!(
+        String::from_utf8_lossy(&direct),
+        String::from_utf8_lossy(&via_matches)
+    );
     let mut prev_start = 0;
     for m in &ms {
         prop_assert!(m.start < m.end, "empty span {m:?}");
