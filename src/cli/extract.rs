@@ -44,9 +44,27 @@ pub fn extract(config: &crate::config::Config, args: &ExtractArgs) -> Result<Exi
     if args.batch {
         batch(&extractor, io::stdin().lock(), &mut io::stdout().lock())?;
     } else {
-        jsonl(&extractor, io::stdin().lock(), io::stdout())?;
+        jsonl(&extractor, raw_stdin()?, io::stdout())?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Standard input without `Stdin`'s 8 KiB buffer, which blocks read straight into
+/// would only pass through as an extra copy.
+#[cfg(unix)]
+fn raw_stdin() -> Result<std::fs::File> {
+    use std::os::fd::AsFd;
+    let fd = io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("reading stdin")?;
+    Ok(std::fs::File::from(fd))
+}
+
+/// Standard input, where it is no file descriptor.
+#[cfg(not(unix))]
+fn raw_stdin() -> Result<io::StdinLock<'static>> {
+    Ok(io::stdin().lock())
 }
 
 /// Most extraction threads `--jsonl` starts, whatever the machine has.

@@ -104,20 +104,32 @@ pub(crate) fn parse_ipv4(s: &str) -> Option<[u8; 4]> {
     let mut out = [0u8; 4];
     let mut k = 0;
     for part in s.as_bytes().split(|&c| c == b'.') {
-        if k == 4 || part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
+        if k == 4 || !is_octet(part) {
             return None;
         }
-        let mut v: u16 = 0;
-        for &c in part {
-            if !c.is_ascii_digit() {
-                return None;
-            }
-            v = v * 10 + u16::from(c - b'0');
-        }
-        out[k] = u8::try_from(v).ok()?;
+        out[k] = part
+            .iter()
+            .fold(0u16, |v, &c| v * 10 + u16::from(c - b'0'))
+            .try_into()
+            .ok()?;
         k += 1;
     }
     (k == 4).then_some(out)
+}
+
+/// Whether `part` is a dotted-quad number: 0 to 255 in decimal, no leading zero.
+pub(crate) fn is_octet(part: &[u8]) -> bool {
+    match *part {
+        [a] => a.is_ascii_digit(),
+        [a, b] => (b'1'..=b'9').contains(&a) && b.is_ascii_digit(),
+        [a, b, c] => {
+            (b'1'..=b'9').contains(&a)
+                && b.is_ascii_digit()
+                && c.is_ascii_digit()
+                && (a, b, c) <= (b'2', b'5', b'5')
+        }
+        _ => false,
+    }
 }
 
 /// IPv6 address (zone and brackets not allowed) in Rust's RFC 5952 form.
@@ -369,6 +381,17 @@ mod tests {
         ] {
             let addr: Ipv6Addr = s.parse().unwrap();
             assert_eq!(ipv6_text(addr), addr.to_string(), "{s}");
+        }
+    }
+
+    #[test]
+    fn octets_are_0_to_255_without_leading_zeros() {
+        for n in 0..1000 {
+            assert_eq!(is_octet(n.to_string().as_bytes()), n <= 255, "{n}");
+            assert!(!is_octet(format!("0{n}").as_bytes()), "0{n}");
+        }
+        for bad in ["", "1a", "a", "-1", "+1", " 1", "1000"] {
+            assert!(!is_octet(bad.as_bytes()), "{bad}");
         }
     }
 

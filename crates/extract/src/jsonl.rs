@@ -3,6 +3,7 @@
 use std::io::Write as _;
 
 use crate::scan::Found;
+use crate::swar;
 use crate::{IocType, Match};
 
 /// Appends one JSON object per match to `out`, each on its own line:
@@ -101,27 +102,14 @@ impl Line<'_> {
 /// character, `"`, `\`, or 0xE2 (which begins U+2028 and U+2029). Eight bytes a step
 /// (SWAR); a false alarm only costs the careful path.
 fn may_escape(s: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // bit 7 of a byte is set where that byte of `x` is zero (exact as a whole)
-    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    let mut chunks = s.chunks_exact(8);
-    for c in &mut chunks {
-        let x = u64::from_le_bytes(c.try_into().unwrap_or_default());
-        let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
-        if below_space
-            | zero(x ^ (ONES * u64::from(b'"')))
-            | zero(x ^ (ONES * u64::from(b'\\')))
-            | zero(x ^ (ONES * 0xe2))
+    let (mut words, rest) = swar::words(s);
+    words.any(|x| {
+        swar::has_below(x, 0x20)
+            | swar::has_byte(x, b'"')
+            | swar::has_byte(x, b'\\')
+            | swar::has_byte(x, 0xe2)
             != 0
-        {
-            return true;
-        }
-    }
-    chunks
-        .remainder()
-        .iter()
-        .any(|&c| MAY_ESCAPE[usize::from(c)])
+    }) || rest.iter().any(|&c| MAY_ESCAPE[usize::from(c)])
 }
 
 /// Bytes that may need escaping in a JSON string: controls, `"`, `\`, 0xE2.

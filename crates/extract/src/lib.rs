@@ -48,6 +48,7 @@ mod context;
 mod fang;
 mod jsonl;
 mod scan;
+mod swar;
 mod tld;
 mod token;
 mod types;
@@ -142,6 +143,7 @@ impl Extractor {
     pub fn extract_jsonl(&self, text: &str, base: usize, out: &mut Vec<u8>) {
         let found = scan::Scanner::new(text, self).run();
         jsonl::write_hits(&found, base, out);
+        found.recycle();
     }
 
     /// Rewrites the defanged indicators of `text`, as [`refang`] does, with these settings.

@@ -65,6 +65,7 @@ use crate::context::{
     HASH_NAMES, NOT_DOMAINS, NOT_FILE_HASH, PACKAGE_ROOTS, VERSION_AFTER, VERSION_BETWEEN,
     VERSION_CUES, WORD_DOT_STOP, WORD_DOT_TLDS,
 };
+use crate::swar;
 use crate::tld;
 use crate::token;
 use crate::{Extractor, IocType, Match};
@@ -399,6 +400,11 @@ fn non_lower_mask(x: u64) -> u64 {
     !(ge_a & !gt_z & !x) & HIGH
 }
 
+/// Bytes 1 to 8 of a 16-byte window.
+fn window8(w: &[u8; 16]) -> &[u8; 8] {
+    w[1..].first_chunk::<8>().unwrap_or(&[0; 8])
+}
+
 /// The end of the run of ASCII lower-case letters starting at `p`.
 fn lower_run_end(b: &[u8], mut p: usize) -> usize {
     while let Some(chunk) = b.get(p..).and_then(<[u8]>::first_chunk::<8>) {
@@ -441,7 +447,8 @@ impl Found {
 
     /// The hits as matches, each value its own `String`.
     pub(crate) fn into_matches(self) -> Vec<Match> {
-        self.hits
+        let matches = self
+            .hits
             .iter()
             .map(|h| Match {
                 kind: h.kind,
@@ -450,8 +457,28 @@ impl Found {
                 end: h.end,
                 defanged: h.defanged,
             })
-            .collect()
+            .collect();
+        self.recycle();
+        matches
     }
+
+    /// Keeps the buffers for the thread's next scan. Blocks of a large input come one
+    /// after another: buffers freed and allocated afresh for each cost a page fault per
+    /// 4 KiB touched, more than a tenth of the scan.
+    pub(crate) fn recycle(self) {
+        if self.values.capacity() <= KEEP_VALUES {
+            SPARE.with(|s| *s.borrow_mut() = Some((self.hits, self.values)));
+        }
+    }
+}
+
+/// Largest value buffer kept between scans (with its hits, a few MiB per thread).
+const KEEP_VALUES: usize = 1 << 20;
+
+thread_local! {
+    /// Buffers of the thread's last scan, cleared, for the next one.
+    static SPARE: std::cell::RefCell<Option<(Vec<Hit>, String)>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 pub(crate) struct Scanner<'a> {
@@ -473,13 +500,18 @@ pub(crate) struct Scanner<'a> {
 
 impl<'a> Scanner<'a> {
     pub(crate) fn new(text: &'a str, opts: &'a Extractor) -> Self {
+        let (mut out, mut values) = SPARE.with(|s| s.borrow_mut().take()).unwrap_or_default();
+        out.clear();
+        values.clear();
+        // about one match per 150 bytes of threat-intel text, of about 40 bytes of
+        // value each: saves regrowing
+        out.reserve(text.len() / 256);
+        values.reserve(text.len() / 6);
         Scanner {
             text,
             b: text.as_bytes(),
-            // about one match per 150 bytes of threat-intel text; saves regrowing
-            out: Vec::with_capacity(text.len() / 256),
-            // about 40 bytes of value a match
-            values: String::with_capacity(text.len() / 6),
+            out,
+            values,
             labels: Vec::with_capacity(16),
             last_end: 0,
             fixed: Vec::new(),
@@ -574,17 +606,36 @@ impl<'a> Scanner<'a> {
         let b = self.b;
         let start = i;
         loop {
-            let j = lower_run_end(b, i + 1);
-            let Some(&next) = b.get(j) else {
+            // Nearly every word ends within eight bytes: then the word, the byte after
+            // it and the one after that come from one 16-byte window, with no further
+            // bounds check; the general case reads them one by one.
+            let (first, j, next, after) = match b.get(i..).and_then(<[u8]>::first_chunk::<16>) {
+                Some(w) => match non_lower_mask(u64::from_le_bytes(*window8(w))) {
+                    0 => {
+                        let j = lower_run_end(b, i + 9);
+                        (w[0], j, b.get(j).copied(), b.get(j + 1).copied())
+                    }
+                    m => {
+                        let k = (m.trailing_zeros() / 8) as usize & 7;
+                        (w[0], i + 1 + k, Some(w[1 + k]), Some(w[2 + k]))
+                    }
+                },
+                None => {
+                    let j = lower_run_end(b, i + 1);
+                    let at = |p: usize| b.get(p).copied();
+                    (at(i).unwrap_or(0), j, at(j), at(j + 1))
+                }
+            };
+            let Some(next) = next else {
                 return i;
             };
-            if j - i >= 26 || (TOKEN_FIRST[usize::from(b[i])] && token_prefix(&b[i..j])) {
+            if j - i >= 26 || (TOKEN_FIRST[usize::from(first)] && token_prefix(&b[i..j])) {
                 return i;
             }
             if next == b' ' {
                 // the usual case: one space, then the next word's first letter, which
                 // begins no spelled-out defang
-                if b.get(j + 1).is_some_and(|&c| QUIET_LETTER[usize::from(c)]) {
+                if after.is_some_and(|c| QUIET_LETTER[usize::from(c)]) {
                     i = j + 1;
                     continue;
                 }
@@ -764,7 +815,11 @@ impl<'a> Scanner<'a> {
             return None;
         }
         let w = self.b.get(start..end)?;
-        // positions 1..len-3 that hold `-` or `D`; most words have neither
+        // positions 1..len-3 that hold `-` or `D`; most words have neither, and
+        // digests are long: rule that out eight bytes a step first
+        if !swar::contains2(w.get(1..w.len() - 3)?, b'-', b'D') {
+            return None;
+        }
         let mut k = 0;
         loop {
             k += 1 + w
@@ -936,6 +991,8 @@ impl<'a> Scanner<'a> {
                 defanged: false,
                 word: false,
             }),
+            // `[.]` before a label, the usual defang: what `bracketed` would find
+            b'[' if self.starts(p, b"[.]") && self.at(p + 3).is_ascii_alphanumeric() => def(3),
             b'[' | b'(' | b'{' | b'<' | b']' | b')' | b'}' => {
                 self.bracketed(p, Core::Dot, false).and_then(def)
             }
@@ -1509,24 +1566,23 @@ impl<'a> Scanner<'a> {
     }
 
     fn try_ipv4(&mut self, hs: &HostScan, ip_end: usize) -> Result<usize, usize> {
-        let mut v = String::with_capacity(15);
-        for k in 0..4 {
-            let (a, e) = self.labels[k];
-            if k > 0 {
-                v.push('.');
+        // the four numbers as written: checked in place, and joined only when emitted
+        let text = self.text;
+        let mut o = [""; 4];
+        for (k, &(a, e)) in self.labels.iter().take(4).enumerate() {
+            o[k] = text.get(a..e.min(ip_end)).unwrap_or_default();
+            if !canon::is_octet(o[k].as_bytes()) {
+                return Err(hs.end);
             }
-            v.push_str(&self.text[a..e.min(ip_end)]);
         }
-        if canon::parse_ipv4(&v).is_none() {
-            return Err(hs.end);
-        }
+        let v = [o[0], ".", o[1], ".", o[2], ".", o[3]];
         let start = hs.start;
         if self.at(ip_end) == b'/' {
             if let Some((len, e)) = self.prefix_len(ip_end + 1, 32) {
                 let mut n = itoa::Buffer::new();
                 self.emit_parts(
                     IocType::Cidr,
-                    &[&v, "/", n.format(len)],
+                    &[o[0], ".", o[1], ".", o[2], ".", o[3], "/", n.format(len)],
                     start,
                     e,
                     hs.defanged,
@@ -1543,7 +1599,9 @@ impl<'a> Scanner<'a> {
                 .unwrap_or_default();
             self.emit_parts(
                 IocType::Url,
-                &["http://", &v, &port, &tail],
+                &[
+                    "http://", o[0], ".", o[1], ".", o[2], ".", o[3], &port, &tail,
+                ],
                 start,
                 pend,
                 hs.defanged || pdef || pfw,
@@ -1559,7 +1617,7 @@ impl<'a> Scanner<'a> {
         {
             return Err(hs.end);
         }
-        self.emit(IocType::Ipv4, &v, start, ip_end, hs.defanged);
+        self.emit_parts(IocType::Ipv4, &v, start, ip_end, hs.defanged);
         Ok(after)
     }
 
@@ -2140,10 +2198,7 @@ impl<'a> Scanner<'a> {
         // the piece before, in a joined name: `authentihash-3f1b…` names its value
         let mut prev_piece: &[u8] = &[];
         while p < end {
-            let mut q = p;
-            while q < end && !matches!(self.b[q], b'-' | b'_') {
-                q += 1;
-            }
+            let q = swar::position2(&self.b[p..end], b'-', b'_').map_or(end, |k| p + k);
             if let Some(kind) = token::hash_kind(q - p) {
                 let s = &self.b[p..q];
                 if token::plausible_digest(s)
