@@ -609,22 +609,22 @@ impl<'a> Scanner<'a> {
             // Nearly every word ends within eight bytes: then the word, the byte after
             // it and the one after that come from one 16-byte window, with no further
             // bounds check; the general case reads them one by one.
-            let (first, j, next, after) = match b.get(i..).and_then(<[u8]>::first_chunk::<16>) {
-                Some(w) => match non_lower_mask(u64::from_le_bytes(*window8(w))) {
+            let window = b.get(i..).and_then(<[u8]>::first_chunk::<16>);
+            let (first, j, next, after) = if let Some(win) = window {
+                match non_lower_mask(u64::from_le_bytes(*window8(win))) {
                     0 => {
                         let j = lower_run_end(b, i + 9);
-                        (w[0], j, b.get(j).copied(), b.get(j + 1).copied())
+                        (win[0], j, b.get(j).copied(), b.get(j + 1).copied())
                     }
-                    m => {
-                        let k = (m.trailing_zeros() / 8) as usize & 7;
-                        (w[0], i + 1 + k, Some(w[1 + k]), Some(w[2 + k]))
+                    mask => {
+                        let k = (mask.trailing_zeros() / 8) as usize & 7;
+                        (win[0], i + 1 + k, Some(win[1 + k]), Some(win[2 + k]))
                     }
-                },
-                None => {
-                    let j = lower_run_end(b, i + 1);
-                    let at = |p: usize| b.get(p).copied();
-                    (at(i).unwrap_or(0), j, at(j), at(j + 1))
                 }
+            } else {
+                let j = lower_run_end(b, i + 1);
+                let at = |p: usize| b.get(p).copied();
+                (at(i).unwrap_or(0), j, at(j), at(j + 1))
             };
             let Some(next) = next else {
                 return i;
