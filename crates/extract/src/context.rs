@@ -10,8 +10,31 @@ const LOOK_BACK: usize = 64;
 
 /// Whether `c` glues words into one token (`files-285.info`, `SHA-256`, `1.2.3`).
 fn glue(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_' | b'@' | b'/' | b'\\')
+    CONTEXT_CLASS[usize::from(c)] & GLUE != 0
 }
+
+/// [`CONTEXT_CLASS`] bit: the byte glues words into one token.
+const GLUE: u8 = 1;
+/// [`CONTEXT_CLASS`] bit: the byte is an ASCII letter or digit.
+const ALNUM: u8 = 2;
+
+/// Each byte's [`GLUE`] and [`ALNUM`] bits: one look-up a byte when walking back over
+/// the words before a candidate.
+#[allow(clippy::cast_possible_truncation)] // i < 256
+static CONTEXT_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        if c.is_ascii_alphanumeric() {
+            t[i] = GLUE | ALNUM;
+        } else if matches!(c, b'.' | b'-' | b'_' | b'@' | b'/' | b'\\') {
+            t[i] = GLUE;
+        }
+        i += 1;
+    }
+    t
+};
 
 /// Up to `max` (at most eight) ASCII words before `pos` on the same line, nearest first. Tokens that are
 /// not plain words (`evil.com`, `SHA-256`, `0-23-65281`) are passed over: a cue must be a
@@ -30,15 +53,21 @@ pub(crate) fn prev_words(b: &[u8], pos: usize, max: usize) -> ([&[u8]; 8], usize
             p -= 1;
         }
         let end = p;
-        while p > floor && glue(b[p - 1]) {
+        // whether every byte of the token is a letter or digit, found on the way
+        let mut all = ALNUM;
+        while p > floor {
+            let k = CONTEXT_CLASS[usize::from(b[p - 1])];
+            if k & GLUE == 0 {
+                break;
+            }
+            all &= k;
             p -= 1;
         }
         if p == end {
             break;
         }
-        let token = &b[p..end];
-        if token.iter().all(u8::is_ascii_alphanumeric) {
-            out[n] = token;
+        if all == ALNUM {
+            out[n] = &b[p..end];
             n += 1;
         }
     }
