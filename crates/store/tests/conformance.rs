@@ -6156,3 +6156,55 @@ async fn entities_resolve_link_and_read_within_clearance(store: Arc<dyn Store>) 
     assert_eq!(after.items_total, 0);
     assert_eq!(after.names.len(), 2);
 }
+
+/// Two processes on one SQLite file — `rexist serve` and `rexist demo` or an
+/// ingest run beside it — both write. A transaction that reads before it writes
+/// must wait for the other writer, not fail at once with "database is locked"
+/// (a deferred transaction cannot wait: its snapshot is already stale).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_sqlite_writers_on_one_file_wait_for_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rexist.db");
+    let first = SqliteStore::open(&path).await.unwrap();
+    first.migrate().await.unwrap();
+    let second = SqliteStore::open(&path).await.unwrap();
+    let stores: [Arc<dyn Store>; 2] = [Arc::new(first), Arc::new(second)];
+    let mut tasks = Vec::new();
+    for (w, store) in stores.iter().enumerate() {
+        let store = Arc::clone(store);
+        tasks.push(tokio::spawn(async move {
+            let s = source(&store, &format!("writer-{w}")).await;
+            for batch in 0..40 {
+                let items: Vec<NewItem> = (0..25)
+                    .map(|i| {
+                        let id = format!("{w}-{batch}-{i}");
+                        item(
+                            &id,
+                            "Concurrent write",
+                            &format!("beacon to 198.51.100.{i}"),
+                        )
+                    })
+                    .collect();
+                store.upsert_items(s.id, &items).await?;
+            }
+            Ok::<_, rexist_store::StoreError>(())
+        }));
+    }
+    for t in tasks {
+        t.await
+            .unwrap()
+            .expect("a writer failed while the other wrote");
+    }
+    for (w, store) in stores.iter().enumerate() {
+        let s = source(store, &format!("writer-{w}")).await;
+        let page = store
+            .search_items(&rexist_store::ItemQuery {
+                source: Some(s.id),
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 1000, "writer {w} lost items");
+    }
+}

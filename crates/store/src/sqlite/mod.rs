@@ -134,9 +134,15 @@ impl SqliteStore {
     pub async fn open(path: &Path) -> Result<Self> {
         let path = path.to_path_buf();
         let p = path.clone();
-        let writer = tokio::task::spawn_blocking(move || open_connection(&p, WRITER_CACHE_KIB))
+        let mut writer = tokio::task::spawn_blocking(move || open_connection(&p, WRITER_CACHE_KIB))
             .await
             .map_err(|e| StoreError::internal(format!("sqlite open task: {e}")))??;
+        // Another process may write the same file (`rexist demo` or an ingest run
+        // beside `serve`). A deferred transaction that reads before it writes cannot
+        // wait for that writer: its snapshot is stale, and SQLite fails it at once
+        // with "database is locked". Taking the write lock at BEGIN waits instead
+        // (up to busy_timeout); this connection only ever writes, so nothing is lost.
+        writer.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         Ok(Self {
             path,
             writer: Arc::new(Mutex::new(writer)),
