@@ -78,13 +78,25 @@ fn extract_block(
     block: &[u8],
     out: &mut Vec<u8>,
 ) {
-    // Validating is several times faster than the lossy pass, which only invalid
-    // UTF-8 needs; it is replaced, and offsets then refer to the repaired text.
+    // Validating is several times faster than repairing, which only invalid UTF-8
+    // needs.
     let text = match std::str::from_utf8(block) {
         Ok(t) => std::borrow::Cow::Borrowed(t),
-        Err(_) => String::from_utf8_lossy(block),
+        Err(_) => std::borrow::Cow::Owned(repair_utf8(block)),
     };
     extractor.extract_jsonl(&text, base, out);
+}
+
+/// `block` with each byte of invalid UTF-8 replaced by SUB (0x1A), which begins and
+/// continues no indicator: unlike U+FFFD (three bytes), it keeps every offset that of
+/// the input, whichever block an invalid byte falls in.
+fn repair_utf8(block: &[u8]) -> String {
+    let mut out = String::with_capacity(block.len());
+    for chunk in block.utf8_chunks() {
+        out.push_str(chunk.valid());
+        out.extend(std::iter::repeat_n('\u{1a}', chunk.invalid().len()));
+    }
+    out
 }
 
 /// Streams `input` to `output` as JSON lines. Blocks cut at line breaks are extracted
@@ -356,6 +368,32 @@ mod tests {
             .collect();
         assert_eq!(got.len(), want.len());
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn offsets_after_invalid_utf8_are_those_of_the_input() {
+        // invalid bytes early in the input, in a block of their own, and next to an
+        // indicator: every offset is a byte offset into what was read
+        let mut input = b"a \xff\xfe b\n".repeat(CHUNK / 8);
+        input.extend_from_slice(b"see \xc3 evil[.]com\xff and 198.51.100.7\n");
+        let out = jsonl(
+            &rexist_extract::Extractor::default(),
+            std::io::Cursor::new(input.clone()),
+            Vec::new(),
+        )
+        .unwrap();
+        let lines: Vec<serde_json::Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        for (v, written) in lines.iter().zip(["evil[.]com", "198.51.100.7"]) {
+            let start = usize::try_from(v["start"].as_u64().unwrap()).unwrap();
+            let end = usize::try_from(v["end"].as_u64().unwrap()).unwrap();
+            assert_eq!(&input[start..end], written.as_bytes(), "{v}");
+        }
+        assert_eq!(repair_utf8(b"x\xffy\xe2\x82"), "x\u{1a}y\u{1a}\u{1a}");
     }
 
     #[test]

@@ -20,8 +20,8 @@ fn main() -> io::Result<()> {
     let mut out = Vec::new();
     let mut base = 0;
     while base < data.len() {
-        // the CLI's blocks: about 1 MiB, cut after the last line break
-        let limit = (base + (1 << 20)).min(data.len());
+        // the CLI's blocks: about 256 KiB, cut after the last line break
+        let limit = (base + (1 << 18)).min(data.len());
         let cut = if limit == data.len() {
             limit
         } else {

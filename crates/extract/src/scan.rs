@@ -466,14 +466,17 @@ impl Found {
     /// after another: buffers freed and allocated afresh for each cost a page fault per
     /// 4 KiB touched, more than a tenth of the scan.
     pub(crate) fn recycle(self) {
-        if self.values.capacity() <= KEEP_VALUES {
+        if self.values.capacity() <= KEEP_VALUES && self.hits.capacity() <= KEEP_HITS {
             SPARE.with(|s| *s.borrow_mut() = Some((self.hits, self.values)));
         }
     }
 }
 
-/// Largest value buffer kept between scans (with its hits, a few MiB per thread).
-const KEEP_VALUES: usize = 1 << 20;
+/// Largest value buffer kept between scans: enough for the CLI's 256 KiB blocks, and
+/// at most a few hundred KiB per thread (ingest runs on many threads).
+const KEEP_VALUES: usize = 256 << 10;
+/// Largest hit list kept between scans.
+const KEEP_HITS: usize = 8 << 10;
 
 thread_local! {
     /// Buffers of the thread's last scan, cleared, for the next one.
