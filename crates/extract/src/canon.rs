@@ -153,7 +153,7 @@ pub(crate) fn ipv6_text(addr: Ipv6Addr) -> String {
             if k > 0 {
                 out.push('.');
             }
-            push_decimal(&mut out, *o);
+            out.push_str(itoa::Buffer::new().format(*o));
         }
         return out;
     }
@@ -193,17 +193,6 @@ pub(crate) fn ipv6_text(addr: Ipv6Addr) -> String {
         groups(&mut out, &g);
     }
     out
-}
-
-/// Appends `n` in decimal.
-fn push_decimal(out: &mut String, n: u8) {
-    if n >= 100 {
-        out.push(char::from(b'0' + n / 100));
-    }
-    if n >= 10 {
-        out.push(char::from(b'0' + n / 10 % 10));
-    }
-    out.push(char::from(b'0' + n % 10));
 }
 
 /// Whether an ASCII lower-case domain is valid: a well-formed name (see

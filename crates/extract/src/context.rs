@@ -105,7 +105,7 @@ pub(crate) fn is_one_of(word: &[u8], set: &WordSet) -> bool {
 
 /// A list of lower-case words with the set of their lengths, for [`is_one_of`].
 pub(crate) struct WordSet {
-    pub(crate) list: &'static [&'static str],
+    list: &'static [&'static str],
     /// Bit `n` is set when a member is `n` bytes long (members are shorter than 64).
     lens: u64,
 }
@@ -352,7 +352,7 @@ pub(crate) const CODE_RECEIVERS: &WordSet = &WordSet::new(&[
 ]);
 
 /// Names that are product or framework names although they parse as domains.
-pub(crate) const NOT_DOMAINS: &WordSet = &WordSet::new(&["asp.net", "vb.net", "ado.net"]);
+pub(crate) const NOT_DOMAINS: &[&str] = &["asp.net", "vb.net", "ado.net"];
 
 /// TLDs accepted after the prose form `evil dot com`; the word form is common in
 /// English, so only the usual TLDs count.

@@ -55,33 +55,11 @@ impl Line<'_> {
         } else {
             out.push(b'{');
         }
-        let value = self.value.as_bytes();
         let (mut start_buf, mut end_buf) = (itoa::Buffer::new(), itoa::Buffer::new());
         let start = start_buf.format(self.start).as_bytes();
         let end = end_buf.format(self.end).as_bytes();
-        // the usual line: every piece known, one growth check, no escaping
-        if !may_escape(value) {
-            let pieces: [&[u8]; 9] = [
-                b"\"type\":\"",
-                self.kind.as_str().as_bytes(),
-                b"\",\"value\":\"",
-                value,
-                b"\",\"start\":",
-                start,
-                b",\"end\":",
-                end,
-                if self.defanged {
-                    b",\"defanged\":true}\n"
-                } else {
-                    b",\"defanged\":false}\n"
-                },
-            ];
-            out.reserve(pieces.iter().map(|p| p.len()).sum());
-            for p in pieces {
-                out.extend_from_slice(p);
-            }
-            return;
-        }
+        // one growth check for the line (escapes aside), not one per piece
+        out.reserve(64 + self.value.len() + start.len() + end.len());
         out.extend_from_slice(b"\"type\":\"");
         out.extend_from_slice(self.kind.as_str().as_bytes());
         out.extend_from_slice(b"\",\"value\":");
@@ -129,8 +107,8 @@ static MAY_ESCAPE: [bool; 256] = {
 /// A JSON string literal (RFC 8259 escapes; non-ASCII kept as UTF-8).
 fn push_json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
-    // the common case: nothing to escape; one table look-up a byte (0xE2 begins
-    // U+2028 and U+2029, which the slow path escapes)
+    // the common case: nothing to escape (0xE2 begins U+2028 and U+2029, which the
+    // slow path escapes)
     if !may_escape(s.as_bytes()) {
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');

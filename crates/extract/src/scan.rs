@@ -389,35 +389,9 @@ static TOKEN_FIRST: [bool; 256] = {
     t
 };
 
-/// Bit 7 of each byte of the result is set where that byte of `x` is no ASCII
-/// lower-case letter (SWAR: eight bytes a step without `unsafe`).
-fn non_lower_mask(x: u64) -> u64 {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let y = x & LOW7; // no byte carries into the next below
-    let ge_a = y + 0x1f1f_1f1f_1f1f_1f1f; // bit 7 where y >= b'a'
-    let gt_z = y + 0x0505_0505_0505_0505; // bit 7 where y > b'z'
-    !(ge_a & !gt_z & !x) & HIGH
-}
-
 /// Bytes 1 to 8 of a 16-byte window.
 fn window8(w: &[u8; 16]) -> &[u8; 8] {
     w[1..].first_chunk::<8>().unwrap_or(&[0; 8])
-}
-
-/// The end of the run of ASCII lower-case letters starting at `p`.
-fn lower_run_end(b: &[u8], mut p: usize) -> usize {
-    while let Some(chunk) = b.get(p..).and_then(<[u8]>::first_chunk::<8>) {
-        let m = non_lower_mask(u64::from_le_bytes(*chunk));
-        if m != 0 {
-            return p + (m.trailing_zeros() / 8) as usize;
-        }
-        p += 8;
-    }
-    while b.get(p).is_some_and(u8::is_ascii_lowercase) {
-        p += 1;
-    }
-    p
 }
 
 /// A match whose value lies in [`Found::values`]: the scan allocates nothing per match.
@@ -614,9 +588,9 @@ impl<'a> Scanner<'a> {
             // bounds check; the general case reads them one by one.
             let window = b.get(i..).and_then(<[u8]>::first_chunk::<16>);
             let (first, j, next, after) = if let Some(win) = window {
-                match non_lower_mask(u64::from_le_bytes(*window8(win))) {
+                match swar::non_lower_mask(u64::from_le_bytes(*window8(win))) {
                     0 => {
-                        let j = lower_run_end(b, i + 9);
+                        let j = swar::lower_run_end(b, i + 9);
                         (win[0], j, b.get(j).copied(), b.get(j + 1).copied())
                     }
                     mask => {
@@ -625,7 +599,7 @@ impl<'a> Scanner<'a> {
                     }
                 }
             } else {
-                let j = lower_run_end(b, i + 1);
+                let j = swar::lower_run_end(b, i + 1);
                 let at = |p: usize| b.get(p).copied();
                 (at(i).unwrap_or(0), j, at(j), at(j + 1))
             };
@@ -683,11 +657,18 @@ impl<'a> Scanner<'a> {
     }
 
     fn emit(&mut self, kind: IocType, value: &str, start: usize, end: usize, defanged: bool) {
-        self.emit_parts(kind, &[value], start, end, defanged);
+        self.emit_parts(kind, [value], start, end, defanged);
     }
 
     /// [`Self::emit`] of a value written in pieces, joined without an allocation.
-    fn emit_parts(&mut self, kind: IocType, parts: &[&str], start: usize, end: usize, def: bool) {
+    fn emit_parts<'p>(
+        &mut self,
+        kind: IocType,
+        parts: impl IntoIterator<Item = &'p str>,
+        start: usize,
+        end: usize,
+        def: bool,
+    ) {
         let from = self.values.len();
         for p in parts {
             self.values.push_str(p);
@@ -1198,15 +1179,10 @@ impl<'a> Scanner<'a> {
         let mut p = start;
         let mut known = Some(first);
         loop {
-            let (mut run, mut sep) = if let Some(k) = known.take() {
-                k
-            } else {
+            let (mut run, mut sep) = known.take().unwrap_or_else(|| {
                 let run = self.label_run(p);
-                if run.end == p {
-                    break;
-                }
                 (run, self.dot_sep(run.end, esa))
-            };
+            });
             if run.end == p {
                 break;
             }
@@ -1409,7 +1385,7 @@ impl<'a> Scanner<'a> {
                 .unwrap_or_default();
             self.emit_parts(
                 IocType::Url,
-                &["http://", &value, &port, &tail],
+                ["http://", &value, &port, &tail],
                 hs.start,
                 pend,
                 hs.defanged || pdef || pfw,
@@ -1470,7 +1446,7 @@ impl<'a> Scanner<'a> {
         if t.iter().any(u8::is_ascii_uppercase) && t.iter().any(u8::is_ascii_lowercase) {
             return false;
         }
-        if NOT_DOMAINS.list.contains(&value) {
+        if NOT_DOMAINS.contains(&value) {
             return false;
         }
         if n >= 3
@@ -1578,14 +1554,14 @@ impl<'a> Scanner<'a> {
                 return Err(hs.end);
             }
         }
-        let v = [o[0], ".", o[1], ".", o[2], ".", o[3]];
+        let ip = [o[0], ".", o[1], ".", o[2], ".", o[3]];
         let start = hs.start;
         if self.at(ip_end) == b'/' {
             if let Some((len, e)) = self.prefix_len(ip_end + 1, 32) {
                 let mut n = itoa::Buffer::new();
                 self.emit_parts(
                     IocType::Cidr,
-                    &[o[0], ".", o[1], ".", o[2], ".", o[3], "/", n.format(len)],
+                    ip.into_iter().chain(["/", n.format(len)]),
                     start,
                     e,
                     hs.defanged,
@@ -1602,9 +1578,7 @@ impl<'a> Scanner<'a> {
                 .unwrap_or_default();
             self.emit_parts(
                 IocType::Url,
-                &[
-                    "http://", o[0], ".", o[1], ".", o[2], ".", o[3], &port, &tail,
-                ],
+                ["http://"].into_iter().chain(ip).chain([&*port, &*tail]),
                 start,
                 pend,
                 hs.defanged || pdef || pfw,
@@ -1620,7 +1594,7 @@ impl<'a> Scanner<'a> {
         {
             return Err(hs.end);
         }
-        self.emit_parts(IocType::Ipv4, &v, start, ip_end, hs.defanged);
+        self.emit_parts(IocType::Ipv4, ip, start, ip_end, hs.defanged);
         Ok(after)
     }
 
@@ -2149,7 +2123,7 @@ impl<'a> Scanner<'a> {
         if self.at(e) == b'/' {
             if let Some((len, ce)) = self.prefix_len(e + 1, 128) {
                 let (v, mut num) = (canon::ipv6_text(addr), itoa::Buffer::new());
-                self.emit_parts(IocType::Cidr, &[&v, "/", num.format(len)], start, ce, false);
+                self.emit_parts(IocType::Cidr, [&*v, "/", num.format(len)], start, ce, false);
                 return Some(ce);
             }
         }

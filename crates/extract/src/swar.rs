@@ -53,6 +53,31 @@ pub(crate) fn position2(s: &[u8], a: u8, b: u8) -> Option<usize> {
         .map(|p| base + p)
 }
 
+/// Bit 7 of each byte of the result is set where that byte of `x` is no ASCII
+/// lower-case letter.
+pub(crate) fn non_lower_mask(x: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let y = x & LOW7; // no byte carries into the next below
+    let ge_a = y + 0x1f1f_1f1f_1f1f_1f1f; // bit 7 where y >= b'a'
+    let gt_z = y + 0x0505_0505_0505_0505; // bit 7 where y > b'z'
+    !(ge_a & !gt_z & !x) & HIGH
+}
+
+/// The end of the run of ASCII lower-case letters starting at `p`.
+pub(crate) fn lower_run_end(b: &[u8], mut p: usize) -> usize {
+    while let Some(chunk) = b.get(p..).and_then(<[u8]>::first_chunk::<8>) {
+        let m = non_lower_mask(u64::from_le_bytes(*chunk));
+        if m != 0 {
+            return p + (m.trailing_zeros() / 8) as usize;
+        }
+        p += 8;
+    }
+    while b.get(p).is_some_and(u8::is_ascii_lowercase) {
+        p += 1;
+    }
+    p
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
