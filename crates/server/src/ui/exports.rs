@@ -383,6 +383,19 @@ fn admin_only(ui: &Ui) -> Option<Response> {
     (ui.principal.role < Role::Admin).then(|| ui.error(StatusCode::FORBIDDEN, "exp.admin_only"))
 }
 
+/// [`admin_only`] for the form actions, whose answer goes in the form's result area
+/// under the heading `done`.
+fn admin_only_result(ui: &Ui, done: &str) -> Option<Response> {
+    (ui.principal.role < Role::Admin).then(|| {
+        result(
+            ui,
+            StatusCode::FORBIDDEN,
+            Some(&word(ui, "exp.admin_only")),
+            done,
+        )
+    })
+}
+
 /// `GET /exports/new`: the form for a new export (admin).
 async fn new_form(ui: Ui) -> Response {
     if let Some(r) = admin_only(&ui) {
@@ -441,13 +454,8 @@ fn back_to_list(ui: &Ui, done: &str) -> Response {
 
 /// `POST /exports`: stores the form as a new export (admin).
 async fn create(State(state): State<AppState>, ui: Ui, addr: ClientAddr, body: Bytes) -> Response {
-    if admin_only(&ui).is_some() {
-        return result(
-            &ui,
-            StatusCode::FORBIDDEN,
-            Some(&word(&ui, "exp.admin_only")),
-            "exp.saved",
-        );
+    if let Some(r) = admin_only_result(&ui, "exp.saved") {
+        return r;
     }
     let config = match config_from(&fields(&body)) {
         Ok(c) => c,
@@ -467,13 +475,8 @@ async fn update(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Response {
-    if admin_only(&ui).is_some() {
-        return result(
-            &ui,
-            StatusCode::FORBIDDEN,
-            Some(&word(&ui, "exp.admin_only")),
-            "exp.saved",
-        );
+    if let Some(r) = admin_only_result(&ui, "exp.saved") {
+        return r;
     }
     let config = match config_from(&fields(&body)) {
         Ok(c) => c,
@@ -492,13 +495,8 @@ async fn remove(
     addr: ClientAddr,
     Path(name): Path<String>,
 ) -> Response {
-    if admin_only(&ui).is_some() {
-        return result(
-            &ui,
-            StatusCode::FORBIDDEN,
-            Some(&word(&ui, "exp.admin_only")),
-            "exp.deleted",
-        );
+    if let Some(r) = admin_only_result(&ui, "exp.deleted") {
+        return r;
     }
     match stored_exports::remove(&state, &ui.principal, &addr, &name).await {
         Ok(()) => back_to_list(&ui, "exp.deleted"),
@@ -509,13 +507,8 @@ async fn remove(
 /// `POST /exports/preview`: the first rows of the form's definition as it
 /// would be served to this admin, before it is saved (an htmx fragment).
 async fn draft_preview(State(state): State<AppState>, ui: Ui, body: Bytes) -> Response {
-    if admin_only(&ui).is_some() {
-        return result(
-            &ui,
-            StatusCode::FORBIDDEN,
-            Some(&word(&ui, "exp.admin_only")),
-            "exp.saved",
-        );
+    if let Some(r) = admin_only_result(&ui, "exp.saved") {
+        return r;
     }
     let mut config = match config_from(&fields(&body)) {
         Ok(c) => c,
