@@ -114,8 +114,21 @@ fn browser_flow(
         .unwrap_or_else(|| panic!("no result from the browser flow {script}: {stdout}"))
 }
 
-#[test]
-fn the_ui_works_in_a_real_browser() {
+/// What every browser test starts from.
+struct Browser {
+    chromium: std::ffi::OsString,
+    playwright: std::ffi::OsString,
+    /// The data directory.
+    dir: tempfile::TempDir,
+    /// Where screenshots go: `REXIST_SCREENSHOTS` (below the repository) or the
+    /// data directory.
+    shots: PathBuf,
+}
+
+/// Chromium and playwright-core as `scripts/browser.sh` sets them up, a data
+/// directory and where screenshots go; `None`, with a note, when the browser
+/// is not set up.
+fn browser() -> Option<Browser> {
     let (Some(chromium), Some(playwright)) = (
         std::env::var_os("REXIST_CHROMIUM"),
         std::env::var_os("REXIST_PLAYWRIGHT"),
@@ -124,13 +137,32 @@ fn the_ui_works_in_a_real_browser() {
             "note: browser test skipped; set REXIST_CHROMIUM and REXIST_PLAYWRIGHT \
              (eval \"$(bash scripts/browser.sh)\")"
         );
-        return;
+        return None;
     };
     let dir = tempfile::tempdir().unwrap();
     let shots: PathBuf = std::env::var_os("REXIST_SCREENSHOTS").map_or_else(
         || dir.path().join("screenshots"),
         |d| Path::new(env!("CARGO_MANIFEST_DIR")).join(d),
     );
+    Some(Browser {
+        chromium,
+        playwright,
+        dir,
+        shots,
+    })
+}
+
+#[test]
+fn the_ui_works_in_a_real_browser() {
+    let Some(Browser {
+        chromium,
+        playwright,
+        dir,
+        shots,
+    }) = browser()
+    else {
+        return;
+    };
 
     ok(&rexist(
         dir.path(),
@@ -250,21 +282,15 @@ fn the_ui_works_in_a_real_browser() {
 /// nodes, unticking a relation hides its edges, it fits a 390 px phone).
 #[test]
 fn a_first_start_with_the_demo_works_in_a_real_browser() {
-    let (Some(chromium), Some(playwright)) = (
-        std::env::var_os("REXIST_CHROMIUM"),
-        std::env::var_os("REXIST_PLAYWRIGHT"),
-    ) else {
-        eprintln!(
-            "note: browser test skipped; set REXIST_CHROMIUM and REXIST_PLAYWRIGHT \
-             (eval \"$(bash scripts/browser.sh)\")"
-        );
+    let Some(Browser {
+        chromium,
+        playwright,
+        dir,
+        shots,
+    }) = browser()
+    else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let shots: PathBuf = std::env::var_os("REXIST_SCREENSHOTS").map_or_else(
-        || dir.path().join("screenshots"),
-        |d| Path::new(env!("CARGO_MANIFEST_DIR")).join(d),
-    );
 
     // No user beforehand: serve creates the first admin.
     let (_serve, base) = serve(dir.path());
@@ -355,21 +381,15 @@ fn a_first_start_with_the_demo_works_in_a_real_browser() {
 /// the label, and the search page fits a 390 px phone.
 #[test]
 fn analysts_curate_in_a_real_browser() {
-    let (Some(chromium), Some(playwright)) = (
-        std::env::var_os("REXIST_CHROMIUM"),
-        std::env::var_os("REXIST_PLAYWRIGHT"),
-    ) else {
-        eprintln!(
-            "note: browser test skipped; set REXIST_CHROMIUM and REXIST_PLAYWRIGHT \
-             (eval \"$(bash scripts/browser.sh)\")"
-        );
+    let Some(Browser {
+        chromium,
+        playwright,
+        dir,
+        shots,
+    }) = browser()
+    else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let shots: PathBuf = std::env::var_os("REXIST_SCREENSHOTS").map_or_else(
-        || dir.path().join("screenshots"),
-        |d| Path::new(env!("CARGO_MANIFEST_DIR")).join(d),
-    );
     ok(&rexist(
         dir.path(),
         &["user", "add", USER, "--role", "analyst"],
@@ -409,21 +429,15 @@ fn analysts_curate_in_a_real_browser() {
 /// Japanese.
 #[test]
 fn an_otx_actor_page_lists_its_indicators_in_a_real_browser() {
-    let (Some(chromium), Some(playwright)) = (
-        std::env::var_os("REXIST_CHROMIUM"),
-        std::env::var_os("REXIST_PLAYWRIGHT"),
-    ) else {
-        eprintln!(
-            "note: browser test skipped; set REXIST_CHROMIUM and REXIST_PLAYWRIGHT \
-             (eval \"$(bash scripts/browser.sh)\")"
-        );
+    let Some(Browser {
+        chromium,
+        playwright,
+        dir,
+        shots,
+    }) = browser()
+    else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let shots: PathBuf = std::env::var_os("REXIST_SCREENSHOTS").map_or_else(
-        || dir.path().join("screenshots"),
-        |d| Path::new(env!("CARGO_MANIFEST_DIR")).join(d),
-    );
     // The shared OTX pages, page 1's `next` pointing back at the loopback server.
     let rt = tokio::runtime::Runtime::new().unwrap();
     let base_url: std::sync::Arc<std::sync::Mutex<String>> = std::sync::Arc::default();
